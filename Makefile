@@ -1,0 +1,45 @@
+# The course's commands. Each target creates or refreshes .venv by itself.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export TF_CPP_MIN_LOG_LEVEL := 2
+export TF_ENABLE_ONEDNN_OPTS := 0
+export MPLBACKEND := Agg
+# pytest workers: the machine's cores by default
+JOBS ?= auto
+
+.PHONY: venv demo test test-fast bench release lint data bundle clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[course]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/dlcourse demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -q -ra
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
+
+release: $(STAMP)
+	$(BIN)/dlcourse release
+
+bundle: $(STAMP)
+	$(BIN)/dlcourse bundle build/student-bundle
+
+lint: $(STAMP)
+	$(BIN)/ruff check dlcourse tests benchmarks source grader_config.py
+
+data: $(STAMP)
+	$(BIN)/python -m dlcourse.instructor.make_data
+
+clean:
+	rm -rf submitted feedback reports build gradebook.db autograded/*/

@@ -1,0 +1,8 @@
+"""Shared helpers of the deep-learning course.
+
+Students use `dlcourse.env` (seeds, device report), `dlcourse.data` (offline data
+sets), `dlcourse.gradcheck`, `dlcourse.testing` (the checks behind the notebooks'
+tests) and `dlcourse.plotting`. Instructors use the CLI (`dlcourse --help`).
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,138 @@
+"""The course's command line: `dlcourse release|autograde|feedback|validate|bundle|demo`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .grading.course import CourseError
+
+
+def _root(args) -> Path:
+    from .config import find_root
+
+    return find_root(Path(args.root) if args.root else None)
+
+
+def cmd_release(args) -> int:
+    from .grading.release import release
+
+    for name in release(_root(args), args.assignment, args.db):
+        print(f"released {name} -> release/{name}/")
+    return 0
+
+
+def cmd_autograde(args) -> int:
+    from .grading.autograde import autograde
+    from .grading.course import default_db_url, resolve_assignments
+    from .grading.reports import grades_table, write_reports
+
+    root = _root(args)
+    db_url = args.db or default_db_url(root)
+    summaries = autograde(root, args.assignment, db_url=db_url, student=args.student, force=args.force,
+                          workers=args.workers, scheduler=args.scheduler, use_dask=args.dask,
+                          sandbox=not args.no_sandbox, progress=not args.quiet)
+    for name in resolve_assignments(root, args.assignment):
+        out = write_reports(root, db_url, name)
+        table = grades_table(root, db_url, name)
+        if not table.empty:
+            print(f"\n== {name}")
+            print(table[["student", "score", "max_score", "percent"]].to_string(index=False))
+            print(f"reports: {out.relative_to(root)}/ (grades.csv, canvas.csv, moodle.csv, tests.csv, histogram.png)")
+    return 1 if any(s.failed for s in summaries.values()) and args.strict else 0
+
+
+def cmd_feedback(args) -> int:
+    from .grading.course import resolve_assignments
+    from .grading.feedback import feedback
+
+    root = _root(args)
+    for name in resolve_assignments(root, args.assignment):
+        written = feedback(root, name)
+        print(f"{name}: feedback for {len(written)} notebook(s) in feedback/")
+    return 0
+
+
+def cmd_validate(args) -> int:
+    from .config import load_settings
+    from .grading.validate import validate
+
+    try:
+        timeout = load_settings().cell_timeout
+    except FileNotFoundError:
+        timeout = 600
+    return validate(Path(args.notebook), timeout=timeout)
+
+
+def cmd_bundle(args) -> int:
+    from .grading.bundle import build_bundle
+
+    out = build_bundle(_root(args), Path(args.out))
+    print(f"student bundle written to {out}")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .grading.demo import run_demo
+
+    return run_demo(_root(args), args.assignment, full=args.full, workers=args.workers)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dlcourse", description=__doc__)
+    parser.add_argument("--root", help="course directory (default: the folder with grader_config.py)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("release", help="regenerate release/ from source/")
+    p.add_argument("assignment", nargs="?")
+    p.add_argument("--db", help="gradebook SQLAlchemy URL (default: sqlite gradebook.db)")
+    p.set_defaults(func=cmd_release)
+
+    p = sub.add_parser("autograde", help="grade submitted/<student>/<assignment>/ into autograded/")
+    p.add_argument("assignment", nargs="?")
+    p.add_argument("--db", help="gradebook SQLAlchemy URL, e.g. postgresql://user@host/db")
+    p.add_argument("--student", help="grade only this student (others untouched)")
+    p.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
+    p.add_argument("--workers", type=int, default=None, help="parallel graders (default: cores)")
+    p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786)")
+    p.add_argument("--dask", action="store_true", help="use a local Dask cluster")
+    p.add_argument("--no-sandbox", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--strict", action="store_true", help="exit 1 when a submission could not be graded")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_autograde)
+
+    p = sub.add_parser("feedback", help="per-student HTML feedback without hidden test code")
+    p.add_argument("assignment", nargs="?")
+    p.set_defaults(func=cmd_feedback)
+
+    p = sub.add_parser("validate", help="run a notebook's tests; exit 1 if any fails")
+    p.add_argument("notebook")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("bundle", help="write the student bundle")
+    p.add_argument("out")
+    p.set_defaults(func=cmd_bundle)
+
+    p = sub.add_parser("demo", help="release, grade a demo class, write feedback and reports")
+    p.add_argument("assignment", nargs="?")
+    p.add_argument("--full", action="store_true", help="run training cells at the published size")
+    p.add_argument("--workers", type=int, default=None)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (CourseError, FileNotFoundError) as exc:
+        print(f"dlcourse: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

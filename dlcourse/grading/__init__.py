@@ -1,0 +1,1 @@
+"""Grading pipeline over nbgrader: release, autograde, feedback, validate, bundle."""

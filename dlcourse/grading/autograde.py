@@ -1,0 +1,261 @@
+"""`dlcourse autograde`: grade a class, keep every grade, report.
+
+Each submission is graded by `dlcourse.grading.worker` in its own process (or Dask
+task) in a scratch course with its own gradebook. Results come back to this process,
+which alone writes the class gradebook, one submission per transaction, so parallel
+grading never loses or duplicates a row. A marker beside each autograded notebook
+records the digest of what was graded: a rerun skips unchanged submissions (unless
+forced) and a run killed half-way resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from ..config import load_settings
+from .course import CourseError, default_db_url, ensure_tools_on_path, resolve_assignments
+from .execute import kernel_env
+from .release import register
+from .worker import pack_files
+
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
+MARKER = ".dlcourse-graded.json"
+
+
+@dataclass
+class RunSummary:
+    graded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def line(self) -> str:
+        return (f"graded {self.graded}, failed {self.failed}, skipped {self.skipped} "
+                f"(unchanged), {self.seconds:.1f} s")
+
+
+def submissions(root: Path, assignment: str, student: str | None = None) -> list[str]:
+    base = root / "submitted"
+    if not base.is_dir():
+        raise CourseError(f"no submitted/ folder in {root}: put submissions in "
+                          "submitted/<student>/<assignment>/")
+    found = sorted(p.parent.name for p in base.glob(f"*/{assignment}") if p.is_dir())
+    bad = [s for s in found if not STUDENT_ID.match(s)]
+    if bad:
+        raise CourseError(f"student ids must be letters, digits and _.@+-: {bad}")
+    if student is not None:
+        if student not in found:
+            raise CourseError(f"no submission of {assignment} by {student!r} in submitted/")
+        return [student]
+    return found
+
+
+def digest(job: dict) -> str:
+    h = hashlib.sha256()
+    for part in ("source_files", "submission_files"):  # not course_root: jobs may move
+        for rel, data in sorted(job[part].items()):
+            h.update(rel.encode())
+            h.update(data.encode())
+    return h.hexdigest()
+
+
+def make_job(root: Path, assignment: str, student: str, sandbox: bool = True) -> dict:
+    sub = root / "submitted" / student / assignment
+    files = pack_files(sub)
+    timestamp = files.pop("timestamp.txt", None)
+    job = {
+        "assignment": assignment,
+        "student": student,
+        "source_files": pack_files(root / "source" / assignment),
+        "submission_files": files,
+        "timestamp": (sub / "timestamp.txt").read_text().strip() if timestamp else None,
+        "sandbox": sandbox,
+        "course_root": str(root.resolve()),
+    }
+    job["digest"] = digest(job)
+    return job
+
+
+def run_job_subprocess(job: dict, timeout: float) -> dict:
+    """Grade one job in a fresh interpreter; a hang or crash becomes an error result."""
+    env = kernel_env()
+    proc = subprocess.Popen([sys.executable, "-m", "dlcourse.grading.worker"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(json.dumps(job), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        return _error_result(job, f"grading took longer than {timeout:.0f} s and was stopped")
+    try:
+        return json.loads(out)
+    except json.JSONDecodeError:
+        tail = "\n".join(err.strip().splitlines()[-5:])
+        return _error_result(job, f"the grading process died (exit {proc.returncode}): {tail}")
+
+
+def _error_result(job: dict, message: str) -> dict:
+    return {"assignment": job["assignment"], "student": job["student"], "ok": False,
+            "error": message, "notebooks": {}, "seconds": 0.0}
+
+
+def save_result(root: Path, db_url: str, job: dict, result: dict) -> None:
+    """Write one graded submission: autograded notebooks, gradebook rows, then the marker."""
+    from nbgrader.api import Gradebook
+    from nbgrader.preprocessors import SaveAutoGrades
+
+    assignment, student = job["assignment"], job["student"]
+    out_dir = root / "autograded" / student / assignment
+    out_dir.mkdir(parents=True, exist_ok=True)
+    course_id = load_settings().course_id
+    with warnings.catch_warnings(), Gradebook(db_url, course_id) as gb:
+        warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy autoflush warnings
+        gb.update_or_create_student(student)
+        kwargs = {"timestamp": job["timestamp"]} if job.get("timestamp") else {}
+        submission = gb.update_or_create_submission(assignment, student, **kwargs)
+        if not result["notebooks"]:  # nothing could be graded: every test scores 0
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    grade.auto_score = 0.0
+                    grade.needs_manual_grade = False
+            gb.db.commit()
+    for name, entry in result["notebooks"].items():
+        nb = nbformat.reads(entry["notebook"], as_version=4)
+        nbformat.write(nb, out_dir / f"{name}.ipynb")
+        resources = {"nbgrader": {"notebook": name, "assignment": assignment, "student": student,
+                                  "db_url": db_url}}
+        SaveAutoGrades().preprocess(nb, resources)
+    marker = {"digest": job["digest"], "ok": result["ok"], "error": result["error"],
+              "seconds": result["seconds"],
+              "results": {name: entry["results"] for name, entry in result["notebooks"].items()}}
+    tmp = out_dir / (MARKER + ".tmp")
+    tmp.write_text(json.dumps(marker, indent=1))
+    tmp.replace(out_dir / MARKER)
+
+
+def is_current(root: Path, job: dict) -> bool:
+    marker = root / "autograded" / job["student"] / job["assignment"] / MARKER
+    try:
+        return json.loads(marker.read_text())["digest"] == job["digest"]
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+Runner = Callable[[list[dict]], Iterator[tuple[dict, dict]]]
+
+
+def local_runner(workers: int, timeout: float) -> Runner:
+    """Grade jobs in `workers` concurrent subprocesses; yield (job, result) as they finish."""
+
+    def run(jobs: list[dict]) -> Iterator[tuple[dict, dict]]:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            pending: dict[Future, dict] = {pool.submit(run_job_subprocess, j, timeout): j for j in jobs}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    yield pending.pop(fut), fut.result()
+
+    return run
+
+
+def dask_runner(address: str | None, workers: int, timeout: float) -> Runner:
+    """Fan jobs out over a Dask cluster (a LocalCluster when no address is given)."""
+
+    def run(jobs: list[dict]) -> Iterator[tuple[dict, dict]]:
+        from dask.distributed import Client, LocalCluster, as_completed
+
+        cluster = None
+        if address:
+            client = Client(address)
+        else:
+            cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            client = Client(cluster)
+        try:
+            futures = {client.submit(run_job_subprocess, j, timeout, pure=False): j for j in jobs}
+            for fut in as_completed(futures):
+                job = futures[fut]
+                try:
+                    yield job, fut.result()
+                except Exception as exc:  # a lost worker costs one retry-able result, not the run
+                    yield job, _error_result(job, f"the Dask task failed: {exc}")
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+    return run
+
+
+def autograde(root: Path, assignment: str | None = None, *, db_url: str | None = None,
+              student: str | None = None, force: bool = False, workers: int | None = None,
+              scheduler: str | None = None, use_dask: bool = False, sandbox: bool = True,
+              progress: bool = True, log=print) -> dict[str, RunSummary]:
+    """Grade every (or one student's) submission of each assignment; returns a summary each."""
+    ensure_tools_on_path()
+    db_url = db_url or default_db_url(root)
+    workers = workers or os.cpu_count() or 1
+    settings = load_settings()
+    timeout = settings.cell_timeout * 4 + 120
+    summaries: dict[str, RunSummary] = {}
+    for name in resolve_assignments(root, assignment):
+        students = submissions(root, name, student)
+        summary = RunSummary()
+        summaries[name] = summary
+        if not students:
+            log(f"{name}: no submissions in submitted/*/{name}/")
+            continue
+        started = time.time()
+        register(root, name, db_url)
+        jobs = []
+        for s in students:
+            try:
+                job = make_job(root, name, s, sandbox=sandbox)
+            except ValueError as exc:
+                summary.failed += 1
+                summary.errors[s] = str(exc)
+                continue
+            if not force and is_current(root, job):
+                summary.skipped += 1
+            else:
+                jobs.append(job)
+        runner = (dask_runner(scheduler, workers, timeout) if (scheduler or use_dask)
+                  else local_runner(workers, timeout))
+        bar = _progress(len(jobs), name, progress)
+        for job, result in runner(jobs):
+            save_result(root, db_url, job, result)
+            if result["ok"]:
+                summary.graded += 1
+            else:
+                summary.failed += 1
+                summary.errors[job["student"]] = result["error"]
+            bar.update(1)
+        bar.close()
+        summary.seconds = time.time() - started
+        log(f"{name}: {summary.line()}")
+        for s, err in summary.errors.items():
+            log(f"  {s}: {err.splitlines()[0] if err else 'failed'}")
+    return summaries
+
+
+def _progress(total: int, name: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=f"grading {name}", unit="nb", disable=not enabled or total == 0,
+                file=sys.stderr)

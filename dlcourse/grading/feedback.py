@@ -1,0 +1,59 @@
+"""`dlcourse feedback`: per-student HTML with each test's name, points and failure message.
+
+Built from the autograded notebook's outputs and the gradebook, never from cell sources,
+so no hidden test code reaches the student (unlike nbgrader's own feedback, #917).
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import nbformat
+
+from .execute import is_test_cell, test_results
+
+STYLE = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#222}
+table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;
+text-align:left;vertical-align:top}.pass{color:#1a7f37}.fail{color:#b42318}
+pre{white-space:pre-wrap;margin:0;font-size:.85rem}"""
+
+
+def describe(cell) -> str:
+    """The first docstring line of a test cell: what it checks (no code)."""
+    src = cell.source.strip()
+    for quote in ('"""', "'''"):
+        if src.startswith(quote):
+            return src[3:].split(quote, 1)[0].strip().splitlines()[0]
+    return ""
+
+
+def render(student: str, assignment: str, nb: nbformat.NotebookNode) -> str:
+    results = test_results(nb)
+    descriptions = {c.metadata["nbgrader"]["grade_id"]: describe(c) for c in nb.cells if is_test_cell(c)}
+    score = sum(r.score for r in results)
+    total = sum(r.points for r in results)
+    rows = []
+    for r in results:
+        status = '<span class="pass">passed</span>' if r.passed else '<span class="fail">failed</span>'
+        message = f"<pre>{html.escape(r.message)}</pre>" if r.message else ""
+        rows.append(f"<tr><td><code>{html.escape(r.grade_id)}</code><br><small>"
+                    f"{html.escape(descriptions.get(r.grade_id, ''))}</small></td><td>{status}</td>"
+                    f"<td>{r.score:g} / {r.points:g}</td><td>{message}</td></tr>")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(assignment)}: "
+            f"{html.escape(student)}</title><style>{STYLE}</style></head><body>"
+            f"<h1>{html.escape(assignment)}</h1><p>Student: <b>{html.escape(student)}</b>. "
+            f"Score: <b>{score:g} / {total:g}</b></p><table><tr><th>test</th><th>result</th>"
+            f"<th>points</th><th>message</th></tr>{''.join(rows)}</table></body></html>\n")
+
+
+def feedback(root: Path, assignment: str) -> list[Path]:
+    written = []
+    for path in sorted((root / "autograded").glob(f"*/{assignment}/*.ipynb")):
+        student = path.parent.parent.name
+        nb = nbformat.read(path, as_version=4)
+        out = root / "feedback" / student / assignment / f"{path.stem}.html"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(render(student, assignment, nb), encoding="utf-8")
+        written.append(out)
+    return written

@@ -1,0 +1,67 @@
+"""nbgrader preprocessors of the course."""
+
+from __future__ import annotations
+
+from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Unicode
+
+from ..config import load_settings
+
+
+class InsertCourseLinks(NbGraderPreprocessor):
+    """Fill `{{COLAB_URL}}` and `{{COURSE_PIP}}` from grader_config.py in the student version."""
+
+    def preprocess(self, nb, resources):
+        assignment = resources["nbgrader"]["assignment"]
+        settings = load_settings()
+        tokens = {"{{COLAB_URL}}": settings.colab_url(assignment), "{{COURSE_PIP}}": settings.pip_target}
+        for cell in nb.cells:
+            for token, value in tokens.items():
+                if token in cell.source:
+                    cell.source = cell.source.replace(token, value)
+        return nb, resources
+
+
+SENTINEL = "dlcourse-test-complete:"
+
+
+class AddSentinels(NbGraderPreprocessor):
+    """Append to each test cell a print of a per-run nonce, before execution.
+
+    A test cell passes only if it ran to its last line: code that swallows exceptions
+    (e.g. IPython's set_custom_exc) or kills the output cannot fake a pass.
+    """
+
+    nonce = Unicode("").tag(config=True)
+
+    def preprocess_cell(self, cell, resources, index):
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+            cell.source += f"\nprint({SENTINEL!r}, {self.nonce!r}, {meta['grade_id']!r})"
+        return cell, resources
+
+
+def check_sentinels(nb, nonce: str) -> None:
+    """Fail test cells that did not reach their sentinel; remove the sentinels from the notebook."""
+    import nbformat
+
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if not (cell.cell_type == "code" and meta.get("grade") and not meta.get("solution")):
+            continue
+        line = f"{SENTINEL} {nonce} {meta['grade_id']}"
+        appended = f"\nprint({SENTINEL!r}, {nonce!r}, {meta['grade_id']!r})"
+        if cell.source.endswith(appended):
+            cell.source = cell.source[: -len(appended)]
+        reached = False
+        for out in cell.outputs:
+            if out.get("output_type") == "stream" and line in out.get("text", ""):
+                reached = True
+                out["text"] = out["text"].replace(line + "\n", "").replace(line, "")
+        cell.outputs = [o for o in cell.outputs if not (o.get("output_type") == "stream" and not o.get("text"))]
+        has_error = any(o.get("output_type") == "error" for o in cell.outputs)
+        if not reached and not has_error:
+            cell.outputs.append(nbformat.v4.new_output(
+                "error", ename="IncompleteTest",
+                evalue="the test cell did not run to its end (were its errors or output suppressed?)",
+                traceback=[]))

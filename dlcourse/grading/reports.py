@@ -1,0 +1,91 @@
+"""Class reports from the gradebook: grades.csv, LMS imports, a histogram, per-test failures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ..config import load_settings
+from .autograde import MARKER
+
+
+def grades_table(root: Path, db_url: str, assignment: str) -> pd.DataFrame:
+    """One row per student: score, max_score, percent and one column per test cell."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    rows = []
+    with Gradebook(db_url, load_settings().course_id) as gb:
+        try:
+            gb.find_assignment(assignment)
+        except MissingEntry:
+            return pd.DataFrame(columns=["student", "assignment", "score", "max_score", "percent"])
+        for sub in gb.assignment_submissions(assignment):
+            row = {"student": sub.student_id, "assignment": assignment,
+                   "score": float(sub.score), "max_score": float(sub.max_score)}
+            for nb in sub.notebooks:
+                for grade in nb.grades:
+                    if grade.cell_type == "code":
+                        row[grade.name] = float(grade.score)
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return pd.DataFrame(columns=["student", "assignment", "score", "max_score", "percent"])
+    table.insert(4, "percent", (100 * table["score"] / table["max_score"].where(table["max_score"] > 0)).round(1))
+    return table.sort_values("student").reset_index(drop=True)
+
+
+def test_failures(root: Path, assignment: str) -> pd.DataFrame:
+    """How many students failed each test, with the most common message: the class's misconceptions."""
+    counts: dict[str, dict] = {}
+    for marker in sorted((root / "autograded").glob(f"*/{assignment}/{MARKER}")):
+        data = json.loads(marker.read_text())
+        for results in data.get("results", {}).values():
+            for r in results:
+                entry = counts.setdefault(r["grade_id"], {"test": r["grade_id"], "points": r["points"],
+                                                          "students": 0, "failed": 0, "messages": {}})
+                entry["students"] += 1
+                if not r["passed"]:
+                    entry["failed"] += 1
+                    first = (r["message"] or "").splitlines()[0][:120]
+                    entry["messages"][first] = entry["messages"].get(first, 0) + 1
+    rows = []
+    for entry in counts.values():
+        msgs = entry.pop("messages")
+        entry["most_common_failure"] = max(msgs, key=msgs.get) if msgs else ""
+        rows.append(entry)
+    return pd.DataFrame(rows, columns=["test", "points", "students", "failed", "most_common_failure"])
+
+
+def write_reports(root: Path, db_url: str, assignment: str) -> Path:
+    """Write reports/<assignment>/: grades.csv, canvas.csv, moodle.csv, histogram.png, tests.csv."""
+    out = root / "reports" / assignment
+    out.mkdir(parents=True, exist_ok=True)
+    table = grades_table(root, db_url, assignment)
+    table.to_csv(out / "grades.csv", index=False)
+    # Canvas gradebook import: Student, ID, SIS User ID, SIS Login ID, Section, then the assignment.
+    pd.DataFrame({"Student": table["student"], "ID": "", "SIS User ID": table["student"],
+                  "SIS Login ID": table["student"], "Section": "",
+                  f"{assignment}": table["score"]}).to_csv(out / "canvas.csv", index=False)
+    # Moodle grade import: an identifier column mapped to the user's ID number, then the grade.
+    pd.DataFrame({"ID number": table["student"], assignment: table["score"]}).to_csv(
+        out / "moodle.csv", index=False)
+    test_failures(root, assignment).to_csv(out / "tests.csv", index=False)
+    _histogram(table, assignment, out / "histogram.png")
+    return out
+
+
+def _histogram(table: pd.DataFrame, assignment: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.hist(table["percent"].dropna(), bins=[0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100.0001],
+            color="#4878a8", edgecolor="white")
+    ax.set(xlabel="score (%)", ylabel="students", title=f"{assignment} ({len(table)} students)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100, metadata={"Software": None})
+    plt.close(fig)

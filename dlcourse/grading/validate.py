@@ -1,0 +1,35 @@
+"""`dlcourse validate NOTEBOOK`: run a student's notebook and its visible tests.
+
+Exits non-zero when any test fails (nbgrader's own validate exits 0 then, #1908).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+from .execute import execute, test_results
+
+
+def validate(path: Path, timeout: int = 600, log=print) -> int:
+    if not path.is_file():
+        log(f"error: no notebook at {path}")
+        return 2
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as exc:  # not JSON, not a notebook
+        log(f"error: {path} is not a readable notebook: {exc}")
+        return 2
+    executed = execute(nb, cwd=path.resolve().parent, timeout=timeout)
+    results = test_results(executed)
+    if not results:
+        log(f"{path.name}: no test cells found (is this a course notebook?)")
+        return 1
+    for r in results:
+        mark = "PASS" if r.passed else "FAIL"
+        first = r.message.splitlines()[0] if r.message else ""
+        log(f"  {mark}  {r.grade_id}" + (f"\n        {first}" if first else ""))
+    failed = [r for r in results if not r.passed]
+    log(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0

@@ -1,0 +1,181 @@
+"""Grade one submission in a scratch course directory (a subprocess or a Dask task).
+
+The job carries everything it needs (the source notebooks, the submitted files, the
+settings) so that it can run in a fresh process on this machine or on a Dask worker
+elsewhere. nbgrader's real generate_assignment + autograde run against a scratch
+gradebook; the result (each test cell's outcome and the autograded notebooks) goes
+back to the parent, which alone writes the class gradebook.
+
+    python -m dlcourse.grading.worker < job.json > result.json
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+import nbformat
+
+from ..config import REPO_ROOT
+from . import heldout
+from .execute import test_results
+
+MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
+
+
+def pack_files(folder: Path, max_bytes: int = MAX_SUBMISSION_BYTES) -> dict[str, str]:
+    """The files under `folder` as {relative path: base64}, skipping caches and links."""
+    files: dict[str, str] = {}
+    total = 0
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if path.is_symlink() or not path.is_file() or any(p.startswith(".") or p == "__pycache__"
+                                                             for p in rel.parts):
+            continue
+        total += path.stat().st_size
+        if total > max_bytes:
+            raise ValueError(f"{folder} holds more than {max_bytes // 2**20} MB")
+        files[str(rel)] = base64.b64encode(path.read_bytes()).decode()
+    return files
+
+
+def unpack_files(files: dict[str, str], folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for rel, data in files.items():
+        target = (folder / rel).resolve()
+        if folder.resolve() not in target.parents:
+            raise ValueError(f"refusing to write outside the scratch folder: {rel}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(base64.b64decode(data))
+
+
+def sandbox_kernel(scratch: Path, hide: list[Path]) -> bool:
+    """Make the grading kernel start inside bubblewrap; False when bwrap is missing.
+
+    The kernel sees the file system read-only and writes only in its scratch course
+    (HOME and TMPDIR point there); the class gradebook, the other submissions, source/
+    and the hidden data are not visible at all.
+    """
+    bwrap = shutil.which("bwrap")
+    if not bwrap:
+        return False
+    argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    for path in hide:
+        if path.is_dir():
+            argv += ["--tmpfs", str(path)]
+        elif path.is_file():
+            argv += ["--ro-bind", "/dev/null", str(path)]
+    argv += ["--bind", str(scratch), str(scratch), "--",
+             sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    spec_dir = scratch / "jupyter" / "kernels" / "python3"
+    spec_dir.mkdir(parents=True)
+    home = scratch / "home"
+    (home / "tmp").mkdir(parents=True)
+    env = {"HOME": str(home), "TMPDIR": str(home / "tmp"), "MPLCONFIGDIR": str(home / "mpl")}
+    (spec_dir / "kernel.json").write_text(json.dumps(
+        {"argv": argv, "env": env, "display_name": "Python 3 (sandboxed)", "language": "python"}))
+    (scratch / "runtime").mkdir()
+    os.environ["JUPYTER_PATH"] = str(scratch / "jupyter")
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(scratch / "runtime")
+    return True
+
+
+def apply_heldout(nb: nbformat.NotebookNode, workdir: Path) -> None:
+    """Decide held-out test cells from the saved model, scored outside the sandbox."""
+    for name, task in heldout.TASKS.items():
+        for cell in nb.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade_id") != task.grade_id:
+                continue
+            accuracy, error = heldout.score_in_subprocess(name, workdir / task.filename)
+            message = heldout.verdict(name, accuracy, error)
+            kept = [o for o in cell.outputs if o.get("output_type") != "error"]
+            if message:
+                ename, evalue = message.split(": ", 1)
+                kept.append(nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[]))
+            else:
+                kept.append(nbformat.v4.new_output(
+                    "stream", name="stdout", text=f"held-out accuracy (scored by the grader): {accuracy:.3f}\n"))
+            cell.outputs = kept
+
+
+def grade(job: dict) -> dict:
+    """Grade the job's submission; never raises (errors come back in the result)."""
+    from nbgrader.converters import Autograde
+
+    from .course import api  # imported here: nbgrader is heavy
+    from .preprocessors import AddSentinels, check_sentinels
+
+    started = time.time()
+    assignment, student = job["assignment"], job["student"]
+    result = {"assignment": assignment, "student": student, "ok": False, "error": "",
+              "notebooks": {}, "seconds": 0.0}
+    scratch = Path(tempfile.mkdtemp(prefix="dlcourse-grade-"))
+    try:
+        unpack_files(job["source_files"], scratch / "source" / assignment)
+        unpack_files(job["submission_files"], scratch / "submitted" / student / assignment)
+        if job.get("timestamp"):
+            (scratch / "submitted" / student / assignment / "timestamp.txt").write_text(job["timestamp"])
+        db_url = f"sqlite:///{scratch / 'gradebook.db'}"
+        nb_api = api(scratch, db_url)
+        nb_api.coursedir.root = str(scratch)
+        generated = nb_api.generate_assignment(assignment, force=True, create=True)
+        if not generated.get("success"):
+            raise RuntimeError(f"generate_assignment failed: {generated.get('error') or generated.get('log')}")
+        sandboxed = False
+        if job.get("sandbox", True):
+            course = Path(job.get("course_root") or REPO_ROOT)
+            hide = [course / "gradebook.db", course / "submitted", course / "autograded",
+                    course / "feedback", course / "reports", course / "source",
+                    REPO_ROOT / "data" / "hidden", course / "data" / "hidden"]
+            sandboxed = sandbox_kernel(scratch, hide)
+        result["sandboxed"] = sandboxed
+        os.environ["DLCOURSE_SANDBOX"] = "1" if sandboxed else "0"
+        nonce = secrets.token_hex(16)
+        nb_api.config.AddSentinels.nonce = nonce
+        nb_api.config.Autograde.autograde_preprocessors = [AddSentinels, *Autograde.class_traits()["autograde_preprocessors"].default()]
+        graded = nb_api.autograde(assignment, student, force=True, create=True)
+        out_dir = scratch / "autograded" / student / assignment
+        if not graded.get("success"):
+            log = (graded.get("log") or "") + (graded.get("error") or "")
+            result["error"] = _summarise_log(log)
+        for path in sorted(out_dir.glob("*.ipynb")) if out_dir.is_dir() else []:
+            nb = nbformat.read(path, as_version=4)
+            check_sentinels(nb, nonce)
+            apply_heldout(nb, out_dir)
+            result["notebooks"][path.stem] = {
+                "notebook": nbformat.writes(nb),
+                "results": [r.__dict__ for r in test_results(nb)],
+            }
+        result["ok"] = bool(result["notebooks"]) and not result["error"]
+        if not result["notebooks"] and not result["error"]:
+            result["error"] = "no notebook was graded (was the notebook renamed?)"
+    except Exception as exc:  # a broken submission must not stop the class run
+        result["error"] = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        result["seconds"] = round(time.time() - started, 3)
+    return result
+
+
+def _summarise_log(log: str) -> str:
+    lines = [line for line in log.splitlines() if "ERROR" in line or "Error" in line]
+    return "\n".join(lines[-8:]) or log[-2000:]
+
+
+def main() -> int:
+    job = json.load(sys.stdin)
+    result = grade(job)
+    sys.stdout.write(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""Reference implementations for notebook 07 (lung cancer project): instructor only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
+
+
+def label_of(path) -> int | None:
+    """1 for names ending in pos, 0 for neg (before the extension), None otherwise."""
+    stem = Path(path).stem.lower()
+    if stem.endswith("pos"):
+        return 1
+    if stem.endswith("neg"):
+        return 0
+    return None
+
+
+def resize_rgb(img: np.ndarray, size: int) -> np.ndarray:
+    """uint8 RGB (H, W, 3) resized to (size, size, 3) with PIL's bilinear filter."""
+    from PIL import Image
+
+    if img.shape[:2] == (size, size):
+        return img
+    return np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR))
+
+
+def load_images(folder, size: int = 40):
+    """(X float32 (N, size, size, 3) in [0, 1] RGB, y int64), in sorted file-name order."""
+    from PIL import Image
+
+    X, y = [], []
+    for path in sorted(Path(folder).iterdir()):
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        label = label_of(path)
+        if label is None:
+            continue
+        with Image.open(path) as im:
+            img = np.asarray(im.convert("RGB"))
+        X.append(resize_rgb(img, size))
+        y.append(label)
+    return np.stack(X).astype(np.float32) / 255.0, np.asarray(y, dtype=np.int64)
+
+
+def split_data(X, y, test_size=0.25, seed=42):
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
+
+
+def build_lung_cnn(width=40, height=40, depth=3, classes=2):
+    import keras
+    from keras import layers
+
+    return keras.Sequential(
+        [
+            keras.Input((height, width, depth)),
+            layers.Conv2D(20, (5, 5), padding="same", activation="relu"),
+            layers.MaxPooling2D((2, 2), strides=(2, 2)),
+            layers.Conv2D(50, (5, 5), padding="same", activation="relu"),
+            layers.MaxPooling2D((2, 2), strides=(2, 2)),
+            layers.Flatten(),
+            layers.Dense(500, activation="relu"),
+            layers.Dense(classes, activation="softmax"),
+        ]
+    )
+
+
+def augmenter(seed=0):
+    import keras
+    from keras import layers
+
+    return keras.Sequential(
+        [
+            layers.RandomFlip("horizontal_and_vertical", seed=seed),
+            layers.RandomRotation(0.25, fill_mode="reflect", seed=seed + 1),
+        ]
+    )
+
+
+def train_lung_cnn(model, X_train, y_train, epochs, batch_size=32, augment=True, lr=1e-3):
+    import keras
+    import tensorflow as tf
+
+    classes = model.output_shape[-1]
+    Y = keras.utils.to_categorical(np.asarray(y_train), num_classes=classes)
+    ds = tf.data.Dataset.from_tensor_slices((np.asarray(X_train, np.float32), Y))
+    ds = ds.shuffle(len(Y), seed=0).batch(batch_size)
+    if augment:
+        aug = augmenter()
+        ds = ds.map(lambda x, t: (aug(x, training=True), t), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.prefetch(tf.data.AUTOTUNE)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=lr),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model.fit(ds, epochs=epochs, shuffle=False, verbose=0)
+
+
+def predict_with_confidence(model, image, threshold=0.95):
+    probs = np.asarray(model.predict(np.asarray(image, np.float32)[None], verbose=0))[0]
+    k = int(np.argmax(probs))
+    conf = float(probs[k])
+    if conf < threshold:
+        return "Not detected", conf
+    return ("Cancer" if k == 1 else "No Cancer"), conf

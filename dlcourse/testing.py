@@ -1,0 +1,109 @@
+"""Checks behind the notebooks' tests, with messages that diagnose.
+
+Every check raises `AssertionError` with a message that says what was checked,
+what was expected and what came back (shape first, then values) and, when given,
+the likely cause. Tests call these instead of bare `assert` so that a failing test
+explains itself without showing its code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "check",
+    "check_type",
+    "check_shape",
+    "check_close",
+    "check_finite",
+    "check_unchanged",
+    "passed",
+    "to_numpy",
+]
+
+
+def _fail(message: str, hint: str | None = None) -> None:
+    if hint:
+        message = f"{message}\n  Hint: {hint}"
+    raise AssertionError(message)
+
+
+def to_numpy(value: Any) -> np.ndarray:
+    """An array of `value`, whether it is a list, a numpy array, a torch or TF tensor."""
+    if hasattr(value, "detach"):  # torch
+        value = value.detach().cpu().numpy()
+    elif hasattr(value, "numpy") and not isinstance(value, np.ndarray):  # tensorflow
+        value = value.numpy()
+    return np.asarray(value)
+
+
+def check(condition: bool, message: str, hint: str | None = None) -> None:
+    """Fail with `message` (and `hint`) unless `condition` holds."""
+    if not condition:
+        _fail(message, hint)
+
+
+def check_type(value: Any, types: type | tuple[type, ...], name: str, hint: str | None = None) -> None:
+    if not isinstance(value, types):
+        names = (types,) if isinstance(types, type) else types
+        wanted = " or ".join(t.__name__ for t in names)
+        _fail(f"Wrong type for {name}: expected {wanted}, got {type(value).__name__}.", hint)
+
+
+def check_shape(value: Any, shape: Iterable[int], name: str, hint: str | None = None) -> np.ndarray:
+    """Check the shape of `value` and return it as a numpy array."""
+    if value is None:
+        _fail(f"{name} is None: did you forget a `return`?", hint)
+    arr = to_numpy(value)
+    shape = tuple(shape)
+    if arr.shape != shape:
+        _fail(f"Wrong shape for {name}: expected {shape}, got {arr.shape}.", hint)
+    return arr
+
+
+def check_finite(value: Any, name: str, hint: str | None = None) -> None:
+    arr = to_numpy(value).astype(float)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        where = tuple(int(i) for i in np.argwhere(bad)[0]) if arr.ndim else ()
+        _fail(f"{name} holds {int(bad.sum())} non-finite value(s) (nan or inf), the first at "
+              f"index {where}.", hint or "an overflow in exp or a log of 0?")
+
+
+def _describe_mismatch(got: np.ndarray, expected: np.ndarray, close: np.ndarray) -> str:
+    idx = tuple(int(i) for i in np.argwhere(~close)[0]) if got.ndim else ()
+    g, e = got[idx], expected[idx]
+    err = np.abs(got.astype(float) - expected.astype(float))
+    return (f"{int((~close).sum())} of {close.size} value(s) differ; first at index {idx}: "
+            f"expected {e!r}, got {g!r} (largest absolute error {np.nanmax(err):.3g}).")
+
+
+def check_close(value: Any, expected: Any, name: str, rtol: float = 1e-7, atol: float = 0.0,
+                hint: str | None = None) -> None:
+    """Compare shapes, then values within `rtol`/`atol` (numpy's `isclose`)."""
+    expected_arr = to_numpy(expected)
+    got = check_shape(value, expected_arr.shape, name, hint)
+    try:
+        got_f = got.astype(np.float64)
+    except (TypeError, ValueError):
+        _fail(f"{name} should be numeric, got values of dtype {got.dtype}.", hint)
+    exp_f = expected_arr.astype(np.float64)
+    close = np.isclose(got_f, exp_f, rtol=rtol, atol=atol, equal_nan=False)
+    if not close.all():
+        if got.ndim == 0:
+            _fail(f"Wrong value for {name}: expected {exp_f.item()!r}, got {got_f.item()!r}.", hint)
+        _fail(f"Wrong values for {name}: {_describe_mismatch(got_f, exp_f, close)}", hint)
+
+
+def check_unchanged(before: Any, after: Any, name: str, hint: str | None = None) -> None:
+    """Check that an input was not modified in place."""
+    if not np.array_equal(to_numpy(before), to_numpy(after)):
+        _fail(f"{name} was modified in place.", hint or "work on a copy instead of the input array.")
+
+
+def passed(name: str) -> None:
+    """Print the line a test cell ends with when every check held."""
+    print(f"\u2714 All tests passed: {name}")

@@ -1,0 +1,45 @@
+"""nbgrader configuration of the course (loaded by nbgrader_config.py and by dlcourse).
+
+The constants at the top are course settings read by `dlcourse.config`; the rest is
+ordinary nbgrader/traitlets configuration.
+"""
+
+import os
+from pathlib import Path
+
+# Where the student bundle lives (the Colab badges and set-up cells point here).
+STUDENT_REPO = "dl-course-br/deep-learning-course"
+STUDENT_BRANCH = "main"
+COURSE_ID = "deep-learning"
+# Seconds one notebook cell may run while grading (training cells need more than
+# nbgrader's default 30 s); the whole notebook gets CELL_TIMEOUT * 4.
+CELL_TIMEOUT = int(os.environ.get("DLCOURSE_CELL_TIMEOUT", "600"))
+
+c = get_config()  # noqa: F821  (injected by traitlets / dlcourse.config)
+
+c.CourseDirectory.course_id = COURSE_ID
+c.CourseDirectory.root = str(Path(__file__).resolve().parent)
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "*.keras", "*.npz"]
+
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+c.Execute.timeout = CELL_TIMEOUT
+c.Execute.interrupt_on_timeout = True
+c.Execute.kernel_name = "python3"
+
+c.GenerateAssignment.preprocessors = [
+    "nbgrader.preprocessors.IncludeHeaderFooter",
+    "nbgrader.preprocessors.InstantiateTests",
+    "nbgrader.preprocessors.LockCells",
+    "nbgrader.preprocessors.ClearSolutions",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.CheckCellMetadata",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.SaveCells",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbgrader.preprocessors.ClearMarkScheme",
+    "dlcourse.grading.preprocessors.InsertCourseLinks",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]

@@ -1,0 +1,188 @@
+"""The bundled data sets and their loaders, offline: checksums, shapes, clear errors."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import threading
+
+import numpy as np
+import pytest
+
+from dlcourse import data as D
+from dlcourse.instructor import make_data
+
+LOADERS = {"mnist": D.load_mnist, "fashion_mnist": D.load_fashion_mnist}
+SIZES = {"mnist": (600, 100), "fashion_mnist": (1200, 200)}  # per class: train, test
+
+
+def test_bundled_checksums_verify():
+    ok = D.verify_bundled()
+    assert set(ok) == set(D.BUNDLED_SHA256), f"bundled files missing from data/: {ok}"
+    assert all(ok.values()), f"checksum mismatch: {ok}; run `make data --check`"
+
+
+@pytest.mark.parametrize("name", sorted(LOADERS))
+def test_shapes_dtypes_stratification(name):
+    (X_train, y_train), (X_test, y_test) = LOADERS[name]()
+    per_train, per_test = SIZES[name]
+    assert X_train.shape == (10 * per_train, 28, 28) and X_train.dtype == np.uint8
+    assert X_test.shape == (10 * per_test, 28, 28) and X_test.dtype == np.uint8
+    assert y_train.dtype == np.int64 and y_test.dtype == np.int64
+    assert y_train.shape == (10 * per_train,) and y_test.shape == (10 * per_test,)
+    assert np.array_equal(np.bincount(y_train, minlength=10), np.full(10, per_train))
+    assert np.array_equal(np.bincount(y_test, minlength=10), np.full(10, per_test))
+    assert X_train.max() == 255 and X_train.min() == 0
+    # shuffled, not sorted by class
+    assert (np.diff(y_train) != 0).mean() > 0.5
+    with np.load(D.data_dir() / f"{name}.npz") as npz:  # provenance indices are distinct
+        assert len(np.unique(npz["train_index"])) == len(npz["train_index"])
+        assert len(np.unique(npz["test_index"])) == len(npz["test_index"])
+
+
+def test_class_names():
+    assert len(D.FASHION_CLASSES) == 10 and D.FASHION_CLASSES[9] == "Ankle boot"
+    assert D.MNIST_CLASSES == tuple("0123456789")
+
+
+def _copy_bundle(tmp_path):
+    for name in D.BUNDLED_SHA256:
+        shutil.copy(D.data_dir() / name, tmp_path / name)
+
+
+def test_corrupt_file_gives_clear_error(tmp_path, monkeypatch):
+    _copy_bundle(tmp_path)
+    path = tmp_path / "mnist.npz"
+    path.write_bytes(path.read_bytes()[:5000])  # truncated
+    monkeypatch.setenv("DLCOURSE_DATA", str(tmp_path))
+    with pytest.raises(D.DataError, match=r"corrupt.*sha256.*make data"):
+        D.load_mnist()
+    D.load_fashion_mnist()  # the other file is untouched
+
+
+def test_unreadable_npz_gives_clear_error(tmp_path):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"this is not a zip file")
+    with pytest.raises(D.DataError, match="cannot be read as a .npz"):
+        D._read_split_npz(bad)
+    make_data.write_npz(bad, {"x_train": np.zeros(3)})
+    with pytest.raises(D.DataError, match="lacks the arrays"):
+        D._read_split_npz(bad)
+
+
+def test_missing_file_offline_gives_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("DLCOURSE_DATA", str(tmp_path))  # empty folder
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("DLCOURSE_DATA_URL", "http://127.0.0.1:9/data")  # nothing listens
+    with pytest.raises(D.DataError, match=r"mnist.npz is missing and downloading it from"):
+        D.load_mnist()
+    with pytest.raises(D.DataError, match="run `make data`"):
+        D.bundled_path("mnist.npz", download=False)
+
+
+@pytest.fixture
+def local_server(tmp_path):
+    """An HTTP server on localhost serving tmp_path/served (no internet needed)."""
+    served = tmp_path / "served"
+    served.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield served, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_colab_path_downloads_with_known_hash(tmp_path, monkeypatch, local_server):
+    served, url = local_server
+    shutil.copy(D.data_dir() / "mnist.npz", served / "mnist.npz")
+    monkeypatch.setenv("DLCOURSE_DATA", str(tmp_path / "no-data-here"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("DLCOURSE_DATA_URL", url)
+    (X_train, _), _ = D.load_mnist()
+    assert X_train.shape == (6000, 28, 28)
+    assert (tmp_path / "cache" / "dlcourse" / "data" / "mnist.npz").is_file()
+    # a tampered download is refused
+    (tmp_path / "cache" / "dlcourse" / "data" / "mnist.npz").unlink()
+    (served / "mnist.npz").write_bytes(b"tampered")
+    with pytest.raises(D.DataError, match="does not match its known sha256"):
+        D.load_mnist()
+
+
+def test_url_from_settings_and_fallback(monkeypatch):
+    monkeypatch.delenv("DLCOURSE_DATA_URL", raising=False)
+    url = D.bundled_url("mnist.npz")
+    assert url.startswith("https://raw.githubusercontent.com/") and url.endswith("/data/mnist.npz")
+
+    def no_config(*args, **kwargs):
+        raise FileNotFoundError("no grader_config.py")
+
+    monkeypatch.setattr("dlcourse.config.load_settings", no_config)
+    assert D.bundled_url("mnist.npz") == (
+        f"https://raw.githubusercontent.com/{D.DEFAULT_STUDENT_REPO}/"
+        f"{D.DEFAULT_STUDENT_BRANCH}/data/mnist.npz")
+
+
+def test_default_repo_matches_grader_config():
+    from dlcourse.config import load_settings
+
+    settings = load_settings()
+    assert (settings.student_repo, settings.student_branch) == (
+        D.DEFAULT_STUDENT_REPO, D.DEFAULT_STUDENT_BRANCH), \
+        "update DEFAULT_STUDENT_REPO/BRANCH in dlcourse/data.py to match grader_config.py"
+
+
+def test_read_idx_rejects_bad_files(tmp_path):
+    good = tmp_path / "x-idx1-ubyte"
+    good.write_bytes(bytes([0, 0, 8, 1, 0, 0, 0, 3, 7, 8, 9]))
+    assert D.read_idx(good).tolist() == [7, 8, 9]
+    good.write_bytes(bytes([0, 0, 8, 1, 0, 0, 0, 5, 7, 8, 9]))
+    with pytest.raises(D.DataError, match="truncated"):
+        D.read_idx(good)
+    good.write_bytes(b"\x1f\x8bnot really")
+    with pytest.raises(D.DataError, match="not an IDX"):
+        D.read_idx(good)
+
+
+def test_full_without_sources_offline_gives_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setattr(D, "raw_dir", lambda dataset: None)
+    import keras
+
+    def offline():
+        raise OSError("no network")
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
+    with pytest.raises(D.DataError, match="full mnist is not available.*needs internet"):
+        D.load_mnist(full=True)
+
+
+def test_npz_writer_and_sampling_are_deterministic(tmp_path):
+    arrays = {"a": np.arange(1000, dtype=np.uint8), "b": np.eye(3)}
+    one = make_data.write_npz(tmp_path / "one.npz", arrays)
+    two = make_data.write_npz(tmp_path / "two.npz", arrays)
+    assert D.sha256_file(one) == D.sha256_file(two)
+    y = np.repeat(np.arange(4), 50)
+    idx = make_data.stratified_indices(y, 10, seed=3)
+    assert np.array_equal(idx, make_data.stratified_indices(y, 10, seed=3))
+    assert len(set(idx)) == 40 and np.array_equal(np.bincount(y[idx]), [10] * 4)
+
+
+def test_builders_registered():
+    assert {"mnist", "fashion_mnist"} <= set(make_data.BUILDERS)
+    for builder in make_data.BUILDERS.values():
+        assert builder.file in D.BUNDLED_SHA256
+
+
+@pytest.mark.parametrize("name", sorted(LOADERS))
+def test_rebuild_matches_recorded_hash(name, tmp_path):
+    if D.raw_dir(name) is None:
+        pytest.skip(f"original {name} files not installed ({D.RAW_SOURCES[name]['how']})")
+    path = make_data.BUILDERS[name].build(tmp_path)
+    assert D.sha256_file(path) == D.BUNDLED_SHA256[path.name]
+    (X_full, y_full), _ = D.load_raw(name)
+    with np.load(path) as npz:  # the subset is really drawn from the original files
+        assert np.array_equal(X_full[npz["train_index"]], npz["x_train"])
+        assert np.array_equal(y_full[npz["train_index"]], npz["y_train"])

@@ -1,0 +1,198 @@
+"""End to end through the real CLI: release, a class of scenario submissions, autograde,
+exact scores from the gradebook, feedback without hidden code, validate's exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import ROOT
+
+from dlcourse.grading.demo import student_notebook
+from dlcourse.instructor.fixtures import load_fixture
+
+A = "01_softmax_cross_entropy"
+FIX = ROOT / "tests" / "fixtures" / A
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading")]
+
+
+def dlcourse(course: Path, *args: str, timeout: int = 900, **env_extra) -> subprocess.CompletedProcess:
+    env = dict(os.environ, DLCOURSE_CELL_TIMEOUT="20", **env_extra)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]
+    return subprocess.run([sys.executable, "-m", "dlcourse.cli", "--root", str(course), *args],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def _course(tmp: Path) -> Path:
+    """A copy of the course (source, release, config) to grade in."""
+    course = tmp / "course"
+    course.mkdir()
+    for name in ("grader_config.py", "nbgrader_config.py"):
+        shutil.copy2(ROOT / name, course / name)
+    shutil.copytree(ROOT / "source" / A, course / "source" / A)
+    shutil.copytree(ROOT / "release" / A, course / "release" / A)
+    return course
+
+
+def _submit(course: Path, student: str, nb=None, raw: bytes | None = None, name: str = f"{A}.ipynb"):
+    folder = course / "submitted" / student / A
+    folder.mkdir(parents=True)
+    if raw is not None:
+        (folder / name).write_bytes(raw)
+    else:
+        nbformat.write(nb, folder / name)
+
+
+def _with_code(exercise: str, code: str):
+    return student_notebook(ROOT, A, {exercise: code})
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    course = _course(tmp_path_factory.mktemp("class"))
+    _submit(course, "reference", student_notebook(ROOT, A))
+    _submit(course, "submitted-unchanged", nbformat.read(ROOT / "release" / A / f"{A}.ipynb", as_version=4))
+    _submit(course, "unstable-softmax", _with_code("softmax", load_fixture(FIX / "softmax__unstable_no_max.py").code))
+    cheat = ("import numpy as np\nget_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)\n"
+             "def softmax(z):\n    raise NotImplementedError()\n")
+    _submit(course, "submitted-cheat-attempt", _with_code("softmax", cheat))
+    loop = "def softmax(z):\n    return None\n\nwhile True:\n    pass\n"
+    _submit(course, "infinite-loop", _with_code("softmax", loop))
+    _submit(course, "broken-json", raw=b"{ this is not a notebook")
+    crash = "import os\n\ndef softmax(z):\n    return z\n\nos._exit(1)\n"
+    _submit(course, "kernel-crash", _with_code("softmax", crash))
+    hostile = ("import pathlib\nfor p in pathlib.Path('/').glob('tmp/**/gradebook.db'):\n"
+               "    try:\n        p.write_text('garbage')\n    except OSError:\n        pass\n")
+    _submit(course, "hostile-gradebook", _with_code("cross_entropy", hostile + load_fixture(
+        FIX / "cross_entropy__valid_loop.py").code))
+    run = dlcourse(course, "autograde", A, "--workers", "2", "--quiet")
+    assert run.returncode == 0, run.stdout + run.stderr
+    return course, run
+
+
+def _scores(course: Path) -> dict[str, dict]:
+    from nbgrader.api import Gradebook
+
+    out = {}
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for sub in gb.assignment_submissions(A):
+            out[sub.student_id] = {"total": sub.score, "max": sub.max_score,
+                                   **{g.name: g.score for nb in sub.notebooks for g in nb.grades}}
+    return out
+
+
+def test_exact_scores(graded_class):
+    course, _ = graded_class
+    scores = _scores(course)
+    full = scores["reference"]["max"]
+    assert full > 0
+    assert scores["reference"]["total"] == full
+    assert scores["submitted-unchanged"]["total"] == 0
+    assert scores["broken-json"]["total"] == 0
+    # the unstable softmax loses exactly the stability test's points
+    unstable = scores["unstable-softmax"]
+    assert unstable["test_softmax_stability"] == 0 and unstable["test_softmax"] > 0
+    assert unstable["total"] == full - scores["reference"]["test_softmax_stability"]
+
+
+def test_cheat_attempt_gets_no_points_for_swallowed_errors(graded_class):
+    course, _ = graded_class
+    cheat = _scores(course)["submitted-cheat-attempt"]
+    assert cheat["test_softmax"] == 0 and cheat["test_softmax_stability"] == 0
+
+
+def test_infinite_loop_and_crash_cost_only_that_student(graded_class):
+    course, _ = graded_class
+    scores = _scores(course)
+    assert scores["infinite-loop"]["test_softmax"] == 0
+    assert scores["kernel-crash"]["test_softmax"] == 0
+    assert scores["reference"]["total"] == scores["reference"]["max"]
+
+
+def test_hostile_code_cannot_touch_the_class_gradebook(graded_class):
+    course, _ = graded_class
+    scores = _scores(course)
+    assert scores["hostile-gradebook"]["test_cross_entropy"] > 0  # its code is a valid solution
+    assert len(scores) == 8
+
+
+def test_reports_and_summary(graded_class):
+    course, run = graded_class
+    assert "graded" in run.stdout and "reference" in run.stdout
+    import pandas as pd
+
+    grades = pd.read_csv(course / "reports" / A / "grades.csv")
+    assert set(grades["student"]) == set(_scores(course))
+    tests = pd.read_csv(course / "reports" / A / "tests.csv").set_index("test")
+    assert tests.loc["test_softmax_stability", "failed"] >= 2
+    for name in ("canvas.csv", "moodle.csv", "histogram.png"):
+        assert (course / "reports" / A / name).stat().st_size > 0
+
+
+def test_rerun_skips_unchanged_and_regrades_one_student(graded_class):
+    course, _ = graded_class
+    before = _scores(course)
+    again = dlcourse(course, "autograde", A, "--quiet")
+    assert again.returncode == 0, again.stderr
+    assert "graded 0" in again.stdout and "skipped 8" in again.stdout
+    one = dlcourse(course, "autograde", A, "--student", "unstable-softmax", "--force", "--quiet")
+    assert one.returncode == 0 and "graded 1" in one.stdout
+    assert _scores(course) == before
+
+
+def test_feedback_never_shows_hidden_test_code(graded_class):
+    course, _ = graded_class
+    run = dlcourse(course, "feedback", A)
+    assert run.returncode == 0, run.stderr
+    source = nbformat.read(ROOT / "source" / A / f"{A}.ipynb", as_version=4)
+    hidden_lines = []
+    for cell in source.cells:
+        if "### BEGIN HIDDEN TESTS" in cell.source:
+            block = cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
+            hidden_lines += [ln.strip() for ln in block.splitlines() if len(ln.strip()) > 25]
+    pages = list((course / "feedback").glob(f"*/{A}/*.html"))
+    assert len(pages) >= 7
+    for page in pages:
+        text = page.read_text()
+        assert "BEGIN HIDDEN" not in text
+        leaked = [ln for ln in hidden_lines if ln in text]
+        assert not leaked, f"{page} shows hidden test code: {leaked[:2]}"
+    unstable = (course / "feedback" / "unstable-softmax" / A / f"{A}.html").read_text()
+    assert "test_softmax_stability" in unstable and "subtract the largest score" in unstable
+
+
+def test_markers_record_each_test(graded_class):
+    course, _ = graded_class
+    marker = json.loads((course / "autograded" / "reference" / A / ".dlcourse-graded.json").read_text())
+    assert all(r["passed"] for r in marker["results"][A])
+
+
+def test_validate_exit_codes(tmp_path):
+    good = tmp_path / "good" / f"{A}.ipynb"
+    bad = tmp_path / "bad" / f"{A}.ipynb"
+    for path, nb in ((good, student_notebook(ROOT, A)),
+                     (bad, _with_code("softmax", load_fixture(FIX / "softmax__batch_axis.py").code))):
+        path.parent.mkdir()
+        nbformat.write(nb, path)
+    ok = dlcourse(ROOT, "validate", str(good))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    failing = dlcourse(ROOT, "validate", str(bad))
+    assert failing.returncode == 1 and "FAIL  test_softmax" in failing.stdout
+    missing = dlcourse(ROOT, "validate", str(tmp_path / "nope.ipynb"))
+    assert missing.returncode == 2
+
+
+def test_bad_arguments_exit_nonzero_with_a_message(tmp_path):
+    course = _course(tmp_path)
+    run = dlcourse(course, "autograde", "99_nope")
+    assert run.returncode == 2 and "unknown assignment '99_nope'" in run.stderr
+    run = dlcourse(course, "autograde", A)
+    assert run.returncode == 2 and "no submitted/ folder" in run.stderr
+    run = dlcourse(course, "release", "nope")
+    assert run.returncode == 2 and "known assignments" in run.stderr
