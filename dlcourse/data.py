@@ -90,6 +90,7 @@ FASHION_CLASSES = (
 BUNDLED_SHA256 = {
     "mnist.npz": "134b9779027f6d9ecbae8c2beb3cfbf057f90930989d1fd41ac6d62b793b4c02",
     "fashion_mnist.npz": "38de76ea542318ebce587e5959e37a198a8657bd68b05075a5312b7df6db806d",
+    "sunspots.csv": "74b8e3acb9886b68abe9c56f6081257d522e2cb2470f17dbf597b396f4ea1706",
 }
 
 # Used when grader_config.py cannot be found (the package installed in Colab).
@@ -169,7 +170,7 @@ def _fetch_bundled(name: str, local: Path) -> Path:
     url = bundled_url(name)
     try:
         import pooch
-    except ImportError as err:
+    except ImportError:
         raise DataError(
             f"{local} is missing and pooch (needed to download it) is not installed: "
             "`pip install pooch`, or run `make data` in the course repository."

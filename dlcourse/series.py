@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import DataError, data_dir
+from .data import BUNDLED_SHA256, DataError, data_dir
 
 __all__ = ["SUNSPOTS_FILE", "SUNSPOTS_SHA256", "load_sunspots", "sunspots_path"]
 
 SUNSPOTS_FILE = "sunspots.csv"
-SUNSPOTS_SHA256 = "74b8e3acb9886b68abe9c56f6081257d522e2cb2470f17dbf597b396f4ea1706"
+SUNSPOTS_SHA256 = BUNDLED_SHA256[SUNSPOTS_FILE]
 _FIRST_YEAR, _LAST_YEAR = 1700, 2008
 
 

@@ -45,7 +45,9 @@ print(json.dumps({
 
 
 def test_same_keras_code_runs_on_torch_backend():
-    env = {**os.environ, "KERAS_BACKEND": "torch", "CUDA_VISIBLE_DEVICES": ""}
+    # one CPU thread: faster for a tiny network, and no oversubscription under pytest -n
+    env = {**os.environ, "KERAS_BACKEND": "torch", "CUDA_VISIBLE_DEVICES": "",
+           "OMP_NUM_THREADS": "1"}
     done = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True,
                           text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]

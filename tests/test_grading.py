@@ -157,12 +157,14 @@ def test_feedback_never_shows_hidden_test_code(graded_class):
             block = cell.source.split("### BEGIN HIDDEN TESTS")[1].split("### END HIDDEN TESTS")[0]
             hidden_lines += [ln.strip() for ln in block.splitlines() if len(ln.strip()) > 25]
     pages = list((course / "feedback").glob(f"*/{A}/*.html"))
-    assert len(pages) >= 7
+    assert len(pages) == 8, sorted(p.parent.parent.name for p in pages)
     for page in pages:
         text = page.read_text()
         assert "BEGIN HIDDEN" not in text
         leaked = [ln for ln in hidden_lines if ln in text]
         assert not leaked, f"{page} shows hidden test code: {leaked[:2]}"
+    broken = (course / "feedback" / "broken-json" / A / f"{A}.html").read_text()
+    assert "could not be graded" in broken
     unstable = (course / "feedback" / "unstable-softmax" / A / f"{A}.html").read_text()
     assert "test_softmax_stability" in unstable and "subtract the largest score" in unstable
 

@@ -10,6 +10,7 @@ forced) and a run killed half-way resumes where it stopped.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -17,6 +18,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -157,19 +159,49 @@ def is_current(root: Path, job: dict) -> bool:
         return False
 
 
+def gradebook_template(root: Path, assignment: str) -> str:
+    """A scratch gradebook that already knows the assignment (base64), so that a worker
+    need not run generate_assignment and the database migrations for every submission."""
+    with tempfile.TemporaryDirectory(prefix="dlcourse-template-") as tmp:
+        path = Path(tmp) / "gradebook.db"
+        register(root, assignment, f"sqlite:///{path}")
+        return base64.b64encode(path.read_bytes()).decode()
+
+
 Runner = Callable[[list[dict]], Iterator[tuple[dict, dict]]]
 
 
+def _grade_in_pool(job: dict) -> dict:
+    from .worker import grade
+
+    return grade(job)
+
+
 def local_runner(workers: int, timeout: float) -> Runner:
-    """Grade jobs in `workers` concurrent subprocesses; yield (job, result) as they finish."""
+    """Grade jobs in a pool of `workers` long-lived processes (each submission still gets a
+    fresh, sandboxed kernel); yield (job, result) as they finish. A job whose process dies
+    is graded again alone in a fresh subprocess, so it cannot take others down with it."""
 
     def run(jobs: list[dict]) -> Iterator[tuple[dict, dict]]:
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            pending: dict[Future, dict] = {pool.submit(run_job_subprocess, j, timeout): j for j in jobs}
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
+        retry: list[dict] = []
+        ctx = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx) as pool:
+            pending: dict[Future, dict] = {pool.submit(_grade_in_pool, j): j for j in jobs}
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    yield pending.pop(fut), fut.result()
+                    job = pending.pop(fut)
+                    try:
+                        yield job, fut.result()
+                    except BrokenProcessPool:
+                        retry.append(job)
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as threads:
+            for job, result in zip(retry, threads.map(lambda j: run_job_subprocess(j, timeout), retry), strict=True):
+                yield job, result
 
     return run
 
@@ -209,8 +241,13 @@ def autograde(root: Path, assignment: str | None = None, *, db_url: str | None =
               progress: bool = True, log=print) -> dict[str, RunSummary]:
     """Grade every (or one student's) submission of each assignment; returns a summary each."""
     ensure_tools_on_path()
+    for key, value in kernel_env().items():  # inherited by pool processes and kernels
+        os.environ.setdefault(key, value)
     db_url = db_url or default_db_url(root)
     workers = workers or os.cpu_count() or 1
+    if workers > 1:  # one core per grading kernel: no BLAS/OpenMP oversubscription
+        for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(key, "1")
     settings = load_settings()
     timeout = settings.cell_timeout * 4 + 120
     summaries: dict[str, RunSummary] = {}
@@ -223,6 +260,7 @@ def autograde(root: Path, assignment: str | None = None, *, db_url: str | None =
             continue
         started = time.time()
         register(root, name, db_url)
+        template = gradebook_template(root, name)
         jobs = []
         for s in students:
             try:
@@ -234,6 +272,7 @@ def autograde(root: Path, assignment: str | None = None, *, db_url: str | None =
             if not force and is_current(root, job):
                 summary.skipped += 1
             else:
+                job["gradebook_template"] = template
                 jobs.append(job)
         runner = (dask_runner(scheduler, workers, timeout) if (scheduler or use_dask)
                   else local_runner(workers, timeout))

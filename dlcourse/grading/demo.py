@@ -15,8 +15,6 @@ from pathlib import Path
 
 import nbformat
 
-from .course import resolve_assignments
-
 MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*\n", re.M)
 
 

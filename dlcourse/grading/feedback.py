@@ -7,10 +7,12 @@ so no hidden test code reaches the student (unlike nbgrader's own feedback, #917
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 
 import nbformat
 
+from .autograde import MARKER
 from .execute import is_test_cell, test_results
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#222}
@@ -47,13 +49,34 @@ def render(student: str, assignment: str, nb: nbformat.NotebookNode) -> str:
             f"<th>points</th><th>message</th></tr>{''.join(rows)}</table></body></html>\n")
 
 
+def render_error(student: str, assignment: str, error: str) -> str:
+    """The page of a submission that could not be graded at all (score 0)."""
+    first = error.strip().splitlines()[-1] if error.strip() else "unknown error"
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(assignment)}: "
+            f"{html.escape(student)}</title><style>{STYLE}</style></head><body>"
+            f"<h1>{html.escape(assignment)}</h1><p>Student: <b>{html.escape(student)}</b>. Score: <b>0</b></p>"
+            f"<p class='fail'>Your notebook could not be graded:</p><pre>{html.escape(first)}</pre>"
+            "<p>Check that it opens in Jupyter, keeps its original name, and runs from top to bottom "
+            "(Kernel &gt; Restart and run all) without hanging or crashing the kernel.</p></body></html>\n")
+
+
 def feedback(root: Path, assignment: str) -> list[Path]:
+    """One HTML page per graded submission (a short one when it could not be graded)."""
     written = []
-    for path in sorted((root / "autograded").glob(f"*/{assignment}/*.ipynb")):
-        student = path.parent.parent.name
-        nb = nbformat.read(path, as_version=4)
-        out = root / "feedback" / student / assignment / f"{path.stem}.html"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(render(student, assignment, nb), encoding="utf-8")
-        written.append(out)
+    for folder in sorted((root / "autograded").glob(f"*/{assignment}")):
+        student = folder.parent.name
+        out_dir = root / "feedback" / student / assignment
+        notebooks = sorted(folder.glob("*.ipynb"))
+        pages = [(out_dir / f"{p.stem}.html", render(student, assignment, nbformat.read(p, as_version=4)))
+                 for p in notebooks]
+        if not notebooks:
+            try:
+                error = json.loads((folder / MARKER).read_text()).get("error", "")
+            except (OSError, ValueError):
+                continue
+            pages = [(out_dir / f"{assignment}.html", render_error(student, assignment, error))]
+        for out, text in pages:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(text, encoding="utf-8")
+            written.append(out)
     return written

@@ -16,7 +16,8 @@ def generate(root: Path, assignment: str, release_dir: Path, db_url: str | None 
     nb_api = api(root, db_url, release_directory=str(release_dir))
     result = nb_api.generate_assignment(assignment, force=True, create=True)
     if not result.get("success"):
-        raise CourseError(f"nbgrader could not generate {assignment}:\n{result.get('error') or result.get('log')}")
+        raise CourseError(f"nbgrader could not generate {assignment}:\n{result.get('log', '')[-3000:]}\n"
+                          f"{result.get('error') or ''}")
 
 
 def check_release(folder: Path) -> list[str]:

@@ -60,9 +60,9 @@ def unpack_files(files: dict[str, str], folder: Path) -> None:
 def sandbox_kernel(scratch: Path, hide: list[Path]) -> bool:
     """Make the grading kernel start inside bubblewrap; False when bwrap is missing.
 
-    The kernel sees the file system read-only and writes only in its scratch course
-    (HOME and TMPDIR point there); the class gradebook, the other submissions, source/
-    and the hidden data are not visible at all.
+    The kernel sees the file system read-only and writes only in the notebook's folder
+    and a scratch HOME (TMPDIR too); the class and scratch gradebooks, the other
+    submissions, source/ (the hidden tests) and the hidden data are not visible at all.
     """
     bwrap = shutil.which("bwrap")
     if not bwrap:
@@ -73,12 +73,15 @@ def sandbox_kernel(scratch: Path, hide: list[Path]) -> bool:
             argv += ["--tmpfs", str(path)]
         elif path.is_file():
             argv += ["--ro-bind", "/dev/null", str(path)]
-    argv += ["--bind", str(scratch), str(scratch), "--",
+    home = scratch / "home"
+    (home / "tmp").mkdir(parents=True)
+    (scratch / "autograded").mkdir(exist_ok=True)
+    # writable: the notebook's folder and a home; hidden: the scratch gradebook and source
+    argv += ["--bind", str(scratch / "autograded"), str(scratch / "autograded"), "--bind", str(home), str(home),
+             "--tmpfs", str(scratch / "source"), "--ro-bind", "/dev/null", str(scratch / "gradebook.db"), "--",
              sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     spec_dir = scratch / "jupyter" / "kernels" / "python3"
     spec_dir.mkdir(parents=True)
-    home = scratch / "home"
-    (home / "tmp").mkdir(parents=True)
     env = {"HOME": str(home), "TMPDIR": str(home / "tmp"), "MPLCONFIGDIR": str(home / "mpl")}
     (spec_dir / "kernel.json").write_text(json.dumps(
         {"argv": argv, "env": env, "display_name": "Python 3 (sandboxed)", "language": "python"}))
@@ -118,6 +121,7 @@ def grade(job: dict) -> dict:
     result = {"assignment": assignment, "student": student, "ok": False, "error": "",
               "notebooks": {}, "seconds": 0.0}
     scratch = Path(tempfile.mkdtemp(prefix="dlcourse-grade-"))
+    saved_env = {k: os.environ.get(k) for k in ("JUPYTER_PATH", "JUPYTER_RUNTIME_DIR", "DLCOURSE_SANDBOX")}
     try:
         unpack_files(job["source_files"], scratch / "source" / assignment)
         unpack_files(job["submission_files"], scratch / "submitted" / student / assignment)
@@ -126,9 +130,12 @@ def grade(job: dict) -> dict:
         db_url = f"sqlite:///{scratch / 'gradebook.db'}"
         nb_api = api(scratch, db_url)
         nb_api.coursedir.root = str(scratch)
-        generated = nb_api.generate_assignment(assignment, force=True, create=True)
-        if not generated.get("success"):
-            raise RuntimeError(f"generate_assignment failed: {generated.get('error') or generated.get('log')}")
+        if job.get("gradebook_template"):  # the assignment already registered by the parent
+            (scratch / "gradebook.db").write_bytes(base64.b64decode(job["gradebook_template"]))
+        else:
+            generated = nb_api.generate_assignment(assignment, force=True, create=True)
+            if not generated.get("success"):
+                raise RuntimeError(f"generate_assignment failed: {generated.get('error') or generated.get('log')}")
         sandboxed = False
         if job.get("sandbox", True):
             course = Path(job.get("course_root") or REPO_ROOT)
@@ -140,7 +147,8 @@ def grade(job: dict) -> dict:
         os.environ["DLCOURSE_SANDBOX"] = "1" if sandboxed else "0"
         nonce = secrets.token_hex(16)
         nb_api.config.AddSentinels.nonce = nonce
-        nb_api.config.Autograde.autograde_preprocessors = [AddSentinels, *Autograde.class_traits()["autograde_preprocessors"].default()]
+        defaults = Autograde.class_traits()["autograde_preprocessors"].default()
+        nb_api.config.Autograde.autograde_preprocessors = [AddSentinels, *defaults]
         graded = nb_api.autograde(assignment, student, force=True, create=True)
         out_dir = scratch / "autograded" / student / assignment
         if not graded.get("success"):
@@ -160,6 +168,11 @@ def grade(job: dict) -> dict:
     except Exception as exc:  # a broken submission must not stop the class run
         result["error"] = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
     finally:
+        for key, value in saved_env.items():  # a pool process grades many jobs
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         shutil.rmtree(scratch, ignore_errors=True)
         result["seconds"] = round(time.time() - started, 3)
     return result

@@ -140,6 +140,14 @@ def build_fashion_mnist(out_dir: Path) -> Path:
     return build_subset("fashion_mnist", out_dir, 1200, 200, seed=2024)
 
 
+@register("sunspots", "sunspots.csv")
+def build_sunspots(out_dir: Path) -> Path:
+    """Yearly sunspot numbers 1700-2008 (NOAA NGDC via statsmodels, public domain)."""
+    from dlcourse.series import write_sunspots_csv
+
+    return write_sunspots_csv(out_dir)
+
+
 # ------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make data", description=__doc__.splitlines()[0])

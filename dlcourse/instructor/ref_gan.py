@@ -180,3 +180,26 @@ def sgd_update(params: dict[str, torch.Tensor], grads: list, lr: float) -> dict[
     """Where one plain SGD step moves the snapshot `params` (a None gradient leaves it)."""
     return {name: p if g is None else p - lr * g
             for (name, p), g in zip(params.items(), grads, strict=True)}
+
+
+def d_step_candidates(D_template: nn.Module, d_params, real, fakes) -> list[tuple[list, float]]:
+    """(gradients w.r.t. D, loss) of the reference discriminator loss for each candidate fake batch,
+    with D holding `d_params`."""
+    D_at = with_params(D_template, d_params)
+    out = []
+    for fake in fakes:
+        loss = discriminator_loss(D_at(real), D_at(fake))
+        out.append((grads_of(lambda loss=loss: loss, D_at), float(loss)))
+    return out
+
+
+def g_step_candidates(G_template: nn.Module, g_params, D_template: nn.Module, d_params,
+                      noises) -> list[tuple[list, float]]:
+    """(gradients w.r.t. G, loss) of the reference generator loss for each candidate noise batch,
+    with G and D holding `g_params` and `d_params`."""
+    G_at, D_at = with_params(G_template, g_params), with_params(D_template, d_params)
+    out = []
+    for z in noises:
+        loss = generator_loss(D_at(G_at(z)))
+        out.append((grads_of(lambda loss=loss: loss, G_at), float(loss)))
+    return out

@@ -1,0 +1,46 @@
+"""release/ is generated: byte-identical on regeneration, with no solutions or hidden tests;
+the student bundle carries nothing that reveals an answer."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ROOT, assignments
+
+from dlcourse.grading.bundle import build_bundle, check_bundle
+from dlcourse.grading.release import check_release, generate
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_release_regenerates_byte_identical(assignment, tmp_path):
+    generate(ROOT, assignment, tmp_path / "release", db_url=f"sqlite:///{tmp_path / 'gb.db'}")
+    fresh = sorted(p.relative_to(tmp_path / "release") for p in (tmp_path / "release").rglob("*") if p.is_file())
+    committed = sorted(p.relative_to(ROOT / "release") for p in (ROOT / "release" / assignment).rglob("*")
+                       if p.is_file())
+    assert fresh == committed, "release/ is stale: run `make release`"
+    for rel in fresh:
+        assert (tmp_path / "release" / rel).read_bytes() == (ROOT / "release" / rel).read_bytes(), (
+            f"release/{rel} differs from a fresh regeneration: run `make release`")
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_release_has_no_solutions_or_hidden_tests(assignment):
+    assert check_release(ROOT / "release" / assignment) == []
+    text = (ROOT / "release" / assignment / f"{assignment}.ipynb").read_text()
+    assert "colab.research.google.com/github/" in text
+
+
+def test_student_bundle_reveals_no_answer(tmp_path):
+    out = build_bundle(ROOT, tmp_path / "bundle")
+    assert check_bundle(out) == []
+    assert not (out / "dlcourse" / "instructor").exists()
+    assert not (out / "data" / "hidden").exists()
+    assert not (out / "source").exists() and not (out / "tests").exists()
+    assert (out / "release" / "01_softmax_cross_entropy" / "01_softmax_cross_entropy.ipynb").is_file()
+    # the student package still imports without the instructor-only code
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", "import dlcourse.testing, dlcourse.data, dlcourse.env, "
+                          "dlcourse.gradcheck, dlcourse.plotting; print('ok')"], cwd=out, capture_output=True,
+                         text=True, env={"PYTHONPATH": str(out), "PATH": "/usr/bin:/bin"})
+    assert run.stdout.strip() == "ok", run.stderr
