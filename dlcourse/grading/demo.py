@@ -41,7 +41,7 @@ def student_notebook(root: Path, assignment: str, replacements: dict[str, str] |
     return release
 
 
-def demo_class(root: Path, assignment: str, max_mistake_students: int = 3) -> dict[str, dict[str, str]]:
+def demo_class(root: Path, assignment: str, max_mistake_students: int = 2) -> dict[str, dict[str, str]]:
     """{student: {exercise: code}} built from the fixtures of `assignment`."""
     from ..instructor.fixtures import discover
 
