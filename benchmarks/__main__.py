@@ -20,12 +20,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 EXECUTE = """
 import sys, pathlib, resource, nbformat
-from dlcourse.grading.execute import execute, kernel_env, test_results
+from dlcourse.grading.execute import execute, kernel_env, cell_results
 nb = nbformat.read(sys.argv[1], as_version=4)
 env = dict(kernel_env(), DLCOURSE_SMOKE=sys.argv[2])
 out = execute(nb, pathlib.Path(sys.argv[3]), timeout=1800, env=env)
 kernel_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-print(sum(r.passed for r in test_results(out)), len(test_results(out)), kernel_kb)
+print(sum(r.passed for r in cell_results(out)), len(cell_results(out)), kernel_kb)
 """
 
 GRADE = """

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from conftest import SOURCE, assignments
 
-from dlcourse.grading.execute import execute, kernel_env, test_results
+from dlcourse.grading.execute import cell_results, execute, kernel_env
 
 
 @pytest.mark.parametrize("assignment", assignments())
@@ -17,5 +17,5 @@ def test_source_notebook_executes(assignment, tmp_path):
     errors = [(c.id, o.get("ename"), str(o.get("evalue"))[:300]) for c in executed.cells
               if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors, f"cells raised: {errors}"
-    results = test_results(executed)
+    results = cell_results(executed)
     assert all(r.passed for r in results)

@@ -80,7 +80,7 @@ def is_test_cell(cell: nbformat.NotebookNode) -> bool:
     return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
-def test_results(nb: nbformat.NotebookNode) -> list[TestResult]:
+def cell_results(nb: nbformat.NotebookNode) -> list[TestResult]:
     """One result per graded test cell: passed when it ran without an error output."""
     results = []
     for cell in nb.cells:

@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 
 from .autograde import MARKER
-from .execute import is_test_cell, test_results
+from .execute import cell_results, is_test_cell
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#222}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;
@@ -31,7 +31,7 @@ def describe(cell) -> str:
 
 
 def render(student: str, assignment: str, nb: nbformat.NotebookNode) -> str:
-    results = test_results(nb)
+    results = cell_results(nb)
     descriptions = {c.metadata["nbgrader"]["grade_id"]: describe(c) for c in nb.cells if is_test_cell(c)}
     score = sum(r.score for r in results)
     total = sum(r.points for r in results)

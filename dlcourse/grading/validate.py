@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 
-from .execute import execute, test_results
+from .execute import cell_results, execute
 
 
 def validate(path: Path, timeout: int = 600, log=print) -> int:
@@ -22,7 +22,7 @@ def validate(path: Path, timeout: int = 600, log=print) -> int:
         log(f"error: {path} is not a readable notebook: {exc}")
         return 2
     executed = execute(nb, cwd=path.resolve().parent, timeout=timeout)
-    results = test_results(executed)
+    results = cell_results(executed)
     if not results:
         log(f"{path.name}: no test cells found (is this a course notebook?)")
         return 1

@@ -26,7 +26,7 @@ import nbformat
 
 from ..config import REPO_ROOT
 from . import heldout
-from .execute import test_results
+from .execute import cell_results
 
 MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
 
@@ -160,7 +160,7 @@ def grade(job: dict) -> dict:
             apply_heldout(nb, out_dir)
             result["notebooks"][path.stem] = {
                 "notebook": nbformat.writes(nb),
-                "results": [r.__dict__ for r in test_results(nb)],
+                "results": [r.__dict__ for r in cell_results(nb)],
             }
         result["ok"] = bool(result["notebooks"]) and not result["error"]
         if not result["notebooks"] and not result["error"]:

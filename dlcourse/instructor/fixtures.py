@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..grading.execute import TestResult, execute, is_test_cell, test_results
+from ..grading.execute import TestResult, cell_results, execute, is_test_cell
 
 HEADER = re.compile(r"^#\s*(exercise|expect|must-fail)\s*:\s*(.+?)\s*$", re.M)
 
@@ -101,7 +101,7 @@ def run_exercise(source_path: Path, exercise: str, replacement: str | None = Non
     nb = harness_notebook(source, exercise, replacement)
     with tempfile.TemporaryDirectory(prefix="dlcourse-fixture-") as tmp:
         executed = execute(nb, cwd=Path(tmp), timeout=timeout)
-    return test_results(executed)
+    return cell_results(executed)
 
 
 def run_fixture(fixture: Fixture, source_root: Path, timeout: int = 600) -> list[TestResult]:
