@@ -177,28 +177,48 @@ def _grade_in_pool(job: dict) -> dict:
     return grade(job)
 
 
-def local_runner(workers: int, timeout: float) -> Runner:
-    """Grade jobs in a pool of `workers` long-lived processes (each submission still gets a
-    fresh, sandboxed kernel); yield (job, result) as they finish. A job whose process dies
-    is graded again alone in a fresh subprocess, so it cannot take others down with it."""
+def _warm_up() -> None:
+    """Import the heavy modules once per pool process, while the parent prepares the jobs."""
+    import nbclient  # noqa: F401
+    import nbgrader.apps  # noqa: F401
+
+    from . import worker  # noqa: F401
+
+
+def start_pool(workers: int):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pool = ProcessPoolExecutor(max_workers=max(1, workers), mp_context=multiprocessing.get_context("forkserver"),
+                               initializer=_warm_up)
+    for _ in range(max(1, workers)):
+        pool.submit(int)  # start the processes now
+    return pool
+
+
+def local_runner(pool, workers: int, timeout: float) -> Runner:
+    """Grade jobs in a pool of long-lived processes (each submission still gets a fresh,
+    sandboxed kernel); yield (job, result) as they finish. A job whose process dies is
+    graded again alone in a fresh subprocess, so it cannot take others down with it."""
 
     def run(jobs: list[dict]) -> Iterator[tuple[dict, dict]]:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
 
         retry: list[dict] = []
-        ctx = multiprocessing.get_context("forkserver")
-        with ProcessPoolExecutor(max_workers=max(1, workers), mp_context=ctx) as pool:
-            pending: dict[Future, dict] = {pool.submit(_grade_in_pool, j): j for j in jobs}
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    job = pending.pop(fut)
-                    try:
-                        yield job, fut.result()
-                    except BrokenProcessPool:
-                        retry.append(job)
+        pending: dict[Future, dict] = {}
+        for j in jobs:
+            try:
+                pending[pool.submit(_grade_in_pool, j)] = j
+            except BrokenProcessPool:
+                retry.append(j)
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for fut in done:
+                job = pending.pop(fut)
+                try:
+                    yield job, fut.result()
+                except BrokenProcessPool:
+                    retry.append(job)
         with ThreadPoolExecutor(max_workers=max(1, workers)) as threads:
             for job, result in zip(retry, threads.map(lambda j: run_job_subprocess(j, timeout), retry), strict=True):
                 yield job, result
@@ -251,46 +271,59 @@ def autograde(root: Path, assignment: str | None = None, *, db_url: str | None =
     settings = load_settings()
     timeout = settings.cell_timeout * 4 + 120
     summaries: dict[str, RunSummary] = {}
-    for name in resolve_assignments(root, assignment):
-        students = submissions(root, name, student)
-        summary = RunSummary()
-        summaries[name] = summary
-        if not students:
-            log(f"{name}: no submissions in submitted/*/{name}/")
-            continue
-        started = time.time()
-        register(root, name, db_url)
-        template = gradebook_template(root, name)
-        jobs = []
-        for s in students:
-            try:
-                job = make_job(root, name, s, sandbox=sandbox)
-            except ValueError as exc:
-                summary.failed += 1
-                summary.errors[s] = str(exc)
-                continue
-            if not force and is_current(root, job):
-                summary.skipped += 1
-            else:
-                job["gradebook_template"] = template
-                jobs.append(job)
-        runner = (dask_runner(scheduler, workers, timeout) if (scheduler or use_dask)
-                  else local_runner(workers, timeout))
-        bar = _progress(len(jobs), name, progress)
-        for job, result in runner(jobs):
-            save_result(root, db_url, job, result)
-            if result["ok"]:
-                summary.graded += 1
-            else:
-                summary.failed += 1
-                summary.errors[job["student"]] = result["error"]
-            bar.update(1)
-        bar.close()
-        summary.seconds = time.time() - started
-        log(f"{name}: {summary.line()}")
-        for s, err in summary.errors.items():
-            log(f"  {s}: {err.splitlines()[0] if err else 'failed'}")
+    names = resolve_assignments(root, assignment)
+    use_dask = bool(scheduler or use_dask)
+    pool = None if use_dask else start_pool(workers)
+    try:
+        for name in names:
+            _grade_assignment(root, name, db_url, student, force, workers, scheduler, use_dask, sandbox,
+                              progress, log, timeout, pool, summaries)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
     return summaries
+
+
+def _grade_assignment(root, name, db_url, student, force, workers, scheduler, use_dask, sandbox, progress, log,
+                      timeout, pool, summaries) -> None:
+    """Grade one assignment's submissions into the class gradebook (see `autograde`)."""
+    students = submissions(root, name, student)
+    summary = RunSummary()
+    summaries[name] = summary
+    if not students:
+        log(f"{name}: no submissions in submitted/*/{name}/")
+        return
+    started = time.time()
+    register(root, name, db_url)
+    template = gradebook_template(root, name)
+    jobs = []
+    for s in students:
+        try:
+            job = make_job(root, name, s, sandbox=sandbox)
+        except ValueError as exc:
+            summary.failed += 1
+            summary.errors[s] = str(exc)
+            continue
+        if not force and is_current(root, job):
+            summary.skipped += 1
+        else:
+            job["gradebook_template"] = template
+            jobs.append(job)
+    runner = dask_runner(scheduler, workers, timeout) if use_dask else local_runner(pool, workers, timeout)
+    bar = _progress(len(jobs), name, progress)
+    for job, result in runner(jobs):
+        save_result(root, db_url, job, result)
+        if result["ok"]:
+            summary.graded += 1
+        else:
+            summary.failed += 1
+            summary.errors[job["student"]] = result["error"]
+        bar.update(1)
+    bar.close()
+    summary.seconds = time.time() - started
+    log(f"{name}: {summary.line()}")
+    for s, err in summary.errors.items():
+        log(f"  {s}: {err.splitlines()[0] if err else 'failed'}")
 
 
 def _progress(total: int, name: str, enabled: bool):
