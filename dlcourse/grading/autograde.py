@@ -178,7 +178,14 @@ def _grade_in_pool(job: dict) -> dict:
 
 
 def _warm_up() -> None:
-    """Import the heavy modules once per pool process, while the parent prepares the jobs."""
+    """Import the heavy modules once per pool process, while the parent prepares the jobs.
+
+    The process's stderr (and so its kernels') goes to /dev/null: kernel start-up chatter
+    would bury the progress bar, and every error comes back in the job's result.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
     import nbclient  # noqa: F401
     import nbgrader.apps  # noqa: F401
 

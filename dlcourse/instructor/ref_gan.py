@@ -189,7 +189,7 @@ def d_step_candidates(D_template: nn.Module, d_params, real, fakes) -> list[tupl
     out = []
     for fake in fakes:
         loss = discriminator_loss(D_at(real), D_at(fake))
-        out.append((grads_of(lambda loss=loss: loss, D_at), float(loss)))
+        out.append((grads_of(lambda loss=loss: loss, D_at), float(loss.detach())))
     return out
 
 
@@ -201,5 +201,5 @@ def g_step_candidates(G_template: nn.Module, g_params, D_template: nn.Module, d_
     out = []
     for z in noises:
         loss = generator_loss(D_at(G_at(z)))
-        out.append((grads_of(lambda loss=loss: loss, G_at), float(loss)))
+        out.append((grads_of(lambda loss=loss: loss, G_at), float(loss.detach())))
     return out
