@@ -78,7 +78,8 @@ def sandbox_kernel(scratch: Path, hide: list[Path]) -> bool:
     (scratch / "autograded").mkdir(exist_ok=True)
     # writable: the notebook's folder and a home; hidden: the scratch gradebook and source
     argv += ["--bind", str(scratch / "autograded"), str(scratch / "autograded"), "--bind", str(home), str(home),
-             "--tmpfs", str(scratch / "source"), "--ro-bind", "/dev/null", str(scratch / "gradebook.db"), "--",
+             "--tmpfs", str(scratch / "source"), "--ro-bind", "/dev/null", str(scratch / "gradebook.db"),
+             "--die-with-parent", "--",
              sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
     spec_dir = scratch / "jupyter" / "kernels" / "python3"
     spec_dir.mkdir(parents=True)
