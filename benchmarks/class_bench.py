@@ -12,38 +12,20 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import nbformat
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dlcourse.grading.demo import demo_class, student_notebook  # noqa: E402
+from dlcourse.grading.demo import generated_class  # noqa: E402
 
 
 def make_course(base: Path, assignments: list[str], students: int) -> Path:
-    course = base / "course"
-    course.mkdir(parents=True)
-    for name in ("grader_config.py", "nbgrader_config.py"):
-        shutil.copy2(ROOT / name, course / name)
-    for a in assignments:
-        shutil.copytree(ROOT / "source" / a, course / "source" / a)
-        kinds = list(demo_class(ROOT, a).items())
-        for i in range(students):
-            label, replacements = kinds[i % len(kinds)]
-            folder = course / "submitted" / f"s{i:03d}-{label}" / a
-            folder.mkdir(parents=True)
-            if replacements is None:
-                shutil.copy2(ROOT / "release" / a / f"{a}.ipynb", folder)
-            else:
-                nbformat.write(student_notebook(ROOT, a, replacements), folder / f"{a}.ipynb")
-    return course
+    return generated_class(ROOT, base, assignments, students)
 
 
 def env() -> dict[str, str]:

@@ -13,33 +13,18 @@ import tempfile
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
 from conftest import ROOT
 
 from dlcourse.grading.autograde import MARKER
-from dlcourse.grading.demo import demo_class, student_notebook
+from dlcourse.grading.demo import generated_class
 
 A = "01_softmax_cross_entropy"
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("class-grading")]
 
 
 def make_class(base: Path, students: int = 6) -> Path:
-    course = base / "course"
-    course.mkdir(parents=True)
-    for name in ("grader_config.py", "nbgrader_config.py"):
-        shutil.copy2(ROOT / name, course / name)
-    shutil.copytree(ROOT / "source" / A, course / "source" / A)
-    kinds = list(demo_class(ROOT, A).items())
-    for i in range(students):
-        label, replacements = kinds[i % len(kinds)]
-        folder = course / "submitted" / f"s{i:02d}-{label}" / A
-        folder.mkdir(parents=True)
-        if replacements is None:
-            shutil.copy2(ROOT / "release" / A / f"{A}.ipynb", folder)
-        else:
-            nbformat.write(student_notebook(ROOT, A, replacements), folder / f"{A}.ipynb")
-    return course
+    return generated_class(ROOT, base, [A], students)
 
 
 def cli(course: Path, *args: str, background: bool = False):

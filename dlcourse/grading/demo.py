@@ -61,18 +61,38 @@ def demo_class(root: Path, assignment: str, max_mistake_students: int = 2) -> di
     return students
 
 
+def write_submission(root: Path, folder: Path, assignment: str, replacements: dict[str, str] | None) -> None:
+    """One submission in `folder`: the release untouched (None) or solved with `replacements`."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    if replacements is None:
+        shutil.copy2(root / "release" / assignment / f"{assignment}.ipynb", folder)
+    else:
+        nbformat.write(student_notebook(root, assignment, replacements), folder / f"{assignment}.ipynb")
+
+
 def build_submissions(root: Path, assignment: str) -> list[str]:
     students = demo_class(root, assignment)
     for student, replacements in students.items():
-        folder = root / "submitted" / student / assignment
-        if folder.exists():
-            shutil.rmtree(folder)
-        folder.mkdir(parents=True)
-        if replacements is None:
-            shutil.copy2(root / "release" / assignment / f"{assignment}.ipynb", folder)
-        else:
-            nbformat.write(student_notebook(root, assignment, replacements), folder / f"{assignment}.ipynb")
+        write_submission(root, root / "submitted" / student / assignment, assignment, replacements)
     return list(students)
+
+
+def generated_class(root: Path, base: Path, assignments: list[str], students: int) -> Path:
+    """A scratch course in `base/course` with `students` submissions per assignment, cycling
+    through the demo class (reference, blank, valid alternatives, mistakes)."""
+    course = base / "course"
+    course.mkdir(parents=True)
+    for name in ("grader_config.py", "nbgrader_config.py"):
+        shutil.copy2(root / name, course / name)
+    for a in assignments:
+        shutil.copytree(root / "source" / a, course / "source" / a)
+        kinds = list(demo_class(root, a).items())
+        for i in range(students):
+            label, replacements = kinds[i % len(kinds)]
+            write_submission(root, course / "submitted" / f"s{i:03d}-{label}" / a, a, replacements)
+    return course
 
 
 def run_demo(root: Path, assignment: str | None = None, full: bool = False, workers: int | None = None,
