@@ -10,7 +10,7 @@ export MPLBACKEND := Agg
 # pytest workers: the machine's cores by default
 JOBS ?= auto
 
-.PHONY: venv demo test test-fast bench release lint data bundle clean
+.PHONY: venv demo test test-fast bench release lint data bundle lab clean
 
 venv: $(STAMP)
 
@@ -34,6 +34,11 @@ release: $(STAMP)
 
 bundle: $(STAMP)
 	$(BIN)/dlcourse bundle build/student-bundle
+
+# JupyterLab on 127.0.0.1 with nbgrader's formgrader and assignment list (LAB_PORT=8888 by default)
+LAB_PORT ?= 8888
+lab: $(STAMP)
+	$(BIN)/dlcourse lab --port $(LAB_PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check dlcourse tests benchmarks source grader_config.py

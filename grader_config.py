@@ -14,6 +14,18 @@ COURSE_ID = "deep-learning"
 # Seconds one notebook cell may run while grading (training cells need more than
 # nbgrader's default 30 s); the whole notebook gets CELL_TIMEOUT * 4.
 CELL_TIMEOUT = int(os.environ.get("DLCOURSE_CELL_TIMEOUT", "600"))
+# Limits of the sandbox each grading kernel runs in (README, "Grading untrusted notebooks").
+# A cell past CELL_TIMEOUT is interrupted; a kernel past a limit is stopped, restarted, and
+# grading goes on after the culprit cell (at most max_restarts times per notebook).
+SANDBOX = {
+    "memory_mb": int(os.environ.get("DLCOURSE_MEMORY_MB", "6144")),  # resident memory, kernel + children
+    "cpu_seconds": int(os.environ.get("DLCOURSE_CPU_SECONDS", "7200")),  # CPU time over the notebook
+    "max_processes": 512,  # processes and threads of the kernel's user (bounds fork bombs)
+    "output_mb": float(os.environ.get("DLCOURSE_OUTPUT_MB", "8")),  # output kept per cell
+    "file_mb": int(os.environ.get("DLCOURSE_FILE_MB", "1024")),  # largest file written; size of /tmp
+    "network": False,  # the kernel gets no network at all
+    "max_restarts": 2,
+}
 
 c = get_config()  # noqa: F821  (injected by traitlets / dlcourse.config)
 

@@ -1,4 +1,4 @@
-"""The course's command line: `dlcourse release|autograde|feedback|validate|bundle|demo`."""
+"""The course's command line: `dlcourse release|autograde|feedback|validate|bundle|demo|lab`."""
 
 from __future__ import annotations
 
@@ -80,6 +80,12 @@ def cmd_demo(args) -> int:
     return run_demo(_root(args), args.assignment, full=args.full, workers=args.workers)
 
 
+def cmd_lab(args) -> int:
+    from .lab import run_lab
+
+    return run_lab(_root(args), port=args.port, token=args.token)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dlcourse", description=__doc__)
     parser.add_argument("--root", help="course directory (default: the folder with grader_config.py)")
@@ -120,6 +126,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true", help="run training cells at the published size")
     p.add_argument("--workers", type=int, default=None)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("lab", help="JupyterLab on the course with nbgrader's formgrader and assignment list")
+    p.add_argument("--port", type=int, default=8888, help="port on 127.0.0.1 (another free one if taken)")
+    p.add_argument("--token", help="login token (default: a random one, printed in the URL)")
+    p.set_defaults(func=cmd_lab)
     return parser
 
 

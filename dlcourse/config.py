@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import runpy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -21,6 +21,7 @@ class CourseSettings:
     course_id: str
     cell_timeout: int
     nbgrader: Config
+    sandbox: dict = field(default_factory=dict)  # dlcourse.grading.sandbox.Limits overrides
 
     @property
     def repo_url(self) -> str:
@@ -60,4 +61,5 @@ def load_settings(root: Path | None = None) -> CourseSettings:
         course_id=namespace.get("COURSE_ID", "course"),
         cell_timeout=int(namespace.get("CELL_TIMEOUT", 600)),
         nbgrader=cfg,
+        sandbox=dict(namespace.get("SANDBOX", {})),
     )

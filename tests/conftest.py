@@ -23,3 +23,34 @@ def assignments() -> list[str]:
 @pytest.fixture(scope="session")
 def root() -> Path:
     return ROOT
+
+
+def pytest_terminal_summary(terminalreporter):
+    """List the screenshots the browser tests saved (record_property("screenshot", path))."""
+    shots = list(dict.fromkeys(value for reports in terminalreporter.stats.values() for rep in reports
+                               for key, value in getattr(rep, "user_properties", ()) if key == "screenshot"))
+    if shots:
+        terminalreporter.section("browser screenshots")
+        for path in shots:
+            terminalreporter.write_line(str(path))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Make `xdist_group` work again under `--dist loadgroup`.
+
+    pytest-xdist 3.8 groups tests by a "@group" suffix that it appends to `item._nodeid`; pytest 9
+    keeps node ids in `item._id`, so the suffix was silently lost and grouped tests (and their
+    module fixtures) were spread over all workers. Add the suffix here when xdist could not.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    try:
+        from _pytest.nodeid import NodeId
+    except ImportError:  # an older pytest, where xdist's own suffix works
+        return
+    for item in items:
+        groups = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                         for m in item.iter_markers("xdist_group")})
+        if groups and "@" not in item.nodeid:
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")

@@ -88,6 +88,7 @@ def make_job(root: Path, assignment: str, student: str, sandbox: bool = True) ->
         "timestamp": (sub / "timestamp.txt").read_text().strip() if timestamp else None,
         "sandbox": sandbox,
         "course_root": str(root.resolve()),
+        "limits": load_settings(root).sandbox,
     }
     job["digest"] = digest(job)
     return job
@@ -96,15 +97,19 @@ def make_job(root: Path, assignment: str, student: str, sandbox: bool = True) ->
 def run_job_subprocess(job: dict, timeout: float) -> dict:
     """Grade one job in a fresh interpreter; a hang or crash becomes an error result."""
     env = kernel_env()
-    proc = subprocess.Popen([sys.executable, "-m", "dlcourse.grading.worker"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
-                            start_new_session=True)
-    try:
-        out, err = proc.communicate(json.dumps(job), timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        return _error_result(job, f"grading took longer than {timeout:.0f} s and was stopped")
+    with tempfile.TemporaryFile() as result_file:
+        fd = result_file.fileno()
+        proc = subprocess.Popen([sys.executable, "-m", "dlcourse.grading.worker", "--result-fd", str(fd)],
+                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                env=env, text=True, start_new_session=True, pass_fds=(fd,))
+        try:
+            _, err = proc.communicate(json.dumps(job), timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            return _error_result(job, f"grading took longer than {timeout:.0f} s and was stopped")
+        result_file.seek(0)
+        out = result_file.read().decode()
     try:
         return json.loads(out)
     except json.JSONDecodeError:
@@ -143,8 +148,11 @@ def save_result(root: Path, db_url: str, job: dict, result: dict) -> None:
         resources = {"nbgrader": {"notebook": name, "assignment": assignment, "student": student,
                                   "db_url": db_url}}
         SaveAutoGrades().preprocess(nb, resources)
+    notices = list(result.get("notices", []))
+    for entry in result["notebooks"].values():
+        notices += entry.get("notices", [])
     marker = {"digest": job["digest"], "ok": result["ok"], "error": result["error"],
-              "seconds": result["seconds"],
+              "seconds": result["seconds"], "notices": notices,
               "results": {name: entry["results"] for name, entry in result["notebooks"].items()}}
     tmp = out_dir / (MARKER + ".tmp")
     tmp.write_text(json.dumps(marker, indent=1))
@@ -276,7 +284,7 @@ def autograde(root: Path, assignment: str | None = None, *, db_url: str | None =
         for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(key, "1")
     settings = load_settings()
-    timeout = settings.cell_timeout * 4 + 120
+    timeout = settings.cell_timeout * (4 + int(settings.sandbox.get("max_restarts", 2))) + 120
     summaries: dict[str, RunSummary] = {}
     names = resolve_assignments(root, assignment)
     use_dask = bool(scheduler or use_dask)

@@ -30,7 +30,14 @@ def describe(cell) -> str:
     return ""
 
 
-def render(student: str, assignment: str, nb: nbformat.NotebookNode) -> str:
+def _notes_html(notes: list[str]) -> str:
+    if not notes:
+        return ""
+    items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+    return f"<h2>Notes from the grader</h2><ul>{items}</ul>"
+
+
+def render(student: str, assignment: str, nb: nbformat.NotebookNode, notes: list[str] | None = None) -> str:
     results = cell_results(nb)
     descriptions = {c.metadata["nbgrader"]["grade_id"]: describe(c) for c in nb.cells if is_test_cell(c)}
     score = sum(r.score for r in results)
@@ -46,12 +53,14 @@ def render(student: str, assignment: str, nb: nbformat.NotebookNode) -> str:
             f"{html.escape(student)}</title><style>{STYLE}</style></head><body>"
             f"<h1>{html.escape(assignment)}</h1><p>Student: <b>{html.escape(student)}</b>. "
             f"Score: <b>{score:g} / {total:g}</b></p><table><tr><th>test</th><th>result</th>"
-            f"<th>points</th><th>message</th></tr>{''.join(rows)}</table></body></html>\n")
+            f"<th>points</th><th>message</th></tr>{''.join(rows)}</table>{_notes_html(notes or [])}"
+            "</body></html>\n")
 
 
 def render_error(student: str, assignment: str, error: str) -> str:
     """The page of a submission that could not be graded at all (score 0)."""
-    first = error.strip().splitlines()[-1] if error.strip() else "unknown error"
+    lines = [line for line in error.strip().splitlines() if line.strip()]
+    first = (lines[0] if lines and "Traceback" not in error else lines[-1]) if lines else "unknown error"
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(assignment)}: "
             f"{html.escape(student)}</title><style>{STYLE}</style></head><body>"
             f"<h1>{html.escape(assignment)}</h1><p>Student: <b>{html.escape(student)}</b>. Score: <b>0</b></p>"
@@ -67,13 +76,17 @@ def feedback(root: Path, assignment: str) -> list[Path]:
         student = folder.parent.name
         out_dir = root / "feedback" / student / assignment
         notebooks = sorted(folder.glob("*.ipynb"))
-        pages = [(out_dir / f"{p.stem}.html", render(student, assignment, nbformat.read(p, as_version=4)))
+        try:
+            marker = json.loads((folder / MARKER).read_text())
+        except (OSError, ValueError):
+            marker = None
+        notes = (marker or {}).get("notices", [])
+        pages = [(out_dir / f"{p.stem}.html", render(student, assignment, nbformat.read(p, as_version=4), notes))
                  for p in notebooks]
         if not notebooks:
-            try:
-                error = json.loads((folder / MARKER).read_text()).get("error", "")
-            except (OSError, ValueError):
+            if marker is None:
                 continue
+            error = marker.get("error", "")
             pages = [(out_dir / f"{assignment}.html", render_error(student, assignment, error))]
         for out, text in pages:
             out.parent.mkdir(parents=True, exist_ok=True)

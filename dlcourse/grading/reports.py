@@ -33,7 +33,19 @@ def grades_table(root: Path, db_url: str, assignment: str) -> pd.DataFrame:
     if table.empty:
         return pd.DataFrame(columns=["student", "assignment", "score", "max_score", "percent"])
     table.insert(4, "percent", (100 * table["score"] / table["max_score"].where(table["max_score"] > 0)).round(1))
+    table["notes"] = [grader_notes(root, assignment, s) for s in table["student"]]
     return table.sort_values("student").reset_index(drop=True)
+
+
+def grader_notes(root: Path, assignment: str, student: str) -> str:
+    """What the grader had to say about a submission: why it failed, what it repaired or stopped."""
+    try:
+        marker = json.loads((root / "autograded" / student / assignment / MARKER).read_text())
+    except (OSError, ValueError):
+        return ""
+    parts = [marker["error"].strip().splitlines()[0]] if marker.get("error", "").strip() else []
+    parts += [n for n in marker.get("notices", []) if n not in parts]
+    return "; ".join(parts)
 
 
 def test_failures(root: Path, assignment: str) -> pd.DataFrame:

@@ -57,41 +57,6 @@ def unpack_files(files: dict[str, str], folder: Path) -> None:
         target.write_bytes(base64.b64decode(data))
 
 
-def sandbox_kernel(scratch: Path, hide: list[Path]) -> bool:
-    """Make the grading kernel start inside bubblewrap; False when bwrap is missing.
-
-    The kernel sees the file system read-only and writes only in the notebook's folder
-    and a scratch HOME (TMPDIR too); the class and scratch gradebooks, the other
-    submissions, source/ (the hidden tests) and the hidden data are not visible at all.
-    """
-    bwrap = shutil.which("bwrap")
-    if not bwrap:
-        return False
-    argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
-    for path in hide:
-        if path.is_dir():
-            argv += ["--tmpfs", str(path)]
-        elif path.is_file():
-            argv += ["--ro-bind", "/dev/null", str(path)]
-    home = scratch / "home"
-    (home / "tmp").mkdir(parents=True)
-    (scratch / "autograded").mkdir(exist_ok=True)
-    # writable: the notebook's folder and a home; hidden: the scratch gradebook and source
-    argv += ["--bind", str(scratch / "autograded"), str(scratch / "autograded"), "--bind", str(home), str(home),
-             "--tmpfs", str(scratch / "source"), "--ro-bind", "/dev/null", str(scratch / "gradebook.db"),
-             "--die-with-parent", "--",
-             sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    spec_dir = scratch / "jupyter" / "kernels" / "python3"
-    spec_dir.mkdir(parents=True)
-    env = {"HOME": str(home), "TMPDIR": str(home / "tmp"), "MPLCONFIGDIR": str(home / "mpl")}
-    (spec_dir / "kernel.json").write_text(json.dumps(
-        {"argv": argv, "env": env, "display_name": "Python 3 (sandboxed)", "language": "python"}))
-    (scratch / "runtime").mkdir()
-    os.environ["JUPYTER_PATH"] = str(scratch / "jupyter")
-    os.environ["JUPYTER_RUNTIME_DIR"] = str(scratch / "runtime")
-    return True
-
-
 def apply_heldout(nb: nbformat.NotebookNode, workdir: Path) -> None:
     """Decide held-out test cells from the saved model, scored outside the sandbox."""
     for name, task in heldout.TASKS.items():
@@ -113,9 +78,12 @@ def apply_heldout(nb: nbformat.NotebookNode, workdir: Path) -> None:
 def grade(job: dict) -> dict:
     """Grade the job's submission; never raises (errors come back in the result)."""
     from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import Execute
 
+    from . import intake
     from .course import api  # imported here: nbgrader is heavy
     from .preprocessors import AddSentinels, check_sentinels
+    from .sandbox import Limits, SandboxedExecute, sandbox_kernel
 
     started = time.time()
     assignment, student = job["assignment"], job["student"]
@@ -123,6 +91,7 @@ def grade(job: dict) -> dict:
               "notebooks": {}, "seconds": 0.0}
     scratch = Path(tempfile.mkdtemp(prefix="dlcourse-grade-"))
     saved_env = {k: os.environ.get(k) for k in ("JUPYTER_PATH", "JUPYTER_RUNTIME_DIR", "DLCOURSE_SANDBOX")}
+    notices: dict[str, list[str]] = {}
     try:
         unpack_files(job["source_files"], scratch / "source" / assignment)
         unpack_files(job["submission_files"], scratch / "submitted" / student / assignment)
@@ -137,19 +106,35 @@ def grade(job: dict) -> dict:
             generated = nb_api.generate_assignment(assignment, force=True, create=True)
             if not generated.get("success"):
                 raise RuntimeError(f"generate_assignment failed: {generated.get('error') or generated.get('log')}")
+        limits = Limits.from_dict(job.get("limits"))
+        from ..config import load_settings
+
+        expected_cells = intake.gradebook_cells(db_url, load_settings().course_id, assignment)
+        notices = intake.normalize_submission(scratch / "source" / assignment,
+                                              scratch / "submitted" / student / assignment, expected_cells)
         sandboxed = False
         if job.get("sandbox", True):
             course = Path(job.get("course_root") or REPO_ROOT)
             hide = [course / "gradebook.db", course / "submitted", course / "autograded",
                     course / "feedback", course / "reports", course / "source",
-                    REPO_ROOT / "data" / "hidden", course / "data" / "hidden"]
-            sandboxed = sandbox_kernel(scratch, hide)
+                    REPO_ROOT / "source", REPO_ROOT / "data" / "hidden", course / "data" / "hidden",
+                    REPO_ROOT / ".git", course / ".git", course / "tests", course / "benchmarks"]
+            sandboxed = sandbox_kernel(scratch, hide, limits)
         result["sandboxed"] = sandboxed
         os.environ["DLCOURSE_SANDBOX"] = "1" if sandboxed else "0"
+        if sandboxed:  # Unix sockets: the kernel has no network to talk over
+            nb_api.config.KernelManager.transport = "ipc"
+            nb_api.config.KernelManager.connection_file = str(scratch / "runtime" / "kernel.json")
         nonce = secrets.token_hex(16)
         nb_api.config.AddSentinels.nonce = nonce
+        nb_api.config.SandboxedExecute.nonce = nonce
+        nb_api.config.SandboxedExecute.limits = limits.as_dict()
+        nb_api.config.OverwriteCells.add_missing_cells = True
         defaults = Autograde.class_traits()["autograde_preprocessors"].default()
-        nb_api.config.Autograde.autograde_preprocessors = [AddSentinels, *defaults]
+        nb_api.config.Autograde.autograde_preprocessors = [
+            AddSentinels, *[SandboxedExecute if p is Execute else p for p in defaults]]
+        incidents: dict[str, list[str]] = {}
+        SandboxedExecute.report_to = incidents
         graded = nb_api.autograde(assignment, student, force=True, create=True)
         out_dir = scratch / "autograded" / student / assignment
         if not graded.get("success"):
@@ -162,10 +147,14 @@ def grade(job: dict) -> dict:
             result["notebooks"][path.stem] = {
                 "notebook": nbformat.writes(nb),
                 "results": [r.__dict__ for r in cell_results(nb)],
+                "notices": notices.get(path.stem, []) + incidents.get(path.stem, []),
             }
+        result["notices"] = notices.get("", []) + [n for stem, found in notices.items()
+                                                   if stem and stem not in result["notebooks"] for n in found]
+        if not result["notebooks"]:
+            result["error"] = ("; ".join(result["notices"]) or result["error"]
+                               or "no notebook was graded (was the notebook renamed?)")
         result["ok"] = bool(result["notebooks"]) and not result["error"]
-        if not result["notebooks"] and not result["error"]:
-            result["error"] = "no notebook was graded (was the notebook renamed?)"
     except Exception as exc:  # a broken submission must not stop the class run
         result["error"] = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
     finally:
@@ -185,9 +174,18 @@ def _summarise_log(log: str) -> str:
 
 
 def main() -> int:
+    """Read the job on stdin; write the result to the descriptor given by `--result-fd N`, else stdout.
+
+    A separate descriptor keeps the result clean of anything a library or kernel prints.
+    """
     job = json.load(sys.stdin)
+    out = sys.stdout
+    if len(sys.argv) == 3 and sys.argv[1] == "--result-fd":
+        out = os.fdopen(int(sys.argv[2]), "w")
+    os.dup2(2, 1)  # stray prints go to stderr
     result = grade(job)
-    sys.stdout.write(json.dumps(result))
+    out.write(json.dumps(result))
+    out.flush()
     return 0
 
 

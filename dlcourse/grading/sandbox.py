@@ -1,0 +1,501 @@
+"""Run a submission's notebook in a sandboxed kernel, within limits, and survive anything it does.
+
+* `sandbox_kernel` writes a kernelspec whose kernel starts under bubblewrap: its own
+  network, PID, IPC and UTS namespaces, the file system read-only, /tmp empty, writable
+  only in the notebook's folder and a scratch home, the gradebooks, `source/`, other
+  submissions and the hidden data invisible; then `jail.py` sets the resource limits and
+  drops to an unprivileged user. The kernel talks to the grader over Unix sockets (ZMQ
+  `ipc`), so it needs no network at all.
+* `SandboxedExecute` (nbgrader's Execute preprocessor, extended) watches the kernel's
+  memory and CPU time, caps each cell's output, installs the test guard (`guard.py`)
+  before any student code and checks it before each test cell. When a cell hangs past
+  the interrupt, or the kernel dies (exit, crash, OOM kill, limit), the cell gets an
+  error naming the reason, a fresh kernel replays the cells that had run, and grading
+  goes on after the culprit: the student keeps the tests that can still pass.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import json
+import os
+import re
+import secrets
+import shutil
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbgrader.preprocessors import Execute
+from traitlets import Dict, Integer, List, Unicode
+
+from ..config import REPO_ROOT
+from .preprocessors import SENTINEL
+
+GUARD_SOURCE = Path(__file__).with_name("guard.py")
+JAIL = Path(__file__).with_name("jail.py")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one grading kernel may use (grader_config.py's SANDBOX overrides the defaults)."""
+
+    memory_mb: int = 6144        # resident memory of the kernel and its children
+    cpu_seconds: int = 7200      # CPU time of the kernel (all threads), over the whole notebook
+    max_processes: int = 512     # processes and threads of the kernel's user
+    output_mb: float = 8.0       # output kept per cell; the rest is dropped with a note
+    file_mb: int = 1024          # largest file the kernel may write
+    network: bool = False        # True gives the kernel the host's network
+    max_restarts: int = 2        # fresh kernels after hangs and crashes, per notebook
+
+    @classmethod
+    def from_dict(cls, values: dict | None) -> Limits:
+        known = {f.name for f in fields(cls)}
+        unknown = set(values or {}) - known
+        if unknown:
+            raise ValueError(f"unknown SANDBOX settings {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**(values or {}))
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def sandbox_uid() -> int:
+    """An unprivileged uid of this grading process: concurrent kernels never share a process limit."""
+    return 61000 + os.getpid() % 4000
+
+
+def sandbox_kernel(scratch: Path, hide: list[Path], limits: Limits) -> bool:
+    """Make the grading kernel start inside bubblewrap; False when bwrap is missing."""
+    bwrap = shutil.which("bwrap")
+    if not bwrap:
+        return False
+    uid = sandbox_uid()
+    home, runtime, autograded = scratch / "home", scratch / "runtime", scratch / "autograded"
+    for folder in (home / "tmp", runtime, autograded):
+        folder.mkdir(parents=True, exist_ok=True)
+    argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--perms", "1777",
+            "--size", str(limits.file_mb * 2**20), "--tmpfs", "/tmp",
+            "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--new-session", "--die-with-parent"]
+    if not limits.network:
+        argv.append("--unshare-net")
+    argv += reachable(sorted({Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), REPO_ROOT}))
+    # of the course repository, only the package and the public data: not source/, tests/
+    # (fixtures hold working answers), .git (history holds solutions) or anything else
+    argv += ["--tmpfs", str(REPO_ROOT)]
+    for keep in (REPO_ROOT / "dlcourse", REPO_ROOT / "data", Path(sys.prefix).resolve()):
+        if keep.exists() and REPO_ROOT in keep.parents:
+            argv += ["--ro-bind", str(keep), str(keep)]
+    for path in hide:
+        if path.is_dir():
+            argv += ["--tmpfs", str(path)]
+        elif path.is_file():
+            argv += ["--ro-bind", "/dev/null", str(path)]
+    for parent in [*reversed(scratch.parents)][1:] + [scratch]:
+        if str(parent).startswith("/tmp/"):  # inside the empty /tmp: crossable by the kernel's user
+            argv += ["--perms", "0711", "--dir", str(parent)]
+    for folder in (autograded, home, runtime):
+        argv += ["--bind", str(folder), str(folder)]
+    argv += ["--", sys.executable, "-I", str(JAIL), "--uid", str(uid), "--cpu", str(limits.cpu_seconds),
+             "--nproc", str(limits.max_processes), "--fsize", str(limits.file_mb * 2**20),
+             "--conn", "{connection_file}", "--",
+             sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    if os.getuid() == 0:  # the kernel runs as `uid`: it must be able to reach and write these
+        os.chmod(scratch, 0o711)
+        for folder in (home, home / "tmp", runtime, autograded):
+            os.chown(folder, uid, uid)
+    spec_dir = scratch / "jupyter" / "kernels" / "python3"
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    env = {"HOME": str(home), "TMPDIR": str(home / "tmp"), "MPLCONFIGDIR": str(home / "mpl"),
+           "DLCOURSE_SANDBOX": "1"}
+    (spec_dir / "kernel.json").write_text(json.dumps(
+        {"argv": argv, "env": env, "display_name": "Python 3 (sandboxed)", "language": "python",
+         "interrupt_mode": "message"}))
+    os.environ["JUPYTER_PATH"] = str(scratch / "jupyter")
+    os.environ["JUPYTER_RUNTIME_DIR"] = str(runtime)
+    return True
+
+
+def reachable(paths: list[Path]) -> list[str]:
+    """bwrap options that let the kernel's user reach `paths` (the interpreter, the course).
+
+    /tmp is empty in the sandbox and a private folder (/root, where pyenv lives) cannot be
+    crossed by another user: such a folder is replaced by an empty one and only the paths
+    below it that the kernel needs are mounted back, read-only.
+    """
+    covers: list[str] = []
+    binds: list[str] = []
+    for path in paths:
+        ancestors = [*reversed(path.parents)][1:]
+        blocked = [a for a in ancestors if str(a) == "/tmp" or not (a.stat().st_mode & 0o001)]
+        if not blocked:
+            continue
+        top = blocked[0]
+        if str(top) not in covers and str(top) != "/tmp":
+            covers += ["--tmpfs", str(top)]
+        for folder in ancestors[ancestors.index(top) + 1:]:  # bwrap would make them 0700
+            binds += ["--perms", "0755", "--dir", str(folder)]
+        binds += ["--ro-bind", str(path), str(path)]
+    return covers + binds
+
+
+def prepare_workdir(path: Path) -> None:
+    """Hand the notebook's folder to the kernel's user (nbgrader created it as root)."""
+    if os.getuid() != 0 or not path.is_dir():
+        return
+    uid = sandbox_uid()
+    for folder, _dirs, files in os.walk(path):
+        os.chown(folder, uid, uid)
+        for name in files:
+            os.chown(os.path.join(folder, name), uid, uid, follow_symlinks=False)
+
+
+class Watchdog(threading.Thread):
+    """Kill the kernel's process tree when it passes the memory or CPU limit, saying why."""
+
+    def __init__(self, pid: int, limits: Limits, interval: float = 0.1):
+        super().__init__(daemon=True)
+        import psutil
+
+        self.root = psutil.Process(pid)
+        self.limits = limits
+        self.interval = interval
+        self.reason = ""
+        self.peak_mb = 0.0
+        self._stop_event = threading.Event()
+
+    def tree(self):
+        import psutil
+
+        try:
+            return [self.root, *self.root.children(recursive=True)]
+        except psutil.Error:
+            return []
+
+    def run(self) -> None:
+        import psutil
+
+        while not self._stop_event.wait(self.interval):
+            rss = cpu = 0.0
+            procs = self.tree()
+            if not procs:
+                return
+            many = len(procs) > 16  # forked children share pages: count each page once (PSS)
+            for proc in procs:
+                try:
+                    rss += proc.memory_full_info().pss if many else proc.memory_info().rss
+                    times = proc.cpu_times()
+                    cpu += times.user + times.system
+                except psutil.Error:
+                    continue
+            self.peak_mb = max(self.peak_mb, rss / 2**20)
+            if rss > self.limits.memory_mb * 2**20:
+                self.reason = (f"MemoryLimit: the kernel used more than {self.limits.memory_mb} MB of memory "
+                               "and was stopped")
+            elif cpu > self.limits.cpu_seconds:
+                self.reason = (f"CPULimit: the kernel used more than {self.limits.cpu_seconds} s of CPU time "
+                               "and was stopped")
+            if self.reason:
+                self.kill()
+                return
+
+    def kill(self) -> None:
+        import psutil
+
+        for proc in reversed(self.tree()):
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+
+class KernelStuck(Exception):
+    pass
+
+
+def _is_test(cell) -> bool:
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def _is_setup(cell) -> bool:
+    """A code cell that is neither a test nor a solution (imports, data, demos)."""
+    meta = cell.metadata.get("nbgrader", {})
+    return cell.cell_type == "code" and not meta.get("grade") and not meta.get("solution")
+
+
+def _has_error(cell) -> bool:
+    return any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+
+
+def _error(ename: str, evalue: str) -> nbformat.NotebookNode:
+    return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def guard_modules(nb) -> list[str]:
+    """The packages the notebook's test and set-up cells import: the guard snapshots them first."""
+    names = {"numpy", "numpy.testing", "math", "dlcourse.testing", "dlcourse.gradcheck"}
+    for cell in nb.cells:
+        if not (_is_test(cell) or _is_setup(cell)):
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names.update(a.name for a in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                names.add(node.module)
+                if node.module == "dlcourse.instructor":
+                    names.update(f"dlcourse.instructor.{a.name}" for a in node.names)
+    # the references the tests use compare with torch: protect it before the student's code runs
+    for name in [n for n in names if n.startswith("dlcourse.instructor.")]:
+        path = REPO_ROOT / (name.replace(".", "/") + ".py")
+        if path.is_file() and re.search(r"^\s*(import|from) torch\b", path.read_text(), re.M):
+            names.add("torch")
+    return sorted(n for n in names if not n.startswith("dlcourse.instructor"))
+
+
+class SandboxedExecute(Execute):
+    """nbgrader's Execute, with limits, the test guard and recovery from hangs and crashes."""
+
+    limits = Dict({}).tag(config=True)
+    nonce = Unicode("").tag(config=True)
+    max_grace = Integer(20, help="seconds a timed-out kernel has to answer after its interrupt").tag(config=True)
+    incidents = List([])
+    report_to: dict[str, list[str]] = {}  # notebook name -> incidents, read by the worker
+
+    def preprocess(self, nb, resources=None, km=None):
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        limits = Limits.from_dict(self.limits)
+        self.incidents = []
+        self._secret = secrets.token_hex(32)
+        self._modules = guard_modules(nb)
+        self._output_limit = int(limits.output_mb * 2**20)
+        workdir = Path((resources or {}).get("metadata", {}).get("path") or ".")
+        prepare_workdir(workdir)
+
+        ran_ok: list[int] = []  # code cells (not tests) that ran cleanly: replayed after a restart
+        start, restarts, startup_failures = 0, 0, 0
+        while start < len(nb.cells):
+            self.km, self.kc = None, None
+            watchdog = None
+            failed_at, reason, phase = None, "", "start"
+            index = start
+            try:
+                with self.setup_kernel():
+                    watchdog = Watchdog(self.km.provisioner.process.pid, limits)
+                    watchdog.start()
+                    info = self.wait_for_reply(self.kc.kernel_info())
+                    nb.metadata["language_info"] = info["content"]["language_info"]
+                    self._install_guard()
+                    phase = "replay"
+                    for i in ran_ok:
+                        self._replay(nb.cells[i], i)
+                    phase = "run"
+                    for index in range(start, len(nb.cells)):
+                        cell = nb.cells[index]
+                        if cell.cell_type != "code":
+                            continue
+                        self._run_cell(cell, resources, index)
+                        if not _is_test(cell) and not _has_error(cell):
+                            ran_ok.append(index)
+                    index = len(nb.cells)
+            except (DeadKernelError, KernelStuck, CellTimeoutError, RuntimeError, TimeoutError) as exc:
+                failed_at = index
+                reason = (watchdog.reason if watchdog and watchdog.reason else self._describe(exc))
+            finally:
+                if watchdog is not None:
+                    watchdog.stop()
+                    if failed_at is not None:
+                        watchdog.kill()
+            if failed_at is None:
+                break
+            if phase == "start":  # the grader's problem, not the student's: retry, then give up
+                startup_failures += 1
+                if startup_failures > 1:
+                    raise RuntimeError(f"the grading kernel could not start: {reason}")
+                continue
+            if phase == "replay":
+                self._mark_rest(nb, start, f"after a restart, the cells before this one failed to run again "
+                                           f"({reason})")
+                self.incidents.append(f"replay failed: {reason}")
+                break
+            cell = nb.cells[failed_at]
+            ename, _, evalue = reason.partition(": ")
+            cell.outputs = [o for o in cell.get("outputs", [])
+                            if not (o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError")]
+            cell.outputs.append(_error(ename, evalue))
+            self.incidents.append(f"cell {failed_at}: {reason}")
+            restarts += 1
+            start = failed_at + 1
+            if restarts > limits.max_restarts:
+                self._mark_rest(nb, start, f"the kernel was restarted {limits.max_restarts} times "
+                                           f"(last: {ename}); the remaining cells did not run")
+                break
+        self.set_widgets_metadata()
+        notebook = ((resources or {}).get("nbgrader") or {}).get("notebook", "")
+        SandboxedExecute.report_to[notebook] = list(self.incidents)
+        return self.nb, self.resources
+
+    # -- one cell -----------------------------------------------------------------------
+    def _run_cell(self, cell, resources, index: int) -> None:
+        test = _is_test(cell)
+        problem, restored = "", []
+        if test:
+            problem, restored = self._check_guard()
+        self._cell_bytes, self._cell_truncated = 0, False
+        self.preprocess_cell(cell, resources, index)
+        timed_out = any(o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError"
+                        for o in cell.outputs)
+        if timed_out:
+            if not self._responsive():
+                raise KernelStuck(f"CellTimeout: the cell ran longer than {self.timeout} s and did not stop "
+                                  "when interrupted")
+            for out in cell.outputs:
+                if out.get("output_type") == "error" and out.get("ename") == "CellTimeoutError":
+                    out["evalue"] = f"the cell ran longer than {self.timeout} s and was interrupted"
+            self.incidents.append(f"cell {index}: CellTimeout (interrupted after {self.timeout} s)")
+        if test:
+            if restored:
+                note = ("the grader restored what the submission had changed before this test: "
+                        + ", ".join(restored[:8]) + (" ..." if len(restored) > 8 else "") + "\n")
+                cell.outputs.insert(0, nbformat.v4.new_output("stream", name="stdout", text=note))
+                self.incidents.append(f"tampering before {cell.metadata['nbgrader']['grade_id']}: "
+                                      + ", ".join(restored[:8]))
+            if problem:
+                cell.outputs.append(_error("IntegrityError", problem))
+                self.incidents.append(f"{cell.metadata['nbgrader']['grade_id']}: {problem}")
+            self._guard_call("after_test()")
+        elif _is_setup(cell):
+            self._guard_call("mark()")
+
+    def _replay(self, cell, index: int) -> None:
+        shadow = copy.deepcopy(cell)
+        shadow.outputs = []
+        self._cell_bytes, self._cell_truncated = 0, False
+        self.execute_cell(shadow, index, store_history=False)
+        if any(o.get("ename") == "CellTimeoutError" for o in shadow.outputs if o.get("output_type") == "error"):
+            raise KernelStuck(f"CellTimeout: replaying cell {index} after a restart timed out")
+        if _is_setup(cell):
+            self._guard_call("mark()")
+
+    def _mark_rest(self, nb, start: int, reason: str) -> None:
+        for cell in nb.cells[start:]:
+            if cell.cell_type == "code":
+                cell.outputs = [_error("NotRun", reason)]
+
+    # -- the guard ----------------------------------------------------------------------
+    def _guard_name(self) -> str:
+        return f"_dlcourse_guard_{self.nonce or 'x'}"
+
+    def _install_guard(self) -> None:
+        trusted = sorted({str(Path(p).resolve()) + os.sep for p in
+                          (sys.prefix, sys.base_prefix, sys.exec_prefix, REPO_ROOT / "dlcourse")}
+                         | {p + os.sep for p in (sys.prefix, sys.base_prefix)})
+        args = f"{self.nonce or 'x'!r}, {self._secret!r}, {self._modules!r}, {trusted!r}"
+        expression = (f"(lambda ns: (exec(compile({GUARD_SOURCE.read_text()!r}, '<dlcourse-guard>', 'exec'), ns), "
+                      f"ns['install']({args}))[1])({{'get_ipython': get_ipython}})")
+        status = self._guard_call_raw(expression)
+        if status != "installed":
+            raise RuntimeError(f"GuardError: the test guard could not be installed ({status})")
+
+    def _silent(self, code: str, expressions: dict) -> dict:
+        msg_id = self.kc.execute(code, silent=True, store_history=False, user_expressions=expressions)
+        return self.wait_for_reply(msg_id)
+
+    def _guard_call_raw(self, expression: str) -> str | None:
+        try:
+            reply = self._silent("", {"r": expression})
+        except (TimeoutError, RuntimeError):
+            return None
+        value = (reply or {}).get("content", {}).get("user_expressions", {}).get("r", {})
+        if value.get("status") != "ok":
+            return None
+        try:
+            result = ast.literal_eval(value.get("data", {}).get("text/plain", ""))
+        except (ValueError, SyntaxError):
+            return None
+        return result if isinstance(result, str) else None
+
+    def _guard_call(self, method: str) -> str | None:
+        return self._guard_call_raw(f"{self._guard_name()}.{method}")
+
+    def _check_guard(self) -> tuple[str, list[str]]:
+        import hashlib
+        import hmac
+
+        challenge = secrets.token_hex(16)
+        answer = self._guard_call(f"restore({challenge!r})")
+        expected = hmac.new(self._secret.encode(), challenge.encode(), hashlib.sha256).hexdigest()
+        if answer is None or not answer.startswith(expected + " "):
+            return ("the course's test guard was removed or replaced by the submission, "
+                    "so this test cannot be trusted"), []
+        names = answer[len(expected) + 1:]
+        return "", [n for n in names.split("|") if n]
+
+    # -- limits and liveness ------------------------------------------------------------
+    def _responsive(self) -> bool:
+        deadline = time.monotonic() + self.max_grace
+        while time.monotonic() < deadline:
+            try:
+                msg_id = self.kc.kernel_info()
+                self.wait_for_reply(msg_id, timeout=max(1, int(deadline - time.monotonic())))
+                return True
+            except (TimeoutError, RuntimeError):
+                return False
+            except Exception:  # noqa: BLE001 - any failure to answer counts as unresponsive
+                return False
+        return False
+
+    def wait_for_reply(self, msg_id, cell=None, timeout=None):
+        if timeout is None:
+            return super().wait_for_reply(msg_id, cell)
+        saved = self.timeout
+        self.timeout = timeout
+        try:
+            return super().wait_for_reply(msg_id, cell)
+        finally:
+            self.timeout = saved
+
+    def output(self, outs, msg, display_id, cell_index):
+        if msg["msg_type"] in ("stream", "display_data", "execute_result", "update_display_data"):
+            size = len(json.dumps(msg["content"]))
+            self._cell_bytes = getattr(self, "_cell_bytes", 0) + size
+            if self._cell_bytes > self._output_limit:
+                text = msg["content"].get("text", "") if msg["msg_type"] == "stream" else ""
+                kept = "".join(line for line in text.splitlines(True) if SENTINEL in line)
+                if not getattr(self, "_cell_truncated", False):
+                    self._cell_truncated = True
+                    outs.append(nbformat.v4.new_output(
+                        "stream", name="stdout",
+                        text=f"\n[output truncated: this cell printed more than {self._output_limit / 2**20:g} MB]\n"))
+                    self.incidents.append(f"cell {cell_index}: output truncated")
+                if kept:
+                    out = nbformat.v4.new_output("stream", name="stdout", text=kept)
+                    outs.append(out)
+                    return out
+                return None
+        return super().output(outs, msg, display_id, cell_index)
+
+    def _describe(self, exc: Exception) -> str:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        if isinstance(exc, KernelStuck):
+            return text
+        if isinstance(exc, CellTimeoutError):  # nbclient gave up waiting after the interrupt
+            return f"CellTimeout: the cell ran longer than {self.timeout} s and did not stop when interrupted"
+        if isinstance(exc, DeadKernelError):
+            return "KernelDied: the kernel stopped while running this cell (it exited or crashed)"
+        return f"{type(exc).__name__}: {text}"

@@ -1,0 +1,333 @@
+"""The student's and the instructor's paths in a real browser: JupyterLab as `make lab` starts it
+(dlcourse.lab), on a copy of the course, driven by Playwright in Debian's headless Chromium.
+
+a. A student opens the Assignment List, fetches 01, fills in `softmax` (the source notebook's
+   solution) in the notebook, runs the cells down to its tests, sees them pass, saves and
+   submits. The submitted notebook then autogrades to the points of exactly the tests that
+   this one answer can pass.
+b. An instructor opens Formgrader from the Nbgrader menu and sees every assignment of the
+   course, and a small demo class (dlcourse.grading.demo) with the gradebook's scores.
+
+Every step leaves a screenshot in $DLCOURSE_ARTIFACTS/browser/ (default tests/artifacts/browser/);
+the paths are listed at the end of the pytest run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import ROOT
+
+from dlcourse.config import load_settings
+from dlcourse.grading.demo import demo_class, solution_code, write_submission
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+A = "01_softmax_cross_entropy"
+EXERCISE = "softmax"
+TIMEOUT_MS = 90_000  # generous: CI runs other tests beside these
+ARTIFACTS = Path(os.environ.get("DLCOURSE_ARTIFACTS") or ROOT / "tests" / "artifacts") / "browser"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.xdist_group("browser"),  # one JupyterLab and one browser for both journeys
+    pytest.mark.skipif(not CHROMIUM.is_file(), reason="no /usr/bin/chromium: install Debian's chromium "
+                       "(apt-get install chromium, as .ci/run does) to run the browser tests"),
+]
+
+
+# --- the course, the server and the browser ----------------------------------------------------
+
+def cli(course: Path, *args: str, log: Path | None = None):
+    """`dlcourse --root COURSE ARGS...`: its result, or with `log` the running process (output to `log`)."""
+    env = dict(os.environ, DLCOURSE_CELL_TIMEOUT="60")
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]
+    cmd = [sys.executable, "-m", "dlcourse.cli", "--root", str(course), *args]
+    if log is not None:
+        with open(log, "wb") as out:
+            return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    run = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=env)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return run
+
+
+def copy_course(dest: Path, assignments: list[str] | None = None) -> Path:
+    """A course to work in: the configuration, source/ and release/ (all or some assignments)."""
+    dest.mkdir(parents=True)
+    for name in ("grader_config.py", "nbgrader_config.py"):
+        shutil.copy2(ROOT / name, dest / name)
+    for folder in ("source", "release"):
+        if assignments is None:
+            shutil.copytree(ROOT / folder, dest / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        else:
+            for a in assignments:
+                shutil.copytree(ROOT / folder / a, dest / folder / a)
+    return dest
+
+
+def gradebook_scores(course: Path) -> dict[str, dict[str, float]]:
+    """{student: {"total", "max", test grade_id: score}} from the course's gradebook."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:  # the course's default gradebook
+        return {s.student_id: {"total": s.score, "max": s.max_score,
+                               **{g.name: g.score for nb in s.notebooks for g in nb.grades}}
+                for s in gb.assignment_submissions(A)}
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory) -> Path:
+    """A copy of the whole course: JupyterLab runs on it, so the repository stays untouched."""
+    return copy_course(tmp_path_factory.mktemp("lab") / "course")
+
+
+@pytest.fixture(scope="module")
+def demo_grading(course):
+    """A small demo class of assignment 01 (dlcourse.grading.demo), autograded in the background."""
+    everyone = demo_class(ROOT, A)
+    mistakes = [s for s in everyone if s.startswith("mistakes")][:1]
+    for student in ["reference", "blank", *mistakes]:
+        write_submission(ROOT, course / "submitted" / student / A, A, everyone[student])
+    grading = cli(course, "autograde", A, "--workers", "2", "--quiet", log=course.parent / "demo-autograde.log")
+    yield grading
+    if grading.poll() is None:
+        grading.kill()
+    grading.wait()
+
+
+@pytest.fixture(scope="module")
+def demo_class_graded(course, demo_grading) -> dict[str, dict[str, float]]:
+    """The demo class's scores, from the gradebook, once its autograde has finished."""
+    demo_grading.wait(timeout=900)
+    assert demo_grading.returncode == 0, (course.parent / "demo-autograde.log").read_text()[-4000:]
+    return gradebook_scores(course)
+
+
+@pytest.fixture(scope="module")
+def lab(course, demo_grading, tmp_path_factory):
+    """JupyterLab as `make lab` starts it; the demo class is being graded meanwhile."""
+    from dlcourse.lab import running_lab
+
+    with running_lab(course, settings_dir=tmp_path_factory.mktemp("lab-settings")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=TIMEOUT_MS)  # expect()'s own default is 5 s
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, lab, request):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    failed_before = request.session.testsfailed
+    (ARTIFACTS / f"FAILED-{request.node.name}.png").unlink(missing_ok=True)
+    yield page
+    if request.session.testsfailed > failed_before:  # what the browser showed when the test failed
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"FAILED-{request.node.name}.png"
+        page.screenshot(path=str(path))
+        print(f"screenshot of the failure: {path}\nJupyterLab's log:\n{lab.log_tail()}")
+    context.close()
+
+
+class Screens:
+    """Numbered screenshots of one journey, listed in the pytest summary."""
+
+    def __init__(self, journey: str, record_property):
+        self.journey, self.record, self.n = journey, record_property, 0
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        for old in ARTIFACTS.glob(f"{journey}-*.png"):
+            old.unlink()
+
+    def __call__(self, page, step: str) -> Path:
+        self.n += 1
+        path = ARTIFACTS / f"{self.journey}-{self.n}-{step}.png"
+        page.screenshot(path=str(path))
+        self.record("screenshot", str(path))
+        print(f"screenshot: {path}")
+        return path
+
+
+def open_lab(page, lab, workspace: str) -> None:
+    """JupyterLab in a workspace of its own: a fresh layout for each journey (the settings folder
+    is new for each run; `?reset` is not used, since it reloads the page while the test works)."""
+    page.goto(lab.url(f"lab/workspaces/{workspace}"))
+    page.locator(".jp-LabShell").wait_for()
+    page.locator("#jp-top-panel").get_by_text("Nbgrader", exact=True).wait_for()
+
+
+def nbgrader_menu(page, item: str) -> None:
+    page.get_by_role("menuitem", name="Nbgrader", exact=True).click()
+    page.get_by_role("menuitem", name=item, exact=True).click()
+
+
+# --- what the notebook says about the exercise ---------------------------------------------------
+
+def exercise_of(grade_id: str, exercises: list[str]) -> str | None:
+    """The exercise a test cell belongs to: test_<exercise>[_<what>], the longest exercise that fits."""
+    fits = [e for e in exercises if grade_id == f"test_{e}" or grade_id.startswith(f"test_{e}_")]
+    return max(fits, key=len) if fits else None
+
+
+def notebook_plan(assignment: str, exercise: str) -> dict:
+    """Cell indices, the answer (from source/) and the points each test can earn with that one answer."""
+    release = nbformat.read(ROOT / "release" / assignment / f"{assignment}.ipynb", as_version=4)
+    source = nbformat.read(ROOT / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+    meta = [c.metadata.get("nbgrader", {}) for c in release.cells]
+    exercises = [m["grade_id"] for m in meta if m.get("solution")]
+    tests = {m["grade_id"]: float(m["points"]) for m in meta if m.get("grade") and not m.get("solution")}
+    mine = [i for i, m in enumerate(meta) if m.get("grade_id") in tests
+            and exercise_of(m["grade_id"], exercises) == exercise]
+    assert mine, f"no test cell for {exercise}"
+    answer = next(c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade_id") == exercise)
+    return {
+        "cells": len(release.cells),
+        "solution": next(i for i, m in enumerate(meta) if m.get("grade_id") == exercise),
+        "tests": mine,
+        "code": solution_code(answer),
+        # only this exercise's tests can pass; every other exercise still raises NotImplementedError
+        "expected": {gid: (pts if exercise_of(gid, exercises) == exercise else 0.0) for gid, pts in tests.items()},
+    }
+
+
+# --- a. the student ------------------------------------------------------------------------------
+
+def test_student_fetches_solves_runs_saves_submits_and_autogrades(page, lab, tmp_path, record_property):
+    from playwright.sync_api import expect
+
+    shot = Screens("student", record_property)
+    plan = notebook_plan(A, EXERCISE)
+    course_id = load_settings().course_id
+
+    open_lab(page, lab, "student")
+    nbgrader_menu(page, "Assignment List")
+    released = page.locator("#released_assignments_list .list_item", has_text=A)
+    expect(released).to_be_visible()
+    shot(page, "assignment-list")
+
+    released.get_by_role("button", name="Fetch").click()
+    fetched = page.locator("#fetched_assignments_list .list_item", has_text=A).first
+    expect(fetched).to_be_visible()
+    fetched.locator("a.assignment-notebooks-link").click()
+    notebook_link = page.locator(f"#fetched_assignments_list #nbgrader-{course_id}-{A} .nested_list_item a",
+                                 has_text=A)
+    expect(notebook_link).to_be_visible()
+    shot(page, "fetched")
+    notebook_link.click()
+
+    panel = page.locator(".jp-NotebookPanel")
+    cells = panel.locator(".jp-Notebook .jp-Cell")
+    expect(cells).to_have_count(plan["cells"])
+    status = panel.locator(".jp-Notebook-ExecutionIndicator")
+    expect(status).to_have_attribute("data-status", "idle")
+
+    # fill in the solution cell (CodeMirror 6): insert the text as one edit, so no auto-indent
+    editor = cells.nth(plan["solution"]).locator(".cm-content")
+    editor.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.press("Delete")
+    page.keyboard.insert_text(plan["code"])
+    page.keyboard.press("Escape")
+    expect(editor).to_contain_text("def softmax")
+    expect(editor).not_to_contain_text("NotImplementedError")
+    shot(page, "solution-typed")
+
+    # run from the top down to the exercise's last test cell, as a student does (Shift+Enter)
+    cells.nth(0).locator(".jp-InputPrompt").click()
+    for _ in range(max(plan["tests"]) + 1):
+        page.keyboard.press("Shift+Enter")
+    for i in plan["tests"]:
+        expect(cells.nth(i).locator(".jp-InputPrompt")).to_have_text(re.compile(r"\[\d+\]"))
+    expect(status).to_have_attribute("data-status", "idle")
+    for i in range(max(plan["tests"]) + 1):
+        errors = cells.nth(i).locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
+        expect(errors).to_have_count(0)
+    for i in plan["tests"]:
+        expect(cells.nth(i).locator(".jp-OutputArea")).to_contain_text("All tests passed")
+    cells.nth(max(plan["tests"])).scroll_into_view_if_needed()
+    shot(page, "tests-passed")
+
+    page.keyboard.press("Control+S")
+    expect(page.locator(".lm-TabBar-tab.jp-mod-current")).not_to_have_class(re.compile(r"\bjp-mod-dirty\b"))
+    saved = nbformat.read(lab.workspace / A / f"{A}.ipynb", as_version=4)
+    assert saved.cells[plan["solution"]].source == plan["code"]
+    for i in plan["tests"]:
+        assert "All tests passed" in "".join(o.get("text", "") for o in saved.cells[i].outputs)
+
+    page.locator(".lm-TabBar-tab", has_text="Assignments").click()
+    page.locator("#fetched_assignments_list .list_item", has_text=A).first.get_by_role(
+        "button", name="Submit").click()
+    expect(page.locator("#submitted_assignments_list .list_item", has_text=A).first).to_be_visible()
+    shot(page, "submitted")
+
+    # what the instructor collects from the exchange, graded in a scratch course
+    (submission,) = lab.exchange.glob(f"{course_id}/inbound/*+{A}+*/{A}.ipynb")
+    scratch = copy_course(tmp_path / "scratch", [A])
+    (scratch / "submitted" / "browser-student" / A).mkdir(parents=True)
+    shutil.copy2(submission, scratch / "submitted" / "browser-student" / A / f"{A}.ipynb")
+    cli(scratch, "autograde", A, "--quiet")
+    scores = gradebook_scores(scratch)["browser-student"]
+    assert {gid: scores[gid] for gid in plan["expected"]} == plan["expected"]
+    assert scores["total"] == sum(plan["expected"].values()) > 0
+
+
+# --- b. the instructor ---------------------------------------------------------------------------
+
+def score_cell(text: str) -> tuple[float, float]:
+    got, _, out_of = text.partition("/")
+    return float(got), float(out_of)
+
+
+def test_instructor_sees_assignments_and_class_scores_in_formgrader(page, lab, course, demo_class_graded,
+                                                                    record_property):
+    from playwright.sync_api import expect
+
+    shot = Screens("instructor", record_property)
+    scores = demo_class_graded
+    assert len(scores) >= 2 and len({s["total"] for s in scores.values()}) >= 2, "the demo class has no spread"
+
+    open_lab(page, lab, "instructor")
+    nbgrader_menu(page, "Formgrader")
+    frame = page.frame_locator("iframe[src*='formgrader']")
+    rows = frame.locator("#main-table tr")
+    expected_names = sorted(p.name for p in (course / "source").iterdir() if p.is_dir())
+    expect(rows).to_have_count(len(expected_names))
+    assert sorted(rows.locator("td.name").all_inner_texts()) == expected_names
+    row = rows.filter(has=frame.locator("td.name", has_text=A))
+    expect(row.locator("td.num-submissions")).to_have_text(str(len(scores)))
+    shot(page, "formgrader-assignments")
+
+    row.locator("td.num-submissions a").click()
+    subs = frame.locator("#main-table tr")
+    expect(subs).to_have_count(len(scores))
+    expect(frame.locator("#main-table td.score").first).to_contain_text("/")
+    shown = {subs.nth(i).locator("td.student-id").inner_text().strip():
+             score_cell(subs.nth(i).locator("td.score").inner_text()) for i in range(len(scores))}
+    assert shown == {s: (v["total"], v["max"]) for s, v in scores.items()}
+    shot(page, "formgrader-submissions")
+
+    frame.get_by_role("link", name="Manage Students").click()
+    students = frame.locator("#main-table tr")
+    expect(students).to_have_count(len(scores))
+    expect(frame.locator("#main-table td.score").first).to_contain_text("/")
+    shown = {students.nth(i).locator("td.id").inner_text().strip():
+             score_cell(students.nth(i).locator("td.score").inner_text()) for i in range(len(scores))}
+    assert shown == {s: (v["total"], v["max"]) for s, v in scores.items()}
+    shot(page, "formgrader-students")
