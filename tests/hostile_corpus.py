@@ -24,6 +24,7 @@ from pathlib import Path
 import nbformat
 
 from dlcourse.grading.demo import solution_code, student_notebook
+from dlcourse.grading.execute import is_test_cell
 
 A = "01_softmax_cross_entropy"
 
@@ -98,8 +99,7 @@ def _patched(code: str, base: str = "wrong") -> Callable[[Path, dict], nbformat.
 def _edit_tests(root: Path, ctx: dict) -> nbformat.NotebookNode:
     nb = student_notebook(root, A, WRONG)
     for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade") and not meta.get("solution"):
+        if is_test_cell(cell):
             cell.source = "pass  # the tests were deleted by the student"
     return nb
 

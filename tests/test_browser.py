@@ -26,7 +26,7 @@ import pytest
 from conftest import ROOT
 
 from dlcourse.config import load_settings
-from dlcourse.grading.demo import demo_class, solution_code, write_submission
+from dlcourse.grading.demo import demo_class, scratch_course, solution_code, write_submission
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -61,16 +61,7 @@ def cli(course: Path, *args: str, log: Path | None = None):
 
 def copy_course(dest: Path, assignments: list[str] | None = None) -> Path:
     """A course to work in: the configuration, source/ and release/ (all or some assignments)."""
-    dest.mkdir(parents=True)
-    for name in ("grader_config.py", "nbgrader_config.py"):
-        shutil.copy2(ROOT / name, dest / name)
-    for folder in ("source", "release"):
-        if assignments is None:
-            shutil.copytree(ROOT / folder, dest / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-        else:
-            for a in assignments:
-                shutil.copytree(ROOT / folder / a, dest / folder / a)
-    return dest
+    return scratch_course(ROOT, dest, assignments)
 
 
 def gradebook_scores(course: Path) -> dict[str, dict[str, float]]:

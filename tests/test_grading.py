@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ import nbformat
 import pytest
 from conftest import ROOT
 
-from dlcourse.grading.demo import student_notebook
+from dlcourse.grading.demo import scratch_course, student_notebook
 from dlcourse.instructor.fixtures import load_fixture
 
 A = "01_softmax_cross_entropy"
@@ -31,13 +30,7 @@ def dlcourse(course: Path, *args: str, timeout: int = 900, **env_extra) -> subpr
 
 def _course(tmp: Path) -> Path:
     """A copy of the course (source, release, config) to grade in."""
-    course = tmp / "course"
-    course.mkdir()
-    for name in ("grader_config.py", "nbgrader_config.py"):
-        shutil.copy2(ROOT / name, course / name)
-    shutil.copytree(ROOT / "source" / A, course / "source" / A)
-    shutil.copytree(ROOT / "release" / A, course / "release" / A)
-    return course
+    return scratch_course(ROOT, tmp / "course", [A])
 
 
 def _submit(course: Path, student: str, nb=None, raw: bytes | None = None, name: str = f"{A}.ipynb"):

@@ -8,7 +8,6 @@ changed; no connection reached the loopback listener; no escape earned a point.
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 import socket
 import threading
@@ -19,8 +18,8 @@ from conftest import ROOT
 from hostile_corpus import SCENARIOS, WRONG, A
 from test_grading import _course, dlcourse
 
-from dlcourse.grading.autograde import MARKER
-from dlcourse.grading.demo import student_notebook
+from dlcourse.grading.autograde import read_marker
+from dlcourse.grading.demo import write_submission
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hostile")]
 LIMITS = {"DLCOURSE_CELL_TIMEOUT": "10", "DLCOURSE_MEMORY_MB": "1500", "DLCOURSE_OUTPUT_MB": "1",
@@ -67,14 +66,8 @@ def _tree_digest(paths: list[Path]) -> dict[str, str]:
 
 
 def _write_clean(course: Path) -> None:
-    import nbformat
-
-    for student, nb in (("reference", student_notebook(ROOT, A)),
-                        ("wrong-twin", student_notebook(ROOT, A, WRONG)),
-                        ("blank", student_notebook(ROOT, A, solve=False))):
-        folder = course / "submitted" / student / A
-        folder.mkdir(parents=True)
-        nbformat.write(nb, folder / f"{A}.ipynb")
+    for student, answers in (("reference", {}), ("wrong-twin", WRONG), ("blank", None)):
+        write_submission(ROOT, course / "submitted" / student / A, A, answers)
 
 
 def _scores(course: Path) -> dict[str, dict[str, float]]:
@@ -88,7 +81,9 @@ def _scores(course: Path) -> dict[str, dict[str, float]]:
 
 
 def _marker(course: Path, student: str) -> dict:
-    return json.loads((course / "autograded" / student / A / MARKER).read_text())
+    marker = read_marker(course, student, A)
+    assert marker is not None, f"{student} was never graded"
+    return marker
 
 
 @pytest.fixture(scope="module")

@@ -159,12 +159,18 @@ def save_result(root: Path, db_url: str, job: dict, result: dict) -> None:
     tmp.replace(out_dir / MARKER)
 
 
-def is_current(root: Path, job: dict) -> bool:
-    marker = root / "autograded" / job["student"] / job["assignment"] / MARKER
+def read_marker(root: Path, student: str, assignment: str) -> dict | None:
+    """What the last grading of a submission recorded (digest, error, notices, results), if any."""
     try:
-        return json.loads(marker.read_text())["digest"] == job["digest"]
-    except (OSError, ValueError, KeyError):
-        return False
+        marker = json.loads((root / "autograded" / student / assignment / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    return marker if isinstance(marker, dict) else None
+
+
+def is_current(root: Path, job: dict) -> bool:
+    marker = read_marker(root, job["student"], job["assignment"])
+    return marker is not None and marker.get("digest") == job["digest"]
 
 
 def gradebook_template(root: Path, assignment: str) -> str:

@@ -79,15 +79,26 @@ def build_submissions(root: Path, assignment: str) -> list[str]:
     return list(students)
 
 
+def scratch_course(root: Path, dest: Path, assignments: list[str] | None = None, release: bool = True) -> Path:
+    """A course in `dest` to grade or serve in: the configuration, source/ and (with `release`)
+    release/ of all or some assignments, so that the repository itself stays untouched."""
+    dest.mkdir(parents=True)
+    for name in ("grader_config.py", "nbgrader_config.py"):
+        shutil.copy2(root / name, dest / name)
+    names = assignments or sorted(p.name for p in (root / "source").iterdir() if p.is_dir())
+    for folder in ("source", "release") if release else ("source",):
+        for a in names:
+            if (root / folder / a).is_dir():
+                shutil.copytree(root / folder / a, dest / folder / a,
+                                ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    return dest
+
+
 def generated_class(root: Path, base: Path, assignments: list[str], students: int) -> Path:
     """A scratch course in `base/course` with `students` submissions per assignment, cycling
     through the demo class (reference, blank, valid alternatives, mistakes)."""
-    course = base / "course"
-    course.mkdir(parents=True)
-    for name in ("grader_config.py", "nbgrader_config.py"):
-        shutil.copy2(root / name, course / name)
+    course = scratch_course(root, base / "course", assignments, release=False)
     for a in assignments:
-        shutil.copytree(root / "source" / a, course / "source" / a)
         kinds = list(demo_class(root, a).items())
         for i in range(students):
             label, replacements = kinds[i % len(kinds)]

@@ -56,12 +56,13 @@ def execute(nb: nbformat.NotebookNode, cwd: Path, timeout: int = 600,
     try:
         client.execute(env=kernel_env_vars)
     except (CellTimeoutError, DeadKernelError, RuntimeError) as exc:
-        _mark_unrun(nb, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
+        mark_not_run(nb.cells, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
     return nb
 
 
-def _mark_unrun(nb: nbformat.NotebookNode, reason: str) -> None:
-    for cell in nb.cells:
+def mark_not_run(cells: list[nbformat.NotebookNode], reason: str) -> None:
+    """Give each code cell that never ran a `NotRun` error saying why (so its test fails visibly)."""
+    for cell in cells:
         if cell.cell_type == "code" and cell.get("execution_count") is None and not cell.outputs:
             cell.outputs = [nbformat.v4.new_output("error", ename="NotRun", evalue=reason, traceback=[])]
 

@@ -7,12 +7,11 @@ so no hidden test code reaches the student (unlike nbgrader's own feedback, #917
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
 import nbformat
 
-from .autograde import MARKER
+from .autograde import read_marker
 from .execute import cell_results, is_test_cell
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#222}
@@ -76,10 +75,7 @@ def feedback(root: Path, assignment: str) -> list[Path]:
         student = folder.parent.name
         out_dir = root / "feedback" / student / assignment
         notebooks = sorted(folder.glob("*.ipynb"))
-        try:
-            marker = json.loads((folder / MARKER).read_text())
-        except (OSError, ValueError):
-            marker = None
+        marker = read_marker(root, student, assignment)
         notes = (marker or {}).get("notices", [])
         pages = [(out_dir / f"{p.stem}.html", render(student, assignment, nbformat.read(p, as_version=4), notes))
                  for p in notebooks]

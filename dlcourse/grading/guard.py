@@ -40,8 +40,6 @@ def install(nonce, secret, module_names, trusted_prefixes, protected_prefix="dlc
 
     # what tests compare with; plotting and Keras/TensorFlow rebind their own attributes lazily
     roots = {"builtins", "math", "cmath", "operator", "functools", "numpy", "scipy", "torch", "dlcourse"}
-    kinds = (types.FunctionType, types.BuiltinFunctionType, types.ModuleType, type,
-             types.MethodType, types.WrapperDescriptorType, types.MethodDescriptorType)
 
     def protected_modules():
         found = {}
@@ -57,7 +55,7 @@ def install(nonce, secret, module_names, trusted_prefixes, protected_prefix="dlc
     for name, mod in modules.items():
         entries = {}
         for key, value in list(vars(mod).items()):
-            if key.startswith("__") or not (isinstance(value, kinds) or callable(value)):
+            if key.startswith("__") or not (callable(value) or isinstance(value, types.ModuleType)):
                 continue
             entries[key] = value
             if isinstance(value, types.FunctionType):

@@ -6,6 +6,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Unicode
 
 from ..config import load_settings
+from .execute import is_test_cell
 
 
 class InsertCourseLinks(NbGraderPreprocessor):
@@ -35,9 +36,9 @@ class AddSentinels(NbGraderPreprocessor):
     nonce = Unicode("").tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
-            cell.source += f"\nprint({SENTINEL!r}, {self.nonce!r}, {meta['grade_id']!r})"
+        if is_test_cell(cell):
+            grade_id = cell.metadata["nbgrader"]["grade_id"]
+            cell.source += f"\nprint({SENTINEL!r}, {self.nonce!r}, {grade_id!r})"
         return cell, resources
 
 
@@ -50,9 +51,9 @@ def check_sentinels(nb, nonce: str) -> None:
     import nbformat
 
     for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if not (cell.cell_type == "code" and meta.get("grade") and not meta.get("solution")):
+        if not is_test_cell(cell):
             continue
+        meta = cell.metadata["nbgrader"]
         line = f"{SENTINEL} {nonce} {meta['grade_id']}"
         appended = f"\nprint({SENTINEL!r}, {nonce!r}, {meta['grade_id']!r})"
         if cell.source.endswith(appended):

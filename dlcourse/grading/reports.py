@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import load_settings
-from .autograde import MARKER
+from .autograde import MARKER, read_marker
 
 
 def grades_table(root: Path, db_url: str, assignment: str) -> pd.DataFrame:
@@ -39,9 +39,8 @@ def grades_table(root: Path, db_url: str, assignment: str) -> pd.DataFrame:
 
 def grader_notes(root: Path, assignment: str, student: str) -> str:
     """What the grader had to say about a submission: why it failed, what it repaired or stopped."""
-    try:
-        marker = json.loads((root / "autograded" / student / assignment / MARKER).read_text())
-    except (OSError, ValueError):
+    marker = read_marker(root, student, assignment)
+    if marker is None:
         return ""
     parts = [marker["error"].strip().splitlines()[0]] if marker.get("error", "").strip() else []
     parts += [n for n in marker.get("notices", []) if n not in parts]

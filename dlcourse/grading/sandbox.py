@@ -36,6 +36,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Dict, Integer, List, Unicode
 
 from ..config import REPO_ROOT
+from .execute import error_message, is_test_cell, mark_not_run
 from .preprocessors import SENTINEL
 
 GUARD_SOURCE = Path(__file__).with_name("guard.py")
@@ -222,19 +223,10 @@ class KernelStuck(Exception):
     pass
 
 
-def _is_test(cell) -> bool:
-    meta = cell.metadata.get("nbgrader", {})
-    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
-
 def _is_setup(cell) -> bool:
     """A code cell that is neither a test nor a solution (imports, data, demos)."""
     meta = cell.metadata.get("nbgrader", {})
     return cell.cell_type == "code" and not meta.get("grade") and not meta.get("solution")
-
-
-def _has_error(cell) -> bool:
-    return any(o.get("output_type") == "error" for o in cell.get("outputs", []))
 
 
 def _error(ename: str, evalue: str) -> nbformat.NotebookNode:
@@ -245,7 +237,7 @@ def guard_modules(nb) -> list[str]:
     """The packages the notebook's test and set-up cells import: the guard snapshots them first."""
     names = {"numpy", "numpy.testing", "math", "dlcourse.testing", "dlcourse.gradcheck"}
     for cell in nb.cells:
-        if not (_is_test(cell) or _is_setup(cell)):
+        if not (is_test_cell(cell) or _is_setup(cell)):
             continue
         try:
             tree = ast.parse(cell.source)
@@ -310,7 +302,7 @@ class SandboxedExecute(Execute):
                         if cell.cell_type != "code":
                             continue
                         self._run_cell(cell, resources, index)
-                        if not _is_test(cell) and not _has_error(cell):
+                        if not is_test_cell(cell) and not error_message(cell):
                             ran_ok.append(index)
                     index = len(nb.cells)
             except (DeadKernelError, KernelStuck, CellTimeoutError, RuntimeError, TimeoutError) as exc:
@@ -329,7 +321,7 @@ class SandboxedExecute(Execute):
                     raise RuntimeError(f"the grading kernel could not start: {reason}")
                 continue
             if phase == "replay":
-                self._mark_rest(nb, start, f"after a restart, the cells before this one failed to run again "
+                mark_not_run(nb.cells[start:], f"after a restart, the cells before this one failed to run again "
                                            f"({reason})")
                 self.incidents.append(f"replay failed: {reason}")
                 break
@@ -342,7 +334,7 @@ class SandboxedExecute(Execute):
             restarts += 1
             start = failed_at + 1
             if restarts > limits.max_restarts:
-                self._mark_rest(nb, start, f"the kernel was restarted {limits.max_restarts} times "
+                mark_not_run(nb.cells[start:], f"the kernel was restarted {limits.max_restarts} times "
                                            f"(last: {ename}); the remaining cells did not run")
                 break
         self.set_widgets_metadata()
@@ -352,7 +344,7 @@ class SandboxedExecute(Execute):
 
     # -- one cell -----------------------------------------------------------------------
     def _run_cell(self, cell, resources, index: int) -> None:
-        test = _is_test(cell)
+        test = is_test_cell(cell)
         problem, restored = "", []
         if test:
             problem, restored = self._check_guard()
@@ -392,19 +384,14 @@ class SandboxedExecute(Execute):
         if _is_setup(cell):
             self._guard_call("mark()")
 
-    def _mark_rest(self, nb, start: int, reason: str) -> None:
-        for cell in nb.cells[start:]:
-            if cell.cell_type == "code":
-                cell.outputs = [_error("NotRun", reason)]
-
     # -- the guard ----------------------------------------------------------------------
     def _guard_name(self) -> str:
         return f"_dlcourse_guard_{self.nonce or 'x'}"
 
     def _install_guard(self) -> None:
-        trusted = sorted({str(Path(p).resolve()) + os.sep for p in
-                          (sys.prefix, sys.base_prefix, sys.exec_prefix, REPO_ROOT / "dlcourse")}
-                         | {p + os.sep for p in (sys.prefix, sys.base_prefix)})
+        # code in these folders is the interpreter's, a library's or the course's, never the student's
+        places = (sys.prefix, sys.base_prefix, REPO_ROOT / "dlcourse")
+        trusted = sorted({str(p) + os.sep for p in places} | {str(Path(p).resolve()) + os.sep for p in places})
         args = f"{self.nonce or 'x'!r}, {self._secret!r}, {self._modules!r}, {trusted!r}"
         expression = (f"(lambda ns: (exec(compile({GUARD_SOURCE.read_text()!r}, '<dlcourse-guard>', 'exec'), ns), "
                       f"ns['install']({args}))[1])({{'get_ipython': get_ipython}})")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..config import REPO_ROOT
+from ..config import REPO_ROOT, load_settings
 from . import heldout
 from .execute import cell_results
 
@@ -107,18 +107,17 @@ def grade(job: dict) -> dict:
             if not generated.get("success"):
                 raise RuntimeError(f"generate_assignment failed: {generated.get('error') or generated.get('log')}")
         limits = Limits.from_dict(job.get("limits"))
-        from ..config import load_settings
-
         expected_cells = intake.gradebook_cells(db_url, load_settings().course_id, assignment)
         notices = intake.normalize_submission(scratch / "source" / assignment,
                                               scratch / "submitted" / student / assignment, expected_cells)
         sandboxed = False
         if job.get("sandbox", True):
             course = Path(job.get("course_root") or REPO_ROOT)
+            # the repository itself is reduced to dlcourse/ and data/ by sandbox_kernel
             hide = [course / "gradebook.db", course / "submitted", course / "autograded",
-                    course / "feedback", course / "reports", course / "source",
-                    REPO_ROOT / "source", REPO_ROOT / "data" / "hidden", course / "data" / "hidden",
-                    REPO_ROOT / ".git", course / ".git", course / "tests", course / "benchmarks"]
+                    course / "feedback", course / "reports", course / "source", course / ".git",
+                    course / "tests", course / "benchmarks", course / "data" / "hidden",
+                    REPO_ROOT / "data" / "hidden"]
             sandboxed = sandbox_kernel(scratch, hide, limits)
         result["sandboxed"] = sandboxed
         os.environ["DLCOURSE_SANDBOX"] = "1" if sandboxed else "0"
