@@ -4,14 +4,20 @@ Every check raises `AssertionError` with a message that says what was checked,
 what was expected and what came back (shape first, then values) and, when given,
 the likely cause. Tests call these instead of bare `assert` so that a failing test
 explains itself without showing its code.
+
+Inside the grading kernel (`dlcourse.judging`, mode "record") the checks do nothing: the
+values are only recorded there, and the same checks decide in the grader's process.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+
+from .judging import mode
 
 __all__ = [
     "check",
@@ -20,9 +26,49 @@ __all__ = [
     "check_close",
     "check_finite",
     "check_unchanged",
+    "show",
+    "random_one_hot",
+    "random_probabilities",
     "passed",
     "to_numpy",
 ]
+
+
+def show(value: Any, width: int = 80) -> str:
+    """A value as a person reads it: plain numbers (`1.0`, not `np.float64(1.0)`), cut to `width`."""
+    if isinstance(value, (bool, np.bool_)):
+        text = str(bool(value))
+    elif isinstance(value, (int, np.integer)):
+        text = str(int(value))
+    elif isinstance(value, (float, np.floating)):
+        text = f"{float(value):.6g}"
+    elif isinstance(value, np.ndarray) and value.ndim == 0:
+        return show(value.item(), width)
+    else:
+        text = repr(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _quiet_when_recording(check_fn):
+    """In the grading kernel a check only lets the test run on: the grader decides."""
+
+    @functools.wraps(check_fn)
+    def wrapper(*args, **kwargs):
+        if mode() != "record":
+            return check_fn(*args, **kwargs)
+        try:
+            return check_fn(*args, **kwargs)
+        except Exception:  # noqa: BLE001 - every verdict is made again by the grader
+            return to_numpy_or_none(args[0]) if args else None
+
+    return wrapper
+
+
+def to_numpy_or_none(value: Any):
+    try:
+        return to_numpy(value)
+    except Exception:  # noqa: BLE001
+        return None
 
 
 def _fail(message: str, hint: str | None = None) -> None:
@@ -40,12 +86,14 @@ def to_numpy(value: Any) -> np.ndarray:
     return np.asarray(value)
 
 
+@_quiet_when_recording
 def check(condition: bool, message: str, hint: str | None = None) -> None:
     """Fail with `message` (and `hint`) unless `condition` holds."""
     if not condition:
         _fail(message, hint)
 
 
+@_quiet_when_recording
 def check_type(value: Any, types: type | tuple[type, ...], name: str, hint: str | None = None) -> None:
     if not isinstance(value, types):
         names = (types,) if isinstance(types, type) else types
@@ -53,6 +101,7 @@ def check_type(value: Any, types: type | tuple[type, ...], name: str, hint: str 
         _fail(f"Wrong type for {name}: expected {wanted}, got {type(value).__name__}.", hint)
 
 
+@_quiet_when_recording
 def check_shape(value: Any, shape: Iterable[int], name: str, hint: str | None = None) -> np.ndarray:
     """Check the shape of `value` and return it as a numpy array."""
     if value is None:
@@ -64,6 +113,7 @@ def check_shape(value: Any, shape: Iterable[int], name: str, hint: str | None = 
     return arr
 
 
+@_quiet_when_recording
 def check_finite(value: Any, name: str, hint: str | None = None) -> None:
     arr = to_numpy(value).astype(float)
     bad = ~np.isfinite(arr)
@@ -78,9 +128,10 @@ def _describe_mismatch(got: np.ndarray, expected: np.ndarray, close: np.ndarray)
     g, e = got[idx], expected[idx]
     err = np.abs(got.astype(float) - expected.astype(float))
     return (f"{int((~close).sum())} of {close.size} value(s) differ; first at index {idx}: "
-            f"expected {e!r}, got {g!r} (largest absolute error {np.nanmax(err):.3g}).")
+            f"expected {show(e)}, got {show(g)} (largest absolute error {np.nanmax(err):.3g}).")
 
 
+@_quiet_when_recording
 def check_close(value: Any, expected: Any, name: str, rtol: float = 1e-7, atol: float = 0.0,
                 hint: str | None = None) -> None:
     """Compare shapes, then values within `rtol`/`atol` (numpy's `isclose`)."""
@@ -94,10 +145,11 @@ def check_close(value: Any, expected: Any, name: str, rtol: float = 1e-7, atol: 
     close = np.isclose(got_f, exp_f, rtol=rtol, atol=atol, equal_nan=False)
     if not close.all():
         if got.ndim == 0:
-            _fail(f"Wrong value for {name}: expected {exp_f.item()!r}, got {got_f.item()!r}.", hint)
+            _fail(f"Wrong value for {name}: expected {show(exp_f.item())}, got {show(got_f.item())}.", hint)
         _fail(f"Wrong values for {name}: {_describe_mismatch(got_f, exp_f, close)}", hint)
 
 
+@_quiet_when_recording
 def check_unchanged(before: Any, after: Any, name: str, hint: str | None = None) -> None:
     """Check that an input was not modified in place."""
     if not np.array_equal(to_numpy(before), to_numpy(after)):
@@ -107,3 +159,13 @@ def check_unchanged(before: Any, after: Any, name: str, hint: str | None = None)
 def passed(name: str) -> None:
     """Print the line a test cell ends with when every check held."""
     print(f"\u2714 All tests passed: {name}")
+
+
+def random_one_hot(rng: np.random.Generator, n: int, c: int) -> np.ndarray:
+    """`n` random one-hot rows of `c` classes (test inputs)."""
+    return np.eye(c)[rng.integers(0, c, size=n)]
+
+
+def random_probabilities(rng: np.random.Generator, n: int, c: int) -> np.ndarray:
+    """`n` random probability rows of `c` classes, each summing to 1 (test inputs)."""
+    return rng.dirichlet(np.ones(c), size=n)

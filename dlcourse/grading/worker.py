@@ -25,7 +25,7 @@ from pathlib import Path
 import nbformat
 
 from ..config import REPO_ROOT, load_settings
-from . import heldout
+from . import heldout, judge
 from .execute import cell_results
 
 MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
@@ -75,6 +75,18 @@ def apply_heldout(nb: nbformat.NotebookNode, workdir: Path) -> None:
             cell.outputs = kept
 
 
+def judge_outside(nb: nbformat.NotebookNode, source_path: Path, scratch: Path, notes: list[str]) -> None:
+    """Decide the test cells of `nb` from its tapes, in the grader's judge (outside the sandbox)."""
+    workdir = scratch / "judge"
+    workdir.mkdir(exist_ok=True)
+    try:
+        verdicts = judge.judge_notebook(source_path, nb, workdir)
+    except RuntimeError as err:
+        notes.append(f"the grader could not judge this notebook: {err}")
+        verdicts = []
+    judge.apply_verdicts(nb, verdicts)
+
+
 def grade(job: dict) -> dict:
     """Grade the job's submission; never raises (errors come back in the result)."""
     from nbgrader.converters import Autograde
@@ -107,6 +119,9 @@ def grade(job: dict) -> dict:
             if not generated.get("success"):
                 raise RuntimeError(f"generate_assignment failed: {generated.get('error') or generated.get('log')}")
         limits = Limits.from_dict(job.get("limits"))
+        source_dir = scratch / "source" / assignment
+        judged = {path.stem: judge.exercises(nb) for path in sorted(source_dir.glob("*.ipynb"))
+                  if judge.is_judged(nb := nbformat.read(path, as_version=4))}
         expected_cells = intake.gradebook_cells(db_url, load_settings().course_id, assignment)
         notices = intake.normalize_submission(scratch / "source" / assignment,
                                               scratch / "submitted" / student / assignment, expected_cells)
@@ -118,6 +133,8 @@ def grade(job: dict) -> dict:
                     course / "feedback", course / "reports", course / "source", course / ".git",
                     course / "tests", course / "benchmarks", course / "data" / "hidden",
                     REPO_ROOT / "data" / "hidden"]
+            if judged:  # the answers never enter the sandbox
+                hide.append(REPO_ROOT / "dlcourse" / "instructor")
             sandboxed = sandbox_kernel(scratch, hide, limits)
         result["sandboxed"] = sandboxed
         os.environ["DLCOURSE_SANDBOX"] = "1" if sandboxed else "0"
@@ -126,6 +143,8 @@ def grade(job: dict) -> dict:
             nb_api.config.KernelManager.connection_file = str(scratch / "runtime" / "kernel.json")
         nonce = secrets.token_hex(16)
         nb_api.config.AddSentinels.nonce = nonce
+        nb_api.config.AddSentinels.record = judged
+        nb_api.config.SandboxedExecute.judged = sorted(judged)
         nb_api.config.SandboxedExecute.nonce = nonce
         nb_api.config.SandboxedExecute.limits = limits.as_dict()
         nb_api.config.OverwriteCells.add_missing_cells = True
@@ -142,6 +161,9 @@ def grade(job: dict) -> dict:
         for path in sorted(out_dir.glob("*.ipynb")) if out_dir.is_dir() else []:
             nb = nbformat.read(path, as_version=4)
             check_sentinels(nb, nonce)
+            if path.stem in judged:
+                judge_outside(nb, source_dir / path.name, scratch, incidents.setdefault(path.stem, []))
+            judge.strip_tapes(nb)
             apply_heldout(nb, out_dir)
             result["notebooks"][path.stem] = {
                 "notebook": nbformat.writes(nb),

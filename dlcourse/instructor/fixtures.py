@@ -25,6 +25,7 @@ from pathlib import Path
 import nbformat
 
 from ..grading.execute import TestResult, cell_results, execute, is_test_cell
+from ..grading.judge import apply_verdicts, is_judged, judge_in_process, recording_preamble, tapes_of
 
 HEADER = re.compile(r"^#\s*(exercise|expect|must-fail)\s*:\s*(.+?)\s*$", re.M)
 
@@ -97,10 +98,25 @@ def harness_notebook(source: nbformat.NotebookNode, exercise: str,
 
 def run_exercise(source_path: Path, exercise: str, replacement: str | None = None,
                  timeout: int = 600) -> list[TestResult]:
+    """The exercise's test results, the way grading decides them.
+
+    For a notebook judged outside the kernel (`dlcourse.grading.judge`), the test cells run in
+    record mode in the kernel and the verdicts come from the judge; otherwise from the kernel.
+    """
     source = nbformat.read(source_path, as_version=4)
     nb = harness_notebook(source, exercise, replacement)
+    judged = is_judged(source)
+    if judged:
+        names = exercises(source)
+        for cell in nb.cells:
+            if is_test_cell(cell):
+                cell.source = recording_preamble(cell.metadata["nbgrader"]["grade_id"], names) + cell.source
     with tempfile.TemporaryDirectory(prefix="dlcourse-fixture-") as tmp:
         executed = execute(nb, cwd=Path(tmp), timeout=timeout)
+        if judged:
+            tests = {c.metadata["nbgrader"]["grade_id"] for c in executed.cells if is_test_cell(c)}
+            # in this process: the tapes are our own fixtures' (grading uses a fresh, limited one)
+            apply_verdicts(executed, judge_in_process(source, tapes_of(executed), only=tests))
     return cell_results(executed)
 
 
