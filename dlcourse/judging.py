@@ -473,6 +473,12 @@ class _Absent:
     def __getitem__(self, key):
         return self
 
+    def __iter__(self):  # empty: without it, iterating would call __getitem__ forever
+        return iter(())
+
+    def __len__(self):
+        return 0
+
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         return self
 
@@ -583,6 +589,9 @@ def reference(module: str = "reference"):
 # -- judge side: replaying ----------------------------------------------------------------------
 def _next_event(op: dict) -> dict:
     state = _STATE
+    if not state.events:
+        raise TapeMismatch("the grading kernel recorded nothing for this test (did a cell before it stop the "
+                           "kernel, or change the course's package?)")
     if state.cursor >= len(state.events):
         raise TapeMismatch("the grading kernel stopped before this test finished (did your code raise an "
                            "error or stop the kernel?)")

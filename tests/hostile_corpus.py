@@ -41,6 +41,7 @@ class Scenario:
     expect: str                      # "full", "zero" or "wrong"
     reason: str                      # text expected in the notices/error ("" when none is due)
     write: Callable[[Path, dict], None]  # (submission folder, context) -> None
+    leak: tuple[str, ...] = ()           # hidden-test text that must not reach the student's feedback
 
 
 def _solutions(root: Path) -> str:
@@ -80,12 +81,64 @@ def _raw(data: Callable[[Path, dict], bytes], name: str = f"{A}.ipynb"):
     return write
 
 
-def _escape(attempt: str) -> Callable[[Path, dict], nbformat.NotebookNode]:
-    """A blank notebook whose extra cell runs `attempt`; if it sets `escaped`, it solves everything."""
+STEAL_PRELUDE = """
+import numpy as np
+_stolen = {}
+
+
+def steal(code):
+    \"\"\"Run code that was read from somewhere forbidden; keep every function it defines.\"\"\"
+    ns = {"np": np}
+    try:
+        exec(code, ns)
+    except Exception as exc:  # noqa: BLE001
+        print("steal failed:", type(exc).__name__)
+    _stolen.update({k: v for k, v in ns.items() if callable(v)})
+
+
+def notebook_solutions(text):
+    \"\"\"The solution cells of a notebook's JSON text (what a stolen source notebook holds).\"\"\"
+    import json
+    cells = json.loads(text)["cells"]
+    return "\\n\\n".join("".join(c["source"]) for c in cells
+                         if c.get("metadata", {}).get("nbgrader", {}).get("solution"))
+"""
+
+
+def _stealing(root: Path, attempt: str, ctx: dict, at: str = "start") -> nbformat.NotebookNode:
+    """A notebook that scores 0 unless `attempt` steals the answers.
+
+    Every solution cell only forwards to `_stolen`, which the attack must fill (through
+    `steal(code)`) with answers read from somewhere the kernel must not reach. The attack
+    runs before the first solution (`at="start"`), or inside the student's functions
+    while the tests run (`at="functions"`: `attempt` is then a function body that returns
+    the stolen function or None).
+    """
+    nb = student_notebook(root, A, solve=False)
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            name = meta["grade_id"]
+            if at == "functions":
+                cell.source = (f"def {name}(*args, **kwargs):\n    found = _find({name!r})\n"
+                               f"    if found is None:\n        raise NotImplementedError({name!r})\n"
+                               "    return found(*args, **kwargs)\n")
+            else:
+                cell.source = f"def {name}(*args, **kwargs):\n    return _stolen[{name!r}](*args, **kwargs)\n"
+    if at == "start":  # an attack that only finds a way out sets `escaped`: it then has the answers
+        code = (STEAL_PRELUDE + "escaped = False\n" + attempt.format(**ctx)
+                + f"\nif escaped:\n    steal({_solutions(root)!r})\n    print('ESCAPED')\n")
+    else:
+        code = STEAL_PRELUDE + "\n\ndef _find(name):\n" + "\n".join("    " + line for line in attempt.splitlines())
+    first = next(i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("solution"))
+    nb.cells.insert(first, nbformat.v4.new_code_cell(code))
+    return nb
+
+
+def _escape(attempt: str, at: str = "start") -> Callable[[Path, dict], nbformat.NotebookNode]:
+    """A blank-equivalent notebook (see `_stealing`) whose attack would solve everything if it escaped."""
     def build(root: Path, ctx: dict) -> nbformat.NotebookNode:
-        code = ("escaped = False\n" + attempt.format(**ctx)
-                + f"\nif escaped:\n    exec({_solutions(root)!r})\n    print('ESCAPED')\n")
-        return _with_cell(root, code, base="blank", at_start=True)
+        return _stealing(root, attempt, ctx, at)
     return build
 
 
@@ -136,10 +189,9 @@ def _latin1(root: Path, ctx: dict) -> bytes:
     return nbformat.writes(nb).encode("latin-1", errors="replace")
 
 
-UNPATCH_GUARD = """
-for _name in [n for n in globals() if n.startswith('_dlcourse_guard_')]:
-    globals()[_name] = type('Fake', (), {'restore': lambda self, c: 'x', 'after_test': lambda self: 'ok',
-                                         'mark': lambda self: 'ok'})()
+DISABLE_RECORDER = """
+import dlcourse.judging
+dlcourse.judging.begin_recording = lambda *args, **kwargs: None
 """
 
 SCENARIOS: list[Scenario] = [
@@ -210,33 +262,33 @@ SCENARIOS: list[Scenario] = [
         "    try:\n        socket.create_connection((host, port), timeout=2).close()\n        escaped = True\n"
         "    except OSError:\n        pass\n"))),
     # -- tampering with the tests: the score stays that of the same wrong answers
-    Scenario("patch-numpy-comparisons", "wrong", "numpy", _nb(_patched(
+    Scenario("patch-numpy-comparisons", "wrong", "", _nb(_patched(
         "import numpy, numpy.testing\nnumpy.allclose = lambda *a, **k: True\nnumpy.isclose = lambda a, b, **k: "
         "numpy.ones(numpy.broadcast(numpy.asarray(a), numpy.asarray(b)).shape, bool)\n"
         "numpy.testing.assert_allclose = lambda *a, **k: None\n"
         "numpy.testing.assert_array_equal = lambda *a, **k: None\n"
         "numpy.testing.assert_almost_equal = lambda *a, **k: None\nnumpy.array_equal = lambda *a, **k: True\n"))),
-    Scenario("patch-code-objects", "wrong", "__code__", _nb(_patched(
+    Scenario("patch-code-objects", "wrong", "", _nb(_patched(
         "import numpy, numpy.testing\n"
         "numpy.allclose.__code__ = (lambda a, b, rtol=1e-05, atol=1e-08, equal_nan=False: True).__code__\n"
         "numpy.testing.assert_allclose.__code__ = (lambda *a, **k: None).__code__\n"))),
-    Scenario("patch-course-helpers", "wrong", "dlcourse.testing", _nb(_patched(
+    Scenario("patch-course-helpers", "wrong", "", _nb(_patched(
         "import dlcourse.testing, dlcourse.gradcheck\n"
         "for _n in dir(dlcourse.testing):\n    if not _n.startswith('_') and callable(getattr(dlcourse.testing, _n)):\n"
         "        setattr(dlcourse.testing, _n, lambda *a, **k: None)\n"
         "dlcourse.gradcheck.rel_error = lambda *a, **k: 0.0\n"))),
-    Scenario("patch-builtins", "wrong", "builtins", _nb(_patched(
+    Scenario("patch-builtins", "wrong", "", _nb(_patched(
         "import builtins\nbuiltins.abs = lambda x: 0\nbuiltins.all = lambda x: True\nbuiltins.any = lambda x: True\n"
         "builtins.AssertionError = type('Quiet', (Exception,), {})\n"))),
-    Scenario("swap-sys-modules", "wrong", "numpy", _nb(_patched(
+    Scenario("swap-sys-modules", "wrong", "", _nb(_patched(
         "import sys, types, numpy\nfake = types.ModuleType('numpy')\nfake.__dict__.update(numpy.__dict__)\n"
         "fake.allclose = lambda *a, **k: True\nsys.modules['numpy'] = fake\nnp = fake\n"))),
-    Scenario("ipython-hooks", "wrong", "IPython", _nb(_patched(
+    Scenario("ipython-hooks", "wrong", "", _nb(_patched(
         "ip = get_ipython()\n"
         "ip.set_custom_exc((BaseException,), lambda self, etype, value, tb, tb_offset=None: None)\n"
         "ip.input_transformers_post.append(lambda lines: [l for l in lines if 'print(' in l] or ['pass\\n'])\n"
         "ip.events.register('pre_run_cell', lambda *a: None)\n"))),
-    Scenario("disable-the-guard", "zero", "guard", _nb(_patched(UNPATCH_GUARD, base="reference"))),
+    Scenario("disable-the-recorder", "zero", "", _nb(_patched(DISABLE_RECORDER, base="reference"))),
     Scenario("edited-test-cells", "wrong", "had been edited", _nb(_edit_tests)),
     # -- broken files: graded if they can be repaired, 0 with the reason if not
     Scenario("invalid-json", "zero", "not valid JSON", _raw(lambda r, c: b'{"cells": [{"cell_type": "code",')),
@@ -251,3 +303,158 @@ SCENARIOS: list[Scenario] = [
     Scenario("renamed-notebook", "full", "Copy of", _nb(lambda r, c: student_notebook(r, A),
                                                          name=f"Copy of {A}.ipynb")),
 ]
+
+
+# -- attacks on the design itself (issue 13): each starts from answers that score 0 ----------------
+REPATCH = """
+import numpy, dlcourse.testing as _T
+
+def _patch(*_args):
+    numpy.isclose = lambda a, b, **k: numpy.ones(numpy.broadcast(numpy.asarray(a), numpy.asarray(b)).shape, bool)
+    numpy.allclose = lambda *a, **k: True
+    for _n in ('check', 'check_close', 'check_shape', 'check_finite', 'check_unchanged', 'check_type'):
+        setattr(_T, _n, lambda *a, **k: None)
+        globals()[_n] = getattr(_T, _n)
+"""
+HIDDEN_MARK = "default_rng(101)"  # a line of test_softmax's hidden block
+
+FAMILY_SCENARIOS: list[Scenario] = [
+    # a control: the stealing notebooks do score when the answers reach them, so a 0 below is real
+    Scenario("control-stolen-answers-score", "full", "", _nb(_escape("escaped = True\n"))),
+    # -- reading the answers: dlcourse/instructor and source/ are not in the sandbox at all
+    Scenario("read-answers-child-process", "zero", "", _nb(_escape(
+        "import subprocess\n"
+        "for path in ['{repo}/dlcourse/instructor/reference.py']:\n"
+        "    out = subprocess.run(['cat', path], capture_output=True, text=True).stdout\n"
+        "    if 'def softmax' in out:\n        steal(out)\n        print('ESCAPED')\n"
+        "for path in ['{repo}/source/{a}/{a}.ipynb', '{course}/source/{a}/{a}.ipynb']:\n"
+        "    out = subprocess.run(['cat', path], capture_output=True, text=True).stdout\n"
+        "    if out.lstrip().startswith('{{'):\n        steal(notebook_solutions(out))\n        print('ESCAPED')\n"))),
+    Scenario("read-answers-ctypes", "zero", "", _nb(_escape(
+        "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "def raw_read(path):\n    fd = libc.open(path.encode(), os.O_RDONLY)\n    if fd < 0:\n        return ''\n"
+        "    buf = ctypes.create_string_buffer(1 << 21)\n    n = libc.read(fd, buf, len(buf))\n    libc.close(fd)\n"
+        "    return buf.raw[:max(n, 0)].decode(errors='replace')\n"
+        "text = raw_read('{repo}/dlcourse/instructor/reference.py')\n"
+        "if 'def softmax' in text:\n    steal(text)\n    print('ESCAPED')\n"
+        "for path in ['{repo}/source/{a}/{a}.ipynb', '{course}/source/{a}/{a}.ipynb']:\n"
+        "    text = raw_read(path)\n"
+        "    if text.lstrip().startswith('{{'):\n        steal(notebook_solutions(text))\n        print('ESCAPED')\n"))),
+    Scenario("read-answers-runtime-symlink", "zero", "", _nb(_escape(
+        "import os\n"
+        "for target, link in [('{repo}/dlcourse/instructor', 'inst'), ('{repo}/source', 'src'),\n"
+        "                     ('/proc/1/root{repo}/dlcourse/instructor', 'inst2'), ('{course}/source', 'src2')]:\n"
+        "    try:\n        os.symlink(target, link)\n    except OSError:\n        pass\n"
+        "for path in ['inst/reference.py', 'inst2/reference.py']:\n"
+        "    try:\n        text = open(path).read()\n    except OSError:\n        continue\n"
+        "    if 'def softmax' in text:\n        steal(text)\n        print('ESCAPED')\n"
+        "for path in ['src/{a}/{a}.ipynb', 'src2/{a}/{a}.ipynb']:\n"
+        "    try:\n        steal(notebook_solutions(open(path).read()))\n        print('ESCAPED')\n"
+        "    except (OSError, ValueError):\n        pass\n"))),
+    Scenario("read-answers-mountinfo-search", "zero", "", _nb(_escape(
+        "import glob, os, sys\nroots = set()\n"
+        "for line in open('/proc/self/mountinfo'):\n    roots.add(line.split()[4])\n"
+        "for root in sorted(roots):\n"
+        "    if root in ('/', '/proc', '/dev', '/sys') or root.startswith(('/proc/', '/dev/', '/sys/', sys.prefix,\n"
+        "                                                               sys.base_prefix)):\n        continue\n"
+        "    found = glob.glob(os.path.join(root, '**', '*.py'), recursive=True)[:4000]\n"
+        "    found += glob.glob(os.path.join(root, '**', '*.ipynb'), recursive=True)[:200]\n"
+        "    for path in found:\n"
+        "        try:\n            text = open(path).read()\n        except (OSError, UnicodeDecodeError):\n"
+        "            continue\n"
+        "        if path.endswith('.py') and 'def cross_entropy_from_logits' in text:\n"
+        "            steal(text)\n            print('ESCAPED', path)\n"
+        "        elif path.endswith('.ipynb') and 'BEGIN SOLUTION' in text:\n"
+        "            steal(notebook_solutions(text))\n            print('ESCAPED', path)\n"))),
+    # -- undoing the checks while a test runs: the verdicts are no longer made in the kernel
+    Scenario("repatch-from-a-thread", "wrong", "", _nb(_patched(
+        REPATCH + "import threading, time\n\ndef _loop():\n    while True:\n        _patch()\n"
+        "        time.sleep(0.001)\n\nthreading.Thread(target=_loop, daemon=True).start()\n"))),
+    Scenario("repatch-from-a-signal-timer", "wrong", "", _nb(_patched(
+        REPATCH + "import signal\nsignal.signal(signal.SIGALRM, _patch)\n"
+        "signal.setitimer(signal.ITIMER_REAL, 0.002, 0.002)\n"))),
+    Scenario("repatch-from-an-audit-hook", "wrong", "", _nb(_patched(
+        REPATCH + "import sys\nsys.addaudithook(lambda event, args: _patch() if event in ('exec', 'compile') "
+        "else None)\n"))),
+    Scenario("patch-ipykernel-classes", "wrong", "", _nb(_patched(
+        "from ipykernel.zmqshell import ZMQInteractiveShell\nfrom IPython.core.interactiveshell import "
+        "InteractiveShell\n_orig = ZMQInteractiveShell.run_cell\n\n"
+        "def run_cell(self, raw_cell, *args, **kwargs):\n    result = _orig(self, raw_cell, *args, **kwargs)\n"
+        "    result.error_in_exec = None\n    print('\\u2714 All tests passed: softmax')\n    return result\n\n"
+        "ZMQInteractiveShell.run_cell = run_cell\n"
+        "InteractiveShell.showtraceback = lambda self, *a, **k: print('\\u2714 All tests passed')\n"
+        "ZMQInteractiveShell._showtraceback = lambda self, *a, **k: None\n"))),
+    Scenario("fake-function-under-numpys-name", "wrong", "", _nb(_patched(
+        "import numpy, numpy._core.numeric as _num\n"
+        "_code = compile('def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):\\n    import numpy\\n'\n"
+        "                '    return numpy.ones(numpy.broadcast(numpy.asarray(a), numpy.asarray(b)).shape, bool)\\n',\n"
+        "                _num.__file__, 'exec')\n_ns = {}\nexec(_code, _ns)\n_fake = _ns['isclose']\n"
+        "_fake.__wrapped__, _fake.__module__ = numpy.isclose, 'numpy'\nnumpy.isclose = _num.isclose = _fake\n"))),
+    # -- keeping the answers once seen: the kernel never sees them, so there is nothing to keep
+    Scenario("stash-reference-from-the-test-frame", "zero", "", _nb(_escape(
+        "import inspect\nframe = inspect.currentframe()\nwhile frame is not None and name not in _stolen:\n"
+        "    for value in list(frame.f_globals.values()) + list(frame.f_locals.values()):\n"
+        "        fn = getattr(value, name, None)\n"
+        "        if callable(fn) and 'instructor' in str(getattr(value, '__name__', '')):\n"
+        "            _stolen[name] = fn\n"
+        "    frame = frame.f_back\nreturn _stolen.get(name)\n", at="functions"))),
+    Scenario("stash-reference-from-sys-modules", "zero", "", _nb(_escape(
+        "import sys\nfor modname, mod in list(sys.modules.items()):\n"
+        "    if 'instructor' in modname and callable(getattr(mod, name, None)):\n"
+        "        _stolen[name] = getattr(mod, name)\nreturn _stolen.get(name)\n", at="functions"))),
+    Scenario("stash-reference-from-the-heap", "zero", "", _nb(_escape(
+        "import gc\nif name not in _stolen and not _stolen.get('_searched_' + name):\n"
+        "    _stolen['_searched_' + name] = True\n"
+        "    for obj in gc.get_objects():\n"
+        "        if callable(obj) and getattr(obj, '__name__', '') == name and \\\n"
+        "                'instructor' in str(getattr(obj, '__module__', '')):\n"
+        "            _stolen[name] = obj\nreturn _stolen.get(name)\n", at="functions"))),
+    # -- the feedback as a channel: messages come from the judge, never from the student's text
+    Scenario("leak-hidden-test-in-an-exception", "zero", "", _nb(_escape(
+        "ip = get_ipython()\nraise AssertionError('LEAK ' + '\\n'.join(ip.user_ns.get('In', [''])[-1:]))\n",
+        at="functions")), leak=(HIDDEN_MARK, "LEAK")),
+    Scenario("leak-hidden-test-in-printed-output", "zero", "", _nb(_escape(
+        "from IPython.display import HTML, display\nip = get_ipython()\ntext = ip.user_ns.get('In', [''])[-1]\n"
+        "print('LEAK', text)\ndisplay(HTML('<pre>LEAK ' + text + '</pre>'))\nimport warnings\n"
+        "warnings.warn('LEAK ' + text)\nreturn None\n", at="functions")), leak=(HIDDEN_MARK, "LEAK")),
+    Scenario("leak-hidden-test-in-a-return-value", "zero", "", _nb(_escape(
+        "ip = get_ipython()\ntext = 'LEAK ' + ip.user_ns.get('In', [''])[-1]\n"
+        "return lambda *a, **k: {'a': text, 'b': [text] * 3}\n", at="functions")), leak=(HIDDEN_MARK, "LEAK")),
+    # -- forged tapes: a tape only carries values, and the judge survives any tape
+    Scenario("forged-tape-flood", "zero", "", _nb(_escape(
+        "from IPython.display import display\nfor i in range(20000):\n"
+        "    display({'application/vnd.dlcourse.tape+json': {'test': 'test_softmax', 'event': "
+        "{'op': 'call', 'name': name, 'result': [[1.0] * 50] * 10, 'changed': []}}}, raw=True)\n"
+        "return None\n", at="functions"))),
+    Scenario("forged-tape-nested", "zero", "", _nb(_escape(
+        "from IPython.display import display\nvalue = 1.0\nfor _ in range(5000):\n    value = [value]\n"
+        "display({'application/vnd.dlcourse.tape+json': {'test': 'test_softmax', 'event': "
+        "{'op': 'call', 'name': name, 'result': {'__ndarray__': 'AAAA' * 1000}, 'changed': []}}}, raw=True)\n"
+        "return lambda *a, **k: value\n", at="functions"))),
+]
+SCENARIOS += FAMILY_SCENARIOS
+
+
+# What a grading kernel can read: listed from inside one (see test_hostile.py).
+LISTING = """
+import json, os, sys
+seen, suspicious = 0, []
+roots = ['{repo}', '{course}', os.path.dirname('{repo}'), '/tmp', os.path.expanduser('~'), '/root', '/srv', '/home']
+for root in roots:
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if os.path.join(folder, d) not in (sys.prefix, sys.base_prefix)
+                   and d not in ('site-packages', '.mirror', '.library')]
+        for name in files:
+            path = os.path.join(folder, name)
+            try:
+                with open(path, 'rb') as f:
+                    f.read(1)
+            except OSError:
+                continue
+            seen += 1
+            if any(part in path for part in ('instructor', '/source/', '/tests/', 'hidden', 'gradebook', '.git/',
+                                             '.ipynb', 'ref_')):
+                suspicious.append(path)
+print('LISTING ' + json.dumps({{'seen': seen, 'suspicious': sorted(set(suspicious))}}))
+"""
+SCENARIOS.append(Scenario("list-what-the-kernel-can-read", "zero", "", _nb(_escape(LISTING))))

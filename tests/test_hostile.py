@@ -8,6 +8,7 @@ changed; no connection reached the loopback listener; no escape earned a point.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import socket
 import threading
@@ -157,6 +158,35 @@ def test_no_escape_printed(hostile_batch):
     for path in (hostile_batch["course"] / "autograded").rglob("*.ipynb"):
         nb = nbformat.read(path, as_version=4)
         assert "ESCAPED" not in "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", [])), path
+
+
+def test_the_kernel_can_read_no_answer(hostile_batch):
+    """From inside a grading kernel, every readable file under the course, the repository and /tmp."""
+    import json
+
+    import nbformat
+
+    path = hostile_batch["course"] / "autograded" / "list-what-the-kernel-can-read" / A / f"{A}.ipynb"
+    text = "".join(o.get("text", "") for c in nbformat.read(path, as_version=4).cells for o in c.get("outputs", []))
+    listing = json.loads(text.split("LISTING ", 1)[1].splitlines()[0])
+    assert listing["seen"] > 20, listing  # the walk itself works: the kernel reads the public package
+    # the kernel's own notebook is the only notebook it may read
+    suspicious = [p for p in listing["suspicious"] if not p.endswith(f"/{A}.ipynb")]
+    assert suspicious == [], suspicious
+
+
+def test_no_hidden_test_text_reaches_the_feedback(hostile_batch):
+    course = hostile_batch["course"]
+    run = dlcourse(course, "feedback", A)
+    assert run.returncode == 0, run.stderr[-2000:]
+    for scenario in SCENARIOS:
+        if not scenario.leak:
+            continue
+        page = (course / "feedback" / scenario.name / A / f"{A}.html").read_text()
+        marker = _marker(course, scenario.name)
+        said = json.dumps(marker)
+        for text in scenario.leak:
+            assert text not in page and text not in said, f"{scenario.name}: {text!r} reached the feedback"
 
 
 def test_feedback_and_report_give_the_reason(hostile_batch):

@@ -30,6 +30,7 @@ from ..judging import TAPE_MIME, TapeMismatch, begin_judging, end_judging, parse
 from .execute import is_test_cell, kernel_env
 
 PASSED = "\u2714 All tests passed: "
+MAX_MESSAGE = 800  # characters of a failure message kept in the graded notebook
 
 
 @dataclass
@@ -65,11 +66,6 @@ def tapes_of(nb: nbformat.NotebookNode) -> dict[str, list[dict]]:
     return tapes
 
 
-def _short(text: str, width: int = 160) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= width else text[: width - 3] + "..."
-
-
 def _verdict(grade_id: str, error: BaseException | None) -> Verdict:
     if error is None:
         return Verdict(grade_id, True)
@@ -77,15 +73,27 @@ def _verdict(grade_id: str, error: BaseException | None) -> Verdict:
         return Verdict(grade_id, False, f"AssertionError: {str(error).strip()}")
     if isinstance(error, TapeMismatch):
         return Verdict(grade_id, False, f"AssertionError: {error}")
-    # the test's own code failed on what the student's code returned: name the kind, not its text
+    # the test's own code failed on what the student's code returned: name the kind only, since its
+    # text can carry what the student's code chose (the feedback is no channel out of the kernel)
     return Verdict(grade_id, False, f"AssertionError: the test could not use what your code returned "
-                                    f"({type(error).__name__}: {_short(error)}). Check the return type and "
-                                    "shape against the docstring.")
+                                    f"({type(error).__name__}). Check the return type and shape against the "
+                                    "docstring.")
 
 
 def judge_in_process(source: nbformat.NotebookNode, tapes: dict[str, list[dict]],
                      only: set[str] | None = None) -> list[Verdict]:
-    """Run the source's set-up cells, then each test cell against its tape (this process)."""
+    """Run the source's set-up cells, then each test cell against its tape (this process).
+
+    It runs in a fresh, empty working directory (as the grader's judge does), so that set-up
+    cells that write files (07's data folder) leave nothing behind."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="dlcourse-judge-") as tmp, contextlib.chdir(tmp):
+        return _judge_here(source, tapes, only)
+
+
+def _judge_here(source: nbformat.NotebookNode, tapes: dict[str, list[dict]],
+                only: set[str] | None = None) -> list[Verdict]:
     from IPython.core.interactiveshell import InteractiveShell
 
     shell = InteractiveShell.instance()
@@ -171,6 +179,7 @@ def apply_verdicts(nb: nbformat.NotebookNode, verdicts: list[Verdict]) -> None:
                                                    text=f"{PASSED}{gid.removeprefix('test_')}\n")]
         else:
             ename, _, evalue = verdict.message.partition(": ")
+            evalue = evalue if len(evalue) <= MAX_MESSAGE else evalue[: MAX_MESSAGE - 3] + "..."
             cell.outputs = [nbformat.v4.new_output("error", ename=ename or "AssertionError", evalue=evalue,
                                                    traceback=[])]
 
