@@ -14,6 +14,11 @@ COURSE_ID = "deep-learning"
 # Seconds one notebook cell may run while grading (training cells need more than
 # nbgrader's default 30 s); the whole notebook gets CELL_TIMEOUT * 4.
 CELL_TIMEOUT = int(os.environ.get("DLCOURSE_CELL_TIMEOUT", "600"))
+# Seconds the notebook's cells may run in all while grading (replays after a kernel restart
+# included): past it, the running cell is stopped and the remaining cells do not run
+# (noted as NotebookTimeout). Every grading job is also stopped past its notebooks' budget
+# plus CELL_TIMEOUT + 300 s, on every path (the process pool, subprocesses, Dask).
+NOTEBOOK_TIMEOUT = int(os.environ.get("DLCOURSE_NOTEBOOK_TIMEOUT", "0")) or 4 * CELL_TIMEOUT
 # Limits of the sandbox each grading kernel runs in (README, "Grading untrusted notebooks").
 # A cell past CELL_TIMEOUT is interrupted; a kernel past a limit is stopped, restarted, and
 # grading goes on after the culprit cell (at most max_restarts times per notebook).
@@ -23,9 +28,22 @@ SANDBOX = {
     "max_processes": 512,  # processes and threads of the kernel's user (bounds fork bombs)
     "output_mb": float(os.environ.get("DLCOURSE_OUTPUT_MB", "8")),  # output kept per cell
     "file_mb": int(os.environ.get("DLCOURSE_FILE_MB", "1024")),  # largest file written; size of /tmp
+    # all the kernel writes in total (its folder, home and /tmp); past it the kernel is stopped
+    "disk_mb": int(os.environ.get("DLCOURSE_DISK_MB", "2048")),
+    "max_files": 20_000,  # files and folders it may create there, in total
+    "max_added_cells": 300,  # cells a submission may add to the assignment's (the rest are dropped)
     "network": False,  # the kernel gets no network at all
     "max_restarts": 2,
 }
+
+# Deadlines, extensions and the late policy (dlcourse/grading/deadlines.py). Due dates without an
+# offset are read in TIMEZONE; an extension is a duration ("48h", "3d") or a new due date.
+# LATE_POLICY kind: "none" | "percent" (percent off per started day/hour, at most cap) | "not_accepted".
+TIMEZONE = "UTC"
+DEADLINES = {}  # {"01_softmax_cross_entropy": "2026-03-20 23:59"}
+EXTENSIONS = {}  # {"01_softmax_cross_entropy": {"s007": "48h"}}
+LATE_POLICY = {"kind": "percent", "percent": 10, "per": "day", "cap": 50, "grace_minutes": 0}
+ROSTER = None  # "roster.csv": student_id, first_name, last_name, email[, moodle_id, canvas_id, classroom_name]
 
 c = get_config()  # noqa: F821  (injected by traitlets / dlcourse.config)
 

@@ -11,6 +11,7 @@ from traitlets.config import Config
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
+SCHEDULE_KEYS = ("TIMEZONE", "DEADLINES", "EXTENSIONS", "LATE_POLICY", "ROSTER")
 
 
 @dataclass(frozen=True)
@@ -21,7 +22,10 @@ class CourseSettings:
     course_id: str
     cell_timeout: int
     nbgrader: Config
+    notebook_timeout: int = 0  # seconds the whole notebook may run while grading (restarts included)
     sandbox: dict = field(default_factory=dict)  # dlcourse.grading.sandbox.Limits overrides
+    # TIMEZONE, DEADLINES, EXTENSIONS, LATE_POLICY, ROSTER (dlcourse.grading.deadlines)
+    schedule: dict = field(default_factory=dict)
 
     @property
     def repo_url(self) -> str:
@@ -61,5 +65,7 @@ def load_settings(root: Path | None = None) -> CourseSettings:
         course_id=namespace.get("COURSE_ID", "course"),
         cell_timeout=int(namespace.get("CELL_TIMEOUT", 600)),
         nbgrader=cfg,
+        notebook_timeout=int(namespace.get("NOTEBOOK_TIMEOUT") or 4 * int(namespace.get("CELL_TIMEOUT", 600))),
         sandbox=dict(namespace.get("SANDBOX", {})),
+        schedule={k: namespace[k] for k in SCHEDULE_KEYS if k in namespace},
     )

@@ -421,8 +421,13 @@ class KernelProxy:
         return _library_class(object.__getattribute__(self, "_classes")) or KernelProxy
 
     def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):  # protocols (copy, pickle...) are not recorded
+            raise AttributeError(name)
         target, oid = object.__getattribute__(self, "_target"), object.__getattribute__(self, "_oid")
-        value = getattr(target, name)
+        try:
+            value = getattr(target, name)
+        except Exception:  # noqa: BLE001 - recorded as raised, so hasattr() agrees in the judge
+            return _record({"op": "getattr", "oid": oid, "name": name}, lambda: getattr(target, name), (), {})
         if callable(value) and getattr(value, "__self__", None) is target:
             return _recording_method(oid, name, value)
         return _record({"op": "getattr", "oid": oid, "name": name}, lambda: value, (), {})
@@ -553,6 +558,9 @@ def begin_recording(test: str, exercises: list[str], namespace: dict) -> None:
         if name in namespace and callable(namespace[name]):
             state.saved[name] = namespace[name]
             namespace[name] = _recording(name, namespace[name])
+        elif name in namespace:  # a plain answer (a concept question's choice or number): record it
+            encoded = _Encoder(state)(namespace[name])
+            _emit({"op": "value", "name": name, "result": encoded})
     _reseed(state)
     try:
         ip = get_ipython()  # noqa: F821 - defined in IPython kernels
@@ -654,6 +662,8 @@ class ReplayProxy:
         return {"op": op, "oid": object.__getattribute__(self, "_oid"), **extra}
 
     def __getattr__(self, name):
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
         state = _STATE
         if state.cursor < len(state.events):
             event = state.events[state.cursor]
@@ -709,6 +719,14 @@ def begin_judging(test: str, events: list[dict], exercises: list[str], namespace
     state.events = list(events)
     for name in exercises:
         namespace[name] = Replayer(name)
+    while state.cursor < len(state.events) and state.events[state.cursor].get("op") == "value":
+        event = state.events[state.cursor]  # answers that are values, recorded before the test ran
+        state.cursor += 1
+        if event.get("name") in exercises:
+            try:
+                namespace[event["name"]] = _decode(event.get("result"))
+            except Exception:  # noqa: BLE001 - an answer that cannot be read is no answer
+                namespace.pop(event["name"], None)
     _reseed(state)
 
 

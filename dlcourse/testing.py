@@ -27,6 +27,8 @@ __all__ = [
     "check_finite",
     "check_unchanged",
     "show",
+    "check_choice",
+    "check_answer",
     "random_one_hot",
     "random_probabilities",
     "passed",
@@ -169,3 +171,32 @@ def random_one_hot(rng: np.random.Generator, n: int, c: int) -> np.ndarray:
 def random_probabilities(rng: np.random.Generator, n: int, c: int) -> np.ndarray:
     """`n` random probability rows of `c` classes, each summing to 1 (test inputs)."""
     return rng.dirichlet(np.ones(c), size=n)
+
+
+@_quiet_when_recording
+def check_choice(answer: Any, options: Iterable[str], name: str) -> None:
+    """A multiple-choice answer is one of `options` (the visible check of a concept question)."""
+    options = [str(o) for o in options]
+    if not isinstance(answer, str) or answer.strip().lower() not in [o.lower() for o in options]:
+        _fail(f"{name}: answer with one of {options} (a string), got {show(answer)}.")
+
+
+@_quiet_when_recording
+def check_answer(answer: Any, key: dict, name: str) -> None:
+    """Judge a concept question's answer with its key (hidden: keys never reach the release).
+
+    `key` is {"answer": "b", "why": {"a": "why a is wrong", ...}} for multiple choice, or
+    {"value": 3.0, "rtol": 0.01, "why": "what the number means"} for a numeric answer.
+    """
+    if "answer" in key:
+        given = str(answer).strip().lower() if isinstance(answer, str) else answer
+        if given != str(key["answer"]).lower():
+            why = key.get("why", {}).get(given, "") if isinstance(given, str) else ""
+            _fail(f"{name}: {show(answer)} is not the best answer.", why or None)
+        return
+    try:
+        value = float(answer)
+    except (TypeError, ValueError):
+        _fail(f"{name}: answer with a number, got {show(answer)}.")
+    if not np.isclose(value, float(key["value"]), rtol=float(key.get("rtol", 1e-6)), atol=float(key.get("atol", 0))):
+        _fail(f"{name}: {show(value)} is not right.", key.get("why"))

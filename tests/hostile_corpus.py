@@ -339,7 +339,8 @@ FAMILY_SCENARIOS: list[Scenario] = [
         "if 'def softmax' in text:\n    steal(text)\n    print('ESCAPED')\n"
         "for path in ['{repo}/source/{a}/{a}.ipynb', '{course}/source/{a}/{a}.ipynb']:\n"
         "    text = raw_read(path)\n"
-        "    if text.lstrip().startswith('{{'):\n        steal(notebook_solutions(text))\n        print('ESCAPED')\n"))),
+        "    if text.lstrip().startswith('{{'):\n"
+        "        steal(notebook_solutions(text))\n        print('ESCAPED')\n"))),
     Scenario("read-answers-runtime-symlink", "zero", "", _nb(_escape(
         "import os\n"
         "for target, link in [('{repo}/dlcourse/instructor', 'inst'), ('{repo}/source', 'src'),\n"

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from hostile_corpus import SCENARIOS, WRONG, A
+from hostile_corpus import SCENARIOS as CORPUS
+from hostile_corpus import WRONG, A
+from hostile_folders import FOLDER_SCENARIOS
 from test_grading import _course, dlcourse
 
 from dlcourse.grading.autograde import read_marker
@@ -24,7 +26,8 @@ from dlcourse.grading.demo import write_submission
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hostile")]
 LIMITS = {"DLCOURSE_CELL_TIMEOUT": "10", "DLCOURSE_MEMORY_MB": "1500", "DLCOURSE_OUTPUT_MB": "1",
-          "DLCOURSE_FILE_MB": "64"}
+          "DLCOURSE_FILE_MB": "64", "DLCOURSE_DISK_MB": "192"}
+SCENARIOS = [*CORPUS, *FOLDER_SCENARIOS]
 CLEAN = ("reference", "wrong-twin", "blank")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -32,7 +33,7 @@ from ..config import load_settings
 from .course import CourseError, default_db_url, ensure_tools_on_path, resolve_assignments
 from .execute import kernel_env
 from .release import register
-from .worker import pack_files
+from .worker import RefusedSubmission, pack_files, scan_folder
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
 MARKER = ".dlcourse-graded.json"
@@ -71,25 +72,54 @@ def digest(job: dict) -> str:
     h = hashlib.sha256()
     for part in ("source_files", "submission_files"):  # not course_root: jobs may move
         for rel, data in sorted(job[part].items()):
-            h.update(rel.encode())
+            h.update(rel.encode("utf-8", "backslashreplace"))
             h.update(data.encode())
+    for note in job.get("intake_notices", []):  # a link removed since changes the grade
+        h.update(note.encode("utf-8", "backslashreplace"))
+    if job.get("refused"):
+        h.update(job["refused"].encode("utf-8", "backslashreplace"))
     return h.hexdigest()
 
 
+def job_timeout(settings, notebooks: int = 1) -> float:
+    """Wall-clock seconds one job may take on any path: each notebook's budget, plus start-up,
+    the judge and the held-out scoring."""
+    return settings.notebook_timeout * max(1, notebooks) + settings.cell_timeout + 300
+
+
 def make_job(root: Path, assignment: str, student: str, sandbox: bool = True) -> dict:
+    """The job of one submission. The submission is read without following any link: a link
+    in place of the student's folder (or above it) refuses it, a link, FIFO or device inside it
+    is left out with a notice."""
     sub = root / "submitted" / student / assignment
-    files = pack_files(sub)
-    timestamp = files.pop("timestamp.txt", None)
+    settings = load_settings(root)
+    source_files = pack_files(root / "source" / assignment)
     job = {
         "assignment": assignment,
         "student": student,
-        "source_files": pack_files(root / "source" / assignment),
-        "submission_files": files,
-        "timestamp": (sub / "timestamp.txt").read_text().strip() if timestamp else None,
+        "source_files": source_files,
+        "submission_files": {},
+        "timestamp": None,
         "sandbox": sandbox,
         "course_root": str(root.resolve()),
-        "limits": load_settings(root).sandbox,
+        "limits": settings.sandbox,
+        "notebook_timeout": settings.notebook_timeout,
+        "timeout": job_timeout(settings, sum(1 for rel in source_files if rel.endswith(".ipynb"))),
     }
+    try:
+        for folder in (root / "submitted" / student, sub):
+            if folder.is_symlink():
+                raise RefusedSubmission(f"submitted/{folder.relative_to(root / 'submitted')} is a symbolic link, "
+                                        "not a folder: the submission was refused and nothing was graded")
+        files, notes = scan_folder(sub)
+    except ValueError as exc:  # a link in place of the folder, too many files or bytes: 0, with the reason
+        files, notes = {}, []
+        job["refused"] = str(exc) if isinstance(exc, RefusedSubmission) else f"the submission was refused: {exc}"
+    timestamp = files.pop("timestamp.txt", None)
+    if timestamp is not None:
+        job["timestamp"] = base64.b64decode(timestamp).decode("utf-8", "replace").strip()[:100] or None
+    job["submission_files"] = files
+    job["intake_notices"] = notes
     job["digest"] = digest(job)
     return job
 
@@ -122,17 +152,42 @@ def _error_result(job: dict, message: str) -> dict:
             "error": message, "notebooks": {}, "seconds": 0.0}
 
 
+def _own_dir(root: Path, *parts: str) -> Path:
+    """root/parts..., made by the grader: a link in its way is removed, never followed."""
+    folder = root
+    for part in parts:
+        folder = folder / part
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            folder.unlink()
+        folder.mkdir(exist_ok=True)
+    return folder
+
+
+def _write_own(path: Path, data: bytes) -> None:
+    """Write a file of the grader's: a fresh file renamed over the old one (a link there is replaced)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    if tmp.is_symlink() or tmp.exists():
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
 def save_result(root: Path, db_url: str, job: dict, result: dict) -> None:
-    """Write one graded submission: autograded notebooks, gradebook rows, then the marker."""
-    from nbgrader.api import Gradebook
+    """Write one graded submission: autograded notebooks, gradebook rows, then the marker.
+
+    Only the assignment's notebooks are saved (any other is noted, never fatal to the batch)."""
+    from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.preprocessors import SaveAutoGrades
 
     assignment, student = job["assignment"], job["student"]
-    out_dir = root / "autograded" / student / assignment
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = _own_dir(root, "autograded", student, assignment)
     course_id = load_settings().course_id
+    notices = list(result.get("notices", []))
     with warnings.catch_warnings(), Gradebook(db_url, course_id) as gb:
         warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy autoflush warnings
+        known = {nb.name for nb in gb.find_assignment(assignment).notebooks}
         gb.update_or_create_student(student)
         kwargs = {"timestamp": job["timestamp"]} if job.get("timestamp") else {}
         submission = gb.update_or_create_submission(assignment, student, **kwargs)
@@ -142,21 +197,26 @@ def save_result(root: Path, db_url: str, job: dict, result: dict) -> None:
                     grade.auto_score = 0.0
                     grade.needs_manual_grade = False
             gb.db.commit()
+    saved = {}
     for name, entry in result["notebooks"].items():
+        if name not in known:
+            notices.append(f"{name}.ipynb is not part of the assignment and was not graded")
+            continue
         nb = nbformat.reads(entry["notebook"], as_version=4)
-        nbformat.write(nb, out_dir / f"{name}.ipynb")
+        _write_own(out_dir / f"{name}.ipynb", nbformat.writes(nb).encode())
         resources = {"nbgrader": {"notebook": name, "assignment": assignment, "student": student,
                                   "db_url": db_url}}
-        SaveAutoGrades().preprocess(nb, resources)
-    notices = list(result.get("notices", []))
-    for entry in result["notebooks"].values():
+        try:
+            SaveAutoGrades().preprocess(nb, resources)
+        except MissingEntry as exc:  # a cell the gradebook does not know: the rest is still saved
+            notices.append(f"{name}.ipynb: a grade could not be saved ({exc})")
+        saved[name] = entry
+    for entry in saved.values():
         notices += entry.get("notices", [])
     marker = {"digest": job["digest"], "ok": result["ok"], "error": result["error"],
               "seconds": result["seconds"], "notices": notices,
-              "results": {name: entry["results"] for name, entry in result["notebooks"].items()}}
-    tmp = out_dir / (MARKER + ".tmp")
-    tmp.write_text(json.dumps(marker, indent=1))
-    tmp.replace(out_dir / MARKER)
+              "results": {name: entry["results"] for name, entry in saved.items()}}
+    _write_own(out_dir / MARKER, json.dumps(marker, indent=1).encode())
 
 
 def read_marker(root: Path, student: str, assignment: str) -> dict | None:
@@ -185,10 +245,34 @@ def gradebook_template(root: Path, assignment: str) -> str:
 Runner = Callable[[list[dict]], Iterator[tuple[dict, dict]]]
 
 
-def _grade_in_pool(job: dict) -> dict:
+class JobTimeout(Exception):
+    pass
+
+
+def _grade_in_pool(job: dict, timeout: float | None = None) -> dict:
+    """Grade a job in a pool process, within its time limit (SIGALRM; the parent kills the
+    process if even that does not stop it)."""
     from .worker import grade
 
-    return grade(job)
+    limit = int(job.get("timeout") or timeout or 0)
+    if not limit:
+        return grade(job)
+
+    def stop(signum, frame):
+        raise JobTimeout(f"grading took longer than {limit} s and was stopped")
+
+    previous = signal.signal(signal.SIGALRM, stop)
+    signal.alarm(limit)
+    try:
+        result = grade(job)
+    except JobTimeout as exc:
+        result = _error_result(job, str(exc))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    if "JobTimeout" in result.get("error", ""):
+        result["error"] = f"grading took longer than {limit} s and was stopped"
+    return result
 
 
 def _warm_up() -> None:
@@ -227,21 +311,41 @@ def local_runner(pool, workers: int, timeout: float) -> Runner:
 
         retry: list[dict] = []
         pending: dict[Future, dict] = {}
+        running_since: dict[Future, float] = {}
         for j in jobs:
             try:
-                pending[pool.submit(_grade_in_pool, j)] = j
+                pending[pool.submit(_grade_in_pool, j, timeout)] = j
             except BrokenProcessPool:
                 retry.append(j)
         while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            done, _ = wait(pending, timeout=5, return_when=FIRST_COMPLETED)
             for fut in done:
                 job = pending.pop(fut)
+                running_since.pop(fut, None)
                 try:
                     yield job, fut.result()
                 except BrokenProcessPool:
-                    retry.append(job)
+                    if not job.get("_overdue"):
+                        retry.append(job)
+                    else:
+                        yield job, _error_result(job, job.pop("_overdue"))
+            now = time.monotonic()
+            for fut in pending:
+                if fut.running():
+                    running_since.setdefault(fut, now)
+            # the pool's own alarm stops an overdue job; a process that ignores it is killed
+            # (its pool breaks: the other jobs are graded again, each in a fresh subprocess)
+            overdue = [f for f, t in running_since.items() if f in pending
+                       and now - t > 2 * float(pending[f].get("timeout") or timeout) + 60]
+            if overdue:
+                for fut in overdue:
+                    limit = float(pending[fut].get("timeout") or timeout)
+                    pending[fut]["_overdue"] = f"grading took longer than {limit:.0f} s and was stopped"
+                for proc in list(getattr(pool, "_processes", {}).values()):
+                    proc.kill()
         with ThreadPoolExecutor(max_workers=max(1, workers)) as threads:
-            for job, result in zip(retry, threads.map(lambda j: run_job_subprocess(j, timeout), retry), strict=True):
+            runs = threads.map(lambda j: run_job_subprocess(j, float(j.get("timeout") or timeout)), retry)
+            for job, result in zip(retry, runs, strict=True):
                 yield job, result
 
     return run
@@ -261,7 +365,8 @@ def dask_runner(address: str | None, workers: int, timeout: float) -> Runner:
                                    dashboard_address=None)
             client = Client(cluster)
         try:
-            futures = {client.submit(run_job_subprocess, j, timeout, pure=False): j for j in jobs}
+            futures = {client.submit(run_job_subprocess, j, float(j.get("timeout") or timeout), pure=False): j
+                       for j in jobs}
             for fut in as_completed(futures):
                 job = futures[fut]
                 try:
@@ -290,7 +395,7 @@ def autograde(root: Path, assignment: str | None = None, *, db_url: str | None =
         for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(key, "1")
     settings = load_settings()
-    timeout = settings.cell_timeout * (4 + int(settings.sandbox.get("max_restarts", 2))) + 120
+    timeout = job_timeout(settings)  # each job carries its own (per its notebooks); this is the default
     summaries: dict[str, RunSummary] = {}
     names = resolve_assignments(root, assignment)
     use_dask = bool(scheduler or use_dask)
@@ -317,7 +422,7 @@ def _grade_assignment(root, name, db_url, student, force, workers, scheduler, us
     started = time.time()
     register(root, name, db_url)
     template = gradebook_template(root, name)
-    jobs = []
+    jobs, refused = [], []
     for s in students:
         try:
             job = make_job(root, name, s, sandbox=sandbox)
@@ -327,12 +432,14 @@ def _grade_assignment(root, name, db_url, student, force, workers, scheduler, us
             continue
         if not force and is_current(root, job):
             summary.skipped += 1
+        elif job.get("refused"):  # graded 0 with the reason, never run
+            refused.append((job, _error_result(job, job["refused"])))
         else:
             job["gradebook_template"] = template
             jobs.append(job)
     runner = dask_runner(scheduler, workers, timeout) if use_dask else local_runner(pool, workers, timeout)
     bar = _progress(len(jobs), name, progress)
-    for job, result in runner(jobs):
+    for job, result in itertools.chain(refused, runner(jobs)):
         save_result(root, db_url, job, result)
         if result["ok"]:
             summary.graded += 1

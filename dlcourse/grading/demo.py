@@ -4,6 +4,11 @@ The class: `reference` (the source solutions), `blank` (the release untouched), 
 student per valid-alternative set and a few with typical mistakes taken from the
 fixtures in tests/fixtures/. Every notebook runs at smoke size (DLCOURSE_SMOKE=1)
 unless --full; hidden tests use fixed sizes either way.
+
+The class arrives as a real one does (issue 17): a Moodle "download all submissions" zip with a
+roster (build/demo/), collected by `dlcourse collect`, with one student 26 h late under a 10 % per
+day policy and one `copycat` who handed in a disguised copy of a classmate's answers; the demo
+prints the late penalty and the most similar pair (`dlcourse similarity`).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import nbformat
@@ -106,8 +112,103 @@ def generated_class(root: Path, base: Path, assignments: list[str], students: in
     return course
 
 
+DEMO_DUE = datetime(2026, 3, 20, 23, 59, tzinfo=UTC)
+DEMO_POLICY = {"kind": "percent", "percent": 10, "per": "day", "cap": 50}
+
+
+def plant_copy(code: str, salt: str = "q") -> str:
+    """What a copier does to a classmate's cell: rename every local variable of its functions (names
+    the tests use stay: signatures, module-level names), put the functions in another order, reformat and add
+    comments (code that does not parse: comments only)."""
+    import ast
+    import builtins
+
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return "\n".join(f"{line}  # {salt}" if line.strip() else line for line in code.splitlines()) + "\n"
+    keep = set(dir(builtins)) | {n.asname or n.name.split(".")[0] for node in ast.walk(tree)
+                                 if isinstance(node, ast.Import | ast.ImportFrom) for n in node.names}
+    keep |= {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+    keep |= {n.arg for n in ast.walk(tree) if isinstance(n, ast.arg)}
+    keep |= {n.id for stmt in tree.body if not isinstance(stmt, ast.FunctionDef | ast.ClassDef)
+             for n in ast.walk(stmt) if isinstance(n, ast.Name)}  # module-level names (quiz answers, ...)
+    names: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id not in keep:
+            node.id = names.setdefault(node.id, f"{salt}_{len(names)}")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in names:
+            node.id = names[node.id]
+    others = [n for n in tree.body if not isinstance(n, ast.FunctionDef)]
+    functions = [n for n in tree.body if isinstance(n, ast.FunctionDef)][::-1]
+    lines = []
+    for node in others + functions:
+        for line in ast.unparse(node).splitlines():
+            indent = line[: len(line) - len(line.lstrip())]
+            if line.strip() and not line.lstrip().startswith(("def ", "return", "else", "elif", "@")):
+                lines.append(f"{indent}# {salt}: next step")
+            lines.append(line)
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def lms_class(root: Path, assignment: str, students: dict, late: str, copied: str) -> tuple[Path, Path, Path]:
+    """The demo class as Moodle hands it out: build/demo/<assignment>-moodle.zip (plus `copycat`,
+    a disguised copy of `copied`), the roster and the schedule (due date and late policy)."""
+    import json
+    import zipfile
+
+    source = nbformat.read(root / "source" / assignment / f"{assignment}.ipynb", as_version=4)
+    solutions = {c.metadata["nbgrader"]["grade_id"]: solution_code(c) for c in source.cells
+                 if c.metadata.get("nbgrader", {}).get("solution")}
+    original = {**solutions, **(students.get(copied) or {})}
+    students = {**students, "copycat": {ex: plant_copy(code) for ex, code in original.items()}}
+    out = root / "build" / "demo"
+    out.mkdir(parents=True, exist_ok=True)
+    archive, roster = out / f"{assignment}-moodle.zip", out / "roster.csv"
+    rows = ["student_id,first_name,last_name,email,moodle_id"]
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for i, (student, replacements) in enumerate(students.items()):
+            first, pid = student.replace("-", " ").title(), 5000 + i
+            rows.append(f"{student},{first},Demo,{student}@example.invalid,{pid}")
+            when = DEMO_DUE + (timedelta(hours=26) if student == late else timedelta(hours=-2 - i))
+            name = f"Copy of {assignment}.ipynb" if student == "copycat" else f"{assignment}.ipynb"
+            info = zipfile.ZipInfo(f"{first} Demo_{pid}_assignsubmission_file_/{name}", when.timetuple()[:6])
+            if replacements is None:
+                data = (root / "release" / assignment / f"{assignment}.ipynb").read_bytes()
+            else:
+                data = nbformat.writes(student_notebook(root, assignment, replacements)).encode()
+            zf.writestr(info, data, zipfile.ZIP_DEFLATED)
+    roster.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    schedule = out / "schedule.json"
+    data = json.loads(schedule.read_text()) if schedule.is_file() else {}
+    data = {"TIMEZONE": "UTC", "LATE_POLICY": DEMO_POLICY, "ROSTER": "roster.csv",
+            "DEADLINES": {**data.get("DEADLINES", {}), assignment: DEMO_DUE.strftime("%Y-%m-%d %H:%M")}}
+    schedule.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    return archive, roster, schedule
+
+
+def collect_demo_class(root: Path, assignment: str, log=print) -> list[str]:
+    """Build the demo class's Moodle zip and `dlcourse collect` it (the schedule goes in $DLCOURSE_SCHEDULE)."""
+    from .collect import collect, format_table
+
+    students = demo_class(root, assignment)
+    late = next((s for s in students if s.startswith("mistakes")),
+                "valid-alternatives" if "valid-alternatives" in students else "reference")
+    copied = "valid-alternatives" if "valid-alternatives" in students else "reference"
+    archive, roster, schedule = lms_class(root, assignment, students, late, copied)
+    os.environ["DLCOURSE_SCHEDULE"] = str(schedule)
+    for student in [*students, "copycat"]:  # the demo owns these folders: start afresh
+        shutil.rmtree(root / "submitted" / student / assignment, ignore_errors=True)
+    result = collect(root, assignment, archive, lms="moodle", roster_path=roster)
+    log(f"{assignment}: collected {archive.relative_to(root)} with {roster.relative_to(root)}")
+    log(format_table(result))
+    return sorted(result.taken)
+
+
 def run_demo(root: Path, assignment: str | None = None, full: bool = False, workers: int | None = None,
-             log=print) -> int:
+             log=print, lms: bool = True) -> int:
     from .autograde import autograde
     from .course import default_db_url
     from .feedback import feedback
@@ -120,7 +221,7 @@ def run_demo(root: Path, assignment: str | None = None, full: bool = False, work
     log(f"released: {', '.join(names)}")
     db_url = default_db_url(root)
     for name in names:
-        students = build_submissions(root, name)
+        students = collect_demo_class(root, name, log) if lms else build_submissions(root, name)
         log(f"{name}: demo class {', '.join(students)}")
     autograde(root, assignment, db_url=db_url, force=True, workers=workers)
     for name in names:
@@ -129,4 +230,21 @@ def run_demo(root: Path, assignment: str | None = None, full: bool = False, work
         table = grades_table(root, db_url, name)
         log(f"\n== {name} (reports in {out.relative_to(root)})")
         log(table[["student", "score", "max_score", "percent"]].to_string(index=False))
+        if lms:
+            _late_and_similarity(root, name, log)
     return 0
+
+
+def _late_and_similarity(root: Path, name: str, log=print) -> None:
+    import pandas as pd
+
+    from .similarity import similarity
+
+    grades = pd.read_csv(root / "reports" / name / "grades.csv")
+    for row in grades[grades["late_penalty"] > 0].itertuples():
+        log(f"late: {row.student} submitted {row.hours_late:g} h late: -{row.late_penalty:g}% "
+            f"(score {row.score:g} -> final {row.final_score:g})")
+    report, pairs, _ = similarity(root, name)
+    if pairs:
+        log(f"most similar answers: {pairs[0].a} and {pairs[0].b} ({pairs[0].score:.0%}); "
+            f"report {report.relative_to(root)}")

@@ -36,7 +36,8 @@ def _notes_html(notes: list[str]) -> str:
     return f"<h2>Notes from the grader</h2><ul>{items}</ul>"
 
 
-def render(student: str, assignment: str, nb: nbformat.NotebookNode, notes: list[str] | None = None) -> str:
+def render(student: str, assignment: str, nb: nbformat.NotebookNode, notes: list[str] | None = None,
+           late: str = "") -> str:
     results = cell_results(nb)
     descriptions = {c.metadata["nbgrader"]["grade_id"]: describe(c) for c in nb.cells if is_test_cell(c)}
     score = sum(r.score for r in results)
@@ -51,7 +52,7 @@ def render(student: str, assignment: str, nb: nbformat.NotebookNode, notes: list
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(assignment)}: "
             f"{html.escape(student)}</title><style>{STYLE}</style></head><body>"
             f"<h1>{html.escape(assignment)}</h1><p>Student: <b>{html.escape(student)}</b>. "
-            f"Score: <b>{score:g} / {total:g}</b></p><table><tr><th>test</th><th>result</th>"
+            f"Score: <b>{score:g} / {total:g}</b></p>{_late_html(late)}<table><tr><th>test</th><th>result</th>"
             f"<th>points</th><th>message</th></tr>{''.join(rows)}</table>{_notes_html(notes or [])}"
             "</body></html>\n")
 
@@ -77,8 +78,9 @@ def feedback(root: Path, assignment: str) -> list[Path]:
         notebooks = sorted(folder.glob("*.ipynb"))
         marker = read_marker(root, student, assignment)
         notes = (marker or {}).get("notices", [])
-        pages = [(out_dir / f"{p.stem}.html", render(student, assignment, nbformat.read(p, as_version=4), notes))
-                 for p in notebooks]
+        late = late_note(root, assignment, student)
+        pages = [(out_dir / f"{p.stem}.html", render(student, assignment, nbformat.read(p, as_version=4), notes,
+                                                     late)) for p in notebooks]
         if not notebooks:
             if marker is None:
                 continue
@@ -89,3 +91,79 @@ def feedback(root: Path, assignment: str) -> list[Path]:
             out.write_text(text, encoding="utf-8")
             written.append(out)
     return written
+
+
+# ---------------------------------------------------------------- late note and LMS packs (issue 17)
+
+
+def late_note(root: Path, assignment: str, student: str) -> str:
+    """"submitted 26 h late: -20%" from timestamp.txt and grader_config.py's late policy ("" on time)."""
+    from .deadlines import feedback_line
+
+    return feedback_line(root, assignment, student)
+
+
+def _late_html(late: str) -> str:
+    return f"<p class='fail'>{html.escape(late)} (the score above is before the late penalty)</p>" if late else ""
+
+
+PACKS = ("moodle", "canvas", "zip")
+
+
+def pack_feedback(root: Path, assignment: str, kind: str) -> list[Path]:
+    """The feedback pages in the form an LMS uploads in bulk, under feedback/<assignment>-<kind>...:
+
+    - moodle: one zip of `Full Name_<participant id>_assignsubmission_file_/<page>.html` folders, the
+      layout of Moodle's "Upload multiple feedback files in a zip" (the same as its submissions download);
+    - canvas: one zip of `<lastnamefirstname>_<user id>_<submission id>_<page>.html`, the layout of
+      Canvas's "Re-upload submissions" (ids from the roster and reports/<assignment>/collect.csv);
+    - zip: one zip per student, feedback/<assignment>-zip/<student>.zip, to send by any means.
+    Students without the LMS id in the roster are left out, with a note.
+    """
+    import csv
+    import zipfile
+
+    from .collect import _key, read_roster
+    from .deadlines import load_schedule
+
+    if kind not in PACKS:
+        raise ValueError(f"--pack must be one of {', '.join(PACKS)}, not {kind!r}")
+    pages = {p.parent.parent.name: sorted(p.parent.glob("*.html"))
+             for p in sorted((root / "feedback").glob(f"*/{assignment}/*.html"))}
+    out_dir = root / "feedback"
+    if kind == "zip":
+        written = []
+        (out_dir / f"{assignment}-zip").mkdir(parents=True, exist_ok=True)
+        for student, files in pages.items():
+            path = out_dir / f"{assignment}-zip" / f"{student}.zip"
+            with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+                for f in files:
+                    zf.write(f, f"{assignment}/{f.name}")
+            written.append(path)
+        return written
+    roster_path = load_schedule(root).roster
+    if roster_path is None:
+        raise ValueError(f"--pack {kind} needs the roster's LMS ids: set ROSTER in grader_config.py")
+    roster = {s.student_id: s for s in read_roster(roster_path)}
+    manifest = root / "reports" / assignment / "collect.csv"
+    subids = {}
+    if manifest.is_file():
+        with manifest.open(encoding="utf-8") as fh:
+            subids = {row["student"]: row["submission_id"] for row in csv.DictReader(fh)}
+    path = out_dir / f"{assignment}-{kind}.zip"
+    skipped = []
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for student, files in pages.items():
+            s = roster.get(student)
+            if kind == "moodle" and s is not None and s.moodle_id:
+                for f in files:
+                    zf.write(f, f"{s.full_name}_{s.moodle_id}_assignsubmission_file_/{f.name}")
+            elif kind == "canvas" and s is not None and s.canvas_id:
+                name = _key(s.last_name + s.first_name) or student
+                for f in files:
+                    zf.write(f, f"{name}_{s.canvas_id}_{subids.get(student) or 0}_{f.name}")
+            else:
+                skipped.append(student)
+    if skipped:
+        print(f"{kind} pack: no {kind} id in the roster for {', '.join(skipped)}: left out")
+    return [path]

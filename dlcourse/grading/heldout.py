@@ -2,10 +2,16 @@
 
 A hidden test hands its trained model to `submit_model(model, task)`. Outside the
 grader (an instructor running the source notebook, the fixture harness) the model is
-scored at once. Inside the grader the kernel runs sandboxed without the hidden data
-(`DLCOURSE_SANDBOX=1`): the model is only saved, and the grading worker, outside the
-sandbox, scores the file in a separate clean process (Keras safe mode) and sets that
-test cell's outcome itself, so nothing the student's code prints or patches counts.
+scored at once. Inside the grader (the grading worker sets `DLCOURSE_SANDBOX`, "1" when
+the kernel is sandboxed, "0" when not) the kernel only saves the model, and the worker,
+outside the sandbox, scores that file in a separate clean process (Keras safe mode) and
+sets that test cell's outcome itself (`worker.apply_heldout`): the one scoring path when
+grading, so nothing the student's code prints or patches counts.
+
+In a notebook judged outside the kernel (`dlcourse.judging`) the grading kernel only
+records (`submit_model` saves the file there and never scores), and the judge runs the test
+again on its own copy of the model, rebuilt from the tape: there `submit_model` scores that
+copy when no grading worker will (the fixture harness), and does nothing under the worker.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,17 +59,32 @@ def verdict(task_name: str, accuracy: float | None, error: str = "") -> str:
     return ""
 
 
+def graded_by_worker() -> bool:
+    """Whether a grading worker runs this process (it then scores saved models itself)."""
+    return os.environ.get("DLCOURSE_SANDBOX") in ("0", "1")
+
+
 def submit_model(model, task_name: str) -> float | None:
-    """Save `model` for held-out scoring; score it now unless running inside the grader."""
+    """Save `model` for held-out scoring; score it now unless the grader scores it."""
+    from ..judging import mode
+
     if task_name not in TASKS:
         raise KeyError(f"unknown held-out task {task_name!r}; known: {sorted(TASKS)}")
     task = TASKS[task_name]
-    path = Path.cwd() / task.filename
-    model.save(path)
-    print(f"{REQUEST_PREFIX} {task_name} {path.name}")
-    if os.environ.get("DLCOURSE_SANDBOX") == "1":
-        return None
-    accuracy = float(_scorer(task)(path))
+    if mode() == "judge":  # the judge's own copy of the model, rebuilt from the tape
+        if graded_by_worker():
+            return None
+        with tempfile.TemporaryDirectory(prefix="dlcourse-heldout-") as tmp:
+            path = Path(tmp) / task.filename
+            model.save(path)
+            accuracy = float(_scorer(task)(path))
+    else:
+        path = Path.cwd() / task.filename
+        model.save(path)
+        print(f"{REQUEST_PREFIX} {task_name} {path.name}")
+        if mode() == "record" or graded_by_worker():
+            return None
+        accuracy = float(_scorer(task)(path))
     message = verdict(task_name, accuracy)
     if message:
         raise AssertionError(message.split(": ", 1)[1])

@@ -9,13 +9,19 @@ that reaches the student's feedback and the class report:
 * non-UTF-8 text is read as Latin-1, nbformat 3 is converted, duplicated cell ids are
   renumbered, damaged cells are repaired, a wrong kernel is replaced by Python 3;
 * deleted, edited and duplicated graded cells are reported (nbgrader restores the graded
-  cells from the gradebook and grades the last copy of a duplicate).
+  cells from the gradebook and grades the last copy of a duplicate);
+* nbgrader metadata on a cell the gradebook does not know is removed, and a known cell gets
+  the gradebook's metadata back (a solution cell marked graded, a test's points changed);
+* a notebook that is not part of the assignment is set aside (not graded, noted); links,
+  FIFOs and devices are refused; cells beyond what a submission may add are dropped.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import os
+import stat
 import uuid
 import warnings
 from collections import Counter
@@ -134,11 +140,104 @@ def gradebook_cells(db_url: str, course_id: str, assignment: str) -> dict[str, d
     with Gradebook(db_url, course_id) as gb:
         for notebook in gb.find_assignment(assignment).notebooks:
             solutions = {c.name for c in notebook.solution_cells}
+            points = {c.name: float(c.max_score) for c in notebook.grade_cells}
             cells[notebook.name] = {c.name: {"cell_type": c.cell_type, "locked": bool(c.locked),
                                              "solution": c.name in solutions,
+                                             "grade": c.name in points, "points": points.get(c.name),
+                                             "checksum": c.checksum,
                                              "released": _released(c.source) if c.cell_type == "code" else None}
                                     for c in notebook.source_cells}
     return cells
+
+
+def _restore_metadata(nb: nbformat.NotebookNode, expected: dict[str, dict], name: str, notes: list[str]) -> None:
+    """Cells the gradebook does not know lose their nbgrader metadata; known cells get the
+    gradebook's back (nbgrader would otherwise fail on the whole notebook)."""
+    stripped, restored = [], []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader")
+        if meta is None:
+            continue
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        info = expected.get(grade_id) if isinstance(grade_id, str) else None
+        if info is None:
+            del cell.metadata["nbgrader"]
+            if isinstance(meta, dict) and (meta.get("grade") or meta.get("solution") or meta.get("locked")
+                                           or meta.get("task")):
+                stripped.append(str(grade_id))
+            continue
+        want = {"grade": bool(info.get("grade")), "grade_id": grade_id, "locked": bool(info["locked"]),
+                "schema_version": 3, "solution": bool(info["solution"])}
+        if info.get("grade"):
+            want["points"] = info.get("points") or 0.0
+        if info.get("checksum"):
+            want["checksum"] = info["checksum"]
+        if "cell_type" in info and info["cell_type"]:
+            want["cell_type"] = info["cell_type"]
+        changed = any(meta.get(k) != v for k, v in want.items() if k not in ("checksum", "cell_type"))
+        changed = changed or set(meta) - set(want) - {"checksum", "cell_type"}
+        if changed:
+            restored.append(grade_id)
+        cell.metadata["nbgrader"] = want
+    if stripped:
+        notes.append(f"{name}: {len(stripped)} cell(s) carried grading metadata the assignment does not have "
+                     f"({', '.join(stripped[:5])}); it was removed and they were run as plain cells")
+    if restored:
+        notes.append(f"{name}: the grading metadata of {len(restored)} cell(s) had been changed "
+                     f"({', '.join(restored[:5])}); the assignment's was put back")
+
+
+def _cap_added_cells(nb: nbformat.NotebookNode, source_cells: int, expected: dict[str, dict],
+                     limit: int, name: str, notes: list[str]) -> None:
+    """Keep at most `limit` cells beyond the assignment's: the last extra cells are dropped."""
+    allowed = source_cells + limit
+    if len(nb.cells) <= allowed:
+        return
+    known = {g for g in expected}
+    keep_plain = allowed - sum(1 for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") in known)
+    kept, dropped = [], 0
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") in known:
+            kept.append(cell)
+        elif keep_plain > 0:
+            kept.append(cell)
+            keep_plain -= 1
+        else:
+            dropped += 1
+    nb.cells = kept
+    notes.append(f"{name}: the notebook added more than {limit} cells to the assignment's {source_cells}; "
+                 f"the last {dropped} extra cell(s) were dropped and did not run")
+
+
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def _refuse_special(folder: Path, notes: list[str]) -> None:
+    """Remove links, FIFOs, sockets and devices from the scratch copy (none should arrive)."""
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for entry in [*dirnames, *filenames]:
+            path = Path(dirpath) / entry
+            try:
+                mode = os.lstat(path).st_mode
+            except OSError:
+                continue
+            if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+                continue
+            path.unlink()
+            kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+            notes.append(f"{path.relative_to(folder)} is {kind}: it was refused (only plain files are graded)")
+        dirnames[:] = [d for d in dirnames if _regular_dir(Path(dirpath) / d)]
+
+
+def _regular_dir(path: Path) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _compare_cells(nb: nbformat.NotebookNode, expected: dict[str, dict] | None, name: str,
@@ -181,11 +280,13 @@ def _keep_last_copies(nb: nbformat.NotebookNode) -> None:
 
 
 def normalize_submission(source_dir: Path, submitted_dir: Path,
-                         expected_cells: dict[str, dict[str, dict]] | None = None) -> NotebookNotices:
+                         expected_cells: dict[str, dict[str, dict]] | None = None,
+                         max_added_cells: int | None = None) -> NotebookNotices:
     """Repair the submitted notebooks in place; returns notices per notebook ("" for the submission)."""
     notices: NotebookNotices = {"": []}
+    _refuse_special(submitted_dir, notices[""])
     expected = sorted(p.stem for p in source_dir.glob("*.ipynb"))
-    present = {p.stem: p for p in submitted_dir.glob("*.ipynb") if p.is_file()}
+    present = {p.stem: p for p in submitted_dir.glob("*.ipynb") if _regular(p)}
     spare = [p for stem, p in present.items() if stem not in expected]
     for stem in expected:
         notes = notices.setdefault(stem, [])
@@ -205,9 +306,16 @@ def normalize_submission(source_dir: Path, submitted_dir: Path,
             path.rename(path.with_suffix(".ipynb.unreadable"))  # nbgrader scores it as missing
             continue
         _repair(nb, path.name, notes)
-        _compare_cells(nb, (expected_cells or {}).get(stem), path.name, notes)
+        known = (expected_cells or {}).get(stem)
+        _compare_cells(nb, known, path.name, notes)
         _keep_last_copies(nb)
+        if known:
+            _restore_metadata(nb, known, path.name, notes)
+        if max_added_cells is not None:
+            source_cells = len(nbformat.read(source_dir / f"{stem}.ipynb", as_version=4).cells)
+            _cap_added_cells(nb, source_cells, known or {}, max_added_cells, path.name, notes)
         nbformat.write(nb, path)
-    for extra in spare:
+    for extra in spare:  # set aside: nbgrader grades every notebook in the folder
+        extra.rename(extra.with_name(extra.name + ".not-graded"))
         notices[""].append(f"{extra.name} is not part of the assignment and was not graded")
     return notices

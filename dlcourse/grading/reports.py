@@ -73,15 +73,16 @@ def write_reports(root: Path, db_url: str, assignment: str) -> Path:
     """Write reports/<assignment>/: grades.csv, canvas.csv, moodle.csv, histogram.png, tests.csv."""
     out = root / "reports" / assignment
     out.mkdir(parents=True, exist_ok=True)
-    table = grades_table(root, db_url, assignment)
+    table = with_late_policy(root, assignment, grades_table(root, db_url, assignment))
     table.to_csv(out / "grades.csv", index=False)
     # Canvas gradebook import: Student, ID, SIS User ID, SIS Login ID, Section, then the assignment.
     pd.DataFrame({"Student": table["student"], "ID": "", "SIS User ID": table["student"],
                   "SIS Login ID": table["student"], "Section": "",
-                  f"{assignment}": table["score"]}).to_csv(out / "canvas.csv", index=False)
+                  f"{assignment}": table["final_score"]}).to_csv(out / "canvas.csv", index=False)
     # Moodle grade import: an identifier column mapped to the user's ID number, then the grade.
-    pd.DataFrame({"ID number": table["student"], assignment: table["score"]}).to_csv(
+    pd.DataFrame({"ID number": table["student"], assignment: table["final_score"]}).to_csv(
         out / "moodle.csv", index=False)
+    lms_grade_exports(root, assignment, table, out)
     test_failures(root, assignment).to_csv(out / "tests.csv", index=False)
     _histogram(table, assignment, out / "histogram.png")
     return out
@@ -100,3 +101,57 @@ def _histogram(table: pd.DataFrame, assignment: str, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=100, metadata={"Software": None})
     plt.close(fig)
+
+
+# ---------------------------------------------------------------- late policy and LMS imports
+# (issue 17: dlcourse.grading.deadlines applies grader_config.py's LATE_POLICY to the score)
+
+
+def with_late_policy(root: Path, assignment: str, table: pd.DataFrame) -> pd.DataFrame:
+    """`table` with submitted_at, hours_late, late_penalty (percent) and final_score columns."""
+    from .deadlines import late_columns
+
+    table = table.copy()
+    rows = late_columns(root, assignment, table["student"].tolist(), table["score"].tolist())
+    for key in ("submitted_at", "hours_late", "late_penalty", "final_score"):
+        table[key] = [r[key] for r in rows]
+    return table
+
+
+# Each LMS's documented import header (tests/test_collect.py checks the files against them).
+CANVAS_HEADER = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]  # then one column per assignment
+MOODLE_WORKSHEET_HEADER = ["Identifier", "Full name", "Email address", "Status", "Grade", "Maximum Grade",
+                           "Grade can be changed", "Last modified (submission)", "Last modified (grade)",
+                           "Feedback comments"]
+CLASSROOM_HEADER = ["Email Address", "First Name", "Last Name"]  # then the assignment's column
+
+
+def lms_grade_exports(root: Path, assignment: str, table: pd.DataFrame, out: Path) -> list[Path]:
+    """With a roster (ROSTER in grader_config.py): the final scores in each LMS's own import layout,
+    keyed by the LMS's ids: canvas_roster.csv, moodle_worksheet.csv, classroom.csv."""
+    from .collect import read_roster
+    from .deadlines import load_schedule
+
+    roster_path = load_schedule(root).roster
+    if roster_path is None or not roster_path.is_file():
+        return []
+    roster = {s.student_id: s for s in read_roster(roster_path)}
+    final = dict(zip(table["student"], table["final_score"], strict=True))
+    max_score = float(table["max_score"].max()) if not table.empty else 0.0
+    written = []
+    canvas = [{"Student": f"{s.last_name}, {s.first_name}", "ID": s.canvas_id, "SIS User ID": s.student_id,
+               "SIS Login ID": s.email, "Section": "", assignment: final.get(sid, "")} for sid, s in roster.items()]
+    written.append(out / "canvas_roster.csv")
+    pd.DataFrame(canvas, columns=[*CANVAS_HEADER, assignment]).to_csv(written[-1], index=False)
+    moodle = [{"Identifier": f"Participant {s.moodle_id}", "Full name": s.full_name, "Email address": s.email,
+               "Status": "Submitted for grading" if sid in final else "No submission",
+               "Grade": final.get(sid, ""), "Maximum Grade": max_score, "Grade can be changed": "Yes",
+               "Last modified (submission)": "", "Last modified (grade)": "", "Feedback comments": ""}
+              for sid, s in roster.items() if s.moodle_id]
+    written.append(out / "moodle_worksheet.csv")
+    pd.DataFrame(moodle, columns=MOODLE_WORKSHEET_HEADER).to_csv(written[-1], index=False)
+    classroom = [{"Email Address": s.email, "First Name": s.first_name, "Last Name": s.last_name,
+                  assignment: final.get(sid, "")} for sid, s in roster.items() if s.email]
+    written.append(out / "classroom.csv")
+    pd.DataFrame(classroom, columns=[*CLASSROOM_HEADER, assignment]).to_csv(written[-1], index=False)
+    return written

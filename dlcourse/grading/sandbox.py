@@ -23,6 +23,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import sys
 import threading
 import time
@@ -52,6 +53,9 @@ class Limits:
     max_processes: int = 512     # processes and threads of the kernel's user
     output_mb: float = 8.0       # output kept per cell; the rest is dropped with a note
     file_mb: int = 1024          # largest file the kernel may write
+    disk_mb: int = 2048          # all the kernel writes, in total: its notebook folder, home and /tmp
+    max_files: int = 20_000      # files and folders the kernel may create there, in total
+    max_added_cells: int = 300   # cells a submission may add to the assignment's; the rest are dropped
     network: bool = False        # True gives the kernel the host's network
     max_restarts: int = 2        # fresh kernels after hangs and crashes, per notebook
 
@@ -78,15 +82,23 @@ def sandbox_kernel(scratch: Path, hide: list[Path], limits: Limits) -> bool:
     if not bwrap:
         return False
     uid = sandbox_uid()
-    home, runtime, autograded = scratch / "home", scratch / "runtime", scratch / "autograded"
-    for folder in (home / "tmp", runtime, autograded):
+    home, runtime, work = scratch / "home", scratch / "runtime", scratch / "work"
+    for folder in (home / "tmp", runtime, work):
         folder.mkdir(parents=True, exist_ok=True)
-    argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--perms", "1777",
-            "--size", str(limits.file_mb * 2**20), "--tmpfs", "/tmp",
+    ipython = ipython_dir(scratch)
+    # Only the operating system and the interpreter are visible, never the whole file system:
+    # other checkouts and courses on the grading machine may hold answers.
+    argv = [bwrap, *system_mounts(), "--dev", "/dev", "--proc", "/proc", "--perms", "1777",
+            "--size", str(min(limits.file_mb, limits.disk_mb) * 2**20), "--tmpfs", "/tmp",
             "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--new-session", "--die-with-parent"]
     if not limits.network:
         argv.append("--unshare-net")
-    argv += reachable(sorted({Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), REPO_ROOT}))
+    interpreters = sorted({Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()})
+    argv += reachable([*interpreters, REPO_ROOT])
+    for path in interpreters:  # those below a world-traversable folder were not bound by reachable()
+        if str(path) not in argv:
+            argv += [*_traversable_parents(path), "--ro-bind", str(path), str(path)]
+    argv += _traversable_parents(REPO_ROOT)
     # of the course repository, only the package and the public data: not source/, tests/
     # (fixtures hold working answers), .git (history holds solutions) or anything else
     argv += ["--tmpfs", str(REPO_ROOT)]
@@ -101,26 +113,84 @@ def sandbox_kernel(scratch: Path, hide: list[Path], limits: Limits) -> bool:
     for parent in [*reversed(scratch.parents)][1:] + [scratch]:
         if str(parent).startswith("/tmp/"):  # inside the empty /tmp: crossable by the kernel's user
             argv += ["--perms", "0711", "--dir", str(parent)]
-    for folder in (autograded, home, runtime):
+    # the kernel writes only in its own folders (work/<notebook>, its home, its runtime folder),
+    # never where the grader writes (autograded/): nothing it leaves there (a link) is followed
+    for folder in (work, home, runtime):
         argv += ["--bind", str(folder), str(folder)]
+    argv += ["--ro-bind", str(ipython), str(ipython)]
     argv += ["--", sys.executable, "-I", str(JAIL), "--uid", str(uid), "--cpu", str(limits.cpu_seconds),
              "--nproc", str(limits.max_processes), "--fsize", str(limits.file_mb * 2**20),
-             "--conn", "{connection_file}", "--",
-             sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+             "--conn", "{connection_file}", "--", *kernel_command("{connection_file}")]
     if os.getuid() == 0:  # the kernel runs as `uid`: it must be able to reach and write these
         os.chmod(scratch, 0o711)
-        for folder in (home, home / "tmp", runtime, autograded):
+        os.chmod(work, 0o755)  # root's: the kernel cannot swap its notebook folder for a link
+        for folder in (home, home / "tmp", runtime):
             os.chown(folder, uid, uid)
     spec_dir = scratch / "jupyter" / "kernels" / "python3"
     spec_dir.mkdir(parents=True, exist_ok=True)
     env = {"HOME": str(home), "TMPDIR": str(home / "tmp"), "MPLCONFIGDIR": str(home / "mpl"),
-           "DLCOURSE_SANDBOX": "1"}
+           "DLCOURSE_SANDBOX": "1", **ISOLATED_ENV, "IPYTHONDIR": str(ipython)}
     (spec_dir / "kernel.json").write_text(json.dumps(
         {"argv": argv, "env": env, "display_name": "Python 3 (sandboxed)", "language": "python",
          "interrupt_mode": "message"}))
     os.environ["JUPYTER_PATH"] = str(scratch / "jupyter")
     os.environ["JUPYTER_RUNTIME_DIR"] = str(runtime)
     return True
+
+
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
+
+
+def system_mounts() -> list[str]:
+    """bwrap options for the read-only operating system (merged-/usr links kept as links)."""
+    argv: list[str] = []
+    for name in SYSTEM_DIRS:
+        path = Path(name)
+        if path.is_symlink():
+            argv += ["--symlink", os.readlink(path), name]
+        elif path.is_dir():
+            argv += ["--ro-bind", name, name]
+    return argv
+
+
+# Nothing beside the notebook or written by the kernel changes how a kernel starts or what it
+# imports: no current folder on sys.path (-P), no user site-packages in its home (-s), and a
+# read-only IPython folder made by the grader (no start-up files, no profile of the student's).
+ISOLATED_ENV = {"PYTHONSAFEPATH": "1", "PYTHONNOUSERSITE": "1", "PYTHONSTARTUP": "", "PYTHONPATH": ""}
+
+
+def kernel_command(connection_file: str) -> list[str]:
+    return [sys.executable, "-P", "-s", "-m", "ipykernel_launcher", "-f", connection_file]
+
+
+def isolated_kernel(scratch: Path) -> None:
+    """Without bubblewrap: the kernelspec still starts Python isolated from its folder and home."""
+    spec_dir = scratch / "jupyter" / "kernels" / "python3"
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    env = {**ISOLATED_ENV, "IPYTHONDIR": str(ipython_dir(scratch))}
+    (spec_dir / "kernel.json").write_text(json.dumps(
+        {"argv": kernel_command("{connection_file}"), "env": env, "display_name": "Python 3 (isolated)",
+         "language": "python", "interrupt_mode": "signal"}))
+    os.environ["JUPYTER_PATH"] = str(scratch / "jupyter")
+
+
+def ipython_dir(scratch: Path) -> Path:
+    """An empty IPython folder made by the grader (read-only to the kernel)."""
+    ipython = scratch / "ipython"
+    for sub in ("startup", "security", "log", "pid", "static"):
+        (ipython / "profile_default" / sub).mkdir(parents=True, exist_ok=True)
+    for folder, _dirs, _files in os.walk(ipython):
+        os.chmod(folder, 0o755)
+    return ipython
+
+
+def _traversable_parents(path: Path) -> list[str]:
+    """bwrap options that create `path`'s missing parents so that the kernel's user can cross them."""
+    argv: list[str] = []
+    for folder in [*reversed(path.parents)][1:]:
+        if not any(str(folder) == d or str(folder).startswith(d + "/") for d in SYSTEM_DIRS):
+            argv += ["--perms", "0755", "--dir", str(folder)]
+    return argv
 
 
 def reachable(paths: list[Path]) -> list[str]:
@@ -146,6 +216,21 @@ def reachable(paths: list[Path]) -> list[str]:
     return covers + binds
 
 
+def kernel_workdir(scratch: Path, notebook: str) -> Path:
+    """A fresh, empty folder for the kernel of `notebook`, handed to the kernel's user."""
+    work = scratch / "work"
+    work.mkdir(exist_ok=True)
+    folder = work / (re.sub(r"[^A-Za-z0-9_.-]", "_", notebook) or "notebook")
+    if folder.is_symlink() or folder.exists():
+        if folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder)
+        else:
+            folder.unlink()
+    folder.mkdir()
+    prepare_workdir(folder)
+    return folder
+
+
 def prepare_workdir(path: Path) -> None:
     """Hand the notebook's folder to the kernel's user (nbgrader created it as root)."""
     if os.getuid() != 0 or not path.is_dir():
@@ -160,13 +245,16 @@ def prepare_workdir(path: Path) -> None:
 class Watchdog(threading.Thread):
     """Kill the kernel's process tree when it passes the memory or CPU limit, saying why."""
 
-    def __init__(self, pid: int, limits: Limits, interval: float = 0.1):
+    def __init__(self, pid: int, limits: Limits, interval: float = 0.1, disk: list[Path] | tuple = (),
+                 disk_interval: float = 0.5):
         super().__init__(daemon=True)
         import psutil
 
         self.root = psutil.Process(pid)
         self.limits = limits
         self.interval = interval
+        self.disk = list(disk)  # the folders the kernel writes in (its /tmp is counted too)
+        self.disk_interval = disk_interval
         self.reason = ""
         self.peak_mb = 0.0
         self._stop_event = threading.Event()
@@ -179,9 +267,14 @@ class Watchdog(threading.Thread):
         except psutil.Error:
             return []
 
+    def disk_usage(self, procs=()) -> tuple[int, int]:
+        """(bytes, files) the kernel has written: its folders and its private /tmp."""
+        return written(self.disk, procs, self.limits.max_files)
+
     def run(self) -> None:
         import psutil
 
+        next_disk = 0.0
         while not self._stop_event.wait(self.interval):
             rss = cpu = 0.0
             procs = self.tree()
@@ -202,6 +295,12 @@ class Watchdog(threading.Thread):
             elif cpu > self.limits.cpu_seconds:
                 self.reason = (f"CPULimit: the kernel used more than {self.limits.cpu_seconds} s of CPU time "
                                "and was stopped")
+            elif self.disk and time.monotonic() >= next_disk:
+                next_disk = time.monotonic() + self.disk_interval
+                used, count = self.disk_usage(procs)
+                if used > self.limits.disk_mb * 2**20 or count > self.limits.max_files:
+                    self.reason = (f"DiskLimit: the kernel wrote more than {self.limits.disk_mb} MB "
+                                   f"(or {self.limits.max_files} files) in total in its folders and was stopped")
             if self.reason:
                 self.kill()
                 return
@@ -219,7 +318,82 @@ class Watchdog(threading.Thread):
         self._stop_event.set()
 
 
+def written(folders: list[Path], procs=(), max_files: int = 1_000_000) -> tuple[int, int]:
+    """(bytes, entries) under `folders`, links not followed, plus the private /tmp of `procs`
+    (the walk stops past `max_files` entries)."""
+    total = count = 0
+    stack = [str(f) for f in folders]
+    while stack and count <= max_files:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    count += 1
+                    try:
+                        info = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    total += max(info.st_blocks * 512, 0)
+                    if stat.S_ISDIR(info.st_mode):
+                        stack.append(entry.path)
+        except OSError:
+            continue
+    try:
+        host = os.stat("/tmp").st_dev
+    except OSError:
+        host = None
+    for proc in list(procs)[1:]:  # bwrap's children see the sandbox's own tmpfs /tmp
+        try:
+            tmp = f"/proc/{proc.pid}/root/tmp"
+            if os.stat(tmp).st_dev == host:
+                continue
+            vfs = os.statvfs(tmp)
+            total += (vfs.f_blocks - vfs.f_bfree) * vfs.f_frsize
+            count += max(vfs.f_files - vfs.f_ffree, 0)
+            break
+        except OSError:
+            continue
+    return total, count
+
+
+def clear_folder(folder: Path) -> None:
+    """Empty a folder the kernel wrote in, never following a link it left there."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                os.unlink(entry.path)
+        except OSError:
+            pass
+
+
+ERROR_KEEP = 64 * 1024  # characters of an error (name, message, traceback) kept in the graded notebook
+
+
+def cap_error(content: dict, keep: int = ERROR_KEEP) -> dict:
+    """An error output cut to `keep` characters or so: still an error, with a note that it was cut."""
+    def cut(text, limit: int) -> str:
+        text = str(text)
+        return text if len(text) <= limit else f"{text[:limit]}... [{len(text) - limit} characters cut by the grader]"
+
+    lines = [cut(line, keep // 8) for line in list(content.get("traceback") or [])]
+    if len(lines) > 40:
+        lines = lines[:10] + [f"... [{len(lines) - 30} traceback lines cut by the grader]"] + lines[-20:]
+    while len(lines) > 1 and sum(len(x) for x in lines) > keep // 2:  # each line is at most keep // 8
+        lines = lines[:1] + lines[2:]
+    return {**content, "ename": cut(content.get("ename", "Error"), 200),
+            "evalue": cut(content.get("evalue", ""), keep // 4), "traceback": lines}
+
+
 class KernelStuck(Exception):
+    pass
+
+
+class NotebookTimeout(Exception):
     pass
 
 
@@ -266,6 +440,10 @@ class SandboxedExecute(Execute):
     judged = List([], help="notebooks whose tests are judged outside the kernel: no test guard is "
                            "installed in their kernel, which is trusted with nothing").tag(config=True)
     max_grace = Integer(20, help="seconds a timed-out kernel has to answer after its interrupt").tag(config=True)
+    scratch = Unicode("", help="the worker's scratch course: the kernel runs in scratch/work/<notebook>, "
+                               "a fresh folder holding nothing of the submission").tag(config=True)
+    notebook_timeout = Integer(0, help="seconds the notebook's cells may run in all, replays after a "
+                                       "restart included (0: no limit)").tag(config=True)
     incidents = List([])
     report_to: dict[str, list[str]] = {}  # notebook name -> incidents, read by the worker
 
@@ -280,19 +458,28 @@ class SandboxedExecute(Execute):
         notebook_name = ((resources or {}).get("nbgrader") or {}).get("notebook", "")
         self._guarded = notebook_name not in self.judged
         self._output_limit = int(limits.output_mb * 2**20)
-        workdir = Path((resources or {}).get("metadata", {}).get("path") or ".")
-        prepare_workdir(workdir)
+        self._spent = 0.0  # seconds the notebook's cells have run (replays included; not kernel start-ups)
+        disk: list[Path] = []
+        if self.scratch:  # a fresh, empty folder: files beside the notebook never reach the kernel
+            workdir = kernel_workdir(Path(self.scratch), notebook_name)
+            disk = [workdir, Path(self.scratch) / "home"]
+        else:
+            workdir = Path((resources or {}).get("metadata", {}).get("path") or ".")
+            prepare_workdir(workdir)
 
         ran_ok: list[int] = []  # code cells (not tests) that ran cleanly: replayed after a restart
         start, restarts, startup_failures = 0, 0, 0
         while start < len(nb.cells):
+            if self._over_budget():
+                self._out_of_time(nb.cells[start:])
+                break
             self.km, self.kc = None, None
             watchdog = None
             failed_at, reason, phase = None, "", "start"
             index = start
             try:
-                with self.setup_kernel():
-                    watchdog = Watchdog(self.km.provisioner.process.pid, limits)
+                with self.setup_kernel(cwd=str(workdir)):
+                    watchdog = Watchdog(self.km.provisioner.process.pid, limits, disk=disk)
                     watchdog.start()
                     info = self.wait_for_reply(self.kc.kernel_info())
                     nb.metadata["language_info"] = info["content"]["language_info"]
@@ -310,6 +497,9 @@ class SandboxedExecute(Execute):
                         if not is_test_cell(cell) and not error_message(cell):
                             ran_ok.append(index)
                     index = len(nb.cells)
+            except NotebookTimeout:
+                self._out_of_time(nb.cells[index:])
+                break
             except (DeadKernelError, KernelStuck, CellTimeoutError, RuntimeError, TimeoutError) as exc:
                 failed_at = index
                 reason = (watchdog.reason if watchdog and watchdog.reason else self._describe(exc))
@@ -320,6 +510,12 @@ class SandboxedExecute(Execute):
                         watchdog.kill()
             if failed_at is None:
                 break
+            if reason.startswith("DiskLimit"):  # the next kernel starts with empty folders
+                for folder in disk:
+                    clear_folder(folder)
+                if self.scratch:
+                    (Path(self.scratch) / "home" / "tmp").mkdir(exist_ok=True)
+                    prepare_workdir(Path(self.scratch) / "home")
             if phase == "start":  # the grader's problem, not the student's: retry, then give up
                 startup_failures += 1
                 if startup_failures > 1:
@@ -347,16 +543,61 @@ class SandboxedExecute(Execute):
         SandboxedExecute.report_to[notebook] = list(self.incidents)
         return self.nb, self.resources
 
+    # -- the notebook's time and its kernel's files ----------------------------------------
+    def _over_budget(self) -> bool:
+        return self.notebook_timeout > 0 and getattr(self, "_spent", 0.0) >= self.notebook_timeout - 0.5
+
+    def _timed(self, run, *args, **kwargs) -> None:
+        started = time.monotonic()
+        try:
+            run(*args, **kwargs)
+        finally:
+            self._spent = getattr(self, "_spent", 0.0) + time.monotonic() - started
+
+    def _budget_text(self) -> str:
+        return f"the notebook's cells ran longer than {self.notebook_timeout} s in total (the grading time limit)"
+
+    def _out_of_time(self, cells) -> None:
+        mark_not_run(cells, f"NotebookTimeout: {self._budget_text()}; this cell did not run")
+        self.incidents.append(f"NotebookTimeout: {self._budget_text()}; the remaining cells did not run")
+
+    def _get_timeout(self, cell):
+        timeout = super()._get_timeout(cell)
+        if self.notebook_timeout <= 0:
+            return timeout
+        left = max(1, int(self.notebook_timeout - getattr(self, "_spent", 0.0)) + 1)
+        return left if timeout is None else min(timeout, left)
+
+    def create_kernel_manager(self):
+        """Each kernel gets a fresh runtime folder of unguessable name for its connection file,
+        so no link a previous kernel left in the runtime folder is written through."""
+        km = super().create_kernel_manager()
+        runtime = Path(self.scratch) / "runtime" if self.scratch else None
+        if runtime is not None and runtime.is_dir():  # made by sandbox_kernel
+            fresh = runtime / secrets.token_hex(8)
+            fresh.mkdir(mode=0o700)
+            if os.getuid() == 0:
+                os.chown(fresh, sandbox_uid(), sandbox_uid())
+            km.connection_file = str(fresh / "kernel.json")
+        return km
+
     # -- one cell -----------------------------------------------------------------------
     def _run_cell(self, cell, resources, index: int) -> None:
+        if self._over_budget():
+            raise NotebookTimeout(self._budget_text())
         test = is_test_cell(cell)
         problem, restored = "", []
         if test and self._guarded:
             problem, restored = self._check_guard()
         self._cell_bytes, self._cell_truncated = 0, False
-        self.preprocess_cell(cell, resources, index)
+        self._timed(self.preprocess_cell, cell, resources, index)
         timed_out = any(o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError"
                         for o in cell.outputs)
+        if timed_out and self._over_budget():
+            for out in cell.outputs:
+                if out.get("output_type") == "error" and out.get("ename") == "CellTimeoutError":
+                    out["ename"], out["evalue"] = "NotebookTimeout", f"{self._budget_text()}: the cell was stopped"
+            raise NotebookTimeout(self._budget_text())
         if timed_out:
             if not self._responsive():
                 raise KernelStuck(f"CellTimeout: the cell ran longer than {self.timeout} s and did not stop "
@@ -384,7 +625,7 @@ class SandboxedExecute(Execute):
         shadow = copy.deepcopy(cell)
         shadow.outputs = []
         self._cell_bytes, self._cell_truncated = 0, False
-        self.execute_cell(shadow, index, store_history=False)
+        self._timed(self.execute_cell, shadow, index, store_history=False)
         if any(o.get("ename") == "CellTimeoutError" for o in shadow.outputs if o.get("output_type") == "error"):
             raise KernelStuck(f"CellTimeout: replaying cell {index} after a restart timed out")
         if _is_setup(cell) and self._guarded:
@@ -464,6 +705,14 @@ class SandboxedExecute(Execute):
             self.timeout = saved
 
     def output(self, outs, msg, display_id, cell_index):
+        if msg["msg_type"] == "error":  # an error is output too: ename, evalue and traceback are capped
+            size = len(json.dumps(msg["content"]))
+            self._cell_bytes = getattr(self, "_cell_bytes", 0) + size
+            if self._cell_bytes > self._output_limit:
+                msg = {**msg, "content": cap_error(msg["content"])}
+                self.incidents.append(f"cell {cell_index}: output truncated (an error of "
+                                      f"{size / 2**20:.1f} MB was cut to its start)")
+            return super().output(outs, msg, display_id, cell_index)
         if msg["msg_type"] in ("stream", "display_data", "execute_result", "update_display_data"):
             size = len(json.dumps(msg["content"]))
             self._cell_bytes = getattr(self, "_cell_bytes", 0) + size

@@ -16,6 +16,7 @@ import json
 import os
 import secrets
 import shutil
+import stat
 import sys
 import tempfile
 import time
@@ -29,40 +30,167 @@ from . import heldout, judge
 from .execute import cell_results
 
 MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
+MAX_SUBMISSION_FILES = 2000
+
+
+class RefusedSubmission(ValueError):
+    """The submission folder itself cannot be read safely (it is a link, or not a folder)."""
+
+
+def _kind(mode: int) -> str:
+    return ("a symbolic link" if stat.S_ISLNK(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "not a regular file")
+
+
+def _read_nofollow(path: Path, limit: int) -> bytes:
+    """A regular file's bytes, never through a link, a FIFO or a device (they raise OSError)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{path.name} is {_kind(info.st_mode)}")
+        if info.st_size > limit:
+            raise OSError(f"{path.name} is larger than {limit // 2**20} MB")
+        chunks, size = [], 0
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                raise OSError(f"{path.name} is larger than {limit // 2**20} MB")
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def scan_folder(folder: Path, max_bytes: int = MAX_SUBMISSION_BYTES) -> tuple[dict[str, str], list[str]]:
+    """The regular files under `folder` as {relative path: base64}, and what was refused and why.
+
+    Links (to files or folders, inside the folder or out), FIFOs, sockets and devices are never
+    read or followed: the grader runs as root, and a link could hand it another student's or the
+    instructor's files. Caches and hidden files are skipped; a name that is not UTF-8 is read
+    under a readable name. Raises RefusedSubmission when `folder` itself is a link.
+    """
+    info = os.lstat(folder)
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise RefusedSubmission(f"the submission folder is {_kind(info.st_mode)}, not a folder: "
+                                "it was refused and nothing was graded")
+    files: dict[str, str] = {}
+    notes: list[str] = []
+    total = 0
+    stack = [(os.fsencode(folder), b"")]
+    while stack:
+        base, prefix = stack.pop()
+        try:
+            entries = sorted(os.scandir(base), key=lambda e: e.name)
+        except OSError as exc:
+            notes.append(f"the folder {_shown(prefix) or '.'} could not be read ({exc.strerror}); it was skipped")
+            continue
+        for entry in entries:
+            raw = prefix + entry.name
+            shown = _shown(raw)
+            if len(files) + len(notes) > MAX_SUBMISSION_FILES:
+                raise ValueError(f"the submission holds more than {MAX_SUBMISSION_FILES} files")
+            if entry.name.startswith(b".") or entry.name == b"__pycache__":
+                continue
+            try:
+                mode = entry.stat(follow_symlinks=False).st_mode
+            except OSError:
+                continue
+            if stat.S_ISDIR(mode):
+                stack.append((entry.path, raw + b"/"))
+                continue
+            if not stat.S_ISREG(mode):
+                notes.append(f"{shown} is {_kind(mode)}: it was refused (only plain files are graded)")
+                continue
+            try:
+                name = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                name = raw.decode("utf-8", errors="replace").replace("\ufffd", "_")
+                notes.append(f"the file name {shown} is not valid UTF-8; it was read as {name!r}")
+                if name in files:
+                    continue
+            try:
+                data = _read_nofollow(Path(os.fsdecode(entry.path)), max_bytes)
+            except OSError as exc:
+                notes.append(f"{shown} was refused: {exc.strerror or exc}")
+                continue
+            total += len(data)
+            if total > max_bytes:
+                raise ValueError(f"the submission holds more than {max_bytes // 2**20} MB")
+            files[name] = base64.b64encode(data).decode()
+    return files, notes
+
+
+def _shown(raw: bytes) -> str:
+    return repr(raw.decode("utf-8", errors="backslashreplace").rstrip("/"))
 
 
 def pack_files(folder: Path, max_bytes: int = MAX_SUBMISSION_BYTES) -> dict[str, str]:
-    """The files under `folder` as {relative path: base64}, skipping caches and links."""
-    files: dict[str, str] = {}
-    total = 0
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if path.is_symlink() or not path.is_file() or any(p.startswith(".") or p == "__pycache__"
-                                                             for p in rel.parts):
-            continue
-        total += path.stat().st_size
-        if total > max_bytes:
-            raise ValueError(f"{folder} holds more than {max_bytes // 2**20} MB")
-        files[str(rel)] = base64.b64encode(path.read_bytes()).decode()
-    return files
+    """The files under `folder` as {relative path: base64}, skipping caches, links and special files."""
+    return scan_folder(folder, max_bytes)[0]
 
 
 def unpack_files(files: dict[str, str], folder: Path) -> None:
+    """Write the files under `folder` (created here), never outside it nor through a link."""
     folder.mkdir(parents=True, exist_ok=True)
+    root = folder.resolve()
     for rel, data in files.items():
-        target = (folder / rel).resolve()
-        if folder.resolve() not in target.parents:
+        parts = Path(rel).parts
+        if not parts or Path(rel).is_absolute() or any(p in ("", ".", "..") for p in parts):
             raise ValueError(f"refusing to write outside the scratch folder: {rel}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(base64.b64decode(data))
+        target = root.joinpath(*parts)
+        parent = root
+        for part in parts[:-1]:
+            parent = parent / part
+            if parent.is_symlink():
+                raise ValueError(f"refusing to write through a link: {rel}")
+            parent.mkdir(exist_ok=True)
+        write_new(target, base64.b64decode(data))
 
 
-def apply_heldout(nb: nbformat.NotebookNode, workdir: Path) -> None:
-    """Decide held-out test cells from the saved model, scored outside the sandbox."""
+def write_new(path: Path, data: bytes) -> None:
+    """Create `path` with `data`; refuses to follow a link or to reuse what is there."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0), 0o644)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def copy_out(src: Path, dest: Path, limit: int = 4 * 2**30) -> bool:
+    """Copy a file the kernel wrote to a folder of the grader's: plain files only, no link followed."""
+    try:
+        fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return False
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            return False
+        if dest.is_symlink() or dest.exists():
+            dest.unlink()
+        out = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        with os.fdopen(out, "wb") as f:
+            while chunk := os.read(fd, 1 << 20):
+                f.write(chunk)
+        return True
+    finally:
+        os.close(fd)
+
+
+def apply_heldout(nb: nbformat.NotebookNode, workdir: Path, kernel_dir: Path | None = None) -> None:
+    """Decide held-out test cells from the saved model, scored outside the sandbox.
+
+    The model is copied out of the kernel's folder (`kernel_dir`) into `workdir` first: a
+    plain file only, never through a link the kernel left there."""
     for name, task in heldout.TASKS.items():
         for cell in nb.cells:
             if cell.metadata.get("nbgrader", {}).get("grade_id") != task.grade_id:
                 continue
+            if kernel_dir is not None:
+                target = workdir / task.filename
+                if target.is_symlink() or target.exists():
+                    target.unlink()
+                copy_out(kernel_dir / task.filename, target)
             accuracy, error = heldout.score_in_subprocess(name, workdir / task.filename)
             message = heldout.verdict(name, accuracy, error)
             kept = [o for o in cell.outputs if o.get("output_type") != "error"]
@@ -95,7 +223,7 @@ def grade(job: dict) -> dict:
     from . import intake
     from .course import api  # imported here: nbgrader is heavy
     from .preprocessors import AddSentinels, check_sentinels
-    from .sandbox import Limits, SandboxedExecute, sandbox_kernel
+    from .sandbox import Limits, SandboxedExecute, isolated_kernel, sandbox_kernel
 
     started = time.time()
     assignment, student = job["assignment"], job["student"]
@@ -105,6 +233,8 @@ def grade(job: dict) -> dict:
     saved_env = {k: os.environ.get(k) for k in ("JUPYTER_PATH", "JUPYTER_RUNTIME_DIR", "DLCOURSE_SANDBOX")}
     notices: dict[str, list[str]] = {}
     try:
+        if job.get("refused"):  # the parent found a link in place of the submission folder
+            raise RefusedSubmission(job["refused"])
         unpack_files(job["source_files"], scratch / "source" / assignment)
         unpack_files(job["submission_files"], scratch / "submitted" / student / assignment)
         if job.get("timestamp"):
@@ -124,7 +254,9 @@ def grade(job: dict) -> dict:
                   if judge.is_judged(nb := nbformat.read(path, as_version=4))}
         expected_cells = intake.gradebook_cells(db_url, load_settings().course_id, assignment)
         notices = intake.normalize_submission(scratch / "source" / assignment,
-                                              scratch / "submitted" / student / assignment, expected_cells)
+                                              scratch / "submitted" / student / assignment, expected_cells,
+                                              max_added_cells=limits.max_added_cells)
+        notices[""] = list(job.get("intake_notices", [])) + notices.get("", [])
         sandboxed = False
         if job.get("sandbox", True):
             course = Path(job.get("course_root") or REPO_ROOT)
@@ -136,6 +268,8 @@ def grade(job: dict) -> dict:
             if judged:  # the answers never enter the sandbox
                 hide.append(REPO_ROOT / "dlcourse" / "instructor")
             sandboxed = sandbox_kernel(scratch, hide, limits)
+        if not sandboxed:  # still: nothing beside the notebook changes how the kernel starts
+            isolated_kernel(scratch)
         result["sandboxed"] = sandboxed
         os.environ["DLCOURSE_SANDBOX"] = "1" if sandboxed else "0"
         if sandboxed:  # Unix sockets: the kernel has no network to talk over
@@ -147,6 +281,9 @@ def grade(job: dict) -> dict:
         nb_api.config.SandboxedExecute.judged = sorted(judged)
         nb_api.config.SandboxedExecute.nonce = nonce
         nb_api.config.SandboxedExecute.limits = limits.as_dict()
+        nb_api.config.SandboxedExecute.scratch = str(scratch)  # the kernel runs in scratch/work/<notebook>
+        nb_api.config.SandboxedExecute.notebook_timeout = int(job.get("notebook_timeout")
+                                                              or load_settings().notebook_timeout)
         nb_api.config.OverwriteCells.add_missing_cells = True
         defaults = Autograde.class_traits()["autograde_preprocessors"].default()
         nb_api.config.Autograde.autograde_preprocessors = [
@@ -158,13 +295,20 @@ def grade(job: dict) -> dict:
         if not graded.get("success"):
             log = (graded.get("log") or "") + (graded.get("error") or "")
             result["error"] = _summarise_log(log)
+        expected = {path.stem for path in source_dir.glob("*.ipynb")}
         for path in sorted(out_dir.glob("*.ipynb")) if out_dir.is_dir() else []:
-            nb = nbformat.read(path, as_version=4)
+            if path.stem not in expected or path.is_symlink():  # only the assignment's notebooks
+                continue
+            nb = nbformat.reads(_read_nofollow(path, 1 << 30).decode("utf-8"), as_version=4)
             check_sentinels(nb, nonce)
             if path.stem in judged:
                 judge_outside(nb, source_dir / path.name, scratch, incidents.setdefault(path.stem, []))
             judge.strip_tapes(nb)
-            apply_heldout(nb, out_dir)
+            # scored in an empty folder of the grader's: the scorer's Python must not import
+            # a numpy.py (or anything else) that came with the submission
+            score_dir = scratch / "heldout" / path.stem
+            score_dir.mkdir(parents=True, exist_ok=True)
+            apply_heldout(nb, score_dir, scratch / "work" / path.stem)
             result["notebooks"][path.stem] = {
                 "notebook": nbformat.writes(nb),
                 "results": [r.__dict__ for r in cell_results(nb)],
@@ -176,6 +320,8 @@ def grade(job: dict) -> dict:
             result["error"] = ("; ".join(result["notices"]) or result["error"]
                                or "no notebook was graded (was the notebook renamed?)")
         result["ok"] = bool(result["notebooks"]) and not result["error"]
+    except RefusedSubmission as exc:
+        result["error"] = str(exc)
     except Exception as exc:  # a broken submission must not stop the class run
         result["error"] = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
     finally:

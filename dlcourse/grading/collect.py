@@ -1,0 +1,472 @@
+"""`dlcourse collect ASSIGNMENT ARCHIVE`: an LMS's bulk download into submitted/.
+
+The naming schemes read (each LMS's "download all submissions" zip):
+
+- Moodle: `Full Name_<participant id>_assignsubmission_file_/<file>` (downloaded in folders) or
+  `Full Name_<participant id>_assignsubmission_file_<file>` (flat); the entry's time is the submission's;
+- Canvas: `<lastnamefirstname>_<user id>_<submission id>_<file>`, with `late_` before the user id
+  for late work (`<name>_late_<id>_<subid>_<file>`); the entry's time is the submission's;
+- Google Classroom (a Drive folder download): `<Full Name>/<file>` or `<file> - <Full Name>.ipynb`
+  (or `<Full Name> - <file>.ipynb`); Drive keeps no submission time.
+
+LMS names and ids are mapped to student ids with the roster (CSV: student_id, first_name,
+last_name, email and optionally moodle_id, canvas_id, classroom_name), whose names and emails go
+into the gradebook. The archive is read entry by entry, never extracted: entries that escape the
+folder, absolute paths, links, encrypted or oversized entries, zip bombs, duplicated or unreadable
+names are refused with the reason, and nothing is written outside submitted/.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import re
+import stat
+import unicodedata
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from zoneinfo import ZoneInfo
+
+from .course import CourseError
+from .deadlines import Schedule, format_timestamp, load_schedule, read_timestamp
+
+LMS_KINDS = ("moodle", "canvas", "classroom")
+MAX_ENTRY_BYTES = 64 * 2**20  # one notebook
+MAX_TOTAL_BYTES = 2 * 2**30  # the whole archive, uncompressed
+MAX_RATIO = 200  # uncompressed / compressed, for entries over 1 MB
+MAX_ENTRIES = 20000
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
+
+MOODLE_FOLDER = re.compile(r"^(?P<name>.+)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+)_$")
+MOODLE_FLAT = re.compile(r"^(?P<name>.+)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+)_(?P<file>.+)$")
+CANVAS = re.compile(r"^(?P<name>[^_/]+?)_(?:(?P<late>late)_)?(?P<id>\d+)_(?P<subid>\d+)_(?P<file>.+)$", re.I)
+RENAMED = [re.compile(p, re.I) for p in (r"^copy of\s+", r"\s*\(\d+\)$", r"-\d+$")]
+
+
+class CollectError(CourseError):
+    """The archive as a whole cannot be used (corrupt, a zip bomb, no notebook at all)."""
+
+
+@dataclass
+class Student:
+    student_id: str
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    moodle_id: str = ""
+    canvas_id: str = ""
+    classroom_name: str = ""
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+@dataclass
+class Candidate:
+    """One notebook of one attempt in the archive."""
+
+    entry: str  # the (normalised) entry name
+    info: zipfile.ZipInfo
+    lms_name: str
+    lms_id: str
+    file_name: str
+    when: datetime | None
+    flagged_late: bool = False
+    subid: str = ""
+    student: str | None = None
+
+
+@dataclass
+class Result:
+    lms: str
+    taken: dict = field(default_factory=dict)  # student -> Candidate written (or kept)
+    status: dict = field(default_factory=dict)  # student -> "new" | "updated" | "unchanged" | "kept newer"
+    late: dict = field(default_factory=dict)  # student -> hours late (or None when only flagged)
+    refused_late: dict = field(default_factory=dict)  # student -> Candidate not taken (late, not accepted)
+    unmatched: list = field(default_factory=list)  # (LMS name, LMS id, entry)
+    missing: list = field(default_factory=list)  # roster students without a submission
+    notes: list = field(default_factory=list)  # entries ignored or refused, with the reason
+
+    def note(self, entry: str, reason: str) -> None:
+        self.notes.append(f"{_printable(entry)}: {reason}")
+
+
+def _printable(name: str) -> str:
+    return name.encode("unicode_escape").decode("ascii") if any(unicodedata.category(ch)[0] == "C"
+                                                                 for ch in name) else name
+
+
+def _key(text: str) -> str:
+    """Names compared loosely: no accents, case, spaces or punctuation."""
+    text = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def read_roster(path: Path) -> list[Student]:
+    """The roster CSV (student_id, first_name, last_name, email[, moodle_id, canvas_id, classroom_name])."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CourseError(f"cannot read the roster {path}: {exc}") from exc
+    reader = csv.DictReader(io.StringIO(text))
+    fields = {f.strip() for f in reader.fieldnames or []}
+    if "student_id" not in fields:
+        raise CourseError(f"roster {path} has no student_id column (columns: {', '.join(sorted(fields))})")
+    students, seen = [], set()
+    for line, row in enumerate(reader, start=2):
+        row = {(k or "").strip(): unicodedata.normalize("NFC", (v or "").strip()) for k, v in row.items()}
+        sid = row.get("student_id", "")
+        if not STUDENT_ID.match(sid):
+            raise CourseError(f"roster {path} line {line}: student_id {sid!r} is not a safe folder name "
+                              "(letters, digits, . _ @ -)")
+        if sid in seen:
+            raise CourseError(f"roster {path} line {line}: student_id {sid!r} appears twice")
+        seen.add(sid)
+        students.append(Student(sid, *(row.get(k, "") for k in ("first_name", "last_name", "email", "moodle_id",
+                                                                  "canvas_id", "classroom_name"))))
+    return students
+
+
+def _entry_name(info: zipfile.ZipInfo) -> str | None:
+    """The entry's name as the sender meant it, NFC; None when it cannot be trusted."""
+    name = info.filename
+    if not info.flag_bits & 0x800:  # not marked UTF-8: zipfile decoded it as cp437
+        try:
+            name = name.encode("cp437").decode("utf-8")
+        except (UnicodeEncodeError, UnicodeDecodeError):
+            pass  # genuinely cp437 (old Windows zip): keep zipfile's reading
+    return unicodedata.normalize("NFC", name.replace("\\", "/"))
+
+
+def _refusal(info: zipfile.ZipInfo, name: str) -> str | None:
+    """Why an entry must not be used (None: it may be read)."""
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in name):
+        return "refused: the name holds control or invisible characters"
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        return "refused: absolute path"
+    if ".." in PurePosixPath(name).parts:
+        return "refused: the path escapes the archive's folder (zip slip)"
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        return "refused: a symbolic link"
+    if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        return "refused: not a regular file"
+    if info.flag_bits & 0x1:
+        return "refused: encrypted"
+    if info.file_size > MAX_ENTRY_BYTES:
+        return f"refused: {info.file_size} bytes uncompressed, over the {MAX_ENTRY_BYTES} limit"
+    if info.file_size > 2**20 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+        return f"refused: compression ratio over {MAX_RATIO} (a zip bomb?)"
+    return None
+
+
+def read_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """The entry's bytes, never more than its declared size (a lying header is caught)."""
+    out = bytearray()
+    with zf.open(info) as fh:
+        while chunk := fh.read(2**20):
+            out += chunk
+            if len(out) > min(info.file_size, MAX_ENTRY_BYTES):
+                raise zipfile.BadZipFile("the entry is larger than its header says")
+    return bytes(out)
+
+
+def _zip_time(info: zipfile.ZipInfo, tz: ZoneInfo) -> datetime | None:
+    try:
+        return datetime(*info.date_time, tzinfo=tz)
+    except ValueError:
+        return None
+
+
+NAME_TIME = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})[T _-]?(\d{2})[:h-]?(\d{2})(?:[:m-]?(\d{2}))?")
+
+
+def _name_time(name: str, tz: ZoneInfo) -> datetime | None:
+    """A timestamp written in a file name (e.g. `..._2026-03-20T23-10-05.ipynb`), if any."""
+    m = NAME_TIME.search(name)
+    if not m:
+        return None
+    try:
+        return datetime(*(int(g or 0) for g in m.groups()), tzinfo=tz)
+    except ValueError:
+        return None
+
+
+def detect_lms(names: list[str]) -> str:
+    if any("_assignsubmission_" in n for n in names):
+        return "moodle"
+    if names and sum(bool(CANVAS.match(PurePosixPath(n).name)) for n in names) >= max(1, len(names) // 2):
+        return "canvas"
+    return "classroom"
+
+
+def _parse(lms: str, name: str, info: zipfile.ZipInfo, tz: ZoneInfo, roster: list[Student]) -> Candidate | None:
+    parts = PurePosixPath(name).parts
+    base = parts[-1]
+    if lms == "moodle":
+        for i, part in enumerate(parts[:-1]):
+            m = MOODLE_FOLDER.match(part)
+            if m:
+                return Candidate(name, info, m["name"], m["id"], "/".join(parts[i + 1:]), _zip_time(info, tz))
+        m = MOODLE_FLAT.match(base)
+        if m:
+            return Candidate(name, info, m["name"], m["id"], m["file"], _zip_time(info, tz))
+        return None
+    if lms == "canvas":
+        m = CANVAS.match(base)
+        if m:
+            return Candidate(name, info, m["name"], m["id"], m["file"], _zip_time(info, tz),
+                             flagged_late=bool(m["late"]), subid=m["subid"])
+        return None
+    # Google Classroom: a folder per student, or the student's name in the file name
+    names = {_key(s.classroom_name or s.full_name): s for s in roster}
+    for part in parts[:-1]:
+        if _key(part) in names:
+            return Candidate(name, info, part, "", base, _name_time(base, tz))
+    stem = base[:-len(".ipynb")] if base.lower().endswith(".ipynb") else base
+    pieces = [p.strip() for p in stem.split(" - ")]
+    if len(pieces) >= 2:
+        for who in (pieces[-1], pieces[0]):
+            if _key(who) in names or not roster:
+                return Candidate(name, info, who, "", base, _name_time(base, tz))
+        return Candidate(name, info, pieces[-1], "", base, _name_time(base, tz))
+    if len(parts) >= 2:
+        return Candidate(name, info, parts[-2], "", base, _name_time(base, tz))
+    return None
+
+
+def _match(lms: str, cand: Candidate, roster: list[Student]) -> str | None:
+    """The student id of a candidate (None: not in the roster)."""
+    if not roster:
+        slug = re.sub(r"[^a-z0-9]+", "-", unicodedata.normalize("NFKD", cand.lms_name).encode(
+            "ascii", "ignore").decode().lower()).strip("-")
+        return slug if slug and STUDENT_ID.match(slug) else None
+    id_field = {"moodle": "moodle_id", "canvas": "canvas_id"}.get(lms)
+    if id_field and cand.lms_id:
+        for s in roster:
+            if getattr(s, id_field) and getattr(s, id_field) == cand.lms_id:
+                return s.student_id
+    key = _key(cand.lms_name)
+    for s in roster:
+        names = {_key(s.full_name), _key(s.classroom_name)} if lms != "canvas" else {
+            _key(s.last_name + s.first_name), _key(s.first_name + s.last_name)}
+        if key and key in names - {""}:
+            return s.student_id
+    return None
+
+
+def is_assignment_notebook(file_name: str, assignment: str) -> bool:
+    """`X.ipynb`, `Copy of X.ipynb`, `X (1).ipynb`, `X-1.ipynb` (Canvas), `X - Maria Silva.ipynb`, ..."""
+    stem = PurePosixPath(file_name).name
+    stem = stem[:-len(".ipynb")] if stem.lower().endswith(".ipynb") else stem
+    for piece in [stem, *stem.split(" - ")]:
+        for pattern in RENAMED:
+            piece = pattern.sub("", piece.strip()).strip()
+        if _key(piece) == _key(assignment):
+            return True
+    return False
+
+
+def _choose(cands: list[Candidate], assignment: str, due: datetime | None, accepts_late: bool) -> tuple:
+    """(the attempt to keep or None, the latest refused late attempt or None)."""
+    named = [c for c in cands if is_assignment_notebook(c.file_name, assignment)] or cands
+
+    def order(c):
+        return (c.when or datetime.min.replace(tzinfo=UTC), c.subid.zfill(20), c.entry)
+
+    named.sort(key=order)
+    latest = named[-1]
+    if due is None or accepts_late:
+        return latest, None
+    # an attempt without a time (Google Classroom) counts as on time unless the LMS flagged it late
+    on_time = [c for c in named if not c.flagged_late and (c.when is None or c.when <= due)]
+    return (on_time[-1] if on_time else None), (latest if not on_time or latest is not on_time[-1] else None)
+
+
+def collect(root: Path, assignment: str, archive: Path, lms: str = "auto", roster_path: Path | None = None,
+            db_url: str | None = None, schedule: Schedule | None = None, archive_tz: str | None = None) -> Result:
+    """Fill submitted/<student>/<assignment>/ from an LMS archive; see the module's docstring."""
+    schedule = schedule or load_schedule(root)
+    roster_path = roster_path or schedule.roster
+    roster = read_roster(roster_path) if roster_path else []
+    tz = ZoneInfo(archive_tz) if archive_tz else schedule.timezone
+    if lms not in (*LMS_KINDS, "auto"):
+        raise CourseError(f"--lms must be one of moodle, canvas, classroom, auto, not {lms!r}")
+    try:
+        zf = zipfile.ZipFile(archive)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CollectError(f"{archive} is not a readable zip archive ({exc}); nothing was collected") from exc
+    with zf:
+        infos = zf.infolist()
+        if len(infos) > MAX_ENTRIES:
+            raise CollectError(f"{archive} has {len(infos)} entries, over the {MAX_ENTRIES} limit; nothing collected")
+        total = sum(i.file_size for i in infos)
+        if total > MAX_TOTAL_BYTES:
+            raise CollectError(f"{archive} would unpack to {total} bytes, over the {MAX_TOTAL_BYTES} limit "
+                               "(a zip bomb?); nothing was collected")
+        result = _collect(root, assignment, zf, infos, lms, roster, schedule, tz)
+    if roster:
+        _gradebook_students(root, roster, db_url)
+    return result
+
+
+def _collect(root, assignment, zf, infos, lms, roster, schedule, tz) -> Result:
+    names = {}
+    counts: dict[str, int] = {}
+    for info in infos:
+        name = _entry_name(info)
+        names[id(info)] = name
+        counts[name.rstrip("/")] = counts.get(name.rstrip("/"), 0) + 1
+    usable = [n for i in infos if not i.is_dir() and (n := names[id(i)]).lower().endswith(".ipynb")]
+    kind = detect_lms(usable) if lms == "auto" else lms
+    result = Result(kind)
+    by_student: dict[str, list[Candidate]] = {}
+    for info in infos:
+        name = names[id(info)]
+        if info.is_dir():
+            continue
+        reason = _refusal(info, name)
+        if reason is None and counts[name] > 1:
+            reason = f"refused: the name appears {counts[name]} times in the archive (which one is meant?)"
+        if reason is not None:
+            result.note(name, reason)
+            continue
+        if not name.lower().endswith(".ipynb"):
+            result.note(name, "ignored: not a notebook")
+            continue
+        if name.startswith("__MACOSX/") or PurePosixPath(name).name.startswith("._"):
+            result.note(name, "ignored: macOS metadata, not a notebook")
+            continue
+        cand = _parse(kind, name, info, tz, roster)
+        if cand is None:
+            result.note(name, f"ignored: not named as a {kind} submission")
+            continue
+        cand.student = _match(kind, cand, roster)
+        if cand.student is None:
+            result.unmatched.append((cand.lms_name, cand.lms_id, name))
+            continue
+        by_student.setdefault(cand.student, []).append(cand)
+    if not by_student and not result.unmatched:
+        raise CollectError(f"no {kind} notebook submission in the archive; nothing was collected"
+                           + (f" ({len(result.notes)} entries ignored or refused: {result.notes[0]} ...)"
+                              if result.notes else ""))
+    base = root / "submitted"
+    if base.is_symlink():
+        raise CollectError(f"{base} is a symbolic link: refusing to write through it; nothing was collected")
+    for student, cands in sorted(by_student.items()):
+        due = schedule.due(assignment, student)
+        chosen, refused = _choose(cands, assignment, due, schedule.policy.accepts_late)
+        if len({c.file_name for c in cands}) > 1 and not any(is_assignment_notebook(c.file_name, assignment)
+                                                             for c in cands):
+            kept = chosen or refused
+            result.note(kept.entry, f"{student}: no notebook named like {assignment}; took the latest of "
+                                    f"{len(cands)} ({', '.join(sorted({c.file_name for c in cands}))})")
+        if refused is not None and chosen is None:
+            result.refused_late[student] = refused
+            continue
+        if refused is not None:
+            result.refused_late[student] = refused
+        late = schedule.lateness(assignment, student, chosen.when)
+        if late.total_seconds() > 0 or chosen.flagged_late:
+            result.late[student] = round(late.total_seconds() / 3600, 1) if chosen.when else None
+        try:
+            result.status[student] = _write(base, student, assignment, zf, chosen)
+        except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError) as exc:
+            result.note(chosen.entry, f"refused: the entry cannot be read ({exc}); {student} not collected")
+            result.late.pop(student, None)
+            continue
+        result.taken[student] = chosen
+    result.missing = [s.student_id for s in roster if s.student_id not in result.taken
+                      and s.student_id not in result.refused_late]
+    return result
+
+
+def _write(base: Path, student: str, assignment: str, zf: zipfile.ZipFile, cand: Candidate) -> str:
+    """Write one notebook into submitted/<student>/<assignment>/ unless a newer one is there."""
+    folder = base / student / assignment
+    for p in (base, base / student, folder):
+        if p.is_symlink():
+            raise CollectError(f"{p} is a symbolic link: refusing to write through it")
+    if base.exists() and folder.resolve().parent.parent != base.resolve():
+        raise CollectError(f"{folder} is outside submitted/")
+    data = read_entry(zf, cand.info)
+    target = folder / f"{assignment}.ipynb"
+    existing_when = read_timestamp(folder)
+    if target.is_file():
+        if hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(data).digest():
+            if cand.when is not None and existing_when is None:
+                (folder / "timestamp.txt").write_text(format_timestamp(cand.when) + "\n")
+            return "unchanged"
+        if existing_when is None or cand.when is None or existing_when > cand.when:
+            return "kept newer" if existing_when is not None and cand.when is not None else "kept existing"
+        status = "updated"
+    else:
+        status = "new"
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{assignment}.ipynb.collect"
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+    stamp = folder / "timestamp.txt"
+    if cand.when is not None:
+        stamp.write_text(format_timestamp(cand.when) + "\n")
+    elif stamp.exists():
+        stamp.unlink()
+    return status
+
+
+def _gradebook_students(root: Path, roster: list[Student], db_url: str | None) -> None:
+    """Real names and emails in the gradebook, so formgrader shows them."""
+    from nbgrader.api import Gradebook
+
+    from ..config import load_settings
+    from .course import default_db_url, ensure_tools_on_path, load_root
+
+    ensure_tools_on_path()
+    with Gradebook(db_url or default_db_url(root), load_settings(load_root(root)).course_id) as gb:
+        for s in roster:
+            gb.update_or_create_student(s.student_id, first_name=s.first_name or None,
+                                        last_name=s.last_name or None, email=s.email or None)
+
+
+def format_table(result: Result) -> str:
+    """The collect summary: matched, late, unmatched, missing and the entries left out."""
+    lines = [f"{'student':<22} {'status':<14} {'late':<10} from archive entry"]
+    for student, cand in sorted(result.taken.items()):
+        late = result.late.get(student, 0)
+        late_txt = ("late" if late is None else f"{late:g} h") if student in result.late else ""
+        lines.append(f"{student:<22} {result.status[student]:<14} {late_txt:<10} {_printable(cand.entry)}")
+    for student, cand in sorted(result.refused_late.items()):
+        if student not in result.taken:
+            lines.append(f"{student:<22} {'late: refused':<14} {'':<10} {_printable(cand.entry)}")
+    summary = [f"{result.lms}: {len(result.taken)} matched, {len(result.late)} late, "
+               f"{len(result.unmatched)} unmatched, {len(result.missing)} missing, {len(result.notes)} left out"]
+    if result.unmatched:
+        summary.append("unmatched (not in the roster; add moodle_id/canvas_id/classroom_name to it):")
+        summary += [f"  {_printable(n)} (id {i or '-'}): {_printable(e)}" for n, i, e in result.unmatched]
+    if result.missing:
+        summary.append("missing (in the roster, no submission): " + ", ".join(result.missing))
+    if result.notes:
+        summary.append("left out:")
+        summary += [f"  {n}" for n in result.notes]
+    return "\n".join(lines + summary)
+
+
+def write_manifest(root: Path, assignment: str, result: Result) -> Path:
+    """reports/<assignment>/collect.csv: which archive entry each student's submission came from
+    (the LMS name, id and submission id that `dlcourse feedback --pack` needs)."""
+    out = root / "reports" / assignment
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "collect.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["student", "lms", "lms_name", "lms_id", "submission_id", "file", "submitted_at", "status"])
+        for student, c in sorted(result.taken.items()):
+            w.writerow([student, result.lms, c.lms_name, c.lms_id, c.subid, c.file_name,
+                        format_timestamp(c.when) if c.when else "", result.status[student]])
+    return path

@@ -1,0 +1,246 @@
+"""Deadlines, extensions and the late policy, as data in grader_config.py.
+
+    TIMEZONE = "America/Sao_Paulo"                       # how due dates without an offset are read
+    DEADLINES = {"01_softmax_cross_entropy": "2026-03-20 23:59"}
+    EXTENSIONS = {"01_softmax_cross_entropy": {"s007": "48h", "s011": "2026-03-25 12:00"}}
+    LATE_POLICY = {"kind": "percent", "percent": 10, "per": "day", "cap": 50, "grace_minutes": 5}
+    ROSTER = "roster.csv"                                # student_id, first_name, last_name, email, ...
+
+The policy kinds: "none" (late work counts in full), "percent" (`percent` off per started
+`per` = day | hour after the grace period, at most `cap` percent) and "not_accepted" (late work
+scores 0, and `dlcourse collect` keeps the latest attempt before the due date). The penalty is
+applied in the reports (`late_penalty` and `final_score` of grades.csv) and shown in each
+feedback page; `InsertLatePolicy` writes the policy at the top of each released notebook.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"  # nbgrader's own timestamp.txt format (always UTC here)
+KINDS = ("none", "percent", "not_accepted")
+UNITS = {"day": 86400, "hour": 3600}
+POLICY_CELL_ID = "dlcourse-late-policy"
+
+
+class DeadlineError(ValueError):
+    """A malformed due date, extension or policy in grader_config.py."""
+
+
+@dataclass(frozen=True)
+class LatePolicy:
+    kind: str = "none"
+    percent: float = 0.0
+    per: str = "day"
+    cap: float = 100.0
+    grace_minutes: float = 0.0
+
+    @classmethod
+    def from_config(cls, data: dict | None) -> LatePolicy:
+        data = dict(data or {})
+        policy = cls(kind=str(data.pop("kind", "none")), percent=float(data.pop("percent", 0.0)),
+                     per=str(data.pop("per", "day")), cap=float(data.pop("cap", 100.0)),
+                     grace_minutes=float(data.pop("grace_minutes", 0.0)))
+        if data:
+            raise DeadlineError(f"LATE_POLICY: unknown keys {sorted(data)}")
+        if policy.kind not in KINDS:
+            raise DeadlineError(f"LATE_POLICY kind must be one of {', '.join(KINDS)}, not {policy.kind!r}")
+        if policy.per not in UNITS:
+            raise DeadlineError(f"LATE_POLICY per must be 'day' or 'hour', not {policy.per!r}")
+        if not (0 <= policy.percent <= 100 and 0 <= policy.cap <= 100 and policy.grace_minutes >= 0):
+            raise DeadlineError("LATE_POLICY percent and cap must be in 0..100, grace_minutes >= 0")
+        return policy
+
+    @property
+    def accepts_late(self) -> bool:
+        return self.kind != "not_accepted"
+
+    def penalty(self, late: timedelta) -> float:
+        """Percent of the score taken off for work submitted `late` after the (extended) due date."""
+        seconds = late.total_seconds() - 60 * self.grace_minutes
+        if seconds <= 0 or self.kind == "none":
+            return 0.0
+        if self.kind == "not_accepted":
+            return 100.0
+        units = math.ceil(seconds / UNITS[self.per])  # every started day (hour) counts
+        return min(self.cap, self.percent * units)
+
+    def describe(self) -> str:
+        if self.kind == "none":
+            return "Late work is accepted without penalty."
+        if self.kind == "not_accepted":
+            return "Late work is not accepted (it scores 0)."
+        grace = f" after a grace period of {self.grace_minutes:g} min" if self.grace_minutes else ""
+        return (f"Late work loses {self.percent:g}% of its score per started {self.per}{grace}, "
+                f"at most {self.cap:g}%.")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    deadlines: dict = field(default_factory=dict)  # assignment -> aware datetime
+    extensions: dict = field(default_factory=dict)  # assignment -> {student: aware datetime | timedelta}
+    policy: LatePolicy = field(default_factory=LatePolicy)
+    roster: Path | None = None
+
+    def due(self, assignment: str, student: str | None = None) -> datetime | None:
+        """The due date of `assignment` for `student`, extension included (None: no due date)."""
+        base = self.deadlines.get(assignment)
+        ext = self.extensions.get(assignment, {}).get(student) if student is not None else None
+        if isinstance(ext, datetime):
+            return ext
+        if base is not None and isinstance(ext, timedelta):
+            return base + ext
+        return base
+
+    def lateness(self, assignment: str, student: str, submitted: datetime | None) -> timedelta:
+        due = self.due(assignment, student)
+        if due is None or submitted is None:
+            return timedelta(0)
+        return max(timedelta(0), submitted - due)
+
+    def penalty(self, assignment: str, student: str, submitted: datetime | None) -> float:
+        return self.policy.penalty(self.lateness(assignment, student, submitted))
+
+
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhm])\s*$")
+
+
+def parse_time(value, tz: ZoneInfo) -> datetime:
+    """An aware datetime from "YYYY-MM-DD HH:MM[:SS]" (in `tz`), ISO text with an offset, or a datetime."""
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        try:
+            dt = datetime.fromisoformat(str(value).strip())
+        except ValueError as exc:
+            raise DeadlineError(f"not a date and time: {value!r} (use 'YYYY-MM-DD HH:MM')") from exc
+    return dt if dt.tzinfo is not None else dt.replace(tzinfo=tz)
+
+
+def parse_extension(value, tz: ZoneInfo) -> datetime | timedelta:
+    """An extension: a duration ("48h", "3d", "90m") or a new due date."""
+    if isinstance(value, timedelta):
+        return value
+    m = DURATION.match(str(value))
+    if m:
+        return timedelta(**{{"d": "days", "h": "hours", "m": "minutes"}[m.group(2)]: float(m.group(1))})
+    return parse_time(value, tz)
+
+
+def schedule_from(data: dict, root: Path | None = None) -> Schedule:
+    """A Schedule from the grader_config.py constants (TIMEZONE, DEADLINES, EXTENSIONS, LATE_POLICY, ROSTER)."""
+    tz = ZoneInfo(str(data.get("TIMEZONE") or "UTC"))
+    deadlines = {a: parse_time(v, tz) for a, v in (data.get("DEADLINES") or {}).items()}
+    extensions = {a: {str(s): parse_extension(v, tz) for s, v in per.items()}
+                  for a, per in (data.get("EXTENSIONS") or {}).items()}
+    roster = data.get("ROSTER")
+    if roster and root is not None and not Path(roster).is_absolute():
+        roster = root / roster
+    return Schedule(timezone=tz, deadlines=deadlines, extensions=extensions,
+                    policy=LatePolicy.from_config(data.get("LATE_POLICY")), roster=Path(roster) if roster else None)
+
+
+def load_schedule(root: Path | None = None) -> Schedule:
+    """The course's schedule from grader_config.py (an empty one when it sets none), or from the
+    JSON file named by $DLCOURSE_SCHEDULE."""
+    from ..config import load_settings
+    from .course import load_root
+
+    override = os.environ.get("DLCOURSE_SCHEDULE")  # a JSON file with the same keys (used by the demo)
+    if override:
+        import json
+
+        path = Path(override)
+        return schedule_from(json.loads(path.read_text(encoding="utf-8")), path.parent)
+    settings = load_settings(load_root(root) if root is not None else None)
+    return schedule_from(getattr(settings, "schedule", {}) or {}, settings.root)
+
+
+def format_timestamp(dt: datetime) -> str:
+    """nbgrader's timestamp.txt text for `dt` (in UTC)."""
+    return dt.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
+
+
+def read_timestamp(folder: Path) -> datetime | None:
+    """The aware submission time in `folder`/timestamp.txt (None if absent or unreadable)."""
+    from nbgrader.utils import parse_utc
+
+    path = folder / "timestamp.txt"
+    if any(p.is_symlink() for p in (folder.parent, folder, path)) or not path.is_file():
+        return None  # a submission folder that points elsewhere has no trusted time
+    try:
+        with path.open("rb") as fh:
+            text = fh.read(200).decode("utf-8", errors="replace").strip()
+        naive = parse_utc(text)
+    except (OSError, ValueError, OverflowError, TypeError, LookupError):
+        return None
+    return naive.replace(tzinfo=UTC) if naive is not None else None
+
+
+def describe_late(late: timedelta, penalty: float) -> str:
+    """"submitted 26 h late: -20%" (or "" when on time)."""
+    if late <= timedelta(0):
+        return ""
+    hours = late.total_seconds() / 3600
+    amount = f"{hours:.0f} h" if hours >= 1 else f"{late.total_seconds() / 60:.0f} min"
+    return f"submitted {amount} late: -{penalty:g}%" if penalty else f"submitted {amount} late: no penalty"
+
+
+def late_columns(root: Path, assignment: str, students, scores, schedule: Schedule | None = None) -> list[dict]:
+    """Per student: submitted_at, hours_late, late_penalty (percent) and final_score."""
+    schedule = schedule or load_schedule(root)
+    rows = []
+    for student, score in zip(students, scores, strict=True):
+        when = read_timestamp(root / "submitted" / str(student) / assignment)
+        late = schedule.lateness(assignment, str(student), when)
+        penalty = schedule.policy.penalty(late)
+        rows.append({"submitted_at": format_timestamp(when) if when else "",
+                     "hours_late": round(late.total_seconds() / 3600, 2), "late_penalty": penalty,
+                     "final_score": round(float(score) * (1 - penalty / 100), 4)})
+    return rows
+
+
+def feedback_line(root: Path, assignment: str, student: str) -> str:
+    """The late note of a feedback page ("submitted 26 h late: -20%"), "" when on time."""
+    schedule = load_schedule(root)
+    when = read_timestamp(root / "submitted" / student / assignment)
+    late = schedule.lateness(assignment, student, when)
+    return describe_late(late, schedule.policy.penalty(late))
+
+
+def policy_text(assignment: str, schedule: Schedule) -> str:
+    due = schedule.deadlines.get(assignment)
+    when = f"Due **{due.strftime('%Y-%m-%d %H:%M')} ({due.tzname()})**. " if due else ""
+    return f"> {when}{schedule.policy.describe()}"
+
+
+class InsertLatePolicy(NbGraderPreprocessor):
+    """Put the due date and the late policy of grader_config.py at the top of the student version
+    (a markdown cell right under the title cell).
+
+    Add "dlcourse.grading.deadlines.InsertLatePolicy" to GenerateAssignment.preprocessors (before
+    the last ComputeChecksums). The cell has a fixed id, so a rerun gives the same notebook.
+    """
+
+    def preprocess(self, nb, resources):
+        import nbformat
+
+        schedule = load_schedule()
+        if not schedule.deadlines and schedule.policy.kind == "none":
+            return nb, resources
+        assignment = resources["nbgrader"]["assignment"]
+        nb.cells = [c for c in nb.cells if c.get("id") != POLICY_CELL_ID]
+        cell = nbformat.v4.new_markdown_cell(policy_text(assignment, schedule))
+        cell["id"] = POLICY_CELL_ID
+        first = nb.cells[0] if nb.cells else None  # right under the title cell (the notebook's contract)
+        nb.cells.insert(1 if first is not None and first.cell_type == "markdown" else 0, cell)
+        return nb, resources
