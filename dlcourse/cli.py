@@ -52,6 +52,11 @@ def cmd_feedback(args) -> int:
     for name in resolve_assignments(root, args.assignment):
         written = feedback(root, name)
         print(f"{name}: feedback for {len(written)} notebook(s) in feedback/")
+        if args.pack:
+            from .grading.feedback import pack_feedback
+
+            for path in pack_feedback(root, name, args.pack):
+                print(f"{name}: {args.pack} pack {path.relative_to(root)}")
     return 0
 
 
@@ -78,6 +83,35 @@ def cmd_demo(args) -> int:
     from .grading.demo import run_demo
 
     return run_demo(_root(args), args.assignment, full=args.full, workers=args.workers)
+
+
+def cmd_collect(args) -> int:
+    from .grading.collect import collect, format_table, write_manifest
+    from .grading.course import resolve_assignments
+
+    root = _root(args)
+    (name,) = resolve_assignments(root, args.assignment)
+    result = collect(root, name, Path(args.archive), lms=args.lms,
+                     roster_path=Path(args.roster) if args.roster else None, db_url=args.db,
+                     archive_tz=args.archive_tz)
+    print(format_table(result))
+    print(f"manifest: {write_manifest(root, name, result).relative_to(root)}")
+    return 0
+
+
+def cmd_similarity(args) -> int:
+    from .grading.course import resolve_assignments
+    from .grading.similarity import similarity
+
+    root = _root(args)
+    (name,) = resolve_assignments(root, args.assignment)
+    report, pairs, notes = similarity(root, name, top=args.top)
+    for p in pairs[: args.top]:
+        print(f"{p.a:<24} {p.b:<24} {p.score:6.1%}  (shared tokens: {p.tokens})")
+    for note in notes:
+        print(f"left out: {note}")
+    print(f"report: {report.relative_to(root)}")
+    return 0
 
 
 def cmd_lab(args) -> int:
@@ -111,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("feedback", help="per-student HTML feedback without hidden test code")
     p.add_argument("assignment", nargs="?")
+    p.add_argument("--pack", choices=["moodle", "canvas", "zip"],
+                   help="also pack the pages for an LMS's bulk feedback upload (or one zip per student)")
     p.set_defaults(func=cmd_feedback)
 
     p = sub.add_parser("validate", help="run a notebook's tests; exit 1 if any fails")
@@ -126,6 +162,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--full", action="store_true", help="run training cells at the published size")
     p.add_argument("--workers", type=int, default=None)
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("collect", help="an LMS's submissions archive (Moodle, Canvas, Classroom) into submitted/")
+    p.add_argument("assignment")
+    p.add_argument("archive", help="the zip downloaded from the LMS")
+    p.add_argument("--lms", choices=["moodle", "canvas", "classroom", "auto"], default="auto")
+    p.add_argument("--roster", help="roster CSV (default: ROSTER of grader_config.py)")
+    p.add_argument("--db", help="gradebook SQLAlchemy URL for the roster's names (default: sqlite gradebook.db)")
+    p.add_argument("--archive-tz", help="time zone of the archive's file times (default: TIMEZONE)")
+    p.set_defaults(func=cmd_collect)
+
+    p = sub.add_parser("similarity", help="rank pairs of students by similar answer cells (copydetect)")
+    p.add_argument("assignment")
+    p.add_argument("--top", type=int, default=10, help="pairs shown side by side in the report")
+    p.set_defaults(func=cmd_similarity)
 
     p = sub.add_parser("lab", help="JupyterLab on the course with nbgrader's formgrader and assignment list")
     p.add_argument("--port", type=int, default=8888, help="port on 127.0.0.1 (another free one if taken)")

@@ -1,0 +1,516 @@
+"""`dlcourse collect`: one archive per LMS built from its documented naming scheme, every kind of
+bad input, the late policy and extensions with exact scores, and the LMS import layouts."""
+
+from __future__ import annotations
+
+import io
+import json
+import stat
+import zipfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import ROOT
+
+from dlcourse.cli import main as cli
+from dlcourse.grading import collect as collect_mod
+from dlcourse.grading.collect import CollectError, collect, format_table, read_roster
+from dlcourse.grading.deadlines import LatePolicy, Schedule, late_columns, read_timestamp, schedule_from
+
+A = "01_softmax_cross_entropy"
+TZ = ZoneInfo("America/Sao_Paulo")
+DUE = datetime(2026, 3, 20, 23, 59, tzinfo=TZ)
+ROSTER = """student_id,first_name,last_name,email,moodle_id,canvas_id,classroom_name
+s001,Maria,Silva,maria@uni.example,1001,2001,
+s002,João,Souza,joao@uni.example,1002,2002,
+s003,Ana,Lima,ana@uni.example,1003,2003,
+"""
+
+
+def nb(tag: str) -> bytes:
+    return json.dumps({"cells": [], "metadata": {"tag": tag}, "nbformat": 4, "nbformat_minor": 5}).encode()
+
+
+def zip_bytes(entries) -> bytes:
+    """entries: (name, data, local time) or a ready ZipInfo with data."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data, when in entries:
+            info = name if isinstance(name, zipfile.ZipInfo) else zipfile.ZipInfo(name, when.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)
+    return buf.getvalue()
+
+
+def local(hours_after_due: float) -> datetime:
+    return DUE + timedelta(hours=hours_after_due)
+
+
+@pytest.fixture
+def course(tmp_path, request, monkeypatch):
+    if request.node.name != "test_moodle_archive":  # creating a gradebook takes seconds: one test does it
+        monkeypatch.setattr(collect_mod, "_gradebook_students", lambda *a, **k: None)
+    root = tmp_path / "course"
+    (root / "source" / A).mkdir(parents=True)
+    (root / "source" / A / f"{A}.ipynb").write_bytes(nb("source"))
+    (root / "grader_config.py").write_text(  # the settings collect reads, nothing else
+        'STUDENT_REPO = "course/student"\nCOURSE_ID = "deep-learning"\nc = get_config()  # noqa: F821\n'
+        'LATE_POLICY = {"kind": "percent", "percent": 10, "per": "day", "cap": 50}\n' + (
+        f'TIMEZONE = "America/Sao_Paulo"\nDEADLINES = {{"{A}": "2026-03-20 23:59"}}\n'
+        f'EXTENSIONS = {{"{A}": {{"s003": "48h"}}}}\nROSTER = "roster.csv"\n'))
+    (root / "nbgrader_config.py").write_text((ROOT / "nbgrader_config.py").read_text())
+    (root / "roster.csv").write_text(ROSTER, encoding="utf-8")
+    return root
+
+
+def schedule(kind="percent", **policy) -> Schedule:
+    return schedule_from({"TIMEZONE": "America/Sao_Paulo", "DEADLINES": {A: "2026-03-20 23:59"},
+                          "EXTENSIONS": {A: {"s003": "48h"}},
+                          "LATE_POLICY": {"kind": kind, **({"percent": 10, "per": "day", "cap": 50} | policy
+                                                           if kind == "percent" else {})}})
+
+
+def files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+def written(root: Path, before: set[str]) -> set[str]:
+    return files(root) - before
+
+
+def run_collect(course: Path, archive: bytes, *args: str, capsys) -> tuple[int, str, str]:
+    path = course.parent / "download.zip"
+    path.write_bytes(archive)
+    rc = cli(["--root", str(course), "collect", A, str(path), *args])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+MOODLE = [
+    (f"Maria Silva_1001_assignsubmission_file_/{A}.ipynb", nb("maria"), local(-5)),
+    (f"João Souza_1002_assignsubmission_file_/Copy of {A}.ipynb", nb("joao"), local(26)),
+    ("Zoe Unknown_1999_assignsubmission_file_/notebook.ipynb", nb("zoe"), local(-1)),
+    ("Maria Silva_1001_assignsubmission_onlinetext_/onlinetext.html", b"<p>hi</p>", local(-5)),
+]
+
+
+def test_moodle_archive(course, capsys):
+    before = files(course)
+    rc, out, err = run_collect(course, zip_bytes(MOODLE), capsys=capsys)
+    print(out)
+    assert rc == 0, err
+    sub = course / "submitted"
+    assert json.loads((sub / "s001" / A / f"{A}.ipynb").read_bytes())["metadata"]["tag"] == "maria"
+    assert json.loads((sub / "s002" / A / f"{A}.ipynb").read_bytes())["metadata"]["tag"] == "joao"
+    assert read_timestamp(sub / "s002" / A) == local(26).astimezone(UTC)
+    assert (sub / "s001" / A / "timestamp.txt").read_text().strip() == "2026-03-20 21:59:00.000000 UTC"
+    assert "moodle: 2 matched, 1 late, 1 unmatched, 1 missing" in out
+    assert "Zoe Unknown" in out and "missing (in the roster, no submission): s003" in out
+    assert "onlinetext.html: ignored: not a notebook" in out
+    assert written(course, before) <= {f"submitted/s001/{A}/{A}.ipynb", f"submitted/s001/{A}/timestamp.txt",
+                                       f"submitted/s002/{A}/{A}.ipynb", f"submitted/s002/{A}/timestamp.txt",
+                                       "gradebook.db", f"reports/{A}/collect.csv"}
+    assert (course / "gradebook.db").is_file()
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        joao = gb.find_student("s002")
+        assert (joao.first_name, joao.last_name, joao.email) == ("João", "Souza", "joao@uni.example")
+    # a rerun changes nothing
+    rc, out, _ = run_collect(course, zip_bytes(MOODLE), capsys=capsys)
+    assert rc == 0 and out.count("unchanged") == 2
+
+
+def test_canvas_archive(course, capsys):
+    entries = [(f"silvamaria_2001_9001_{A}.ipynb", nb("maria"), local(-2)),
+               (f"souzajoao_late_2002_9002_{A}-1.ipynb", nb("joao"), local(30)),
+               ("limaana_2003_9003_notes.txt", b"x", local(-3))]
+    rc, out, err = run_collect(course, zip_bytes(entries), "--lms", "canvas", capsys=capsys)
+    print(out)
+    assert rc == 0, err
+    assert "canvas: 2 matched, 1 late, 0 unmatched, 1 missing" in out
+    assert "s002" in out and "30 h" in out
+    manifest = (course / "reports" / A / "collect.csv").read_text()
+    assert "s002,canvas,souzajoao,2002,9002," in manifest
+
+
+def test_classroom_archive(course, capsys):
+    entries = [(f"{A} (Classroom)/Maria Silva/{A} (1).ipynb", nb("maria"), local(-2)),
+               (f"{A} (Classroom)/{A} - João Souza.ipynb", nb("joao"), local(-2)),
+               (f"{A} (Classroom)/Ana Lima - {A}.ipynb", nb("ana"), local(-2))]
+    rc, out, err = run_collect(course, zip_bytes(entries), capsys=capsys)
+    print(out)
+    assert rc == 0, err
+    assert "classroom: 3 matched, 0 late, 0 unmatched, 0 missing" in out
+    tags = {s: json.loads((course / "submitted" / s / A / f"{A}.ipynb").read_bytes())["metadata"]["tag"]
+            for s in ("s001", "s002", "s003")}
+    assert tags == {"s001": "maria", "s002": "joao", "s003": "ana"}
+    assert not (course / "submitted" / "s001" / A / "timestamp.txt").exists()  # Drive keeps no time
+
+
+def test_attempts_latest_before_due_or_latest_overall(course):
+    entries = [(f"Maria Silva_1001_assignsubmission_file_/{A}.ipynb", nb("first"), local(-10)),
+               (f"Maria Silva_1001_assignsubmission_file_/{A} (1).ipynb", nb("second"), local(-1)),
+               (f"Maria Silva_1001_assignsubmission_file_/{A} (2).ipynb", nb("late"), local(5))]
+    path = course / "a.zip"
+    path.write_bytes(zip_bytes(entries))
+    result = collect(course, A, path, lms="moodle", roster_path=course / "roster.csv",
+                     schedule=schedule("not_accepted"))
+    target = course / "submitted" / "s001" / A / f"{A}.ipynb"
+    assert json.loads(target.read_bytes())["metadata"]["tag"] == "second"
+    assert "s001" in result.refused_late and "s001" not in result.late
+    result = collect(course, A, path, lms="moodle", roster_path=course / "roster.csv", schedule=schedule("percent"))
+    assert json.loads(target.read_bytes())["metadata"]["tag"] == "late"
+    assert result.status["s001"] == "updated" and result.late["s001"] == 5.0
+    # an older download never replaces the newer submission already collected
+    old = course / "old.zip"
+    old.write_bytes(zip_bytes(entries[:1]))
+    result = collect(course, A, old, lms="moodle", roster_path=course / "roster.csv", schedule=schedule("percent"))
+    assert result.status["s001"] == "kept newer"
+    assert json.loads(target.read_bytes())["metadata"]["tag"] == "late"
+
+
+def test_only_late_attempts_when_late_work_is_refused(course):
+    path = course / "a.zip"
+    path.write_bytes(zip_bytes([(f"Maria Silva_1001_assignsubmission_file_/{A}.ipynb", nb("x"), local(3))]))
+    result = collect(course, A, path, lms="moodle", roster_path=course / "roster.csv",
+                     schedule=schedule("not_accepted"))
+    assert not (course / "submitted").exists()
+    assert "late: refused" in format_table(result)
+
+
+def _symlink_entry(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, local(-1).timetuple()[:6])
+    info.external_attr = (stat.S_IFLNK | 0o777) << 16
+    return info
+
+
+def _raw_name_zip(name_bytes: bytes, placeholder: str, data: bytes) -> bytes:
+    """A zip whose entry name is `name_bytes` without the UTF-8 flag (as old zip tools write)."""
+    raw = zip_bytes([(placeholder, data, local(-1))])
+    assert len(placeholder.encode()) == len(name_bytes)
+    return raw.replace(placeholder.encode(), name_bytes)
+
+
+BAD_ENTRIES = {
+    "zip slip": (f"Maria Silva_1001_assignsubmission_file_/../../../../evil/{A}.ipynb", "zip slip"),
+    "absolute": (f"/tmp/evil/Maria Silva_1001_assignsubmission_file_/{A}.ipynb", "absolute path"),
+    "windows absolute": (f"C:\\evil\\Maria Silva_1001_assignsubmission_file_\\{A}.ipynb", "absolute path"),
+    "control character": (f"Maria\x07 Silva_1001_assignsubmission_file_/{A}.ipynb", "control"),
+    "bidi override": (f"Maria Silva_1001_assignsubmission_file_/{A}\u202egpj.ipynb", "control"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_ENTRIES))
+def test_bad_entries_are_refused_and_write_nothing(course, capsys, case):
+    name, reason = BAD_ENTRIES[case]
+    good = (f"João Souza_1002_assignsubmission_file_/{A}.ipynb", nb("joao"), local(-1))
+    before = files(course.parent)
+    rc, out, err = run_collect(course, zip_bytes([(name, nb("evil"), local(-1)), good]), capsys=capsys)
+    assert rc == 0, err
+    assert reason in out, out
+    new = written(course.parent, before) - {"download.zip"}
+    assert all(p.startswith("course/submitted/s002/") or p in ("course/gradebook.db", f"course/reports/{A}/collect.csv")
+               for p in new), new
+    assert not (course / "submitted" / "s001").exists()
+
+
+def test_symlink_entry_refused(course, capsys):
+    archive = zip_bytes([(_symlink_entry(f"Maria Silva_1001_assignsubmission_file_/{A}.ipynb"), b"/etc/passwd",
+                          None), (f"João Souza_1002_assignsubmission_file_/{A}.ipynb", nb("joao"), local(-1))])
+    rc, out, _ = run_collect(course, archive, capsys=capsys)
+    assert rc == 0 and "refused: a symbolic link" in out
+    assert not (course / "submitted" / "s001").exists()
+
+
+def test_duplicated_names_refused(course, capsys):
+    name = f"Maria Silva_1001_assignsubmission_file_/{A}.ipynb"
+    with pytest.warns(UserWarning, match="Duplicate name"):
+        archive = zip_bytes([(name, nb("one"), local(-2)), (name, nb("two"), local(-1)),
+                             (f"João Souza_1002_assignsubmission_file_/{A}.ipynb", nb("joao"), local(-1))])
+    rc, out, _ = run_collect(course, archive, capsys=capsys)
+    assert rc == 0 and "appears 2 times" in out
+    assert not (course / "submitted" / "s001").exists()
+
+
+def test_non_utf8_and_decomposed_names(course, capsys):
+    # UTF-8 bytes without the UTF-8 flag (zip tools of old Windows / macOS): read as UTF-8
+    archive = _raw_name_zip("João Souza_1002_assignsubmission_file_/x.ipynb".encode(),
+                            "JoXYo Souza_1002_assignsubmission_file_/x.ipynb", nb("joao"))
+    rc, out, _ = run_collect(course, archive, capsys=capsys)
+    assert rc == 0 and "s002" in out and "1 matched" in out
+    # decomposed accents (macOS) are normalised to NFC and match the roster by name
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFD", "João Souza")
+    path = course / "nfd.zip"
+    path.write_bytes(zip_bytes([(f"{A}/{A} - {decomposed}.ipynb", nb("nfd"), local(-1))]))
+    result = collect(course, A, path, lms="classroom", roster_path=course / "roster.csv", schedule=schedule())
+    assert "s002" in result.taken
+
+
+def test_zip_bomb_ratio_and_total(course, capsys, monkeypatch):
+    bomb = b"\0" * (8 * 2**20)
+    archive = zip_bytes([(f"Maria Silva_1001_assignsubmission_file_/{A}.ipynb", bomb, local(-1)),
+                         (f"João Souza_1002_assignsubmission_file_/{A}.ipynb", nb("joao"), local(-1))])
+    rc, out, _ = run_collect(course, archive, capsys=capsys)
+    assert rc == 0 and "compression ratio" in out
+    assert not (course / "submitted" / "s001").exists()
+    monkeypatch.setattr(collect_mod, "MAX_TOTAL_BYTES", 2**20)
+    before = files(course)
+    rc, out, err = run_collect(course, archive, capsys=capsys)
+    assert rc == 2 and "zip bomb" in err and "nothing was collected" in err
+    assert files(course) == before
+
+
+@pytest.mark.parametrize("data", [b"PK\x03\x04 this is not a zip", b"", b"\x89PNG\r\n"])
+def test_corrupt_archive(course, capsys, data):
+    before = files(course)
+    rc, out, err = run_collect(course, data, capsys=capsys)
+    assert rc == 2 and "not a readable zip archive" in err and "nothing was collected" in err
+    assert files(course) == before
+
+
+def test_archive_without_notebooks(course, capsys):
+    rc, _, err = run_collect(course, zip_bytes([("readme.txt", b"x", local(-1))]), capsys=capsys)
+    assert rc == 2 and "no" in err and "notebook submission" in err
+
+
+def test_symlinked_submitted_folder_is_not_written_through(course, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (course / "submitted").symlink_to(outside)
+    path = course / "a.zip"
+    path.write_bytes(zip_bytes([(f"Maria Silva_1001_assignsubmission_file_/{A}.ipynb", nb("x"), local(-1))]))
+    with pytest.raises(CollectError, match="symbolic link"):
+        collect(course, A, path, lms="moodle", roster_path=course / "roster.csv", schedule=schedule())
+    assert not any(outside.iterdir())
+
+
+def test_roster_refuses_unsafe_ids(tmp_path):
+    path = tmp_path / "r.csv"
+    path.write_text("student_id,first_name\n../x,Eve\n")
+    with pytest.raises(Exception, match="not a safe folder name"):
+        read_roster(path)
+
+
+# ---------------------------------------------------------------- late policy
+
+
+def _stamp(course: Path, student: str, hours_after_due: float) -> None:
+    folder = course / "submitted" / student / A
+    folder.mkdir(parents=True, exist_ok=True)
+    from dlcourse.grading.deadlines import format_timestamp
+
+    (folder / "timestamp.txt").write_text(format_timestamp(local(hours_after_due)))
+
+
+@pytest.mark.parametrize("policy, hours, expected", [
+    ({"kind": "none"}, 26, 0.0),
+    ({"kind": "percent", "percent": 10, "per": "day", "cap": 50}, 0, 0.0),
+    ({"kind": "percent", "percent": 10, "per": "day", "cap": 50}, 0.01, 10.0),  # a started day counts
+    ({"kind": "percent", "percent": 10, "per": "day", "cap": 50}, 26, 20.0),  # ceil(26 / 24) = 2 days
+    ({"kind": "percent", "percent": 10, "per": "day", "cap": 50}, 24 * 9, 50.0),  # the cap
+    ({"kind": "percent", "percent": 2, "per": "hour", "cap": 30}, 7.5, 16.0),  # ceil(7.5) = 8 hours
+    ({"kind": "percent", "percent": 2, "per": "hour", "cap": 100, "grace_minutes": 30}, 0.4, 0.0),
+    ({"kind": "percent", "percent": 2, "per": "hour", "cap": 100, "grace_minutes": 30}, 1.6, 4.0),
+    ({"kind": "not_accepted"}, 0.1, 100.0),
+])
+def test_late_policy_formula(policy, hours, expected):
+    assert LatePolicy.from_config(policy).penalty(timedelta(hours=hours)) == expected
+
+
+def test_late_scores_with_extensions(course):
+    sched = schedule("percent")  # 10 % per started day, cap 50; s003 has 48 h more
+    _stamp(course, "s001", -1)  # on time
+    _stamp(course, "s002", 26)  # 2 started days: -20 %
+    _stamp(course, "s003", 26)  # within the extension: no penalty
+    rows = late_columns(course, A, ["s001", "s002", "s003"], [7.0, 7.0, 7.0], sched)
+    assert [r["late_penalty"] for r in rows] == [0.0, 20.0, 0.0]
+    assert [r["final_score"] for r in rows] == [7.0, 5.6, 7.0]
+    assert rows[1]["hours_late"] == 26.0
+    _stamp(course, "s003", 48 + 50)  # 50 h after the extended due date: 3 started days
+    assert late_columns(course, A, ["s003"], [9.0], sched)[0]["final_score"] == pytest.approx(9.0 * 0.7)
+    absolute = schedule_from({"TIMEZONE": "UTC", "DEADLINES": {A: "2026-03-20 12:00"},
+                              "EXTENSIONS": {A: {"s001": "2026-03-22T12:00+00:00"}}})
+    assert absolute.due(A, "s001") == datetime(2026, 3, 22, 12, tzinfo=UTC)
+    assert absolute.due(A, "s002") == datetime(2026, 3, 20, 12, tzinfo=UTC)
+
+
+def test_bad_policy_is_refused():
+    with pytest.raises(ValueError, match="kind must be"):
+        LatePolicy.from_config({"kind": "sometimes"})
+    with pytest.raises(ValueError, match="per must be"):
+        LatePolicy.from_config({"kind": "percent", "per": "week"})
+
+
+# ---------------------------------------------------------------- reports, feedback and LMS packs
+
+
+def _table(students, scores, max_score=10.0):
+    import pandas as pd
+
+    return pd.DataFrame({"student": students, "assignment": A, "score": scores, "max_score": max_score,
+                         "percent": [100 * s / max_score for s in scores]})
+
+
+def test_grade_exports_use_the_final_score_and_each_lms_header(course):
+    import csv
+
+    from dlcourse.grading.reports import lms_grade_exports, with_late_policy
+
+    _stamp(course, "s001", -1)
+    _stamp(course, "s002", 26)  # TIMEZONE/DEADLINES/ROSTER of the course's grader_config.py; 10 %/day
+    table = with_late_policy(course, A, _table(["s001", "s002"], [8.0, 8.0]))
+    assert table["late_penalty"].tolist() == [0.0, 20.0]
+    assert table["final_score"].tolist() == [8.0, 6.4]
+    out = course / "reports" / A
+    out.mkdir(parents=True)
+    paths = {p.name: p for p in lms_grade_exports(course, A, table, out)}
+
+    def rows(name):
+        with paths[name].open(encoding="utf-8") as fh:
+            return list(csv.reader(fh))
+
+    canvas = rows("canvas_roster.csv")  # Canvas gradebook import: documented fixed columns, then assignments
+    assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", A]
+    assert canvas[2] == ["Souza, João", "2002", "s002", "joao@uni.example", "", "6.4"]
+    assert canvas[3][-1] == ""  # s003: no submission
+    moodle = rows("moodle_worksheet.csv")  # Moodle's offline grading worksheet
+    assert moodle[0][:6] == ["Identifier", "Full name", "Email address", "Status", "Grade", "Maximum Grade"]
+    assert moodle[2][:6] == ["Participant 1002", "João Souza", "joao@uni.example", "Submitted for grading",
+                             "6.4", "10.0"]
+    classroom = rows("classroom.csv")  # Google Classroom: import grades from a sheet with emails
+    assert classroom[0] == ["Email Address", "First Name", "Last Name", A]
+    assert classroom[1] == ["maria@uni.example", "Maria", "Silva", "8.0"]
+
+
+def test_feedback_page_shows_the_late_penalty(course):
+    import nbformat
+
+    from dlcourse.grading.feedback import late_note, render
+
+    _stamp(course, "s002", 26)
+    _stamp(course, "s003", 26)  # 48 h extension
+    assert late_note(course, A, "s002") == "submitted 26 h late: -20%"
+    assert late_note(course, A, "s003") == ""
+    page = render("s002", A, nbformat.v4.new_notebook(), late=late_note(course, A, "s002"))
+    assert "submitted 26 h late: -20%" in page
+
+
+def test_feedback_packs(course):
+    from dlcourse.grading.feedback import pack_feedback
+
+    for student in ("s001", "s002", "unknown"):
+        folder = course / "feedback" / student / A
+        folder.mkdir(parents=True)
+        (folder / f"{A}.html").write_text(f"<p>{student}</p>")
+    (course / "reports" / A).mkdir(parents=True)
+    (course / "reports" / A / "collect.csv").write_text(
+        "student,lms,lms_name,lms_id,submission_id,file,submitted_at,status\n"
+        f"s002,canvas,souzajoao,2002,9002,{A}.ipynb,,new\n")
+    (moodle,) = pack_feedback(course, A, "moodle")
+    with zipfile.ZipFile(moodle) as zf:
+        assert sorted(zf.namelist()) == [f"João Souza_1002_assignsubmission_file_/{A}.html",
+                                         f"Maria Silva_1001_assignsubmission_file_/{A}.html"]
+    (canvas,) = pack_feedback(course, A, "canvas")
+    with zipfile.ZipFile(canvas) as zf:
+        assert sorted(zf.namelist()) == [f"silvamaria_2001_0_{A}.html", f"souzajoao_2002_9002_{A}.html"]
+        # what Canvas hands out, Canvas takes back: the collect parser reads these names
+        assert all(collect_mod.CANVAS.match(n) for n in zf.namelist())
+    singles = pack_feedback(course, A, "zip")
+    assert sorted(p.name for p in singles) == ["s001.zip", "s002.zip", "unknown.zip"]
+
+
+def test_released_notebooks_state_the_policy(course, monkeypatch):
+    import nbformat
+
+    from dlcourse.config import load_settings
+    from dlcourse.grading.deadlines import POLICY_CELL_ID, InsertLatePolicy
+
+    load_settings.cache_clear()
+    monkeypatch.chdir(course)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Softmax")])
+    resources = {"nbgrader": {"assignment": A, "notebook": A}}
+    nb, _ = InsertLatePolicy().preprocess(nb, resources)
+    nb, _ = InsertLatePolicy().preprocess(nb, resources)  # a rerun gives the same notebook
+    assert [c.get("id") for c in nb.cells][1] == POLICY_CELL_ID and len(nb.cells) == 2
+    assert nb.cells[0].source == "# Softmax"
+    assert nb.cells[1].source == ("> Due **2026-03-20 23:59 (-03)**. Late work loses 10% of its score per started "
+                                  "day, at most 50%.")
+
+
+# ---------------------------------------------------------------- end to end (one LMS, real grading)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("grading")
+def test_canvas_archive_collected_graded_and_penalised(tmp_path):
+    """A Canvas download with one on-time and one late student: collect, autograde --workers 1,
+    reports with the late penalty, feedback saying so, and the Canvas feedback pack."""
+    import csv
+    import os
+    import subprocess
+    import sys
+
+    import nbformat
+
+    from dlcourse.grading.demo import scratch_course, student_notebook
+
+    course = scratch_course(ROOT, tmp_path / "course", [A])
+    with (course / "grader_config.py").open("a") as fh:
+        fh.write(f'\nTIMEZONE = "America/Sao_Paulo"\nDEADLINES = {{"{A}": "2026-03-20 23:59"}}\n'
+                 'LATE_POLICY = {"kind": "percent", "percent": 10, "per": "day", "cap": 50}\nROSTER = "roster.csv"\n')
+    (course / "roster.csv").write_text(ROSTER, encoding="utf-8")
+    solved = nbformat.writes(student_notebook(ROOT, A)).encode()
+    archive = tmp_path / "submissions.zip"
+    archive.write_bytes(zip_bytes([(f"silvamaria_2001_9001_{A}.ipynb", solved, local(-3)),
+                                   (f"souzajoao_late_2002_9002_Copy of {A}.ipynb", solved, local(26))]))
+
+    def run(*args):
+        env = dict(os.environ, DLCOURSE_CELL_TIMEOUT="60")
+        env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]
+        done = subprocess.run([sys.executable, "-m", "dlcourse.cli", "--root", str(course), *args],
+                              capture_output=True, text=True, timeout=1200, env=env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    out = run("collect", A, str(archive))
+    print(out)
+    assert "canvas: 2 matched, 1 late, 0 unmatched, 1 missing" in out
+    run("autograde", A, "--workers", "1", "--quiet")
+    with (course / "reports" / A / "grades.csv").open(encoding="utf-8") as fh:
+        grades = {row["student"]: row for row in csv.DictReader(fh)}
+    maria, joao = grades["s001"], grades["s002"]
+    assert float(maria["score"]) == float(maria["max_score"]) > 0
+    assert float(maria["late_penalty"]) == 0 and float(maria["final_score"]) == float(maria["score"])
+    assert float(joao["late_penalty"]) == 20.0  # 26 h: 2 started days at 10 %
+    assert float(joao["final_score"]) == pytest.approx(0.8 * float(joao["score"]))
+    with (course / "reports" / A / "canvas_roster.csv").open(encoding="utf-8") as fh:
+        canvas = {row["SIS User ID"]: row for row in csv.DictReader(fh)}
+    assert float(canvas["s002"][A]) == pytest.approx(float(joao["final_score"]))
+    run("feedback", A, "--pack", "canvas")
+    assert "submitted 26 h late: -20%" in (course / "feedback" / "s002" / A / f"{A}.html").read_text()
+    with zipfile.ZipFile(course / "feedback" / f"{A}-canvas.zip") as zf:
+        assert sorted(zf.namelist()) == [f"silvamaria_2001_9001_{A}.html", f"souzajoao_2002_9002_{A}.html"]
+
+
+def test_classroom_without_times_counts_as_on_time_and_odd_names_are_noted(course):
+    path = course / "c.zip"
+    path.write_bytes(zip_bytes([(f"{A}/Maria Silva/{A}.ipynb", nb("maria"), local(5)),
+                                (f"{A}/Ana Lima/scratch.ipynb", nb("a1"), local(1)),
+                                (f"{A}/Ana Lima/other.ipynb", nb("a2"), local(2))]))
+    result = collect(course, A, path, lms="classroom", roster_path=course / "roster.csv",
+                     schedule=schedule("not_accepted"))
+    assert sorted(result.taken) == ["s001", "s003"] and not result.refused_late  # Drive keeps no times
+    assert any("s003: no notebook named like" in n for n in result.notes)
+
+
+@pytest.mark.parametrize("text", ["", "not a time", "9" * 10_000, "2026-13-45 99:99:99 UTC", "\x00\xff"])
+def test_unreadable_timestamps_are_no_time(tmp_path, text):
+    folder = tmp_path / "submitted" / "s" / A
+    folder.mkdir(parents=True)
+    (folder / "timestamp.txt").write_text(text, errors="surrogateescape")
+    assert read_timestamp(folder) is None
