@@ -63,7 +63,8 @@ def test_source_notebook_is_clean_and_valid(assignment):
             continue
         ids.append(meta["grade_id"])
         if meta.get("solution"):
-            assert re.search(rf"^(def|class) {re.escape(meta['grade_id'])}\b", cell.source, re.M), (
+            name = re.escape(meta["grade_id"])  # an exercise defines it; a concept question assigns it
+            assert re.search(rf"^((def|class) {name}\b|{name}\s*=)", cell.source, re.M), (
                 f"solution cell {meta['grade_id']} must define {meta['grade_id']}")
             assert "### BEGIN SOLUTION" in cell.source
         if meta.get("grade"):

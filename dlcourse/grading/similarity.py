@@ -44,7 +44,9 @@ def answer_cells(nb: dict) -> dict[str, str]:
     out = {}
     for cell in nb.get("cells", []):
         meta = (cell.get("metadata") or {}).get("nbgrader") or {}
-        if cell.get("cell_type") == "code" and meta.get("solution") and meta.get("grade_id"):
+        # concept questions (q_*) are one-letter answers every good student shares: not code to compare
+        if cell.get("cell_type") == "code" and meta.get("solution") and meta.get("grade_id") \
+                and not str(meta["grade_id"]).startswith("q_"):
             src = cell.get("source", "")
             out[str(meta["grade_id"])] = "".join(src) if isinstance(src, list) else str(src)
     return out

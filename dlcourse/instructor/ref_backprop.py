@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..testkit.backprop import copy_params, init_params, layer_dims, random_params  # noqa: F401 (re-exported)
 from .reference import central_gradient, norm_rel_error
 
 EPS = 1e-12
@@ -24,33 +25,6 @@ def sigmoid_prime(z):
     """sigma(z) (1 - sigma(z)) = e / (1 + e)^2 with e = exp(-|z|): exact in both tails."""
     e = np.exp(-np.abs(np.asarray(z, dtype=np.float64)))
     return e / (1.0 + e) ** 2
-
-
-def layer_dims(input_dim: int, hidden_layer_dims, output_dim: int = 1) -> list[int]:
-    return [int(input_dim), *[int(d) for d in hidden_layer_dims], int(output_dim)]
-
-
-def init_params(input_dim: int, hidden_layer_dims, output_dim: int = 1, seed: int = 0):
-    """The notebook's initialisation: W ~ N(0, 1/n_prev), b = 0, drawn layer by layer."""
-    rng = np.random.default_rng(seed)
-    dims = layer_dims(input_dim, hidden_layer_dims, output_dim)
-    weights = [rng.normal(0.0, 1.0 / np.sqrt(n_prev), size=(n_prev, n_out))
-               for n_prev, n_out in zip(dims[:-1], dims[1:], strict=True)]
-    biases = [np.zeros(n_out) for n_out in dims[1:]]
-    return weights, biases
-
-
-def random_params(rng: np.random.Generator, dims, scale: float = 0.7):
-    """Random weights AND biases (biases non-zero, so a forward pass that drops them shows)."""
-    weights = [rng.normal(0.0, scale, size=(n_prev, n_out))
-               for n_prev, n_out in zip(dims[:-1], dims[1:], strict=True)]
-    biases = [rng.normal(0.0, scale, size=b) for b in dims[1:]]
-    return weights, biases
-
-
-def copy_params(weights, biases):
-    return ([np.array(w, dtype=np.float64) for w in weights],
-            [np.array(b, dtype=np.float64) for b in biases])
 
 
 def as_targets(y, y_hat_shape) -> np.ndarray:
@@ -140,35 +114,6 @@ def fit_losses(weights, biases, X, y, lr: float, epochs: int):
     return np.array(losses), weights, biases
 
 
-class Network:
-    """A correct network with the contract's interface (used to test gradient_check)."""
-
-    def __init__(self, input_dim, hidden_layer_dims, output_dim=1, seed=0):
-        self.weights, self.biases = init_params(input_dim, hidden_layer_dims, output_dim, seed)
-
-    def forward(self, X):
-        return forward(self.weights, self.biases, X)
-
-    def loss(self, X, y):
-        return loss(self.weights, self.biases, X, y)
-
-    def backward(self, X, y):
-        return backward(self.weights, self.biases, X, y)
-
-
-class ScaledGradNetwork(Network):
-    """A wrong network: backward returns `factor` times the true gradient of the last bias."""
-
-    def __init__(self, *args, factor=2.0, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.factor = factor
-
-    def backward(self, X, y):
-        gW, gb = backward(self.weights, self.biases, X, y)
-        gb[-1] = self.factor * gb[-1]
-        return gW, gb
-
-
 def gradient_check(network, X, y, h: float = 1e-5) -> float:
     """Largest norm-relative error between network.backward and central differences."""
     gW, gb = network.backward(X, y)
@@ -184,3 +129,46 @@ def gradient_check(network, X, y, h: float = 1e-5) -> float:
                     p[...] = saved
             worst = max(worst, norm_rel_error(a, central_gradient(f, p, h)))
     return worst
+
+
+# Answer keys of the concept questions (instructor-only: never in the release).
+QUESTIONS = {
+    "q_param_count": {
+        "value": 31,
+        "rtol": 0.0,
+        "why": "Each layer has n_prev * n_out weights and n_out biases: (2*4 + 4) + (4*3 + 3) + (3*1 + 1) "
+               "= 12 + 15 + 4 = 31. Did you forget the biases (23) or count units instead of connections?",
+    },
+    "q_saturation": {
+        "answer": "b",
+        "why": {
+            "a": "0.25 is the largest value of sigma'(z), reached at z = 0. At z = 10, sigma(z) is about "
+                 "0.99995, so sigma'(z) = sigma(z)(1 - sigma(z)) is about 4.5e-5: the unit is saturated.",
+            "c": "sigma(10) is close to 1, but its derivative sigma(z)(1 - sigma(z)) is close to 0: the curve "
+                 "is flat there. A saturated unit passes back almost no error.",
+            "d": "sigma'(z) = sigma(z)(1 - sigma(z)) is never exactly 0 (in exact arithmetic); at z = 10 it is "
+                 "about 4.5e-5: tiny, which is the problem, but not zero.",
+        },
+    },
+    "q_w2_shape": {
+        "answer": "a",
+        "why": {
+            "b": "(3, 4) is W2 transposed (the column-major convention z = W a + b). Here z = a_prev @ W + b with "
+                 "W2 of shape (4, 3), and a gradient always has the shape of its parameter.",
+            "c": "(3, 3) is the shape of z2 and a2 (N = 3 observations by 3 units), not of the weights; "
+                 "dJ/dW2 = a1^T delta2 is (4, N) @ (N, 3) = (4, 3).",
+            "d": "(3,) is the shape of the bias b2 and of dJ/db2; the weight matrix W2 is (4, 3).",
+        },
+    },
+    "q_sum_vs_mean": {
+        "answer": "b",
+        "why": {
+            "a": "The mean's gradient is the sum's gradient divided by N, so with the same learning rate every "
+                 "step would be N times shorter.",
+            "c": "Dividing the learning rate by N would make the steps N^2 times shorter: the mean's gradient is "
+                 "already N times smaller than the sum's.",
+            "d": "The gradients differ by exactly the factor N (the mean is J / N), so the learning rate must "
+                 "grow by N, not by sqrt(N).",
+        },
+    },
+}

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..testkit.rnn import random_lstm  # noqa: F401 (re-exported)
+
 # The fixed forecasting protocol of the hidden test (about 3 s on one CPU core).
 FORECAST = {"window": 12, "units": 16, "epochs": 40, "batch_size": 32, "lr": 1e-2,
             "train_fraction": 0.8, "seed": 0}
@@ -50,13 +52,6 @@ def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias):
 
 def count_lstm_params(units, features):
     return 4 * (units * (features + units) + units)
-
-
-def random_lstm(rng, n, t, f, h, scale=0.5):
-    """(x, h0, c0, kernel, recurrent_kernel, bias) in float64."""
-    return (rng.normal(size=(n, t, f)), rng.normal(scale=0.8, size=(n, h)),
-            rng.normal(scale=0.8, size=(n, h)), rng.normal(scale=scale, size=(f, 4 * h)),
-            rng.normal(scale=scale, size=(h, 4 * h)), rng.normal(scale=scale, size=(4 * h,)))
 
 
 def keras_simple_rnn(x, h0, Wx, Wh, b):
@@ -101,10 +96,13 @@ def sunspot_split(window, train_fraction=0.8):
     return X[train], y[train], X[~train], y[~train], float(scale)
 
 
-def forecast_scores(build, protocol=None):
-    """Train `build(window, features=1, units=...)` on sunspots with the fixed protocol.
+def forecast_scores(model, protocol=None):
+    """Train the architecture of `model` on sunspots with the fixed protocol.
 
-    Returns a dict of MAE/RMSE (in sunspot numbers) of the model and of the naive
+    `model` is a Keras model (what the student's `build_lstm_forecaster(window, features=1,
+    units=...)` returned) or a builder called like that. A model is cloned: its layers, with
+    fresh weights drawn after seeding, so only its architecture counts (never weights it came
+    with). Returns a dict of MAE/RMSE (in sunspot numbers) of the model and of the naive
     forecast on the chronological test split, and the model's output shape.
     """
     import keras
@@ -112,12 +110,18 @@ def forecast_scores(build, protocol=None):
     p = dict(FORECAST, **(protocol or {}))
     X_tr, y_tr, X_te, y_te, scale = sunspot_split(p["window"], p["train_fraction"])
     keras.utils.set_random_seed(p["seed"])
-    model = build(p["window"], features=1, units=p["units"])
+    if isinstance(model, keras.Model):
+        model = keras.models.clone_model(model)
+    else:
+        model = model(p["window"], features=1, units=p["units"])
     model.compile(optimizer=keras.optimizers.Adam(p["lr"]), loss="mse")
+    out = {"shape": (len(y_te), *tuple(model.output_shape)[1:]), "n_test": len(y_te)}
+    if tuple(model.output_shape) != (None, 1):  # one forecast per window, or it cannot be scored
+        return out
     model.fit(X_tr, y_tr, epochs=p["epochs"], batch_size=p["batch_size"], verbose=0,
               shuffle=True)
     y_hat = keras.ops.convert_to_numpy(model(X_te, training=False))
-    out = {"shape": y_hat.shape, "n_test": len(y_te)}
+    out["shape"] = y_hat.shape
     if y_hat.shape != y_te.shape:
         return out
     err = (y_hat - y_te) * scale
@@ -126,3 +130,68 @@ def forecast_scores(build, protocol=None):
                naive_mae=float(np.mean(np.abs(naive))),
                naive_rmse=float(np.sqrt(np.mean(naive ** 2))))
     return out
+
+
+def gru_cell_forward(x_t, h_prev, kernel, recurrent_kernel, bias):
+    """One step of keras.layers.GRU(reset_after=True): blocks (z, r, h), bias rows (input, recurrent)."""
+    x_z, x_r, x_h = np.split(x_t @ kernel + bias[0], 3, axis=-1)
+    h_z, h_r, h_h = np.split(h_prev @ recurrent_kernel + bias[1], 3, axis=-1)
+    z = sigmoid(x_z + h_z)
+    r = sigmoid(x_r + h_r)
+    candidate = np.tanh(x_h + r * h_h)
+    return z * h_prev + (1.0 - z) * candidate
+
+
+def keras_gru(x, h0, kernel, recurrent_kernel, bias):
+    """All hidden states `(N, T, H)` of keras.layers.GRU(reset_after=True) loaded with the weights, float64."""
+    import keras
+
+    layer = keras.layers.GRU(recurrent_kernel.shape[0], return_sequences=True, reset_after=True,
+                             dtype="float64")
+    layer.build(x.shape)
+    layer.set_weights([kernel, recurrent_kernel, bias])
+    return keras.ops.convert_to_numpy(layer(x, initial_state=[h0]))
+
+
+# Answer keys of the concept questions (instructor-only: never in the release).
+QUESTIONS = {
+    "q_input_shape": {
+        "answer": "a",
+        "why": {
+            "b": "Keras recurrent layers read (samples, time steps, features): the time axis comes second and "
+                 "the features last. (32, 2, 50) would be 2 steps of 50 features.",
+            "c": "(50, 32, 2) is the time-major layout some libraries use internally; Keras layers take "
+                 "batch-major input (samples first).",
+            "d": "Flattening the 50 steps of 2 features into 100 numbers gives a dense network's input: the "
+                 "RNN could no longer read the sequence step by step. The input must be 3-D.",
+        },
+    },
+    "q_sequences_shape": {
+        "answer": "b",
+        "why": {
+            "a": "(16, 32) is the output with the default return_sequences=False: only the last hidden state. "
+                 "With return_sequences=True you get one hidden state per time step.",
+            "c": "The last axis holds the layer's units (32), not the input features (2): each hidden state "
+                 "has H = 32 numbers.",
+            "d": "The batch axis stays: one sequence of hidden states per sample, (16, 50, 32).",
+        },
+    },
+    "q_gru_params": {
+        "value": 3456,
+        "rtol": 0.0,
+        "why": "3 blocks (z, r, h), each with a (F, H) kernel slice, a (H, H) recurrent slice and, with "
+               "reset_after=True, two biases of H: 3 * (2*32 + 32*32 + 2*32) = 3 * 1152 = 3456. With one bias "
+               "per block it would be 3 * 1120 = 3360.",
+    },
+    "q_vanishing": {
+        "answer": "c",
+        "why": {
+            "a": "The LSTM's gates and candidate use sigmoid and tanh, the same saturating functions as the "
+                 "SimpleRNN; there is no ReLU in it.",
+            "b": "More parameters do not keep a gradient alive: what matters is the factor by which the "
+                 "gradient is multiplied at each step backwards.",
+            "d": "It does decay, as the measurement shows, just much more slowly; the memory is not perfect "
+                 "unless the forget gate stays at 1.",
+        },
+    },
+}

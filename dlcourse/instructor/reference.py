@@ -48,3 +48,45 @@ def cross_entropy_from_logits(y_true, z) -> float:
 
 def random_one_hot(rng: np.random.Generator, n: int, c: int) -> np.ndarray:
     return np.eye(c)[rng.integers(0, c, size=n)]
+
+
+def softmax_jacobian(z) -> np.ndarray:
+    """d softmax(z)_i / d z_j for one score vector: diag(p) - p p^T."""
+    p = softmax(z)
+    return np.diag(p) - np.outer(p, p)
+
+
+# Answer keys of the concept questions (instructor-only: never in the release).
+QUESTIONS = {
+    "q_softmax_shift": {
+        "answer": "a",
+        "why": {
+            "b": "Adding the same number to every score multiplies every e^z by the same factor e^100, "
+                 "which cancels in the normalisation: only the differences between scores matter. "
+                 "(Dividing the scores by a large number would flatten the distribution.)",
+            "c": "e^102 is about 2e44, far below float64's limit (about e^709); and a stable softmax "
+                 "subtracts the largest score first, so it computes exactly the same numbers as before.",
+            "d": "A more peaked distribution comes from multiplying the scores by a factor above 1 "
+                 "(a lower 'temperature'); adding a constant leaves the differences, and so the "
+                 "probabilities, unchanged.",
+        },
+    },
+    "q_uniform_loss": {
+        "value": float(np.log(10.0)),
+        "rtol": 0.01,
+        "why": "Each sample's loss is -log(probability of its true class) = -log(1/10) = log 10, about 2.30 "
+               "(natural log, as np.log). A uniform guess over C classes costs log C: log 3 = 1.10 is where "
+               "the Iris loss starts in Section 6.",
+    },
+    "q_grad_shape": {
+        "answer": "a",
+        "why": {
+            "b": "(10,) is the shape of dL/db: the bias gradient sums the rows of dL/dZ over the batch. "
+                 "dL/dZ has one entry per logit, so it has the shape of Z.",
+            "c": "(10, 10) is one sample's softmax Jacobian dp/dz. The loss is a single number, so its "
+                 "gradient with respect to Z has exactly the shape of Z.",
+            "d": "The loss is a single number, but its gradient has the shape of the thing you differentiate "
+                 "with respect to: one partial derivative per entry of Z.",
+        },
+    },
+}
