@@ -396,14 +396,36 @@ def _finish(event: dict) -> None:
     _reseed(_STATE)
 
 
-def _recording(name: str, fn):
-    def call(*args, **kwargs):
-        return _record({"op": "call", "name": name}, fn, args, kwargs)
+class _RecordingExercise:
+    """An exercise name during a test cell in the kernel: calls are recorded; for a class,
+    `isinstance`, `issubclass` and class attributes still see the student's class (its own
+    methods often check `isinstance(other, Value)`)."""
 
-    call.__name__ = getattr(fn, "__name__", name)
-    call.__doc__ = getattr(fn, "__doc__", None)
-    call.__wrapped_exercise__ = fn
-    return call
+    def __init__(self, name: str, fn):
+        self.__name__ = getattr(fn, "__name__", name)
+        self.__doc__ = getattr(fn, "__doc__", None)
+        self.__wrapped_exercise__ = fn
+        self._op = {"op": "call", "name": name}
+
+    def __call__(self, *args, **kwargs):
+        return _record(self._op, self.__wrapped_exercise__, args, kwargs)
+
+    def __instancecheck__(self, obj) -> bool:
+        cls = self.__wrapped_exercise__
+        return isinstance(cls, type) and isinstance(obj, cls)
+
+    def __subclasscheck__(self, sub) -> bool:
+        cls = self.__wrapped_exercise__
+        return isinstance(cls, type) and issubclass(sub, cls)
+
+    def __getattr__(self, attr):
+        if attr == "__wrapped_exercise__":
+            raise AttributeError(attr)
+        return getattr(self.__wrapped_exercise__, attr)
+
+
+def _recording(name: str, fn):
+    return _RecordingExercise(name, fn)
 
 
 class KernelProxy:

@@ -23,6 +23,12 @@ def test_release_regenerates_byte_identical(assignment, tmp_path):
 
 
 @pytest.mark.parametrize("assignment", assignments())
+def test_release_holds_only_the_notebook(assignment):
+    """Nothing else of source/<id>/ (the authoring script holds the solutions) is released."""
+    assert sorted(p.name for p in (ROOT / "release" / assignment).iterdir()) == [f"{assignment}.ipynb"]
+
+
+@pytest.mark.parametrize("assignment", assignments())
 def test_release_has_no_solutions_or_hidden_tests(assignment):
     assert check_release(ROOT / "release" / assignment) == []
     text = (ROOT / "release" / assignment / f"{assignment}.ipynb").read_text()
