@@ -37,6 +37,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Dict, Integer, List, Unicode
 
 from ..config import REPO_ROOT
+from ..judging import TAPE_MIME
 from .execute import error_message, is_test_cell, mark_not_run
 from .preprocessors import SENTINEL
 
@@ -52,6 +53,7 @@ class Limits:
     cpu_seconds: int = 7200      # CPU time of the kernel (all threads), over the whole notebook
     max_processes: int = 512     # processes and threads of the kernel's user
     output_mb: float = 8.0       # output kept per cell; the rest is dropped with a note
+    tape_mb: float = 128.0       # a test cell's recording for the judge (dlcourse.judging), kept apart
     file_mb: int = 1024          # largest file the kernel may write
     disk_mb: int = 2048          # all the kernel writes, in total: its notebook folder, home and /tmp
     max_files: int = 20_000      # files and folders the kernel may create there, in total
@@ -458,6 +460,8 @@ class SandboxedExecute(Execute):
         notebook_name = ((resources or {}).get("nbgrader") or {}).get("notebook", "")
         self._guarded = notebook_name not in self.judged
         self._output_limit = int(limits.output_mb * 2**20)
+        self._tape_limit = int(limits.tape_mb * 2**20)
+        self._tape_bytes: dict[int, int] = {}
         self._spent = 0.0  # seconds the notebook's cells have run (replays included; not kernel start-ups)
         disk: list[Path] = []
         if self.scratch:  # a fresh, empty folder: files beside the notebook never reach the kernel
@@ -712,6 +716,17 @@ class SandboxedExecute(Execute):
                 msg = {**msg, "content": cap_error(msg["content"])}
                 self.incidents.append(f"cell {cell_index}: output truncated (an error of "
                                       f"{size / 2**20:.1f} MB was cut to its start)")
+            return super().output(outs, msg, display_id, cell_index)
+        if msg["msg_type"] == "display_data" and TAPE_MIME in msg["content"].get("data", {}):
+            # a test's recording for the judge has its own budget: a large array is no flood
+            size = len(json.dumps(msg["content"]))
+            tapes = self._tape_bytes
+            tapes[cell_index] = tapes.get(cell_index, 0) + size
+            if tapes[cell_index] > self._tape_limit:
+                if tapes[cell_index] - size <= self._tape_limit:
+                    self.incidents.append(f"cell {cell_index}: the recording of this test was larger than "
+                                          f"{self._tape_limit / 2**20:g} MB and was cut")
+                return None
             return super().output(outs, msg, display_id, cell_index)
         if msg["msg_type"] in ("stream", "display_data", "execute_result", "update_display_data"):
             size = len(json.dumps(msg["content"]))

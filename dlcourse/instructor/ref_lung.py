@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..testkit.lung import resize_rgb  # noqa: F401  (public: used by lung_heldout too)
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
 
 
@@ -17,15 +19,6 @@ def label_of(path) -> int | None:
     if stem.endswith("neg"):
         return 0
     return None
-
-
-def resize_rgb(img: np.ndarray, size: int) -> np.ndarray:
-    """uint8 RGB (H, W, 3) resized to (size, size, 3) with PIL's bilinear filter."""
-    from PIL import Image
-
-    if img.shape[:2] == (size, size):
-        return img
-    return np.asarray(Image.fromarray(img).resize((size, size), Image.BILINEAR))
 
 
 def load_images(folder, size: int = 40):
