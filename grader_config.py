@@ -71,6 +71,7 @@ c.GenerateAssignment.preprocessors = [
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbgrader.preprocessors.ClearMarkScheme",
     "dlcourse.grading.preprocessors.InsertCourseLinks",
+    "dlcourse.grading.deadlines.InsertLatePolicy",
     "nbgrader.preprocessors.ComputeChecksums",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]

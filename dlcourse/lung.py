@@ -1,4 +1,4 @@
-"""Synthetic lung CT patches for the capstone project (notebook 07).
+"""Synthetic lung CT patches for the capstone project (notebook 08).
 
 No lung CT data set can be installed offline, so the course draws its own: small
 axial CT patches (64 x 64 pixels by default) seen through a lung window, with

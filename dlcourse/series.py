@@ -1,4 +1,4 @@
-"""Real time series bundled with the course (notebook 05_rnn_lstm).
+"""Real time series bundled with the course (notebook 06_rnn_lstm).
 
 `load_sunspots()` reads `data/sunspots.csv`: the yearly mean sunspot numbers 1700-2008
 (309 values) of the National Geophysical Data Center (NOAA), public domain, as shipped

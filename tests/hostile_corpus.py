@@ -7,8 +7,10 @@ submissions graded in the same batch, never a pasted number:
             nothing but the attacking cell);
 * "zero":   0 points (a blank notebook that would earn points only if the attack escaped,
             or a file that cannot be graded);
-* "wrong":  the score of `wrong-twin`, the same wrong answers without the attack (patching
-            the comparison functions must not help).
+* "wrong":  the score of `wrong-twin`, the same wrong answers without the attack;
+* "no-gain": at most the score of `wrong-twin`: tampering with the kernel changes only the
+            values it hands back (patching the public helpers that make a test's inputs can
+            cost points, never earn them).
 
 `reason` is a piece of text that must appear in that student's notices or error: what
 the instructor reads in the class report and the student in the feedback.
@@ -38,7 +40,7 @@ WRONG = {
 @dataclass
 class Scenario:
     name: str
-    expect: str                      # "full", "zero" or "wrong"
+    expect: str                      # "full", "zero", "wrong" or "no-gain"
     reason: str                      # text expected in the notices/error ("" when none is due)
     write: Callable[[Path, dict], None]  # (submission folder, context) -> None
     leak: tuple[str, ...] = ()           # hidden-test text that must not reach the student's feedback
@@ -262,28 +264,28 @@ SCENARIOS: list[Scenario] = [
         "    try:\n        socket.create_connection((host, port), timeout=2).close()\n        escaped = True\n"
         "    except OSError:\n        pass\n"))),
     # -- tampering with the tests: the score stays that of the same wrong answers
-    Scenario("patch-numpy-comparisons", "wrong", "", _nb(_patched(
+    Scenario("patch-numpy-comparisons", "no-gain", "", _nb(_patched(
         "import numpy, numpy.testing\nnumpy.allclose = lambda *a, **k: True\nnumpy.isclose = lambda a, b, **k: "
         "numpy.ones(numpy.broadcast(numpy.asarray(a), numpy.asarray(b)).shape, bool)\n"
         "numpy.testing.assert_allclose = lambda *a, **k: None\n"
         "numpy.testing.assert_array_equal = lambda *a, **k: None\n"
         "numpy.testing.assert_almost_equal = lambda *a, **k: None\nnumpy.array_equal = lambda *a, **k: True\n"))),
-    Scenario("patch-code-objects", "wrong", "", _nb(_patched(
+    Scenario("patch-code-objects", "no-gain", "", _nb(_patched(
         "import numpy, numpy.testing\n"
         "numpy.allclose.__code__ = (lambda a, b, rtol=1e-05, atol=1e-08, equal_nan=False: True).__code__\n"
         "numpy.testing.assert_allclose.__code__ = (lambda *a, **k: None).__code__\n"))),
-    Scenario("patch-course-helpers", "wrong", "", _nb(_patched(
+    Scenario("patch-course-helpers", "no-gain", "", _nb(_patched(
         "import dlcourse.testing, dlcourse.gradcheck\n"
         "for _n in dir(dlcourse.testing):\n    if not _n.startswith('_') and callable(getattr(dlcourse.testing, _n)):\n"
         "        setattr(dlcourse.testing, _n, lambda *a, **k: None)\n"
         "dlcourse.gradcheck.rel_error = lambda *a, **k: 0.0\n"))),
-    Scenario("patch-builtins", "wrong", "", _nb(_patched(
+    Scenario("patch-builtins", "no-gain", "", _nb(_patched(
         "import builtins\nbuiltins.abs = lambda x: 0\nbuiltins.all = lambda x: True\nbuiltins.any = lambda x: True\n"
         "builtins.AssertionError = type('Quiet', (Exception,), {})\n"))),
-    Scenario("swap-sys-modules", "wrong", "", _nb(_patched(
+    Scenario("swap-sys-modules", "no-gain", "", _nb(_patched(
         "import sys, types, numpy\nfake = types.ModuleType('numpy')\nfake.__dict__.update(numpy.__dict__)\n"
         "fake.allclose = lambda *a, **k: True\nsys.modules['numpy'] = fake\nnp = fake\n"))),
-    Scenario("ipython-hooks", "wrong", "", _nb(_patched(
+    Scenario("ipython-hooks", "no-gain", "", _nb(_patched(
         "ip = get_ipython()\n"
         "ip.set_custom_exc((BaseException,), lambda self, etype, value, tb, tb_offset=None: None)\n"
         "ip.input_transformers_post.append(lambda lines: [l for l in lines if 'print(' in l] or ['pass\\n'])\n"
@@ -368,16 +370,16 @@ FAMILY_SCENARIOS: list[Scenario] = [
         "        elif path.endswith('.ipynb') and 'BEGIN SOLUTION' in text:\n"
         "            steal(notebook_solutions(text))\n            print('ESCAPED', path)\n"))),
     # -- undoing the checks while a test runs: the verdicts are no longer made in the kernel
-    Scenario("repatch-from-a-thread", "wrong", "", _nb(_patched(
+    Scenario("repatch-from-a-thread", "no-gain", "", _nb(_patched(
         REPATCH + "import threading, time\n\ndef _loop():\n    while True:\n        _patch()\n"
         "        time.sleep(0.001)\n\nthreading.Thread(target=_loop, daemon=True).start()\n"))),
-    Scenario("repatch-from-a-signal-timer", "wrong", "", _nb(_patched(
+    Scenario("repatch-from-a-signal-timer", "no-gain", "", _nb(_patched(
         REPATCH + "import signal\nsignal.signal(signal.SIGALRM, _patch)\n"
         "signal.setitimer(signal.ITIMER_REAL, 0.002, 0.002)\n"))),
-    Scenario("repatch-from-an-audit-hook", "wrong", "", _nb(_patched(
+    Scenario("repatch-from-an-audit-hook", "no-gain", "", _nb(_patched(
         REPATCH + "import sys\nsys.addaudithook(lambda event, args: _patch() if event in ('exec', 'compile') "
         "else None)\n"))),
-    Scenario("patch-ipykernel-classes", "wrong", "", _nb(_patched(
+    Scenario("patch-ipykernel-classes", "no-gain", "", _nb(_patched(
         "from ipykernel.zmqshell import ZMQInteractiveShell\nfrom IPython.core.interactiveshell import "
         "InteractiveShell\n_orig = ZMQInteractiveShell.run_cell\n\n"
         "def run_cell(self, raw_cell, *args, **kwargs):\n    result = _orig(self, raw_cell, *args, **kwargs)\n"
@@ -385,7 +387,7 @@ FAMILY_SCENARIOS: list[Scenario] = [
         "ZMQInteractiveShell.run_cell = run_cell\n"
         "InteractiveShell.showtraceback = lambda self, *a, **k: print('\\u2714 All tests passed')\n"
         "ZMQInteractiveShell._showtraceback = lambda self, *a, **k: None\n"))),
-    Scenario("fake-function-under-numpys-name", "wrong", "", _nb(_patched(
+    Scenario("fake-function-under-numpys-name", "no-gain", "", _nb(_patched(
         "import numpy, numpy._core.numeric as _num\n"
         "_code = compile('def isclose(a, b, rtol=1e-05, atol=1e-08, equal_nan=False):\\n    import numpy\\n'\n"
         "                '    return numpy.ones(numpy.broadcast(numpy.asarray(a), numpy.asarray(b)).shape, bool)\\n',\n"

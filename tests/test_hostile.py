@@ -140,6 +140,10 @@ def test_each_bad_submission_gets_its_outcome(hostile_batch, scenario):
     marker = _marker(hostile_batch["course"], scenario.name)
     said = " | ".join([marker.get("error", ""), *marker.get("notices", [])])
     got = scores[scenario.name]["score"]
+    if scenario.expect == "no-gain":  # tampering may cost points, never earn them
+        assert got <= expected["wrong"], f"{scenario.name}: {got} points, more than the same answers untampered"
+        assert scenario.reason.lower() in said.lower(), f"{scenario.name}: {scenario.reason!r} not in {said!r}"
+        return
     assert got == expected[scenario.expect], (
         f"{scenario.name}: {got} points, expected {scenario.expect} ({expected[scenario.expect]}); grader said: {said}")
     assert scenario.reason.lower() in said.lower(), f"{scenario.name}: {scenario.reason!r} not in {said!r}"

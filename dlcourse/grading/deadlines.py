@@ -237,6 +237,8 @@ class InsertLatePolicy(NbGraderPreprocessor):
         schedule = load_schedule()
         if not schedule.deadlines and schedule.policy.kind == "none":
             return nb, resources
+        if not any(c.get("metadata", {}).get("nbgrader", {}).get("grade") for c in nb.cells):
+            return nb, resources  # nothing graded (00_setup): no deadline to announce
         assignment = resources["nbgrader"]["assignment"]
         nb.cells = [c for c in nb.cells if c.get("id") != POLICY_CELL_ID]
         cell = nbformat.v4.new_markdown_cell(policy_text(assignment, schedule))

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import nbformat
 
+from .deadlines import POLICY_CELL_ID
+
 NotebookNotices = dict[str, list[str]]
 
 
@@ -312,7 +314,9 @@ def normalize_submission(source_dir: Path, submitted_dir: Path,
         if known:
             _restore_metadata(nb, known, path.name, notes)
         if max_added_cells is not None:
-            source_cells = len(nbformat.read(source_dir / f"{stem}.ipynb", as_version=4).cells)
+            # the release adds one cell of its own: the deadline and late policy (deadlines.py)
+            source_cells = len(nbformat.read(source_dir / f"{stem}.ipynb", as_version=4).cells) + sum(
+                1 for c in nb.cells if c.get("id") == POLICY_CELL_ID)
             _cap_added_cells(nb, source_cells, known or {}, max_added_cells, path.name, notes)
         nbformat.write(nb, path)
     for extra in spare:  # set aside: nbgrader grades every notebook in the folder

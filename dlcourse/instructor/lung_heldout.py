@@ -1,4 +1,4 @@
-"""The hidden held-out set of notebook 07 (instructor only; never in the student bundle).
+"""The hidden held-out set of notebook 08 (instructor only; never in the student bundle).
 
 The images come from the student-visible generator `dlcourse.lung`, drawn with a seed
 that no student-visible file holds: `data/hidden/SEED` (a secret made once with

@@ -1,4 +1,4 @@
-"""Reference computations for the hidden tests of 04_cnn (instructor-only, not in the bundle).
+"""Reference computations for the hidden tests of 05_cnn (instructor-only, not in the bundle).
 
 Convolutions are channels-last: `x (N, H, W, Cin)`, `w (kh, kw, Cin, Cout)`, `b (Cout,)`,
 cross-correlation with symmetric zero padding, as in Keras and PyTorch.

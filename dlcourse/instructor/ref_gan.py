@@ -1,4 +1,4 @@
-"""Reference losses for the hidden tests of 06_gan (instructor only, never in the student bundle).
+"""Reference losses for the hidden tests of 07_gan (instructor only, never in the student bundle).
 
 The stand-in players, the stand-in (least-squares) losses that the `train_step` test injects,
 the spies and the recomputation of the expected steps hold no answer: they are public, in

@@ -1,4 +1,4 @@
-"""Instructor-only references for notebook 03_keras_api (left out of the student bundle).
+"""Instructor-only references for notebook 04_keras_api (left out of the student bundle).
 
 Hidden tests use these to inspect students' models by behaviour (weights and outputs),
 so that every correct way of writing a model passes: `Dense(10, activation="sigmoid")`

@@ -1,4 +1,4 @@
-"""Reference implementations for notebook 07 (lung cancer project): instructor only."""
+"""Reference implementations for notebook 08 (lung cancer project): instructor only."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reference code for the hidden tests of 05_rnn_lstm (instructor-only).
+"""Reference code for the hidden tests of 06_rnn_lstm (instructor-only).
 
 Numpy references of the exercises, the Keras layers they must equal (run in float64,
 loaded with the same weights), and the fixed, small forecasting run that checks a

@@ -1,4 +1,4 @@
-"""Public helpers for the test cells of 06_gan: stand-ins, spies and probes that hold no answer.
+"""Public helpers for the test cells of 07_gan: stand-ins, spies and probes that hold no answer.
 
 * Stand-in losses (least-squares GAN, not the notebook's BCE losses) that the `train_step`
   test puts in place of the student's `discriminator_loss` / `generator_loss`, so that it does
@@ -10,7 +10,7 @@
   come back on the tape; the judge recomputes from them what the steps should have done.
 * Probes that run the student's modules and losses in the kernel where autograd is needed
   (a gradient through the student's code cannot come back on the tape as a graph).
-* The measurement of a trained generator (tests/test_06_gan.py): the images it draws are handed
+* The measurement of a trained generator (tests/test_07_gan.py): the images it draws are handed
   back, and a digit classifier trained outside the generator's process judges them.
 """
 
@@ -296,7 +296,7 @@ def generated_images(G: nn.Module, num_samples: int = 1000, latent_dim: int = 10
 
 
 def make_digit_classifier() -> nn.Module:
-    """The small CNN of 06_gan's section 7: (N, 1, 28, 28) images in [-1, 1] -> 10 logits."""
+    """The small CNN of 07_gan's section 7: (N, 1, 28, 28) images in [-1, 1] -> 10 logits."""
     return nn.Sequential(
         nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),

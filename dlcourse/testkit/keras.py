@@ -1,4 +1,4 @@
-"""Public helpers for the test cells of 03_keras_api: inspection, stand-ins, spies and probes.
+"""Public helpers for the test cells of 04_keras_api: inspection, stand-ins, spies and probes.
 
 Nothing here is an answer to an exercise:
 

@@ -1,4 +1,4 @@
-"""Public helpers for the test cells of 07_lung_cancer_project (they hold no answer).
+"""Public helpers for the test cells of 08_lung_cancer_project (they hold no answer).
 
 * `resize_rgb`: resize a uint8 RGB patch with PIL's bilinear filter, the way the held-out
   set is made from `dlcourse.lung`'s patches, so that the held-out test trains on images

@@ -1,4 +1,4 @@
-"""Public helpers for the tests of 05_rnn_lstm: random inputs and weights (no answers)."""
+"""Public helpers for the tests of 06_rnn_lstm: random inputs and weights (no answers)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Keras 3 runs the notebook's Keras code on the PyTorch backend (notebook 03, section 6).
+"""Keras 3 runs the notebook's Keras code on the PyTorch backend (notebook 04, section 6).
 
 Keras reads KERAS_BACKEND once, at import, so the check runs in a fresh subprocess.
 """

@@ -1,4 +1,4 @@
-"""06_gan at its published size: the trained generator's samples are recognised as digits.
+"""07_gan at its published size: the trained generator's samples are recognised as digits.
 
 Runs the source notebook top to bottom (solutions, not smoke size) in a fresh kernel. The kernel
 only hands back 1,000 images that the trained generator draws from seeded noise (a .npy file,
@@ -20,7 +20,7 @@ from conftest import SOURCE
 
 from dlcourse.grading.execute import execute, kernel_env
 
-NOTEBOOK = SOURCE / "06_gan" / "06_gan.ipynb"
+NOTEBOOK = SOURCE / "07_gan" / "07_gan.ipynb"
 NUM_SAMPLES = 1000
 CLASSIFIER_EPOCHS = 4
 MIN_CLASSES = 5            # classes with >= 5 confident samples among 1,000
