@@ -24,7 +24,12 @@ demo: $(STAMP)
 	$(BIN)/dlcourse demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -q -ra
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -q -ra --durations=25
+
+# the in-process unit tests only: no notebook execution, no fixture kernels, no end-to-end grading
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) -q -m "not slow" --ignore=tests/test_fixtures.py \
+		--ignore=tests/test_notebooks.py --ignore=tests/test_colab.py --durations=10
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

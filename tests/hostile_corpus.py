@@ -95,7 +95,7 @@ def steal(code):
         exec(code, ns)
     except Exception as exc:  # noqa: BLE001
         print("steal failed:", type(exc).__name__)
-    _stolen.update({k: v for k, v in ns.items() if callable(v)})
+    _stolen.update({k: v for k, v in ns.items() if not k.startswith("__") and k != "np"})
 
 
 def notebook_solutions(text):
@@ -125,6 +125,8 @@ def _stealing(root: Path, attempt: str, ctx: dict, at: str = "start") -> nbforma
                 cell.source = (f"def {name}(*args, **kwargs):\n    found = _find({name!r})\n"
                                f"    if found is None:\n        raise NotImplementedError({name!r})\n"
                                "    return found(*args, **kwargs)\n")
+            elif name.startswith("q_"):  # a concept question's answer is a value
+                cell.source = f"{name} = _stolen.get({name!r})\n"
             else:
                 cell.source = f"def {name}(*args, **kwargs):\n    return _stolen[{name!r}](*args, **kwargs)\n"
     if at == "start":  # an attack that only finds a way out sets `escaped`: it then has the answers
