@@ -432,11 +432,14 @@ def test_released_notebooks_state_the_policy(course, monkeypatch):
 
     load_settings.cache_clear()
     monkeypatch.chdir(course)
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Softmax")])
+    graded = nbformat.v4.new_code_cell("assert True", metadata={"nbgrader": {"grade": True, "points": 1}})
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Softmax"), graded])
     resources = {"nbgrader": {"assignment": A, "notebook": A}}
+    ungraded = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Setup")])
+    assert len(InsertLatePolicy().preprocess(ungraded, resources)[0].cells) == 1  # nothing graded: no line
     nb, _ = InsertLatePolicy().preprocess(nb, resources)
     nb, _ = InsertLatePolicy().preprocess(nb, resources)  # a rerun gives the same notebook
-    assert [c.get("id") for c in nb.cells][1] == POLICY_CELL_ID and len(nb.cells) == 2
+    assert [c.get("id") for c in nb.cells][1] == POLICY_CELL_ID and len(nb.cells) == 3
     assert nb.cells[0].source == "# Softmax"
     assert nb.cells[1].source == ("> Due **2026-03-20 23:59 (-03)**. Late work loses 10% of its score per started "
                                   "day, at most 50%.")
