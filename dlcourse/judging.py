@@ -591,6 +591,19 @@ def begin_recording(test: str, exercises: list[str], namespace: dict) -> None:
     ip.events.register("post_run_cell", _after_cell)
 
 
+def forget() -> None:
+    """Back to a fresh kernel's state: no recording, no placeholders for dlcourse.instructor.
+
+    The fixture harness calls it between fixtures when it reuses one kernel (a grading kernel
+    never does: it grades one notebook and exits)."""
+    global _STATE
+    _end_recording()
+    sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, _AbsentFinder)]
+    for name in [n for n, m in sys.modules.items() if isinstance(m, _AbsentModule)]:
+        del sys.modules[name]
+    _STATE = _State()
+
+
 def _after_cell(*_args) -> None:
     _end_recording()
     try:

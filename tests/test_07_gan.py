@@ -79,7 +79,7 @@ def measure(images: np.ndarray) -> dict:
     return quality
 
 
-@pytest.mark.slow
+@pytest.mark.full
 def test_gan_samples_are_recognised_as_several_digits():
     quality = measure(generated_samples())
     print(quality)

@@ -6,7 +6,9 @@ a. A student opens the Assignment List, fetches 01, fills in `softmax` (the sour
    submits. The submitted notebook then autogrades to the points of exactly the tests that
    this one answer can pass.
 b. An instructor opens Formgrader from the Nbgrader menu and sees every assignment of the
-   course, and a small demo class (dlcourse.grading.demo) with the gradebook's scores.
+   course, and a small demo class (dlcourse.grading.demo) with the gradebook's scores. The class
+   arrives as a Moodle "download all submissions" zip collected with a roster (`dlcourse collect`),
+   so Manage Students shows the roster's real names, not "None, None".
 
 Every step leaves a screenshot in $DLCOURSE_ARTIFACTS/browser/ (default tests/artifacts/browser/);
 the paths are listed at the end of the pytest run.
@@ -19,6 +21,7 @@ import re
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import nbformat
@@ -49,6 +52,7 @@ pytestmark = [
 def cli(course: Path, *args: str, log: Path | None = None):
     """`dlcourse --root COURSE ARGS...`: its result, or with `log` the running process (output to `log`)."""
     env = dict(os.environ, DLCOURSE_CELL_TIMEOUT="60")
+    env.pop("DLCOURSE_SCHEDULE", None)  # the course's own grader_config.py, not a demo's schedule
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]
     cmd = [sys.executable, "-m", "dlcourse.cli", "--root", str(course), *args]
     if log is not None:
@@ -80,13 +84,29 @@ def course(tmp_path_factory) -> Path:
     return copy_course(tmp_path_factory.mktemp("lab") / "course")
 
 
+# The demo class's roster: real names (one with an accent), as formgrader must show them.
+ROSTER_NAMES = {"reference": ("Maria", "Silva"), "blank": ("João", "Souza"), "mistakes-1": ("Ana", "Lima")}
+
+
 @pytest.fixture(scope="module")
 def demo_grading(course):
-    """A small demo class of assignment 01 (dlcourse.grading.demo), autograded in the background."""
+    """A small demo class of assignment 01 (dlcourse.grading.demo), handed in through Moodle: its
+    "download all submissions" zip is collected with a roster, then autograded in the background."""
     everyone = demo_class(ROOT, A)
     mistakes = [s for s in everyone if s.startswith("mistakes")][:1]
-    for student in ["reference", "blank", *mistakes]:
-        write_submission(ROOT, course / "submitted" / student / A, A, everyone[student])
+    lms = course.parent / "lms"
+    roster = ["student_id,first_name,last_name,email,moodle_id"]
+    with zipfile.ZipFile(lms.with_suffix(".zip"), "w", zipfile.ZIP_DEFLATED) as zf:
+        for i, student in enumerate(["reference", "blank", *mistakes]):
+            write_submission(ROOT, lms / student, A, everyone[student])
+            first, last = ROSTER_NAMES[student]
+            roster.append(f"{student},{first},{last},{student}@uni.example,{7001 + i}")
+            # Moodle's "Download submissions in folders": <Full name>_<participant id>_assignsubmission_file_/
+            zf.write(lms / student / f"{A}.ipynb", f"{first} {last}_{7001 + i}_assignsubmission_file_/{A}.ipynb")
+    (lms / "roster.csv").write_text("\n".join(roster) + "\n", encoding="utf-8")
+    collected = cli(course, "collect", A, str(lms.with_suffix(".zip")), "--lms", "moodle",
+                    "--roster", str(lms / "roster.csv"))
+    assert f"moodle: {len(roster) - 1} matched" in collected.stdout, collected.stdout
     grading = cli(course, "autograde", A, "--workers", "2", "--quiet", log=course.parent / "demo-autograde.log")
     yield grading
     if grading.poll() is None:
@@ -322,3 +342,12 @@ def test_instructor_sees_assignments_and_class_scores_in_formgrader(page, lab, c
              score_cell(students.nth(i).locator("td.score").inner_text()) for i in range(len(scores))}
     assert shown == {s: (v["total"], v["max"]) for s, v in scores.items()}
     shot(page, "formgrader-students")
+
+    # the roster's names, which `dlcourse collect` put in the gradebook, shown as "Last, First"
+    expected = {sid: f"{last}, {first}" for sid, (first, last) in ROSTER_NAMES.items() if sid in scores}
+    assert set(expected) == set(scores)
+    names = {students.nth(i).locator("td.id").inner_text().strip():
+             students.nth(i).locator("td.name").inner_text().strip() for i in range(len(scores))}
+    assert names == expected
+    expect(frame.locator("#main-table td.name", has_text="None")).to_have_count(0)
+    shot(page, "formgrader-roster-names")

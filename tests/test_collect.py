@@ -88,6 +88,8 @@ def run_collect(course: Path, archive: bytes, *args: str, capsys) -> tuple[int, 
     return rc, out.out, out.err
 
 
+# Moodle 3.1-4.0 "download submissions in folders" (`..._file_/`): entries carry the stored files' times.
+# https://github.com/moodle/moodle/blob/MOODLE_400_STABLE/mod/assign/locallib.php (download_submissions)
 MOODLE = [
     (f"Maria Silva_1001_assignsubmission_file_/{A}.ipynb", nb("maria"), local(-5)),
     (f"João Souza_1002_assignsubmission_file_/Copy of {A}.ipynb", nb("joao"), local(26)),
@@ -123,17 +125,63 @@ def test_moodle_archive(course, capsys):
     assert rc == 0 and out.count("unchanged") == 2
 
 
+def test_moodle_41_folders_carry_no_submission_times(course, capsys):
+    """Moodle 4.1+ names the folders `..._assignsubmission_file/` (no trailing `_`) and stamps every entry with
+    the download time (mod/assign/classes/downloader.php): collected, but no timestamp.txt is written."""
+    download = local(30)  # downloaded a day after the due date: these are not submission times
+    entries = [(f"Maria Silva_1001_assignsubmission_file/{A}.ipynb", nb("maria"), download),
+               (f"João Souza_1002_assignsubmission_file/sub/Copy of {A}.ipynb", nb("joao"), download),
+               ("Participant_1003_assignsubmission_file/notes.txt", b"x", download)]
+    rc, out, err = run_collect(course, zip_bytes(entries), capsys=capsys)
+    print(out)
+    assert rc == 0, err
+    assert "moodle: 2 matched, 0 late, 0 unmatched, 1 missing" in out
+    assert "Moodle 4.1+ stamps its zip entries with the download time" in out
+    for student, tag in (("s001", "maria"), ("s002", "joao")):
+        folder = course / "submitted" / student / A
+        assert json.loads((folder / f"{A}.ipynb").read_bytes())["metadata"]["tag"] == tag
+        assert not (folder / "timestamp.txt").exists()
+
+
+def test_entry_times_that_are_one_moment_are_not_submission_times(course):
+    """A flat Moodle download (`..._file_<name>`, the same in every version) from 4.1+ has one time on every
+    entry: not submission times. Spread times (3.x) are."""
+    path = course / "flat.zip"
+    same = [(f"Maria Silva_1001_assignsubmission_file_{A}.ipynb", nb("maria"), local(30)),
+            (f"João Souza_1002_assignsubmission_file_{A}.ipynb", nb("joao"), local(30) + timedelta(seconds=40))]
+    path.write_bytes(zip_bytes(same))
+    result = collect(course, A, path, lms="moodle", roster_path=course / "roster.csv", schedule=schedule())
+    assert sorted(result.taken) == ["s001", "s002"] and not result.late
+    assert "all the same moment" in result.times
+    assert not (course / "submitted" / "s001" / A / "timestamp.txt").exists()
+    spread = [same[0], (same[1][0], nb("joao"), local(-3))]
+    path.write_bytes(zip_bytes(spread))
+    result = collect(course, A, path, lms="moodle", roster_path=course / "roster.csv", schedule=schedule())
+    assert result.late == {"s001": 30.0} and "file times" in result.times
+    assert read_timestamp(course / "submitted" / "s002" / A) == local(-3).astimezone(UTC)
+
+
+# Canvas: <sortable name, lower case, non-word characters dropped>_[LATE_]<user id>_<attachment id>_<file>,
+# entries written when the zip is built (get_filename and add_upload_submission in
+# https://github.com/instructure/canvas-lms/blob/master/lib/content_zipper.rb).
+CANVAS_ZIP = [(f"silvamaria_2001_9001_{A}.ipynb", nb("maria"), local(30)),
+              (f"souzajoão_LATE_2002_9002_{A}-1.ipynb", nb("joao"), local(30)),
+              ("limaana_2003_9003_notes.txt", b"x", local(30)),
+              (f"anon_x7k2p_9004_{A}.ipynb", nb("anonymous"), local(30))]
+
+
 def test_canvas_archive(course, capsys):
-    entries = [(f"silvamaria_2001_9001_{A}.ipynb", nb("maria"), local(-2)),
-               (f"souzajoao_late_2002_9002_{A}-1.ipynb", nb("joao"), local(30)),
-               ("limaana_2003_9003_notes.txt", b"x", local(-3))]
-    rc, out, err = run_collect(course, zip_bytes(entries), "--lms", "canvas", capsys=capsys)
+    rc, out, err = run_collect(course, zip_bytes(CANVAS_ZIP), "--lms", "canvas", capsys=capsys)
     print(out)
     assert rc == 0, err
     assert "canvas: 2 matched, 1 late, 0 unmatched, 1 missing" in out
-    assert "s002" in out and "30 h" in out
-    manifest = (course / "reports" / A / "collect.csv").read_text()
-    assert "s002,canvas,souzajoao,2002,9002," in manifest
+    assert "Canvas stamps its zip entries with the download time" in out  # local(30) is not a submission time
+    assert "late by the LMS's mark, time unknown (no penalty until timestamp.txt holds the time): s002" in out
+    assert "anonymous grading hides the student" in out
+    assert not list((course / "submitted").glob(f"*/{A}/timestamp.txt"))
+    manifest = (course / "reports" / A / "collect.csv").read_text(encoding="utf-8")
+    assert manifest.splitlines()[0].split(",")[4] == "attachment_id"
+    assert "s002,canvas,souzajoão,2002,9002," in manifest
 
 
 def test_classroom_archive(course, capsys):
@@ -374,15 +422,25 @@ def test_grade_exports_use_the_final_score_and_each_lms_header(course):
         with paths[name].open(encoding="utf-8") as fh:
             return list(csv.reader(fh))
 
-    canvas = rows("canvas_roster.csv")  # Canvas gradebook import: documented fixed columns, then assignments
+    # Canvas gradebook import (GradebookImporter#process_header): Student, ID, SIS User ID, SIS Login ID,
+    # Section, then the assignments; the "Points Possible" row gives each column's points
+    canvas = rows("canvas_roster.csv")
     assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", A]
-    assert canvas[2] == ["Souza, João", "2002", "s002", "joao@uni.example", "", "6.4"]
-    assert canvas[3][-1] == ""  # s003: no submission
-    moodle = rows("moodle_worksheet.csv")  # Moodle's offline grading worksheet
+    assert canvas[1] == ["Points Possible", "", "", "", "", "10.0"]
+    assert canvas[3] == ["Souza, João", "2002", "s002", "joao@uni.example", "", "6.4"]
+    assert canvas[4][-1] == ""  # s003: no submission
+    # Moodle's offline grading worksheet: its importer needs Identifier ("Participant <id>"), Grade and
+    # Last modified (grade) (older than a grade changed in Moodle: the row is skipped)
+    moodle = rows("moodle_worksheet.csv")
     assert moodle[0][:6] == ["Identifier", "Full name", "Email address", "Status", "Grade", "Maximum Grade"]
+    assert {"Identifier", "Grade", "Last modified (grade)"} <= set(moodle[0])
     assert moodle[2][:6] == ["Participant 1002", "João Souza", "joao@uni.example", "Submitted for grading",
                              "6.4", "10.0"]
-    classroom = rows("classroom.csv")  # Google Classroom: import grades from a sheet with emails
+    col = moodle[0].index
+    assert moodle[2][col("Last modified (submission)")] == table["submitted_at"][1] != ""
+    stamp = datetime.strptime(moodle[2][col("Last modified (grade)")], "%Y-%m-%d %H:%M:%S UTC").replace(tzinfo=UTC)
+    assert abs((datetime.now(UTC) - stamp).total_seconds()) < 300  # the export's time, so a re-import applies
+    classroom = rows("classroom.csv")  # Classroom has no CSV import: our sheet keyed by Google email
     assert classroom[0] == ["Email Address", "First Name", "Last Name", A]
     assert classroom[1] == ["maria@uni.example", "Maria", "Silva", "8.0"]
 
@@ -400,7 +458,7 @@ def test_feedback_page_shows_the_late_penalty(course):
     assert "submitted 26 h late: -20%" in page
 
 
-def test_feedback_packs(course):
+def test_feedback_packs(course, capsys):
     from dlcourse.grading.feedback import pack_feedback
 
     for student in ("s001", "s002", "unknown"):
@@ -409,16 +467,20 @@ def test_feedback_packs(course):
         (folder / f"{A}.html").write_text(f"<p>{student}</p>")
     (course / "reports" / A).mkdir(parents=True)
     (course / "reports" / A / "collect.csv").write_text(
-        "student,lms,lms_name,lms_id,submission_id,file,submitted_at,status\n"
+        "student,lms,lms_name,lms_id,attachment_id,file,submitted_at,status\n"
         f"s002,canvas,souzajoao,2002,9002,{A}.ipynb,,new\n")
     (moodle,) = pack_feedback(course, A, "moodle")
     with zipfile.ZipFile(moodle) as zf:
         assert sorted(zf.namelist()) == [f"João Souza_1002_assignsubmission_file_/{A}.html",
                                          f"Maria Silva_1001_assignsubmission_file_/{A}.html"]
+        # Moodle's feedback-zip importer: explode('_', folder, 5), the 2nd field is the participant id
+        assert sorted(n.split("/")[0].split("_", 4)[1] for n in zf.namelist()) == ["1001", "1002"]
     (canvas,) = pack_feedback(course, A, "canvas")
+    assert "left out" in capsys.readouterr().out  # s001: no attachment id (not collected from a Canvas zip)
     with zipfile.ZipFile(canvas) as zf:
-        assert sorted(zf.namelist()) == [f"silvamaria_2001_0_{A}.html", f"souzajoao_2002_9002_{A}.html"]
-        # what Canvas hands out, Canvas takes back: the collect parser reads these names
+        assert zf.namelist() == [f"souzajoao_2002_9002_{A}.html"]
+        # Canvas's re-upload: the first two all-digit `_` fields are the user id and the attachment id
+        assert [p for p in zf.namelist()[0].split("_") if p.isdigit()][:2] == ["2002", "9002"]
         assert all(collect_mod.CANVAS.match(n) for n in zf.namelist())
     singles = pack_feedback(course, A, "zip")
     assert sorted(p.name for p in singles) == ["s001.zip", "s002.zip", "unknown.zip"]
@@ -469,8 +531,8 @@ def test_canvas_archive_collected_graded_and_penalised(tmp_path):
     (course / "roster.csv").write_text(ROSTER, encoding="utf-8")
     solved = nbformat.writes(student_notebook(ROOT, A)).encode()
     archive = tmp_path / "submissions.zip"
-    archive.write_bytes(zip_bytes([(f"silvamaria_2001_9001_{A}.ipynb", solved, local(-3)),
-                                   (f"souzajoao_late_2002_9002_Copy of {A}.ipynb", solved, local(26))]))
+    archive.write_bytes(zip_bytes([(f"silvamaria_2001_9001_{A}.ipynb", solved, local(30)),
+                                   (f"souzajoao_LATE_2002_9002_Copy of {A}.ipynb", solved, local(30))]))
 
     def run(*args):
         env = dict(os.environ, DLCOURSE_CELL_TIMEOUT="60")
@@ -483,6 +545,12 @@ def test_canvas_archive_collected_graded_and_penalised(tmp_path):
     out = run("collect", A, str(archive))
     print(out)
     assert "canvas: 2 matched, 1 late, 0 unmatched, 1 missing" in out
+    assert "time unknown" in out and not list((course / "submitted").glob(f"*/{A}/timestamp.txt"))
+    # Canvas's zip has no submission times (its entries carry the download time): the instructor copies
+    # the late student's time from SpeedGrader into nbgrader's timestamp.txt
+    from dlcourse.grading.deadlines import format_timestamp
+
+    (course / "submitted" / "s002" / A / "timestamp.txt").write_text(format_timestamp(local(26)) + "\n")
     run("autograde", A, "--workers", "1", "--quiet")
     with (course / "reports" / A / "grades.csv").open(encoding="utf-8") as fh:
         grades = {row["student"]: row for row in csv.DictReader(fh)}

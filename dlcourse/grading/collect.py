@@ -1,13 +1,23 @@
 """`dlcourse collect ASSIGNMENT ARCHIVE`: an LMS's bulk download into submitted/.
 
-The naming schemes read (each LMS's "download all submissions" zip):
+The naming schemes read (each LMS's "download all submissions" zip), checked against the code that
+writes them:
 
-- Moodle: `Full Name_<participant id>_assignsubmission_file_/<file>` (downloaded in folders) or
-  `Full Name_<participant id>_assignsubmission_file_<file>` (flat); the entry's time is the submission's;
-- Canvas: `<lastnamefirstname>_<user id>_<submission id>_<file>`, with `late_` before the user id
-  for late work (`<name>_late_<id>_<subid>_<file>`); the entry's time is the submission's;
+- Moodle, "Download submissions in folders" (the default): `Full Name_<participant id>_assignsubmission_file/
+  <file>` since Moodle 4.1, `Full Name_<participant id>_assignsubmission_file_/<file>` in 3.1-4.0; flat:
+  `Full Name_<participant id>_assignsubmission_file_<file>`. With blind marking the name is "Participant".
+  https://github.com/moodle/moodle/blob/main/mod/assign/classes/downloader.php (get_student_prefix,
+  load_submissionplugin_filelist; 3.x: mod/assign/locallib.php download_submissions). Moodle 4.1+ stamps
+  every entry with the time of the download (zip_writer::add_file_from_stored_file's default), 3.x with the
+  stored file's time, so entry times are used only from a 3.x layout, and only when they differ.
+- Canvas: `<sortable name, lower case, non-word characters removed>_[LATE_]<user id>_<attachment id>_<file>`
+  (`lastfirst_LATE_123_456_x.ipynb`; `anon_<id>` under anonymous grading, which cannot be matched).
+  https://github.com/instructure/canvas-lms/blob/master/lib/content_zipper.rb (get_filename,
+  add_upload_submission). Entries are written when the zip is built (rubyzip's default time), so Canvas
+  zips carry no submission time: lateness comes from the `LATE` marker alone.
 - Google Classroom (a Drive folder download): `<Full Name>/<file>` or `<file> - <Full Name>.ipynb`
-  (or `<Full Name> - <file>.ipynb`); Drive keeps no submission time.
+  (or `<Full Name> - <file>.ipynb`); Drive keeps no submission time. Google documents no naming scheme
+  for these downloads (https://support.google.com/edu/classroom/ was searched): matched by roster name.
 
 LMS names and ids are mapped to student ids with the roster (CSV: student_id, first_name,
 last_name, email and optionally moodle_id, canvas_id, classroom_name), whose names and emails go
@@ -42,9 +52,14 @@ MAX_RATIO = 200  # uncompressed / compressed, for entries over 1 MB
 MAX_ENTRIES = 20000
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 
-MOODLE_FOLDER = re.compile(r"^(?P<name>.+)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+)_$")
+# Moodle 4.1+ folders end in `_file`, 3.1-4.0 folders in `_file_` (module docstring)
+MOODLE_FOLDER = re.compile(r"^(?P<name>.+)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+)(?P<legacy>_?)$")
 MOODLE_FLAT = re.compile(r"^(?P<name>.+)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+)_(?P<file>.+)$")
+# Canvas: name_[LATE_]userid_attachmentid_file (the third field is the attachment's id, which Canvas's
+# "Re-upload submissions" needs back; kept in Candidate.subid)
 CANVAS = re.compile(r"^(?P<name>[^_/]+?)_(?:(?P<late>late)_)?(?P<id>\d+)_(?P<subid>\d+)_(?P<file>.+)$", re.I)
+CANVAS_ANONYMOUS = re.compile(r"^(?:late_)?anon_", re.I)
+SAME_MOMENT_S = 120  # entry times all within this span: the time the LMS built the zip, not submission times
 RENAMED = [re.compile(p, re.I) for p in (r"^copy of\s+", r"\s*\(\d+\)$", r"-\d+$")]
 
 
@@ -78,8 +93,9 @@ class Candidate:
     file_name: str
     when: datetime | None
     flagged_late: bool = False
-    subid: str = ""
+    subid: str = ""  # Canvas: the attachment id
     student: str | None = None
+    timed: bool = True  # whether this LMS layout can carry submission times in the entries
 
 
 @dataclass
@@ -92,6 +108,7 @@ class Result:
     unmatched: list = field(default_factory=list)  # (LMS name, LMS id, entry)
     missing: list = field(default_factory=list)  # roster students without a submission
     notes: list = field(default_factory=list)  # entries ignored or refused, with the reason
+    times: str = ""  # where the submission times came from (or why there are none)
 
     def note(self, entry: str, reason: str) -> None:
         self.notes.append(f"{_printable(entry)}: {reason}")
@@ -212,17 +229,18 @@ def _parse(lms: str, name: str, info: zipfile.ZipInfo, tz: ZoneInfo, roster: lis
     if lms == "moodle":
         for i, part in enumerate(parts[:-1]):
             m = MOODLE_FOLDER.match(part)
-            if m:
-                return Candidate(name, info, m["name"], m["id"], "/".join(parts[i + 1:]), _zip_time(info, tz))
+            if m:  # 4.1+ (no trailing `_`) stamps entries with the download time: no submission time
+                return Candidate(name, info, m["name"], m["id"], "/".join(parts[i + 1:]), _zip_time(info, tz),
+                                 timed=bool(m["legacy"]))
         m = MOODLE_FLAT.match(base)
         if m:
             return Candidate(name, info, m["name"], m["id"], m["file"], _zip_time(info, tz))
         return None
     if lms == "canvas":
         m = CANVAS.match(base)
-        if m:
+        if m:  # the entry's time is when Canvas built the zip
             return Candidate(name, info, m["name"], m["id"], m["file"], _zip_time(info, tz),
-                             flagged_late=bool(m["late"]), subid=m["subid"])
+                             flagged_late=bool(m["late"]), subid=m["subid"], timed=False)
         return None
     # Google Classroom: a folder per student, or the student's name in the file name
     names = {_key(s.classroom_name or s.full_name): s for s in roster}
@@ -343,6 +361,9 @@ def _collect(root, assignment, zf, infos, lms, roster, schedule, tz) -> Result:
         if name.startswith("__MACOSX/") or PurePosixPath(name).name.startswith("._"):
             result.note(name, "ignored: macOS metadata, not a notebook")
             continue
+        if kind == "canvas" and CANVAS_ANONYMOUS.match(PurePosixPath(name).name):
+            result.note(name, "ignored: anonymous grading hides the student (turn it off to download by name)")
+            continue
         cand = _parse(kind, name, info, tz, roster)
         if cand is None:
             result.note(name, f"ignored: not named as a {kind} submission")
@@ -352,6 +373,7 @@ def _collect(root, assignment, zf, infos, lms, roster, schedule, tz) -> Result:
             result.unmatched.append((cand.lms_name, cand.lms_id, name))
             continue
         by_student.setdefault(cand.student, []).append(cand)
+    result.times = _submission_times([c for cands in by_student.values() for c in cands], kind)
     if not by_student and not result.unmatched:
         raise CollectError(f"no {kind} notebook submission in the archive; nothing was collected"
                            + (f" ({len(result.notes)} entries ignored or refused: {result.notes[0]} ...)"
@@ -385,6 +407,28 @@ def _collect(root, assignment, zf, infos, lms, roster, schedule, tz) -> Result:
     result.missing = [s.student_id for s in roster if s.student_id not in result.taken
                       and s.student_id not in result.refused_late]
     return result
+
+
+def _submission_times(cands: list[Candidate], kind: str) -> str:
+    """Keep the entry times only where they are submission times; say where the times came from."""
+    if kind == "classroom":
+        return "no submission times (a Drive download keeps none)"
+    untimed = [c for c in cands if not c.timed]
+    timed = [c for c in cands if c.timed and c.when is not None]
+    for c in untimed:
+        c.when = None
+    if timed:
+        span = max(c.when for c in timed) - min(c.when for c in timed)
+        if len(timed) >= 2 and span.total_seconds() <= SAME_MOMENT_S:  # e.g. a flat Moodle 4.1+ download
+            for c in timed:
+                c.when = None
+            return (f"no submission times: the {kind} zip's file times are all the same moment (when the zip "
+                    "was built), so lateness comes only from what the LMS marks")
+        return f"submission times from the {kind} zip's file times (read in the course's TIMEZONE)"
+    if kind == "canvas":
+        return "no submission times (Canvas stamps its zip entries with the download time): late = Canvas's LATE mark"
+    return ("no submission times (Moodle 4.1+ stamps its zip entries with the download time): take the times "
+            "from Moodle's grading worksheet into submitted/<student>/<assignment>/timestamp.txt if needed")
 
 
 def _write(base: Path, student: str, assignment: str, zf: zipfile.ZipFile, cand: Candidate) -> str:
@@ -446,6 +490,12 @@ def format_table(result: Result) -> str:
             lines.append(f"{student:<22} {'late: refused':<14} {'':<10} {_printable(cand.entry)}")
     summary = [f"{result.lms}: {len(result.taken)} matched, {len(result.late)} late, "
                f"{len(result.unmatched)} unmatched, {len(result.missing)} missing, {len(result.notes)} left out"]
+    if result.times:
+        summary.append(result.times)
+    unknown = sorted(s for s, h in result.late.items() if h is None)
+    if unknown:
+        summary.append("late by the LMS's mark, time unknown (no penalty until timestamp.txt holds the time): "
+                       + ", ".join(unknown))
     if result.unmatched:
         summary.append("unmatched (not in the roster; add moodle_id/canvas_id/classroom_name to it):")
         summary += [f"  {_printable(n)} (id {i or '-'}): {_printable(e)}" for n, i, e in result.unmatched]
@@ -459,13 +509,13 @@ def format_table(result: Result) -> str:
 
 def write_manifest(root: Path, assignment: str, result: Result) -> Path:
     """reports/<assignment>/collect.csv: which archive entry each student's submission came from
-    (the LMS name, id and submission id that `dlcourse feedback --pack` needs)."""
+    (the LMS name, id and Canvas attachment id that `dlcourse feedback --pack` needs)."""
     out = root / "reports" / assignment
     out.mkdir(parents=True, exist_ok=True)
     path = out / "collect.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["student", "lms", "lms_name", "lms_id", "submission_id", "file", "submitted_at", "status"])
+        w.writerow(["student", "lms", "lms_name", "lms_id", "attachment_id", "file", "submitted_at", "status"])
         for student, c in sorted(result.taken.items()):
             w.writerow([student, result.lms, c.lms_name, c.lms_id, c.subid, c.file_name,
                         format_timestamp(c.when) if c.when else "", result.status[student]])

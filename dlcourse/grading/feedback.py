@@ -113,12 +113,18 @@ PACKS = ("moodle", "canvas", "zip")
 def pack_feedback(root: Path, assignment: str, kind: str) -> list[Path]:
     """The feedback pages in the form an LMS uploads in bulk, under feedback/<assignment>-<kind>...:
 
-    - moodle: one zip of `Full Name_<participant id>_assignsubmission_file_/<page>.html` folders, the
-      layout of Moodle's "Upload multiple feedback files in a zip" (the same as its submissions download);
-    - canvas: one zip of `<lastnamefirstname>_<user id>_<submission id>_<page>.html`, the layout of
-      Canvas's "Re-upload submissions" (ids from the roster and reports/<assignment>/collect.csv);
+    - moodle: one zip of `Full Name_<participant id>_assignsubmission_file_/<page>.html` folders for
+      Moodle's "Upload multiple feedback files in a zip" (feedback files plugin), which splits each folder
+      name at `_` and takes the second field as the participant id (both the 4.1+ `..._file/` and the older
+      `..._file_/` folders are read), as in its submissions download:
+      https://github.com/moodle/moodle/blob/main/mod/assign/feedback/file/importziplib.php;
+    - canvas: one zip of `<lastnamefirstname>_<user id>_<attachment id>_<page>.html` for Canvas's
+      "Re-upload submissions", which reads the first two all-digit fields as the user id and the id of
+      an attachment of that user's submission (Assignment#infer_comment_context_from_filename in
+      https://github.com/instructure/canvas-lms/blob/master/app/models/assignment.rb); the user id comes
+      from the roster, the attachment id from reports/<assignment>/collect.csv (`dlcourse collect`);
     - zip: one zip per student, feedback/<assignment>-zip/<student>.zip, to send by any means.
-    Students without the LMS id in the roster are left out, with a note.
+    Students without the LMS ids are left out, with a note.
     """
     import csv
     import zipfile
@@ -146,24 +152,27 @@ def pack_feedback(root: Path, assignment: str, kind: str) -> list[Path]:
         raise ValueError(f"--pack {kind} needs the roster's LMS ids: set ROSTER in grader_config.py")
     roster = {s.student_id: s for s in read_roster(roster_path)}
     manifest = root / "reports" / assignment / "collect.csv"
-    subids = {}
+    attachments = {}
     if manifest.is_file():
         with manifest.open(encoding="utf-8") as fh:
-            subids = {row["student"]: row["submission_id"] for row in csv.DictReader(fh)}
+            attachments = {row["student"]: row.get("attachment_id", "") for row in csv.DictReader(fh)}
     path = out_dir / f"{assignment}-{kind}.zip"
     skipped = []
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for student, files in pages.items():
             s = roster.get(student)
             if kind == "moodle" and s is not None and s.moodle_id:
+                who = s.full_name.replace("_", " ") or "Participant"  # Moodle splits the folder name at `_`
                 for f in files:
-                    zf.write(f, f"{s.full_name}_{s.moodle_id}_assignsubmission_file_/{f.name}")
-            elif kind == "canvas" and s is not None and s.canvas_id:
-                name = _key(s.last_name + s.first_name) or student
+                    zf.write(f, f"{who}_{s.moodle_id}_assignsubmission_file_/{f.name}")
+            elif kind == "canvas" and s is not None and s.canvas_id and attachments.get(student, "").isdigit():
+                name = _key(s.last_name + s.first_name) or student  # Canvas ignores it; no `_<digits>_` in it
                 for f in files:
-                    zf.write(f, f"{name}_{s.canvas_id}_{subids.get(student) or 0}_{f.name}")
+                    zf.write(f, f"{name}_{s.canvas_id}_{attachments[student]}_{f.name}")
             else:
                 skipped.append(student)
     if skipped:
-        print(f"{kind} pack: no {kind} id in the roster for {', '.join(skipped)}: left out")
+        need = "a moodle_id in the roster" if kind == "moodle" else \
+            "a canvas_id in the roster and an attachment id from collecting a Canvas zip"
+        print(f"{kind} pack: left out (needs {need}): {', '.join(skipped)}")
     return [path]

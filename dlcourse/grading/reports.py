@@ -118,17 +118,37 @@ def with_late_policy(root: Path, assignment: str, table: pd.DataFrame) -> pd.Dat
     return table
 
 
-# Each LMS's documented import header (tests/test_collect.py checks the files against them).
+# Each LMS's import layout, as the LMS's own importer reads it (tests/test_collect.py checks the files).
+# Canvas, Grades > Import (GradebookImporter#process_header in
+# https://github.com/instructure/canvas-lms/blob/master/app/models/gradebook_importer.rb): the header must be
+# Student, ID[, SIS User ID, SIS Login ID], Section, then one column per assignment, "Title (assignment id)"
+# or the exact title (an unknown title creates a new assignment); a row whose first cell says "Points
+# Possible" gives the points of each column. Students are found by ID (Canvas user id) or the SIS ids.
 CANVAS_HEADER = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]  # then one column per assignment
+# Moodle assignment, Grading action > Upload grading worksheet (assignfeedback_offline, "Offline grading
+# worksheet" feedback type): the importer needs the columns "Identifier" ("Participant <participant id>",
+# the id of the submissions download), "Grade" and "Last modified (grade)" (rows whose grade changed in
+# Moodle after that time are skipped unless "Allow updating records that have been modified more recently"
+# is ticked; a grade above the assignment's maximum grade is skipped), named in the teacher's interface
+# language (these are Moodle's English strings); the other columns are ignored. Order of Moodle's own export:
+# https://github.com/moodle/moodle/blob/main/mod/assign/feedback/offline/importgradeslib.php and
+# mod/assign/gradingtable.php. (Gradebook CSV import, any identifier column mapped to e.g. "ID number" or
+# "Email address": moodle.csv; https://docs.moodle.org/en/Grade_import.)
 MOODLE_WORKSHEET_HEADER = ["Identifier", "Full name", "Email address", "Status", "Grade", "Maximum Grade",
                            "Grade can be changed", "Last modified (submission)", "Last modified (grade)",
                            "Feedback comments"]
+# Google Classroom has no CSV grade import: grades are typed in its gradebook, imported from a Google Forms
+# quiz ("Grade importing"), set through the API (StudentSubmission draftGrade/assignedGrade,
+# https://developers.google.com/classroom/guides/key-concepts/grades) or synced from an SIS. classroom.csv is
+# therefore our own sheet keyed by the students' Google emails, to paste from or to feed such a script.
 CLASSROOM_HEADER = ["Email Address", "First Name", "Last Name"]  # then the assignment's column
 
 
 def lms_grade_exports(root: Path, assignment: str, table: pd.DataFrame, out: Path) -> list[Path]:
     """With a roster (ROSTER in grader_config.py): the final scores in each LMS's own import layout,
-    keyed by the LMS's ids: canvas_roster.csv, moodle_worksheet.csv, classroom.csv."""
+    keyed by the LMS's ids: canvas_roster.csv, moodle_worksheet.csv, classroom.csv (see the headers above)."""
+    from datetime import UTC, datetime
+
     from .collect import read_roster
     from .deadlines import load_schedule
 
@@ -137,16 +157,22 @@ def lms_grade_exports(root: Path, assignment: str, table: pd.DataFrame, out: Pat
         return []
     roster = {s.student_id: s for s in read_roster(roster_path)}
     final = dict(zip(table["student"], table["final_score"], strict=True))
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")  # "Last modified (grade)": PHP's strtotime reads it
     max_score = float(table["max_score"].max()) if not table.empty else 0.0
+    submitted = dict(zip(table["student"], table.get("submitted_at", [""] * len(table)), strict=True))
     written = []
-    canvas = [{"Student": f"{s.last_name}, {s.first_name}", "ID": s.canvas_id, "SIS User ID": s.student_id,
-               "SIS Login ID": s.email, "Section": "", assignment: final.get(sid, "")} for sid, s in roster.items()]
+    points = {"Student": "Points Possible", "ID": "", "SIS User ID": "", "SIS Login ID": "", "Section": "",
+              assignment: max_score}
+    canvas = [points] + [{"Student": f"{s.last_name}, {s.first_name}", "ID": s.canvas_id, "SIS User ID": s.student_id,
+                          "SIS Login ID": s.email, "Section": "", assignment: final.get(sid, "")}
+                         for sid, s in roster.items()]
     written.append(out / "canvas_roster.csv")
     pd.DataFrame(canvas, columns=[*CANVAS_HEADER, assignment]).to_csv(written[-1], index=False)
     moodle = [{"Identifier": f"Participant {s.moodle_id}", "Full name": s.full_name, "Email address": s.email,
                "Status": "Submitted for grading" if sid in final else "No submission",
                "Grade": final.get(sid, ""), "Maximum Grade": max_score, "Grade can be changed": "Yes",
-               "Last modified (submission)": "", "Last modified (grade)": "", "Feedback comments": ""}
+               "Last modified (submission)": submitted.get(sid, ""), "Last modified (grade)": now,
+               "Feedback comments": ""}
               for sid, s in roster.items() if s.moodle_id]
     written.append(out / "moodle_worksheet.csv")
     pd.DataFrame(moodle, columns=MOODLE_WORKSHEET_HEADER).to_csv(written[-1], index=False)

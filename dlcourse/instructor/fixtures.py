@@ -13,20 +13,30 @@ solution cell (the reference ones, and the fixture in place of its exercise) and
 the exercise's test cells, visible and hidden, in notebook order, and returns each
 test cell's result. This is the fast path; a few end-to-end autograde runs in the
 test suite prove the real pipeline.
+
+`WarmKernel` keeps one kernel for many fixtures of one assignment: between fixtures it
+resets the namespace (`%reset`), forgets any recording, clears Keras and matplotlib state and
+moves to a fresh empty folder, and the set-up cells run again; imported modules stay loaded,
+which is what saves the time (TensorFlow and torch import once). Anything unexpected (a
+timeout, a dead kernel, a reset or set-up cell that fails) restarts the kernel.
 """
 
 from __future__ import annotations
 
+import logging
+import queue
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from ..grading.execute import TestResult, cell_results, execute, is_test_cell
+from ..grading.execute import TestResult, cell_results, execute, is_test_cell, kernel_env, mark_not_run
 from ..grading.judge import apply_verdicts, is_judged, judge_in_process, recording_preamble, tapes_of
 
+log = logging.getLogger(__name__)
 HEADER = re.compile(r"^#\s*(exercise|expect|must-fail)\s*:\s*(.+?)\s*$", re.M)
 
 
@@ -73,9 +83,19 @@ def exercises(nb: nbformat.NotebookNode) -> list[str]:
             if c.metadata.get("nbgrader", {}).get("solution")]
 
 
-def harness_notebook(source: nbformat.NotebookNode, exercise: str,
-                     replacement: str | None) -> nbformat.NotebookNode:
-    """The cells to run for one exercise: set-up, solutions (one replaced), its tests."""
+SLOW_TAG = "slow"  # a test cell that trains a model at full size (tags: ["slow"] in its metadata)
+
+
+def is_slow(cell: nbformat.NotebookNode) -> bool:
+    return SLOW_TAG in cell.metadata.get("tags", [])
+
+
+def harness_notebook(source: nbformat.NotebookNode, exercise: str, replacement: str | None,
+                     full: bool = True, keep: tuple[str, ...] = ()) -> nbformat.NotebookNode:
+    """The cells to run for one exercise: set-up, solutions (one replaced), its tests.
+
+    With full=False the test cells tagged "slow" are left out, except those named in `keep`
+    (a fixture's must-fail cells): the quick suite; `make test-full` runs them all."""
     names = exercises(source)
     if exercise not in names:
         raise KeyError(f"no exercise {exercise!r}; the notebook has {names}")
@@ -90,21 +110,138 @@ def harness_notebook(source: nbformat.NotebookNode, exercise: str,
             code = replacement if (meta["grade_id"] == exercise and replacement is not None) else cell.source
             nb.cells.append(nbformat.v4.new_code_cell(code))
         elif is_test_cell(cell) and exercise_of(meta["grade_id"], names) == exercise:
+            if not full and is_slow(cell) and meta["grade_id"] not in keep:
+                continue
             test = nbformat.v4.new_code_cell(cell.source)
             test.metadata["nbgrader"] = dict(meta)
             nb.cells.append(test)
     return nb
 
 
+# Run in a reused kernel before each fixture: a fresh namespace and folder, no recording,
+# no Keras/matplotlib leftovers. It must print OK, or the kernel is restarted.
+RESET = """\
+__import__("os").chdir({cwd!r})
+get_ipython().reset(new_session=False, aggressive=False)
+import sys as _sys
+if "dlcourse.judging" in _sys.modules:
+    _sys.modules["dlcourse.judging"].forget()
+if "keras" in _sys.modules:
+    _sys.modules["keras"].backend.clear_session()
+if "matplotlib.pyplot" in _sys.modules:
+    _sys.modules["matplotlib.pyplot"].close("all")
+del _sys
+print("OK")
+"""
+
+
+class WarmKernel:
+    """One kernel reused for many harness notebooks (see the module's docstring).
+
+    `run(nb, timeout)` executes every code cell of `nb` in order, keeping going past errors,
+    and returns it with outputs, like `execute`. Use as a context manager, or call `close()`.
+    """
+
+    def __init__(self, env: dict[str, str] | None = None):
+        self.env = env or kernel_env()
+        self.km = None
+        self.kc = None
+        self.home = Path(tempfile.mkdtemp(prefix="dlcourse-warm-"))
+        self.runs = 0
+        self.restarts = 0
+
+    def __enter__(self) -> WarmKernel:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stop()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def _stop(self) -> None:
+        if self.kc is not None:
+            self.kc.stop_channels()
+        if self.km is not None:
+            self.km.shutdown_kernel(now=True)
+        self.km = self.kc = None
+
+    def _start(self) -> None:
+        from jupyter_client import KernelManager
+
+        self._stop()
+        self.km = KernelManager(kernel_name="python3")
+        self.km.start_kernel(env=self.env, cwd=str(self.home))
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        self.kc.wait_for_ready(timeout=120)
+
+    def restart(self, why: str) -> None:
+        log.warning("warm kernel: restarting (%s)", why)
+        self.restarts += 1
+        self._stop()
+
+    def _run_cell(self, code: str, timeout: float) -> tuple[list, int | None, bool]:
+        """(outputs, execution count, finished) of one cell."""
+        outputs: list = []
+        count = None
+
+        def hook(msg):
+            nonlocal count
+            kind = msg["header"]["msg_type"]
+            if kind == "clear_output":
+                outputs.clear()
+            elif kind == "execute_input":
+                count = msg["content"].get("execution_count")
+            elif kind in ("stream", "display_data", "execute_result", "error"):
+                outputs.append(nbformat.v4.output_from_msg(msg))
+
+        try:
+            self.kc.execute_interactive(code, timeout=timeout, output_hook=hook, allow_stdin=False,
+                                        store_history=True)
+        except (TimeoutError, queue.Empty):
+            return outputs, count, False
+        return outputs, count, self.km.is_alive()
+
+    def run(self, nb: nbformat.NotebookNode, timeout: int = 600) -> nbformat.NotebookNode:
+        folder = Path(tempfile.mkdtemp(dir=self.home))
+        if self.km is None or not self.km.is_alive():
+            self._start()
+        outputs, _, ok = self._run_cell(RESET.format(cwd=str(folder)), 120)
+        if not ok or any(o.get("output_type") == "error" for o in outputs):
+            self.restart("the reset failed")
+            self._start()
+            self._run_cell(RESET.format(cwd=str(folder)), 120)
+        self.runs += 1
+        cells = [c for c in nb.cells if c.cell_type == "code"]
+        for i, cell in enumerate(cells):
+            cell.outputs, cell.execution_count, ok = self._run_cell(cell.source, timeout)
+            failed_setup = not is_test_cell(cell) and any(o.get("output_type") == "error" for o in cell.outputs)
+            if not ok:  # a timeout or a dead kernel: what did not run fails, and the next run starts afresh
+                reason = "CellTimeoutError" if self.km.is_alive() else "DeadKernelError"
+                cell.outputs.append(nbformat.v4.new_output("error", ename=reason, evalue="", traceback=[]))
+                mark_not_run(cells[i + 1:], reason)
+                self.restart(reason)
+                break
+            if failed_setup:  # the kernel may be in a state a fresh one would not be: start afresh next time
+                self.restart("a set-up or solution cell failed")
+        shutil.rmtree(folder, ignore_errors=True)
+        return nb
+
+
 def run_exercise(source_path: Path, exercise: str, replacement: str | None = None,
-                 timeout: int = 600) -> list[TestResult]:
+                 timeout: int = 600, kernel: WarmKernel | None = None, full: bool = True,
+                 keep: tuple[str, ...] = ()) -> list[TestResult]:
     """The exercise's test results, the way grading decides them.
 
     For a notebook judged outside the kernel (`dlcourse.grading.judge`), the test cells run in
     record mode in the kernel and the verdicts come from the judge; otherwise from the kernel.
+    With `kernel`, the cells run in that reused kernel instead of a fresh one; `full` and
+    `keep` as in `harness_notebook`.
     """
     source = nbformat.read(source_path, as_version=4)
-    nb = harness_notebook(source, exercise, replacement)
+    nb = harness_notebook(source, exercise, replacement, full, keep)
     judged = is_judged(source)
     if judged:
         names = exercises(source)
@@ -112,7 +249,7 @@ def run_exercise(source_path: Path, exercise: str, replacement: str | None = Non
             if is_test_cell(cell):
                 cell.source = recording_preamble(cell.metadata["nbgrader"]["grade_id"], names) + cell.source
     with tempfile.TemporaryDirectory(prefix="dlcourse-fixture-") as tmp:
-        executed = execute(nb, cwd=Path(tmp), timeout=timeout)
+        executed = kernel.run(nb, timeout) if kernel else execute(nb, cwd=Path(tmp), timeout=timeout)
         if judged:
             tests = {c.metadata["nbgrader"]["grade_id"] for c in executed.cells if is_test_cell(c)}
             # in this process: the tapes are our own fixtures' (grading uses a fresh, limited one)
@@ -120,6 +257,7 @@ def run_exercise(source_path: Path, exercise: str, replacement: str | None = Non
     return cell_results(executed)
 
 
-def run_fixture(fixture: Fixture, source_root: Path, timeout: int = 600) -> list[TestResult]:
+def run_fixture(fixture: Fixture, source_root: Path, timeout: int = 600,
+                kernel: WarmKernel | None = None, full: bool = True) -> list[TestResult]:
     path = source_root / fixture.assignment / f"{fixture.assignment}.ipynb"
-    return run_exercise(path, fixture.exercise, fixture.code, timeout)
+    return run_exercise(path, fixture.exercise, fixture.code, timeout, kernel, full, tuple(fixture.must_fail))

@@ -1,0 +1,1135 @@
+# metadata: {"dlcourse": {"judged": true}}
+
+# %% [markdown] id=markdown-1
+# # 06 · Recurrent networks: an RNN and an LSTM by hand, then a sunspot forecast
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({{COLAB_URL}})
+#
+# A dense network sees its input all at once. A **recurrent** network reads a sequence one
+# step at a time and carries a **memory** (the hidden state) from one step to the next, so
+# what it outputs now depends on what it has seen before. The **LSTM** (Long Short-Term
+# Memory) adds a cell state and three gates so that the memory survives over longer
+# sequences: the plain RNN's gradient vanishes quickly, the LSTM's decays more slowly, and you
+# will measure by how much.
+#
+# In this notebook you cut a time series into the 3-D windows Keras expects, write a simple
+# RNN cell and an LSTM in numpy, prove they equal `keras.layers.SimpleRNN` and
+# `keras.layers.LSTM` given the same weights, count the slides' LSTM parameters, and
+# finally train a Keras LSTM on three centuries of real sunspot counts.
+#
+# **Goals**
+# 1. Build `(samples, timesteps, features)` windows of a series, with no target leaking in.
+# 2. Write the SimpleRNN cell, $h_t = \tanh(x_t W_x + h_{t-1} W_h + b)$.
+# 3. Write the LSTM cell and the whole-sequence forward pass with Keras's weight layout
+#    and gate order (i, f, c, o).
+# 4. Measure the vanishing gradient: how much the last output still depends on earlier
+#    inputs, for a SimpleRNN, an LSTM and a GRU.
+# 5. Write the GRU cell (Keras's `reset_after=True` layout) and prove it equals `keras.layers.GRU`.
+# 6. Count an LSTM's parameters: the slides' `LSTM(32, input_shape=(50, 2))` has 4,480.
+# 7. Build an LSTM forecaster and beat the naive "next year = this year" forecast.
+#
+# Short **questions** (set a variable such as `q_input_shape = "b"`) check the ideas; each
+# wrong answer gets an explanation when it is graded.
+#
+# Fill in every cell that says `# YOUR CODE HERE`, then run the test cell below it.
+# Some tests are hidden: they run when your notebook is graded.
+
+# %% setup id=setup-1
+# Set-up: in Colab this installs the course package; elsewhere it does nothing.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "{{COURSE_PIP}}"], check=True)
+
+# %% setup id=setup-2
+import os
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from dlcourse.env import device_report, seed_everything  # before keras: quiet TensorFlow
+
+import keras
+
+from dlcourse.series import load_sunspots
+from dlcourse.testkit.rnn import random_gru, random_lstm
+from dlcourse.testing import (check, check_answer, check_choice, check_close, check_shape, check_unchanged,
+                              passed)
+
+seed_everything(0)
+device_report(("numpy", "tensorflow", "keras"));
+
+# %% params id=params-1
+# Training size: CI sets DLCOURSE_SMOKE=1 for a quick run; the published notebook uses
+# the full values.
+SMOKE = os.environ.get("DLCOURSE_SMOKE") == "1"
+WINDOW = 12          # years the model sees before each forecast (a solar cycle is ~11 years)
+UNITS = 32           # LSTM units
+NUM_EPOCHS = 2 if SMOKE else 80
+BATCH_SIZE = 16
+LR = 5e-3
+
+# %% [markdown] id=markdown-2
+# ## 1 · Sequences are 3-D
+#
+# The slides insist: the input of a Keras recurrent layer **must be 3-D**,
+# `(s, t, f)`:
+# - `s`: the number of samples (sequences) in the batch,
+# - `t`: the number of observations in each sample = the number of **time steps**,
+# - `f`: the number of features in each observation.
+#
+# So `[[[1], [1], [0], [2]], [[1], [1], [0], [2]]]` is 2 samples of 4 time steps with
+# 1 feature each (shape `(2, 4, 1)`), while `[[[1, 1, 0, 2]], [[1, 1, 0, 2]]]` is 2 samples
+# of **1** time step with 4 features (shape `(2, 1, 4)`). Same numbers, a very different
+# meaning: the first is a sequence the RNN reads step by step, the second is one step.
+#
+# To forecast a series we cut it into **windows**: the inputs are `window` consecutive
+# values, the target is the value `horizon` steps after the window's last one.
+#
+# ```
+# series:  s0  s1  s2  s3  s4  s5  s6  s7  s8  s9          window = 3, horizon = 1
+# X[0]  = [s0  s1  s2]  ->  y[0] = s3
+# X[1]  =     [s1  s2  s3]  ->  y[1] = s4
+# ...
+# X[6]  =                     [s6  s7  s8]  ->  y[6] = s9
+# ```
+#
+# Two classic bugs: taking the window's own last value as the target (the answer is then
+# inside the input, so the model "forecasts" perfectly in training and is useless after),
+# and returning 2-D windows `(samples, window)` that Keras will not take.
+#
+# ### Exercise 1.1 · `make_windows`
+# - `series` is `(T,)` (one feature) or `(T, features)`; treat `(T,)` as `(T, 1)`.
+# - `X[i] = series[i : i + window]`, shaped `(samples, window, features)`.
+# - `y[i] = series[i + window + horizon - 1]`, shaped `(samples, features)`.
+# - `samples = T - window - horizon + 1`.
+
+# %% solution id=make_windows
+def make_windows(series, window, horizon=1):
+    """Cut a series into input windows and the targets that follow them.
+
+    Args:
+        series: array (T,) or (T, features).
+        window: number of time steps in each input window.
+        horizon: how many steps after the window's last step the target lies (1 = the next).
+    Returns:
+        (X, y): X of shape (samples, window, features), y of shape (samples, features),
+        with samples = T - window - horizon + 1.
+    """
+    ### BEGIN SOLUTION
+    series = np.asarray(series)
+    if series.ndim == 1:
+        series = series[:, None]
+    samples = series.shape[0] - window - horizon + 1
+    X = np.stack([series[i:i + window] for i in range(samples)])
+    y = np.stack([series[i + window + horizon - 1] for i in range(samples)])
+    return X, y
+    ### END SOLUTION
+
+# %% [markdown] id=markdown-3
+# **Expected output:** `X` has shape `(7, 3, 1)` and `y` `(7, 1)`; the first window is
+# `[0, 1, 2]` with target `3`, the last `[6, 7, 8]` with target `9`.
+
+# %% id=code-1
+X_demo, y_demo = make_windows(np.arange(10.0), window=3)
+print("X:", X_demo.shape, " y:", y_demo.shape)
+for i in (0, 1, len(X_demo) - 1):
+    print(f"X[{i}] = {X_demo[i, :, 0]}  ->  y[{i}] = {y_demo[i]}")
+
+# %% test id=test_make_windows points=2
+"""make_windows on a 1-D series: 3-D windows, the right targets, no target inside its window."""
+series = np.arange(10.0)
+X_t, y_t = make_windows(series, window=3)
+check_shape(X_t, (7, 3, 1), "X of make_windows(np.arange(10.0), window=3)",
+            hint="X must be 3-D (samples, window, features): a 1-D series has 1 feature, "
+                 "so reshape it to (T, 1) first.")
+check_shape(y_t, (7, 1), "y of make_windows(np.arange(10.0), window=3)",
+            hint="y has shape (samples, features); samples = T - window - horizon + 1.")
+check_close(X_t[0, :, 0], [0.0, 1.0, 2.0], "the first window X[0]")
+check_close(y_t[:, 0], np.arange(3.0, 10.0), "the targets y for window=3, horizon=1",
+            hint="y[i] = series[i + window + horizon - 1]: the value right AFTER the window, "
+                 "not its last value (that would leak the target into the input).")
+check(not np.any(X_t[:, :, 0] == y_t), "a target appears inside its own input window: the "
+      "target leaks into the input.", hint="y[i] = series[i + window + horizon - 1].")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_rnn
+
+rng = np.random.default_rng(501)
+for T, window in [(20, 5), (13, 1), (8, 7), (50, 12)]:
+    s = rng.normal(size=T)
+    before = s.copy()
+    X_h, y_h = make_windows(s, window)
+    expected = ref_rnn.make_windows(s, window)  # (X, y)
+    X_r, y_r = expected[0], expected[1]
+    check_unchanged(before, s, "the input series")
+    check_close(X_h, X_r, f"X of make_windows for T={T}, window={window}",
+                hint="X[i] = series[i : i + window], shape (samples, window, 1).")
+    check_close(y_h, y_r, f"y of make_windows for T={T}, window={window}",
+                hint="y[i] = series[i + window + horizon - 1], shape (samples, 1).")
+### END HIDDEN TESTS
+passed("make_windows")
+
+# %% test id=test_make_windows_features points=1
+"""make_windows with several features and a horizon > 1."""
+series = np.arange(24.0).reshape(12, 2)      # 12 time steps, 2 features
+X_t, y_t = make_windows(series, window=4, horizon=3)
+check_shape(X_t, (6, 4, 2), "X of make_windows on a (12, 2) series, window=4, horizon=3",
+            hint="samples = T - window - horizon + 1 = 12 - 4 - 3 + 1 = 6.")
+check_shape(y_t, (6, 2), "y of make_windows on a (12, 2) series, window=4, horizon=3")
+check_close(y_t[0], series[6], "y[0] with window=4, horizon=3",
+            hint="the target of window 0 is series[0 + 4 + 3 - 1] = series[6].")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_rnn
+
+rng = np.random.default_rng(502)
+for T, f, window, horizon in [(30, 3, 6, 2), (15, 1, 4, 5), (9, 4, 1, 1), (10, 2, 5, 5)]:
+    s = rng.normal(size=(T, f))
+    before = s.copy()
+    X_h, y_h = make_windows(s, window, horizon=horizon)
+    expected = ref_rnn.make_windows(s, window, horizon)  # (X, y)
+    X_r, y_r = expected[0], expected[1]
+    check_unchanged(before, s, "the input series")
+    label = f"T={T}, features={f}, window={window}, horizon={horizon}"
+    check_close(X_h, X_r, f"X of make_windows for {label}",
+                hint="X[i] = series[i : i + window] keeps all the features: "
+                     "(samples, window, features).")
+    check_close(y_h, y_r, f"y of make_windows for {label}",
+                hint="y[i] = series[i + window + horizon - 1] (all features).")
+### END HIDDEN TESTS
+passed("make_windows_features")
+
+# %% [markdown] id=markdown-4
+# ### Question 1.2 · The input shape
+# A batch holds 32 sequences; each has 50 time steps of 2 features. Which array shape does
+# `keras.layers.LSTM` expect?
+#
+# - **a** `(32, 50, 2)`
+# - **b** `(32, 2, 50)`
+# - **c** `(50, 32, 2)`
+# - **d** `(32, 100)`
+#
+# Set `q_input_shape` to one letter.
+
+# %% solution id=q_input_shape
+# Your answer: q_input_shape = "<one letter: a, b, c or d>"
+### BEGIN SOLUTION
+q_input_shape = "a"
+### END SOLUTION
+
+# %% test id=test_q_input_shape points=1
+"""q_input_shape: the 3-D input of a Keras recurrent layer."""
+check_choice(q_input_shape, ['a', 'b', 'c', 'd'], "q_input_shape")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_rnn
+
+check_answer(q_input_shape, ref_rnn.QUESTIONS["q_input_shape"], "q_input_shape")
+### END HIDDEN TESTS
+passed("q_input_shape")
+
+# %% [markdown] id=markdown-5
+# ## 2 · The simple RNN cell
+#
+# A recurrent layer applies the **same cell** at every time step. The simple RNN cell
+# mixes the current input $x_t$ (shape `(N, F)`) with the previous hidden state
+# $h_{t-1}$ (`(N, H)`) and squashes the result with `tanh`:
+#
+# $$h_t = \tanh\left(x_t W_x + h_{t-1} W_h + b\right)$$
+#
+# ```
+#         h_0          h_1          h_2                 h_T  (the outputs)
+#  h_0 ──> [cell] ──h_1──> [cell] ──h_2──> ... ──> [cell] ──> h_T
+#            ^               ^                        ^
+#           x_1             x_2                      x_T       (the same W_x, W_h, b)
+# ```
+#
+# Keras stores exactly these three arrays: `SimpleRNN(H).get_weights()` returns
+# `[kernel (F, H), recurrent_kernel (H, H), bias (H,)]` = $[W_x, W_h, b]$.
+# The activation is `tanh`, not `relu`: with `relu` the hidden state can grow without
+# bound as it is multiplied by $W_h$ at every step; `tanh` keeps it in $(-1, 1)$.
+#
+# ### Exercise 2.1 · `rnn_cell_forward`
+
+# %% solution id=rnn_cell_forward
+def rnn_cell_forward(x_t, h_prev, Wx, Wh, b):
+    """One step of a simple RNN (keras.layers.SimpleRNN with its default tanh).
+
+    Args:
+        x_t: inputs at this step, shape (N, F).
+        h_prev: previous hidden state, shape (N, H).
+        Wx: input weights (Keras's `kernel`), shape (F, H).
+        Wh: recurrent weights (Keras's `recurrent_kernel`), shape (H, H).
+        b: bias, shape (H,).
+    Returns:
+        h: the new hidden state, shape (N, H).
+    """
+    ### BEGIN SOLUTION
+    return np.tanh(x_t @ Wx + h_prev @ Wh + b)
+    ### END SOLUTION
+
+# %% [markdown] id=markdown-6
+# Now the proof: unroll your cell over a whole sequence and compare it with Keras's
+# `SimpleRNN` loaded with the same weights (`set_weights`). **Expected:** a largest
+# difference around `1e-7` (Keras computes in float32).
+
+# %% id=code-2
+rng = np.random.default_rng(0)
+N, T, F, H = 2, 6, 3, 4
+x_seq = rng.normal(size=(N, T, F)).astype("float32")
+Wx_d, Wh_d, b_d = rng.normal(size=(F, H)), rng.normal(size=(H, H)), rng.normal(size=H)
+simple_rnn = keras.layers.SimpleRNN(H, return_sequences=True)
+simple_rnn.build((N, T, F))
+simple_rnn.set_weights([Wx_d, Wh_d, b_d])
+h_keras = keras.ops.convert_to_numpy(simple_rnn(x_seq))
+h = np.zeros((N, H))
+h_mine = []
+for t in range(T):
+    h = rnn_cell_forward(x_seq[:, t], h, Wx_d, Wh_d, b_d)
+    h_mine.append(h)
+h_mine = np.stack(h_mine, axis=1)
+print("largest difference from keras.layers.SimpleRNN:", np.abs(h_mine - h_keras).max())
+
+# %% test id=test_rnn_cell_forward points=2
+"""rnn_cell_forward: shape, a small case by hand, and keras.layers.SimpleRNN with the same
+weights."""
+x1 = np.array([[1.0, 2.0]])
+Wx1 = np.array([[0.1], [0.2]])
+Wh1 = np.array([[-1.0]])
+h_a = rnn_cell_forward(x1, np.array([[0.5]]), Wx1, Wh1, np.array([0.3]))
+check_shape(h_a, (1, 1), "rnn_cell_forward for N=1, F=2, H=1")
+check_close(h_a, [[np.tanh(0.1 + 0.4 - 0.5 + 0.3)]], "rnn_cell_forward on x=[1, 2], h_prev=0.5",
+            hint="h = tanh(x_t @ Wx + h_prev @ Wh + b).")
+h_b = rnn_cell_forward(x1, np.array([[1.5]]), Wx1, Wh1, np.array([0.3]))
+check_close(h_b, [[np.tanh(0.1 + 0.4 - 1.5 + 0.3)]],
+            "rnn_cell_forward with a negative pre-activation",
+            hint="the SimpleRNN activation is tanh: negative values stay negative "
+                 "(relu would give 0).")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_rnn
+
+rng = np.random.default_rng(503)
+for N, T, F, H in [(3, 1, 4, 5), (2, 7, 1, 3), (5, 4, 6, 2), (1, 9, 3, 8)]:
+    x = rng.normal(size=(N, T, F))
+    h0 = rng.normal(scale=0.8, size=(N, H))
+    Wx, Wh, b = rng.normal(size=(F, H)), rng.normal(scale=0.7, size=(H, H)), rng.normal(size=H)
+    expected = ref_rnn.keras_simple_rnn(x, h0, Wx, Wh, b)
+    got = rnn_cell_forward(x[:, 0], h0, Wx, Wh, b)
+    label = f"N={N}, F={F}, H={H}"
+    check_close(got, expected[:, 0],
+                f"rnn_cell_forward against keras.layers.SimpleRNN, one step, {label}",
+                rtol=1e-7, atol=1e-10,
+                hint="h = tanh(x_t @ Wx + h_prev @ Wh + b) with Keras's kernel (F, H) and "
+                     "recurrent_kernel (H, H) as they are (no transpose).")
+    h = h0
+    for t in range(T):
+        h = rnn_cell_forward(x[:, t], h, Wx, Wh, b)
+    check_close(h, expected[:, -1],
+                f"rnn_cell_forward unrolled over {T} steps against SimpleRNN, {label}",
+                rtol=1e-7, atol=1e-10)
+### END HIDDEN TESTS
+passed("rnn_cell_forward")
+
+# %% [markdown] id=markdown-7
+# ## 3 · The LSTM cell
+#
+# An LSTM carries **two** states from step to step: the hidden state $h$ (its output) and
+# the **cell state** $c$ (its long-term memory). Three gates, each a number between 0 and 1
+# per unit (a sigmoid), decide what flows:
+#
+# - the **input gate** $i$: how much of the new candidate to write into the memory,
+# - the **forget gate** $f$: how much of the old memory to keep,
+# - the **output gate** $o$: how much of the memory to show as the output,
+#
+# and a **candidate** $\tilde c$ (a `tanh`, so in $(-1, 1)$: it can add or remove) is the
+# new information. With $z = x_t W + h_{t-1} U + b$ split into four blocks:
+#
+# $$i = \sigma(z_i),\quad f = \sigma(z_f),\quad \tilde c = \tanh(z_c),\quad o = \sigma(z_o)$$
+# $$c_t = f \odot c_{t-1} + i \odot \tilde c, \qquad h_t = o \odot \tanh(c_t)$$
+#
+# ```
+#                 forget            write
+#   c_{t-1} ────────(×)──────────────(+)─────────────────┬──────────────>  c_t
+#                    ^                ^                  │
+#                    │               (×)               tanh
+#                    │              ^   ^                │
+#                    f              i   c~   o ─────────(×)───────────>  h_t
+#                    │              │   │    │
+#                  [ σ ]          [ σ ][tanh][ σ ]      each block: x_t W + h_{t-1} U + b
+#                    └──────────────┴───┴────┘
+#                               ^
+#                     x_t and h_{t-1}
+# ```
+#
+# Note the order: $c_t$ is computed **first**, and $h_t$ uses the **new** $c_t$.
+# When the forget gate is 1 and the input gate 0, the memory passes through unchanged: that
+# is how an LSTM keeps information for many steps, and why its gradient decays more slowly
+# than a plain RNN's (Section 5 measures it).
+#
+# **Keras's weight layout.** `keras.layers.LSTM(H)` stores one big matrix for all four
+# blocks, side by side in the order **(i, f, c, o)**:
+# - `kernel` $W$: `(F, 4H)` = `[W_i | W_f | W_c | W_o]`,
+# - `recurrent_kernel` $U$: `(H, 4H)`,
+# - `bias` $b$: `(4H,)`.
+#
+# So compute $z$ `(N, 4H)` with one product each, then split it into four `(N, H)` blocks
+# (`np.split(z, 4, axis=-1)`). Its recurrent activation is the sigmoid.
+
+# %% id=code-3
+lstm_demo = keras.layers.LSTM(3)
+lstm_demo.build((None, 50, 2))   # 50 time steps of 2 features, 3 units
+for w in lstm_demo.weights:
+    print(f"{w.path:<35} {tuple(w.shape)}")
+
+# %% [markdown] id=markdown-8
+# ### Exercise 3.1 · `lstm_cell_forward`
+
+# %% solution id=lstm_cell_forward
+def lstm_cell_forward(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias):
+    """One step of an LSTM with Keras's weight layout and gate order (i, f, c, o).
+
+    Args:
+        x_t: inputs at this step, shape (N, F).
+        h_prev: previous hidden state, shape (N, H).
+        c_prev: previous cell state, shape (N, H).
+        kernel: input weights, shape (F, 4H).
+        recurrent_kernel: recurrent weights, shape (H, 4H).
+        bias: shape (4H,).
+    Returns:
+        (h, c): the new hidden state and cell state, each of shape (N, H).
+    """
+    ### BEGIN SOLUTION
+    z = x_t @ kernel + h_prev @ recurrent_kernel + bias
+    z_i, z_f, z_c, z_o = np.split(z, 4, axis=-1)
+    i = 1.0 / (1.0 + np.exp(-z_i))
+    f = 1.0 / (1.0 + np.exp(-z_f))
+    c_tilde = np.tanh(z_c)
+    o = 1.0 / (1.0 + np.exp(-z_o))
+    c = f * c_prev + i * c_tilde
+    h = o * np.tanh(c)
+    return h, c
+    ### END SOLUTION
+
+# %% test id=test_lstm_cell_forward points=2
+"""lstm_cell_forward: shapes, all-zero weights by hand, and keras.layers.LSTM with the same
+weights."""
+N, F, H = 2, 3, 4
+c_prev = np.array([[1.0, -2.0, 0.5, 3.0], [0.0, 1.0, -1.0, 2.0]])
+zeros = (np.zeros((N, F)), np.zeros((N, H)), c_prev, np.zeros((F, 4 * H)), np.zeros((H, 4 * H)),
+         np.zeros(4 * H))
+out = lstm_cell_forward(*zeros)
+check(isinstance(out, tuple) and len(out) == 2, "lstm_cell_forward must return a tuple (h, c).")
+h_z, c_z = out
+check_shape(h_z, (N, H), "h of lstm_cell_forward for N=2, F=3, H=4")
+check_shape(c_z, (N, H), "c of lstm_cell_forward for N=2, F=3, H=4")
+check_close(c_z, 0.5 * c_prev,
+            "c with all weights 0 (every gate is sigmoid(0) = 0.5, the candidate tanh(0) = 0)",
+            hint="c = f * c_prev + i * candidate, where the candidate uses tanh (tanh(0) = 0), "
+                 "not a sigmoid (sigmoid(0) = 0.5).")
+check_close(h_z, 0.5 * np.tanh(0.5 * c_prev), "h with all weights 0",
+            hint="h = o * tanh(c) with the NEW cell state c, not c_prev.")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_rnn
+
+rng = np.random.default_rng(504)
+for N, F, H in [(3, 4, 5), (1, 1, 1), (4, 2, 7), (2, 6, 3)]:
+    x, h0, c0, kernel, rec, bias = random_lstm(rng, N, 1, F, H, scale=0.8)
+    # (every h, the last h, the last c) of keras.layers.LSTM
+    keras_out = ref_rnn.keras_lstm(x, h0, c0, kernel, rec, bias, return_state=True)
+    h_k, c_k = keras_out[0], keras_out[2]
+    h_got, c_got = lstm_cell_forward(x[:, 0], h0, c0, kernel, rec, bias)
+    label = f"N={N}, F={F}, H={H}"
+    check_close(c_got, c_k, f"c of lstm_cell_forward against keras.layers.LSTM, {label}",
+                atol=1e-10,
+                hint="z = x_t @ kernel + h_prev @ recurrent_kernel + bias, split into (i, f, c, o) "
+                     "blocks of H columns; c = sigmoid(f) * c_prev + sigmoid(i) * tanh(candidate).")
+    check_close(h_got, h_k[:, 0], f"h of lstm_cell_forward against keras.layers.LSTM, {label}",
+                atol=1e-10,
+                hint="h = sigmoid(o) * tanh(c), with the new c.")
+### END HIDDEN TESTS
+passed("lstm_cell_forward")
+
+# %% test id=test_lstm_cell_forward_gates points=2
+"""lstm_cell_forward: each gate read from its own block of Keras's (i, f, c, o) layout."""
+N, F, H = 2, 2, 3
+rng_g = np.random.default_rng(5)
+x_g, h_g = rng_g.normal(size=(N, F)), rng_g.normal(size=(N, H))
+c_g = rng_g.normal(size=(N, H))
+big = 30.0
+
+
+def _gate_bias(i=0.0, f=0.0, c=0.0, o=0.0):
+    return np.concatenate([np.full(H, i), np.full(H, f), np.full(H, c), np.full(H, o)])
+
+
+no_weights = (np.zeros((F, 4 * H)), np.zeros((H, 4 * H)))
+# forget gate open, input gate shut: the memory passes through unchanged.
+h_k, c_k = lstm_cell_forward(x_g, h_g, c_g, *no_weights, _gate_bias(i=-big, f=big))
+check_close(c_k, c_g, "c with the forget gate open (block 2 bias +30) and the input gate shut "
+            "(block 1 bias -30)", atol=1e-9,
+            hint="Keras's blocks are (i, f, c, o): columns 0:H input gate, H:2H forget gate, "
+                 "2H:3H candidate, 3H:4H output gate.")
+# input gate open, forget gate shut, candidate tanh(2): the memory is overwritten.
+h_w, c_w = lstm_cell_forward(x_g, h_g, c_g, *no_weights, _gate_bias(i=big, f=-big, c=2.0, o=big))
+check_close(c_w, np.full((N, H), np.tanh(2.0)),
+            "c with the input gate open, the forget gate shut and "
+            "candidate block bias 2", atol=1e-9,
+            hint="the third block (columns 2H:3H) is the candidate, through tanh.")
+check_close(h_w, np.tanh(c_w), "h with the output gate open (block 4 bias +30)", atol=1e-9,
+            hint="the fourth block (columns 3H:4H) is the output gate; h = o * tanh(c) with the "
+                 "new c.")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_rnn
+
+rng = np.random.default_rng(505)
+for N, F, H in [(2, 3, 4), (3, 1, 6)]:
+    # large, different gate biases make every wrong block order visible
+    x, h0, c0, kernel, rec, _ = random_lstm(rng, N, 1, F, H, scale=0.3)
+    bias = np.concatenate([np.full(H, -2.0), np.full(H, 3.0), rng.normal(scale=2.0, size=H),
+                           np.full(H, 1.0)])
+    # (every h, the last h, the last c) of keras.layers.LSTM
+    keras_out = ref_rnn.keras_lstm(x, h0, c0, kernel, rec, bias, return_state=True)
+    h_k, c_k = keras_out[0], keras_out[2]
+    h_got, c_got = lstm_cell_forward(x[:, 0], h0, c0, kernel, rec, bias)
+    label = f"N={N}, F={F}, H={H}"
+    check_close(c_got, c_k, f"c against keras.layers.LSTM with distinct gate biases, {label}",
+                atol=1e-10, hint="split z into (i, f, c, o), in that order.")
+    check_close(h_got, h_k[:, 0], f"h against keras.layers.LSTM with distinct gate biases, {label}",
+                atol=1e-10)
+### END HIDDEN TESTS
+passed("lstm_cell_forward_gates")
+
+# %% [markdown] id=markdown-9
+# ## 4 · The LSTM over a whole sequence
+#
+# A layer runs the cell over the time axis of `x` `(N, T, F)`, starting from $(h_0, c_0)$
+# and **carrying both states** from each step to the next. With
+# `return_sequences=True`, Keras returns the hidden state of every step, `(N, T, H)`;
+# with the default `return_sequences=False`, only the last one, `(N, H)` (that is what a
+# forecaster feeds into its `Dense` layer).
+#
+# ### Exercise 4.1 · `lstm_forward`
+# Return all the hidden states, shape `(N, T, H)`, in time order. You may call your
+# `lstm_cell_forward`.
+
+# %% solution id=lstm_forward
+def lstm_forward(x, h0, c0, kernel, recurrent_kernel, bias):
+    """The LSTM over a whole sequence (keras.layers.LSTM with return_sequences=True).
+
+    Args:
+        x: inputs, shape (N, T, F).
+        h0, c0: initial hidden and cell states, each of shape (N, H).
+        kernel: (F, 4H); recurrent_kernel: (H, 4H); bias: (4H,); gate order (i, f, c, o).
+    Returns:
+        array (N, T, H): the hidden state after each time step.
+    """
+    ### BEGIN SOLUTION
+    h, c = h0, c0
+    outputs = []
+    for t in range(x.shape[1]):
+        h, c = lstm_cell_forward(x[:, t, :], h, c, kernel, recurrent_kernel, bias)
+        outputs.append(h)
+    return np.stack(outputs, axis=1)
+    ### END SOLUTION
+
+# %% [markdown] id=markdown-10
+# The proof, in float32 as Keras runs by default. **Expected:** a largest difference
+# around `1e-7`.
+
+# %% id=code-4
+rng = np.random.default_rng(1)
+N, T, F, H = 2, 10, 3, 5
+x_seq = rng.normal(size=(N, T, F)).astype("float32")
+lstm_layer = keras.layers.LSTM(H, return_sequences=True)
+lstm_layer.build((N, T, F))
+kernel_d, rec_d, bias_d = lstm_layer.get_weights()
+h_keras = keras.ops.convert_to_numpy(lstm_layer(x_seq))   # Keras starts from zero states
+h_mine = lstm_forward(x_seq, np.zeros((N, H)), np.zeros((N, H)), kernel_d, rec_d, bias_d)
+print("shape", h_mine.shape)
+print("largest difference from keras.layers.LSTM:", np.abs(h_mine - h_keras).max())
+
+# %% test id=test_lstm_forward points=3
+"""lstm_forward: shape (N, T, H), both states carried from step to step, and keras.layers.LSTM
+(return_sequences=True) loaded with the same weights."""
+N, T, F, H = 2, 4, 3, 2
+c0 = np.array([[1.0, -2.0], [0.5, 3.0]])
+zeros = (np.zeros((N, T, F)), np.zeros((N, H)), c0, np.zeros((F, 4 * H)), np.zeros((H, 4 * H)),
+         np.zeros(4 * H))
+hs = lstm_forward(*zeros)
+check_shape(hs, (N, T, H), "lstm_forward for N=2, T=4, F=3, H=2",
+            hint="return the hidden state of EVERY step, stacked on axis 1: (N, T, H).")
+# all weights 0: every gate is 0.5 and the candidate 0, so c_t = 0.5**t * c0.
+expected_c = np.stack([0.5 ** t * c0 for t in range(1, T + 1)], axis=1)
+check_close(hs, 0.5 * np.tanh(expected_c), "lstm_forward with all weights 0 (c_t = 0.5**t * c0)",
+            hint="carry BOTH h and c from each step into the next; start from h0 and c0.")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_rnn
+
+rng = np.random.default_rng(506)
+for N, T, F, H in [(3, 5, 4, 6), (1, 1, 2, 3), (2, 12, 1, 4), (4, 7, 5, 1)]:
+    x, h0, c0, kernel, rec, bias = random_lstm(rng, N, T, F, H)
+    before = [a.copy() for a in (x, h0, c0)]
+    expected = ref_rnn.keras_lstm(x, h0, c0, kernel, rec, bias)
+    got = lstm_forward(x, h0, c0, kernel, rec, bias)
+    label = f"N={N}, T={T}, F={F}, H={H}"
+    check_close(got, expected,
+                f"lstm_forward against keras.layers.LSTM(return_sequences=True), {label}",
+                atol=1e-10, hint="start from (h0, c0), carry both states through the steps in time "
+                                 "order, and keep the hidden state of every step.")
+    for name, b_, a_ in zip(("x", "h0", "c0"), before, (x, h0, c0), strict=True):
+        check_unchanged(b_, a_, f"the input {name}")
+zero_h = np.zeros((2, 3))
+x, _, _, kernel, rec, bias = random_lstm(rng, 2, 6, 3, 3)
+check_close(lstm_forward(x, zero_h, zero_h, kernel, rec, bias),
+            ref_rnn.keras_lstm(x, zero_h, zero_h, kernel, rec, bias),
+            "lstm_forward from zero initial states", atol=1e-10)
+### END HIDDEN TESTS
+passed("lstm_forward")
+
+# %% [markdown] id=markdown-11
+# ### Question 4.2 · All the hidden states
+# `keras.layers.LSTM(32, return_sequences=True)` reads a batch of shape `(16, 50, 2)`. What is
+# the shape of its output?
+#
+# - **a** `(16, 32)`
+# - **b** `(16, 50, 32)`
+# - **c** `(16, 50, 2)`
+# - **d** `(50, 32)`
+#
+# Set `q_sequences_shape` to one letter.
+
+# %% solution id=q_sequences_shape
+# Your answer: q_sequences_shape = "<one letter: a, b, c or d>"
+### BEGIN SOLUTION
+q_sequences_shape = "b"
+### END SOLUTION
+
+# %% test id=test_q_sequences_shape points=1
+"""q_sequences_shape: the output shape with return_sequences=True."""
+check_choice(q_sequences_shape, ['a', 'b', 'c', 'd'], "q_sequences_shape")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_rnn
+
+check_answer(q_sequences_shape, ref_rnn.QUESTIONS["q_sequences_shape"], "q_sequences_shape")
+### END HIDDEN TESTS
+passed("q_sequences_shape")
+
+# %% [markdown] id=markdown-12
+# ## 5 · Does the gradient vanish? A measurement
+#
+# Training an RNN needs the gradient of the loss with respect to early inputs and weights. By
+# the chain rule, going back one step multiplies it by the step's Jacobian: for the simple RNN
+# $\partial h_t / \partial h_{t-1} = \mathrm{diag}(1 - h_t^2)\, W_h^\top$, a matrix whose size is
+# usually below 1, so after $k$ steps the gradient has shrunk roughly like (that size)$^k$: it
+# **vanishes**. In the LSTM the cell state is updated **additively**, $c_t = f \odot c_{t-1} + i \odot \tilde c$,
+# so the path along $c$ multiplies the gradient by the forget gate $f$ at each step instead.
+#
+# Claims like this are easy to check. The cell below builds a `SimpleRNN`, an `LSTM` and a `GRU`
+# of 16 units with the **same random seed**, feeds them 8 random sequences of 50 steps, and
+# measures with automatic differentiation how strongly the **last** hidden state $h_T$ depends
+# on the input of each earlier step: the norm of the Jacobian $\partial h_T / \partial x_t$.
+# (The layers are untrained, with Keras's default initialisation; this cell is not graded.)
+
+# %% id=code-5
+import tensorflow as tf
+
+
+def gradient_norms(layer, x):
+    """||d h_T / d x_t|| for every step t: how much the last output still feels each input.
+
+    The Jacobian of the last hidden state (H numbers) with respect to the inputs of each step
+    (F numbers), by automatic differentiation; its Frobenius norm, averaged over the batch.
+    """
+    x = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        h_last = layer(x)                        # (B, H): return_sequences=False
+    jac = tape.batch_jacobian(h_last, x)         # (B, H, T, F)
+    return np.sqrt(np.sum(jac.numpy() ** 2, axis=(1, 3))).mean(axis=0)   # (T,)
+
+
+T_VG, F_VG, H_VG = 50, 4, 16
+x_vg = np.random.default_rng(0).normal(size=(8, T_VG, F_VG)).astype("float32")
+grad_norms = {}
+for name, make_layer in [("SimpleRNN", lambda: keras.layers.SimpleRNN(H_VG)),
+                         ("LSTM", lambda: keras.layers.LSTM(H_VG)),
+                         ("GRU", lambda: keras.layers.GRU(H_VG))]:
+    keras.utils.set_random_seed(0)               # the same initial weights every run
+    grad_norms[name] = gradient_norms(make_layer(), x_vg)
+
+steps_back = T_VG - 1 - np.arange(T_VG)          # 0 = the last step
+print("steps back:      " + "".join(f"{k:>10d}" for k in (0, 5, 10, 20, 30, 49)))
+for name, g in grad_norms.items():
+    print(f"{name:<16}" + "".join(f"{g[T_VG - 1 - k]:10.2e}" for k in (0, 5, 10, 20, 30, 49)))
+fig, ax = plt.subplots(figsize=(8, 4))
+for name, g in grad_norms.items():
+    ax.semilogy(steps_back, g, label=name)
+ax.set(xlabel="steps back from the last output  (T - 1 - t)", ylabel="||d h_T / d x_t||  (log scale)",
+       title=f"How much the last output feels earlier inputs (T={T_VG}, H={H_VG}, untrained)")
+ax.legend()
+plt.show()
+
+# %% [markdown] id=markdown-13
+# **What the measurement shows** (the numbers printed above; on the course machine, from the
+# last step to 49 steps back: SimpleRNN `1.7` to `1e-6`, LSTM `0.32` to `1.6e-5`, GRU `0.70` to
+# `2e-11`). All three decay roughly exponentially (straight lines on a log scale), so none of
+# them is free of the problem at initialisation. The **LSTM's gradient decays more slowly**
+# than the SimpleRNN's: about a factor 0.82 per step against 0.75, which over 49 steps leaves
+# it a hundred times less diminished ($2 \cdot 10^4$ against $2 \cdot 10^6$). It is not
+# constant: an untrained LSTM's forget gates sit near $\sigma(1) pprox 0.73$ (Keras
+# initialises the forget bias to 1), so its memory fades too; training can push the forget
+# gates towards 1 where a long memory pays off. The untrained **GRU** decays fastest: its update
+# gate starts near $\sigma(0) = 0.5$, so the path $h_t = z \odot h_{t-1} + \ldots$ roughly halves the
+# gradient at every step until training opens it. Gates give a network the *means* to keep a
+# gradient alive; it learns to use them.
+
+# %% [markdown] id=markdown-14
+# ### Question 5.1 · Why the LSTM's gradient decays more slowly
+# Which explanation is right?
+#
+# - **a** the LSTM uses ReLU activations, which do not saturate
+# - **b** the LSTM has four times as many parameters as a SimpleRNN of the same size
+# - **c** the cell state is updated additively, $c_t = f \odot c_{t-1} + i \odot \tilde c$: one step
+#   back along $c$ multiplies the gradient by the forget gate $f$, not by a weight matrix and a
+#   `tanh` derivative
+# - **d** its gradient never decays: the cell state is a perfect memory
+#
+# Set `q_vanishing` to one letter.
+
+# %% solution id=q_vanishing
+# Your answer: q_vanishing = "<one letter: a, b, c or d>"
+### BEGIN SOLUTION
+q_vanishing = "c"
+### END SOLUTION
+
+# %% test id=test_q_vanishing points=1
+"""q_vanishing: why an LSTM's gradient decays more slowly."""
+check_choice(q_vanishing, ['a', 'b', 'c', 'd'], "q_vanishing")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_rnn
+
+check_answer(q_vanishing, ref_rnn.QUESTIONS["q_vanishing"], "q_vanishing")
+### END HIDDEN TESTS
+passed("q_vanishing")
+
+# %% [markdown] id=markdown-15
+# ## 6 · The GRU cell
+#
+# The **GRU** (Gated Recurrent Unit) is a lighter cousin of the LSTM: no separate cell state,
+# two gates instead of three. With $\sigma$ the sigmoid:
+#
+# - the **update gate** $z = \sigma(\ldots)$ decides how much of the old state to keep,
+# - the **reset gate** $r = \sigma(\ldots)$ decides how much of the old state the candidate sees,
+# - the **candidate** $\tilde h = \tanh(\ldots)$ is the new information, and
+#
+# $$h_t = z \odot h_{t-1} + (1 - z) \odot \tilde h.$$
+#
+# **Keras's layout** (`keras.layers.GRU(H)`, default `reset_after=True`): the blocks are side by
+# side in the order **(z, r, h)** in `kernel` `(F, 3H)` and `recurrent_kernel` `(H, 3H)`, and
+# `bias` has **two rows** `(2, 3H)`: `bias[0]` is added to the input part $x_t W$, `bias[1]` to
+# the recurrent part $h_{t-1} U$. "Reset after" means the reset gate multiplies the recurrent
+# part of the candidate **after** the matrix product (and its bias):
+#
+# $$\tilde h = \tanh\bigl(x_t W_h + b^{\text{in}}_h + r \odot (h_{t-1} U_h + b^{\text{rec}}_h)\bigr)$$
+#
+# Work out the formulas for $z$ and $r$ from this layout before you open the hint.
+#
+# <details><summary>Hint</summary>
+#
+# Compute both products once, then split each into three `(N, H)` blocks:
+# $A = x_t W + b^{\text{in}}$ into $(A_z, A_r, A_h)$ and $B = h_{t-1} U + b^{\text{rec}}$ into
+# $(B_z, B_r, B_h)$. Then $z = \sigma(A_z + B_z)$, $r = \sigma(A_r + B_r)$,
+# $\tilde h = \tanh(A_h + r \odot B_h)$, and $h_t = z \odot h_{t-1} + (1 - z) \odot \tilde h$.
+# (Some texts and PyTorch's documentation swap the roles: $h_t = (1 - z) \odot h_{t-1} + z \odot \tilde h$
+# with the gate's sign flipped. Keras keeps $z$ on the old state.)
+# </details>
+#
+# ### Exercise 6.1 · `gru_cell_forward`
+
+# %% solution id=gru_cell_forward
+def gru_cell_forward(x_t, h_prev, kernel, recurrent_kernel, bias):
+    """One step of keras.layers.GRU (reset_after=True) with Keras's weight layout.
+
+    Args:
+        x_t: inputs at this step, shape (N, F).
+        h_prev: previous hidden state, shape (N, H).
+        kernel: input weights, shape (F, 3H), blocks (z, r, h).
+        recurrent_kernel: recurrent weights, shape (H, 3H), blocks (z, r, h).
+        bias: shape (2, 3H): row 0 the input bias, row 1 the recurrent bias.
+    Returns:
+        h: the new hidden state, shape (N, H).
+    """
+    ### BEGIN SOLUTION
+    a_z, a_r, a_h = np.split(x_t @ kernel + bias[0], 3, axis=-1)
+    b_z, b_r, b_h = np.split(h_prev @ recurrent_kernel + bias[1], 3, axis=-1)
+    z = 1.0 / (1.0 + np.exp(-(a_z + b_z)))
+    r = 1.0 / (1.0 + np.exp(-(a_r + b_r)))
+    candidate = np.tanh(a_h + r * b_h)
+    return z * h_prev + (1.0 - z) * candidate
+    ### END SOLUTION
+
+# %% [markdown] id=markdown-16
+# The proof against Keras, in float32. **Expected:** a largest difference around `1e-7`.
+
+# %% id=code-6
+rng = np.random.default_rng(2)
+N, F, H = 3, 4, 5
+x_step = rng.normal(size=(N, 1, F)).astype("float32")
+gru_layer = keras.layers.GRU(H)
+gru_layer.build((N, 1, F))
+kernel_g, rec_g, bias_g = gru_layer.get_weights()
+print("kernel", kernel_g.shape, " recurrent_kernel", rec_g.shape, " bias", bias_g.shape)
+bias_g = rng.normal(scale=0.5, size=bias_g.shape).astype("float32")   # non-zero biases show more
+gru_layer.set_weights([kernel_g, rec_g, bias_g])
+h_start = rng.normal(size=(N, H)).astype("float32")
+h_keras = keras.ops.convert_to_numpy(gru_layer(x_step, initial_state=[h_start]))
+h_mine = gru_cell_forward(x_step[:, 0], h_start, kernel_g, rec_g, bias_g)
+print("largest difference from keras.layers.GRU:", np.abs(h_mine - h_keras).max())
+
+# %% test id=test_gru_cell_forward points=3
+"""gru_cell_forward: shape, all-zero weights, the (z, r, h) block order and the two bias rows;
+hidden: keras.layers.GRU(reset_after=True) with the same weights."""
+N, F, H = 2, 3, 4
+rng_v = np.random.default_rng(6)
+x_v, h_v = rng_v.normal(size=(N, F)), rng_v.normal(size=(N, H))
+no_weights = (np.zeros((F, 3 * H)), np.zeros((H, 3 * H)))
+h_z = gru_cell_forward(x_v, h_v, *no_weights, np.zeros((2, 3 * H)))
+check_shape(h_z, (N, H), "gru_cell_forward for N=2, F=3, H=4")
+check_close(h_z, 0.5 * h_v, "h with all weights 0 (z = 0.5, candidate tanh(0) = 0)",
+            hint="h = z * h_prev + (1 - z) * candidate, and the candidate uses tanh.")
+
+
+def _row(z=0.0, r=0.0, h=0.0):
+    return np.concatenate([np.full(H, z), np.full(H, r), np.full(H, h)])
+
+
+big = 30.0
+# update gate shut (block 1 input bias +30): the state passes through unchanged.
+h_keep = gru_cell_forward(x_v, h_v, *no_weights, np.stack([_row(z=big, h=2.0), _row()]))
+check_close(h_keep, h_v, "h with the update gate z = 1 (first block's input bias +30)", atol=1e-9,
+            hint="Keras's blocks are (z, r, h), and Keras keeps z on the OLD state: "
+                 "h = z * h_prev + (1 - z) * candidate.")
+# update gate open, candidate input bias 2: the state is replaced by tanh(2).
+h_new = gru_cell_forward(x_v, h_v, *no_weights, np.stack([_row(z=-big, h=2.0), _row()]))
+check_close(h_new, np.full((N, H), np.tanh(2.0)), "h with z = 0 and the candidate's input bias 2",
+            atol=1e-9, hint="the third block (columns 2H:3H) is the candidate; bias[0] is the input bias.")
+# the recurrent bias of the candidate is scaled by the reset gate (r = sigmoid(0) = 0.5 here).
+h_reset = gru_cell_forward(x_v, h_v, *no_weights, np.stack([_row(z=-big), _row(h=2.0)]))
+check_close(h_reset, np.full((N, H), np.tanh(1.0)),
+            "h with z = 0, r = 0.5 and the candidate's RECURRENT bias 2 (reset after: tanh(0.5 * 2))",
+            atol=1e-9, hint="with reset_after=True, r multiplies (h_prev @ U_h + bias[1] block h), the "
+                            "recurrent bias included.")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_rnn
+
+rng = np.random.default_rng(507)
+for N, F, H in [(3, 4, 5), (1, 1, 1), (4, 2, 7), (2, 6, 3)]:
+    x, h0, kernel, rec, bias = random_gru(rng, N, 1, F, H, scale=0.8)
+    before = [a.copy() for a in (x, h0, kernel, rec, bias)]
+    expected = ref_rnn.keras_gru(x, h0, kernel, rec, bias)[:, 0]
+    got = gru_cell_forward(x[:, 0], h0, kernel, rec, bias)
+    check_close(got, expected, f"gru_cell_forward against keras.layers.GRU(reset_after=True), N={N}, F={F}, "
+                f"H={H}", atol=1e-10,
+                hint="z = sigmoid(A_z + B_z), r = sigmoid(A_r + B_r), candidate = tanh(A_h + r * B_h) with "
+                     "A = x @ kernel + bias[0], B = h_prev @ recurrent_kernel + bias[1]; "
+                     "h = z * h_prev + (1 - z) * candidate.")
+    for name, b_, a_ in zip(("x", "h_prev", "kernel", "recurrent_kernel", "bias"), before,
+                            (x, h0, kernel, rec, bias), strict=True):
+        check_unchanged(b_, a_, f"the input {name}")
+### END HIDDEN TESTS
+passed("gru_cell_forward")
+
+# %% [markdown] id=markdown-17
+# ### Question 6.2 · Counting a GRU's parameters
+# How many trainable parameters has `keras.layers.GRU(32)` on inputs with 2 features (Keras's
+# default `reset_after=True`)? Set `q_gru_params` to an integer. (You may check your count with
+# Keras afterwards, but count by hand first.)
+
+# %% solution id=q_gru_params
+# Your answer: q_gru_params = <a number>
+### BEGIN SOLUTION
+q_gru_params = 3456
+### END SOLUTION
+
+# %% test id=test_q_gru_params points=1
+"""q_gru_params: the parameters of GRU(32) on 2 features."""
+check(np.ndim(q_gru_params) == 0 and np.issubdtype(np.asarray(q_gru_params).dtype, np.number),
+      f"q_gru_params: answer with a number, got {q_gru_params!r}.")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_rnn
+
+check_answer(q_gru_params, ref_rnn.QUESTIONS["q_gru_params"], "q_gru_params")
+### END HIDDEN TESTS
+passed("q_gru_params")
+
+# %% [markdown] id=markdown-18
+# ## 7 · Counting an LSTM's parameters
+#
+# The slides build
+#
+# ```python
+# model = Sequential()
+# model.add(LSTM(32, input_shape=(50, 2)))
+# model.add(Dense(1))
+# ```
+#
+# `input_shape=(50, 2)` is the tuple `(time steps, features)`: 50 observations of
+# 2 features each (the batch size is left out). How many parameters has the LSTM layer? Count
+# them from the weight layout of Section 3 before you open the hint.
+#
+# <details><summary>Hint</summary>
+#
+# Each of the 4 blocks has a `(F, H)` slice of the kernel, a `(H, H)` slice of the
+# recurrent kernel and `H` biases: $4(FH + H^2 + H)$.
+# </details>
+#
+# Notice what is **not** in the count: the 50 time steps.
+# The same weights serve every step, so a longer window costs no extra parameters.
+#
+# ### Exercise 7.1 · `count_lstm_params`
+
+# %% solution id=count_lstm_params
+def count_lstm_params(units, features):
+    """Number of trainable parameters of keras.layers.LSTM(units) on `features` input features."""
+    ### BEGIN SOLUTION
+    return 4 * (features * units + units * units + units)
+    ### END SOLUTION
+
+# %% [markdown] id=markdown-19
+# **Expected output:** `4480` for the slides' layer (and `33` more for its `Dense(1)`).
+
+# %% id=code-7
+print(count_lstm_params(32, 2))
+
+# %% test id=test_count_lstm_params points=1
+"""count_lstm_params: the slides' LSTM(32, input_shape=(50, 2)) and other sizes, against Keras."""
+check(count_lstm_params(32, 2) == 4480, f"LSTM(32) on 2 features has 4,480 parameters, "
+      f"count_lstm_params(32, 2) gave {count_lstm_params(32, 2)}.",
+      hint="4 blocks x (kernel F*H + recurrent kernel H*H + bias H).")
+### BEGIN HIDDEN TESTS
+for units, features in [(1, 1), (8, 3), (50, 10), (7, 1)]:
+    layer = keras.layers.LSTM(units)
+    layer.build((None, 5, features))
+    expected = layer.count_params()
+    got = count_lstm_params(units, features)
+    check(got == expected,
+          f"count_lstm_params({units}, {features}): expected {expected}, got {got}.",
+          hint="4 * (features * units + units * units + units): four blocks, each with its bias.")
+### END HIDDEN TESTS
+passed("count_lstm_params")
+
+# %% [markdown] id=markdown-20
+# ## 8 · An LSTM forecaster in Keras
+#
+# The slides' model: one `LSTM` layer that reads the window and returns its last hidden
+# state, then a `Dense(1)` that turns it into one number, the forecast.
+#
+# ### Exercise 8.1 · `build_lstm_forecaster`
+# Build `Input((window, features))` -> `LSTM(units)` -> `Dense(1)` (Sequential or
+# Functional) and return it **uncompiled**: the notebook compiles and fits it (create,
+# compile, fit). The slides' `LSTM(32, input_shape=(50, 2))` is
+# `build_lstm_forecaster(50, features=2, units=32)`.
+
+# %% solution id=build_lstm_forecaster
+def build_lstm_forecaster(window, features=1, units=32):
+    """An uncompiled Keras model: Input((window, features)) -> LSTM(units) -> Dense(1).
+
+    Input shape (batch, window, features); output shape (batch, 1).
+    """
+    ### BEGIN SOLUTION
+    return keras.Sequential([
+        keras.Input(shape=(window, features)),
+        keras.layers.LSTM(units),
+        keras.layers.Dense(1),
+    ])
+    ### END SOLUTION
+
+# %% [markdown] id=markdown-21
+# **Expected output:** the LSTM layer has `4,480` parameters and the Dense layer `33`
+# (4,513 in all).
+
+# %% id=code-8
+build_lstm_forecaster(50, features=2, units=32).summary()
+
+# %% test id=test_build_lstm_forecaster points=2
+"""build_lstm_forecaster: the slides' LSTM(32) on (50, 2) windows, shapes, uncompiled, units
+used."""
+model_t = build_lstm_forecaster(50, features=2, units=32)
+check(isinstance(model_t, keras.Model), f"build_lstm_forecaster must return a keras Model, got "
+      f"{type(model_t).__name__}.")
+check(tuple(model_t.input_shape) == (None, 50, 2), f"input shape: expected (None, 50, 2), got "
+      f"{model_t.input_shape}.", hint="keras.Input(shape=(window, features)).")
+check(tuple(model_t.output_shape) == (None, 1), f"output shape: expected (None, 1), got "
+      f"{model_t.output_shape}.",
+      hint="the LSTM returns only its last hidden state (return_sequences=False), then Dense(1).")
+lstm_layers = [layer for layer in model_t.layers if isinstance(layer, keras.layers.LSTM)]
+check(len(lstm_layers) == 1, f"expected exactly one LSTM layer, found {len(lstm_layers)}.")
+check(lstm_layers[0].count_params() == 4480, f"the LSTM layer should have 4,480 parameters, it has "
+      f"{lstm_layers[0].count_params()}.")
+check(model_t.count_params() == 4513,
+      f"the model should have 4,513 parameters (4,480 + 33), it has "
+      f"{model_t.count_params()}.")
+check(not getattr(model_t, "compiled", False),
+      "return the model uncompiled: the notebook compiles it.",
+      hint="do not call model.compile inside build_lstm_forecaster.")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_rnn
+
+for window, features, units in [(12, 1, 16), (7, 3, 5), (30, 1, 64), (5, 4, 1)]:
+    m = build_lstm_forecaster(window, features=features, units=units)
+    label = f"build_lstm_forecaster({window}, features={features}, units={units})"
+    check(tuple(m.input_shape) == (None, window, features),
+          f"{label}: input shape should be (None, {window}, {features}), got {m.input_shape}.",
+          hint="use the window and features arguments in keras.Input.")
+    check(tuple(m.output_shape) == (None, 1), f"{label}: output shape should be (None, 1), got "
+          f"{m.output_shape}.")
+    lstms = [layer for layer in m.layers if isinstance(layer, keras.layers.LSTM)]
+    check(len(lstms) == 1 and lstms[0].units == units,
+          f"{label}: expected one LSTM layer with {units} units, got "
+          f"{[layer.units for layer in lstms]}.", hint="use the units argument: LSTM(units).")
+    expected = ref_rnn.count_lstm_params(units, features) + units + 1
+    check(m.count_params() == expected,
+          f"{label}: expected {expected} parameters, got {m.count_params()}.",
+          hint="LSTM(units) -> Dense(1) and nothing else.")
+    check(not getattr(m, "compiled", False), f"{label}: return the model uncompiled.")
+### END HIDDEN TESTS
+passed("build_lstm_forecaster")
+
+# %% [markdown] id=markdown-22
+# ## 9 · Forecasting the sunspots
+#
+# The number of sunspots on the Sun rises and falls in a cycle of about 11 years. The
+# course bundles the yearly mean sunspot numbers from 1700 to 2008 (309 values, public
+# domain, from NOAA's National Geophysical Data Center).
+
+# %% id=code-9
+sunspots = load_sunspots()
+ax = sunspots.plot(figsize=(10, 3), title="Yearly mean sunspot number")
+ax.set(xlabel="year", ylabel="sunspots")
+plt.show()
+
+# %% [markdown] id=markdown-23
+# **A chronological split.** A forecaster will be used on the future, so test it on the
+# future: the first 80% of the years train it, the last 20% test it. (A random split would
+# let the model peek at years just after the ones it is tested on.) The scale comes from the
+# training years only (the test years are "unknown" when we train), and windows are kept in
+# the training set only if their **target** year is a training year.
+#
+# **The baseline.** Before praising a model, compare it with the simplest forecast there
+# is, the **naive** one: "next year = this year", i.e. the last value of each window. A
+# model that does not beat it has learnt nothing useful.
+
+# %% id=code-10
+years = sunspots.index.year.to_numpy()
+values = sunspots.to_numpy()
+n_train = int(0.8 * len(values))
+scale = values[:n_train].max()                     # from the training years only
+X_all, y_all = make_windows(values / scale, WINDOW)
+target_years = years[WINDOW:]                       # the year each window forecasts
+is_train = np.arange(len(y_all)) + WINDOW < n_train
+X_train, y_train = X_all[is_train].astype("float32"), y_all[is_train].astype("float32")
+X_test, y_test = X_all[~is_train].astype("float32"), y_all[~is_train].astype("float32")
+print(f"train: {X_train.shape} -> {y_train.shape}, targets {target_years[is_train][[0, -1]]}")
+print(f"test:  {X_test.shape} -> {y_test.shape}, targets {target_years[~is_train][[0, -1]]}")
+
+# %% [markdown] id=markdown-24
+# Create, compile, fit: the mean squared error as the loss, Adam as the optimiser.
+
+# %% id=code-11
+seed_everything(0)
+forecaster = build_lstm_forecaster(WINDOW, features=1, units=UNITS)
+forecaster.compile(optimizer=keras.optimizers.Adam(LR), loss="mse", metrics=["mae"])
+history = forecaster.fit(X_train, y_train, epochs=NUM_EPOCHS, batch_size=BATCH_SIZE,
+                         validation_data=(X_test, y_test), verbose=0)
+fig, ax = plt.subplots(figsize=(5, 3))
+ax.plot(history.history["loss"], label="training")
+ax.plot(history.history["val_loss"], label="test")
+ax.set(xlabel="epoch", ylabel="MSE (scaled)", yscale="log", title="LSTM training")
+ax.legend()
+plt.show()
+
+# %% [markdown] id=markdown-25
+# **Expected:** the LSTM's errors are clearly below the naive forecast's (about 14 against
+# 25 sunspots of mean absolute error at the published size; the smoke run trains too little
+# to show it).
+
+# %% id=code-12
+y_hat = forecaster.predict(X_test, verbose=0)[:, 0] * scale
+truth = y_test[:, 0] * scale
+naive = X_test[:, -1, 0] * scale
+
+
+def _scores(forecast):
+    err = forecast - truth
+    return {"MAE": np.mean(np.abs(err)), "RMSE": np.sqrt(np.mean(err ** 2))}
+
+
+print(pd.DataFrame({"naive (next = last)": _scores(naive), "LSTM": _scores(y_hat)}).T.round(2))
+fig, ax = plt.subplots(figsize=(10, 3.5))
+test_years = target_years[~is_train]
+ax.plot(test_years, truth, "k.-", label="truth")
+ax.plot(test_years, naive, "--", color="tab:gray", label="naive: next = last")
+ax.plot(test_years, y_hat, "-", color="tab:red", label="LSTM")
+ax.set(xlabel="year", ylabel="sunspots", title="One-year-ahead forecasts on the test years")
+ax.legend()
+plt.show()
+
+# %% [markdown] id=markdown-26
+# The naive forecast is always one year late: it draws the truth shifted right. The LSTM
+# has learnt the shape of the cycle from the 12 years it sees, so it turns up and down
+# nearly on time.
+#
+# The graded test below trains **your** `build_lstm_forecaster` in the same way at a fixed,
+# small size (window 12, 16 units, 40 epochs) and checks that it beats the naive forecast
+# on the test years.
+
+# %% test id=test_build_lstm_forecaster_beats_naive points=3
+"""build_lstm_forecaster: trained on the sunspots (window 12, 16 units, 40 epochs), it beats the
+naive "next = last" forecast on the chronological test split (MAE and RMSE)."""
+X_chk = np.zeros((3, 12, 1), dtype="float32")
+y_chk = build_lstm_forecaster(12, features=1, units=16)(X_chk)
+check_shape(y_chk, (3, 1), "the forecasts of build_lstm_forecaster(12, 1, 16) for 3 windows")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_rnn
+
+# trains a fresh copy of the returned architecture (new weights from a fixed seed) with the fixed protocol
+scores = ref_rnn.forecast_scores(build_lstm_forecaster(12, features=1, units=16))
+check(scores["shape"] == (scores["n_test"], 1), f"the trained forecaster's predictions should have "
+      f"shape ({scores['n_test']}, 1), got {scores['shape']}.")
+check(scores["mae"] < 0.85 * scores["naive_mae"],
+      f"on the test years the LSTM's MAE is {scores['mae']:.2f}; it must be below 85% of the naive "
+      f"forecast's {scores['naive_mae']:.2f}.",
+      hint="LSTM(units) reading the whole window, then Dense(1) with a linear output.")
+check(scores["rmse"] < 0.85 * scores["naive_rmse"],
+      f"on the test years the LSTM's RMSE is {scores['rmse']:.2f}; it must be below 85% of the "
+      f"naive "
+      f"forecast's {scores['naive_rmse']:.2f}.")
+### END HIDDEN TESTS
+passed("build_lstm_forecaster_beats_naive")
+
+# %% [markdown] id=markdown-27
+# ## What you should remember
+# - Keras recurrent layers take 3-D input `(samples, time steps, features)`; one feature is
+#   still a last axis of size 1.
+# - A window's target is the value **after** it (`series[i + window + horizon - 1]`); a
+#   target inside its own window is a leak.
+# - The simple RNN cell is $h_t = \tanh(x_t W_x + h_{t-1} W_h + b)$, the same weights at every step.
+# - The LSTM's gates are sigmoids, its candidate a `tanh`; $c_t = f c_{t-1} + i \tilde c$ first,
+#   then $h_t = o \tanh(c_t)$. Keras packs the blocks as (i, f, c, o) in `kernel (F, 4H)`,
+#   `recurrent_kernel (H, 4H)` and `bias (4H,)`.
+# - A layer carries $h$ and $c$ from step to step; `return_sequences=True` returns all the
+#   hidden states.
+# - Measured at initialisation, the gradient of the last output with respect to earlier inputs
+#   shrinks roughly exponentially with the distance; the LSTM's decays more slowly than the
+#   SimpleRNN's (the additive cell state), but it decays too, and an untrained GRU's fastest.
+# - The GRU has two gates, (z, r, h) blocks and, in Keras, two bias rows;
+#   $h_t = z h_{t-1} + (1 - z)\tilde h$.
+# - An LSTM has $4(FH + H^2 + H)$ parameters whatever the sequence length: 4,480 for
+#   `LSTM(32)` on 2 features.
+# - Split time series chronologically, scale with the training part only, and always
+#   compare with the naive forecast.
+
+# %% id=code-13
+# Versions of the libraries this notebook ran with.
+%load_ext watermark
+%watermark --python --machine --packages numpy,pandas,matplotlib,tensorflow,keras,dlcourse

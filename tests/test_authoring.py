@@ -1,0 +1,86 @@
+"""The authoring path: source/<id>/<id>.py is the source of truth of source/<id>/<id>.ipynb."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+from conftest import SOURCE, assignments
+
+from dlcourse.instructor.nbbuild import build, stale, to_script
+
+SCRIPT = '''# metadata: {"dlcourse": {"judged": true}}
+
+# %% [markdown] id=intro
+# # A title
+#
+# Some text.
+
+# %% setup id=imports
+import numpy as np
+
+# %% params id=sizes
+N = 3
+
+# %% solution id=double
+def double(x):
+    ### BEGIN SOLUTION
+    return 2 * x
+    ### END SOLUTION
+
+# %% test id=test_double points=2 tags=slow
+assert double(N) == 6
+
+# %% id=demo
+print(double(np.arange(N)))
+'''
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_every_notebook_is_built_from_its_committed_script(assignment):
+    script = SOURCE / assignment / f"{assignment}.py"
+    assert script.is_file(), f"{script} is missing: python -m dlcourse.instructor.nbbuild script ... > {script}"
+    assert not stale(script), stale(script)[0]
+    text = script.read_text(encoding="utf-8")
+    assert to_script(build(text)) == text, f"{script.name} is not in the written form (ids pinned): rewrite it " \
+        "with `nbbuild script`"
+
+
+def test_a_notebook_edited_in_jupyterlab_is_reported_stale(tmp_path):
+    script = tmp_path / "x.py"
+    script.write_text(SCRIPT, encoding="utf-8")
+    nb = build(SCRIPT)
+    (script.with_suffix(".ipynb")).write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+    assert stale(script) == []
+    nb.cells[-1].source = "print('edited in the browser')"
+    (script.with_suffix(".ipynb")).write_text(nbformat.writes(nb) + "\n", encoding="utf-8")
+    assert "differs from what x.py builds" in stale(script)[0]
+    (script.with_suffix(".ipynb")).unlink()
+    assert "is missing" in stale(script)[0]
+
+
+def test_the_script_keeps_kinds_tags_points_and_metadata():
+    nb = build(SCRIPT)
+    assert nb.metadata["dlcourse"] == {"judged": True} and nb.metadata["kernelspec"]["name"] == "python3"
+    by_id = {c.id: c for c in nb.cells}
+    assert by_id["imports"].metadata["tags"] == ["setup"]
+    assert by_id["sizes"].metadata["tags"] == ["parameters", "setup"]
+    solution = by_id["double"].metadata["nbgrader"]
+    assert solution["solution"] and solution["grade_id"] == "double"
+    test = by_id["test_double"].metadata
+    assert test["nbgrader"]["grade"] and test["nbgrader"]["points"] == 2.0 and test["tags"] == ["slow"]
+    assert by_id["intro"].cell_type == "markdown" and by_id["intro"].source == "# A title\n\nSome text."
+    assert to_script(nb) == SCRIPT
+
+
+def test_inserting_a_cell_renames_no_other():
+    before = [c.id for c in build(SCRIPT).cells]
+    inserted = SCRIPT.replace("# %% id=demo", "# %% [markdown]\n# A new explanation.\n\n# %% id=demo")
+    after = [c.id for c in build(inserted).cells]
+    assert [i for i in after if i in before] == before and len(after) == len(before) + 1
+    new = next(i for i in after if i not in before)
+    assert new.startswith("markdown-") and new == [c.id for c in build(inserted).cells][len(before) - 1]
+
+
+def test_duplicate_ids_are_refused():
+    with pytest.raises(ValueError, match="duplicate cell ids"):
+        build(SCRIPT.replace("# %% id=demo", "# %% id=intro"))
