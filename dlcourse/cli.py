@@ -114,6 +114,17 @@ def cmd_similarity(args) -> int:
     return 0
 
 
+def cmd_new_exercise(args) -> int:
+    from .instructor.scaffold import new_exercise
+
+    root = _root(args)
+    for path in new_exercise(root, args.assignment, args.name):
+        print(f"wrote {path.relative_to(root) if path.is_relative_to(root) else path}")
+    print("Next: write the TODOs (the suite fails until you do), rename the two fixtures after their "
+          "scenario, then `dlcourse release`.")
+    return 0
+
+
 def cmd_lab(args) -> int:
     from .lab import run_lab
 
@@ -176,6 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("assignment")
     p.add_argument("--top", type=int, default=10, help="pairs shown side by side in the report")
     p.set_defaults(func=cmd_similarity)
+
+    p = sub.add_parser("new-exercise", help="scaffold an exercise: solution, test, reference stub, two fixtures")
+    p.add_argument("assignment")
+    p.add_argument("name", help="the function or class the student writes (its grade_id)")
+    p.set_defaults(func=cmd_new_exercise)
 
     p = sub.add_parser("lab", help="JupyterLab on the course with nbgrader's formgrader and assignment list")
     p.add_argument("--port", type=int, default=8888, help="port on 127.0.0.1 (another free one if taken)")

@@ -84,3 +84,40 @@ def test_inserting_a_cell_renames_no_other():
 def test_duplicate_ids_are_refused():
     with pytest.raises(ValueError, match="duplicate cell ids"):
         build(SCRIPT.replace("# %% id=demo", "# %% id=intro"))
+
+
+def test_new_exercise_scaffolds_every_place_and_fails_until_written(tmp_path):
+    import shutil
+
+    from dlcourse.grading.course import CourseError
+    from dlcourse.instructor.fixtures import exercise_of, exercises, load_fixture, run_exercise
+    from dlcourse.instructor.scaffold import new_exercise, reference_module
+
+    a = "06_rnn_lstm"
+    (tmp_path / "source" / a).mkdir(parents=True)
+    shutil.copy(SOURCE / a / f"{a}.py", tmp_path / "source" / a / f"{a}.py")
+    instructor = tmp_path / "instructor"
+    instructor.mkdir()
+    shutil.copy(SOURCE.parent / "dlcourse" / "instructor" / "ref_rnn.py", instructor / "ref_rnn.py")
+    assert reference_module((tmp_path / "source" / a / f"{a}.py").read_text()) == "ref_rnn"
+
+    written = new_exercise(tmp_path, a, "peephole_step", instructor=instructor)
+    script, notebook, ref, wrong, valid = written
+    nb = nbformat.read(notebook, as_version=4)
+    assert "peephole_step" in exercises(nb)
+    test = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_peephole_step")
+    assert exercise_of("test_peephole_step", exercises(nb)) == "peephole_step"
+    assert "### BEGIN HIDDEN TESTS" in test.source and "ref_rnn.peephole_step(x)" in test.source
+    assert not stale(script)
+    assert "def peephole_step(x):" in ref.read_text() and "NotImplementedError" in ref.read_text()
+    compile(ref.read_text(), str(ref), "exec")
+    mistake, alternative = load_fixture(wrong), load_fixture(valid)
+    assert (mistake.exercise, mistake.expect, mistake.must_fail) == ("peephole_step", "fail", ["test_peephole_step"])
+    assert (alternative.exercise, alternative.expect) == ("peephole_step", "pass")
+    with pytest.raises(CourseError, match="already has"):
+        new_exercise(tmp_path, a, "peephole_step", instructor=instructor)
+    with pytest.raises(CourseError, match="not a valid exercise name"):
+        new_exercise(tmp_path, a, "test_x", instructor=instructor)
+    # the scaffold is not an exercise yet: its own test fails until the TODOs are written
+    results = run_exercise(notebook, "peephole_step")
+    assert results and not any(r.passed for r in results), results

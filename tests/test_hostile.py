@@ -22,6 +22,7 @@ from hostile_folders import FOLDER_SCENARIOS
 from test_grading import _course, dlcourse
 
 from dlcourse.grading.autograde import read_marker
+from dlcourse.grading.protocol import Marker
 from dlcourse.grading.demo import write_submission
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hostile")]
@@ -87,7 +88,7 @@ def _scores(course: Path) -> dict[str, dict[str, float]]:
     return table
 
 
-def _marker(course: Path, student: str) -> dict:
+def _marker(course: Path, student: str) -> Marker:
     marker = read_marker(course, student, A)
     assert marker is not None, f"{student} was never graded"
     return marker
@@ -133,7 +134,7 @@ def test_clean_students_grade_as_when_alone(hostile_batch):
     full = alone["reference"]["score"]
     assert full > alone["wrong-twin"]["score"] > alone["blank"]["score"] == 0
     for student in CLEAN:  # no false alarm: clean code is never reported as tampering
-        assert _marker(hostile_batch["course"], student)["notices"] == [], student
+        assert _marker(hostile_batch["course"], student).notices == [], student
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
@@ -141,7 +142,7 @@ def test_each_bad_submission_gets_its_outcome(hostile_batch, scenario):
     scores = _scores(hostile_batch["course"])
     expected = {"full": scores["reference"]["score"], "zero": 0.0, "wrong": scores["wrong-twin"]["score"]}
     marker = _marker(hostile_batch["course"], scenario.name)
-    said = " | ".join([marker.get("error", ""), *marker.get("notices", [])])
+    said = " | ".join([marker.error, *marker.notices])
     got = scores[scenario.name]["score"]
     if scenario.expect == "no-gain":  # tampering may cost points, never earn them
         assert got <= expected["wrong"], f"{scenario.name}: {got} points, more than the same answers untampered"
@@ -196,7 +197,7 @@ def test_no_hidden_test_text_reaches_the_feedback(hostile_batch):
             continue
         page = (course / "feedback" / scenario.name / A / f"{A}.html").read_text()
         marker = _marker(course, scenario.name)
-        said = json.dumps(marker)
+        said = marker.to_json()
         for text in scenario.leak:
             assert text not in page and text not in said, f"{scenario.name}: {text!r} reached the feedback"
 
@@ -219,7 +220,7 @@ def test_summary_lists_the_corpus(hostile_batch):
     lines = []
     for s in SCENARIOS:
         m = _marker(hostile_batch["course"], s.name)
-        reason = (m.get("error") or "; ".join(m.get("notices", [])) or "-").splitlines()[0][:110]
+        reason = (m.error or "; ".join(m.notices) or "-").splitlines()[0][:110]
         lines.append(f"{s.name:38s} {scores[s.name]['score']:5g}  {reason}")
     print(f"\nhostile corpus: {len(SCENARIOS)} submissions\n" + "\n".join(lines))
     shutil.rmtree(hostile_batch["course"] / "feedback", ignore_errors=True)

@@ -32,6 +32,7 @@ import nbformat
 from ..config import load_settings
 from .course import CourseError, default_db_url, ensure_tools_on_path, resolve_assignments
 from .execute import kernel_env
+from .protocol import Marker, Outcome, grader_version
 from .release import register
 from .worker import RefusedSubmission, pack_files, scan_folder
 
@@ -46,9 +47,11 @@ class RunSummary:
     skipped: int = 0
     seconds: float = 0.0
     errors: dict[str, str] = field(default_factory=dict)
+    grader_failures: int = 0  # of `failed`: the grader's fault, graded again on the next run
 
     def line(self) -> str:
-        return (f"graded {self.graded}, failed {self.failed}, skipped {self.skipped} "
+        grader = f" ({self.grader_failures} by the grader: retried next run)" if self.grader_failures else ""
+        return (f"graded {self.graded}, failed {self.failed}{grader}, skipped {self.skipped} "
                 f"(unchanged), {self.seconds:.1f} s")
 
 
@@ -69,7 +72,11 @@ def submissions(root: Path, assignment: str, student: str | None = None) -> list
 
 
 def digest(job: dict) -> str:
+    """What grading this job depends on: the source notebooks, the submission, what intake
+    found, the grader's version and the limits (changing any of them regrades)."""
     h = hashlib.sha256()
+    h.update(grader_version().encode())
+    h.update(json.dumps([job.get("limits"), job.get("notebook_timeout")], sort_keys=True, default=str).encode())
     for part in ("source_files", "submission_files"):  # not course_root: jobs may move
         for rel, data in sorted(job[part].items()):
             h.update(rel.encode("utf-8", "backslashreplace"))
@@ -137,19 +144,28 @@ def run_job_subprocess(job: dict, timeout: float) -> dict:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
-            return _error_result(job, f"grading took longer than {timeout:.0f} s and was stopped")
+            return _error_result(job, f"grading took longer than {timeout:.0f} s and was stopped",
+                                 Outcome.SUBMISSION)
         result_file.seek(0)
         out = result_file.read().decode()
     try:
         return json.loads(out)
     except json.JSONDecodeError:
         tail = "\n".join(err.strip().splitlines()[-5:])
-        return _error_result(job, f"the grading process died (exit {proc.returncode}): {tail}")
+        return _error_result(job, f"the grading process died (exit {proc.returncode}): {tail}", Outcome.GRADER)
 
 
-def _error_result(job: dict, message: str) -> dict:
+def _error_result(job: dict, message: str, outcome: Outcome) -> dict:
     return {"assignment": job["assignment"], "student": job["student"], "ok": False,
-            "error": message, "notebooks": {}, "seconds": 0.0}
+            "error": message, "notebooks": {}, "seconds": 0.0, "outcome": outcome.value}
+
+
+def outcome_of(result: dict) -> Outcome:
+    """The result's outcome (a result without one, from an older worker: graded if it is ok)."""
+    try:
+        return Outcome(result["outcome"])
+    except (KeyError, ValueError):
+        return Outcome.GRADED if result.get("ok") else Outcome.GRADER
 
 
 def _own_dir(root: Path, *parts: str) -> Path:
@@ -213,24 +229,25 @@ def save_result(root: Path, db_url: str, job: dict, result: dict) -> None:
         saved[name] = entry
     for entry in saved.values():
         notices += entry.get("notices", [])
-    marker = {"digest": job["digest"], "ok": result["ok"], "error": result["error"],
-              "seconds": result["seconds"], "notices": notices,
-              "results": {name: entry["results"] for name, entry in saved.items()}}
-    _write_own(out_dir / MARKER, json.dumps(marker, indent=1).encode())
+    marker = Marker(digest=job["digest"], outcome=outcome_of(result), ok=result["ok"], error=result["error"],
+                    seconds=result["seconds"], notices=notices, grader=grader_version(),
+                    results={name: entry["results"] for name, entry in saved.items()})
+    _write_own(out_dir / MARKER, marker.to_json().encode())
 
 
-def read_marker(root: Path, student: str, assignment: str) -> dict | None:
-    """What the last grading of a submission recorded (digest, error, notices, results), if any."""
+def read_marker(root: Path, student: str, assignment: str) -> Marker | None:
+    """What the last grading of a submission recorded (digest, outcome, error, notices, results), if any."""
     try:
-        marker = json.loads((root / "autograded" / student / assignment / MARKER).read_text())
+        data = json.loads((root / "autograded" / student / assignment / MARKER).read_text())
     except (OSError, ValueError):
         return None
-    return marker if isinstance(marker, dict) else None
+    return Marker.from_dict(data)
 
 
 def is_current(root: Path, job: dict) -> bool:
+    """A rerun skips the job: graded before with the same digest, and not a grader failure."""
     marker = read_marker(root, job["student"], job["assignment"])
-    return marker is not None and marker.get("digest") == job["digest"]
+    return marker is not None and marker.current_for(job["digest"])
 
 
 def gradebook_template(root: Path, assignment: str) -> str:
@@ -266,7 +283,7 @@ def _grade_in_pool(job: dict, timeout: float | None = None) -> dict:
     try:
         result = grade(job)
     except JobTimeout as exc:
-        result = _error_result(job, str(exc))
+        result = _error_result(job, str(exc), Outcome.SUBMISSION)
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
@@ -328,7 +345,7 @@ def local_runner(pool, workers: int, timeout: float) -> Runner:
                     if not job.get("_overdue"):
                         retry.append(job)
                     else:
-                        yield job, _error_result(job, job.pop("_overdue"))
+                        yield job, _error_result(job, job.pop("_overdue"), Outcome.SUBMISSION)
             now = time.monotonic()
             for fut in pending:
                 if fut.running():
@@ -372,7 +389,7 @@ def dask_runner(address: str | None, workers: int, timeout: float) -> Runner:
                 try:
                     yield job, fut.result()
                 except Exception as exc:  # a lost worker costs one retry-able result, not the run
-                    yield job, _error_result(job, f"the Dask task failed: {exc}")
+                    yield job, _error_result(job, f"the Dask task failed: {exc}", Outcome.GRADER)
         finally:
             client.close()
             if cluster is not None:
@@ -433,7 +450,7 @@ def _grade_assignment(root, name, db_url, student, force, workers, scheduler, us
         if not force and is_current(root, job):
             summary.skipped += 1
         elif job.get("refused"):  # graded 0 with the reason, never run
-            refused.append((job, _error_result(job, job["refused"])))
+            refused.append((job, _error_result(job, job["refused"], Outcome.SUBMISSION)))
         else:
             job["gradebook_template"] = template
             jobs.append(job)
@@ -446,6 +463,8 @@ def _grade_assignment(root, name, db_url, student, force, workers, scheduler, us
         else:
             summary.failed += 1
             summary.errors[job["student"]] = result["error"]
+            if outcome_of(result) is Outcome.GRADER:
+                summary.grader_failures += 1
         bar.update(1)
     bar.close()
     summary.seconds = time.time() - started

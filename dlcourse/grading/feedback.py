@@ -77,14 +77,14 @@ def feedback(root: Path, assignment: str) -> list[Path]:
         out_dir = root / "feedback" / student / assignment
         notebooks = sorted(folder.glob("*.ipynb"))
         marker = read_marker(root, student, assignment)
-        notes = (marker or {}).get("notices", [])
+        notes = marker.notices if marker is not None else []
         late = late_note(root, assignment, student)
         pages = [(out_dir / f"{p.stem}.html", render(student, assignment, nbformat.read(p, as_version=4), notes,
                                                      late)) for p in notebooks]
         if not notebooks:
             if marker is None:
                 continue
-            error = marker.get("error", "")
+            error = marker.error
             pages = [(out_dir / f"{assignment}.html", render_error(student, assignment, error))]
         for out, text in pages:
             out.parent.mkdir(parents=True, exist_ok=True)

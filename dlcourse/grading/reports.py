@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..config import load_settings
 from .autograde import MARKER, read_marker
+from .protocol import Outcome
 
 
 def grades_table(root: Path, db_url: str, assignment: str) -> pd.DataFrame:
@@ -42,8 +43,11 @@ def grader_notes(root: Path, assignment: str, student: str) -> str:
     marker = read_marker(root, student, assignment)
     if marker is None:
         return ""
-    parts = [marker["error"].strip().splitlines()[0]] if marker.get("error", "").strip() else []
-    parts += [n for n in marker.get("notices", []) if n not in parts]
+    parts = [marker.error.strip().splitlines()[0]] if marker.error.strip() else []
+    if marker.outcome is Outcome.GRADER:
+        parts[:1] = [f"the grader failed, not the submission (it is graded again on the next run): "
+                     f"{parts[0] if parts else 'no reason given'}"]
+    parts += [n for n in marker.notices if n not in parts]
     return "; ".join(parts)
 
 

@@ -28,6 +28,7 @@ import nbformat
 from ..config import REPO_ROOT, load_settings
 from . import heldout, judge
 from .execute import cell_results
+from .protocol import Outcome
 
 MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
 MAX_SUBMISSION_FILES = 2000
@@ -228,7 +229,7 @@ def grade(job: dict) -> dict:
     started = time.time()
     assignment, student = job["assignment"], job["student"]
     result = {"assignment": assignment, "student": student, "ok": False, "error": "",
-              "notebooks": {}, "seconds": 0.0}
+              "notebooks": {}, "seconds": 0.0, "outcome": Outcome.SUBMISSION.value}
     scratch = Path(tempfile.mkdtemp(prefix="dlcourse-grade-"))
     saved_env = {k: os.environ.get(k) for k in ("JUPYTER_PATH", "JUPYTER_RUNTIME_DIR", "DLCOURSE_SANDBOX")}
     notices: dict[str, list[str]] = {}
@@ -320,10 +321,13 @@ def grade(job: dict) -> dict:
             result["error"] = ("; ".join(result["notices"]) or result["error"]
                                or "no notebook was graded (was the notebook renamed?)")
         result["ok"] = bool(result["notebooks"]) and not result["error"]
+        if result["notebooks"]:
+            result["outcome"] = Outcome.GRADED.value
     except RefusedSubmission as exc:
         result["error"] = str(exc)
-    except Exception as exc:  # a broken submission must not stop the class run
+    except Exception as exc:  # the grader's own failure: it must not stop the class run, and is retried
         result["error"] = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
+        result["outcome"] = Outcome.GRADER.value
     finally:
         for key, value in saved_env.items():  # a pool process grades many jobs
             if value is None:
