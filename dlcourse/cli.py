@@ -134,6 +134,8 @@ def cmd_lab(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dlcourse", description=__doc__)
     parser.add_argument("--root", help="course directory (default: the folder with grader_config.py)")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="log what happens (-v: each step and submission, -vv: debug detail) to stderr")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("release", help="regenerate release/ from source/")
@@ -204,6 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     args = build_parser().parse_args(argv)
+    import logging
+
+    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s", stream=sys.stderr)
     try:
         return args.func(args)
     except (CourseError, FileNotFoundError) as exc:

@@ -166,6 +166,9 @@ def test_markers_record_each_test(graded_class):
     course, _ = graded_class
     marker = json.loads((course / "autograded" / "reference" / A / ".dlcourse-graded.json").read_text())
     assert all(r["passed"] for r in marker["results"][A])
+    assert marker["outcome"] == "graded" and marker["grader"]
+    log = (course / "autograded" / "reference" / A / ".dlcourse-grading.log").read_text()
+    assert f"grading reference/{A}" in log and "judged outside the kernel" in log  # the worker's log, kept
 
 
 def test_validate_exit_codes(tmp_path):

@@ -99,3 +99,34 @@ def test_reports_and_summaries_name_grader_failures(course):
     assert grader_notes(course, A, "alice") == "no notebook was graded"
     summary = ag.RunSummary(graded=3, failed=2, grader_failures=1)
     assert "failed 2 (1 by the grader: retried next run)" in summary.line()
+
+
+REFUSED = {"assignment": A, "student": "x", "refused": "submitted/x is a symbolic link, not a folder",
+           "source_files": {}, "submission_files": {}}
+
+
+def test_a_workers_log_is_kept_on_both_paths():
+    result = ag.run_job_subprocess(dict(REFUSED), timeout=120)  # a fresh subprocess (the retry path)
+    assert "grading x/01_softmax_cross_entropy" in result["log"]
+    pool = ag.start_pool(1)  # the pool path: the pool process's stderr, this job's part of it
+    try:
+        [(_, pooled)] = list(ag.local_runner(pool, 1, 120)([dict(REFUSED)]))
+    finally:
+        pool.shutdown()
+    assert "grading x/01_softmax_cross_entropy" in pooled["log"] and "the grader failed" not in pooled["log"]
+
+
+def test_nothing_is_generated_or_started_when_nothing_needs_grading(course, monkeypatch):
+    job = ag.make_job(course, A, "alice")
+    folder = course / "autograded" / "alice" / A
+    folder.mkdir(parents=True)
+    (folder / ag.MARKER).write_text(Marker(job["digest"], Outcome.GRADED).to_json())
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("called although every submission is unchanged")
+
+    monkeypatch.setattr(ag, "register", must_not_run)
+    monkeypatch.setattr(ag, "start_pool", must_not_run)
+    said: list[str] = []
+    summaries = ag.autograde(course, A, progress=False, log=said.append)
+    assert (summaries[A].skipped, summaries[A].graded, summaries[A].failed) == (1, 0, 0), said

@@ -14,6 +14,7 @@ import base64
 import hashlib
 import itertools
 import json
+import logging
 import os
 import re
 import signal
@@ -35,6 +36,10 @@ from .execute import kernel_env
 from .protocol import Marker, Outcome, grader_version
 from .release import register
 from .worker import RefusedSubmission, pack_files, scan_folder
+
+logger = logging.getLogger(__name__)
+LOG_CHARS = 64 * 1024  # the tail of a job's log kept beside its marker
+LOG_NAME = ".dlcourse-grading.log"
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
 MARKER = ".dlcourse-graded.json"
@@ -149,7 +154,9 @@ def run_job_subprocess(job: dict, timeout: float) -> dict:
         result_file.seek(0)
         out = result_file.read().decode()
     try:
-        return json.loads(out)
+        result = json.loads(out)
+        result["log"] = err[-LOG_CHARS:]
+        return result
     except json.JSONDecodeError:
         tail = "\n".join(err.strip().splitlines()[-5:])
         return _error_result(job, f"the grading process died (exit {proc.returncode}): {tail}", Outcome.GRADER)
@@ -233,6 +240,9 @@ def save_result(root: Path, db_url: str, job: dict, result: dict) -> None:
                     seconds=result["seconds"], notices=notices, grader=grader_version(),
                     results={name: entry["results"] for name, entry in saved.items()})
     _write_own(out_dir / MARKER, marker.to_json().encode())
+    _write_own(out_dir / LOG_NAME, str(result.get("log") or "")[-LOG_CHARS:].encode())
+    logger.info("%s/%s: %s in %.1f s%s", student, assignment, marker.outcome.value, marker.seconds,
+                f" ({marker.error.splitlines()[0]})" if marker.error else "")
 
 
 def read_marker(root: Path, student: str, assignment: str) -> Marker | None:
@@ -271,9 +281,10 @@ def _grade_in_pool(job: dict, timeout: float | None = None) -> dict:
     process if even that does not stop it)."""
     from .worker import grade
 
+    start = _stderr_offset()
     limit = int(job.get("timeout") or timeout or 0)
     if not limit:
-        return grade(job)
+        return _with_log(grade(job), start)
 
     def stop(signum, frame):
         raise JobTimeout(f"grading took longer than {limit} s and was stopped")
@@ -289,18 +300,41 @@ def _grade_in_pool(job: dict, timeout: float | None = None) -> dict:
         signal.signal(signal.SIGALRM, previous)
     if "JobTimeout" in result.get("error", ""):
         result["error"] = f"grading took longer than {limit} s and was stopped"
+    return _with_log(result, start)
+
+
+def _stderr_offset() -> int:
+    try:
+        return os.lseek(2, 0, os.SEEK_END)
+    except OSError:  # a terminal or a pipe: nothing to read back
+        return -1
+
+
+def _with_log(result: dict, start: int) -> dict:
+    """The job's log: what this pool process (its kernels included) wrote to stderr meanwhile."""
+    if start >= 0:
+        end = os.lseek(2, 0, os.SEEK_END)
+        size = min(end - start, LOG_CHARS)
+        result["log"] = os.pread(2, size, end - size).decode("utf-8", "replace") if size > 0 else ""
     return result
 
 
 def _warm_up() -> None:
     """Import the heavy modules once per pool process, while the parent prepares the jobs.
 
-    The process's stderr (and so its kernels') goes to /dev/null: kernel start-up chatter
-    would bury the progress bar, and every error comes back in the job's result.
+    The process's stderr (and so its kernels') goes to a file of its own, never the terminal
+    (kernel start-up chatter would bury the progress bar): each job's part of it is returned
+    as the job's log and kept beside its marker.
     """
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    os.close(devnull)
+    handle, path = tempfile.mkstemp(prefix="dlcourse-worker-", suffix=".log")
+    log_fd = os.open(path, os.O_RDWR | os.O_APPEND)
+    os.close(handle)
+    os.unlink(path)  # nobody else reads it; it goes with the process
+    os.dup2(log_fd, 2)
+    os.close(log_fd)
+    sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s", force=True)
     import nbclient  # noqa: F401
     import nbgrader.apps  # noqa: F401
 
@@ -416,14 +450,14 @@ def autograde(root: Path, assignment: str | None = None, *, db_url: str | None =
     summaries: dict[str, RunSummary] = {}
     names = resolve_assignments(root, assignment)
     use_dask = bool(scheduler or use_dask)
-    pool = None if use_dask else start_pool(workers)
+    pool: dict = {}  # the local pool, started when the first job needs it
     try:
         for name in names:
             _grade_assignment(root, name, db_url, student, force, workers, scheduler, use_dask, sandbox,
                               progress, log, timeout, pool, summaries)
     finally:
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        if "pool" in pool:
+            pool["pool"].shutdown(wait=False, cancel_futures=True)
     return summaries
 
 
@@ -437,8 +471,6 @@ def _grade_assignment(root, name, db_url, student, force, workers, scheduler, us
         log(f"{name}: no submissions in submitted/*/{name}/")
         return
     started = time.time()
-    register(root, name, db_url)
-    template = gradebook_template(root, name)
     jobs, refused = [], []
     for s in students:
         try:
@@ -449,12 +481,22 @@ def _grade_assignment(root, name, db_url, student, force, workers, scheduler, us
             continue
         if not force and is_current(root, job):
             summary.skipped += 1
+            logger.info("%s/%s: unchanged since it was graded, skipped", s, name)
         elif job.get("refused"):  # graded 0 with the reason, never run
             refused.append((job, _error_result(job, job["refused"], Outcome.SUBMISSION)))
         else:
-            job["gradebook_template"] = template
             jobs.append(job)
-    runner = dask_runner(scheduler, workers, timeout) if use_dask else local_runner(pool, workers, timeout)
+    if jobs or refused:  # generating the assignment takes seconds: only when something is graded
+        register(root, name, db_url)
+    if jobs:
+        template = gradebook_template(root, name)
+        for job in jobs:
+            job["gradebook_template"] = template
+        if not use_dask and "pool" not in pool:  # started once, for the first assignment that needs it
+            pool["pool"] = start_pool(workers)
+    logger.info("%s: %d to grade, %d refused, %d unchanged", name, len(jobs), len(refused), summary.skipped)
+    runner = (dask_runner(scheduler, workers, timeout) if use_dask
+              else local_runner(pool.get("pool"), workers, timeout))
     bar = _progress(len(jobs), name, progress)
     for job, result in itertools.chain(refused, runner(jobs)):
         save_result(root, db_url, job, result)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import secrets
 import shutil
@@ -29,6 +30,8 @@ from ..config import REPO_ROOT, load_settings
 from . import heldout, judge
 from .execute import cell_results
 from .protocol import Outcome
+
+logger = logging.getLogger(__name__)
 
 MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
 MAX_SUBMISSION_FILES = 2000
@@ -233,6 +236,7 @@ def grade(job: dict) -> dict:
     scratch = Path(tempfile.mkdtemp(prefix="dlcourse-grade-"))
     saved_env = {k: os.environ.get(k) for k in ("JUPYTER_PATH", "JUPYTER_RUNTIME_DIR", "DLCOURSE_SANDBOX")}
     notices: dict[str, list[str]] = {}
+    logger.info("grading %s/%s", student, assignment)
     try:
         if job.get("refused"):  # the parent found a link in place of the submission folder
             raise RefusedSubmission(job["refused"])
@@ -272,6 +276,8 @@ def grade(job: dict) -> dict:
         if not sandboxed:  # still: nothing beside the notebook changes how the kernel starts
             isolated_kernel(scratch)
         result["sandboxed"] = sandboxed
+        logger.info("%s/%s: kernel %s, limits %s", student, assignment,
+                    "sandboxed" if sandboxed else "NOT sandboxed", limits.as_dict())
         os.environ["DLCOURSE_SANDBOX"] = "1" if sandboxed else "0"
         if sandboxed:  # Unix sockets: the kernel has no network to talk over
             nb_api.config.KernelManager.transport = "ipc"
@@ -292,6 +298,8 @@ def grade(job: dict) -> dict:
         incidents: dict[str, list[str]] = {}
         SandboxedExecute.report_to = incidents
         graded = nb_api.autograde(assignment, student, force=True, create=True)
+        logger.info("%s/%s: nbgrader autograde %s", student, assignment,
+                    "finished" if graded.get("success") else "failed")
         out_dir = scratch / "autograded" / student / assignment
         if not graded.get("success"):
             log = (graded.get("log") or "") + (graded.get("error") or "")
@@ -304,6 +312,7 @@ def grade(job: dict) -> dict:
             check_sentinels(nb, nonce)
             if path.stem in judged:
                 judge_outside(nb, source_dir / path.name, scratch, incidents.setdefault(path.stem, []))
+                logger.info("%s/%s: %s.ipynb judged outside the kernel", student, assignment, path.stem)
             judge.strip_tapes(nb)
             # scored in an empty folder of the grader's: the scorer's Python must not import
             # a numpy.py (or anything else) that came with the submission
@@ -328,6 +337,7 @@ def grade(job: dict) -> dict:
     except Exception as exc:  # the grader's own failure: it must not stop the class run, and is retried
         result["error"] = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
         result["outcome"] = Outcome.GRADER.value
+        logger.exception("%s/%s: the grader failed", student, assignment)
     finally:
         for key, value in saved_env.items():  # a pool process grades many jobs
             if value is None:
@@ -349,6 +359,8 @@ def main() -> int:
 
     A separate descriptor keeps the result clean of anything a library or kernel prints.
     """
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
     job = json.load(sys.stdin)
     out = sys.stdout
     if len(sys.argv) == 3 and sys.argv[1] == "--result-fd":
