@@ -22,8 +22,8 @@ from hostile_folders import FOLDER_SCENARIOS
 from test_grading import _course, dlcourse
 
 from dlcourse.grading.autograde import read_marker
-from dlcourse.grading.protocol import Marker
 from dlcourse.grading.demo import write_submission
+from dlcourse.grading.protocol import Marker
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hostile")]
 LIMITS = {"DLCOURSE_CELL_TIMEOUT": "10", "DLCOURSE_MEMORY_MB": "1500", "DLCOURSE_OUTPUT_MB": "1",
@@ -175,7 +175,6 @@ def test_no_escape_printed(hostile_batch):
 
 def test_the_kernel_can_read_no_answer(hostile_batch):
     """From inside a grading kernel, every readable file under the course, the repository and /tmp."""
-    import json
 
     import nbformat
 

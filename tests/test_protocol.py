@@ -105,7 +105,12 @@ REFUSED = {"assignment": A, "student": "x", "refused": "submitted/x is a symboli
            "source_files": {}, "submission_files": {}}
 
 
-def test_a_workers_log_is_kept_on_both_paths():
+def test_a_workers_log_is_kept_on_both_paths(monkeypatch):
+    import sys
+
+    # an in-process IPython shell (the judge's, in another test) leaves a __main__ without __spec__,
+    # which multiprocessing's forkserver start reads
+    monkeypatch.setattr(sys.modules["__main__"], "__spec__", None, raising=False)
     result = ag.run_job_subprocess(dict(REFUSED), timeout=120)  # a fresh subprocess (the retry path)
     assert "grading x/01_softmax_cross_entropy" in result["log"]
     pool = ag.start_pool(1)  # the pool path: the pool process's stderr, this job's part of it

@@ -25,6 +25,8 @@ from zoneinfo import ZoneInfo
 
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from ..cells import has_graded_cells
+
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"  # nbgrader's own timestamp.txt format (always UTC here)
 KINDS = ("none", "percent", "not_accepted")
 UNITS = {"day": 86400, "hour": 3600}
@@ -237,7 +239,7 @@ class InsertLatePolicy(NbGraderPreprocessor):
         schedule = load_schedule()
         if not schedule.deadlines and schedule.policy.kind == "none":
             return nb, resources
-        if not any(c.get("metadata", {}).get("nbgrader", {}).get("grade") for c in nb.cells):
+        if not has_graded_cells(nb):
             return nb, resources  # nothing graded (00_setup): no deadline to announce
         assignment = resources["nbgrader"]["assignment"]
         nb.cells = [c for c in nb.cells if c.get("id") != POLICY_CELL_ID]

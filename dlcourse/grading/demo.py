@@ -21,6 +21,8 @@ from pathlib import Path
 
 import nbformat
 
+from ..cells import grade_id, is_solution_cell
+
 MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*\n", re.M)
 
 
@@ -33,12 +35,11 @@ def student_notebook(root: Path, assignment: str, replacements: dict[str, str] |
     """The released notebook with its solution cells filled from source/ or `replacements`."""
     release = nbformat.read(root / "release" / assignment / f"{assignment}.ipynb", as_version=4)
     source = nbformat.read(root / "source" / assignment / f"{assignment}.ipynb", as_version=4)
-    solutions = {c.metadata["nbgrader"]["grade_id"]: c for c in source.cells
-                 if c.metadata.get("nbgrader", {}).get("solution")}
+    solutions = {grade_id(c): c for c in source.cells if is_solution_cell(c)}
     replacements = replacements or {}
     for cell in release.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if not cell.metadata.get("nbgrader", {}).get("solution"):
+        gid = grade_id(cell)
+        if not is_solution_cell(cell):
             continue
         if gid in replacements:
             cell.source = replacements[gid]
@@ -160,8 +161,7 @@ def lms_class(root: Path, assignment: str, students: dict, late: str, copied: st
     import zipfile
 
     source = nbformat.read(root / "source" / assignment / f"{assignment}.ipynb", as_version=4)
-    solutions = {c.metadata["nbgrader"]["grade_id"]: solution_code(c) for c in source.cells
-                 if c.metadata.get("nbgrader", {}).get("solution")}
+    solutions = {grade_id(c): solution_code(c) for c in source.cells if is_solution_cell(c)}
     original = {**solutions, **(students.get(copied) or {})}
     students = {**students, "copycat": {ex: plant_copy(code) for ex, code in original.items()}}
     out = root / "build" / "demo"

@@ -12,6 +12,8 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
+from ..cells import is_test_cell  # noqa: F401 - imported from here by the grading modules
+
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -74,11 +76,6 @@ def error_message(cell: nbformat.NotebookNode) -> str:
             text = ANSI.sub("", str(out.get("evalue", ""))).strip()
             return f"{out.get('ename', 'Error')}: {text}" if text else str(out.get("ename", "Error"))
     return ""
-
-
-def is_test_cell(cell: nbformat.NotebookNode) -> bool:
-    meta = cell.metadata.get("nbgrader", {})
-    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
 
 
 def cell_results(nb: nbformat.NotebookNode) -> list[TestResult]:

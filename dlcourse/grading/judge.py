@@ -26,8 +26,9 @@ from pathlib import Path
 
 import nbformat
 
+from ..cells import exercises, is_setup_cell, is_test_cell
 from ..judging import TAPE_MIME, TapeMismatch, begin_judging, end_judging, parse_tape
-from .execute import is_test_cell, kernel_env
+from .execute import kernel_env
 
 PASSED = "\u2714 All tests passed: "
 MAX_MESSAGE = 800  # characters of a failure message kept in the graded notebook
@@ -38,16 +39,6 @@ class Verdict:
     grade_id: str
     passed: bool
     message: str = ""  # "AssertionError: ..." when failed
-
-
-def is_judged(nb: nbformat.NotebookNode) -> bool:
-    """Whether a notebook's tests are judged outside the kernel (its source says so)."""
-    return bool(nb.metadata.get("dlcourse", {}).get("judged"))
-
-
-def exercises(nb: nbformat.NotebookNode) -> list[str]:
-    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
-            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("solution")]
 
 
 def recording_preamble(grade_id: str, names: list[str]) -> str:
@@ -104,7 +95,7 @@ def _judge_here(source: nbformat.NotebookNode, tapes: dict[str, list[dict]],
     for cell in source.cells:
         if cell.cell_type != "code":
             continue
-        if "setup" in cell.metadata.get("tags", []):
+        if is_setup_cell(cell):
             with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
                 result = shell.run_cell(cell.source, store_history=False, silent=True)
             if not result.success:

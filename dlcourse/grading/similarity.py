@@ -20,6 +20,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..cells import grade_id, is_solution_cell
+
 NOISE_T = 12  # k-grams shorter than this many tokens are noise (answers here are short)
 GUARANTEE_T = 12  # a shared passage this long is always found
 
@@ -43,12 +45,10 @@ def answer_cells(nb: dict) -> dict[str, str]:
     """grade_id -> source of each code solution cell of a notebook (JSON dict)."""
     out = {}
     for cell in nb.get("cells", []):
-        meta = (cell.get("metadata") or {}).get("nbgrader") or {}
         # concept questions (q_*) are one-letter answers every good student shares: not code to compare
-        if cell.get("cell_type") == "code" and meta.get("solution") and meta.get("grade_id") \
-                and not str(meta["grade_id"]).startswith("q_"):
+        if is_solution_cell(cell) and not grade_id(cell).startswith("q_"):
             src = cell.get("source", "")
-            out[str(meta["grade_id"])] = "".join(src) if isinstance(src, list) else str(src)
+            out[grade_id(cell)] = "".join(src) if isinstance(src, list) else str(src)
     return out
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import nbformat
 
+from ..cells import exercises, grade_id, is_judged
 from ..config import REPO_ROOT, load_settings
 from . import heldout, judge
 from .execute import cell_results
@@ -188,7 +189,7 @@ def apply_heldout(nb: nbformat.NotebookNode, workdir: Path, kernel_dir: Path | N
     plain file only, never through a link the kernel left there."""
     for name, task in heldout.TASKS.items():
         for cell in nb.cells:
-            if cell.metadata.get("nbgrader", {}).get("grade_id") != task.grade_id:
+            if grade_id(cell) != task.grade_id:
                 continue
             if kernel_dir is not None:
                 target = workdir / task.filename
@@ -255,8 +256,8 @@ def grade(job: dict) -> dict:
                 raise RuntimeError(f"generate_assignment failed: {generated.get('error') or generated.get('log')}")
         limits = Limits.from_dict(job.get("limits"))
         source_dir = scratch / "source" / assignment
-        judged = {path.stem: judge.exercises(nb) for path in sorted(source_dir.glob("*.ipynb"))
-                  if judge.is_judged(nb := nbformat.read(path, as_version=4))}
+        judged = {path.stem: exercises(nb) for path in sorted(source_dir.glob("*.ipynb"))
+                  if is_judged(nb := nbformat.read(path, as_version=4))}
         expected_cells = intake.gradebook_cells(db_url, load_settings().course_id, assignment)
         notices = intake.normalize_submission(scratch / "source" / assignment,
                                               scratch / "submitted" / student / assignment, expected_cells,

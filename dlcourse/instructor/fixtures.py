@@ -33,8 +33,19 @@ from pathlib import Path
 
 import nbformat
 
-from ..grading.execute import TestResult, cell_results, execute, is_test_cell, kernel_env, mark_not_run
-from ..grading.judge import apply_verdicts, is_judged, judge_in_process, recording_preamble, tapes_of
+from ..cells import (  # noqa: F401 - exercise_of, is_slow: the fixture API
+    exercise_of,
+    exercises,
+    grade_id,
+    is_judged,
+    is_setup_cell,
+    is_slow,
+    is_solution_cell,
+    is_test_cell,
+    nbgrader,
+)
+from ..grading.execute import TestResult, cell_results, execute, kernel_env, mark_not_run
+from ..grading.judge import apply_verdicts, judge_in_process, recording_preamble, tapes_of
 
 log = logging.getLogger(__name__)
 HEADER = re.compile(r"^#\s*(exercise|expect|must-fail)\s*:\s*(.+?)\s*$", re.M)
@@ -72,24 +83,6 @@ def discover(fixtures_dir: Path) -> list[Fixture]:
     return [load_fixture(p) for p in sorted(fixtures_dir.glob("*/*.py"))]
 
 
-def exercise_of(grade_id: str, exercises: list[str]) -> str | None:
-    """The exercise a test cell belongs to: the longest name n with grade_id == test_n or test_n_*."""
-    hits = [n for n in exercises if grade_id == f"test_{n}" or grade_id.startswith(f"test_{n}_")]
-    return max(hits, key=len) if hits else None
-
-
-def exercises(nb: nbformat.NotebookNode) -> list[str]:
-    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells
-            if c.metadata.get("nbgrader", {}).get("solution")]
-
-
-SLOW_TAG = "slow"  # a test cell that trains a model at full size (tags: ["slow"] in its metadata)
-
-
-def is_slow(cell: nbformat.NotebookNode) -> bool:
-    return SLOW_TAG in cell.metadata.get("tags", [])
-
-
 def harness_notebook(source: nbformat.NotebookNode, exercise: str, replacement: str | None,
                      full: bool = True, keep: tuple[str, ...] = ()) -> nbformat.NotebookNode:
     """The cells to run for one exercise: set-up, solutions (one replaced), its tests.
@@ -103,17 +96,17 @@ def harness_notebook(source: nbformat.NotebookNode, exercise: str, replacement: 
     for cell in source.cells:
         if cell.cell_type != "code":
             continue
-        meta = cell.metadata.get("nbgrader", {})
-        if "setup" in cell.metadata.get("tags", []):
+        gid = grade_id(cell)
+        if is_setup_cell(cell):
             nb.cells.append(nbformat.v4.new_code_cell(cell.source))
-        elif meta.get("solution"):
-            code = replacement if (meta["grade_id"] == exercise and replacement is not None) else cell.source
+        elif is_solution_cell(cell):
+            code = replacement if (gid == exercise and replacement is not None) else cell.source
             nb.cells.append(nbformat.v4.new_code_cell(code))
-        elif is_test_cell(cell) and exercise_of(meta["grade_id"], names) == exercise:
-            if not full and is_slow(cell) and meta["grade_id"] not in keep:
+        elif is_test_cell(cell) and exercise_of(gid, names) == exercise:
+            if not full and is_slow(cell) and gid not in keep:
                 continue
             test = nbformat.v4.new_code_cell(cell.source)
-            test.metadata["nbgrader"] = dict(meta)
+            test.metadata["nbgrader"] = dict(nbgrader(cell))
             nb.cells.append(test)
     return nb
 
