@@ -10,7 +10,7 @@ export MPLBACKEND := Agg
 # pytest workers: the machine's cores by default
 JOBS ?= auto
 
-.PHONY: venv demo test test-full test-fast bench release lint data bundle lab clean
+.PHONY: venv demo demo-full test test-full test-fast bench release lint data bundle lab clean
 
 venv: $(STAMP)
 
@@ -20,8 +20,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[course]'
 	touch $(STAMP)
 
+# the whole journey (reference, blank, mistakes, valid alternatives, late, copy) on the first
+# notebook, two students on each other one; demo-full: the whole class on every notebook
 demo: $(STAMP)
 	$(BIN)/dlcourse demo
+
+demo-full: $(STAMP)
+	$(BIN)/dlcourse demo --class full
 
 # everything but full-size training (the goal: <= 12 minutes on a quiet 2-core machine)
 test: $(STAMP)

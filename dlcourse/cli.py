@@ -82,7 +82,8 @@ def cmd_bundle(args) -> int:
 def cmd_demo(args) -> int:
     from .grading.demo import run_demo
 
-    return run_demo(_root(args), args.assignment, full=args.full, workers=args.workers)
+    return run_demo(_root(args), args.assignment, full=args.full, workers=args.workers,
+                    whole_class=args.demo_class == "full")
 
 
 def cmd_collect(args) -> int:
@@ -173,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="release, grade a demo class, write feedback and reports")
     p.add_argument("assignment", nargs="?")
     p.add_argument("--full", action="store_true", help="run training cells at the published size")
+    p.add_argument("--class", dest="demo_class", choices=["small", "full"], default="small",
+                   help="small: the whole class on the first notebook, two students on the others (default); "
+                        "full: the whole class on every notebook")
     p.add_argument("--workers", type=int, default=None)
     p.set_defaults(func=cmd_demo)
 

@@ -44,8 +44,15 @@ def show(value: Any, width: int = 80) -> str:
         text = str(int(value))
     elif isinstance(value, (float, np.floating)):
         text = f"{float(value):.6g}"
+        if text.lstrip("-").isdigit():  # a float reads as one: 1.0, not 1
+            text += ".0"
+    elif isinstance(value, (str, np.str_)):
+        text = repr(str(value))
     elif isinstance(value, np.ndarray) and value.ndim == 0:
         return show(value.item(), width)
+    elif isinstance(value, (list, tuple)) and len(value) <= 1000:  # numbers inside read plainly too
+        items = ", ".join(show(v, 10**6) for v in value)
+        text = f"[{items}]" if isinstance(value, list) else f"({items}{',' if len(value) == 1 else ''})"
     else:
         text = repr(value)
     return text if len(text) <= width else text[: width - 3] + "..."

@@ -135,3 +135,15 @@ def test_nothing_is_generated_or_started_when_nothing_needs_grading(course, monk
     said: list[str] = []
     summaries = ag.autograde(course, A, progress=False, log=said.append)
     assert (summaries[A].skipped, summaries[A].graded, summaries[A].failed) == (1, 0, 0), said
+
+
+def test_a_graded_notebook_not_judged_outside_is_refused_before_anyone_is_graded(course):
+    from dlcourse.grading.course import CourseError
+
+    path = course / "source" / A / f"{A}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    del nb.metadata["dlcourse"]  # its tests would decide inside the student's kernel
+    nbformat.write(nb, path)
+    with pytest.raises(CourseError, match='not judged outside the kernel: add "dlcourse"'):
+        ag.autograde(course, A, progress=False, log=lambda *_: None)
+    assert not (course / "autograded").exists()

@@ -35,7 +35,7 @@ from .course import CourseError, default_db_url, ensure_tools_on_path, resolve_a
 from .execute import kernel_env
 from .protocol import Marker, Outcome, grader_version
 from .release import register
-from .worker import RefusedSubmission, pack_files, scan_folder
+from .worker import RefusedSubmission, pack_files, scan_folder, unjudged_sources
 
 logger = logging.getLogger(__name__)
 LOG_CHARS = 64 * 1024  # the tail of a job's log kept beside its marker
@@ -464,6 +464,10 @@ def autograde(root: Path, assignment: str | None = None, *, db_url: str | None =
 def _grade_assignment(root, name, db_url, student, force, workers, scheduler, use_dask, sandbox, progress, log,
                       timeout, pool, summaries) -> None:
     """Grade one assignment's submissions into the class gradebook (see `autograde`)."""
+    try:  # checked once here, before anyone is graded (the worker checks again)
+        unjudged_sources({p.stem: nbformat.read(p, as_version=4) for p in (root / "source" / name).glob("*.ipynb")})
+    except RuntimeError as exc:
+        raise CourseError(str(exc)) from None
     students = submissions(root, name, student)
     summary = RunSummary()
     summaries[name] = summary

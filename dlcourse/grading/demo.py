@@ -2,7 +2,10 @@
 
 The class: `reference` (the source solutions), `blank` (the release untouched), one
 student per valid-alternative set and a few with typical mistakes taken from the
-fixtures in tests/fixtures/. Every notebook runs at smoke size (DLCOURSE_SMOKE=1)
+fixtures in tests/fixtures/. By default (`make demo`) the whole class hands in the first graded
+notebook and every other notebook is graded for `reference` and `mistakes-1` only, so the demo
+shows the whole journey in a few minutes; `--class full` (`make demo-full`) gives every
+notebook the whole class. Every notebook runs at smoke size (DLCOURSE_SMOKE=1)
 unless --full; hidden tests use fixed sizes either way.
 
 The class arrives as a real one does (issue 17): a Moodle "download all submissions" zip with a
@@ -48,8 +51,10 @@ def student_notebook(root: Path, assignment: str, replacements: dict[str, str] |
     return release
 
 
-def demo_class(root: Path, assignment: str, max_mistake_students: int = 2) -> dict[str, dict[str, str]]:
-    """{student: {exercise: code}} built from the fixtures of `assignment`."""
+def demo_class(root: Path, assignment: str, max_mistake_students: int = 2,
+               small: bool = False) -> dict[str, dict[str, str]]:
+    """{student: {exercise: code}} built from the fixtures of `assignment` (small: the reference
+    and the first student with mistakes only)."""
     from ..instructor.fixtures import discover
 
     fixtures = [f for f in discover(root / "tests" / "fixtures") if f.assignment == assignment]
@@ -65,6 +70,8 @@ def demo_class(root: Path, assignment: str, max_mistake_students: int = 2) -> di
         picks = {ex: codes[k] for ex, codes in by_exercise.items() if k < len(codes)}
         if picks:
             students[f"mistakes-{k + 1}"] = picks
+    if small:
+        return {s: code for s, code in students.items() if s in ("reference", "mistakes-1")}
     return students
 
 
@@ -79,8 +86,8 @@ def write_submission(root: Path, folder: Path, assignment: str, replacements: di
         nbformat.write(student_notebook(root, assignment, replacements), folder / f"{assignment}.ipynb")
 
 
-def build_submissions(root: Path, assignment: str) -> list[str]:
-    students = demo_class(root, assignment)
+def build_submissions(root: Path, assignment: str, small: bool = False) -> list[str]:
+    students = demo_class(root, assignment, small=small)
     for student, replacements in students.items():
         write_submission(root, root / "submitted" / student / assignment, assignment, replacements)
     return list(students)
@@ -154,7 +161,8 @@ def plant_copy(code: str, salt: str = "q") -> str:
     return "\n".join(lines) + "\n"
 
 
-def lms_class(root: Path, assignment: str, students: dict, late: str, copied: str) -> tuple[Path, Path, Path]:
+def lms_class(root: Path, assignment: str, students: dict, late: str,
+              copied: str | None) -> tuple[Path, Path, Path]:
     """The demo class as Moodle hands it out: build/demo/<assignment>-moodle.zip (plus `copycat`,
     a disguised copy of `copied`), the roster and the schedule (due date and late policy)."""
     import json
@@ -162,8 +170,9 @@ def lms_class(root: Path, assignment: str, students: dict, late: str, copied: st
 
     source = nbformat.read(root / "source" / assignment / f"{assignment}.ipynb", as_version=4)
     solutions = {grade_id(c): solution_code(c) for c in source.cells if is_solution_cell(c)}
-    original = {**solutions, **(students.get(copied) or {})}
-    students = {**students, "copycat": {ex: plant_copy(code) for ex, code in original.items()}}
+    if copied is not None:
+        original = {**solutions, **(students.get(copied) or {})}
+        students = {**students, "copycat": {ex: plant_copy(code) for ex, code in original.items()}}
     out = root / "build" / "demo"
     out.mkdir(parents=True, exist_ok=True)
     archive, roster = out / f"{assignment}-moodle.zip", out / "roster.csv"
@@ -189,14 +198,14 @@ def lms_class(root: Path, assignment: str, students: dict, late: str, copied: st
     return archive, roster, schedule
 
 
-def collect_demo_class(root: Path, assignment: str, log=print) -> list[str]:
+def collect_demo_class(root: Path, assignment: str, log=print, small: bool = False) -> list[str]:
     """Build the demo class's Moodle zip and `dlcourse collect` it (the schedule goes in $DLCOURSE_SCHEDULE)."""
     from .collect import collect, format_table
 
-    students = demo_class(root, assignment)
+    students = demo_class(root, assignment, small=small)
     late = next((s for s in students if s.startswith("mistakes")),
                 "valid-alternatives" if "valid-alternatives" in students else "reference")
-    copied = "valid-alternatives" if "valid-alternatives" in students else "reference"
+    copied = None if small else "valid-alternatives" if "valid-alternatives" in students else "reference"
     archive, roster, schedule = lms_class(root, assignment, students, late, copied)
     os.environ["DLCOURSE_SCHEDULE"] = str(schedule)
     for student in [*students, "copycat"]:  # the demo owns these folders: start afresh
@@ -208,7 +217,7 @@ def collect_demo_class(root: Path, assignment: str, log=print) -> list[str]:
 
 
 def run_demo(root: Path, assignment: str | None = None, full: bool = False, workers: int | None = None,
-             log=print, lms: bool = True) -> int:
+             log=print, lms: bool = True, whole_class: bool = False) -> int:
     from .autograde import autograde
     from .course import default_db_url
     from .feedback import feedback
@@ -220,8 +229,14 @@ def run_demo(root: Path, assignment: str | None = None, full: bool = False, work
     names = release(root, assignment)
     log(f"released: {', '.join(names)}")
     db_url = default_db_url(root)
+    from ..cells import has_graded_cells
+
+    graded = [n for n in names
+              if has_graded_cells(nbformat.read(root / "source" / n / f"{n}.ipynb", as_version=4))]
+    journey = graded[0] if graded else None  # the whole class hands this one in
     for name in names:
-        students = collect_demo_class(root, name, log) if lms else build_submissions(root, name)
+        small = not whole_class and name != journey
+        students = collect_demo_class(root, name, log, small) if lms else build_submissions(root, name, small)
         log(f"{name}: demo class {', '.join(students)}")
     autograde(root, assignment, db_url=db_url, force=True, workers=workers)
     for name in names:

@@ -7,8 +7,8 @@
   drops to an unprivileged user. The kernel talks to the grader over Unix sockets (ZMQ
   `ipc`), so it needs no network at all.
 * `SandboxedExecute` (nbgrader's Execute preprocessor, extended) watches the kernel's
-  memory and CPU time, caps each cell's output, installs the test guard (`guard.py`)
-  before any student code and checks it before each test cell. When a cell hangs past
+  memory and CPU time and caps each cell's output; its test cells only record the exercise
+  calls (`dlcourse.judging`), and the grader's judge decides outside. When a cell hangs past
   the interrupt, or the kernel dies (exit, crash, OOM kill, limit), the cell gets an
   error naming the reason, a fresh kernel replays the cells that had run, and grading
   goes on after the culprit: the student keeps the tests that can still pass.
@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import ast
 import copy
 import json
 import os
@@ -41,7 +40,6 @@ from ..judging import TAPE_MIME
 from .execute import error_message, is_test_cell, mark_not_run
 from .preprocessors import SENTINEL
 
-GUARD_SOURCE = Path(__file__).with_name("guard.py")
 JAIL = Path(__file__).with_name("jail.py")
 
 
@@ -399,48 +397,16 @@ class NotebookTimeout(Exception):
     pass
 
 
-def _is_setup(cell) -> bool:
-    """A code cell that is neither a test nor a solution (imports, data, demos)."""
-    meta = cell.metadata.get("nbgrader", {})
-    return cell.cell_type == "code" and not meta.get("grade") and not meta.get("solution")
-
-
 def _error(ename: str, evalue: str) -> nbformat.NotebookNode:
     return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
 
-def guard_modules(nb) -> list[str]:
-    """The packages the notebook's test and set-up cells import: the guard snapshots them first."""
-    names = {"numpy", "numpy.testing", "math", "dlcourse.testing", "dlcourse.gradcheck"}
-    for cell in nb.cells:
-        if not (is_test_cell(cell) or _is_setup(cell)):
-            continue
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                names.update(a.name for a in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                names.add(node.module)
-                if node.module == "dlcourse.instructor":
-                    names.update(f"dlcourse.instructor.{a.name}" for a in node.names)
-    # the references the tests use compare with torch: protect it before the student's code runs
-    for name in [n for n in names if n.startswith("dlcourse.instructor.")]:
-        path = REPO_ROOT / (name.replace(".", "/") + ".py")
-        if path.is_file() and re.search(r"^\s*(import|from) torch\b", path.read_text(), re.M):
-            names.add("torch")
-    return sorted(n for n in names if not n.startswith("dlcourse.instructor"))
-
-
 class SandboxedExecute(Execute):
-    """nbgrader's Execute, with limits, the test guard and recovery from hangs and crashes."""
+    """nbgrader's Execute, with limits and recovery from hangs and crashes. The kernel is trusted
+    with nothing: its test cells only record (`dlcourse.judging`) and the judge decides."""
 
     limits = Dict({}).tag(config=True)
     nonce = Unicode("").tag(config=True)
-    judged = List([], help="notebooks whose tests are judged outside the kernel: no test guard is "
-                           "installed in their kernel, which is trusted with nothing").tag(config=True)
     max_grace = Integer(20, help="seconds a timed-out kernel has to answer after its interrupt").tag(config=True)
     scratch = Unicode("", help="the worker's scratch course: the kernel runs in scratch/work/<notebook>, "
                                "a fresh folder holding nothing of the submission").tag(config=True)
@@ -455,10 +421,7 @@ class SandboxedExecute(Execute):
         self._check_assign_resources(resources)
         limits = Limits.from_dict(self.limits)
         self.incidents = []
-        self._secret = secrets.token_hex(32)
-        self._modules = guard_modules(nb)
         notebook_name = ((resources or {}).get("nbgrader") or {}).get("notebook", "")
-        self._guarded = notebook_name not in self.judged
         self._output_limit = int(limits.output_mb * 2**20)
         self._tape_limit = int(limits.tape_mb * 2**20)
         self._tape_bytes: dict[int, int] = {}
@@ -487,8 +450,6 @@ class SandboxedExecute(Execute):
                     watchdog.start()
                     info = self.wait_for_reply(self.kc.kernel_info())
                     nb.metadata["language_info"] = info["content"]["language_info"]
-                    if self._guarded:
-                        self._install_guard()
                     phase = "replay"
                     for i in ran_ok:
                         self._replay(nb.cells[i], i)
@@ -589,10 +550,6 @@ class SandboxedExecute(Execute):
     def _run_cell(self, cell, resources, index: int) -> None:
         if self._over_budget():
             raise NotebookTimeout(self._budget_text())
-        test = is_test_cell(cell)
-        problem, restored = "", []
-        if test and self._guarded:
-            problem, restored = self._check_guard()
         self._cell_bytes, self._cell_truncated = 0, False
         self._timed(self.preprocess_cell, cell, resources, index)
         timed_out = any(o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError"
@@ -610,20 +567,6 @@ class SandboxedExecute(Execute):
                 if out.get("output_type") == "error" and out.get("ename") == "CellTimeoutError":
                     out["evalue"] = f"the cell ran longer than {self.timeout} s and was interrupted"
             self.incidents.append(f"cell {index}: CellTimeout (interrupted after {self.timeout} s)")
-        if test:
-            if restored:
-                note = ("the grader restored what the submission had changed before this test: "
-                        + ", ".join(restored[:8]) + (" ..." if len(restored) > 8 else "") + "\n")
-                cell.outputs.insert(0, nbformat.v4.new_output("stream", name="stdout", text=note))
-                self.incidents.append(f"tampering before {cell.metadata['nbgrader']['grade_id']}: "
-                                      + ", ".join(restored[:8]))
-            if problem:
-                cell.outputs.append(_error("IntegrityError", problem))
-                self.incidents.append(f"{cell.metadata['nbgrader']['grade_id']}: {problem}")
-            if self._guarded:
-                self._guard_call("after_test()")
-        elif _is_setup(cell) and self._guarded:
-            self._guard_call("mark()")
 
     def _replay(self, cell, index: int) -> None:
         shadow = copy.deepcopy(cell)
@@ -632,57 +575,6 @@ class SandboxedExecute(Execute):
         self._timed(self.execute_cell, shadow, index, store_history=False)
         if any(o.get("ename") == "CellTimeoutError" for o in shadow.outputs if o.get("output_type") == "error"):
             raise KernelStuck(f"CellTimeout: replaying cell {index} after a restart timed out")
-        if _is_setup(cell) and self._guarded:
-            self._guard_call("mark()")
-
-    # -- the guard ----------------------------------------------------------------------
-    def _guard_name(self) -> str:
-        return f"_dlcourse_guard_{self.nonce or 'x'}"
-
-    def _install_guard(self) -> None:
-        # code in these folders is the interpreter's, a library's or the course's, never the student's
-        places = (sys.prefix, sys.base_prefix, REPO_ROOT / "dlcourse")
-        trusted = sorted({str(p) + os.sep for p in places} | {str(Path(p).resolve()) + os.sep for p in places})
-        args = f"{self.nonce or 'x'!r}, {self._secret!r}, {self._modules!r}, {trusted!r}"
-        expression = (f"(lambda ns: (exec(compile({GUARD_SOURCE.read_text()!r}, '<dlcourse-guard>', 'exec'), ns), "
-                      f"ns['install']({args}))[1])({{'get_ipython': get_ipython}})")
-        status = self._guard_call_raw(expression)
-        if status != "installed":
-            raise RuntimeError(f"GuardError: the test guard could not be installed ({status})")
-
-    def _silent(self, code: str, expressions: dict) -> dict:
-        msg_id = self.kc.execute(code, silent=True, store_history=False, user_expressions=expressions)
-        return self.wait_for_reply(msg_id)
-
-    def _guard_call_raw(self, expression: str) -> str | None:
-        try:
-            reply = self._silent("", {"r": expression})
-        except (TimeoutError, RuntimeError):
-            return None
-        value = (reply or {}).get("content", {}).get("user_expressions", {}).get("r", {})
-        if value.get("status") != "ok":
-            return None
-        try:
-            result = ast.literal_eval(value.get("data", {}).get("text/plain", ""))
-        except (ValueError, SyntaxError):
-            return None
-        return result if isinstance(result, str) else None
-
-    def _guard_call(self, method: str) -> str | None:
-        return self._guard_call_raw(f"{self._guard_name()}.{method}")
-
-    def _check_guard(self) -> tuple[str, list[str]]:
-        import hashlib
-        import hmac
-
-        challenge = secrets.token_hex(16)
-        answer = self._guard_call(f"restore({challenge!r})")
-        expected = hmac.new(self._secret.encode(), challenge.encode(), hashlib.sha256).hexdigest()
-        if answer is None or not answer.startswith(expected + " "):
-            return ("the course's test guard was removed or replaced by the submission, "
-                    "so this test cannot be trusted"), []
-        names = answer[len(expected) + 1:]
-        return "", [n for n in names.split("|") if n]
 
     # -- limits and liveness ------------------------------------------------------------
     def _responsive(self) -> bool:

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..cells import exercises, grade_id, is_judged
+from ..cells import exercises, grade_id, has_graded_cells, is_judged
 from ..config import REPO_ROOT, load_settings
 from . import heldout, judge
 from .execute import cell_results
@@ -208,6 +208,15 @@ def apply_heldout(nb: nbformat.NotebookNode, workdir: Path, kernel_dir: Path | N
             cell.outputs = kept
 
 
+def unjudged_sources(sources: dict[str, nbformat.NotebookNode]) -> None:
+    """Refuse to grade a notebook whose tests would decide inside the student's kernel: every
+    graded source notebook must be judged outside (`"dlcourse": {"judged": true}`)."""
+    unjudged = sorted(f"{stem}.ipynb" for stem, nb in sources.items() if has_graded_cells(nb) and not is_judged(nb))
+    if unjudged:
+        raise RuntimeError(f"{', '.join(unjudged)} has graded test cells but is not judged outside the kernel: "
+                           'add "dlcourse": {"judged": true} to its metadata (README, "Writing a notebook")')
+
+
 def judge_outside(nb: nbformat.NotebookNode, source_path: Path, scratch: Path, notes: list[str]) -> None:
     """Decide the test cells of `nb` from its tapes, in the grader's judge (outside the sandbox)."""
     workdir = scratch / "judge"
@@ -256,8 +265,9 @@ def grade(job: dict) -> dict:
                 raise RuntimeError(f"generate_assignment failed: {generated.get('error') or generated.get('log')}")
         limits = Limits.from_dict(job.get("limits"))
         source_dir = scratch / "source" / assignment
-        judged = {path.stem: exercises(nb) for path in sorted(source_dir.glob("*.ipynb"))
-                  if is_judged(nb := nbformat.read(path, as_version=4))}
+        sources = {path.stem: nbformat.read(path, as_version=4) for path in sorted(source_dir.glob("*.ipynb"))}
+        unjudged_sources(sources)
+        judged = {stem: exercises(nb) for stem, nb in sources.items() if is_judged(nb)}
         expected_cells = intake.gradebook_cells(db_url, load_settings().course_id, assignment)
         notices = intake.normalize_submission(scratch / "source" / assignment,
                                               scratch / "submitted" / student / assignment, expected_cells,
@@ -271,8 +281,7 @@ def grade(job: dict) -> dict:
                     course / "feedback", course / "reports", course / "source", course / ".git",
                     course / "tests", course / "benchmarks", course / "data" / "hidden",
                     REPO_ROOT / "data" / "hidden"]
-            if judged:  # the answers never enter the sandbox
-                hide.append(REPO_ROOT / "dlcourse" / "instructor")
+            hide.append(REPO_ROOT / "dlcourse" / "instructor")  # the answers never enter the sandbox
             sandboxed = sandbox_kernel(scratch, hide, limits)
         if not sandboxed:  # still: nothing beside the notebook changes how the kernel starts
             isolated_kernel(scratch)
@@ -286,7 +295,6 @@ def grade(job: dict) -> dict:
         nonce = secrets.token_hex(16)
         nb_api.config.AddSentinels.nonce = nonce
         nb_api.config.AddSentinels.record = judged
-        nb_api.config.SandboxedExecute.judged = sorted(judged)
         nb_api.config.SandboxedExecute.nonce = nonce
         nb_api.config.SandboxedExecute.limits = limits.as_dict()
         nb_api.config.SandboxedExecute.scratch = str(scratch)  # the kernel runs in scratch/work/<notebook>

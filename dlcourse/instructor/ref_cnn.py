@@ -101,3 +101,49 @@ def mnist_float():
     return ((X_train[..., None] / 255.0).astype(np.float32), y_train,
             (X_test[..., None] / 255.0).astype(np.float32), y_test)
 
+
+
+# Answer keys of the concept questions (instructor-only: never in the release).
+QUESTIONS = {
+    "q_conv_shape": {
+        "answer": "a",
+        "why": {
+            "b": "(30, 30, 16) forgets the padding: floor((64 - 5) / 2) + 1 = 30. With 2 zeros on every side "
+                 "it is floor((64 + 4 - 5) / 2) + 1 = 32.",
+            "c": "The number of channels of the output is the number of filters (16), not the input's 3: each "
+                 "filter sums over all input channels and makes one feature map.",
+            "d": "(64, 64, 16) ignores the stride: with stride 2 the kernel visits every second position, so "
+                 "the height and width are about halved: floor((64 + 4 - 5) / 2) + 1 = 32.",
+        },
+    },
+    "q_pooling": {
+        "answer": "a",
+        "why": {
+            "b": "Pooling works on each channel separately: it shrinks the height and width and keeps all 32 "
+                 "channels.",
+            "c": "MaxPooling2D has no parameters: it only takes the largest value of each 2x2 window (Keras's "
+                 "summary shows 0 parameters for it).",
+            "d": "Keras's MaxPooling2D(2) uses strides equal to the pool size by default: the windows do not "
+                 "overlap, so 26x26 becomes 13x13, not 25x25.",
+        },
+    },
+    "q_shared_params": {
+        "value": 1216,
+        "rtol": 0.0,
+        "why": "A Conv2D layer has one 5 x 5 x 3 kernel and one bias per filter: 5*5*3*16 + 16 = 1216, whatever "
+               "the image size (the same weights slide over the whole image: weight sharing). Without the "
+               "biases it would be 1200; without the 3 input channels 416.",
+    },
+    "q_architecture": {
+        "answer": "c",
+        "why": {
+            "a": "An LSTM reads sequences (text, time series) step by step; a photo of a person is a grid of "
+                 "pixels, where a CNN's kernels find edges, shapes and then faces wherever they appear.",
+            "b": "A recurrent network is made for sequences. Classifying an image is what convolutional "
+                 "networks do best.",
+            "d": "An autoencoder learns to compress and rebuild its input (no labels); it does not decide "
+                 "whether a person may pass. Classifying images is the CNN's task.",
+            "e": "A GAN generates new images; it does not classify the ones it is given.",
+        },
+    },
+}

@@ -7,6 +7,8 @@ the spies and the recomputation of the expected steps hold no answer: they are p
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -22,3 +24,61 @@ def generator_loss(fake_logits):
     """Non-saturating generator loss: mean BCE of the fake logits against 1."""
     fake_logits = fake_logits.reshape(-1)
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+# Answer keys of the concept questions (instructor-only: never in the release).
+QUESTIONS = {
+    "q_gan_task": {
+        "answer": "d",
+        "why": {
+            "a": "A recurrent network reads and predicts sequences (text, time series); drawing new images "
+                 "of characters is a job for a generative model of images, a GAN.",
+            "b": "A CNN classifies or describes the images it is given; it does not create new ones (although "
+                 "a GAN's two players are built from convolutions).",
+            "c": "A plain autoencoder learns to compress and rebuild the images it is given: good for "
+                 "denoising or compression, but its decoder is not trained to turn random noise into new, sharp "
+                 "images. Synthesising new images is what GANs are known for.",
+            "e": "An LSTM is a recurrent network for sequences, not a generator of images.",
+        },
+    },
+    "q_tanh_output": {
+        "answer": "a",
+        "why": {
+            "b": "The output activation does not prevent mode collapse, which is about which images the "
+                 "generator draws (Section 7), not about their pixel range.",
+            "c": "A sigmoid is as differentiable as tanh; gradients flow through either. The choice is about "
+                 "the range: sigmoid gives [0, 1], while the real images were scaled to [-1, 1].",
+            "d": "tanh does not make pixels binary: it gives any value in [-1, 1], grey levels included, like "
+                 "the real images after x / 127.5 - 1.",
+        },
+    },
+    "q_double_sigmoid": {
+        "answer": "c",
+        "why": {
+            "a": "The loss applies its own sigmoid to what it receives. If that is already a probability p in "
+                 "(0, 1), the loss sees sigmoid(p), which lies between sigmoid(0) = 0.5 and sigmoid(1) = 0.73.",
+            "b": "sigmoid(-1) = 0.27 would need an input of -1, but the first sigmoid never returns a negative "
+                 "number: its output lies in (0, 1), so the second one returns values in (0.5, 0.73). A fake "
+                 "can never score below 0.5.",
+            "d": "The upper end is sigmoid(1) = 0.73, not 1: the first sigmoid never returns more than 1.",
+        },
+    },
+    "q_equilibrium_loss": {
+        "value": 2 * math.log(2.0),
+        "rtol": 0.01,
+        "why": "At the equilibrium D says 0.5 to every image: BCE(0.5, 1) = -log 0.5 = log 2 for the real batch "
+               "and BCE(0.5, 0) = log 2 for the fakes, and L_D is the sum of the two means: 2 log 2 = 1.386 "
+               "(natural log). log 2 = 0.693 is one of the two terms, or the generator's loss.",
+    },
+    "q_mode_collapse": {
+        "answer": "b",
+        "why": {
+            "a": "When the discriminator wins, its loss drops towards 0 and the generator's climbs; the losses "
+                 "here look healthy. The sign is in what G draws: nearly all one digit.",
+            "c": "The classifier was scored on the real test digits above, where it tells the ten digits "
+                 "apart well. It sees one class because G draws one class.",
+            "d": "MNIST is balanced: each digit is about a tenth of the training images. G drawing mostly 1s "
+                 "is the generator's choice: 1s fool D, so G maps almost every z to a 1 (mode collapse).",
+        },
+    },
+}

@@ -102,3 +102,48 @@ def torch_accuracy(model, X, y, device="cpu") -> float:
         logits = model(torch.as_tensor(np.asarray(X), dtype=torch.float32, device=device))
     model.train()
     return float((logits.argmax(1).cpu().numpy() == np.asarray(y)).mean())
+
+
+# ------------------------------------------------------------------------ concept questions
+# Answer keys of the concept questions (instructor-only: never in the release).
+QUESTIONS = {
+    "q_dense_params": {
+        "value": 371,
+        "rtol": 0.0,
+        "why": "Only the first layer changes: Dense(10) on 30 inputs has 30 * 10 weights + 10 biases = 310; "
+               "then 10 * 5 + 5 = 55 and 5 * 1 + 1 = 6, so 310 + 55 + 6 = 371. Without the biases it would "
+               "be 355; 271 is the count for 20 inputs.",
+    },
+    "q_onehot_loss": {
+        "answer": "b",
+        "why": {
+            "a": "sparse_categorical_crossentropy expects one integer class per sample, shape (N,). Given "
+                 "one-hot rows of shape (N, 3), Keras stops with a shape error. 'sparse' means integer labels; "
+                 "one-hot rows need categorical_crossentropy.",
+            "c": "binary_crossentropy treats each of the 3 outputs as a separate yes/no question, and Keras's "
+                 "'accuracy' then becomes the binary accuracy of each output (a model that always says 'no' "
+                 "scores 0.67). The softmax cross-entropy of notebook 01 is categorical_crossentropy.",
+            "d": "mean_squared_error runs, but it is not the cross-entropy of notebook 01, and with softmax "
+                 "outputs its gradient shrinks when the network is confidently wrong (Question 3.3).",
+        },
+    },
+    "q_why_cross_entropy": {
+        "answer": "b",
+        "why": {
+            "a": "Any differentiable loss works with any optimiser: the optimiser only sees the gradients. "
+                 "The lecture's PyTorch version does train with Adam and MSE; the question is how well.",
+            "c": "The cross-entropy does not count mistakes: it is a smooth function of the probabilities "
+                 "(-log p of the true class). Accuracy, a count, has zero gradient almost everywhere and "
+                 "cannot be minimised by gradient descent.",
+            "d": "Three sigmoids are three independent numbers in (0, 1): nothing makes them sum to 1, so they "
+                 "are not one probability distribution over the classes. Softmax makes one.",
+        },
+    },
+    "q_fit_updates": {
+        "value": 160,
+        "rtol": 0.0,
+        "why": "One update per mini-batch: 1000 / 32 = 31.25, and the last, smaller batch of 8 images is a "
+               "step too, so each epoch makes ceil(1000 / 32) = 32 updates and 5 epochs make 160. A larger "
+               "batch size means fewer, less noisy updates per epoch.",
+    },
+}

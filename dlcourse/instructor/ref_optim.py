@@ -163,3 +163,47 @@ def torch_init_variance(kind: str, fan_in: int, fan_out: int, seed: int = 0) -> 
 
 def init_variance(kind: str, fan_in: int, fan_out: int) -> float:
     return 2.0 / (fan_in + fan_out) if kind == "xavier" else 2.0 / fan_in
+
+
+# -- concept questions ------------------------------------------------------------------------
+# Answer keys of the concept questions (instructor-only: never in the release).
+QUESTIONS = {
+    "q_adam_first_step": {
+        "value": 0.01,
+        "rtol": 1e-3,
+        "why": "On step 1 the bias correction gives m_hat = dw and v_hat = dw**2, so the step is "
+               "lr * dw / (|dw| + eps): about lr = 0.01 for every weight, whatever the size of its gradient "
+               "(0.01 * 0.001 / (0.001 + 1e-8) = 0.0099999). Plain SGD would move it by lr * dw = 1e-5; without "
+               "the bias correction the step would be lr * 0.1 / sqrt(0.001), about 0.0316.",
+    },
+    "q_momentum": {
+        "answer": "b",
+        "why": {
+            "a": "Moving every weight by lr times the sign of its gradient is signSGD, and close to what Adam "
+                 "does on its first step. Momentum keeps the size of the gradients: v = m v + g.",
+            "c": "Dividing each coordinate by the root of a running mean of its squared gradients is RMSprop "
+                 "(and half of Adam). Momentum only adds up past gradients: v = m v + g.",
+            "d": "Lowering the learning rate as training goes on is a learning-rate schedule (section 3). "
+                 "Momentum keeps lr fixed and changes the direction and length of the step through v.",
+        },
+    },
+    "q_large_lr": {
+        "answer": "b",
+        "why": {
+            "a": "Bigger steps are faster only while they stay stable. Along y each step multiplies y by "
+                 "1 - 50 * 0.05 = -1.5: |-1.5| > 1, so y grows instead of shrinking.",
+            "c": "Gradient descent stops only where the gradient is 0, at the minimum (0, 0). Here it never "
+                 "gets there: along y each step multiplies y by 1 - 50 * 0.05 = -1.5.",
+            "d": "0.95 = 1 - 0.05 is the factor along x, the flat direction, which does converge. Along the "
+                 "steep direction y the factor is 1 - 50 * 0.05 = -1.5, and |-1.5| > 1 diverges: the largest "
+                 "stable learning rate is 2 / 50 = 0.04.",
+        },
+    },
+    "q_he_std": {
+        "value": 0.0625,
+        "rtol": 0.01,
+        "why": "He initialisation (for ReLU) has variance 2 / fan_in = 2 / 512, so the standard deviation is "
+               "sqrt(2 / 512) = 1 / 16 = 0.0625. The variance itself is 0.0039; Xavier's would be "
+               "sqrt(2 / (512 + 256)) = 0.051; sqrt(1 / 512) = 0.044 forgets that ReLU zeroes half its inputs.",
+    },
+}

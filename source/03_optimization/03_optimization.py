@@ -1,4 +1,6 @@
-# %% [markdown]
+# metadata: {"dlcourse": {"judged": true}}
+
+# %% [markdown] id=markdown-1
 # # 03 · Optimization: autodiff, optimisers, schedules and initialisation
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({{COLAB_URL}})
@@ -21,10 +23,13 @@
 # 5. See why sigmoid networks stop learning and how Xavier and He initialisation help.
 # 6. Repeat the lectures' study: one Fashion-MNIST network, four optimisers.
 #
+# Short **questions** (set a variable such as `q_momentum = "b"`) check the ideas; each
+# wrong answer gets an explanation when it is graded.
+#
 # Fill in every cell that says `# YOUR CODE HERE`, then run the test cell below it.
 # Some tests are hidden: they run when your notebook is graded.
 
-# %% setup
+# %% setup id=setup-1
 # Set-up: in Colab this installs the course package; elsewhere it does nothing.
 import subprocess
 import sys
@@ -32,7 +37,7 @@ import sys
 if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "{{COURSE_PIP}}"], check=True)
 
-# %% setup
+# %% setup id=setup-2
 import math
 import os
 import time
@@ -42,7 +47,7 @@ import numpy as np
 
 from dlcourse.env import device_report, seed_everything
 from dlcourse.judging import mode
-from dlcourse.testing import check, check_close, check_shape, passed, show
+from dlcourse.testing import check, check_answer, check_choice, check_close, check_shape, passed, show
 from dlcourse.testkit.optim import (describe, quadratic_grad, quadratic_loss, random_program,
                                     random_quadratic, value_graph, value_mlp)
 
@@ -120,7 +125,7 @@ def check_trajectory(name, got, problem, expected, num_steps, shape, hint):
         check_close(got[k], expected[k], f"{name}: w after step {k + 1} of {num_steps}", rtol=1e-7,
                     atol=1e-12, hint=hint)
 
-# %% params
+# %% params id=params-1
 # Sizes: CI sets DLCOURSE_SMOKE=1 for a quick run; the published notebook uses the full values.
 SMOKE = os.environ.get("DLCOURSE_SMOKE") == "1"
 VALUE_EPOCHS = 30 if SMOKE else 300          # the Value engine trains the slides' network
@@ -131,10 +136,10 @@ FASHION_SAMPLES = 600 if SMOKE else 12000    # training images (validation carve
 FASHION_EPOCHS = 1 if SMOKE else 15
 BATCH_SIZE = 64
 
-# %%
+# %% id=code-1
 device_report(("numpy", "torch"));
 
-# %% [markdown]
+# %% [markdown] id=markdown-2
 # ## 1 · Computational graphs
 #
 # The slides' example has four scalars at the bottom of the graph, $a, b, c, d$, and computes
@@ -158,7 +163,7 @@ device_report(("numpy", "torch"));
 #
 # The same numbers in plain Python:
 
-# %%
+# %% id=code-2
 a, b, c, d = 3.0, 1.0, 4.0, 2.0
 x = a + b          # forward, vertex by vertex
 y = c - d
@@ -169,7 +174,7 @@ dz_da, dz_db = 1.0 * dz_dx, 1.0 * dz_dx
 dz_dc, dz_dd = 1.0 * dz_dy, -1.0 * dz_dy
 print(f"z = {z}; dz/da = {dz_da}, dz/db = {dz_db}, dz/dc = {dz_dc}, dz/dd = {dz_dd}")
 
-# %% [markdown]
+# %% [markdown] id=markdown-3
 # ### Reverse-mode automatic differentiation
 #
 # A framework does this for any expression. Each result remembers **where it came from** (its
@@ -367,10 +372,10 @@ class Value:
     def __repr__(self):
         return f"Value(data={self.data:.6g}, grad={self.grad:.6g})"
 
-# %% [markdown]
+# %% [markdown] id=markdown-4
 # **Expected output:** `z = 8.0` and the gradients of the table: `2.0 2.0 4.0 -4.0`.
 
-# %%
+# %% id=code-3
 a, b, c, d = Value(3.0), Value(1.0), Value(4.0), Value(2.0)
 z = (a + b) * (c - d)
 z.backward()
@@ -432,7 +437,7 @@ for trial in range(12):
 ### END HIDDEN TESTS
 passed("Value_graphs")
 
-# %% [markdown]
+# %% [markdown] id=markdown-5
 # ### The slides' network, trained by `Value`
 # Notebook 02 derived the gradients of the 2-4-3-1 sigmoid network by hand. With `Value` you
 # only write the **forward** pass: each weight is a `Value`, the loss
@@ -440,7 +445,7 @@ passed("Value_graphs")
 # `J.backward()` fills in every `.grad`. The course's helper `value_mlp` does exactly this
 # with your class (read its code in `dlcourse/testkit/optim.py`) and returns plain numbers.
 
-# %% setup
+# %% setup id=setup-3
 X_toy = np.array([[5.0, 2.0], [1.0, 0.0], [3.0, 1.0]])
 y_toy = np.array([0.0, 1.0, 1.0])
 toy_rng = np.random.default_rng(2)
@@ -448,7 +453,7 @@ toy_dims = [2, 4, 3, 1]
 toy_W = [toy_rng.normal(0.0, 1.0 / np.sqrt(n), size=(n, m)) for n, m in zip(toy_dims[:-1], toy_dims[1:], strict=True)]
 toy_b = [np.zeros(m) for m in toy_dims[1:]]
 
-# %%
+# %% id=code-4
 trained = value_mlp(Value, X_toy, y_toy, toy_W, toy_b, lr=0.5, epochs=VALUE_EPOCHS)
 plt.figure(figsize=(5, 3))
 plt.plot(trained["losses"])
@@ -486,7 +491,7 @@ for k in range(3):
 ### END HIDDEN TESTS
 passed("Value_mlp")
 
-# %% [markdown]
+# %% [markdown] id=markdown-6
 # ## 2 · Optimisers by hand
 #
 # Plain gradient descent takes $w \leftarrow w - \eta\, \nabla J(w)$. On a long narrow valley
@@ -503,8 +508,12 @@ passed("Value_mlp")
 # Each function takes the weights `w`, their gradient `dw`, a `state` dict (empty `{}` on the
 # first call) and the hyper-parameters, and returns `(new_w, new_state)`. What goes into the
 # state is up to you (Adam needs the step count $t$); the tests only look at the weights.
-# Note where $\epsilon$ goes: **after** the square root. Without Adam's bias correction the
-# first steps are far too small, because $m$ and $v$ start at 0.
+# Note where $\epsilon$ goes: **after** the square root. Adam's averages $m$ and $v$ start at
+# 0, so early on they are too small, by the factors $1 - \beta_1^t$ and $1 - \beta_2^t$; $v$,
+# which forgets more slowly, is much too small. Dividing by $\sqrt{v}$ uncorrected would make
+# the first steps too **large** (with the defaults, the very first one is
+# $0.1/\sqrt{0.001} \approx 3.2$ times $\eta$). The bias correction divides each average by its
+# factor, and the step starts at the intended size.
 #
 # ### Exercise 2.1 · `sgd_momentum_step`
 
@@ -540,7 +549,7 @@ for shape, kw in [((5,), {}), ((3, 4), {"momentum": 0.5}), ((7,), {"momentum": 0
 ### END HIDDEN TESTS
 passed("sgd_momentum_step")
 
-# %% [markdown]
+# %% [markdown] id=markdown-7
 # ### Exercise 2.2 · `rmsprop_step`
 
 # %% solution id=rmsprop_step
@@ -577,7 +586,7 @@ for shape, scale, kw in cases:
 ### END HIDDEN TESTS
 passed("rmsprop_step")
 
-# %% [markdown]
+# %% [markdown] id=markdown-8
 # ### Exercise 2.3 · `adam_step`
 
 # %% solution id=adam_step
@@ -622,14 +631,98 @@ for shape, scale, kw in cases:
 ### END HIDDEN TESTS
 passed("adam_step")
 
-# %% [markdown]
+# %% [markdown] id=markdown-9
+# ### Question 2.4 · Adam's first step
+# Adam with `lr=0.01` and its default `beta1`, `beta2` and `eps` takes its first step with the
+# gradient `dw = [0.001, 1000.0]`. By how much does the **first** weight (the one with the tiny
+# gradient 0.001) change? Set `q_adam_first_step` to a number (the size of the change).
+
+# %% solution id=q_adam_first_step
+# Your answer: q_adam_first_step = <a number>
+### BEGIN SOLUTION
+q_adam_first_step = 0.01
+### END SOLUTION
+
+# %% test id=test_q_adam_first_step points=1
+"""q_adam_first_step: the size of Adam's first step for a tiny gradient."""
+check(np.ndim(q_adam_first_step) == 0 and np.issubdtype(np.asarray(q_adam_first_step).dtype, np.number),
+      f"q_adam_first_step: answer with a number, got {show(q_adam_first_step)}.")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_optim as ref
+
+check_answer(q_adam_first_step, ref.QUESTIONS["q_adam_first_step"], "q_adam_first_step")
+### END HIDDEN TESTS
+passed("q_adam_first_step")
+
+# %% [markdown] id=markdown-10
+# ### Question 2.5 · Momentum in a ravine
+# On a long, narrow valley (a ravine) plain gradient descent zig-zags from one wall to the other
+# and crawls along the floor. What does momentum ($v \leftarrow m\,v + g$, $w \leftarrow w - \eta\, v$)
+# change?
+#
+# - **a** every weight moves by $\eta$ times the sign of its gradient, so the steep and the flat
+#   directions move at the same pace
+# - **b** it adds up successive gradients: the components across the valley change sign from step
+#   to step and cancel out, the components along the valley keep their sign and add up, so the
+#   zig-zag is damped and the walk along the floor speeds up
+# - **c** it divides each coordinate by the root of a running mean of its squared gradients
+# - **d** it lowers the learning rate as training goes on, so the zig-zag dies down
+#
+# Set `q_momentum` to one letter.
+
+# %% solution id=q_momentum
+# Your answer: q_momentum = "<one letter: a, b, c or d>"
+### BEGIN SOLUTION
+q_momentum = "b"
+### END SOLUTION
+
+# %% test id=test_q_momentum points=1
+"""q_momentum: what momentum does in a ravine."""
+check_choice(q_momentum, ["a", "b", "c", "d"], "q_momentum")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_optim as ref
+
+check_answer(q_momentum, ref.QUESTIONS["q_momentum"], "q_momentum")
+### END HIDDEN TESTS
+passed("q_momentum")
+
+# %% [markdown] id=markdown-11
+# ### Question 2.6 · A learning rate that is too large
+# Plain gradient descent on the bowl $f(x, y) = \frac{1}{2}(x^2 + 50 y^2)$, whose gradient is
+# $(x, 50 y)$, with the learning rate $\eta = 0.05$, starting from $(-9, 1.5)$. What happens?
+#
+# - **a** it converges, faster than with a smaller learning rate: the steps are bigger
+# - **b** $x$ shrinks, but each step multiplies $y$ by $1 - 50 \cdot 0.05 = -1.5$: $y$ jumps from one
+#   side of the valley to the other, farther each time, and the loss blows up
+# - **c** it stops before the minimum, where the gradient becomes 0
+# - **d** it zig-zags but settles, because each step multiplies the distance by $1 - 0.05 = 0.95$
+#
+# Set `q_large_lr` to one letter.
+
+# %% solution id=q_large_lr
+# Your answer: q_large_lr = "<one letter: a, b, c or d>"
+### BEGIN SOLUTION
+q_large_lr = "b"
+### END SOLUTION
+
+# %% test id=test_q_large_lr points=1
+"""q_large_lr: gradient descent with a learning rate that is too large."""
+check_choice(q_large_lr, ["a", "b", "c", "d"], "q_large_lr")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_optim as ref
+
+check_answer(q_large_lr, ref.QUESTIONS["q_large_lr"], "q_large_lr")
+### END HIDDEN TESTS
+passed("q_large_lr")
+
+# %% [markdown] id=markdown-12
 # ### Comparing the optimisers
 # Two test functions of two weights: an **ill-conditioned bowl** $f(x, y) = \frac{1}{2}(x^2 + 50 y^2)$
 # (curvature 50 times larger along $y$) and the **Rosenbrock** function
 # $f(x, y) = (1 - x)^2 + 100(y - x^2)^2$, a curved valley with its minimum at $(1, 1)$.
 # Every optimiser starts from the same point; the learning rates are typical for each.
 
-# %%
+# %% id=code-5
 def bowl(w):
     return 0.5 * (w[0] ** 2 + 50.0 * w[1] ** 2), np.array([w[0], 50.0 * w[1]])
 
@@ -683,7 +776,7 @@ for row, (title, (fn, w0, (xr, yr), num_steps, opts)) in enumerate(problems.item
 plt.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] id=markdown-13
 # Read the figure and the printed losses. On the bowl, plain SGD must keep its learning rate
 # below $2/50$ (the steep direction diverges otherwise), so along the flat direction it
 # multiplies the distance by $1 - \eta > 0.96$ at each step; momentum builds up speed along the
@@ -744,7 +837,7 @@ def inverse_time_decay(lr0, step, decay):
     return float(lr0 / (1.0 + decay * step))
     ### END SOLUTION
 
-# %%
+# %% id=code-6
 steps = np.arange(0, 300)
 plt.figure(figsize=(7, 4))
 plt.plot(steps, [step_decay(0.1, s, 0.5, 50) for s in steps], label="step_decay(drop=0.5, every=50)")
@@ -836,14 +929,14 @@ for lr0, decay in [(1e-3, 1e-3 / 50), (0.1, 0.01), (0.5, 2.0), (0.01, 1e-5)]:
 ### END HIDDEN TESTS
 passed("inverse_time_decay")
 
-# %% [markdown]
+# %% [markdown] id=markdown-14
 # ## 4 · Activations and initialisation
 #
 # Back-propagation multiplies, layer after layer, by the derivative of the activation and by
 # the weights. The sigmoid's derivative is at most $1/4$; tanh's at most 1; ReLU's is exactly
 # 1 for positive inputs.
 
-# %%
+# %% id=code-7
 zs = np.linspace(-6, 6, 400)
 sig = 1 / (1 + np.exp(-zs))
 fig, axes = plt.subplots(1, 3, figsize=(13, 3.2))
@@ -857,7 +950,7 @@ for ax, (name, f, df) in zip(axes, [("sigmoid", sig, sig * (1 - sig)),
     ax.legend()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] id=markdown-15
 # So the **scale of the weights** decides whether signals and gradients survive 20 layers. A
 # unit with $n$ inputs sums $n$ products; to keep the variance of its output equal to that
 # of its inputs, the weights need variance about $1/n$:
@@ -888,7 +981,7 @@ def he_init(fan_in, fan_out, rng):
     return rng.normal(0.0, np.sqrt(2.0 / fan_in), size=(fan_in, fan_out))
     ### END SOLUTION
 
-# %% setup
+# %% setup id=setup-4
 def check_init(name, draw, target_var, fan_in, fan_out, torch_var=None, rel=0.04):
     """Statistics of an initialiser's weights: shape, mean about 0, variance within `rel`."""
     W = check_shape(draw, (fan_in, fan_out), f"{name}({fan_in}, {fan_out}, rng)",
@@ -952,14 +1045,36 @@ check(W1.shape == W2.shape == W3.shape == (20, 30) and np.array_equal(W1, W2) an
 ### END HIDDEN TESTS
 passed("he_init")
 
-# %% [markdown]
+# %% [markdown] id=markdown-16
+# ### Question 4.2 · The scale of He weights
+# A ReLU layer has 512 inputs and 256 units. With He initialisation drawn from a normal
+# distribution, what is the **standard deviation** of its weights? Set `q_he_std` to a number.
+
+# %% solution id=q_he_std
+# Your answer: q_he_std = <a number>
+### BEGIN SOLUTION
+q_he_std = 0.0625
+### END SOLUTION
+
+# %% test id=test_q_he_std points=1
+"""q_he_std: the standard deviation of He-initialised weights."""
+check(np.ndim(q_he_std) == 0 and np.issubdtype(np.asarray(q_he_std).dtype, np.number),
+      f"q_he_std: answer with a number, got {show(q_he_std)}.")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_optim as ref
+
+check_answer(q_he_std, ref.QUESTIONS["q_he_std"], "q_he_std")
+### END HIDDEN TESTS
+passed("q_he_std")
+
+# %% [markdown] id=markdown-17
 # ### Gradients through 20 layers
 # A 20-layer MLP of width `WIDTH`, no biases, one batch of standard-normal inputs, the loss
 # the mean of the outputs. For each activation and each initialisation we measure the norm
 # of the loss's gradient with respect to each layer's weights (PyTorch autograd, float64),
 # and the spread of the activations.
 
-# %%
+# %% id=code-8
 import torch
 
 
@@ -995,14 +1110,14 @@ axes[1].set_xlabel("layer")
 axes[1].set_title("std of the activations per layer")
 plt.show()
 
-# %%
+# %% id=code-9
 fig, axes = plt.subplots(1, 3, figsize=(13, 3))
 for ax, key in zip(axes, [("sigmoid", "N(0, 1)"), ("sigmoid", "Xavier"), ("ReLU", "He")], strict=True):
     ax.hist(results[key][2].ravel(), bins=50)
     ax.set_title(f"last-layer activations: {key[0]}, {key[1]}")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] id=markdown-18
 # What the numbers say: with sigmoid and Xavier or He weights, the gradient of the **first**
 # layer is about $10^{-12}$ or less of that of the last one (each layer it crosses multiplies it
 # by $\sigma' \le 1/4$ times weights of size about $1/\sqrt n$): the first layers of a deep
@@ -1019,7 +1134,7 @@ plt.show()
 # Dense(10, softmax)), trained with the same data, batch size and epochs, changing only the
 # optimiser. Validation data are carved from the training split (the test set stays unused).
 
-# %%
+# %% id=code-10
 import keras
 
 from dlcourse.data import load_fashion_mnist
@@ -1069,7 +1184,7 @@ for ax in axes:
     ax.legend(fontsize=7)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] id=markdown-19
 # **What to choose.** With the default learning rates, Adam and RMSprop reach a low training
 # loss in the fewest epochs, and SGD with momentum is much faster than plain SGD. Adam is the
 # safe first choice (it needs little tuning); well-tuned SGD with momentum and a schedule
@@ -1092,7 +1207,7 @@ plt.show()
 #   `2/n_in` for ReLU.
 # - Compare optimisers on validation curves, with everything else fixed.
 
-# %%
+# %% id=code-11
 # Versions of the libraries this notebook ran with.
 %load_ext watermark
 %watermark --python --machine --packages numpy,matplotlib,torch,keras,dlcourse

@@ -1,0 +1,971 @@
+# metadata: {"dlcourse": {"judged": true}}
+
+# %% [markdown] id=markdown-1
+# # 07 · A DCGAN that draws digits (PyTorch)
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({{COLAB_URL}})
+#
+# A **generative adversarial network** (GAN) trains two networks against each other. The
+# **generator** turns a vector of random numbers into an image; the **discriminator** looks
+# at an image and says whether it is real (from the data set) or fake (from the generator).
+# The discriminator learns to catch the fakes, the generator learns to fool the
+# discriminator, and after enough rounds the fakes look like the training data.
+#
+# This notebook builds the lectures' **DCGAN** (deep convolutional GAN) in PyTorch and trains
+# it on MNIST digits. Then, instead of judging the samples by eye, you **measure** them: a
+# digit classifier must recognise the generated images as digits, confidently, and of many
+# different classes (a generator that draws only one digit has "collapsed").
+#
+# **Goals**
+# 1. Build the generator: 100 random numbers -> a dense layer to 7x7x256 -> transposed
+#    convolutions -> a 28x28 image in [-1, 1].
+# 2. Build the discriminator: convolutions -> one **logit** (a score, not a probability).
+# 3. Write the two losses with binary cross-entropy on logits, and see why the generator
+#    uses the *non-saturating* loss.
+# 4. Write one training step that keeps the two players apart.
+# 5. Train, watch the samples improve epoch by epoch, and measure their quality.
+#
+# Short **questions** (set a variable such as `q_tanh_output = "b"`) check the ideas; each
+# wrong answer gets an explanation when it is graded.
+#
+# Fill in every cell that says `# YOUR CODE HERE`, then run the test cell below it.
+# Some tests are hidden: they run when your notebook is graded.
+
+# %% setup id=setup-1
+# Set-up: in Colab this installs the course package; elsewhere it does nothing.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "{{COURSE_PIP}}"], check=True)
+
+# %% setup id=setup-2
+import copy
+import os
+import time
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dlcourse.data import load_mnist
+from dlcourse.env import device_report, seed_everything, torch_device
+from dlcourse.testing import (check, check_answer, check_choice, check_close, check_finite, check_shape,
+                              check_type, passed, show)
+
+seed_everything(0)
+device = torch_device()
+device_report(("numpy", "torch"));
+
+# %% params id=params-1
+# Training size: CI sets DLCOURSE_SMOKE=1 for a quick run; the published notebook uses the rest.
+SMOKE = os.environ.get("DLCOURSE_SMOKE") == "1"
+NUM_EPOCHS = 1 if SMOKE else 12          # passes over the training images
+NUM_TRAIN = 512 if SMOKE else 6000       # MNIST training images the GAN sees
+BATCH_SIZE = 64
+LR = 2e-4                                # Adam, beta1 = 0.5 (the DCGAN recipe)
+CLASSIFIER_EPOCHS = 1 if SMOKE else 4    # the digit classifier that measures the samples
+NUM_SAMPLES = 1000                       # generated images the classifier judges
+
+# %% [markdown] id=markdown-2
+# ## 1 · The data: digits scaled to [-1, 1]
+#
+# The generator will end with `tanh`, whose outputs lie in $[-1, 1]$. For the discriminator
+# to compare like with like, the real images are scaled to the same range:
+# $x \mapsto x / 127.5 - 1$ turns the pixel values 0..255 into $[-1, 1]$. We use the course's
+# bundled MNIST subset (6,000 training and 1,000 test digits).
+
+# %% id=code-1
+(X_train_u8, y_train), (X_test_u8, y_test) = load_mnist()
+
+
+def to_tensor(images_u8):
+    """uint8 images (N, 28, 28) -> float32 tensor (N, 1, 28, 28) in [-1, 1]."""
+    return torch.tensor(images_u8[:, None] / 127.5 - 1.0, dtype=torch.float32)
+
+
+X_train, X_test = to_tensor(X_train_u8), to_tensor(X_test_u8)
+print("training images:", tuple(X_train.shape), "range", float(X_train.min()), "to", float(X_train.max()))
+
+
+def show_grid(images, rows, cols, title=None, row_labels=None):
+    """Draw images (N, 1, 28, 28) in [-1, 1] as a rows x cols grid."""
+    images = images.detach().cpu().reshape(-1, 28, 28).numpy()
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 0.9), squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i < len(images):
+            ax.imshow(images[i], cmap="gray_r", vmin=-1, vmax=1)
+        if row_labels is not None and i % cols == 0:
+            ax.set_ylabel(row_labels[i // cols], rotation=0, ha="right", va="center", fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+show_grid(X_train[:20], 2, 10, "Real training digits")
+plt.show()
+
+# %% [markdown] id=markdown-q_gan_task
+# ### Question 1.1 · Which network for the task? (from the lectures)
+# A well-known entertainment company plans to synthesise new images of its characters from the
+# other images in its database. Which kind of network should it use for this deep-learning model?
+#
+# - **a** a recurrent neural network (RNN)
+# - **b** a convolutional neural network (CNN)
+# - **c** an autoencoder
+# - **d** a generative adversarial network (GAN)
+# - **e** a Long Short-Term Memory network (LSTM)
+#
+# Set `q_gan_task` to one letter.
+
+# %% solution id=q_gan_task
+# Your answer: q_gan_task = "<one letter: a, b, c, d or e>"
+### BEGIN SOLUTION
+q_gan_task = "d"
+### END SOLUTION
+
+# %% test id=test_q_gan_task points=1
+"""q_gan_task: which kind of network synthesises new images."""
+check_choice(q_gan_task, ['a', 'b', 'c', 'd', 'e'], "q_gan_task")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_gan
+
+check_answer(q_gan_task, ref_gan.QUESTIONS["q_gan_task"], "q_gan_task")
+### END HIDDEN TESTS
+passed("q_gan_task")
+
+# %% [markdown] id=markdown-3
+# ## 2 · The generator
+#
+# The lectures' generator takes a vector of **100 random numbers** (the *noise*, or latent
+# vector $z$) and turns it into an image. A convolution makes images smaller; the generator
+# needs the opposite, so it uses **transposed convolutions** (`nn.ConvTranspose2d`), which
+# make them bigger. The plan:
+#
+# | layer | output shape |
+# |---|---|
+# | noise $z$ | `(N, 100)` |
+# | `nn.Linear(100, 7*7*256)`, reshaped | `(N, 256, 7, 7)` |
+# | batch normalisation + LeakyReLU | `(N, 256, 7, 7)` |
+# | transposed convolution, stride 2 + batch norm + LeakyReLU | `(N, C, 14, 14)` |
+# | transposed convolution, stride 2, 1 channel, then **tanh** | `(N, 1, 28, 28)` |
+#
+# The output size of a transposed convolution is $(n - 1)\,s - 2p + k$ for input size $n$,
+# stride $s$, padding $p$ and kernel $k$; with $k = 4, s = 2, p = 1$ a 7x7 map becomes 14x14,
+# and 14x14 becomes 28x28. (The lectures' Keras version uses $k = 5$ with `padding="same"`
+# and one extra stride-1 layer of 128 channels; you may add it, but it makes CPU training
+# several times slower.) Batch normalisation (`nn.BatchNorm1d`/`nn.BatchNorm2d`) keeps the
+# activations of each layer well scaled, which helps GANs train; `tanh` puts every pixel in
+# $[-1, 1]$, like the real images.
+#
+# ### Exercise 2.1 · `Generator`
+# Use `nn.Linear(latent_dim, 7 * 7 * 256)` as the first layer (`nn.Unflatten(1, (256, 7, 7))`
+# or `.view` reshapes its output), and end with `tanh`.
+
+# %% solution id=Generator
+class Generator(nn.Module):
+    """DCGAN generator.
+
+    Args:
+        latent_dim: length of the noise vector z.
+    forward(z): z of shape (N, latent_dim) -> images (N, 1, 28, 28) with values in [-1, 1].
+    """
+
+    def __init__(self, latent_dim=100):
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.latent_dim = latent_dim
+        self.net = nn.Sequential(
+            nn.Linear(latent_dim, 7 * 7 * 256, bias=False),
+            nn.Unflatten(1, (256, 7, 7)),
+            nn.BatchNorm2d(256),
+            nn.LeakyReLU(0.2),
+            nn.ConvTranspose2d(256, 64, kernel_size=4, stride=2, padding=1, bias=False),  # 14x14
+            nn.BatchNorm2d(64),
+            nn.LeakyReLU(0.2),
+            nn.ConvTranspose2d(64, 1, kernel_size=4, stride=2, padding=1),  # 28x28
+            nn.Tanh(),
+        )
+        ### END SOLUTION
+
+    def forward(self, z):
+        ### BEGIN SOLUTION
+        return self.net(z)
+        ### END SOLUTION
+
+# %% [markdown] id=markdown-4
+# **Expected output:** `torch.Size([4, 1, 28, 28])` and values inside $[-1, 1]$ (an untrained
+# generator draws noise-like grey images).
+
+# %% id=code-2
+G_demo = Generator()
+with torch.no_grad():
+    fake_demo = G_demo(torch.randn(4, 100))
+print(fake_demo.shape, f"min {fake_demo.min():.3f}, max {fake_demo.max():.3f}")
+print(f"parameters: {sum(p.numel() for p in G_demo.parameters()):,}")
+
+# %% test id=test_Generator points=3
+"""Generator: (N, 100) noise -> (N, 1, 28, 28) images in [-1, 1]; a Linear to 7x7x256 and
+transposed convolutions."""
+torch.manual_seed(0)
+G_t = Generator()
+check(isinstance(G_t, nn.Module), "Generator() must be a torch.nn.Module.")
+out = G_t(torch.randn(8, 100)).detach()
+check_shape(out, (8, 1, 28, 28), "Generator()(z) for z of shape (8, 100)",
+            hint="end with 1 output channel at 28x28: 7 -> 14 -> 28 with two stride-2 transposed "
+                 "convolutions (kernel 4, padding 1).")
+check(float(out.min()) >= -1.0 and float(out.max()) <= 1.0,
+      f"the images must lie in [-1, 1], got values from {float(out.min()):.3f} to {float(out.max()):.3f}.",
+      hint="end with tanh.")
+linears = [m for m in G_t.modules() if isinstance(m, nn.Linear)]
+check(any(m.in_features == 100 and m.out_features == 7 * 7 * 256 for m in linears),
+      "the generator should start with nn.Linear(100, 7 * 7 * 256) (the lectures' Dense to 7x7x256); "
+      f"found Linear layers {[(m.in_features, m.out_features) for m in linears]}.")
+check(any(isinstance(m, nn.ConvTranspose2d) for m in G_t.modules()),
+      "the generator should upsample with transposed convolutions (nn.ConvTranspose2d).")
+### BEGIN HIDDEN TESTS
+from dlcourse.testkit.gan import backward_of_sum, scaled_output
+
+torch.manual_seed(1)
+for n in (2, 5, 32):
+    check_shape(G_t(torch.randn(n, 100)), (n, 1, 28, 28), f"Generator()(z) for a batch of {n}")
+try:
+    out16 = Generator(latent_dim=16)(torch.randn(3, 16))
+except RuntimeError:
+    raise AssertionError("Generator(latent_dim=16) cannot take noise of shape (3, 16): it raised a RuntimeError."
+                         "\n  Hint: use the latent_dim argument for the input size of the first layer, not a "
+                         "fixed 100.") from None
+check_shape(out16, (3, 1, 28, 28), "Generator(latent_dim=16)(z) for z of shape (3, 16)")
+# Push every pre-activation to the extremes: tanh keeps [-1, 1] and reaches both ends.
+big = scaled_output(G_t, 10.0, torch.randn(16, 100))
+check_finite(big, "generator output with large weights")
+check(float(big.min()) >= -1.0 - 1e-6 and float(big.max()) <= 1.0 + 1e-6,
+      f"with larger weights the images leave [-1, 1] (from {float(big.min()):.3g} to {float(big.max()):.3g}).",
+      hint="the last operation of forward must be tanh.")
+check(float(big.min()) < -0.5 and float(big.max()) > 0.5,
+      f"with larger weights the pixels should reach both ends of [-1, 1], got {float(big.min()):.3f} to "
+      f"{float(big.max()):.3f}.",
+      hint="tanh (range [-1, 1]), not sigmoid (range [0, 1]): the real images are scaled to [-1, 1].")
+z = torch.randn(6, 100)
+back = backward_of_sum(G_t, z)  # the images G_t(z), and the gradients of their sum
+imgs = back["output"]
+check(float((imgs[0] - imgs[1]).detach().abs().max()) > 1e-4, "two different noise vectors gave the same image.",
+      hint="the output must depend on z.")
+first_grad = next((g for fan_in, fan_out, g in back["linears"] if fan_out == 7 * 7 * 256), None)
+check(not back["backward_failed"] and first_grad is not None and float(first_grad.abs().sum()) > 0,
+      "the first Linear layer received no gradient from the image: is part of forward detached?")
+### END HIDDEN TESTS
+passed("Generator")
+
+# %% [markdown] id=markdown-q_tanh_output
+# ### Question 2.2 · Why the generator ends in `tanh`
+# Which reason is right?
+#
+# - **a** the real images were scaled to $[-1, 1]$, and `tanh` returns values in exactly that
+#   range, so fakes and real images can look alike to the discriminator
+# - **b** `tanh` prevents mode collapse
+# - **c** gradients cannot flow back through a sigmoid after a transposed convolution
+# - **d** `tanh` makes every pixel black or white, like handwriting
+#
+# Set `q_tanh_output` to one letter.
+
+# %% solution id=q_tanh_output
+# Your answer: q_tanh_output = "<one letter: a, b, c or d>"
+### BEGIN SOLUTION
+q_tanh_output = "a"
+### END SOLUTION
+
+# %% test id=test_q_tanh_output points=1
+"""q_tanh_output: why the generator's last activation is tanh."""
+check_choice(q_tanh_output, ['a', 'b', 'c', 'd'], "q_tanh_output")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_gan
+
+check_answer(q_tanh_output, ref_gan.QUESTIONS["q_tanh_output"], "q_tanh_output")
+### END HIDDEN TESTS
+passed("q_tanh_output")
+
+# %% [markdown] id=markdown-5
+# ## 3 · The discriminator
+#
+# The discriminator is an ordinary convolutional classifier with **one output**: how "real" an
+# image looks. It returns a **logit** $s$ (any real number), not a probability: the probability
+# of "real" is $\sigma(s)$, and the loss function will apply the sigmoid itself in a numerically
+# safe way. As in the lectures: convolutions with stride 2 (no pooling), LeakyReLU, then
+# flatten and a single output neuron.
+#
+# | layer | output shape |
+# |---|---|
+# | image | `(N, 1, 28, 28)` |
+# | `nn.Conv2d(1, C1, 4, stride=2, padding=1)` + LeakyReLU(0.2) | `(N, C1, 14, 14)` |
+# | `nn.Conv2d(C1, C2, 4, stride=2, padding=1)` + batch norm + LeakyReLU(0.2) | `(N, C2, 7, 7)` |
+# | flatten, `nn.Linear(C2 * 7 * 7, 1)` | `(N, 1)`: one logit per image |
+#
+# Channel counts such as `C1 = 32, C2 = 64` train quickly on a CPU. The batch normalisation
+# in the middle (as in the DCGAN paper) steadies the game; the lectures' Keras version uses
+# `Dropout(0.3)` instead, which also works. **No sigmoid at the end.**
+#
+# ### Exercise 3.1 · `Discriminator`
+
+# %% solution id=Discriminator
+class Discriminator(nn.Module):
+    """DCGAN discriminator.
+
+    forward(x): images (N, 1, 28, 28) in [-1, 1] -> logits (N, 1), one real-vs-fake score each.
+    """
+
+    def __init__(self):
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.net = nn.Sequential(
+            nn.Conv2d(1, 32, kernel_size=4, stride=2, padding=1),  # 14x14
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(32, 64, kernel_size=4, stride=2, padding=1, bias=False),  # 7x7
+            nn.BatchNorm2d(64),
+            nn.LeakyReLU(0.2),
+            nn.Flatten(),
+            nn.Linear(64 * 7 * 7, 1),
+        )
+        ### END SOLUTION
+
+    def forward(self, x):
+        ### BEGIN SOLUTION
+        return self.net(x)
+        ### END SOLUTION
+
+# %% [markdown] id=markdown-6
+# **Expected output:** `torch.Size([4, 1])`, with scores of either sign.
+
+# %% id=code-3
+D_demo = Discriminator()
+with torch.no_grad():
+    print(D_demo(fake_demo).shape, D_demo(X_train[:4]).flatten())
+
+# %% test id=test_Discriminator points=3
+"""Discriminator: (N, 1, 28, 28) images -> (N, 1) logits; convolutional; no sigmoid at the end."""
+torch.manual_seed(0)
+D_t = Discriminator()
+check(isinstance(D_t, nn.Module), "Discriminator() must be a torch.nn.Module.")
+x = torch.rand(8, 1, 28, 28) * 2 - 1
+logits = D_t(x)
+check_shape(logits, (8, 1), "Discriminator()(x) for x of shape (8, 1, 28, 28)",
+            hint="end with nn.Linear(..., 1): one logit per image.")
+check(any(isinstance(m, nn.Conv2d) for m in D_t.modules()),
+      "the discriminator should be convolutional (nn.Conv2d layers).")
+### BEGIN HIDDEN TESTS
+from dlcourse.testkit.gan import backward_of_sum, scaled_output
+
+torch.manual_seed(2)
+for n in (2, 5, 33):
+    check_shape(D_t(torch.rand(n, 1, 28, 28) * 2 - 1), (n, 1), f"Discriminator()(x) for a batch of {n}")
+# With larger weights a logit reaches far outside [0, 1]; a probability cannot.
+big = scaled_output(D_t, 10.0, torch.rand(64, 1, 28, 28) * 2 - 1)
+check(float(big.min()) < -0.05 or float(big.max()) > 1.05,
+      f"the discriminator's outputs stay in [0, 1] ({float(big.min()):.3f} to {float(big.max()):.3f}) even "
+      "with large weights: it returns probabilities, not logits.",
+      hint="remove the final sigmoid; BCEWithLogitsLoss / binary_cross_entropy_with_logits applies it.")
+x_grad = backward_of_sum(D_t, torch.rand(4, 1, 28, 28) * 2 - 1)["input_grad"]  # d sum(D_t(x)) / dx
+check(x_grad is not None and float(x_grad.abs().sum()) > 0,
+      "no gradient flows from the logits back to the input image; the generator learns through "
+      "this gradient.", hint="do not detach or convert to numpy inside forward.")
+### END HIDDEN TESTS
+passed("Discriminator")
+
+# %% [markdown] id=markdown-q_double_sigmoid
+# ### Question 3.2 · A sigmoid too many
+# Suppose a discriminator **did** end in `torch.sigmoid`, and its output went into
+# `F.binary_cross_entropy_with_logits`, which applies a sigmoid of its own. Between which values
+# would the probabilities that the loss works with lie?
+#
+# - **a** between 0 and 1, as always
+# - **b** between 0.27 and 0.73
+# - **c** between 0.5 and 0.73
+# - **d** between 0.5 and 1
+#
+# Set `q_double_sigmoid` to one letter.
+
+# %% solution id=q_double_sigmoid
+# Your answer: q_double_sigmoid = "<one letter: a, b, c or d>"
+### BEGIN SOLUTION
+q_double_sigmoid = "c"
+### END SOLUTION
+
+# %% test id=test_q_double_sigmoid points=1
+"""q_double_sigmoid: what a second sigmoid does to the discriminator's scores."""
+check_choice(q_double_sigmoid, ['a', 'b', 'c', 'd'], "q_double_sigmoid")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_gan
+
+check_answer(q_double_sigmoid, ref_gan.QUESTIONS["q_double_sigmoid"], "q_double_sigmoid")
+### END HIDDEN TESTS
+passed("q_double_sigmoid")
+
+# %% [markdown] id=markdown-7
+# ## 4 · The two losses
+#
+# Both players are trained with **binary cross-entropy** (BCE). For a logit $s$ and a target
+# $t \in \{0, 1\}$, $\mathrm{BCE}(s, t) = -[t \log \sigma(s) + (1 - t) \log(1 - \sigma(s))]$.
+# PyTorch computes it straight from the logit, stably, with `nn.BCEWithLogitsLoss()` or
+# `F.binary_cross_entropy_with_logits`: never apply a sigmoid before them. They apply it
+# themselves, so a second sigmoid would squeeze every probability into
+# $(\sigma(0), \sigma(1)) = (0.5, 0.73)$: a fake could never score below 0.5, and the
+# discriminator could never say "fake" with confidence (Question 3.2).
+#
+# **The discriminator** wants real images scored as 1 and fakes as 0:
+#
+# $$L_D = \operatorname{mean}_i \mathrm{BCE}(s^{\text{real}}_i, 1) + \operatorname{mean}_j \mathrm{BCE}(s^{\text{fake}}_j, 0)$$
+#
+# (a sum of two means, as in the lectures' DCGAN).
+#
+# **The generator** wants its fakes scored as real. The original GAN paper writes its goal as
+# *minimising* $\log(1 - D(G(z)))$, but early in training the discriminator rejects the fakes
+# easily, $D(G(z)) \approx 0$, and that curve is flat there: the generator gets almost no
+# gradient (it **saturates**). The fix used in practice is the **non-saturating** loss: maximise
+# $\log D(G(z))$, which is the BCE of the fake logits against the label **1**:
+#
+# $$L_G = \operatorname{mean}_j \mathrm{BCE}(s^{\text{fake}}_j, 1)$$
+
+# %% id=code-4
+s = torch.linspace(-6, 6, 200, requires_grad=True)
+saturating = torch.log(1 - torch.sigmoid(s))          # minimised by the original formulation
+non_saturating = -torch.log(torch.sigmoid(s))         # BCE against 1
+g_sat, = torch.autograd.grad(saturating.sum(), s)
+g_ns, = torch.autograd.grad(non_saturating.sum(), s)
+fig, ax = plt.subplots(figsize=(6, 3))
+p_fake = torch.sigmoid(s).detach()
+ax.plot(p_fake, g_sat.abs(), label="saturating  log(1 - D(G(z)))")
+ax.plot(p_fake, g_ns.abs(), label="non-saturating  -log D(G(z))")
+ax.set(xlabel="D(G(z)): the discriminator's probability that a fake is real",
+       ylabel="|gradient| w.r.t. the logit", title="Where the generator starts, D(G(z)) is near 0")
+ax.legend()
+plt.show()
+
+# %% [markdown] id=markdown-8
+# ### Exercise 4.1 · `discriminator_loss`
+# `real_logits` and `fake_logits` have shape `(N, 1)` (they may also come as `(N,)`, and the
+# two batches may have different sizes). Return a 0-d tensor (so that `.backward()` works).
+
+# %% solution id=discriminator_loss
+def discriminator_loss(real_logits, fake_logits):
+    """Loss of the discriminator from its logits.
+
+    Args:
+        real_logits: D's logits for real images, shape (N, 1) or (N,).
+        fake_logits: D's logits for generated images, shape (M, 1) or (M,).
+    Returns:
+        0-d tensor: mean BCE(real_logits, 1) + mean BCE(fake_logits, 0).
+    """
+    ### BEGIN SOLUTION
+    real_loss = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+    fake_loss = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    return real_loss + fake_loss
+    ### END SOLUTION
+
+# %% [markdown] id=markdown-9
+# **Expected output:** about `1.386` ($= 2 \log 2$) when every logit is 0 (the discriminator
+# cannot tell: $\sigma(0) = 0.5$), and close to 0 when it is sure and right.
+
+# %% id=code-5
+print(f"{discriminator_loss(torch.zeros(4, 1), torch.zeros(4, 1)).item():.3f}")
+print(f"{discriminator_loss(torch.full((4, 1), 8.0), torch.full((4, 1), -8.0)).item():.5f}")
+
+# %% test id=test_discriminator_loss points=3
+"""discriminator_loss: a 0-d tensor equal to mean BCE(real, 1) + mean BCE(fake, 0) on logits."""
+loss = discriminator_loss(torch.zeros(4, 1), torch.zeros(4, 1))
+check_type(loss, torch.Tensor, "discriminator_loss(...)", hint="return the torch loss, not loss.item().")
+check_shape(loss, (), "discriminator_loss(...)", hint="average over the batch: a 0-d tensor.")
+check_close(loss, 2 * np.log(2), "discriminator_loss with all logits 0", rtol=1e-5,
+            hint="mean BCE of the real logits against 1 plus mean BCE of the fake logits against 0, on the "
+                 "logits: no sigmoid before BCEWithLogitsLoss (it applies its own).")
+confident = discriminator_loss(torch.full((3, 1), 5.0), torch.full((3, 1), -5.0))
+check(float(confident) < 0.05, f"a discriminator that scores reals +5 and fakes -5 is right and sure: the "
+      f"loss should be near 0, got {float(confident):.4f}.",
+      hint="real images have the label 1, fakes the label 0 (are they swapped?).")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_gan
+from dlcourse.testkit.gan import logit_grads
+
+torch.manual_seed(3)
+for n, m, scale in [(1, 1, 1.0), (8, 8, 2.0), (16, 5, 3.0), (7, 12, 10.0)]:
+    r, f = torch.randn(n, 1) * scale, torch.randn(m, 1) * scale
+    check_close(discriminator_loss(r, f).detach(), ref_gan.discriminator_loss(r, f),
+                f"discriminator_loss for {n} real and {m} fake logits of scale {scale:g}", rtol=1e-5, atol=1e-6,
+                hint="BCE on logits (binary_cross_entropy_with_logits, no sigmoid before it); the mean of "
+                     "each part, then their sum; reals against 1, fakes against 0.")
+r, f = torch.randn(6) * 2, torch.randn(4) * 2
+check_close(discriminator_loss(r, f).detach(), ref_gan.discriminator_loss(r, f),
+            "discriminator_loss for logits of shape (6,) and (4,)", rtol=1e-5, atol=1e-6,
+            hint="build the targets with torch.ones_like / torch.zeros_like so any shape works.")
+# Extreme logits: finite and exact.
+r, f = torch.tensor([[60.0], [-80.0]]), torch.tensor([[-70.0], [90.0]])
+got = discriminator_loss(r, f).detach()
+check_finite(got, "discriminator_loss for logits of +-60..90",
+             hint="use the logits version of BCE; sigmoid then log underflows to log(0).")
+check_close(got, ref_gan.discriminator_loss(r, f), "discriminator_loss for logits of +-60..90", rtol=1e-5)
+# Gradient with respect to the logits.
+r, f = torch.randn(5, 1) * 2, torch.randn(5, 1) * 2
+grads = logit_grads(discriminator_loss, r, f)  # backward through your loss, where it runs
+r2, f2 = r.detach().clone().requires_grad_(True), f.detach().clone().requires_grad_(True)
+ref_gan.discriminator_loss(r2, f2).backward()
+check(grads is not None and grads[0] is not None and grads[1] is not None, "discriminator_loss is not "
+      "differentiable with respect to the logits.", hint="stay in torch: no .item(), .numpy() or .detach() inside "
+      "the loss.")
+check_close(grads[0], r2.grad, "gradient of discriminator_loss w.r.t. the real logits", rtol=1e-4, atol=1e-6)
+check_close(grads[1], f2.grad, "gradient of discriminator_loss w.r.t. the fake logits", rtol=1e-4, atol=1e-6)
+### END HIDDEN TESTS
+passed("discriminator_loss")
+
+# %% [markdown] id=markdown-10
+# ### Exercise 4.2 · `generator_loss`
+# The non-saturating loss: the fakes' logits against the label 1.
+
+# %% solution id=generator_loss
+def generator_loss(fake_logits):
+    """Non-saturating loss of the generator.
+
+    Args:
+        fake_logits: D's logits for generated images, shape (M, 1) or (M,).
+    Returns:
+        0-d tensor: mean BCE(fake_logits, 1).
+    """
+    ### BEGIN SOLUTION
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+    ### END SOLUTION
+
+# %% [markdown] id=markdown-11
+# **Expected output:** `0.693` ($\log 2$) for logits 0, and a large loss (about 8) when the
+# discriminator confidently rejects the fakes (logits -8).
+
+# %% id=code-6
+print(f"{generator_loss(torch.zeros(4, 1)).item():.3f}", f"{generator_loss(torch.full((4, 1), -8.0)).item():.3f}")
+
+# %% test id=test_generator_loss points=3
+"""generator_loss: a 0-d tensor, the mean BCE of the fake logits against 1; a strong gradient when
+D rejects the fakes."""
+loss = generator_loss(torch.zeros(4, 1))
+check_type(loss, torch.Tensor, "generator_loss(...)", hint="return the torch loss, not loss.item().")
+check_shape(loss, (), "generator_loss(...)", hint="average over the batch: a 0-d tensor.")
+check_close(loss, np.log(2), "generator_loss with all logits 0", rtol=1e-5,
+            hint="the mean BCE of the fake logits against 1 (non-saturating), not log(1 - D(G(z))); no sigmoid "
+                 "before BCEWithLogitsLoss (it applies its own).")
+rejected = generator_loss(torch.full((3, 1), -6.0))
+check(float(rejected) > 5.0, f"when D confidently rejects the fakes (logits -6) the generator's loss should be "
+      f"large (about 6), got {float(rejected):.4f}.",
+      hint="the non-saturating loss: BCE of the fake logits against 1, i.e. -log D(G(z)).")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_gan
+from dlcourse.testkit.gan import logit_grads
+
+torch.manual_seed(4)
+for m, scale in [(1, 1.0), (9, 2.0), (32, 5.0)]:
+    f = torch.randn(m, 1) * scale
+    check_close(generator_loss(f).detach(), ref_gan.generator_loss(f), f"generator_loss for {m} logits of scale "
+                f"{scale:g}", rtol=1e-5, atol=1e-6,
+                hint="the mean BCE on logits of the fakes against 1 (non-saturating), with no sigmoid before "
+                     "BCEWithLogitsLoss.")
+f = torch.randn(7) * 3
+check_close(generator_loss(f).detach(), ref_gan.generator_loss(f), "generator_loss for logits of shape (7,)",
+            rtol=1e-5, atol=1e-6)
+f = torch.tensor([[-90.0], [70.0]])
+got = generator_loss(f).detach()
+check_finite(got, "generator_loss for logits -90 and 70", hint="use BCE on logits; sigmoid then log underflows.")
+check_close(got, ref_gan.generator_loss(f), "generator_loss for logits -90 and 70", rtol=1e-5)
+# Non-saturating: where D rejects the fakes, d loss / d logit is about -1/M per sample.
+grads = logit_grads(generator_loss, torch.full((4, 1), -8.0))  # backward through your loss, where it runs
+check(grads is not None and grads[0] is not None, "generator_loss is not differentiable with respect to the "
+      "logits.", hint="stay in torch inside the loss.")
+check_close(grads[0], torch.full((4, 1), -0.25), "gradient of generator_loss at logits -8 (batch of 4)",
+            rtol=1e-2, atol=1e-3,
+            hint="the saturating loss log(1 - D(G(z))) has a vanishing gradient here; use BCE against 1.")
+### END HIDDEN TESTS
+passed("generator_loss")
+
+# %% [markdown] id=markdown-12
+# ## 5 · One training step: keep the players apart
+#
+# Each step plays one round. With a batch of `N` real images:
+#
+# 1. **Discriminator step.** Draw noise `z = torch.randn(N, latent_dim, device=device)`, make
+#    fakes `G(z)`, and compute `discriminator_loss(D(real), D(fake.detach()))`. The
+#    `.detach()` cuts the fakes off from the generator: this step must not backpropagate into
+#    G (it would waste work and leave D's gradient in G's `.grad`). Then
+#    `opt_D.zero_grad()`, `backward()`, `opt_D.step()`: only D moves.
+# 2. **Generator step.** Score the fakes with the *updated* D, `generator_loss(D(fake))`
+#    (now without detach: the gradient must flow through D into G), then `opt_G.zero_grad()`,
+#    `backward()`, `opt_G.step()`. This backward also fills D's `.grad`, but only `opt_G`
+#    steps, so D does not move (and `opt_D.zero_grad()` clears those gradients next time).
+#
+# Move `real` to `device` and create the noise on `device`, so that the same code runs on a
+# GPU. Return both losses as Python floats (`.item()`).
+#
+# ### Exercise 5.1 · `train_step`
+
+# %% solution id=train_step
+def train_step(G, D, real, opt_G, opt_D, latent_dim=100, device="cpu"):
+    """One discriminator step, then one generator step.
+
+    Args:
+        G, D: the generator and the discriminator (already on `device`).
+        real: a batch of real images, shape (N, 1, 28, 28), values in [-1, 1].
+        opt_G, opt_D: the optimisers of G's and of D's parameters.
+        latent_dim: length of the noise vectors.
+        device: where to compute ("cpu", "cuda", ...).
+    Returns:
+        (d_loss, g_loss): the two losses of this step, as Python floats.
+    """
+    ### BEGIN SOLUTION
+    real = real.to(device)
+    z = torch.randn(real.shape[0], latent_dim, device=device)
+    fake = G(z)
+
+    opt_D.zero_grad()
+    d_loss = discriminator_loss(D(real), D(fake.detach()))
+    d_loss.backward()
+    opt_D.step()
+
+    opt_G.zero_grad()
+    g_loss = generator_loss(D(fake))
+    g_loss.backward()
+    opt_G.step()
+    return d_loss.item(), g_loss.item()
+    ### END SOLUTION
+
+# %% test id=test_train_step points=4
+"""train_step: returns two floats; one step moves both players; the discriminator step leaves the
+generator alone and the generator step leaves the discriminator alone."""
+torch.manual_seed(0)
+G_t = nn.Sequential(nn.Linear(8, 28 * 28), nn.Tanh(), nn.Unflatten(1, (1, 28, 28)))
+D_t = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 1))
+opt_G_t = torch.optim.SGD(G_t.parameters(), lr=0.1)
+opt_D_t = torch.optim.SGD(D_t.parameters(), lr=0.1)
+G_before = copy.deepcopy(G_t.state_dict())
+D_before = copy.deepcopy(D_t.state_dict())
+try:
+    result = train_step(G_t, D_t, torch.rand(16, 1, 28, 28) * 2 - 1, opt_G_t, opt_D_t, latent_dim=8, device="cpu")
+except RuntimeError:
+    raise AssertionError("train_step raised a RuntimeError with latent_dim=8."
+                         "\n  Hint: draw the noise with torch.randn(real.shape[0], latent_dim, device=device); "
+                         "detach the fakes in the D step.") from None
+check(isinstance(result, tuple) and len(result) == 2, f"train_step must return a tuple (d_loss, g_loss), got "
+      f"{type(result).__name__}.")
+for name, value in zip(("d_loss", "g_loss"), result, strict=True):
+    check(isinstance(value, (float, np.floating)), f"{name} must be a Python float, got {type(value).__name__}.",
+          hint="return loss.item().")
+    check(np.isfinite(value), f"{name} is not finite: {value}.")
+check(not torch.equal(G_before["0.weight"], G_t[0].weight.detach()), "the generator did not change after a step.",
+      hint="call opt_G.step() after g_loss.backward().")
+check(not torch.equal(D_before["1.weight"], D_t[1].weight.detach()), "the discriminator did not change after a "
+      "step.", hint="call opt_D.step() after d_loss.backward().")
+### BEGIN HIDDEN TESTS
+from dlcourse.testkit.gan import (TinyDiscriminator, TinyGenerator, d_step_candidates, g_step_candidates,
+                                  ls_discriminator_loss, ls_generator_loss, make_recorder, max_abs_diff,
+                                  segments, sgd_update, spy_sgd)
+
+_student_losses = (discriminator_loss, generator_loss)
+# Stand-in losses (least-squares GAN, not the BCE losses of exercises 4.1 and 4.2), so that this test does not
+# depend on those exercises: train_step must call whatever discriminator_loss and generator_loss are.
+discriminator_loss, generator_loss = ls_discriminator_loss, ls_generator_loss
+try:
+    LR_T, LATENT_T = 0.05, 7
+    torch.manual_seed(5)
+    G_h, D_h = TinyGenerator(LATENT_T), TinyDiscriminator()
+    G_copy, D_copy = copy.deepcopy(G_h), copy.deepcopy(D_h)  # hook-free copies to recompute with
+    # Spies next to train_step: what they record (steps, gradients, parameters, G's inputs and outputs) is data.
+    rec = make_recorder(G_h, D_h)
+    opt_G_h = spy_sgd(rec, "G", G_h, lr=LR_T)
+    opt_D_h = spy_sgd(rec, "D", D_h, lr=LR_T)
+    for call in (1, 2):
+        real_h = torch.rand(12, 1, 28, 28) * 2 - 1
+        try:
+            d_val, g_val = train_step(G_h, D_h, real_h, opt_G_h, opt_D_h, latent_dim=LATENT_T, device="cpu")
+        except RuntimeError:
+            raise AssertionError(f"train_step raised a RuntimeError with latent_dim={LATENT_T} and a batch of 12."
+                                 "\n  Hint: draw the noise with torch.randn(real.shape[0], latent_dim, "
+                                 "device=device); detach the fakes in the D step; call each optimiser's step "
+                                 "once.") from None
+        seen = rec.take()
+        where = f"(call {call} of train_step)"
+        d_steps = [s for s in seen["at_step"] if s["tag"] == "D"]
+        g_steps = [s for s in seen["at_step"] if s["tag"] == "G"]
+        check(len(d_steps) >= 1, f"opt_D.step() was never called {where}.")
+        check(len(g_steps) >= 1, f"opt_G.step() was never called {where}.")
+        for tag, players in segments(seen["events"]):
+            if tag == "D":
+                check("G" not in players, f"the generator received gradients in the discriminator step {where}.",
+                      hint="compute the D loss on fake.detach() (or make the fakes under torch.no_grad()).")
+        # The D step: its gradients are those of discriminator_loss(D(real), D(fake)), recomputed here from the
+        # recorded parameters and fakes.
+        first_d, first_g = d_steps[0], g_steps[0]
+        d_cands = d_step_candidates(D_copy, first_d["D"], real_h, seen["g_outputs"], ls_discriminator_loss)
+        errs = [max_abs_diff(grads, first_d["grads"]) for grads, _ in d_cands]
+        check(bool(errs) and min(errs) < 1e-5, f"when opt_D.step() runs, D's gradients are not those of "
+              f"discriminator_loss(D(real), D(fake)) {where} (largest difference "
+              f"{min(errs) if errs else float('nan'):.3g}).",
+              hint="call opt_D.zero_grad() before d_loss.backward() (old gradients add up otherwise), score the "
+                   "real batch you were given, and call discriminator_loss and generator_loss rather than writing "
+                   "the BCE again inside train_step (this test puts losses of its own in their place).")
+        # The G step: its gradients are those of generator_loss(D(G(z))) with D as it is then.
+        g_cands = g_step_candidates(G_copy, first_g["G"], D_copy, first_g["D"], seen["g_inputs"], ls_generator_loss)
+        errs = [max_abs_diff(grads, first_g["grads"]) for grads, _ in g_cands]
+        check(bool(errs) and min(errs) < 1e-5, f"when opt_G.step() runs, G's gradients are not those of "
+              f"generator_loss(D(G(z))) {where} (largest difference {min(errs) if errs else float('nan'):.3g}).",
+              hint="call opt_G.zero_grad() before g_loss.backward(); in the D step detach the fakes so that "
+                   "no gradient reaches G there.")
+        # Each player moved by exactly its own step, once.
+        D_expected = sgd_update(first_d["D"], first_d["grads"], LR_T)
+        D_moves = [k for k, p in D_h.named_parameters() if not torch.allclose(p.detach(), D_expected[k], atol=1e-6)]
+        check(not D_moves, f"after train_step D is not where one opt_D.step() puts it {where}: "
+              f"{D_moves} moved again.",
+              hint="the generator step must step only opt_G; step opt_D once, in the discriminator step.")
+        G_expected = sgd_update(first_g["G"], first_g["grads"], LR_T)
+        G_moves = [k for k, p in G_h.named_parameters() if not torch.allclose(p.detach(), G_expected[k], atol=1e-6)]
+        check(not G_moves, f"after train_step G is not where one opt_G.step() puts it {where}: {G_moves} differ.",
+              hint="step opt_G once, in the generator step.")
+        # The returned losses are those of the two steps.
+        d_candidates = [loss for _, loss in d_cands]
+        check(min(abs(d_val - c) for c in d_candidates) < 1e-4, f"the returned d_loss {d_val:.5f} is not the "
+              f"discriminator loss of this step (expected {d_candidates[0]:.5f}) {where}.")
+        g_candidates = [loss for _, loss in g_cands]
+        check(min(abs(g_val - c) for c in g_candidates) < 1e-4, f"the returned g_loss {g_val:.5f} is not the "
+              f"generator loss of this step (expected about {g_candidates[-1]:.5f}) {where}.")
+    rec.remove()
+    if torch.cuda.is_available():
+        G_c, D_c = TinyGenerator(LATENT_T).cuda(), TinyDiscriminator().cuda()
+        out = train_step(G_c, D_c, torch.rand(4, 1, 28, 28) * 2 - 1, torch.optim.SGD(G_c.parameters(), lr=0.01),
+                         torch.optim.SGD(D_c.parameters(), lr=0.01), latent_dim=LATENT_T, device="cuda")
+        check(all(np.isfinite(v) for v in out), "train_step on CUDA returned non-finite losses.")
+finally:
+    discriminator_loss, generator_loss = _student_losses
+### END HIDDEN TESTS
+passed("train_step")
+
+# %% [markdown] id=markdown-13
+# ## 6 · Training
+#
+# The loop below is given: it shuffles the training images, calls your `train_step` on each
+# batch, keeps the mean losses of each epoch, and draws the same 10 noise vectors after every
+# epoch so that you can watch the same "pens" learn to write. Adam with `lr = 2e-4` and
+# `beta1 = 0.5` is the usual DCGAN recipe. (On a CPU one epoch over 6,000 digits takes tens of
+# seconds; on a Colab GPU about a second.)
+
+# %% id=code-7
+def train_gan(G, D, X, num_epochs, batch_size=64, lr=2e-4, latent_dim=100, device="cpu", seed=0):
+    """Train G and D on the images X (N, 1, 28, 28); return the history of losses and samples."""
+    torch.manual_seed(seed)
+    opt_G = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
+    opt_D = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
+    fixed_z = torch.randn(10, latent_dim, device=device)
+    history = {"d_loss": [], "g_loss": [], "samples": []}
+    for epoch in range(num_epochs):
+        start = time.time()
+        G.train()
+        D.train()
+        order = torch.randperm(len(X))
+        d_losses, g_losses = [], []
+        for i in range(0, len(X) - batch_size + 1, batch_size):
+            d_loss, g_loss = train_step(G, D, X[order[i:i + batch_size]], opt_G, opt_D, latent_dim, device)
+            d_losses.append(d_loss)
+            g_losses.append(g_loss)
+        history["d_loss"].append(float(np.mean(d_losses)))
+        history["g_loss"].append(float(np.mean(g_losses)))
+        G.eval()
+        with torch.no_grad():
+            history["samples"].append(G(fixed_z).cpu())
+        print(f"epoch {epoch + 1:2d}/{num_epochs}: d_loss {history['d_loss'][-1]:.3f}, "
+              f"g_loss {history['g_loss'][-1]:.3f} ({time.time() - start:.1f} s)")
+    return history
+
+
+seed_everything(0)
+G = Generator().to(device)
+D = Discriminator().to(device)
+start = time.time()
+history = train_gan(G, D, X_train[:NUM_TRAIN], NUM_EPOCHS, BATCH_SIZE, LR, device=device)
+print(f"trained in {time.time() - start:.0f} s on {device}")
+
+# %% [markdown] id=markdown-14
+# **Samples after each epoch** (one row per epoch, the same noise vectors in each column).
+# **Expected:** grey noise in the first row, blurry strokes after an epoch or two, and
+# recognisable digits of different classes by the end.
+
+# %% id=code-8
+show_grid(torch.cat(history["samples"]), len(history["samples"]), 10, "Samples after each epoch",
+          row_labels=[f"epoch {e + 1}" for e in range(len(history["samples"]))])
+plt.show()
+
+# %% [markdown] id=markdown-15
+# **The two loss curves.** A GAN's losses do not fall to 0 like a classifier's: the two players
+# keep pushing against each other. Healthy training keeps both in a band (here the
+# discriminator's loss around 1 and the generator's around 1 to 2). A discriminator loss that
+# drops to 0 while the generator's climbs means D has won and G gets no useful signal; a
+# generator that draws one digit only ("mode collapse") shows up in the next section.
+
+# %% id=code-9
+fig, ax = plt.subplots(figsize=(6, 3))
+epochs = np.arange(1, len(history["d_loss"]) + 1)
+ax.plot(epochs, history["d_loss"], "o-", label="discriminator")
+ax.plot(epochs, history["g_loss"], "o-", label="generator")
+ax.set(xlabel="epoch", ylabel="mean loss", title="GAN losses")
+ax.legend()
+plt.show()
+
+# %% [markdown] id=markdown-q_equilibrium_loss
+# ### Question 6.1 · The loss at the equilibrium
+# If training reached the ideal end of the game, the generator's fakes would be indistinguishable
+# from real digits and the best the discriminator could do is say 0.5 (logit 0) for every image.
+# What would the discriminator's loss $L_D$ (the sum of the two means of section 4) be then? Set
+# `q_equilibrium_loss` to a number (natural logarithms, as PyTorch uses).
+
+# %% solution id=q_equilibrium_loss
+# Your answer: q_equilibrium_loss = <a number>
+### BEGIN SOLUTION
+q_equilibrium_loss = 1.386
+### END SOLUTION
+
+# %% test id=test_q_equilibrium_loss points=1
+"""q_equilibrium_loss: the discriminator's loss when it can only guess."""
+check(np.ndim(q_equilibrium_loss) == 0 and np.issubdtype(np.asarray(q_equilibrium_loss).dtype, np.number),
+      f"q_equilibrium_loss: answer with a number, got {show(q_equilibrium_loss)}.")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_gan
+
+check_answer(q_equilibrium_loss, ref_gan.QUESTIONS["q_equilibrium_loss"], "q_equilibrium_loss")
+### END HIDDEN TESTS
+passed("q_equilibrium_loss")
+
+# %% [markdown] id=markdown-16
+# ## 7 · Measuring the samples with a digit classifier
+#
+# "The samples look like digits" is an opinion. A measurement: train an ordinary digit
+# classifier on the real images (a small CNN, a few seconds per epoch), then ask it about
+# many generated images:
+#
+# - **Are they digits?** A good sample gets a *confident* prediction (the largest class
+#   probability above 0.9); noise and blobs do not.
+# - **Are they varied?** The confident predictions should spread over many classes. A
+#   generator that collapsed onto one digit fools D with a single kind of image, and the
+#   classifier sees one class only.
+
+# %% id=code-10
+def make_digit_classifier():
+    return nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(32 * 7 * 7, 64), nn.ReLU(), nn.Linear(64, 10))
+
+
+def train_digit_classifier(X, y, num_epochs, device="cpu", seed=0):
+    torch.manual_seed(seed)
+    model = make_digit_classifier().to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    y = torch.as_tensor(y)
+    for _ in range(num_epochs):
+        order = torch.randperm(len(X))
+        for i in range(0, len(X), 64):
+            idx = order[i:i + 64]
+            loss = F.cross_entropy(model(X[idx].to(device)), y[idx].to(device))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    return model.eval()
+
+
+start = time.time()
+classifier = train_digit_classifier(X_train, y_train, CLASSIFIER_EPOCHS, device=device)
+with torch.no_grad():
+    predicted = classifier(X_test.to(device)).argmax(1).cpu().numpy()
+classifier_accuracy = float(np.mean(predicted == y_test))
+print(f"digit classifier: test accuracy {classifier_accuracy:.3f} ({time.time() - start:.0f} s)")
+
+# %% id=code-11
+def sample_quality(G, classifier, num_samples=1000, latent_dim=100, threshold=0.9, min_count=5, device="cpu",
+                   seed=123):
+    """Classify `num_samples` generated images; return the confident share and the classes they cover."""
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(num_samples, latent_dim, generator=gen).to(device)
+    G.eval()
+    with torch.no_grad():
+        probs = F.softmax(classifier(G(z)), dim=1).cpu()
+    confidence, label = probs.max(dim=1)
+    sure = confidence > threshold
+    counts = np.bincount(label[sure].numpy(), minlength=10)
+    return {
+        "confident_fraction": float(sure.float().mean()),
+        "classes_covered": int((counts >= min_count).sum()),   # classes with >= min_count confident samples
+        "largest_class_share": float(counts.max() / max(counts.sum(), 1)),
+        "counts": counts.tolist(),
+    }
+
+
+GAN_QUALITY = sample_quality(G, classifier, NUM_SAMPLES, device=device)
+GAN_QUALITY["classifier_accuracy"] = classifier_accuracy
+print(f"confident (p > 0.9): {GAN_QUALITY['confident_fraction']:.1%} of {NUM_SAMPLES} samples")
+print(f"classes with >= 5 confident samples: {GAN_QUALITY['classes_covered']} of 10; "
+      f"the largest class holds {GAN_QUALITY['largest_class_share']:.0%} of them")
+fig, ax = plt.subplots(figsize=(6, 2.5))
+ax.bar(range(10), GAN_QUALITY["counts"])
+ax.set(xticks=range(10), xlabel="digit the classifier sees", ylabel="confident samples",
+       title="What the generator draws")
+plt.show()
+
+# %% [markdown] id=markdown-17
+# **Expected** at the published size (12 epochs on 6,000 digits): about a quarter to a third of
+# the samples get a confident prediction (the bar, p > 0.9, is high for a small GAN's slightly
+# wobbly strokes), and at least 5 different digits (usually 7 to 9) get at least 5 confident
+# samples each, with no digit holding half of them. An untrained generator gets almost none (about 0.5%). The course's CI
+# checks these numbers at the published size. Try it: train for fewer epochs, or swap in the
+# *saturating* generator loss, and measure again.
+
+# %% [markdown] id=markdown-q_mode_collapse
+# ### Question 7.1 · Reading the measurement
+# Another student's GAN gives 900 confident samples, and the classifier calls 870 of them a 1.
+# Their loss curves look like yours. What most likely happened?
+#
+# - **a** the discriminator won: the generator gets no useful gradient
+# - **b** mode collapse: the generator found one kind of image that fools the discriminator and
+#   maps almost every noise vector to it
+# - **c** the digit classifier is broken and calls everything a 1
+# - **d** the training data holds mostly 1s, and the generator copies what it sees
+#
+# Set `q_mode_collapse` to one letter.
+
+# %% solution id=q_mode_collapse
+# Your answer: q_mode_collapse = "<one letter: a, b, c or d>"
+### BEGIN SOLUTION
+q_mode_collapse = "b"
+### END SOLUTION
+
+# %% test id=test_q_mode_collapse points=1
+"""q_mode_collapse: what a generator that draws one digit shows."""
+check_choice(q_mode_collapse, ['a', 'b', 'c', 'd'], "q_mode_collapse")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_gan
+
+check_answer(q_mode_collapse, ref_gan.QUESTIONS["q_mode_collapse"], "q_mode_collapse")
+### END HIDDEN TESTS
+passed("q_mode_collapse")
+
+# %% [markdown] id=markdown-18
+# ## What you should remember
+# - A GAN is two networks playing a game: the generator maps noise to images, the
+#   discriminator scores images as real or fake; each one's loss is the other's goal.
+# - The DCGAN generator grows a 7x7x256 tensor into a 28x28 image with transposed
+#   convolutions and ends with `tanh`, so the real images must be scaled to $[-1, 1]$ too.
+# - The discriminator returns a **logit**; `BCEWithLogitsLoss` applies the sigmoid itself,
+#   stably. Never put a sigmoid before it: the scores would be squeezed into $(0.5, 0.73)$.
+# - The generator uses the **non-saturating** loss, BCE of its fakes against the label 1: the
+#   original $\log(1 - D(G(z)))$ gives almost no gradient exactly when the generator is bad.
+# - In each step, the discriminator trains on **detached** fakes and only `opt_D` steps; then
+#   the generator trains through D and only `opt_G` steps.
+# - Measure generative models: a classifier's confidence and the spread of its classes catch
+#   blurry samples and mode collapse that a quick look can miss.
+
+# %% id=code-12
+# Versions of the libraries this notebook ran with.
+%load_ext watermark
+%watermark --python --machine --packages numpy,matplotlib,torch,dlcourse
