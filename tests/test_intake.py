@@ -398,3 +398,23 @@ def test_the_grader_never_writes_through_a_link_in_autograded(tmp_path):
     (out / "marker.json").symlink_to(victim / "gradebook.db")
     _write_own(out / "marker.json", b"{}")
     assert (victim / "gradebook.db").read_text() == "precious" and (out / "marker.json").read_bytes() == b"{}"
+
+
+def test_concurrent_graders_never_share_a_sandbox_uid():
+    """Even when their pids fall on the same uid (pid % 4000), each grading process claims its own."""
+    import subprocess
+    import sys
+
+    code = ("import os, sys, time; os.getpid = lambda: 4321\n"
+            "from dlcourse.grading.sandbox import sandbox_uid\n"
+            "print(sandbox_uid(), sandbox_uid(), flush=True); sys.stdin.read()")
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    try:
+        claimed = [p.stdout.readline().split() for p in procs]  # all three alive at once
+    finally:
+        for p in procs:
+            p.communicate("")
+    assert all(a == b for a, b in claimed), claimed  # stable within a process
+    uids = [int(a) for a, _ in claimed]
+    assert len(set(uids)) == 3 and all(61000 <= u < 65000 for u in uids), uids

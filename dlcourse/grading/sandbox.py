@@ -24,6 +24,7 @@ import secrets
 import shutil
 import stat
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, fields
@@ -71,9 +72,35 @@ class Limits:
         return asdict(self)
 
 
+UID_BASE, UID_COUNT = 61000, 4000
+_claimed_uid: list[int] = []  # (uid, the descriptor whose lock claims it), for this process's life
+
+
 def sandbox_uid() -> int:
-    """An unprivileged uid of this grading process: concurrent kernels never share a process limit."""
-    return 61000 + os.getpid() % 4000
+    """An unprivileged uid of this grading process, unique among the grading processes of this
+    machine (a lock file per uid, held while the process lives): concurrent kernels never share a
+    process limit or each other's files, however their pids fall."""
+    import fcntl
+
+    if _claimed_uid:
+        return _claimed_uid[0]
+    folder = Path(tempfile.gettempdir()) / "dlcourse-uids"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    info = os.lstat(folder)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise RuntimeError(f"{folder} is not a folder of this user's: cannot claim a sandbox uid")
+    first = os.getpid() % UID_COUNT
+    for k in range(UID_COUNT):
+        uid = UID_BASE + (first + k) % UID_COUNT
+        fd = os.open(folder / str(uid), os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        _claimed_uid.extend((uid, fd))
+        return uid
+    raise RuntimeError(f"all {UID_COUNT} sandbox uids are in use on this machine")
 
 
 def sandbox_kernel(scratch: Path, hide: list[Path], limits: Limits) -> bool:
