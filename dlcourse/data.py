@@ -178,7 +178,7 @@ def _fetch_bundled(name: str, local: Path) -> Path:
     try:
         path = pooch.retrieve(
             url, known_hash=f"sha256:{BUNDLED_SHA256[name]}", fname=name,
-            path=_cache_dir() / "data", progressbar=False,
+            path=download_dir(), progressbar=False,
         )
     except ValueError as err:  # pooch's hash mismatch
         raise DataError(
@@ -212,6 +212,30 @@ def bundled_path(name: str, download: bool = True) -> Path:
             "or rebuild it with `make data`."
         )
     return local
+
+
+def download_dir() -> Path:
+    """Where bundled files fetched over the network are kept (Colab: ~/.cache/dlcourse/data)."""
+    return _cache_dir() / "data"
+
+
+def data_files() -> list[dict]:
+    """Where each bundled data file is on this machine, without reading or downloading it.
+
+    One dict per file of `BUNDLED_SHA256`: `name`, `path` (None when absent), `mb` and
+    `where`: "data folder" (the course's `data/`, or `$DLCOURSE_DATA`: a checkout),
+    "download cache" (fetched by a notebook that loaded it: how Colab gets its data), or
+    "not fetched yet" (downloaded the first time a notebook loads it).
+    """
+    rows = []
+    for name in sorted(BUNDLED_SHA256):
+        for where, path in (("data folder", data_dir() / name), ("download cache", download_dir() / name)):
+            if path.is_file():
+                rows.append({"name": name, "path": path, "where": where, "mb": path.stat().st_size / 1e6})
+                break
+        else:
+            rows.append({"name": name, "path": None, "where": "not fetched yet", "mb": 0.0})
+    return rows
 
 
 def verify_bundled() -> dict[str, bool]:

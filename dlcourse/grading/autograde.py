@@ -115,6 +115,7 @@ def make_job(root: Path, assignment: str, student: str, sandbox: bool = True) ->
         "sandbox": sandbox,
         "course_root": str(root.resolve()),
         "limits": settings.sandbox,
+        "course_id": settings.course_id,
         "notebook_timeout": settings.notebook_timeout,
         "timeout": job_timeout(settings, sum(1 for rel in source_files if rel.endswith(".ipynb"))),
     }
@@ -206,7 +207,7 @@ def save_result(root: Path, db_url: str, job: dict, result: dict) -> None:
 
     assignment, student = job["assignment"], job["student"]
     out_dir = _own_dir(root, "autograded", student, assignment)
-    course_id = load_settings().course_id
+    course_id = load_settings(root).course_id
     notices = list(result.get("notices", []))
     with warnings.catch_warnings(), Gradebook(db_url, course_id) as gb:
         warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy autoflush warnings
@@ -445,7 +446,7 @@ def autograde(root: Path, assignment: str | None = None, *, db_url: str | None =
     if workers > 1:  # one core per grading kernel: no BLAS/OpenMP oversubscription
         for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(key, "1")
-    settings = load_settings()
+    settings = load_settings(root)
     timeout = job_timeout(settings)  # each job carries its own (per its notebooks); this is the default
     summaries: dict[str, RunSummary] = {}
     names = resolve_assignments(root, assignment)

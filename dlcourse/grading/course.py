@@ -34,6 +34,8 @@ def nbgrader_config(root: Path, db_url: str | None = None, **dirs: str) -> Confi
     settings = load_settings(load_root(root))
     cfg = Config(settings.nbgrader)
     cfg.CourseDirectory.root = str(root)
+    for preprocessor in ("InsertCourseLinks", "InsertLatePolicy"):  # they read grader_config.py of this course
+        cfg[preprocessor].course_root = str(load_root(root))
     cfg.CourseDirectory.db_url = db_url or default_db_url(root)
     for key, value in dirs.items():
         setattr(cfg.CourseDirectory, key, value)

@@ -24,6 +24,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from nbgrader.preprocessors import NbGraderPreprocessor
+from traitlets import Unicode
 
 from ..cells import has_graded_cells
 
@@ -233,10 +234,14 @@ class InsertLatePolicy(NbGraderPreprocessor):
     the last ComputeChecksums). The cell has a fixed id, so a rerun gives the same notebook.
     """
 
+    course_root = Unicode("", help="the course whose grader_config.py gives the schedule (set by "
+                                   "dlcourse.grading.course.nbgrader_config; empty: the working directory's)"
+                          ).tag(config=True)
+
     def preprocess(self, nb, resources):
         import nbformat
 
-        schedule = load_schedule()
+        schedule = load_schedule(Path(self.course_root) if self.course_root else None)
         if not schedule.deadlines and schedule.policy.kind == "none":
             return nb, resources
         if not has_graded_cells(nb):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Dict, Unicode
 
@@ -12,9 +14,13 @@ from .execute import is_test_cell
 class InsertCourseLinks(NbGraderPreprocessor):
     """Fill `{{COLAB_URL}}` and `{{COURSE_PIP}}` from grader_config.py in the student version."""
 
+    course_root = Unicode("", help="the course whose grader_config.py gives the links (set by "
+                                   "dlcourse.grading.course.nbgrader_config; empty: the working directory's)"
+                          ).tag(config=True)
+
     def preprocess(self, nb, resources):
         assignment = resources["nbgrader"]["assignment"]
-        settings = load_settings()
+        settings = load_settings(Path(self.course_root) if self.course_root else None)
         tokens = {"{{COLAB_URL}}": settings.colab_url(assignment), "{{COURSE_PIP}}": settings.pip_target}
         for cell in nb.cells:
             for token, value in tokens.items():

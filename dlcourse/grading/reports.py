@@ -17,7 +17,7 @@ def grades_table(root: Path, db_url: str, assignment: str) -> pd.DataFrame:
     from nbgrader.api import Gradebook, MissingEntry
 
     rows = []
-    with Gradebook(db_url, load_settings().course_id) as gb:
+    with Gradebook(db_url, load_settings(root).course_id) as gb:
         try:
             gb.find_assignment(assignment)
         except MissingEntry:

@@ -268,7 +268,8 @@ def grade(job: dict) -> dict:
         sources = {path.stem: nbformat.read(path, as_version=4) for path in sorted(source_dir.glob("*.ipynb"))}
         unjudged_sources(sources)
         judged = {stem: exercises(nb) for stem, nb in sources.items() if is_judged(nb)}
-        expected_cells = intake.gradebook_cells(db_url, load_settings().course_id, assignment)
+        expected_cells = intake.gradebook_cells(db_url, job.get("course_id") or load_settings().course_id,
+                                                assignment)
         notices = intake.normalize_submission(scratch / "source" / assignment,
                                               scratch / "submitted" / student / assignment, expected_cells,
                                               max_added_cells=limits.max_added_cells)

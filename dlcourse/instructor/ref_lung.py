@@ -102,3 +102,69 @@ def predict_with_confidence(model, image, threshold=0.95):
     if conf < threshold:
         return "Not detected", conf
     return ("Cancer" if k == 1 else "No Cancer"), conf
+
+
+def selective_metrics(probs, y_true, threshold=0.95):
+    """(coverage, accuracy, recall) of the cases decided at `threshold` (confidence >= threshold).
+
+    accuracy is nan when no case is decided; recall (of class 1) is nan when no decided case is
+    positive.
+    """
+    probs = np.asarray(probs)
+    y = np.asarray(y_true).astype(np.int64)
+    conf, pred = probs.max(axis=1), probs.argmax(axis=1)
+    decided = conf >= threshold
+    coverage = float(decided.mean()) if len(y) else float("nan")
+    accuracy = float(np.mean(pred[decided] == y[decided])) if decided.any() else float("nan")
+    positives = decided & (y == 1)
+    recall = float(np.mean(pred[positives] == 1)) if positives.any() else float("nan")
+    return coverage, accuracy, recall
+
+
+# Concept questions: the answer, and for each wrong option why it is wrong.
+QUESTIONS = {
+    "q_always_negative": {
+        "answer": "d",
+        "why": {
+            "a": "0 is this model's recall for the cancer class (it never finds a nodule), not its accuracy: "
+                 "accuracy counts every right answer, and it is right on all 950 negative patches.",
+            "b": "0.05 is the share of positive patches, the ones it gets wrong. It is right on the other "
+                 "950 of 1000.",
+            "c": "A coin flip would score about 0.5; answering 'No Cancer' every time is right on every "
+                 "negative patch, 950 of 1000.",
+        },
+    },
+    "q_recall": {
+        "answer": "b",
+        "why": {
+            "a": "That is the precision of the 'pos' class: of the patches called cancer, the share that are. "
+                 "Recall starts from the real nodules: of those, the share the model finds.",
+            "c": "Recall is measured on data the model did not train on, like every score that matters; and "
+                 "it is not the same as the accuracy.",
+            "d": "On an unbalanced set they can be far apart: the model that always answers 'No Cancer' has "
+                 "an accuracy of 0.95 and a recall of 0 for cancer.",
+        },
+    },
+    "q_threshold": {
+        "answer": "c",
+        "why": {
+            "a": "The threshold changes no weight and no probability: the network's answers are the same, "
+                 "only fewer of them are reported.",
+            "b": "It is the other way round: a higher threshold lets fewer cases through, so the coverage "
+                 "falls.",
+            "d": "A softmax output of 0.95 is not a 95% chance of being right: the confidences of a network "
+                 "trained with cross-entropy are not calibrated, and a confident network can be wrong.",
+        },
+    },
+    "q_swapped_report": {
+        "answer": "b",
+        "why": {
+            "a": "The printed report treated the predictions as the truth. Swapping y_true and y_pred swaps "
+                 "false positives and false negatives, so precision and recall trade places.",
+            "c": "0.94 is the accuracy, which the swap does not change; the per-class precision and recall "
+                 "do change.",
+            "d": "Nothing is lost: precision with the arguments swapped is TP / (TP + FN), exactly the real "
+                 "recall, and the other way round.",
+        },
+    },
+}
