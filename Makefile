@@ -38,7 +38,7 @@ test-full: $(STAMP)
 
 # the in-process unit tests only: no notebook execution, no fixture kernels, no end-to-end grading
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n $(JOBS) -q -m "not slow" --ignore=tests/test_fixtures.py \
+	$(BIN)/python -m pytest -n $(JOBS) -q -m "not slow and not full" --ignore=tests/test_fixtures.py \
 		--ignore=tests/test_notebooks.py --ignore=tests/test_colab.py --durations=10
 
 bench: $(STAMP)
