@@ -1,0 +1,1388 @@
+# metadata: {"dlcourse": {"judged": true}}
+
+# %% [markdown] id=markdown-1
+# # 08 · Capstone: lung cancer detection in CT images
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({{COLAB_URL}})
+#
+# The lectures end with a project: **"Detecção de Câncer de Pulmão em Imagens Médicas com
+# Deep Learning"**. Small patches cut from lung CT scans are labelled by their file names
+# (`..._pos.png`: a nodule that may be cancer, `..._neg.png`: no nodule); a convolutional
+# network learns to tell them apart, and a prediction is only trusted when the network is at
+# least 95% sure. You build the whole pipeline with current Keras, study what the 95% rule
+# trades away, then debug the original course code, which no longer runs.
+#
+# **Goals**
+# 1. Load images from a folder, with labels taken from the file names (`load_images`).
+# 2. Split them 75/25, stratified, with seed 42 (`split_data`).
+# 3. Build the lectures' CNN: 2,528,072 parameters (`build_lung_cnn`).
+# 4. Train it with data augmentation (`train_lung_cnn`); evaluate it with the accuracy,
+#    the classification report and the confusion matrix; save and reload it (`.keras`).
+# 5. Predict single images with the 95% confidence rule (`predict_with_confidence`), and
+#    measure on validation data what the threshold trades: coverage against accuracy and
+#    recall (`selective_metrics`).
+# 6. Run the original course code, and find its four bugs from the errors and the wrong
+#    outputs (`run_original_project`).
+#
+# Short **questions** (set a variable such as `q_recall = "b"`) check the ideas; each wrong
+# answer gets an explanation when it is graded.
+#
+# > **The data is synthetic.** No lung CT data set can be downloaded here, so the course
+# > package draws its own CT patches (`dlcourse.lung`): lung tissue with CT noise, vessels as
+# > bright tubes and their round cross-sections (which look like small nodules), and, in the
+# > positive class, nodules that are solid, part-solid or spiculated, of varied size and
+# > contrast. They look like CT and are hard in similar ways, but **they are not medical
+# > data**, and nothing trained here should be used on patients. Section 1 says how to point
+# > the notebook at a real folder instead.
+#
+# Fill in every cell that says `# YOUR CODE HERE`, then run the test cell below it.
+# Some tests are hidden: they run when your notebook is graded. One of them trains your
+# network and scores it on images you never see.
+
+# %% setup id=setup-1
+# Set-up: in Colab this installs the course package; elsewhere it does nothing.
+import subprocess
+import sys
+
+if "google.colab" in sys.modules:
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "{{COURSE_PIP}}"], check=True)
+
+# %% setup id=setup-2
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from dlcourse.env import device_report, seed_everything  # before TensorFlow: quiet logs
+
+import keras
+import tensorflow as tf
+from keras import layers
+from sklearn.metrics import ConfusionMatrixDisplay, classification_report, confusion_matrix
+from sklearn.model_selection import train_test_split
+
+from dlcourse.lung import write_lung_dataset
+from dlcourse.testing import check, check_answer, check_choice, check_close, check_shape, check_type, passed
+
+tf.get_logger().setLevel("ERROR")  # no retracing notes from predict on many small models
+seed_everything(0)
+device_report(("numpy", "tensorflow", "keras"));
+
+# %% params id=params-1
+# Training size: CI may shrink it; the published notebook uses these values.
+SMOKE = os.environ.get("DLCOURSE_SMOKE") == "1"
+N_PER_CLASS = 150 if SMOKE else 700  # images per class in the training folder
+NUM_EPOCHS = 1 if SMOKE else 25
+BATCH_SIZE = 32
+
+# %% setup id=setup-3
+# The image folder. To use a real data set, set DATA_DIR to a folder of images whose names
+# end in "pos" or "neg" before the extension (e.g. "scan12_pos.png"); nothing else changes.
+DATA_DIR = write_lung_dataset(Path("lung_data") / "train", n_per_class=N_PER_CLASS, seed=2024)
+print(f"{len(list(DATA_DIR.glob('*.png')))} images in {DATA_DIR}")
+
+# %% [markdown] id=markdown-2
+# ## 1 · Loading the images
+#
+# The folder holds one PNG file per patch. The **label is in the file name**: the last three
+# letters before the extension are `pos` (a nodule: cancer suspected, class 1) or `neg` (no
+# nodule, class 0). The original code read them with `label = imagePath[-7:-4]`, which only
+# works for a four-character extension such as `.png`.
+#
+# Look at a few of them first:
+
+# %% id=code-1
+examples = sorted(DATA_DIR.glob("*.png"))[:8]
+fig, axes = plt.subplots(1, 8, figsize=(16, 2.4))
+for ax, path in zip(axes, examples, strict=False):
+    ax.imshow(plt.imread(path))
+    ax.set_title(path.name, fontsize=8)
+    ax.axis("off")
+plt.show()
+
+# %% [markdown] id=markdown-3
+# The bright tubes are vessels running in the slice; the small round dots are vessels that
+# cross it. A nodule is a larger round (or lobulated, or spiky) bright spot, sometimes with a
+# hazy "ground-glass" halo. A small nodule and a vessel seen end-on can look the same: that
+# is why no classifier is perfect on these patches.
+#
+# ### Exercise 1.1 · `load_images`
+# Read every image file in `folder` (`.png`, `.jpg` or `.jpeg`), as **RGB** (3 channels),
+# resize it to `size x size`, and scale the pixels to **[0, 1]** as `float32`. The label is 1
+# when the file name ends in `pos` before the extension and 0 when it ends in `neg`. The
+# order does not matter. `PIL.Image` (it comes with matplotlib) or `keras.utils.load_img`
+# both work. Note that OpenCV's `cv2.imread`, used in the original code, returns **BGR**, not RGB.
+#
+# **Using a real data set.** `load_images` works unchanged on any folder laid out this way:
+# the original course's folder (`dados/treino/`), or patches you cut from a public CT
+# collection (e.g. LIDC-IDRI / LUNA16 candidates) and save as `<id>_pos.png` / `<id>_neg.png`.
+# Set `DATA_DIR` in the set-up cell above to that folder and run the notebook again.
+
+# %% solution id=load_images
+def load_images(folder, size=40):
+    """Load the labelled images of a folder.
+
+    Args:
+        folder: a folder of image files named like "<anything>pos.png" or "<anything>neg.png".
+        size: images are resized to (size, size).
+    Returns:
+        (X, y): X float32 (N, size, size, 3), RGB, values in [0, 1];
+                y int (N,), 1 for names ending in "pos", 0 for "neg".
+    """
+    ### BEGIN SOLUTION
+    from PIL import Image
+
+    X, y = [], []
+    for path in sorted(Path(folder).iterdir()):
+        if path.suffix.lower() not in {".png", ".jpg", ".jpeg"}:
+            continue
+        stem = path.stem.lower()
+        if not stem.endswith(("pos", "neg")):
+            continue
+        with Image.open(path) as im:
+            im = im.convert("RGB").resize((size, size), Image.BILINEAR)
+            X.append(np.asarray(im))
+        y.append(1 if stem.endswith("pos") else 0)
+    return np.stack(X).astype(np.float32) / 255.0, np.array(y, dtype=np.int64)
+    ### END SOLUTION
+
+# %% [markdown] id=markdown-4
+# **Expected output:** `X (1400, 40, 40, 3) float32, values 0.000 .. 1.000`, and 700 images of
+# each class (fewer in a smoke run).
+
+# %% id=code-2
+X, y = load_images(DATA_DIR)
+print(f"X {X.shape} {X.dtype}, values {X.min():.3f} .. {X.max():.3f}")
+print(f"class counts: neg {np.sum(y == 0)}, pos {np.sum(y == 1)}")
+
+# %% test id=test_load_images points=3
+"""load_images: shapes, float32 in [0, 1], RGB, labels from the names, the size argument."""
+X_t, y_t = load_images(DATA_DIR)
+n_files = len(list(DATA_DIR.glob("*.png")))
+check_shape(
+    X_t,
+    (n_files, 40, 40, 3),
+    "X from load_images(DATA_DIR)",
+    hint="one (40, 40, 3) RGB image per file: resize to (size, size) and keep 3 channels.",
+)
+check(
+    X_t.dtype == np.float32,
+    f"X must be float32, got {X_t.dtype}.",
+    hint="X.astype(np.float32) / 255.0",
+)
+check(
+    X_t.max() <= 1.0 and X_t.min() >= 0.0 and X_t.max() > 0.5,
+    f"pixel values must lie in [0, 1]; got {X_t.min():.3f} .. {X_t.max():.3f}.",
+    hint="divide the 0-255 pixel values by 255.",
+)
+check_shape(y_t, (n_files,), "y from load_images(DATA_DIR)")
+n_pos = len(list(DATA_DIR.glob("*pos.png")))
+check(
+    int(np.sum(np.asarray(y_t) == 1)) == n_pos
+    and int(np.sum(np.asarray(y_t) == 0)) == n_files - n_pos,
+    f"expected {n_pos} labels 1 ('pos') and {n_files - n_pos} labels 0 ('neg'), got "
+    f"{int(np.sum(np.asarray(y_t) == 1))} and {int(np.sum(np.asarray(y_t) == 0))}.",
+    hint="the label is the end of the file name, just before the extension.",
+)
+### BEGIN HIDDEN TESTS
+import tempfile
+
+from PIL import Image
+
+from dlcourse.instructor import ref_lung
+
+
+def _match(X_got, y_got, X_ref, y_ref, what, tol):
+    X_got, y_got = np.asarray(X_got, dtype=np.float64), np.asarray(y_got)
+    check_shape(X_got, X_ref.shape, f"X of {what}")
+    check_shape(y_got, y_ref.shape, f"y of {what}")
+    used = set()
+    for i in range(len(X_got)):
+        err = np.abs(X_ref - X_got[i]).mean(axis=(1, 2, 3))
+        j = int(np.argmin(err))
+        check(
+            err[j] <= tol,
+            f"{what}: an image matches no file (mean difference {err[j]:.3f} from the "
+            "closest one).",
+            hint="read the file as RGB (not BGR: cv2.imread gives BGR), scale by 255, "
+            "and resize to (size, size).",
+        )
+        check(
+            int(y_got[i]) == int(y_ref[j]),
+            f"{what}: the image from a file labelled {int(y_ref[j])} "
+            f"got the label {int(y_got[i])}.",
+            hint="1 when the name ends in 'pos' just before the extension, 0 for 'neg'; "
+            "look only at the end of the name, not at the whole name.",
+        )
+        used.add(j)
+    check(len(used) == len(X_ref), f"{what}: some files were read twice and others not at all.")
+
+
+rng = np.random.default_rng(707)
+names = [
+    "a_pos.png",
+    "b_neg.png",
+    "positive_case_neg.png",
+    "x12pos.png",
+    "negative_pos.png",
+    "scan3_neg.png",
+    "lesion-pos.jpeg",
+    "jpgtest_neg.jpg",
+]
+with tempfile.TemporaryDirectory() as tmp:
+    yy, xx = np.mgrid[0:40, 0:40]
+    for k, name in enumerate(names):
+        # smooth coloured images, R != B, so a BGR mix-up and wrong scaling both show
+        img = (
+            np.stack(
+                [(40 + 5 * k + 4 * xx) % 256, (20 * k + 2 * yy) % 256, 255 - 4 * yy - k], axis=-1
+            )
+            .clip(0, 255)
+            .astype(np.uint8)
+        )
+        Image.fromarray(img).save(Path(tmp) / name, quality=100)
+    want = ref_lung.load_images(tmp, size=40)  # (X, y) read by the reference loader
+    X_ref, y_ref = want[0], want[1]
+    X_got, y_got = load_images(tmp)
+    check(
+        np.asarray(X_got).dtype == np.float32, f"X must be float32, got {np.asarray(X_got).dtype}."
+    )
+    _match(
+        X_got, y_got, X_ref, y_ref, "a folder of 8 coloured 40x40 images (.png, .jpg, .jpeg)", 0.02
+    )
+    X_32, _ = load_images(tmp, size=24)
+    check_shape(
+        X_32, (len(names), 24, 24, 3), "load_images(folder, size=24)", hint="use the size argument."
+    )
+with tempfile.TemporaryDirectory() as tmp:
+    yy, xx = np.mgrid[0:64, 0:64]
+    for k in range(6):
+        img = (
+            np.stack([2 * xx + 3 * k, 2 * yy + 10 * k, 255 - 3 * xx - k], axis=-1)
+            .clip(0, 255)
+            .astype(np.uint8)
+        )
+        Image.fromarray(img).save(Path(tmp) / f"p{k}_{'pos' if k % 3 else 'neg'}.png")
+    want = ref_lung.load_images(tmp, size=32)
+    X_ref, y_ref = want[0], want[1]
+    X_got, y_got = load_images(tmp, size=32)
+    _match(X_got, y_got, X_ref, y_ref, "a folder of 64x64 images loaded with size=32", 0.03)
+### END HIDDEN TESTS
+passed("load_images")
+
+# %% [markdown] id=markdown-5
+# ## 2 · Training and test sets
+#
+# The lectures split 75% for training and 25% for testing with `random_state=42`. A plain
+# random split can put, by chance, a larger share of one class in the test set; a
+# **stratified** split keeps the class proportions of the whole set in both parts.
+#
+# ### Exercise 2.1 · `split_data`
+
+# %% solution id=split_data
+def split_data(X, y, test_size=0.25, seed=42):
+    """Stratified train/test split.
+
+    Args:
+        X: images (N, ...); y: labels (N,).
+        test_size: the share of the samples in the test set.
+        seed: the random seed of the split.
+    Returns:
+        (X_train, X_test, y_train, y_test) with the class proportions of y in both parts.
+    """
+    ### BEGIN SOLUTION
+    return train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
+    ### END SOLUTION
+
+# %% [markdown] id=markdown-6
+# **Expected output:** 1050 training and 350 test images, half of each positive.
+
+# %% id=code-3
+X_train, X_test, y_train, y_test = split_data(X, y)
+print(f"train {X_train.shape}, test {X_test.shape}")
+print(f"positive share: train {y_train.mean():.3f}, test {y_test.mean():.3f}")
+
+# %% test id=test_split_data points=2
+"""split_data: 75/25 sizes, disjoint parts that cover every sample, stratified, seeded."""
+ids = np.arange(200, dtype=np.float32).reshape(200, 1)
+labels = (np.arange(200) % 4 == 0).astype(int)  # 25% positive
+Xa, Xb, ya, yb = split_data(ids, labels)
+check(
+    len(Xa) == 150 and len(Xb) == 50,
+    f"expected 150 training and 50 test samples, got {len(Xa)} and {len(Xb)}.",
+    hint="test_size=0.25 puts a quarter of the samples in the test set.",
+)
+check(
+    sorted(np.concatenate([Xa, Xb]).ravel().tolist()) == ids.ravel().tolist(),
+    "the two parts must hold every sample exactly once.",
+)
+check(
+    np.all(labels[np.asarray(Xa).ravel().astype(int)] == np.asarray(ya)),
+    "y_train does not belong to X_train: split X and y together.",
+)
+### BEGIN HIDDEN TESTS
+for n, share, test_size, seed in [
+    (400, 0.3, 0.25, 42),
+    (333, 0.15, 0.25, 42),
+    (120, 0.5, 0.2, 7),
+    (1001, 0.42, 0.3, 42),
+]:
+    rng = np.random.default_rng(n)
+    yv = (rng.permutation(n) < round(share * n)).astype(int)
+    Xv = np.arange(n).reshape(n, 1)
+    Xa, Xb, ya, yb = split_data(Xv, yv, test_size=test_size, seed=seed)
+    Xa, Xb, ya, yb = (np.asarray(v) for v in (Xa, Xb, ya, yb))
+    n_test = len(Xb)
+    check(
+        abs(n_test - test_size * n) <= 1,
+        f"{n} samples with test_size={test_size}: expected about "
+        f"{test_size * n:.0f} test samples, got {n_test}.",
+        hint="use the test_size argument.",
+    )
+    check(
+        sorted(np.concatenate([Xa, Xb]).ravel().tolist()) == list(range(n)),
+        f"{n} samples: the two parts must hold every sample exactly once.",
+    )
+    check(
+        np.all(yv[Xa.ravel()] == ya) and np.all(yv[Xb.ravel()] == yb),
+        "the labels no longer belong to their images: split X and y together.",
+    )
+    want = yv.mean() * n_test
+    check(
+        abs(yb.sum() - want) <= 1,
+        f"{n} samples, {100 * yv.mean():.0f}% positive: the test set should hold "
+        f"about {want:.1f} positives (the same share), got {int(yb.sum())}.",
+        hint="stratify the split on y (train_test_split(..., stratify=y)).",
+    )
+Xv = np.arange(300).reshape(300, 1)
+yv = (np.arange(300) % 3 == 0).astype(int)
+first = np.asarray(split_data(Xv, yv)[1]).ravel()
+again = np.asarray(split_data(Xv, yv)[1]).ravel()
+check(
+    np.array_equal(np.sort(first), np.sort(again)),
+    "the same seed must give the same split.",
+    hint="pass seed as the random_state.",
+)
+other = np.asarray(split_data(Xv, yv, seed=3)[1]).ravel()
+check(
+    not np.array_equal(np.sort(first), np.sort(other)),
+    "seed=3 gave the same test set as seed=42.",
+    hint="use the seed argument.",
+)
+### END HIDDEN TESTS
+passed("split_data")
+
+# %% [markdown] id=markdown-7
+# ## 3 · The lectures' CNN
+#
+# | layer | output | parameters |
+# |---|---|---|
+# | Conv2D(20, 5x5, padding="same"), ReLU | 40 x 40 x 20 | 5·5·3·20 + 20 = 1,520 |
+# | MaxPooling2D(2x2, strides 2) | 20 x 20 x 20 | 0 |
+# | Conv2D(50, 5x5, padding="same"), ReLU | 20 x 20 x 50 | 5·5·20·50 + 50 = 25,050 |
+# | MaxPooling2D(2x2, strides 2) | 10 x 10 x 50 | 0 |
+# | Flatten | 5,000 | 0 |
+# | Dense(500), ReLU | 500 | 5,000·500 + 500 = 2,500,500 |
+# | Dense(classes), softmax | 2 | 500·2 + 2 = 1,002 |
+#
+# 2,528,072 parameters in all, almost all of them in the first Dense layer.
+# `padding="same"` keeps the 40 x 40 size through the convolutions; with `"valid"` the maps
+# shrink (40 -> 36) and the count changes.
+#
+# ### Exercise 3.1 · `build_lung_cnn`
+# Return the **uncompiled** model; `train_lung_cnn` compiles it. Start with
+# `keras.Input((height, width, depth))` (the original code's `input_shape=` argument and its
+# `channels_first` branch are not needed in Keras 3).
+
+# %% solution id=build_lung_cnn
+def build_lung_cnn(width=40, height=40, depth=3, classes=2):
+    """The lectures' CNN for (height, width, depth) images.
+
+    Returns:
+        an uncompiled keras.Model: input (None, height, width, depth), output (None, classes)
+        of softmax probabilities.
+    """
+    ### BEGIN SOLUTION
+    return keras.Sequential(
+        [
+            keras.Input((height, width, depth)),
+            layers.Conv2D(20, (5, 5), padding="same", activation="relu"),
+            layers.MaxPooling2D(pool_size=(2, 2), strides=(2, 2)),
+            layers.Conv2D(50, (5, 5), padding="same", activation="relu"),
+            layers.MaxPooling2D(pool_size=(2, 2), strides=(2, 2)),
+            layers.Flatten(),
+            layers.Dense(500, activation="relu"),
+            layers.Dense(classes, activation="softmax"),
+        ],
+        name="lung_cnn",
+    )
+    ### END SOLUTION
+
+# %% [markdown] id=markdown-8
+# **Expected output:** a summary ending in `Total params: 2,528,072`.
+
+# %% id=code-4
+build_lung_cnn().summary()
+
+# %% test id=test_build_lung_cnn points=2
+"""build_lung_cnn: 2,528,072 parameters, output (None, 2) of probabilities, uncompiled."""
+m = build_lung_cnn()
+check_type(m, keras.Model, "build_lung_cnn()")
+check(
+    m.count_params() == 2_528_072,
+    f"build_lung_cnn() has {m.count_params():,} parameters, want 2,528,072.",
+    hint="Conv2D(20, (5, 5), padding='same') -> MaxPool 2x2 -> "
+    "Conv2D(50, (5, 5), padding='same') -> "
+    "MaxPool 2x2 -> Flatten -> Dense(500) -> Dense(classes); 'valid' padding shrinks the maps.",
+)
+check(
+    tuple(m.output_shape) == (None, 2), f"output shape should be (None, 2), got {m.output_shape}."
+)
+check(
+    not getattr(m, "compiled", False),
+    "build_lung_cnn must return an uncompiled model.",
+    hint="leave compile() to train_lung_cnn.",
+)
+p = np.asarray(
+    m.predict(np.random.default_rng(0).random((3, 40, 40, 3), dtype=np.float32), verbose=0)
+)
+check_close(
+    p.sum(axis=1),
+    np.ones(3),
+    "row sums of the model's output",
+    atol=1e-5,
+    hint="the last layer needs a softmax activation.",
+)
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_lung
+
+for args in [
+    dict(width=32, height=32, depth=1, classes=3),
+    dict(width=48, height=24, depth=3, classes=2),
+    dict(width=40, height=40, depth=3, classes=5),
+]:
+    got = build_lung_cnn(**args)
+    want = ref_lung.build_lung_cnn(**args)
+    check(
+        tuple(got.input_shape) == tuple(want.input_shape),
+        f"build_lung_cnn({args}): input shape {got.input_shape}, expected {want.input_shape}.",
+        hint="keras.Input((height, width, depth)): height first.",
+    )
+    check(
+        got.count_params() == want.count_params(),
+        f"build_lung_cnn({args}) has {got.count_params():,} parameters, "
+        f"expected {want.count_params():,}.",
+        hint="use every argument; 'same' padding; two 2x2 poolings with stride 2.",
+    )
+    check(
+        tuple(got.output_shape) == (None, args["classes"]),
+        f"build_lung_cnn({args}): output shape {got.output_shape}, "
+        f"expected (None, {args['classes']}).",
+    )
+convs = [layer for layer in m.layers if isinstance(layer, layers.Conv2D)]
+check(
+    [c.filters for c in convs] == [20, 50] and all(tuple(c.kernel_size) == (5, 5) for c in convs),
+    f"expected two 5x5 convolutions with 20 and 50 filters, got "
+    f"{[(c.filters, tuple(c.kernel_size)) for c in convs]}.",
+)
+check(all(c.padding == "same" for c in convs), "both convolutions need padding='same'.")
+# Same weights in the reference network must give the same outputs (activations, pooling, order).
+want = ref_lung.build_lung_cnn()
+got_shapes = [w.shape for w in m.get_weights()]
+check(
+    got_shapes == [w.shape for w in want.get_weights()],
+    f"the weights have shapes {got_shapes}, expected {[w.shape for w in want.get_weights()]}.",
+    hint="layers in the order Conv2D, MaxPool, Conv2D, MaxPool, Flatten, Dense(500), "
+    "Dense(classes).",
+)
+want.set_weights(m.get_weights())
+x = np.random.default_rng(1).normal(size=(6, 40, 40, 3)).astype(np.float32)
+check_close(
+    np.asarray(m.predict(x, verbose=0)),
+    np.asarray(want.predict(x, verbose=0)),
+    "outputs of your network and of the reference network with the same weights",
+    atol=1e-5,
+    hint="ReLU after both convolutions and after Dense(500); 2x2 max pooling with stride 2; "
+    "softmax last.",
+)
+### END HIDDEN TESTS
+passed("build_lung_cnn")
+
+# %% [markdown] id=markdown-9
+# ## 4 · Training with augmentation
+#
+# A thousand patches are few for 2.5 million parameters: the network could learn them by
+# heart. **Data augmentation** shows it a slightly different version of each image in every
+# epoch. A nodule is still a nodule when the patch is flipped or rotated, so flips and
+# rotations are safe here. In Keras 3 augmentation is done with preprocessing layers
+# (`layers.RandomFlip`, `layers.RandomRotation`, ...), which are only active in training:
+# put them in front of the model, or apply them in a `tf.data` pipeline.
+#
+# The loss `categorical_crossentropy` wants **one-hot** labels: `keras.utils.to_categorical(y,
+# num_classes=2)` turns each label into a row of 2 numbers, one per class (the model's output
+# size).
+#
+# ### Exercise 4.1 · `train_lung_cnn`
+# Compile `model` (Adam with learning rate `1e-3`, `categorical_crossentropy`, metric
+# `accuracy`) and fit it for `epochs` epochs with mini-batches of `batch_size`, on augmented
+# images when `augment` is true. Return the `History` that `fit` returns. The model you were
+# given must be the one that is trained.
+
+# %% solution id=train_lung_cnn
+def train_lung_cnn(model, X_train, y_train, epochs, batch_size=32, augment=True):
+    """Compile and fit `model` on images X_train (N, H, W, 3) in [0, 1] with integer labels y_train.
+
+    Returns:
+        the keras History of the fit (history.history["loss"] has one value per epoch).
+    """
+    ### BEGIN SOLUTION
+    classes = model.output_shape[-1]
+    Y = keras.utils.to_categorical(np.asarray(y_train), num_classes=classes)
+    data = tf.data.Dataset.from_tensor_slices((np.asarray(X_train, dtype=np.float32), Y))
+    data = data.shuffle(len(Y), seed=0).batch(batch_size)
+    if augment:
+        augmentation = keras.Sequential(
+            [
+                layers.RandomFlip("horizontal_and_vertical"),
+                layers.RandomRotation(0.25, fill_mode="reflect"),
+            ]
+        )
+        data = data.map(
+            lambda x, t: (augmentation(x, training=True), t), num_parallel_calls=tf.data.AUTOTUNE
+        )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=1e-3),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    # shuffle=False: the dataset above already reshuffles itself every epoch
+    return model.fit(data.prefetch(tf.data.AUTOTUNE), epochs=epochs, shuffle=False, verbose=0)
+    ### END SOLUTION
+
+# %% [markdown] id=markdown-10
+# Train on the training split, minus a fifth of it kept aside as **validation data**
+# (`X_val`, `y_val`): Section 6 chooses the confidence threshold on it, so that the test set
+# is used once, for the final numbers. **Expected:** the training accuracy climbs above 0.9
+# within a few epochs (the full run takes a few minutes on a CPU, well under one on a GPU).
+
+# %% id=code-5
+X_fit, X_val, y_fit, y_val = split_data(X_train, y_train, test_size=0.2, seed=0)
+print(f"fit on {len(X_fit)} images, validate on {len(X_val)}")
+seed_everything(0)
+lung_cnn = build_lung_cnn()
+history = train_lung_cnn(lung_cnn, X_fit, y_fit, epochs=NUM_EPOCHS, batch_size=BATCH_SIZE)
+val_loss, val_acc = lung_cnn.evaluate(X_val, keras.utils.to_categorical(y_val, 2), verbose=0)
+plt.plot(history.history["loss"], label="training loss")
+plt.plot(history.history["accuracy"], label="training accuracy")
+plt.axhline(val_acc, color="gray", ls="--", label=f"validation accuracy at the end: {val_acc:.3f}")
+plt.xlabel("epoch")
+plt.legend()
+plt.title("Training the lung CNN")
+plt.show()
+
+# %% test id=test_train_lung_cnn points=2
+"""train_lung_cnn: compiles and fits the given model on integer labels, one loss per epoch."""
+from dlcourse.lung import make_lung_images
+
+imgs_s, y_s = make_lung_images(24, seed=5, size=40)
+X_s = imgs_s.astype(np.float32) / 255.0
+keras.utils.set_random_seed(0)
+m_s = build_lung_cnn()
+w_before = [w.copy() for w in m_s.get_weights()]
+h_s = train_lung_cnn(m_s, X_s, y_s, epochs=2, batch_size=16)
+check(
+    h_s is not None and hasattr(h_s, "history"),
+    "train_lung_cnn must return the History that fit returns.",
+)
+check(
+    len(h_s.history.get("loss", [])) == 2,
+    f"epochs=2 should give 2 losses in history.history['loss'], "
+    f"got {len(h_s.history.get('loss', []))}.",
+    hint="pass epochs to fit.",
+)
+check(
+    any(not np.allclose(a, b) for a, b in zip(w_before, m_s.get_weights(), strict=True)),
+    "the weights of the model you were given did not change: train that model.",
+)
+### BEGIN HIDDEN TESTS
+check(np.all(np.isfinite(h_s.history["loss"])), f"the loss is not finite: {h_s.history['loss']}.")
+keras.utils.set_random_seed(1)
+m_2 = build_lung_cnn(width=24, height=24, depth=3, classes=2)
+w_2 = [w.copy() for w in m_2.get_weights()]
+X_2 = np.random.default_rng(3).random((30, 24, 24, 3), dtype=np.float32)
+h_2 = train_lung_cnn(m_2, X_2, np.arange(30) % 2, epochs=3, batch_size=8, augment=False)
+check(
+    len(h_2.history.get("loss", [])) == 3,
+    "epochs=3 should give 3 losses.",
+    hint="pass epochs to fit.",
+)
+check(
+    np.all(np.isfinite(h_2.history["loss"])), "training with augment=False gave a non-finite loss."
+)
+check(
+    any(not np.allclose(a, b) for a, b in zip(w_2, m_2.get_weights(), strict=True)),
+    "with augment=False the weights of the given model did not change.",
+)
+### END HIDDEN TESTS
+passed("train_lung_cnn")
+
+# %% test id=test_train_lung_cnn_heldout points=4 tags=slow
+"""train_lung_cnn: your CNN trained by your train_lung_cnn (1200 patches, 8 epochs) scores
+>= 0.90 on a hidden held-out set (takes about a minute)."""
+check(
+    callable(build_lung_cnn) and callable(train_lung_cnn),
+    "build_lung_cnn and train_lung_cnn must be defined.",
+)
+print(
+    "When graded, this test trains build_lung_cnn() with train_lung_cnn on 1200 new patches for 8 "
+    "epochs and scores it on images you never see (>= 0.90 accuracy needed)."
+)
+### BEGIN HIDDEN TESTS
+from dlcourse.grading.heldout import submit_model
+from dlcourse.testkit.lung import lung_patches
+
+# 1200 patches drawn like the held-out set's (native size, resized to 40 x 40)
+X_h, y_h = lung_patches(600, seed=11, size=40)
+keras.utils.set_random_seed(0)
+model_h = build_lung_cnn()
+train_lung_cnn(model_h, X_h, y_h, epochs=8, batch_size=32)
+# Graded: the grader scores the trained model on the held-out set, outside the sandbox.
+submit_model(model_h, "lung")
+### END HIDDEN TESTS
+passed("train_lung_cnn_heldout")
+
+# %% [markdown] id=markdown-11
+# ## 5 · Evaluation
+#
+# The **accuracy** is the share of right answers. The **classification report** gives, per
+# class, the *precision* (of the patches called "pos", how many are), the *recall* (of the
+# real "pos", how many were found) and their harmonic mean, the *f1-score*; the *support* is
+# the number of true test images of each class. The **confusion matrix** counts each (true,
+# predicted) pair.
+
+# %% id=code-6
+probs_test = lung_cnn.predict(X_test, verbose=0)
+y_pred = probs_test.argmax(axis=1)  # the class with the largest probability
+print(f"test accuracy: {np.mean(y_pred == y_test):.3f}")
+print(classification_report(y_test, y_pred, target_names=["neg (0)", "pos (1)"], zero_division=0))
+ConfusionMatrixDisplay(
+    confusion_matrix(y_test, y_pred), display_labels=["No Cancer", "Cancer"]
+).plot()
+plt.show()
+
+# %% [markdown] id=markdown-14
+# The lectures' model reached 0.94 on its test images. Here, expect about **0.93-0.97** after
+# the full training: the remaining errors are mostly small faint nodules that look exactly
+# like a vessel seen end-on. Look at some of the mistakes:
+
+# %% id=code-7
+wrong = np.flatnonzero(y_pred != y_test)[:8]
+if len(wrong):
+    fig, axes = plt.subplots(1, len(wrong), figsize=(2 * len(wrong), 2.4), squeeze=False)
+    for ax, i in zip(axes[0], wrong, strict=True):
+        ax.imshow(X_test[i])
+        ax.set_title(f"true {y_test[i]}, p(pos)={probs_test[i, 1]:.2f}", fontsize=8)
+        ax.axis("off")
+    plt.show()
+
+# %% [markdown] id=markdown-12
+# ### Question 5.1 · A model that never finds cancer
+# In a screening clinic most patches have no nodule. Take a test set of 1000 patches, 50 of
+# them positive. An accuracy of 0.94 on it, the lectures' figure, sounds good. What accuracy
+# does a "model" get that answers "No Cancer" for every patch, without looking at it?
+#
+# - **a** 0.00: it never finds a cancer
+# - **b** 0.05
+# - **c** 0.50, a coin flip
+# - **d** 0.95
+#
+# Set `q_always_negative` to one letter.
+
+# %% solution id=q_always_negative
+# Your answer: q_always_negative = "<one letter: a, b, c or d>"
+### BEGIN SOLUTION
+q_always_negative = "d"
+### END SOLUTION
+
+# %% test id=test_q_always_negative points=1
+"""q_always_negative: the accuracy of the constant "No Cancer" answer on an unbalanced set."""
+check_choice(q_always_negative, ["a", "b", "c", "d"], "q_always_negative")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_lung
+
+check_answer(q_always_negative, ref_lung.QUESTIONS["q_always_negative"], "q_always_negative")
+### END HIDDEN TESTS
+passed("q_always_negative")
+
+# %% [markdown] id=markdown-13
+# So on such a set an accuracy of 0.94 is worse than doing nothing. Our patches are balanced (half of
+# them positive), which hides this; real screening data never is.
+#
+# ### Question 5.2 · Why recall
+# For a screening tool, which number of the report matters most, and why?
+#
+# - **a** The precision of "pos": of the patches the model calls cancer, the share that are.
+# - **b** The recall of "pos": of the real nodules, the share the model finds. A missed nodule
+#   (a false negative) sends a sick patient home; a false alarm costs a second look by a doctor.
+# - **c** The recall on the training images, because it shows how well the model learnt.
+# - **d** Any of them: recall and accuracy always agree.
+#
+# Set `q_recall` to one letter.
+
+# %% solution id=q_recall
+# Your answer: q_recall = "<one letter: a, b, c or d>"
+### BEGIN SOLUTION
+q_recall = "b"
+### END SOLUTION
+
+# %% test id=test_q_recall points=1
+"""q_recall: what recall measures, and why it matters for screening."""
+check_choice(q_recall, ["a", "b", "c", "d"], "q_recall")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_lung
+
+check_answer(q_recall, ref_lung.QUESTIONS["q_recall"], "q_recall")
+### END HIDDEN TESTS
+passed("q_recall")
+
+# %% [markdown] id=markdown-15
+# ### Saving and reloading the model
+# Keras 3 saves a whole model (architecture, weights, optimizer state) in one `.keras` file;
+# the original `.model` folder format is gone.
+
+# %% id=code-8
+model_path = Path("lung_cnn.keras")
+lung_cnn.save(model_path)
+reloaded = keras.saving.load_model(model_path)
+same = np.allclose(
+    reloaded.predict(X_test[:16], verbose=0), lung_cnn.predict(X_test[:16], verbose=0), atol=1e-6
+)
+print(
+    f"saved to {model_path} ({model_path.stat().st_size / 1e6:.1f} MB); "
+    f"reloaded model agrees: {same}"
+)
+
+# %% [markdown] id=markdown-16
+# ## 6 · Predicting one image, with a confidence rule
+#
+# A screening tool should say when it is unsure. The lectures' rule: take the largest class
+# probability as the **confidence**; if it is at least 95%, report the class ("Cancer" for
+# class 1, "No Cancer" for class 0), otherwise report **"Not detected"**.
+#
+# ### Exercise 6.1 · `predict_with_confidence`
+# `image` is one preprocessed image `(40, 40, 3)` in [0, 1]: add the batch axis before
+# predicting; the predicted class is the `argmax` of the probabilities.
+
+# %% solution id=predict_with_confidence
+def predict_with_confidence(model, image, threshold=0.95):
+    """Classify one image, or refuse when the model is not confident enough.
+
+    Returns:
+        (label, confidence): confidence is the largest class probability (a float in [0, 1]);
+        label is "Cancer" (class 1) or "No Cancer" (class 0) when confidence >= threshold,
+        else "Not detected".
+    """
+    ### BEGIN SOLUTION
+    probs = np.asarray(model.predict(np.asarray(image, dtype=np.float32)[None], verbose=0))[0]
+    k = int(np.argmax(probs))
+    confidence = float(probs[k])
+    if confidence < threshold:
+        return "Not detected", confidence
+    return ("Cancer" if k == 1 else "No Cancer"), confidence
+    ### END SOLUTION
+
+# %% test id=test_predict_with_confidence points=2
+"""predict_with_confidence: the label map (1 = Cancer), the confidence, and the 95% rule."""
+probe = keras.Sequential(
+    [
+        keras.Input((40, 40, 3)),
+        layers.GlobalAveragePooling2D(),
+        layers.Dense(2, activation="softmax"),
+    ]
+)
+probe.layers[-1].set_weights(
+    [np.array([[-10.0, 10.0], [0.0, 0.0], [0.0, 0.0]]), np.array([5.0, -5.0])]
+)
+
+
+def _image(level):
+    img = np.zeros((40, 40, 3), dtype=np.float32)
+    img[..., 0] = level
+    return img
+
+
+def _probs(level):
+    return np.asarray(probe.predict(_image(level)[None], verbose=0))[0]
+
+
+label, conf = predict_with_confidence(probe, _image(0.9))
+check(
+    label == "Cancer",
+    f"p(class 1) = {_probs(0.9)[1]:.4f}: expected 'Cancer', got {label!r}.",
+    hint="class 1 is 'Cancer', class 0 is 'No Cancer'.",
+)
+check_close(
+    conf, _probs(0.9).max(), "the confidence", atol=1e-5, hint="the largest probability, in [0, 1]."
+)
+label, conf = predict_with_confidence(probe, _image(0.1))
+check(
+    label == "No Cancer",
+    f"p(class 0) = {_probs(0.1)[0]:.4f}: expected 'No Cancer', got {label!r}.",
+    hint="class 0 is 'No Cancer'.",
+)
+label, conf = predict_with_confidence(probe, _image(0.55))
+check(
+    label == "Not detected",
+    f"the confidence is {_probs(0.55).max():.3f} < 0.95: expected 'Not detected', got {label!r}.",
+)
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_lung
+
+for level, threshold in [
+    (0.55, 0.7),
+    (0.45, 0.7),
+    (0.55, 0.75),
+    (0.8, 0.95),
+    (0.2, 0.99),
+    (0.62, 0.95),
+    (0.35, 0.95),
+    (0.99, 0.5),
+]:
+    want = ref_lung.predict_with_confidence(probe, _image(level), threshold)
+    want_label, want_conf = want[0], want[1]
+    got_label, got_conf = predict_with_confidence(probe, _image(level), threshold=threshold)
+    check(
+        got_label == want_label,
+        f"probabilities {np.round(_probs(level), 4).tolist()} with threshold "
+        f"{threshold}: expected {want_label!r}, got {got_label!r}.",
+        hint="confidence = max probability; the label only when confidence >= threshold.",
+    )
+    check(
+        np.ndim(got_conf) == 0,
+        f"the confidence should be one number, got shape {np.shape(got_conf)}.",
+    )
+    check_close(
+        float(got_conf),
+        want_conf,
+        f"the confidence for probabilities {np.round(_probs(level), 4).tolist()}",
+        atol=1e-5,
+        hint="a probability in [0, 1], not a percentage.",
+    )
+### END HIDDEN TESTS
+passed("predict_with_confidence")
+
+# %% [markdown] id=markdown-17
+# Now draw the verdict on the image, as the original project did with `cv2.putText`:
+# green text for a confident answer, red for "Not detected".
+
+# %% id=code-9
+def show_prediction(ax, image, label, confidence):
+    """Show an image with the verdict written on it."""
+    ax.imshow(image, interpolation="nearest")
+    text = label if label == "Not detected" else f"{label}: {100 * confidence:.2f}%"
+    color = "red" if label == "Not detected" else "lime"
+    ax.text(
+        1,
+        3,
+        text,
+        color=color,
+        fontsize=10,
+        fontweight="bold",
+        va="top",
+        bbox=dict(facecolor="black", alpha=0.5, pad=2),
+    )
+    ax.axis("off")
+
+
+fig, axes = plt.subplots(1, 6, figsize=(15, 3))
+for ax, i in zip(axes, range(6), strict=True):
+    label, confidence = predict_with_confidence(reloaded, X_test[i])
+    show_prediction(ax, X_test[i], label, confidence)
+    ax.set_title(f"file label: {'pos' if y_test[i] else 'neg'}", fontsize=9)
+plt.show()
+
+# %% [markdown] id=markdown-18
+# ### The threshold study: what does the 95% rule trade?
+#
+# A threshold splits the cases in two: those the model **decides** (confidence at least the
+# threshold) and those it hands to a doctor ("Not detected"). Three numbers describe a
+# threshold:
+#
+# - the **coverage**: the share of all cases that the model decides;
+# - the **accuracy on the decided cases**: of those, the share it gets right;
+# - the **recall on the decided cases**: of the decided cases that really are cancer, the
+#   share it calls "Cancer".
+#
+# Raising the threshold lowers the coverage, and usually raises the accuracy on what is left.
+# How much, and whether 95% is a good place to stand, is measured, not assumed: on the
+# **validation** data, since choosing a threshold is a model choice.
+#
+# ### Exercise 6.2 · `selective_metrics`
+# `probs` holds one row of class probabilities per case, `(N, 2)`, `y_true` the true labels.
+# A case is decided when its confidence (its largest probability) is **at least** the
+# threshold, as in `predict_with_confidence`; its prediction is the `argmax`. Return
+# `(coverage, accuracy, recall)` as floats. When no case is decided the accuracy is undefined:
+# return `float("nan")`; the same for the recall when no decided case is positive.
+
+# %% solution id=selective_metrics
+def selective_metrics(probs, y_true, threshold=0.95):
+    """Coverage, and accuracy and recall (of class 1) on the cases decided at `threshold`.
+
+    Args:
+        probs: (N, 2) class probabilities; y_true: (N,) labels 0/1; threshold: the confidence
+            needed to decide (confidence = the largest probability of a row).
+    Returns:
+        (coverage, accuracy, recall) as floats: the share of the N cases decided; the share of the
+        decided cases predicted right (nan if none is decided); the share of the decided cases
+        with label 1 that are predicted 1 (nan if there are none).
+    """
+    ### BEGIN SOLUTION
+    probs = np.asarray(probs)
+    y_true = np.asarray(y_true)
+    decided = probs.max(axis=1) >= threshold
+    pred = probs.argmax(axis=1)
+    coverage = float(decided.mean())
+    accuracy = float(np.mean(pred[decided] == y_true[decided])) if decided.any() else float("nan")
+    positive = decided & (y_true == 1)
+    recall = float(np.mean(pred[positive] == 1)) if positive.any() else float("nan")
+    return coverage, accuracy, recall
+    ### END SOLUTION
+
+# %% [markdown] id=markdown-19
+# **Expected output:** `coverage 0.833, accuracy 0.600, recall 0.667` (5 of the 6 cases are
+# decided, one of them exactly at the threshold).
+
+# %% id=code-10
+probs_demo = np.array([[0.99, 0.01], [0.03, 0.97], [0.40, 0.60], [0.96, 0.04], [0.02, 0.98], [0.05, 0.95]])
+y_demo = np.array([0, 1, 1, 1, 0, 1])
+cov, acc, rec = selective_metrics(probs_demo, y_demo, threshold=0.95)
+print(f"coverage {cov:.3f}, accuracy {acc:.3f}, recall {rec:.3f}")
+
+# %% test id=test_selective_metrics points=2
+"""selective_metrics: coverage, accuracy and recall on the decided cases; a tie decides; nan when undefined."""
+probs_t = np.array([[0.99, 0.01], [0.03, 0.97], [0.40, 0.60], [0.96, 0.04], [0.02, 0.98], [0.05, 0.95]])
+y_t = np.array([0, 1, 1, 1, 0, 1])
+got = selective_metrics(probs_t, y_t, threshold=0.95)
+check(
+    isinstance(got, tuple) and len(got) == 3,
+    f"return a tuple (coverage, accuracy, recall), got {type(got).__name__}.",
+)
+cov_t, acc_t, rec_t = got
+check_close(
+    cov_t,
+    5 / 6,
+    "the coverage of 6 cases, 5 with confidence >= 0.95",
+    hint="a case is decided when its largest probability is at least the threshold (>=, not >): "
+    "the row [0.05, 0.95] is decided at 0.95.",
+)
+check_close(
+    acc_t,
+    3 / 5,
+    "the accuracy on the 5 decided cases",
+    hint="divide by the number of decided cases, not by all of them.",
+)
+check_close(
+    rec_t,
+    2 / 3,
+    "the recall on the decided cases (3 of them are cancer, 2 called 'Cancer')",
+    hint="of the decided cases whose true label is 1, the share predicted 1.",
+)
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_lung
+
+
+def _same(got_v, want_v, what, hint=None):
+    check(np.ndim(got_v) == 0, f"{what} should be one number, got shape {np.shape(got_v)}.")
+    if np.isnan(want_v):
+        check(
+            bool(np.isnan(got_v)),
+            f"{what} is undefined here: expected nan, got {float(got_v):.4g}.",
+            hint='return float("nan") when there is no case to count.',
+        )
+    else:
+        check_close(float(got_v), want_v, what, rtol=1e-9, hint=hint)
+
+
+rng = np.random.default_rng(808)
+for n, threshold in [(50, 0.95), (200, 0.8), (333, 0.99), (120, 0.6), (75, 0.95)]:
+    p1 = np.clip(rng.beta(0.4, 0.4, size=n), 0.001, 0.999)
+    p1[: n // 10] = 0.95  # ties at the threshold of 0.95
+    probs_h = np.stack([1.0 - p1, p1], axis=1)
+    y_h = (rng.random(n) < np.where(rng.random(n) < 0.85, p1, 1 - p1)).astype(np.int64)
+    want = ref_lung.selective_metrics(probs_h, y_h, threshold)
+    got = selective_metrics(probs_h, y_h, threshold=threshold)
+    label = f"{n} cases at threshold {threshold}"
+    _same(got[0], want[0], f"the coverage of {label}", hint="decided: largest probability >= threshold.")
+    _same(got[1], want[1], f"the accuracy of {label}", hint="right answers among the decided cases only.")
+    _same(got[2], want[2], f"the recall of {label}", hint="among the decided cases with label 1 only.")
+# nothing decided; and decided cases that are all negative
+probs_n = np.array([[0.6, 0.4], [0.3, 0.7], [0.55, 0.45]])
+got = selective_metrics(probs_n, np.array([0, 1, 1]), threshold=0.9)
+_same(got[0], 0.0, "the coverage when no confidence reaches 0.9")
+_same(got[1], float("nan"), "the accuracy when no case is decided")
+got = selective_metrics(np.array([[0.99, 0.01], [0.98, 0.02], [0.4, 0.6]]), np.array([0, 0, 1]), threshold=0.9)
+_same(got[1], 1.0, "the accuracy of 2 decided negatives predicted right")
+_same(got[2], float("nan"), "the recall when no decided case is positive")
+### END HIDDEN TESTS
+passed("selective_metrics")
+
+# %% [markdown] id=markdown-20
+# Now sweep the threshold over the model's confidences on the **validation** images.
+# **Expected:** the coverage falls as the threshold rises, slowly at first and steeply near 1;
+# the accuracy and the recall on the decided cases rise towards 1. (In a smoke run with one
+# epoch the model is rarely confident, and the curves are short.)
+
+# %% id=code-11
+probs_val = lung_cnn.predict(X_val, verbose=0)
+thresholds = np.r_[np.arange(0.50, 0.99, 0.01), 0.99, 0.995, 0.999]
+study = np.array([selective_metrics(probs_val, y_val, threshold=t) for t in thresholds])
+coverage_v, accuracy_v, recall_v = study.T
+at_95 = int(np.argmin(np.abs(thresholds - 0.95)))
+
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 4.5))
+ax1.plot(thresholds, coverage_v, label="coverage (share decided)")
+ax1.plot(thresholds, accuracy_v, label="accuracy on the decided cases")
+ax1.plot(thresholds, recall_v, label="recall of cancer on the decided cases")
+ax1.axvline(0.95, color="gray", ls="--", lw=1)
+ax1.text(0.951, 0.02, "95% rule", color="gray")
+ax1.set(xlabel="confidence threshold", ylabel="share", ylim=(0, 1.02),
+        title=f"Threshold study on {len(y_val)} validation images")
+ax1.legend(loc="lower left")
+ax2.plot(coverage_v, accuracy_v, ".-", label="accuracy")
+ax2.plot(coverage_v, recall_v, ".-", label="recall of cancer")
+ax2.plot(coverage_v[at_95], accuracy_v[at_95], "ko")
+ax2.annotate("threshold 0.95", (coverage_v[at_95], accuracy_v[at_95]), textcoords="offset points",
+             xytext=(10, -15))
+scores = np.r_[accuracy_v, recall_v]
+low = np.min(scores[np.isfinite(scores)], initial=1.0)  # zoom in on where the curves are
+ax2.set(xlabel="coverage (share of cases the model decides)", ylabel="on the decided cases",
+        xlim=(0, 1.02), ylim=(max(0.0, low - 0.05), 1.005), title="What the model decides, and how well")
+ax2.legend(loc="lower left")
+plt.show()
+
+for t in (0.5, 0.8, 0.9, 0.95, 0.99):
+    cov, acc, rec = selective_metrics(probs_val, y_val, threshold=t)
+    print(f"threshold {t:.2f}: decides {100 * cov:5.1f}% of the cases, accuracy {acc:.3f}, recall {rec:.3f}")
+
+# %% [markdown] id=markdown-21
+# **A confidence is not a probability of being right.** Softmax turns scores into numbers
+# that sum to 1, but nothing in training makes "0.97" mean "right 97% of the time": networks
+# trained with cross-entropy are usually **over-confident**, and a confident network can be
+# wrong (look at the confidences of the mistakes in Section 5). The cell below compares, for
+# the validation cases decided at 0.95, their average confidence with how often they are
+# right. Confidences become honest only after **calibration** on validation data, for example
+# **temperature scaling**: divide the logits by one number $T$, chosen to minimise the
+# validation cross-entropy; no prediction changes, only the confidences. So the 95% rule is
+# a choice of where to stand on the curves above, to be made on validation data for the
+# coverage and the recall a clinic needs, not a guarantee of 95% right answers.
+
+# %% id=code-12
+decided_v = probs_val.max(axis=1) >= 0.95
+if decided_v.any():
+    mean_conf = probs_val.max(axis=1)[decided_v].mean()
+    hit_rate = np.mean(probs_val.argmax(axis=1)[decided_v] == y_val[decided_v])
+    print(f"{decided_v.sum()} validation cases decided at 0.95: mean confidence {mean_conf:.3f}, "
+          f"right {hit_rate:.3f} of the time")
+else:
+    print("no validation case reaches a confidence of 0.95 (a short smoke run)")
+
+# %% [markdown] id=markdown-22
+# ### Question 6.3 · Raising the threshold
+# A hospital raises the threshold from 0.95 to 0.99. What happens?
+#
+# - **a** The network becomes more accurate on every image, because it has to be surer.
+# - **b** The model decides more cases, because it is held to a higher standard.
+# - **c** The model decides fewer cases (the coverage falls), and is usually right more often
+#   on those it decides; more cases go to a doctor.
+# - **d** Nothing that matters: a softmax output of 0.95 already means the model is right
+#   95% of the time.
+#
+# Set `q_threshold` to one letter.
+
+# %% solution id=q_threshold
+# Your answer: q_threshold = "<one letter: a, b, c or d>"
+### BEGIN SOLUTION
+q_threshold = "c"
+### END SOLUTION
+
+# %% test id=test_q_threshold points=1
+"""q_threshold: what moving the confidence threshold trades."""
+check_choice(q_threshold, ["a", "b", "c", "d"], "q_threshold")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_lung
+
+check_answer(q_threshold, ref_lung.QUESTIONS["q_threshold"], "q_threshold")
+### END HIDDEN TESTS
+passed("q_threshold")
+
+# %% [markdown] id=markdown-23
+# ## 7 · Debugging the original course code
+#
+# Below is the original project's training and evaluation code, written for Keras 2.3 and
+# TensorFlow 2.2, gathered into one function that builds its model with `build_lung_cnn`
+# (2 classes), and otherwise left as it was. It has **four bugs**. On current Keras some of them stop it with an error; at least one lets it run and
+# print a wrong result. Your job is the one you will have with any code a colleague hands you:
+# run it, read what goes wrong, and fix it, one error at a time.
+
+# %% id=code-13
+from keras.optimizers import Adam
+from keras.utils import to_categorical
+
+
+def original_project(X_train, y_train, X_test, y_test, epochs=50, lr=1e-3, batch_size=32):
+    """The original project's training and evaluation (Keras 2.3), as the course gave it."""
+    labels = np.concatenate([y_train, y_test])  # every label of the data set
+    # one-hot encoding
+    y_train_1h = to_categorical(y_train, num_classes=len(labels))
+    y_test_1h = to_categorical(y_test, num_classes=len(labels))
+    model = build_lung_cnn(width=40, height=40, depth=3, classes=2)
+    optimizer = Adam(lr=lr, decay=lr / epochs)
+    model.compile(optimizer=optimizer, loss="categorical_crossentropy", metrics=["accuracy"])
+    model.fit(X_train, y_train_1h, batch_size=batch_size, epochs=epochs, verbose=0)
+    score = model.evaluate(X_test, y_test_1h, verbose=0)
+    y_pred = model.predict_classes(X_test)
+    report = classification_report(y_pred, y_test)
+    return score[1], report, y_pred
+
+# %% [markdown] id=markdown-24
+# Run it on a small part of the data (one epoch, a few seconds). `run_and_report` calls a
+# function and, when it fails, prints the error and the line of the function that raised it
+# instead of a long traceback. Read the error message: it names what is wrong.
+
+# %% id=code-14
+import traceback
+import warnings
+
+
+def run_and_report(func, *args, **kwargs):
+    """Call func(*args, **kwargs); on an error print its type, message and the failing line of func.
+
+    Warnings raised while it runs are printed too (some old arguments are ignored with a warning).
+    Returns the result, or None when func failed.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = func(*args, **kwargs)
+        except Exception as err:
+            frames = [f for f in traceback.extract_tb(err.__traceback__) if f.name == func.__name__]
+            where = f" in line {frames[-1].lineno} of {func.__name__}: {frames[-1].line}" if frames else ""
+            print(f"{type(err).__name__}{where}\n    {str(err)[:500]}")
+            result = None
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            print(f"warning: {w.message}")
+    return result
+
+
+small = (X_train[:160], y_train[:160], X_test[:80], y_test[:80])
+run_and_report(original_project, *small, epochs=1)
+
+# %% [markdown] id=markdown-25
+# ### Exercise 7.1 · `run_original_project`
+# Copy the body of `original_project` into the cell below, under the name
+# `run_original_project`, and run the cell after it, which runs your version on the same small
+# data. Read the first error, fix that one thing, run both cells again, and go on until it runs.
+# Then check the outputs as well: does the report describe the test labels? The cell prints
+# how many test images of each class there are.
+#
+# Keep the same arguments and the same steps (no augmentation), and return
+# `(accuracy, report, y_pred)`: the test accuracy (a float), the classification report as a
+# string, and the predicted classes (integers, shape `(N,)`). Open a hint only when an error
+# or an output has you stuck.
+#
+# <details><summary>Hint 1: the optimizer</summary>
+#
+# Keras 3's optimizers call the step size `learning_rate`; `lr` is not recognised. The
+# argument `decay` is gone too, and only a warning says it is ignored. The old decay divided
+# the rate by `1 + decay * step`, which today is the schedule
+# `keras.optimizers.schedules.InverseTimeDecay(lr, decay_steps=1, decay_rate=lr / epochs)`,
+# passed as `learning_rate=`.
+# </details>
+#
+# <details><summary>Hint 2: shapes that do not match in fit</summary>
+#
+# Print `y_train_1h.shape`. `num_classes` is the number of classes, 2 (the model's output
+# size); `len(labels)` is the number of images.
+# </details>
+#
+# <details><summary>Hint 3: an attribute that does not exist</summary>
+#
+# `predict_classes` was removed from Keras. `model.predict` returns the probabilities; the
+# class is their `argmax` along the class axis.
+# </details>
+#
+# <details><summary>Hint 4: a report that runs but is wrong</summary>
+#
+# The `support` column of a classification report counts the **true** labels of each class.
+# If it does not match the counts printed under it, read `help(classification_report)`: the
+# true labels come first, `classification_report(y_true, y_pred)`. Swapped, precision and
+# recall trade places.
+# </details>
+
+# %% solution id=run_original_project
+def run_original_project(X_train, y_train, X_test, y_test, epochs=50, lr=1e-3, batch_size=32):
+    """The original project's training and evaluation, fixed for Keras 3.
+
+    Returns:
+        (accuracy, report, y_pred): test accuracy (float), classification_report text (str),
+        predicted classes (int array (N,)).
+    """
+    ### BEGIN SOLUTION
+    y_train_1h = keras.utils.to_categorical(y_train, num_classes=2)
+    y_test_1h = keras.utils.to_categorical(y_test, num_classes=2)
+    model = build_lung_cnn(width=40, height=40, depth=3, classes=2)
+    schedule = keras.optimizers.schedules.InverseTimeDecay(
+        lr, decay_steps=1, decay_rate=lr / epochs
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=schedule),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    model.fit(X_train, y_train_1h, batch_size=batch_size, epochs=epochs, verbose=0)
+    score = model.evaluate(X_test, y_test_1h, verbose=0)
+    y_pred = model.predict(X_test, verbose=0).argmax(axis=1)
+    report = classification_report(y_test, y_pred, zero_division=0)
+    return float(score[1]), report, y_pred
+    ### END SOLUTION
+
+# %% id=code-15
+result_small = run_and_report(run_original_project, *small, epochs=1)
+if result_small is not None:
+    print(f"accuracy {result_small[0]:.3f}")
+    print(result_small[1])
+    print(f"true test labels: {int(np.sum(small[3] == 0))} of class 0, {int(np.sum(small[3] == 1))} of class 1")
+
+# %% [markdown] id=markdown-26
+# **Expected output:** no error, and a report whose `support` column equals the true counts
+# printed under it. Then the full run, on all the images:
+
+# %% id=code-16
+acc_orig, report_orig, _ = run_original_project(
+    X_train, y_train, X_test, y_test, epochs=max(1, NUM_EPOCHS // 5)
+)
+print(f"accuracy of the fixed original code: {acc_orig:.3f}")
+print(report_orig)
+
+# %% test id=test_run_original_project points=2
+"""run_original_project: runs on Keras 3; returns (accuracy, report (true labels first), y_pred)."""
+from dlcourse.lung import make_lung_images
+
+imgs_o, y_o = make_lung_images(40, seed=9, size=40)
+X_o = imgs_o.astype(np.float32) / 255.0
+keep = np.r_[np.flatnonzero(y_o == 1)[:30], np.flatnonzero(y_o == 0)[:40]]  # 30 pos, 40 neg
+X_o, y_o = X_o[keep], y_o[keep]
+Xa_o, Xb_o, ya_o, yb_o = train_test_split(X_o, y_o, test_size=0.3, random_state=0, stratify=y_o)
+keras.utils.set_random_seed(0)
+result = run_original_project(Xa_o, ya_o, Xb_o, yb_o, epochs=1, batch_size=16)
+check(isinstance(result, tuple) and len(result) == 3, "return (accuracy, report, y_pred).")
+acc_o, report_o, pred_o = result
+pred_o = check_shape(
+    pred_o, (len(yb_o),), "y_pred", hint="argmax over the class axis of model.predict(X_test)."
+)
+check(set(np.unique(pred_o)) <= {0, 1}, f"y_pred should hold classes 0/1, got {np.unique(pred_o)}.")
+check_close(
+    float(acc_o),
+    np.mean(pred_o == yb_o),
+    "the accuracy",
+    atol=1e-6,
+    hint="score[1] of model.evaluate, the share of y_pred equal to y_test.",
+)
+check_type(report_o, str, "report", hint="classification_report returns a string.")
+### BEGIN HIDDEN TESTS
+
+
+def _rows(text):
+    rows = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 5 and "avg" not in parts and "accuracy" not in parts:
+            try:
+                rows.append([float(v) for v in parts[-4:]])
+            except ValueError:
+                continue
+    return rows
+
+
+rows = _rows(report_o)
+check(
+    len(rows) == 2, f"the report should have one row per class (2), found {len(rows)}:\n{report_o}"
+)
+supports = [int(r[3]) for r in rows]
+want_support = [int(np.sum(yb_o == 0)), int(np.sum(yb_o == 1))]
+check(
+    supports == want_support,
+    f"the report's support column should count the true test labels "
+    f"{want_support}, got {supports}.",
+    hint="classification_report(y_true, y_pred): true labels first.",
+)
+ref_rows = _rows(classification_report(yb_o, pred_o, zero_division=0))
+for r, want in zip(rows, ref_rows, strict=False):
+    check(
+        abs(r[1] - want[1]) <= 0.011,
+        f"recall in the report is {r[1]}, expected {want[1]}.",
+        hint="classification_report(y_true, y_pred): true labels first.",
+    )
+### END HIDDEN TESTS
+passed("run_original_project")
+
+# %% [markdown] id=markdown-27
+# ### Question 7.2 · The lectures' report
+# The lectures printed the report with the arguments swapped, `classification_report(predY,
+# y_teste)`, and read for the cancer class (1.0): precision 0.89, recall 0.98, and an accuracy
+# of 0.94. What were the model's real precision and recall for the cancer class?
+#
+# - **a** precision 0.89 and recall 0.98, as printed
+# - **b** precision 0.98 and recall 0.89
+# - **c** both 0.94, the accuracy
+# - **d** they cannot be known without running the model again
+#
+# Set `q_swapped_report` to one letter.
+
+# %% solution id=q_swapped_report
+# Your answer: q_swapped_report = "<one letter: a, b, c or d>"
+### BEGIN SOLUTION
+q_swapped_report = "b"
+### END SOLUTION
+
+# %% test id=test_q_swapped_report points=1
+"""q_swapped_report: what swapping y_true and y_pred does to precision and recall."""
+check_choice(q_swapped_report, ["a", "b", "c", "d"], "q_swapped_report")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_lung
+
+check_answer(q_swapped_report, ref_lung.QUESTIONS["q_swapped_report"], "q_swapped_report")
+### END HIDDEN TESTS
+passed("q_swapped_report")
+
+# %% [markdown] id=markdown-28
+# So the lectures' model found 89% of the nodules, not 98%.
+#
+# ## What you should remember
+# - A data set of images can be labelled by its file names; read only the part of the name
+#   that holds the label (`pos`/`neg` just before the extension), and read images as RGB
+#   scaled to [0, 1].
+# - Split with `stratify=y` so both parts keep the class proportions; fix the seed.
+# - The lectures' CNN has 2,528,072 parameters, 99% of them in `Dense(500)`; `"same"` padding
+#   keeps the image size through the convolutions.
+# - Augmentation (random flips and rotations as Keras preprocessing layers) lets a big
+#   network learn from few images; the model is judged on images it has never seen.
+# - Report precision, recall and the confusion matrix, not only the accuracy, and give the
+#   true labels first.
+# - Accuracy alone misleads on unbalanced data: answering "No Cancer" always can beat a real
+#   model. For screening, watch the recall of the cancer class.
+# - A screening model should be allowed to say "Not detected" when its confidence is below a
+#   threshold (here 95%). The threshold trades coverage for accuracy and recall: choose it on
+#   validation data. A softmax confidence is not calibrated: 0.95 does not mean right 95% of
+#   the time.
+# - Old code is debugged from its errors, one at a time, and then from its outputs: a report
+#   that runs can still be wrong. In Keras 3, `lr=` is `learning_rate=`, `decay` is a schedule,
+#   `predict_classes` is `argmax(predict(...))`, and models are saved as `.keras` files.
+# - This data is synthetic: a model for real patients needs real, expert-labelled data.
+
+# %% id=code-17
+# Versions of the libraries this notebook ran with.
+%load_ext watermark
+%watermark --python --machine --packages numpy,matplotlib,scikit-learn,tensorflow,keras,dlcourse
