@@ -1,0 +1,69 @@
+"""Public helpers for the tests of 05_cnn: stand-in "pretrained" bases and weight inspection.
+
+Nothing here is an answer to an exercise:
+
+* `pretrained_stand_in` builds a small convolutional base (no head, like
+  `VGG16(include_top=False)`) whose weights are drawn from a seeded numpy generator, so the
+  grader's judge rebuilds exactly the same base as the student's kernel. It stands in for a
+  base pretrained on another data set;
+* `find_weights` tells, for each array of a base, whether a model holds it unchanged and
+  whether that copy is trainable. It works on the model itself (in the kernel) and on the
+  model rebuilt from its configuration and weights (in the judge), since it compares values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["pretrained_stand_in", "find_weights"]
+
+
+def pretrained_stand_in(input_shape=(28, 28, 1), filters=(8, 16), batchnorm=False, seed=0,
+                        name="pretrained_base"):
+    """A small convolutional base with fixed pseudo-random weights (uncompiled, trainable).
+
+    Conv2D(filters[0], 3x3, relu) [BatchNormalization], MaxPooling2D, then the same with
+    filters[1]: its output is a 4-D feature map, like a VGG base loaded with include_top=False.
+    """
+    import keras
+    from keras import layers
+
+    stack = [keras.Input(shape=tuple(input_shape))]
+    for f in filters:
+        stack.append(layers.Conv2D(int(f), (3, 3), activation="relu"))
+        if batchnorm:
+            stack.append(layers.BatchNormalization())
+        stack.append(layers.MaxPooling2D((2, 2)))
+    base = keras.Sequential(stack, name=name)
+    rng = np.random.default_rng(seed)
+    weights = []
+    for w in base.get_weights():
+        if w.ndim == 4:  # conv kernels: He-like scale
+            fan_in = int(np.prod(w.shape[:3]))
+            weights.append(rng.normal(scale=np.sqrt(2.0 / fan_in), size=w.shape))
+        elif w.ndim == 1 and np.all(w == 1):  # batch-norm gamma or moving variance
+            weights.append(rng.uniform(0.5, 1.5, size=w.shape))
+        else:  # biases, beta, moving mean
+            weights.append(rng.normal(scale=0.1, size=w.shape))
+    base.set_weights([w.astype("float32") for w in weights])
+    return base
+
+
+def find_weights(model, arrays, atol: float = 0.0) -> list[tuple[bool, bool]]:
+    """For each array of `arrays`: (found unchanged among the model's weights, that weight trainable).
+
+    A weight counts as found when it has the same shape and values (within `atol`). Trainable
+    means that it is among `model.trainable_weights`, i.e. `fit` would change it.
+    """
+    trainable = [np.asarray(v) for v in model.trainable_weights]
+    frozen = [np.asarray(v) for v in model.non_trainable_weights]
+
+    def holds(pool, a):
+        return any(p.shape == a.shape and np.allclose(p, a, rtol=0.0, atol=atol) for p in pool)
+
+    out = []
+    for a in arrays:
+        a = np.asarray(a)
+        in_trainable, in_frozen = holds(trainable, a), holds(frozen, a)
+        out.append((in_trainable or in_frozen, in_trainable and not in_frozen))
+    return out
