@@ -45,3 +45,29 @@ def show_images(images, labels=None, class_names=None, rows: int = 4, cols: int 
             ax.set_title(class_names[int(label)] if class_names is not None else str(label), fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def plot_history(history, metrics=("loss", "accuracy"), title: str = "", axes=None):
+    """Training and validation curves, one panel per metric.
+
+    `history`: a Keras `History` or a dict of per-epoch lists such as
+    {"loss": [...], "val_loss": [...]}; a metric is drawn when its training curve is there,
+    and its "val_" twin beside it when that is there too. Returns the axes.
+    """
+    curves = getattr(history, "history", history)
+    metrics = [m for m in metrics if m in curves]
+    if axes is None:
+        fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3), squeeze=False)
+        axes = axes[0]
+        if title:
+            fig.suptitle(title)
+    for ax, metric in zip(axes, metrics, strict=False):
+        epochs = np.arange(1, len(curves[metric]) + 1)
+        ax.plot(epochs, curves[metric], "o-", ms=3, label="training")
+        if f"val_{metric}" in curves:
+            ax.plot(np.arange(1, len(curves[f"val_{metric}"]) + 1), curves[f"val_{metric}"], "o-", ms=3,
+                    label="validation")
+        ax.set(xlabel="epoch", ylabel=metric)
+        ax.legend()
+    plt.tight_layout()
+    return axes

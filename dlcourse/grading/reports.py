@@ -1,4 +1,5 @@
-"""Class reports from the gradebook: grades.csv, LMS imports, a histogram, per-test failures."""
+"""Class reports from the gradebook: grades.csv, LMS imports, a histogram, per-test failures and,
+for held-out tasks that rank scores, a leaderboard under pseudonyms."""
 
 from __future__ import annotations
 
@@ -89,7 +90,46 @@ def write_reports(root: Path, db_url: str, assignment: str) -> Path:
     lms_grade_exports(root, assignment, table, out)
     test_failures(root, assignment).to_csv(out / "tests.csv", index=False)
     _histogram(table, assignment, out / "histogram.png")
+    board = leaderboard(root, assignment)
+    if not board.empty:  # to show the class: pseudonyms only; the key stays with the instructor
+        board.drop(columns=["student"]).to_csv(out / "leaderboard.csv", index=False)
+        board[["pseudonym", "student"]].to_csv(out / "leaderboard_key.csv", index=False)
     return out
+
+
+def pseudonym(course_id: str, student: str) -> str:
+    """A stable, unguessable name for a student on a class-facing leaderboard."""
+    import hashlib
+
+    return "player-" + hashlib.sha256(f"{course_id}\0{student}".encode()).hexdigest()[:6]
+
+
+def leaderboard(root: Path, assignment: str) -> pd.DataFrame:
+    """The held-out scores of the tasks that rank (heldout.TASKS[...].leaderboard), best first, as
+    the grader recorded them in the autograded notebooks (never from a submission)."""
+    import nbformat
+
+    from ..cells import grade_id
+    from .heldout import METADATA_KEY, TASKS
+
+    # only the task's own test cell counts: the grader overwrites its score there after every
+    # grading (worker.apply_heldout), while metadata on any other cell is the submission's
+    ranked = {task.grade_id: name for name, task in TASKS.items() if task.leaderboard}
+    course_id = load_settings(root).course_id
+    rows = []
+    for path in sorted((root / "autograded").glob(f"*/{assignment}/*.ipynb")):
+        student = path.parent.parent.name
+        for cell in nbformat.read(path, as_version=4).cells:
+            score = (cell.metadata.get("dlcourse") or {}).get(METADATA_KEY) or {}
+            if ranked.get(grade_id(cell)) == score.get("task") and isinstance(score.get("accuracy"), float):
+                rows.append({"task": score["task"], "pseudonym": pseudonym(course_id, student),
+                             "student": student, "accuracy": round(score["accuracy"], 4)})
+    columns = ["task", "rank", "pseudonym", "accuracy", "student"]
+    if not rows:
+        return pd.DataFrame(columns=columns)
+    board = pd.DataFrame(rows).sort_values(["task", "accuracy", "pseudonym"], ascending=[True, False, True])
+    board["rank"] = board.groupby("task")["accuracy"].rank(method="min", ascending=False).astype(int)
+    return board[columns].reset_index(drop=True)
 
 
 def _histogram(table: pd.DataFrame, assignment: str, path: Path) -> None:

@@ -198,6 +198,8 @@ def apply_heldout(nb: nbformat.NotebookNode, workdir: Path, kernel_dir: Path | N
                 copy_out(kernel_dir / task.filename, target)
             accuracy, error = heldout.score_in_subprocess(name, workdir / task.filename)
             message = heldout.verdict(name, accuracy, error)
+            # the score itself, for the class's leaderboard (always the grader's: set or cleared here)
+            cell.metadata.setdefault("dlcourse", {})[heldout.METADATA_KEY] = {"task": name, "accuracy": accuracy}
             kept = [o for o in cell.outputs if o.get("output_type") != "error"]
             if message:
                 ename, evalue = message.split(": ", 1)

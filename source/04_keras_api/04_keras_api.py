@@ -18,9 +18,15 @@
 #    (`keras.Input` + `keras.Model`), then compile and fit it (>= 0.93 test accuracy).
 # 3. Write the same network as a PyTorch `nn.Module` and train it with the explicit loop
 #    (zero the gradients, forward, loss, backward, step).
-# 4. Train a dense network on Fashion-MNIST (>= 0.84 test accuracy) and look at the images.
+# 4. Train a dense network on Fashion-MNIST (>= 0.84 test accuracy) and look at the images,
+#    with the lectures' callbacks `EarlyStopping` and `ModelCheckpoint`.
 # 5. Measure how the batch size changes the time per epoch and the validation accuracy.
 # 6. See that Keras 3 runs the same code on another backend (PyTorch).
+#
+# **Validation discipline.** Every choice in this notebook (when to stop training, which
+# batch size) is made on a **validation** split carved from the training data. The test set is
+# used once per model, at the end, to report how well the final model does on data that no
+# decision has seen. Choosing on the test set would make its score an optimistic guess.
 #
 # Short **questions** (set a variable such as `q_onehot_loss = "b"`) check the ideas; each
 # wrong answer gets an explanation when it is graded.
@@ -47,11 +53,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.model_selection import train_test_split
 from torch import nn
 
 from dlcourse.data import FASHION_CLASSES, load_fashion_mnist, load_iris
 from dlcourse.env import device_report, seed_everything, torch_device
-from dlcourse.plotting import plot_losses, show_images
+from dlcourse.plotting import plot_history, plot_losses, show_images
 from dlcourse.testing import (check, check_answer, check_choice, check_close, check_finite, check_shape,
                               check_type, passed, show)
 
@@ -69,7 +76,15 @@ X_train, X_test, y_train, y_test = load_iris()
 (X_fashion_train, y_fashion_train), (X_fashion_test, y_fashion_test) = load_fashion_mnist()
 X_fashion_train = X_fashion_train.astype("float32") / 255.0
 X_fashion_test = X_fashion_test.astype("float32") / 255.0
+# Validation splits, carved from the training data (stratified): every choice is made on them,
+# and the test sets are kept for the end.
+X_iris_fit, X_iris_val, y_iris_fit, y_iris_val = train_test_split(
+    X_train, y_train, test_size=0.2, stratify=y_train, random_state=0)
+X_fashion_fit, X_fashion_val, y_fashion_fit, y_fashion_val = train_test_split(
+    X_fashion_train, y_fashion_train, test_size=2000, stratify=y_fashion_train, random_state=0)
 print("Iris:", X_train.shape, X_test.shape, "| Fashion-MNIST:", X_fashion_train.shape, X_fashion_test.shape)
+print("validation splits: Iris", X_iris_fit.shape, X_iris_val.shape, "| Fashion-MNIST", X_fashion_fit.shape,
+      X_fashion_val.shape)
 
 # %% params id=params-1
 # Training sizes: CI may shrink them; the published notebook uses the full values.
@@ -77,10 +92,11 @@ SMOKE = os.environ.get("DLCOURSE_SMOKE") == "1"
 SEED_MLP_EPOCHS = 50 if SMOKE else 500
 IRIS_EPOCHS = 10 if SMOKE else 100
 FASHION_EPOCHS = 1 if SMOKE else 10
-FASHION_SAMPLES = 2000 if SMOKE else 12000
+FASHION_SAMPLES = 2000 if SMOKE else 10000   # images of the fitting split (10,000 in all)
+PATIENCE = 3                                  # EarlyStopping: epochs without a better val_loss
 STUDY_BATCH_SIZES = [64, 512] if SMOKE else [16, 32, 64, 128, 256, 512]
 STUDY_EPOCHS = 1 if SMOKE else 3
-STUDY_SAMPLES = 1000 if SMOKE else 12000
+STUDY_SAMPLES = 1000 if SMOKE else 10000
 BACKEND_EPOCHS = 5 if SMOKE else 50
 
 # %% [markdown] id=markdown-2
@@ -215,29 +231,55 @@ passed("q_dense_params")
 # scikit-learn. Two changes from the slides' code, which was written for Keras 2: the
 # argument is `learning_rate=` (not `lr=`), and `predict` returns probabilities (there is
 # no `predict_classes`: threshold them yourself).
+#
+# Three splits: `fit` learns on the **training** part and reports the loss on the
+# **validation** part after every epoch (`validation_data=`), so that you can watch both curves;
+# the **test** part is scored once, at the end.
 
 # %% id=code-2
 from sklearn.datasets import make_classification
 from sklearn.metrics import log_loss
-from sklearn.model_selection import train_test_split
 
 X_bin, y_bin = make_classification(n_samples=500, n_features=20, n_informative=8, random_state=0)
 Xb_train, Xb_test, yb_train, yb_test = train_test_split(X_bin, y_bin, test_size=0.3, random_state=0)
+Xb_fit, Xb_val, yb_fit, yb_val = train_test_split(Xb_train, yb_train, test_size=0.2, random_state=0)
 
 seed_everything(0)
-seed_model = build_seed_mlp(input_dim=Xb_train.shape[1])            # 1. create
+seed_model = build_seed_mlp(input_dim=Xb_fit.shape[1])              # 1. create
 seed_model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.5),  # 2. compile
                    loss="binary_crossentropy", metrics=["accuracy"])
-history = seed_model.fit(Xb_train, yb_train, epochs=SEED_MLP_EPOCHS,  # 3. fit
-                         batch_size=len(Xb_train), validation_data=(Xb_test, yb_test), verbose=0)
+history = seed_model.fit(Xb_fit, yb_fit, epochs=SEED_MLP_EPOCHS,      # 3. fit
+                         batch_size=len(Xb_fit), validation_data=(Xb_val, yb_val), verbose=0)
+plot_history(history, title="Slides' network, full-batch SGD")
+plt.show()
+# The end: the test set, once.
 p_test = seed_model.predict(Xb_test, verbose=0)                      # predict: probabilities
 loss, acc = seed_model.evaluate(Xb_test, yb_test, verbose=0)          # evaluate: loss, metrics
-print(f"log loss (sklearn): {log_loss(yb_test, p_test.ravel()):.3f} | evaluate: loss {loss:.3f}, "
+print(f"test: log loss (sklearn) {log_loss(yb_test, p_test.ravel()):.3f} | evaluate: loss {loss:.3f}, "
       f"accuracy {acc:.3f}")
 print("first predictions:", np.round(p_test[:5, 0], 2), "-> classes", (p_test[:5, 0] > 0.5).astype(int))
-plot_losses(history.history["loss"], title="Slides' network, full-batch SGD", label="train")
-plt.plot(np.arange(1, SEED_MLP_EPOCHS + 1), history.history["val_loss"], label="test")
-plt.legend();
+
+# %% [markdown] id=markdown-activations
+# **The activations, side by side.** The slides' network uses the sigmoid everywhere; the
+# networks below use `relu` in the hidden layers. The right panel shows why that matters for
+# training: the sigmoid's slope is at most 0.25 and almost 0 for large $|z|$, so every sigmoid
+# layer shrinks the gradient that backpropagation sends through it; `relu` passes it unchanged
+# wherever $z > 0$.
+
+# %% id=code-activations
+z = np.linspace(-6, 6, 400)
+sig = 1 / (1 + np.exp(-z))
+curves = {"sigmoid": (sig, sig * (1 - sig)), "tanh": (np.tanh(z), 1 - np.tanh(z) ** 2),
+          "relu": (np.maximum(z, 0), (z > 0).astype(float))}
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3))
+for name, (value, slope) in curves.items():
+    ax1.plot(z, value, label=name)
+    ax2.plot(z, slope, label=name)
+ax1.set(xlabel="z", ylabel="activation(z)", title="Activations", ylim=(-1.2, 3))
+ax2.set(xlabel="z", ylabel="slope", title="Their derivatives")
+ax1.legend()
+ax2.legend()
+fig.tight_layout()
 
 # %% [markdown] id=markdown-5
 # ## 2 · Iris with `Sequential` and with the Functional API
@@ -387,21 +429,56 @@ def train_iris(model, X_train, y_train, epochs=100, batch_size=16, seed=0):
     ### END SOLUTION
 
 # %% [markdown] id=markdown-8
-# **Expected output**: the test accuracy of both versions is at least 0.93 (about 0.98), and
-# the loss curves fall. Seeded alike, the two versions start from the same weights and give
-# the same numbers: they are the same network.
+# **Expected output**: the training loss of both versions falls close to 0. Seeded alike, the
+# two versions start from the same weights and give the same numbers: they are the same
+# network. They are trained on the fitting part of the training split (84 flowers) and scored
+# on its validation part (21 flowers, so each flower is worth about 0.05 of accuracy); the
+# test flowers wait for the end.
 
 # %% id=code-3
 histories = {}
 for name, builder in [("Sequential", build_iris_sequential), ("Functional", build_iris_functional)]:
     seed_everything(0)
     iris_model = builder()
-    histories[name] = train_iris(iris_model, X_train, y_train, epochs=IRIS_EPOCHS)
-    loss, acc = iris_model.evaluate(X_test, y_test, verbose=0)
-    print(f"{name:10s}: test loss {loss:.3f}, test accuracy {acc:.3f}")
+    histories[name] = train_iris(iris_model, X_iris_fit, y_iris_fit, epochs=IRIS_EPOCHS)
+    loss, acc = iris_model.evaluate(X_iris_val, y_iris_val, verbose=0)
+    print(f"{name:10s}: validation loss {loss:.3f}, validation accuracy {acc:.3f}")
 ax = None
 for name, hist in histories.items():
-    ax = plot_losses(hist.history["loss"], title="Iris in Keras", ax=ax, label=name)
+    ax = plot_losses(hist.history["loss"], title="Iris in Keras (training loss)", ax=ax, label=name)
+plt.show()
+
+# %% [markdown] id=markdown-iris-curves
+# `train_iris` returns the training loss only. Given `validation_data=(X_val, y_val)`, `fit`
+# also scores the validation data after every epoch, and the `History` gains `val_loss` and
+# `val_accuracy`. Below, the same recipe as `train_iris` with the validation curves. The
+# two curves tell you how training goes: both falling is learning; the training loss falling
+# while the validation loss rises is **overfitting** (the network memorises the training
+# flowers).
+#
+# **Expected output** (full size): the validation loss is lowest after about 20 epochs and then
+# climbs while the training loss goes on towards 0: 100 epochs at this learning rate are too many
+# for 84 flowers. So the number of epochs is a choice, made on the validation curve: the cell
+# retrains with `train_iris` for the epochs where the validation loss was lowest, and only then,
+# with nothing left to choose, scores the test set, once. (Section 4's callbacks make this
+# choice during training.)
+
+# %% id=code-iris-curves
+seed_everything(0)
+iris_model = build_iris_sequential()
+iris_model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2),
+                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+iris_history = iris_model.fit(X_iris_fit, y_iris_fit, epochs=IRIS_EPOCHS, batch_size=16, verbose=0,
+                              validation_data=(X_iris_val, y_iris_val))
+plot_history(iris_history, title="Iris in Keras: training and validation")
+plt.show()
+best_epochs = int(np.argmin(iris_history.history["val_loss"])) + 1
+print(f"the validation loss is lowest after {best_epochs} epochs: retrain for that many")
+seed_everything(0)
+iris_model = build_iris_sequential()
+train_iris(iris_model, X_iris_fit, y_iris_fit, epochs=best_epochs)
+loss, acc = iris_model.evaluate(X_test, y_test, verbose=0)
+print(f"test (once, at the end): loss {loss:.3f}, accuracy {acc:.3f}")
 print("probabilities of the first 3 test flowers:\n", np.round(iris_model.predict(X_test[:3], verbose=0), 3))
 print("true classes:", y_test[:3])
 
@@ -598,20 +675,65 @@ def train_torch(model, X, y, epochs=100, lr=1e-2, batch_size=16, device="cpu"):
     ### END SOLUTION
 
 # %% [markdown] id=markdown-11
-# **Expected output**: the loss falls from about 1.1 (= ln 3, a uniform guess among 3
-# classes) to below 0.1, and the test accuracy is at least 0.93, like Keras.
+# **Expected output**: the training loss falls from about 1.1 (= ln 3, a uniform guess among 3
+# classes) to below 0.1. In PyTorch the validation curve is yours to compute too: the cell
+# below runs the loop of `train_torch`, written out, scores the validation flowers after each
+# epoch (in `eval()` mode and under `torch.no_grad()`), and keeps a copy of the weights of the
+# epoch with the lowest validation loss, which is what Keras's `EarlyStopping` with
+# `restore_best_weights=True` does for you (section 4). The curves tell the same story as in
+# Keras; the best weights are loaded back before the test set is scored, once (full size: a test
+# accuracy of about 0.93 or more).
 
 # %% id=code-4
 torch.manual_seed(0)
 iris_net = IrisNet()
-torch_losses = train_torch(iris_net, X_train, y_train, epochs=IRIS_EPOCHS, device=DEVICE)
-iris_net.eval()
+torch_losses = train_torch(iris_net, X_iris_fit, y_iris_fit, epochs=IRIS_EPOCHS, device=DEVICE)
+
+
+def torch_eval(net, X, y):
+    """(mean cross-entropy, accuracy) of `net` on numpy X, y, without gradients."""
+    net.eval()
+    with torch.no_grad():
+        logits = net(torch.as_tensor(X, dtype=torch.float32, device=DEVICE)).cpu()
+    net.train()
+    y = torch.as_tensor(y)
+    return nn.functional.cross_entropy(logits, y).item(), (logits.argmax(dim=1) == y).float().mean().item()
+
+
+print(f"train_torch: first loss {torch_losses[0]:.3f}, last loss {torch_losses[-1]:.3f}, "
+      f"validation accuracy {torch_eval(iris_net, X_iris_val, y_iris_val)[1]:.3f}")
+
+# The same training, with a validation curve: one optimiser, an evaluation after each epoch.
+torch.manual_seed(0)
+iris_net = IrisNet().to(DEVICE)
+optimizer = torch.optim.Adam(iris_net.parameters(), lr=1e-2)
+Xf = torch.as_tensor(X_iris_fit, dtype=torch.float32, device=DEVICE)
+yf = torch.as_tensor(y_iris_fit, dtype=torch.long, device=DEVICE)
+curves = {"loss": [], "val_loss": [], "accuracy": [], "val_accuracy": []}
+best_state, best_val = None, float("inf")
+for _epoch in range(IRIS_EPOCHS):
+    order = torch.randperm(len(Xf), device=DEVICE)
+    for start in range(0, len(Xf), 16):
+        idx = order[start:start + 16]
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(iris_net(Xf[idx]), yf[idx]).backward()
+        optimizer.step()
+    for prefix, (X_, y_) in (("", (X_iris_fit, y_iris_fit)), ("val_", (X_iris_val, y_iris_val))):
+        loss, acc = torch_eval(iris_net, X_, y_)
+        curves[prefix + "loss"].append(loss)
+        curves[prefix + "accuracy"].append(acc)
+    if curves["val_loss"][-1] < best_val:  # the best epoch so far: keep a copy of its weights
+        best_val = curves["val_loss"][-1]
+        best_state = {k: v.detach().clone() for k, v in iris_net.state_dict().items()}
+plot_history(curves, title="Iris in PyTorch: training and validation")
+plt.show()
+iris_net.load_state_dict(best_state)
+print(f"best validation loss {best_val:.3f}, after epoch {int(np.argmin(curves['val_loss'])) + 1}")
+test_loss, torch_acc = torch_eval(iris_net, X_test, y_test)
+print(f"test (once, at the end): loss {test_loss:.3f}, accuracy {torch_acc:.3f}")
 with torch.no_grad():
-    logits = iris_net(torch.as_tensor(X_test, dtype=torch.float32, device=DEVICE))
-torch_acc = (logits.argmax(dim=1).cpu().numpy() == y_test).mean()
-print(f"first loss {torch_losses[0]:.3f}, last loss {torch_losses[-1]:.3f}, test accuracy {torch_acc:.3f}")
-print("probabilities of the first 3 test flowers:\n", np.round(torch.softmax(logits[:3], dim=1).cpu().numpy(), 3))
-plot_losses(torch_losses, title="Iris in PyTorch");
+    probs = torch.softmax(iris_net(torch.as_tensor(X_test[:3], dtype=torch.float32, device=DEVICE)), dim=1)
+print("probabilities of the first 3 test flowers:\n", np.round(probs.cpu().numpy(), 3))
 
 # %% test id=test_train_torch points=3
 """train_torch: one mean cross-entropy per epoch, accepts numpy or tensors, trains Iris to >= 0.93."""
@@ -731,6 +853,20 @@ ce_grad, = torch.autograd.grad(nn.functional.binary_cross_entropy_with_logits(z,
 for zi, pi, g_mse, g_ce in zip(z.tolist(), p.tolist(), mse_grad.tolist(), ce_grad.tolist(), strict=True):
     print(f"z = {zi:+.0f}  p = {pi:.4f}   dMSE/dz = {g_mse:+.4f}   dCE/dz = {g_ce:+.4f}")
 
+# The same, over every probability the network could give the true class.
+p_grid = np.linspace(0.001, 0.999, 400)
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3))
+ax1.plot(p_grid, -np.log(p_grid), label="cross-entropy  -log p")
+ax1.plot(p_grid, (1 - p_grid) ** 2, label="squared error  (1 - p)$^2$")
+ax1.set(xlabel="p: probability given to the true class", ylabel="loss", title="The losses", ylim=(0, 4))
+ax2.plot(p_grid, np.abs(p_grid - 1), label="cross-entropy: |p - 1|")
+ax2.plot(p_grid, np.abs(2 * (p_grid - 1) * p_grid * (1 - p_grid)), label="squared error: |2(p - 1) p (1 - p)|")
+ax2.set(xlabel="p: probability given to the true class", ylabel="|gradient| w.r.t. the logit",
+        title="What reaches the logit")
+ax1.legend()
+ax2.legend()
+fig.tight_layout()
+
 # %% [markdown] id=markdown-12
 # ## 4 · Fashion-MNIST with a dense network
 #
@@ -800,13 +936,104 @@ check_close(model_output(model, Xr), ref.reference_forward(model, Xr, ["relu", "
 ### END HIDDEN TESTS
 passed("build_fashion_mlp")
 
+# %% [markdown] id=markdown-callbacks
+# ### Callbacks: stop at the right epoch, keep the best model
+#
+# How many epochs? Too few and the network has not learnt; too many and it starts to
+# memorise the training images: the training loss keeps falling while the validation loss
+# turns back up. The lectures answer with two **callbacks**, objects that `fit` calls after
+# every epoch (`model.fit(..., validation_data=(X_val, y_val), callbacks=[...])`):
+#
+# * `keras.callbacks.EarlyStopping` watches one number of the epoch's logs (its argument
+#   `monitor`, such as `"loss"` or `"val_loss"`) and stops training when it has not improved for
+#   `patience` epochs in a row. Its argument `restore_best_weights` says what the model keeps:
+#   when true, the weights of its best epoch; when false (the default), those of the last epoch,
+#   `patience` epochs past the best.
+# * `keras.callbacks.ModelCheckpoint` saves the model to a file (its first argument, a name
+#   ending in `.keras`) at the end of epochs; with `save_best_only=True` only when the monitored
+#   number improves, so the file always holds the best model so far, even if the kernel dies.
+#   `keras.models.load_model(path)` loads it back.
+#
+# Which number should they watch? Not the training loss, which keeps falling while the network
+# memorises, and never anything measured on the test set, which must not steer any choice
+# (and when to stop is a choice): the loss on the validation split, which `fit` logs as
+# `"val_loss"` when it is given `validation_data`.
+#
+# ### Exercise 4.2 · `make_callbacks`
+# Return a list with the two callbacks, configured as above: an `EarlyStopping` with the given
+# `patience` that restores the best weights, and a `ModelCheckpoint` that saves only the best
+# model to `path`; both monitor `"val_loss"`.
+
+# %% solution id=make_callbacks
+def make_callbacks(patience, path):
+    """The lectures' two callbacks for training with a validation split.
+
+    Args:
+        patience: epochs without a better validation loss before training stops.
+        path: file for the best model (ends in ".keras").
+    Returns:
+        a list [EarlyStopping, ModelCheckpoint], both monitoring "val_loss": the first with
+        `patience` and restore_best_weights=True, the second saving only the best model to `path`.
+    """
+    ### BEGIN SOLUTION
+    return [
+        keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
+        keras.callbacks.ModelCheckpoint(path, monitor="val_loss", save_best_only=True),
+    ]
+    ### END SOLUTION
+
+# %% test id=test_make_callbacks points=2
+"""make_callbacks: one EarlyStopping and one ModelCheckpoint, both on val_loss, with the patience and path given."""
+callbacks = make_callbacks(patience=3, path="best_model.keras")
+check(isinstance(callbacks, (list, tuple)), f"make_callbacks(...) should return a list of callbacks, got "
+      f"{type(callbacks).__name__}.", hint="return [early_stopping, checkpoint].")
+kinds = [c.__class__.__name__ for c in callbacks]
+early = [c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)]
+saver = [c for c in callbacks if isinstance(c, keras.callbacks.ModelCheckpoint)]
+check(len(callbacks) == 2 and len(early) == 1 and len(saver) == 1,
+      f"expected one EarlyStopping and one ModelCheckpoint, got {kinds}.",
+      hint="keras.callbacks.EarlyStopping(...) and keras.callbacks.ModelCheckpoint(...).")
+check(early[0].monitor == "val_loss", f"EarlyStopping monitors {show(early[0].monitor)}; expected 'val_loss'.",
+      hint="the training loss keeps falling while the network overfits: watch the validation loss.")
+check(early[0].patience == 3, f"make_callbacks(patience=3): EarlyStopping has patience {show(early[0].patience)}.")
+check(early[0].restore_best_weights is True,
+      f"EarlyStopping has restore_best_weights={show(early[0].restore_best_weights)}; expected True.",
+      hint="without it the model keeps the weights of the last epoch, `patience` epochs past the best.")
+check(saver[0].filepath == "best_model.keras",
+      f"ModelCheckpoint saves to {show(saver[0].filepath)}; expected the path given, 'best_model.keras'.")
+### BEGIN HIDDEN TESTS
+check(saver[0].monitor == "val_loss", f"ModelCheckpoint monitors {show(saver[0].monitor)}; expected 'val_loss'.",
+      hint="keep the model that is best on the validation data, not on the training data.")
+check(saver[0].save_best_only is True,
+      f"ModelCheckpoint has save_best_only={show(saver[0].save_best_only)}; expected True.",
+      hint="otherwise every epoch overwrites the file, and it ends holding the last model, not the best.")
+callbacks = make_callbacks(7, "fashion_patience_7.keras")
+early = [c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)]
+saver = [c for c in callbacks if isinstance(c, keras.callbacks.ModelCheckpoint)]
+check(len(early) == 1 and len(saver) == 1, "make_callbacks(7, path) should also return one EarlyStopping and one "
+      "ModelCheckpoint.")
+check(early[0].patience == 7, f"make_callbacks(7, ...): EarlyStopping has patience {show(early[0].patience)}.",
+      hint="use the patience argument.")
+check(saver[0].filepath == "fashion_patience_7.keras",
+      f"make_callbacks(7, 'fashion_patience_7.keras'): ModelCheckpoint saves to {show(saver[0].filepath)}.",
+      hint="use the path argument.")
+### END HIDDEN TESTS
+passed("make_callbacks")
+
 # %% [markdown] id=markdown-14
 # ### Training it
 # Adam with a learning rate that shrinks along a cosine curve to 0 over the training
 # (`keras.optimizers.schedules.CosineDecay`) ends with small, careful steps, which makes the
-# final accuracy steadier than a constant learning rate.
+# final accuracy steadier than a constant learning rate. The network learns on the fitting
+# split (10,000 images), `fit` scores the validation split (2,000 images) after every epoch,
+# and your callbacks stop the training when the validation loss stops improving and keep the
+# best model in `fashion_best.keras`, in the working folder.
 #
-# **Expected output** (full size): a test accuracy of about 0.86 (the contract asks >= 0.84).
+# **Expected output** (full size): both losses fall for the first epochs; later the training
+# loss keeps falling while the validation loss flattens (the gap between them is the network
+# starting to memorise), and the best validation loss comes near the end. With the cosine
+# schedule the last steps are tiny, so `EarlyStopping` rarely has to stop here; train with a
+# constant learning rate for 30 epochs and you will see it stop, and restore, well before the end.
 
 # %% id=code-6
 seed_everything(0)
@@ -816,13 +1043,27 @@ fashion_model.compile(
     optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=steps)),
     loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 start = time.perf_counter()
-fashion_history = fashion_model.fit(X_fashion_train[:FASHION_SAMPLES], y_fashion_train[:FASHION_SAMPLES],
+fashion_history = fashion_model.fit(X_fashion_fit[:FASHION_SAMPLES], y_fashion_fit[:FASHION_SAMPLES],
                                     epochs=FASHION_EPOCHS, batch_size=64, verbose=0,
-                                    validation_data=(X_fashion_test, y_fashion_test))
-print(f"trained in {time.perf_counter() - start:.1f} s")
-loss, acc = fashion_model.evaluate(X_fashion_test, y_fashion_test, verbose=0)
-print(f"test loss {loss:.3f}, test accuracy {acc:.3f}")
-pred = fashion_model.predict(X_fashion_test[:40], verbose=0).argmax(axis=1)
+                                    validation_data=(X_fashion_val, y_fashion_val),
+                                    callbacks=make_callbacks(PATIENCE, "fashion_best.keras"))
+val_losses = fashion_history.history["val_loss"]
+print(f"trained {len(val_losses)} epochs in {time.perf_counter() - start:.1f} s; the best validation loss, "
+      f"{min(val_losses):.3f}, came at epoch {int(np.argmin(val_losses)) + 1}")
+plot_history(fashion_history, title="Fashion-MNIST: training and validation")
+plt.show()
+
+# %% [markdown] id=markdown-fashion-test
+# Every choice is made, so the test set can be used, once: the best model, loaded back from
+# its file, scored on the 2,000 test images.
+#
+# **Expected output** (full size): a test accuracy of about 0.86 (the contract asks >= 0.84).
+
+# %% id=code-fashion-test
+best_fashion_model = keras.models.load_model("fashion_best.keras")
+loss, acc = best_fashion_model.evaluate(X_fashion_test, y_fashion_test, verbose=0)
+print(f"test (once, at the end): loss {loss:.3f}, accuracy {acc:.3f}")
+pred = best_fashion_model.predict(X_fashion_test[:40], verbose=0).argmax(axis=1)
 # the predicted class of each image; (x) marks a wrong prediction
 names = [FASHION_CLASSES[p] + ("" if p == t else " (x)")
          for p, t in zip(pred, y_fashion_test[:40], strict=True)]
@@ -858,6 +1099,8 @@ passed("build_fashion_mlp (accuracy)")
 # `build_fashion_mlp()`, compile it (Adam, sparse categorical cross-entropy, accuracy),
 # time `fit` on `X, y` for `epochs` epochs (`time.perf_counter()`), and measure the accuracy
 # on the **validation** data `X_val, y_val`. Return one row per batch size, in the order given.
+# The notebook passes the validation split carved from the training data: the batch size is a
+# choice, and choices are never made on the test set.
 
 # %% solution id=batch_size_study
 def batch_size_study(batch_sizes, X, y, X_val, y_val, epochs):
@@ -892,9 +1135,12 @@ def batch_size_study(batch_sizes, X, y, X_val, y_val, epochs):
 # accuracy after a fixed number of epochs usually falls for the largest batches.
 
 # %% id=code-7
-study = batch_size_study(STUDY_BATCH_SIZES, X_fashion_train[:STUDY_SAMPLES], y_fashion_train[:STUDY_SAMPLES],
-                         X_fashion_test, y_fashion_test, epochs=STUDY_EPOCHS)
+study = batch_size_study(STUDY_BATCH_SIZES, X_fashion_fit[:STUDY_SAMPLES], y_fashion_fit[:STUDY_SAMPLES],
+                         X_fashion_val, y_fashion_val, epochs=STUDY_EPOCHS)  # the validation split
 print(study.to_string(index=False))
+best = study.loc[study.val_accuracy.idxmax()]
+print(f"the best validation accuracy after {STUDY_EPOCHS} epochs: batch size {int(best.batch_size)} "
+      f"({best.val_accuracy:.3f}, {best.seconds_per_epoch:.2f} s per epoch)")
 fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3))
 ax1.plot(study.batch_size, study.seconds_per_epoch, "o-")
 ax1.set(xscale="log", xlabel="batch size", ylabel="seconds per epoch", title="Time")
@@ -908,7 +1154,7 @@ fig.tight_layout()
 # %% test id=test_batch_size_study points=3
 """batch_size_study: a DataFrame with one row per batch size, seconds per epoch and validation accuracy."""
 Xs, ys = X_fashion_train[:256], y_fashion_train[:256]
-df = batch_size_study([32, 128], Xs, ys, X_fashion_test[:128], y_fashion_test[:128], epochs=1)
+df = batch_size_study([32, 128], Xs, ys, X_fashion_val[:128], y_fashion_val[:128], epochs=1)
 check_type(df, pd.DataFrame, "batch_size_study(...)", hint="return pd.DataFrame(rows).")
 check(list(df.columns) == ["batch_size", "seconds_per_epoch", "val_accuracy"],
       f"expected the columns ['batch_size', 'seconds_per_epoch', 'val_accuracy'], got {list(df.columns)}.")
@@ -1022,6 +1268,12 @@ print(result.stdout or result.stderr[-2000:])
 #   `zero_grad` and the gradients add up from step to step. The network returns logits;
 #   `CrossEntropyLoss` applies the softmax itself.
 # - Batch size trades time per epoch against the number of updates: measure it on your hardware.
+# - Three splits: learn on the training part, make every choice (epochs, batch size, model) on a
+#   validation part carved from it, and score the test set once, at the end. Plot the training
+#   and validation curves: the validation loss turning up while the training loss falls is overfitting.
+# - `EarlyStopping(monitor="val_loss", patience=p, restore_best_weights=True)` stops when the
+#   validation loss stops improving and keeps the best weights; `ModelCheckpoint(path,
+#   monitor="val_loss", save_best_only=True)` keeps the best model on disk.
 # - Keras 3 runs the same code on TensorFlow, PyTorch or JAX (`KERAS_BACKEND`, set before import).
 
 # %% id=code-9

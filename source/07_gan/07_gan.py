@@ -16,7 +16,13 @@
 # digit classifier must recognise the generated images as digits, confidently, and of many
 # different classes (a generator that draws only one digit has "collapsed").
 #
+# Before the GAN, a warm-up from the lectures: a small **autoencoder**, a network that learns
+# to compress an image into a few numbers and to rebuild it from them. Its decoder turns a short
+# vector into an image, as the generator will.
+#
 # **Goals**
+# 0. Build and train a dense autoencoder on Fashion-MNIST, look at its reconstructions, and
+#    see why it is not yet a generator.
 # 1. Build the generator: 100 random numbers -> a dense layer to 7x7x256 -> transposed
 #    convolutions -> a 28x28 image in [-1, 1].
 # 2. Build the discriminator: convolutions -> one **logit** (a score, not a probability).
@@ -50,7 +56,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from dlcourse.data import load_mnist
+from dlcourse.data import FASHION_CLASSES, load_fashion_mnist, load_mnist
 from dlcourse.env import device_report, seed_everything, torch_device
 from dlcourse.testing import (check, check_answer, check_choice, check_close, check_finite, check_shape,
                               check_type, passed, show)
@@ -68,6 +74,265 @@ BATCH_SIZE = 64
 LR = 2e-4                                # Adam, beta1 = 0.5 (the DCGAN recipe)
 CLASSIFIER_EPOCHS = 1 if SMOKE else 4    # the digit classifier that measures the samples
 NUM_SAMPLES = 1000                       # generated images the classifier judges
+AE_EPOCHS = 1 if SMOKE else 10           # the autoencoder of section 0
+AE_TRAIN = 1000 if SMOKE else 10000      # Fashion-MNIST images it learns from
+
+# %% [markdown] id=markdown-ae-1
+# ## 0 · Before the GAN: an autoencoder
+#
+# An **autoencoder** is trained without labels (*unsupervised* learning): its target is its own
+# input, $y = x$. It looks like the multi-layer perceptrons of the earlier notebooks, with an
+# input layer, hidden layers and an output layer, with one difference: the output layer has
+# as many units as the input layer, because the output is a **reconstruction** of the input. It
+# is trained with backpropagation, like any network, on a loss that compares the
+# reconstruction $\hat{x}$ with $x$.
+#
+# It has two halves:
+#
+# * the **encoder** squeezes the 784 pixels of an image into a short **code** (here 32 numbers,
+#   the *bottleneck*);
+# * the **decoder** rebuilds the 784 pixels from the code alone.
+#
+# The bottleneck is the point: 32 numbers cannot hold every pixel, so the network must learn
+# what the images have in common (shapes, outlines, where the sleeves are) and keep only what
+# tells one image from another. That is why autoencoders are used to learn compressed
+# representations, to reduce the dimension of data, to compress images, to extract features,
+# and to detect anomalies (fraud, faulty parts): an input unlike the training data comes back
+# badly reconstructed.
+#
+# | layer | output shape |
+# |---|---|
+# | image $x$, pixels in $[0, 1]$ | `(N, 1, 28, 28)` |
+# | flatten | `(N, 784)` |
+# | `nn.Linear(784, 256)` + ReLU | `(N, 256)` |
+# | `nn.Linear(256, code_dim)` | `(N, code_dim)`: the code |
+# | `nn.Linear(code_dim, 256)` + ReLU | `(N, 256)` |
+# | `nn.Linear(256, 784)` + **sigmoid**, reshaped | `(N, 1, 28, 28)`, values in $[0, 1]$ |
+#
+# The pixels here are scaled to $[0, 1]$ ($x / 255$), so the decoder ends with a sigmoid, whose
+# outputs lie in $(0, 1)$. (The GAN below scales its images to $[-1, 1]$ and ends with `tanh`
+# instead: the last activation follows the range of the data.)
+#
+# ### Exercise 0.1 · `Autoencoder`
+# Write `encode(x)` (images to codes), `decode(code)` (codes to images) and `forward(x)`, which
+# returns `decode(encode(x))`. Use the `code_dim` argument for the size of the code. A flatten
+# at the start (`nn.Flatten()` or `x.reshape(len(x), -1)`) and a reshape at the end
+# (`nn.Unflatten(1, (1, 28, 28))` or `.view(-1, 1, 28, 28)`) turn images into vectors and back.
+
+# %% solution id=Autoencoder
+class Autoencoder(nn.Module):
+    """Dense autoencoder for 28x28 images with pixels in [0, 1].
+
+    Args:
+        code_dim: length of the code (the bottleneck).
+    encode(x): images (N, 1, 28, 28) -> codes (N, code_dim).
+    decode(code): codes (N, code_dim) -> images (N, 1, 28, 28) with values in [0, 1].
+    forward(x): decode(encode(x)), the reconstruction of x.
+    """
+
+    def __init__(self, code_dim=32):
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.encoder = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(28 * 28, 256),
+            nn.ReLU(),
+            nn.Linear(256, code_dim),
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(code_dim, 256),
+            nn.ReLU(),
+            nn.Linear(256, 28 * 28),
+            nn.Sigmoid(),
+            nn.Unflatten(1, (1, 28, 28)),
+        )
+        ### END SOLUTION
+
+    def encode(self, x):
+        ### BEGIN SOLUTION
+        return self.encoder(x)
+        ### END SOLUTION
+
+    def decode(self, code):
+        ### BEGIN SOLUTION
+        return self.decoder(code)
+        ### END SOLUTION
+
+    def forward(self, x):
+        ### BEGIN SOLUTION
+        return self.decode(self.encode(x))
+        ### END SOLUTION
+
+# %% [markdown] id=markdown-ae-2
+# **Expected output:** codes of shape `(4, 32)`, reconstructions of shape `(4, 1, 28, 28)` with
+# values inside $[0, 1]$, and about 420,000 parameters.
+
+# %% id=code-ae-1
+ae_demo = Autoencoder()
+with torch.no_grad():
+    code_demo = ae_demo.encode(torch.rand(4, 1, 28, 28))
+    rec_demo = ae_demo.decode(code_demo)
+print("code:", tuple(code_demo.shape), "| reconstruction:", tuple(rec_demo.shape),
+      f"min {rec_demo.min():.3f}, max {rec_demo.max():.3f}")
+print(f"parameters: {sum(p.numel() for p in ae_demo.parameters()):,}")
+
+# %% test id=test_Autoencoder points=3
+"""Autoencoder: encode gives (N, code_dim) codes; decode and forward give (N, 1, 28, 28) images in [0, 1]."""
+torch.manual_seed(0)
+ae_t = Autoencoder(code_dim=32)
+check(isinstance(ae_t, nn.Module), "Autoencoder() must be a torch.nn.Module.")
+x = torch.rand(6, 1, 28, 28)
+code = ae_t.encode(x)
+check_shape(code, (6, 32), "Autoencoder(code_dim=32).encode(x) for x of shape (6, 1, 28, 28)",
+            hint="flatten each image to 784 numbers and end the encoder with nn.Linear(..., code_dim).")
+x_hat = ae_t(x).detach()
+check_shape(x_hat, (6, 1, 28, 28), "Autoencoder()(x), the reconstruction of x of shape (6, 1, 28, 28)",
+            hint="forward returns decode(encode(x)); reshape the decoder's 784 outputs to (N, 1, 28, 28).")
+check(float(x_hat.min()) >= 0.0 and float(x_hat.max()) <= 1.0,
+      f"the reconstructions must lie in [0, 1] like the pixels, got values from {float(x_hat.min()):.3f} "
+      f"to {float(x_hat.max()):.3f}.", hint="end the decoder with a sigmoid (tanh gives [-1, 1]).")
+check_shape(ae_t.decode(code.detach()), (6, 1, 28, 28), "Autoencoder().decode(code) for codes of shape (6, 32)")
+### BEGIN HIDDEN TESTS
+from dlcourse.testkit.gan import backward_of_sum, scaled_output
+
+torch.manual_seed(6)
+for dim, n in [(8, 1), (2, 5), (64, 33)]:
+    ae_h = Autoencoder(code_dim=dim)
+    xh = torch.rand(n, 1, 28, 28)
+    check_shape(ae_h.encode(xh), (n, dim), f"Autoencoder(code_dim={dim}).encode(x) for a batch of {n}",
+                hint="use the code_dim argument for the size of the code, not a fixed number.")
+    check_shape(ae_h(xh), (n, 1, 28, 28), f"Autoencoder(code_dim={dim})(x) for a batch of {n}")
+    check_shape(ae_h.decode(torch.randn(n, dim)), (n, 1, 28, 28),
+                f"Autoencoder(code_dim={dim}).decode(code) for codes of shape ({n}, {dim})")
+# forward is the decoder applied to the encoder's code (in eval mode, so that dropout or batch
+# normalisation cannot make two passes differ).
+ae_t.eval()
+x = torch.rand(5, 1, 28, 28)
+with torch.no_grad():
+    x_hat = ae_t(x)
+    code = ae_t.encode(x)
+    decoded = ae_t.decode(code)
+check_close(x_hat, decoded, "Autoencoder()(x) vs decode(encode(x))", rtol=1e-5, atol=1e-6,
+            hint="forward(x) should return self.decode(self.encode(x)).")
+# Push every pre-activation to the extremes: a sigmoid stays in [0, 1] and reaches both ends.
+big = scaled_output(ae_t, 10.0, torch.rand(16, 1, 28, 28))
+check_finite(big, "the reconstruction with large weights")
+check(float(big.min()) >= -1e-6 and float(big.max()) <= 1.0 + 1e-6,
+      f"with larger weights the reconstructions leave [0, 1] (from {float(big.min()):.3g} to "
+      f"{float(big.max()):.3g}).", hint="the last operation of the decoder must be a sigmoid.")
+check(float(big.min()) < 0.1 and float(big.max()) > 0.9,
+      f"with larger weights the pixels should reach both ends of [0, 1], got {float(big.min()):.3f} to "
+      f"{float(big.max()):.3f}.", hint="a sigmoid at the end (range [0, 1]), like the pixels x / 255.")
+back = backward_of_sum(ae_t, torch.rand(4, 1, 28, 28))  # the reconstructions, and the gradients of their sum
+check(not back["backward_failed"] and back["input_grad"] is not None and float(back["input_grad"].abs().sum()) > 0,
+      "no gradient flows from the reconstruction back to the input image: is part of forward detached?",
+      hint="stay in torch inside the network: no .detach(), .numpy() or torch.no_grad() in forward.")
+dead = [(fan_in, fan_out) for fan_in, fan_out, g in back["linears"] if g is None or float(g.abs().sum()) == 0]
+check(not dead, f"the Linear layers {dead} received no gradient from the reconstruction.",
+      hint="forward must run the encoder and then the decoder, and every layer must be used.")
+with torch.no_grad():
+    codes = torch.randn(2, 32)
+    images = ae_t.decode(codes)
+check(float((images[0] - images[1]).abs().max()) > 1e-4, "two different codes gave the same image.",
+      hint="the decoder's output must depend on the code.")
+### END HIDDEN TESTS
+passed("Autoencoder")
+
+# %% [markdown] id=markdown-ae-3
+# ### Training it
+# The loop is given. The loss is the **mean squared error** between the reconstruction and the
+# image, `F.mse_loss(ae(x), x)`: the labels are not used at all. As in every notebook of the
+# course, 2,000 of the training images are set aside as a validation split and scored after
+# every epoch; the test images are used once, at the end. (At the published size, 10 epochs
+# on 10,000 images, it takes about 15 seconds on a CPU.)
+
+# %% id=code-ae-2
+(F_train_u8, _), (F_test_u8, F_test_labels) = load_fashion_mnist()
+
+
+def to_unit(images_u8):
+    """uint8 images (N, 28, 28) -> float32 tensor (N, 1, 28, 28) in [0, 1]."""
+    return torch.tensor(images_u8[:, None] / 255.0, dtype=torch.float32)
+
+
+F_order = np.random.default_rng(0).permutation(len(F_train_u8))
+F_val = to_unit(F_train_u8[F_order[:2000]])                   # validation split, carved from training
+F_fit = to_unit(F_train_u8[F_order[2000:2000 + AE_TRAIN]])    # the images the autoencoder learns from
+F_test = to_unit(F_test_u8)
+
+
+def train_autoencoder(ae, X, X_val, num_epochs, batch_size=128, lr=1e-3, device="cpu", seed=0):
+    """Train `ae` to rebuild X with the mean squared error; return the training and validation losses."""
+    torch.manual_seed(seed)
+    ae.to(device)
+    opt = torch.optim.Adam(ae.parameters(), lr=lr)
+    history = {"loss": [], "val_loss": []}
+    for _ in range(num_epochs):
+        ae.train()
+        order, losses = torch.randperm(len(X)), []
+        for i in range(0, len(X), batch_size):
+            xb = X[order[i:i + batch_size]].to(device)
+            loss = F.mse_loss(ae(xb), xb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        ae.eval()
+        with torch.no_grad():
+            x_val = X_val.to(device)
+            history["loss"].append(float(np.mean(losses)))
+            history["val_loss"].append(F.mse_loss(ae(x_val), x_val).item())
+    return history
+
+
+seed_everything(0)
+ae = Autoencoder(code_dim=32)
+threads = torch.get_num_threads()
+if device.type == "cpu":
+    torch.set_num_threads(1)  # a small dense network trains several times faster on one CPU thread
+start = time.time()
+try:
+    ae_history = train_autoencoder(ae, F_fit, F_val, AE_EPOCHS, device=device)
+finally:
+    torch.set_num_threads(threads)
+print(f"trained in {time.time() - start:.1f} s; validation MSE by epoch:", np.round(ae_history["val_loss"], 4))
+fig, ax = plt.subplots(figsize=(5, 3))
+epochs = np.arange(1, AE_EPOCHS + 1)
+ax.plot(epochs, ae_history["loss"], "o-", label="training")
+ax.plot(epochs, ae_history["val_loss"], "o-", label="validation")
+ax.set(xlabel="epoch", ylabel="mean squared error", title="Autoencoder: reconstruction loss")
+ax.legend()
+plt.show()
+
+# %% [markdown] id=markdown-ae-4
+# **Reconstructions of test images** (top: the image; bottom: what the decoder rebuilds from its
+# 32 numbers). **Expected** (full size): a test MSE of about 0.016 and recognisable clothes,
+# blurrier than the originals: fine details (patterns, logos, text) do not fit through the
+# bottleneck. The last row is the decoder fed with *random* codes (drawn with the mean and
+# spread of the real codes): they are not trained to be anything, and the decoder draws
+# blurry mixtures, not new clothes. Turning random numbers into sharp new images is the
+# generator's job, and the GAN's game is how it learns it.
+
+# %% id=code-ae-3
+ae.eval()
+with torch.no_grad():
+    test_codes = ae.encode(F_test.to(device))
+    test_mse = F.mse_loss(ae.decode(test_codes), F_test.to(device)).item()
+    shown = ae.decode(test_codes[:10]).cpu()
+    random_codes = test_codes.mean(0) + test_codes.std(0) * torch.randn(10, test_codes.shape[1], device=device)
+    from_random = ae.decode(random_codes).cpu()
+print(f"test MSE (once, at the end): {test_mse:.4f}; a code is {test_codes.shape[1]} numbers for 784 pixels")
+fig, axes = plt.subplots(3, 10, figsize=(9, 3))
+for col in range(10):
+    for row, images in enumerate((F_test[:10], shown, from_random)):
+        axes[row, col].imshow(images[col, 0], cmap="gray_r", vmin=0, vmax=1)
+        axes[row, col].set_xticks([])
+        axes[row, col].set_yticks([])
+    axes[0, col].set_title(FASHION_CLASSES[int(F_test_labels[col])], fontsize=7)
+for row, label in enumerate(("image", "rebuilt", "random code")):
+    axes[row, 0].set_ylabel(label, fontsize=8)
+fig.tight_layout()
+plt.show()
 
 # %% [markdown] id=markdown-2
 # ## 1 · The data: digits scaled to [-1, 1]
@@ -588,6 +853,57 @@ passed("generator_loss")
 # %% [markdown] id=markdown-12
 # ## 5 · One training step: keep the players apart
 #
+# The picture of one round of the game (drawn by the code below): the same fakes feed both
+# steps, but in the discriminator step they arrive **detached**, so its loss reaches D only,
+# while in the generator step the gradient flows back through D into G, and only G moves.
+
+# %% id=code-gan-loop
+def draw_gan_loop():
+    """A diagram of one GAN training step, drawn with matplotlib boxes and arrows."""
+    fig, ax = plt.subplots(figsize=(10, 4.4))
+    ax.set_xlim(0, 10)
+    ax.set_ylim(0, 4.6)
+    ax.axis("off")
+    boxes = {
+        "z": (0.7, 2.4, "noise z\n(N, 100)", "#eeeeee"),
+        "G": (2.5, 2.4, "Generator G", "#cfe2f3"),
+        "fake": (4.5, 2.4, "fake images\nG(z)", "#eeeeee"),
+        "real": (4.5, 0.6, "real images\n(N, 1, 28, 28)", "#eeeeee"),
+        "D": (6.6, 1.5, "Discriminator D\n(one logit\nper image)", "#f4cccc"),
+        "LG": (9.0, 2.6, "G step: L_G\nfakes -> 1\nopt_G.step()", "#cfe2f3"),
+        "LD": (9.0, 0.6, "D step: L_D\nreal -> 1, fake -> 0\nopt_D.step()", "#f4cccc"),
+    }
+    drawn = {name: ax.text(x, y, text, ha="center", va="center", fontsize=9,
+                           bbox={"boxstyle": "round,pad=0.4", "facecolor": color, "edgecolor": "#555555"})
+             for name, (x, y, text, color) in boxes.items()}
+
+    def arrow(a, b, color="black", rad=0.0):
+        """An arrow from box a to box b that starts and ends at their edges."""
+        ax.annotate("", xy=(0.5, 0.5), xycoords=drawn[b], xytext=(0.5, 0.5), textcoords=drawn[a],
+                    arrowprops={"arrowstyle": "-|>", "color": color, "lw": 1.6, "shrinkA": 2, "shrinkB": 2,
+                                "patchA": drawn[a].get_bbox_patch(), "patchB": drawn[b].get_bbox_patch(),
+                                "connectionstyle": f"arc3,rad={rad}"})
+
+    arrow("z", "G")
+    arrow("G", "fake")
+    arrow("fake", "D")
+    arrow("real", "D")
+    arrow("D", "LG", color="#1f4e79")
+    arrow("D", "LD", color="#990000")
+    arrow("LG", "G", color="#1f4e79", rad=0.3)
+    ax.text(5.6, 2.25, "D step: fake.detach()\nG step: fake", fontsize=8, ha="left")
+    ax.text(7.6, 2.3, "logits", fontsize=8, color="#1f4e79", ha="center")
+    ax.text(7.6, 0.7, "logits", fontsize=8, color="#990000", ha="center")
+    ax.text(5.7, 4.05, "G step: the gradient flows back through D into G", fontsize=8, ha="center",
+            color="#1f4e79")
+    ax.set_title("One training step: first the discriminator, then the generator", fontsize=11)
+    return fig
+
+
+draw_gan_loop()
+plt.show()
+
+# %% [markdown] id=markdown-12b
 # Each step plays one round. With a batch of `N` real images:
 #
 # 1. **Discriminator step.** Draw noise `z = torch.randn(N, latent_dim, device=device)`, make
@@ -952,6 +1268,10 @@ passed("q_mode_collapse")
 
 # %% [markdown] id=markdown-18
 # ## What you should remember
+# - An autoencoder learns without labels to rebuild its input through a bottleneck: the encoder
+#   compresses an image into a short code, the decoder rebuilds it; its last activation follows
+#   the range of the data (a sigmoid for pixels in $[0, 1]$). Its decoder is no generator: random
+#   codes give blurry mixtures.
 # - A GAN is two networks playing a game: the generator maps noise to images, the
 #   discriminator scores images as real or fake; each one's loss is the other's goal.
 # - The DCGAN generator grows a 7x7x256 tensor into a 28x28 image with transposed

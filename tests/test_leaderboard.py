@@ -1,0 +1,65 @@
+"""The capstone's leaderboard: held-out scores the grader recorded, ranked under pseudonyms."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+from conftest import ROOT
+
+from dlcourse.grading import heldout, worker
+from dlcourse.grading.reports import leaderboard, pseudonym
+
+A = "08_lung_cancer_project"
+BONUS = heldout.TASKS["lung_bonus"]
+
+
+def _test_cell(gid: str, score: dict | None = None) -> nbformat.NotebookNode:
+    cell = nbformat.v4.new_code_cell("passed()", metadata={"nbgrader": {"grade": True, "grade_id": gid, "points": 2}})
+    if score is not None:
+        cell.metadata["dlcourse"] = {"heldout": score}
+    return cell
+
+
+@pytest.fixture
+def course(tmp_path):
+    root = tmp_path / "course"
+    root.mkdir()
+    (root / "grader_config.py").write_text((ROOT / "grader_config.py").read_text())
+    from dlcourse.config import load_settings
+
+    load_settings.cache_clear()
+    yield root
+    load_settings.cache_clear()
+
+
+def _graded(root, student: str, *cells) -> None:
+    folder = root / "autograded" / student / A
+    folder.mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(cells=list(cells)), folder / f"{A}.ipynb")
+
+
+def test_the_board_ranks_the_graders_scores_under_pseudonyms(course):
+    _graded(course, "ana", _test_cell(BONUS.grade_id, {"task": "lung_bonus", "accuracy": 0.951}))
+    _graded(course, "bruno", _test_cell(BONUS.grade_id, {"task": "lung_bonus", "accuracy": 0.972}))
+    _graded(course, "carla", _test_cell(BONUS.grade_id, {"task": "lung_bonus", "accuracy": 0.951}))
+    _graded(course, "dora", _test_cell(BONUS.grade_id, {"task": "lung_bonus", "accuracy": None}))  # not scored
+    # a forged score on another cell, and the plain held-out test (which does not rank), are left out
+    _graded(course, "eve", _test_cell("test_q_recall", {"task": "lung_bonus", "accuracy": 1.0}),
+            _test_cell("test_train_lung_cnn_heldout", {"task": "lung", "accuracy": 0.99}))
+    board = leaderboard(course, A)
+    assert board["student"][0] == "bruno" and set(board["student"][1:]) == {"ana", "carla"}  # ties: by pseudonym
+    assert list(board["rank"]) == [1, 2, 2] and list(board["accuracy"]) == [0.972, 0.951, 0.951]
+    assert board["pseudonym"].str.fullmatch(r"player-[0-9a-f]{6}").all() and board["pseudonym"].is_unique
+    assert pseudonym("deep-learning", "ana") == pseudonym("deep-learning", "ana") != pseudonym("other", "ana")
+
+
+def test_the_grader_overwrites_whatever_score_the_submission_carried(tmp_path, monkeypatch):
+    monkeypatch.setattr(heldout, "score_in_subprocess", lambda task, path: (0.912, ""))
+    nb = nbformat.v4.new_notebook(cells=[_test_cell(BONUS.grade_id, {"task": "lung_bonus", "accuracy": 0.999})])
+    worker.apply_heldout(nb, tmp_path)
+    cell = nb.cells[0]
+    assert cell.metadata["dlcourse"]["heldout"] == {"task": "lung_bonus", "accuracy": 0.912}
+    assert any(o.get("output_type") == "error" and "want >= 0.945" in o.get("evalue", "") for o in cell.outputs)
+    monkeypatch.setattr(heldout, "score_in_subprocess", lambda task, path: (None, "no saved model"))
+    worker.apply_heldout(nb, tmp_path)
+    assert cell.metadata["dlcourse"]["heldout"]["accuracy"] is None  # unscored: off the board
