@@ -44,7 +44,7 @@ import pandas as pd
 from sklearn.datasets import make_moons
 
 from dlcourse.env import device_report, seed_everything
-from dlcourse.plotting import plot_decision_boundary, plot_losses
+from dlcourse.plotting import draw_network_shapes, plot_decision_boundary, plot_losses
 from dlcourse.testkit.backprop import (LogCoshHeads, copy_params, init_params, layer_dims, params_of,
                                        random_params, set_params)
 from dlcourse.testing import (check, check_answer, check_choice, check_close, check_finite, check_shape,
@@ -91,39 +91,15 @@ pd.DataFrame({"x_1": X_toy[:, 0], "x_2": X_toy[:, 1], "y": y_toy}, index=["#1", 
 
 # %% [markdown] id=markdown-3
 # The picture below draws the slides' network with the shape of every array for the $N = 3$
-# observations: the weight matrices and biases between the layers, and $z^{(k)}$, $a^{(k)}$ under
-# each layer. Keep it at hand for Section 4: every gradient has the shape of its parameter.
+# observations: the input $X$ $(3, 2)$, the weight matrices and biases between the layers, and
+# $z^{(k)}$, $a^{(k)}$ under each layer, down to the output $\hat y$ $(3, 1)$. Check one product
+# yourself: $(3, 2) \cdot (2, 4)$ gives $(3, 4)$. Keep the picture at hand for Section 4: every
+# gradient has the shape of its parameter.
 
 # %% id=code-1
-def draw_network(dims=(2, 4, 3, 1), n_obs=3):
-    """The layers as columns of units, the connections, and every array's shape."""
-    fig, ax = plt.subplots(figsize=(10, 4.8))
-    xs = np.arange(len(dims)) * 3.0
-    pos = [np.linspace(-(d - 1) / 2, (d - 1) / 2, d) * 1.1 for d in dims]
-    for k in range(len(dims) - 1):
-        for y0 in pos[k]:
-            for y1 in pos[k + 1]:
-                ax.plot([xs[k], xs[k + 1]], [y0, y1], color="0.75", lw=0.8, zorder=1)
-        ax.text((xs[k] + xs[k + 1]) / 2, 2.75, f"$W^{{({k + 1})}}$: ({dims[k]}, {dims[k + 1]})\n"
-                f"$b^{{({k + 1})}}$: ({dims[k + 1]},)", ha="center", va="center", fontsize=11,
-                bbox=dict(boxstyle="round", fc="lightyellow", ec="0.6"))
-    for k, d in enumerate(dims):
-        ax.scatter(np.full(d, xs[k]), pos[k], s=500, zorder=2, ec="black",
-                   c="lightblue" if 0 < k < len(dims) - 1 else ("lightgreen" if k == 0 else "salmon"))
-        if k == 0:
-            label = f"input $X$\n({n_obs}, {d})"
-        elif k == len(dims) - 1:
-            label = f"output\n$z^{{({k})}}$, $\\hat y$: ({n_obs}, {d})"
-        else:
-            label = f"hidden layer {k}\n$z^{{({k})}}$, $a^{{({k})}}$: ({n_obs}, {d})"
-        ax.text(xs[k], -2.9, label, ha="center", va="center", fontsize=11)
-    ax.set(xlim=(-1.2, xs[-1] + 1.2), ylim=(-3.5, 3.3), title="The slides' network 2-4-3-1, row-major "
-           "(one row per observation)")
-    ax.axis("off")
-    plt.show()
-
-
-draw_network()
+# The drawing helpers live in dlcourse/plotting.py (matplotlib patches, no image files).
+draw_network_shapes(dims=(2, 4, 3, 1), n_obs=len(X_toy))
+plt.show()
 
 # %% [markdown] id=markdown-4
 # ### Question 1.1 · Counting parameters

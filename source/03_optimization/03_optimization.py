@@ -47,6 +47,7 @@ import numpy as np
 
 from dlcourse.env import device_report, seed_everything
 from dlcourse.judging import mode
+from dlcourse.plotting import draw_computational_graph
 from dlcourse.testing import check, check_answer, check_choice, check_close, check_shape, passed, show
 from dlcourse.testkit.optim import (describe, quadratic_grad, quadratic_loss, random_program,
                                     random_quadratic, value_graph, value_mlp)
@@ -146,8 +147,16 @@ device_report(("numpy", "torch"));
 #
 # $$z = (a + b)(c - d)$$
 #
-# in steps, one vertex per operation: $x = a + b$, $y = c - d$ and $z = x \cdot y$.
-#
+# in steps, one vertex per operation: $x = a + b$, $y = c - d$ and $z = x \cdot y$. The
+# figure draws that graph with the example below: the forward values on the edges (green, above)
+# and the gradients of $z$ coming back (red, below). Read it once from left to right, then once
+# from right to left.
+
+# %% id=fig-graph
+draw_computational_graph(a=3, b=1, c=4, d=2)   # the drawing helper is in dlcourse/plotting.py
+plt.show()
+
+# %% [markdown] id=markdown-graph-2
 # **Forward** (propagation of the signal): with $a = 3, b = 1, c = 4, d = 2$ we get
 # $x = 4$, $y = 2$ and $z = 8$.
 #

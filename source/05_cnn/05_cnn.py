@@ -294,9 +294,17 @@ passed("q_conv_shape")
 # ### Exercise 2.1 · `conv2d_forward`
 # Tips: `np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)))` pads height and width only. Loop over
 # the output positions `(i, j)` and let numpy handle the batch and the channels: the window
-# `x_p[:, i*s : i*s+kh, j*s : j*s+kw, :]` has shape `(N, kh, kw, C_in)`, and
-# `np.tensordot(window, w, axes=([1, 2, 3], [0, 1, 2]))` sums it against every filter at once,
-# giving `(N, C_out)`. (Any correct method is fine, e.g. im2col.)
+# `x_p[:, i*s : i*s+kh, j*s : j*s+kw, :]` has shape `(N, kh, kw, C_in)`. First work out on
+# paper which axes of the window and of `w` are summed together, and which axes survive, to
+# give `(N, C_out)` for one output position. (Any correct method is fine, e.g. im2col.)
+#
+# <details><summary>Hint</summary>
+#
+# The window's axes 1, 2, 3 (height, width, input channels) meet `w`'s axes 0, 1, 2:
+# `np.tensordot(window, w, axes=([1, 2, 3], [0, 1, 2]))` sums the window against every
+# filter at once, giving `(N, C_out)`; then add `b`.
+#
+# </details>
 
 # %% solution id=conv2d_forward
 def conv2d_forward(x, w, b, stride=1, padding=0):
@@ -457,16 +465,44 @@ plt.show()
 # output, and must return the gradients of the loss with respect to its input and its
 # parameters. Every output entry $\text{out}[n, i, j, d]$ used the window of $x_p$ at
 # $(i s, j s)$, the kernel of filter $d$ and the bias $b_d$, so by the chain rule, for each
-# output position $(i, j)$:
+# output position $(i, j)$ each of the three gradients collects a contribution. Derive them
+# yourself before you open the hints: write $\text{out}[n, i, j, d]$ as the sum in section 2,
+# differentiate it with respect to one entry of $b$, of $w$ and of $x_p$, and ask which output
+# entries that entry touched.
 #
-# - **`dw`** gets the window times `dout`: `dw += tensordot(window, dout[:, i, j, :], axes=([0], [0]))`
-#   (summed over the batch), shape `(kh, kw, C_in, C_out)`;
-# - **`dx_p`**, the gradient of the padded input, gets the kernels weighted by `dout` added
-#   to the same window: `dx_p[:, window] += tensordot(dout[:, i, j, :], w, axes=([1], [3]))`;
-#   overlapping windows **add up**; at the end cut the padding off: `dx = dx_p[:, p:p+H, p:p+W, :]`;
-# - **`db`** $= \sum_{n, i, j} \text{dout}[n, i, j, d]$: the bias was added to every output
-#   of its filter, in every sample. The loss of a batch is already averaged where it is
-#   computed; the layer **sums** over the batch, it does not average again.
+# - **`db`**, shape `(C_out,)`: the bias $b_d$ was added to which outputs?
+# - **`dw`**, shape `(kh, kw, C_in, C_out)`: $w[a, c, k, d]$ multiplied which input entries, in
+#   which output positions and samples?
+# - **`dx`**, shaped like `x`: an input entry can sit in several windows; what happens to its
+#   gradient then, and what about the padding?
+#
+# Your function is checked in three separate tests (`db`, `dw`, `dx`), so you can see which
+# gradient is right.
+#
+# <details><summary>Hint: db</summary>
+#
+# $\text{db}_d = \sum_{n, i, j} \text{dout}[n, i, j, d]$: the bias was added to every output
+# of its filter, in every sample. The loss of a batch is already averaged where it is
+# computed; the layer **sums** over the batch, it does not average again.
+#
+# </details>
+#
+# <details><summary>Hint: dw</summary>
+#
+# For each output position, the window times `dout`, summed over the batch:
+# `dw += tensordot(window, dout[:, i, j, :], axes=([0], [0]))`, shape `(kh, kw, C_in, C_out)`.
+# The forward pass did not flip the kernel, so neither does the backward pass.
+#
+# </details>
+#
+# <details><summary>Hint: dx</summary>
+#
+# `dx_p`, the gradient of the padded input, gets the kernels weighted by `dout` added to the
+# same window: `dx_p[:, window] += tensordot(dout[:, i, j, :], w, axes=([1], [3]))`;
+# overlapping windows **add up**; at the end cut the padding off on every side:
+# `dx = dx_p[:, p:p+H, p:p+W, :]`.
+#
+# </details>
 #
 # ### Exercise 3.1 · `conv2d_backward`
 
@@ -532,25 +568,73 @@ for name, analytic, arg in [("dx", dx_g, x_g), ("dw", dw_g, w_g), ("db", db_g, b
         return np.sum(conv2d_forward(*args, stride=2, padding=1) * G)
     print(f"{name}: relative error {rel_err(analytic, central_differences(loss, arg.copy())):.1e}")
 
-# %% test id=test_conv2d_backward points=3
-"""conv2d_backward: shapes, a 1x1 kernel (a matrix product), central differences in float64."""
+# %% test id=test_conv2d_backward_db points=1
+"""conv2d_backward, the bias gradient db: its shape, a 1x1 convolution, central differences in float64."""
 rng_v = np.random.default_rng(1)
 x_1 = rng_v.normal(size=(3, 2, 2, 4))
 w_1 = rng_v.normal(size=(1, 1, 4, 5))
 dout_1 = rng_v.normal(size=(3, 2, 2, 5))
-dx_1, dw_1, db_1 = conv2d_backward(dout_1, x_1, w_1, np.zeros(5))
-check_shape(dx_1, x_1.shape, "dx of a 1x1 convolution")
-check_shape(dw_1, w_1.shape, "dw of a 1x1 convolution")
-check_shape(db_1, (5,), "db of a 1x1 convolution")
+got_1 = conv2d_backward(dout_1, x_1, w_1, np.zeros(5))
+check(isinstance(got_1, (tuple, list)) and len(got_1) == 3,
+      f"conv2d_backward should return a tuple (dx, dw, db), got {type(got_1).__name__}.")
 # A 1x1 convolution is a matrix product at every pixel: out = x @ w[0, 0] + b.
 X_flat, G_flat = x_1.reshape(-1, 4), dout_1.reshape(-1, 5)
-check_close(dx_1.reshape(-1, 4), G_flat @ w_1[0, 0].T,
-            "dx of a 1x1 convolution (dout @ w.T at every pixel)")
+db_1 = got_1[2]
+check_shape(db_1, (5,), "db of a 1x1 convolution")
+check_close(db_1, G_flat.sum(axis=0), "db of a 1x1 convolution",
+            hint="sum dout over the batch, height and width; do not average over the batch.")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_cnn
+from dlcourse.instructor.reference import central_gradient, norm_rel_error
+
+rng = np.random.default_rng(41)
+cases = [  # N, H, W, C_in, kh, kw, C_out, stride, padding
+    (2, 4, 4, 1, 3, 3, 2, 1, 0), (2, 5, 6, 2, 3, 2, 3, 1, 1), (3, 6, 6, 2, 3, 3, 2, 2, 0),
+    (2, 7, 5, 2, 2, 3, 2, 2, 1), (1, 7, 7, 1, 3, 3, 2, 3, 2),
+]
+for n_, h_, w_, ci, kh, kw, co, s, p in cases:
+    x = rng.normal(size=(n_, h_, w_, ci))
+    w = rng.normal(size=(kh, kw, ci, co))
+    b = rng.normal(size=co)
+    dout = rng.normal(size=(n_, (h_ + 2 * p - kh) // s + 1, (w_ + 2 * p - kw) // s + 1, co))
+    x0, w0, d0 = x.copy(), w.copy(), dout.copy()
+    got = conv2d_backward(dout, x, w, b, stride=s, padding=p)
+    label = f"x {x.shape}, w {w.shape}, stride={s}, padding={p}"
+    check(isinstance(got, (tuple, list)) and len(got) == 3,
+          f"conv2d_backward should return a tuple (dx, dw, db), got {type(got).__name__}.")
+    analytic = got[2]
+
+    def _loss(xx, ww, bb, s=s, p=p, dout=dout):
+        return np.sum(ref_cnn.conv2d_forward(xx, ww, bb, s, p) * dout)
+
+    numeric = central_gradient(lambda a, x=x, w=w: _loss(x, w, a), b)
+    check_shape(analytic, b.shape, f"db for {label}")
+    err = norm_rel_error(analytic, numeric)
+    check(err < 1e-7, f"db for {label} does not match central differences: "
+          f"relative error {err:.1e}.",
+          hint="sum dout over the batch, height and width (no mean over the batch).")
+    check_unchanged(x0, x, "the input x")
+    check_unchanged(w0, w, "the kernels w")
+    check_unchanged(d0, dout, "dout")
+### END HIDDEN TESTS
+passed("conv2d_backward (db)")
+
+# %% test id=test_conv2d_backward_dw points=1
+"""conv2d_backward, the kernel gradient dw: its shape, a 1x1 convolution, central differences in float64."""
+rng_v = np.random.default_rng(1)
+x_1 = rng_v.normal(size=(3, 2, 2, 4))
+w_1 = rng_v.normal(size=(1, 1, 4, 5))
+dout_1 = rng_v.normal(size=(3, 2, 2, 5))
+got_1 = conv2d_backward(dout_1, x_1, w_1, np.zeros(5))
+check(isinstance(got_1, (tuple, list)) and len(got_1) == 3,
+      f"conv2d_backward should return a tuple (dx, dw, db), got {type(got_1).__name__}.")
+# A 1x1 convolution is a matrix product at every pixel: out = x @ w[0, 0] + b.
+X_flat, G_flat = x_1.reshape(-1, 4), dout_1.reshape(-1, 5)
+dw_1 = got_1[1]
+check_shape(dw_1, w_1.shape, "dw of a 1x1 convolution")
 check_close(dw_1[0, 0], X_flat.T @ G_flat,
             "dw of a 1x1 convolution (x.T @ dout summed over samples and pixels)",
             hint="sum over the batch too.")
-check_close(db_1, G_flat.sum(axis=0), "db of a 1x1 convolution",
-            hint="sum dout over the batch, height and width; do not average over the batch.")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_cnn
 from dlcourse.instructor.reference import central_gradient, norm_rel_error
@@ -570,30 +654,75 @@ for n_, h_, w_, ci, kh, kw, co, s, p in cases:
     label = f"x {x.shape}, w {w.shape}, stride={s}, padding={p}"
     check(isinstance(got, (tuple, list)) and len(got) == 3,
           f"conv2d_backward should return a tuple (dx, dw, db), got {type(got).__name__}.")
-    dx, dw, db = got
+    analytic = got[1]
+
     def _loss(xx, ww, bb, s=s, p=p, dout=dout):
         return np.sum(ref_cnn.conv2d_forward(xx, ww, bb, s, p) * dout)
 
-    numeric = {
-        "dx": central_gradient(lambda a, w=w, b=b: _loss(a, w, b), x),
-        "dw": central_gradient(lambda a, x=x, b=b: _loss(x, a, b), w),
-        "db": central_gradient(lambda a, x=x, w=w: _loss(x, w, a), b),
-    }
-    hints = {"dx": "add kernel * dout into every window (overlaps add up), with the stride, "
-                   "then cut the padding off symmetrically.",
-             "dw": "sum window * dout over the batch and every output position; windows start "
-                   "at i * stride.",
-             "db": "sum dout over the batch, height and width (no mean over the batch)."}
-    for name, analytic, like in [("dx", dx, x), ("dw", dw, w), ("db", db, b)]:
-        check_shape(analytic, like.shape, f"{name} for {label}")
-        err = norm_rel_error(analytic, numeric[name])
-        check(err < 1e-7, f"{name} for {label} does not match central differences: "
-              f"relative error {err:.1e}.", hint=hints[name])
+    numeric = central_gradient(lambda a, x=x, b=b: _loss(x, a, b), w)
+    check_shape(analytic, w.shape, f"dw for {label}")
+    err = norm_rel_error(analytic, numeric)
+    check(err < 1e-7, f"dw for {label} does not match central differences: "
+          f"relative error {err:.1e}.",
+          hint="sum window * dout over the batch and every output position; "
+               "windows start at i * stride, and the kernel is not flipped.")
     check_unchanged(x0, x, "the input x")
     check_unchanged(w0, w, "the kernels w")
     check_unchanged(d0, dout, "dout")
 ### END HIDDEN TESTS
-passed("conv2d_backward")
+passed("conv2d_backward (dw)")
+
+# %% test id=test_conv2d_backward_dx points=1
+"""conv2d_backward, the input gradient dx: its shape, a 1x1 convolution, central differences in float64."""
+rng_v = np.random.default_rng(1)
+x_1 = rng_v.normal(size=(3, 2, 2, 4))
+w_1 = rng_v.normal(size=(1, 1, 4, 5))
+dout_1 = rng_v.normal(size=(3, 2, 2, 5))
+got_1 = conv2d_backward(dout_1, x_1, w_1, np.zeros(5))
+check(isinstance(got_1, (tuple, list)) and len(got_1) == 3,
+      f"conv2d_backward should return a tuple (dx, dw, db), got {type(got_1).__name__}.")
+# A 1x1 convolution is a matrix product at every pixel: out = x @ w[0, 0] + b.
+X_flat, G_flat = x_1.reshape(-1, 4), dout_1.reshape(-1, 5)
+dx_1 = got_1[0]
+check_shape(dx_1, x_1.shape, "dx of a 1x1 convolution")
+check_close(dx_1.reshape(-1, 4), G_flat @ w_1[0, 0].T,
+            "dx of a 1x1 convolution (dout @ w.T at every pixel)")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_cnn
+from dlcourse.instructor.reference import central_gradient, norm_rel_error
+
+rng = np.random.default_rng(37)
+cases = [  # N, H, W, C_in, kh, kw, C_out, stride, padding
+    (2, 4, 4, 1, 3, 3, 2, 1, 0), (2, 5, 6, 2, 3, 2, 3, 1, 1), (3, 6, 6, 2, 3, 3, 2, 2, 0),
+    (2, 7, 5, 2, 2, 3, 2, 2, 1), (1, 7, 7, 1, 3, 3, 2, 3, 2),
+]
+for n_, h_, w_, ci, kh, kw, co, s, p in cases:
+    x = rng.normal(size=(n_, h_, w_, ci))
+    w = rng.normal(size=(kh, kw, ci, co))
+    b = rng.normal(size=co)
+    dout = rng.normal(size=(n_, (h_ + 2 * p - kh) // s + 1, (w_ + 2 * p - kw) // s + 1, co))
+    x0, w0, d0 = x.copy(), w.copy(), dout.copy()
+    got = conv2d_backward(dout, x, w, b, stride=s, padding=p)
+    label = f"x {x.shape}, w {w.shape}, stride={s}, padding={p}"
+    check(isinstance(got, (tuple, list)) and len(got) == 3,
+          f"conv2d_backward should return a tuple (dx, dw, db), got {type(got).__name__}.")
+    analytic = got[0]
+
+    def _loss(xx, ww, bb, s=s, p=p, dout=dout):
+        return np.sum(ref_cnn.conv2d_forward(xx, ww, bb, s, p) * dout)
+
+    numeric = central_gradient(lambda a, w=w, b=b: _loss(a, w, b), x)
+    check_shape(analytic, x.shape, f"dx for {label}")
+    err = norm_rel_error(analytic, numeric)
+    check(err < 1e-7, f"dx for {label} does not match central differences: "
+          f"relative error {err:.1e}.",
+          hint="add kernel * dout into every window (overlaps add up), with the stride, "
+               "then cut the padding off symmetrically.")
+    check_unchanged(x0, x, "the input x")
+    check_unchanged(w0, w, "the kernels w")
+    check_unchanged(d0, dout, "dout")
+### END HIDDEN TESTS
+passed("conv2d_backward (dx)")
 
 # %% [markdown] id=markdown-10
 # ## 4 · Pooling

@@ -53,6 +53,7 @@ from dlcourse.env import device_report, seed_everything  # before keras: quiet T
 
 import keras
 
+from dlcourse.plotting import draw_lstm_cell
 from dlcourse.series import load_sunspots
 from dlcourse.testkit.rnn import random_gru, random_lstm
 from dlcourse.testing import (check, check_answer, check_choice, check_close, check_shape, check_unchanged,
@@ -347,20 +348,15 @@ passed("rnn_cell_forward")
 # $$i = \sigma(z_i),\quad f = \sigma(z_f),\quad \tilde c = \tanh(z_c),\quad o = \sigma(z_o)$$
 # $$c_t = f \odot c_{t-1} + i \odot \tilde c, \qquad h_t = o \odot \tanh(c_t)$$
 #
-# ```
-#                 forget            write
-#   c_{t-1} ────────(×)──────────────(+)─────────────────┬──────────────>  c_t
-#                    ^                ^                  │
-#                    │               (×)               tanh
-#                    │              ^   ^                │
-#                    f              i   c~   o ─────────(×)───────────>  h_t
-#                    │              │   │    │
-#                  [ σ ]          [ σ ][tanh][ σ ]      each block: x_t W + h_{t-1} U + b
-#                    └──────────────┴───┴────┘
-#                               ^
-#                     x_t and h_{t-1}
-# ```
-#
+# The figure below draws the cell: the cell state runs along the top, where $f$ scales the old
+# memory and $i \odot \tilde c$ is added; the four blocks are computed from $x_t$ and $h_{t-1}$;
+# $h_t$ leaves on the right.
+
+# %% id=fig-lstm
+draw_lstm_cell()   # the drawing helper is in dlcourse/plotting.py
+plt.show()
+
+# %% [markdown] id=markdown-lstm-2
 # Note the order: $c_t$ is computed **first**, and $h_t$ uses the **new** $c_t$.
 # When the forget gate is 1 and the input gate 0, the memory passes through unchanged: that
 # is how an LSTM keeps information for many steps, and why its gradient decays more slowly

@@ -58,6 +58,7 @@ from torch import nn
 
 from dlcourse.data import FASHION_CLASSES, load_fashion_mnist, load_mnist
 from dlcourse.env import device_report, seed_everything, torch_device
+from dlcourse.plotting import draw_transposed_conv, transposed_conv2d
 from dlcourse.testing import (check, check_answer, check_choice, check_close, check_finite, check_shape,
                               check_type, passed, show)
 
@@ -428,6 +429,22 @@ passed("q_gan_task")
 # activations of each layer well scaled, which helps GANs train; `tanh` puts every pixel in
 # $[-1, 1]$, like the real images.
 #
+# **What a transposed convolution does.** Each input pixel **stamps** a copy of the kernel,
+# scaled by the pixel's value, into the output, at a place that moves `stride` output pixels
+# for every input pixel; where copies overlap, they **add up**. The figure draws it for a 2x2
+# input, a 3x3 kernel and stride 2 (no padding): the output is $(2 - 1) \cdot 2 + 3 = 5$ pixels
+# wide. The cell also checks the drawing against PyTorch's `F.conv_transpose2d`. (With
+# `padding=p`, PyTorch then cuts $p$ pixels off every side, hence the $-2p$ above.)
+
+# %% id=fig-transposed-conv
+x_demo = np.array([[1.0, 2.0], [3.0, 4.0]])
+k_demo = np.array([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 1.0]])
+draw_transposed_conv(x_demo, k_demo, stride=2)   # the drawing helper is in dlcourse/plotting.py
+plt.show()
+by_torch = F.conv_transpose2d(torch.tensor(x_demo)[None, None], torch.tensor(k_demo)[None, None], stride=2)
+print("the same output from PyTorch:", np.allclose(by_torch[0, 0].numpy(), transposed_conv2d(x_demo, k_demo, 2)))
+
+# %% [markdown] id=markdown-generator-2
 # ### Exercise 2.1 · `Generator`
 # Use `nn.Linear(latent_dim, 7 * 7 * 256)` as the first layer (`nn.Unflatten(1, (256, 7, 7))`
 # or `.view` reshapes its output), and end with `tanh`.
