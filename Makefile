@@ -32,7 +32,8 @@ demo-full: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -q -ra --durations=25 -m "not full"
 
-# full-size training: the GAN's sample quality, the accuracy and held-out tests of every fixture
+# full-size training: the GAN's sample quality; the accuracy and held-out tests of the reference
+# solutions and valid alternatives
 test-full: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -q -ra --durations=25 -m full
 
