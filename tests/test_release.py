@@ -50,3 +50,26 @@ def test_student_bundle_reveals_no_answer(tmp_path):
                           "dlcourse.gradcheck, dlcourse.plotting; print('ok')"], cwd=out, capture_output=True,
                          text=True, env={"PYTHONPATH": str(out), "PATH": "/usr/bin:/bin"})
     assert run.stdout.strip() == "ok", run.stderr
+
+
+@pytest.mark.parametrize("failure", ["nbgrader fails", "the release leaks"])
+def test_a_failed_release_leaves_the_committed_one_untouched(tmp_path, monkeypatch, failure):
+    from dlcourse.grading import release as release_mod
+    from dlcourse.grading.course import CourseError
+
+    a = assignments()[1]
+    (tmp_path / "source" / a).mkdir(parents=True)
+    (tmp_path / "release" / a).mkdir(parents=True)
+    kept = tmp_path / "release" / a / f"{a}.ipynb"
+    kept.write_bytes((ROOT / "release" / a / f"{a}.ipynb").read_bytes())
+
+    def broken_generate(root, name, release_dir, db_url=None):
+        (release_dir / name).mkdir(parents=True)
+        (release_dir / name / f"{name}.ipynb").write_text("### BEGIN SOLUTION (half written)")
+        if failure == "nbgrader fails":
+            raise CourseError("nbgrader could not generate it")
+
+    monkeypatch.setattr(release_mod, "generate", broken_generate)
+    with pytest.raises(CourseError):
+        release_mod.release(tmp_path, a)
+    assert kept.read_bytes() == (ROOT / "release" / a / f"{a}.ipynb").read_bytes()

@@ -216,6 +216,30 @@ def collect_demo_class(root: Path, assignment: str, log=print, small: bool = Fal
     return sorted(result.taken)
 
 
+DEMO_STUDENTS = ("reference", "blank", "valid-alternatives", "mistakes-1", "mistakes-2", "copycat")
+
+
+def forget_demo_class(root: Path, db_url: str) -> None:
+    """Remove the demo students' submissions from the gradebook (nbgrader refuses to change an
+    assignment's cells while it has submissions); real students' are never touched."""
+    import warnings
+
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from ..config import load_settings
+
+    if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).is_file():
+        return
+    with warnings.catch_warnings(), Gradebook(db_url, load_settings(root).course_id) as gb:
+        warnings.simplefilter("ignore")
+        for assignment in gb.assignments:
+            for student in DEMO_STUDENTS:
+                try:
+                    gb.remove_submission(assignment.name, student)
+                except MissingEntry:
+                    continue
+
+
 def run_demo(root: Path, assignment: str | None = None, full: bool = False, workers: int | None = None,
              log=print, lms: bool = True, whole_class: bool = False) -> int:
     from .autograde import autograde
@@ -226,9 +250,10 @@ def run_demo(root: Path, assignment: str | None = None, full: bool = False, work
 
     if not full:
         os.environ["DLCOURSE_SMOKE"] = "1"
+    db_url = default_db_url(root)
+    forget_demo_class(root, db_url)  # a previous demo's submissions would pin the old notebooks' cells
     names = release(root, assignment)
     log(f"released: {', '.join(names)}")
-    db_url = default_db_url(root)
     from ..cells import has_graded_cells
 
     graded = [n for n in names

@@ -31,12 +31,24 @@ def check_release(folder: Path) -> list[str]:
 
 
 def release(root: Path, assignment: str | None = None, db_url: str | None = None) -> list[str]:
+    """Regenerate release/<name>/ for each assignment. Each is generated into a scratch folder
+    and checked first: a failed generation or a leak leaves the committed release untouched."""
+    import shutil
+
     names = resolve_assignments(root, assignment)
     for name in names:
-        generate(root, name, root / "release", db_url)
-        problems = check_release(root / "release" / name)
-        if problems:
-            raise CourseError("the release leaks instructor material:\n" + "\n".join(problems))
+        with tempfile.TemporaryDirectory(prefix="dlcourse-release-") as tmp:
+            generate(root, name, Path(tmp), db_url)
+            problems = check_release(Path(tmp) / name)
+            if problems:
+                raise CourseError("the release leaks instructor material:\n" + "\n".join(problems))
+            target = root / "release" / name
+            if target.is_symlink() or target.is_file():
+                target.unlink()
+            elif target.exists():
+                shutil.rmtree(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(Path(tmp) / name, target)
     return names
 
 
