@@ -88,6 +88,8 @@ def write_submission(root: Path, folder: Path, assignment: str, replacements: di
 
 def build_submissions(root: Path, assignment: str, small: bool = False) -> list[str]:
     students = demo_class(root, assignment, small=small)
+    for student in DEMO_STUDENTS:  # the demo owns these folders (a bigger class's too): start afresh
+        shutil.rmtree(root / "submitted" / student / assignment, ignore_errors=True)
     for student, replacements in students.items():
         write_submission(root, root / "submitted" / student / assignment, assignment, replacements)
     return list(students)
@@ -208,7 +210,7 @@ def collect_demo_class(root: Path, assignment: str, log=print, small: bool = Fal
     copied = None if small else "valid-alternatives" if "valid-alternatives" in students else "reference"
     archive, roster, schedule = lms_class(root, assignment, students, late, copied)
     os.environ["DLCOURSE_SCHEDULE"] = str(schedule)
-    for student in [*students, "copycat"]:  # the demo owns these folders: start afresh
+    for student in {*students, *DEMO_STUDENTS}:  # the demo owns these folders (a bigger class's too): afresh
         shutil.rmtree(root / "submitted" / student / assignment, ignore_errors=True)
     result = collect(root, assignment, archive, lms="moodle", roster_path=roster)
     log(f"{assignment}: collected {archive.relative_to(root)} with {roster.relative_to(root)}")
