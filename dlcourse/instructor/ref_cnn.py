@@ -147,3 +147,20 @@ QUESTIONS = {
         },
     },
 }
+
+
+def numeric_conv_gradient(part: str, x, w, b, dout, stride: int = 1, padding: int = 0) -> np.ndarray:
+    """Central differences (float64) of sum(conv2d_forward(x, w, b) * dout) with respect to
+    part = "dx", "dw" or "db": what a correct conv2d_backward returns for it."""
+    from .reference import central_gradient
+
+    def loss(xx, ww, bb):
+        return np.sum(conv2d_forward(xx, ww, bb, stride, padding) * dout)
+
+    if part == "dx":
+        return central_gradient(lambda a: loss(a, w, b), x)
+    if part == "dw":
+        return central_gradient(lambda a: loss(x, a, b), w)
+    if part == "db":
+        return central_gradient(lambda a: loss(x, w, a), b)
+    raise ValueError(f"part must be dx, dw or db, not {part!r}")

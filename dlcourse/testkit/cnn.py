@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["pretrained_stand_in", "find_weights"]
+__all__ = ["pretrained_stand_in", "find_weights", "conv_backward_cases"]
 
 
 def pretrained_stand_in(input_shape=(28, 28, 1), filters=(8, 16), batchnorm=False, seed=0,
@@ -67,3 +67,20 @@ def find_weights(model, arrays, atol: float = 0.0) -> list[tuple[bool, bool]]:
         in_trainable, in_frozen = holds(trainable, a), holds(frozen, a)
         out.append((in_trainable or in_frozen, in_trainable and not in_frozen))
     return out
+
+
+def conv_backward_cases(seed: int) -> list[tuple]:
+    """Seeded float64 inputs for checking a convolution's backward pass: (x, w, b, dout, stride,
+    padding) for five shapes, strides and paddings (dout has the forward output's shape)."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for n, h, w_, c_in, kh, kw, c_out, s, p in [  # N, H, W, C_in, kh, kw, C_out, stride, padding
+        (2, 4, 4, 1, 3, 3, 2, 1, 0), (2, 5, 6, 2, 3, 2, 3, 1, 1), (3, 6, 6, 2, 3, 3, 2, 2, 0),
+        (2, 7, 5, 2, 2, 3, 2, 2, 1), (1, 7, 7, 1, 3, 3, 2, 3, 2),
+    ]:
+        x = rng.normal(size=(n, h, w_, c_in))
+        w = rng.normal(size=(kh, kw, c_in, c_out))
+        b = rng.normal(size=c_out)
+        dout = rng.normal(size=(n, (h + 2 * p - kh) // s + 1, (w_ + 2 * p - kw) // s + 1, c_out))
+        cases.append((x, w, b, dout, s, p))
+    return cases

@@ -585,31 +585,18 @@ check_close(db_1, G_flat.sum(axis=0), "db of a 1x1 convolution",
             hint="sum dout over the batch, height and width; do not average over the batch.")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_cnn
-from dlcourse.instructor.reference import central_gradient, norm_rel_error
+from dlcourse.instructor.reference import norm_rel_error
+from dlcourse.testkit.cnn import conv_backward_cases
 
-rng = np.random.default_rng(41)
-cases = [  # N, H, W, C_in, kh, kw, C_out, stride, padding
-    (2, 4, 4, 1, 3, 3, 2, 1, 0), (2, 5, 6, 2, 3, 2, 3, 1, 1), (3, 6, 6, 2, 3, 3, 2, 2, 0),
-    (2, 7, 5, 2, 2, 3, 2, 2, 1), (1, 7, 7, 1, 3, 3, 2, 3, 2),
-]
-for n_, h_, w_, ci, kh, kw, co, s, p in cases:
-    x = rng.normal(size=(n_, h_, w_, ci))
-    w = rng.normal(size=(kh, kw, ci, co))
-    b = rng.normal(size=co)
-    dout = rng.normal(size=(n_, (h_ + 2 * p - kh) // s + 1, (w_ + 2 * p - kw) // s + 1, co))
+for x, w, b, dout, s, p in conv_backward_cases(seed=41):
     x0, w0, d0 = x.copy(), w.copy(), dout.copy()
     got = conv2d_backward(dout, x, w, b, stride=s, padding=p)
     label = f"x {x.shape}, w {w.shape}, stride={s}, padding={p}"
     check(isinstance(got, (tuple, list)) and len(got) == 3,
           f"conv2d_backward should return a tuple (dx, dw, db), got {type(got).__name__}.")
     analytic = got[2]
-
-    def _loss(xx, ww, bb, s=s, p=p, dout=dout):
-        return np.sum(ref_cnn.conv2d_forward(xx, ww, bb, s, p) * dout)
-
-    numeric = central_gradient(lambda a, x=x, w=w: _loss(x, w, a), b)
     check_shape(analytic, b.shape, f"db for {label}")
-    err = norm_rel_error(analytic, numeric)
+    err = norm_rel_error(analytic, ref_cnn.numeric_conv_gradient("db", x, w, b, dout, s, p))
     check(err < 1e-7, f"db for {label} does not match central differences: "
           f"relative error {err:.1e}.",
           hint="sum dout over the batch, height and width (no mean over the batch).")
@@ -637,31 +624,18 @@ check_close(dw_1[0, 0], X_flat.T @ G_flat,
             hint="sum over the batch too.")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_cnn
-from dlcourse.instructor.reference import central_gradient, norm_rel_error
+from dlcourse.instructor.reference import norm_rel_error
+from dlcourse.testkit.cnn import conv_backward_cases
 
-rng = np.random.default_rng(31)
-cases = [  # N, H, W, C_in, kh, kw, C_out, stride, padding
-    (2, 4, 4, 1, 3, 3, 2, 1, 0), (2, 5, 6, 2, 3, 2, 3, 1, 1), (3, 6, 6, 2, 3, 3, 2, 2, 0),
-    (2, 7, 5, 2, 2, 3, 2, 2, 1), (1, 7, 7, 1, 3, 3, 2, 3, 2),
-]
-for n_, h_, w_, ci, kh, kw, co, s, p in cases:
-    x = rng.normal(size=(n_, h_, w_, ci))
-    w = rng.normal(size=(kh, kw, ci, co))
-    b = rng.normal(size=co)
-    dout = rng.normal(size=(n_, (h_ + 2 * p - kh) // s + 1, (w_ + 2 * p - kw) // s + 1, co))
+for x, w, b, dout, s, p in conv_backward_cases(seed=31):
     x0, w0, d0 = x.copy(), w.copy(), dout.copy()
     got = conv2d_backward(dout, x, w, b, stride=s, padding=p)
     label = f"x {x.shape}, w {w.shape}, stride={s}, padding={p}"
     check(isinstance(got, (tuple, list)) and len(got) == 3,
           f"conv2d_backward should return a tuple (dx, dw, db), got {type(got).__name__}.")
     analytic = got[1]
-
-    def _loss(xx, ww, bb, s=s, p=p, dout=dout):
-        return np.sum(ref_cnn.conv2d_forward(xx, ww, bb, s, p) * dout)
-
-    numeric = central_gradient(lambda a, x=x, b=b: _loss(x, a, b), w)
     check_shape(analytic, w.shape, f"dw for {label}")
-    err = norm_rel_error(analytic, numeric)
+    err = norm_rel_error(analytic, ref_cnn.numeric_conv_gradient("dw", x, w, b, dout, s, p))
     check(err < 1e-7, f"dw for {label} does not match central differences: "
           f"relative error {err:.1e}.",
           hint="sum window * dout over the batch and every output position; "
@@ -689,31 +663,18 @@ check_close(dx_1.reshape(-1, 4), G_flat @ w_1[0, 0].T,
             "dx of a 1x1 convolution (dout @ w.T at every pixel)")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_cnn
-from dlcourse.instructor.reference import central_gradient, norm_rel_error
+from dlcourse.instructor.reference import norm_rel_error
+from dlcourse.testkit.cnn import conv_backward_cases
 
-rng = np.random.default_rng(37)
-cases = [  # N, H, W, C_in, kh, kw, C_out, stride, padding
-    (2, 4, 4, 1, 3, 3, 2, 1, 0), (2, 5, 6, 2, 3, 2, 3, 1, 1), (3, 6, 6, 2, 3, 3, 2, 2, 0),
-    (2, 7, 5, 2, 2, 3, 2, 2, 1), (1, 7, 7, 1, 3, 3, 2, 3, 2),
-]
-for n_, h_, w_, ci, kh, kw, co, s, p in cases:
-    x = rng.normal(size=(n_, h_, w_, ci))
-    w = rng.normal(size=(kh, kw, ci, co))
-    b = rng.normal(size=co)
-    dout = rng.normal(size=(n_, (h_ + 2 * p - kh) // s + 1, (w_ + 2 * p - kw) // s + 1, co))
+for x, w, b, dout, s, p in conv_backward_cases(seed=37):
     x0, w0, d0 = x.copy(), w.copy(), dout.copy()
     got = conv2d_backward(dout, x, w, b, stride=s, padding=p)
     label = f"x {x.shape}, w {w.shape}, stride={s}, padding={p}"
     check(isinstance(got, (tuple, list)) and len(got) == 3,
           f"conv2d_backward should return a tuple (dx, dw, db), got {type(got).__name__}.")
     analytic = got[0]
-
-    def _loss(xx, ww, bb, s=s, p=p, dout=dout):
-        return np.sum(ref_cnn.conv2d_forward(xx, ww, bb, s, p) * dout)
-
-    numeric = central_gradient(lambda a, w=w, b=b: _loss(a, w, b), x)
     check_shape(analytic, x.shape, f"dx for {label}")
-    err = norm_rel_error(analytic, numeric)
+    err = norm_rel_error(analytic, ref_cnn.numeric_conv_gradient("dx", x, w, b, dout, s, p))
     check(err < 1e-7, f"dx for {label} does not match central differences: "
           f"relative error {err:.1e}.",
           hint="add kernel * dout into every window (overlaps add up), with the stride, "
