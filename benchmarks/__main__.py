@@ -38,7 +38,7 @@ shutil.copytree(root / "source" / a, course / "source" / a)
 (course / "submitted" / "reference" / a).mkdir(parents=True)
 nbformat.write(student_notebook(root, a), course / "submitted" / "reference" / a / f"{a}.ipynb")
 result = run_job_subprocess(make_job(course, a, "reference"), 3600)
-print(json.dumps({"ok": result["ok"], "error": result["error"][:200]}))
+print(json.dumps({"ok": result.ok, "error": result.error[:200]}))
 """
 
 

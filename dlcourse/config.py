@@ -3,29 +3,38 @@
 from __future__ import annotations
 
 import runpy
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from traitlets.config import Config
+from traitlets import Dict, Instance, Integer, Unicode
+from traitlets.config import Config, Configurable
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
 SCHEDULE_KEYS = ("TIMEZONE", "DEADLINES", "EXTENSIONS", "LATE_POLICY", "ROSTER")
 
 
-@dataclass(frozen=True)
-class CourseSettings:
-    root: Path
-    student_repo: str
-    student_branch: str
-    course_id: str
-    cell_timeout: int
-    nbgrader: Config
-    notebook_timeout: int = 0  # seconds the whole notebook may run while grading (restarts included)
-    sandbox: dict = field(default_factory=dict)  # dlcourse.grading.sandbox.Limits overrides
-    # TIMEZONE, DEADLINES, EXTENSIONS, LATE_POLICY, ROSTER (dlcourse.grading.deadlines)
-    schedule: dict = field(default_factory=dict)
+class CourseSettings(Configurable):
+    """The course's settings, one trait each, read from the course's `grader_config.py`.
+
+    Set a knob there either as the module constant (`CELL_TIMEOUT = 600`) or in nbgrader's own
+    style (`c.CourseSettings.cell_timeout = 600`); the constant wins where both are given.
+    `load_settings(root)` builds it once per course directory.
+    """
+
+    root = Instance(Path, help="the course directory: the folder holding grader_config.py")
+    student_repo = Unicode("dl-course-br/deep-learning-course",
+                           help="GitHub owner/name of the student bundle (Colab badges, set-up cells)").tag(config=True)
+    student_branch = Unicode("main", help="the branch of student_repo the notebooks point to").tag(config=True)
+    course_id = Unicode("course", help="nbgrader's course id (gradebook rows, exchange)").tag(config=True)
+    cell_timeout = Integer(600, help="seconds one cell may run while grading").tag(config=True)
+    notebook_timeout = Integer(0, help="seconds the notebook's cells may run in all while grading, "
+                                       "restarts included (0: 4 x cell_timeout)").tag(config=True)
+    sandbox = Dict(help="overrides of dlcourse.grading.sandbox.Limits (README, "
+                        "'Grading untrusted notebooks')").tag(config=True)
+    schedule = Dict(help="TIMEZONE, DEADLINES, EXTENSIONS, LATE_POLICY, ROSTER "
+                         "(dlcourse.grading.deadlines)").tag(config=True)
+    nbgrader = Instance(Config, args=(), help="the nbgrader configuration grader_config.py builds")
 
     @property
     def repo_url(self) -> str:
@@ -38,6 +47,11 @@ class CourseSettings:
     @property
     def pip_target(self) -> str:
         return f"dlcourse @ git+{self.repo_url}@{self.student_branch}"
+
+
+# grader_config.py's module constants, and the trait each one sets
+CONSTANTS = {"STUDENT_REPO": "student_repo", "STUDENT_BRANCH": "student_branch", "COURSE_ID": "course_id",
+             "CELL_TIMEOUT": "cell_timeout", "NOTEBOOK_TIMEOUT": "notebook_timeout", "SANDBOX": "sandbox"}
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -55,17 +69,16 @@ def find_root(start: Path | None = None) -> Path:
 
 @lru_cache(maxsize=8)
 def load_settings(root: Path | None = None) -> CourseSettings:
+    """The settings of the course at `root` (or the nearest folder above the working directory
+    holding grader_config.py), built once per course directory."""
     root = find_root(root)
     cfg = Config()
     namespace = runpy.run_path(str(root / "grader_config.py"), init_globals={"get_config": lambda: cfg})
-    return CourseSettings(
-        root=root,
-        student_repo=namespace["STUDENT_REPO"],
-        student_branch=namespace.get("STUDENT_BRANCH", "main"),
-        course_id=namespace.get("COURSE_ID", "course"),
-        cell_timeout=int(namespace.get("CELL_TIMEOUT", 600)),
-        nbgrader=cfg,
-        notebook_timeout=int(namespace.get("NOTEBOOK_TIMEOUT") or 4 * int(namespace.get("CELL_TIMEOUT", 600))),
-        sandbox=dict(namespace.get("SANDBOX", {})),
-        schedule={k: namespace[k] for k in SCHEDULE_KEYS if k in namespace},
-    )
+    given = {trait: namespace[name] for name, trait in CONSTANTS.items() if namespace.get(name) is not None}
+    schedule = {k: namespace[k] for k in SCHEDULE_KEYS if k in namespace}
+    if schedule:
+        given["schedule"] = schedule
+    settings = CourseSettings(config=cfg, root=root, nbgrader=cfg, **given)
+    if not settings.notebook_timeout:
+        settings.notebook_timeout = 4 * settings.cell_timeout
+    return settings

@@ -147,17 +147,17 @@ def test_a_linked_submission_folder_is_refused_with_the_reason(tmp_path):
     (root / "submitted" / "eve" / A).symlink_to(root / "source" / A)  # the assignment folder is a link
     for student in ("mallory", "eve"):
         job = make_job(root, A, student)
-        assert "symbolic link" in job["refused"] and job["submission_files"] == {}, student
+        assert "symbolic link" in job.refused and job.submission_files == {}, student
     job = make_job(root, A, "alice")
-    assert not job.get("refused") and f"{A}.ipynb" in job["submission_files"]
+    assert not job.refused and f"{A}.ipynb" in job.submission_files
 
 
 def test_a_refused_job_is_never_run():
+    from dlcourse.grading.protocol import GradingJob
     from dlcourse.grading.worker import grade
 
-    result = grade({"assignment": A, "student": "x", "refused": "submitted/x is a symbolic link, not a folder",
-                    "source_files": {}, "submission_files": {}})
-    assert not result["ok"] and result["error"] == "submitted/x is a symbolic link, not a folder"
+    result = grade(GradingJob(A, "x", refused="submitted/x is a symbolic link, not a folder"))
+    assert not result.ok and result.error == "submitted/x is a symbolic link, not a folder" and not result.notebooks
 
 
 def test_unpack_never_writes_outside_or_through_a_link(tmp_path):
@@ -308,7 +308,7 @@ def test_error_outputs_are_capped_like_any_output():
     ex.output(outs, msg, None, 0)
     assert len(outs) == 1 and outs[0]["output_type"] == "error" and outs[0]["ename"] == "RuntimeError"
     assert len(json.dumps(outs[0])) < 200_000
-    assert "cut by the grader" in outs[0]["evalue"] and any("output truncated" in i for i in ex.incidents)
+    assert "cut by the grader" in outs[0]["evalue"] and any("output truncated" in str(i) for i in ex.incidents)
 
 
 def test_the_whole_notebook_has_a_time_limit_and_extra_files_never_reach_the_kernel(tmp_path, monkeypatch):
@@ -316,6 +316,7 @@ def test_the_whole_notebook_has_a_time_limit_and_extra_files_never_reach_the_ker
     numpy.py beside the notebook is not imported; past the notebook's budget, cells stop."""
     import time
 
+    from dlcourse.grading.protocol import read_incidents
     from dlcourse.grading.sandbox import SandboxedExecute, isolated_kernel
 
     scratch = tmp_path / "scratch"
@@ -328,7 +329,7 @@ def test_the_whole_notebook_has_a_time_limit_and_extra_files_never_reach_the_ker
     nb.cells = [nbformat.v4.new_code_cell("import os, sys, numpy\nprint(numpy.__file__, sorted(os.listdir('.')))\n"
                                           "open('numpy.py', 'w').write('raise SystemExit(1)')\nprint(sys.path[:2])"),
                 *[nbformat.v4.new_code_cell("import time\ntime.sleep(1.5)") for _ in range(6)]]
-    ex = SandboxedExecute(scratch=str(scratch), notebook_timeout=4, timeout=30, kernel_name="python3")
+    ex = SandboxedExecute(scratch=str(scratch), notebook_timeout=4, timeout=30, kernel_name="python3", nonce="n0")
     resources = {"nbgrader": {"notebook": A}, "metadata": {"path": str(graded)}}
     started = time.monotonic()
     ex.preprocess(nb, resources)
@@ -337,21 +338,26 @@ def test_the_whole_notebook_has_a_time_limit_and_extra_files_never_reach_the_ker
     assert "site-packages" in first and "SHADOWED" not in first and "[]" in first, first
     errors = [o for c in nb.cells[1:] for o in c.outputs if o.get("output_type") == "error"]
     assert any(o["ename"] in ("NotebookTimeout", "NotRun") for o in errors), errors
-    assert any("NotebookTimeout" in i for i in SandboxedExecute.report_to[A])
+    assert any(i.kind == "NotebookTimeout" for i in read_incidents(nb, "n0"))  # in the notebook, under the nonce
+    assert read_incidents(nb, "n0") == []  # read once: nothing of it stays in the graded notebook
     assert took < 4 + 25, took  # the budget, kernel start-up and shutdown, not 6 x 1.5 s of sleep more
     assert (scratch / "work" / A / "numpy.py").exists() and not (graded / "numpy.py").read_text().startswith("raise")
 
 
-def test_a_pool_job_has_a_time_limit(monkeypatch):
+def test_a_job_has_a_time_limit_in_its_grading_process(tmp_path):
+    """The runner stops a job past its limit by killing its grading process (and so its sandboxes)."""
     import time
 
-    from dlcourse.grading import autograde, worker
+    from dlcourse.grading.autograde import WorkerProcess
+    from dlcourse.grading.protocol import GradingJob, Outcome
 
-    monkeypatch.setattr(worker, "grade", lambda job: time.sleep(30) or {"ok": True})
+    worker = WorkerProcess()
+    stuck = GradingJob(A, "s", source_files={f"{A}.ipynb": ""})
+    worker.proc.send_signal(__import__("signal").SIGSTOP)  # a frozen process: it never answers
     started = time.monotonic()
-    result = autograde._grade_in_pool({"assignment": A, "student": "s", "timeout": 1})
-    assert time.monotonic() - started < 10
-    assert not result["ok"] and "took longer than 1 s" in result["error"]
+    result = worker.grade(stuck, timeout=2)
+    assert time.monotonic() - started < 30 and not worker.alive()
+    assert not result.ok and "took longer than 2 s" in result.error and result.outcome is Outcome.SUBMISSION
 
 
 def test_the_notebook_budget_is_the_documented_one():

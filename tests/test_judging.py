@@ -171,3 +171,66 @@ def test_a_recording_holds_one_event_per_exercise_call():
     tapes = record([SOLUTION])
     assert [e["op"] for e in tapes["test_scale"]] == ["call", "call"]
     assert all(TAPE_MIME not in json.dumps(e) for e in tapes["test_scale"])
+
+
+# -- the judge server (the grader's path): one fresh forked child per notebook judged
+
+def _graded(tapes: dict[str, list[dict]]) -> nbformat.NotebookNode:
+    """A graded notebook as the grading kernel leaves it: the tapes in the test cell's outputs."""
+    from dlcourse.judging import TAPE_MIME
+
+    nb = source_notebook()
+    nb.cells[-1].outputs = [nbformat.v4.new_output("display_data", data={TAPE_MIME: {"test": "test_scale",
+                                                                                      "event": e}})
+                            for e in tapes.get("test_scale", [])]
+    return nb
+
+
+def _judge_in_server(tmp_path, test: str = TEST, tapes=None, **limits):
+    from dlcourse.grading.judge import judge_notebook
+
+    source = tmp_path / "source.ipynb"
+    nbformat.write(source_notebook(test), source)
+    return judge_notebook(source, _graded(tapes if tapes is not None else record([SOLUTION])), tmp_path, **limits)
+
+
+def test_the_judge_server_gives_the_in_process_verdicts(tmp_path):
+    tapes_right, tapes_wrong = record([SOLUTION]), record([WRONG])
+    right = _judge_in_server(tmp_path, tapes=tapes_right)
+    wrong = _judge_in_server(tmp_path, tapes=tapes_wrong)
+    assert right == [judge(tapes_right)] and right[0].passed
+    assert wrong == [judge(tapes_wrong)] and not wrong[0].passed
+
+
+def test_a_judge_that_hangs_or_blows_its_memory_costs_that_notebook_only(tmp_path):
+    from dlcourse.grading import judge as judge_module
+
+    hang = "import time\ntime.sleep(600)\n"
+    with pytest.raises(RuntimeError, match="did not finish in 2 s"):
+        _judge_in_server(tmp_path, test=hang, timeout=2)
+    hog = "blocks = [bytearray(2**28) for _ in range(64)]\n"  # 16 GiB against a 2 GiB limit
+    (verdict,) = _judge_in_server(tmp_path, test=hog, memory_mb=2048)
+    assert not verdict.passed and "MemoryError" in verdict.message
+    killed = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"  # as the kernel's OOM killer would
+    with pytest.raises(RuntimeError, match="killed by signal 9"):
+        _judge_in_server(tmp_path, test=killed)
+    server = judge_module._SERVER[0]
+    assert server.alive()  # the same server judges the next notebook
+    assert _judge_in_server(tmp_path)[0].passed and judge_module._SERVER[0] is server
+
+
+def test_what_the_judged_code_prints_never_reaches_the_reply(tmp_path):
+    noisy = "import os, sys\nprint('{\"verdicts\": []}')\nos.write(1, b'garbage\\n')\n" + TEST
+    (verdict,) = _judge_in_server(tmp_path, test=noisy)
+    assert verdict.passed
+
+
+def test_a_dead_judge_server_is_started_again(tmp_path):
+    from dlcourse.grading import judge as judge_module
+
+    _judge_in_server(tmp_path)
+    old = judge_module._SERVER[0]
+    old.proc.kill()
+    old.proc.wait()
+    assert _judge_in_server(tmp_path)[0].passed
+    assert judge_module._SERVER[0] is not old and judge_module._SERVER[0].alive()

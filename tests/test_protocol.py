@@ -9,7 +9,7 @@ import pytest
 from conftest import ROOT
 
 from dlcourse.grading import autograde as ag
-from dlcourse.grading.protocol import Marker, Outcome, grader_version
+from dlcourse.grading.protocol import GradingJob, GradingResult, Marker, NotebookResult, Outcome, grader_version
 from dlcourse.grading.worker import grade
 
 A = "01_softmax_cross_entropy"
@@ -33,14 +33,15 @@ def course(tmp_path):
 
 
 def test_the_digest_follows_the_grader_version_and_the_limits_not_the_course_path(course, monkeypatch):
+    from dataclasses import replace
+
     job = ag.make_job(course, A, "alice")
-    assert ag.digest(job) == job["digest"]
-    moved = dict(job, course_root="/elsewhere")
-    assert ag.digest(moved) == job["digest"]
-    assert ag.digest(dict(job, limits={**job["limits"], "memory_mb": 1})) != job["digest"]
-    assert ag.digest(dict(job, notebook_timeout=job["notebook_timeout"] + 1)) != job["digest"]
+    assert ag.digest(job) == job.digest
+    assert ag.digest(replace(job, course_root="/elsewhere")) == job.digest
+    assert ag.digest(replace(job, limits={**job.limits, "memory_mb": 1})) != job.digest
+    assert ag.digest(replace(job, notebook_timeout=job.notebook_timeout + 1)) != job.digest
     monkeypatch.setattr(ag, "grader_version", lambda: "9.9+other")
-    assert ag.digest(job) != job["digest"]
+    assert ag.digest(job) != job.digest
 
 
 def test_the_grader_version_names_the_package_and_its_code():
@@ -65,7 +66,7 @@ def test_a_rerun_skips_unchanged_work_except_where_the_grader_failed(course, out
     job = ag.make_job(course, A, "alice")
     folder = course / "autograded" / "alice" / A
     folder.mkdir(parents=True)
-    (folder / ag.MARKER).write_text(Marker(job["digest"], outcome).to_json())
+    (folder / ag.MARKER).write_text(Marker(job.digest, outcome).to_json())
     assert ag.is_current(course, job) is skipped
     (folder / ag.MARKER).write_text(Marker("another digest", Outcome.GRADED).to_json())
     assert not ag.is_current(course, job)
@@ -75,17 +76,26 @@ def test_a_dead_grading_process_is_the_graders_failure(course, monkeypatch):
     job = ag.make_job(course, A, "alice")
     monkeypatch.setattr(ag.sys, "executable", "/bin/false")  # the worker exits at once, with no result
     result = ag.run_job_subprocess(job, timeout=60)
-    assert not result["ok"] and "the grading process died" in result["error"]
-    assert ag.outcome_of(result) is Outcome.GRADER
+    assert not result.ok and "the grading process died" in result.error
+    assert result.outcome is Outcome.GRADER
 
 
 def test_the_worker_says_whose_fault_a_failure_is():
-    refused = grade({"assignment": A, "student": "x", "refused": "submitted/x is a symbolic link, not a folder",
-                     "source_files": {}, "submission_files": {}})
-    assert ag.outcome_of(refused) is Outcome.SUBMISSION
-    broken_job = grade({"assignment": A, "student": "x"})  # the grader's own bug: a job without its files
-    assert not broken_job["ok"] and ag.outcome_of(broken_job) is Outcome.GRADER
-    assert "KeyError" in broken_job["error"]
+    refused = grade(GradingJob(A, "x", refused="submitted/x is a symbolic link, not a folder"))
+    assert refused.outcome is Outcome.SUBMISSION
+    # the grader's own bug: a job whose files are not base64
+    broken_job = grade(GradingJob(A, "x", source_files={f"{A}.ipynb": "not base64!"}))
+    assert not broken_job.ok and broken_job.outcome is Outcome.GRADER
+    assert "Error" in broken_job.error
+
+
+def test_jobs_and_results_survive_json():
+    job = GradingJob(A, "x", source_files={"a.ipynb": "e30="}, limits={"memory_mb": 1}, timeout=5.0, digest="d")
+    assert GradingJob.from_dict(json.loads(job.to_json())) == job
+    result = GradingResult(A, "x", Outcome.GRADED, ok=True, notebooks={A: NotebookResult("{}", [{"passed": 1}])},
+                           notices=["n"], seconds=1.5, log="l")
+    assert GradingResult.from_dict(json.loads(result.to_json())) == result
+    assert GradingResult.from_dict({"assignment": A, "student": "x"}).outcome is Outcome.GRADER  # no outcome: retry
 
 
 def test_reports_and_summaries_name_grader_failures(course):
@@ -101,37 +111,50 @@ def test_reports_and_summaries_name_grader_failures(course):
     assert "failed 2 (1 by the grader: retried next run)" in summary.line()
 
 
-REFUSED = {"assignment": A, "student": "x", "refused": "submitted/x is a symbolic link, not a folder",
-           "source_files": {}, "submission_files": {}}
+REFUSED = GradingJob(A, "x", refused="submitted/x is a symbolic link, not a folder")
 
 
-def test_a_workers_log_is_kept_on_both_paths(monkeypatch):
-    import sys
-
-    # an in-process IPython shell (the judge's, in another test) leaves a __main__ without __spec__,
-    # which multiprocessing's forkserver start reads
-    monkeypatch.setattr(sys.modules["__main__"], "__spec__", None, raising=False)
-    result = ag.run_job_subprocess(dict(REFUSED), timeout=120)  # a fresh subprocess (the retry path)
-    assert "grading x/01_softmax_cross_entropy" in result["log"]
-    pool = ag.start_pool(1)  # the pool path: the pool process's stderr, this job's part of it
+def test_a_workers_log_is_kept_on_both_paths():
+    result = ag.run_job_subprocess(REFUSED, timeout=120)  # a fresh grading process (Dask's path)
+    assert "grading x/01_softmax_cross_entropy" in result.log
+    runner = ag.LocalRunner(1, 120)  # the local path: a kept process's stderr, this job's part of it
     try:
-        [(_, pooled)] = list(ag.local_runner(pool, 1, 120)([dict(REFUSED)]))
+        [(_, first), (_, second)] = list(runner([REFUSED, REFUSED]))
     finally:
-        pool.shutdown()
-    assert "grading x/01_softmax_cross_entropy" in pooled["log"] and "the grader failed" not in pooled["log"]
+        runner.close()
+    for pooled in (first, second):
+        assert pooled.log.count("grading x/01_softmax_cross_entropy") == 1 and "the grader failed" not in pooled.log
+
+
+def test_a_grading_process_that_dies_costs_its_job_alone(course):
+    """The runner's one process is killed while it grades the first job; the second gets a fresh one."""
+    import threading
+
+    runner = ag.LocalRunner(1, 300)
+    job = ag.make_job(course, A, "alice")
+    killer = threading.Timer(3, lambda: runner.processes[0].proc.kill())
+    try:
+        killer.start()
+        results = [r for _, r in runner([job, REFUSED])]
+    finally:
+        killer.cancel()
+        runner.close()
+    died, next_one = results
+    assert died.outcome is Outcome.GRADER and "the grading process died" in died.error
+    assert next_one.outcome is Outcome.SUBMISSION and next_one.error == REFUSED.refused
 
 
 def test_nothing_is_generated_or_started_when_nothing_needs_grading(course, monkeypatch):
     job = ag.make_job(course, A, "alice")
     folder = course / "autograded" / "alice" / A
     folder.mkdir(parents=True)
-    (folder / ag.MARKER).write_text(Marker(job["digest"], Outcome.GRADED).to_json())
+    (folder / ag.MARKER).write_text(Marker(job.digest, Outcome.GRADED).to_json())
 
     def must_not_run(*args, **kwargs):
         raise AssertionError("called although every submission is unchanged")
 
     monkeypatch.setattr(ag, "register", must_not_run)
-    monkeypatch.setattr(ag, "start_pool", must_not_run)
+    monkeypatch.setattr(ag, "WorkerProcess", must_not_run)
     said: list[str] = []
     summaries = ag.autograde(course, A, progress=False, log=said.append)
     assert (summaries[A].skipped, summaries[A].graded, summaries[A].failed) == (1, 0, 0), said
@@ -147,3 +170,43 @@ def test_a_graded_notebook_not_judged_outside_is_refused_before_anyone_is_graded
     with pytest.raises(CourseError, match='not judged outside the kernel: add "dlcourse"'):
         ag.autograde(course, A, progress=False, log=lambda *_: None)
     assert not (course / "autograded").exists()
+
+
+@pytest.mark.parametrize("flags, logged", [([], False), (["-v"], True)])
+def test_verbose_logs_each_step_of_the_course_only(course, caplog, flags, logged):
+    import logging
+
+    from dlcourse import cli
+
+    job = ag.make_job(course, A, "alice")
+    folder = course / "autograded" / "alice" / A
+    folder.mkdir(parents=True)
+    (folder / ag.MARKER).write_text(Marker(job.digest, Outcome.GRADED).to_json())
+    try:
+        assert cli.main(["--root", str(course), *flags, "autograde", A]) == 0
+        said = [r for r in caplog.records if r.name.startswith("dlcourse") and r.levelno == logging.INFO]
+        assert any("unchanged since it was graded" in r.getMessage() for r in said) is logged
+        assert not [r for r in caplog.records if not r.name.startswith("dlcourse") and r.levelno < logging.WARNING]
+    finally:
+        logging.getLogger("dlcourse").setLevel(logging.NOTSET)
+
+
+def test_course_settings_are_documented_traits_set_either_way(tmp_path):
+    from dlcourse.config import CourseSettings, load_settings
+
+    traits = CourseSettings.class_traits(config=True)
+    assert {"student_repo", "course_id", "cell_timeout", "notebook_timeout", "sandbox", "schedule"} <= set(traits)
+    from traitlets.config import Configurable
+
+    own = {name: t for name, t in CourseSettings.class_traits().items() if name not in Configurable.class_traits()}
+    assert all(trait.help for trait in own.values()), "every knob has its help"
+    (tmp_path / "grader_config.py").write_text("c = get_config()\nc.CourseSettings.cell_timeout = 99\n"
+                                               "c.CourseSettings.course_id = 'styled'\nCOURSE_ID = 'constant'\n")
+    load_settings.cache_clear()
+    try:
+        settings = load_settings(tmp_path)
+        assert settings.cell_timeout == 99 and settings.notebook_timeout == 4 * 99  # nbgrader's style, and the default
+        assert settings.course_id == "constant"  # the module constant wins where both are given
+        assert settings.student_branch == "main" and settings.root == tmp_path.resolve()
+    finally:
+        load_settings.cache_clear()

@@ -40,6 +40,7 @@ from ..config import REPO_ROOT
 from ..judging import TAPE_MIME
 from .execute import error_message, is_test_cell, mark_not_run
 from .preprocessors import SENTINEL
+from .protocol import Incident, write_incidents
 
 JAIL = Path(__file__).with_name("jail.py")
 
@@ -439,13 +440,14 @@ class SandboxedExecute(Execute):
                                "a fresh folder holding nothing of the submission").tag(config=True)
     notebook_timeout = Integer(0, help="seconds the notebook's cells may run in all, replays after a "
                                        "restart included (0: no limit)").tag(config=True)
-    incidents = List([])
-    report_to: dict[str, list[str]] = {}  # notebook name -> incidents, read by the worker
+    incidents = List([], help="what the supervisor did (protocol.Incident), attached to the notebook's "
+                              "metadata under the nonce when it finishes")
 
     def preprocess(self, nb, resources=None, km=None):
         NotebookClient.__init__(self, nb, km)
         self.reset_execution_trackers()
-        self._check_assign_resources(resources)
+        self.resources = resources
+        self.timeout_func = self.cell_timeout  # nbclient's documented hook for each cell's time limit
         limits = Limits.from_dict(self.limits)
         self.incidents = []
         notebook_name = ((resources or {}).get("nbgrader") or {}).get("notebook", "")
@@ -516,14 +518,14 @@ class SandboxedExecute(Execute):
             if phase == "replay":
                 mark_not_run(nb.cells[start:], f"after a restart, the cells before this one failed to run again "
                                            f"({reason})")
-                self.incidents.append(f"replay failed: {reason}")
+                self.incidents.append(Incident("ReplayFailed", reason))
                 break
             cell = nb.cells[failed_at]
             ename, _, evalue = reason.partition(": ")
             cell.outputs = [o for o in cell.get("outputs", [])
                             if not (o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError")]
             cell.outputs.append(_error(ename, evalue))
-            self.incidents.append(f"cell {failed_at}: {reason}")
+            self.incidents.append(Incident.from_reason(reason, failed_at))
             restarts += 1
             start = failed_at + 1
             if restarts > limits.max_restarts:
@@ -531,8 +533,7 @@ class SandboxedExecute(Execute):
                                            f"(last: {ename}); the remaining cells did not run")
                 break
         self.set_widgets_metadata()
-        notebook = ((resources or {}).get("nbgrader") or {}).get("notebook", "")
-        SandboxedExecute.report_to[notebook] = list(self.incidents)
+        write_incidents(self.nb, self.nonce, self.incidents)
         return self.nb, self.resources
 
     # -- the notebook's time and its kernel's files ----------------------------------------
@@ -551,10 +552,11 @@ class SandboxedExecute(Execute):
 
     def _out_of_time(self, cells) -> None:
         mark_not_run(cells, f"NotebookTimeout: {self._budget_text()}; this cell did not run")
-        self.incidents.append(f"NotebookTimeout: {self._budget_text()}; the remaining cells did not run")
+        self.incidents.append(Incident("NotebookTimeout", f"{self._budget_text()}; the remaining cells did not run"))
 
-    def _get_timeout(self, cell):
-        timeout = super()._get_timeout(cell)
+    def cell_timeout(self, cell) -> int | None:
+        """A cell's time limit: `timeout`, cut to what is left of the notebook's budget."""
+        timeout = self.timeout if self.timeout and self.timeout > 0 else None
         if self.notebook_timeout <= 0:
             return timeout
         left = max(1, int(self.notebook_timeout - getattr(self, "_spent", 0.0)) + 1)
@@ -593,7 +595,7 @@ class SandboxedExecute(Execute):
             for out in cell.outputs:
                 if out.get("output_type") == "error" and out.get("ename") == "CellTimeoutError":
                     out["evalue"] = f"the cell ran longer than {self.timeout} s and was interrupted"
-            self.incidents.append(f"cell {index}: CellTimeout (interrupted after {self.timeout} s)")
+            self.incidents.append(Incident("CellTimeout", f"interrupted after {self.timeout} s", index))
 
     def _replay(self, cell, index: int) -> None:
         shadow = copy.deepcopy(cell)
@@ -633,8 +635,8 @@ class SandboxedExecute(Execute):
             self._cell_bytes = getattr(self, "_cell_bytes", 0) + size
             if self._cell_bytes > self._output_limit:
                 msg = {**msg, "content": cap_error(msg["content"])}
-                self.incidents.append(f"cell {cell_index}: output truncated (an error of "
-                                      f"{size / 2**20:.1f} MB was cut to its start)")
+                self.incidents.append(Incident("OutputTruncated", f"output truncated (an error of "
+                                               f"{size / 2**20:.1f} MB was cut to its start)", cell_index))
             return super().output(outs, msg, display_id, cell_index)
         if msg["msg_type"] == "display_data" and TAPE_MIME in msg["content"].get("data", {}):
             # a test's recording for the judge has its own budget: a large array is no flood
@@ -643,8 +645,8 @@ class SandboxedExecute(Execute):
             tapes[cell_index] = tapes.get(cell_index, 0) + size
             if tapes[cell_index] > self._tape_limit:
                 if tapes[cell_index] - size <= self._tape_limit:
-                    self.incidents.append(f"cell {cell_index}: the recording of this test was larger than "
-                                          f"{self._tape_limit / 2**20:g} MB and was cut")
+                    self.incidents.append(Incident("TapeTruncated", "the recording of this test was larger "
+                                                   f"than {self._tape_limit / 2**20:g} MB and was cut", cell_index))
                 return None
             return super().output(outs, msg, display_id, cell_index)
         if msg["msg_type"] in ("stream", "display_data", "execute_result", "update_display_data"):
@@ -658,7 +660,8 @@ class SandboxedExecute(Execute):
                     outs.append(nbformat.v4.new_output(
                         "stream", name="stdout",
                         text=f"\n[output truncated: this cell printed more than {self._output_limit / 2**20:g} MB]\n"))
-                    self.incidents.append(f"cell {cell_index}: output truncated")
+                    self.incidents.append(Incident("OutputTruncated", "output truncated (more than "
+                                                   f"{self._output_limit / 2**20:g} MB)", cell_index))
                 if kept:
                     out = nbformat.v4.new_output("stream", name="stdout", text=kept)
                     outs.append(out)
