@@ -50,14 +50,14 @@ class RunSummary:
     graded: int = 0
     failed: int = 0
     skipped: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # the submissions' grading time, added up (the run's wall time is said once)
     errors: dict[str, str] = field(default_factory=dict)
     grader_failures: int = 0  # of `failed`: the grader's fault, graded again on the next run
 
     def line(self) -> str:
         grader = f" ({self.grader_failures} by the grader: retried next run)" if self.grader_failures else ""
         return (f"graded {self.graded}, failed {self.failed}{grader}, skipped {self.skipped} "
-                f"(unchanged), {self.seconds:.1f} s")
+                f"(unchanged), {self.seconds:.1f} s of grading")
 
 
 def submissions(root: Path, assignment: str, student: str | None = None) -> list[str]:
@@ -411,51 +411,46 @@ def autograde(root: Path, assignment: str | None = None, *, db_url: str | None =
     local = None if scheduler or use_dask else LocalRunner(workers, timeout)
     runner = local or dask_runner(scheduler, workers, timeout)
     try:
-        return {name: _grade_assignment(root, name, options, runner) for name in names}
+        return _grade_all(root, names, options, runner)
     finally:
         if local is not None:
             local.close()
 
 
-def _grade_assignment(root: Path, name: str, options: RunOptions, runner: Runner) -> RunSummary:
-    """Grade one assignment's submissions into the class gradebook (see `autograde`)."""
-    try:  # checked once here, before anyone is graded (the worker checks again)
-        unjudged_sources({p.stem: nbformat.read(p, as_version=4) for p in (root / "source" / name).glob("*.ipynb")})
-    except RuntimeError as exc:
-        raise CourseError(str(exc)) from None
-    students = submissions(root, name, options.student)
-    summary = RunSummary()
-    if not students:
-        options.log(f"{name}: no submissions in submitted/*/{name}/")
-        return summary
+@dataclass
+class _Assignment:
+    """One assignment's part of a run: what to grade, what was refused unread, its summary."""
+
+    name: str
+    summary: RunSummary = field(default_factory=RunSummary)
+    jobs: list[GradingJob] = field(default_factory=list)
+    refused: list[tuple[GradingJob, GradingResult]] = field(default_factory=list)
+
+
+def _grade_all(root: Path, names: list[str], options: RunOptions, runner: Runner) -> dict[str, RunSummary]:
+    """Grade the submissions of every assignment in `names` into the class gradebook, all the
+    assignments' jobs in one batch (the grading processes stay busy from the first to the last)."""
     started = time.time()
-    jobs, refused = [], []
-    for s in students:
-        try:
-            job = make_job(root, name, s, sandbox=options.sandbox)
-        except ValueError as exc:
-            summary.failed += 1
-            summary.errors[s] = str(exc)
-            continue
-        if not options.force and is_current(root, job):
-            summary.skipped += 1
-            logger.info("%s/%s: unchanged since it was graded, skipped", s, name)
-        elif job.refused:  # graded 0 with the reason, never run
-            refused.append((job, GradingResult.failed(job, job.refused, Outcome.SUBMISSION)))
-        else:
-            jobs.append(job)
+    parts = [_prepare(root, name, options) for name in names]  # every check before anyone is graded
+    jobs = [job for part in parts for job in part.jobs]
     if jobs and isinstance(runner, LocalRunner):
-        runner.warm(len(jobs))
-    if jobs or refused:  # generating the assignment takes seconds: only when something is graded
-        register(root, name, options.db_url)
-    if jobs:
-        template = gradebook_template(root, name)
-        for job in jobs:
-            job.gradebook_template = template
-    logger.info("%s: %d to grade, %d refused, %d unchanged", name, len(jobs), len(refused), summary.skipped)
-    bar = _progress(len(jobs), name, options.progress)
+        runner.warm(len(jobs))  # the processes import while the assignments are registered
+    for part in parts:
+        if part.jobs or part.refused:  # generating the assignment takes seconds: only when something is graded
+            register(root, part.name, options.db_url)
+        if part.jobs:
+            template = gradebook_template(root, part.name)
+            for job in part.jobs:
+                job.gradebook_template = template
+        logger.info("%s: %d to grade, %d refused, %d unchanged", part.name, len(part.jobs), len(part.refused),
+                    part.summary.skipped)
+    by_name = {part.name: part for part in parts}
+    bar = _progress(len(jobs), names[0] if len(names) == 1 else f"{len(names)} assignments", options.progress)
+    refused = [pair for part in parts for pair in part.refused]
     for job, result in itertools.chain(refused, runner(jobs) if jobs else []):
         save_result(root, options.db_url, job, result)
+        summary = by_name[job.assignment].summary
+        summary.seconds += result.seconds
         if result.ok:
             summary.graded += 1
         else:
@@ -465,11 +460,44 @@ def _grade_assignment(root: Path, name: str, options: RunOptions, runner: Runner
                 summary.grader_failures += 1
         bar.update(1)
     bar.close()
-    summary.seconds = time.time() - started
-    options.log(f"{name}: {summary.line()}")
-    for s, err in summary.errors.items():
-        options.log(f"  {s}: {err.splitlines()[0] if err else 'failed'}")
-    return summary
+    if jobs:
+        count = sum(1 for part in parts if part.jobs)
+        options.log(f"graded {len(jobs)} submission(s) of {count} assignment(s) in {time.time() - started:.1f} s "
+                    f"({getattr(runner, 'workers', 'Dask')} workers)")
+    for part in parts:
+        if part.summary.graded or part.summary.failed or part.summary.skipped:
+            options.log(f"{part.name}: {part.summary.line()}")
+        for s, err in part.summary.errors.items():
+            options.log(f"  {s}: {err.splitlines()[0] if err else 'failed'}")
+    return {part.name: part.summary for part in parts}
+
+
+def _prepare(root: Path, name: str, options: RunOptions) -> _Assignment:
+    """One assignment's jobs: its submissions read, the unchanged ones skipped, the refused ones
+    answered at once (see `autograde`)."""
+    try:  # checked once here, before anyone is graded (the worker checks again)
+        unjudged_sources({p.stem: nbformat.read(p, as_version=4) for p in (root / "source" / name).glob("*.ipynb")})
+    except RuntimeError as exc:
+        raise CourseError(str(exc)) from None
+    part = _Assignment(name)
+    students = submissions(root, name, options.student)
+    if not students:
+        options.log(f"{name}: no submissions in submitted/*/{name}/")
+    for s in students:
+        try:
+            job = make_job(root, name, s, sandbox=options.sandbox)
+        except ValueError as exc:
+            part.summary.failed += 1
+            part.summary.errors[s] = str(exc)
+            continue
+        if not options.force and is_current(root, job):
+            part.summary.skipped += 1
+            logger.info("%s/%s: unchanged since it was graded, skipped", s, name)
+        elif job.refused:  # graded 0 with the reason, never run
+            part.refused.append((job, GradingResult.failed(job, job.refused, Outcome.SUBMISSION)))
+        else:
+            part.jobs.append(job)
+    return part
 
 
 def _progress(total: int, name: str, enabled: bool):
