@@ -136,8 +136,11 @@ def _describe_mismatch(got: np.ndarray, expected: np.ndarray, close: np.ndarray)
     idx = tuple(int(i) for i in np.argwhere(~close)[0]) if got.ndim else ()
     g, e = got[idx], expected[idx]
     err = np.abs(got.astype(float) - expected.astype(float))
+    finite = err[np.isfinite(err)]
+    largest = (f"largest absolute error {finite.max():.3g}" if finite.size
+               else "no value is finite: look for nan or inf")
     return (f"{int((~close).sum())} of {close.size} value(s) differ; first at index {idx}: "
-            f"expected {show(e)}, got {show(g)} (largest absolute error {np.nanmax(err):.3g}).")
+            f"expected {show(e)}, got {show(g)} ({largest}).")
 
 
 @_quiet_when_recording

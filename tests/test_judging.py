@@ -234,3 +234,14 @@ def test_a_dead_judge_server_is_started_again(tmp_path):
     old.proc.wait()
     assert _judge_in_server(tmp_path)[0].passed
     assert judge_module._SERVER[0] is not old and judge_module._SERVER[0].alive()
+
+
+def test_a_mismatch_message_names_the_largest_finite_error_or_says_none_is_finite():
+    import numpy as np
+
+    from dlcourse.testing import check_close
+
+    with pytest.raises(AssertionError, match=r"largest absolute error 2\b"):
+        check_close(np.array([1.0, 3.0, np.inf]), np.array([1.0, 1.0, 1.0]), "x")
+    with pytest.raises(AssertionError, match="no value is finite: look for nan or inf"):
+        check_close(np.full(3, np.nan), np.ones(3), "x")
