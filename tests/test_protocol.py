@@ -210,3 +210,21 @@ def test_course_settings_are_documented_traits_set_either_way(tmp_path):
         assert settings.student_branch == "main" and settings.root == tmp_path.resolve()
     finally:
         load_settings.cache_clear()
+
+
+def test_the_job_carries_the_courses_configuration(course, tmp_path, monkeypatch):
+    """A worker grades with the course's grader_config.py (here: 2 s per cell), wherever it runs."""
+    config = course / "grader_config.py"
+    text = config.read_text()
+    assert 'CELL_TIMEOUT = int(os.environ.get("DLCOURSE_CELL_TIMEOUT", "600"))' in text
+    config.write_text(text.replace('CELL_TIMEOUT = int(os.environ.get("DLCOURSE_CELL_TIMEOUT", "600"))',
+                                   "CELL_TIMEOUT = 2"))
+    notebook = course / "submitted" / "alice" / A / f"{A}.ipynb"
+    nb = nbformat.read(notebook, as_version=4)
+    nb.cells.insert(1, nbformat.v4.new_code_cell("import time\ntime.sleep(30)"))
+    nbformat.write(nb, notebook)
+    job = ag.make_job(course, A, "alice")
+    monkeypatch.chdir(tmp_path)  # a working folder with no grader_config.py
+    result = ag.run_job_subprocess(job, timeout=600)
+    said = " ".join(result.notebooks[A].notices)
+    assert result.outcome is Outcome.GRADED and "CellTimeout: interrupted after 2 s" in said, said

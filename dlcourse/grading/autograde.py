@@ -106,7 +106,9 @@ def make_job(root: Path, assignment: str, student: str, sandbox: bool = True) ->
     sub = root / "submitted" / student / assignment
     settings = load_settings(root)
     source_files = pack_files(root / "source" / assignment)
-    job = GradingJob(assignment, student, source_files=source_files, sandbox=sandbox,
+    config_files = {name: base64.b64encode((root / name).read_bytes()).decode()
+                    for name in ("grader_config.py", "nbgrader_config.py") if (root / name).is_file()}
+    job = GradingJob(assignment, student, source_files=source_files, config_files=config_files, sandbox=sandbox,
                      course_root=str(root.resolve()), course_id=settings.course_id, limits=dict(settings.sandbox),
                      notebook_timeout=settings.notebook_timeout,
                      timeout=job_timeout(settings, sum(1 for rel in source_files if rel.endswith(".ipynb"))))
@@ -141,11 +143,13 @@ class WorkerProcess:
 
     def __init__(self):
         self.log = tempfile.TemporaryFile()
+        # an empty folder of its own as the working folder, which `python -m` puts first on the path
+        self.home = tempfile.TemporaryDirectory(prefix="dlcourse-worker-")
         read_fd, write_fd = os.pipe()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "dlcourse.grading.worker", "--serve", "--result-fd", str(write_fd)],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.log, env=kernel_env(),
-            start_new_session=True, pass_fds=(write_fd,))
+            start_new_session=True, pass_fds=(write_fd,), cwd=self.home.name)
         os.close(write_fd)
         self.results = os.fdopen(read_fd, "rb")
 
@@ -192,6 +196,7 @@ class WorkerProcess:
         self.proc.wait()
         with contextlib.suppress(OSError):
             self.proc.stdin.close()
+        self.home.cleanup()
 
 
 def run_job_subprocess(job: GradingJob, timeout: float) -> GradingResult:

@@ -25,6 +25,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -155,9 +156,12 @@ class JudgeServer:
 
     def __init__(self, preload: tuple[str, ...]):
         self.preload = tuple(preload)
+        # started in an empty folder of its own: `python -m` puts the working folder first on the
+        # path, and the judge must import nothing that happens to lie beside the grader
+        self.home = tempfile.TemporaryDirectory(prefix="dlcourse-judge-server-")
         self.proc = subprocess.Popen([sys.executable, "-m", "dlcourse.grading.judge", "--serve"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=kernel_env(),
-                                     start_new_session=False)
+                                     cwd=self.home.name)
         self._send({"preload": list(self.preload)})
 
     def _send(self, message: dict) -> None:
@@ -187,6 +191,7 @@ class JudgeServer:
         if self.alive():
             self.proc.kill()
         self.proc.wait()
+        self.home.cleanup()
 
 
 _SERVER: list[JudgeServer] = []  # this process's server, started on first use

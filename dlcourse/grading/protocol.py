@@ -132,6 +132,8 @@ class GradingJob:
     assignment: str
     student: str
     source_files: dict[str, str] = field(default_factory=dict)  # the assignment's source/ folder
+    # the course's grader_config.py and nbgrader_config.py: the worker's nbgrader configuration
+    config_files: dict[str, str] = field(default_factory=dict)
     submission_files: dict[str, str] = field(default_factory=dict)  # read without following links
     intake_notices: list[str] = field(default_factory=list)  # what reading the folder left out, and why
     refused: str = ""  # why the submission was refused unread ("": it was read)

@@ -287,6 +287,7 @@ def _scratch_course(job: GradingJob, scratch: Path):
     from .course import api  # imported here: nbgrader is heavy
 
     assignment, student = job.assignment, job.student
+    unpack_files(job.config_files, scratch)  # the course's configuration, never the working folder's
     unpack_files(job.source_files, scratch / "source" / assignment)
     unpack_files(job.submission_files, scratch / "submitted" / student / assignment)
     if job.timestamp:
