@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["pretrained_stand_in", "find_weights", "conv_backward_cases"]
+__all__ = ["pretrained_stand_in", "find_weights", "conv_backward_cases", "check_conv_backward_part"]
 
 
 def pretrained_stand_in(input_shape=(28, 28, 1), filters=(8, 16), batchnorm=False, seed=0,
@@ -84,3 +84,25 @@ def conv_backward_cases(seed: int) -> list[tuple]:
         dout = rng.normal(size=(n, (h + 2 * p - kh) // s + 1, (w_ + 2 * p - kw) // s + 1, c_out))
         cases.append((x, w, b, dout, s, p))
     return cases
+
+
+def check_conv_backward_part(conv2d_backward, part: str, seed: int, numeric, rel_error, hint: str) -> None:
+    """Check one gradient of `conv2d_backward` ("dx", "dw" or "db") on `conv_backward_cases(seed)`:
+    a tuple of three, the gradient's shape, its relative error against `numeric(part, x, w, b, dout,
+    stride, padding)` (central differences, given by the caller) and inputs left unchanged."""
+    from ..testing import check, check_shape, check_unchanged
+
+    index = {"dx": 0, "dw": 1, "db": 2}[part]
+    for x, w, b, dout, s, p in conv_backward_cases(seed=seed):
+        x0, w0, d0 = x.copy(), w.copy(), dout.copy()
+        got = conv2d_backward(dout, x, w, b, stride=s, padding=p)
+        label = f"x {x.shape}, w {w.shape}, stride={s}, padding={p}"
+        check(isinstance(got, (tuple, list)) and len(got) == 3,
+              f"conv2d_backward should return a tuple (dx, dw, db), got {type(got).__name__}.")
+        check_shape(got[index], (x, w, b)[index].shape, f"{part} for {label}")
+        err = rel_error(got[index], numeric(part, x, w, b, dout, s, p))
+        check(err < 1e-7, f"{part} for {label} does not match central differences: relative error {err:.1e}.",
+              hint=hint)
+        check_unchanged(x0, x, "the input x")
+        check_unchanged(w0, w, "the kernels w")
+        check_unchanged(d0, dout, "dout")

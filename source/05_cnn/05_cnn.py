@@ -586,23 +586,11 @@ check_close(db_1, G_flat.sum(axis=0), "db of a 1x1 convolution",
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_cnn
 from dlcourse.instructor.reference import norm_rel_error
-from dlcourse.testkit.cnn import conv_backward_cases
+from dlcourse.testkit.cnn import check_conv_backward_part
 
-for x, w, b, dout, s, p in conv_backward_cases(seed=41):
-    x0, w0, d0 = x.copy(), w.copy(), dout.copy()
-    got = conv2d_backward(dout, x, w, b, stride=s, padding=p)
-    label = f"x {x.shape}, w {w.shape}, stride={s}, padding={p}"
-    check(isinstance(got, (tuple, list)) and len(got) == 3,
-          f"conv2d_backward should return a tuple (dx, dw, db), got {type(got).__name__}.")
-    analytic = got[2]
-    check_shape(analytic, b.shape, f"db for {label}")
-    err = norm_rel_error(analytic, ref_cnn.numeric_conv_gradient("db", x, w, b, dout, s, p))
-    check(err < 1e-7, f"db for {label} does not match central differences: "
-          f"relative error {err:.1e}.",
-          hint="sum dout over the batch, height and width (no mean over the batch).")
-    check_unchanged(x0, x, "the input x")
-    check_unchanged(w0, w, "the kernels w")
-    check_unchanged(d0, dout, "dout")
+check_conv_backward_part(conv2d_backward, "db", seed=41, numeric=ref_cnn.numeric_conv_gradient,
+                         rel_error=norm_rel_error,
+                         hint="sum dout over the batch, height and width (no mean over the batch).")
 ### END HIDDEN TESTS
 passed("conv2d_backward (db)")
 
@@ -625,24 +613,12 @@ check_close(dw_1[0, 0], X_flat.T @ G_flat,
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_cnn
 from dlcourse.instructor.reference import norm_rel_error
-from dlcourse.testkit.cnn import conv_backward_cases
+from dlcourse.testkit.cnn import check_conv_backward_part
 
-for x, w, b, dout, s, p in conv_backward_cases(seed=31):
-    x0, w0, d0 = x.copy(), w.copy(), dout.copy()
-    got = conv2d_backward(dout, x, w, b, stride=s, padding=p)
-    label = f"x {x.shape}, w {w.shape}, stride={s}, padding={p}"
-    check(isinstance(got, (tuple, list)) and len(got) == 3,
-          f"conv2d_backward should return a tuple (dx, dw, db), got {type(got).__name__}.")
-    analytic = got[1]
-    check_shape(analytic, w.shape, f"dw for {label}")
-    err = norm_rel_error(analytic, ref_cnn.numeric_conv_gradient("dw", x, w, b, dout, s, p))
-    check(err < 1e-7, f"dw for {label} does not match central differences: "
-          f"relative error {err:.1e}.",
-          hint="sum window * dout over the batch and every output position; "
-               "windows start at i * stride, and the kernel is not flipped.")
-    check_unchanged(x0, x, "the input x")
-    check_unchanged(w0, w, "the kernels w")
-    check_unchanged(d0, dout, "dout")
+check_conv_backward_part(conv2d_backward, "dw", seed=31, numeric=ref_cnn.numeric_conv_gradient,
+                         rel_error=norm_rel_error,
+                         hint="sum window * dout over the batch and every output position; "
+                              "windows start at i * stride, and the kernel is not flipped.")
 ### END HIDDEN TESTS
 passed("conv2d_backward (dw)")
 
@@ -664,24 +640,12 @@ check_close(dx_1.reshape(-1, 4), G_flat @ w_1[0, 0].T,
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_cnn
 from dlcourse.instructor.reference import norm_rel_error
-from dlcourse.testkit.cnn import conv_backward_cases
+from dlcourse.testkit.cnn import check_conv_backward_part
 
-for x, w, b, dout, s, p in conv_backward_cases(seed=37):
-    x0, w0, d0 = x.copy(), w.copy(), dout.copy()
-    got = conv2d_backward(dout, x, w, b, stride=s, padding=p)
-    label = f"x {x.shape}, w {w.shape}, stride={s}, padding={p}"
-    check(isinstance(got, (tuple, list)) and len(got) == 3,
-          f"conv2d_backward should return a tuple (dx, dw, db), got {type(got).__name__}.")
-    analytic = got[0]
-    check_shape(analytic, x.shape, f"dx for {label}")
-    err = norm_rel_error(analytic, ref_cnn.numeric_conv_gradient("dx", x, w, b, dout, s, p))
-    check(err < 1e-7, f"dx for {label} does not match central differences: "
-          f"relative error {err:.1e}.",
-          hint="add kernel * dout into every window (overlaps add up), with the stride, "
-               "then cut the padding off symmetrically.")
-    check_unchanged(x0, x, "the input x")
-    check_unchanged(w0, w, "the kernels w")
-    check_unchanged(d0, dout, "dout")
+check_conv_backward_part(conv2d_backward, "dx", seed=37, numeric=ref_cnn.numeric_conv_gradient,
+                         rel_error=norm_rel_error,
+                         hint="add kernel * dout into every window (overlaps add up), with the stride, "
+                              "then cut the padding off symmetrically.")
 ### END HIDDEN TESTS
 passed("conv2d_backward (dx)")
 
