@@ -429,6 +429,16 @@ def _error(ename: str, evalue: str) -> nbformat.NotebookNode:
     return nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
 
 
+@dataclass
+class Attempt:
+    """How one kernel's run of the notebook ended."""
+
+    phase: str = "start"  # start, replay (the cells that ran before a restart) or run
+    failed_at: int | None = None  # the cell its kernel failed in (crash, hang, broken limit)
+    reason: str = ""  # "Kind: text", as the watchdog or nbclient said it
+    out_of_time_at: int | None = None  # the first cell the notebook's time budget left unrun
+
+
 class SandboxedExecute(Execute):
     """nbgrader's Execute, with limits and recovery from hangs and crashes. The kernel is trusted
     with nothing: its test cells only record (`dlcourse.judging`) and the judge decides."""
@@ -444,97 +454,119 @@ class SandboxedExecute(Execute):
                               "metadata under the nonce when it finishes")
 
     def preprocess(self, nb, resources=None, km=None):
-        NotebookClient.__init__(self, nb, km)
-        self.reset_execution_trackers()
-        self.resources = resources
-        self.timeout_func = self.cell_timeout  # nbclient's documented hook for each cell's time limit
-        limits = Limits.from_dict(self.limits)
-        self.incidents = []
-        notebook_name = ((resources or {}).get("nbgrader") or {}).get("notebook", "")
-        self._output_limit = int(limits.output_mb * 2**20)
-        self._tape_limit = int(limits.tape_mb * 2**20)
-        self._tape_bytes: dict[int, int] = {}
-        self._spent = 0.0  # seconds the notebook's cells have run (replays included; not kernel start-ups)
-        disk: list[Path] = []
-        if self.scratch:  # a fresh, empty folder: files beside the notebook never reach the kernel
-            workdir = kernel_workdir(Path(self.scratch), notebook_name)
-            disk = [workdir, Path(self.scratch) / "home"]
-        else:
-            workdir = Path((resources or {}).get("metadata", {}).get("path") or ".")
-            prepare_workdir(workdir)
-
+        """Run the notebook, one kernel at a time: after a crash, a hang or a broken limit, a fresh
+        kernel replays the cells that ran cleanly and goes on after the failed cell."""
+        limits = self._begin(nb, resources, km)
+        workdir, disk = self._workdir(resources)
         ran_ok: list[int] = []  # code cells (not tests) that ran cleanly: replayed after a restart
         start, restarts, startup_failures = 0, 0, 0
         while start < len(nb.cells):
             if self._over_budget():
                 self._out_of_time(nb.cells[start:])
                 break
-            self.km, self.kc = None, None
-            watchdog = None
-            failed_at, reason, phase = None, "", "start"
-            index = start
-            try:
-                with self.setup_kernel(cwd=str(workdir)):
-                    watchdog = Watchdog(self.km.provisioner.process.pid, limits, disk=disk)
-                    watchdog.start()
-                    info = self.wait_for_reply(self.kc.kernel_info())
-                    nb.metadata["language_info"] = info["content"]["language_info"]
-                    phase = "replay"
-                    for i in ran_ok:
-                        self._replay(nb.cells[i], i)
-                    phase = "run"
-                    for index in range(start, len(nb.cells)):
-                        cell = nb.cells[index]
-                        if cell.cell_type != "code":
-                            continue
-                        self._run_cell(cell, resources, index)
-                        if not is_test_cell(cell) and not error_message(cell):
-                            ran_ok.append(index)
-                    index = len(nb.cells)
-            except NotebookTimeout:
-                self._out_of_time(nb.cells[index:])
+            attempt = self._run_kernel(nb, resources, start, ran_ok, workdir, disk, limits)
+            if attempt.out_of_time_at is not None:
+                self._out_of_time(nb.cells[attempt.out_of_time_at:])
                 break
-            except (DeadKernelError, KernelStuck, CellTimeoutError, RuntimeError, TimeoutError) as exc:
-                failed_at = index
-                reason = (watchdog.reason if watchdog and watchdog.reason else self._describe(exc))
-            finally:
-                if watchdog is not None:
-                    watchdog.stop()
-                    if failed_at is not None:
-                        watchdog.kill()
-            if failed_at is None:
+            if attempt.failed_at is None:
                 break
-            if reason.startswith("DiskLimit"):  # the next kernel starts with empty folders
-                for folder in disk:
-                    clear_folder(folder)
-                if self.scratch:
-                    (Path(self.scratch) / "home" / "tmp").mkdir(exist_ok=True)
-                    prepare_workdir(Path(self.scratch) / "home")
-            if phase == "start":  # the grader's problem, not the student's: retry, then give up
+            if attempt.reason.startswith("DiskLimit"):  # the next kernel starts with empty folders
+                self._empty(disk)
+            if attempt.phase == "start":  # the grader's problem, not the student's: retry, then give up
                 startup_failures += 1
                 if startup_failures > 1:
-                    raise RuntimeError(f"the grading kernel could not start: {reason}")
+                    raise RuntimeError(f"the grading kernel could not start: {attempt.reason}")
                 continue
-            if phase == "replay":
-                mark_not_run(nb.cells[start:], f"after a restart, the cells before this one failed to run again "
-                                           f"({reason})")
-                self.incidents.append(Incident("ReplayFailed", reason))
+            if attempt.phase == "replay":
+                mark_not_run(nb.cells[start:], "after a restart, the cells before this one failed to run again "
+                                               f"({attempt.reason})")
+                self.incidents.append(Incident("ReplayFailed", attempt.reason))
                 break
-            cell = nb.cells[failed_at]
-            ename, _, evalue = reason.partition(": ")
-            cell.outputs = [o for o in cell.get("outputs", [])
-                            if not (o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError")]
-            cell.outputs.append(_error(ename, evalue))
-            self.incidents.append(Incident.from_reason(reason, failed_at))
+            ename = self._record_failure(nb.cells[attempt.failed_at], attempt)
             restarts += 1
-            start = failed_at + 1
+            start = attempt.failed_at + 1
             if restarts > limits.max_restarts:
                 mark_not_run(nb.cells[start:], f"the kernel was restarted {limits.max_restarts} times "
-                                           f"(last: {ename}); the remaining cells did not run")
+                                               f"(last: {ename}); the remaining cells did not run")
                 break
         self.set_widgets_metadata()
         write_incidents(self.nb, self.nonce, self.incidents)
         return self.nb, self.resources
+
+    # -- the steps of preprocess ------------------------------------------------------------
+    def _begin(self, nb, resources, km) -> Limits:
+        """nbclient's per-notebook state, and this run's budgets and trackers."""
+        NotebookClient.__init__(self, nb, km)
+        self.reset_execution_trackers()
+        self.resources = resources
+        self.timeout_func = self.cell_timeout  # nbclient's documented hook for each cell's time limit
+        limits = Limits.from_dict(self.limits)
+        self.incidents = []
+        self._output_limit = int(limits.output_mb * 2**20)
+        self._tape_limit = int(limits.tape_mb * 2**20)
+        self._tape_bytes: dict[int, int] = {}
+        self._spent = 0.0  # seconds the notebook's cells have run (replays included; not kernel start-ups)
+        return limits
+
+    def _workdir(self, resources) -> tuple[Path, list[Path]]:
+        """The kernel's working folder, and the folders whose size the disk limit counts."""
+        if self.scratch:  # a fresh, empty folder: files beside the notebook never reach the kernel
+            notebook_name = ((resources or {}).get("nbgrader") or {}).get("notebook", "")
+            workdir = kernel_workdir(Path(self.scratch), notebook_name)
+            return workdir, [workdir, Path(self.scratch) / "home"]
+        workdir = Path((resources or {}).get("metadata", {}).get("path") or ".")
+        prepare_workdir(workdir)
+        return workdir, []
+
+    def _run_kernel(self, nb, resources, start: int, ran_ok: list[int], workdir: Path, disk: list[Path],
+                    limits: Limits) -> Attempt:
+        """One kernel: start it, replay the cells in `ran_ok`, run the cells from `start` on."""
+        self.km, self.kc = None, None
+        attempt, watchdog, index = Attempt(), None, start
+        try:
+            with self.setup_kernel(cwd=str(workdir)):
+                watchdog = Watchdog(self.km.provisioner.process.pid, limits, disk=disk)
+                watchdog.start()
+                info = self.wait_for_reply(self.kc.kernel_info())
+                nb.metadata["language_info"] = info["content"]["language_info"]
+                attempt.phase = "replay"
+                for i in ran_ok:
+                    self._replay(nb.cells[i], i)
+                attempt.phase = "run"
+                for index in range(start, len(nb.cells)):
+                    cell = nb.cells[index]
+                    if cell.cell_type != "code":
+                        continue
+                    self._run_cell(cell, resources, index)
+                    if not is_test_cell(cell) and not error_message(cell):
+                        ran_ok.append(index)
+        except NotebookTimeout:
+            attempt.out_of_time_at = index
+        except (DeadKernelError, KernelStuck, CellTimeoutError, RuntimeError, TimeoutError) as exc:
+            attempt.failed_at = index
+            attempt.reason = watchdog.reason if watchdog and watchdog.reason else self._describe(exc)
+        finally:
+            if watchdog is not None:
+                watchdog.stop()
+                if attempt.failed_at is not None:
+                    watchdog.kill()
+        return attempt
+
+    def _empty(self, disk: list[Path]) -> None:
+        for folder in disk:
+            clear_folder(folder)
+        if self.scratch:
+            (Path(self.scratch) / "home" / "tmp").mkdir(exist_ok=True)
+            prepare_workdir(Path(self.scratch) / "home")
+
+    def _record_failure(self, cell, attempt: Attempt) -> str:
+        """The failed cell shows why its kernel was stopped (one error, not nbclient's timeout too)."""
+        ename, _, evalue = attempt.reason.partition(": ")
+        cell.outputs = [o for o in cell.get("outputs", [])
+                        if not (o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError")]
+        cell.outputs.append(_error(ename, evalue))
+        self.incidents.append(Incident.from_reason(attempt.reason, attempt.failed_at))
+        return ename
 
     # -- the notebook's time and its kernel's files ----------------------------------------
     def _over_budget(self) -> bool:
