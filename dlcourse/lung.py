@@ -27,6 +27,8 @@ Generation is deterministic for a given seed, numpy only, and fast (about 1 ms a
 
 from __future__ import annotations
 
+import io
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -219,8 +221,15 @@ def make_lung_patch(
 def make_lung_images(n_per_class: int, seed: int, size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """`(images, labels)`: uint8 RGB `(2 * n_per_class, size, size, 3)` and int labels (1 = nodule).
 
-    Half are positive, in a shuffled order; the same seed always gives the same images.
+    Half are positive, in a shuffled order; the same seed always gives the same images. They are
+    drawn once per process (the last few sets are kept): each call returns its own copy.
     """
+    images, labels = _drawn_images(int(n_per_class), int(seed), int(size))
+    return images.copy(), labels.copy()
+
+
+@lru_cache(maxsize=3)
+def _drawn_images(n_per_class: int, seed: int, size: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.repeat(np.array([1, 0], dtype=np.int64), n_per_class))
     images = np.empty((2 * n_per_class, size, size, 3), dtype=np.uint8)
@@ -248,9 +257,21 @@ def write_lung_dataset(folder, n_per_class: int, seed: int = 0, size: int = 64) 
         return folder
     for old in folder.glob("*.png"):
         old.unlink()
-    images, labels = make_lung_images(n_per_class, seed, size)
-    for i, (img, label) in enumerate(zip(images, labels, strict=True)):
-        name = f"img{i:05d}_{'pos' if label else 'neg'}.png"
-        Image.fromarray(img).save(folder / name, optimize=False, compress_level=1)
+    if key not in _ENCODED:  # drawn and encoded once per process (a set-up cell run again, a test harness)
+        images, labels = make_lung_images(n_per_class, seed, size)
+        files = []
+        for i, (img, label) in enumerate(zip(images, labels, strict=True)):
+            buffer = io.BytesIO()
+            Image.fromarray(img).save(buffer, format="PNG", optimize=False, compress_level=1)
+            files.append((f"img{i:05d}_{'pos' if label else 'neg'}.png", buffer.getvalue()))
+        while len(_ENCODED) >= 2:
+            _ENCODED.pop(next(iter(_ENCODED)))
+        _ENCODED[key] = files
+    for name, data in _ENCODED[key]:
+        (folder / name).write_bytes(data)
     stamp.write_text(key)
     return folder
+
+
+# the PNG files of the last data sets written, by key: {key: [(name, bytes)]}
+_ENCODED: dict[str, list[tuple[str, bytes]]] = {}

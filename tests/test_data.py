@@ -186,3 +186,39 @@ def test_rebuild_matches_recorded_hash(name, tmp_path):
     with np.load(path) as npz:  # the subset is really drawn from the original files
         assert np.array_equal(X_full[npz["train_index"]], npz["x_train"])
         assert np.array_equal(y_full[npz["train_index"]], npz["y_train"])
+
+
+def test_lung_images_are_the_same_in_every_folder_and_only_that_set(tmp_path):
+    """write_lung_dataset encodes a data set once per process: a second folder gets the same
+    bytes, another seed or size other images, and a folder's stale images are replaced."""
+    from dlcourse.lung import write_lung_dataset
+
+    def files(folder):
+        return {p.name: p.read_bytes() for p in sorted(folder.glob("*.png"))}
+
+    first = files(write_lung_dataset(tmp_path / "a" / "train", n_per_class=6, seed=3, size=32))
+    assert len(first) == 12 and sum(name.endswith("_pos.png") for name in first) == 6
+    assert files(write_lung_dataset(tmp_path / "b" / "train", n_per_class=6, seed=3, size=32)) == first
+    other = files(write_lung_dataset(tmp_path / "a" / "train", n_per_class=6, seed=4, size=32))
+    assert len(other) == 12 and other != first, "another seed draws other images into the same folder"
+    smaller = files(write_lung_dataset(tmp_path / "a" / "train", n_per_class=5, seed=3, size=32))
+    assert len(smaller) == 10, "a smaller set leaves none of the old images behind"
+    from PIL import Image
+
+    with Image.open(tmp_path / "b" / "train" / next(iter(first))) as im:
+        assert im.size == (32, 32)
+
+
+def test_lung_images_drawn_once_are_handed_out_as_copies():
+    """A caller that scribbles on its images changes nobody else's (the draws are kept per process)."""
+    from dlcourse.lung import _drawn_images, make_lung_images
+
+    images, labels = make_lung_images(3, seed=5, size=24)
+    reference = images.copy()
+    images[:] = 0
+    labels[:] = 7
+    again, labels_again = make_lung_images(3, seed=5, size=24)
+    assert np.array_equal(again, reference) and set(labels_again.tolist()) == {0, 1}
+    _drawn_images.cache_clear()
+    fresh, fresh_labels = make_lung_images(3, seed=5, size=24)
+    assert np.array_equal(fresh, reference) and np.array_equal(fresh_labels, labels_again)
