@@ -100,22 +100,44 @@ def submit_model(model, task_name: str) -> float | None:
 
 def score_in_subprocess(task_name: str, model_path: Path, timeout: int = 600) -> tuple[float | None, str]:
     """Score a saved model in a fresh interpreter; returns (accuracy or None, error)."""
-    code = ("import json, sys; from dlcourse.grading.heldout import TASKS, _scorer; "
-            f"print(json.dumps(float(_scorer(TASKS[{task_name!r}])(sys.argv[1]))))")
+    return score_all_in_subprocess({task_name: model_path}, timeout)[task_name]
+
+
+# run by score_all_in_subprocess: each task's score, or its error, one JSON object on stdout
+_SCORE_ALL = """
+import json, sys
+from dlcourse.grading.heldout import TASKS, _scorer
+scores = {}
+for name, path in json.loads(sys.argv[1]).items():
+    try:
+        scores[name] = [float(_scorer(TASKS[name])(path)), ""]
+    except Exception as exc:
+        scores[name] = [None, (type(exc).__name__ + ": " + str(exc)).splitlines()[0][:300]]
+print(json.dumps(scores))
+"""
+
+
+def score_all_in_subprocess(models: dict[str, Path], timeout: int = 600) -> dict[str, tuple[float | None, str]]:
+    """Score the saved models of several tasks ({task: model file}) in one fresh interpreter
+    (Keras is imported once); returns {task: (accuracy or None, error)}."""
+    scores: dict[str, tuple[float | None, str]] = {
+        name: (None, f"no saved model ({path.name}) was found") for name, path in models.items() if not path.is_file()}
+    todo = {name: str(path) for name, path in models.items() if name not in scores}
+    if not todo:
+        return scores
     env = {k: v for k, v in os.environ.items() if k != "DLCOURSE_SANDBOX"}
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    if not model_path.is_file():
-        return None, f"no saved model ({model_path.name}) was found"
     try:
-        proc = subprocess.run([sys.executable, "-c", code, str(model_path)], capture_output=True,
-                              text=True, timeout=timeout, env=env, cwd=str(model_path.parent))
+        proc = subprocess.run([sys.executable, "-c", _SCORE_ALL, json.dumps(todo)], capture_output=True, text=True,
+                              timeout=timeout, env=env, cwd=str(Path(next(iter(todo.values()))).parent))
     except subprocess.TimeoutExpired:
-        return None, "scoring timed out"
+        return {**scores, **{name: (None, "scoring timed out") for name in todo}}
     if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
-        return None, last[:300]
+        last = (proc.stderr.strip().splitlines() or ["unknown error"])[-1][:300]
+        return {**scores, **{name: (None, last) for name in todo}}
     try:
-        return float(json.loads(proc.stdout.strip().splitlines()[-1])), ""
-    except (ValueError, IndexError):
-        return None, "the scorer printed no accuracy"
+        found = json.loads(proc.stdout.strip().splitlines()[-1])
+        return {**scores, **{name: (found[name][0], found[name][1]) for name in todo}}
+    except (ValueError, IndexError, KeyError, TypeError):
+        return {**scores, **{name: (None, "the scorer printed no accuracy") for name in todo}}

@@ -182,32 +182,39 @@ def copy_out(src: Path, dest: Path, limit: int = 4 * 2**30) -> bool:
         os.close(fd)
 
 
-def apply_heldout(nb: nbformat.NotebookNode, workdir: Path, kernel_dir: Path | None = None) -> None:
-    """Decide held-out test cells from the saved model, scored outside the sandbox.
+HELDOUT_CELLS = {task.grade_id for task in heldout.TASKS.values()}
 
-    The model is copied out of the kernel's folder (`kernel_dir`) into `workdir` first: a
+
+def apply_heldout(nb: nbformat.NotebookNode, workdir: Path, kernel_dir: Path | None = None) -> None:
+    """Decide held-out test cells from the saved models, scored outside the sandbox (all of the
+    notebook's tasks in one scoring process).
+
+    Each model is copied out of the kernel's folder (`kernel_dir`) into `workdir` first: a
     plain file only, never through a link the kernel left there."""
-    for name, task in heldout.TASKS.items():
-        for cell in nb.cells:
-            if grade_id(cell) != task.grade_id:
-                continue
-            if kernel_dir is not None:
-                target = workdir / task.filename
-                if target.is_symlink() or target.exists():
-                    target.unlink()
-                copy_out(kernel_dir / task.filename, target)
-            accuracy, error = heldout.score_in_subprocess(name, workdir / task.filename)
-            message = heldout.verdict(name, accuracy, error)
-            # the score itself, for the class's leaderboard (always the grader's: set or cleared here)
-            cell.metadata.setdefault("dlcourse", {})[heldout.METADATA_KEY] = {"task": name, "accuracy": accuracy}
-            kept = [o for o in cell.outputs if o.get("output_type") != "error"]
-            if message:
-                ename, evalue = message.split(": ", 1)
-                kept.append(nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[]))
-            else:
-                kept.append(nbformat.v4.new_output(
-                    "stream", name="stdout", text=f"held-out accuracy (scored by the grader): {accuracy:.3f}\n"))
-            cell.outputs = kept
+    cells = {name: cell for name, task in heldout.TASKS.items() for cell in nb.cells if grade_id(cell) == task.grade_id}
+    if not cells:
+        return
+    for name in cells:
+        task = heldout.TASKS[name]
+        if kernel_dir is not None:
+            target = workdir / task.filename
+            if target.is_symlink() or target.exists():
+                target.unlink()
+            copy_out(kernel_dir / task.filename, target)
+    scores = heldout.score_all_in_subprocess({name: workdir / heldout.TASKS[name].filename for name in cells})
+    for name, cell in cells.items():
+        accuracy, error = scores[name]
+        message = heldout.verdict(name, accuracy, error)
+        # the score itself, for the class's leaderboard (always the grader's: set or cleared here)
+        cell.metadata.setdefault("dlcourse", {})[heldout.METADATA_KEY] = {"task": name, "accuracy": accuracy}
+        kept = [o for o in cell.outputs if o.get("output_type") != "error"]
+        if message:
+            ename, evalue = message.split(": ", 1)
+            kept.append(nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[]))
+        else:
+            kept.append(nbformat.v4.new_output(
+                "stream", name="stdout", text=f"held-out accuracy (scored by the grader): {accuracy:.3f}\n"))
+        cell.outputs = kept
 
 
 def unjudged_sources(sources: dict[str, nbformat.NotebookNode]) -> None:
@@ -379,14 +386,19 @@ def _finish_notebook(path: Path, nonce: str, judged: bool, source_dir: Path, scr
     nb = nbformat.reads(_read_nofollow(path, 1 << 30).decode("utf-8"), as_version=4)
     check_sentinels(nb, nonce)
     said = [str(i) for i in read_incidents(nb, nonce)]  # what the supervisor did to the kernel
+    started = time.monotonic()
     if judged:
         judge_outside(nb, source_dir / path.name, scratch, said)
+        logger.info("%s: judged in %.1f s", path.name, time.monotonic() - started)
     judge.strip_tapes(nb)
     # scored in an empty folder of the grader's: the scorer's Python must not import
     # a numpy.py (or anything else) that came with the submission
     score_dir = scratch / "heldout" / path.stem
     score_dir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
     apply_heldout(nb, score_dir, scratch / "work" / path.stem)
+    if any(grade_id(c) in HELDOUT_CELLS for c in nb.cells):
+        logger.info("%s: held-out models scored in %.1f s", path.name, time.monotonic() - started)
     return NotebookResult(nbformat.writes(nb), [r.__dict__ for r in cell_results(nb)], notices + said)
 
 
