@@ -245,3 +245,22 @@ def test_a_mismatch_message_names_the_largest_finite_error_or_says_none_is_finit
         check_close(np.array([1.0, 3.0, np.inf]), np.array([1.0, 1.0, 1.0]), "x")
     with pytest.raises(AssertionError, match="no value is finite: look for nan or inf"):
         check_close(np.full(3, np.nan), np.ones(3), "x")
+
+
+def test_a_notebook_needing_more_modules_keeps_the_warm_judge_server(tmp_path):
+    """Another assignment's set-up imports more: the running server imports them too (nothing it
+    had imported is imported again), and judges the notebook as a fresh one would."""
+    from dlcourse.grading import judge as judge_module
+    from dlcourse.grading.judge import judge_notebook
+
+    _judge_in_server(tmp_path)
+    server = judge_module._SERVER[0]
+    pid = server.proc.pid
+    source = source_notebook()
+    source.cells[0].source = "import colorsys\n" + source.cells[0].source
+    path = tmp_path / "more.ipynb"
+    nbformat.write(source, path)
+    (verdict,) = judge_notebook(path, _graded(record([SOLUTION])), tmp_path)
+    assert verdict.passed
+    assert judge_module._SERVER[0] is server and server.proc.pid == pid and server.alive()
+    assert "colorsys" in server.preload

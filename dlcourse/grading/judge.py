@@ -150,8 +150,8 @@ class JudgeServer:
     Each child starts from the same state a fresh interpreter would have after those imports,
     runs under the memory limit and the time limit, and writes its verdicts back; a child
     that fails, hangs or is killed costs that notebook's verdicts, never the server. A grading
-    process keeps one server (`judge_notebook`), restarted with more modules when a notebook
-    needs them, or when it died.
+    process keeps one server (`judge_notebook`): told to import more modules when a notebook
+    needs them (`preload_more`), started again only when it died.
     """
 
     def __init__(self, preload: tuple[str, ...]):
@@ -170,6 +170,13 @@ class JudgeServer:
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    def preload_more(self, modules) -> None:
+        """Import `modules` too, in the server itself: the next children start with them."""
+        more = sorted(set(modules) - set(self.preload))
+        if more:
+            self._send({"preload": more})
+            self.preload = tuple(sorted({*self.preload, *more}))
 
     def judge(self, request: dict, timeout: float) -> dict:
         """Send one request; the server's reply ({"verdicts": [...]} or {"error": ...})."""
@@ -198,13 +205,14 @@ _SERVER: list[JudgeServer] = []  # this process's server, started on first use
 
 
 def _server_for(preload: tuple[str, ...]) -> JudgeServer:
-    if _SERVER and (not _SERVER[0].alive() or not set(preload) <= set(_SERVER[0].preload)):
+    if _SERVER and not _SERVER[0].alive():
         old = _SERVER.pop()
         old.close()
         preload = tuple(sorted(set(preload) | set(old.preload)))
     if not _SERVER:
         _SERVER.append(JudgeServer(preload))
         atexit.register(_SERVER[0].close)
+    _SERVER[0].preload_more(preload)
     return _SERVER[0]
 
 
@@ -325,7 +333,8 @@ def _judge_forked(request: dict) -> dict:
 
 
 def serve() -> int:
-    """The judge server's loop: the preload line, then one request per line, one reply per line."""
+    """The judge server's loop: the preload line, then one request per line, one reply per line
+    (a line of more modules to preload gets none)."""
     import importlib
 
     protocol = os.fdopen(os.dup(1), "w")
@@ -339,7 +348,11 @@ def serve() -> int:
 
     load(json.loads(sys.stdin.readline() or "{}").get("preload", []))
     for line in sys.stdin:
-        reply = _judge_forked(json.loads(line))
+        request = json.loads(line)
+        if "source" not in request:  # more modules to import before the next child: no reply
+            load(request.get("preload", []))
+            continue
+        reply = _judge_forked(request)
         protocol.write(json.dumps({k: v for k, v in reply.items() if k != "imported"}) + "\n")
         protocol.flush()
         load(reply.get("imported", []))  # the next child starts with them
