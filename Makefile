@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # the whole journey (reference, blank, mistakes, valid alternatives, late, copy) on the first
-# notebook, two students on each other one; demo-full: the whole class on every notebook
+# notebook, the reference on each other one; demo-full: the whole class on every notebook
 demo: $(STAMP)
 	$(BIN)/dlcourse demo
 

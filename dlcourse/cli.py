@@ -7,36 +7,39 @@ import os
 import sys
 from pathlib import Path
 
-from .grading.course import CourseError
+from .grading.course import Course, CourseError
+
+
+def _course(args) -> Course:
+    """The course every command works on, built once from its grader_config.py (--root, or the
+    folder holding it at or above the working directory)."""
+    return Course.at(Path(args.root) if args.root else None)
 
 
 def _root(args) -> Path:
-    from .config import find_root
-
-    return find_root(Path(args.root) if args.root else None)
+    return _course(args).root
 
 
 def cmd_release(args) -> int:
     from .grading.release import release
 
-    for name in release(_root(args), args.assignment, args.db):
+    for name in release(_course(args), args.assignment, args.db):
         print(f"released {name} -> release/{name}/")
     return 0
 
 
 def cmd_autograde(args) -> int:
     from .grading.autograde import autograde
-    from .grading.course import default_db_url, resolve_assignments
     from .grading.reports import grades_table, write_reports
 
-    root = _root(args)
-    db_url = args.db or default_db_url(root)
-    summaries = autograde(root, args.assignment, db_url=db_url, student=args.student, force=args.force,
+    course = _course(args)
+    root, db_url = course.root, args.db or course.db_url
+    summaries = autograde(course, args.assignment, db_url=db_url, student=args.student, force=args.force,
                           workers=args.workers, scheduler=args.scheduler, use_dask=args.dask,
                           sandbox=not args.no_sandbox, progress=not args.quiet)
-    for name in resolve_assignments(root, args.assignment):
-        out = write_reports(root, db_url, name)
-        table = grades_table(root, db_url, name)
+    for name in course.assignments(args.assignment):
+        out = write_reports(course, db_url, name)
+        table = grades_table(course, db_url, name)
         if not table.empty:
             print(f"\n== {name}")
             print(table[["student", "score", "max_score", "percent"]].to_string(index=False))
@@ -61,12 +64,11 @@ def cmd_feedback(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from .config import load_settings
     from .grading.validate import validate
 
     try:
-        timeout = load_settings().cell_timeout
-    except FileNotFoundError:
+        timeout = _course(args).settings.cell_timeout
+    except FileNotFoundError:  # a notebook outside any course: the default limit
         timeout = 600
     return validate(Path(args.notebook), timeout=timeout)
 
@@ -82,17 +84,17 @@ def cmd_bundle(args) -> int:
 def cmd_demo(args) -> int:
     from .grading.demo import run_demo
 
-    return run_demo(_root(args), args.assignment, full=args.full, workers=args.workers,
+    return run_demo(_course(args), args.assignment, full=args.full, workers=args.workers,
                     whole_class=args.demo_class == "full")
 
 
 def cmd_collect(args) -> int:
     from .grading.collect import collect, format_table, write_manifest
-    from .grading.course import resolve_assignments
 
-    root = _root(args)
-    (name,) = resolve_assignments(root, args.assignment)
-    result = collect(root, name, Path(args.archive), lms=args.lms,
+    course = _course(args)
+    root = course.root
+    (name,) = course.assignments(args.assignment)
+    result = collect(course, name, Path(args.archive), lms=args.lms,
                      roster_path=Path(args.roster) if args.roster else None, db_url=args.db,
                      archive_tz=args.archive_tz)
     print(format_table(result))
@@ -175,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("assignment", nargs="?")
     p.add_argument("--full", action="store_true", help="run training cells at the published size")
     p.add_argument("--class", dest="demo_class", choices=["small", "full"], default="small",
-                   help="small: the whole class on the first notebook, two students on the others (default); "
+                   help="small: the whole class on the first notebook, the reference on the others (default); "
                         "full: the whole class on every notebook")
     p.add_argument("--workers", type=int, default=None)
     p.set_defaults(func=cmd_demo)

@@ -585,3 +585,21 @@ def test_unreadable_timestamps_are_no_time(tmp_path, text):
     folder.mkdir(parents=True)
     (folder / "timestamp.txt").write_text(text, errors="surrogateescape")
     assert read_timestamp(folder) is None
+
+
+@pytest.mark.parametrize("small", [False, True])
+def test_the_demo_class_is_late_and_copied_on_the_journey_only(tmp_path, small):
+    """`make demo`: the whole class (one late, one copy) on the first notebook; on the others the
+    reference alone, handed in on time (its final score is its score)."""
+    from dlcourse.grading.demo import DEMO_DUE, demo_class, late_and_copied, lms_class, scratch_course
+
+    a = "05_cnn"
+    students = demo_class(ROOT, a, small=small)
+    assert (list(students) == ["reference"]) is small
+    course = scratch_course(ROOT, tmp_path / "course", [a])
+    archive, _, _ = lms_class(course, a, students, *late_and_copied(students))
+    with zipfile.ZipFile(archive) as zf:
+        times = {info.filename.split(" Demo_")[0]: datetime(*info.date_time) for info in zf.infolist()}
+    assert {name for name, when in times.items() if when > DEMO_DUE.replace(tzinfo=None)} == \
+        (set() if small else {"Mistakes 1"})
+    assert ("Copycat" in times) is not small

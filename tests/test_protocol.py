@@ -228,3 +228,69 @@ def test_the_job_carries_the_courses_configuration(course, tmp_path, monkeypatch
     result = ag.run_job_subprocess(job, timeout=600)
     said = " ".join(result.notebooks[A].notices)
     assert result.outcome is Outcome.GRADED and "CellTimeout: interrupted after 2 s" in said, said
+
+
+def test_the_cli_builds_the_course_once_and_passes_it_down(course, tmp_path, monkeypatch):
+    """One Course from --root reaches autograde and the reports, whatever the working folder holds."""
+    from dlcourse import cli
+    from dlcourse.config import load_settings
+    from dlcourse.grading import reports
+    from dlcourse.grading.course import Course
+
+    seen = []
+    monkeypatch.setattr(ag, "autograde", lambda c, *a, **k: seen.append(c) or {})
+    monkeypatch.setattr(reports, "write_reports", lambda c, *a: seen.append(c) or c.root / "reports" / A)
+    monkeypatch.setattr(reports, "grades_table", lambda c, *a: seen.append(c) or __import__("pandas").DataFrame())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "grader_config.py").write_text("COURSE_ID = 'the-wrong-course'\n")
+    monkeypatch.chdir(elsewhere)
+    load_settings.cache_clear()
+    assert cli.main(["--root", str(course), "autograde", A]) == 0
+    assert len(seen) == 3 and all(c is seen[0] for c in seen), "one Course object, passed down"
+    assert isinstance(seen[0], Course) and seen[0].root == course
+    assert seen[0].settings.course_id != "the-wrong-course" and seen[0].settings.root == course.resolve()
+    assert Course.at(seen[0]) is seen[0]
+
+
+def test_the_jobs_expected_to_take_longest_start_first(course):
+    """Last grading's time first, else a minute per slow test cell: 08's held-out training
+    (two slow cells) goes before 01's quick notebook, unless 01 took longer last time."""
+    lung = "08_lung_cancer_project"
+    (course / "source" / lung).mkdir(parents=True)
+    (course / "source" / lung / f"{lung}.ipynb").write_bytes((ROOT / "source" / lung / f"{lung}.ipynb").read_bytes())
+    quick, slow_last_time, lung_job = GradingJob(A, "ana"), GradingJob(A, "bia"), GradingJob(lung, "ana")
+    parts = [ag._Assignment(A, jobs=[quick, slow_last_time]), ag._Assignment(lung, jobs=[lung_job])]
+    folder = course / "autograded" / "bia" / A
+    folder.mkdir(parents=True)
+    (folder / ag.MARKER).write_text(Marker("old", seconds=500.0).to_json())
+    from dlcourse.grading.course import Course
+
+    order = ag._longest_first(Course.at(course), parts)
+    assert [(j.assignment, j.student) for j in order] == [(A, "bia"), (lung, "ana"), (A, "ana")]
+
+
+def test_new_gradebooks_ask_alembic_for_the_schema_head_once_per_process(tmp_path):
+    """nbgrader runs `alembic heads` in a subprocess for every new gradebook (seconds each); the
+    answer is kept, and every gradebook still records the real head."""
+    import sqlite3
+
+    import nbgrader.api
+    from nbgrader.api import Gradebook
+
+    from dlcourse.grading.course import ensure_tools_on_path
+
+    ensure_tools_on_path()
+    ensure_tools_on_path()  # idempotent: wrapped once
+    head = nbgrader.api.get_alembic_version
+    assert not hasattr(head.__wrapped__, "cache_info")
+    before = head.cache_info()
+    for name in ("a", "b"):
+        with Gradebook(f"sqlite:///{tmp_path / name}.db", "course"):
+            pass
+    after = head.cache_info()
+    assert after.hits + after.misses == before.hits + before.misses + 2 and after.misses <= 1
+    real = head.__wrapped__()
+    for name in ("a", "b"):
+        with sqlite3.connect(tmp_path / f"{name}.db") as db:
+            assert db.execute("select version_num from alembic_version").fetchall() == [(real,)]

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import nbformat
 
-from ..config import load_settings
-from .course import CourseError, default_db_url, ensure_tools_on_path, resolve_assignments
+from ..cells import is_slow
+from .course import Course, CourseError, ensure_tools_on_path
 from .execute import kernel_env
 from .protocol import GradingJob, GradingResult, Marker, Outcome, grader_version
 from .release import register
@@ -99,12 +99,13 @@ def job_timeout(settings, notebooks: int = 1) -> float:
     return settings.notebook_timeout * max(1, notebooks) + settings.cell_timeout + 300
 
 
-def make_job(root: Path, assignment: str, student: str, sandbox: bool = True) -> GradingJob:
+def make_job(course: Course | Path, assignment: str, student: str, sandbox: bool = True) -> GradingJob:
     """The job of one submission. The submission is read without following any link: a link
     in place of the student's folder (or above it) refuses it, a link, FIFO or device inside it
     is left out with a notice."""
+    course = Course.at(course)
+    root, settings = course.root, course.settings
     sub = root / "submitted" / student / assignment
-    settings = load_settings(root)
     source_files = pack_files(root / "source" / assignment)
     config_files = {name: base64.b64encode((root / name).read_bytes()).decode()
                     for name in ("grader_config.py", "nbgrader_config.py") if (root / name).is_file()}
@@ -311,7 +312,7 @@ def _write_own(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def save_result(root: Path, db_url: str, job: GradingJob, result: GradingResult) -> None:
+def save_result(course: Course | Path, db_url: str, job: GradingJob, result: GradingResult) -> None:
     """Write one graded submission: autograded notebooks, gradebook rows, then the marker.
 
     Only the assignment's notebooks are saved (any other is noted, never fatal to the batch)."""
@@ -319,8 +320,9 @@ def save_result(root: Path, db_url: str, job: GradingJob, result: GradingResult)
     from nbgrader.preprocessors import SaveAutoGrades
 
     assignment, student = job.assignment, job.student
-    out_dir = _own_dir(root, "autograded", student, assignment)
-    course_id = load_settings(root).course_id
+    course = Course.at(course)
+    out_dir = _own_dir(course.root, "autograded", student, assignment)
+    course_id = course.settings.course_id
     notices = list(result.notices)
     with warnings.catch_warnings(), Gradebook(db_url, course_id) as gb:
         warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy autoflush warnings
@@ -398,7 +400,7 @@ class RunOptions:
     log: Callable[[str], object] = print
 
 
-def autograde(root: Path, assignment: str | None = None, *, db_url: str | None = None,
+def autograde(course: Course | Path, assignment: str | None = None, *, db_url: str | None = None,
               student: str | None = None, force: bool = False, workers: int | None = None,
               scheduler: str | None = None, use_dask: bool = False, sandbox: bool = True,
               progress: bool = True, log=print) -> dict[str, RunSummary]:
@@ -406,17 +408,18 @@ def autograde(root: Path, assignment: str | None = None, *, db_url: str | None =
     ensure_tools_on_path()
     for key, value in kernel_env().items():  # inherited by grading processes and kernels
         os.environ.setdefault(key, value)
-    options = RunOptions(db_url or default_db_url(root), student, force, sandbox, progress, log)
+    course = Course.at(course)
+    options = RunOptions(db_url or course.db_url, student, force, sandbox, progress, log)
     workers = workers or os.cpu_count() or 1
     if workers > 1:  # one core per grading kernel: no BLAS/OpenMP oversubscription
         for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             os.environ.setdefault(key, "1")
-    timeout = job_timeout(load_settings(root))  # each job carries its own (per its notebooks); the default
-    names = resolve_assignments(root, assignment)
+    timeout = job_timeout(course.settings)  # each job carries its own (per its notebooks); the default
+    names = course.assignments(assignment)
     local = None if scheduler or use_dask else LocalRunner(workers, timeout)
     runner = local or dask_runner(scheduler, workers, timeout)
     try:
-        return _grade_all(root, names, options, runner)
+        return _grade_all(course, names, options, runner)
     finally:
         if local is not None:
             local.close()
@@ -432,12 +435,13 @@ class _Assignment:
     refused: list[tuple[GradingJob, GradingResult]] = field(default_factory=list)
 
 
-def _grade_all(root: Path, names: list[str], options: RunOptions, runner: Runner) -> dict[str, RunSummary]:
+def _grade_all(course: Course, names: list[str], options: RunOptions, runner: Runner) -> dict[str, RunSummary]:
     """Grade the submissions of every assignment in `names` into the class gradebook, all the
     assignments' jobs in one batch (the grading processes stay busy from the first to the last)."""
     started = time.time()
-    parts = [_prepare(root, name, options) for name in names]  # every check before anyone is graded
-    jobs = [job for part in parts for job in part.jobs]
+    root = course.root
+    parts = [_prepare(course, name, options) for name in names]  # every check before anyone is graded
+    jobs = _longest_first(course, parts)
     if jobs and isinstance(runner, LocalRunner):
         runner.warm(len(jobs))  # the processes import while the assignments are registered
     for part in parts:
@@ -453,7 +457,7 @@ def _grade_all(root: Path, names: list[str], options: RunOptions, runner: Runner
     bar = _progress(len(jobs), names[0] if len(names) == 1 else f"{len(names)} assignments", options.progress)
     refused = [pair for part in parts for pair in part.refused]
     for job, result in itertools.chain(refused, runner(jobs) if jobs else []):
-        save_result(root, options.db_url, job, result)
+        save_result(course, options.db_url, job, result)
         summary = by_name[job.assignment].summary
         summary.seconds += result.seconds
         if result.ok:
@@ -477,9 +481,24 @@ def _grade_all(root: Path, names: list[str], options: RunOptions, runner: Runner
     return {part.name: part.summary for part in parts}
 
 
-def _prepare(root: Path, name: str, options: RunOptions) -> _Assignment:
+def _longest_first(course: Course, parts: list[_Assignment]) -> list[GradingJob]:
+    """Every part's jobs, those expected to take longest first: the time the submission's last
+    grading took, else a minute per slow test cell (full-size training) of its assignment. A long
+    job that started last would keep the batch waiting on it alone."""
+    def expected(job: GradingJob) -> float:
+        marker = read_marker(course.root, job.student, job.assignment)
+        return marker.seconds if marker is not None and marker.seconds > 0 else 60.0 * slow[job.assignment]
+
+    slow = {part.name: sum(1 for path in (course.root / "source" / part.name).glob("*.ipynb")
+                           for cell in nbformat.read(path, as_version=4).cells if is_slow(cell))
+            for part in parts if part.jobs}
+    return sorted((job for part in parts for job in part.jobs), key=expected, reverse=True)
+
+
+def _prepare(course: Course, name: str, options: RunOptions) -> _Assignment:
     """One assignment's jobs: its submissions read, the unchanged ones skipped, the refused ones
     answered at once (see `autograde`)."""
+    root = course.root
     try:  # checked once here, before anyone is graded (the worker checks again)
         unjudged_sources({p.stem: nbformat.read(p, as_version=4) for p in (root / "source" / name).glob("*.ipynb")})
     except RuntimeError as exc:
@@ -490,7 +509,7 @@ def _prepare(root: Path, name: str, options: RunOptions) -> _Assignment:
         options.log(f"{name}: no submissions in submitted/*/{name}/")
     for s in students:
         try:
-            job = make_job(root, name, s, sandbox=options.sandbox)
+            job = make_job(course, name, s, sandbox=options.sandbox)
         except ValueError as exc:
             part.summary.failed += 1
             part.summary.errors[s] = str(exc)

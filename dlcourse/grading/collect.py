@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
-from .course import CourseError
+from .course import Course, CourseError
 from .deadlines import Schedule, format_timestamp, load_schedule, read_timestamp
 
 LMS_KINDS = ("moodle", "canvas", "classroom")
@@ -307,10 +307,12 @@ def _choose(cands: list[Candidate], assignment: str, due: datetime | None, accep
     return (on_time[-1] if on_time else None), (latest if not on_time or latest is not on_time[-1] else None)
 
 
-def collect(root: Path, assignment: str, archive: Path, lms: str = "auto", roster_path: Path | None = None,
+def collect(course: Course | Path, assignment: str, archive: Path, lms: str = "auto", roster_path: Path | None = None,
             db_url: str | None = None, schedule: Schedule | None = None, archive_tz: str | None = None) -> Result:
     """Fill submitted/<student>/<assignment>/ from an LMS archive; see the module's docstring."""
-    schedule = schedule or load_schedule(root)
+    course = Course.at(course)
+    root = course.root
+    schedule = schedule or load_schedule(course)
     roster_path = roster_path or schedule.roster
     roster = read_roster(roster_path) if roster_path else []
     tz = ZoneInfo(archive_tz) if archive_tz else schedule.timezone
@@ -330,7 +332,7 @@ def collect(root: Path, assignment: str, archive: Path, lms: str = "auto", roste
                                "(a zip bomb?); nothing was collected")
         result = _collect(root, assignment, zf, infos, lms, roster, schedule, tz)
     if roster:
-        _gradebook_students(root, roster, db_url)
+        _gradebook_students(course, roster, db_url)
     return result
 
 
@@ -464,15 +466,14 @@ def _write(base: Path, student: str, assignment: str, zf: zipfile.ZipFile, cand:
     return status
 
 
-def _gradebook_students(root: Path, roster: list[Student], db_url: str | None) -> None:
+def _gradebook_students(course: Course, roster: list[Student], db_url: str | None) -> None:
     """Real names and emails in the gradebook, so formgrader shows them."""
     from nbgrader.api import Gradebook
 
-    from ..config import load_settings
-    from .course import default_db_url, ensure_tools_on_path, load_root
+    from .course import ensure_tools_on_path
 
     ensure_tools_on_path()
-    with Gradebook(db_url or default_db_url(root), load_settings(load_root(root)).course_id) as gb:
+    with Gradebook(db_url or course.db_url, course.settings.course_id) as gb:
         for s in roster:
             gb.update_or_create_student(s.student_id, first_name=s.first_name or None,
                                         last_name=s.last_name or None, email=s.email or None)

@@ -3,39 +3,76 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from traitlets.config import Config
 
-from ..config import load_settings
+from ..config import REPO_ROOT, CourseSettings, find_root, load_settings
 
 
 class CourseError(RuntimeError):
     """A bad argument or a missing folder; the message says what to do."""
 
 
+@dataclass(frozen=True)
+class Course:
+    """One course: its directory and its settings (grader_config.py). The CLI builds it once
+    (`Course.at`) and passes it down; the commands' functions also take a bare directory."""
+
+    root: Path
+    settings: CourseSettings
+
+    @classmethod
+    def at(cls, where: Course | Path | str | None = None) -> Course:
+        """The course at `where` (a Course is returned as it is; None: the folder with
+        grader_config.py at or above the working directory). A folder without its own
+        grader_config.py (a scratch course) takes the configuration of the repository's."""
+        if isinstance(where, Course):
+            return where
+        root = Path(where) if where is not None else find_root()
+        return cls(root, load_settings(load_root(root)))
+
+    @property
+    def db_url(self) -> str:
+        """The class gradebook unless --db names another: gradebook.db in the course directory."""
+        return default_db_url(self.root)
+
+    def assignments(self, requested: str | None = None) -> list[str]:
+        """Every assignment of source/, or just `requested` (a CourseError names the known ones)."""
+        return resolve_assignments(self.root, requested)
+
+
 def ensure_tools_on_path() -> None:
-    """nbgrader shells out to `alembic`: this interpreter's bin/ must be on PATH."""
+    """nbgrader shells out to `alembic`: this interpreter's bin/ must be on PATH. It does so each
+    time it creates a gradebook (a template for the workers, a test's course), to ask for the
+    schema's head revision, which cannot change while this process runs: it is asked once."""
     bindir = str(Path(sys.executable).parent)
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    import nbgrader.api
+
+    if not hasattr(nbgrader.api.get_alembic_version, "cache_info"):  # seconds a gradebook, otherwise
+        nbgrader.api.get_alembic_version = functools.lru_cache(maxsize=1)(nbgrader.api.get_alembic_version)
 
 
 def default_db_url(root: Path) -> str:
     return f"sqlite:///{root / 'gradebook.db'}"
 
 
-def nbgrader_config(root: Path, db_url: str | None = None, **dirs: str) -> Config:
-    settings = load_settings(load_root(root))
-    cfg = Config(settings.nbgrader)
+def nbgrader_config(root: Course | Path, db_url: str | None = None, **dirs: str) -> Config:
+    course = Course.at(root)
+    root = course.root
+    cfg = Config(course.settings.nbgrader)
     cfg.CourseDirectory.root = str(root)
     for preprocessor in ("InsertCourseLinks", "InsertLatePolicy"):  # they read grader_config.py of this course
-        cfg[preprocessor].course_root = str(load_root(root))
+        cfg[preprocessor].course_root = str(course.settings.root)
     cfg.CourseDirectory.db_url = db_url or default_db_url(root)
     for key, value in dirs.items():
         setattr(cfg.CourseDirectory, key, value)
@@ -43,11 +80,16 @@ def nbgrader_config(root: Path, db_url: str | None = None, **dirs: str) -> Confi
 
 
 def load_root(root: Path) -> Path:
-    """The folder with grader_config.py for `root` (a scratch course copies none)."""
-    return root if (root / "grader_config.py").is_file() else load_settings().root
+    """The folder with grader_config.py for `root`: `root` itself, or for a scratch folder that
+    copies none, the repository this package belongs to (never the working directory's)."""
+    if (root / "grader_config.py").is_file():
+        return root
+    if (REPO_ROOT / "grader_config.py").is_file():
+        return REPO_ROOT
+    raise CourseError(f"no grader_config.py in {root}: run dlcourse in the course directory or pass --root")
 
 
-def api(root: Path, db_url: str | None = None, **dirs: str):
+def api(root: Course | Path, db_url: str | None = None, **dirs: str):
     """An NbGraderAPI for the course at `root` (quiet unless something fails)."""
     ensure_tools_on_path()
     from nbgrader.apps import NbGraderAPI

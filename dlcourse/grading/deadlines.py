@@ -152,11 +152,10 @@ def schedule_from(data: dict, root: Path | None = None) -> Schedule:
                     policy=LatePolicy.from_config(data.get("LATE_POLICY")), roster=Path(roster) if roster else None)
 
 
-def load_schedule(root: Path | None = None) -> Schedule:
-    """The course's schedule from grader_config.py (an empty one when it sets none), or from the
-    JSON file named by $DLCOURSE_SCHEDULE."""
-    from ..config import load_settings
-    from .course import load_root
+def load_schedule(course=None) -> Schedule:
+    """The course's schedule (a Course, or its directory) from grader_config.py (an empty one when
+    it sets none), or from the JSON file named by $DLCOURSE_SCHEDULE."""
+    from .course import Course
 
     override = os.environ.get("DLCOURSE_SCHEDULE")  # a JSON file with the same keys (used by the demo)
     if override:
@@ -164,7 +163,7 @@ def load_schedule(root: Path | None = None) -> Schedule:
 
         path = Path(override)
         return schedule_from(json.loads(path.read_text(encoding="utf-8")), path.parent)
-    settings = load_settings(load_root(root) if root is not None else None)
+    settings = Course.at(course).settings
     return schedule_from(getattr(settings, "schedule", {}) or {}, settings.root)
 
 

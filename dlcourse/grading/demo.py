@@ -3,9 +3,10 @@
 The class: `reference` (the source solutions), `blank` (the release untouched), one
 student per valid-alternative set and a few with typical mistakes taken from the
 fixtures in tests/fixtures/. By default (`make demo`) the whole class hands in the first graded
-notebook and every other notebook is graded for `reference` and `mistakes-1` only, so the demo
-shows the whole journey in a few minutes; `--class full` (`make demo-full`) gives every
-notebook the whole class. Every notebook runs at smoke size (DLCOURSE_SMOKE=1)
+notebook (reference, blank, valid alternatives, two with mistakes, a late one, a copy) and every
+other notebook is graded for `reference` only, so the demo shows the whole journey and every
+notebook graded in a few minutes; `--class full` (`make demo-full`) gives every notebook the
+whole class. Every notebook runs at smoke size (DLCOURSE_SMOKE=1)
 unless --full; hidden tests use fixed sizes either way.
 
 The class arrives as a real one does (issue 17): a Moodle "download all submissions" zip with a
@@ -53,8 +54,7 @@ def student_notebook(root: Path, assignment: str, replacements: dict[str, str] |
 
 def demo_class(root: Path, assignment: str, max_mistake_students: int = 2,
                small: bool = False) -> dict[str, dict[str, str]]:
-    """{student: {exercise: code}} built from the fixtures of `assignment` (small: the reference
-    and the first student with mistakes only)."""
+    """{student: {exercise: code}} built from the fixtures of `assignment` (small: the reference only)."""
     from ..instructor.fixtures import discover
 
     fixtures = [f for f in discover(root / "tests" / "fixtures") if f.assignment == assignment]
@@ -71,7 +71,7 @@ def demo_class(root: Path, assignment: str, max_mistake_students: int = 2,
         if picks:
             students[f"mistakes-{k + 1}"] = picks
     if small:
-        return {s: code for s, code in students.items() if s in ("reference", "mistakes-1")}
+        return {"reference": students["reference"]}
     return students
 
 
@@ -163,7 +163,7 @@ def plant_copy(code: str, salt: str = "q") -> str:
     return "\n".join(lines) + "\n"
 
 
-def lms_class(root: Path, assignment: str, students: dict, late: str,
+def lms_class(root: Path, assignment: str, students: dict, late: str | None,
               copied: str | None) -> tuple[Path, Path, Path]:
     """The demo class as Moodle hands it out: build/demo/<assignment>-moodle.zip (plus `copycat`,
     a disguised copy of `copied`), the roster and the schedule (due date and late policy)."""
@@ -200,15 +200,21 @@ def lms_class(root: Path, assignment: str, students: dict, late: str,
     return archive, roster, schedule
 
 
+def late_and_copied(students: dict) -> tuple[str | None, str | None]:
+    """Who of the demo class hands in 26 h late, and whose answers `copycat` copies: nobody in a
+    class of the reference alone (the small class's other notebooks)."""
+    if list(students) == ["reference"]:
+        return None, None
+    valid = "valid-alternatives" if "valid-alternatives" in students else "reference"
+    return next((s for s in students if s.startswith("mistakes")), valid), valid
+
+
 def collect_demo_class(root: Path, assignment: str, log=print, small: bool = False) -> list[str]:
     """Build the demo class's Moodle zip and `dlcourse collect` it (the schedule goes in $DLCOURSE_SCHEDULE)."""
     from .collect import collect, format_table
 
     students = demo_class(root, assignment, small=small)
-    late = next((s for s in students if s.startswith("mistakes")),
-                "valid-alternatives" if "valid-alternatives" in students else "reference")
-    copied = None if small else "valid-alternatives" if "valid-alternatives" in students else "reference"
-    archive, roster, schedule = lms_class(root, assignment, students, late, copied)
+    archive, roster, schedule = lms_class(root, assignment, students, *late_and_copied(students))
     os.environ["DLCOURSE_SCHEDULE"] = str(schedule)
     for student in {*students, *DEMO_STUDENTS}:  # the demo owns these folders (a bigger class's too): afresh
         shutil.rmtree(root / "submitted" / student / assignment, ignore_errors=True)
@@ -228,11 +234,11 @@ def forget_demo_class(root: Path, db_url: str) -> None:
 
     from nbgrader.api import Gradebook, MissingEntry
 
-    from ..config import load_settings
+    from .course import Course
 
     if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).is_file():
         return
-    with warnings.catch_warnings(), Gradebook(db_url, load_settings(root).course_id) as gb:
+    with warnings.catch_warnings(), Gradebook(db_url, Course.at(root).settings.course_id) as gb:
         warnings.simplefilter("ignore")
         for assignment in gb.assignments:
             for student in DEMO_STUDENTS:
@@ -242,17 +248,18 @@ def forget_demo_class(root: Path, db_url: str) -> None:
                     continue
 
 
-def run_demo(root: Path, assignment: str | None = None, full: bool = False, workers: int | None = None,
+def run_demo(course, assignment: str | None = None, full: bool = False, workers: int | None = None,
              log=print, lms: bool = True, whole_class: bool = False) -> int:
     from .autograde import autograde
-    from .course import default_db_url
+    from .course import Course
     from .feedback import feedback
     from .release import release
     from .reports import grades_table, write_reports
 
     if not full:
         os.environ["DLCOURSE_SMOKE"] = "1"
-    db_url = default_db_url(root)
+    course = Course.at(course)
+    root, db_url = course.root, course.db_url
     forget_demo_class(root, db_url)  # a previous demo's submissions would pin the old notebooks' cells
     names = release(root, assignment)
     log(f"released: {', '.join(names)}")
@@ -265,11 +272,11 @@ def run_demo(root: Path, assignment: str | None = None, full: bool = False, work
         small = not whole_class and name != journey
         students = collect_demo_class(root, name, log, small) if lms else build_submissions(root, name, small)
         log(f"{name}: demo class {', '.join(students)}")
-    autograde(root, assignment, db_url=db_url, force=True, workers=workers)
+    autograde(course, assignment, db_url=db_url, force=True, workers=workers)
     for name in names:
         feedback(root, name)
-        out = write_reports(root, db_url, name)
-        table = grades_table(root, db_url, name)
+        out = write_reports(course, db_url, name)
+        table = grades_table(course, db_url, name)
         log(f"\n== {name} (reports in {out.relative_to(root)})")
         log(table[["student", "score", "max_score", "percent"]].to_string(index=False))
         if lms:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from .course import CourseError, api, resolve_assignments
+from .course import Course, CourseError, api
 
 LEAKS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
          "dlcourse.instructor", "{{COLAB_URL}}", "{{COURSE_PIP}}")
 
 
-def generate(root: Path, assignment: str, release_dir: Path, db_url: str | None = None) -> None:
+def generate(root: Course | Path, assignment: str, release_dir: Path, db_url: str | None = None) -> None:
     """Run nbgrader's generate_assignment into `release_dir` (which also fills the gradebook)."""
     nb_api = api(root, db_url, release_directory=str(release_dir))
     result = nb_api.generate_assignment(assignment, force=True, create=True)
@@ -30,15 +30,17 @@ def check_release(folder: Path) -> list[str]:
     return problems
 
 
-def release(root: Path, assignment: str | None = None, db_url: str | None = None) -> list[str]:
+def release(course: Course | Path, assignment: str | None = None, db_url: str | None = None) -> list[str]:
     """Regenerate release/<name>/ for each assignment. Each is generated into a scratch folder
     and checked first: a failed generation or a leak leaves the committed release untouched."""
     import shutil
 
-    names = resolve_assignments(root, assignment)
+    course = Course.at(course)
+    root = course.root
+    names = course.assignments(assignment)
     for name in names:
         with tempfile.TemporaryDirectory(prefix="dlcourse-release-") as tmp:
-            generate(root, name, Path(tmp), db_url)
+            generate(course, name, Path(tmp), db_url)
             problems = check_release(Path(tmp) / name)
             if problems:
                 raise CourseError("the release leaks instructor material:\n" + "\n".join(problems))
@@ -52,7 +54,7 @@ def release(root: Path, assignment: str | None = None, db_url: str | None = None
     return names
 
 
-def register(root: Path, assignment: str, db_url: str | None = None) -> None:
+def register(root: Course | Path, assignment: str, db_url: str | None = None) -> None:
     """Put an assignment in a gradebook without touching release/."""
     with tempfile.TemporaryDirectory(prefix="dlcourse-release-") as tmp:
         generate(root, assignment, Path(tmp), db_url)

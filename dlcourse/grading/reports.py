@@ -8,17 +8,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import load_settings
 from .autograde import MARKER, read_marker
+from .course import Course
 from .protocol import Outcome
 
 
-def grades_table(root: Path, db_url: str, assignment: str) -> pd.DataFrame:
+def grades_table(course: Course | Path, db_url: str, assignment: str) -> pd.DataFrame:
     """One row per student: score, max_score, percent and one column per test cell."""
     from nbgrader.api import Gradebook, MissingEntry
 
+    course = Course.at(course)
+    root = course.root
     rows = []
-    with Gradebook(db_url, load_settings(root).course_id) as gb:
+    with Gradebook(db_url, course.settings.course_id) as gb:
         try:
             gb.find_assignment(assignment)
         except MissingEntry:
@@ -74,11 +76,13 @@ def test_failures(root: Path, assignment: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["test", "points", "students", "failed", "most_common_failure"])
 
 
-def write_reports(root: Path, db_url: str, assignment: str) -> Path:
+def write_reports(course: Course | Path, db_url: str, assignment: str) -> Path:
     """Write reports/<assignment>/: grades.csv, canvas.csv, moodle.csv, histogram.png, tests.csv."""
+    course = Course.at(course)
+    root = course.root
     out = root / "reports" / assignment
     out.mkdir(parents=True, exist_ok=True)
-    table = with_late_policy(root, assignment, grades_table(root, db_url, assignment))
+    table = with_late_policy(course, assignment, grades_table(course, db_url, assignment))
     table.to_csv(out / "grades.csv", index=False)
     # Canvas gradebook import: Student, ID, SIS User ID, SIS Login ID, Section, then the assignment.
     pd.DataFrame({"Student": table["student"], "ID": "", "SIS User ID": table["student"],
@@ -87,10 +91,10 @@ def write_reports(root: Path, db_url: str, assignment: str) -> Path:
     # Moodle grade import: an identifier column mapped to the user's ID number, then the grade.
     pd.DataFrame({"ID number": table["student"], assignment: table["final_score"]}).to_csv(
         out / "moodle.csv", index=False)
-    lms_grade_exports(root, assignment, table, out)
+    lms_grade_exports(course, assignment, table, out)
     test_failures(root, assignment).to_csv(out / "tests.csv", index=False)
     _histogram(table, assignment, out / "histogram.png")
-    board = leaderboard(root, assignment)
+    board = leaderboard(course, assignment)
     if not board.empty:  # to show the class: pseudonyms only; the key stays with the instructor
         board.drop(columns=["student"]).to_csv(out / "leaderboard.csv", index=False)
         board[["pseudonym", "student"]].to_csv(out / "leaderboard_key.csv", index=False)
@@ -104,7 +108,7 @@ def pseudonym(course_id: str, student: str) -> str:
     return "player-" + hashlib.sha256(f"{course_id}\0{student}".encode()).hexdigest()[:6]
 
 
-def leaderboard(root: Path, assignment: str) -> pd.DataFrame:
+def leaderboard(course: Course | Path, assignment: str) -> pd.DataFrame:
     """The held-out scores of the tasks that rank (heldout.TASKS[...].leaderboard), best first, as
     the grader recorded them in the autograded notebooks (never from a submission)."""
     import nbformat
@@ -115,7 +119,8 @@ def leaderboard(root: Path, assignment: str) -> pd.DataFrame:
     # only the task's own test cell counts: the grader overwrites its score there after every
     # grading (worker.apply_heldout), while metadata on any other cell is the submission's
     ranked = {task.grade_id: name for name, task in TASKS.items() if task.leaderboard}
-    course_id = load_settings(root).course_id
+    course = Course.at(course)
+    root, course_id = course.root, course.settings.course_id
     rows = []
     for path in sorted((root / "autograded").glob(f"*/{assignment}/*.ipynb")):
         student = path.parent.parent.name
@@ -151,12 +156,14 @@ def _histogram(table: pd.DataFrame, assignment: str, path: Path) -> None:
 # (issue 17: dlcourse.grading.deadlines applies grader_config.py's LATE_POLICY to the score)
 
 
-def with_late_policy(root: Path, assignment: str, table: pd.DataFrame) -> pd.DataFrame:
+def with_late_policy(course: Course | Path, assignment: str, table: pd.DataFrame) -> pd.DataFrame:
     """`table` with submitted_at, hours_late, late_penalty (percent) and final_score columns."""
-    from .deadlines import late_columns
+    from .deadlines import late_columns, load_schedule
 
+    course = Course.at(course)
     table = table.copy()
-    rows = late_columns(root, assignment, table["student"].tolist(), table["score"].tolist())
+    rows = late_columns(course.root, assignment, table["student"].tolist(), table["score"].tolist(),
+                        schedule=load_schedule(course))
     for key in ("submitted_at", "hours_late", "late_penalty", "final_score"):
         table[key] = [r[key] for r in rows]
     return table
@@ -188,7 +195,7 @@ MOODLE_WORKSHEET_HEADER = ["Identifier", "Full name", "Email address", "Status",
 CLASSROOM_HEADER = ["Email Address", "First Name", "Last Name"]  # then the assignment's column
 
 
-def lms_grade_exports(root: Path, assignment: str, table: pd.DataFrame, out: Path) -> list[Path]:
+def lms_grade_exports(course: Course | Path, assignment: str, table: pd.DataFrame, out: Path) -> list[Path]:
     """With a roster (ROSTER in grader_config.py): the final scores in each LMS's own import layout,
     keyed by the LMS's ids: canvas_roster.csv, moodle_worksheet.csv, classroom.csv (see the headers above)."""
     from datetime import UTC, datetime
@@ -196,7 +203,7 @@ def lms_grade_exports(root: Path, assignment: str, table: pd.DataFrame, out: Pat
     from .collect import read_roster
     from .deadlines import load_schedule
 
-    roster_path = load_schedule(root).roster
+    roster_path = load_schedule(course).roster
     if roster_path is None or not roster_path.is_file():
         return []
     roster = {s.student_id: s for s in read_roster(roster_path)}
