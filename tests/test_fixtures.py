@@ -3,9 +3,9 @@ alternative and every reference solution gets full marks on it.
 
 Each case runs the notebook's set-up cells, the solutions (one replaced) and the
 exercise's test cells, visible and hidden (dlcourse.instructor.fixtures), at smoke size
-(DLCOURSE_SMOKE=1). The cases of one assignment run on one pytest worker, one after the other
-(an xdist group per assignment), and share a warm kernel, reset between cases (`WarmKernel`);
-a pytest worker keeps at most two such kernels.
+(DLCOURSE_SMOKE=1). The cases of one assignment share a warm kernel, reset between cases
+(`WarmKernel`); a pytest worker keeps at most two such kernels (the cases arrive in
+assignment order).
 
 Test cells tagged "slow" train a model at full size (an accuracy threshold, the held-out
 score). `make test` leaves them out unless a fixture's must-fail names them; the `full`
@@ -93,16 +93,7 @@ def _assert_verdict(fixture, results) -> None:
                 assert "Traceback" not in r.message and "### BEGIN HIDDEN" not in r.message
 
 
-def _on_one_worker(values, assignment_of, ids):
-    """Parameters whose cases of one assignment run on one pytest worker, one after the other
-    (`--dist loadgroup`): its warm kernel starts once, not once per worker and per test."""
-    return [pytest.param(*(v if isinstance(v, tuple) else (v,)), id=i,
-                         marks=pytest.mark.xdist_group(f"fixtures-{assignment_of(v)}"))
-            for v, i in zip(values, ids, strict=True)]
-
-
-@pytest.mark.parametrize("fixture", _on_one_worker(ALL_FIXTURES, lambda f: f.assignment,
-                                                   [f.name for f in ALL_FIXTURES]))
+@pytest.mark.parametrize("fixture", ALL_FIXTURES, ids=[f.name for f in ALL_FIXTURES])
 def test_fixture(fixture, warm_kernel, smoke):
     _assert_verdict(fixture, run_fixture(fixture, SOURCE, kernel=warm_kernel(fixture.assignment), full=False))
 
@@ -118,8 +109,7 @@ def _isolated(assignment: str, exercise: str, kernel, full: bool) -> None:
     assert results and all(r.passed for r in results), _report(results)
 
 
-@pytest.mark.parametrize("assignment,exercise", _on_one_worker(EXERCISES, lambda x: x[0],
-                                                              [f"{a}/{e}" for a, e in EXERCISES]))
+@pytest.mark.parametrize("assignment,exercise", EXERCISES, ids=[f"{a}/{e}" for a, e in EXERCISES])
 def test_reference_solution_passes_in_isolation(assignment, exercise, warm_kernel, smoke):
     """The tests of an exercise rely only on set-up cells and solutions (no demo cell)."""
     _isolated(assignment, exercise, warm_kernel(assignment), full=False)
