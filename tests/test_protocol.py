@@ -294,3 +294,32 @@ def test_new_gradebooks_ask_alembic_for_the_schema_head_once_per_process(tmp_pat
     for name in ("a", "b"):
         with sqlite3.connect(tmp_path / f"{name}.db") as db:
             assert db.execute("select version_num from alembic_version").fetchall() == [(real,)]
+
+
+def test_the_grader_api_does_not_cry_about_a_student_exchange_it_never_uses(course, caplog):
+    """nbgrader's API logs a CRITICAL "Unwritable directory" on start when no exchange exists;
+    `course.api` (grading, release, the demo) drops that one record and nothing else."""
+    import logging
+
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    from dlcourse.grading.course import api, nbgrader_config
+
+    cfg = nbgrader_config(course)
+    cfg.Exchange.root = str(course / "no-exchange-here")
+    with caplog.at_level(logging.WARNING):
+        NbGraderAPI(coursedir=CourseDirectory(config=cfg), config=cfg)
+    assert any("Unwritable directory" in r.getMessage() for r in caplog.records), "nbgrader's own API says it"
+    caplog.clear()
+    config = course / "grader_config.py"  # the same missing exchange, through the course's own settings
+    config.write_text(config.read_text() + f"\nc.Exchange.root = {str(course / 'no-exchange-here')!r}\n")
+    from dlcourse.config import load_settings
+
+    load_settings.cache_clear()
+    assert nbgrader_config(course).Exchange.root == str(course / "no-exchange-here")
+    with caplog.at_level(logging.WARNING):
+        api(course)
+        logging.getLogger("traitlets").critical("another message")
+    said = [r.getMessage() for r in caplog.records]
+    assert "another message" in said and not [m for m in said if "Unwritable directory" in m]

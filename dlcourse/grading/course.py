@@ -97,9 +97,27 @@ def api(root: Course | Path, db_url: str | None = None, **dirs: str):
 
     cfg = nbgrader_config(root, db_url, **dirs)
     coursedir = CourseDirectory(config=cfg)
-    nb_api = NbGraderAPI(coursedir=coursedir, config=cfg)
+    # On start the API looks for a student exchange (`dlcourse lab` configures its own; grading
+    # uses none) and logs a CRITICAL "Unwritable directory" when there is none: not an error here.
+    quiet = _DropMessages("Unwritable directory")
+    logging.getLogger("traitlets").addFilter(quiet)
+    try:
+        nb_api = NbGraderAPI(coursedir=coursedir, config=cfg)
+    finally:
+        logging.getLogger("traitlets").removeFilter(quiet)
     nb_api.log.setLevel(logging.WARNING)
     return nb_api
+
+
+class _DropMessages(logging.Filter):
+    """Drops the log records whose message starts with `prefix`."""
+
+    def __init__(self, prefix: str):
+        super().__init__()
+        self.prefix = prefix
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(self.prefix)
 
 
 def assignments(root: Path) -> list[str]:
