@@ -1,4 +1,4 @@
-"""The hostile and broken corpus graded in one batch with 2 workers beside clean students.
+"""The hostile and broken corpus graded in one batch with 3 workers beside clean students.
 
 Shows: the batch finishes; every clean student's grade equals the grade it gets alone;
 each bad submission gets its expected outcome and reason; no file outside the sandbox
@@ -27,7 +27,7 @@ from dlcourse.grading.protocol import Marker
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hostile")]
 LIMITS = {"DLCOURSE_CELL_TIMEOUT": "10", "DLCOURSE_MEMORY_MB": "1500", "DLCOURSE_OUTPUT_MB": "1",
-          "DLCOURSE_FILE_MB": "64", "DLCOURSE_DISK_MB": "192"}
+          "DLCOURSE_TAPE_MB": "4", "DLCOURSE_FILE_MB": "64", "DLCOURSE_DISK_MB": "192"}
 SCENARIOS = [*CORPUS, *FOLDER_SCENARIOS]
 CLEAN = ("reference", "wrong-twin", "blank")
 
@@ -108,7 +108,7 @@ def hostile_batch(tmp_path_factory):
                course / "source", course / "release", course / "submitted", course / "grader_config.py",
                course / "nbgrader_config.py", Path("/etc/hostname")]
     before = _tree_digest(watched)
-    run = dlcourse(course, "autograde", A, "--workers", "2", timeout=1500, **LIMITS)
+    run = dlcourse(course, "autograde", A, "--workers", "3", timeout=1500, **LIMITS)
     listener.close()
     after = _tree_digest(watched)
     alone = _course(tmp_path_factory.mktemp("alone"))

@@ -112,7 +112,8 @@ def harness_notebook(source: nbformat.NotebookNode, exercise: str, replacement: 
 
 
 # Run in a reused kernel before each fixture: a fresh namespace and folder, no recording,
-# no Keras/matplotlib leftovers. It must print OK, or the kernel is restarted.
+# no Keras/matplotlib leftovers. It must print OK, or the kernel is restarted. The reset ends
+# with a full garbage collection; freezing what survives it keeps the next one short.
 RESET = """\
 __import__("os").chdir({cwd!r})
 get_ipython().reset(new_session=False, aggressive=False)
@@ -124,6 +125,7 @@ if "keras" in _sys.modules:
 if "matplotlib.pyplot" in _sys.modules:
     _sys.modules["matplotlib.pyplot"].close("all")
 del _sys
+__import__("gc").freeze()  # the survivors (imported modules) stay out of the next reset's collection
 print("OK")
 """
 
