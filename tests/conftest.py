@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import dlcourse.grading  # noqa: F401 - before nbformat: the grader's processes skip a slow import
+
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "source"
 FIXTURES = ROOT / "tests" / "fixtures"
