@@ -20,10 +20,11 @@ from dlcourse.grading.autograde import MARKER
 from dlcourse.grading.demo import generated_class
 
 A = "01_softmax_cross_entropy"
+STUDENTS = 5  # the demo class once: reference, blank, valid alternatives, two students of mistakes
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("class-grading")]
 
 
-def make_class(base: Path, students: int = 6) -> Path:
+def make_class(base: Path, students: int = STUDENTS) -> Path:
     return generated_class(ROOT, base, [A], students)
 
 
@@ -57,21 +58,21 @@ def sequential(tmp_path_factory):
     course = make_class(tmp_path_factory.mktemp("seq"))
     cli(course, "--workers", "1")
     scores = cell_scores(sqlite(course))
-    assert len({s for s, _ in scores}) == 6
+    assert len({s for s, _ in scores}) == STUDENTS
     return scores
 
 
 def test_parallel_grades_equal_sequential(sequential, tmp_path):
     course = make_class(tmp_path)
     run = cli(course, "--workers", "2")
-    assert "graded 6, failed 0" in run.stdout
+    assert f"graded {STUDENTS}, failed 0" in run.stdout
     assert cell_scores(sqlite(course)) == sequential
 
 
 def test_dask_local_cluster_equals_sequential(sequential, tmp_path):
     course = make_class(tmp_path)
     run = cli(course, "--dask", "--workers", "2")
-    assert "graded 6, failed 0" in run.stdout
+    assert f"graded {STUDENTS}, failed 0" in run.stdout
     assert cell_scores(sqlite(course)) == sequential
 
 
@@ -84,9 +85,9 @@ def test_killed_run_resumes_without_loss_or_duplicates(sequential, tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     done_before = len(list(course.glob(f"autograded/*/{A}/{MARKER}")))
-    assert 2 <= done_before < 6, "the run should have been killed half-way"
+    assert 2 <= done_before < STUDENTS, "the run should have been killed half-way"
     run = cli(course, "--workers", "2")
-    assert f"skipped {done_before}" in run.stdout and f"graded {6 - done_before}" in run.stdout
+    assert f"skipped {done_before}" in run.stdout and f"graded {STUDENTS - done_before}" in run.stdout
     assert cell_scores(sqlite(course)) == sequential
 
 
@@ -129,8 +130,8 @@ def postgres():
 def test_postgresql_gradebook(sequential, postgres, tmp_path):
     course = make_class(tmp_path)
     run = cli(course, "--workers", "2", "--db", postgres)
-    assert "graded 6, failed 0" in run.stdout
+    assert f"graded {STUDENTS}, failed 0" in run.stdout
     assert not (course / "gradebook.db").exists(), "the SQLite default was used instead of PostgreSQL"
     assert cell_scores(postgres) == sequential
     again = cli(course, "--db", postgres)  # idempotent: nothing new
-    assert "skipped 6" in again.stdout and cell_scores(postgres) == sequential
+    assert f"skipped {STUDENTS}" in again.stdout and cell_scores(postgres) == sequential
