@@ -5,7 +5,7 @@ held-out score), as the fixture harness does; the `full` variant (`make test-ful
 runs) executes the notebooks that have slow cells with those cells, except the held-out ones:
 the capstone's held-out scores are shown by the fixtures' full variants, and a second full-size
 training of the same model would only double the exposure to its run-to-run spread (issue 14's
-closing note: the reference's bonus model scored 0.929 once against a 0.945 threshold)."""
+closing note: the reference's bonus model scored 0.929 once against the then 0.945 threshold)."""
 
 from __future__ import annotations
 

@@ -40,8 +40,10 @@ class HeldoutTask:
 TASKS = {
     "lung": HeldoutTask("test_train_lung_cnn_heldout", 0.90,
                         "dlcourse.instructor.lung_scoring:score_model_file", "heldout_lung.keras"),
-    # the capstone's open part: any architecture, trained with the student's train_lung_cnn
-    "lung_bonus": HeldoutTask("test_build_improved_lung_model_bonus", 0.945,
+    # the capstone's open part: any architecture, trained with the student's train_lung_cnn. One
+    # training is one draw: the reference scored 0.929-0.953 over runs, so the bar sits below that
+    # spread (at 0.945 it failed in three of the runs seen) and the leaderboard ranks the rest
+    "lung_bonus": HeldoutTask("test_build_improved_lung_model_bonus", 0.92,
                               "dlcourse.instructor.lung_scoring:score_model_file", "heldout_lung_bonus.keras",
                               leaderboard=True),
 }

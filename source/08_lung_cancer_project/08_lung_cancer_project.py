@@ -1370,9 +1370,12 @@ passed("q_swapped_report")
 # split (`X_fit`, `X_val` above), never on the test set. Keep it under 3,000,000 parameters
 # (it is trained on a CPU when graded).
 #
-# The bonus test passes at **0.945** held-out accuracy or more (the lectures' model: 0.94). Whatever you score, the grader
+# The bonus test passes at **0.92** held-out accuracy or more, and whatever you score, the grader
 # records it: your instructor's class report ranks the class on a **leaderboard**, under
-# pseudonyms.
+# pseudonyms. Why so low a bar, when the lectures' model scores about 0.94? Because one training
+# is one draw: the same network, trained twice on the same data, scores anywhere from about 0.93
+# to 0.955 here (random augmentation, parallel threads). A difference of one point between two
+# single runs is noise; before you believe your model is better, train each candidate a few times.
 #
 # <details><summary>Ideas</summary>
 #
@@ -1441,12 +1444,12 @@ passed("build_improved_lung_model")
 
 # %% test id=test_build_improved_lung_model_bonus points=2 tags=slow
 """build_improved_lung_model (bonus): trained by your train_lung_cnn like the held-out test (1200
-patches, 8 epochs), it scores >= 0.945 on the hidden held-out set; the score goes on the class
+patches, 8 epochs), it scores >= 0.92 on the hidden held-out set; the score goes on the class
 leaderboard (takes about a minute)."""
 check(callable(build_improved_lung_model) and callable(train_lung_cnn),
       "build_improved_lung_model and train_lung_cnn must be defined.")
 print("When graded, this test trains build_improved_lung_model() with train_lung_cnn on 1200 new patches "
-      "for 8 epochs and scores it on images you never see (>= 0.945 for the bonus).")
+      "for 8 epochs and scores it on images you never see (>= 0.92 for the bonus).")
 ### BEGIN HIDDEN TESTS
 from dlcourse.grading.heldout import submit_model
 from dlcourse.testkit.lung import lung_patches
