@@ -427,7 +427,7 @@ FAMILY_SCENARIOS: list[Scenario] = [
         "return lambda *a, **k: {'a': text, 'b': [text] * 3}\n", at="functions")), leak=(HIDDEN_MARK, "LEAK")),
     # -- forged tapes: a tape only carries values, and the judge survives any tape
     Scenario("forged-tape-flood", "zero", "was cut", _nb(_escape(
-        "from IPython.display import display\nfor i in range(20000):\n"
+        "from IPython.display import display\nfor i in range(4000):\n"
         "    display({'application/vnd.dlcourse.tape+json': {'test': 'test_softmax', 'event': "
         "{'op': 'call', 'name': name, 'result': [[1.0] * 50] * 10, 'changed': []}}}, raw=True)\n"
         "return None\n", at="functions"))),

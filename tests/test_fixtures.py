@@ -129,6 +129,18 @@ def test_every_exercise_has_misconception_fixtures(assignment, exercise):
     assert len(mistakes) >= need, f"{assignment}/{exercise} has {len(mistakes)} misconception fixtures, want >= {need}"
 
 
+def test_a_warm_kernel_freezes_what_survives_its_reset():
+    """The next reset's garbage collection then skips the imported modules (0.3 s a case once
+    TensorFlow is loaded); the run itself still starts from an empty namespace."""
+    probe = "import gc\nprint(gc.get_freeze_count(), 'x' in globals())\nx = 1\n"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(probe)])
+    with WarmKernel() as kernel:
+        first = kernel.run(nbformat.from_dict(nb), 60).cells[0].outputs[0]["text"].split()
+        second = kernel.run(nbformat.from_dict(nb), 60).cells[0].outputs[0]["text"].split()
+    assert int(first[0]) > 0 and first[1] == second[1] == "False"
+    assert kernel.runs == 2 and kernel.restarts == 0
+
+
 def test_slow_tag_only_on_test_cells():
     """The quick suite leaves out only graded test cells tagged slow, each run by a full variant."""
     assert SLOW_FIXTURES and SLOW_EXERCISES

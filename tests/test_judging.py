@@ -236,6 +236,32 @@ def test_a_dead_judge_server_is_started_again(tmp_path):
     assert judge_module._SERVER[0] is not old and judge_module._SERVER[0].alive()
 
 
+def test_the_judge_freezes_what_survives_its_reset(tmp_path):
+    """Later collections then skip the imported modules (TensorFlow's: 0.3 s at every reset);
+    the server freezes after its imports too, so its children start frozen."""
+    import gc
+
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    assert judge(record([SOLUTION])).passed
+    assert gc.get_freeze_count() > 0
+    frozen = "import gc\nassert gc.get_freeze_count() > 1000, gc.get_freeze_count()\n" + TEST
+    (verdict,) = _judge_in_server(tmp_path, test=frozen)
+    assert verdict.passed, verdict.message
+
+
+def test_the_graders_processes_skip_the_slow_format_checker_and_still_validate():
+    """jsonschema would import rfc3987_syntax (a second per process, for formats no notebook uses)."""
+    code = ("import sys, dlcourse.grading, nbformat\n"
+            "nbformat.validate(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('x = 1')]))\n"
+            "try:\n    nbformat.validate({'nbformat': 4, 'cells': 'not a list'})\n"
+            "except nbformat.ValidationError:\n    print('invalid refused')\n"
+            "print(sys.modules['rfc3987_syntax'])\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["invalid", "refused", "None"]
+
+
 def test_a_mismatch_message_names_the_largest_finite_error_or_says_none_is_finite():
     import numpy as np
 
