@@ -344,6 +344,8 @@ def serve() -> int:
     protocol = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # anything printed goes to stderr, never into a reply
     def load(names) -> None:
+        if not names:  # nothing new (most notebooks): nothing to collect or freeze
+            return
         for name in names:
             try:
                 importlib.import_module(name)
