@@ -47,6 +47,7 @@ def pytest_collection_modifyitems(config, items):
     """
     if not getattr(config.option, "loadgroup", False):
         return
+    items[:] = longest_first(items)
     try:
         from _pytest.nodeid import NodeId
     except ImportError:  # an older pytest, where xdist's own suffix works
@@ -56,3 +57,18 @@ def pytest_collection_modifyitems(config, items):
                          for m in item.iter_markers("xdist_group")})
         if groups and "@" not in item.nodeid:
             item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
+
+
+# Test modules whose tests each run for tens of seconds (a whole notebook, a Colab dry run, Keras
+# on a second backend) and are scheduled one by one.
+LONG_MODULES = ("test_notebooks.py", "test_colab.py", "test_04_keras_backend.py")
+
+
+def longest_first(items: list) -> list:
+    """The collection with the long single tests first (stable otherwise).
+
+    Under `--dist loadgroup` xdist hands out the groups first (the most tests first: the hostile
+    batch, the class's grading) and then the single tests in collection order, one at a time to
+    whichever worker is free. A notebook of half a minute collected last kept one worker busy
+    while the other had nothing left; the many short fixture cases are the better end."""
+    return sorted(items, key=lambda item: item.path.name not in LONG_MODULES)

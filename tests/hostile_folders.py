@@ -263,7 +263,7 @@ FOLDER_SCENARIOS: list[Scenario] = [
     # -- limits beside correct answers
     Scenario("disk-fill-everywhere", "full", "DiskLimit", _at_end([DISK_FILL])),
     Scenario("file-count-bomb", "full", "DiskLimit", _at_end([MANY_FILES])),
-    Scenario("huge-error-message", "full", "output truncated", _at_end(["raise RuntimeError('E' * 50_000_000)"])),
+    Scenario("huge-error-message", "full", "output truncated", _at_end(["raise RuntimeError('E' * 5_000_000)"])),
     Scenario("slow-cells-past-notebook-budget", "full", "NotebookTimeout",
              _at_end(["import time\ntime.sleep(8)\n"] * 15)),
     Scenario("five-thousand-cells", "full", "added more than", _at_end(["x = 1\n"] * 5000)),

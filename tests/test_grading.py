@@ -22,7 +22,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading")]
 
 
 def dlcourse(course: Path, *args: str, timeout: int = 900, **env_extra) -> subprocess.CompletedProcess:
-    env = dict(os.environ, **{"DLCOURSE_CELL_TIMEOUT": "20", **env_extra})
+    # 01's cells take a second or two: 10 s leaves room under load and bounds the infinite loops
+    env = dict(os.environ, **{"DLCOURSE_CELL_TIMEOUT": "10", **env_extra})
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]
     return subprocess.run([sys.executable, "-m", "dlcourse.cli", "--root", str(course), *args],
                           capture_output=True, text=True, timeout=timeout, env=env)

@@ -270,27 +270,30 @@ def test_the_jobs_expected_to_take_longest_start_first(course):
     assert [(j.assignment, j.student) for j in order] == [(A, "bia"), (lung, "ana"), (A, "ana")]
 
 
-def test_new_gradebooks_ask_alembic_for_the_schema_head_once_per_process(tmp_path):
+def test_new_gradebooks_take_the_schema_head_from_alembic_in_process_once(tmp_path):
     """nbgrader runs `alembic heads` in a subprocess for every new gradebook (seconds each); the
-    answer is kept, and every gradebook still records the real head."""
+    grader asks alembic's API in its own process, once, and every gradebook records the head
+    that nbgrader's subprocess reports."""
     import sqlite3
 
     import nbgrader.api
     from nbgrader.api import Gradebook
 
-    from dlcourse.grading.course import ensure_tools_on_path
+    from dlcourse.grading.course import NBGRADER_HEAD, alembic_head, ensure_tools_on_path
 
     ensure_tools_on_path()
-    ensure_tools_on_path()  # idempotent: wrapped once
-    head = nbgrader.api.get_alembic_version
-    assert not hasattr(head.__wrapped__, "cache_info")
-    before = head.cache_info()
+    ensure_tools_on_path()  # idempotent: nbgrader's own is kept, not the replacement
+    assert nbgrader.api.get_alembic_version is alembic_head
+    (nbgrader_head,) = NBGRADER_HEAD
+    assert nbgrader_head.__module__ == "nbgrader.api" and nbgrader_head is not alembic_head
+    before = alembic_head.cache_info()
     for name in ("a", "b"):
         with Gradebook(f"sqlite:///{tmp_path / name}.db", "course"):
             pass
-    after = head.cache_info()
+    after = alembic_head.cache_info()
     assert after.hits + after.misses == before.hits + before.misses + 2 and after.misses <= 1
-    real = head.__wrapped__()
+    real = nbgrader_head()  # nbgrader's: `alembic heads` in a subprocess
+    assert real and alembic_head() == real
     for name in ("a", "b"):
         with sqlite3.connect(tmp_path / f"{name}.db") as db:
             assert db.execute("select version_num from alembic_version").fetchall() == [(real,)]

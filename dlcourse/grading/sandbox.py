@@ -672,8 +672,10 @@ class SandboxedExecute(Execute):
             return super().output(outs, msg, display_id, cell_index)
         if msg["msg_type"] == "display_data" and TAPE_MIME in msg["content"].get("data", {}):
             # a test's recording for the judge has its own budget: a large array is no flood
-            size = len(json.dumps(msg["content"]))
             tapes = self._tape_bytes
+            if tapes.get(cell_index, 0) > self._tape_limit:  # cut already: dropped without measuring
+                return None
+            size = len(json.dumps(msg["content"]))
             tapes[cell_index] = tapes.get(cell_index, 0) + size
             if tapes[cell_index] > self._tape_limit:
                 if tapes[cell_index] - size <= self._tape_limit:
