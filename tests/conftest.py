@@ -44,6 +44,7 @@ def pytest_collection_modifyitems(config, items):
     pytest-xdist 3.8 groups tests by a "@group" suffix that it appends to `item._nodeid`; pytest 9
     keeps node ids in `item._id`, so the suffix was silently lost and grouped tests (and their
     module fixtures) were spread over all workers. Add the suffix here when xdist could not.
+    The long single tests are collected first (`longest_first`).
     """
     if not getattr(config.option, "loadgroup", False):
         return
