@@ -1,7 +1,7 @@
 """Data sets of the course, offline first.
 
 Small real subsets are bundled in the repository's `data/` folder (see
-`data/README.md`); `data_dir()` finds it. Iris comes from scikit-learn, which ships it.
+`data/README.md`); `data_dir()` finds it. Iris is read from the copy scikit-learn ships.
 
 Image data sets (`load_mnist`, `load_fashion_mnist`):
 - `full=False` (default): the bundled stratified subset `data/<name>.npz`, checked
@@ -43,16 +43,11 @@ def load_iris(test_size: float = 0.3, seed: int = 0, standardize: bool = True):
     """Iris as `(X_train, X_test, y_train, y_test)`, split stratified.
 
     X: float64 `(N, 4)`, standardised with the training set's mean and std when
-    `standardize`; y: int64 class ids 0..2.
+    `standardize`; y: int64 class ids 0..2. The split is scikit-learn's
+    `train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)`.
     """
-    from sklearn.datasets import load_iris as _sk_load_iris
-    from sklearn.model_selection import train_test_split
-
-    iris = _sk_load_iris()
-    X, y = iris.data.astype(np.float64), iris.target.astype(np.int64)
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=test_size, random_state=seed, stratify=y
-    )
+    X, y, _ = _iris()
+    X_train, X_test, y_train, y_test = stratified_split(X, y, test_size=test_size, seed=seed)
     if standardize:
         mean, std = X_train.mean(axis=0), X_train.std(axis=0)
         X_train, X_test = (X_train - mean) / std, (X_test - mean) / std
@@ -60,9 +55,88 @@ def load_iris(test_size: float = 0.3, seed: int = 0, standardize: bool = True):
 
 
 def iris_class_names() -> list[str]:
-    from sklearn.datasets import load_iris as _sk_load_iris
+    return _iris()[2]
 
-    return list(_sk_load_iris().target_names)
+
+def _iris() -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Iris's `(X float64 (150, 4), y int64 (150,), class names)`, read from the copy that
+    scikit-learn ships (`sklearn/datasets/data/iris.csv`).
+
+    The file is found without importing scikit-learn: that import (with SciPy's) costs a
+    second in every kernel that starts, and a class's grading starts one per notebook.
+    When a scikit-learn release moves the file, `sklearn.datasets.load_iris` reads it.
+    """
+    import importlib.util
+
+    spec = importlib.util.find_spec("sklearn")
+    csv = Path(spec.submodule_search_locations[0]) / "datasets" / "data" / "iris.csv" if spec else None
+    if csv is None or not csv.is_file():
+        from sklearn.datasets import load_iris as _sk_load_iris
+
+        iris = _sk_load_iris()
+        return iris.data.astype(np.float64), iris.target.astype(np.int64), list(iris.target_names)
+    with csv.open(encoding="utf-8") as f:
+        header = f.readline().strip().split(",")
+        table = np.loadtxt(f, delimiter=",", dtype=np.float64)
+    return table[:, :-1], table[:, -1].astype(np.int64), header[2:]
+
+
+def stratified_split(X, y, test_size: float | int = 0.25, seed: int = 0):
+    """`(X_a, X_b, y_a, y_b)`: `X, y` split in two with each class's share kept in both.
+
+    The same split as scikit-learn's `train_test_split(X, y, test_size=test_size,
+    random_state=seed, stratify=y)` (tests/test_data.py compares them), without importing
+    scikit-learn and SciPy into the kernel: a second per notebook start. `test_size` is a
+    fraction of the rows or a count of them.
+    """
+    X, y = np.asarray(X), np.asarray(y)
+    n = len(y)
+    if len(X) != n:
+        raise ValueError(f"X has {len(X)} rows but y has {n}")
+    if isinstance(test_size, (float, np.floating)):
+        if not 0 < test_size < 1:
+            raise ValueError(f"test_size as a fraction must lie in (0, 1), got {test_size}")
+        n_test = int(np.ceil(test_size * n))
+    elif 0 < test_size < n:
+        n_test = int(test_size)
+    else:
+        raise ValueError(f"test_size as a count must lie in 1..{n - 1}, got {test_size}")
+    n_train = n - n_test
+    classes, y_indices, class_counts = np.unique(y, return_inverse=True, return_counts=True)
+    if class_counts.min() < 2:
+        raise ValueError(f"every class needs at least 2 rows to stratify; class counts: {class_counts.tolist()}")
+    if min(n_train, n_test) < len(classes):
+        raise ValueError(f"both parts need at least one row per class ({len(classes)}); "
+                         f"got {n_train} and {n_test} rows")
+    class_indices = np.split(np.argsort(y_indices, kind="stable"), np.cumsum(class_counts)[:-1])
+    rng = np.random.RandomState(seed)
+    n_i = _approximate_mode(class_counts, n_train, rng)
+    t_i = _approximate_mode(class_counts - n_i, n_test, rng)
+    train, test = [], []
+    for i in range(len(classes)):
+        rows = class_indices[i].take(rng.permutation(class_counts[i]), mode="clip")
+        train.extend(rows[: n_i[i]])
+        test.extend(rows[n_i[i]: n_i[i] + t_i[i]])
+    train, test = rng.permutation(train), rng.permutation(test)
+    return X[train], X[test], y[train], y[test]
+
+
+def _approximate_mode(class_counts: np.ndarray, n_draws: int, rng: np.random.RandomState) -> np.ndarray:
+    """How many of `n_draws` rows each class gets: its share, rounded down, then the rows left
+    to the largest remainders, ties broken at random (scikit-learn's `_approximate_mode`)."""
+    continuous = class_counts / class_counts.sum() * n_draws
+    floored = np.floor(continuous)
+    need_to_add = int(n_draws - floored.sum())
+    if need_to_add > 0:
+        remainder = continuous - floored
+        for value in np.sort(np.unique(remainder))[::-1]:
+            (inds,) = np.where(remainder == value)
+            add_now = min(len(inds), need_to_add)
+            floored[rng.choice(inds, size=add_now, replace=False)] += 1
+            need_to_add -= add_now
+            if need_to_add == 0:
+                break
+    return floored.astype(int)
 
 
 def one_hot(y, num_classes: int) -> np.ndarray:

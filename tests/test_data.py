@@ -222,3 +222,47 @@ def test_lung_images_drawn_once_are_handed_out_as_copies():
     _drawn_images.cache_clear()
     fresh, fresh_labels = make_lung_images(3, seed=5, size=24)
     assert np.array_equal(fresh, reference) and np.array_equal(fresh_labels, labels_again)
+
+
+def test_iris_matches_scikit_learn_without_importing_it():
+    from sklearn.datasets import load_iris
+
+    X, y, names = D._iris()
+    iris = load_iris()
+    np.testing.assert_array_equal(X, iris.data)
+    np.testing.assert_array_equal(y, iris.target)
+    assert X.dtype == np.float64 and y.dtype == np.int64
+    assert names == list(iris.target_names)
+
+
+@pytest.mark.parametrize("counts", [(50, 50, 50), (7, 3, 11, 2), (5, 5, 5, 5, 1 + 1), (40, 9)])
+@pytest.mark.parametrize("test_size", [0.25, 0.3, 0.5, 0.1, 7])
+def test_stratified_split_is_scikit_learns_split(counts, test_size):
+    """Same rows in the same order as `train_test_split(..., stratify=y)`, for many seeds; uneven
+    class counts make the ties that its random tie-break decides."""
+    from sklearn.model_selection import train_test_split
+
+    y = np.repeat(np.arange(len(counts)), counts)
+    y = np.random.default_rng(len(counts)).permutation(y) * 3 + 1   # labels need not be 0..k-1
+    X = np.arange(len(y) * 2, dtype=np.float64).reshape(len(y), 2)
+    for seed in range(25):
+        try:
+            theirs = train_test_split(X, y, test_size=test_size, random_state=seed, stratify=y)
+        except ValueError:   # fewer test rows than classes: ours refuses too
+            with pytest.raises(ValueError, match="at least one row per class"):
+                D.stratified_split(X, y, test_size=test_size, seed=seed)
+            continue
+        ours = D.stratified_split(X, y, test_size=test_size, seed=seed)
+        for a, b in zip(ours, theirs, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_stratified_split_rejects_what_cannot_be_split():
+    y = np.array([0, 0, 1, 1, 1, 2])
+    X = np.zeros((6, 1))
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        D.stratified_split(X, y, test_size=0.5)
+    with pytest.raises(ValueError, match=r"\(0, 1\)"):
+        D.stratified_split(X[:5], y[:5], test_size=1.5)
+    with pytest.raises(ValueError, match="rows but y has"):
+        D.stratified_split(X[:4], y[:5], test_size=0.5)

@@ -52,7 +52,9 @@ def graded_class(tmp_path_factory):
     course = _course(tmp_path_factory.mktemp("class"))
     _submit(course, "reference", student_notebook(ROOT, A))
     _submit(course, "submitted-unchanged", nbformat.read(ROOT / "release" / A / f"{A}.ipynb", as_version=4))
-    _submit(course, "unstable-softmax", _with_code("softmax", load_fixture(FIX / "softmax__unstable_no_max.py").code))
+    # with an import of scikit-learn, whose joblib probes /dev/shm (absent in the sandbox) when loaded
+    _submit(course, "unstable-softmax", _with_code("softmax", "import sklearn.utils\n" + load_fixture(
+        FIX / "softmax__unstable_no_max.py").code))
     cheat = ("import numpy as np\nget_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)\n"
              "def softmax(z):\n    raise NotImplementedError()\n")
     _submit(course, "submitted-cheat-attempt", _with_code("softmax", cheat))
@@ -93,6 +95,16 @@ def test_exact_scores(graded_class):
     unstable = scores["unstable-softmax"]
     assert unstable["test_softmax_stability"] == 0 and unstable["test_softmax"] > 0
     assert unstable["total"] == full - scores["reference"]["test_softmax_stability"]
+
+
+def test_graded_notebooks_carry_no_warning_of_the_sandbox(graded_class):
+    """What the sandbox lacks (a home, /dev/shm) never prints into the notebook the student gets back."""
+    course, _ = graded_class
+    for student in ("reference", "unstable-softmax"):
+        nb = nbformat.read(course / "autograded" / student / A / f"{A}.ipynb", as_version=4)
+        stderr = [out.text for cell in nb.cells if cell.cell_type == "code"
+                  for out in cell.get("outputs", []) if out.get("name") == "stderr"]
+        assert not stderr, f"{student}: {stderr[:2]}"
 
 
 def test_cheat_attempt_gets_no_points_for_swallowed_errors(graded_class):

@@ -243,15 +243,10 @@ def test_cells_beyond_what_a_submission_may_add_are_dropped(folders):
 
 # -- the kernel: isolated from its folder, limited in what it writes, outputs and time ----------
 
-def test_the_kernel_starts_isolated_and_writes_nowhere_the_grader_writes(tmp_path):
-    import shutil
+def _sandbox_kernelspec(tmp_path):
+    """(scratch folder, kernelspec) of a sandboxed kernel made there; the environment is left as found."""
+    from dlcourse.grading.sandbox import sandbox_kernel
 
-    from dlcourse.grading.sandbox import ISOLATED_ENV, kernel_command, sandbox_kernel
-
-    assert kernel_command("c.json")[1:4] == ["-P", "-s", "-m"]
-    assert ISOLATED_ENV["PYTHONSAFEPATH"] == "1" and ISOLATED_ENV["PYTHONNOUSERSITE"] == "1"
-    if not shutil.which("bwrap"):
-        pytest.skip("bubblewrap is not installed")
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     saved = {k: os.environ.get(k) for k in ("JUPYTER_PATH", "JUPYTER_RUNTIME_DIR")}
@@ -260,7 +255,19 @@ def test_the_kernel_starts_isolated_and_writes_nowhere_the_grader_writes(tmp_pat
     finally:
         for key, value in saved.items():
             os.environ.pop(key, None) if value is None else os.environ.__setitem__(key, value)
-    spec = json.loads((scratch / "jupyter" / "kernels" / "python3" / "kernel.json").read_text())
+    return scratch, json.loads((scratch / "jupyter" / "kernels" / "python3" / "kernel.json").read_text())
+
+
+def test_the_kernel_starts_isolated_and_writes_nowhere_the_grader_writes(tmp_path):
+    import shutil
+
+    from dlcourse.grading.sandbox import ISOLATED_ENV, kernel_command
+
+    assert kernel_command("c.json")[1:4] == ["-P", "-s", "-m"]
+    assert ISOLATED_ENV["PYTHONSAFEPATH"] == "1" and ISOLATED_ENV["PYTHONNOUSERSITE"] == "1"
+    if not shutil.which("bwrap"):
+        pytest.skip("bubblewrap is not installed")
+    scratch, spec = _sandbox_kernelspec(tmp_path)
     argv = spec["argv"]
     writable = {argv[i + 1] for i, a in enumerate(argv) if a == "--bind"}
     assert writable == {str(scratch / "work"), str(scratch / "home"), str(scratch / "runtime")}
@@ -268,6 +275,31 @@ def test_the_kernel_starts_isolated_and_writes_nowhere_the_grader_writes(tmp_pat
         argv[argv.index(str(scratch / "ipython")) - 1:argv.index(str(scratch / "ipython")) + 2]
     assert spec["env"]["IPYTHONDIR"] == str(scratch / "ipython") and spec["env"]["PYTHONSAFEPATH"] == "1"
     assert argv[argv.index("-m") - 2:argv.index("-m")] == ["-P", "-s"]
+
+
+def test_a_sandboxed_kernel_starts_with_the_graders_font_list_and_keeps_it(tmp_path):
+    """matplotlib in the kernel's empty home reads the list the grader built once (copied, the
+    kernel's own): it neither scans the fonts again nor rewrites the list."""
+    import shutil
+    import subprocess
+    import sys
+
+    from dlcourse.grading.sandbox import font_list
+
+    if not shutil.which("bwrap"):
+        pytest.skip("bubblewrap is not installed")
+    scratch, spec = _sandbox_kernelspec(tmp_path)
+    mpl = scratch / "home" / "mpl"
+    assert spec["env"]["MPLCONFIGDIR"] == str(mpl)
+    (copy,) = mpl.glob("fontlist-*.json")
+    assert copy.name == font_list().name and copy.read_bytes() == font_list().read_bytes()
+    assert copy.stat().st_uid == (mpl.parent.stat().st_uid)  # the kernel's user's, like its home
+    os.utime(copy, (0, 0))
+    probe = "import matplotlib.pyplot as plt\nplt.title('x')\nplt.gcf().canvas.draw()\n"
+    run = subprocess.run([sys.executable, "-c", probe], env=dict(os.environ, MPLCONFIGDIR=str(mpl)),
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert copy.stat().st_mtime == 0, "matplotlib rebuilt the font list in the kernel's home"
 
 
 def test_the_watchdog_stops_a_kernel_that_writes_too_much(tmp_path):

@@ -1,5 +1,9 @@
 """Every source notebook executes top to bottom on CPU (smoke size) with every test passing.
 
+It runs as a student runs it: the test cells keep their visible part only. Their hidden part
+never runs in notebook order: grading runs it in the judge, from the set-up cells alone, and the
+fixture harness's reference cases (`test_reference_solution_passes_in_isolation`) run it that way.
+
 `make test` leaves out the test cells tagged "slow" (full-size training: an accuracy threshold, a
 held-out score), as the fixture harness does; the `full` variant (`make test-full`, which CI also
 runs) executes the notebooks that have slow cells with those cells, except the held-out ones:
@@ -12,6 +16,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 from conftest import SOURCE, assignments
+from nbgrader.preprocessors import ClearHiddenTests
 
 from dlcourse.cells import grade_id, is_slow
 from dlcourse.grading.execute import cell_results, execute, kernel_env
@@ -26,6 +31,9 @@ WITH_SLOW_CELLS = [a for a, nb in NOTEBOOKS.items()
 def _executes(assignment: str, tmp_path, slow: bool) -> None:
     nb = nbformat.from_dict(NOTEBOOKS[assignment])
     nb.cells = [c for c in nb.cells if not is_slow(c) or (slow and grade_id(c) not in HELDOUT)]
+    if not slow:  # the slow cells' thresholds are in their hidden part: the full variant keeps it
+        nb, _ = ClearHiddenTests().preprocess(nb, {})
+        assert not [c.id for c in nb.cells if "HIDDEN TESTS" in c.source], "hidden tests left in"
     env = dict(kernel_env(), DLCOURSE_SMOKE="1")
     executed = execute(nb, cwd=tmp_path, timeout=900, env=env)
     errors = [(c.id, o.get("ename"), str(o.get("evalue"))[:300]) for c in executed.cells

@@ -753,11 +753,10 @@ def train_softmax_regression(X, y, num_classes, lr=0.1, epochs=200, seed=0):
 # is not touched here.
 
 # %% id=code-6
-from sklearn.model_selection import train_test_split
+from dlcourse.data import stratified_split   # scikit-learn's train_test_split(..., stratify=y)
 
 X_train, X_test, y_train, y_test = load_iris(test_size=0.3, seed=0)
-X_fit, X_val, y_fit, y_val = train_test_split(X_train, y_train, test_size=0.25, stratify=y_train,
-                                              random_state=0)
+X_fit, X_val, y_fit, y_val = stratified_split(X_train, y_train, test_size=0.25, seed=0)
 val_losses = {}
 for lr_candidate in LR_CANDIDATES:
     W_c, b_c, _ = train_softmax_regression(X_fit, y_fit, num_classes=3, lr=lr_candidate, epochs=NUM_EPOCHS)
