@@ -49,6 +49,15 @@ KEEP_WARM = 2  # kernels per pytest worker (each holds TensorFlow or torch: ~1 G
 FRESH = os.environ.get("DLCOURSE_FRESH_KERNELS") == "1"  # a fresh kernel per case, as before (to compare)
 
 
+def _by_assignment(cases: list, assignment_of, ids: list[str]) -> list:
+    """The cases as parameters, each in its assignment's xdist group: under `--dist loadgroup` one
+    worker runs all the cases of an assignment, so one warm kernel imports its libraries (and
+    TensorFlow's five seconds are paid once per assignment, not once per worker)."""
+    return [pytest.param(*(case if isinstance(case, tuple) else (case,)), id=name,
+                         marks=pytest.mark.xdist_group(f"fixtures-{assignment_of(case)}"))
+            for case, name in zip(cases, ids, strict=True)]
+
+
 @pytest.fixture(scope="session")
 def warm_kernel():
     """warm_kernel(assignment): this worker's reused kernel for that assignment (smoke size)."""
@@ -93,13 +102,15 @@ def _assert_verdict(fixture, results) -> None:
                 assert "Traceback" not in r.message and "### BEGIN HIDDEN" not in r.message
 
 
-@pytest.mark.parametrize("fixture", ALL_FIXTURES, ids=[f.name for f in ALL_FIXTURES])
+@pytest.mark.parametrize("fixture", _by_assignment(ALL_FIXTURES, lambda f: f.assignment,
+                                                    [f.name for f in ALL_FIXTURES]))
 def test_fixture(fixture, warm_kernel, smoke):
     _assert_verdict(fixture, run_fixture(fixture, SOURCE, kernel=warm_kernel(fixture.assignment), full=False))
 
 
 @pytest.mark.full
-@pytest.mark.parametrize("fixture", SLOW_FIXTURES, ids=[f.name for f in SLOW_FIXTURES])
+@pytest.mark.parametrize("fixture", _by_assignment(SLOW_FIXTURES, lambda f: f.assignment,
+                                                    [f.name for f in SLOW_FIXTURES]))
 def test_fixture_full(fixture, warm_kernel, smoke):
     _assert_verdict(fixture, run_fixture(fixture, SOURCE, kernel=warm_kernel(fixture.assignment), full=True))
 
@@ -109,14 +120,16 @@ def _isolated(assignment: str, exercise: str, kernel, full: bool) -> None:
     assert results and all(r.passed for r in results), _report(results)
 
 
-@pytest.mark.parametrize("assignment,exercise", EXERCISES, ids=[f"{a}/{e}" for a, e in EXERCISES])
+@pytest.mark.parametrize("assignment,exercise", _by_assignment(EXERCISES, lambda x: x[0],
+                                                               [f"{a}/{e}" for a, e in EXERCISES]))
 def test_reference_solution_passes_in_isolation(assignment, exercise, warm_kernel, smoke):
     """The tests of an exercise rely only on set-up cells and solutions (no demo cell)."""
     _isolated(assignment, exercise, warm_kernel(assignment), full=False)
 
 
 @pytest.mark.full
-@pytest.mark.parametrize("assignment,exercise", SLOW_EXERCISES, ids=[f"{a}/{e}" for a, e in SLOW_EXERCISES])
+@pytest.mark.parametrize("assignment,exercise", _by_assignment(SLOW_EXERCISES, lambda x: x[0],
+                                                               [f"{a}/{e}" for a, e in SLOW_EXERCISES]))
 def test_reference_solution_passes_in_isolation_full(assignment, exercise, warm_kernel, smoke):
     _isolated(assignment, exercise, warm_kernel(assignment), full=True)
 

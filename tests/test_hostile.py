@@ -26,7 +26,10 @@ from dlcourse.grading.demo import write_submission
 from dlcourse.grading.protocol import Marker
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hostile")]
-LIMITS = {"DLCOURSE_CELL_TIMEOUT": "10", "DLCOURSE_MEMORY_MB": "1500", "DLCOURSE_OUTPUT_MB": "1",
+# 15 s cells: 01's slowest cell takes about a second alone, and the memory bomb reaches its limit in
+# under one; the batch runs beside the other pytest worker's kernels, which once slowed that bomb
+# past a 10 s cell (a CellTimeout instead of its MemoryLimit)
+LIMITS = {"DLCOURSE_CELL_TIMEOUT": "15", "DLCOURSE_MEMORY_MB": "1500", "DLCOURSE_OUTPUT_MB": "1",
           "DLCOURSE_TAPE_MB": "4", "DLCOURSE_FILE_MB": "64", "DLCOURSE_DISK_MB": "192"}
 SCENARIOS = [*CORPUS, *FOLDER_SCENARIOS]
 CLEAN = ("reference", "wrong-twin", "blank")
