@@ -302,6 +302,18 @@ def test_a_sandboxed_kernel_starts_with_the_graders_font_list_and_keeps_it(tmp_p
     assert copy.stat().st_mtime == 0, "matplotlib rebuilt the font list in the kernel's home"
 
 
+def test_a_font_list_that_vanished_costs_the_kernel_only_its_scan(tmp_path, monkeypatch):
+    import shutil
+
+    from dlcourse.grading import sandbox
+
+    if not shutil.which("bwrap"):
+        pytest.skip("bubblewrap is not installed")
+    monkeypatch.setattr(sandbox, "font_list", lambda: tmp_path / "gone" / "fontlist-v1.json")
+    scratch, spec = _sandbox_kernelspec(tmp_path)
+    assert spec["argv"][0].endswith("bwrap") and list((scratch / "home" / "mpl").iterdir()) == []
+
+
 def test_the_watchdog_stops_a_kernel_that_writes_too_much(tmp_path):
     import subprocess
     import sys
