@@ -179,7 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--class", dest="demo_class", choices=["small", "full"], default="small",
                    help="small: the whole class on the first notebook, the reference on the others (default); "
                         "full: the whole class on every notebook")
-    p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--workers", type=int, default=None,
+                   help="parallel graders (default: cores + 1, see dlcourse.grading.demo.demo_workers)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("collect", help="an LMS's submissions archive (Moodle, Canvas, Classroom) into submitted/")

@@ -290,3 +290,31 @@ def test_a_notebook_needing_more_modules_keeps_the_warm_judge_server(tmp_path):
     assert verdict.passed
     assert judge_module._SERVER[0] is server and server.proc.pid == pid and server.alive()
     assert "colorsys" in server.preload
+
+
+def test_warming_up_starts_the_judge_server_without_waiting_for_its_imports(tmp_path, monkeypatch):
+    """The worker warms the judge up when the grading kernel starts: the server imports the
+    notebook's modules (here one that takes 3 s) while the kernel runs, and then judges it."""
+    import time
+
+    from dlcourse.grading import judge as judge_module
+    from dlcourse.grading.judge import judge_notebook, warm_up
+
+    (tmp_path / "slow_to_import.py").write_text("import time\ntime.sleep(3)\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    for server in judge_module._SERVER:  # a fresh server, which sees PYTHONPATH
+        server.close()
+    judge_module._SERVER.clear()
+    source = source_notebook()
+    source.cells[0].source = "import slow_to_import\n" + source.cells[0].source
+    path = tmp_path / "slow.ipynb"
+    nbformat.write(source, path)
+    started = time.monotonic()
+    warm_up(source)
+    assert time.monotonic() - started < 2.5  # it did not wait for the 3 s import
+    server = judge_module._SERVER[0]
+    assert server.alive() and "slow_to_import" in server.preload
+    (verdict,) = judge_notebook(path, _graded(record([SOLUTION])), tmp_path)
+    assert verdict.passed and judge_module._SERVER[0] is server
+    server.close()
+    judge_module._SERVER.clear()

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 from conftest import ROOT
 
-from dlcourse.grading import heldout, worker
+from dlcourse.grading import heldout, judge, worker
 from dlcourse.grading.reports import leaderboard, pseudonym
 
 A = "08_lung_cancer_project"
@@ -54,22 +54,23 @@ def test_the_board_ranks_the_graders_scores_under_pseudonyms(course):
 
 
 def test_the_grader_overwrites_whatever_score_the_submission_carried(tmp_path, monkeypatch):
-    monkeypatch.setattr(heldout, "score_all_in_subprocess", lambda models: {t: (0.912, "") for t in models})
+    monkeypatch.setattr(heldout, "score_all", lambda models, cwd: {t: (0.912, "") for t in models})
     nb = nbformat.v4.new_notebook(cells=[_test_cell(BONUS.grade_id, {"task": "lung_bonus", "accuracy": 0.999})])
     worker.apply_heldout(nb, tmp_path)
     cell = nb.cells[0]
     assert cell.metadata["dlcourse"]["heldout"] == {"task": "lung_bonus", "accuracy": 0.912}
     want = f"want >= {BONUS.threshold:g}"
     assert any(o.get("output_type") == "error" and want in o.get("evalue", "") for o in cell.outputs)
-    monkeypatch.setattr(heldout, "score_all_in_subprocess",
-                        lambda models: {t: (None, "no saved model") for t in models})
+    monkeypatch.setattr(heldout, "score_all", lambda models, cwd: {t: (None, "no saved model") for t in models})
     worker.apply_heldout(nb, tmp_path)
     assert cell.metadata["dlcourse"]["heldout"]["accuracy"] is None  # unscored: off the board
 
 
 def test_one_scoring_process_scores_each_task_or_says_why_not(tmp_path):
-    """The notebook's models are scored together: a good model gets its accuracy, a broken file
-    its own error and a missing one "no saved model", each without touching the others'."""
+    """The notebook's models are scored together, in one child of the grader's judge server: a good
+    model gets its accuracy, a broken file its own error and a missing one "no saved model", each
+    without touching the others'; a scoring that runs past its time limit costs its scores only,
+    and the next scoring works."""
     import keras
     import numpy as np
 
@@ -79,10 +80,14 @@ def test_one_scoring_process_scores_each_task_or_says_why_not(tmp_path):
     model = keras.Sequential([keras.Input((40, 40, 3)), keras.layers.Flatten(), keras.layers.Dense(2)])
     model.save(tmp_path / "good.keras")
     (tmp_path / "broken.keras").write_bytes(b"not a zip")
-    scores = heldout.score_all_in_subprocess({"lung": tmp_path / "good.keras", "lung_bonus": tmp_path / "broken.keras"})
+    cwd = tmp_path / "scoring"
+    cwd.mkdir()
+    too_slow = judge.score_models({"lung": str(tmp_path / "good.keras")}, cwd, timeout=0.01)
+    assert too_slow["lung"][0] is None and "did not finish" in too_slow["lung"][1]
+    scores = heldout.score_all({"lung": tmp_path / "good.keras", "lung_bonus": tmp_path / "broken.keras"}, cwd)
     X, y = load()
     expected = float(np.mean(np.asarray(model.predict(X, verbose=0)).argmax(axis=1) == y))
     assert scores["lung"] == (pytest.approx(expected), "")
     assert scores["lung_bonus"][0] is None and scores["lung_bonus"][1]
-    missing = heldout.score_all_in_subprocess({"lung": tmp_path / "nowhere.keras"})
+    missing = heldout.score_all({"lung": tmp_path / "nowhere.keras"}, cwd)
     assert missing == {"lung": (None, "no saved model (nowhere.keras) was found")}

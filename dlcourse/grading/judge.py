@@ -220,6 +220,15 @@ def _server_for(preload: tuple[str, ...]) -> JudgeServer:
     return _SERVER[0]
 
 
+def warm_up(source: nbformat.NotebookNode) -> None:
+    """Start this process's judge server for `source` now (or tell it to import more), without
+    waiting: its imports then overlap the grading kernel's run instead of delaying the verdicts."""
+    try:
+        _server_for(preload_of(source))
+    except OSError as exc:  # the judge starts it again when it needs it, and says why if it cannot
+        logger.warning("the judge server could not start early: %s", exc)
+
+
 def judge_notebook(source_path: Path, graded: nbformat.NotebookNode, cwd: Path, timeout: float = 900,
                    memory_mb: int = 8192, only: set[str] | None = None) -> list[Verdict]:
     """Judge `graded`'s tapes against the source notebook in a fresh child of the judge server,
@@ -227,19 +236,44 @@ def judge_notebook(source_path: Path, graded: nbformat.NotebookNode, cwd: Path, 
     source_path = Path(source_path).resolve()
     request = {"source": str(source_path), "tapes": tapes_of(graded), "cwd": str(Path(cwd).resolve()),
                "only": sorted(only) if only is not None else None, "timeout": timeout, "memory_mb": memory_mb}
-    preload = preload_of(nbformat.read(source_path, as_version=4))
-    for attempt in range(2):  # a server that died since its last notebook is started again, once
+    reply = _ask_server(request, preload_of(nbformat.read(source_path, as_version=4)), timeout)
+    if "error" in reply:
+        raise RuntimeError(reply["error"])
+    return [Verdict(**v) for v in reply["verdicts"]]
+
+
+def score_models(models: dict[str, str], cwd: Path, timeout: float = 600,
+                 memory_mb: int = 8192) -> dict[str, tuple[float | None, str]]:
+    """Score saved held-out models ({task: model file}) in a fresh child of the judge server
+    (`heldout.score_here`, Keras's safe mode), run in `cwd`, with a time and memory limit: a
+    hostile model file costs its own scores, never the grading worker. Keras is already
+    imported there, so this costs no new interpreter; {task: (accuracy or None, error)}."""
+    request = {"score": dict(models), "cwd": str(Path(cwd).resolve()), "timeout": timeout, "memory_mb": memory_mb}
+    try:
+        reply = _ask_server(request, HELDOUT_PRELOAD, timeout)
+    except RuntimeError as exc:
+        reply = {"error": str(exc)}
+    if "error" in reply:
+        return {name: (None, str(reply["error"])[:300]) for name in models}
+    return {name: (reply["scores"][name][0], reply["scores"][name][1]) for name in models}
+
+
+# what the held-out scorers import: the judge server loads it once, before its first scoring child
+HELDOUT_PRELOAD = ("keras", "dlcourse.grading.heldout", "dlcourse.instructor.lung_scoring")
+
+
+def _ask_server(request: dict, preload: tuple[str, ...], timeout: float) -> dict:
+    """Send `request` to this process's judge server; a server that died since its last request
+    is started again, once."""
+    for attempt in range(2):
         server = _server_for(preload)
         try:
-            reply = server.judge(request, timeout)
-            break
+            return server.judge(request, timeout)
         except (BrokenPipeError, RuntimeError) as exc:
             logger.warning("the judge server failed (%s)%s", exc, "; starting a new one" if not attempt else "")
             if attempt:
                 raise RuntimeError(str(exc)) from None
-    if "error" in reply:
-        raise RuntimeError(reply["error"])
-    return [Verdict(**v) for v in reply["verdicts"]]
+    raise AssertionError("unreachable")
 
 
 def apply_verdicts(nb: nbformat.NotebookNode, verdicts: list[Verdict]) -> None:
@@ -269,19 +303,24 @@ def strip_tapes(nb: nbformat.NotebookNode) -> None:
 
 
 def _judge_child(request: dict, write_fd: int) -> None:
-    """In the forked child: limits, the request's folder, the verdicts to `write_fd`; never returns."""
+    """In the forked child: limits, the request's folder, the verdicts (or the held-out scores) to
+    `write_fd`; never returns."""
     code = 1
     try:
         memory = int(request["memory_mb"]) * 2**20
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         os.chdir(request["cwd"])
-        source = nbformat.read(request["source"], as_version=4)
-        only = set(request["only"]) if request.get("only") is not None else None
         loaded = set(sys.modules)
-        verdicts = judge_in_process(source, request["tapes"], only)
-        # what the judge imported on the way (lazily, in functions): the server imports it next
-        imported = sorted({name.partition(".")[0] for name in set(sys.modules) - loaded})
-        reply = {"verdicts": [asdict(v) for v in verdicts], "imported": imported}
+        if "score" in request:  # held-out models to score (`score_models`)
+            from .heldout import score_here
+
+            reply = {"scores": score_here(request["score"])}
+        else:
+            source = nbformat.read(request["source"], as_version=4)
+            only = set(request["only"]) if request.get("only") is not None else None
+            reply = {"verdicts": [asdict(v) for v in judge_in_process(source, request["tapes"], only)]}
+        # what the child imported on the way (lazily, in functions): the server imports it next
+        reply["imported"] = sorted({name.partition(".")[0] for name in set(sys.modules) - loaded})
         code = 0
     except BaseException as exc:  # noqa: BLE001 (the child reports whatever stopped it)
         reply = {"error": f"the judge failed: {type(exc).__name__}: {str(exc)[:300]}"}
@@ -358,7 +397,7 @@ def serve() -> int:
     load(json.loads(sys.stdin.readline() or "{}").get("preload", []))
     for line in sys.stdin:
         request = json.loads(line)
-        if "source" not in request:  # more modules to import before the next child: no reply
+        if "source" not in request and "score" not in request:  # more modules to import first: no reply
             load(request.get("preload", []))
             continue
         reply = _judge_forked(request)

@@ -187,7 +187,7 @@ HELDOUT_CELLS = {task.grade_id for task in heldout.TASKS.values()}
 
 def apply_heldout(nb: nbformat.NotebookNode, workdir: Path, kernel_dir: Path | None = None) -> None:
     """Decide held-out test cells from the saved models, scored outside the sandbox (all of the
-    notebook's tasks in one scoring process).
+    notebook's tasks in one child of the judge server).
 
     Each model is copied out of the kernel's folder (`kernel_dir`) into `workdir` first: a
     plain file only, never through a link the kernel left there."""
@@ -201,7 +201,7 @@ def apply_heldout(nb: nbformat.NotebookNode, workdir: Path, kernel_dir: Path | N
             if target.is_symlink() or target.exists():
                 target.unlink()
             copy_out(kernel_dir / task.filename, target)
-    scores = heldout.score_all_in_subprocess({name: workdir / heldout.TASKS[name].filename for name in cells})
+    scores = heldout.score_all({name: workdir / heldout.TASKS[name].filename for name in cells}, workdir)
     for name, cell in cells.items():
         accuracy, error = scores[name]
         message = heldout.verdict(name, accuracy, error)
@@ -259,6 +259,8 @@ def grade(job: GradingJob) -> GradingResult:
         limits = Limits.from_dict(job.limits)
         notices = _intake(job, scratch, db_url, limits)
         result.sandboxed = _start_kernels_in_sandbox(job, scratch, limits, nb_api)
+        for stem in judged:  # the judge server imports what it needs while the kernel runs
+            judge.warm_up(sources[stem])
         nonce = secrets.token_hex(16)
         _configure_autograde(nb_api, job, scratch, limits, nonce, judged)
         graded = nb_api.autograde(assignment, student, force=True, create=True)

@@ -1,8 +1,8 @@
 """Score a saved lung-CNN model on the hidden held-out set (instructor only).
 
-`score_model_file(path)` is what the grader calls, in a separate clean process, on the
-`.keras` file a hidden test saved: the file is loaded with Keras's safe mode (no
-arbitrary code from the student's kernel runs) and only the accuracy comes back.
+`score_model_file(path)` is what the grader calls, in a separate process (a child of its judge
+server), on the `.keras` file a hidden test saved: the file is loaded with Keras's safe mode
+(no arbitrary code from the student's kernel runs) and only the accuracy comes back.
 """
 
 from __future__ import annotations
