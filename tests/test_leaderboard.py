@@ -91,3 +91,37 @@ def test_one_scoring_process_scores_each_task_or_says_why_not(tmp_path):
     assert scores["lung_bonus"][0] is None and scores["lung_bonus"][1]
     missing = heldout.score_all({"lung": tmp_path / "nowhere.keras"}, cwd)
     assert missing == {"lung": (None, "no saved model (nowhere.keras) was found")}
+
+
+def test_a_hostile_model_file_costs_its_own_score_and_nothing_else(tmp_path):
+    """Attacks through the saved model, each from a notebook that would score 0 on the held-out
+    test: a Lambda layer carrying code (Keras's safe mode refuses it: the code never runs), and a
+    configuration whose Dense layer needs 3 GB (the judge's memory limit stops it: without the
+    limit it would build). Each costs its own score; the grader goes on."""
+    import json
+    import zipfile
+
+    import keras
+
+    marker = tmp_path / "pwned"
+    payload = keras.layers.Lambda(lambda x, path=str(marker): (open(path, "w").write("x"), x)[1])  # noqa: SIM115
+    keras.Sequential([keras.Input((40, 40, 3)), keras.layers.Flatten(), payload, keras.layers.Dense(2)]).save(
+        tmp_path / "lambda.keras")
+    marker.unlink()  # building the model above ran the lambda once, here in the test
+    keras.Sequential([keras.Input((40, 40, 3)), keras.layers.Flatten(), keras.layers.Dense(2)]).save(
+        tmp_path / "small.keras")
+    with zipfile.ZipFile(tmp_path / "small.keras") as small, zipfile.ZipFile(tmp_path / "huge.keras", "w") as huge:
+        for name in small.namelist():
+            data = small.read(name)
+            if name == "config.json":
+                config = json.loads(data)
+                dense = next(layer for layer in config["config"]["layers"] if layer["class_name"] == "Dense")
+                dense["config"]["units"] = 160_000  # 4,800 x 160,000 float32 weights: 3 GB
+                data = json.dumps(config).encode()
+            huge.writestr(name, data)
+    cwd = tmp_path / "scoring"
+    cwd.mkdir()
+    scores = heldout.score_all({"lung": tmp_path / "lambda.keras", "lung_bonus": tmp_path / "huge.keras"}, cwd)
+    assert scores["lung"][0] is None and "Lambda" in scores["lung"][1] and not marker.exists()
+    assert scores["lung_bonus"][0] is None and any(w in scores["lung_bonus"][1] for w in ("OOM", "MemoryError"))
+    assert judge._SERVER[0].alive()

@@ -5,8 +5,8 @@ grader (an instructor running the source notebook, the fixture harness) the mode
 scored at once. Inside the grader (the grading worker sets `DLCOURSE_SANDBOX`, "1" when
 the kernel is sandboxed, "0" when not) the kernel only saves the model, and the worker,
 outside the sandbox, scores that file in a separate process (a fresh child of its judge
-server, Keras's safe mode) and sets that test cell's outcome itself (`worker.apply_heldout`): the one scoring path when
-grading, so nothing the student's code prints or patches counts.
+server, Keras's safe mode) and sets that test cell's outcome itself (`worker.apply_heldout`):
+the one scoring path when grading, so nothing the student's code prints or patches counts.
 
 In a notebook judged outside the kernel (`dlcourse.judging`) the grading kernel only
 records (`submit_model` saves the file there and never scores), and the judge runs the test
