@@ -603,3 +603,15 @@ def test_the_demo_class_is_late_and_copied_on_the_journey_only(tmp_path, small):
     assert {name for name, when in times.items() if when > DEMO_DUE.replace(tzinfo=None)} == \
         (set() if small else {"Mistakes 1"})
     assert ("Copycat" in times) is not small
+
+
+@pytest.mark.parametrize(("cores", "memory_gb", "jobs"), [(2, 24, 3), (16, 16, 5), (2, 4, 1), (1, 64, 2)])
+def test_the_demo_grades_one_job_more_than_cores_as_far_as_memory_holds(monkeypatch, cores, memory_gb, jobs):
+    import os
+
+    from dlcourse.grading import demo
+
+    pages = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": memory_gb * 2**30 // 4096}
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(os, "sysconf", lambda name: pages[name])
+    assert demo.demo_workers() == jobs

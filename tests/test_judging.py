@@ -300,7 +300,10 @@ def test_warming_up_starts_the_judge_server_without_waiting_for_its_imports(tmp_
     from dlcourse.grading import judge as judge_module
     from dlcourse.grading.judge import judge_notebook, warm_up
 
-    (tmp_path / "slow_to_import.py").write_text("import time\ntime.sleep(3)\n")
+    imported_by = tmp_path / "imported_by"  # the pid of each process that imported the module
+    (tmp_path / "slow_to_import.py").write_text(
+        f"import os, time\ntime.sleep(3)\n"
+        f"with open({str(imported_by)!r}, 'a') as f:\n    f.write(f'{{os.getpid()}} ')\n")
     monkeypatch.setenv("PYTHONPATH", str(tmp_path))
     for server in judge_module._SERVER:  # a fresh server, which sees PYTHONPATH
         server.close()
@@ -313,8 +316,8 @@ def test_warming_up_starts_the_judge_server_without_waiting_for_its_imports(tmp_
     warm_up(source)
     assert time.monotonic() - started < 2.5  # it did not wait for the 3 s import
     server = judge_module._SERVER[0]
-    assert server.alive() and "slow_to_import" in server.preload
     (verdict,) = judge_notebook(path, _graded(record([SOLUTION])), tmp_path)
     assert verdict.passed and judge_module._SERVER[0] is server
+    assert imported_by.read_text().split() == [str(server.proc.pid)]  # the server, once: the child had it
     server.close()
     judge_module._SERVER.clear()

@@ -82,13 +82,16 @@ def test_one_scoring_process_scores_each_task_or_says_why_not(tmp_path):
     (tmp_path / "broken.keras").write_bytes(b"not a zip")
     cwd = tmp_path / "scoring"
     cwd.mkdir()
-    too_slow = judge.score_models({"lung": str(tmp_path / "good.keras")}, cwd, timeout=0.01)
-    assert too_slow["lung"][0] is None and "did not finish" in too_slow["lung"][1]
     scores = heldout.score_all({"lung": tmp_path / "good.keras", "lung_bonus": tmp_path / "broken.keras"}, cwd)
     X, y = load()
     expected = float(np.mean(np.asarray(model.predict(X, verbose=0)).argmax(axis=1) == y))
     assert scores["lung"] == (pytest.approx(expected), "")
     assert scores["lung_bonus"][0] is None and scores["lung_bonus"][1]
+    server = judge._SERVER[0]
+    too_slow = judge.score_models({"lung": str(tmp_path / "good.keras")}, cwd, timeout=0.01)
+    assert too_slow == {"lung": (None, "the scoring did not finish in 0 s")}
+    again = heldout.score_all({"lung": tmp_path / "good.keras"}, cwd)
+    assert again["lung"] == (pytest.approx(expected), "") and judge._SERVER[0] is server
     missing = heldout.score_all({"lung": tmp_path / "nowhere.keras"}, cwd)
     assert missing == {"lung": (None, "no saved model (nowhere.keras) was found")}
 
@@ -121,7 +124,8 @@ def test_a_hostile_model_file_costs_its_own_score_and_nothing_else(tmp_path):
             huge.writestr(name, data)
     cwd = tmp_path / "scoring"
     cwd.mkdir()
+    server = judge._server_for(judge.HELDOUT_PRELOAD)
     scores = heldout.score_all({"lung": tmp_path / "lambda.keras", "lung_bonus": tmp_path / "huge.keras"}, cwd)
     assert scores["lung"][0] is None and "Lambda" in scores["lung"][1] and not marker.exists()
     assert scores["lung_bonus"][0] is None and any(w in scores["lung_bonus"][1] for w in ("OOM", "MemoryError"))
-    assert judge._SERVER[0].alive()
+    assert judge._SERVER[0] is server and server.alive()  # the same server, never restarted

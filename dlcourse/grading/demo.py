@@ -249,13 +249,22 @@ def forget_demo_class(root: Path, db_url: str) -> None:
                     continue
 
 
+DEMO_JOB_GB = 3  # a demo job's kernel at smoke size, its grading process and judge server, with room
+
+
 def demo_workers() -> int:
-    """The demo's grading jobs: one more than cores. A grading job leaves its core idle for a
-    while (its kernel starting, nbgrader's bookkeeping, the judge's plain Python), so a third job
-    on two cores keeps both busy: `make demo` 220 s with two, 193 s with three (issue 14's notes).
-    The demo class's kernels are small (the reference, at smoke size), so memory is no limit here,
-    as it can be for a real class (`dlcourse autograde` keeps one job per core)."""
-    return (os.cpu_count() or 1) + 1
+    """The demo's grading jobs: one more than cores, as far as memory holds DEMO_JOB_GB each.
+
+    A grading job leaves its core idle for a while (its kernel starting, nbgrader's bookkeeping,
+    the judge's plain Python), so a third job on two cores keeps both busy: `make demo` 220 s with
+    two, 193 s with three (issue 14's notes). A real class's kernels can use their whole memory
+    limit, so `dlcourse autograde` keeps one job per core."""
+    cores = os.cpu_count() or 1
+    try:
+        memory_gb = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
+    except (ValueError, OSError):  # not reported: trust the cores
+        memory_gb = DEMO_JOB_GB * (cores + 1)
+    return max(1, min(cores + 1, int(memory_gb // DEMO_JOB_GB)))
 
 
 def run_demo(course, assignment: str | None = None, full: bool = False, workers: int | None = None,

@@ -393,8 +393,7 @@ def _finish_notebook(path: Path, nonce: str, judged: bool, source_dir: Path, scr
         judge_outside(nb, source_dir / path.name, scratch, said)
         logger.info("%s: judged in %.1f s", path.name, time.monotonic() - started)
     judge.strip_tapes(nb)
-    # scored in an empty folder of the grader's: the scorer's Python must not import
-    # a numpy.py (or anything else) that came with the submission
+    # scored in a folder of the grader's, which holds nothing but the copied models
     score_dir = scratch / "heldout" / path.stem
     score_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
