@@ -57,7 +57,11 @@ def graded_class(tmp_path_factory):
         FIX / "softmax__unstable_no_max.py").code))
     cheat = ("import numpy as np\nget_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)\n"
              "def softmax(z):\n    raise NotImplementedError()\n")
-    _submit(course, "submitted-cheat-attempt", _with_code("softmax", cheat))
+    cheat_nb = _with_code("softmax", cheat)
+    for cell in cheat_nb.cells:  # and the test deleted, which nbgrader puts back (and says so)
+        if cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "test_softmax":
+            cell.source = "pass  # no test here"
+    _submit(course, "submitted-cheat-attempt", cheat_nb)
     loop = "def softmax(z):\n    return None\n\nwhile True:\n    pass\n"
     _submit(course, "infinite-loop", _with_code("softmax", loop))
     _submit(course, "broken-json", raw=b"{ this is not a notebook")
@@ -182,6 +186,20 @@ def test_markers_record_each_test(graded_class):
     assert marker["outcome"] == "graded" and marker["grader"]
     log = (course / "autograded" / "reference" / A / ".dlcourse-grading.log").read_text()
     assert f"grading reference/{A}" in log and "judged outside the kernel" in log  # the worker's log, kept
+
+
+def test_the_job_log_says_what_a_student_changed_and_nothing_that_is_no_news(graded_class):
+    """nbgrader warns that every test cell with hidden tests "has changed!" (it compares with the
+    source, hidden tests included); the log keeps that only for a test the student edited, and
+    none of the known harmless notes (SQLAlchemy's, IPython's read-only folder)."""
+    course, _ = graded_class
+    logs = {s: (course / "autograded" / s / A / ".dlcourse-grading.log").read_text()
+            for s in ("reference", "unstable-softmax", "submitted-cheat-attempt")}
+    for student, log in logs.items():
+        assert "not in session" not in log and "is not a writable location" not in log, student
+    assert "has changed!" not in logs["reference"] and "has changed!" not in logs["unstable-softmax"]
+    changed = [ln for ln in logs["submitted-cheat-attempt"].splitlines() if "has changed!" in ln]
+    assert len(changed) == 1 and "for cell test_softmax " in changed[0], changed
 
 
 def test_validate_exit_codes(tmp_path):

@@ -166,9 +166,11 @@ def sandbox_kernel(scratch: Path, hide: list[Path], limits: Limits) -> bool:
     spec_dir = scratch / "jupyter" / "kernels" / "python3"
     spec_dir.mkdir(parents=True, exist_ok=True)
     # JOBLIB_MULTIPROCESSING=0: the sandbox has no /dev/shm, and joblib (under scikit-learn) would
-    # print its "will operate in serial mode" warning into the student's graded notebook
+    # print its "will operate in serial mode" warning into the student's graded notebook.
+    # PYTHONWARNINGS: IPython's folder is read-only on purpose; its warning that it is goes unsaid
     env = {"HOME": str(home), "TMPDIR": str(home / "tmp"), "MPLCONFIGDIR": str(home / "mpl"),
-           "DLCOURSE_SANDBOX": "1", "JOBLIB_MULTIPROCESSING": "0", **ISOLATED_ENV, "IPYTHONDIR": str(ipython)}
+           "DLCOURSE_SANDBOX": "1", "JOBLIB_MULTIPROCESSING": "0", **ISOLATED_ENV, "IPYTHONDIR": str(ipython),
+           "PYTHONWARNINGS": "ignore:IPython dir:UserWarning"}
     (spec_dir / "kernel.json").write_text(json.dumps(
         {"argv": argv, "env": env, "display_name": "Python 3 (sandboxed)", "language": "python",
          "interrupt_mode": "message"}))

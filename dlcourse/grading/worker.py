@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 import traceback
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -353,12 +354,13 @@ def _start_kernels_in_sandbox(job: GradingJob, scratch: Path, limits, nb_api) ->
 
 
 def _configure_autograde(nb_api, job: GradingJob, scratch: Path, limits, nonce: str, judged: dict) -> None:
-    """nbgrader's autograde, with the sentinels and the recording preamble before each test cell and
-    the kernel supervisor (`SandboxedExecute`) in place of its Execute."""
+    """nbgrader's autograde, with the sentinels and the recording preamble before each test cell,
+    the kernel supervisor (`SandboxedExecute`) in place of its Execute, and `OverwriteCellsQuietly`
+    in place of its OverwriteCells."""
     from nbgrader.converters import Autograde
-    from nbgrader.preprocessors import Execute
+    from nbgrader.preprocessors import Execute, OverwriteCells
 
-    from .preprocessors import AddSentinels
+    from .preprocessors import AddSentinels, OverwriteCellsQuietly
     from .sandbox import SandboxedExecute
 
     nb_api.config.AddSentinels.nonce = nonce
@@ -367,10 +369,13 @@ def _configure_autograde(nb_api, job: GradingJob, scratch: Path, limits, nonce: 
     nb_api.config.SandboxedExecute.limits = limits.as_dict()
     nb_api.config.SandboxedExecute.scratch = str(scratch)  # the kernel runs in scratch/work/<notebook>
     nb_api.config.SandboxedExecute.notebook_timeout = int(job.notebook_timeout)
-    nb_api.config.OverwriteCells.add_missing_cells = True
+    nb_api.config.OverwriteCells.add_missing_cells = True  # OverwriteCellsQuietly's too (a subclass)
     defaults = Autograde.class_traits()["autograde_preprocessors"].default()
     nb_api.config.Autograde.autograde_preprocessors = [
         AddSentinels, *[SandboxedExecute if p is Execute else p for p in defaults]]
+    sanitize = Autograde.class_traits()["sanitize_preprocessors"].default()
+    nb_api.config.Autograde.sanitize_preprocessors = [OverwriteCellsQuietly if p is OverwriteCells else p
+                                                      for p in sanitize]
 
 
 def _graded_notebooks(out_dir: Path, expected: set[str]) -> list[Path]:
@@ -441,6 +446,8 @@ def main() -> int:
     (a separate descriptor keeps them clean of anything a library or kernel prints)."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # SQLAlchemy 2's note on nbgrader's backref cascades (harmless, three per job in the log)
+    warnings.filterwarnings("ignore", message="Object of type .* not in session", module="nbgrader")
     if sys.argv[1:3] != ["--serve", "--result-fd"] or len(sys.argv) != 4:
         print("usage: python -m dlcourse.grading.worker --serve --result-fd N", file=sys.stderr)
         return 2
