@@ -1,15 +1,16 @@
-"""Public helpers for the test cells of 07_gan: stand-ins, spies and probes that hold no answer.
+"""Public helpers for the test cells of 07_gan: stand-ins and checks that hold no answer.
 
 * Stand-in losses (least-squares GAN, not the notebook's BCE losses) that the `train_step`
   test puts in place of the student's `discriminator_loss` / `generator_loss`, so that it does
   not depend on exercises 4.1 and 4.2.
-* Small stand-in players (`TinyGenerator`, `TinyDiscriminator`) with known gradients.
-* Spies made in the grading kernel by probes: a `Recorder` that watches one G and one D
-  during `train_step` and an SGD optimiser that reports each `step()` to it. Their recordings
-  (events, parameter snapshots, gradients, the generator's inputs and outputs) are data that
-  come back on the tape; the judge recomputes from them what the steps should have done.
-* Probes that run the student's modules and losses in the kernel where autograd is needed
-  (a gradient through the student's code cannot come back on the tape as a graph).
+* Small stand-in players (`TinyGenerator`, `TinyDiscriminator`) for `train_step`.
+* Checks made only of calls on what the student's code returned and of its in-place updates, so
+  that the judge replays them from the tape and believes nothing else the kernel says: whether
+  autograd connects a module's output to its input or to one layer (`output_requires_grad`, from
+  the flag of the output the module returned), a module's outputs with scaled weights
+  (`scale_parameters`), a loss's gradient from its values (`central_difference_grads`), and
+  where a correct `train_step` leaves G and D from the same start and the same noise
+  (`judge_train_step`, computed in the judge with the judge's own modules).
 * The measurement of a trained generator (tests/test_07_gan.py): the images it draws are handed
   back, and a digit classifier trained outside the generator's process judges them.
 """
@@ -17,30 +18,27 @@
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from ..judging import probe
+from ..judging import mode
 
 __all__ = [
     "ls_discriminator_loss",
     "ls_generator_loss",
     "TinyGenerator",
     "TinyDiscriminator",
-    "Recorder",
-    "make_recorder",
-    "spy_sgd",
-    "segments",
-    "scaled_output",
-    "backward_of_sum",
-    "logit_grads",
-    "grads_of",
-    "with_params",
-    "max_abs_diff",
-    "sgd_update",
-    "d_step_candidates",
-    "g_step_candidates",
+    "output_requires_grad",
+    "scale_parameters",
+    "linear_layers",
+    "central_difference_grads",
+    "StepOutcome",
+    "StepVerdict",
+    "noise_draws",
+    "correct_outcomes",
+    "judge_train_step",
     "generated_images",
     "make_digit_classifier",
     "train_digit_classifier",
@@ -84,203 +82,170 @@ class TinyDiscriminator(nn.Module):
         return self.net(x)
 
 
-# -- spies ----------------------------------------------------------------------------------------
-def snapshot(module: nn.Module) -> dict[str, torch.Tensor]:
-    return {name: p.detach().clone() for name, p in module.named_parameters()}
+# -- the module exercises: checks made of calls on the student's module (replayed in the judge) ----
+def output_requires_grad(module: nn.Module, x: torch.Tensor, trainable: nn.Module | None = None) -> bool:
+    """Whether `module(x)` is connected by autograd to `x` (with `trainable` None: x requires grad
+    and every parameter is frozen) or to the parameters of the submodule `trainable` (the others
+    frozen). A `.detach()`, `.numpy()` or `torch.no_grad()` on the way gives an output that does
+    not require grad. Only calls on `module` and the flag of what it returns are used: in the
+    judge they are the recorded calls and return values, nothing a test helper reported."""
+    module.requires_grad_(False)
+    if trainable is not None:
+        trainable.requires_grad_(True)
+    else:
+        x = x.detach().clone().requires_grad_(True)
+    try:
+        return bool(module(x).requires_grad)
+    finally:
+        module.requires_grad_(True)
 
 
-class Recorder:
-    """Watches one G and one D during `train_step`.
+def scale_parameters(module: nn.Module, factor: float) -> None:
+    """Multiply every parameter of `module` by `factor` in place (one `module.apply` call: no
+    parameter travels on the tape; the test then judges what the module returns)."""
+    def scale(submodule: nn.Module) -> None:
+        with torch.no_grad():
+            for p in submodule.parameters(recurse=False):
+                p.mul_(factor)
 
-    It keeps ("grad", "G" or "D") for each parameter gradient computed by a backward pass
-    (tensor hooks), ("step", "G" or "D") for each optimiser step and ("G-forward", index) for
-    each call of the generator (its inputs and outputs kept too). At each step it keeps the
-    stepping optimiser's gradients and both players' parameters. `take()` hands all of it back
-    as data and starts afresh.
-    """
-
-    def __init__(self, G: nn.Module, D: nn.Module):
-        self.G, self.D = G, D
-        self.events: list[tuple[str, object]] = []
-        self.g_inputs: list[torch.Tensor] = []
-        self.g_outputs: list[torch.Tensor] = []
-        self.at_step: list[dict] = []
-        self._handles = []
-        for tag, module in (("G", G), ("D", D)):
-            for p in module.parameters():
-                self._handles.append(p.register_hook(self._grad_hook(tag)))
-        self._handles.append(G.register_forward_hook(self._g_forward))
-
-    def _grad_hook(self, tag):
-        def hook(grad):
-            if grad is not None and bool(torch.any(grad != 0)):
-                self.events.append(("grad", tag))
-            return None
-        return hook
-
-    def _g_forward(self, module, inputs, output):
-        self.g_inputs.append(inputs[0].detach().cpu().clone())
-        self.g_outputs.append(output.detach().cpu().clone())
-        self.events.append(("G-forward", len(self.g_inputs) - 1))
-
-    def on_step(self, tag: str, params):
-        self.events.append(("step", tag))
-        self.at_step.append({
-            "tag": tag,
-            "grads": [None if p.grad is None else p.grad.detach().cpu().clone() for p in params],
-            "G": {k: v.cpu() for k, v in snapshot(self.G).items()},
-            "D": {k: v.cpu() for k, v in snapshot(self.D).items()},
-        })
-
-    def take(self) -> dict:
-        """What was recorded since the last `take()` (plain data), then start afresh."""
-        out = {"events": list(self.events), "g_inputs": list(self.g_inputs),
-               "g_outputs": list(self.g_outputs), "at_step": list(self.at_step)}
-        self.events, self.g_inputs, self.g_outputs, self.at_step = [], [], [], []
-        return out
-
-    def remove(self) -> None:
-        for h in self._handles:
-            h.remove()
-        self._handles = []
+    module.apply(scale)
 
 
-@probe
-def make_recorder(G: nn.Module, D: nn.Module) -> Recorder:
-    """A `Recorder` on G and D, made where they live (in the grading kernel when grading)."""
-    return Recorder(G, D)
+def linear_layers(module: nn.Module) -> list:
+    """The `nn.Linear` submodules of `module`, in order."""
+    return [m for m in module.modules() if isinstance(m, nn.Linear)]
 
 
-@probe
-def spy_sgd(recorder: Recorder, tag: str, module: nn.Module, lr: float = 0.05) -> torch.optim.Optimizer:
-    """An SGD optimiser of `module`'s parameters that reports each `step()` to `recorder`."""
-    params = list(module.parameters())
+# -- the losses: gradients from loss values alone ------------------------------------------------
+def central_difference_grads(loss_fn, *logits: torch.Tensor, eps: float = 1e-2) -> list[torch.Tensor]:
+    """d loss_fn(*logits) / d logits by central differences: two calls of `loss_fn` per logit, each
+    with one logit moved by +-eps. Only the values `loss_fn` returns are used (in the judge, the
+    values the student's loss returned in the kernel)."""
+    base = [t.detach().clone() for t in logits]
+    grads = []
+    for i, t in enumerate(base):
+        grad = torch.zeros_like(t)
+        for j in range(t.numel()):
+            values = []
+            for step in (eps, -eps):
+                moved = [b.clone() for b in base]
+                moved[i].view(-1)[j] += step
+                values.append(float(loss_fn(*moved)))
+            grad.view(-1)[j] = (values[0] - values[1]) / (2 * eps)
+        grads.append(grad)
+    return grads
 
-    class SpySGD(torch.optim.SGD):
-        def step(self, closure=None):  # noqa: D401
-            recorder.on_step(tag, params)
-            return super().step(closure)
 
-    return SpySGD(params, lr=lr)
+# -- train_step: every correct step, recomputed by the judge from the same start and noise --------
+@dataclass
+class StepOutcome:
+    """Where one correct train_step leaves G and D, and the losses it returns."""
+
+    variant: str
+    G: nn.Module
+    D: nn.Module
+    d_loss: float
+    g_loss: float
 
 
-def segments(events) -> list[tuple[str, set[str]]]:
-    """For each optimiser step, in order: (tag, the players whose parameters got a nonzero
-    gradient since the previous step), from a recording's events."""
-    out, seen = [], set()
-    for kind, value in events:
-        if kind == "grad":
-            seen.add(value)
-        elif kind == "step":
-            out.append((value, seen))
-            seen = set()
+@dataclass
+class StepVerdict:
+    ok: bool
+    message: str = ""
+    hint: str = ""
+    d_loss: float = float("nan")
+    g_loss: float = float("nan")
+
+
+def noise_draws(rng_state: torch.Tensor, n: int, latent_dim: int, count: int = 2) -> list[torch.Tensor]:
+    """The first `count` noise batches `torch.randn(n, latent_dim)` draws from the CPU generator
+    state `rng_state` (train_step's noise, as the test's generator stands when it is called)."""
+    gen = torch.Generator()
+    gen.set_state(rng_state)
+    return [torch.randn(n, latent_dim, generator=gen) for _ in range(count)]
+
+
+def sgd_stepped(module: nn.Module, loss: torch.Tensor, lr: float) -> nn.Module:
+    """`module` after one plain SGD step on `loss` (computed with `module` itself): a new copy."""
+    grads = torch.autograd.grad(loss, list(module.parameters()), allow_unused=True)
+    out = copy.deepcopy(module)
+    with torch.no_grad():
+        for p, g in zip(out.parameters(), grads, strict=True):
+            if g is not None:
+                p -= lr * g
     return out
 
 
-# -- probes on the student's modules and losses ----------------------------------------------------
-@probe
-def scaled_output(module: nn.Module, factor: float, x: torch.Tensor) -> torch.Tensor:
-    """The output for `x` of a copy of `module` whose parameters are all multiplied by `factor`."""
-    scaled = copy.deepcopy(module)
-    with torch.no_grad():
-        for p in scaled.parameters():
-            p.mul_(factor)
-    return scaled(x).detach()
+def d_step(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, loss_fn, lr: float) -> tuple[nn.Module, float]:
+    loss = loss_fn(D(real), D(fake.detach()))
+    return sgd_stepped(D, loss, lr), float(loss.detach())
 
 
-@probe
-def backward_of_sum(module: nn.Module, x: torch.Tensor) -> dict:
-    """Backpropagate `module(x).sum()` (from zeroed gradients).
-
-    Returns {"output": module(x) detached, "input_grad": the gradient w.r.t. x (None when none
-    flows), "backward_failed": whether backward raised, "linears": [(in_features, out_features,
-    weight gradient or None) for each nn.Linear inside the module]}.
-    """
-    x = x.detach().clone().requires_grad_(True)
-    module.zero_grad(set_to_none=True)
-    out = module(x)
-    failed = False
-    try:
-        out.sum().backward()
-    except RuntimeError:
-        failed = True
-    linears = [(int(m.in_features), int(m.out_features),
-                None if m.weight.grad is None else m.weight.grad.detach().clone())
-               for m in module.modules() if isinstance(m, nn.Linear)]
-    return {"output": out.detach(), "input_grad": None if x.grad is None else x.grad.detach().clone(),
-            "backward_failed": failed, "linears": linears}
+def g_step(G: nn.Module, D: nn.Module, z: torch.Tensor, loss_fn, lr: float) -> tuple[nn.Module, float]:
+    loss = loss_fn(D(G(z)))
+    return sgd_stepped(G, loss, lr), float(loss.detach())
 
 
-@probe
-def logit_grads(loss_fn, *logits: torch.Tensor) -> list | None:
-    """The gradients of `loss_fn(*logits)` w.r.t. each logits tensor (None where none flows),
-    or None when the loss cannot be backpropagated at all."""
-    leaves = [t.detach().clone().requires_grad_(True) for t in logits]
-    try:
-        loss_fn(*leaves).backward()
-    except RuntimeError:
-        return None
-    return [None if t.grad is None else t.grad.detach().clone() for t in leaves]
+def correct_outcomes(G: nn.Module, D: nn.Module, real: torch.Tensor, noises: list[torch.Tensor], lr: float,
+                     losses: dict[str, tuple]) -> list[StepOutcome]:
+    """Every correct train_step from G, D and `real` with plain SGD steps of `lr`.
 
-
-# -- recomputing what the steps should have done (in the judge, from the recordings) ---------------
-def grads_of(loss: torch.Tensor, module: nn.Module) -> list[torch.Tensor]:
-    """Gradients of `loss` with respect to `module`'s parameters (zeros where unused)."""
-    params = list(module.parameters())
-    grads = torch.autograd.grad(loss, params, allow_unused=True)
-    return [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads, strict=True)]
-
-
-def with_params(module: nn.Module, params: dict[str, torch.Tensor]) -> nn.Module:
-    """A copy of `module` (one that carries no hooks) holding the parameter values `params`."""
-    out = copy.deepcopy(module).cpu()
-    with torch.no_grad():
-        for name, p in out.named_parameters():
-            p.copy_(params[name])
+    Accepted: the D step first (on G(z1), detached) and then the G step on the same noise z1 or on
+    fresh noise z2, or the G step first (on z1) and then the D step on fresh or the same fakes;
+    each player's loss is any of `losses` ({name: (d_loss_fn, g_loss_fn)}), independently."""
+    z1, z2 = noises
+    out = []
+    for d_fn, _ in losses.values():
+        for _, g_fn in losses.values():
+            D1, d_val = d_step(D, real, G(z1), d_fn, lr)
+            for label, z in (("same noise", z1), ("fresh noise", z2)):
+                G1, g_val = g_step(G, D1, z, g_fn, lr)
+                out.append(StepOutcome(f"the D step first, {label} for G", G1, D1, d_val, g_val))
+            G1, g_val = g_step(G, D, z1, g_fn, lr)
+            for label, fake in (("fresh fakes", G1(z2)), ("the same noise", G1(z1)), ("the same fakes", G(z1))):
+                D1, d_val = d_step(D, real, fake, d_fn, lr)
+                out.append(StepOutcome(f"the G step first, {label} for D", G1, D1, d_val, g_val))
     return out
 
 
-def max_abs_diff(a: list[torch.Tensor], b: list) -> float:
-    """The largest absolute difference between two lists of tensors (None counts as zeros)."""
-    if len(a) != len(b):
-        return float("inf")
+def distance(a: nn.Module, b: nn.Module) -> float:
+    """The largest absolute difference between the parameters of two modules of one kind."""
     worst = 0.0
-    for x, y in zip(a, b, strict=True):
-        y = torch.zeros_like(x) if y is None else y
-        if tuple(x.shape) != tuple(y.shape):
-            return float("inf")
-        worst = max(worst, float((x - y.to(x.dtype)).abs().max()))
+    for p, q in zip(a.parameters(), b.parameters(), strict=True):
+        worst = max(worst, float((p.detach() - q.detach()).abs().max()))
     return worst
 
 
-def sgd_update(params: dict[str, torch.Tensor], grads: list, lr: float) -> dict[str, torch.Tensor]:
-    """Where one plain SGD step moves the snapshot `params` (a None gradient leaves it)."""
-    return {name: p if g is None else p - lr * g
-            for (name, p), g in zip(params.items(), grads, strict=True)}
+STEP_HINT = ("each step: zero that optimiser's gradients, compute its loss, backward(), step() once; "
+             "detach the fakes in the discriminator step; the generator step moves only G.")
 
 
-def d_step_candidates(D_template: nn.Module, d_params, real, fakes,
-                      loss_fn=ls_discriminator_loss) -> list[tuple[list, float]]:
-    """(gradients w.r.t. D, loss) of `loss_fn(D(real), D(fake))` for each candidate fake batch,
-    with D holding `d_params`."""
-    D_at = with_params(D_template, d_params)
-    out = []
-    for fake in fakes:
-        loss = loss_fn(D_at(real.cpu()), D_at(fake.cpu()))
-        out.append((grads_of(loss, D_at), float(loss.detach())))
-    return out
+def judge_train_step(G_start: nn.Module, D_start: nn.Module, G_after: nn.Module, D_after: nn.Module,
+                     real: torch.Tensor, rng_state: torch.Tensor, lr: float, latent_dim: int,
+                     losses: dict[str, tuple], tol: float = 1e-5) -> StepVerdict:
+    """Whether G_after and D_after (the parameters train_step left) are where a correct step from
+    G_start and D_start puts them, with the noise train_step drew from `rng_state`.
 
-
-def g_step_candidates(G_template: nn.Module, g_params, D_template: nn.Module, d_params, noises,
-                      loss_fn=ls_generator_loss) -> list[tuple[list, float]]:
-    """(gradients w.r.t. G, loss) of `loss_fn(D(G(z)))` for each candidate noise batch, with G
-    and D holding `g_params` and `d_params`."""
-    G_at, D_at = with_params(G_template, g_params), with_params(D_template, d_params)
-    out = []
-    for z in noises:
-        loss = loss_fn(D_at(G_at(z.cpu())))
-        out.append((grads_of(loss, G_at), float(loss.detach())))
-    return out
+    All of it is computed here from the judge's own modules and inputs; in the grading kernel
+    (where nothing is judged) it does nothing."""
+    if mode() == "record":
+        return StepVerdict(True)
+    noises = noise_draws(rng_state, len(real), latent_dim)
+    outcomes = correct_outcomes(G_start, D_start, real, noises, lr, losses)
+    gaps = [(max(distance(o.D, D_after), distance(o.G, G_after)), o) for o in outcomes]
+    gap, best = min(gaps, key=lambda pair: pair[0])
+    if gap < tol:
+        return StepVerdict(True, d_loss=best.d_loss, g_loss=best.g_loss)
+    if distance(D_start, D_after) == 0:
+        return StepVerdict(False, "the discriminator did not move in train_step.",
+                           "call opt_D.step() after d_loss.backward().")
+    if distance(G_start, G_after) == 0:
+        return StepVerdict(False, "the generator did not move in train_step.",
+                           "call opt_G.step() after g_loss.backward().")
+    d_gap, g_gap = distance(best.D, D_after), distance(best.G, G_after)
+    player = "the discriminator D" if d_gap >= tol else "the generator G"
+    return StepVerdict(False, f"after train_step {player} is not where one correct step puts it (off by "
+                       f"{max(d_gap, g_gap):.3g} from the closest correct step).", STEP_HINT)
 
 
 # -- measuring a trained generator's samples (outside the process that trained it) ----------------
