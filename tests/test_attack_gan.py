@@ -4,21 +4,28 @@ kernel, judge outside it), each beside its twin: the same wrong answer without t
 Each attack starts from an answer that deserves to lose the exercise's points (a fixture's
 misconception) and patches, in its own solution cell, a test helper that once ran in the grading
 kernel and whose result the judge believed: the spy optimiser (`spy_sgd`), `logit_grads`,
-`backward_of_sum`, `scaled_output`. An attack holds when it scores what its twin scores.
+`backward_of_sum`, `scaled_output`. An attack holds when it scores what its twin scores. Beside
+them, the correct train_step of issue 27 (inline BCE, fresh noise for G), which once scored 0/4.
+The fast tests below check the judge-side helpers of dlcourse.testkit.gan in-process.
 """
 
 from __future__ import annotations
 
+import copy
+
 import pytest
+import torch
 from conftest import ROOT
 from test_grading import dlcourse
+from torch import nn
 
 from dlcourse.grading.demo import scratch_course, write_submission
+from dlcourse.instructor import ref_gan
 from dlcourse.instructor.fixtures import load_fixture
+from dlcourse.testkit import gan
 
 A = "07_gan"
 FIX = ROOT / "tests" / "fixtures" / A
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading")]
 
 # A probe is recorded under its module and name: a replacement needs both to replay in the judge.
 AS_PROBE = """
@@ -147,6 +154,8 @@ def graded(tmp_path_factory):
         wrong = load_fixture(FIX / f"{fixture}.py").code
         write_submission(ROOT, course / "submitted" / f"twin-{student}" / A, A, {exercise: wrong})
         write_submission(ROOT, course / "submitted" / f"attack-{student}" / A, A, {exercise: attack + wrong})
+    issue = load_fixture(FIX / "train_step__valid_fresh_noise.py").code
+    write_submission(ROOT, course / "submitted" / "issue-train-step" / A, A, {"train_step": issue})
     run = dlcourse(course, "autograde", A, "--workers", "2", "--quiet", DLCOURSE_SMOKE="1",
                    DLCOURSE_CELL_TIMEOUT="120")
     assert run.returncode == 0, run.stdout + run.stderr
@@ -154,9 +163,79 @@ def graded(tmp_path_factory):
 
 
 @pytest.mark.parametrize(("student", "test"), [(a[0], a[4]) for a in ATTACKS], ids=[a[0] for a in ATTACKS])
+@pytest.mark.slow
+@pytest.mark.xdist_group("grading")
 def test_a_patched_test_helper_earns_nothing(graded, student, test):
     attack, twin = graded[f"attack-{student}"], graded[f"twin-{student}"]
     print(f"{student}: attack {sum(attack.values())}, twin {sum(twin.values())}, {test}: {attack[test]}")
     assert twin[test] == 0, twin
     assert attack[test] == 0, attack
     assert sum(attack.values()) == sum(twin.values()), (attack, twin)
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("grading")
+def test_the_correct_train_step_of_issue_27_gets_its_points(graded):
+    assert graded["issue-train-step"]["test_train_step"] == 4, graded["issue-train-step"]
+
+
+# -- the judge-side helpers, in-process (mode "local": what the judge computes) ---------------------
+LOSSES = {"called": (gan.ls_discriminator_loss, gan.ls_generator_loss),
+          "inline BCE": (ref_gan.discriminator_loss, ref_gan.generator_loss)}
+
+
+def _one_step(step, seed=5):
+    """G and D before and after `step(G, D, real, opt_G, opt_D)`, the batch and the noise's generator state."""
+    torch.manual_seed(seed)
+    G, D = gan.TinyGenerator(7), gan.TinyDiscriminator()
+    real = torch.rand(12, 1, 28, 28) * 2 - 1
+    G0, D0, state = copy.deepcopy(G), copy.deepcopy(D), torch.get_rng_state()
+    step(G, D, real, torch.optim.SGD(G.parameters(), lr=0.05), torch.optim.SGD(D.parameters(), lr=0.05))
+    return gan.judge_train_step(G0, D0, G, D, real, state, 0.05, 7, LOSSES)
+
+
+def _step(d_twice=False, fresh=False):
+    def step(G, D, real, opt_G, opt_D):
+        z = torch.randn(len(real), 7)
+        opt_D.zero_grad()
+        ref_gan.discriminator_loss(D(real), D(G(z).detach())).backward()
+        opt_D.step()
+        opt_G.zero_grad()
+        gan.ls_generator_loss(D(G(torch.randn(len(real), 7) if fresh else z))).backward()
+        opt_G.step()
+        if d_twice:
+            opt_D.step()
+    return step
+
+
+def test_judge_train_step_accepts_mixed_losses_and_fresh_noise_and_refuses_a_second_D_step():
+    assert _one_step(_step()).ok and _one_step(_step(fresh=True)).ok
+    refused = _one_step(_step(d_twice=True))
+    assert not refused.ok and "discriminator" in refused.message, refused
+
+
+def test_output_requires_grad_sees_a_detached_layer():
+    first = nn.Linear(4, 8)
+    plain = nn.Sequential(first, nn.Tanh(), nn.Linear(8, 2))
+    assert gan.output_requires_grad(plain, torch.rand(3, 4))
+    assert gan.output_requires_grad(plain, torch.rand(3, 4), trainable=first)
+
+    class Detached(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.first, self.rest = first, nn.Linear(8, 2)
+
+        def forward(self, x):
+            return self.rest(self.first(x).detach())
+
+    assert not gan.output_requires_grad(Detached(), torch.rand(3, 4))
+    assert not gan.output_requires_grad(Detached(), torch.rand(3, 4), trainable=first)
+    assert all(p.requires_grad for p in plain.parameters())  # unfrozen again
+
+
+def test_central_difference_grads_match_autograd():
+    r, f = torch.randn(5, 1) * 2, torch.randn(3, 1) * 2
+    grads = gan.central_difference_grads(ref_gan.discriminator_loss, r, f)
+    r2, f2 = r.clone().requires_grad_(True), f.clone().requires_grad_(True)
+    ref_gan.discriminator_loss(r2, f2).backward()
+    assert torch.allclose(grads[0], r2.grad, atol=2e-3) and torch.allclose(grads[1], f2.grad, atol=2e-3)
