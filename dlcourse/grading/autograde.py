@@ -414,6 +414,7 @@ class RunOptions:
     sandbox: bool = True
     progress: bool = True
     log: Callable[[str], object] = print
+    remote: bool = False  # graded on a Dask cluster elsewhere: its workers check their own sandboxes
 
 
 def autograde(course: Course | Path, assignment: str | None = None, *, db_url: str | None = None,
@@ -425,7 +426,7 @@ def autograde(course: Course | Path, assignment: str | None = None, *, db_url: s
     for key, value in kernel_env().items():  # inherited by grading processes and kernels
         os.environ.setdefault(key, value)
     course = Course.at(course)
-    options = RunOptions(db_url or course.db_url, student, force, sandbox, progress, log)
+    options = RunOptions(db_url or course.db_url, student, force, sandbox, progress, log, remote=bool(scheduler))
     workers = workers or os.cpu_count() or 1
     if workers > 1:  # one core per grading kernel: no BLAS/OpenMP oversubscription
         for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -518,6 +519,8 @@ def preflight(course: Course, options: RunOptions) -> None:
 
     if not options.sandbox:
         print(UNSANDBOXED_WARNING, file=sys.stderr)
+        return
+    if options.remote:  # no kernel starts here: a worker whose sandbox fails fails as the grader's
         return
     try:
         seconds = check_sandbox(str(course.root.resolve()), Limits.from_dict(course.settings.sandbox),

@@ -126,10 +126,10 @@ def check_sentinels(nb, nonce: str) -> None:
                 traceback=[]))
 
 
-REFUSAL = ("nbgrader's own autograde (formgrader's Autograde button too) is turned off in this course: it "
-           "would run each test inside the student's kernel, unsandboxed, where the student's code can "
-           "fake a pass. Grade with `dlcourse autograde` (nbgrader's autograde in a sandbox, each test "
-           "judged outside the kernel); nothing was recorded for this submission")
+REFUSAL = ("nbgrader's own autograde (formgrader's Autograde button too) is turned off in this course:\n"
+           "  it would run each test inside the student's kernel, unsandboxed, where the student's code\n"
+           "  can fake a pass. Grade with `dlcourse autograde` instead (nbgrader's autograde in a sandbox,\n"
+           "  each test judged outside the kernel). Nothing was recorded.")
 
 
 class RefuseInKernelGrading(NotebookExporter):
