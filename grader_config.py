@@ -61,6 +61,11 @@ c.Execute.timeout = CELL_TIMEOUT
 c.Execute.interrupt_on_timeout = True
 c.Execute.kernel_name = "python3"
 
+# `nbgrader autograde` (and formgrader's Autograde button) would run the tests inside the student's
+# kernel, unsandboxed and with no judge: refused here, pointing to `dlcourse autograde`, whose
+# worker runs nbgrader's autograde with its own exporter and preprocessors over this file.
+c.Autograde.exporter_class = "dlcourse.grading.preprocessors.RefuseInKernelGrading"
+
 c.GenerateAssignment.preprocessors = [
     "nbgrader.preprocessors.IncludeHeaderFooter",
     "nbgrader.preprocessors.InstantiateTests",

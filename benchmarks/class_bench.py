@@ -73,7 +73,10 @@ def main(argv: list[str]) -> int:
             ours = make_course(Path(tmp) / "ours", [a], args.students)
             nbgrader = str(Path(sys.executable).parent / "nbgrader")
             timed([nbgrader, "generate_assignment", a, "--force", "--log-level=ERROR"], plain)
-            t_plain = timed([nbgrader, "autograde", a, "--force", "--log-level=ERROR"], plain)
+            # the baseline: nbgrader's own autograde, which the course's configuration refuses (it
+            # runs the tests in the student's kernel); this generated class is the course's own answers
+            t_plain = timed([nbgrader, "autograde", a, "--force", "--log-level=ERROR",
+                             "--Autograde.exporter_class=nbconvert.exporters.NotebookExporter"], plain)
             t_ours = timed([sys.executable, "-m", "dlcourse.cli", "--root", str(ours), "autograde", a,
                             "--workers", str(args.workers), "--force", "--quiet"], ours)
             same = scores(plain, a) == scores(ours, a)

@@ -36,7 +36,7 @@ def cmd_autograde(args) -> int:
     root, db_url = course.root, args.db or course.db_url
     summaries = autograde(course, args.assignment, db_url=db_url, student=args.student, force=args.force,
                           workers=args.workers, scheduler=args.scheduler, use_dask=args.dask,
-                          sandbox=not args.no_sandbox, progress=not args.quiet)
+                          sandbox=not args.unsandboxed_authoring, progress=not args.quiet)
     for name in course.assignments(args.assignment):
         out = write_reports(course, db_url, name)
         table = grades_table(course, db_url, name)
@@ -44,6 +44,11 @@ def cmd_autograde(args) -> int:
             print(f"\n== {name}")
             print(table[["student", "score", "max_score", "percent"]].to_string(index=False))
             print(f"reports: {out.relative_to(root)}/ (grades.csv, canvas.csv, moodle.csv, tests.csv, histogram.png)")
+    failed_us = sum(s.grader_failures for s in summaries.values())
+    if failed_us:  # never a student's 0: said, and the run fails
+        print(f"dlcourse: error: the grader failed on {failed_us} submission(s) (see above); nothing was "
+              "recorded for them, and the next run grades them again", file=sys.stderr)
+        return 1
     return 1 if any(s.failed for s in summaries.values()) and args.strict else 0
 
 
@@ -154,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="parallel graders (default: cores)")
     p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786)")
     p.add_argument("--dask", action="store_true", help="use a local Dask cluster")
-    p.add_argument("--no-sandbox", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--unsandboxed-authoring", action="store_true",
+                   help="AUTHORING ONLY: run the notebooks without the bubblewrap sandbox, with your rights "
+                        "(never for students' submissions); every grade is marked unsandboxed")
     p.add_argument("--strict", action="store_true", help="exit 1 when a submission could not be graded")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_autograde)

@@ -351,3 +351,42 @@ def test_instructor_sees_assignments_and_class_scores_in_formgrader(page, lab, c
     assert names == expected
     expect(frame.locator("#main-table td.name", has_text="None")).to_have_count(0)
     shot(page, "formgrader-roster-names")
+
+
+# --- c. nbgrader's own Autograde button refuses (issue 27) -----------------------------------------
+
+def test_formgraders_autograde_button_refuses_and_records_no_score(page, lab, course, demo_class_graded,
+                                                                    record_property):
+    """formgrader's Autograde calls nbgrader's own autograde, which would run the tests in the
+    student's kernel, unsandboxed: there, a blank notebook whose first answer cell installs an input
+    transformer that silences every later error scored 23/23. The course refuses: the button shows
+    the refusal, pointing to `dlcourse autograde`, and nothing is recorded for the student."""
+    from nbgrader.api import Gradebook
+    from playwright.sync_api import expect
+    from test_attack_paths import INPUT_TRANSFORMER, _blank_with
+
+    shot = Screens("autograde-button", record_property)
+    student = "formgrader-attack"
+    folder = course / "submitted" / student / A
+    folder.mkdir(parents=True)
+    nbformat.write(_blank_with(INPUT_TRANSFORMER), folder / f"{A}.ipynb")
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:  # as Manage Students adds one
+        gb.update_or_create_student(student)
+
+    open_lab(page, lab, "autograde-button")
+    nbgrader_menu(page, "Formgrader")
+    frame = page.frame_locator("iframe[src*='formgrader']")
+    frame.locator("#main-table tr").filter(has=frame.locator("td.name", has_text=A)).locator(
+        "td.num-submissions a").click()
+    row = frame.locator("#main-table tr").filter(has=frame.locator("td.student-id", has_text=student))
+    expect(row).to_have_count(1)
+    shot(page, "submission-listed")
+    row.locator("td.autograde a").click()
+    modal = frame.locator("#error-modal")
+    expect(modal).to_be_visible()
+    expect(modal).to_contain_text("dlcourse autograde")
+    expect(modal).to_contain_text("unsandboxed")
+    shot(page, "refused")
+    assert student not in gradebook_scores(course)
+    assert not (course / "autograded" / student).exists()
+    assert demo_class_graded == {s: v for s, v in gradebook_scores(course).items() if s in demo_class_graded}

@@ -94,3 +94,28 @@ def test_ruff_is_clean():
     run = subprocess.run([str(ruff), "check", "dlcourse", "tests", "benchmarks", "source", "grader_config.py"],
                          cwd=ROOT, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-3000:]
+
+
+GRADING_TARGETS = ("demo", "demo-full", "test", "test-full", "bench")
+
+
+@pytest.mark.parametrize("target", GRADING_TARGETS)
+def test_make_ensures_bubblewrap_before_it_grades(target):
+    """Grading fails closed without bubblewrap: each grading target checks for it first."""
+    dry = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stdout.splitlines()[0] == "sh .ci/bwrap"
+
+
+def test_without_bubblewrap_or_apt_get_make_says_what_to_run_in_one_line(tmp_path):
+    """A machine where it cannot be installed (no apt-get here): one line, and make stops."""
+    import shutil
+
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    for tool in ("make", "sh", "id"):
+        (tools / tool).symlink_to(shutil.which(tool))
+    run = subprocess.run(["make", "bwrap"], cwd=ROOT, capture_output=True, text=True, env={"PATH": str(tools)})
+    assert run.returncode != 0
+    said = [line for line in run.stderr.splitlines() if not line.startswith("make:")]
+    assert len(said) == 1 and "apt-get install bubblewrap" in said[0], run.stderr

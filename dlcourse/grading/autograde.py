@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -78,10 +79,10 @@ def submissions(root: Path, assignment: str, student: str | None = None) -> list
 
 def digest(job: GradingJob) -> str:
     """What grading this job depends on: the source notebooks, the submission, what intake
-    found, the grader's version and the limits (changing any of them regrades)."""
+    found, the grader's version, the limits and the sandbox (changing any of them regrades)."""
     h = hashlib.sha256()
     h.update(grader_version().encode())
-    h.update(json.dumps([job.limits, job.notebook_timeout], sort_keys=True, default=str).encode())
+    h.update(json.dumps([job.limits, job.notebook_timeout, job.sandbox], sort_keys=True, default=str).encode())
     for files in (job.source_files, job.submission_files):  # not course_root: jobs may move
         for rel, data in sorted(files.items()):
             h.update(rel.encode("utf-8", "backslashreplace"))
@@ -315,13 +316,23 @@ def _write_own(path: Path, data: bytes) -> None:
 def save_result(course: Course | Path, db_url: str, job: GradingJob, result: GradingResult) -> None:
     """Write one graded submission: autograded notebooks, gradebook rows, then the marker.
 
-    Only the assignment's notebooks are saved (any other is noted, never fatal to the batch)."""
+    Only the assignment's notebooks are saved (any other is noted, never fatal to the batch).
+    A failure of the grader's own records the marker and log alone: no score, not even a 0,
+    and whatever an earlier grading saved stays until the next run grades it again."""
+    assignment, student = job.assignment, job.student
+    course = Course.at(course)
+    out_dir = _own_dir(course.root, "autograded", student, assignment)
+    if result.outcome is Outcome.GRADER:
+        _write_marker(out_dir, job, result, list(result.notices), {})
+        return
+    _save_grades(course, db_url, job, result, out_dir)
+
+
+def _save_grades(course: Course, db_url: str, job: GradingJob, result: GradingResult, out_dir: Path) -> None:
     from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.preprocessors import SaveAutoGrades
 
     assignment, student = job.assignment, job.student
-    course = Course.at(course)
-    out_dir = _own_dir(course.root, "autograded", student, assignment)
     course_id = course.settings.course_id
     notices = list(result.notices)
     with warnings.catch_warnings(), Gradebook(db_url, course_id) as gb:
@@ -352,11 +363,16 @@ def save_result(course: Course | Path, db_url: str, job: GradingJob, result: Gra
         saved[name] = entry
     for entry in saved.values():
         notices += entry.notices
+    _write_marker(out_dir, job, result, notices, saved)
+
+
+def _write_marker(out_dir: Path, job: GradingJob, result: GradingResult, notices: list[str], saved: dict) -> None:
     marker = Marker(digest=job.digest, outcome=result.outcome, ok=result.ok, error=result.error,
                     seconds=result.seconds, notices=notices, grader=grader_version(),
-                    results={name: entry.results for name, entry in saved.items()})
+                    results={name: entry.results for name, entry in saved.items()}, unsandboxed=not job.sandbox)
     _write_own(out_dir / MARKER, marker.to_json().encode())
     _write_own(out_dir / LOG_NAME, result.log[-LOG_CHARS:].encode())
+    student, assignment = job.student, job.assignment
     logger.info("%s/%s: %s in %.1f s%s", student, assignment, marker.outcome.value, marker.seconds,
                 f" ({marker.error.splitlines()[0]})" if marker.error else "")
 
@@ -398,6 +414,7 @@ class RunOptions:
     sandbox: bool = True
     progress: bool = True
     log: Callable[[str], object] = print
+    remote: bool = False  # graded on a Dask cluster elsewhere: its workers check their own sandboxes
 
 
 def autograde(course: Course | Path, assignment: str | None = None, *, db_url: str | None = None,
@@ -409,7 +426,7 @@ def autograde(course: Course | Path, assignment: str | None = None, *, db_url: s
     for key, value in kernel_env().items():  # inherited by grading processes and kernels
         os.environ.setdefault(key, value)
     course = Course.at(course)
-    options = RunOptions(db_url or course.db_url, student, force, sandbox, progress, log)
+    options = RunOptions(db_url or course.db_url, student, force, sandbox, progress, log, remote=bool(scheduler))
     workers = workers or os.cpu_count() or 1
     if workers > 1:  # one core per grading kernel: no BLAS/OpenMP oversubscription
         for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -442,6 +459,8 @@ def _grade_all(course: Course, names: list[str], options: RunOptions, runner: Ru
     root = course.root
     parts = [_prepare(course, name, options) for name in names]  # every check before anyone is graded
     jobs = _longest_first(course, parts)
+    if jobs:
+        preflight(course, options)
     if jobs and isinstance(runner, LocalRunner):
         runner.warm(len(jobs))  # the processes import while the assignments are registered
     for part in parts:
@@ -479,6 +498,40 @@ def _grade_all(course: Course, names: list[str], options: RunOptions, runner: Ru
         for s, err in part.summary.errors.items():
             options.log(f"  {s}: {err.splitlines()[0] if err else 'failed'}")
     return {part.name: part.summary for part in parts}
+
+
+class SandboxUnavailable(CourseError):
+    """The preflight could not run a sandboxed kernel: nobody was graded."""
+
+
+UNSANDBOXED_WARNING = ("dlcourse: WARNING: --unsandboxed-authoring: the notebooks' code runs WITHOUT the sandbox, "
+                       "with your rights and no limits. For your own notebooks while authoring only, never a "
+                       "class's submissions: every grade of this run is marked unsandboxed (marker, grades.csv, "
+                       "feedback)")
+
+
+def preflight(course: Course, options: RunOptions) -> None:
+    """Before anyone is graded: one sandboxed kernel, started as a job starts its own, runs a
+    trivial cell. If it cannot, SandboxUnavailable says why and nothing is recorded. An authoring
+    run (`--unsandboxed-authoring`) is warned about instead."""
+    from .sandbox import Limits, SandboxBroken
+    from .worker import check_sandbox
+
+    if not options.sandbox:
+        print(UNSANDBOXED_WARNING, file=sys.stderr)
+        return
+    if options.remote:  # no kernel starts here: a worker whose sandbox fails fails as the grader's
+        return
+    try:
+        seconds = check_sandbox(str(course.root.resolve()), Limits.from_dict(course.settings.sandbox),
+                                course.settings.cell_timeout)
+    except SandboxBroken as exc:
+        hint = "" if shutil.which("bwrap") is None else (
+            ". Check that `bwrap --ro-bind / / true` runs as this user (bubblewrap needs unprivileged user "
+            "namespaces, or root)")
+        raise SandboxUnavailable(f"the grading sandbox does not work on this machine, so nobody was graded: "
+                                 f"{exc}{hint}") from None
+    logger.info("preflight: a sandboxed kernel ran a trivial cell in %.1f s", seconds)
 
 
 def _longest_first(course: Course, parts: list[_Assignment]) -> list[GradingJob]:

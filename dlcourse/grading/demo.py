@@ -296,7 +296,7 @@ def run_demo(course, assignment: str | None = None, full: bool = False, workers:
         small = not whole_class and name != journey
         students = collect_demo_class(root, name, log, small) if lms else build_submissions(root, name, small)
         log(f"{name}: demo class {', '.join(students)}")
-    autograde(course, assignment, db_url=db_url, force=True, workers=workers or demo_workers())
+    summaries = autograde(course, assignment, db_url=db_url, force=True, workers=workers or demo_workers())
     for name in graded:
         feedback(root, name)
         out = write_reports(course, db_url, name)
@@ -305,7 +305,10 @@ def run_demo(course, assignment: str | None = None, full: bool = False, workers:
         log(table[["student", "score", "max_score", "percent"]].to_string(index=False))
         if lms:
             _late_and_similarity(root, name, log)
-    return 0
+    failed_us = sum(s.grader_failures for s in summaries.values())
+    if failed_us:
+        log(f"the grader failed on {failed_us} submission(s): see the notes above")
+    return 1 if failed_us else 0
 
 
 def _late_and_similarity(root: Path, name: str, log=print) -> None:

@@ -13,11 +13,16 @@ import nbformat
 
 from .autograde import read_marker
 from .execute import cell_results, is_test_cell
+from .protocol import Outcome
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#222}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;
 text-align:left;vertical-align:top}.pass{color:#1a7f37}.fail{color:#b42318}
 pre{white-space:pre-wrap;margin:0;font-size:.85rem}"""
+
+
+UNSANDBOXED_NOTE = ("This notebook was graded without the sandbox, by an authoring run "
+                    "(dlcourse autograde --unsandboxed-authoring): it is not a grade of the class.")
 
 
 def describe(cell) -> str:
@@ -78,11 +83,13 @@ def feedback(root: Path, assignment: str) -> list[Path]:
         notebooks = sorted(folder.glob("*.ipynb"))
         marker = read_marker(root, student, assignment)
         notes = marker.notices if marker is not None else []
+        if marker is not None and marker.unsandboxed:
+            notes = [UNSANDBOXED_NOTE, *notes]
         late = late_note(root, assignment, student)
         pages = [(out_dir / f"{p.stem}.html", render(student, assignment, nbformat.read(p, as_version=4), notes,
                                                      late)) for p in notebooks]
         if not notebooks:
-            if marker is None:
+            if marker is None or marker.outcome is Outcome.GRADER:  # not graded yet: no 0 to show
                 continue
             error = marker.error
             pages = [(out_dir / f"{assignment}.html", render_error(student, assignment, error))]

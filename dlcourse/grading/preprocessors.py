@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
+from nbconvert.exporters import NotebookExporter
 from nbgrader.api import MissingEntry
+from nbgrader.converters.base import NbGraderException
 from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor, OverwriteCells
 from traitlets import Dict, Unicode
 
@@ -122,3 +124,20 @@ def check_sentinels(nb, nonce: str) -> None:
                 "error", ename="IncompleteTest",
                 evalue="the test cell did not run to its end (were its errors or output suppressed?)",
                 traceback=[]))
+
+
+REFUSAL = ("nbgrader's own autograde (formgrader's Autograde button too) is turned off in this course:\n"
+           "  it would run each test inside the student's kernel, unsandboxed, where the student's code\n"
+           "  can fake a pass. Grade with `dlcourse autograde` instead (nbgrader's autograde in a sandbox,\n"
+           "  each test judged outside the kernel). Nothing was recorded.")
+
+
+class RefuseInKernelGrading(NotebookExporter):
+    """The course's exporter for `nbgrader autograde` (grader_config.py): it refuses before nbgrader
+    touches the submission, the gradebook or autograded/. dlcourse's worker runs nbgrader's
+    autograde with nbconvert's own exporter, set over the course's configuration."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.log.error(REFUSAL)
+        raise NbGraderException(REFUSAL)

@@ -101,6 +101,7 @@ class Marker:
     notices: list[str] = field(default_factory=list)
     results: dict[str, list[dict]] = field(default_factory=dict)
     grader: str = ""
+    unsandboxed: bool = False  # graded by an authoring run (`--unsandboxed-authoring`): not a class grade
 
     def current_for(self, digest: str) -> bool:
         """Skip the submission on a rerun: same digest, and the grader did not fail last time."""
@@ -121,7 +122,7 @@ class Marker:
         return cls(digest=data["digest"], outcome=outcome, ok=bool(data.get("ok")),
                    error=str(data.get("error") or ""), seconds=float(data.get("seconds") or 0.0),
                    notices=list(data.get("notices") or []), results=dict(data.get("results") or {}),
-                   grader=str(data.get("grader") or ""))
+                   grader=str(data.get("grader") or ""), unsandboxed=bool(data.get("unsandboxed")))
 
 
 @dataclass
@@ -138,7 +139,7 @@ class GradingJob:
     intake_notices: list[str] = field(default_factory=list)  # what reading the folder left out, and why
     refused: str = ""  # why the submission was refused unread ("": it was read)
     timestamp: str | None = None
-    sandbox: bool = True
+    sandbox: bool = True  # False only in an authoring run (`--unsandboxed-authoring`)
     course_root: str = ""  # where the course is, for the sandbox's hidden paths (not in the digest)
     course_id: str = "course"
     limits: dict = field(default_factory=dict)  # sandbox.Limits overrides

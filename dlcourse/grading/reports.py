@@ -14,7 +14,8 @@ from .protocol import Outcome
 
 
 def grades_table(course: Course | Path, db_url: str, assignment: str) -> pd.DataFrame:
-    """One row per student: score, max_score, percent and one column per test cell."""
+    """One row per student: score, max_score, percent, one column per test cell, the grader's
+    notes and whether an authoring run graded it without the sandbox (`unsandboxed`)."""
     from nbgrader.api import Gradebook, MissingEntry
 
     course = Course.at(course)
@@ -38,7 +39,14 @@ def grades_table(course: Course | Path, db_url: str, assignment: str) -> pd.Data
         return pd.DataFrame(columns=["student", "assignment", "score", "max_score", "percent"])
     table.insert(4, "percent", (100 * table["score"] / table["max_score"].where(table["max_score"] > 0)).round(1))
     table["notes"] = [grader_notes(root, assignment, s) for s in table["student"]]
+    table["unsandboxed"] = [unsandboxed(root, assignment, s) for s in table["student"]]
     return table.sort_values("student").reset_index(drop=True)
+
+
+def unsandboxed(root: Path, assignment: str, student: str) -> bool:
+    """Graded by an authoring run (`--unsandboxed-authoring`): not a grade to hand out."""
+    marker = read_marker(root, student, assignment)
+    return marker is not None and marker.unsandboxed
 
 
 def grader_notes(root: Path, assignment: str, student: str) -> str:

@@ -105,6 +105,19 @@ def sandbox_uid() -> int:
     raise RuntimeError(f"all {UID_COUNT} sandbox uids are in use on this machine")
 
 
+class SandboxBroken(RuntimeError):
+    """The sandbox could not start a grading kernel: the grader's failure, never the student's."""
+
+
+BWRAP_MISSING = ("bubblewrap (bwrap) is not on PATH, and students' code runs only in its sandbox: install it "
+                 "(`apt-get install bubblewrap`, as root) and grade again; to try your own notebooks while "
+                 "authoring, `dlcourse autograde --unsandboxed-authoring`")
+# Why kernels could not start in this process (SandboxedExecute), since the worker last emptied it:
+# nbgrader catches the exception, so the worker reads this to tell its sandbox's failure apart
+# from a submission nbgrader could not grade.
+START_FAILURES: list[str] = []
+
+
 def sandbox_kernel(scratch: Path, hide: list[Path], limits: Limits) -> bool:
     """Make the grading kernel start inside bubblewrap; False when bwrap is missing."""
     bwrap = shutil.which("bwrap")
@@ -508,7 +521,8 @@ class SandboxedExecute(Execute):
             if attempt.phase == "start":  # the grader's problem, not the student's: retry, then give up
                 startup_failures += 1
                 if startup_failures > 1:
-                    raise RuntimeError(f"the grading kernel could not start: {attempt.reason}")
+                    START_FAILURES.append(f"the grading kernel could not start: {attempt.reason}")
+                    raise SandboxBroken(START_FAILURES[-1])
                 continue
             if attempt.phase == "replay":
                 mark_not_run(nb.cells[start:], "after a restart, the cells before this one failed to run again "

@@ -12,6 +12,7 @@ back to the parent, which alone writes the class gradebook.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -241,14 +242,15 @@ def judge_outside(nb: nbformat.NotebookNode, source_path: Path, scratch: Path, n
 
 def grade(job: GradingJob) -> GradingResult:
     """Grade the job's submission; never raises (errors come back in the result)."""
-    from .sandbox import Limits  # imported here: it imports nbgrader
+    from .sandbox import START_FAILURES, Limits, SandboxBroken  # imported here: it imports nbgrader
 
     started = time.time()
     assignment, student = job.assignment, job.student
     result = GradingResult(assignment, student)
     scratch = Path(tempfile.mkdtemp(prefix="dlcourse-grade-"))
-    saved_env = {k: os.environ.get(k) for k in ("JUPYTER_PATH", "JUPYTER_RUNTIME_DIR", "DLCOURSE_SANDBOX")}
+    saved_env = {k: os.environ.get(k) for k in KERNEL_ENV}
     logger.info("grading %s/%s", student, assignment)
+    START_FAILURES.clear()
     try:
         if job.refused:  # the parent found a link in place of the submission folder
             raise RefusedSubmission(job.refused)
@@ -265,6 +267,8 @@ def grade(job: GradingJob) -> GradingResult:
         nonce = secrets.token_hex(16)
         _configure_autograde(nb_api, job, scratch, limits, nonce, judged)
         graded = nb_api.autograde(assignment, student, force=True, create=True)
+        if START_FAILURES:  # nbgrader caught it: the sandbox broke, the submission is not to blame
+            raise SandboxBroken(START_FAILURES[0])
         logger.info("%s/%s: nbgrader autograde %s", student, assignment,
                     "finished" if graded.get("success") else "failed")
         if not graded.get("success"):
@@ -277,19 +281,31 @@ def grade(job: GradingJob) -> GradingResult:
         _conclude(result, notices)
     except RefusedSubmission as exc:
         result.error = str(exc)
+    except SandboxBroken as exc:  # graded again on the next run, never a 0
+        result.notebooks = {}
+        result.error = f"the grader's sandbox failed: {exc}"
+        result.outcome = Outcome.GRADER
+        logger.error("%s/%s: %s", student, assignment, result.error)
     except Exception as exc:  # the grader's own failure: it must not stop the class run, and is retried
         result.error = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
         result.outcome = Outcome.GRADER
         logger.exception("%s/%s: the grader failed", student, assignment)
     finally:
-        for key, value in saved_env.items():  # a grading process grades many jobs
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+        _restore_env(saved_env)  # a grading process grades many jobs
         shutil.rmtree(scratch, ignore_errors=True)
         result.seconds = round(time.time() - started, 3)
     return result
+
+
+KERNEL_ENV = ("JUPYTER_PATH", "JUPYTER_RUNTIME_DIR", "DLCOURSE_SANDBOX")
+
+
+def _restore_env(saved: dict[str, str | None]) -> None:
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 def _scratch_course(job: GradingJob, scratch: Path):
@@ -329,34 +345,110 @@ def _intake(job: GradingJob, scratch: Path, db_url: str, limits) -> dict[str, li
 
 def _start_kernels_in_sandbox(job: GradingJob, scratch: Path, limits, nb_api) -> bool:
     """Write the kernelspec the grading kernels start from: sandboxed (bubblewrap, the limits, the
-    answers and the class's files hidden) where it can be; True when they are sandboxed."""
-    from .sandbox import isolated_kernel, sandbox_kernel
+    answers and the class's files hidden), or raise SandboxBroken. Only a job of an authoring run
+    (`--unsandboxed-authoring`, job.sandbox False) starts its kernels unsandboxed; True when sandboxed."""
+    from .sandbox import isolated_kernel
 
-    sandboxed = False
     if job.sandbox:
-        course = Path(job.course_root or REPO_ROOT)
-        # the repository itself is reduced to dlcourse/ and data/ by sandbox_kernel
-        hide = [course / "gradebook.db", course / "submitted", course / "autograded",
-                course / "feedback", course / "reports", course / "source", course / ".git",
-                course / "tests", course / "benchmarks", course / "data" / "hidden",
-                REPO_ROOT / "data" / "hidden"]
-        hide.append(REPO_ROOT / "dlcourse" / "instructor")  # the answers never enter the sandbox
-        sandboxed = sandbox_kernel(scratch, hide, limits)
-    if not sandboxed:  # still: nothing beside the notebook changes how the kernel starts
+        sandboxed_kernels(scratch, job.course_root, limits, nb_api.config)
+    else:  # still: nothing beside the notebook changes how the kernel starts
         isolated_kernel(scratch)
+        logger.warning("%s/%s: kernel NOT sandboxed (--unsandboxed-authoring)", job.student, job.assignment)
     logger.info("%s/%s: kernel %s, limits %s", job.student, job.assignment,
-                "sandboxed" if sandboxed else "NOT sandboxed", limits.as_dict())
-    os.environ["DLCOURSE_SANDBOX"] = "1" if sandboxed else "0"
-    if sandboxed:  # Unix sockets: the kernel has no network to talk over
-        nb_api.config.KernelManager.transport = "ipc"
-        nb_api.config.KernelManager.connection_file = str(scratch / "runtime" / "kernel.json")
-    return sandboxed
+                "sandboxed" if job.sandbox else "NOT sandboxed", limits.as_dict())
+    os.environ["DLCOURSE_SANDBOX"] = "1" if job.sandbox else "0"
+    return job.sandbox
+
+
+def sandboxed_kernels(scratch: Path, course_root: str, limits, config) -> None:
+    """The sandboxed kernelspec in `scratch`, and `config`'s kernels on Unix sockets (the kernel
+    has no network to talk over); SandboxBroken when bubblewrap is missing."""
+    from .sandbox import BWRAP_MISSING, SandboxBroken, sandbox_kernel
+
+    course = Path(course_root or REPO_ROOT)
+    # the repository itself is reduced to dlcourse/ and data/ by sandbox_kernel
+    hide = [course / "gradebook.db", course / "submitted", course / "autograded",
+            course / "feedback", course / "reports", course / "source", course / ".git",
+            course / "tests", course / "benchmarks", course / "data" / "hidden",
+            REPO_ROOT / "data" / "hidden"]
+    hide.append(REPO_ROOT / "dlcourse" / "instructor")  # the answers never enter the sandbox
+    if not sandbox_kernel(scratch, hide, limits):
+        raise SandboxBroken(BWRAP_MISSING)
+    config.KernelManager.transport = "ipc"
+    config.KernelManager.connection_file = str(scratch / "runtime" / "kernel.json")
+
+
+def check_sandbox(course_root: str, limits, cell_timeout: int) -> float:
+    """The preflight: start one sandboxed kernel as a grading job does (`sandboxed_kernels`, the
+    same limits, `SandboxedExecute`) and run a trivial cell in it. Raises SandboxBroken saying
+    why it failed (with the last line the sandbox printed); returns the seconds it took."""
+    from .sandbox import SandboxBroken
+
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as printed:
+        try:
+            with _output_to(printed):  # the kernel's start-up chatter, bwrap's complaint
+                _run_trivial_cell(course_root, limits, cell_timeout)
+        except SandboxBroken as exc:
+            printed.seek(0)
+            lines = [ln for ln in printed.read().decode("utf-8", "replace").splitlines() if ln.strip()]
+            raise SandboxBroken(f"{exc}" + (f" (it printed: {lines[-1].strip()[:300]})" if lines else "")) from None
+    return time.monotonic() - started
+
+
+@contextlib.contextmanager
+def _output_to(file):
+    """This process's stdout and stderr (and so a kernel's it starts) into `file`, for a while."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        os.dup2(file.fileno(), 1)
+        os.dup2(file.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+
+
+def _run_trivial_cell(course_root: str, limits, cell_timeout: int) -> None:
+    from traitlets.config import Config
+
+    from .execute import error_message
+    from .sandbox import START_FAILURES, SandboxBroken, SandboxedExecute
+
+    scratch = Path(tempfile.mkdtemp(prefix="dlcourse-preflight-"))
+    saved_env = {k: os.environ.get(k) for k in KERNEL_ENV}
+    token = secrets.token_hex(8)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"print({token!r})")])
+    try:
+        config = Config()
+        sandboxed_kernels(scratch, course_root, limits, config)
+        config.SandboxedExecute.update(limits=limits.as_dict(), scratch=str(scratch), kernel_name="python3",
+                                       timeout=max(1, min(cell_timeout, 120)), nonce=token)
+        START_FAILURES.clear()
+        SandboxedExecute(config=config).preprocess(nb, {"nbgrader": {"notebook": "preflight"}})
+    except SandboxBroken:
+        raise
+    except Exception as exc:  # noqa: BLE001 (any failure to run the kernel is the sandbox's)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise SandboxBroken(f"{type(exc).__name__}: {first}") from None
+    finally:
+        _restore_env(saved_env)
+        shutil.rmtree(scratch, ignore_errors=True)
+    if token not in "".join(out.get("text", "") for out in nb.cells[0].outputs):
+        said = error_message(nb.cells[0]) or "no output"
+        raise SandboxBroken(f"a sandboxed kernel started but did not run a trivial cell ({said.splitlines()[0]})")
 
 
 def _configure_autograde(nb_api, job: GradingJob, scratch: Path, limits, nonce: str, judged: dict) -> None:
     """nbgrader's autograde, with the sentinels and the recording preamble before each test cell,
     the kernel supervisor (`SandboxedExecute`) in place of its Execute, and `OverwriteCellsQuietly`
-    in place of its OverwriteCells."""
+    in place of its OverwriteCells. All set here, over the course's configuration, which refuses
+    nbgrader's own autograde (`preprocessors.RefuseInKernelGrading`)."""
+    from nbconvert.exporters import NotebookExporter
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import Execute, OverwriteCells
 
@@ -370,6 +462,7 @@ def _configure_autograde(nb_api, job: GradingJob, scratch: Path, limits, nonce: 
     nb_api.config.SandboxedExecute.scratch = str(scratch)  # the kernel runs in scratch/work/<notebook>
     nb_api.config.SandboxedExecute.notebook_timeout = int(job.notebook_timeout)
     nb_api.config.OverwriteCells.add_missing_cells = True  # OverwriteCellsQuietly's too (a subclass)
+    nb_api.config.Autograde.exporter_class = NotebookExporter
     defaults = Autograde.class_traits()["autograde_preprocessors"].default()
     nb_api.config.Autograde.autograde_preprocessors = [
         AddSentinels, *[SandboxedExecute if p is Execute else p for p in defaults]]
