@@ -132,6 +132,7 @@ def scores(course: Path) -> dict[str, float]:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("dask-cluster")  # one cluster, on one xdist worker
 def test_stale_and_unsandboxed_workers_refuse_and_the_good_one_grades(dask_cluster, tmp_path):
     course = generated_class(ROOT, tmp_path, [A], 3)  # reference, blank, valid alternatives
     run = grade_cli(course, dask_cluster, "--strict")
@@ -145,6 +146,7 @@ def test_stale_and_unsandboxed_workers_refuse_and_the_good_one_grades(dask_clust
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("dask-cluster")  # one cluster, on one xdist worker
 def test_when_every_worker_refuses_the_run_fails_and_records_nothing(dask_cluster, tmp_path):
     """The parent itself runs another reference: every worker differs from what it expects."""
     course = generated_class(ROOT, tmp_path, [A], 2)
@@ -158,6 +160,7 @@ def test_when_every_worker_refuses_the_run_fails_and_records_nothing(dask_cluste
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("dask-cluster")  # one cluster, on one xdist worker
 def test_a_job_a_worker_refuses_is_graded_by_another(dask_cluster, tmp_path, monkeypatch):
     """Without the question asked first, jobs land on every worker: the refused ones go to `good`."""
     from nbgrader.api import Gradebook  # noqa: F401 (imported before the runner's threads)
