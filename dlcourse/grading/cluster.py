@@ -211,7 +211,9 @@ class DaskRunner:
             make_certs(Path(tmp), days=2)
             local = security(tmp, shared=True)
             cluster = LocalCluster(n_workers=self.local_workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None, protocol="tls", security=local)
+                                   protocol="tls", security=local, host="127.0.0.1", dashboard_address=None,
+                                   # the scheduler's HTTP routes (health, metrics) on loopback, no dashboard
+                                   scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
             return Client(cluster, security=local), cluster
 
     def _grade(self, client, jobs: list[GradingJob]) -> Iterator[tuple[GradingJob, GradingResult]]:
