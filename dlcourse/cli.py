@@ -35,7 +35,8 @@ def cmd_autograde(args) -> int:
     course = _course(args)
     root, db_url = course.root, args.db or course.db_url
     summaries = autograde(course, args.assignment, db_url=db_url, student=args.student, force=args.force,
-                          workers=args.workers, scheduler=args.scheduler, use_dask=args.dask,
+                          workers=args.workers, scheduler=args.dask or args.scheduler,
+                          use_dask=args.dask is not None, dask_certs=args.dask_certs,
                           sandbox=not args.unsandboxed_authoring, progress=not args.quiet)
     for name in course.assignments(args.assignment):
         out = write_reports(course, db_url, name)
@@ -50,6 +51,14 @@ def cmd_autograde(args) -> int:
               "recorded for them, and the next run grades them again", file=sys.stderr)
         return 1
     return 1 if any(s.failed for s in summaries.values()) and args.strict else 0
+
+
+def cmd_dask_certs(args) -> int:
+    from .grading.cluster import make_certs
+
+    for path in make_certs(Path(args.folder)):
+        print(f"wrote {path}")
+    return 0
 
 
 def cmd_feedback(args) -> int:
@@ -157,14 +166,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--student", help="grade only this student (others untouched)")
     p.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
     p.add_argument("--workers", type=int, default=None, help="parallel graders (default: cores)")
-    p.add_argument("--scheduler", help="Dask scheduler address (tcp://host:8786)")
-    p.add_argument("--dask", action="store_true", help="use a local Dask cluster")
+    p.add_argument("--dask", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="grade on Dask workers: at the scheduler tls://host:8786 (with --dask-certs), "
+                        "or on a local cluster without an address")
+    p.add_argument("--dask-certs", metavar="DIR", help="the TLS certificates `dlcourse dask-certs DIR` made")
+    p.add_argument("--scheduler", help=argparse.SUPPRESS)  # the former spelling of --dask ADDRESS
     p.add_argument("--unsandboxed-authoring", action="store_true",
                    help="AUTHORING ONLY: run the notebooks without the bubblewrap sandbox, with your rights "
                         "(never for students' submissions); every grade is marked unsandboxed")
     p.add_argument("--strict", action="store_true", help="exit 1 when a submission could not be graded")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_autograde)
+
+    p = sub.add_parser("dask-certs", help="TLS certificates (a CA; scheduler, worker, client) for --dask")
+    p.add_argument("folder")
+    p.set_defaults(func=cmd_dask_certs)
 
     p = sub.add_parser("feedback", help="per-student HTML feedback without hidden test code")
     p.add_argument("assignment", nargs="?")

@@ -32,6 +32,7 @@ from pathlib import Path
 import nbformat
 
 from ..cells import is_slow
+from .cluster import DaskRunner
 from .course import Course, CourseError, ensure_tools_on_path
 from .execute import kernel_env
 from .protocol import GradingJob, GradingResult, Marker, Outcome, grader_version
@@ -261,36 +262,6 @@ class LocalRunner:
         self.processes = []
 
 
-def dask_runner(address: str | None, workers: int, timeout: float) -> Runner:
-    """Fan jobs out over a Dask cluster (a LocalCluster when no address is given)."""
-
-    def run(jobs: list[GradingJob]) -> Iterator[tuple[GradingJob, GradingResult]]:
-        from dask.distributed import Client, LocalCluster, as_completed
-
-        cluster = None
-        if address:
-            client = Client(address)
-        else:
-            cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
-            client = Client(cluster)
-        try:
-            futures = {client.submit(run_job_subprocess, j, float(j.timeout or timeout), pure=False): j
-                       for j in jobs}
-            for fut in as_completed(futures):
-                job = futures[fut]
-                try:
-                    yield job, fut.result()
-                except Exception as exc:  # a lost worker costs one retry-able result, not the run
-                    yield job, GradingResult.failed(job, f"the Dask task failed: {exc}", Outcome.GRADER)
-        finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
-
-    return run
-
-
 def _own_dir(root: Path, *parts: str) -> Path:
     """root/parts..., made by the grader: a link in its way is removed, never followed."""
     folder = root
@@ -317,14 +288,12 @@ def save_result(course: Course | Path, db_url: str, job: GradingJob, result: Gra
     """Write one graded submission: autograded notebooks, gradebook rows, then the marker.
 
     Only the assignment's notebooks are saved (any other is noted, never fatal to the batch).
-    A failure of the grader's own records the marker and log alone: no score, not even a 0,
-    and whatever an earlier grading saved stays until the next run grades it again."""
-    assignment, student = job.assignment, job.student
-    course = Course.at(course)
-    out_dir = _own_dir(course.root, "autograded", student, assignment)
+    A failure of the grader's own records nothing, not even a 0 or a marker: whatever an earlier
+    grading saved stays until the next run grades it again."""
     if result.outcome is Outcome.GRADER:
-        _write_marker(out_dir, job, result, list(result.notices), {})
         return
+    course = Course.at(course)
+    out_dir = _own_dir(course.root, "autograded", job.student, job.assignment)
     _save_grades(course, db_url, job, result, out_dir)
 
 
@@ -419,9 +388,10 @@ class RunOptions:
 
 def autograde(course: Course | Path, assignment: str | None = None, *, db_url: str | None = None,
               student: str | None = None, force: bool = False, workers: int | None = None,
-              scheduler: str | None = None, use_dask: bool = False, sandbox: bool = True,
-              progress: bool = True, log=print) -> dict[str, RunSummary]:
-    """Grade every (or one student's) submission of each assignment; returns a summary each."""
+              scheduler: str | None = None, use_dask: bool = False, dask_certs: Path | str | None = None,
+              sandbox: bool = True, progress: bool = True, log=print) -> dict[str, RunSummary]:
+    """Grade every (or one student's) submission of each assignment; returns a summary each
+    (on a Dask cluster with `use_dask`, at `scheduler` over TLS with `dask_certs`: `cluster`)."""
     ensure_tools_on_path()
     for key, value in kernel_env().items():  # inherited by grading processes and kernels
         os.environ.setdefault(key, value)
@@ -434,7 +404,7 @@ def autograde(course: Course | Path, assignment: str | None = None, *, db_url: s
     timeout = job_timeout(course.settings)  # each job carries its own (per its notebooks); the default
     names = course.assignments(assignment)
     local = None if scheduler or use_dask else LocalRunner(workers, timeout)
-    runner = local or dask_runner(scheduler, workers, timeout)
+    runner = local or DaskRunner(scheduler, workers, timeout, dask_certs)
     try:
         return _grade_all(course, names, options, runner)
     finally:
@@ -476,7 +446,7 @@ def _grade_all(course: Course, names: list[str], options: RunOptions, runner: Ru
     bar = _progress(len(jobs), names[0] if len(names) == 1 else f"{len(names)} assignments", options.progress)
     refused = [pair for part in parts for pair in part.refused]
     for job, result in itertools.chain(refused, runner(jobs) if jobs else []):
-        save_result(course, options.db_url, job, result)
+        save_result(course, options.db_url, job, result)  # records nothing for the grader's failure
         summary = by_name[job.assignment].summary
         summary.seconds += result.seconds
         if result.ok:

@@ -1,0 +1,323 @@
+"""Grading on Dask workers (`dlcourse autograde --dask tls://host:8786 --dask-certs DIR`).
+
+A worker is trusted with nothing it cannot show: each task carries the digest of what the
+parent grades with (`grading_digest`: the grader's version, the instructor's references, the
+hidden data), and a worker whose digest differs, or whose sandbox does not start
+(`sandbox_problem`), refuses the job with its reason. The parent asks every worker first, sends
+jobs only to those that accept, sends a job refused anyway to another one, and records nothing
+from a worker that refused or answered with another digest: with no worker left the job is a
+grader failure (`Outcome.GRADER`), graded again next run. The client, scheduler and workers
+talk TLS only, with the certificates `make_certs` writes (`dlcourse dask-certs DIR`). What every
+job of an assignment shares (its source notebooks, the course's configuration, the gradebook
+template) goes to each worker once (`client.scatter(..., broadcast=True)`), not in every job.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+from ..config import REPO_ROOT
+from .course import CourseError
+from .protocol import GradingJob, GradingResult, Outcome, grader_version
+
+logger = logging.getLogger(__name__)
+ROLES = ("scheduler", "worker", "client")
+SUBJECT = "/O=dlcourse grading"
+
+
+class DaskSetupError(CourseError):
+    """A Dask address or certificate folder the grader cannot use safely (the user's to fix)."""
+
+
+# --- what a worker grades with -------------------------------------------------------------
+
+def _hash_files(h, base: Path, paths) -> None:
+    for path in sorted(paths):
+        h.update(str(path.relative_to(base)).encode())
+        h.update(path.read_bytes())
+
+
+@functools.cache
+def grading_digest() -> str:
+    """The grader's version, the instructor's references (as this process imports them) and the
+    hidden data (data/hidden/): two machines grade alike only where this is the same."""
+    from .. import instructor
+
+    h = hashlib.sha256(grader_version().encode())
+    references = Path(instructor.__file__).parent  # not resolved: the package Python imports
+    _hash_files(h, references, references.glob("*.py"))
+    hidden = REPO_ROOT / "data" / "hidden"
+    _hash_files(h, hidden, (p for p in hidden.rglob("*") if p.is_file()))
+    return f"{grader_version()}/{h.hexdigest()[:16]}"
+
+
+@functools.cache
+def sandbox_problem() -> str:
+    """Why this machine cannot sandbox a kernel ("" when bubblewrap starts one): bwrap run once
+    per worker process, on the PATH the grading process gets."""
+    from .execute import kernel_env
+    from .sandbox import system_mounts
+
+    bwrap = shutil.which("bwrap", path=kernel_env()["PATH"])
+    if not bwrap:
+        return "bwrap (bubblewrap) is not on its PATH: its kernels would run unsandboxed"
+    argv = [bwrap, *system_mounts(), "--dev", "/dev", "--proc", "/proc", "--unshare-pid", "--unshare-net",
+            "--die-with-parent", "--", "true"]
+    try:
+        run = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bwrap could not start a sandbox ({exc})"
+    if run.returncode != 0:
+        return f"bwrap could not start a sandbox (exit {run.returncode}: {run.stderr.strip()[:200]})"
+    return ""
+
+
+def refusal(expected: str, sandbox: bool = True) -> str:
+    """Why this worker refuses a job that expects `expected` ("" when it grades it)."""
+    mine = grading_digest()
+    if mine != expected:
+        return (f"it grades with {mine}, the run expects {expected} (another grader version, "
+                "instructor references or hidden data): update it from the course's repository")
+    return sandbox_problem() if sandbox else ""
+
+
+# --- the task a worker runs ----------------------------------------------------------------
+
+@dataclass
+class Shared:
+    """What every job of one assignment carries alike, sent to each worker once."""
+
+    source_files: dict
+    config_files: dict
+    gradebook_template: str
+
+
+def split_shared(job: GradingJob) -> tuple[GradingJob, Shared]:
+    """The job without what it shares with its assignment's other jobs, and that shared part."""
+    shared = Shared(**_shared_fields(job))
+    return replace(job, source_files={}, config_files={}, gradebook_template=""), shared
+
+
+def _shared_fields(of) -> dict:
+    return {f.name: getattr(of, f.name) for f in fields(Shared)}
+
+
+@dataclass
+class WorkerAnswer:
+    """What a worker sends back: its address and digest, why it refused (or ""), the result."""
+
+    worker: str
+    digest: str
+    refused: str = ""
+    result: GradingResult | None = None
+
+
+def grade_on_worker(job: GradingJob, shared: Shared, expected: str, timeout: float) -> WorkerAnswer:
+    """The Dask task: refuse the job (wrong digest, no sandbox), else grade it in a fresh grading
+    process of this worker's."""
+    from distributed import get_worker
+
+    from .autograde import run_job_subprocess
+
+    address = get_worker().address
+    why = refusal(expected, job.sandbox)
+    if why:
+        return WorkerAnswer(address, grading_digest(), refused=why)
+    whole = replace(job, **_shared_fields(shared))
+    return WorkerAnswer(address, grading_digest(), result=run_job_subprocess(whole, timeout))
+
+
+# --- the parent's side ---------------------------------------------------------------------
+
+def checked(job: GradingJob, answer: WorkerAnswer, expected: str) -> GradingResult:
+    """The result to record from a worker's answer: a grader failure unless the worker grades with
+    the expected digest, accepted the job and, where the job asks for one, used a sandbox."""
+    if answer.digest != expected or answer.result is None:
+        return GradingResult.failed(job, f"the Dask worker {answer.worker} refused the job: "
+                                         f"{answer.refused or 'it answered with another digest'}", Outcome.GRADER)
+    result = answer.result
+    if job.sandbox and result.outcome is Outcome.GRADED and not result.sandboxed:
+        return GradingResult.failed(job, f"the Dask worker {answer.worker} graded without a sandbox",
+                                    Outcome.GRADER)
+    return result
+
+
+def security(certs: Path | str | None, shared: bool = False):
+    """The client's `distributed.Security` from a `dlcourse dask-certs` folder (TLS required);
+    `shared`: the scheduler's and workers' too (a LocalCluster's, all in this process's hands)."""
+    from distributed import Security
+
+    folder = Path(certs)
+    missing = [name for name in ("ca.pem", "client.pem", "client-key.pem") if not (folder / name).is_file()]
+    if missing:
+        raise DaskSetupError(f"{folder} lacks {', '.join(missing)}: make the certificates with "
+                             f"`dlcourse dask-certs {folder}`")
+    def pem(name: str) -> str:  # a LocalCluster's: the contents, which outlive its temporary folder
+        return (folder / name).read_text() if shared else str(folder / name)
+
+    roles = ("client", "scheduler", "worker") if shared else ("client",)
+    pairs = {f"tls_{role}_{kind}": pem(f"{role}{suffix}") for role in roles
+             for kind, suffix in (("cert", ".pem"), ("key", "-key.pem"))}
+    return Security(tls_ca_file=pem("ca.pem"), require_encryption=True, **pairs)
+
+
+def check_address(address: str | None, certs: Path | str | None) -> None:
+    """A scheduler is reached over TLS with the course's certificates, never plain TCP: the jobs
+    carry solutions and hidden tests."""
+    if address and not address.startswith("tls://"):
+        raise DaskSetupError(f"--dask {address}: the jobs carry solutions and hidden tests, so the grader "
+                             "talks to a scheduler over TLS only: give tls://host:port and --dask-certs DIR")
+    if address and not certs:
+        raise DaskSetupError(f"--dask {address} needs --dask-certs DIR (made by `dlcourse dask-certs DIR`)")
+
+
+class DaskRunner:
+    """Fan jobs out over a Dask cluster (a LocalCluster with temporary TLS certificates when no
+    address is given); see the module's docstring for what a worker must show first."""
+
+    def __init__(self, address: str | None, workers: int, timeout: float, certs: Path | str | None = None):
+        check_address(address, certs)
+        if address:
+            security(certs)  # the certificates checked before anything is graded
+        self.address, self.local_workers, self.timeout, self.certs = address, max(1, workers), timeout, certs
+        self.expected = grading_digest()
+        self.refused: dict[str, str] = {}  # worker address -> why it refused
+
+    def __call__(self, jobs: list[GradingJob]) -> Iterator[tuple[GradingJob, GradingResult]]:
+        client, cluster = self._connect()
+        try:
+            yield from self._grade(client, jobs)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+    def _connect(self):
+        from distributed import Client, LocalCluster
+
+        if self.address:
+            return Client(self.address, security=security(self.certs)), None
+        with tempfile.TemporaryDirectory(prefix="dlcourse-local-certs-") as tmp:  # read once, at start-up
+            make_certs(Path(tmp), days=2)
+            local = security(tmp, shared=True)
+            cluster = LocalCluster(n_workers=self.local_workers, threads_per_worker=1, processes=True,
+                                   protocol="tls", security=local, host="127.0.0.1", dashboard_address=None,
+                                   # the scheduler's HTTP routes (health, metrics) on loopback, no dashboard
+                                   scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
+            return Client(cluster, security=local), cluster
+
+    def _grade(self, client, jobs: list[GradingJob]) -> Iterator[tuple[GradingJob, GradingResult]]:
+        from distributed import as_completed
+
+        self._ask_workers(client, sandbox=any(job.sandbox for job in jobs))
+        shared: dict[str, object] = {}
+        pending = as_completed()
+        futures = {}
+        for job in jobs:
+            future = self._submit(client, job, shared)
+            if future is None:
+                yield job, self._nowhere(job)
+            else:
+                futures[future] = job
+                pending.add(future)
+        for future in pending:
+            job = futures.pop(future)
+            try:
+                answer = future.result()
+            except Exception as exc:  # noqa: BLE001 (a lost worker costs one retry-able result, not the run)
+                yield job, GradingResult.failed(job, f"the Dask task failed: {exc}", Outcome.GRADER)
+                continue
+            if answer.refused:  # a worker that refused once refuses every job: it gets no more
+                self._refuse(answer.worker, answer.refused)
+                again = self._submit(client, job, shared)
+                if again is not None:
+                    futures[again] = job
+                    pending.add(again)
+                    continue
+            yield job, checked(job, answer, self.expected)
+
+    def _ask_workers(self, client, sandbox: bool) -> None:
+        """Ask every worker, before any job is sent, whether it would refuse one."""
+        for worker, why in client.run(refusal, self.expected, sandbox, on_error="return").items():
+            if isinstance(why, BaseException):  # a worker too old to know the question
+                why = f"it cannot say what it grades with ({type(why).__name__}: {why})"
+            if why:
+                self._refuse(worker, why)
+
+    def _refuse(self, worker: str, why: str) -> None:
+        if worker not in self.refused:
+            logger.warning("the Dask worker %s refuses to grade: %s", worker, why)
+        self.refused[worker] = why
+
+    def _submit(self, client, job: GradingJob, shared: dict):
+        """The job's task, on a worker that has not refused; None when none is left."""
+        accepting = [w for w in client.scheduler_info(n_workers=-1)["workers"] if w not in self.refused]
+        if not accepting:
+            return None
+        slim, data = split_shared(job)
+        if job.assignment not in shared:
+            shared[job.assignment] = client.scatter(data, broadcast=True, workers=accepting, hash=False)
+        return client.submit(grade_on_worker, slim, shared[job.assignment], self.expected,
+                             float(job.timeout or self.timeout), pure=False, workers=accepting,
+                             allow_other_workers=False)
+
+    def _nowhere(self, job: GradingJob) -> GradingResult:
+        reasons = "; ".join(f"{worker}: {why}" for worker, why in sorted(self.refused.items()))
+        return GradingResult.failed(job, f"no Dask worker can grade it ({reasons or 'the cluster has no worker'})",
+                                    Outcome.GRADER)
+
+
+# --- certificates --------------------------------------------------------------------------
+
+def make_certs(folder: Path, days: int = 365) -> list[Path]:
+    """A CA of the course's own and a certificate and key signed by it for the scheduler, the
+    workers and the client (`dlcourse dask-certs DIR`), made with the `openssl` command. The CA's
+    key is not kept: to add a machine, copy the folder's files; to renew or revoke, make a new folder."""
+    openssl = shutil.which("openssl")
+    if not openssl:
+        raise DaskSetupError("the `openssl` command is needed to make the certificates (apt install openssl)")
+    ec_key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="dlcourse-certs-") as tmp:
+        work = Path(tmp)
+        _openssl(openssl, "req", "-x509", *ec_key, "-keyout", work / "ca-key.pem", "-out", work / "ca.pem",
+                 "-days", str(days), "-subj", f"{SUBJECT}/CN=dlcourse grading CA",
+                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        (work / "leaf.ext").write_text("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
+                                       "extendedKeyUsage=serverAuth,clientAuth\n")
+        for role in ROLES:
+            _openssl(openssl, "req", *ec_key, "-keyout", work / f"{role}-key.pem", "-out", work / f"{role}.csr",
+                     "-subj", f"{SUBJECT}/CN=dlcourse {role}")
+            _openssl(openssl, "x509", "-req", "-in", work / f"{role}.csr", "-CA", work / "ca.pem", "-CAkey",
+                     work / "ca-key.pem", "-set_serial", str(secrets.randbits(63)), "-days", str(days),
+                     "-extfile", work / "leaf.ext", "-out", work / f"{role}.pem")
+        written = [_write(folder / "ca.pem", (work / "ca.pem").read_bytes(), 0o644)]
+        for role in ROLES:
+            written.append(_write(folder / f"{role}.pem", (work / f"{role}.pem").read_bytes(), 0o644))
+            written.append(_write(folder / f"{role}-key.pem", (work / f"{role}-key.pem").read_bytes(), 0o600))
+    return written
+
+
+def _openssl(*args) -> None:
+    run = subprocess.run([str(a) for a in args], capture_output=True, text=True)
+    if run.returncode != 0:
+        raise DaskSetupError(f"openssl {args[1]} failed: {run.stderr.strip()[-300:]}")
+
+
+def _write(path: Path, data: bytes, mode: int) -> Path:
+    if path.is_symlink() or path.exists():
+        path.unlink()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return path
