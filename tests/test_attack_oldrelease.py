@@ -157,3 +157,55 @@ def test_moved_cells_are_graded_where_they_are(graded):
 
 def test_a_renamed_and_reordered_notebook_loses_only_the_deleted_question(graded):
     _expect_all_but(graded, "renamed-reordered", "test_q_grad_shape")
+
+
+# -- models the judge cannot rebuild: refused by the visible test, with what to change ------------
+KERAS_FIXTURES = ROOT / "tests" / "fixtures" / "04_keras_api"
+
+
+def _built(fixture) -> object:
+    """The model the fixture's build_fashion_mlp returns, built in this process."""
+    import keras
+
+    namespace = {"keras": keras}
+    exec(compile(fixture.code, str(fixture.path), "exec"), namespace)  # noqa: S102 - our own fixture
+    return namespace["build_fashion_mlp"]()
+
+
+@pytest.mark.parametrize("scenario, says", [
+    ("lambda_flatten", "replace its 1 Lambda layer(s) with built-in"),
+    ("subclassed_model", "it is an instance of a class of your own (a subclass of keras.Model)"),
+])
+def test_a_model_the_grader_cannot_rebuild_is_refused_with_what_to_change(scenario, says):
+    """The visible test refuses it while the student works, and the judge (which failed it with a
+    bare "(ValueError)" / "(TypeError)") says the same thing."""
+    from dlcourse.instructor.fixtures import load_fixture, run_fixture
+    from dlcourse.testkit.keras import GRADER_READS, UnrebuildableModel, check_rebuildable
+
+    fixture = load_fixture(KERAS_FIXTURES / f"build_fashion_mlp__{scenario}.py")
+    with pytest.raises(UnrebuildableModel) as visible:
+        check_rebuildable(_built(fixture), "build_fashion_mlp()")
+    assert str(visible.value).startswith("build_fashion_mlp() returned a model the grader cannot read: " + says)
+    assert GRADER_READS in str(visible.value)
+    [judged] = [r for r in run_fixture(fixture, ROOT / "source", full=False) if r.grade_id == "test_build_fashion_mlp"]
+    assert not judged.passed
+    explanation = str(visible.value).split(": ", 1)[1]
+    assert judged.message == f"AssertionError: {explanation}", judged.message
+
+
+def test_a_functional_model_of_built_in_layers_is_rebuilt_with_its_weights():
+    import numpy as np
+
+    from dlcourse.instructor.fixtures import load_fixture
+    from dlcourse.testkit.keras import check_rebuildable, model_output, rebuild_model
+
+    model = _built(load_fixture(KERAS_FIXTURES / "build_fashion_mlp__valid_functional_softmax_layer.py"))
+    check_rebuildable(model, "build_fashion_mlp()")  # no error
+    import json
+
+    import keras
+
+    rebuilt = rebuild_model(json.dumps(keras.saving.serialize_keras_object(model), default=str),
+                            model.get_weights())
+    images = np.random.default_rng(0).random((3, 28, 28)).astype("float32")
+    np.testing.assert_allclose(model_output(rebuilt, images), model_output(model, images), rtol=1e-6)
