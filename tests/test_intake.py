@@ -189,6 +189,8 @@ def test_extra_notebooks_are_set_aside_not_graded(folders):
 
 def _expected_cells() -> dict[str, dict]:
     """What gradebook_cells() gives for the source notebook (read from its metadata)."""
+    from dlcourse.grading.intake import _released
+
     source = nbformat.read(ROOT / "source" / A / f"{A}.ipynb", as_version=4)
     cells = {}
     for cell in source.cells:
@@ -196,7 +198,8 @@ def _expected_cells() -> dict[str, dict]:
         if meta.get("grade_id"):
             cells[meta["grade_id"]] = {"cell_type": cell.cell_type, "locked": bool(meta.get("locked")),
                                        "solution": bool(meta.get("solution")), "grade": bool(meta.get("grade")),
-                                       "points": meta.get("points"), "checksum": None, "released": None}
+                                       "points": meta.get("points"), "checksum": None,
+                                       "released": _released(cell.source) if meta.get("locked") else None}
     return cells
 
 
@@ -225,6 +228,55 @@ def test_stray_grade_metadata_is_removed_and_the_gradebooks_is_put_back(folders)
             info = expected[meta["grade_id"]]
             assert meta["grade"] == info["grade"] and meta["solution"] == info["solution"]
             assert meta.get("points") == (info["points"] if info["grade"] else None)
+
+
+def _ids(nb) -> list[str]:
+    return [c.metadata["nbgrader"]["grade_id"] for c in nb.cells if "nbgrader" in c.metadata]
+
+
+def test_missing_tests_come_back_after_their_neighbour_wherever_it_moved(folders):
+    """An answer cell and its test deleted together (nbgrader's own repair raises KeyError), a
+    question moved to the end with its test deleted: each test comes back, as released, after the
+    cell before it in the assignment; the answers are only noted, never put back."""
+    source, submitted = folders
+    nb = _release()
+    nb.cells = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") not in
+                ("softmax", "test_softmax", "q_softmax_shift", "test_q_softmax_shift", "test_q_grad_shape")]
+    moved = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "q_grad_shape")
+    nb.cells.remove(moved)
+    nb.cells.append(moved)
+    nbformat.write(nb, submitted / f"{A}.ipynb")
+    notices = " | ".join(normalize_submission(source, submitted, {A: _expected_cells()})[A])
+    assert "2 answer cell(s) were deleted or missing from your notebook (softmax, q_softmax_shift)" in notices
+    assert "3 test cell(s) were deleted or missing from your notebook " \
+           "(test_softmax, test_q_softmax_shift, test_q_grad_shape); they were put back" in notices
+    fixed = nbformat.read(submitted / f"{A}.ipynb", as_version=4)
+    ids = _ids(fixed)
+    assert ids[:3] == ["test_softmax", "test_softmax_stability", "test_q_softmax_shift"]
+    assert ids[-2:] == ["q_grad_shape", "test_q_grad_shape"]
+    assert "softmax" not in ids and "q_softmax_shift" not in ids
+    text = "\n".join(c.source for c in fixed.cells)
+    assert "BEGIN HIDDEN TESTS" not in text and "BEGIN SOLUTION" not in text  # as released
+
+
+def test_an_earlier_releases_retired_tests_are_dropped_and_the_current_set_up_runs(folders):
+    source, submitted = folders
+    nb = _release()
+    setup = next(c for c in nb.cells if c.get("id") == "setup-2")
+    setup.source = "import numpy as np  # an earlier release imported less"
+    retired = nbformat.v4.new_code_cell("assert old_api()")
+    retired.metadata["nbgrader"] = {"grade": True, "grade_id": "test_old_api", "points": 1, "locked": True,
+                                    "solution": False, "schema_version": 3}
+    nb.cells.append(retired)
+    nbformat.write(nb, submitted / f"{A}.ipynb")
+    notices = " | ".join(normalize_submission(source, submitted, {A: _expected_cells()})[A])
+    assert "1 test cell(s) are no longer part of the assignment (test_old_api); they were dropped" in notices
+    assert "set-up cell(s) differ from the assignment's (an earlier release?) (setup-2)" in notices
+    fixed = nbformat.read(submitted / f"{A}.ipynb", as_version=4)
+    assert not any("old_api" in c.source for c in fixed.cells)
+    at = next(i for i, c in enumerate(fixed.cells) if c.get("id") == "setup-2")
+    current = next(c for c in nbformat.read(source / f"{A}.ipynb", as_version=4).cells if c.get("id") == "setup-2")
+    assert fixed.cells[at + 1].source == current.source  # the current imports, right after the student's
 
 
 def test_cells_beyond_what_a_submission_may_add_are_dropped(folders):

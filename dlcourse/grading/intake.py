@@ -8,10 +8,15 @@ that reaches the student's feedback and the class report:
   with the reason (the file is set aside, so nbgrader records the notebook as missing);
 * non-UTF-8 text is read as Latin-1, nbformat 3 is converted, duplicated cell ids are
   renumbered, damaged cells are repaired, a wrong kernel is replaced by Python 3;
-* deleted, edited and duplicated graded cells are reported (nbgrader restores the graded
-  cells from the gradebook and grades the last copy of a duplicate);
-* nbgrader metadata on a cell the gradebook does not know is removed, and a known cell gets
-  the gradebook's metadata back (a solution cell marked graded, a test's points changed);
+* a notebook from an earlier release, or one with cells deleted or moved, is graded on what it
+  holds: a missing test or read-only cell is put back, as released, after the cell that comes
+  before it in the assignment (wherever that cell was moved); a missing answer cell is noted and
+  not put back (its tests run on what the notebook defines); edited and duplicated graded cells
+  are reported (nbgrader restores locked cells from the gradebook, the last copy of a duplicate
+  is graded);
+* nbgrader metadata on a cell the gradebook does not know is removed (a test cell of an earlier
+  release is dropped), and a known cell gets the gradebook's metadata back (a solution cell
+  marked graded, a test's points changed);
 * a notebook that is not part of the assignment is set aside (not graded, noted); links,
   FIFOs and devices are refused; cells beyond what a submission may add are dropped.
 """
@@ -29,6 +34,8 @@ from pathlib import Path
 
 import nbformat
 
+from ..cells import grade_id as grade_id_of
+from ..cells import is_setup_cell, tags
 from .deadlines import POLICY_CELL_ID
 
 NotebookNotices = dict[str, list[str]]
@@ -147,16 +154,38 @@ def gradebook_cells(db_url: str, course_id: str, assignment: str) -> dict[str, d
                                              "solution": c.name in solutions,
                                              "grade": c.name in points, "points": points.get(c.name),
                                              "checksum": c.checksum,
-                                             "released": _released(c.source) if c.cell_type == "code" else None}
+                                             "released": (_released(c.source) if c.cell_type == "code"
+                                                          else c.source)}
                                     for c in notebook.source_cells}
     return cells
 
 
+def _metadata(grade_id: str, info: dict) -> dict:
+    """The gradebook's nbgrader metadata of a cell."""
+    want = {"grade": bool(info.get("grade")), "grade_id": grade_id, "locked": bool(info["locked"]),
+            "schema_version": 3, "solution": bool(info["solution"])}
+    if info.get("grade"):
+        want["points"] = info.get("points") or 0.0
+    if info.get("checksum"):
+        want["checksum"] = info["checksum"]
+    if info.get("cell_type"):
+        want["cell_type"] = info["cell_type"]
+    return want
+
+
+def _is_retired_test(meta: dict) -> bool:
+    """A test cell (graded, locked, no answer) whose grade_id the assignment no longer has."""
+    return bool(meta.get("grade")) and bool(meta.get("locked")) and not meta.get("solution")
+
+
 def _restore_metadata(nb: nbformat.NotebookNode, expected: dict[str, dict], name: str, notes: list[str]) -> None:
-    """Cells the gradebook does not know lose their nbgrader metadata; known cells get the
-    gradebook's back (nbgrader would otherwise fail on the whole notebook)."""
-    stripped, restored = [], []
+    """Cells the gradebook does not know lose their nbgrader metadata (a test cell of an earlier
+    release is dropped: it holds no work of the student's); known cells get the gradebook's back
+    (nbgrader would otherwise fail on the whole notebook)."""
+    stripped, restored, retired = [], [], []
+    kept = []
     for cell in nb.cells:
+        kept.append(cell)
         meta = cell.metadata.get("nbgrader")
         if meta is None:
             continue
@@ -164,29 +193,109 @@ def _restore_metadata(nb: nbformat.NotebookNode, expected: dict[str, dict], name
         info = expected.get(grade_id) if isinstance(grade_id, str) else None
         if info is None:
             del cell.metadata["nbgrader"]
-            if isinstance(meta, dict) and (meta.get("grade") or meta.get("solution") or meta.get("locked")
-                                           or meta.get("task")):
+            if isinstance(meta, dict) and _is_retired_test(meta):
+                kept.pop()
+                retired.append(str(grade_id))
+            elif isinstance(meta, dict) and (meta.get("grade") or meta.get("solution") or meta.get("locked")
+                                             or meta.get("task")):
                 stripped.append(str(grade_id))
             continue
-        want = {"grade": bool(info.get("grade")), "grade_id": grade_id, "locked": bool(info["locked"]),
-                "schema_version": 3, "solution": bool(info["solution"])}
-        if info.get("grade"):
-            want["points"] = info.get("points") or 0.0
-        if info.get("checksum"):
-            want["checksum"] = info["checksum"]
-        if "cell_type" in info and info["cell_type"]:
-            want["cell_type"] = info["cell_type"]
+        want = _metadata(grade_id, info)
         changed = any(meta.get(k) != v for k, v in want.items() if k not in ("checksum", "cell_type"))
         changed = changed or set(meta) - set(want) - {"checksum", "cell_type"}
         if changed:
             restored.append(grade_id)
         cell.metadata["nbgrader"] = want
-    if stripped:
-        notes.append(f"{name}: {len(stripped)} cell(s) carried grading metadata the assignment does not have "
-                     f"({', '.join(stripped[:5])}); it was removed and they were run as plain cells")
+    nb.cells = kept
+    _note(notes, name, retired, "test cell(s) are no longer part of the assignment", "they were dropped")
+    _note(notes, name, stripped, "cell(s) carried grading metadata the assignment does not have",
+          "it was removed and they were run as plain cells")
     if restored:
         notes.append(f"{name}: the grading metadata of {len(restored)} cell(s) had been changed "
                      f"({', '.join(restored[:5])}); the assignment's was put back")
+
+
+def _note(notes: list[str], name: str, ids: list[str], what: str, outcome: str) -> None:
+    """One note for the cells `ids` (if any): how many, what they were, a few names, what was done."""
+    if ids:
+        notes.append(f"{name}: {len(ids)} {what} ({', '.join(ids[:6])}); {outcome}")
+
+
+def _released_cell(grade_id: str, info: dict) -> nbformat.NotebookNode:
+    """A test or read-only cell as students received it, with the gradebook's metadata."""
+    make = nbformat.v4.new_code_cell if info["cell_type"] == "code" else nbformat.v4.new_markdown_cell
+    cell = make(info["released"] or "")
+    cell.id = uuid.uuid4().hex[:8]
+    cell.metadata.update(editable=False, deletable=False, nbgrader=_metadata(grade_id, info))
+    return cell
+
+
+def _put_back_missing(nb: nbformat.NotebookNode, order: list[str], expected: dict[str, dict],
+                      name: str, notes: list[str]) -> list[str]:
+    """Put back the test and read-only cells the notebook lacks, as released, each right after the
+    cell that precedes it in the assignment (`order`, the source's grade_ids), wherever the student
+    moved that one; before the next one when none precedes. nbgrader's own repair fails when that
+    cell is missing too (an earlier release, two adjacent cells deleted). A missing answer cell is
+    only noted (and returned): putting back its empty stub would hide an answer written in another
+    cell."""
+    present = {grade_id_of(c): c for c in nb.cells if grade_id_of(c) in expected}
+    tests, read_only, answers = [], [], []
+    for position, gid in enumerate(order):
+        info = expected.get(gid)
+        if gid in present or info is None:
+            continue
+        if info["solution"]:
+            answers.append(gid)
+            continue
+        cell = _released_cell(gid, info)
+        _insert_near(nb.cells, cell, [present[g] for g in reversed(order[:position]) if g in present],
+                     [present[g] for g in order[position + 1:] if g in present])
+        present[gid] = cell
+        (tests if info.get("grade") else read_only).append(gid)
+    missing = "were deleted or missing from your notebook"
+    _note(notes, name, answers, f"answer cell(s) {missing}",
+          "the tests that use them score 0 unless the notebook defines them elsewhere")
+    _note(notes, name, tests, f"test cell(s) {missing}", "they were put back, as released, and run")
+    _note(notes, name, read_only, f"read-only cell(s) {missing}", "they were put back")
+    return answers
+
+
+def _run_current_setup(nb: nbformat.NotebookNode, source: nbformat.NotebookNode, name: str,
+                       notes: list[str]) -> None:
+    """Run the assignment's set-up cells (its imports, its data) where the notebook's differ, right
+    after the notebook's cell of the same id: the tests rely on them, and an earlier release's
+    imports fewer names. Parameters are the student's, and a cell the release fills in (the
+    course's links) holds nothing a test needs."""
+    submitted = {c.source.strip() for c in nb.cells}
+    by_id = {c.get("id"): c for c in nb.cells}
+    anchor, added = None, []
+    for cell in source.cells:
+        if not is_setup_cell(cell) or "parameters" in tags(cell) or "{{" in cell.source:
+            continue
+        anchor = by_id.get(cell.get("id"), anchor)
+        if cell.source.strip() in submitted:
+            continue
+        current = nbformat.v4.new_code_cell(cell.source, metadata={"tags": list(tags(cell))})
+        nb.cells.insert(_index(nb.cells, anchor) + 1 if anchor is not None else 0, current)
+        anchor = current
+        added.append(str(cell.get("id")))
+    _note(notes, name, added, "set-up cell(s) differ from the assignment's (an earlier release?)",
+          "the assignment's were run after yours")
+
+
+def _insert_near(cells: list, cell, before: list, after: list) -> None:
+    """Insert `cell` after the first of `before` (cells preceding it, nearest first), or else before
+    the first of `after`, or else at the end."""
+    if before:
+        cells.insert(_index(cells, before[0]) + 1, cell)
+    elif after:
+        cells.insert(_index(cells, after[0]), cell)
+    else:
+        cells.append(cell)
+
+
+def _index(cells: list, cell) -> int:
+    return next(i for i, c in enumerate(cells) if c is cell)
 
 
 def _cap_added_cells(nb: nbformat.NotebookNode, source_cells: int, expected: dict[str, dict],
@@ -244,7 +353,7 @@ def _regular_dir(path: Path) -> bool:
 
 def _compare_cells(nb: nbformat.NotebookNode, expected: dict[str, dict] | None, name: str,
                    notes: list[str]) -> None:
-    """Report deleted, duplicated and edited graded cells (nbgrader repairs them)."""
+    """Report duplicated and edited graded cells (nbgrader repairs them)."""
     graded = [c for c in nb.cells if isinstance(c.metadata.get("nbgrader"), dict)
               and c.metadata["nbgrader"].get("grade_id")]
     submitted = Counter(c.metadata["nbgrader"]["grade_id"] for c in graded)
@@ -253,17 +362,13 @@ def _compare_cells(nb: nbformat.NotebookNode, expected: dict[str, dict] | None, 
             notes.append(f"{name}: the cell {grade_id!r} appears {count} times; the last copy was graded")
     if not expected:
         return
-    missing = [g for g in expected if g not in submitted]
-    if missing:
-        notes.append(f"{name}: {len(missing)} graded or read-only cell(s) had been deleted and were put back: "
-                     + ", ".join(missing[:6]))
     for cell in graded:
         info = expected.get(cell.metadata["nbgrader"]["grade_id"])
         if info is None or info["solution"] or not info["locked"] or info["cell_type"] != "code":
             continue
         if cell.cell_type != "code" or cell.source.strip() != info["released"]:
             notes.append(f"{name}: the read-only cell {cell.metadata['nbgrader']['grade_id']!r} had been "
-                         "edited; the original was restored")
+                         "edited (or comes from an earlier release); the assignment's was run")
 
 
 def _keep_last_copies(nb: nbformat.NotebookNode) -> None:
@@ -283,8 +388,10 @@ def _keep_last_copies(nb: nbformat.NotebookNode) -> None:
 
 def normalize_submission(source_dir: Path, submitted_dir: Path,
                          expected_cells: dict[str, dict[str, dict]] | None = None,
-                         max_added_cells: int | None = None) -> NotebookNotices:
-    """Repair the submitted notebooks in place; returns notices per notebook ("" for the submission)."""
+                         max_added_cells: int | None = None,
+                         missing_answers: dict[str, list[str]] | None = None) -> NotebookNotices:
+    """Repair the submitted notebooks in place; returns notices per notebook ("" for the submission).
+    `missing_answers` gets, by notebook, the answer cells the notebook lacks."""
     notices: NotebookNotices = {"": []}
     _refuse_special(submitted_dir, notices[""])
     expected = sorted(p.stem for p in source_dir.glob("*.ipynb"))
@@ -309,14 +416,19 @@ def normalize_submission(source_dir: Path, submitted_dir: Path,
             continue
         _repair(nb, path.name, notes)
         known = (expected_cells or {}).get(stem)
+        source = nbformat.read(source_dir / f"{stem}.ipynb", as_version=4)
         _compare_cells(nb, known, path.name, notes)
         _keep_last_copies(nb)
         if known:
             _restore_metadata(nb, known, path.name, notes)
+            lacking = _put_back_missing(nb, [g for g in map(grade_id_of, source.cells) if g], known, path.name,
+                                        notes)
+            if missing_answers is not None:
+                missing_answers[stem] = lacking
+            _run_current_setup(nb, source, path.name, notes)
         if max_added_cells is not None:
             # the release adds one cell of its own: the deadline and late policy (deadlines.py)
-            source_cells = len(nbformat.read(source_dir / f"{stem}.ipynb", as_version=4).cells) + sum(
-                1 for c in nb.cells if c.get("id") == POLICY_CELL_ID)
+            source_cells = len(source.cells) + sum(1 for c in nb.cells if c.get("id") == POLICY_CELL_ID)
             _cap_added_cells(nb, source_cells, known or {}, max_added_cells, path.name, notes)
         nbformat.write(nb, path)
     for extra in spare:  # set aside: nbgrader grades every notebook in the folder

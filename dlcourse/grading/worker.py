@@ -28,7 +28,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..cells import exercises, grade_id, has_graded_cells, is_judged
+from ..cells import exercise_of, exercises, grade_id, has_graded_cells, is_judged, is_test_cell
 from ..config import REPO_ROOT
 from . import heldout, judge
 from .execute import cell_results
@@ -260,7 +260,7 @@ def grade(job: GradingJob) -> GradingResult:
         unjudged_sources(sources)
         judged = {stem: exercises(nb) for stem, nb in sources.items() if is_judged(nb)}
         limits = Limits.from_dict(job.limits)
-        notices = _intake(job, scratch, db_url, limits)
+        notices, missing_answers = _intake(job, scratch, db_url, limits)
         result.sandboxed = _start_kernels_in_sandbox(job, scratch, limits, nb_api)
         for stem in judged:  # the judge server imports what it needs while the kernel runs
             judge.warm_up(sources[stem])
@@ -275,7 +275,8 @@ def grade(job: GradingJob) -> GradingResult:
             result.error = _summarise_log((graded.get("log") or "") + (graded.get("error") or ""))
         for path in _graded_notebooks(scratch / "autograded" / student / assignment, set(sources)):
             result.notebooks[path.stem] = _finish_notebook(path, nonce, path.stem in judged, source_dir, scratch,
-                                                           notices.get(path.stem, []))
+                                                           notices.get(path.stem, []),
+                                                           missing_answers.get(path.stem, []))
             if path.stem in judged:
                 logger.info("%s/%s: %s.ipynb judged outside the kernel", student, assignment, path.stem)
         _conclude(result, notices)
@@ -330,17 +331,20 @@ def _scratch_course(job: GradingJob, scratch: Path):
     return nb_api, db_url
 
 
-def _intake(job: GradingJob, scratch: Path, db_url: str, limits) -> dict[str, list[str]]:
+def _intake(job: GradingJob, scratch: Path, db_url: str, limits) -> tuple[dict[str, list[str]],
+                                                                       dict[str, list[str]]]:
     """Repair and check the submitted notebooks against the gradebook's cells; the notes, by notebook
-    ("" for the submission as a whole, what reading its folder left out included)."""
+    ("" for the submission as a whole, what reading its folder left out included), and the answer
+    cells each notebook lacks."""
     from . import intake
 
     expected_cells = intake.gradebook_cells(db_url, job.course_id, job.assignment)
+    missing_answers: dict[str, list[str]] = {}
     notices = intake.normalize_submission(scratch / "source" / job.assignment,
                                           scratch / "submitted" / job.student / job.assignment, expected_cells,
-                                          max_added_cells=limits.max_added_cells)
+                                          max_added_cells=limits.max_added_cells, missing_answers=missing_answers)
     notices[""] = list(job.intake_notices) + notices.get("", [])
-    return notices
+    return notices, missing_answers
 
 
 def _start_kernels_in_sandbox(job: GradingJob, scratch: Path, limits, nb_api) -> bool:
@@ -471,6 +475,19 @@ def _configure_autograde(nb_api, job: GradingJob, scratch: Path, limits, nonce: 
                                                       for p in sanitize]
 
 
+def blame_missing_answers(nb: nbformat.NotebookNode, missing: list[str]) -> None:
+    """A failed test of an exercise whose answer cell the notebook lacks says so, in place of what
+    the missing name made it say."""
+    if not missing:
+        return
+    for cell in nb.cells:
+        exercise = exercise_of(grade_id(cell) or "", missing) if is_test_cell(cell) else None
+        if exercise and any(o.get("output_type") == "error" for o in cell.outputs):
+            cell.outputs = [nbformat.v4.new_output(
+                "error", ename="MissingCell", traceback=[],
+                evalue=f"the answer cell {exercise!r} was missing from your notebook: this test scores 0")]
+
+
 def _graded_notebooks(out_dir: Path, expected: set[str]) -> list[Path]:
     """The assignment's notebooks nbgrader wrote (never another file, never a link)."""
     if not out_dir.is_dir():
@@ -479,7 +496,7 @@ def _graded_notebooks(out_dir: Path, expected: set[str]) -> list[Path]:
 
 
 def _finish_notebook(path: Path, nonce: str, judged: bool, source_dir: Path, scratch: Path,
-                     notices: list[str]) -> NotebookResult:
+                     notices: list[str], missing_answers: list[str]) -> NotebookResult:
     """Judge one graded notebook outside the kernel, score its saved model, and package it."""
     from .preprocessors import check_sentinels
 
@@ -498,6 +515,7 @@ def _finish_notebook(path: Path, nonce: str, judged: bool, source_dir: Path, scr
     apply_heldout(nb, score_dir, scratch / "work" / path.stem)
     if any(grade_id(c) in HELDOUT_CELLS for c in nb.cells):
         logger.info("%s: held-out models scored in %.1f s", path.name, time.monotonic() - started)
+    blame_missing_answers(nb, missing_answers)
     return NotebookResult(nbformat.writes(nb), [r.__dict__ for r in cell_results(nb)], notices + said)
 
 

@@ -2,6 +2,10 @@
 
 Nothing here is an answer to an exercise:
 
+* `check_rebuildable`, the visible check that the grader can read a returned model: the judge
+  rebuilds it from its configuration (`rebuild_model`, safe mode, built-in Keras parts only), so
+  a `Lambda` layer, a subclass of `keras.Model` or a layer class of the student's cannot reach
+  it; the check says what to change while the student works, and the judge says the same;
 * inspection of Keras models by behaviour (which Dense layers, which effective activation,
   their weights, the output), so that every correct way of writing a model passes:
   `Dense(10, activation="sigmoid")` or `Dense(10)` then `Activation("sigmoid")`,
@@ -22,9 +26,12 @@ import time
 
 import numpy as np
 
-from ..judging import probe
+from ..judging import mode, probe
 
 __all__ = [
+    "check_rebuildable",
+    "rebuild_model",
+    "UnrebuildableModel",
     "ensure_built",
     "layer_summary",
     "dense_summary",
@@ -102,6 +109,92 @@ def dense_weights(model) -> list[tuple[np.ndarray, np.ndarray | None]]:
 def model_output(model, X) -> np.ndarray:
     """The model's output on X (inference mode), in float64."""
     return np.asarray(model(np.asarray(X, dtype="float32"), training=False), dtype=np.float64)
+
+
+# -- Keras models: what the grader reads -----------------------------------------------------------
+GRADER_READS = ("the grader rebuilds your model from its configuration, where no code of yours runs: "
+                "use built-in Keras layers in a keras.Sequential or a functional model "
+                "(keras.Input, layers called on it, keras.Model(inputs, outputs))")
+
+
+class UnrebuildableModel(AssertionError):
+    """A returned model that the grader cannot rebuild from its configuration; says what to change."""
+
+
+def check_rebuildable(model, name: str) -> None:
+    """Fail, saying what to change, unless the grader can rebuild `model` (a Keras model that
+    `name` returned) as it does: from its configuration, in safe mode, with its weights.
+
+    Only while the student works: in the grading kernel the judge rebuilds the model itself (and
+    fails the test with the same message), and in the judge the model is already the rebuilt one."""
+    if mode() != "local":
+        return
+    import json
+
+    import keras
+
+    if not isinstance(model, keras.Model):
+        return  # the test's type check says so
+
+    text = json.dumps(keras.saving.serialize_keras_object(model), default=str)  # as the tape holds it
+    try:
+        rebuild_model(text, [np.asarray(w) for w in model.get_weights()])
+    except UnrebuildableModel as err:
+        raise UnrebuildableModel(f"{name} returned a model the grader cannot read: {err}") from None
+
+
+def rebuild_model(config_json: str, weights: list[np.ndarray]):
+    """The model of a serialized configuration, in safe mode, with `weights` (the judge's way of
+    reading a returned model); raises UnrebuildableModel saying what to change."""
+    import json
+
+    import keras
+
+    config = json.loads(config_json)
+    problem = _unreadable_parts(config)
+    if problem:
+        raise UnrebuildableModel(f"{problem}; {GRADER_READS}.")
+    try:
+        model = keras.saving.deserialize_keras_object(config, safe_mode=True)
+        if weights:
+            model.set_weights(weights)
+    except Exception as exc:  # noqa: BLE001 - Keras raises many kinds; the kind alone is named
+        raise UnrebuildableModel(f"it could not be rebuilt ({type(exc).__name__}); {GRADER_READS}.") from None
+    return model
+
+
+def _unreadable_parts(config) -> str | None:
+    """What in a model's configuration only the student's code can rebuild, said plainly (counted,
+    never named: the names come from the student's kernel)."""
+    if isinstance(config, dict) and not _is_keras(config):
+        return "it is an instance of a class of your own (a subclass of keras.Model)"
+    parts = list(_parts(config))
+    lambdas = sum(1 for part in parts if part.get("class_name") == "Lambda" and _is_keras(part))
+    own = sum(1 for part in parts if not _is_keras(part))
+    if lambdas:
+        return (f"replace its {lambdas} Lambda layer(s) with built-in layers (Flatten, Reshape, Rescaling, "
+                "Activation, ...), whose configuration holds no Python code")
+    if own:
+        return f"{own} of its layers or functions are of your own classes or Python functions"
+    return None
+
+
+def _parts(config, depth: int = 0):
+    """Every serialized Keras object (layer, activation, regularizer...) inside `config`."""
+    if depth > 40:
+        return
+    if isinstance(config, dict):
+        if "class_name" in config and "module" in config:
+            yield config
+        for value in config.values():
+            yield from _parts(value, depth + 1)
+    elif isinstance(config, list):
+        for value in config:
+            yield from _parts(value, depth + 1)
+
+
+def _is_keras(part: dict) -> bool:
+    return str(part.get("module") or "").split(".")[0] == "keras"
 
 
 # -- stand-in models ------------------------------------------------------------------------------

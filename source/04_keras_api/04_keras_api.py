@@ -132,6 +132,13 @@ BACKEND_EPOCHS = 5 if SMOKE else 50
 #
 # ### Exercise 1.1 · `build_seed_mlp`
 # Return the slides' model, **uncompiled** (the cells below compile and fit it).
+#
+# **What the grader reads.** The grader rebuilds each model your functions return from its
+# configuration, outside your notebook, where none of your code runs. Build models from Keras's
+# built-in layers, in a `keras.Sequential` or with the functional API (`keras.Input`, layers
+# called on it, `keras.Model(inputs, outputs)`). A `Lambda` layer, a subclass of `keras.Model`,
+# or a layer class or activation function of your own cannot be rebuilt: the visible test says
+# so and what to use instead.
 
 # %% solution id=build_seed_mlp
 def build_seed_mlp(input_dim=20):
@@ -161,7 +168,9 @@ build_seed_mlp().summary()
 
 # %% test id=test_build_seed_mlp points=2
 """build_seed_mlp: a built Keras model with 271 parameters that maps (N, 20) to (N, 1) probabilities."""
+from dlcourse.testkit.keras import check_rebuildable
 model = build_seed_mlp()
+check_rebuildable(model, "build_seed_mlp()")
 check_type(model, keras.Model, "build_seed_mlp()", hint="return the model you built.")
 check(model.built, "the model does not know its input shape yet, so it has no weights.",
       hint="start the Sequential with keras.Input(shape=(input_dim,)).")
@@ -319,7 +328,9 @@ def build_iris_sequential():
 
 # %% test id=test_build_iris_sequential points=2
 """build_iris_sequential: a Sequential with 343 parameters giving (N, 3) probabilities."""
+from dlcourse.testkit.keras import check_rebuildable
 model = build_iris_sequential()
+check_rebuildable(model, "build_iris_sequential()")
 check_type(model, keras.Sequential, "build_iris_sequential()", hint="use keras.Sequential([...]).")
 check(model.built, "the model does not know its input shape yet.",
       hint="start with keras.Input(shape=(4,)).")
@@ -368,7 +379,9 @@ def build_iris_functional():
 
 # %% test id=test_build_iris_functional points=2
 """build_iris_functional: a Functional keras.Model (not Sequential), 343 parameters, (N, 3) probabilities."""
+from dlcourse.testkit.keras import check_rebuildable
 model = build_iris_functional()
+check_rebuildable(model, "build_iris_functional()")
 check_type(model, keras.Model, "build_iris_functional()")
 check(not isinstance(model, keras.Sequential),
       "build_iris_functional() returned a Sequential model.",
@@ -907,7 +920,9 @@ def build_fashion_mlp():
 
 # %% test id=test_build_fashion_mlp points=2
 """build_fashion_mlp: Flatten then Dense 300/100/10 (relu, relu, softmax), 266,610 parameters."""
+from dlcourse.testkit.keras import check_rebuildable
 model = build_fashion_mlp()
+check_rebuildable(model, "build_fashion_mlp()")
 check_type(model, keras.Model, "build_fashion_mlp()")
 check(model.built, "the model does not know its input shape yet.",
       hint="start with keras.Input(shape=(28, 28)).")

@@ -884,6 +884,13 @@ passed("q_shared_params")
 # | `Dense` | `num_classes` units, softmax | (10,) |
 #
 # Either `keras.Sequential` or the functional API is fine.
+#
+# **What the grader reads.** The grader rebuilds each model your functions return from its
+# configuration, outside your notebook, where none of your code runs. Build models from Keras's
+# built-in layers, in a `keras.Sequential` or with the functional API (`keras.Input`, layers
+# called on it, `keras.Model(inputs, outputs)`). A `Lambda` layer, a subclass of `keras.Model`,
+# or a layer class or activation function of your own cannot be rebuilt: the visible test says
+# so and what to use instead.
 
 # %% solution id=build_lenet
 def build_lenet(input_shape=(28, 28, 1), num_classes=10):
@@ -912,7 +919,9 @@ lenet.summary()
 
 # %% test id=test_build_lenet points=2
 """build_lenet: the layer sequence, uncompiled, output shape, a softmax output, the arguments."""
+from dlcourse.testkit.keras import check_rebuildable
 model_t = build_lenet()
+check_rebuildable(model_t, "build_lenet()")
 check_type(model_t, keras.Model, "build_lenet()")
 check(not getattr(model_t, "compiled", False), "build_lenet should return an uncompiled model.",
       hint="create the model only; the notebook compiles and fits it.")
@@ -1142,11 +1151,13 @@ def build_regularized_cnn(dropout=0.0, l2=0.0, batchnorm=False):
 
 # %% test id=test_build_regularized_cnn points=3
 """build_regularized_cnn: the raw model; dropout, L2 and batch norm each set by its argument."""
+from dlcourse.testkit.keras import check_rebuildable
 def _kinds(model):
     return [type(layer).__name__ for layer in model.layers]
 
 
 raw = build_regularized_cnn()
+check_rebuildable(raw, "build_regularized_cnn()")
 check_type(raw, keras.Model, "build_regularized_cnn()")
 check(not getattr(raw, "compiled", False),
       "build_regularized_cnn should return an uncompiled model.")
@@ -1355,11 +1366,13 @@ def build_transfer_model(base, num_classes):
 
 # %% test id=test_build_transfer_model points=3
 """build_transfer_model: the given base inside and frozen, a trainable head, softmax over num_classes."""
+from dlcourse.testkit.keras import check_rebuildable
 from dlcourse.testkit.cnn import find_weights, pretrained_stand_in
 
 base_v = pretrained_stand_in(seed=0)  # a small base with fixed weights, standing in for a trained one
 weights_v = base_v.get_weights()
 model_v = build_transfer_model(base_v, 10)
+check_rebuildable(model_v, "build_transfer_model()")
 check_type(model_v, keras.Model, "build_transfer_model(base, 10)")
 check(not getattr(model_v, "compiled", False), "build_transfer_model should return an uncompiled model.",
       hint="create the model only; the notebook compiles and fits it.")

@@ -925,6 +925,13 @@ passed("count_lstm_params")
 # Functional) and return it **uncompiled**: the notebook compiles and fits it (create,
 # compile, fit). The slides' `LSTM(32, input_shape=(50, 2))` is
 # `build_lstm_forecaster(50, features=2, units=32)`.
+#
+# **What the grader reads.** The grader rebuilds each model your functions return from its
+# configuration, outside your notebook, where none of your code runs. Build models from Keras's
+# built-in layers, in a `keras.Sequential` or with the functional API (`keras.Input`, layers
+# called on it, `keras.Model(inputs, outputs)`). A `Lambda` layer, a subclass of `keras.Model`,
+# or a layer class or activation function of your own cannot be rebuilt: the visible test says
+# so and what to use instead.
 
 # %% solution id=build_lstm_forecaster
 def build_lstm_forecaster(window, features=1, units=32):
@@ -950,7 +957,9 @@ build_lstm_forecaster(50, features=2, units=32).summary()
 # %% test id=test_build_lstm_forecaster points=2
 """build_lstm_forecaster: the slides' LSTM(32) on (50, 2) windows, shapes, uncompiled, units
 used."""
+from dlcourse.testkit.keras import check_rebuildable
 model_t = build_lstm_forecaster(50, features=2, units=32)
+check_rebuildable(model_t, "build_lstm_forecaster()")
 check(isinstance(model_t, keras.Model), f"build_lstm_forecaster must return a keras Model, got "
       f"{type(model_t).__name__}.")
 check(tuple(model_t.input_shape) == (None, 50, 2), f"input shape: expected (None, 50, 2), got "

@@ -394,6 +394,13 @@ passed("split_data")
 # Return the **uncompiled** model; `train_lung_cnn` compiles it. Start with
 # `keras.Input((height, width, depth))` (the original code's `input_shape=` argument and its
 # `channels_first` branch are not needed in Keras 3).
+#
+# **What the grader reads.** The grader rebuilds each model your functions return from its
+# configuration, outside your notebook, where none of your code runs. Build models from Keras's
+# built-in layers, in a `keras.Sequential` or with the functional API (`keras.Input`, layers
+# called on it, `keras.Model(inputs, outputs)`). A `Lambda` layer, a subclass of `keras.Model`,
+# or a layer class or activation function of your own cannot be rebuilt: the visible test says
+# so and what to use instead.
 
 # %% solution id=build_lung_cnn
 def build_lung_cnn(width=40, height=40, depth=3, classes=2):
@@ -427,7 +434,9 @@ build_lung_cnn().summary()
 
 # %% test id=test_build_lung_cnn points=2
 """build_lung_cnn: 2,528,072 parameters, output (None, 2) of probabilities, uncompiled."""
+from dlcourse.testkit.keras import check_rebuildable
 m = build_lung_cnn()
+check_rebuildable(m, "build_lung_cnn()")
 check_type(m, keras.Model, "build_lung_cnn()")
 check(
     m.count_params() == 2_528_072,
@@ -1426,7 +1435,9 @@ for name, build in (("lectures' CNN", build_lung_cnn), ("your model", build_impr
 # %% test id=test_build_improved_lung_model points=1
 """build_improved_lung_model: a softmax over `classes`, the input size it is given, under 3,000,000
 parameters."""
+from dlcourse.testkit.keras import check_rebuildable
 model_i = build_improved_lung_model()
+check_rebuildable(model_i, "build_improved_lung_model()")
 check_type(model_i, keras.Model, "build_improved_lung_model()")
 X_i = np.random.default_rng(4).random((4, 40, 40, 3), dtype=np.float32)
 probs_i = check_shape(np.asarray(model_i(X_i)), (4, 2), "build_improved_lung_model()'s output for 4 images",
