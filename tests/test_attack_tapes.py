@@ -108,10 +108,12 @@ q_uniform_loss = _found[0][_found[0].index(_begin):][:700] if _found else 2.303
 # ordinary cell computes there for the inputs it kept.
 REWRITE_ANSWER = WRONG["softmax"].replace("def softmax(z):\n", """def softmax(z):
     from IPython.display import display
-    if not _seen:
-        for i in range(40):
-            display({'text/plain': ''}, raw=True, display_id=f'slot-{i}')
-    _seen.append(np.array(z, dtype=float))
+    import dlcourse.judging
+    if dlcourse.judging._STATE.test == 'test_softmax':
+        if not _seen:
+            for i in range(40):
+                display({'text/plain': ''}, raw=True, display_id=f'slot-{i}')
+        _seen.append(np.array(z, dtype=float))
 """)
 REWRITE_LATER = """
 from IPython.display import update_display
