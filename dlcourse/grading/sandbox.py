@@ -55,7 +55,7 @@ class Limits:
     cpu_seconds: int = 7200      # CPU time of the kernel (all threads), over the whole notebook
     max_processes: int = 512     # processes and threads of the kernel's user
     output_mb: float = 8.0       # output kept per cell; the rest is dropped with a note
-    tape_mb: float = 128.0       # all the test cells' recordings for the judge (dlcourse.judging), per notebook
+    tape_mb: float = 512.0       # all the test cells' recordings for the judge (dlcourse.judging), per notebook
     file_mb: int = 1024          # largest file the kernel may write
     disk_mb: int = 2048          # all the kernel writes, in total: its notebook folder, home and /tmp
     max_files: int = 20_000      # files and folders the kernel may create there, in total
