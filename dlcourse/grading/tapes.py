@@ -31,7 +31,7 @@ _STEP[list(b"[{")], _STEP[list(b"]}")] = 1, -1
 def scan(text: bytes | str, max_depth: int = MAX_DEPTH, max_items: int = MAX_ITEMS) -> tuple[int, int]:
     """(items, depth) of JSON text without parsing it: the brackets and commas outside strings.
     The depth is only measured up to `max_depth` + 1, and not at all past `max_items`."""
-    data = text.encode() if isinstance(text, str) else bytes(text)
+    data = text.encode() if isinstance(text, str) else text
     bare = _STRING.sub(b"", data)
     items = bare.count(b"[") + bare.count(b"{") + bare.count(b",")
     if items > max_items:
@@ -53,7 +53,7 @@ def too_complex(text: bytes | str, items_left: int, max_depth: int = MAX_DEPTH) 
     """(items, why it cannot be read: "" when it can) for one JSON text, before anything parses it."""
     items, depth = scan(text, max_depth, items_left)
     if items > items_left:
-        return items, f"more than {MAX_ITEMS:,} values in the notebook's recordings"
+        return items, f"more than {MAX_ITEMS:,} values"
     if depth > max_depth:
         return items, f"values nested more than {max_depth} deep"
     return items, ""
@@ -91,7 +91,8 @@ class TapeRecorder:
             return why
         items, why = too_complex(text, self.limit_items - self.used_items)
         if why:
-            self.refuse(grade_id, f"this test's recording was refused unread: {why}")
+            where = " in this notebook's recordings" if items > self.limit_items - self.used_items else ""
+            self.refuse(grade_id, f"this test's recording was refused unread: {why}{where}")
             return self.broken[grade_id]
         self.used_bytes += size
         self.used_items += items
