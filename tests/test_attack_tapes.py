@@ -58,8 +58,24 @@ def test_one_budget_per_notebook_and_floods_are_refused_unread():
     assert "nested more than" in tapes.add("test_b", "[" * 10_000 + "]" * 10_000)
 
 
-def _texts(gid, events):
-    return [json.dumps({"test": gid, "event": e}) for e in events]
+def test_a_large_message_is_scanned_before_the_client_parses_it(monkeypatch):
+    from types import SimpleNamespace
+
+    from jupyter_client.session import Session
+
+    from dlcourse.grading import sandbox
+    from dlcourse.grading.tapes import TapeRecorder
+
+    ex = sandbox.SandboxedExecute()
+    ex._tapes, ex._output_limit, ex.kc = TapeRecorder(4 * 2**20), 2**20, SimpleNamespace(session=Session())
+    monkeypatch.setattr(sandbox, "MESSAGE_FLOOR", 16 * 2**20)
+    ex._bound_messages()
+    unpack = ex.kc.session.unpack
+    long_error = json.dumps({"ename": "E", "evalue": "E" * 10_000_000, "traceback": []}).encode()
+    assert unpack(long_error)["evalue"] == "E" * 10_000_000  # parsed, then cut like any output
+    assert "1,000,000 values" in unpack(json.dumps({"data": [[]] * 2_000_000}).encode())[sandbox.REFUSED]
+    assert "nested more than" in unpack(b"[" * 100_000 + b"]" * 100_000)[sandbox.REFUSED]
+    assert "a message of 19 MB" in unpack(json.dumps({"text": "x" * 20_000_000}).encode())[sandbox.REFUSED]
 
 
 CALL = {"op": "call", "name": "scale", "result": 1.0, "changed": []}

@@ -452,6 +452,7 @@ def cap_error(content: dict, keep: int = ERROR_KEEP) -> dict:
 
 
 REFUSED = "dlcourse_refused"  # in a message's content: the supervisor refused to parse it, and why
+MESSAGE_FLOOR = 128 * 2**20  # a message up to this size is parsed when its scan passes (a long error is cut after)
 
 
 def refused_content(why: str) -> dict:
@@ -781,7 +782,7 @@ class SandboxedExecute(Execute):
         too large, too deeply nested or with too many values is never parsed in this process."""
         session = self.kc.session
         unpack = session.unpack
-        limit = max(self._tapes.limit_bytes, self._output_limit)
+        limit = max(self._tapes.limit_bytes, self._output_limit, MESSAGE_FLOOR)
 
         def bounded(data):
             if len(data) < SCAN_FROM:
