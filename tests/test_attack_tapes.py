@@ -282,7 +282,7 @@ def test_a_later_cell_cannot_rewrite_a_tests_recording(attacked):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("student, said", [
-    ("flood-refs", "refused unread"), ("flood-refs-as-text", "refused unread"),
+    ("flood-refs", "refused unread"), ("flood-refs-as-text", "this test's recording was"),
     ("flood-deep", "nested more than"), ("flood-many-cells", "in total")])
 def test_a_flood_costs_its_test_and_is_noted(attacked, student, said):
     scores = attacked["scores"]
