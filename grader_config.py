@@ -27,8 +27,8 @@ SANDBOX = {
     "cpu_seconds": int(os.environ.get("DLCOURSE_CPU_SECONDS", "7200")),  # CPU time over the notebook
     "max_processes": 512,  # processes and threads of the kernel's user (bounds fork bombs)
     "output_mb": float(os.environ.get("DLCOURSE_OUTPUT_MB", "8")),  # output kept per cell
-    # a test cell's recording for the judge (the arrays it checks), kept apart from output_mb
-    "tape_mb": float(os.environ.get("DLCOURSE_TAPE_MB", "128")),
+    # all the test cells' recordings for the judge (the arrays they check), per notebook, apart from output_mb
+    "tape_mb": float(os.environ.get("DLCOURSE_TAPE_MB", "512")),
     "file_mb": int(os.environ.get("DLCOURSE_FILE_MB", "1024")),  # largest file written; size of /tmp
     # all the kernel writes in total (its folder, home and /tmp); past it the kernel is stopped
     "disk_mb": int(os.environ.get("DLCOURSE_DISK_MB", "2048")),

@@ -335,9 +335,10 @@ def _unwrap(value: Any) -> Any:
 
 
 def _emit(event: dict) -> None:
+    """One event on the tape, as JSON text: the grader scans it, and only the judge's child parses it."""
     from IPython.display import display
 
-    display({TAPE_MIME: {"test": _STATE.test, "event": event}}, raw=True)
+    display({TAPE_MIME: json.dumps({"test": _STATE.test, "event": event})}, raw=True)
 
 
 def _kernel_value(encoded: Any, value: Any) -> Any:
@@ -602,10 +603,35 @@ def forget() -> None:
 
 def _after_cell(*_args) -> None:
     _end_recording()
+    _forget_test_source()
     try:
         get_ipython().events.unregister("post_run_cell", _after_cell)  # noqa: F821
     except (NameError, ValueError):
         pass
+
+
+RECORD_MARK = "# dlcourse: record"  # ends the first line of every test cell the grading kernel runs
+
+
+def _forget_test_source() -> None:
+    """After a test cell: drop its text where the kernel keeps it. The grader runs test cells
+    outside the history (no `In`, `_ih`, `_i`, history database); IPython still caches each cell's
+    text for tracebacks (linecache), and the last error's traceback holds its frames."""
+    import linecache
+
+    for name, entry in list(linecache.cache.items()):
+        lines = entry[2] if isinstance(entry, tuple) and len(entry) > 2 else None
+        if lines and RECORD_MARK in str(lines[0]):
+            linecache.cache.pop(name, None)
+    for name in ("last_type", "last_value", "last_traceback", "last_exc"):
+        if hasattr(sys, name):
+            setattr(sys, name, None)
+    try:
+        shell = get_ipython()  # noqa: F821 - defined in IPython kernels
+    except NameError:
+        return
+    if hasattr(shell, "InteractiveTB"):
+        shell.InteractiveTB.tb = None
 
 
 def _end_recording() -> None:
@@ -737,6 +763,11 @@ def probe(fn):
         return fn(*args, **kwargs)
 
     return wrapper
+
+
+def unread_events() -> int:
+    """Judge: the events of the current test's tape that its run has not replayed."""
+    return max(len(_STATE.events) - _STATE.cursor, 0) if _STATE.mode == "judge" else 0
 
 
 def end_judging() -> None:

@@ -427,10 +427,10 @@ FAMILY_SCENARIOS: list[Scenario] = [
         "return lambda *a, **k: {'a': text, 'b': [text] * 3}\n", at="functions")), leak=(HIDDEN_MARK, "LEAK")),
     # -- forged tapes: a tape only carries values, and the judge survives any tape
     Scenario("forged-tape-flood", "zero", "was cut", _nb(_escape(  # 4.5 MB of forged tape, 4 calls
-        "global _floods\nfrom IPython.display import display\n_floods = globals().get('_floods', 0) + 1\n"
-        "for i in range(45 if _floods <= 4 else 0):\n"
-        "    display({'application/vnd.dlcourse.tape+json': {'test': 'test_softmax', 'event': "
-        "{'op': 'call', 'name': name, 'result': 'A' * 100_000, 'changed': []}}}, raw=True)\n"
+        "global _floods\nimport json\nfrom IPython.display import display\n"
+        "_floods = globals().get('_floods', 0) + 1\nfor i in range(45 if _floods <= 4 else 0):\n"
+        "    display({'application/vnd.dlcourse.tape+json': json.dumps({'test': 'test_softmax', 'event': "
+        "{'op': 'call', 'name': name, 'result': 'A' * 100_000, 'changed': []}})}, raw=True)\n"
         "return None\n", at="functions"))),
     Scenario("forged-tape-nested", "zero", "", _nb(_escape(
         "from IPython.display import display\nvalue = 1.0\nfor _ in range(5000):\n    value = [value]\n"

@@ -175,15 +175,9 @@ def test_a_recording_holds_one_event_per_exercise_call():
 
 # -- the judge server (the grader's path): one fresh forked child per notebook judged
 
-def _graded(tapes: dict[str, list[dict]]) -> nbformat.NotebookNode:
-    """A graded notebook as the grading kernel leaves it: the tapes in the test cell's outputs."""
-    from dlcourse.judging import TAPE_MIME
-
-    nb = source_notebook()
-    nb.cells[-1].outputs = [nbformat.v4.new_output("display_data", data={TAPE_MIME: {"test": "test_scale",
-                                                                                      "event": e}})
-                            for e in tapes.get("test_scale", [])]
-    return nb
+def _captured(tapes: dict[str, list[dict]]) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """The tapes as the kernel supervisor hands them to the judge: each event's JSON text, by test."""
+    return {gid: [json.dumps({"test": gid, "event": e}) for e in events] for gid, events in tapes.items()}, {}
 
 
 def _judge_in_server(tmp_path, test: str = TEST, tapes=None, **limits):
@@ -191,7 +185,7 @@ def _judge_in_server(tmp_path, test: str = TEST, tapes=None, **limits):
 
     source = tmp_path / "source.ipynb"
     nbformat.write(source_notebook(test), source)
-    return judge_notebook(source, _graded(tapes if tapes is not None else record([SOLUTION])), tmp_path, **limits)
+    return judge_notebook(source, *_captured(tapes if tapes is not None else record([SOLUTION])), tmp_path, **limits)
 
 
 def test_the_judge_server_gives_the_in_process_verdicts(tmp_path):
@@ -286,7 +280,7 @@ def test_a_notebook_needing_more_modules_keeps_the_warm_judge_server(tmp_path):
     source.cells[0].source = "import colorsys\n" + source.cells[0].source
     path = tmp_path / "more.ipynb"
     nbformat.write(source, path)
-    (verdict,) = judge_notebook(path, _graded(record([SOLUTION])), tmp_path)
+    (verdict,) = judge_notebook(path, *_captured(record([SOLUTION])), tmp_path)
     assert verdict.passed
     assert judge_module._SERVER[0] is server and server.proc.pid == pid and server.alive()
     assert "colorsys" in server.preload
@@ -316,7 +310,7 @@ def test_warming_up_starts_the_judge_server_without_waiting_for_its_imports(tmp_
     warm_up(source)
     assert time.monotonic() - started < 2.5  # it did not wait for the 3 s import
     server = judge_module._SERVER[0]
-    (verdict,) = judge_notebook(path, _graded(record([SOLUTION])), tmp_path)
+    (verdict,) = judge_notebook(path, *_captured(record([SOLUTION])), tmp_path)
     assert verdict.passed and judge_module._SERVER[0] is server
     assert imported_by.read_text().split() == [str(server.proc.pid)]  # the server, once: the child had it
     server.close()

@@ -35,8 +35,9 @@ from pathlib import Path
 import nbformat
 
 from ..cells import exercises, is_setup_cell, is_test_cell
-from ..judging import TAPE_MIME, TapeMismatch, begin_judging, end_judging, parse_tape
+from ..judging import RECORD_MARK, TAPE_MIME, TapeMismatch, begin_judging, end_judging, unread_events
 from .execute import kernel_env
+from .tapes import decode_tape, load_tapes, save_tapes
 
 PASSED = "\u2714 All tests passed: "
 logger = logging.getLogger(__name__)
@@ -53,20 +54,28 @@ class Verdict:
 def recording_preamble(grade_id: str, names: list[str]) -> str:
     """The line the grader puts before a test cell in the grading kernel."""
     return (f"__import__('dlcourse.judging').judging.begin_recording({grade_id!r}, {names!r}, globals())"
-            "  # dlcourse: record\n")
+            f"  {RECORD_MARK}\n")
 
 
-def tapes_of(nb: nbformat.NotebookNode) -> dict[str, list[dict]]:
-    """Each test cell's tape (its own outputs only), by grade_id."""
-    tapes = {}
+def tapes_of(nb: nbformat.NotebookNode) -> tuple[dict[str, list[dict]], dict[str, str]]:
+    """Each test cell's tape from its own outputs, by grade_id, checked as the grader checks the
+    tapes it captures (`tapes.decode_tape`), and why some cannot be judged: the fixture harness's
+    tapes, which come from a kernel of ours."""
+    tapes, broken = {}, {}
     for cell in nb.cells:
         if is_test_cell(cell):
             gid = cell.metadata["nbgrader"]["grade_id"]
-            tapes[gid] = parse_tape(cell.get("outputs", [])).get(gid, [])
-    return tapes
+            texts = [o["data"][TAPE_MIME] for o in cell.get("outputs", []) if TAPE_MIME in o.get("data", {})]
+            try:
+                tapes[gid] = decode_tape(gid, [t if isinstance(t, str) else json.dumps(t) for t in texts])
+            except ValueError as exc:
+                broken[gid] = str(exc)
+    return tapes, broken
 
 
 def _verdict(grade_id: str, error: BaseException | None) -> Verdict:
+    if error is None and unread_events():
+        error = TapeMismatch("the recording of this test holds events after its last call")
     if error is None:
         return Verdict(grade_id, True)
     if isinstance(error, AssertionError):
@@ -81,19 +90,20 @@ def _verdict(grade_id: str, error: BaseException | None) -> Verdict:
 
 
 def judge_in_process(source: nbformat.NotebookNode, tapes: dict[str, list[dict]],
-                     only: set[str] | None = None) -> list[Verdict]:
+                     only: set[str] | None = None, broken: dict[str, str] | None = None) -> list[Verdict]:
     """Run the source's set-up cells, then each test cell against its tape (this process).
+    A test in `broken` (grade_id -> why its tape cannot be judged) fails with that reason.
 
     It runs in a fresh, empty working directory (as the grader's judge does), so that set-up
     cells that write files (07's data folder) leave nothing behind."""
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="dlcourse-judge-") as tmp, contextlib.chdir(tmp):
-        return _judge_here(source, tapes, only)
+        return _judge_here(source, tapes, only, broken or {})
 
 
 def _judge_here(source: nbformat.NotebookNode, tapes: dict[str, list[dict]],
-                only: set[str] | None = None) -> list[Verdict]:
+                only: set[str] | None = None, broken: dict[str, str] | None = None) -> list[Verdict]:
     from IPython.core.interactiveshell import InteractiveShell
 
     shell = InteractiveShell.instance()
@@ -122,7 +132,10 @@ def _judge_here(source: nbformat.NotebookNode, tapes: dict[str, list[dict]],
             begin_judging(gid, tapes.get(gid, []), names, shell.user_ns)
             with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
                 result = shell.run_cell(cell.source, store_history=False, silent=True)
-            verdicts.append(_verdict(gid, result.error_before_exec or result.error_in_exec))
+            verdict = _verdict(gid, result.error_before_exec or result.error_in_exec)
+            if gid in (broken or {}):  # run all the same: later cells may need what it defines
+                verdict = Verdict(gid, False, f"AssertionError: {broken[gid]}")
+            verdicts.append(verdict)
             sink.seek(0)
             sink.truncate()
     end_judging()
@@ -231,12 +244,15 @@ def warm_up(source: nbformat.NotebookNode) -> None:
         logger.warning("the judge server could not start early: %s", exc)
 
 
-def judge_notebook(source_path: Path, graded: nbformat.NotebookNode, cwd: Path, timeout: float = 900,
-                   memory_mb: int = 8192, only: set[str] | None = None) -> list[Verdict]:
-    """Judge `graded`'s tapes against the source notebook in a fresh child of the judge server,
-    with a time and memory limit (`JudgeServer`)."""
+def judge_notebook(source_path: Path, tapes: dict[str, list[str]], broken: dict[str, str], cwd: Path,
+                   timeout: float = 900, memory_mb: int = 8192, only: set[str] | None = None) -> list[Verdict]:
+    """Judge the tapes the kernel supervisor captured (event texts by grade_id, and why some cannot
+    be judged) against the source notebook in a fresh child of the judge server, with a time and
+    memory limit (`JudgeServer`). The tapes go by file: only that child parses them."""
     source_path = Path(source_path).resolve()
-    request = {"source": str(source_path), "tapes": tapes_of(graded), "cwd": str(Path(cwd).resolve()),
+    tapes_file = Path(cwd).resolve() / "tapes.json"
+    save_tapes(tapes_file, tapes, broken)
+    request = {"source": str(source_path), "tapes_file": str(tapes_file), "cwd": str(Path(cwd).resolve()),
                "only": sorted(only) if only is not None else None, "timeout": timeout, "memory_mb": memory_mb}
     reply = _ask_server(request, preload_of(nbformat.read(source_path, as_version=4)), timeout)
     if "error" in reply:
@@ -320,7 +336,8 @@ def _judge_child(request: dict, write_fd: int) -> None:
             source = nbformat.read(request["source"], as_version=4)
             only = set(request["only"]) if request.get("only") is not None else None
             loaded = set(sys.modules)
-            reply = {"verdicts": [asdict(v) for v in judge_in_process(source, request["tapes"], only)]}
+            tapes, broken = load_tapes(request["tapes_file"])
+            reply = {"verdicts": [asdict(v) for v in judge_in_process(source, tapes, only, broken)]}
             # what the instructor's notebook imported on the way (lazily, in functions): the
             # server imports it next
             reply["imported"] = sorted({name.partition(".")[0] for name in set(sys.modules) - loaded})

@@ -42,6 +42,7 @@ from ..judging import TAPE_MIME
 from .execute import error_message, is_test_cell, mark_not_run
 from .preprocessors import SENTINEL
 from .protocol import Incident, write_incidents
+from .tapes import MAX_DEPTH, MAX_ITEMS, SCAN_FROM, TapeRecorder, too_complex, write_tapes
 
 JAIL = Path(__file__).with_name("jail.py")
 
@@ -54,7 +55,7 @@ class Limits:
     cpu_seconds: int = 7200      # CPU time of the kernel (all threads), over the whole notebook
     max_processes: int = 512     # processes and threads of the kernel's user
     output_mb: float = 8.0       # output kept per cell; the rest is dropped with a note
-    tape_mb: float = 128.0       # a test cell's recording for the judge (dlcourse.judging), kept apart
+    tape_mb: float = 512.0       # all the test cells' recordings for the judge (dlcourse.judging), per notebook
     file_mb: int = 1024          # largest file the kernel may write
     disk_mb: int = 2048          # all the kernel writes, in total: its notebook folder, home and /tmp
     max_files: int = 20_000      # files and folders the kernel may create there, in total
@@ -463,6 +464,16 @@ def cap_error(content: dict, keep: int = ERROR_KEEP) -> dict:
             "evalue": cut(content.get("evalue", ""), keep // 4), "traceback": lines}
 
 
+REFUSED = "dlcourse_refused"  # in a message's content: the supervisor refused to parse it, and why
+MESSAGE_FLOOR = 128 * 2**20  # a message up to this size is parsed when its scan passes (a long error is cut after)
+
+
+def refused_content(why: str) -> dict:
+    """What stands for a refused message: harmless whatever its type (an output, an error, a reply)."""
+    return {REFUSED: why, "name": "stdout", "text": "", "data": {}, "metadata": {}, "status": "error",
+            "ename": "OutputRefused", "evalue": why, "traceback": [], "comm_id": ""}
+
+
 class KernelStuck(Exception):
     pass
 
@@ -538,6 +549,7 @@ class SandboxedExecute(Execute):
                 break
         self.set_widgets_metadata()
         write_incidents(self.nb, self.nonce, self.incidents)
+        write_tapes(self.nb, self.nonce, self._tapes)
         return self.nb, self.resources
 
     # -- the steps of preprocess ------------------------------------------------------------
@@ -550,8 +562,8 @@ class SandboxedExecute(Execute):
         limits = Limits.from_dict(self.limits)
         self.incidents = []
         self._output_limit = int(limits.output_mb * 2**20)
-        self._tape_limit = int(limits.tape_mb * 2**20)
-        self._tape_bytes: dict[int, int] = {}
+        self._tapes = TapeRecorder(int(limits.tape_mb * 2**20))
+        self._noted: set[tuple[str, int]] = set()  # (incident kind, cell) already noted
         self._spent = 0.0  # seconds the notebook's cells have run (replays included; not kernel start-ups)
         return limits
 
@@ -572,6 +584,7 @@ class SandboxedExecute(Execute):
         attempt, watchdog, index = Attempt(), None, start
         try:
             with self.setup_kernel(cwd=str(workdir)):
+                self._bound_messages()
                 watchdog = Watchdog(self.km.provisioner.process.pid, limits, disk=disk)
                 watchdog.start()
                 info = self.wait_for_reply(self.kc.kernel_info())
@@ -659,7 +672,11 @@ class SandboxedExecute(Execute):
         if self._over_budget():
             raise NotebookTimeout(self._budget_text())
         self._cell_bytes, self._cell_truncated = 0, False
-        self._timed(self.preprocess_cell, cell, resources, index)
+        if is_test_cell(cell):  # kept out of the kernel's history (In, _ih, the history database)
+            self._tapes.start(cell.metadata["nbgrader"]["grade_id"])
+            self._timed(self.execute_cell, cell, index, store_history=False)
+        else:
+            self._timed(self.preprocess_cell, cell, resources, index)
         timed_out = any(o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError"
                         for o in cell.outputs)
         if timed_out and self._over_budget():
@@ -709,6 +726,13 @@ class SandboxedExecute(Execute):
             self.timeout = saved
 
     def output(self, outs, msg, display_id, cell_index):
+        if REFUSED in msg["content"]:
+            self._refused(msg["content"][REFUSED], cell_index)
+            return None
+        data = msg["content"].get("data")
+        if isinstance(data, dict) and TAPE_MIME in data:  # a recording for the judge: never an output
+            self._take_tape(msg, data[TAPE_MIME], cell_index)
+            return None
         if msg["msg_type"] == "error":  # an error is output too: ename, evalue and traceback are capped
             size = len(json.dumps(msg["content"]))
             self._cell_bytes = getattr(self, "_cell_bytes", 0) + size
@@ -716,19 +740,6 @@ class SandboxedExecute(Execute):
                 msg = {**msg, "content": cap_error(msg["content"])}
                 self.incidents.append(Incident("OutputTruncated", f"output truncated (an error of "
                                                f"{size / 2**20:.1f} MB was cut to its start)", cell_index))
-            return super().output(outs, msg, display_id, cell_index)
-        if msg["msg_type"] == "display_data" and TAPE_MIME in msg["content"].get("data", {}):
-            # a test's recording for the judge has its own budget: a large array is no flood
-            tapes = self._tape_bytes
-            if tapes.get(cell_index, 0) > self._tape_limit:  # cut already: dropped without measuring
-                return None
-            size = len(json.dumps(msg["content"]))
-            tapes[cell_index] = tapes.get(cell_index, 0) + size
-            if tapes[cell_index] > self._tape_limit:
-                if tapes[cell_index] - size <= self._tape_limit:
-                    self.incidents.append(Incident("TapeTruncated", "the recording of this test was larger "
-                                                   f"than {self._tape_limit / 2**20:g} MB and was cut", cell_index))
-                return None
             return super().output(outs, msg, display_id, cell_index)
         if msg["msg_type"] in ("stream", "display_data", "execute_result", "update_display_data"):
             size = len(json.dumps(msg["content"]))
@@ -749,6 +760,52 @@ class SandboxedExecute(Execute):
                     return out
                 return None
         return super().output(outs, msg, display_id, cell_index)
+
+    # -- the tapes, and messages too large to read ------------------------------------------
+    def _note(self, kind: str, detail: str, cell_index: int) -> None:
+        if (kind, cell_index) not in self._noted:
+            self._noted.add((kind, cell_index))
+            self.incidents.append(Incident(kind, detail, cell_index))
+
+    def _take_tape(self, msg, text, cell_index: int) -> None:
+        """Keep a tape event of the running test cell; anything else under the tape's type is dropped."""
+        cell = self.nb.cells[cell_index]
+        if not is_test_cell(cell):  # no test runs there (a probe called after a test records too): dropped
+            return
+        grade_id = cell.metadata["nbgrader"]["grade_id"]
+        transient = msg["content"].get("transient") or {}
+        if msg["msg_type"] != "display_data" or transient.get("display_id") or not isinstance(text, str):
+            self._tapes.refuse(grade_id, "the recording of this test was not made by the grader's recorder "
+                                         "(a display id, or not its format)")
+            self._note("TapeMismatch", self._tapes.broken[grade_id], cell_index)
+            return
+        why = self._tapes.add(grade_id, text)
+        if why:
+            self._note("TapeTruncated", why, cell_index)
+
+    def _refused(self, why: str, cell_index: int) -> None:
+        """A message the supervisor would not parse (`_bound_messages`): noted, and its test fails."""
+        cell = self.nb.cells[cell_index]
+        if is_test_cell(cell):
+            self._tapes.refuse(cell.metadata["nbgrader"]["grade_id"],
+                               f"an output of this test was refused unread: {why}")
+        self._note("OutputRefused", f"an output was refused unread: {why}", cell_index)
+
+    def _bound_messages(self) -> None:
+        """Scan each large message from the kernel before the client parses it (`tapes.scan`): one
+        too large, too deeply nested or with too many values is never parsed in this process."""
+        session = self.kc.session
+        unpack = session.unpack
+        limit = max(self._tapes.limit_bytes, self._output_limit, MESSAGE_FLOOR)
+
+        def bounded(data):
+            if len(data) < SCAN_FROM:
+                return unpack(data)
+            why = f"a message of {len(data) / 2**20:.0f} MB" if len(data) > limit else \
+                too_complex(data, MAX_ITEMS, MAX_DEPTH)[1]
+            return refused_content(why) if why else unpack(data)
+
+        session.unpack = bounded
 
     def _describe(self, exc: Exception) -> str:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""

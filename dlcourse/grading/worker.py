@@ -33,6 +33,7 @@ from ..config import REPO_ROOT
 from . import heldout, judge
 from .execute import cell_results
 from .protocol import GradingJob, GradingResult, NotebookResult, Outcome, read_incidents
+from .tapes import read_tapes
 
 logger = logging.getLogger("dlcourse.grading.worker")  # also when run as __main__
 
@@ -228,12 +229,14 @@ def unjudged_sources(sources: dict[str, nbformat.NotebookNode]) -> None:
                            'add "dlcourse": {"judged": true} to its metadata (README, "Writing a notebook")')
 
 
-def judge_outside(nb: nbformat.NotebookNode, source_path: Path, scratch: Path, notes: list[str]) -> None:
-    """Decide the test cells of `nb` from its tapes, in the grader's judge (outside the sandbox)."""
+def judge_outside(nb: nbformat.NotebookNode, source_path: Path, scratch: Path, notes: list[str],
+                  tapes: tuple[dict[str, list[str]], dict[str, str]]) -> None:
+    """Decide the test cells of `nb` from the tapes the kernel supervisor captured ((event texts,
+    why some cannot be judged), by grade_id), in the grader's judge (outside the sandbox)."""
     workdir = scratch / "judge"
     workdir.mkdir(exist_ok=True)
     try:
-        verdicts = judge.judge_notebook(source_path, nb, workdir)
+        verdicts = judge.judge_notebook(source_path, *tapes, workdir)
     except RuntimeError as err:
         notes.append(f"the grader could not judge this notebook: {err}")
         verdicts = []
@@ -503,9 +506,10 @@ def _finish_notebook(path: Path, nonce: str, judged: bool, source_dir: Path, scr
     nb = nbformat.reads(_read_nofollow(path, 1 << 30).decode("utf-8"), as_version=4)
     check_sentinels(nb, nonce)
     said = [str(i) for i in read_incidents(nb, nonce)]  # what the supervisor did to the kernel
+    tapes = read_tapes(nb, nonce)  # what each test cell recorded, as the supervisor captured it
     started = time.monotonic()
     if judged:
-        judge_outside(nb, source_dir / path.name, scratch, said)
+        judge_outside(nb, source_dir / path.name, scratch, said, tapes)
         logger.info("%s: judged in %.1f s", path.name, time.monotonic() - started)
     judge.strip_tapes(nb)
     # scored in a folder of the grader's, which holds nothing but the copied models

@@ -248,7 +248,8 @@ def run_exercise(source_path: Path, exercise: str, replacement: str | None = Non
         if judged:
             tests = {c.metadata["nbgrader"]["grade_id"] for c in executed.cells if is_test_cell(c)}
             # in this process: the tapes are our own fixtures' (grading uses a fresh, limited one)
-            apply_verdicts(executed, judge_in_process(source, tapes_of(executed), only=tests))
+            tapes, broken = tapes_of(executed)
+            apply_verdicts(executed, judge_in_process(source, tapes, only=tests, broken=broken))
     return cell_results(executed)
 
 
