@@ -254,8 +254,7 @@ def _fingerprint(value: Any) -> str | None:
             arrays = [_tensor_np(value)] + ([_tensor_np(value.grad)] if value.grad is not None else [])
             return digest(arrays) + ("g" if value.grad is not None else "")
         if isinstance(value, torch.nn.Module):
-            grads = [_tensor_np(p.grad) for p in value.parameters() if p.grad is not None]
-            return digest([_tensor_np(t) for t in value.state_dict().values()] + grads) + f"g{len(grads)}"
+            return digest([_tensor_np(t) for t in value.state_dict().values()])
     keras = _loaded("keras")
     if keras is not None and isinstance(value, keras.Model):
         return digest([np.asarray(w) for w in value.get_weights()])
@@ -281,8 +280,7 @@ def _snapshot(value: Any, encode: _Encoder) -> Any:
         if isinstance(value, torch.Tensor):
             return {"tensor": encode(value.detach()), "grad": None if value.grad is None else encode(value.grad)}
         if isinstance(value, torch.nn.Module):
-            return {"state_dict": [[k, encode(v.detach())] for k, v in value.state_dict().items()],
-                    "grads": [None if p.grad is None else encode(p.grad) for p in value.parameters()]}
+            return {"state_dict": [[k, encode(v.detach())] for k, v in value.state_dict().items()]}
     keras = _loaded("keras")
     if keras is not None and isinstance(value, keras.Model):
         return {"weights": [encode(np.asarray(w)) for w in value.get_weights()]}
@@ -318,23 +316,8 @@ def _restore(target: Any, snap: dict, where: str) -> None:
         except (RuntimeError, KeyError, AttributeError) as err:
             raise AssertionError(f"{where} changed a module's parameters in an unexpected way "
                                  f"({type(err).__name__}).") from None
-        _restore_grads(target, snap.get("grads"), where)
     elif "weights" in snap:
         target.set_weights([_decode(w) for w in snap["weights"]])
-
-
-def _restore_grads(module: Any, grads: list | None, where: str) -> None:
-    """Judge side: the `.grad` of each parameter of a module, as the student's code left it."""
-    params = list(module.parameters())
-    if grads is None:
-        return
-    if len(grads) != len(params):
-        raise AssertionError(f"{where} changed the number of a module's parameters.")
-    for p, grad in zip(params, grads, strict=True):
-        new = None if grad is None else _decode(grad).detach().to(p.dtype)
-        if new is not None and tuple(new.shape) != tuple(p.shape):
-            raise AssertionError(f"{where} left a gradient of the wrong shape in a module's parameter.")
-        p.grad = new
 
 
 # -- kernel side: recording ---------------------------------------------------------------------

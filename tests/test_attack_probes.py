@@ -235,12 +235,14 @@ TARGETS = {"attack-params_of": "test_gradient_check", "attack-value_graph": "tes
            "attack-gradspy": "test_train_torch_zero_grad", "attack-timed": "test_batch_size_study"}
 
 
-def grade(assignment: str, base: Path) -> dict[str, dict]:
-    """Grade the attacks and twins of `assignment` with `dlcourse autograde` in a scratch course."""
+def grade(assignment: str, base: Path, only: list[str] | None = None) -> dict[str, dict]:
+    """Grade the attacks and twins of `assignment` (or those in `only`) with `dlcourse autograde`."""
     from nbgrader.api import Gradebook
 
     course = scratch_course(ROOT, base / "course", [assignment])
     for student, code in ATTACKS[assignment].items():
+        if only and student not in only:
+            continue
         folder = course / "submitted" / student / assignment
         folder.mkdir(parents=True)
         nbformat.write(student_notebook(ROOT, assignment, code), folder / f"{assignment}.ipynb")
@@ -304,10 +306,12 @@ STAND_IN = textwrap.dedent('''\
     pair = Pair()
     step(pair, None)
     check_close(pair.weights[0], np.full((2, 2), 0.5), "weights after step")
-    lin = torch.nn.Linear(2, 1)
-    torch.nn.init.ones_(lin.weight)
+    from dlcourse.testkit.keras import torch_mlp
+
+    lin = torch_mlp([2, 1], keep_grads=True)
+    torch.nn.init.ones_(lin[0].weight)
     step(None, lin)
-    check_close(lin.weight.grad.numpy(), [[2.0, 4.0]], "the weight's gradient after two passes")
+    check_close(lin[0].weight.grad.numpy(), [[2.0, 4.0]], "the weight's gradient after two passes")
     passed("step")
     ''')
 STEP = textwrap.dedent('''\
@@ -360,10 +364,11 @@ def test_a_stand_in_and_a_module_come_back_as_the_call_left_them():
     assert not _judged(STEP.replace("range(2)", "range(3)"), STAND_IN, "step")
 
 
-if __name__ == "__main__":  # print the scores: python tests/test_attack_probes.py 04_keras_api
+if __name__ == "__main__":  # print the scores: python tests/test_attack_probes.py 04_keras_api[:student,...]
     import tempfile
 
-    for name in sys.argv[1:] or sorted(ATTACKS):
+    for arg in sys.argv[1:] or sorted(ATTACKS):
+        name, _, only = arg.partition(":")
         with tempfile.TemporaryDirectory() as tmp:
             print(name, {s: (v["total"], {k: v[k] for k in TARGETS.values() if k in v}) for s, v in
-                         grade(name, Path(tmp)).items()}, flush=True)
+                         grade(name, Path(tmp), only.split(",") if only else None).items()}, flush=True)

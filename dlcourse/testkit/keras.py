@@ -22,6 +22,7 @@ information and scores nothing on it.
 
 from __future__ import annotations
 
+import functools
 import time
 from contextlib import contextmanager
 
@@ -124,8 +125,12 @@ def fashion_stand_in():
     return keras_mlp((28, 28), (64, 10), ("relu", "softmax"))
 
 
-def torch_mlp(sizes, seed=0):
-    """nn.Sequential of Linear layers of `sizes` with ReLU between them (logits out), seeded."""
+def torch_mlp(sizes, seed=0, keep_grads=False):
+    """nn.Sequential of Linear layers of `sizes` with ReLU between them (logits out), seeded.
+
+    With `keep_grads` it is a `GradsSeen` stand-in: passed to an exercise while grading, the
+    judge sees its parameters and their `.grad` as the call left them.
+    """
     import torch
     from torch import nn
 
@@ -135,7 +140,34 @@ def torch_mlp(sizes, seed=0):
         layers.append(nn.Linear(n_in, n_out))
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+    return (_grads_seen() if keep_grads else nn.Sequential)(*layers)
+
+
+@functools.cache
+def _grads_seen():
+    import torch
+
+    class GradsSeen(torch.nn.Sequential):
+        """An nn.Sequential that declares its parameters and their `.grad` (`judged_state`)."""
+
+        def judged_state(self) -> dict:
+            state = {f"param.{k}": v.detach().cpu().numpy() for k, v in self.state_dict().items()}
+            return state | {f"grad.{n}": p.grad.detach().cpu().numpy()
+                            for n, p in self.named_parameters() if p.grad is not None}
+
+        def load_judged_state(self, state: dict) -> None:
+            try:
+                self.load_state_dict({k[6:]: torch.as_tensor(v) for k, v in state.items()
+                                      if k.startswith("param.")})
+            except RuntimeError:
+                raise AssertionError("the call changed the shapes of the model's parameters.") from None
+            for n, p in self.named_parameters():
+                grad = state.get(f"grad.{n}")
+                if grad is not None and tuple(np.shape(grad)) != tuple(p.shape):
+                    raise AssertionError(f"the call left a gradient of the wrong shape in {n}.")
+                p.grad = None if grad is None else torch.as_tensor(grad, dtype=p.dtype)
+
+    return GradsSeen
 
 
 # -- a clock the test controls ----------------------------------------------------------------
