@@ -35,6 +35,7 @@ import importlib.abc
 import importlib.machinery
 import io
 import json
+import operator
 import random
 import sys
 import types
@@ -241,6 +242,8 @@ def _fingerprint(value: Any) -> str | None:
 
     if _is_plain_array(value):
         return digest([value])
+    if _judged_state(value) is not None:
+        return digest(_judged_state(value).values())
     torch = _loaded("torch")
     if torch is not None:
         if isinstance(value, torch.Tensor):
@@ -254,12 +257,20 @@ def _fingerprint(value: Any) -> str | None:
     return None
 
 
+def _judged_state(value: Any) -> dict | None:
+    """The arrays of a test's stand-in object that declares them (`judged_state()`), else None."""
+    method = getattr(type(value), "judged_state", None)
+    return {str(k): np.asarray(v) for k, v in method(value).items()} if callable(method) else None
+
+
 def _tensor_np(t) -> np.ndarray:
     t = t.detach().cpu()
     return (t.float() if t.dtype.is_floating_point and t.dtype.itemsize < 4 else t).numpy()
 
 
 def _snapshot(value: Any, encode: _Encoder) -> Any:
+    if _judged_state(value) is not None:
+        return {"judged_state": [[k, encode(v)] for k, v in _judged_state(value).items()]}
     torch = _loaded("torch")
     if torch is not None:
         if isinstance(value, torch.Tensor):
@@ -279,6 +290,11 @@ def _restore(target: Any, snap: dict, where: str) -> None:
         if not isinstance(target, np.ndarray) or not isinstance(new, np.ndarray) or new.shape != target.shape:
             raise AssertionError(f"{where} changed an input array's shape or type in place.")
         np.copyto(target, new.astype(target.dtype, copy=False))
+        return
+    if "judged_state" in snap:
+        if _judged_state(target) is None:
+            raise AssertionError(f"{where} changed an input object in an unexpected way.")
+        target.load_judged_state({str(k): _decode(v) for k, v in snap["judged_state"]})
         return
     import torch
 
@@ -469,8 +485,46 @@ class KernelProxy:
         return iter(_record({"op": "iter", "oid": object.__getattribute__(self, "_oid")},
                             lambda: list(target), (), {}))
 
+    def __setattr__(self, name, value):
+        target = object.__getattribute__(self, "_target")
+        _record({"op": "setattr", "oid": object.__getattribute__(self, "_oid"), "name": name},
+                lambda v: setattr(target, name, v), (value,), {})
+
     def __repr__(self):
         return f"<recorded {object.__getattribute__(self, '_classes')[0]}>"
+
+
+# Arithmetic on a recorded object is recorded, one operation at a time (03's `Value`): `a * b`, `2 - a`.
+OPERATORS = {"add": operator.add, "sub": operator.sub, "mul": operator.mul, "truediv": operator.truediv,
+             "pow": operator.pow}
+
+
+def _kernel_operator(name: str, fn, reflected: bool):
+    def method(self, other):
+        target, oid = object.__getattribute__(self, "_target"), object.__getattribute__(self, "_oid")
+        op = {"op": "operator", "oid": oid, "name": f"__{'r' if reflected else ''}{name}__"}
+        return _record(op, (lambda o: fn(o, target)) if reflected else (lambda o: fn(target, o)), (other,), {})
+
+    return method
+
+
+def _replay_operator(name: str, reflected: bool):
+    def method(self, other):
+        return _replay(self._op("operator", name=f"__{'r' if reflected else ''}{name}__"), (), {})
+
+    return method
+
+
+def _kernel_neg(self):
+    target = object.__getattribute__(self, "_target")
+    return _record({"op": "operator", "oid": object.__getattribute__(self, "_oid"), "name": "__neg__"},
+                   lambda: -target, (), {})
+
+
+for _name, _fn in OPERATORS.items():
+    setattr(KernelProxy, f"__{_name}__", _kernel_operator(_name, _fn, False))
+    setattr(KernelProxy, f"__r{_name}__", _kernel_operator(_name, _fn, True))
+KernelProxy.__neg__ = _kernel_neg
 
 
 def _recording_method(oid: str, name: str, method):
@@ -741,8 +795,19 @@ class ReplayProxy:
     def __iter__(self):
         return iter(_replay(self._op("iter"), (), {}))
 
+    def __setattr__(self, name, value):
+        _replay(self._op("setattr", name=name), (), {})
+
+    def __neg__(self):
+        return _replay(self._op("operator", name="__neg__"), (), {})
+
     def __repr__(self):
         return f"<recorded {object.__getattribute__(self, '_classes')[0]}>"
+
+
+for _name in OPERATORS:
+    setattr(ReplayProxy, f"__{_name}__", _replay_operator(_name, False))
+    setattr(ReplayProxy, f"__r{_name}__", _replay_operator(_name, True))
 
 
 def probe(fn):

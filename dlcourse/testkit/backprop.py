@@ -1,19 +1,18 @@
-"""Public helpers for the tests of 02_backprop_by_hand: inputs, a stand-in model, probes.
+"""Public helpers for the tests of 02_backprop_by_hand: inputs and stand-in models, no answers.
 
 Nothing here answers an exercise: the parameter generators make test inputs (the
-initialisation is the notebook's given constructor), `LogCoshHeads` is a model of another
-kind (independent linear heads under a log-cosh loss) with the interface `gradient_check`
-expects, and the probes put parameters into, or read them out of, the student's objects in
-the kernel.
+initialisation is the notebook's given constructor), `set_params` gives a student's network
+the tests' parameters (while grading, a recorded attribute assignment), and `StandInModel`
+is the base of the models the tests hand to `gradient_check`: it declares its weights and
+biases (`judged_state`), so the judge sees them as `gradient_check` left them in the kernel.
+`LogCoshHeads` is one (independent linear heads under a log-cosh loss).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..judging import probe
-
-__all__ = ["layer_dims", "init_params", "random_params", "copy_params", "set_params", "params_of",
+__all__ = ["layer_dims", "init_params", "random_params", "copy_params", "set_params", "StandInModel",
            "LogCoshHeads"]
 
 
@@ -46,19 +45,35 @@ def copy_params(weights, biases):
             [np.array(b, dtype=np.float64) for b in biases])
 
 
-@probe
 def set_params(network, weights, biases) -> None:
     """Give `network` copies of the tests' own parameters: `network.weights, network.biases = ...`."""
     network.weights, network.biases = copy_params(weights, biases)
 
 
-@probe
-def params_of(model):
-    """Copies of `model.weights` and `model.biases` (e.g. to see that a call left them unchanged)."""
-    return copy_params(model.weights, model.biases)
+class StandInModel:
+    """A test's model with lists `weights` and `biases`, whose in-place changes the judge sees.
+
+    Passed to an exercise while grading, its arrays are recorded when the call changed them and
+    copied into the judge's own instance (`dlcourse.judging`'s `judged_state` protocol).
+    """
+
+    weights: list
+    biases: list
+
+    def judged_state(self) -> dict:
+        arrays = {f"weights.{k}": w for k, w in enumerate(self.weights)}
+        return arrays | {f"biases.{k}": b for k, b in enumerate(self.biases)}
+
+    def load_judged_state(self, state: dict) -> None:
+        shapes = [np.shape(a) for a in (*self.weights, *self.biases)]
+        weights = [state.get(f"weights.{k}") for k in range(len(self.weights))]
+        biases = [state.get(f"biases.{k}") for k in range(len(self.biases))]
+        if len(state) != len(shapes) or [np.shape(a) for a in (*weights, *biases)] != shapes:
+            raise AssertionError("the call changed the number or the shapes of the model's arrays.")
+        self.weights, self.biases = copy_params(weights, biases)
 
 
-class LogCoshHeads:
+class LogCoshHeads(StandInModel):
     """A stand-in model for `gradient_check`, not a neural network.
 
     Head k is linear, r_k = X @ weights[k] + biases[k] - y (y broadcast over the head's

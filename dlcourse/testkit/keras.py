@@ -14,19 +14,25 @@ Nothing here is an answer to an exercise:
 * `keras_mlp` and `torch_mlp`, generic builders of stand-in models that tests hand to the
   students' training functions (the same models the visible tests write out in full);
 * `fashion_stand_in`, a smaller network than exercise 4.1's, put in place of
-  `build_fashion_mlp` while `batch_size_study` is tested;
-* probes, which run next to the student's objects in the grading kernel and whose results
-  come back on the tape: the layers of a student's torch module, the device its parameters
-  ended on, a gradient spy around a training function, and a stopwatch around a call.
+  `build_fashion_mlp` while `batch_size_study` is tested, and `SimulatedClock`, which makes
+  each epoch of its `fit` last a number of seconds the test chose;
+* readers of a student's torch module (`linear_weights`, `parameter_devices`): plain code,
+  which in grading reads the module through recorded calls.
+
+No helper here is a probe: nothing computed in the grading kernel is believed unless the
+judge can recompute it. Where it cannot (the device a module ended on), the test shows it as
+information and scores nothing on it.
 """
 
 from __future__ import annotations
 
+import functools
 import time
+from contextlib import contextmanager
 
 import numpy as np
 
-from ..judging import mode, probe
+from ..judging import mode
 
 __all__ = [
     "check_rebuildable",
@@ -40,11 +46,9 @@ __all__ = [
     "keras_mlp",
     "fashion_stand_in",
     "torch_mlp",
+    "SimulatedClock",
     "linear_weights",
     "parameter_devices",
-    "GradSpy",
-    "spy_gradients",
-    "timed",
 ]
 
 
@@ -216,8 +220,12 @@ def fashion_stand_in():
     return keras_mlp((28, 28), (64, 10), ("relu", "softmax"))
 
 
-def torch_mlp(sizes, seed=0):
-    """nn.Sequential of Linear layers of `sizes` with ReLU between them (logits out), seeded."""
+def torch_mlp(sizes, seed=0, keep_grads=False):
+    """nn.Sequential of Linear layers of `sizes` with ReLU between them (logits out), seeded.
+
+    With `keep_grads` it is a `GradsSeen` stand-in: passed to an exercise while grading, the
+    judge sees its parameters and their `.grad` as the call left them.
+    """
     import torch
     from torch import nn
 
@@ -227,11 +235,109 @@ def torch_mlp(sizes, seed=0):
         layers.append(nn.Linear(n_in, n_out))
         if i < len(sizes) - 2:
             layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
+    return (_grads_seen() if keep_grads else nn.Sequential)(*layers)
 
 
-# -- probes: run in the grading kernel, their results are recorded ---------------------------------
-@probe
+@functools.cache
+def _grads_seen():
+    import torch
+
+    class GradsSeen(torch.nn.Sequential):
+        """An nn.Sequential that declares its parameters and their `.grad` (`judged_state`)."""
+
+        def judged_state(self) -> dict:
+            state = {f"param.{k}": v.detach().cpu().numpy() for k, v in self.state_dict().items()}
+            return state | {f"grad.{n}": p.grad.detach().cpu().numpy()
+                            for n, p in self.named_parameters() if p.grad is not None}
+
+        def load_judged_state(self, state: dict) -> None:
+            try:
+                self.load_state_dict({k[6:]: torch.as_tensor(v) for k, v in state.items()
+                                      if k.startswith("param.")})
+            except RuntimeError:
+                raise AssertionError("the call changed the shapes of the model's parameters.") from None
+            for n, p in self.named_parameters():
+                grad = state.get(f"grad.{n}")
+                if grad is not None and tuple(np.shape(grad)) != tuple(p.shape):
+                    raise AssertionError(f"the call left a gradient of the wrong shape in {n}.")
+                p.grad = None if grad is None else torch.as_tensor(grad, dtype=p.dtype)
+
+    return GradsSeen
+
+
+# -- a clock the test controls ----------------------------------------------------------------
+_CLOCKS = ("perf_counter", "time", "monotonic")
+
+
+class SimulatedClock:
+    """Clocks that run `seconds_per_epoch[k]` seconds ahead for each epoch of the k-th stand-in's fit.
+
+    Inside `with clock.running(namespace):` the `time` module's clocks (`perf_counter`, `time`,
+    `monotonic` and their `_ns` forms, `timeit.default_timer`, and the names in `namespace`
+    bound to them) return the real time plus an offset. `clock.stand_in()` builds
+    `fashion_stand_in()` whose `fit` adds the next duration to the offset at the end of every
+    epoch (before the callbacks a caller passed see the epoch's end). Any way of timing `fit`
+    or its epochs then measures about that duration per epoch: a value the judge knows.
+    """
+
+    def __init__(self, seconds_per_epoch):
+        self.durations = [float(s) for s in seconds_per_epoch]
+        self.offset = 0.0
+        self.built = 0
+
+    def _advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+    def stand_in(self):
+        import keras
+
+        seconds = self.durations[min(self.built, len(self.durations) - 1)]
+        self.built += 1
+        clock = self
+
+        class _EpochLasts(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                clock._advance(seconds)
+
+        model = fashion_stand_in()
+        fit = model.fit
+
+        def timed_fit(*args, callbacks=None, **kwargs):
+            return fit(*args, callbacks=[_EpochLasts(), *(callbacks or [])], **kwargs)
+
+        model.fit = timed_fit
+        return model
+
+    def _fake(self, real, ns: bool):
+        if ns:
+            return lambda: real() + int(self.offset * 1e9)
+        return lambda: real() + self.offset
+
+    @contextmanager
+    def running(self, namespace: dict | None = None):
+        import timeit
+
+        real = {name: getattr(time, name) for name in _CLOCKS + tuple(f"{c}_ns" for c in _CLOCKS)}
+        fake = {name: self._fake(fn, name.endswith("_ns")) for name, fn in real.items()}
+        by_id = {id(fn): fake[name] for name, fn in real.items()}
+        rebound = [(namespace, k, v) for k, v in (namespace or {}).items() if id(v) in by_id]
+        old_timer = timeit.default_timer
+        try:
+            for name, fn in fake.items():
+                setattr(time, name, fn)
+            timeit.default_timer = fake["perf_counter"]
+            for space, key, value in rebound:
+                space[key] = by_id[id(value)]
+            yield self
+        finally:
+            for name, fn in real.items():
+                setattr(time, name, fn)
+            timeit.default_timer = old_timer
+            for space, key, value in rebound:
+                space[key] = value
+
+
+# -- a student's torch module, read through its public attributes --------------------------------
 def linear_weights(module) -> list[tuple[np.ndarray, np.ndarray | None]]:
     """[(weight (out, in), bias or None)] of every nn.Linear in `module`, in `module.modules()` order."""
     import torch
@@ -239,70 +345,18 @@ def linear_weights(module) -> list[tuple[np.ndarray, np.ndarray | None]]:
     out = []
     for m in module.modules():
         if isinstance(m, torch.nn.Linear):
-            bias = None if m.bias is None else m.bias.detach().cpu().double().numpy()
+            bias = m.bias
+            bias = None if bias is None else bias.detach().cpu().double().numpy()
             out.append((m.weight.detach().cpu().double().numpy(), bias))
     return out
 
 
-@probe
 def parameter_devices(module, device) -> dict:
-    """{"asked": the device type `device` names, "params": the device type of each parameter}."""
+    """{"asked": the device type `device` names, "params": the device type of each parameter}.
+
+    Information only: no grader can check where a module lived in the student's kernel.
+    """
     import torch
 
     return {"asked": torch.device(device).type,
             "params": [p.device.type for p in module.parameters()]}
-
-
-class GradSpy:
-    """Counts backward passes and those that found a stale gradient left in `.grad`.
-
-    A hook on each parameter runs when backward computes its gradient, before the
-    gradient is added to `.grad`: if `.grad` then holds anything but zeros, the previous
-    step's gradient was never cleared (a forgotten `zero_grad`).
-    """
-
-    def __init__(self, model):
-        self.params = [p for p in model.parameters() if p.requires_grad]
-        self.backward_calls = 0
-        self.stale = 0
-        self._handles = []
-
-    def _hook(self, p, first):
-        def hook(grad):
-            if first:
-                self.backward_calls += 1
-                if p.grad is not None and bool((p.grad != 0).any()):
-                    self.stale += 1
-            return grad
-
-        return hook
-
-    def __enter__(self):
-        for i, p in enumerate(self.params):
-            self._handles.append(p.register_hook(self._hook(p, i == 0)))
-        return self
-
-    def __exit__(self, *exc):
-        for h in self._handles:
-            h.remove()
-        self._handles = []
-        return False
-
-
-@probe
-def spy_gradients(train, model, *args, **kwargs) -> dict:
-    """Run `train(model, *args, **kwargs)` with a GradSpy on `model`.
-
-    Returns {"backward_calls": ..., "stale": ..., "result": what train returned}.
-    """
-    with GradSpy(model) as spy:
-        result = train(model, *args, **kwargs)
-    return {"backward_calls": spy.backward_calls, "stale": spy.stale, "result": result}
-
-
-@probe
-def timed(fn, *args, **kwargs):
-    """(fn(*args, **kwargs), the seconds the call took), timed in the grading kernel."""
-    start = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - start

@@ -1,12 +1,16 @@
-"""Public helpers for the tests of 03_optimization: test inputs and probes, no answers.
+"""Public helpers for the tests of 03_optimization: test inputs and drivers, no answers.
 
 `random_program` draws a random scalar expression (a list of operations) from a seeded
-generator; `value_graph` builds that expression with the student's `Value` class in the
-kernel, calls `backward()` on the last node and hands back plain numbers (every node's
-`data` and `grad`). `value_mlp` builds the slides' 2-4-3-1 sigmoid network from `Value`
-nodes and runs full-batch gradient descent with the gradients the student's `backward()`
-gives. The quadratic helpers make optimiser test problems. None of this computes a
-gradient itself: the tests compare the numbers with PyTorch in the grader's process.
+generator; `value_graph` builds that expression with the student's `Value` class, calls
+`backward()` on the last node and reads every node's `data` and `grad`. `value_mlp` builds
+the slides' 2-4-3-1 sigmoid network from `Value` nodes and runs full-batch gradient descent
+with the gradients the student's `backward()` gives. The quadratic helpers make optimiser
+test problems. None of this computes a gradient itself.
+
+The drivers are plain test code, not probes: while grading, each construction, operator,
+`backward()` and read of `.data` / `.grad` is one recorded call on the student's objects, and
+the judge runs the same driver on the replayed values, so it sees every number itself and
+compares it with PyTorch.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ..judging import probe
+from ..judging import TapeMismatch
 
 __all__ = ["random_program", "value_graph", "value_mlp", "random_quadratic", "quadratic_grad",
            "quadratic_loss"]
@@ -127,8 +131,9 @@ def _exception_name(exc: BaseException) -> str:
 def _real_class(Value):
     """While grading records a test, the exercise's name in the notebook is a recording wrapper.
 
-    The student's own methods look their class up by name (`isinstance(other, Value)`), so for
-    the duration of a probe the name points at the class itself again.
+    The student's own methods look their class up by name (`type(other) is Value`), so while a
+    driver runs the name in their globals points at the class itself again; the driver still
+    builds its nodes through `Value`, the recorded name.
     """
     cls = getattr(Value, "__wrapped_exercise__", Value)
     patched = []
@@ -146,21 +151,32 @@ def _real_class(Value):
                     g[name] = cls
                     patched.append((g, name))
     try:
-        yield cls
+        yield
     finally:
         for g, name in patched:
             if g.get(name) is cls:
                 g[name] = Value
 
 
+@contextmanager
+def _stage(report: dict, name: str, **where):
+    """Turn an exception of the student's code into `report["error"]` (a tape mismatch goes on up)."""
+    try:
+        yield
+    except TapeMismatch:
+        raise
+    except Exception as exc:  # noqa: BLE001 - reported as data
+        report.update(error=_exception_name(exc), stage=name, **where)
+
+
 def _number(x) -> float:
     return float(np.asarray(x, dtype=np.float64))
 
 
-def _apply(cls, nodes, op):
+def _apply(Value, nodes, op):
     kind = op[0]
     if kind == "leaf":
-        return cls(op[1])
+        return Value(op[1])
     if kind in BINARY:
         a, b = nodes[op[1]], nodes[op[2]]
     elif kind.endswith("_num"):
@@ -180,31 +196,29 @@ def _apply(cls, nodes, op):
     return a / b
 
 
-@probe
 def value_graph(Value, program):
     """Build `program` with the class `Value`, call `backward()` on its last node.
 
     Returns {"data": [...], "grad": [...]} (floats, one per node, in program order), or
     {"error": exception type, "at": index of the operation, "stage": "build"|"backward"|"read"}.
     """
-    with _real_class(Value) as cls:
+    report: dict = {}
+    with _real_class(Value):
         nodes = []
         for k, op in enumerate(program):
-            try:
-                nodes.append(_apply(cls, nodes, tuple(op)))
-            except Exception as exc:  # noqa: BLE001 - reported as data
-                return {"error": _exception_name(exc), "at": k, "stage": "build"}
-        try:
+            with _stage(report, "build", at=k):
+                nodes.append(_apply(Value, nodes, tuple(op)))
+            if report:
+                return report
+        with _stage(report, "backward", at=len(program) - 1):
             nodes[-1].backward()
-        except Exception as exc:  # noqa: BLE001
-            return {"error": _exception_name(exc), "at": len(program) - 1, "stage": "backward"}
-        try:
-            return {"data": [_number(n.data) for n in nodes], "grad": [_number(n.grad) for n in nodes]}
-        except Exception as exc:  # noqa: BLE001
-            return {"error": _exception_name(exc), "at": -1, "stage": "read"}
+        with _stage(report, "read", at=-1):
+            if not report:
+                report = {"data": [_number(n.data) for n in nodes], "grad": [_number(n.grad) for n in nodes]}
+    return report
 
 
-def _mlp_loss(cls, X, y, Wv, bv):
+def _mlp_loss(Value, X, y, Wv, bv):
     """The summed binary cross-entropy of the sigmoid network, built from Value nodes."""
     loss = None
     for x_row, target in zip(X, y, strict=True):
@@ -224,7 +238,23 @@ def _mlp_loss(cls, X, y, Wv, bv):
     return loss
 
 
-@probe
+def _mlp_epoch(Value, X, y, W, B, report):
+    """One epoch: the loss and every parameter's gradient, read from the Value nodes (or None)."""
+    with _stage(report, "forward"):
+        Wv = [[[Value(float(v)) for v in row] for row in w] for w in W]
+        bv = [[Value(float(v)) for v in b] for b in B]
+        J = _mlp_loss(Value, X, y, Wv, bv)
+    if not report:
+        with _stage(report, "backward"):
+            J.backward()
+    if not report:
+        with _stage(report, "read"):
+            gW = [np.array([[_number(v.grad) for v in row] for row in w]) for w in Wv]
+            gb = [np.array([_number(v.grad) for v in b]) for b in bv]
+            return _number(J.data), gW, gb
+    return None
+
+
 def value_mlp(Value, X, y, weights, biases, lr: float = 0.5, epochs: int = 1):
     """Full-batch gradient descent on the sigmoid network with `Value` nodes doing the calculus.
 
@@ -238,27 +268,15 @@ def value_mlp(Value, X, y, weights, biases, lr: float = 0.5, epochs: int = 1):
     B = [np.array(b, dtype=np.float64) for b in biases]
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64).reshape(-1)
-    losses, first = [], None
-    with _real_class(Value) as cls:
+    losses, first, report = [], None, {}
+    with _real_class(Value):
         for _ in range(int(epochs)):
-            try:
-                Wv = [[[cls(float(v)) for v in row] for row in w] for w in W]
-                bv = [[cls(float(v)) for v in b] for b in B]
-                J = _mlp_loss(cls, X, y, Wv, bv)
-            except Exception as exc:  # noqa: BLE001
-                return {"error": _exception_name(exc), "stage": "forward"}
-            try:
-                J.backward()
-            except Exception as exc:  # noqa: BLE001
-                return {"error": _exception_name(exc), "stage": "backward"}
-            try:
-                losses.append(_number(J.data))
-                gW = [np.array([[_number(v.grad) for v in row] for row in w]) for w in Wv]
-                gb = [np.array([_number(v.grad) for v in b]) for b in bv]
-            except Exception as exc:  # noqa: BLE001
-                return {"error": _exception_name(exc), "stage": "read"}
-            if first is None:
-                first = (gW, gb)
+            epoch = _mlp_epoch(Value, X, y, W, B, report)
+            if epoch is None:
+                return report
+            J, gW, gb = epoch
+            losses.append(J)
+            first = first or (gW, gb)
             W = [w - lr * g for w, g in zip(W, gW, strict=True)]
             B = [b - lr * g for b, g in zip(B, gb, strict=True)]
     return {"losses": losses, "grads_W": first[0] if first else [], "grads_b": first[1] if first else [],

@@ -58,6 +58,7 @@ from torch import nn
 
 from dlcourse.data import FASHION_CLASSES, load_fashion_mnist, load_iris
 from dlcourse.env import device_report, seed_everything, torch_device
+from dlcourse.judging import mode
 from dlcourse.plotting import plot_history, plot_losses, show_images
 from dlcourse.testing import (check, check_answer, check_choice, check_close, check_finite, check_shape,
                               check_type, passed, show)
@@ -622,7 +623,7 @@ check_shape(out, (5, 3), "IrisNet()(torch.zeros(5, 4))")
 from dlcourse.instructor import ref_keras as ref
 from dlcourse.testkit.keras import linear_weights
 
-weights = linear_weights(net)  # [(weight, bias)] of its nn.Linear layers, in order
+weights = linear_weights(net)  # [(weight, bias)] of its nn.Linear layers, in order (read from net)
 shapes = [tuple(np.shape(W)) for W, _ in weights]
 check(shapes == [(20, 4), (10, 20), (3, 10)],
       f"Linear layers (out, in): expected [(20, 4), (10, 20), (3, 10)], got {shapes}.")
@@ -784,14 +785,15 @@ check(len(losses) == 100, f"the default is 100 epochs; got {len(losses)} losses.
 acc = ref.torch_accuracy(net, X_test, y_test)  # the grader's copy of net, with the trained weights
 check(acc >= 0.93, f"after train_torch with the defaults IrisNet's test accuracy is {acc:.3f}; "
       "expected >= 0.93.", hint="check the five steps of the loop and the lr argument.")
-# 3. the device argument
+# 3. the device argument: the call works with DEVICE; where the parameters ended cannot be checked
+#    outside your kernel, so it is shown, not scored
 net = torch_mlp(IRIS_SIZES, seed=0)
 losses = train_torch(net, X_train, y_train, epochs=1, device=DEVICE)
-devices = parameter_devices(net, DEVICE)  # where its parameters are after the call, and where DEVICE is
-check(all(d == devices["asked"] for d in devices["params"]),
-      f"after train_torch(..., device={DEVICE!r}) the model's parameters are on "
-      f"{sorted(set(devices['params']))}.",
-      hint="model.to(device), and the tensors too.")
+check(len(losses) == 1, f"train_torch(..., epochs=1, device={DEVICE!r}) returned {len(losses)} losses.")
+if mode() == "local":
+    devices = parameter_devices(net, DEVICE)
+    print(f"(information, not graded) after train_torch(..., device={DEVICE!r}) the parameters are on "
+          f"{sorted(set(devices['params']))}.")
 ### END HIDDEN TESTS
 passed("train_torch")
 
@@ -802,19 +804,27 @@ small_net = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
 first_losses = train_torch(small_net, X_train[:64], y_train[:64], epochs=1, batch_size=16)
 check(len(first_losses) == 1, f"with epochs=1 expected 1 loss, got {len(first_losses)}.")
 ### BEGIN HIDDEN TESTS
-from dlcourse.testkit.keras import spy_gradients, torch_mlp
+from dlcourse.testkit.keras import torch_mlp
 
-net = torch_mlp([4, 20, 10, 3], seed=0)
-# train_torch runs with a hook on each parameter that counts backward passes and the ones that
-# found the previous step's gradient still in p.grad
-spy = spy_gradients(train_torch, net, X_train[:64], y_train[:64], epochs=2, batch_size=16)
-check(spy["backward_calls"] == 8,
-      f"64 samples in batches of 16 for 2 epochs make 8 backward passes; counted {spy['backward_calls']}.",
-      hint="one optimizer step per mini-batch.")
-check(spy["stale"] == 0,
-      f"in {spy['stale']} of {spy['backward_calls']} backward passes the gradient of the previous step was "
-      "still in p.grad, so the gradients added up.",
-      hint="call optimizer.zero_grad() before loss.backward() in every step.")
+# With lr=0 no optimiser moves the weights, and 64 copies of one flower make every batch of 16
+# the same, in any order: every step's gradient is the same. After the call each p.grad holds
+# one step's gradient (or nothing, when zero_grad comes after step); without zero_grad, the sum
+# of all 8 steps' gradients.
+X_rep = np.repeat(np.asarray(X_train[:1], dtype=np.float32), 64, axis=0)
+y_rep = np.repeat(np.asarray(y_train[:1]), 64)
+net = torch_mlp([4, 20, 10, 3], seed=0, keep_grads=True)  # the grader sees its p.grad after the call
+train_torch(net, X_rep, y_rep, epochs=2, lr=0.0, batch_size=16)
+fresh = torch_mlp([4, 20, 10, 3], seed=0)
+nn.functional.cross_entropy(fresh(torch.as_tensor(X_rep[:16])), torch.as_tensor(y_rep[:16])).backward()
+for (name, p), q in zip(net.named_parameters(), fresh.parameters(), strict=True):
+    if p.grad is None or not bool(p.grad.abs().max() > 0):
+        continue  # zeroed after the last step
+    steps = float((p.grad.double() * q.grad.double()).sum() / (q.grad.double() ** 2).sum())
+    check(abs(steps - 1.0) < 1e-3,
+          f"after 8 steps with lr=0 the gradient of {name} is {steps:.2f} times one step's gradient: "
+          "the gradients added up across steps.",
+          hint="call optimizer.zero_grad() before loss.backward() in every step.")
+    check_close(p.grad, q.grad, f"the gradient of {name} left by the last step", rtol=1e-4, atol=1e-6)
 ### END HIDDEN TESTS
 passed("train_torch (zero_grad)")
 
@@ -1179,16 +1189,20 @@ check(bool((df.seconds_per_epoch > 0).all()), f"seconds_per_epoch must be > 0, g
 check(bool(df.val_accuracy.between(0, 1).all()),
       f"val_accuracy must lie in [0, 1], got {df.val_accuracy.tolist()}.")
 ### BEGIN HIDDEN TESTS
-from dlcourse.testkit.keras import fashion_stand_in, timed
+from dlcourse.testkit.keras import SimulatedClock
 
+# A smaller network than exercise 4.1's in place of build_fashion_mlp, whose epochs each last
+# 40 s (first batch size) or 25 s (second) on every clock: timed by epoch or by the whole fit,
+# divided by the epochs, the seconds per epoch are those plus the real (short) training time.
+clock = SimulatedClock([40.0, 25.0])
 _student_builder = build_fashion_mlp
-build_fashion_mlp = fashion_stand_in  # a smaller network: the study should not depend on exercise 4.1
+build_fashion_mlp = clock.stand_in
 try:
     # Validation labels shifted by one class: a model scored on them is almost always wrong,
-    # while its accuracy on the training labels is high. Also checks the time is per epoch
-    # (`timed` measures the whole call in the grading kernel).
+    # while its accuracy on the training labels is high.
     Xs, ys = X_fashion_train[:1024], y_fashion_train[:1024]
-    (df, wall) = timed(batch_size_study, [32, 64], Xs, ys, Xs, (ys + 1) % 10, epochs=3)
+    with clock.running(globals()):
+        df = batch_size_study([32, 64], Xs, ys, Xs, (ys + 1) % 10, epochs=3)
 finally:
     build_fashion_mlp = _student_builder
 check(df.batch_size.tolist() == [32, 64], f"rows should follow the order of batch_sizes [32, 64], "
@@ -1197,10 +1211,11 @@ vals = np.asarray(df.val_accuracy, dtype=float)
 check(bool((vals < 0.3).all()),
       f"with validation labels that are all wrong the validation accuracy should be near 0, got {vals}.",
       hint="score the model on X_val and y_val (model.evaluate(X_val, y_val)), not on the training data.")
-total = float((df.seconds_per_epoch * 3).sum())
-check(total <= 1.05 * wall,
-      f"seconds_per_epoch x epochs adds up to {total:.2f} s, more than the {wall:.2f} s the whole call took.",
-      hint="divide the time of fit by the number of epochs.")
+for simulated, seconds in zip(clock.durations, np.asarray(df.seconds_per_epoch, dtype=float), strict=True):
+    check(simulated <= seconds < simulated + 15.0,
+          f"an epoch of this test's model lasts {simulated:.0f} s (plus the real training time, under a "
+          f"second), but seconds_per_epoch is {seconds:.2f}.",
+          hint="time fit with time.perf_counter() and divide by the number of epochs.")
 ### END HIDDEN TESTS
 passed("batch_size_study")
 
