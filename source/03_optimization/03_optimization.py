@@ -526,7 +526,7 @@ passed("Value_mlp")
 #
 # ### Exercise 2.1 · `sgd_momentum_step`
 
-# %% solution id=sgd_momentum_step
+# %% solution id=sgd_momentum_step updates=w
 def sgd_momentum_step(w, dw, state, lr, momentum=0.9):
     """One step of SGD with momentum, as torch.optim.SGD(lr=lr, momentum=momentum).
 
@@ -561,7 +561,7 @@ passed("sgd_momentum_step")
 # %% [markdown] id=markdown-7
 # ### Exercise 2.2 · `rmsprop_step`
 
-# %% solution id=rmsprop_step
+# %% solution id=rmsprop_step updates=w
 def rmsprop_step(w, dw, state, lr, alpha=0.99, eps=1e-8):
     """One step of RMSprop, as torch.optim.RMSprop(lr=lr, alpha=alpha, eps=eps).
 
@@ -598,7 +598,7 @@ passed("rmsprop_step")
 # %% [markdown] id=markdown-8
 # ### Exercise 2.3 · `adam_step`
 
-# %% solution id=adam_step
+# %% solution id=adam_step updates=w
 def adam_step(w, dw, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     """One step of Adam, as torch.optim.Adam(lr=lr, betas=(beta1, beta2), eps=eps).
 

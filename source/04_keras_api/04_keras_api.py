@@ -410,7 +410,7 @@ passed("build_iris_functional")
 # what `fit` returns (a `History`: `history.history["loss"]` holds one loss per epoch).
 # With the defaults the model must reach >= 0.93 accuracy on the test flowers.
 
-# %% solution id=train_iris
+# %% solution id=train_iris updates=model
 def train_iris(model, X_train, y_train, epochs=100, batch_size=16, seed=0):
     """Compile `model` (Adam, sparse categorical cross-entropy, accuracy) and fit it.
 
@@ -640,7 +640,7 @@ passed("IrisNet")
 # 4. append the epoch's loss to a list: the **mean of its batch losses**, as a Python float
 #    (`loss.item()`).
 
-# %% solution id=train_torch
+# %% solution id=train_torch updates=model
 def train_torch(model, X, y, epochs=100, lr=1e-2, batch_size=16, device="cpu"):
     """Train a PyTorch classifier with mini-batches, Adam and the cross-entropy loss.
 

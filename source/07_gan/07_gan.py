@@ -938,7 +938,7 @@ plt.show()
 #
 # ### Exercise 5.1 · `train_step`
 
-# %% solution id=train_step
+# %% solution id=train_step updates=G,D
 def train_step(G, D, real, opt_G, opt_D, latent_dim=100, device="cpu"):
     """One discriminator step, then one generator step.
 

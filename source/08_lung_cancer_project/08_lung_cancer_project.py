@@ -529,7 +529,7 @@ passed("build_lung_cnn")
 # images when `augment` is true. Return the `History` that `fit` returns. The model you were
 # given must be the one that is trained.
 
-# %% solution id=train_lung_cnn
+# %% solution id=train_lung_cnn updates=model
 def train_lung_cnn(model, X_train, y_train, epochs, batch_size=32, augment=True):
     """Compile and fit `model` on images X_train (N, H, W, 3) in [0, 1] with integer labels y_train.
 
