@@ -475,7 +475,8 @@ print(f"J: {trained['losses'][0]:.4f} -> {trained['losses'][-1]:.4f}")
 # %% test id=test_Value_mlp points=2
 """Value: the slides' 2-4-3-1 network gives notebook 02's gradients, and trains like it."""
 res = value_mlp(Value, X_toy, y_toy, toy_W, toy_b, lr=0.5, epochs=1)
-check("error" not in res, f"building the network with Value failed: {res.get('error')} in {res.get('stage')}.",
+check("error" not in res,
+      f"building the network with Value failed: {show(res.get('error'))} in {show(res.get('stage'))}.",
       hint="the network uses +, *, sigmoid(), log(), numbers times Values and `1 - v`.")
 check(len(res["grads_W"]) == 3, f"expected gradients of 3 weight matrices, got {len(res['grads_W'])}.")
 check_shape(res["grads_W"][0], (2, 4), "the gradient of W1")
@@ -492,7 +493,7 @@ rng = np.random.default_rng(31)
 Ws = [rng.normal(0.0, 0.8, size=(n, m)) for n, m in zip([2, 4, 3], [4, 3, 1], strict=True)]
 bs = [rng.normal(0.0, 0.8, size=m) for m in [4, 3, 1]]
 res = value_mlp(Value, X_toy, y_toy, Ws, bs, lr=0.3, epochs=15)
-check("error" not in res, f"training with Value failed: {res.get('error')} in {res.get('stage')}.")
+check("error" not in res, f"training with Value failed: {show(res.get('error'))} in {show(res.get('stage'))}.")
 fit = ref.mlp_fit(Ws, bs, X_toy, y_toy, 0.3, 15)   # (losses, weights, biases)
 check_close(res["losses"], fit[0], "the 15 losses of gradient descent with Value", rtol=1e-7)
 for k in range(3):

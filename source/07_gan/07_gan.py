@@ -229,7 +229,7 @@ check(not back["backward_failed"] and back["input_grad"] is not None and float(b
       "no gradient flows from the reconstruction back to the input image: is part of forward detached?",
       hint="stay in torch inside the network: no .detach(), .numpy() or torch.no_grad() in forward.")
 dead = [(fan_in, fan_out) for fan_in, fan_out, g in back["linears"] if g is None or float(g.abs().sum()) == 0]
-check(not dead, f"the Linear layers {dead} received no gradient from the reconstruction.",
+check(not dead, f"the Linear layers {show(dead)} received no gradient from the reconstruction.",
       hint="forward must run the encoder and then the decoder, and every layer must be used.")
 with torch.no_grad():
     codes = torch.randn(2, 32)
@@ -507,7 +507,7 @@ check(float(out.min()) >= -1.0 and float(out.max()) <= 1.0,
 linears = [m for m in G_t.modules() if isinstance(m, nn.Linear)]
 check(any(m.in_features == 100 and m.out_features == 7 * 7 * 256 for m in linears),
       "the generator should start with nn.Linear(100, 7 * 7 * 256) (the lectures' Dense to 7x7x256); "
-      f"found Linear layers {[(m.in_features, m.out_features) for m in linears]}.")
+      f"found Linear layers {show([(m.in_features, m.out_features) for m in linears])}.")
 check(any(isinstance(m, nn.ConvTranspose2d) for m in G_t.modules()),
       "the generator should upsample with transposed convolutions (nn.ConvTranspose2d).")
 ### BEGIN HIDDEN TESTS
@@ -989,7 +989,7 @@ check(isinstance(result, tuple) and len(result) == 2, f"train_step must return a
 for name, value in zip(("d_loss", "g_loss"), result, strict=True):
     check(isinstance(value, (float, np.floating)), f"{name} must be a Python float, got {type(value).__name__}.",
           hint="return loss.item().")
-    check(np.isfinite(value), f"{name} is not finite: {value}.")
+    check(np.isfinite(value), f"{name} is not finite: {show(value)}.")
 check(not torch.equal(G_before["0.weight"], G_t[0].weight.detach()), "the generator did not change after a step.",
       hint="call opt_G.step() after g_loss.backward().")
 check(not torch.equal(D_before["1.weight"], D_t[1].weight.detach()), "the discriminator did not change after a "
@@ -1053,11 +1053,11 @@ try:
         D_expected = sgd_update(first_d["D"], first_d["grads"], LR_T)
         D_moves = [k for k, p in D_h.named_parameters() if not torch.allclose(p.detach(), D_expected[k], atol=1e-6)]
         check(not D_moves, f"after train_step D is not where one opt_D.step() puts it {where}: "
-              f"{D_moves} moved again.",
+              f"{show(D_moves)} moved again.",
               hint="the generator step must step only opt_G; step opt_D once, in the discriminator step.")
         G_expected = sgd_update(first_g["G"], first_g["grads"], LR_T)
         G_moves = [k for k, p in G_h.named_parameters() if not torch.allclose(p.detach(), G_expected[k], atol=1e-6)]
-        check(not G_moves, f"after train_step G is not where one opt_G.step() puts it {where}: {G_moves} differ.",
+        check(not G_moves, f"after train_step G is not where one opt_G.step() puts it {where}: {show(G_moves)} differ.",
               hint="step opt_G once, in the generator step.")
         # The returned losses are those of the two steps.
         d_candidates = [loss for _, loss in d_cands]
