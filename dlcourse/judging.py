@@ -17,7 +17,8 @@ with `dlcourse.testing`. It runs in one of three modes:
   student's code returned, and the real checks, with the real references, decide.
 
 Whatever a submission patches inside its kernel, it can at most change the values it
-hands back, and those values are exactly what is judged. Tapes are decoded without
+hands back (and the arguments its exercise's contract lets it update in place, `updates=` in the
+source's solution cell), and those values are exactly what is judged. Tapes are decoded without
 pickle: JSON, numpy's `.npy` format with `allow_pickle=False`, and Keras configurations
 deserialised in safe mode.
 
