@@ -2,11 +2,14 @@
 
 nbgrader marks solution cells (`solution: true`) and graded test cells (`grade: true`) with a
 `grade_id`; the course adds the tags `setup` (tests may rely on it), `parameters` and `slow`
-(a test that trains at full size), and `"dlcourse": {"judged": true}` in the notebook's metadata.
+(a test that trains at full size), `"dlcourse": {"judged": true}` in the notebook's metadata, and
+`"dlcourse": {"updates": [...]}` in a solution cell's: the arguments its exercise may change in place.
 Cells may be nbformat nodes or plain dicts (a notebook read as JSON): both work.
 """
 
 from __future__ import annotations
+
+import ast
 
 SETUP_TAG = "setup"
 SLOW_TAG = "slow"
@@ -72,3 +75,42 @@ def is_judged(nb) -> bool:
     """Whether a notebook's tests are judged outside the kernel (its source says so)."""
     meta = (nb.get("metadata") or {}).get("dlcourse")
     return isinstance(meta, dict) and bool(meta.get("judged"))
+
+
+def updates(cell) -> list[str]:
+    """The arguments a solution cell's exercise may change in place (its contract; [] for none)."""
+    meta = (cell.get("metadata") or {}).get("dlcourse")
+    found = meta.get("updates") if isinstance(meta, dict) else None
+    return [a for a in found if isinstance(a, str)] if isinstance(found, list) else []
+
+
+def parameters(cell) -> list[str]:
+    """The parameter names of the function (or the class's `__init__`, less `self`) a solution
+    cell defines under its exercise's name; [] when it defines none."""
+    try:
+        tree = ast.parse(cell.get("source", ""))
+    except SyntaxError:
+        return []
+    name = grade_id(cell)
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == name:
+            init = [n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__"]
+            return [a.arg for a in init[0].args.args[1:]] if init else []
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
+            return [a.arg for a in node.args.posonlyargs + node.args.args]
+    return []
+
+
+def contracts(nb) -> dict[str, tuple[list[str], set[str]]]:
+    """Each exercise's parameter names and the ones it may change in place, from the (instructor's)
+    notebook. A declared name that is no parameter of the exercise is the author's mistake."""
+    found = {}
+    for cell in nb.get("cells", []):
+        if not is_solution_cell(cell):
+            continue
+        params, declared = parameters(cell), set(updates(cell))
+        if declared - set(params):
+            raise ValueError(f"solution cell {grade_id(cell)!r} declares updates={sorted(declared)}, but its "
+                             f"parameters are {params}")
+        found[grade_id(cell)] = (params, declared)
+    return found

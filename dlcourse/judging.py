@@ -17,7 +17,8 @@ with `dlcourse.testing`. It runs in one of three modes:
   student's code returned, and the real checks, with the real references, decide.
 
 Whatever a submission patches inside its kernel, it can at most change the values it
-hands back, and those values are exactly what is judged. Tapes are decoded without
+hands back (and the arguments its exercise's contract lets it update in place, `updates=` in the
+source's solution cell), and those values are exactly what is judged. Tapes are decoded without
 pickle: JSON, numpy's `.npy` format with `allow_pickle=False`, and Keras configurations
 deserialised in safe mode.
 
@@ -75,6 +76,7 @@ class _State:
     saved: dict = field(default_factory=dict)     # kernel: names rebound for the current test
     namespace: dict | None = None
     events: list = field(default_factory=list)    # judge: the tape of the current test
+    contracts: dict = field(default_factory=dict)  # judge: exercise -> (parameters, those it may update)
     cursor: int = 0
 
 
@@ -118,8 +120,10 @@ class _Encoder:
     def __call__(self, value: Any, depth: int = 0) -> Any:
         if depth > 50:
             return {"__toodeep__": True}
-        if value is None or isinstance(value, (bool, str)):
+        if value is None or type(value) in (bool, str):
             return value
+        if isinstance(value, str):  # a subclass: its text only (no method of the student's class runs)
+            return str.__str__(value)
         if isinstance(value, int) and type(value) in (int, bool):
             return value
         if type(value) is float:
@@ -169,8 +173,13 @@ class NamedRef:
     __qualname__: str
     __name__: str
 
-    def __repr__(self) -> str:
-        return f"<{self.__module__}.{self.__qualname__}>"
+    def __repr__(self) -> str:  # never the recorded names: text the student's code chose
+        return "<a function or class your code returned>"
+
+
+def _proxy_repr(classes: list[str]) -> str:
+    cls = _library_class(classes)
+    return f"<recorded {cls.__name__}>" if cls is not None else "<recorded object>"
 
 
 def _library_class(names: list[str]):
@@ -357,8 +366,28 @@ def _emit(event: dict) -> None:
     display({TAPE_MIME: json.dumps({"test": _STATE.test, "event": event})}, raw=True)
 
 
+_NUMBERS = ("__ndarray__", "__npscalar__", "__tensor__", "__float__")
+
+
+def _exact_library_value(value: Any) -> bool:
+    """An array, tensor or number of the library's own class (no subclass: its methods are nobody's code)."""
+    if type(value) in (np.ndarray, float) or type(value) in _NUMPY_TYPES:
+        return True
+    torch = _loaded("torch")
+    return torch is not None and type(value) in (torch.Tensor, torch.nn.Parameter)
+
+
+_NUMPY_TYPES = frozenset(np.sctypeDict.values())
+
+
 def _kernel_value(encoded: Any, value: Any) -> Any:
-    """What the test code in the kernel goes on with: the value, with objects behind proxies."""
+    """What the test code in the kernel goes on with: the value, with objects behind proxies, and
+    numbers of a student's subclass (of ndarray, Tensor, str...) as what was recorded, so that no code
+    of theirs runs when the test goes on with them."""
+    if not isinstance(encoded, (dict, list)):
+        return encoded  # None, bool, int, float or str: the encoder kept exactly these
+    if isinstance(encoded, dict) and any(k in encoded for k in _NUMBERS) and not _exact_library_value(value):
+        return _decode(encoded)
     if isinstance(encoded, dict) and "__object__" in encoded:
         return KernelProxy(value, encoded["__object__"], encoded["classes"])
     if isinstance(encoded, list) and type(value) is list:
@@ -490,8 +519,8 @@ class KernelProxy:
         _record({"op": "setattr", "oid": object.__getattribute__(self, "_oid"), "name": name},
                 lambda v: setattr(target, name, v), (value,), {})
 
-    def __repr__(self):
-        return f"<recorded {object.__getattribute__(self, '_classes')[0]}>"
+    def __repr__(self):  # the library class it claims, never its own class's name (the student's text)
+        return _proxy_repr(object.__getattribute__(self, "_classes"))
 
 
 # Arithmetic on a recorded object is recorded, one operation at a time (03's `Value`): `a * b`, `2 - a`.
@@ -735,12 +764,40 @@ def _replay(op: dict, args: tuple, kwargs: dict) -> Any:
         raise cls(f"{what} raised {cls.__name__} in the grading kernel")
     slots = dict(list(enumerate(args)) + list(kwargs.items()))
     for key, snap in event.get("changed", []):
+        if not _may_update(op, key):
+            raise AssertionError(f"{what} changed its argument {_argument(op, key)} in place: it must leave "
+                                 "its inputs as they are (work on a copy, e.g. `x = np.array(x, dtype=float)`).")
         if key in slots and not isinstance(slots[key], ReplayProxy):
             _restore(slots[key], snap, f"{what}")
     result = _decode(event.get("result"))
     state.calls += 1
     _reseed(state)
     return result
+
+
+def _may_update(op: dict, key: Any) -> bool:
+    """Whether the call `op` may change its argument `key` (a position or a keyword) in place: only
+    an argument its exercise's contract names (`updates=` in the source's solution cell). A probe's
+    (`probe:`) changes are the probe's own, as before."""
+    name = str(op.get("name") or "")
+    if op.get("op") == "call" and name.startswith("probe:"):
+        return True
+    if op.get("op") != "call" or "oid" in op:  # a method of an object the student's code returned
+        return False
+    params, declared = _STATE.contracts.get(name, ([], set()))
+    if isinstance(key, int) and not isinstance(key, bool) and 0 <= key < len(params):
+        key = params[key]
+    return isinstance(key, str) and key in declared
+
+
+def _argument(op: dict, key: Any) -> str:
+    """An argument as the message names it: `p` (by the contract's name), or its position."""
+    params, _ = _STATE.contracts.get(str(op.get("name") or ""), ([], set()))
+    if isinstance(key, int) and not isinstance(key, bool) and 0 <= key < len(params):
+        return f"`{params[key]}`"
+    if isinstance(key, str) and key.isidentifier() and len(key) <= 40:
+        return f"`{key}`"
+    return f"number {int(key) + 1}" if isinstance(key, int) and 0 <= key < 1000 else "(one of them)"
 
 
 class Replayer:
@@ -801,8 +858,8 @@ class ReplayProxy:
     def __neg__(self):
         return _replay(self._op("operator", name="__neg__"), (), {})
 
-    def __repr__(self):
-        return f"<recorded {object.__getattribute__(self, '_classes')[0]}>"
+    def __repr__(self):  # the library class it claims, never its own class's name (the student's text)
+        return _proxy_repr(object.__getattribute__(self, "_classes"))
 
 
 for _name in OPERATORS:
@@ -839,11 +896,16 @@ def end_judging() -> None:
     _STATE.mode, _STATE.events, _STATE.cursor = "local", [], 0
 
 
-def begin_judging(test: str, events: list[dict], exercises: list[str], namespace: dict) -> None:
-    """Judge: replay `events` for the test cell `test`; exercise names become replayers."""
+def begin_judging(test: str, events: list[dict], exercises: list[str], namespace: dict,
+                  contracts: dict[str, tuple[list[str], set[str]]] | None = None) -> None:
+    """Judge: replay `events` for the test cell `test`; exercise names become replayers.
+
+    `contracts` (`cells.contracts` of the source) says which arguments each exercise may change in
+    place; a recorded change to any other argument fails the test."""
     state = _STATE
     state.mode, state.test, state.calls, state.cursor = "judge", test, 0, 0
     state.events = list(events)
+    state.contracts = dict(contracts or {})
     for name in exercises:
         namespace[name] = Replayer(name)
     while state.cursor < len(state.events) and state.events[state.cursor].get("op") == "value":

@@ -12,6 +12,8 @@ values are only recorded there, and the same checks decide in the grader's proce
 from __future__ import annotations
 
 import functools
+import re
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -27,6 +29,7 @@ __all__ = [
     "check_finite",
     "check_unchanged",
     "show",
+    "describe",
     "check_choice",
     "check_answer",
     "random_one_hot",
@@ -36,48 +39,97 @@ __all__ = [
 ]
 
 
+SHORT_TEXT = 12  # a string up to this long (letters, digits, a few signs) is quoted in messages
+_PLAIN_TEXT = re.compile(r"[\w .,:/+-]*")
+LIBRARIES = {"builtins", "numpy", "torch", "tensorflow", "keras", "pandas", "collections", "fractions",
+             "decimal"}
+
+
 def show(value: Any, width: int = 80) -> str:
-    """A value as a person reads it: plain numbers (`1.0`, not `np.float64(1.0)`), cut to `width`."""
-    if isinstance(value, (bool, np.bool_)):
-        text = str(bool(value))
-    elif isinstance(value, (int, np.integer)):
-        text = str(int(value))
-    elif isinstance(value, (float, np.floating)):
-        text = f"{float(value):.6g}"
-        if text.lstrip("-").isdigit():  # a float reads as one: 1.0, not 1
-            text += ".0"
-    elif isinstance(value, (str, np.str_)):
-        text = repr(str(value))
-    elif isinstance(value, np.ndarray) and value.ndim == 0:
-        return show(value.item(), width)
-    elif isinstance(value, (list, tuple)) and len(value) <= 1000:  # numbers inside read plainly too
-        items = ", ".join(show(v, 10**6) for v in value)
-        text = f"[{items}]" if isinstance(value, list) else f"({items}{',' if len(value) == 1 else ''})"
-    else:
-        text = repr(value)
+    """A value as a person reads it: plain numbers (`1.0`, not `np.float64(1.0)`), cut to `width`.
+
+    Only what this module formats itself (`describe`): never the value's own `repr` or `str`, which
+    a student's object chooses (the feedback is no channel out of the grading kernel)."""
+    text = describe(value)
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
+def describe(value: Any, depth: int = 0) -> str:
+    """What a message says about a value: numbers, a short plain string, else its kind, shape, dtype."""
+    if value is None:
+        return "None"
+    if isinstance(value, (bool, np.bool_)):
+        return str(bool(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        text = f"{float(value):.6g}"
+        return text + ".0" if text.lstrip("-").isdigit() else text  # a float reads as one: 1.0, not 1
+    if isinstance(value, (str, np.str_)):
+        text = str(value)
+        if len(text) <= SHORT_TEXT and _PLAIN_TEXT.fullmatch(text):
+            return repr(text)
+        return f"a string of {len(text)} characters"
+    if type(value) is np.ndarray:
+        if value.ndim == 0 and value.dtype.kind in "biufUS":
+            return describe(value.item(), depth + 1)
+        if value.dtype.kind in "biuf":
+            return repr(value)  # numpy's own printing of numbers
+        return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if type(value) in (list, tuple):
+        if len(value) <= 1000 and depth < 3:  # numbers inside read plainly too
+            items = ", ".join(describe(v, depth + 1) for v in value)
+            return f"[{items}]" if type(value) is list else f"({items}{',' if len(value) == 1 else ''})"
+        return f"a {type(value).__name__} of {len(value)} items"
+    if type(value) is dict:
+        return f"a dict of {len(value)} items"
+    return _tensor_shape(value) or _kind(value)
+
+
+def _tensor_shape(value: Any) -> str | None:
+    """'a tensor of shape (2, 3) and dtype float32' for a torch or TensorFlow tensor, else None."""
+    torch = sys.modules.get("torch")
+    if torch is not None and type(value) in (torch.Tensor, torch.nn.Parameter):
+        return f"a tensor of shape {tuple(value.shape)} and dtype {str(value.dtype).replace('torch.', '')}"
+    tf = sys.modules.get("tensorflow")
+    if tf is not None and type(value) in _tf_tensor_types(tf):
+        return f"a tensor of shape {tuple(value.shape)} and dtype {value.dtype.name}"
+    return None
+
+
+def _tf_tensor_types(tf) -> tuple:
+    eager = type(tf.constant(0.0)) if tf.executing_eagerly() else None
+    return tuple(t for t in (eager, tf.Variable) if t is not None)
+
+
+def _kind(value: Any) -> str:
+    """'a Module object' when a value's class is a library's; a student's own class goes unnamed (its
+    name is text the student chose). A recorded object's `__class__` is the library class it claims."""
+    from .judging import NamedRef, ReplayProxy
+
+    if type(value) is NamedRef:
+        return "a function or class"
+    cls = value.__class__ if type(value) is ReplayProxy else type(value)
+    module = str(getattr(cls, "__module__", "") or "")
+    if module.split(".")[0] in LIBRARIES and getattr(sys.modules.get(module), cls.__name__, None) is cls:
+        return ("an " if cls.__name__[:1].lower() in "aeiou" else "a ") + f"{cls.__name__} object"
+    return "an object of a class of your own"
+
+
 def _quiet_when_recording(check_fn):
-    """In the grading kernel a check only lets the test run on: the grader decides."""
+    """In the grading kernel a check only lets the test run on: the grader decides.
+
+    There it never touches its arguments (no conversion, comparison or `repr`): a student's object
+    that ran code while a check's frame holds the expected value could read that value, and any use
+    of a recorded object would add events the judge does not replay."""
 
     @functools.wraps(check_fn)
     def wrapper(*args, **kwargs):
         if mode() != "record":
             return check_fn(*args, **kwargs)
-        try:
-            return check_fn(*args, **kwargs)
-        except Exception:  # noqa: BLE001 - every verdict is made again by the grader
-            return to_numpy_or_none(args[0]) if args else None
+        return None
 
     return wrapper
-
-
-def to_numpy_or_none(value: Any):
-    try:
-        return to_numpy(value)
-    except Exception:  # noqa: BLE001
-        return None
 
 
 def _fail(message: str, hint: str | None = None) -> None:
@@ -87,7 +139,15 @@ def _fail(message: str, hint: str | None = None) -> None:
 
 
 def to_numpy(value: Any) -> np.ndarray:
-    """An array of `value`, whether it is a list, a numpy array, a torch or TF tensor."""
+    """An array of `value`, whether it is a list, a numpy array, a torch or TF tensor.
+
+    An object the student's code returned that the grader could not record as numbers (a class of
+    their own, a deque, a Fraction...) fails with what it is: the judge has no numbers to read."""
+    from .judging import ReplayProxy
+
+    if type(value) is ReplayProxy:
+        _fail(f"expected numbers (an array, a list or a tensor), got {describe(value)}.",
+              "return a numpy array or a float (np.asarray(..., dtype=float)).")
     if hasattr(value, "detach"):  # torch
         value = value.detach().cpu().numpy()
     elif hasattr(value, "numpy") and not isinstance(value, np.ndarray):  # tensorflow
@@ -107,12 +167,35 @@ def check_type(value: Any, types: type | tuple[type, ...], name: str, hint: str 
     if not isinstance(value, types):
         names = (types,) if isinstance(types, type) else types
         wanted = " or ".join(t.__name__ for t in names)
-        _fail(f"Wrong type for {name}: expected {wanted}, got {type(value).__name__}.", hint)
+        _fail(f"Wrong type for {name}: expected {wanted}, got {describe(value)}.", hint)
 
 
-@_quiet_when_recording
-def check_shape(value: Any, shape: Iterable[int], name: str, hint: str | None = None) -> np.ndarray:
-    """Check the shape of `value` and return it as a numpy array."""
+def check_shape(value: Any, shape: Iterable[int], name: str, hint: str | None = None) -> np.ndarray | None:
+    """Check the shape of `value` and return it as a numpy array.
+
+    In the grading kernel it checks nothing, and gives the array back only for a value whose
+    conversion runs no student code (`_inert`: how an exercise's numbers come back there); else None."""
+    if mode() == "record":
+        return to_numpy(value) if _inert(value) else None
+    return _check_shape(value, shape, name, hint)
+
+
+_NUMPY_SCALARS = (np.float64, np.float32, np.float16, np.int64, np.int32, np.int16, np.int8, np.uint8,
+                  np.bool_, np.complex128)
+
+
+def _inert(value: Any, depth: int = 0) -> bool:
+    """Whether `value` is made of library numbers only: converting it runs no student code."""
+    if type(value) in (bool, int, float, *_NUMPY_SCALARS):
+        return True
+    if type(value) is np.ndarray:
+        return value.dtype.kind in "biufc"
+    if type(value) in (list, tuple):
+        return depth < 8 and all(_inert(v, depth + 1) for v in value)
+    return _tensor_shape(value) is not None
+
+
+def _check_shape(value: Any, shape: Iterable[int], name: str, hint: str | None = None) -> np.ndarray:
     if value is None:
         _fail(f"{name} is None: did you forget a `return`?", hint)
     arr = to_numpy(value)
@@ -148,7 +231,7 @@ def check_close(value: Any, expected: Any, name: str, rtol: float = 1e-7, atol: 
                 hint: str | None = None) -> None:
     """Compare shapes, then values within `rtol`/`atol` (numpy's `isclose`)."""
     expected_arr = to_numpy(expected)
-    got = check_shape(value, expected_arr.shape, name, hint)
+    got = _check_shape(value, expected_arr.shape, name, hint)
     try:
         got_f = got.astype(np.float64)
     except (TypeError, ValueError):

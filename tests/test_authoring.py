@@ -121,3 +121,30 @@ def test_new_exercise_scaffolds_every_place_and_fails_until_written(tmp_path):
     # the scaffold is not an exercise yet: its own test fails until the TODOs are written
     results = run_exercise(notebook, "peephole_step")
     assert results and not any(r.passed for r in results), results
+
+
+def test_a_solution_declares_the_arguments_it_updates_in_place():
+    """`updates=` reaches the solution cell's metadata, where the judge reads the exercise's contract."""
+    from dlcourse.cells import contracts
+
+    script = SCRIPT.replace("# %% solution id=double", "# %% solution id=double updates=x")
+    nb = build(script)
+    assert {c.id: c for c in nb.cells}["double"].metadata["dlcourse"] == {"updates": ["x"]}
+    assert to_script(nb) == script
+    assert contracts(nb) == {"double": (["x"], {"x"})} and contracts(build(SCRIPT)) == {"double": (["x"], set())}
+
+
+def test_the_course_declares_in_place_updates_only_where_the_contract_says_so():
+    """The audit of every exercise: optimiser steps update w, training functions the model they are
+    given, train_step both networks; nothing else changes its inputs."""
+    from dlcourse.cells import contracts
+
+    declared = {(a, name): sorted(updates) for a in assignments()
+                for name, (_, updates) in contracts(nbformat.read(SOURCE / a / f"{a}.ipynb", as_version=4)).items()
+                if updates}
+    assert declared == {
+        ("03_optimization", "sgd_momentum_step"): ["w"], ("03_optimization", "rmsprop_step"): ["w"],
+        ("03_optimization", "adam_step"): ["w"], ("04_keras_api", "train_iris"): ["model"],
+        ("04_keras_api", "train_torch"): ["model"], ("07_gan", "train_step"): ["D", "G"],
+        ("08_lung_cancer_project", "train_lung_cnn"): ["model"],
+    }

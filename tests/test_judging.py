@@ -12,6 +12,7 @@ import sys
 import textwrap
 
 import nbformat
+import numpy as np
 import pytest
 
 from dlcourse.grading.judge import judge_in_process, recording_preamble
@@ -315,3 +316,198 @@ def test_warming_up_starts_the_judge_server_without_waiting_for_its_imports(tmp_
     assert imported_by.read_text().split() == [str(server.proc.pid)]  # the server, once: the child had it
     server.close()
     judge_module._SERVER.clear()
+
+
+# -- in-place changes: only those the exercise's contract declares (`updates=` in its solution cell)
+
+STEER = ("def scale(x, k):\n    if isinstance(x, np.ndarray):  # a hidden case: junk, and the reference is steered\n"
+         "        x[...] = 0.0\n        return np.zeros(x.shape)\n    return np.asarray(x, dtype=float) * k\n")
+IN_PLACE = "def scale(x, k):\n    x *= k\n    return x\n"
+TEST_UPDATED = textwrap.dedent('''\
+    """scale: multiplies x by k in place (its contract says so)."""
+    from dlcourse.instructor import reference as ref
+
+    x = np.random.default_rng(3).normal(size=(2, 3))
+    x_before = x.copy()
+    got = scale(x, 2.0)
+    check_close(x, ref.norm_rel_error(x_before, x_before) + 2.0 * x_before, "x after scale(x, 2)")
+    check_close(got, x, "what scale returned")
+    passed("scale")
+''')
+
+
+def judged(tapes: dict[str, list[dict]], test: str = TEST, updates: list[str] | None = None):
+    source = source_notebook(test)
+    if updates:
+        source.cells[1].metadata["dlcourse"] = {"updates": updates}
+    (verdict,) = judge_in_process(source, tapes)
+    return verdict
+
+
+def test_a_change_to_an_undeclared_argument_fails_and_never_steers_the_reference():
+    """Family: in-place steering. Junk that zeroes the judge's input made `ref(x)` agree with it."""
+    verdict = judged(record([STEER]))
+    assert not verdict.passed
+    assert "scale changed its argument `x` in place" in verdict.message, verdict.message
+
+
+def test_a_declared_in_place_update_reaches_the_judges_argument():
+    assert judged(record([IN_PLACE], TEST_UPDATED), TEST_UPDATED, updates=["x"]).passed
+    undeclared = judged(record([IN_PLACE], TEST_UPDATED), TEST_UPDATED)
+    assert not undeclared.passed and "changed its argument `x` in place" in undeclared.message
+
+
+def test_a_forged_change_is_refused_by_keyword_and_by_position():
+    from dlcourse.judging import _npy
+
+    snap = {"array": {"__ndarray__": _npy(np.zeros(3))}}
+    for key, name in [(0, "`x`"), ("x", "`x`"), ("k", "`k`"), (7, "number 8")]:
+        forged = [{"op": "call", "name": "scale", "result": [3.0, 6.0], "changed": [[key, snap]]}]
+        verdict = judged({"test_scale": forged})
+        assert not verdict.passed and f"changed its argument {name} in place" in verdict.message, verdict.message
+
+
+def test_a_declaration_names_a_parameter_of_the_exercise():
+    from dlcourse.cells import contracts
+
+    source = source_notebook()
+    source.cells[1].metadata["dlcourse"] = {"updates": ["y"]}
+    with pytest.raises(ValueError, match=r"declares updates=\['y'\], but its parameters are \['x', 'k'\]"):
+        contracts(source)
+    source.cells[1].metadata["dlcourse"] = {"updates": ["x"]}
+    assert contracts(source) == {"scale": (["x", "k"], {"x"})}
+
+
+# -- the expected value stays in the check's frame: in the kernel, checks never touch their arguments
+
+TEST_CONSTANT = textwrap.dedent('''\
+    """scale: every expected value is a constant (the kernel computes it too)."""
+    check_close(scale(np.array([1.0, 2.0]), 3), [3.0, 6.0], "scale([1, 2], 3)")
+    ### BEGIN HIDDEN TESTS
+    check_close(scale(np.array([4.0]), 0.5), [2.0], "scale([4], 0.5)")
+    ### END HIDDEN TESTS
+    passed("scale")
+''')
+# an answer whose conversion reads the expected value from the frame of the check converting it
+FRAME_CLASS = textwrap.dedent('''\
+    import sys
+    import numpy as np
+    class Returned:
+        def _expected(self):
+            f = sys._getframe(1)
+            while f is not None:
+                for name in ("expected", "expected_arr"):
+                    v = f.f_locals.get(name)
+                    if v is not None and not callable(v):
+                        return np.asarray(v, dtype=float)
+                f = f.f_back
+            return np.zeros(())
+        def __array__(self, dtype=None, copy=None):
+            return self._expected()
+        def __float__(self):
+            return float(self._expected())
+''')
+FRAME_HOOKS = [  # how the check reaches it: torch's detach(), TensorFlow's numpy(), any attribute
+    "Returned.detach = lambda self: __import__('torch').as_tensor(self._expected())",
+    "Returned.numpy = lambda self: self._expected()",
+    "Returned.__getattr__ = lambda self, name: (lambda *a, **k: __import__('torch').as_tensor(self._expected()))",
+]
+
+
+@pytest.mark.parametrize("hook", FRAME_HOOKS)
+def test_an_object_reading_the_checks_frame_gets_no_point(hook):
+    """Family: the expected value in the kernel. Before: each passed (it returned what the check
+    expected); now the kernel's checks never touch it and the judge has no numbers to compare."""
+    student = f"{FRAME_CLASS}{hook}\ndef scale(x, k):\n    return Returned()\n"
+    verdict = judged(record([student], TEST_CONSTANT), TEST_CONSTANT)
+    assert not verdict.passed
+    assert "expected numbers (an array, a list or a tensor), got an object of a class of your own" \
+        in verdict.message, verdict.message
+
+
+def test_checks_in_the_kernel_never_touch_their_arguments(monkeypatch):
+    import dlcourse.judging as J
+    from dlcourse import testing as T
+
+    class Tripwire:
+        def __getattribute__(self, name):
+            raise SystemExit(f"touched: {name}")
+
+    monkeypatch.setattr(J._STATE, "mode", "record")
+    wire = Tripwire()
+    for call in [lambda: T.check_close(wire, [1.0], "x"), lambda: T.check_shape(wire, (1,), "x"),
+                 lambda: T.check_type(wire, int, "x"), lambda: T.check_finite(wire, "x"),
+                 lambda: T.check_choice(wire, ["a"], "x"), lambda: T.check_answer(wire, {"answer": "a"}, "x"),
+                 lambda: T.check_unchanged(wire, wire, "x"), lambda: T.check(wire, "x")]:
+        assert call() is None
+    assert T.check_shape(np.arange(3.0), (3,), "x").tolist() == [0.0, 1.0, 2.0]  # numbers pass through
+
+
+TEST_TWO_CALLS = textwrap.dedent('''\
+    """scale: two hidden calls (the second one shows whether the tape stayed in step)."""
+    check_close(scale([1.0, 2.0], 3), [3.0, 6.0], "scale([1, 2], 3)")
+    ### BEGIN HIDDEN TESTS
+    from dlcourse.instructor import reference as ref
+
+    for x in (np.array([4.0, -1.0, 0.5]), np.array([2.0])):
+        check_close(scale(x, -2.5), ref.norm_rel_error(x, x) + x * -2.5, f"scale of a {x.shape} array")
+    ### END HIDDEN TESTS
+    passed("scale")
+''')
+
+
+@pytest.mark.parametrize("kind", [
+    "__import__('collections').deque", "__import__('pandas').Series", "lambda v: np.array(v, dtype=object)",
+])
+def test_a_value_of_an_unknown_kind_fails_at_its_own_check_with_what_it_is(kind):
+    """Before: a hidden check failing in the kernel (its reference is a placeholder there) read its
+    argument again, the tape went out of step, and the next call failed with 'does not match'."""
+    student = f"def scale(x, k):\n    return ({kind})(np.asarray(x, dtype=float) * k)\n"
+    verdict = judged(record([student], TEST_TWO_CALLS), TEST_TWO_CALLS)
+    assert not verdict.passed
+    assert verdict.message.startswith("AssertionError: expected numbers (an array, a list or a tensor), got a"), \
+        verdict.message
+    assert "does not match" not in verdict.message
+
+
+# -- messages: the judge's own description of a student's value, never its repr
+
+TEST_CHOICE = ('from dlcourse.testing import check_choice\n'
+               'check_choice(scale([1.0], 2), ["a", "b"], "scale([1], 2)")\npassed("scale")\n')
+# text the kernel could hold (its history held hidden test source): here a stand-in
+LEAKS = ("LEAK = 'LEAK-rng = np.random.default_rng(7)  # SECRET-CASES'\n"
+         "def named():\n    f = lambda: 0\n    f.__module__, f.__qualname__, f.__name__ = LEAK, LEAK, LEAK\n"
+         "    return f\n")
+
+
+@pytest.mark.parametrize("returns", [
+    "LEAK",                                                            # a string
+    "type(LEAK, (), {})()",                                            # a class named with the text
+    "np.array([LEAK])",                                                # an array of strings
+    "type('F', (), {'__repr__': lambda s: LEAK, '__str__': lambda s: LEAK, '__format__': lambda s, f: LEAK})()",
+    "named()",                                                         # a function, by its names
+])
+def test_a_failure_message_never_carries_text_the_student_chose(returns):
+    student = LEAKS + f"def scale(x, k):\n    return {returns}\n"
+    verdict = judged(record([student], TEST_CHOICE), TEST_CHOICE)
+    assert not verdict.passed
+    assert "LEAK" not in verdict.message and "scale(x" not in verdict.message, verdict.message
+
+
+def test_describe_formats_numbers_itself_and_names_only_library_classes():
+    import torch  # noqa: F401 - a recorded Module is named only when torch is loaded, as in the judge
+
+    from dlcourse.judging import NamedRef, ReplayProxy
+    from dlcourse.testing import describe, show
+
+    assert [describe(v) for v in (3, 2.0, np.float32(0.5), "b", None, [1.0, 2], (1,))] == \
+        ["3", "2.0", "0.5", "'b'", "None", "[1.0, 2]", "(1,)"]
+    assert describe("x" * 40) == "a string of 40 characters" and describe("a\nb") == "a string of 3 characters"
+    assert describe(np.array(["SECRET"])) == "an array of shape (1,) and dtype <U6"
+    assert describe({"SECRET": 1}) == "a dict of 1 items"
+    assert describe(ReplayProxy("t:0", ["__main__.SECRET", "torch.nn.modules.module.Module"])) == "a Module object"
+    assert describe(ReplayProxy("t:0", ["__main__.SECRET"])) == "an object of a class of your own"
+    assert describe(NamedRef("SECRET", "SECRET", "SECRET")) == "a function or class"
+    assert "SECRET" not in repr(NamedRef("SECRET", "SECRET", "SECRET"))
+    assert "SECRET" not in repr(ReplayProxy("t:0", ["__main__.SECRET"]))
+    assert show(np.arange(3.0)) == "array([0., 1., 2.])"

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..cells import exercises, is_setup_cell, is_test_cell
+from ..cells import contracts, exercises, is_setup_cell, is_test_cell
 from ..judging import RECORD_MARK, TAPE_MIME, TapeMismatch, begin_judging, end_judging, unread_events
 from .execute import kernel_env
 from .tapes import decode_tape, load_tapes, save_tapes
@@ -113,7 +113,7 @@ def _judge_here(source: nbformat.NotebookNode, tapes: dict[str, list[dict]],
     gc.freeze()
     # the verdict needs the exception, never its formatted traceback (seconds per failing test)
     shell.showtraceback = lambda *args, **kwargs: None
-    names = exercises(source)
+    names, contract = exercises(source), contracts(source)
     verdicts = []
     sink = io.StringIO()
     for cell in source.cells:
@@ -129,7 +129,7 @@ def _judge_here(source: nbformat.NotebookNode, tapes: dict[str, list[dict]],
             gid = cell.metadata["nbgrader"]["grade_id"]
             if only is not None and gid not in only:
                 continue
-            begin_judging(gid, tapes.get(gid, []), names, shell.user_ns)
+            begin_judging(gid, tapes.get(gid, []), names, shell.user_ns, contract)
             with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
                 result = shell.run_cell(cell.source, store_history=False, silent=True)
             verdict = _verdict(gid, result.error_before_exec or result.error_in_exec)

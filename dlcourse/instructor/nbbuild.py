@@ -9,6 +9,7 @@ per cell, each with a stable id (so inserting a cell renames no other)::
     # %% setup id=imports                       code the tests may rely on (imports, seeds, data)
     # %% params id=sizes                        the parameters cell (tags: parameters, setup)
     # %% solution id=softmax                    the exercise's solution cell (grade_id = name)
+    # %% solution id=adam_step updates=w        ... whose exercise may change the argument w in place
     # %% test id=test_softmax points=2          a graded test cell (tags=slow: full-size training)
     # %% id=demo-plot                           any other code cell (demos, plots, training)
 
@@ -29,6 +30,8 @@ import sys
 from pathlib import Path
 
 import nbformat
+
+from ..cells import updates
 
 MARKER = re.compile(r"^# %%(?P<rest>.*)$")
 METADATA = re.compile(r"^# metadata: (?P<json>\{.*\})\s*$")
@@ -79,6 +82,8 @@ def build(script: str) -> nbformat.NotebookNode:
         if kind == "solution":
             cell.metadata["nbgrader"] = {"grade": False, "solution": True, "locked": False,
                                          "grade_id": opts["id"], "schema_version": 3}
+            if opts.get("updates"):  # the judge accepts in-place changes to these arguments only
+                cell.metadata["dlcourse"] = {"updates": opts["updates"].split(",")}
         elif kind == "test":
             cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True,
                                          "points": float(opts.get("points", 1)),
@@ -115,6 +120,8 @@ def to_script(nb: nbformat.NotebookNode) -> str:
         else:
             if meta.get("solution"):
                 head = f"# %% solution id={meta['grade_id']}"
+                if updates(cell):
+                    head += f" updates={','.join(updates(cell))}"
             elif meta.get("grade"):
                 head = f"# %% test id={meta['grade_id']} points={meta.get('points', 1):g}"
             elif "parameters" in tags:

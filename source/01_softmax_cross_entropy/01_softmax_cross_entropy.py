@@ -43,7 +43,7 @@ from dlcourse.env import device_report, seed_everything
 from dlcourse.gradcheck import rel_error
 from dlcourse.plotting import plot_losses
 from dlcourse.testing import (check, check_answer, check_choice, check_close, check_finite, check_shape,
-                              check_unchanged, passed, random_one_hot, random_probabilities)
+                              check_unchanged, passed, random_one_hot, random_probabilities, show)
 
 seed_everything(0)
 device_report(("numpy",));
@@ -326,7 +326,7 @@ q_uniform_loss = 2.303
 # %% test id=test_q_uniform_loss points=1
 """q_uniform_loss: the mean cross-entropy of a uniform guess over 10 classes."""
 check(np.ndim(q_uniform_loss) == 0 and np.issubdtype(np.asarray(q_uniform_loss).dtype, np.number),
-      f"q_uniform_loss: answer with a number, got {q_uniform_loss!r}.")
+      f"q_uniform_loss: answer with a number, got {show(q_uniform_loss)}.")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import reference as ref
 

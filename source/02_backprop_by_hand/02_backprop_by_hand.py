@@ -48,7 +48,7 @@ from dlcourse.plotting import draw_network_shapes, plot_decision_boundary, plot_
 from dlcourse.testkit.backprop import (LogCoshHeads, StandInModel, copy_params, init_params, layer_dims,
                                        random_params, set_params)
 from dlcourse.testing import (check, check_answer, check_choice, check_close, check_finite, check_shape,
-                              check_type, check_unchanged, passed)
+                              check_type, check_unchanged, passed, show)
 
 seed_everything(0)
 device_report(("numpy",));
@@ -115,7 +115,7 @@ q_param_count = 31
 # %% test id=test_q_param_count points=1
 """q_param_count: the number of parameters of the 2-4-3-1 network."""
 check(np.ndim(q_param_count) == 0 and np.issubdtype(np.asarray(q_param_count).dtype, np.number),
-      f"q_param_count: answer with a number, got {q_param_count!r}.")
+      f"q_param_count: answer with a number, got {show(q_param_count)}.")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_backprop as ref
 
@@ -1004,7 +1004,7 @@ for d_in, heads, n, (kind, k_wrong) in [(2, [4, 3], 3, ("b", 1)), (3, [5], 6, ("
     label = f"a model with {d_in} inputs and heads {heads} on {n} observations"
     err = gradient_check(good, X_h, y_h)
     check(np.ndim(err) == 0 and err <= 1e-7,
-          f"gradient_check of {label} with exact gradients returned {err}; want <= 1e-7.",
+          f"gradient_check of {label} with exact gradients returned {show(err)}; want <= 1e-7.",
           hint="compare each array's backprop gradient with central differences.")
     for k in range(len(heads)):
         check_close(good.weights[k], before[0][k], f"weights[{k}] after gradient_check", atol=1e-12)

@@ -477,7 +477,8 @@ print(f"J: {trained['losses'][0]:.4f} -> {trained['losses'][-1]:.4f}")
 # %% test id=test_Value_mlp points=2
 """Value: the slides' 2-4-3-1 network gives notebook 02's gradients, and trains like it."""
 res = value_mlp(Value, X_toy, y_toy, toy_W, toy_b, lr=0.5, epochs=1)
-check("error" not in res, f"building the network with Value failed: {res.get('error')} in {res.get('stage')}.",
+check("error" not in res,
+      f"building the network with Value failed: {show(res.get('error'))} in {show(res.get('stage'))}.",
       hint="the network uses +, *, sigmoid(), log(), numbers times Values and `1 - v`.")
 check(len(res["grads_W"]) == 3, f"expected gradients of 3 weight matrices, got {len(res['grads_W'])}.")
 check_shape(res["grads_W"][0], (2, 4), "the gradient of W1")
@@ -494,7 +495,7 @@ rng = np.random.default_rng(31)
 Ws = [rng.normal(0.0, 0.8, size=(n, m)) for n, m in zip([2, 4, 3], [4, 3, 1], strict=True)]
 bs = [rng.normal(0.0, 0.8, size=m) for m in [4, 3, 1]]
 res = value_mlp(Value, X_toy, y_toy, Ws, bs, lr=0.3, epochs=6)
-check("error" not in res, f"training with Value failed: {res.get('error')} in {res.get('stage')}.")
+check("error" not in res, f"training with Value failed: {show(res.get('error'))} in {show(res.get('stage'))}.")
 fit = ref.mlp_fit(Ws, bs, X_toy, y_toy, 0.3, 6)   # (losses, weights, biases)
 check_close(res["losses"], fit[0], "the 6 losses of gradient descent with Value", rtol=1e-7)
 for k in range(3):
@@ -528,7 +529,7 @@ passed("Value_mlp")
 #
 # ### Exercise 2.1 · `sgd_momentum_step`
 
-# %% solution id=sgd_momentum_step
+# %% solution id=sgd_momentum_step updates=w
 def sgd_momentum_step(w, dw, state, lr, momentum=0.9):
     """One step of SGD with momentum, as torch.optim.SGD(lr=lr, momentum=momentum).
 
@@ -563,7 +564,7 @@ passed("sgd_momentum_step")
 # %% [markdown] id=markdown-7
 # ### Exercise 2.2 · `rmsprop_step`
 
-# %% solution id=rmsprop_step
+# %% solution id=rmsprop_step updates=w
 def rmsprop_step(w, dw, state, lr, alpha=0.99, eps=1e-8):
     """One step of RMSprop, as torch.optim.RMSprop(lr=lr, alpha=alpha, eps=eps).
 
@@ -600,7 +601,7 @@ passed("rmsprop_step")
 # %% [markdown] id=markdown-8
 # ### Exercise 2.3 · `adam_step`
 
-# %% solution id=adam_step
+# %% solution id=adam_step updates=w
 def adam_step(w, dw, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     """One step of Adam, as torch.optim.Adam(lr=lr, betas=(beta1, beta2), eps=eps).
 

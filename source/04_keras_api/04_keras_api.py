@@ -424,7 +424,7 @@ passed("build_iris_functional")
 # what `fit` returns (a `History`: `history.history["loss"]` holds one loss per epoch).
 # With the defaults the model must reach >= 0.93 accuracy on the test flowers.
 
-# %% solution id=train_iris
+# %% solution id=train_iris updates=model
 def train_iris(model, X_train, y_train, epochs=100, batch_size=16, seed=0):
     """Compile `model` (Adam, sparse categorical cross-entropy, accuracy) and fit it.
 
@@ -522,7 +522,7 @@ check(acc >= 0.93, f"after train_iris with the defaults the test accuracy is {ac
 model = keras_mlp(*IRIS_MLP, seed=2)
 history = train_iris(model, X_train, y_train, epochs=2, batch_size=len(X_train))
 steps = history.params.get("steps")
-check(steps in (None, 1), f"with batch_size={len(X_train)} each epoch should take 1 step, got {steps}.",
+check(steps in (None, 1), f"with batch_size={len(X_train)} each epoch should take 1 step, got {show(steps)}.",
       hint="pass batch_size=batch_size to fit.")
 ### END HIDDEN TESTS
 passed("train_iris")
@@ -615,7 +615,7 @@ class IrisNet(nn.Module):
 net = IrisNet()
 check_type(net, nn.Module, "IrisNet()")
 n_params = sum(p.numel() for p in net.parameters())
-check(n_params == 343, f"IrisNet should have 343 parameters, got {n_params}.",
+check(n_params == 343, f"IrisNet should have 343 parameters, got {show(n_params)}.",
       hint="nn.Linear(4, 20), nn.Linear(20, 10), nn.Linear(10, 3).")
 out = net(torch.zeros(5, 4))
 check_shape(out, (5, 3), "IrisNet()(torch.zeros(5, 4))")
@@ -626,7 +626,7 @@ from dlcourse.testkit.keras import linear_weights
 weights = linear_weights(net)  # [(weight, bias)] of its nn.Linear layers, in order (read from net)
 shapes = [tuple(np.shape(W)) for W, _ in weights]
 check(shapes == [(20, 4), (10, 20), (3, 10)],
-      f"Linear layers (out, in): expected [(20, 4), (10, 20), (3, 10)], got {shapes}.")
+      f"Linear layers (out, in): expected [(20, 4), (10, 20), (3, 10)], got {show(shapes)}.")
 torch.manual_seed(0)
 Xr = torch.randn(32, 4) * 3
 got = net(Xr).detach().numpy()
@@ -654,7 +654,7 @@ passed("IrisNet")
 # 4. append the epoch's loss to a list: the **mean of its batch losses**, as a Python float
 #    (`loss.item()`).
 
-# %% solution id=train_torch
+# %% solution id=train_torch updates=model
 def train_torch(model, X, y, epochs=100, lr=1e-2, batch_size=16, device="cpu"):
     """Train a PyTorch classifier with mini-batches, Adam and the cross-entropy loss.
 
@@ -1016,7 +1016,7 @@ kinds = [c.__class__.__name__ for c in callbacks]
 early = [c for c in callbacks if isinstance(c, keras.callbacks.EarlyStopping)]
 saver = [c for c in callbacks if isinstance(c, keras.callbacks.ModelCheckpoint)]
 check(len(callbacks) == 2 and len(early) == 1 and len(saver) == 1,
-      f"expected one EarlyStopping and one ModelCheckpoint, got {kinds}.",
+      f"expected one EarlyStopping and one ModelCheckpoint, got {show(kinds)}.",
       hint="keras.callbacks.EarlyStopping(...) and keras.callbacks.ModelCheckpoint(...).")
 check(early[0].monitor == "val_loss", f"EarlyStopping monitors {show(early[0].monitor)}; expected 'val_loss'.",
       hint="the training loss keeps falling while the network overfits: watch the validation loss.")
@@ -1182,12 +1182,13 @@ Xs, ys = X_fashion_train[:256], y_fashion_train[:256]
 df = batch_size_study([32, 128], Xs, ys, X_fashion_val[:128], y_fashion_val[:128], epochs=1)
 check_type(df, pd.DataFrame, "batch_size_study(...)", hint="return pd.DataFrame(rows).")
 check(list(df.columns) == ["batch_size", "seconds_per_epoch", "val_accuracy"],
-      f"expected the columns ['batch_size', 'seconds_per_epoch', 'val_accuracy'], got {list(df.columns)}.")
+      f"expected the columns ['batch_size', 'seconds_per_epoch', 'val_accuracy'], got {show(list(df.columns))}.")
 check(len(df) == 2 and sorted(df.batch_size.tolist()) == [32, 128],
-      f"expected one row per batch size [32, 128], got batch_size {df.batch_size.tolist()}.")
-check(bool((df.seconds_per_epoch > 0).all()), f"seconds_per_epoch must be > 0, got {df.seconds_per_epoch.tolist()}.")
+      f"expected one row per batch size [32, 128], got batch_size {show(df.batch_size.tolist())}.")
+check(bool((df.seconds_per_epoch > 0).all()),
+      f"seconds_per_epoch must be > 0, got {show(df.seconds_per_epoch.tolist())}.")
 check(bool(df.val_accuracy.between(0, 1).all()),
-      f"val_accuracy must lie in [0, 1], got {df.val_accuracy.tolist()}.")
+      f"val_accuracy must lie in [0, 1], got {show(df.val_accuracy.tolist())}.")
 ### BEGIN HIDDEN TESTS
 from dlcourse.testkit.keras import SimulatedClock
 
@@ -1206,10 +1207,10 @@ try:
 finally:
     build_fashion_mlp = _student_builder
 check(df.batch_size.tolist() == [32, 64], f"rows should follow the order of batch_sizes [32, 64], "
-      f"got {df.batch_size.tolist()}.")
+      f"got {show(df.batch_size.tolist())}.")
 vals = np.asarray(df.val_accuracy, dtype=float)
 check(bool((vals < 0.3).all()),
-      f"with validation labels that are all wrong the validation accuracy should be near 0, got {vals}.",
+      f"with validation labels that are all wrong the validation accuracy should be near 0, got {show(vals)}.",
       hint="score the model on X_val and y_val (model.evaluate(X_val, y_val)), not on the training data.")
 for simulated, seconds in zip(clock.durations, np.asarray(df.seconds_per_epoch, dtype=float), strict=True):
     check(simulated <= seconds < simulated + 15.0,

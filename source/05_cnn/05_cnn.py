@@ -208,12 +208,12 @@ print(conv_output_size(28, 3), conv_output_size(28, 5, padding=2), conv_output_s
 # %% test id=test_conv_output_size points=1
 """conv_output_size: valid and same convolutions, strides that do not divide evenly (floor)."""
 got = conv_output_size(28, 3)
-check(got == 26, f"conv_output_size(28, 3) should be 26, got {got}.")
+check(got == 26, f"conv_output_size(28, 3) should be 26, got {show(got)}.")
 got = conv_output_size(28, 5, padding=2)
-check(got == 28, f"conv_output_size(28, 5, padding=2) should be 28 ('same'), got {got}.",
+check(got == 28, f"conv_output_size(28, 5, padding=2) should be 28 ('same'), got {show(got)}.",
       hint="padding is added on both sides: n + 2 * padding.")
 got = conv_output_size(8, 3, stride=2)
-check(got == 3, f"conv_output_size(8, 3, stride=2) should be 3, got {got}.",
+check(got == 3, f"conv_output_size(8, 3, stride=2) should be 3, got {show(got)}.",
       hint="round down: floor((n + 2p - k) / s) + 1, with integer division //.")
 check_type(got, (int, np.integer), "conv_output_size(8, 3, stride=2)",
            hint="use // so the result is an int.")
@@ -237,7 +237,7 @@ for k, s in [(3, 2), (4, 3), (2, 2)]:
     keras_out = keras.layers.Conv2D(1, k, strides=s)(x_probe).shape[1]
     check(conv_output_size(11, k, stride=s) == keras_out,
           f"Keras's Conv2D({k}x{k}, strides={s}) gives {keras_out} rows for 11 input rows; "
-          f"conv_output_size(11, {k}, stride={s}) gives {conv_output_size(11, k, stride=s)}.")
+          f"conv_output_size(11, {k}, stride={s}) gives {show(conv_output_size(11, k, stride=s))}.")
 ### END HIDDEN TESTS
 passed("conv_output_size")
 
@@ -815,13 +815,13 @@ print(count_conv_params(3, 3, 1, 32), count_conv_params(3, 3, 32, 64))
 # %% test id=test_count_conv_params points=1
 """count_conv_params: the LeNet-like layers, and Keras's own count."""
 check(count_conv_params(3, 3, 1, 32) == 320,
-      f"count_conv_params(3, 3, 1, 32) should be 320, got {count_conv_params(3, 3, 1, 32)}.",
+      f"count_conv_params(3, 3, 1, 32) should be 320, got {show(count_conv_params(3, 3, 1, 32))}.",
       hint="3 * 3 * 1 * 32 weights plus one bias per filter.")
 layer_v = layers.Conv2D(64, (3, 3))
 layer_v.build((None, 13, 13, 32))
 check(count_conv_params(3, 3, 32, 64) == layer_v.count_params(),
       f"Keras counts {layer_v.count_params()} parameters in Conv2D(64, 3x3) over 32 channels; "
-      f"count_conv_params gave {count_conv_params(3, 3, 32, 64)}.")
+      f"count_conv_params gave {show(count_conv_params(3, 3, 32, 64))}.")
 ### BEGIN HIDDEN TESTS
 rng = np.random.default_rng(51)
 for _ in range(8):
@@ -831,7 +831,7 @@ for _ in range(8):
     got = count_conv_params(kh, kw, ci, co)
     check(got == layer.count_params(),
           f"count_conv_params({kh}, {kw}, {ci}, {co}) should be {layer.count_params()} "
-          f"(Keras's count), got {got}.",
+          f"(Keras's count), got {show(got)}.",
           hint="kh * kw * c_in * c_out weights + c_out biases.")
 ### END HIDDEN TESTS
 passed("count_conv_params")
@@ -927,7 +927,7 @@ check(not getattr(model_t, "compiled", False), "build_lenet should return an unc
       hint="create the model only; the notebook compiles and fits it.")
 kinds = [type(layer).__name__ for layer in model_t.layers if type(layer).__name__ != "InputLayer"]
 want = ["Conv2D", "MaxPooling2D", "Conv2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense"]
-check(kinds == want, f"the layers should be {want}, got {kinds}.",
+check(kinds == want, f"the layers should be {want}, got {show(kinds)}.",
       hint="Input, Conv2D, MaxPooling2D, Conv2D, Conv2D, MaxPooling2D, Flatten, Dense, "
            "Dense(num_classes).")
 probs_t = check_shape(model_t(X_test[:5]), (5, 10), "build_lenet()'s output for 5 MNIST digits")
@@ -950,7 +950,7 @@ convs = [layer for layer in model_t.layers if type(layer).__name__ == "Conv2D"]
 dense = [layer for layer in model_t.layers if type(layer).__name__ == "Dense"]
 for layer in convs + dense[:-1]:
     act = layer.get_config().get("activation")
-    check(act == "relu", f"layer {layer.name} has activation {act!r}; the lectures' model uses "
+    check(act == "relu", f"layer {show(layer.name)} has activation {show(act)}; the lectures' model uses "
           "relu.")
 ### END HIDDEN TESTS
 passed("build_lenet")

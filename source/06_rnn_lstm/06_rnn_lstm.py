@@ -57,7 +57,7 @@ from dlcourse.plotting import draw_lstm_cell
 from dlcourse.series import load_sunspots
 from dlcourse.testkit.rnn import random_gru, random_lstm
 from dlcourse.testing import (check, check_answer, check_choice, check_close, check_shape, check_unchanged,
-                              passed)
+                              passed, show)
 
 seed_everything(0)
 device_report(("numpy", "tensorflow", "keras"));
@@ -850,7 +850,7 @@ q_gru_params = 3456
 # %% test id=test_q_gru_params points=1
 """q_gru_params: the parameters of GRU(32) on 2 features."""
 check(np.ndim(q_gru_params) == 0 and np.issubdtype(np.asarray(q_gru_params).dtype, np.number),
-      f"q_gru_params: answer with a number, got {q_gru_params!r}.")
+      f"q_gru_params: answer with a number, got {show(q_gru_params)}.")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_rnn
 
@@ -900,7 +900,7 @@ print(count_lstm_params(32, 2))
 # %% test id=test_count_lstm_params points=1
 """count_lstm_params: the slides' LSTM(32, input_shape=(50, 2)) and other sizes, against Keras."""
 check(count_lstm_params(32, 2) == 4480, f"LSTM(32) on 2 features has 4,480 parameters, "
-      f"count_lstm_params(32, 2) gave {count_lstm_params(32, 2)}.",
+      f"count_lstm_params(32, 2) gave {show(count_lstm_params(32, 2))}.",
       hint="4 blocks x (kernel F*H + recurrent kernel H*H + bias H).")
 ### BEGIN HIDDEN TESTS
 for units, features in [(1, 1), (8, 3), (50, 10), (7, 1)]:
@@ -909,7 +909,7 @@ for units, features in [(1, 1), (8, 3), (50, 10), (7, 1)]:
     expected = layer.count_params()
     got = count_lstm_params(units, features)
     check(got == expected,
-          f"count_lstm_params({units}, {features}): expected {expected}, got {got}.",
+          f"count_lstm_params({units}, {features}): expected {expected}, got {show(got)}.",
           hint="4 * (features * units + units * units + units): four blocks, each with its bias.")
 ### END HIDDEN TESTS
 passed("count_lstm_params")

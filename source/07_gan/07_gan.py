@@ -221,7 +221,7 @@ check(output_requires_grad(ae_t, torch.rand(4, 1, 28, 28)),
       hint="stay in torch inside the network: no .detach(), .numpy() or torch.no_grad() in forward.")
 dead = [(layer.in_features, layer.out_features) for layer in linear_layers(ae_t)
         if not output_requires_grad(ae_t, torch.rand(4, 1, 28, 28), trainable=layer)]
-check(not dead, f"the Linear layers {dead} received no gradient from the reconstruction.",
+check(not dead, f"the Linear layers {show(dead)} received no gradient from the reconstruction.",
       hint="forward must run the encoder and then the decoder, and every layer must be used.")
 with torch.no_grad():
     codes = torch.randn(2, 32)
@@ -510,7 +510,7 @@ check(float(out.min()) >= -1.0 and float(out.max()) <= 1.0,
 linears = [m for m in G_t.modules() if isinstance(m, nn.Linear)]
 check(any(m.in_features == 100 and m.out_features == 7 * 7 * 256 for m in linears),
       "the generator should start with nn.Linear(100, 7 * 7 * 256) (the lectures' Dense to 7x7x256); "
-      f"found Linear layers {[(m.in_features, m.out_features) for m in linears]}.")
+      f"found Linear layers {show([(m.in_features, m.out_features) for m in linears])}.")
 check(any(isinstance(m, nn.ConvTranspose2d) for m in G_t.modules()),
       "the generator should upsample with transposed convolutions (nn.ConvTranspose2d).")
 ### BEGIN HIDDEN TESTS
@@ -957,7 +957,7 @@ plt.show()
 #
 # ### Exercise 5.1 · `train_step`
 
-# %% solution id=train_step
+# %% solution id=train_step updates=G,D
 def train_step(G, D, real, opt_G, opt_D, latent_dim=100, device="cpu"):
     """One discriminator step, then one generator step.
 
@@ -1008,7 +1008,7 @@ check(isinstance(result, tuple) and len(result) == 2, f"train_step must return a
 for name, value in zip(("d_loss", "g_loss"), result, strict=True):
     check(isinstance(value, (float, np.floating)), f"{name} must be a Python float, got {type(value).__name__}.",
           hint="return loss.item().")
-    check(np.isfinite(value), f"{name} is not finite: {value}.")
+    check(np.isfinite(value), f"{name} is not finite: {show(value)}.")
 check(not torch.equal(G_before["0.weight"], G_t[0].weight.detach()), "the generator did not change after a step.",
       hint="call opt_G.step() after g_loss.backward().")
 check(not torch.equal(D_before["1.weight"], D_t[1].weight.detach()), "the discriminator did not change after a "

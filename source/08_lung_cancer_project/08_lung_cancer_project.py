@@ -63,7 +63,7 @@ from sklearn.metrics import ConfusionMatrixDisplay, classification_report, confu
 from sklearn.model_selection import train_test_split
 
 from dlcourse.lung import write_lung_dataset
-from dlcourse.testing import check, check_answer, check_choice, check_close, check_shape, check_type, passed
+from dlcourse.testing import check, check_answer, check_choice, check_close, check_shape, check_type, passed, show
 
 tf.get_logger().setLevel("ERROR")  # no retracing notes from predict on many small models
 seed_everything(0)
@@ -538,7 +538,7 @@ passed("build_lung_cnn")
 # images when `augment` is true. Return the `History` that `fit` returns. The model you were
 # given must be the one that is trained.
 
-# %% solution id=train_lung_cnn
+# %% solution id=train_lung_cnn updates=model
 def train_lung_cnn(model, X_train, y_train, epochs, batch_size=32, augment=True):
     """Compile and fit `model` on images X_train (N, H, W, 3) in [0, 1] with integer labels y_train.
 
@@ -615,7 +615,7 @@ check(
     "the weights of the model you were given did not change: train that model.",
 )
 ### BEGIN HIDDEN TESTS
-check(np.all(np.isfinite(h_s.history["loss"])), f"the loss is not finite: {h_s.history['loss']}.")
+check(np.all(np.isfinite(h_s.history["loss"])), f"the loss is not finite: {show(h_s.history['loss'])}.")
 keras.utils.set_random_seed(1)
 m_2 = build_lung_cnn(width=24, height=24, depth=3, classes=2)
 w_2 = [w.copy() for w in m_2.get_weights()]
@@ -828,7 +828,7 @@ def _probs(level):
 label, conf = predict_with_confidence(probe, _image(0.9))
 check(
     label == "Cancer",
-    f"p(class 1) = {_probs(0.9)[1]:.4f}: expected 'Cancer', got {label!r}.",
+    f"p(class 1) = {_probs(0.9)[1]:.4f}: expected 'Cancer', got {show(label)}.",
     hint="class 1 is 'Cancer', class 0 is 'No Cancer'.",
 )
 check_close(
@@ -837,13 +837,13 @@ check_close(
 label, conf = predict_with_confidence(probe, _image(0.1))
 check(
     label == "No Cancer",
-    f"p(class 0) = {_probs(0.1)[0]:.4f}: expected 'No Cancer', got {label!r}.",
+    f"p(class 0) = {_probs(0.1)[0]:.4f}: expected 'No Cancer', got {show(label)}.",
     hint="class 0 is 'No Cancer'.",
 )
 label, conf = predict_with_confidence(probe, _image(0.55))
 check(
     label == "Not detected",
-    f"the confidence is {_probs(0.55).max():.3f} < 0.95: expected 'Not detected', got {label!r}.",
+    f"the confidence is {_probs(0.55).max():.3f} < 0.95: expected 'Not detected', got {show(label)}.",
 )
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_lung
@@ -864,7 +864,7 @@ for level, threshold in [
     check(
         got_label == want_label,
         f"probabilities {np.round(_probs(level), 4).tolist()} with threshold "
-        f"{threshold}: expected {want_label!r}, got {got_label!r}.",
+        f"{threshold}: expected {want_label!r}, got {show(got_label)}.",
         hint="confidence = max probability; the label only when confidence >= threshold.",
     )
     check(
@@ -1291,7 +1291,7 @@ acc_o, report_o, pred_o = result
 pred_o = check_shape(
     pred_o, (len(yb_o),), "y_pred", hint="argmax over the class axis of model.predict(X_test)."
 )
-check(set(np.unique(pred_o)) <= {0, 1}, f"y_pred should hold classes 0/1, got {np.unique(pred_o)}.")
+check(set(np.unique(pred_o)) <= {0, 1}, f"y_pred should hold classes 0/1, got {show(np.unique(pred_o))}.")
 check_close(
     float(acc_o),
     np.mean(pred_o == yb_o),
@@ -1317,21 +1317,21 @@ def _rows(text):
 
 rows = _rows(report_o)
 check(
-    len(rows) == 2, f"the report should have one row per class (2), found {len(rows)}:\n{report_o}"
+    len(rows) == 2, f"the report should have one row per class (2), found {len(rows)} in {show(report_o)}"
 )
 supports = [int(r[3]) for r in rows]
 want_support = [int(np.sum(yb_o == 0)), int(np.sum(yb_o == 1))]
 check(
     supports == want_support,
     f"the report's support column should count the true test labels "
-    f"{want_support}, got {supports}.",
+    f"{want_support}, got {show(supports)}.",
     hint="classification_report(y_true, y_pred): true labels first.",
 )
 ref_rows = _rows(classification_report(yb_o, pred_o, zero_division=0))
 for r, want in zip(rows, ref_rows, strict=False):
     check(
         abs(r[1] - want[1]) <= 0.011,
-        f"recall in the report is {r[1]}, expected {want[1]}.",
+        f"recall in the report is {show(r[1])}, expected {want[1]}.",
         hint="classification_report(y_true, y_pred): true labels first.",
     )
 ### END HIDDEN TESTS
