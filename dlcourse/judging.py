@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import base64
 import builtins
-import functools
 import importlib.abc
 import importlib.machinery
 import io
@@ -56,7 +55,6 @@ __all__ = [
     "TAPE_MIME",
     "begin_recording",
     "mode",
-    "probe",
     "reference",
     "TapeMismatch",
 ]
@@ -777,11 +775,8 @@ def _replay(op: dict, args: tuple, kwargs: dict) -> Any:
 
 def _may_update(op: dict, key: Any) -> bool:
     """Whether the call `op` may change its argument `key` (a position or a keyword) in place: only
-    an argument its exercise's contract names (`updates=` in the source's solution cell). A probe's
-    (`probe:`) changes are the probe's own, as before."""
+    an argument its exercise's contract names (`updates=` in the source's solution cell)."""
     name = str(op.get("name") or "")
-    if op.get("op") == "call" and name.startswith("probe:"):
-        return True
     if op.get("op") != "call" or "oid" in op:  # a method of an object the student's code returned
         return False
     params, declared = _STATE.contracts.get(name, ([], set()))
@@ -865,26 +860,6 @@ class ReplayProxy:
 for _name in OPERATORS:
     setattr(ReplayProxy, f"__{_name}__", _replay_operator(_name, False))
     setattr(ReplayProxy, f"__r{_name}__", _replay_operator(_name, True))
-
-
-def probe(fn):
-    """Mark a public test helper that runs the student's code: recorded and replayed like an exercise.
-
-    Use it for what must happen in the kernel next to the student's objects, for example
-    the gradient of a student's loss with respect to its inputs, or a spy on an optimiser.
-    What it returns is recorded; in the judge the call returns the recording.
-    """
-    name = f"probe:{fn.__module__}.{fn.__qualname__}"
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        if _STATE.mode == "record":
-            return _record({"op": "call", "name": name}, fn, args, kwargs)
-        if _STATE.mode == "judge":
-            return _replay({"op": "call", "name": name}, args, kwargs)
-        return fn(*args, **kwargs)
-
-    return wrapper
 
 
 def unread_events() -> int:

@@ -770,7 +770,7 @@ class SandboxedExecute(Execute):
     def _take_tape(self, msg, text, cell_index: int) -> None:
         """Keep a tape event of the running test cell; anything else under the tape's type is dropped."""
         cell = self.nb.cells[cell_index]
-        if not is_test_cell(cell):  # no test runs there (a probe called after a test records too): dropped
+        if not is_test_cell(cell):  # no test runs there: dropped
             return
         grade_id = cell.metadata["nbgrader"]["grade_id"]
         transient = msg["content"].get("transient") or {}
