@@ -324,8 +324,9 @@ STEP = textwrap.dedent('''\
     ''')
 
 
-def _judged(solution: str, test: str, exercise: str) -> bool:
-    """Record `test` after `solution` in a fresh shell, judge it here; whether it passed."""
+def _judged(solution: str, test: str, exercise: str, updates: tuple[str, ...] = ()) -> bool:
+    """Record `test` after `solution` in a fresh shell, judge it here; whether it passed. `updates`:
+    the arguments the exercise's contract lets it change in place."""
     from test_judging import RECORDER
 
     from dlcourse.grading.judge import judge_in_process, recording_preamble
@@ -342,6 +343,8 @@ def _judged(solution: str, test: str, exercise: str) -> bool:
     cell_setup.metadata["tags"] = ["setup"]
     cell_solution = nbformat.v4.new_code_cell(solution)
     cell_solution.metadata["nbgrader"] = {"grade": False, "solution": True, "grade_id": exercise, "locked": False}
+    if updates:
+        cell_solution.metadata["dlcourse"] = {"updates": list(updates)}
     cell_test = nbformat.v4.new_code_cell(test)
     cell_test.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": f"test_{exercise}",
                                       "points": 1, "locked": True}
@@ -359,9 +362,11 @@ def test_arithmetic_and_attribute_assignment_on_a_returned_object_are_judged_ste
 
 
 def test_a_stand_in_and_a_module_come_back_as_the_call_left_them():
-    assert _judged(STEP, STAND_IN, "step")
-    assert not _judged(STEP.replace("-= 0.5", "-= 0.25"), STAND_IN, "step")
-    assert not _judged(STEP.replace("range(2)", "range(3)"), STAND_IN, "step")
+    declared = ("pair", "module")
+    assert _judged(STEP, STAND_IN, "step", declared)
+    assert not _judged(STEP.replace("-= 0.5", "-= 0.25"), STAND_IN, "step", declared)
+    assert not _judged(STEP.replace("range(2)", "range(3)"), STAND_IN, "step", declared)
+    assert not _judged(STEP, STAND_IN, "step")  # the same changes, undeclared, fail the test
 
 
 if __name__ == "__main__":  # print the scores: python tests/test_attack_probes.py 04_keras_api[:student,...]

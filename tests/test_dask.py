@@ -250,8 +250,11 @@ def test_what_every_job_of_an_assignment_shares_travels_apart():
     assert shared == cluster.Shared({"a.ipynb": "e30="}, {"c.py": "eA=="}, "ZGI=")
 
 
-def test_a_local_cluster_talks_tls_with_certificates_of_its_own():
+def test_a_local_cluster_talks_tls_with_certificates_of_its_own(monkeypatch):
     """`--dask` without an address: a LocalCluster whose scheduler and workers accept TLS only."""
+    # an xdist worker's __main__ (code run by `python -c`) has no __spec__, which the nanny's spawn reads
+    monkeypatch.setattr(sys.modules["__main__"], "__spec__", getattr(sys.modules["__main__"], "__spec__", None),
+                        raising=False)
     runner = cluster.DaskRunner(None, 1, 120)
     refused = GradingJob(A, "x", refused="submitted/x is a symbolic link, not a folder", timeout=120)
     client, local = runner._connect()

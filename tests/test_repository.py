@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -102,7 +103,9 @@ GRADING_TARGETS = ("demo", "demo-full", "test", "test-full", "bench")
 @pytest.mark.parametrize("target", GRADING_TARGETS)
 def test_make_ensures_bubblewrap_before_it_grades(target):
     """Grading fails closed without bubblewrap: each grading target checks for it first."""
-    dry = subprocess.run(["make", "-n", target], cwd=ROOT, capture_output=True, text=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}  # under `make test`
+    dry = subprocess.run(["make", "-n", "--no-print-directory", target], cwd=ROOT, capture_output=True, text=True,
+                         env=env)
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.splitlines()[0] == "sh .ci/bwrap"
 
