@@ -164,7 +164,7 @@ def graded(tmp_path_factory):
 
 @pytest.mark.parametrize(("student", "test"), [(a[0], a[4]) for a in ATTACKS], ids=[a[0] for a in ATTACKS])
 @pytest.mark.slow
-@pytest.mark.xdist_group("grading")
+@pytest.mark.xdist_group("attack-gan")
 def test_a_patched_test_helper_earns_nothing(graded, student, test):
     attack, twin = graded[f"attack-{student}"], graded[f"twin-{student}"]
     print(f"{student}: attack {sum(attack.values())}, twin {sum(twin.values())}, {test}: {attack[test]}")
@@ -174,7 +174,7 @@ def test_a_patched_test_helper_earns_nothing(graded, student, test):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("grading")
+@pytest.mark.xdist_group("attack-gan")
 def test_the_correct_train_step_of_issue_27_gets_its_points(graded):
     assert graded["issue-train-step"]["test_train_step"] == 4, graded["issue-train-step"]
 

@@ -19,7 +19,7 @@ from dlcourse.grading.demo import solution_code, student_notebook
 
 A = "01_softmax_cross_entropy"
 EARLIER = ROOT / "tests" / "earlier_releases" / f"{A}_a425aef.ipynb"  # how it was made: its README
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("attack-oldrelease")]
 
 
 def _cells(nb, *ids: str) -> list:

@@ -260,7 +260,7 @@ def grade(assignment: str, base: Path, only: list[str] | None = None) -> dict[st
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("grading")
+@pytest.mark.xdist_group("attack-probes")
 @pytest.mark.parametrize("assignment", sorted(ATTACKS))
 def test_a_forged_probe_gains_nothing(assignment, tmp_path):
     scores = grade(assignment, tmp_path)
