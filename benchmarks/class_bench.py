@@ -79,11 +79,14 @@ def main(argv: list[str]) -> int:
                              "--Autograde.exporter_class=nbconvert.exporters.NotebookExporter"], plain)
             t_ours = timed([sys.executable, "-m", "dlcourse.cli", "--root", str(ours), "autograde", a,
                             "--workers", str(args.workers), "--force", "--quiet"], ours)
-            same = scores(plain, a) == scores(ours, a)
+            by_plain, by_ours = scores(plain, a), scores(ours, a)
+            same = by_plain == by_ours
             bare = bare_execution(a)
             n = args.students
             print(f"{a:<26} {t_plain:>10.1f} {t_ours:>10.1f} {t_plain / t_ours:>7.2f}x {bare:>9.1f} "
                   f"{t_plain / n:>13.2f} {t_ours * args.workers / n:>13.2f} {str(same):>9}", flush=True)
+            for key in sorted(k for k in by_plain.keys() | by_ours.keys() if by_plain.get(k) != by_ours.get(k)):
+                print(f"  {key[0]} {key[1]}: nbgrader in the kernel {by_plain.get(key)}, the judge {by_ours.get(key)}")
     return 0
 
 
