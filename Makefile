@@ -32,7 +32,7 @@ demo: bwrap $(STAMP)
 demo-full: bwrap $(STAMP)
 	$(BIN)/dlcourse demo --class full
 
-# everything but full-size training (the goal: <= 12 minutes on a quiet 2-core machine)
+# everything but full-size training (20-24 minutes on a quiet 2-core machine since the attack tests of issue 27)
 test: bwrap $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -q -ra --durations=25 -m "not full"
 
