@@ -56,6 +56,18 @@ def is_slow(cell) -> bool:
     return SLOW_TAG in tags(cell)
 
 
+def is_written_question(cell) -> bool:
+    """A written question: a manually graded nbgrader task cell (markdown) with points."""
+    return cell.get("cell_type") == "markdown" and bool(nbgrader(cell).get("task")) and grade_id(cell) is not None
+
+
+def answer_to(cell) -> str | None:
+    """The written question whose answer cell this is (None for any other cell)."""
+    meta = (cell.get("metadata") or {}).get("dlcourse")
+    found = meta.get("answer_to") if isinstance(meta, dict) else None
+    return found if isinstance(found, str) else None
+
+
 def has_graded_cells(nb) -> bool:
     return any(nbgrader(c).get("grade") for c in nb.get("cells", []))
 

@@ -12,6 +12,10 @@ per cell, each with a stable id (so inserting a cell renames no other)::
     # %% solution id=adam_step updates=w        ... whose exercise may change the argument w in place
     # %% test id=test_softmax points=2          a graded test cell (tags=slow: full-size training)
     # %% id=demo-plot                           any other code cell (demos, plots, training)
+    # %% written id=w_why points=2              a written question: a manually graded nbgrader task
+                                                 (markdown; its BEGIN/END MARK SCHEME region holds the
+                                                 model answer and rubric, removed on release) and,
+                                                 built after it, the student's answer cell `w_why-answer`
 
 A cell without an id gets one from its kind and content (`code-1a2b3c4d`); `to_script` always
 writes the ids back, so run `script` after adding cells to pin them.
@@ -31,10 +35,12 @@ from pathlib import Path
 
 import nbformat
 
+from .. import cells
 from ..cells import updates
 
 MARKER = re.compile(r"^# %%(?P<rest>.*)$")
 METADATA = re.compile(r"^# metadata: (?P<json>\{.*\})\s*$")
+WRITTEN_ANSWER_STUB = "**Your answer.** *(Write it here, in a few sentences.)*"
 KERNEL_METADATA = {
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
     "language_info": {"name": "python"},
@@ -73,7 +79,7 @@ def build(script: str) -> nbformat.NotebookNode:
             lines.pop(0)
         digest = hashlib.sha1("\n".join(lines).encode()).hexdigest()[:8]
         cell_id = opts.get("id", f"{kind}-{digest}")
-        if kind == "markdown":
+        if kind in ("markdown", "written"):
             text = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in lines)
             cell = nbformat.v4.new_markdown_cell(text)
         else:
@@ -92,11 +98,22 @@ def build(script: str) -> nbformat.NotebookNode:
             cell.metadata["tags"] = ["setup"]
         elif kind == "params":
             cell.metadata["tags"] = ["parameters", "setup"]
+        elif kind == "written":
+            if "BEGIN MARK SCHEME" not in text or "END MARK SCHEME" not in text:
+                raise ValueError(f"written question {cell_id!r} has no BEGIN/END MARK SCHEME region")
+            cell.metadata["nbgrader"] = {"grade": False, "solution": False, "task": True, "locked": True,
+                                         "points": float(opts.get("points", 1)),
+                                         "grade_id": opts["id"], "schema_version": 3}
         elif kind not in ("code", "markdown"):
             raise ValueError(f"unknown cell kind {kind!r}")
         if opts.get("tags"):
             cell.metadata["tags"] = cell.metadata.get("tags", []) + opts["tags"].split(",")
         nb.cells.append(cell)
+        if kind == "written":  # where the student writes; formgrader shows it under the rubric
+            answer = nbformat.v4.new_markdown_cell(WRITTEN_ANSWER_STUB)
+            answer.id = f"{cell_id}-answer"
+            answer.metadata["dlcourse"] = {"answer_to": cell_id}
+            nb.cells.append(answer)
     ids = [c.id for c in nb.cells]
     dup = {i for i in ids if ids.count(i) > 1}
     if dup:
@@ -114,7 +131,12 @@ def to_script(nb: nbformat.NotebookNode) -> str:
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         tags = list(cell.metadata.get("tags", []))
-        if cell.cell_type == "markdown":
+        if cells.answer_to(cell):
+            continue  # built from its written question
+        if cell.cell_type == "markdown" and meta.get("task"):
+            out.append(f"# %% written id={meta['grade_id']} points={meta.get('points', 1):g}")
+            out.extend(("# " + line).rstrip() for line in cell.source.splitlines())
+        elif cell.cell_type == "markdown":
             out.append(f"# %% [markdown] id={cell.id}")
             out.extend(("# " + line).rstrip() for line in cell.source.splitlines())
         else:
