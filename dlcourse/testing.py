@@ -132,6 +132,17 @@ def _quiet_when_recording(check_fn):
     return wrapper
 
 
+def decimal_comma(value: Any) -> str | None:
+    """What to say when a number was written with a decimal comma (`2,303` is the tuple (2, 303))."""
+    if (type(value) is tuple and len(value) == 2 and all(type(v) is int for v in value)
+            and value[1] >= 0):
+        return (f"Python writes decimals with a point: {value[0]},{value[1]} is the tuple {value!r}; "
+                f"write {value[0]}.{value[1]}.")
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+,\d+\s*", value):
+        return f"Python writes decimals with a point and without quotes: write {value.strip().replace(',', '.')}."
+    return None
+
+
 def _fail(message: str, hint: str | None = None) -> None:
     if hint:
         message = f"{message}\n  Hint: {hint}"
@@ -160,6 +171,13 @@ def check(condition: bool, message: str, hint: str | None = None) -> None:
     """Fail with `message` (and `hint`) unless `condition` holds."""
     if not condition:
         _fail(message, hint)
+
+
+@_quiet_when_recording
+def check_number(value: Any, name: str, hint: str | None = None) -> None:
+    """`value` is one real number (an int, a float or a 0-d array), not a tuple, a string or an array."""
+    if isinstance(value, bool) or np.ndim(value) != 0 or not np.issubdtype(np.asarray(value).dtype, np.number):
+        _fail(f"{name}: answer with a number, got {show(value)}.", decimal_comma(value) or hint)
 
 
 @_quiet_when_recording
@@ -198,8 +216,10 @@ def _inert(value: Any, depth: int = 0) -> bool:
 def _check_shape(value: Any, shape: Iterable[int], name: str, hint: str | None = None) -> np.ndarray:
     if value is None:
         _fail(f"{name} is None: did you forget a `return`?", hint)
-    arr = to_numpy(value)
     shape = tuple(shape)
+    if shape == () and decimal_comma(value):
+        _fail(f"{name}: expected a number, got {show(value)}.", decimal_comma(value))
+    arr = to_numpy(value)
     if arr.shape != shape:
         _fail(f"Wrong shape for {name}: expected {shape}, got {arr.shape}.", hint)
     return arr
@@ -290,6 +310,6 @@ def check_answer(answer: Any, key: dict, name: str) -> None:
     try:
         value = float(answer)
     except (TypeError, ValueError):
-        _fail(f"{name}: answer with a number, got {show(answer)}.")
+        _fail(f"{name}: answer with a number, got {show(answer)}.", decimal_comma(answer))
     if not np.isclose(value, float(key["value"]), rtol=float(key.get("rtol", 1e-6)), atol=float(key.get("atol", 0))):
         _fail(f"{name}: {show(value)} is not right.", key.get("why"))
