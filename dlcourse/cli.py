@@ -43,7 +43,12 @@ def cmd_autograde(args) -> int:
         table = grades_table(course, db_url, name)
         if not table.empty:
             print(f"\n== {name}")
-            print(table[["student", "score", "max_score", "percent"]].to_string(index=False))
+            shown = ["student", "score", "max_score", "percent"]
+            waiting = int((table["to_grade"] > 0).sum()) if "to_grade" in table else 0
+            print(table[shown + (["to_grade"] if waiting else [])].to_string(index=False))
+            if waiting:
+                print(f"{waiting} submission(s) have written answers to grade: formgrader (make lab), "
+                      "Manual Grading; the scores above and the LMS files count them once graded")
             print(f"reports: {out.relative_to(root)}/ (grades.csv, canvas.csv, moodle.csv, tests.csv, histogram.png)")
     failed_us = sum(s.grader_failures for s in summaries.values())
     if failed_us:  # never a student's 0: said, and the run fails

@@ -21,6 +21,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -390,3 +391,57 @@ def test_formgraders_autograde_button_refuses_and_records_no_score(page, lab, co
     assert student not in gradebook_scores(course)
     assert not (course / "autograded" / student).exists()
     assert demo_class_graded == {s: v for s, v in gradebook_scores(course).items() if s in demo_class_graded}
+
+
+# --- d. a written question graded in formgrader, with its rubric (issue 28) ------------------------
+
+def test_instructor_grades_a_written_answer_beside_its_rubric_and_the_student_sees_the_score(
+        page, lab, course, demo_class_graded, record_property):
+    """formgrader's Manual Grading shows a written question with its mark scheme (model answer and
+    rubric, never released), the reference student's answer under it and a score box; the score and
+    comment typed there reach the gradebook, grades.csv and the student's feedback page."""
+    from nbgrader.api import Gradebook
+    from playwright.sync_api import expect
+
+    from dlcourse import cells as cellmeta
+    from dlcourse.grading.course import Course
+    from dlcourse.grading.reports import grades_table
+
+    source = nbformat.read(course / "source" / A / f"{A}.ipynb", as_version=4)
+    question = next(c for c in source.cells if cellmeta.is_written_question(c))
+    qid, points = cellmeta.grade_id(question), cellmeta.nbgrader(question)["points"]
+    before = grades_table(course, f"sqlite:///{course / 'gradebook.db'}", A).set_index("student")
+    assert before.loc["reference", "to_grade"] > 0 and before.loc["blank", "to_grade"] == 0  # blank: 0 at once
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        submission_id = gb.find_submission_notebook(A, A, "reference").id
+
+    shot = Screens("written-question", record_property)
+    page.goto(lab.url(f"formgrader/submissions/{submission_id}"))
+    rubric = page.get_by_text("Rubric", exact=False).first
+    expect(rubric).to_be_visible()
+    rubric.scroll_into_view_if_needed()
+    expect(page.get_by_text("Model answer", exact=False).first).to_be_visible()
+    shot(page, "rubric-and-answer")
+    score = page.locator(f"input.score#{qid}")
+    score.fill(f"{points - 1:g}")
+    score.press("Tab")
+    comment = page.locator(f"textarea#{qid}-comment")
+    comment.fill("A good start: now say why, not only what.")
+    comment.press("Tab")
+    deadline = time.monotonic() + 60
+    while True:  # formgrader saves each box when it loses focus
+        with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+            grade = gb.find_grade(qid, A, A, "reference")
+            saved = (grade.manual_score, grade.needs_manual_grade) == (points - 1, False)
+            saved = saved and gb.find_comment(qid, A, A, "reference").manual_comment is not None
+        if saved or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert saved, "formgrader did not save the score and comment"
+    shot(page, "scored")
+    after = grades_table(Course.at(course), f"sqlite:///{course / 'gradebook.db'}", A).set_index("student")
+    assert after.loc["reference", "score"] == before.loc["reference", "score"] + points - 1
+    cli(course, "feedback", A)
+    page_text = (course / "feedback" / "reference" / A / f"{A}.html").read_text(encoding="utf-8")
+    assert f"{points - 1:g} / {points:g}" in page_text and "now say why, not only what" in page_text
+    assert "Model answer" not in page_text and "MARK SCHEME" not in page_text

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import nbformat
 
+from .. import cells
 from ..cells import is_slow
 from .cluster import DaskRunner
 from .course import Course, CourseError, ensure_tools_on_path
@@ -329,10 +330,39 @@ def _save_grades(course: Course, db_url: str, job: GradingJob, result: GradingRe
             SaveAutoGrades().preprocess(nb, resources)
         except MissingEntry as exc:  # a cell the gradebook does not know: the rest is still saved
             notices.append(f"{name}.ipynb: a grade could not be saved ({exc})")
+        blank = unanswered_written(nb)
+        if blank:
+            _score_blank_written(db_url, course_id, job, name, blank)
+            notices.append(f"{name}.ipynb: written question(s) left unanswered, 0 points without a grader: "
+                           f"{', '.join(blank)}")
         saved[name] = entry
     for entry in saved.values():
         notices += entry.notices
     _write_marker(out_dir, job, result, notices, saved)
+
+
+def unanswered_written(nb) -> list[str]:
+    """The written questions whose answer cell is still the released stub, or empty.
+
+    A question whose answer cell is gone stays for the grader: the answer may be in another cell."""
+    from ..instructor.nbbuild import WRITTEN_ANSWER_STUB
+
+    written = {cells.grade_id(c) for c in nb.cells if cells.is_written_question(c)}
+    return sorted({cells.answer_to(c) for c in nb.cells
+                   if cells.answer_to(c) in written and c.source.strip() in ("", WRITTEN_ANSWER_STUB)})
+
+
+def _score_blank_written(db_url: str, course_id: str, job: GradingJob, notebook: str, names: list[str]) -> None:
+    """An unanswered written question scores 0 and needs no grader (formgrader then skips it)."""
+    from nbgrader.api import Gradebook
+
+    with warnings.catch_warnings(), Gradebook(db_url, course_id) as gb:
+        warnings.simplefilter("ignore")
+        for name in names:
+            grade = gb.find_grade(name, notebook, job.assignment, job.student)
+            grade.manual_score = 0.0
+            grade.needs_manual_grade = False
+        gb.db.commit()
 
 
 def _write_marker(out_dir: Path, job: GradingJob, result: GradingResult, notices: list[str], saved: dict) -> None:

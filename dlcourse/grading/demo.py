@@ -26,6 +26,7 @@ from pathlib import Path
 
 import nbformat
 
+from .. import cells
 from ..cells import grade_id, is_solution_cell
 
 MARKERS = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*\n", re.M)
@@ -35,6 +36,15 @@ def solution_code(source_cell) -> str:
     return MARKERS.sub("", source_cell.source)
 
 
+def model_answer(question: str) -> str:
+    """The model answer of a written question's mark scheme (its "Model answer" paragraph)."""
+    scheme = question.split("BEGIN MARK SCHEME", 1)[-1].split("END MARK SCHEME", 1)[0]
+    for paragraph in scheme.split("\n\n"):
+        if "Model answer" in paragraph:
+            return paragraph.strip().strip("=").strip()
+    return scheme.strip()
+
+
 def student_notebook(root: Path, assignment: str, replacements: dict[str, str] | None = None,
                      solve: bool = True) -> nbformat.NotebookNode:
     """The released notebook with its solution cells filled from source/ or `replacements`."""
@@ -42,8 +52,11 @@ def student_notebook(root: Path, assignment: str, replacements: dict[str, str] |
     source = nbformat.read(root / "source" / assignment / f"{assignment}.ipynb", as_version=4)
     solutions = {grade_id(c): c for c in source.cells if is_solution_cell(c)}
     replacements = replacements or {}
+    schemes = {grade_id(c): c.source for c in source.cells if cells.is_written_question(c)}
     for cell in release.cells:
         gid = grade_id(cell)
+        if solve and cells.answer_to(cell) in schemes:  # a written answer: the mark scheme's model answer
+            cell.source = model_answer(schemes[cells.answer_to(cell)])
         if not is_solution_cell(cell):
             continue
         if gid in replacements:

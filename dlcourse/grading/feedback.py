@@ -7,6 +7,8 @@ so no hidden test code reaches the student (unlike nbgrader's own feedback, #917
 from __future__ import annotations
 
 import html
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -41,12 +43,43 @@ def _notes_html(notes: list[str]) -> str:
     return f"<h2>Notes from the grader</h2><ul>{items}</ul>"
 
 
+@dataclass(frozen=True)
+class WrittenGrade:
+    """A written question's grade in the gradebook: `score` None while no grader has marked it."""
+    name: str
+    score: float | None
+    points: float
+    comment: str = ""
+
+
+def written_grades(db_url: str, course_id: str, assignment: str, student: str, notebook: str) -> list[WrittenGrade]:
+    """The written questions (nbgrader task cells) of one submitted notebook, as formgrader left them."""
+    from nbgrader.api import Gradebook, MissingEntry, TaskCell
+
+    found = []
+    with warnings.catch_warnings(), Gradebook(db_url, course_id) as gb:
+        warnings.simplefilter("ignore")
+        try:
+            sub = gb.find_submission_notebook(notebook, assignment, student)
+        except MissingEntry:
+            return []
+        comments = {c.name: (c.manual_comment or "") for c in sub.comments}
+        for grade in sub.grades:
+            if isinstance(grade.cell, TaskCell):
+                pending = grade.needs_manual_grade or (grade.manual_score is None and grade.auto_score is None)
+                found.append(WrittenGrade(grade.name, None if pending else float(grade.score),
+                                          float(grade.max_score), comments.get(grade.name, "")))
+    return found
+
+
 def render(student: str, assignment: str, nb: nbformat.NotebookNode, notes: list[str] | None = None,
-           late: str = "") -> str:
+           late: str = "", written: list[WrittenGrade] | None = None) -> str:
     results = cell_results(nb)
     descriptions = {c.metadata["nbgrader"]["grade_id"]: describe(c) for c in nb.cells if is_test_cell(c)}
-    score = sum(r.score for r in results)
-    total = sum(r.points for r in results)
+    written = written or []
+    score = sum(r.score for r in results) + sum(w.score or 0 for w in written)
+    total = sum(r.points for r in results) + sum(w.points for w in written)
+    pending = sum(w.points for w in written if w.score is None)
     rows = []
     for r in results:
         status = '<span class="pass">passed</span>' if r.passed else '<span class="fail">failed</span>'
@@ -54,10 +87,19 @@ def render(student: str, assignment: str, nb: nbformat.NotebookNode, notes: list
         rows.append(f"<tr><td><code>{html.escape(r.grade_id)}</code><br><small>"
                     f"{html.escape(descriptions.get(r.grade_id, ''))}</small></td><td>{status}</td>"
                     f"<td>{r.score:g} / {r.points:g}</td><td>{message}</td></tr>")
+    for w in written:
+        status = ('<span>to be graded</span>' if w.score is None
+                  else '<span class="pass">graded</span>')
+        got = "–" if w.score is None else f"{w.score:g}"
+        comment = f"<pre>{html.escape(w.comment)}</pre>" if w.comment else ""
+        rows.append(f"<tr><td><code>{html.escape(w.name)}</code><br><small>written question, marked by "
+                    f"your instructor</small></td><td>{status}</td><td>{got} / {w.points:g}</td>"
+                    f"<td>{comment}</td></tr>")
+    so_far = (f" (so far: {pending:g} point(s) of written answers are still to be graded)" if pending else "")
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(assignment)}: "
             f"{html.escape(student)}</title><style>{STYLE}</style></head><body>"
             f"<h1>{html.escape(assignment)}</h1><p>Student: <b>{html.escape(student)}</b>. "
-            f"Score: <b>{score:g} / {total:g}</b></p>{_late_html(late)}<table><tr><th>test</th><th>result</th>"
+            f"Score: <b>{score:g} / {total:g}</b>{so_far}</p>{_late_html(late)}<table><tr><th>test</th><th>result</th>"
             f"<th>points</th><th>message</th></tr>{''.join(rows)}</table>{_notes_html(notes or [])}"
             "</body></html>\n")
 
@@ -74,8 +116,13 @@ def render_error(student: str, assignment: str, error: str) -> str:
             "(Kernel &gt; Restart and run all) without hanging or crashing the kernel.</p></body></html>\n")
 
 
-def feedback(root: Path, assignment: str) -> list[Path]:
-    """One HTML page per graded submission (a short one when it could not be graded)."""
+def feedback(root: Path, assignment: str, db_url: str | None = None) -> list[Path]:
+    """One HTML page per graded submission (a short one when it could not be graded); written
+    questions with the grader's score and comment from the gradebook (`db_url`, the course's by default)."""
+    from .course import Course
+
+    course = Course.at(root)
+    db_url = db_url or course.db_url
     written = []
     for folder in sorted((root / "autograded").glob(f"*/{assignment}")):
         student = folder.parent.name
@@ -86,8 +133,10 @@ def feedback(root: Path, assignment: str) -> list[Path]:
         if marker is not None and marker.unsandboxed:
             notes = [UNSANDBOXED_NOTE, *notes]
         late = late_note(root, assignment, student)
-        pages = [(out_dir / f"{p.stem}.html", render(student, assignment, nbformat.read(p, as_version=4), notes,
-                                                     late)) for p in notebooks]
+        pages = [(out_dir / f"{p.stem}.html",
+                  render(student, assignment, nbformat.read(p, as_version=4), notes, late,
+                         written_grades(db_url, course.settings.course_id, assignment, student, p.stem)))
+                 for p in notebooks]
         if not notebooks:
             if marker is None or marker.outcome is Outcome.GRADER:  # not graded yet: no 0 to show
                 continue

@@ -141,6 +141,15 @@ def _released(source: str) -> str:
     return cell.source.strip()
 
 
+def _without_mark_scheme(source: str) -> str:
+    """A written question as released: its mark scheme (model answer, rubric) removed."""
+    from nbgrader.preprocessors import ClearMarkScheme
+
+    cell = nbformat.v4.new_markdown_cell(source)
+    ClearMarkScheme()._remove_mark_scheme_region(cell)
+    return cell.source
+
+
 def gradebook_cells(db_url: str, course_id: str, assignment: str) -> dict[str, dict[str, dict]]:
     """{notebook: {grade_id: {cell_type, locked, solution, checksum}}} from the gradebook."""
     from nbgrader.api import Gradebook
@@ -150,12 +159,14 @@ def gradebook_cells(db_url: str, course_id: str, assignment: str) -> dict[str, d
         for notebook in gb.find_assignment(assignment).notebooks:
             solutions = {c.name for c in notebook.solution_cells}
             points = {c.name: float(c.max_score) for c in notebook.grade_cells}
+            tasks = {c.name: float(c.max_score) for c in notebook.task_cells}  # written questions
             cells[notebook.name] = {c.name: {"cell_type": c.cell_type, "locked": bool(c.locked),
                                              "solution": c.name in solutions,
-                                             "grade": c.name in points, "points": points.get(c.name),
+                                             "grade": c.name in points, "task": c.name in tasks,
+                                             "points": points.get(c.name, tasks.get(c.name)),
                                              "checksum": c.checksum,
                                              "released": (_released(c.source) if c.cell_type == "code"
-                                                          else c.source)}
+                                                          else _without_mark_scheme(c.source))}
                                     for c in notebook.source_cells}
     return cells
 
@@ -164,7 +175,9 @@ def _metadata(grade_id: str, info: dict) -> dict:
     """The gradebook's nbgrader metadata of a cell."""
     want = {"grade": bool(info.get("grade")), "grade_id": grade_id, "locked": bool(info["locked"]),
             "schema_version": 3, "solution": bool(info["solution"])}
-    if info.get("grade"):
+    if info.get("task"):
+        want["task"] = True
+    if info.get("grade") or info.get("task"):
         want["points"] = info.get("points") or 0.0
     if info.get("checksum"):
         want["checksum"] = info["checksum"]

@@ -14,8 +14,9 @@ from .protocol import Outcome
 
 
 def grades_table(course: Course | Path, db_url: str, assignment: str) -> pd.DataFrame:
-    """One row per student: score, max_score, percent, one column per test cell, the grader's
-    notes and whether an authoring run graded it without the sandbox (`unsandboxed`)."""
+    """One row per student: score, max_score, percent, the points of written answers still to be
+    graded in formgrader (`to_grade`), one column per test cell and written question (NaN until
+    graded), the grader's notes and whether an authoring run graded it without the sandbox (`unsandboxed`)."""
     from nbgrader.api import Gradebook, MissingEntry
 
     course = Course.at(course)
@@ -28,10 +29,15 @@ def grades_table(course: Course | Path, db_url: str, assignment: str) -> pd.Data
             return pd.DataFrame(columns=["student", "assignment", "score", "max_score", "percent"])
         for sub in gb.assignment_submissions(assignment):
             row = {"student": sub.student_id, "assignment": assignment,
-                   "score": float(sub.score), "max_score": float(sub.max_score)}
+                   "score": float(sub.score), "max_score": float(sub.max_score), "to_grade": 0.0}
             for nb in sub.notebooks:
                 for grade in nb.grades:
                     if grade.cell_type == "code":
+                        row[grade.name] = float(grade.score)
+                    elif grade.needs_manual_grade:  # a written answer formgrader has not marked yet
+                        row["to_grade"] += float(grade.max_score)
+                        row[grade.name] = float("nan")
+                    else:
                         row[grade.name] = float(grade.score)
             rows.append(row)
     table = pd.DataFrame(rows)
