@@ -148,3 +148,35 @@ def test_the_course_declares_in_place_updates_only_where_the_contract_says_so():
         ("04_keras_api", "train_torch"): ["model"], ("07_gan", "train_step"): ["D", "G"],
         ("08_lung_cancer_project", "train_lung_cnn"): ["model"],
     }
+
+
+WRITTEN = '''# %% [markdown] id=intro
+# Read this.
+
+# %% written id=w_why points=2
+# **Written question (2 points).** Why?
+# === BEGIN MARK SCHEME ===
+# **Model answer.** Because.
+# **Rubric.** 2 points: says because.
+# === END MARK SCHEME ===
+
+# %% id=after
+x = 1
+'''
+
+
+def test_a_written_question_builds_a_task_cell_with_its_answer_cell_and_round_trips():
+    nb = build(WRITTEN)
+    assert [c.id for c in nb.cells] == ["intro", "w_why", "w_why-answer", "after"]
+    task, answer = nb.cells[1], nb.cells[2]
+    assert task.metadata["nbgrader"] == {"grade": False, "solution": False, "task": True, "locked": True,
+                                         "points": 2.0, "grade_id": "w_why", "schema_version": 3}
+    assert "\n\n=== BEGIN MARK SCHEME ===\n\n" in task.source  # its own paragraph, not a heading
+    assert answer.metadata["dlcourse"] == {"answer_to": "w_why"} and answer.cell_type == "markdown"
+    script = to_script(nb)
+    assert to_script(build(script)) == script and "w_why-answer" not in script
+
+
+def test_a_written_question_without_a_mark_scheme_is_refused():
+    with pytest.raises(ValueError, match="MARK SCHEME"):
+        build(WRITTEN.replace("=== BEGIN MARK SCHEME ===\n", "").replace("=== END MARK SCHEME ===\n", ""))

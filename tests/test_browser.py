@@ -416,7 +416,8 @@ def test_instructor_grades_a_written_answer_beside_its_rubric_and_the_student_se
         submission_id = gb.find_submission_notebook(A, A, "reference").id
 
     shot = Screens("written-question", record_property)
-    page.goto(lab.url(f"formgrader/submissions/{submission_id}"))
+    open_lab(page, lab, "written-question")  # logs in: formgrader's own page then shares the session
+    page.goto(f"{lab.base_url}/formgrader/submissions/{submission_id}")
     rubric = page.get_by_text("Rubric", exact=False).first
     expect(rubric).to_be_visible()
     rubric.scroll_into_view_if_needed()
@@ -438,6 +439,7 @@ def test_instructor_grades_a_written_answer_beside_its_rubric_and_the_student_se
             break
         time.sleep(0.5)
     assert saved, "formgrader did not save the score and comment"
+    page.get_by_text("Written question", exact=False).first.scroll_into_view_if_needed()
     shot(page, "scored")
     after = grades_table(Course.at(course), f"sqlite:///{course / 'gradebook.db'}", A).set_index("student")
     assert after.loc["reference", "score"] == before.loc["reference", "score"] + points - 1

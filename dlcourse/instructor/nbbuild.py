@@ -58,6 +58,21 @@ def _parse_marker(rest: str) -> tuple[str, dict[str, str]]:
     return kind, opts
 
 
+def _own_paragraphs(text: str, markers: tuple[str, ...]) -> str:
+    """`text` with each line holding a marker set off by blank lines (else Markdown joins it to its
+    neighbours, or reads `===` under a line as a heading)."""
+    out: list[str] = []
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        marked = any(m in line for m in markers)
+        if marked and out and out[-1].strip():
+            out.append("")
+        out.append(line)
+        if marked and i + 1 < len(lines) and lines[i + 1].strip():
+            out.append("")
+    return "\n".join(out)
+
+
 def build(script: str) -> nbformat.NotebookNode:
     """A notebook (nbformat 4.5, no outputs) from the percent-format `script`."""
     blocks: list[tuple[str, dict[str, str], list[str]]] = []
@@ -99,6 +114,7 @@ def build(script: str) -> nbformat.NotebookNode:
         elif kind == "params":
             cell.metadata["tags"] = ["parameters", "setup"]
         elif kind == "written":
+            cell.source = text = _own_paragraphs(text, ("BEGIN MARK SCHEME", "END MARK SCHEME"))
             if "BEGIN MARK SCHEME" not in text or "END MARK SCHEME" not in text:
                 raise ValueError(f"written question {cell_id!r} has no BEGIN/END MARK SCHEME region")
             cell.metadata["nbgrader"] = {"grade": False, "solution": False, "task": True, "locked": True,
