@@ -18,6 +18,17 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
+def written_points(assignment: str) -> float:
+    """The points of an assignment's written questions: a grader marks them in formgrader, so an
+    autograded reference scores its maximum less these until then."""
+    import nbformat
+
+    from dlcourse import cells
+
+    nb = nbformat.read(SOURCE / assignment / f"{assignment}.ipynb", as_version=4)
+    return sum(float(cells.nbgrader(c)["points"]) for c in nb.cells if cells.is_written_question(c))
+
+
 def assignments() -> list[str]:
     return sorted(p.name for p in SOURCE.iterdir() if (p / f"{p.name}.ipynb").is_file())
 

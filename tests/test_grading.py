@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import ROOT
+from conftest import ROOT, written_points
 
 from dlcourse.grading.demo import scratch_course, student_notebook
 from dlcourse.instructor.fixtures import load_fixture
@@ -92,7 +92,7 @@ def test_exact_scores(graded_class):
     scores = _scores(course)
     full = scores["reference"]["max"]
     assert full > 0
-    assert scores["reference"]["total"] == full
+    assert scores["reference"]["total"] == full - written_points(A)  # written answers: formgrader's
     assert scores["submitted-unchanged"]["total"] == 0
     assert scores["broken-json"]["total"] == 0
     # the unstable softmax loses exactly the stability test's points
@@ -122,7 +122,7 @@ def test_infinite_loop_and_crash_cost_only_that_student(graded_class):
     scores = _scores(course)
     assert scores["infinite-loop"]["test_softmax"] == 0
     assert scores["kernel-crash"]["test_softmax"] == 0
-    assert scores["reference"]["total"] == scores["reference"]["max"]
+    assert scores["reference"]["total"] == scores["reference"]["max"] - written_points(A)
 
 
 def test_hostile_code_cannot_touch_the_class_gradebook(graded_class):
