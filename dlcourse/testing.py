@@ -240,8 +240,12 @@ def _describe_mismatch(got: np.ndarray, expected: np.ndarray, close: np.ndarray)
     g, e = got[idx], expected[idx]
     err = np.abs(got.astype(float) - expected.astype(float))
     finite = err[np.isfinite(err)]
-    largest = (f"largest absolute error {finite.max():.3g}" if finite.size
-               else "no value is finite: look for nan or inf")
+    largest = (f"largest finite error {finite.max():.3g}" if finite.size
+               else "no error is finite: look for nan or inf")
+    bad = np.argwhere(~np.isfinite(got)) if got.ndim else ([()] if not np.isfinite(got) else [])
+    if len(bad):
+        where = ", ".join(f"{tuple(int(i) for i in b)}: {show(got[tuple(b)])}" for b in bad[:3])
+        largest += f"; {len(bad)} non-finite value(s), at {where}{' ...' if len(bad) > 3 else ''}"
     return (f"{int((~close).sum())} of {close.size} value(s) differ; first at index {idx}: "
             f"expected {show(e)}, got {show(g)} ({largest}).")
 

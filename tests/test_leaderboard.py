@@ -49,8 +49,34 @@ def test_the_board_ranks_the_graders_scores_under_pseudonyms(course):
     board = leaderboard(course, A)
     assert board["student"][0] == "bruno" and set(board["student"][1:]) == {"ana", "carla"}  # ties: by pseudonym
     assert list(board["rank"]) == [1, 2, 2] and list(board["accuracy"]) == [0.972, 0.951, 0.951]
-    assert board["pseudonym"].str.fullmatch(r"player-[0-9a-f]{6}").all() and board["pseudonym"].is_unique
-    assert pseudonym("deep-learning", "ana") == pseudonym("deep-learning", "ana") != pseudonym("other", "ana")
+    assert board["pseudonym"].str.fullmatch(r"player-[0-9a-f]{8}").all() and board["pseudonym"].is_unique
+
+
+def test_a_pseudonym_needs_the_course_secret_which_nothing_students_get_holds(tmp_path):
+    """sha256(course_id, student) could be recomputed by anyone from the roster: an HMAC under a
+    secret made once per course cannot, and the secret is in neither release/ nor the bundle."""
+    import hashlib
+
+    from dlcourse.grading.bundle import build_bundle
+    from dlcourse.grading.demo import scratch_course
+    from dlcourse.grading.reports import SECRET_FILE, course_secret
+
+    course = scratch_course(ROOT, tmp_path / "course", [A])
+    for name in ("dlcourse", "data", "pyproject.toml", "README.md"):
+        (course / name).symlink_to(ROOT / name)
+    secret = course_secret(course)
+    assert course_secret(course) == secret and len(secret) == 32  # made once, then read back
+    assert (course / SECRET_FILE).stat().st_mode & 0o077 == 0
+    other = course_secret(tmp_path)
+    assert other != secret  # another course, another secret
+    name = pseudonym(secret, "ana")
+    assert name == pseudonym(secret, "ana") != pseudonym(other, "ana")
+    guesses = {"player-" + hashlib.sha256(f"{cid}\0ana".encode()).hexdigest()[:n]
+               for cid in ("deep-learning", "", "ana") for n in (6, 8)}
+    assert name not in guesses
+    out = build_bundle(course, tmp_path / "bundle")
+    files = [p for p in [*out.rglob("*"), *(course / "release").rglob("*")] if p.is_file()]
+    assert not [p for p in files if p.name == SECRET_FILE or secret.hex().encode() in p.read_bytes()]
 
 
 def test_the_grader_overwrites_whatever_score_the_submission_carried(tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ for held-out tasks that rank scores, a leaderboard under pseudonyms."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -115,11 +116,31 @@ def write_reports(course: Course | Path, db_url: str, assignment: str) -> Path:
     return out
 
 
-def pseudonym(course_id: str, student: str) -> str:
-    """A stable, unguessable name for a student on a class-facing leaderboard."""
-    import hashlib
+SECRET_FILE = ".dlcourse-secret"  # in the course directory; never committed, released or bundled
 
-    return "player-" + hashlib.sha256(f"{course_id}\0{student}".encode()).hexdigest()[:6]
+
+def course_secret(root: Path) -> bytes:
+    """The course's own secret key, made once (32 random bytes, readable by its owner only)."""
+    import secrets
+
+    path = Path(root) / SECRET_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return bytes.fromhex(path.read_text(encoding="ascii").strip())
+    with os.fdopen(fd, "w", encoding="ascii") as out:
+        key = secrets.token_bytes(32)
+        out.write(key.hex() + "\n")
+    return key
+
+
+def pseudonym(secret: bytes, student: str) -> str:
+    """A stable name for a student on a class-facing leaderboard: an HMAC of the student id under
+    the course's secret, so that nobody without the secret can tell who is who."""
+    import hashlib
+    import hmac
+
+    return "player-" + hmac.new(secret, student.encode(), hashlib.sha256).hexdigest()[:8]
 
 
 def leaderboard(course: Course | Path, assignment: str) -> pd.DataFrame:
@@ -134,14 +155,15 @@ def leaderboard(course: Course | Path, assignment: str) -> pd.DataFrame:
     # grading (worker.apply_heldout), while metadata on any other cell is the submission's
     ranked = {task.grade_id: name for name, task in TASKS.items() if task.leaderboard}
     course = Course.at(course)
-    root, course_id = course.root, course.settings.course_id
+    root = course.root
+    secret = course_secret(root)
     rows = []
     for path in sorted((root / "autograded").glob(f"*/{assignment}/*.ipynb")):
         student = path.parent.parent.name
         for cell in nbformat.read(path, as_version=4).cells:
             score = (cell.metadata.get("dlcourse") or {}).get(METADATA_KEY) or {}
             if ranked.get(grade_id(cell)) == score.get("task") and isinstance(score.get("accuracy"), float):
-                rows.append({"task": score["task"], "pseudonym": pseudonym(course_id, student),
+                rows.append({"task": score["task"], "pseudonym": pseudonym(secret, student),
                              "student": student, "accuracy": round(score["accuracy"], 4)})
     columns = ["task", "rank", "pseudonym", "accuracy", "student"]
     if not rows:
