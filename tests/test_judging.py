@@ -262,7 +262,8 @@ def test_a_mismatch_message_names_the_largest_finite_error_or_says_none_is_finit
 
     from dlcourse.testing import check_close
 
-    with pytest.raises(AssertionError, match=r"largest finite error 2; 1 non-finite value\(s\), at \(2,\): inf"):
+    with pytest.raises(AssertionError, match=r"largest finite error 2; 1 non-finite value\(s\), at \(2,\): inf"
+                       ):
         check_close(np.array([1.0, 3.0, np.inf]), np.array([1.0, 1.0, 1.0]), "x")
     with pytest.raises(AssertionError, match=r"largest finite error 1.83e-06; 1 non-finite value\(s\), at \(1,\): -inf"):
         check_close(np.array([1.0 + 1.83e-6, -np.inf]), np.array([1.0, 2.0]), "x")
