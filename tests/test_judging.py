@@ -262,10 +262,10 @@ def test_a_mismatch_message_names_the_largest_finite_error_or_says_none_is_finit
 
     from dlcourse.testing import check_close
 
-    with pytest.raises(AssertionError, match=r"largest finite error 2; 1 non-finite value\(s\), at \(2,\): inf"
-                       ):
+    with pytest.raises(AssertionError, match=r"largest finite error 2; 1 non-finite value\(s\), at \(2,\): inf"):
         check_close(np.array([1.0, 3.0, np.inf]), np.array([1.0, 1.0, 1.0]), "x")
-    with pytest.raises(AssertionError, match=r"largest finite error 1.83e-06; 1 non-finite value\(s\), at \(1,\): -inf"):
+    neg_inf = r"largest finite error 1.83e-06; 1 non-finite value\(s\), at \(1,\): -inf"
+    with pytest.raises(AssertionError, match=neg_inf):
         check_close(np.array([1.0 + 1.83e-6, -np.inf]), np.array([1.0, 2.0]), "x")
     with pytest.raises(AssertionError, match="no error is finite: look for nan or inf"):
         check_close(np.full(3, np.nan), np.ones(3), "x")
