@@ -77,7 +77,7 @@ def cmd_feedback(args) -> int:
         if args.pack:
             from .grading.feedback import pack_feedback
 
-            for path in pack_feedback(root, name, args.pack):
+            for path in pack_feedback(root, name, args.pack, Path(args.roster) if args.roster else None):
                 print(f"{name}: {args.pack} pack {path.relative_to(root)}")
     return 0
 
@@ -191,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("assignment", nargs="?")
     p.add_argument("--pack", choices=["moodle", "canvas", "zip"],
                    help="also pack the pages for an LMS's bulk feedback upload (or one zip per student)")
+    p.add_argument("--roster", help="roster CSV (default: ROSTER of grader_config.py)")
     p.set_defaults(func=cmd_feedback)
 
     p = sub.add_parser("validate", help="run a notebook's tests; exit 1 if any fails")
@@ -237,6 +238,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# the commands that work on a course: its grader_config.py is checked before they start (the demo
+# builds a course of its own; validate runs a student's notebook)
+COURSE_COMMANDS = {"release", "autograde", "dask-certs", "feedback", "bundle", "collect", "similarity",
+                   "new-exercise", "lab"}
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
@@ -248,6 +255,15 @@ def main(argv: list[str] | None = None) -> int:
                         stream=sys.stderr)
     logging.getLogger("dlcourse").setLevel([logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)])
     try:
+        if args.command in COURSE_COMMANDS:
+            from .grading.settings_check import problems
+
+            found = problems(_course(args))
+            if found:
+                for line in found:
+                    print(f"dlcourse: error: {line}", file=sys.stderr)
+                print(f"dlcourse: {len(found)} mistake(s) in grader_config.py: nothing was done", file=sys.stderr)
+                return 2
         return args.func(args)
     except (CourseError, FileNotFoundError) as exc:
         print(f"dlcourse: error: {exc}", file=sys.stderr)

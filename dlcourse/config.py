@@ -60,10 +60,8 @@ def find_root(start: Path | None = None) -> Path:
     for folder in (here, *here.parents):
         if (folder / "grader_config.py").is_file():
             return folder
-    if (REPO_ROOT / "grader_config.py").is_file():
-        return REPO_ROOT
     raise FileNotFoundError(
-        f"no grader_config.py in {here} or its parents: run dlcourse from the course repository"
+        f"no grader_config.py in {here} or its parents: run dlcourse in a course directory, or pass --root"
     )
 
 

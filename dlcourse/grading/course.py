@@ -12,7 +12,7 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from ..config import REPO_ROOT, CourseSettings, find_root, load_settings
+from ..config import CourseSettings, find_root, load_settings
 
 
 class CourseError(RuntimeError):
@@ -31,7 +31,7 @@ class Course:
     def at(cls, where: Course | Path | str | None = None) -> Course:
         """The course at `where` (a Course is returned as it is; None: the folder with
         grader_config.py at or above the working directory). A folder without its own
-        grader_config.py (a scratch course) takes the configuration of the repository's."""
+        grader_config.py is refused (CourseError)."""
         if isinstance(where, Course):
             return where
         root = Path(where) if where is not None else find_root()
@@ -99,13 +99,10 @@ def nbgrader_config(root: Course | Path, db_url: str | None = None, **dirs: str)
 
 
 def load_root(root: Path) -> Path:
-    """The folder with grader_config.py for `root`: `root` itself, or for a scratch folder that
-    copies none, the repository this package belongs to (never the working directory's)."""
+    """`root`, when it holds grader_config.py: a folder without one is no course (never another's)."""
     if (root / "grader_config.py").is_file():
         return root
-    if (REPO_ROOT / "grader_config.py").is_file():
-        return REPO_ROOT
-    raise CourseError(f"no grader_config.py in {root}: run dlcourse in the course directory or pass --root")
+    raise CourseError(f"no grader_config.py in {root}: run dlcourse in a course directory, or pass --root")
 
 
 def api(root: Course | Path, db_url: str | None = None, **dirs: str):

@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 
 from .autograde import read_marker
+from .course import CourseError
 from .execute import cell_results, is_test_cell
 from .protocol import Outcome
 
@@ -166,7 +167,7 @@ def _late_html(late: str) -> str:
 PACKS = ("moodle", "canvas", "zip")
 
 
-def pack_feedback(root: Path, assignment: str, kind: str) -> list[Path]:
+def pack_feedback(root: Path, assignment: str, kind: str, roster_path: Path | None = None) -> list[Path]:
     """The feedback pages in the form an LMS uploads in bulk, under feedback/<assignment>-<kind>...:
 
     - moodle: one zip of `Full Name_<participant id>_assignsubmission_file_/<page>.html` folders for
@@ -189,9 +190,11 @@ def pack_feedback(root: Path, assignment: str, kind: str) -> list[Path]:
     from .deadlines import load_schedule
 
     if kind not in PACKS:
-        raise ValueError(f"--pack must be one of {', '.join(PACKS)}, not {kind!r}")
+        raise CourseError(f"--pack must be one of {', '.join(PACKS)}, not {kind!r}")
     pages = {p.parent.parent.name: sorted(p.parent.glob("*.html"))
              for p in sorted((root / "feedback").glob(f"*/{assignment}/*.html"))}
+    if not pages:
+        raise CourseError(f"no feedback pages of {assignment} to pack: grade, then run dlcourse feedback first")
     out_dir = root / "feedback"
     if kind == "zip":
         written = []
@@ -203,9 +206,10 @@ def pack_feedback(root: Path, assignment: str, kind: str) -> list[Path]:
                     zf.write(f, f"{assignment}/{f.name}")
             written.append(path)
         return written
-    roster_path = load_schedule(root).roster
+    roster_path = roster_path or load_schedule(root).roster
     if roster_path is None:
-        raise ValueError(f"--pack {kind} needs the roster's LMS ids: set ROSTER in grader_config.py")
+        raise CourseError(f"--pack {kind} needs the roster's LMS ids: pass --roster FILE or set ROSTER in "
+                          "grader_config.py")
     roster = {s.student_id: s for s in read_roster(roster_path)}
     manifest = root / "reports" / assignment / "collect.csv"
     attachments = {}
@@ -230,5 +234,9 @@ def pack_feedback(root: Path, assignment: str, kind: str) -> list[Path]:
     if skipped:
         need = "a moodle_id in the roster" if kind == "moodle" else \
             "a canvas_id in the roster and an attachment id from collecting a Canvas zip"
+        if len(skipped) == len(pages):
+            path.unlink()
+            raise CourseError(f"{kind} pack: no student could be packed (each needs {need}): "
+                              f"{', '.join(skipped)}; nothing was written")
         print(f"{kind} pack: left out (needs {need}): {', '.join(skipped)}")
     return [path]

@@ -1,0 +1,114 @@
+"""The course's configuration, checked before any command does any work.
+
+A misspelt key must be an error, never silently ignored: a `DEADLINES` key naming no
+assignment once made a student's 20 % penalty vanish, and a malformed date surfaced as a
+traceback only after the whole class had been graded. `problems(course)` lists every mistake
+in `grader_config.py` (one line each, naming the setting and the fix); the CLI prints them as
+`dlcourse: error: ...` lines and exits 2 before touching anything.
+"""
+
+from __future__ import annotations
+
+import difflib
+import runpy
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..config import CONSTANTS, SCHEDULE_KEYS
+from .course import Course, CourseError, resolve_assignments
+from .deadlines import DeadlineError, LatePolicy, parse_extension, parse_time
+
+KNOWN_CONSTANTS = set(CONSTANTS) | set(SCHEDULE_KEYS)
+
+
+def _suggest(word: str, known) -> str:
+    close = difflib.get_close_matches(word, sorted(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def unknown_constants(root: Path) -> list[str]:
+    """UPPERCASE names grader_config.py sets that the course does not read (a misspelling)."""
+    from traitlets.config import Config
+
+    namespace = runpy.run_path(str(root / "grader_config.py"), init_globals={"get_config": Config})
+    return [f"grader_config.py: {name} is not a setting{_suggest(name, KNOWN_CONSTANTS)}"
+            for name in sorted(namespace) if name.isupper() and not name.startswith("_")
+            and name not in KNOWN_CONSTANTS]
+
+
+def known_students(course: Course, roster) -> set[str]:
+    """The roster's student ids and the folders of submitted/."""
+    found = {s.student_id for s in roster}
+    submitted = course.root / "submitted"
+    if submitted.is_dir():
+        found |= {p.name for p in submitted.iterdir() if p.is_dir()}
+    return found
+
+
+def schedule_problems(course: Course) -> list[str]:
+    """Every mistake in TIMEZONE, DEADLINES, EXTENSIONS, LATE_POLICY and ROSTER."""
+    from .collect import read_roster
+
+    data = course.settings.schedule or {}
+    out: list[str] = []
+    try:
+        tz = ZoneInfo(str(data.get("TIMEZONE") or "UTC"))
+    except (ZoneInfoNotFoundError, ValueError):
+        out.append(f"TIMEZONE: {data.get('TIMEZONE')!r} is not a time zone (e.g. 'America/Sao_Paulo', 'UTC')")
+        tz = ZoneInfo("UTC")
+    assignments = resolve_assignments(course.root, None)
+    for key in ("DEADLINES", "EXTENSIONS"):
+        if not isinstance(data.get(key) or {}, dict):
+            out.append(f"{key} must be a dict keyed by assignment, not {type(data[key]).__name__}")
+    deadlines = data.get("DEADLINES") if isinstance(data.get("DEADLINES"), dict) else {}
+    extensions = data.get("EXTENSIONS") if isinstance(data.get("EXTENSIONS"), dict) else {}
+
+    def assignment_ok(key: str, name) -> bool:
+        if name in assignments:
+            return True
+        out.append(f"{key}: {name!r} is not an assignment in source/{_suggest(str(name), assignments)}")
+        return False
+
+    for name, value in deadlines.items():
+        if assignment_ok("DEADLINES", name):
+            try:
+                parse_time(value, tz)
+            except DeadlineError as exc:
+                out.append(f"DEADLINES[{name!r}]: {exc}")
+    roster = []
+    if data.get("ROSTER"):
+        path = Path(data["ROSTER"])
+        path = path if path.is_absolute() else course.root / path
+        try:
+            roster = read_roster(path)
+        except (OSError, CourseError, ValueError) as exc:
+            out.append(f"ROSTER: {path} cannot be read: {exc}")
+    students = known_students(course, roster)
+    for name, per in extensions.items():
+        if not assignment_ok("EXTENSIONS", name):
+            continue
+        if not isinstance(per, dict):
+            out.append(f"EXTENSIONS[{name!r}] must be a dict {{student: '48h' or a date}}")
+            continue
+        for student, value in per.items():
+            if str(student) not in students:
+                out.append(f"EXTENSIONS[{name!r}]: {student!r} is neither in the roster nor in submitted/"
+                           f"{_suggest(str(student), students)}")
+            try:
+                ext = parse_extension(value, tz)
+            except DeadlineError as exc:
+                out.append(f"EXTENSIONS[{name!r}][{student!r}]: {exc}")
+                continue
+            if not hasattr(ext, "tzinfo") and name not in deadlines:
+                out.append(f"EXTENSIONS[{name!r}][{student!r}]: {value!r} extends a due date, but DEADLINES "
+                           f"gives {name!r} none")
+    try:
+        LatePolicy.from_config(data.get("LATE_POLICY"))
+    except (DeadlineError, TypeError, ValueError) as exc:
+        out.append(str(exc) if str(exc).startswith("LATE_POLICY") else f"LATE_POLICY: {exc}")
+    return out
+
+
+def problems(course: Course) -> list[str]:
+    """Every mistake in the course's configuration, one line each ([] when it is sound)."""
+    return unknown_constants(course.root) + schedule_problems(course)

@@ -1,0 +1,105 @@
+"""A mistake in grader_config.py, or a command run outside a course, is one `dlcourse: error:` line
+naming it, exit 2, before any work, and never a traceback (issue 29)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+
+from dlcourse.cli import main
+from dlcourse.grading.demo import scratch_course
+
+A = "01_softmax_cross_entropy"
+GOOD = {
+    "DEADLINES": '{"01_softmax_cross_entropy": "2026-03-20 23:59"}',
+    "EXTENSIONS": '{"01_softmax_cross_entropy": {"s007": "48h"}}',
+}
+
+
+def _course(tmp_path: Path, **settings: str) -> Path:
+    """A course whose grader_config.py ends with `NAME = value` lines (Python source)."""
+    course = scratch_course(ROOT, tmp_path / "course", [A], release=False)
+    (course / "submitted" / "s007" / A).mkdir(parents=True)
+    extra = "".join(f"{name} = {value}\n" for name, value in settings.items())
+    config = course / "grader_config.py"
+    config.write_text(config.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    return course
+
+
+def _errors(capsys, course: Path, *argv: str) -> tuple[int, list[str]]:
+    code = main(["--root", str(course), *argv])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return code, [line for line in err.splitlines() if line.startswith("dlcourse: error:")]
+
+
+def test_a_sound_configuration_passes(tmp_path, capsys):
+    from dlcourse.grading.course import Course
+    from dlcourse.grading.settings_check import problems
+
+    assert problems(Course.at(_course(tmp_path, **GOOD))) == []
+
+
+@pytest.mark.parametrize("settings, named", [
+    # the misspelt assignment once made a student's 20 % late penalty vanish
+    ({"DEADLINES": '{"01_softmax_cross_entropi": "2026-03-20 23:59"}'},
+     "DEADLINES: '01_softmax_cross_entropi' is not an assignment in source/ (did you mean '01_softmax_cross_entropy'?)"),
+    ({"DEADLINES": '{"01_softmax_cross_entropy": "20/03/2026"}'}, "DEADLINES['01_softmax_cross_entropy']: not a date"),
+    ({**GOOD, "EXTENSIONS": '{"01_softmax_cross_entropy": {"s070": "48h"}}'},
+     "'s070' is neither in the roster nor in submitted/ (did you mean 's007'?)"),
+    ({**GOOD, "EXTENSIONS": '{"01_softmax_cross_entropy": {"s007": "two days"}}'}, "not a date and time: 'two days'"),
+    ({"EXTENSIONS": '{"01_softmax_cross_entropy": {"s007": "48h"}}'}, "DEADLINES gives '01_softmax_cross_entropy' none"),
+    ({"LATE_POLICY": '{"kind": "percent", "percent": 10, "per_day": 1}'}, "LATE_POLICY: unknown keys ['per_day']"),
+    ({"LATE_POLICY": '{"kind": "percentage"}'}, "LATE_POLICY kind must be one of"),
+    ({"TIMEZONE": '"Brasilia"'}, "TIMEZONE: 'Brasilia' is not a time zone"),
+    ({"ROSTER": '"nowhere.csv"'}, "ROSTER:"),
+    ({"DEADLINE": '{"01_softmax_cross_entropy": "2026-03-20 23:59"}'},
+     "grader_config.py: DEADLINE is not a setting (did you mean 'DEADLINES'?)"),
+])
+def test_a_configuration_mistake_is_one_line_naming_it_and_nothing_is_done(tmp_path, capsys, settings, named):
+    course = _course(tmp_path, **settings)
+    code, errors = _errors(capsys, course, "release", A)
+    assert code == 2
+    assert len(errors) == 1 and named in errors[0], errors
+    assert not (course / "release").exists()  # nothing was done
+
+
+def test_autograde_checks_the_deadlines_before_grading_anyone(tmp_path, capsys):
+    """Before: a malformed due date raised DeadlineError as a traceback in the reports, after grading."""
+    course = _course(tmp_path, DEADLINES='{"01_softmax_cross_entropy": "tomorrow"}')
+    code, errors = _errors(capsys, course, "autograde", A)
+    assert code == 2 and "not a date and time: 'tomorrow'" in errors[0]
+    assert not (course / "autograded" / "s007").exists() and not (course / "gradebook.db").exists()
+
+
+def test_a_command_outside_a_course_refuses(tmp_path):
+    """Before: it quietly used the package's own repository (config.find_root, course.load_root)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    for argv in (["release"], ["--root", str(tmp_path), "autograde"]):
+        run = subprocess.run([sys.executable, "-m", "dlcourse.cli", *argv], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 2, run.stderr
+        assert run.stderr.startswith("dlcourse: error: no grader_config.py in") and "Traceback" not in run.stderr
+        assert list(tmp_path.iterdir()) == []
+
+
+def test_a_feedback_pack_without_a_roster_or_anyone_to_pack_says_why(tmp_path, capsys):
+    course = _course(tmp_path)
+    code, errors = _errors(capsys, course, "feedback", A, "--pack", "zip")
+    assert code == 2 and "no feedback pages of 01_softmax_cross_entropy to pack" in errors[0]
+    page = course / "feedback" / "s007" / A / f"{A}.html"
+    page.parent.mkdir(parents=True)
+    page.write_text("<html></html>")
+    (course / "autograded" / "s007" / A).mkdir(parents=True)
+    code, errors = _errors(capsys, course, "feedback", A, "--pack", "moodle")
+    assert code == 2 and "needs the roster's LMS ids: pass --roster FILE" in errors[0]
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id,first_name,last_name,email\ns007,Ana,Lima,ana@uni.example\n")
+    code, errors = _errors(capsys, course, "feedback", A, "--pack", "moodle", "--roster", str(roster))
+    assert code == 2 and "no student could be packed (each needs a moodle_id in the roster)" in errors[0]
+    assert not list((course / "feedback").glob("*.zip"))
