@@ -82,3 +82,8 @@ c.GenerateAssignment.preprocessors = [
     "nbgrader.preprocessors.ComputeChecksums",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+
+# nbgrader's own late model: `dlcourse release` and `autograde` write the due dates and extensions into the
+# gradebook (formgrader shows them) and nbgrader's AssignLatePenalties takes the penalty from this plugin
+c.AssignLatePenalties.plugin_class = "dlcourse.grading.deadlines.CourseLatePolicy"
+c.CourseLatePolicy.policy = LATE_POLICY

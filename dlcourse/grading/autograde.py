@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -35,6 +36,7 @@ from .. import cells
 from ..cells import is_slow
 from .cluster import DaskRunner
 from .course import Course, CourseError, ensure_tools_on_path
+from .deadlines import sync_gradebook
 from .execute import kernel_env
 from .protocol import GradingJob, GradingResult, Marker, Outcome, grader_version
 from .release import register
@@ -300,17 +302,26 @@ def save_result(course: Course | Path, db_url: str, job: GradingJob, result: Gra
 
 def _save_grades(course: Course, db_url: str, job: GradingJob, result: GradingResult, out_dir: Path) -> None:
     from nbgrader.api import Gradebook, MissingEntry
-    from nbgrader.preprocessors import SaveAutoGrades
+    from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
+    from traitlets.config import Config
+
+    from .deadlines import CourseLatePolicy, extension_of, load_schedule
 
     assignment, student = job.assignment, job.student
     course_id = course.settings.course_id
     notices = list(result.notices)
+    schedule = load_schedule(course)
+    late_config = Config({"AssignLatePenalties": {"plugin_class": CourseLatePolicy},
+                          "CourseLatePolicy": {"policy": dataclasses.asdict(schedule.policy)}})
+    late_penalties = AssignLatePenalties(config=late_config)
     with warnings.catch_warnings(), Gradebook(db_url, course_id) as gb:
         warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy autoflush warnings
         known = {nb.name for nb in gb.find_assignment(assignment).notebooks}
         gb.update_or_create_student(student)
         kwargs = {"timestamp": job.timestamp} if job.timestamp else {}
         submission = gb.update_or_create_submission(assignment, student, **kwargs)
+        submission.extension = extension_of(schedule, assignment, student)
+        gb.db.commit()
         if not result.notebooks:  # nothing could be graded: every test scores 0
             for notebook in submission.notebooks:
                 for grade in notebook.grades:
@@ -335,6 +346,7 @@ def _save_grades(course: Course, db_url: str, job: GradingJob, result: GradingRe
             _score_blank_written(db_url, course_id, job, name, blank)
             notices.append(f"{name}.ipynb: written question(s) left unanswered, 0 points without a grader: "
                            f"{', '.join(blank)}")
+        late_penalties.preprocess(nb, resources)  # nbgrader's own, with the course's policy as its plugin
         saved[name] = entry
     for entry in saved.values():
         notices += entry.notices
@@ -466,6 +478,7 @@ def _grade_all(course: Course, names: list[str], options: RunOptions, runner: Ru
     for part in parts:
         if part.jobs or part.refused:  # generating the assignment takes seconds: only when something is graded
             register(root, part.name, options.db_url)
+            sync_gradebook(course, options.db_url, [part.name])  # due date and extensions, as formgrader shows
         if part.jobs:
             template = gradebook_template(root, part.name)
             for job in part.jobs:

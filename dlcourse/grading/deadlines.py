@@ -23,8 +23,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from nbgrader.plugins import LateSubmissionPlugin
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Unicode
+from traitlets import Dict, Unicode
 
 from ..cells import has_graded_cells
 
@@ -114,6 +115,55 @@ class Schedule:
         return self.policy.penalty(self.lateness(assignment, student, submitted))
 
 
+class CourseLatePolicy(LateSubmissionPlugin):
+    """The course's LATE_POLICY as nbgrader's late-submission plugin (`AssignLatePenalties.plugin_class`
+    in grader_config.py): nbgrader's `AssignLatePenalties`, which `dlcourse autograde` runs after
+    saving each notebook's grades, and the reports take the penalty from this one place, on the
+    lateness nbgrader's gradebook computes (the submission's timestamp against the assignment's
+    `duedate` plus the student's extension, which `sync_gradebook` keeps equal to grader_config.py)."""
+
+    policy = Dict(help="LATE_POLICY of grader_config.py (dlcourse.grading.deadlines)").tag(config=True)
+
+    def late_submission_penalty(self, student_id: str, score: float, total_seconds_late: float) -> float | None:
+        percent = LatePolicy.from_config(self.policy).penalty(timedelta(seconds=total_seconds_late or 0))
+        return score * percent / 100 if percent else None
+
+
+def _naive_utc(dt: datetime) -> datetime:
+    return dt.astimezone(UTC).replace(tzinfo=None)  # as nbgrader's gradebook stores times
+
+
+def extension_of(schedule: Schedule, assignment: str, student: str) -> timedelta | None:
+    """A student's extension as nbgrader stores it: time added to the assignment's due date."""
+    ext, base = schedule.extensions.get(assignment, {}).get(student), schedule.deadlines.get(assignment)
+    delta = ext if isinstance(ext, timedelta) else (ext - base if ext is not None and base else None)
+    return delta if delta is not None and delta > timedelta(0) else None
+
+
+def sync_gradebook(course, db_url: str, assignments: list[str]) -> None:
+    """Write the due dates and extensions of grader_config.py into nbgrader's gradebook
+    (`Assignment.duedate`, each submission's `extension`): formgrader shows them, and nbgrader
+    computes each submission's lateness from them. nbgrader keeps an extension on a submission,
+    so a student who has none yet gets theirs when graded (`dlcourse autograde` calls this first
+    and sets it on each new submission); one no longer configured is removed."""
+    import warnings
+
+    from nbgrader.api import Gradebook
+
+    from .course import Course
+
+    course = Course.at(course)
+    schedule = load_schedule(course)
+    with warnings.catch_warnings(), Gradebook(db_url, course.settings.course_id) as gb:
+        warnings.simplefilter("ignore")
+        for name in assignments:
+            due = schedule.deadlines.get(name)
+            assignment = gb.update_or_create_assignment(name, duedate=_naive_utc(due) if due else None)
+            for submission in assignment.submissions:
+                submission.extension = extension_of(schedule, name, submission.student_id)
+        gb.db.commit()
+
+
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhm])\s*$")
 
 
@@ -197,13 +247,39 @@ def describe_late(late: timedelta, penalty: float) -> str:
     return f"submitted {amount} late: -{penalty:g}%" if penalty else f"submitted {amount} late: no penalty"
 
 
-def late_columns(root: Path, assignment: str, students, scores, schedule: Schedule | None = None) -> list[dict]:
-    """Per student: submitted_at, hours_late, late_penalty (percent) and final_score."""
+def gradebook_lateness(db_url: str, course_id: str, assignment: str) -> dict[str, tuple[datetime | None, timedelta]]:
+    """{student: (submission time, lateness)} as nbgrader's gradebook computes it (its timestamp
+    against the assignment's duedate plus the student's extension)."""
+    import warnings
+
+    from nbgrader.api import Gradebook, MissingEntry
+
+    out = {}
+    with warnings.catch_warnings(), Gradebook(db_url, course_id) as gb:
+        warnings.simplefilter("ignore")
+        try:
+            submissions = gb.find_assignment(assignment).submissions
+        except MissingEntry:
+            return {}
+        for sub in submissions:
+            when = sub.timestamp.replace(tzinfo=UTC) if sub.timestamp else None
+            out[sub.student_id] = (when, timedelta(seconds=float(sub.total_seconds_late or 0)))
+    return out
+
+
+def late_columns(root: Path, assignment: str, students, scores, schedule: Schedule | None = None,
+                 lateness: dict | None = None) -> list[dict]:
+    """Per student: submitted_at, hours_late, late_penalty (percent) and final_score. The lateness
+    is the gradebook's (`lateness`, from `gradebook_lateness`) where given, else timestamp.txt
+    against the schedule."""
     schedule = schedule or load_schedule(root)
     rows = []
     for student, score in zip(students, scores, strict=True):
-        when = read_timestamp(root / "submitted" / str(student) / assignment)
-        late = schedule.lateness(assignment, str(student), when)
+        if lateness is not None:
+            when, late = lateness.get(str(student), (None, timedelta(0)))
+        else:
+            when = read_timestamp(root / "submitted" / str(student) / assignment)
+            late = schedule.lateness(assignment, str(student), when)
         penalty = schedule.policy.penalty(late)
         rows.append({"submitted_at": format_timestamp(when) if when else "",
                      "hours_late": round(late.total_seconds() / 3600, 2), "late_penalty": penalty,
@@ -211,11 +287,14 @@ def late_columns(root: Path, assignment: str, students, scores, schedule: Schedu
     return rows
 
 
-def feedback_line(root: Path, assignment: str, student: str) -> str:
-    """The late note of a feedback page ("submitted 26 h late: -20%"), "" when on time."""
+def feedback_line(root: Path, assignment: str, student: str, lateness: dict | None = None) -> str:
+    """The late note of a feedback page ("submitted 26 h late: -20%"), "" when on time; the
+    gradebook's lateness (`gradebook_lateness`) where given."""
     schedule = load_schedule(root)
-    when = read_timestamp(root / "submitted" / student / assignment)
-    late = schedule.lateness(assignment, student, when)
+    if lateness is not None:
+        late = lateness.get(student, (None, timedelta(0)))[1]
+    else:
+        late = schedule.lateness(assignment, student, read_timestamp(root / "submitted" / student / assignment))
     return describe_late(late, schedule.policy.penalty(late))
 
 

@@ -123,7 +123,10 @@ def feedback(root: Path, assignment: str, db_url: str | None = None) -> list[Pat
     from .course import Course
 
     course = Course.at(root)
+    from .deadlines import gradebook_lateness
+
     db_url = db_url or course.db_url
+    lateness = gradebook_lateness(db_url, course.settings.course_id, assignment)
     written = []
     for folder in sorted((root / "autograded").glob(f"*/{assignment}")):
         student = folder.parent.name
@@ -133,7 +136,7 @@ def feedback(root: Path, assignment: str, db_url: str | None = None) -> list[Pat
         notes = marker.notices if marker is not None else []
         if marker is not None and marker.unsandboxed:
             notes = [UNSANDBOXED_NOTE, *notes]
-        late = late_note(root, assignment, student)
+        late = late_note(root, assignment, student, lateness)
         pages = [(out_dir / f"{p.stem}.html",
                   render(student, assignment, nbformat.read(p, as_version=4), notes, late,
                          written_grades(db_url, course.settings.course_id, assignment, student, p.stem)))
@@ -153,11 +156,11 @@ def feedback(root: Path, assignment: str, db_url: str | None = None) -> list[Pat
 # ---------------------------------------------------------------- late note and LMS packs (issue 17)
 
 
-def late_note(root: Path, assignment: str, student: str) -> str:
-    """"submitted 26 h late: -20%" from timestamp.txt and grader_config.py's late policy ("" on time)."""
+def late_note(root: Path, assignment: str, student: str, lateness: dict | None = None) -> str:
+    """"submitted 26 h late: -20%" from the gradebook's lateness (else timestamp.txt) and the late policy."""
     from .deadlines import feedback_line
 
-    return feedback_line(root, assignment, student)
+    return feedback_line(root, assignment, student, lateness)
 
 
 def _late_html(late: str) -> str:

@@ -51,6 +51,9 @@ def release(course: Course | Path, assignment: str | None = None, db_url: str | 
                 shutil.rmtree(target)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copytree(Path(tmp) / name, target)
+    from .deadlines import sync_gradebook
+
+    sync_gradebook(course, db_url or course.db_url, names)  # formgrader shows each due date
     return names
 
 

@@ -97,7 +97,7 @@ def write_reports(course: Course | Path, db_url: str, assignment: str) -> Path:
     root = course.root
     out = root / "reports" / assignment
     out.mkdir(parents=True, exist_ok=True)
-    table = with_late_policy(course, assignment, grades_table(course, db_url, assignment))
+    table = with_late_policy(course, assignment, grades_table(course, db_url, assignment), db_url)
     table.to_csv(out / "grades.csv", index=False)
     # Canvas gradebook import: Student, ID, SIS User ID, SIS Login ID, Section, then the assignment.
     pd.DataFrame({"Student": table["student"], "ID": "", "SIS User ID": table["student"],
@@ -192,14 +192,17 @@ def _histogram(table: pd.DataFrame, assignment: str, path: Path) -> None:
 # (issue 17: dlcourse.grading.deadlines applies grader_config.py's LATE_POLICY to the score)
 
 
-def with_late_policy(course: Course | Path, assignment: str, table: pd.DataFrame) -> pd.DataFrame:
-    """`table` with submitted_at, hours_late, late_penalty (percent) and final_score columns."""
-    from .deadlines import late_columns, load_schedule
+def with_late_policy(course: Course | Path, assignment: str, table: pd.DataFrame,
+                     db_url: str | None = None) -> pd.DataFrame:
+    """`table` with submitted_at, hours_late, late_penalty (percent) and final_score columns; with
+    `db_url`, the lateness nbgrader's gradebook computed (formgrader's), else timestamp.txt's."""
+    from .deadlines import gradebook_lateness, late_columns, load_schedule
 
     course = Course.at(course)
     table = table.copy()
+    lateness = gradebook_lateness(db_url, course.settings.course_id, assignment) if db_url else None
     rows = late_columns(course.root, assignment, table["student"].tolist(), table["score"].tolist(),
-                        schedule=load_schedule(course))
+                        schedule=load_schedule(course), lateness=lateness)
     for key in ("submitted_at", "hours_late", "late_penalty", "final_score"):
         table[key] = [r[key] for r in rows]
     return table
