@@ -38,7 +38,7 @@ SANDBOX = {
     "max_restarts": 2,
 }
 
-# Deadlines, extensions and the late policy (dlcourse/grading/deadlines.py). Due dates without an
+# Deadlines, extensions and the late policy (dlcourse/classroom/deadlines.py). Due dates without an
 # offset are read in TIMEZONE; an extension is a duration ("48h", "3d") or a new due date.
 # LATE_POLICY kind: "none" | "percent" (percent off per started day/hour, at most cap) | "not_accepted".
 TIMEZONE = "UTC"
@@ -64,7 +64,7 @@ c.Execute.kernel_name = "python3"
 # `nbgrader autograde` (and formgrader's Autograde button) would run the tests inside the student's
 # kernel, unsandboxed and with no judge: refused here, pointing to `dlcourse autograde`, whose
 # worker runs nbgrader's autograde with its own exporter and preprocessors over this file.
-c.Autograde.exporter_class = "dlcourse.grading.preprocessors.RefuseInKernelGrading"
+c.Autograde.exporter_class = "dlcourse.grader.preprocessors.RefuseInKernelGrading"
 
 c.GenerateAssignment.preprocessors = [
     "nbgrader.preprocessors.IncludeHeaderFooter",
@@ -77,13 +77,13 @@ c.GenerateAssignment.preprocessors = [
     "nbgrader.preprocessors.SaveCells",
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbgrader.preprocessors.ClearMarkScheme",
-    "dlcourse.grading.preprocessors.InsertCourseLinks",
-    "dlcourse.grading.deadlines.InsertLatePolicy",
+    "dlcourse.grader.preprocessors.InsertCourseLinks",
+    "dlcourse.classroom.deadlines.InsertLatePolicy",
     "nbgrader.preprocessors.ComputeChecksums",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
 # nbgrader's own late model: `dlcourse release` and `autograde` write the due dates and extensions into the
 # gradebook (formgrader shows them) and nbgrader's AssignLatePenalties takes the penalty from this plugin
-c.AssignLatePenalties.plugin_class = "dlcourse.grading.deadlines.CourseLatePolicy"
+c.AssignLatePenalties.plugin_class = "dlcourse.classroom.deadlines.CourseLatePolicy"
 c.CourseLatePolicy.policy = LATE_POLICY

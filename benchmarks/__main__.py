@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 EXECUTE = """
 import sys, pathlib, resource, nbformat
-from dlcourse.grading.execute import execute, kernel_env, cell_results
+from dlcourse.grader.execute import execute, kernel_env, cell_results
 nb = nbformat.read(sys.argv[1], as_version=4)
 env = dict(kernel_env(), DLCOURSE_SMOKE=sys.argv[2])
 out = execute(nb, pathlib.Path(sys.argv[3]), timeout=1800, env=env)
@@ -30,8 +30,8 @@ print(sum(r.passed for r in cell_results(out)), len(cell_results(out)), kernel_k
 
 GRADE = """
 import sys, json, pathlib, tempfile, shutil, nbformat
-from dlcourse.grading.autograde import make_job, run_job_subprocess
-from dlcourse.grading.demo import student_notebook
+from dlcourse.grader.autograde import make_job, run_job_subprocess
+from dlcourse.classroom.demo import student_notebook
 root, a = pathlib.Path(sys.argv[1]), sys.argv[2]
 course = pathlib.Path(tempfile.mkdtemp())
 shutil.copytree(root / "source" / a, course / "source" / a)

@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dlcourse.grading.demo import generated_class  # noqa: E402
+from dlcourse.classroom.demo import generated_class  # noqa: E402
 
 
 def make_course(base: Path, assignments: list[str], students: int) -> Path:
@@ -51,8 +51,8 @@ def scores(course: Path, assignment: str) -> dict:
 
 
 def bare_execution(assignment: str) -> float:
-    code = ("import sys, pathlib, nbformat; from dlcourse.grading.execute import execute; "
-            "from dlcourse.grading.demo import student_notebook; "
+    code = ("import sys, pathlib, nbformat; from dlcourse.grader.execute import execute; "
+            "from dlcourse.classroom.demo import student_notebook; "
             f"execute(student_notebook(pathlib.Path({str(ROOT)!r}), {assignment!r}), pathlib.Path('.'))")
     with tempfile.TemporaryDirectory() as tmp:
         return timed([sys.executable, "-c", code], Path(tmp))

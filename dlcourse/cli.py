@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from .grading.course import Course, CourseError
+from .course import Course, CourseError
 
 
 def _course(args) -> Course:
@@ -21,7 +21,7 @@ def _root(args) -> Path:
 
 
 def cmd_release(args) -> int:
-    from .grading.release import release
+    from .classroom.release import release
 
     for name in release(_course(args), args.assignment, args.db):
         print(f"released {name} -> release/{name}/")
@@ -29,8 +29,8 @@ def cmd_release(args) -> int:
 
 
 def cmd_autograde(args) -> int:
-    from .grading.autograde import autograde
-    from .grading.reports import grades_table, write_reports
+    from .classroom.reports import grades_table, write_reports
+    from .grader.autograde import autograde
 
     course = _course(args)
     root, db_url = course.root, args.db or course.db_url
@@ -59,7 +59,7 @@ def cmd_autograde(args) -> int:
 
 
 def cmd_dask_certs(args) -> int:
-    from .grading.cluster import make_certs
+    from .grader.cluster import make_certs
 
     for path in make_certs(Path(args.folder)):
         print(f"wrote {path}")
@@ -67,15 +67,15 @@ def cmd_dask_certs(args) -> int:
 
 
 def cmd_feedback(args) -> int:
-    from .grading.course import resolve_assignments
-    from .grading.feedback import feedback
+    from .classroom.feedback import feedback
+    from .course import resolve_assignments
 
     root = _root(args)
     for name in resolve_assignments(root, args.assignment):
         written = feedback(root, name)
         print(f"{name}: feedback for {len(written)} notebook(s) in feedback/")
         if args.pack:
-            from .grading.feedback import pack_feedback
+            from .classroom.feedback import pack_feedback
 
             for path in pack_feedback(root, name, args.pack, Path(args.roster) if args.roster else None):
                 print(f"{name}: {args.pack} pack {path.relative_to(root)}")
@@ -83,7 +83,7 @@ def cmd_feedback(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from .grading.validate import validate
+    from .classroom.validate import validate
 
     try:
         timeout = _course(args).settings.cell_timeout
@@ -93,7 +93,7 @@ def cmd_validate(args) -> int:
 
 
 def cmd_bundle(args) -> int:
-    from .grading.bundle import build_bundle
+    from .classroom.bundle import build_bundle
 
     out = build_bundle(_root(args), Path(args.out))
     print(f"student bundle written to {out}")
@@ -101,14 +101,14 @@ def cmd_bundle(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .grading.demo import run_demo
+    from .classroom.demo import run_demo
 
     return run_demo(_course(args), args.assignment, full=args.full, workers=args.workers,
                     whole_class=args.demo_class == "full")
 
 
 def cmd_collect(args) -> int:
-    from .grading.collect import collect, format_table, write_manifest
+    from .classroom.collect import collect, format_table, write_manifest
 
     course = _course(args)
     root = course.root
@@ -122,8 +122,8 @@ def cmd_collect(args) -> int:
 
 
 def cmd_similarity(args) -> int:
-    from .grading.course import resolve_assignments
-    from .grading.similarity import similarity
+    from .classroom.similarity import similarity
+    from .course import resolve_assignments
 
     root = _root(args)
     (name,) = resolve_assignments(root, args.assignment)
@@ -209,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="small: the whole class on the first notebook, the reference on the others (default); "
                         "full: the whole class on every notebook")
     p.add_argument("--workers", type=int, default=None,
-                   help="parallel graders (default: cores + 1, see dlcourse.grading.demo.demo_workers)")
+                   help="parallel graders (default: cores + 1, see dlcourse.classroom.demo.demo_workers)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("collect", help="an LMS's submissions archive (Moodle, Canvas, Classroom) into submitted/")
@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("dlcourse").setLevel([logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)])
     try:
         if args.command in COURSE_COMMANDS:
-            from .grading.settings_check import problems
+            from .classroom.settings_check import problems
 
             found = problems(_course(args))
             if found:

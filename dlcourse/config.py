@@ -30,10 +30,10 @@ class CourseSettings(Configurable):
     cell_timeout = Integer(600, help="seconds one cell may run while grading").tag(config=True)
     notebook_timeout = Integer(0, help="seconds the notebook's cells may run in all while grading, "
                                        "restarts included (0: 4 x cell_timeout)").tag(config=True)
-    sandbox = Dict(help="overrides of dlcourse.grading.sandbox.Limits (README, "
+    sandbox = Dict(help="overrides of dlcourse.grader.sandbox.Limits (README, "
                         "'Grading untrusted notebooks')").tag(config=True)
     schedule = Dict(help="TIMEZONE, DEADLINES, EXTENSIONS, LATE_POLICY, ROSTER "
-                         "(dlcourse.grading.deadlines)").tag(config=True)
+                         "(dlcourse.classroom.deadlines)").tag(config=True)
     nbgrader = Instance(Config, args=(), help="the nbgrader configuration grader_config.py builds")
 
     @property

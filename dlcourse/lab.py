@@ -117,7 +117,7 @@ def release_to_exchange(root: Path, exchange: Path, names: list[str] | None = No
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
-    from .grading.course import nbgrader_config
+    from .course import nbgrader_config
 
     names = names if names is not None else sorted(
         p.name for p in (root / "release").iterdir() if p.is_dir() and list(p.glob("*.ipynb")))
@@ -169,7 +169,7 @@ def quiet_settings(settings: Path) -> None:
 
 
 def lab_env(config_dir: Path, settings_dir: Path | None = None) -> dict[str, str]:
-    from .grading.course import ensure_tools_on_path
+    from .course import ensure_tools_on_path
 
     ensure_tools_on_path()  # nbgrader runs alembic from this interpreter's bin/
     env = dict(os.environ)

@@ -186,7 +186,7 @@ def main(argv=None) -> int:
     parser.add_argument("--watch", help="report the files opened under this folder")
     args = parser.parse_args(argv)
 
-    # as the grader's processes do (dlcourse/grading/__init__.py): skip a one-second import that
+    # as the grader's processes do (dlcourse/grader/__init__.py): skip a one-second import that
     # nbformat's jsonschema makes for two formats no notebook schema uses
     sys.modules.setdefault("rfc3987_syntax", None)
     import nbformat

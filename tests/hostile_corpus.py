@@ -25,8 +25,8 @@ from pathlib import Path
 
 import nbformat
 
-from dlcourse.grading.demo import solution_code, student_notebook
-from dlcourse.grading.execute import is_test_cell
+from dlcourse.classroom.demo import solution_code, student_notebook
+from dlcourse.grader.execute import is_test_cell
 
 A = "01_softmax_cross_entropy"
 

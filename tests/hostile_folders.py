@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 from hostile_corpus import A, Scenario, _solutions, _with_cell
 
-from dlcourse.grading.demo import student_notebook
+from dlcourse.classroom.demo import student_notebook
 
 # -- building blocks ---------------------------------------------------------------------
 

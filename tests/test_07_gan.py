@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from conftest import SOURCE
 
-from dlcourse.grading.execute import execute, kernel_env
+from dlcourse.grader.execute import execute, kernel_env
 
 NOTEBOOK = SOURCE / "07_gan" / "07_gan.ipynb"
 NUM_SAMPLES = 1000

@@ -19,7 +19,7 @@ from conftest import ROOT
 from test_grading import dlcourse
 from torch import nn
 
-from dlcourse.grading.demo import scratch_course, write_submission
+from dlcourse.classroom.demo import scratch_course, write_submission
 from dlcourse.instructor import ref_gan
 from dlcourse.instructor.fixtures import load_fixture
 from dlcourse.testkit import gan

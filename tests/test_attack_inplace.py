@@ -20,7 +20,7 @@ import pytest
 from conftest import SOURCE
 from test_judging import FRAME_HOOKS
 
-from dlcourse.grading.execute import kernel_env
+from dlcourse.grader.execute import kernel_env
 from dlcourse.instructor.fixtures import WarmKernel, run_exercise
 
 pytestmark = pytest.mark.xdist_group("attack-inplace")

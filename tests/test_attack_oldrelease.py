@@ -15,7 +15,7 @@ from conftest import ROOT, written_points
 from test_grading import _course, _scores, _submit, dlcourse
 
 from dlcourse.cells import exercise_of, exercises, grade_id, is_solution_cell, is_test_cell
-from dlcourse.grading.demo import solution_code, student_notebook
+from dlcourse.classroom.demo import solution_code, student_notebook
 
 A = "01_softmax_cross_entropy"
 EARLIER = ROOT / "tests" / "earlier_releases" / f"{A}_a425aef.ipynb"  # how it was made: its README

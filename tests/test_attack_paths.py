@@ -27,8 +27,8 @@ import pytest
 from conftest import ROOT, written_points
 from test_grading import A, _course, _scores, _submit, dlcourse
 
-from dlcourse.grading.demo import student_notebook
-from dlcourse.grading.release import register
+from dlcourse.classroom.demo import student_notebook
+from dlcourse.classroom.release import register
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("attack_paths")]
 

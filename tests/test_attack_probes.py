@@ -21,7 +21,7 @@ import nbformat
 import pytest
 from conftest import ROOT
 
-from dlcourse.grading.demo import scratch_course, student_notebook
+from dlcourse.classroom.demo import scratch_course, student_notebook
 from dlcourse.instructor.fixtures import load_fixture
 
 FIX = ROOT / "tests" / "fixtures"
@@ -329,7 +329,7 @@ def _judged(solution: str, test: str, exercise: str, updates: tuple[str, ...] = 
     the arguments the exercise's contract lets it change in place."""
     from test_judging import RECORDER
 
-    from dlcourse.grading.judge import judge_in_process, recording_preamble
+    from dlcourse.grader.judge import judge_in_process, recording_preamble
     from dlcourse.judging import parse_tape
 
     setup = ("import numpy as np\nimport torch\n"

@@ -20,7 +20,7 @@ from conftest import ROOT
 from hostile_corpus import HIDDEN_MARK, WRONG, A, _with_cell
 from test_grading import _course, dlcourse
 
-from dlcourse.grading.demo import student_notebook, write_submission
+from dlcourse.classroom.demo import student_notebook, write_submission
 
 pytestmark = pytest.mark.xdist_group("tapes")
 
@@ -33,7 +33,7 @@ LIMITS = {"DLCOURSE_CELL_TIMEOUT": "60", "DLCOURSE_MEMORY_MB": "3000", "DLCOURSE
 
 # -- in process: the scan, the budget, the order --------------------------------------------------
 def test_the_scan_counts_and_measures_without_parsing():
-    from dlcourse.grading.tapes import scan
+    from dlcourse.grader.tapes import scan
 
     assert scan('{"a": "[[[[", "b": [1, {"c": 2}]}') == (5, 3)  # brackets inside strings do not count
     assert scan("[" * 300 + "]" * 300, max_depth=128)[1] > 128
@@ -42,7 +42,7 @@ def test_the_scan_counts_and_measures_without_parsing():
 
 
 def test_one_budget_per_notebook_and_floods_are_refused_unread():
-    from dlcourse.grading.tapes import TapeRecorder
+    from dlcourse.grader.tapes import TapeRecorder
 
     event = json.dumps({"test": "t", "event": {"op": "value", "name": "x", "result": "A" * 900_000}})
     tapes = TapeRecorder(limit_bytes=2 * 2**20)
@@ -63,8 +63,8 @@ def test_a_large_message_is_scanned_before_the_client_parses_it(monkeypatch):
 
     from jupyter_client.session import Session
 
-    from dlcourse.grading import sandbox
-    from dlcourse.grading.tapes import TapeRecorder
+    from dlcourse.grader import sandbox
+    from dlcourse.grader.tapes import TapeRecorder
 
     ex = sandbox.SandboxedExecute()
     ex._tapes, ex._output_limit, ex.kc = TapeRecorder(4 * 2**20), 2**20, SimpleNamespace(session=Session())
@@ -88,7 +88,7 @@ CALL = {"op": "call", "name": "scale", "result": 1.0, "changed": []}
     ([CALL], "test_other", "another test"),
 ], ids=["duplicate-value", "value-after-a-call", "another-test"])
 def test_a_tape_this_test_could_not_have_made_fails_it(events, tagged, why):
-    from dlcourse.grading.tapes import decode_tape
+    from dlcourse.grader.tapes import decode_tape
 
     with pytest.raises(ValueError, match=why):
         decode_tape("test_scale", [json.dumps({"test": tagged or "test_scale", "event": e}) for e in events])
@@ -215,7 +215,7 @@ class PeakMemory(threading.Thread):
     """The peak resident memory of each kind of this test's grading processes (psutil, every 50 ms;
     this process's descendants only: other graders may run on the machine)."""
 
-    KINDS = {"worker": "dlcourse.grading.worker", "judge-server": "dlcourse.grading.judge"}
+    KINDS = {"worker": "dlcourse.grader.worker", "judge-server": "dlcourse.grader.judge"}
 
     def __init__(self):
         super().__init__(daemon=True)

@@ -89,7 +89,7 @@ def test_duplicate_ids_are_refused():
 def test_new_exercise_scaffolds_every_place_and_fails_until_written(tmp_path):
     import shutil
 
-    from dlcourse.grading.course import CourseError
+    from dlcourse.course import CourseError
     from dlcourse.instructor.fixtures import exercise_of, exercises, load_fixture, run_exercise
     from dlcourse.instructor.scaffold import new_exercise, reference_module
 

@@ -6,7 +6,7 @@ a. A student opens the Assignment List, fetches 01, fills in `softmax` (the sour
    submits. The submitted notebook then autogrades to the points of exactly the tests that
    this one answer can pass.
 b. An instructor opens Formgrader from the Nbgrader menu and sees every assignment of the
-   course, and a small demo class (dlcourse.grading.demo) with the gradebook's scores. The class
+   course, and a small demo class (dlcourse.classroom.demo) with the gradebook's scores. The class
    arrives as a Moodle "download all submissions" zip collected with a roster (`dlcourse collect`),
    so Manage Students shows the roster's real names, not "None, None".
 
@@ -29,8 +29,8 @@ import nbformat
 import pytest
 from conftest import ROOT
 
+from dlcourse.classroom.demo import demo_class, scratch_course, solution_code, write_submission
 from dlcourse.config import load_settings
-from dlcourse.grading.demo import demo_class, scratch_course, solution_code, write_submission
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -91,7 +91,7 @@ ROSTER_NAMES = {"reference": ("Maria", "Silva"), "blank": ("João", "Souza"), "m
 
 @pytest.fixture(scope="module")
 def demo_grading(course):
-    """A small demo class of assignment 01 (dlcourse.grading.demo), handed in through Moodle: its
+    """A small demo class of assignment 01 (dlcourse.classroom.demo), handed in through Moodle: its
     "download all submissions" zip is collected with a roster, then autograded in the background."""
     everyone = demo_class(ROOT, A)
     mistakes = [s for s in everyone if s.startswith("mistakes")][:1]
@@ -404,8 +404,8 @@ def test_instructor_grades_a_written_answer_beside_its_rubric_and_the_student_se
     from playwright.sync_api import expect
 
     from dlcourse import cells as cellmeta
-    from dlcourse.grading.course import Course
-    from dlcourse.grading.reports import grades_table
+    from dlcourse.classroom.reports import grades_table
+    from dlcourse.course import Course
 
     source = nbformat.read(course / "source" / A / f"{A}.ipynb", as_version=4)
     question = next(c for c in source.cells if cellmeta.is_written_question(c))

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from dlcourse.grading.autograde import MARKER
-from dlcourse.grading.demo import generated_class
+from dlcourse.classroom.demo import generated_class
+from dlcourse.grader.autograde import MARKER
 
 A = "01_softmax_cross_entropy"
 STUDENTS = 5  # the demo class once: reference, blank, valid alternatives, two students of mistakes

@@ -20,8 +20,8 @@ import pytest
 from conftest import ROOT
 from traitlets.config import Config
 
+from dlcourse.classroom.bundle import build_bundle
 from dlcourse.data import BUNDLED_SHA256
-from dlcourse.grading.bundle import build_bundle
 
 DRIVER = Path(__file__).resolve().parent / "colab_driver.py"
 RELEASED = sorted(p.name for p in (ROOT / "release").iterdir() if (p / f"{p.name}.ipynb").is_file())

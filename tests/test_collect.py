@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import ROOT, written_points
 
+from dlcourse.classroom import collect as collect_mod
+from dlcourse.classroom.collect import CollectError, collect, format_table, read_roster
+from dlcourse.classroom.deadlines import LatePolicy, Schedule, late_columns, read_timestamp, schedule_from
 from dlcourse.cli import main as cli
-from dlcourse.grading import collect as collect_mod
-from dlcourse.grading.collect import CollectError, collect, format_table, read_roster
-from dlcourse.grading.deadlines import LatePolicy, Schedule, late_columns, read_timestamp, schedule_from
 
 A = "01_softmax_cross_entropy"
 TZ = ZoneInfo("America/Sao_Paulo")
@@ -350,7 +350,7 @@ def test_roster_refuses_unsafe_ids(tmp_path):
 def _stamp(course: Path, student: str, hours_after_due: float) -> None:
     folder = course / "submitted" / student / A
     folder.mkdir(parents=True, exist_ok=True)
-    from dlcourse.grading.deadlines import format_timestamp
+    from dlcourse.classroom.deadlines import format_timestamp
 
     (folder / "timestamp.txt").write_text(format_timestamp(local(hours_after_due)))
 
@@ -407,7 +407,7 @@ def _table(students, scores, max_score=10.0):
 def test_grade_exports_use_the_final_score_and_each_lms_header(course):
     import csv
 
-    from dlcourse.grading.reports import lms_grade_exports, with_late_policy
+    from dlcourse.classroom.reports import lms_grade_exports, with_late_policy
 
     _stamp(course, "s001", -1)
     _stamp(course, "s002", 26)  # TIMEZONE/DEADLINES/ROSTER of the course's grader_config.py; 10 %/day
@@ -448,7 +448,7 @@ def test_grade_exports_use_the_final_score_and_each_lms_header(course):
 def test_feedback_page_shows_the_late_penalty(course):
     import nbformat
 
-    from dlcourse.grading.feedback import late_note, render
+    from dlcourse.classroom.feedback import late_note, render
 
     _stamp(course, "s002", 26)
     _stamp(course, "s003", 26)  # 48 h extension
@@ -459,7 +459,7 @@ def test_feedback_page_shows_the_late_penalty(course):
 
 
 def test_feedback_packs(course, capsys):
-    from dlcourse.grading.feedback import pack_feedback
+    from dlcourse.classroom.feedback import pack_feedback
 
     for student in ("s001", "s002", "unknown"):
         folder = course / "feedback" / student / A
@@ -489,8 +489,8 @@ def test_feedback_packs(course, capsys):
 def test_released_notebooks_state_the_policy(course, monkeypatch):
     import nbformat
 
+    from dlcourse.classroom.deadlines import POLICY_CELL_ID, InsertLatePolicy
     from dlcourse.config import load_settings
-    from dlcourse.grading.deadlines import POLICY_CELL_ID, InsertLatePolicy
 
     load_settings.cache_clear()
     monkeypatch.chdir(course)
@@ -522,7 +522,7 @@ def test_canvas_archive_collected_graded_and_penalised(tmp_path):
 
     import nbformat
 
-    from dlcourse.grading.demo import scratch_course, student_notebook
+    from dlcourse.classroom.demo import scratch_course, student_notebook
 
     course = scratch_course(ROOT, tmp_path / "course", [A])
     with (course / "grader_config.py").open("a") as fh:
@@ -548,7 +548,7 @@ def test_canvas_archive_collected_graded_and_penalised(tmp_path):
     assert "time unknown" in out and not list((course / "submitted").glob(f"*/{A}/timestamp.txt"))
     # Canvas's zip has no submission times (its entries carry the download time): the instructor copies
     # the late student's time from SpeedGrader into nbgrader's timestamp.txt
-    from dlcourse.grading.deadlines import format_timestamp
+    from dlcourse.classroom.deadlines import format_timestamp
 
     (course / "submitted" / "s002" / A / "timestamp.txt").write_text(format_timestamp(local(26)) + "\n")
     run("autograde", A, "--workers", "1", "--quiet")
@@ -591,7 +591,7 @@ def test_unreadable_timestamps_are_no_time(tmp_path, text):
 def test_the_demo_class_is_late_and_copied_on_the_journey_only(tmp_path, small):
     """`make demo`: the whole class (one late, one copy) on the first notebook; on the others the
     reference alone, handed in on time (its final score is its score)."""
-    from dlcourse.grading.demo import DEMO_DUE, demo_class, late_and_copied, lms_class, scratch_course
+    from dlcourse.classroom.demo import DEMO_DUE, demo_class, late_and_copied, lms_class, scratch_course
 
     a = "05_cnn"
     students = demo_class(ROOT, a, small=small)
@@ -609,7 +609,7 @@ def test_the_demo_class_is_late_and_copied_on_the_journey_only(tmp_path, small):
 def test_the_demo_grades_one_job_more_than_cores_as_far_as_memory_holds(monkeypatch, cores, memory_gb, jobs):
     import os
 
-    from dlcourse.grading import demo
+    from dlcourse.classroom import demo
 
     pages = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": memory_gb * 2**30 // 4096}
     monkeypatch.setattr(os, "cpu_count", lambda: cores)

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from dlcourse.grading import cluster
-from dlcourse.grading.autograde import MARKER, make_job
-from dlcourse.grading.demo import generated_class
-from dlcourse.grading.protocol import GradingJob, GradingResult, Outcome, grader_version
+from dlcourse.classroom.demo import generated_class
+from dlcourse.grader import cluster
+from dlcourse.grader.autograde import MARKER, make_job
+from dlcourse.grader.protocol import GradingJob, GradingResult, Outcome, grader_version
 
 A = "01_softmax_cross_entropy"
 BIN = Path(sys.executable).parent
@@ -165,8 +165,8 @@ def test_a_job_a_worker_refuses_is_graded_by_another(dask_cluster, tmp_path, mon
     """Without the question asked first, jobs land on every worker: the refused ones go to `good`."""
     from nbgrader.api import Gradebook  # noqa: F401 (imported before the runner's threads)
 
-    from dlcourse.grading.autograde import gradebook_template
-    from dlcourse.grading.release import register
+    from dlcourse.classroom.release import register
+    from dlcourse.grader.autograde import gradebook_template
 
     course = generated_class(ROOT, tmp_path, [A], 3)
     register(course, A, f"sqlite:///{course / 'gradebook.db'}")

@@ -22,7 +22,7 @@ import nbformat
 import pytest
 from conftest import FIXTURES, SOURCE, assignments
 
-from dlcourse.grading.execute import is_test_cell, kernel_env
+from dlcourse.grader.execute import is_test_cell, kernel_env
 from dlcourse.instructor.fixtures import (
     WarmKernel,
     discover,

@@ -13,7 +13,7 @@ import nbformat
 import pytest
 from conftest import ROOT, written_points
 
-from dlcourse.grading.demo import scratch_course, student_notebook
+from dlcourse.classroom.demo import scratch_course, student_notebook
 from dlcourse.instructor.fixtures import load_fixture
 
 A = "01_softmax_cross_entropy"

@@ -21,9 +21,9 @@ from hostile_corpus import WRONG, A
 from hostile_folders import FOLDER_SCENARIOS
 from test_grading import _course, dlcourse
 
-from dlcourse.grading.autograde import read_marker
-from dlcourse.grading.demo import write_submission
-from dlcourse.grading.protocol import Marker
+from dlcourse.classroom.demo import write_submission
+from dlcourse.grader.autograde import read_marker
+from dlcourse.grader.protocol import Marker
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hostile")]
 # 15 s cells: 01's slowest cell takes about a second alone, and the memory bomb reaches its limit in

@@ -9,8 +9,8 @@ import nbformat
 import pytest
 from conftest import ROOT
 
-from dlcourse.grading.intake import normalize_submission
-from dlcourse.grading.sandbox import Limits
+from dlcourse.grader.intake import normalize_submission
+from dlcourse.grader.sandbox import Limits
 
 A = "01_softmax_cross_entropy"
 
@@ -111,7 +111,7 @@ def test_scan_refuses_links_and_special_files_and_renames_odd_names(tmp_path):
     import base64
     import os
 
-    from dlcourse.grading.worker import scan_folder
+    from dlcourse.grader.worker import scan_folder
 
     secret = tmp_path / "secret.txt"
     secret.write_text("answers")
@@ -136,7 +136,7 @@ def test_scan_refuses_links_and_special_files_and_renames_odd_names(tmp_path):
 
 
 def test_a_linked_submission_folder_is_refused_with_the_reason(tmp_path):
-    from dlcourse.grading.autograde import make_job
+    from dlcourse.grader.autograde import make_job
 
     root = _course_root(tmp_path)
     classmate = root / "submitted" / "alice" / A
@@ -153,8 +153,8 @@ def test_a_linked_submission_folder_is_refused_with_the_reason(tmp_path):
 
 
 def test_a_refused_job_is_never_run():
-    from dlcourse.grading.protocol import GradingJob
-    from dlcourse.grading.worker import grade
+    from dlcourse.grader.protocol import GradingJob
+    from dlcourse.grader.worker import grade
 
     result = grade(GradingJob(A, "x", refused="submitted/x is a symbolic link, not a folder"))
     assert not result.ok and result.error == "submitted/x is a symbolic link, not a folder" and not result.notebooks
@@ -163,7 +163,7 @@ def test_a_refused_job_is_never_run():
 def test_unpack_never_writes_outside_or_through_a_link(tmp_path):
     import base64
 
-    from dlcourse.grading.worker import unpack_files
+    from dlcourse.grader.worker import unpack_files
 
     data = base64.b64encode(b"x").decode()
     for rel in ("../escape.txt", "/etc/passwd", "a/../../escape.txt"):
@@ -189,7 +189,7 @@ def test_extra_notebooks_are_set_aside_not_graded(folders):
 
 def _expected_cells() -> dict[str, dict]:
     """What gradebook_cells() gives for the source notebook (read from its metadata)."""
-    from dlcourse.grading.intake import _released
+    from dlcourse.grader.intake import _released
 
     source = nbformat.read(ROOT / "source" / A / f"{A}.ipynb", as_version=4)
     cells = {}
@@ -297,7 +297,7 @@ def test_cells_beyond_what_a_submission_may_add_are_dropped(folders):
 
 def _sandbox_kernelspec(tmp_path):
     """(scratch folder, kernelspec) of a sandboxed kernel made there; the environment is left as found."""
-    from dlcourse.grading.sandbox import sandbox_kernel
+    from dlcourse.grader.sandbox import sandbox_kernel
 
     scratch = tmp_path / "scratch"
     scratch.mkdir()
@@ -313,7 +313,7 @@ def _sandbox_kernelspec(tmp_path):
 def test_the_kernel_starts_isolated_and_writes_nowhere_the_grader_writes(tmp_path):
     import shutil
 
-    from dlcourse.grading.sandbox import ISOLATED_ENV, kernel_command
+    from dlcourse.grader.sandbox import ISOLATED_ENV, kernel_command
 
     assert kernel_command("c.json")[1:4] == ["-P", "-s", "-m"]
     assert ISOLATED_ENV["PYTHONSAFEPATH"] == "1" and ISOLATED_ENV["PYTHONNOUSERSITE"] == "1"
@@ -336,7 +336,7 @@ def test_a_sandboxed_kernel_starts_with_the_graders_font_list_and_keeps_it(tmp_p
     import subprocess
     import sys
 
-    from dlcourse.grading.sandbox import font_list
+    from dlcourse.grader.sandbox import font_list
 
     if not shutil.which("bwrap"):
         pytest.skip("bubblewrap is not installed")
@@ -357,7 +357,7 @@ def test_a_sandboxed_kernel_starts_with_the_graders_font_list_and_keeps_it(tmp_p
 def test_a_font_list_that_vanished_costs_the_kernel_only_its_scan(tmp_path, monkeypatch):
     import shutil
 
-    from dlcourse.grading import sandbox
+    from dlcourse.grader import sandbox
 
     if not shutil.which("bwrap"):
         pytest.skip("bubblewrap is not installed")
@@ -370,7 +370,7 @@ def test_the_watchdog_stops_a_kernel_that_writes_too_much(tmp_path):
     import subprocess
     import sys
 
-    from dlcourse.grading.sandbox import Watchdog, written
+    from dlcourse.grader.sandbox import Watchdog, written
 
     for code, limits in [("open(f'big-{i}', 'wb').write(b'0' * 2**20)", Limits(disk_mb=8)),
                          ("open(f'small-{i}', 'w').close()", Limits(max_files=300))]:
@@ -392,7 +392,7 @@ def test_the_watchdog_stops_a_kernel_that_writes_too_much(tmp_path):
 
 
 def test_error_outputs_are_capped_like_any_output():
-    from dlcourse.grading.sandbox import SandboxedExecute
+    from dlcourse.grader.sandbox import SandboxedExecute
 
     ex = SandboxedExecute()
     ex.reset_execution_trackers()
@@ -412,8 +412,8 @@ def test_the_whole_notebook_has_a_time_limit_and_extra_files_never_reach_the_ker
     numpy.py beside the notebook is not imported; past the notebook's budget, cells stop."""
     import time
 
-    from dlcourse.grading.protocol import read_incidents
-    from dlcourse.grading.sandbox import SandboxedExecute, isolated_kernel
+    from dlcourse.grader.protocol import read_incidents
+    from dlcourse.grader.sandbox import SandboxedExecute, isolated_kernel
 
     scratch = tmp_path / "scratch"
     graded = scratch / "autograded" / "s" / A
@@ -444,8 +444,8 @@ def test_a_job_has_a_time_limit_in_its_grading_process(tmp_path):
     """The runner stops a job past its limit by killing its grading process (and so its sandboxes)."""
     import time
 
-    from dlcourse.grading.autograde import WorkerProcess
-    from dlcourse.grading.protocol import GradingJob, Outcome
+    from dlcourse.grader.autograde import WorkerProcess
+    from dlcourse.grader.protocol import GradingJob, Outcome
 
     worker = WorkerProcess()
     stuck = GradingJob(A, "s", source_files={f"{A}.ipynb": ""})
@@ -467,7 +467,7 @@ def test_the_notebook_budget_is_the_documented_one():
 
 
 def test_files_are_copied_out_of_the_kernels_folder_only_when_plain(tmp_path):
-    from dlcourse.grading.worker import copy_out
+    from dlcourse.grader.worker import copy_out
 
     kernel, grader = tmp_path / "kernel", tmp_path / "grader"
     kernel.mkdir()
@@ -487,7 +487,7 @@ def test_files_are_copied_out_of_the_kernels_folder_only_when_plain(tmp_path):
 
 
 def test_the_grader_never_writes_through_a_link_in_autograded(tmp_path):
-    from dlcourse.grading.autograde import _own_dir, _write_own
+    from dlcourse.grader.autograde import _own_dir, _write_own
 
     root = tmp_path / "course"
     (root / "autograded").mkdir(parents=True)
@@ -508,7 +508,7 @@ def test_concurrent_graders_never_share_a_sandbox_uid():
     import sys
 
     code = ("import os, sys, time; os.getpid = lambda: 4321\n"
-            "from dlcourse.grading.sandbox import sandbox_uid\n"
+            "from dlcourse.grader.sandbox import sandbox_uid\n"
             "print(sandbox_uid(), sandbox_uid(), flush=True); sys.stdin.read()")
     procs = [subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
              for _ in range(3)]

@@ -15,7 +15,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from dlcourse.grading.judge import judge_in_process, recording_preamble
+from dlcourse.grader.judge import judge_in_process, recording_preamble
 from dlcourse.judging import TAPE_MIME, parse_tape
 
 SETUP = "import numpy as np\nfrom dlcourse.testing import check, check_close, check_shape, passed\n"
@@ -182,7 +182,7 @@ def _captured(tapes: dict[str, list[dict]]) -> tuple[dict[str, list[str]], dict[
 
 
 def _judge_in_server(tmp_path, test: str = TEST, tapes=None, **limits):
-    from dlcourse.grading.judge import judge_notebook
+    from dlcourse.grader.judge import judge_notebook
 
     source = tmp_path / "source.ipynb"
     nbformat.write(source_notebook(test), source)
@@ -198,7 +198,7 @@ def test_the_judge_server_gives_the_in_process_verdicts(tmp_path):
 
 
 def test_a_judge_that_hangs_or_blows_its_memory_costs_that_notebook_only(tmp_path):
-    from dlcourse.grading import judge as judge_module
+    from dlcourse.grader import judge as judge_module
 
     hang = "import time\ntime.sleep(600)\n"
     with pytest.raises(RuntimeError, match="did not finish in 2 s"):
@@ -221,7 +221,7 @@ def test_what_the_judged_code_prints_never_reaches_the_reply(tmp_path):
 
 
 def test_a_dead_judge_server_is_started_again(tmp_path):
-    from dlcourse.grading import judge as judge_module
+    from dlcourse.grader import judge as judge_module
 
     _judge_in_server(tmp_path)
     old = judge_module._SERVER[0]
@@ -274,8 +274,8 @@ def test_a_mismatch_message_names_the_largest_finite_error_or_says_none_is_finit
 def test_a_notebook_needing_more_modules_keeps_the_warm_judge_server(tmp_path):
     """Another assignment's set-up imports more: the running server imports them too (nothing it
     had imported is imported again), and judges the notebook as a fresh one would."""
-    from dlcourse.grading import judge as judge_module
-    from dlcourse.grading.judge import judge_notebook
+    from dlcourse.grader import judge as judge_module
+    from dlcourse.grader.judge import judge_notebook
 
     _judge_in_server(tmp_path)
     server = judge_module._SERVER[0]
@@ -295,8 +295,8 @@ def test_warming_up_starts_the_judge_server_without_waiting_for_its_imports(tmp_
     notebook's modules (here one that takes 3 s) while the kernel runs, and then judges it."""
     import time
 
-    from dlcourse.grading import judge as judge_module
-    from dlcourse.grading.judge import judge_notebook, warm_up
+    from dlcourse.grader import judge as judge_module
+    from dlcourse.grader.judge import judge_notebook, warm_up
 
     imported_by = tmp_path / "imported_by"  # the pid of each process that imported the module
     (tmp_path / "slow_to_import.py").write_text(

@@ -12,8 +12,8 @@ import pytest
 from conftest import ROOT
 from test_grading import A, dlcourse
 
-from dlcourse.grading.deadlines import CourseLatePolicy, format_timestamp
-from dlcourse.grading.demo import scratch_course, student_notebook
+from dlcourse.classroom.deadlines import CourseLatePolicy, format_timestamp
+from dlcourse.classroom.demo import scratch_course, student_notebook
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("grading")]
 DUE = datetime(2026, 3, 20, 23, 59, tzinfo=UTC)

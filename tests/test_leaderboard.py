@@ -5,9 +5,9 @@ from __future__ import annotations
 import nbformat
 import pytest
 from conftest import ROOT
-
 from dlcourse.grading import heldout, judge, worker
-from dlcourse.grading.reports import leaderboard, pseudonym
+
+from dlcourse.classroom.reports import leaderboard, pseudonym
 
 A = "08_lung_cancer_project"
 BONUS = heldout.TASKS["lung_bonus"]
@@ -57,9 +57,9 @@ def test_a_pseudonym_needs_the_course_secret_which_nothing_students_get_holds(tm
     secret made once per course cannot, and the secret is in neither release/ nor the bundle."""
     import hashlib
 
-    from dlcourse.grading.bundle import build_bundle
-    from dlcourse.grading.demo import scratch_course
-    from dlcourse.grading.reports import SECRET_FILE, course_secret
+    from dlcourse.classroom.bundle import build_bundle
+    from dlcourse.classroom.demo import scratch_course
+    from dlcourse.classroom.reports import SECRET_FILE, course_secret
 
     course = scratch_course(ROOT, tmp_path / "course", [A])
     for name in ("dlcourse", "data", "pyproject.toml", "README.md"):

@@ -19,8 +19,8 @@ from conftest import SOURCE, assignments
 from nbgrader.preprocessors import ClearHiddenTests
 
 from dlcourse.cells import grade_id, is_slow
-from dlcourse.grading.execute import cell_results, execute, kernel_env
-from dlcourse.grading.heldout import TASKS
+from dlcourse.grader.execute import cell_results, execute, kernel_env
+from dlcourse.grader.heldout import TASKS
 
 NOTEBOOKS = {a: nbformat.read(SOURCE / a / f"{a}.ipynb", as_version=4) for a in assignments()}
 HELDOUT = {task.grade_id for task in TASKS.values()}

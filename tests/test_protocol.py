@@ -8,9 +8,9 @@ import nbformat
 import pytest
 from conftest import ROOT
 
-from dlcourse.grading import autograde as ag
-from dlcourse.grading.protocol import GradingJob, GradingResult, Marker, NotebookResult, Outcome, grader_version
-from dlcourse.grading.worker import grade
+from dlcourse.grader import autograde as ag
+from dlcourse.grader.protocol import GradingJob, GradingResult, Marker, NotebookResult, Outcome, grader_version
+from dlcourse.grader.worker import grade
 
 A = "01_softmax_cross_entropy"
 
@@ -99,7 +99,7 @@ def test_jobs_and_results_survive_json():
 
 
 def test_reports_and_summaries_name_grader_failures(course):
-    from dlcourse.grading.reports import grader_notes
+    from dlcourse.classroom.reports import grader_notes
 
     folder = course / "autograded" / "alice" / A
     folder.mkdir(parents=True)
@@ -161,7 +161,7 @@ def test_nothing_is_generated_or_started_when_nothing_needs_grading(course, monk
 
 
 def test_a_graded_notebook_not_judged_outside_is_refused_before_anyone_is_graded(course):
-    from dlcourse.grading.course import CourseError
+    from dlcourse.course import CourseError
 
     path = course / "source" / A / f"{A}.ipynb"
     nb = nbformat.read(path, as_version=4)
@@ -233,9 +233,9 @@ def test_the_job_carries_the_courses_configuration(course, tmp_path, monkeypatch
 def test_the_cli_builds_the_course_once_and_passes_it_down(course, tmp_path, monkeypatch):
     """One Course from --root reaches autograde and the reports, whatever the working folder holds."""
     from dlcourse import cli
+    from dlcourse.classroom import reports
     from dlcourse.config import load_settings
-    from dlcourse.grading import reports
-    from dlcourse.grading.course import Course
+    from dlcourse.course import Course
 
     seen = []
     monkeypatch.setattr(ag, "autograde", lambda c, *a, **k: seen.append(c) or {})
@@ -264,7 +264,7 @@ def test_the_jobs_expected_to_take_longest_start_first(course):
     folder = course / "autograded" / "bia" / A
     folder.mkdir(parents=True)
     (folder / ag.MARKER).write_text(Marker("old", seconds=500.0).to_json())
-    from dlcourse.grading.course import Course
+    from dlcourse.course import Course
 
     order = ag._longest_first(Course.at(course), parts)
     assert [(j.assignment, j.student) for j in order] == [(A, "bia"), (lung, "ana"), (A, "ana")]
@@ -279,7 +279,7 @@ def test_new_gradebooks_take_the_schema_head_from_alembic_in_process_once(tmp_pa
     import nbgrader.api
     from nbgrader.api import Gradebook
 
-    from dlcourse.grading.course import NBGRADER_HEAD, alembic_head, ensure_tools_on_path
+    from dlcourse.course import NBGRADER_HEAD, alembic_head, ensure_tools_on_path
 
     ensure_tools_on_path()
     ensure_tools_on_path()  # idempotent: nbgrader's own is kept, not the replacement
@@ -307,7 +307,7 @@ def test_the_grader_api_does_not_cry_about_a_student_exchange_it_never_uses(cour
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
-    from dlcourse.grading.course import api, nbgrader_config
+    from dlcourse.course import api, nbgrader_config
 
     cfg = nbgrader_config(course)
     cfg.Exchange.root = str(course / "no-exchange-here")

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from conftest import ROOT, assignments
 
-from dlcourse.grading.bundle import build_bundle, check_bundle
-from dlcourse.grading.release import check_release, generate
+from dlcourse.classroom.bundle import build_bundle, check_bundle
+from dlcourse.classroom.release import check_release, generate
 
 
 @pytest.mark.parametrize("assignment", assignments())
@@ -54,8 +54,8 @@ def test_student_bundle_reveals_no_answer(tmp_path):
 
 @pytest.mark.parametrize("failure", ["nbgrader fails", "the release leaks"])
 def test_a_failed_release_leaves_the_committed_one_untouched(tmp_path, monkeypatch, failure):
-    from dlcourse.grading import release as release_mod
-    from dlcourse.grading.course import CourseError
+    from dlcourse.classroom import release as release_mod
+    from dlcourse.course import CourseError
 
     a = assignments()[1]
     (tmp_path / "source" / a).mkdir(parents=True)

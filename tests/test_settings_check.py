@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
+from dlcourse.classroom.demo import scratch_course
 from dlcourse.cli import main
-from dlcourse.grading.demo import scratch_course
 
 A = "01_softmax_cross_entropy"
 GOOD = {
@@ -39,8 +39,8 @@ def _errors(capsys, course: Path, *argv: str) -> tuple[int, list[str]]:
 
 
 def test_a_sound_configuration_passes(tmp_path, capsys):
-    from dlcourse.grading.course import Course
-    from dlcourse.grading.settings_check import problems
+    from dlcourse.classroom.settings_check import problems
+    from dlcourse.course import Course
 
     assert problems(Course.at(_course(tmp_path, **GOOD))) == []
 
@@ -48,12 +48,14 @@ def test_a_sound_configuration_passes(tmp_path, capsys):
 @pytest.mark.parametrize("settings, named", [
     # the misspelt assignment once made a student's 20 % late penalty vanish
     ({"DEADLINES": '{"01_softmax_cross_entropi": "2026-03-20 23:59"}'},
-     "DEADLINES: '01_softmax_cross_entropi' is not an assignment in source/ (did you mean '01_softmax_cross_entropy'?)"),
+     "DEADLINES: '01_softmax_cross_entropi' is not an assignment in source/ "
+     "(did you mean '01_softmax_cross_entropy'?)"),
     ({"DEADLINES": '{"01_softmax_cross_entropy": "20/03/2026"}'}, "DEADLINES['01_softmax_cross_entropy']: not a date"),
     ({**GOOD, "EXTENSIONS": '{"01_softmax_cross_entropy": {"s070": "48h"}}'},
      "'s070' is neither in the roster nor in submitted/ (did you mean 's007'?)"),
     ({**GOOD, "EXTENSIONS": '{"01_softmax_cross_entropy": {"s007": "two days"}}'}, "not a date and time: 'two days'"),
-    ({"EXTENSIONS": '{"01_softmax_cross_entropy": {"s007": "48h"}}'}, "DEADLINES gives '01_softmax_cross_entropy' none"),
+    ({"EXTENSIONS": '{"01_softmax_cross_entropy": {"s007": "48h"}}'},
+     "DEADLINES gives '01_softmax_cross_entropy' none"),
     ({"LATE_POLICY": '{"kind": "percent", "percent": 10, "per_day": 1}'}, "LATE_POLICY: unknown keys ['per_day']"),
     ({"LATE_POLICY": '{"kind": "percentage"}'}, "LATE_POLICY kind must be one of"),
     ({"TIMEZONE": '"Brasilia"'}, "TIMEZONE: 'Brasilia' is not a time zone"),

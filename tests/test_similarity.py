@@ -1,6 +1,6 @@
 """`dlcourse similarity`: a planted copy (renamed variables, reordered functions, added comments)
 ranks on top; independent valid answers (the fixtures' valid alternatives) and the release's own
-code do not. The copy is made by dlcourse.grading.demo.plant_copy (what `make demo` plants too)."""
+code do not. The copy is made by dlcourse.classroom.demo.plant_copy (what `make demo` plants too)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import nbformat
 import pytest
 from conftest import ROOT
 
+from dlcourse.classroom.demo import plant_copy, scratch_course, student_notebook
 from dlcourse.cli import main as cli
-from dlcourse.grading.demo import plant_copy, scratch_course, student_notebook
 from dlcourse.instructor.fixtures import load_fixture
 
 A = "01_softmax_cross_entropy"
@@ -43,7 +43,7 @@ def ranked(tmp_path_factory):
         nbformat.write(student_notebook(ROOT, A, replacements or {}, solve=solve), folder / f"{A}.ipynb")
     (course / "submitted" / "broken" / A).mkdir(parents=True)
     (course / "submitted" / "broken" / A / f"{A}.ipynb").write_text("{ not json")
-    from dlcourse.grading.similarity import similarity
+    from dlcourse.classroom.similarity import similarity
 
     report, pairs, notes = similarity(course, A)
     for p in pairs[:8]:

@@ -44,8 +44,8 @@ from ..cells import (  # noqa: F401 - exercise_of, is_slow: the fixture API
     is_test_cell,
     nbgrader,
 )
-from ..grading.execute import TestResult, cell_results, execute, kernel_env, mark_not_run
-from ..grading.judge import apply_verdicts, judge_in_process, recording_preamble, tapes_of
+from ..grader.execute import TestResult, cell_results, execute, kernel_env, mark_not_run
+from ..grader.judge import apply_verdicts, judge_in_process, recording_preamble, tapes_of
 
 log = logging.getLogger(__name__)
 HEADER = re.compile(r"^#\s*(exercise|expect|must-fail)\s*:\s*(.+?)\s*$", re.M)
@@ -230,7 +230,7 @@ def run_exercise(source_path: Path, exercise: str, replacement: str | None = Non
                  keep: tuple[str, ...] = ()) -> list[TestResult]:
     """The exercise's test results, the way grading decides them.
 
-    For a notebook judged outside the kernel (`dlcourse.grading.judge`), the test cells run in
+    For a notebook judged outside the kernel (`dlcourse.grader.judge`), the test cells run in
     record mode in the kernel and the verdicts come from the judge; otherwise from the kernel.
     With `kernel`, the cells run in that reused kernel instead of a fresh one; `full` and
     `keep` as in `harness_notebook`.

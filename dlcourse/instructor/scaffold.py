@@ -16,7 +16,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from ..grading.course import CourseError
+from ..course import CourseError
 from . import nbbuild
 
 INSTRUCTOR = Path(__file__).resolve().parent

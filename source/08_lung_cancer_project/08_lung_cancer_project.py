@@ -648,7 +648,7 @@ print(
     "epochs and scores it on images you never see (>= 0.90 accuracy needed)."
 )
 ### BEGIN HIDDEN TESTS
-from dlcourse.grading.heldout import submit_model
+from dlcourse.grader.heldout import submit_model
 from dlcourse.testkit.lung import lung_patches
 
 # 1200 patches drawn like the held-out set's (native size, resized to 40 x 40)
@@ -1464,7 +1464,7 @@ check(callable(build_improved_lung_model) and callable(train_lung_cnn),
 print("When graded, this test trains build_improved_lung_model() with train_lung_cnn on 1200 new patches "
       "for 8 epochs and scores it on images you never see (>= 0.92 for the bonus).")
 ### BEGIN HIDDEN TESTS
-from dlcourse.grading.heldout import submit_model
+from dlcourse.grader.heldout import submit_model
 from dlcourse.testkit.lung import lung_patches
 
 X_b, y_b = lung_patches(600, seed=11, size=40)

@@ -36,7 +36,7 @@ import nbformat
 
 from ..cells import grade_id as grade_id_of
 from ..cells import is_setup_cell, tags
-from .deadlines import POLICY_CELL_ID
+from ..classroom.deadlines import POLICY_CELL_ID
 
 NotebookNotices = dict[str, list[str]]
 

@@ -1,6 +1,6 @@
 """`dlcourse autograde`: grade a class, keep every grade, report.
 
-Each submission is graded by `dlcourse.grading.worker` in its own process (or Dask
+Each submission is graded by `dlcourse.grader.worker` in its own process (or Dask
 task) in a scratch course with its own gradebook. Results come back to this process,
 which alone writes the class gradebook, one submission per transaction, so parallel
 grading never loses or duplicates a row. A marker beside each autograded notebook
@@ -34,12 +34,12 @@ import nbformat
 
 from .. import cells
 from ..cells import is_slow
+from ..classroom.deadlines import sync_gradebook
+from ..classroom.release import register
+from ..course import Course, CourseError, ensure_tools_on_path
 from .cluster import DaskRunner
-from .course import Course, CourseError, ensure_tools_on_path
-from .deadlines import sync_gradebook
 from .execute import kernel_env
 from .protocol import GradingJob, GradingResult, Marker, Outcome, grader_version
-from .release import register
 from .worker import RefusedSubmission, pack_files, scan_folder, unjudged_sources
 
 logger = logging.getLogger(__name__)
@@ -137,7 +137,7 @@ def make_job(course: Course | Path, assignment: str, student: str, sandbox: bool
 
 
 class WorkerProcess:
-    """One grading process (`python -m dlcourse.grading.worker --serve`), kept for many jobs so
+    """One grading process (`python -m dlcourse.grader.worker --serve`), kept for many jobs so
     that nbgrader, the kernel machinery and the judge's modules are imported once.
 
     Jobs go in on its stdin, one result line comes back per job on a pipe of its own. Its stderr
@@ -153,7 +153,7 @@ class WorkerProcess:
         self.home = tempfile.TemporaryDirectory(prefix="dlcourse-worker-")
         read_fd, write_fd = os.pipe()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dlcourse.grading.worker", "--serve", "--result-fd", str(write_fd)],
+            [sys.executable, "-m", "dlcourse.grader.worker", "--serve", "--result-fd", str(write_fd)],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.log, env=kernel_env(),
             start_new_session=True, pass_fds=(write_fd,), cwd=self.home.name)
         os.close(write_fd)
@@ -305,7 +305,7 @@ def _save_grades(course: Course, db_url: str, job: GradingJob, result: GradingRe
     from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
     from traitlets.config import Config
 
-    from .deadlines import CourseLatePolicy, extension_of, load_schedule
+    from ..classroom.deadlines import CourseLatePolicy, extension_of, load_schedule
 
     assignment, student = job.assignment, job.student
     course_id = course.settings.course_id

@@ -122,7 +122,7 @@ class CourseLatePolicy(LateSubmissionPlugin):
     lateness nbgrader's gradebook computes (the submission's timestamp against the assignment's
     `duedate` plus the student's extension, which `sync_gradebook` keeps equal to grader_config.py)."""
 
-    policy = Dict(help="LATE_POLICY of grader_config.py (dlcourse.grading.deadlines)").tag(config=True)
+    policy = Dict(help="LATE_POLICY of grader_config.py (dlcourse.classroom.deadlines)").tag(config=True)
 
     def late_submission_penalty(self, student_id: str, score: float, total_seconds_late: float) -> float | None:
         percent = LatePolicy.from_config(self.policy).penalty(timedelta(seconds=total_seconds_late or 0))
@@ -150,7 +150,7 @@ def sync_gradebook(course, db_url: str, assignments: list[str]) -> None:
 
     from nbgrader.api import Gradebook
 
-    from .course import Course
+    from ..course import Course
 
     course = Course.at(course)
     schedule = load_schedule(course)
@@ -205,7 +205,7 @@ def schedule_from(data: dict, root: Path | None = None) -> Schedule:
 def load_schedule(course=None) -> Schedule:
     """The course's schedule (a Course, or its directory) from grader_config.py (an empty one when
     it sets none), or from the JSON file named by $DLCOURSE_SCHEDULE."""
-    from .course import Course
+    from ..course import Course
 
     override = os.environ.get("DLCOURSE_SCHEDULE")  # a JSON file with the same keys (used by the demo)
     if override:
@@ -308,12 +308,12 @@ class InsertLatePolicy(NbGraderPreprocessor):
     """Put the due date and the late policy of grader_config.py at the top of the student version
     (a markdown cell right under the title cell).
 
-    Add "dlcourse.grading.deadlines.InsertLatePolicy" to GenerateAssignment.preprocessors (before
+    Add "dlcourse.classroom.deadlines.InsertLatePolicy" to GenerateAssignment.preprocessors (before
     the last ComputeChecksums). The cell has a fixed id, so a rerun gives the same notebook.
     """
 
     course_root = Unicode("", help="the course whose grader_config.py gives the schedule (set by "
-                                   "dlcourse.grading.course.nbgrader_config; empty: the working directory's)"
+                                   "dlcourse.course.nbgrader_config; empty: the working directory's)"
                           ).tag(config=True)
 
     def preprocess(self, nb, resources):

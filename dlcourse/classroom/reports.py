@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .autograde import MARKER, read_marker
-from .course import Course
-from .protocol import Outcome
+from ..course import Course
+from ..grader.autograde import MARKER, read_marker
+from ..grader.protocol import Outcome
 
 
 def grades_table(course: Course | Path, db_url: str, assignment: str) -> pd.DataFrame:
@@ -149,7 +149,7 @@ def leaderboard(course: Course | Path, assignment: str) -> pd.DataFrame:
     import nbformat
 
     from ..cells import grade_id
-    from .heldout import METADATA_KEY, TASKS
+    from ..grader.heldout import METADATA_KEY, TASKS
 
     # only the task's own test cell counts: the grader overwrites its score there after every
     # grading (worker.apply_heldout), while metadata on any other cell is the submission's
@@ -189,7 +189,7 @@ def _histogram(table: pd.DataFrame, assignment: str, path: Path) -> None:
 
 
 # ---------------------------------------------------------------- late policy and LMS imports
-# (issue 17: dlcourse.grading.deadlines applies grader_config.py's LATE_POLICY to the score)
+# (issue 17: dlcourse.classroom.deadlines applies grader_config.py's LATE_POLICY to the score)
 
 
 def with_late_policy(course: Course | Path, assignment: str, table: pd.DataFrame,

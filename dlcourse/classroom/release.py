@@ -5,7 +5,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from .course import Course, CourseError, api
+from ..course import Course, CourseError, api
 
 LEAKS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
          "dlcourse.instructor", "{{COLAB_URL}}", "{{COURSE_PIP}}")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from traitlets.config import Config
 
-from ..config import CourseSettings, find_root, load_settings
+from .config import CourseSettings, find_root, load_settings
 
 
 class CourseError(RuntimeError):

@@ -164,7 +164,7 @@ def preload_of(source: nbformat.NotebookNode) -> tuple[str, ...]:
 class JudgeServer:
     """A process that imports the judge's modules once and forks a fresh child for each
     notebook it judges and each notebook's held-out models it scores
-    (`python -m dlcourse.grading.judge --serve`).
+    (`python -m dlcourse.grader.judge --serve`).
 
     Each child starts from the same state a fresh interpreter would have after those imports,
     runs under the memory limit and the time limit, and writes its verdicts (or scores) back; a
@@ -178,7 +178,7 @@ class JudgeServer:
         # started in an empty folder of its own: `python -m` puts the working folder first on the
         # path, and the judge must import nothing that happens to lie beside the grader
         self.home = tempfile.TemporaryDirectory(prefix="dlcourse-judge-server-")
-        self.proc = subprocess.Popen([sys.executable, "-m", "dlcourse.grading.judge", "--serve"],
+        self.proc = subprocess.Popen([sys.executable, "-m", "dlcourse.grader.judge", "--serve"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=kernel_env(),
                                      cwd=self.home.name)
         self._send({"preload": list(self.preload)})
@@ -277,7 +277,7 @@ def score_models(models: dict[str, str], cwd: Path, timeout: float = 600,
 
 
 # what the held-out scorers import: the judge server loads it once, before its first scoring child
-HELDOUT_PRELOAD = ("keras", "dlcourse.grading.heldout", "dlcourse.instructor.lung_scoring")
+HELDOUT_PRELOAD = ("keras", "dlcourse.grader.heldout", "dlcourse.instructor.lung_scoring")
 
 
 def _ask_server(request: dict, preload: tuple[str, ...], timeout: float) -> dict:
@@ -433,7 +433,7 @@ def serve() -> int:
 
 def main() -> int:
     if sys.argv[1:] != ["--serve"]:
-        print("usage: python -m dlcourse.grading.judge --serve  (started by JudgeServer)", file=sys.stderr)
+        print("usage: python -m dlcourse.grader.judge --serve  (started by JudgeServer)", file=sys.stderr)
         return 2
     return serve()
 

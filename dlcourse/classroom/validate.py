@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nbformat
 
-from .execute import cell_results, execute
+from ..grader.execute import cell_results, execute
 
 
 def validate(path: Path, timeout: int = 600, log=print) -> int:

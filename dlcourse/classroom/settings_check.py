@@ -15,7 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..config import CONSTANTS, SCHEDULE_KEYS
-from .course import Course, CourseError, resolve_assignments
+from ..course import Course, CourseError, resolve_assignments
 from .deadlines import DeadlineError, LatePolicy, parse_extension, parse_time
 
 KNOWN_CONSTANTS = set(CONSTANTS) | set(SCHEDULE_KEYS)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import nbformat
 
-from .autograde import read_marker
-from .course import CourseError
-from .execute import cell_results, is_test_cell
-from .protocol import Outcome
+from ..course import CourseError
+from ..grader.autograde import read_marker
+from ..grader.execute import cell_results, is_test_cell
+from ..grader.protocol import Outcome
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#222}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;
@@ -120,7 +120,7 @@ def render_error(student: str, assignment: str, error: str) -> str:
 def feedback(root: Path, assignment: str, db_url: str | None = None) -> list[Path]:
     """One HTML page per graded submission (a short one when it could not be graded); written
     questions with the grader's score and comment from the gradebook (`db_url`, the course's by default)."""
-    from .course import Course
+    from ..course import Course
 
     course = Course.at(root)
     from .deadlines import gradebook_lateness

@@ -248,7 +248,7 @@ def forget_demo_class(root: Path, db_url: str) -> None:
 
     from nbgrader.api import Gradebook, MissingEntry
 
-    from .course import Course
+    from ..course import Course
 
     if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).is_file():
         return
@@ -282,8 +282,8 @@ def demo_workers() -> int:
 
 def run_demo(course, assignment: str | None = None, full: bool = False, workers: int | None = None,
              log=print, lms: bool = True, whole_class: bool = False) -> int:
-    from .autograde import autograde
-    from .course import Course
+    from ..course import Course
+    from ..grader.autograde import autograde
     from .feedback import feedback
     from .release import release
     from .reports import grades_table, write_reports

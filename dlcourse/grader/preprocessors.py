@@ -19,7 +19,7 @@ class InsertCourseLinks(NbGraderPreprocessor):
     """Fill `{{COLAB_URL}}` and `{{COURSE_PIP}}` from grader_config.py in the student version."""
 
     course_root = Unicode("", help="the course whose grader_config.py gives the links (set by "
-                                   "dlcourse.grading.course.nbgrader_config; empty: the working directory's)"
+                                   "dlcourse.course.nbgrader_config; empty: the working directory's)"
                           ).tag(config=True)
 
     def preprocess(self, nb, resources):

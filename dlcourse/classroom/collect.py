@@ -42,7 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo
 
-from .course import Course, CourseError
+from ..course import Course, CourseError
 from .deadlines import Schedule, format_timestamp, load_schedule, read_timestamp
 
 LMS_KINDS = ("moodle", "canvas", "classroom")
@@ -470,7 +470,7 @@ def _gradebook_students(course: Course, roster: list[Student], db_url: str | Non
     """Real names and emails in the gradebook, so formgrader shows them."""
     from nbgrader.api import Gradebook
 
-    from .course import ensure_tools_on_path
+    from ..course import ensure_tools_on_path
 
     ensure_tools_on_path()
     with Gradebook(db_url or course.db_url, course.settings.course_id) as gb:

@@ -6,7 +6,7 @@ elsewhere. nbgrader's real generate_assignment + autograde run against a scratch
 gradebook; the result (each test cell's outcome and the autograded notebooks) goes
 back to the parent, which alone writes the class gradebook.
 
-    python -m dlcourse.grading.worker --serve --result-fd N   (jobs on stdin, results on N)
+    python -m dlcourse.grader.worker --serve --result-fd N   (jobs on stdin, results on N)
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from .execute import cell_results
 from .protocol import GradingJob, GradingResult, NotebookResult, Outcome, read_incidents
 from .tapes import read_tapes
 
-logger = logging.getLogger("dlcourse.grading.worker")  # also when run as __main__
+logger = logging.getLogger("dlcourse.grader.worker")  # also when run as __main__
 
 MAX_SUBMISSION_BYTES = 50 * 1024 * 1024
 MAX_SUBMISSION_FILES = 2000
@@ -314,7 +314,7 @@ def _restore_env(saved: dict[str, str | None]) -> None:
 
 def _scratch_course(job: GradingJob, scratch: Path):
     """The job's files in a scratch course, and nbgrader's API over its own gradebook."""
-    from .course import api  # imported here: nbgrader is heavy
+    from ..course import api  # imported here: nbgrader is heavy
 
     assignment, student = job.assignment, job.student
     unpack_files(job.config_files, scratch)  # the course's configuration, never the working folder's
@@ -564,7 +564,7 @@ def main() -> int:
     # SQLAlchemy 2's note on nbgrader's backref cascades (harmless, three per job in the log)
     warnings.filterwarnings("ignore", message="Object of type .* not in session", module="nbgrader")
     if sys.argv[1:3] != ["--serve", "--result-fd"] or len(sys.argv) != 4:
-        print("usage: python -m dlcourse.grading.worker --serve --result-fd N", file=sys.stderr)
+        print("usage: python -m dlcourse.grader.worker --serve --result-fd N", file=sys.stderr)
         return 2
     out = os.fdopen(int(sys.argv[3]), "w")
     os.dup2(2, 1)  # stray prints go to stderr

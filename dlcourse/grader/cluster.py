@@ -27,7 +27,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from ..config import REPO_ROOT
-from .course import CourseError
+from ..course import CourseError
 from .protocol import GradingJob, GradingResult, Outcome, grader_version
 
 logger = logging.getLogger(__name__)

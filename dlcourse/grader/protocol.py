@@ -75,13 +75,13 @@ class Outcome(str, Enum):
 
 @cache
 def grader_version() -> str:
-    """The package version and a hash of the code that decides a grade (the grading package,
-    the judge's modules and the test helpers): a change to any regrades every submission."""
+    """The package version and a hash of the code that decides a grade (the grading engine,
+    `course.py`, the judge's modules and the test helpers): a change to any regrades every submission."""
     from .. import __version__
 
     h = hashlib.sha256(__version__.encode())
-    files = sorted([*PACKAGE.glob("grading/*.py"), *PACKAGE.glob("testkit/*.py"), *PACKAGE.glob("instructor/*.py"),
-                    PACKAGE / "judging.py", PACKAGE / "testing.py"])
+    files = sorted([*PACKAGE.glob("grader/*.py"), *PACKAGE.glob("testkit/*.py"), *PACKAGE.glob("instructor/*.py"),
+                    PACKAGE / "course.py", PACKAGE / "judging.py", PACKAGE / "testing.py"])
     for path in files:
         if path.is_file():
             h.update(path.name.encode())

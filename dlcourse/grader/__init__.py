@@ -1,4 +1,5 @@
-"""Grading pipeline over nbgrader: release, autograde, feedback, validate, bundle."""
+"""The grading engine: runs untrusted notebooks in a sandbox and judges them outside it
+(sandbox, jail, intake, worker, judge, tapes, held-out scoring, nbgrader preprocessors, Dask)."""
 
 import sys
 

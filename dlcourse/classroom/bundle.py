@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from .course import CourseError
+from ..course import CourseError
 from .release import LEAKS
 
 EXCLUDE_PACKAGE = ("instructor",)
