@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import dlcourse.grading  # noqa: F401 - before nbformat: the grader's processes skip a slow import
+import dlcourse.grader  # noqa: F401 - before nbformat: the grader's processes skip a slow import
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "source"

@@ -247,7 +247,7 @@ def test_the_judge_freezes_what_survives_its_reset(tmp_path):
 
 def test_the_graders_processes_skip_the_slow_format_checker_and_still_validate():
     """jsonschema would import rfc3987_syntax (a second per process, for formats no notebook uses)."""
-    code = ("import sys, dlcourse.grading, nbformat\n"
+    code = ("import sys, dlcourse.grader, nbformat\n"
             "nbformat.validate(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('x = 1')]))\n"
             "try:\n    nbformat.validate({'nbformat': 4, 'cells': 'not a list'})\n"
             "except nbformat.ValidationError:\n    print('invalid refused')\n"

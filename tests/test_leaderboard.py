@@ -5,9 +5,9 @@ from __future__ import annotations
 import nbformat
 import pytest
 from conftest import ROOT
-from dlcourse.grading import heldout, judge, worker
 
 from dlcourse.classroom.reports import leaderboard, pseudonym
+from dlcourse.grader import heldout, judge, worker
 
 A = "08_lung_cancer_project"
 BONUS = heldout.TASKS["lung_bonus"]
