@@ -85,6 +85,7 @@ def course(tmp_path_factory) -> Path:
     return copy_course(tmp_path_factory.mktemp("lab") / "course")
 
 
+DUE = "2026-03-20 23:59"  # the course's TIMEZONE is UTC
 # The demo class's roster: real names (one with an accent), as formgrader must show them.
 ROSTER_NAMES = {"reference": ("Maria", "Silva"), "blank": ("João", "Souza"), "mistakes-1": ("Ana", "Lima")}
 
@@ -108,6 +109,10 @@ def demo_grading(course):
     collected = cli(course, "collect", A, str(lms.with_suffix(".zip")), "--lms", "moodle",
                     "--roster", str(lms / "roster.csv"))
     assert f"moodle: {len(roster) - 1} matched" in collected.stdout, collected.stdout
+    # a due date and an extension, which autograde writes into nbgrader's gradebook (formgrader shows them)
+    config = course / "grader_config.py"
+    config.write_text(config.read_text(encoding="utf-8") + f"DEADLINES = {{{A!r}: {DUE!r}}}\n"
+                      f"EXTENSIONS = {{{A!r}: {{'blank': '48h'}}}}\n", encoding="utf-8")
     grading = cli(course, "autograde", A, "--workers", "2", "--quiet", log=course.parent / "demo-autograde.log")
     yield grading
     if grading.poll() is None:
@@ -352,6 +357,30 @@ def test_instructor_sees_assignments_and_class_scores_in_formgrader(page, lab, c
     assert names == expected
     expect(frame.locator("#main-table td.name", has_text="None")).to_have_count(0)
     shot(page, "formgrader-roster-names")
+
+
+def test_formgrader_shows_the_due_date_and_the_gradebook_holds_the_extension(page, lab, course, demo_class_graded,
+                                                                             record_property):
+    """DEADLINES and EXTENSIONS of grader_config.py live in nbgrader's own model (issue 29): formgrader's
+    Manage Assignments shows the due date; the extension is the submission's in the gradebook, from
+    which nbgrader computes lateness (formgrader has no view of extensions)."""
+    from datetime import timedelta
+
+    from nbgrader.api import Gradebook
+    from playwright.sync_api import expect
+
+    shot = Screens("due-date", record_property)
+    open_lab(page, lab, "due-date")
+    nbgrader_menu(page, "Formgrader")
+    frame = page.frame_locator("iframe[src*='formgrader']")
+    row = frame.locator("#main-table tr").filter(has=frame.locator("td.name", has_text=A))
+    expect(row.locator("td.duedate")).to_contain_text(DUE)
+    expect(frame.locator("#main-table tr").filter(has=frame.locator("td.name", has_text="02_")).locator(
+        "td.duedate")).to_contain_text("None")
+    shot(page, "formgrader-due-date")
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        assert gb.find_submission(A, "blank").extension == timedelta(hours=48)
+        assert gb.find_submission(A, "reference").extension is None
 
 
 # --- c. nbgrader's own Autograde button refuses (issue 27) -----------------------------------------

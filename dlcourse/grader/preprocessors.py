@@ -8,7 +8,7 @@ from pathlib import Path
 from nbconvert.exporters import NotebookExporter
 from nbgrader.api import MissingEntry
 from nbgrader.converters.base import NbGraderException
-from nbgrader.preprocessors import ClearHiddenTests, NbGraderPreprocessor, OverwriteCells
+from nbgrader.preprocessors import ClearHiddenTests, ClearMarkScheme, NbGraderPreprocessor, OverwriteCells
 from traitlets import Dict, Unicode
 
 from ..config import load_settings
@@ -62,6 +62,7 @@ class OverwriteCellsQuietly(OverwriteCells):
         released = copy.deepcopy(cell)
         released.source = source.source
         ClearHiddenTests(enforce_metadata=False).preprocess_cell(released, {}, 0)
+        ClearMarkScheme(enforce_metadata=False)._remove_mark_scheme_region(released)  # a written question
         return released.source == cell.source
 
 
