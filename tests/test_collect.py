@@ -615,3 +615,182 @@ def test_the_demo_grades_one_job_more_than_cores_as_far_as_memory_holds(monkeypa
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
     monkeypatch.setattr(os, "sysconf", lambda name: pages[name])
     assert demo.demo_workers() == jobs
+
+
+# ---- issue 29: collect that never surprises -------------------------------------------------------------
+
+def _manifest(course: Path) -> dict[str, dict]:
+    import csv
+
+    with (course / "reports" / A / "collect.csv").open(encoding="utf-8") as fh:
+        return {row["student"]: row for row in csv.DictReader(fh)}
+
+
+def _tag(course: Path, student: str) -> str:
+    return json.loads((course / "submitted" / student / A / f"{A}.ipynb").read_bytes())["metadata"]["tag"]
+
+
+def test_manifest_is_merged_across_collects_and_the_latest_attempt_wins(course, capsys):
+    """Moodle, then Canvas, then Classroom zips of one assignment: every student keeps a row, and the row
+    (and the notebook in submitted/) is the latest attempt: by submission time when both are known, else
+    the later collect. The Canvas attachment id survives a later collect, so the Canvas pack has everyone."""
+    from dlcourse.grading.feedback import pack_feedback
+
+    moodle = [(f"Maria Silva_1001_assignsubmission_file_/{A}.ipynb", nb("maria-moodle"), local(-5)),
+              (f"João Souza_1002_assignsubmission_file_/{A}.ipynb", nb("joao-moodle"), local(-3))]
+    assert run_collect(course, zip_bytes(moodle), capsys=capsys)[0] == 0
+    # an older Moodle download: both times known, the newer submission already collected stays
+    older = [(f"Maria Silva_1001_assignsubmission_file_/{A}.ipynb", nb("maria-older"), local(-30)),
+             (f"João Souza_1002_assignsubmission_file_/{A}.ipynb", nb("joao-older"), local(-20))]
+    assert run_collect(course, zip_bytes(older), capsys=capsys)[0] == 0
+    rows = _manifest(course)
+    assert _tag(course, "s001") == "maria-moodle" and rows["s001"]["lms"] == "moodle"
+    assert rows["s001"]["submitted_at"] == "2026-03-20 21:59:00.000000 UTC"
+    canvas = [(f"silvamaria_2001_9001_{A}.ipynb", nb("maria-canvas"), local(30)),
+              (f"souzajoão_2002_9002_{A}.ipynb", nb("joao-canvas"), local(30)),
+              (f"limaana_LATE_2003_9003_{A}.ipynb", nb("ana-canvas"), local(30))]
+    assert run_collect(course, zip_bytes(canvas), "--lms", "canvas", capsys=capsys)[0] == 0
+    classroom = [(f"{A} (Classroom)/Maria Silva/{A}.ipynb", nb("maria-classroom"), local(40))]
+    rc, out, err = run_collect(course, zip_bytes(classroom), capsys=capsys)
+    assert rc == 0, err
+    rows = _manifest(course)
+    assert sorted(rows) == ["s001", "s002", "s003"]  # before: only the last collect's s001
+    assert {s: r["lms"] for s, r in rows.items()} == {"s001": "classroom", "s002": "canvas", "s003": "canvas"}
+    assert {s: _tag(course, s) for s in rows} == {"s001": "maria-classroom", "s002": "joao-canvas",
+                                                  "s003": "ana-canvas"}
+    assert {s: r["attachment_id"] for s, r in rows.items()} == {"s001": "9001", "s002": "9002", "s003": "9003"}
+    for student in rows:
+        folder = course / "feedback" / student / A
+        folder.mkdir(parents=True)
+        (folder / f"{A}.html").write_text(f"<p>{student}</p>")
+    (pack,) = pack_feedback(course, A, "canvas")
+    assert "left out" not in capsys.readouterr().out
+    with zipfile.ZipFile(pack) as zf:
+        assert sorted(zf.namelist()) == [f"limaana_2003_9003_{A}.html", f"silvamaria_2001_9001_{A}.html",
+                                         f"souzajoao_2002_9002_{A}.html"]
+
+
+def _inner_zip(entries) -> bytes:
+    return zip_bytes(entries)
+
+
+def test_wrong_format_is_its_own_list_and_an_inner_zip_is_opened_one_level(course, capsys):
+    nested = _inner_zip([("deeper.zip", _inner_zip([(f"{A}.ipynb", nb("ana-deep"), local(-1))]), local(-1))])
+    entries = [(f"Maria Silva_1001_assignsubmission_file_/{A}.pdf", b"%PDF-1.4", local(-2)),
+               (f"João Souza_1002_assignsubmission_file_/homework.zip",
+                _inner_zip([(f"work/{A}.ipynb", nb("joao-zipped"), local(-1)),
+                            (f"__MACOSX/work/._{A}.ipynb", b"\0\0", local(-1))]), local(-1)),
+               (f"Ana Lima_1003_assignsubmission_file_/nested.zip", nested, local(-1))]
+    rc, out, err = run_collect(course, zip_bytes(entries), capsys=capsys)
+    print(out)
+    assert rc == 0, err
+    assert "moodle: 1 matched, 0 late, 0 unmatched, 0 missing, 2 wrong format" in out
+    assert _tag(course, "s002") == "joao-zipped"
+    assert f"homework.zip/work/{A}.ipynb" in out
+    assert "wrong format (handed in, but no notebook):" in out
+    assert f"s001: {A}.pdf" in out and "s003: nested.zip" in out
+    assert "a zip inside a zip is not opened" in out
+    assert not (course / "submitted" / "s001").exists() and not (course / "submitted" / "s003").exists()
+    rows = _manifest(course)
+    assert rows["s001"]["status"] == "wrong format" and rows["s001"]["file"] == f"{A}.pdf"
+    assert rows["s003"]["status"] == "wrong format" and rows["s002"]["status"] == "new"
+    # a later notebook replaces the wrong-format row; a wrong format never replaces a notebook's row
+    later = [(f"Maria Silva_1001_assignsubmission_file_/{A}.ipynb", nb("maria"), local(-1)),
+             (f"João Souza_1002_assignsubmission_file_/{A}.docx", b"PK", local(-0.5))]
+    assert run_collect(course, zip_bytes(later), capsys=capsys)[0] == 0
+    rows = _manifest(course)
+    assert rows["s001"]["status"] == "new" and rows["s002"]["status"] == "new"
+    assert _tag(course, "s002") == "joao-zipped"
+
+
+INNER_BAD = {
+    "zip slip": (lambda: _inner_zip([(f"../../{A}.ipynb", nb("evil"), local(-1))]), "zip slip"),
+    "symlink": (lambda: _inner_zip([(_symlink_entry(f"{A}.ipynb"), b"/etc/passwd", None)]), "symbolic link"),
+    "bomb": (lambda: _inner_zip([(f"{A}.ipynb", b"\0" * (8 * 2**20), local(-1))]), "compression ratio"),
+    "not a zip": (lambda: b"PK\x03\x04 not really a zip", "cannot be opened"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INNER_BAD))
+def test_inner_zip_follows_the_same_safety_rules(course, capsys, case):
+    make, reason = INNER_BAD[case]
+    entries = [(f"Maria Silva_1001_assignsubmission_file_/mine.zip", make(), local(-1)),
+               (f"João Souza_1002_assignsubmission_file_/{A}.ipynb", nb("joao"), local(-1))]
+    rc, out, err = run_collect(course, zip_bytes(entries), capsys=capsys)
+    print(out)
+    assert rc == 0, err
+    assert reason in out
+    assert not (course / "submitted" / "s001").exists()
+    assert "1 matched" in out and "1 wrong format" in out
+
+
+def test_inner_zip_total_size_is_limited(course, capsys, monkeypatch):
+    monkeypatch.setattr(collect_mod, "MAX_ENTRY_BYTES", 4000)
+    inner = _inner_zip([(f"{A}.ipynb", nb("a") + b" " * 3000, local(-1)), ("b.ipynb", b" " * 3000, local(-1))])
+    entries = [(f"Maria Silva_1001_assignsubmission_file_/mine.zip", inner, local(-1))]
+    rc, out, err = run_collect(course, zip_bytes(entries), capsys=capsys)
+    assert rc == 0, err
+    assert "over the 4000 limit" in out and not (course / "submitted" / "s001").exists()
+
+
+@pytest.mark.parametrize("names", [["submissions/foo.ipynb", "submissions/bar.ipynb", "readme.txt"],
+                                   ["foo.ipynb", "bar.ipynb"]])
+def test_an_unknown_layout_says_what_it_saw(course, capsys, names):
+    before = files(course)
+    rc, out, err = run_collect(course, zip_bytes([(n, nb(n), local(-1)) for n in names]), capsys=capsys)
+    assert rc == 2, out
+    assert len(err.strip().splitlines()) == 1 and err.startswith("dlcourse: error: ") and "Traceback" not in err
+    assert "no known layout" in err and names[0] in err
+    assert "_assignsubmission_" in err and "Canvas" in err and "roster" in err  # why each scheme did not match
+    assert files(course) == before
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(course, capsys, monkeypatch):
+    first = [(f"Maria Silva_1001_assignsubmission_file_/{A}.ipynb", nb("maria"), local(-5))]
+    assert run_collect(course, zip_bytes(first), capsys=capsys)[0] == 0
+    monkeypatch.setattr(collect_mod, "_gradebook_students", lambda *a, **k: pytest.fail("gradebook written"))
+    archive = zip_bytes([(f"Maria Silva_1001_assignsubmission_file_/{A}.ipynb", nb("maria2"), local(2)),
+                         (f"João Souza_1002_assignsubmission_file_/{A}.pdf", b"%PDF", local(-1)),
+                         ("Zoe Unknown_1999_assignsubmission_file_/x.ipynb", nb("zoe"), local(-1))])
+    (course.parent / "download.zip").write_bytes(archive)
+    before = _snapshot(course)
+    rc = cli(["--root", str(course), "collect", A, str(course.parent / "download.zip"), "--dry-run"])
+    out = capsys.readouterr().out
+    print(out)
+    assert rc == 0
+    assert _snapshot(course) == before
+    assert "dry run: nothing was written" in out
+    assert "moodle: 1 matched, 1 late, 1 unmatched, 1 missing, 1 wrong format" in out
+    assert "s001" in out and "updated" in out and "Zoe Unknown" in out and "s002: " in out
+    assert f"would write: submitted/s001/{A}/{A}.ipynb" in out
+    assert f"would write: reports/{A}/collect.csv" in out
+
+
+def test_collect_takes_the_roster_from_roster_unless_given(course, capsys):
+    """ROSTER of grader_config.py when --roster is not given, as feedback does; --roster wins."""
+    (course / "roster.csv").rename(course / "people.csv")
+    config = course / "grader_config.py"
+    config.write_text(config.read_text().replace('ROSTER = "roster.csv"', 'ROSTER = "people.csv"'))
+    archive = zip_bytes([(f"Maria Silva_1001_assignsubmission_file_/{A}.ipynb", nb("maria"), local(-1))])
+    rc, out, err = run_collect(course, archive, capsys=capsys)
+    assert rc == 0, err
+    assert "1 matched" in out and "missing (in the roster, no submission): s002, s003" in out
+    other = course.parent / "other.csv"
+    other.write_text("student_id,first_name,last_name,email,moodle_id\nx9,Maria,Silva,m@x,1001\n")
+    rc, out, err = run_collect(course, archive, "--roster", str(other), capsys=capsys)
+    assert rc == 0, err
+    assert "x9" in out and "missing (in the roster" not in out
+    rc, out, err = run_collect(course, archive, "--roster", str(course.parent / "nope.csv"), capsys=capsys)
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "cannot read the roster" in err
+
+
+@pytest.mark.parametrize("args", [["nothere.zip"], ["download.zip", "--lms", "canvas"]])
+def test_collect_mistakes_are_one_error_line(course, capsys, args):
+    (course.parent / "download.zip").write_bytes(zip_bytes([("readme.txt", b"x", local(-1))]))
+    rc = cli(["--root", str(course), "collect", A, str(course.parent / args[0]), *args[1:]])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and err.startswith("dlcourse: error: ")
