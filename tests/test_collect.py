@@ -135,7 +135,7 @@ def test_moodle_41_folders_carry_no_submission_times(course, capsys):
     rc, out, err = run_collect(course, zip_bytes(entries), capsys=capsys)
     print(out)
     assert rc == 0, err
-    assert "moodle: 2 matched, 0 late, 0 unmatched, 1 missing" in out
+    assert "moodle: 2 matched, 0 late, 0 unmatched, 0 missing, 1 wrong format" in out  # s003: notes.txt
     assert "Moodle 4.1+ stamps its zip entries with the download time" in out
     for student, tag in (("s001", "maria"), ("s002", "joao")):
         folder = course / "submitted" / student / A
@@ -174,7 +174,7 @@ def test_canvas_archive(course, capsys):
     rc, out, err = run_collect(course, zip_bytes(CANVAS_ZIP), "--lms", "canvas", capsys=capsys)
     print(out)
     assert rc == 0, err
-    assert "canvas: 2 matched, 1 late, 0 unmatched, 1 missing" in out
+    assert "canvas: 2 matched, 1 late, 0 unmatched, 0 missing, 1 wrong format" in out  # s003: notes.txt
     assert "Canvas stamps its zip entries with the download time" in out  # local(30) is not a submission time
     assert "late by the LMS's mark, time unknown (no penalty until timestamp.txt holds the time): s002" in out
     assert "anonymous grading hides the student" in out
@@ -677,10 +677,10 @@ def _inner_zip(entries) -> bytes:
 def test_wrong_format_is_its_own_list_and_an_inner_zip_is_opened_one_level(course, capsys):
     nested = _inner_zip([("deeper.zip", _inner_zip([(f"{A}.ipynb", nb("ana-deep"), local(-1))]), local(-1))])
     entries = [(f"Maria Silva_1001_assignsubmission_file_/{A}.pdf", b"%PDF-1.4", local(-2)),
-               (f"João Souza_1002_assignsubmission_file_/homework.zip",
+               ("João Souza_1002_assignsubmission_file_/homework.zip",
                 _inner_zip([(f"work/{A}.ipynb", nb("joao-zipped"), local(-1)),
                             (f"__MACOSX/work/._{A}.ipynb", b"\0\0", local(-1))]), local(-1)),
-               (f"Ana Lima_1003_assignsubmission_file_/nested.zip", nested, local(-1))]
+               ("Ana Lima_1003_assignsubmission_file_/nested.zip", nested, local(-1))]
     rc, out, err = run_collect(course, zip_bytes(entries), capsys=capsys)
     print(out)
     assert rc == 0, err
@@ -714,7 +714,7 @@ INNER_BAD = {
 @pytest.mark.parametrize("case", sorted(INNER_BAD))
 def test_inner_zip_follows_the_same_safety_rules(course, capsys, case):
     make, reason = INNER_BAD[case]
-    entries = [(f"Maria Silva_1001_assignsubmission_file_/mine.zip", make(), local(-1)),
+    entries = [("Maria Silva_1001_assignsubmission_file_/mine.zip", make(), local(-1)),
                (f"João Souza_1002_assignsubmission_file_/{A}.ipynb", nb("joao"), local(-1))]
     rc, out, err = run_collect(course, zip_bytes(entries), capsys=capsys)
     print(out)
@@ -727,7 +727,7 @@ def test_inner_zip_follows_the_same_safety_rules(course, capsys, case):
 def test_inner_zip_total_size_is_limited(course, capsys, monkeypatch):
     monkeypatch.setattr(collect_mod, "MAX_ENTRY_BYTES", 4000)
     inner = _inner_zip([(f"{A}.ipynb", nb("a") + b" " * 3000, local(-1)), ("b.ipynb", b" " * 3000, local(-1))])
-    entries = [(f"Maria Silva_1001_assignsubmission_file_/mine.zip", inner, local(-1))]
+    entries = [("Maria Silva_1001_assignsubmission_file_/mine.zip", inner, local(-1))]
     rc, out, err = run_collect(course, zip_bytes(entries), capsys=capsys)
     assert rc == 0, err
     assert "over the 4000 limit" in out and not (course / "submitted" / "s001").exists()
