@@ -108,22 +108,26 @@ def cmd_demo(args) -> int:
 
 
 def cmd_collect(args) -> int:
-    from .grading.collect import collect, format_table, write_manifest
+    from .grading.collect import collect, format_table, merged_manifest, read_manifest, write_manifest
 
     course = _course(args)
     root = course.root
     (name,) = course.assignments(args.assignment)
+    read_manifest(root, name)  # an unreadable manifest stops the collect before anything is written
     result = collect(course, name, Path(args.archive), lms=args.lms,
                      roster_path=Path(args.roster) if args.roster else None, db_url=args.db,
                      archive_tz=args.archive_tz, dry_run=args.dry_run)
     print(format_table(result))
     if args.dry_run:
-        for path in [*result.writes, f"reports/{name}/collect.csv (merged with the rows already there)"]:
+        rows, before = merged_manifest(root, name, result), read_manifest(root, name)
+        for path in [*result.writes, f"reports/{name}/collect.csv ({len(rows)} student(s): "
+                                     f"{len(set(before) - set(result.taken) - set(result.wrong_format))} kept "
+                                     "from earlier collects)"]:
             print(f"would write: {path}")
         print("dry run: nothing was written")
         return 0
     print(f"manifest: {write_manifest(root, name, result).relative_to(root)} (merged per student with earlier "
-          "collects; the latest attempt wins)")
+          "collects: the latest attempt wins, by submission time when both are known, else this collect)")
     return 0
 
 

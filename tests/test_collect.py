@@ -687,7 +687,7 @@ def test_wrong_format_is_its_own_list_and_an_inner_zip_is_opened_one_level(cours
     assert "moodle: 1 matched, 0 late, 0 unmatched, 0 missing, 2 wrong format" in out
     assert _tag(course, "s002") == "joao-zipped"
     assert f"homework.zip/work/{A}.ipynb" in out
-    assert "wrong format (handed in, but no notebook):" in out
+    assert "wrong format (handed in, but no notebook" in out
     assert f"s001: {A}.pdf" in out and "s003: nested.zip" in out
     assert "a zip inside a zip is not opened" in out
     assert not (course / "submitted" / "s001").exists() and not (course / "submitted" / "s003").exists()
@@ -794,3 +794,37 @@ def test_collect_mistakes_are_one_error_line(course, capsys, args):
     rc = cli(["--root", str(course), "collect", A, str(course.parent / args[0]), *args[1:]])
     err = capsys.readouterr().err
     assert rc == 2 and len(err.strip().splitlines()) == 1 and err.startswith("dlcourse: error: ")
+
+
+def test_a_manifest_of_the_former_columns_is_merged_and_an_unreadable_one_stops_the_collect(course, capsys):
+    report = course / "reports" / A
+    report.mkdir(parents=True)
+    (report / "collect.csv").write_text("student,lms,lms_name,lms_id,attachment_id,file,submitted_at,status\n"
+                                        f"s003,canvas,limaana,2003,9003,{A}.ipynb,,new\n")
+    archive = zip_bytes([(f"Maria Silva_1001_assignsubmission_file_/{A}.ipynb", nb("maria"), local(-1))])
+    rc, out, err = run_collect(course, archive, capsys=capsys)
+    assert rc == 0, err
+    rows = _manifest(course)
+    assert sorted(rows) == ["s001", "s003"] and rows["s003"]["attachment_id"] == "9003"
+    assert rows["s001"]["collected_at"].endswith("UTC") and rows["s003"]["collected_at"] == ""
+    (report / "collect.csv").write_bytes(b"\xff\xfe\x00garbage")
+    before = _snapshot(course)
+    rc, out, err = run_collect(course, zip_bytes([(f"João Souza_1002_assignsubmission_file_/{A}.ipynb",
+                                                   nb("joao"), local(-1))]), capsys=capsys)
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "move it aside; nothing was collected" in err
+    assert _snapshot(course) == before
+
+
+def test_feedback_packs_take_the_roster_as_collect_does(course, capsys):
+    """`feedback --pack` and `collect`: --roster, else ROSTER of grader_config.py."""
+    from dlcourse.grading.feedback import pack_feedback
+
+    (course / "roster.csv").rename(course / "people.csv")
+    config = course / "grader_config.py"
+    config.write_text(config.read_text().replace('ROSTER = "roster.csv"', 'ROSTER = "people.csv"'))
+    folder = course / "feedback" / "s001" / A
+    folder.mkdir(parents=True)
+    (folder / f"{A}.html").write_text("<p>s001</p>")
+    (pack,) = pack_feedback(course, A, "moodle")
+    with zipfile.ZipFile(pack) as zf:
+        assert zf.namelist() == [f"Maria Silva_1001_assignsubmission_file_/{A}.html"]

@@ -640,7 +640,7 @@ def format_table(result: Result) -> str:
         summary.append("late by the LMS's mark, time unknown (no penalty until timestamp.txt holds the time): "
                        + ", ".join(unknown))
     if result.wrong_format:
-        summary.append("wrong format (handed in, but no notebook):")
+        summary.append("wrong format (handed in, but no notebook; nothing to grade until a .ipynb comes):")
         summary += [f"  {s}: {_wrong_format_text(c)}" for s, c in sorted(result.wrong_format.items())]
     if result.unmatched:
         summary.append("unmatched (not in the roster; add moodle_id/canvas_id/classroom_name to it):")
@@ -657,6 +657,23 @@ MANIFEST_COLUMNS = ["student", "lms", "lms_name", "lms_id", "attachment_id", "fi
                     "collected_at"]
 
 
+def read_manifest(root: Path, assignment: str) -> dict[str, dict]:
+    """The rows of reports/<assignment>/collect.csv by student ({} when there is none yet)."""
+    path = root / "reports" / assignment / "collect.csv"
+    if not path.is_file():
+        return {}
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            if "student" not in (reader.fieldnames or []):
+                raise CourseError(f"{path} has no student column, so this collect cannot be merged into it: "
+                                  "move it aside; nothing was collected")
+            return {row["student"]: row for row in reader if row.get("student")}
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise CourseError(f"cannot read {path} to merge this collect into it ({exc}): move it aside; "
+                          "nothing was collected") from exc
+
+
 def merged_manifest(root: Path, assignment: str, result: Result, now: datetime | None = None) -> list[dict]:
     """reports/<assignment>/collect.csv's rows after this collect, merged per student with the rows already
     there (a Moodle, then a Canvas, then a Classroom zip of the same assignment):
@@ -668,14 +685,7 @@ def merged_manifest(root: Path, assignment: str, result: Result, now: datetime |
     - the Canvas attachment id (what `feedback --pack canvas` needs) is carried over when the new row has
       none, so a later Moodle or Classroom collect does not drop a student from the Canvas pack.
     """
-    path = root / "reports" / assignment / "collect.csv"
-    old: dict[str, dict] = {}
-    if path.is_file():
-        try:
-            with path.open(encoding="utf-8", newline="") as fh:
-                old = {row["student"]: row for row in csv.DictReader(fh) if row.get("student")}
-        except (OSError, UnicodeDecodeError, csv.Error, KeyError) as exc:
-            raise CourseError(f"cannot read {path} to merge this collect into it ({exc}); move it aside") from exc
+    old = read_manifest(root, assignment)
     stamp = format_timestamp(now or datetime.now(UTC))
     rows = dict(old)
 
