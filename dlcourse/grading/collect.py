@@ -21,9 +21,19 @@ writes them:
 
 LMS names and ids are mapped to student ids with the roster (CSV: student_id, first_name,
 last_name, email and optionally moodle_id, canvas_id, classroom_name), whose names and emails go
-into the gradebook. The archive is read entry by entry, never extracted: entries that escape the
-folder, absolute paths, links, encrypted or oversized entries, zip bombs, duplicated or unreadable
-names are refused with the reason, and nothing is written outside submitted/.
+into the gradebook; the roster is `--roster FILE`, else ROSTER of grader_config.py (as for every command).
+The archive is read entry by entry, never extracted: entries that escape the folder, absolute paths,
+links, encrypted or oversized entries, zip bombs, duplicated or unreadable names are refused with the
+reason, and nothing is written outside submitted/ (and reports/<assignment>/collect.csv).
+
+- A zip in no known layout is refused with its first entry names and why each scheme did not match.
+- A student's own zip is opened one level deep under the same rules (entry size, compression ratio,
+  total size, names, links, encryption, duplicates) and its notebook taken; a zip inside it is not opened.
+- A student who handed in no notebook (a PDF, a .py, a docx, a zip without one) is "wrong format".
+- The manifest reports/<assignment>/collect.csv is merged per student across collects (a Moodle, then
+  a Canvas, then a Classroom zip): the latest attempt wins there and in submitted/, by submission time
+  when both are known, else the later collect (`merged_manifest`).
+- `dry_run` decides everything and writes nothing (`Result.writes`: what it would write).
 """
 
 from __future__ import annotations
