@@ -828,3 +828,24 @@ def test_feedback_packs_take_the_roster_as_collect_does(course, capsys):
     (pack,) = pack_feedback(course, A, "moodle")
     with zipfile.ZipFile(pack) as zf:
         assert zf.namelist() == [f"Maria Silva_1001_assignsubmission_file_/{A}.html"]
+
+
+def test_classroom_wrong_format_needs_the_roster(course, tmp_path):
+    entries = [(f"{A} (Classroom)/Maria Silva/{A}.ipynb", nb("maria"), local(-1)),
+               (f"{A} (Classroom)/João Souza/{A}.pdf", b"%PDF", local(-1)),
+               (f"{A} (Classroom)/{A} - Ana Lima.docx", b"PK", local(-1)),
+               (f"{A} (Classroom)/instructions.txt", b"x", local(-1))]
+    path = course / "c.zip"
+    path.write_bytes(zip_bytes(entries))
+    result = collect(course, A, path, roster_path=course / "roster.csv", schedule=schedule())
+    assert result.lms == "classroom" and sorted(result.taken) == ["s001"]
+    assert {s: [c.file_name for c in cs] for s, cs in result.wrong_format.items()} == {
+        "s002": [f"{A}.pdf"], "s003": [f"{A} - Ana Lima.docx"]}
+    assert any("instructions.txt: ignored: not a notebook" in n for n in result.notes) and not result.missing
+    # without a roster, the folder's other files are not taken for students
+    bare = tmp_path / "bare"
+    (bare / "source" / A).mkdir(parents=True)
+    for f in ("grader_config.py", "nbgrader_config.py"):
+        (bare / f).write_text((course / f).read_text().replace('ROSTER = "roster.csv"\n', ""))
+    result = collect(bare, A, path, lms="classroom", schedule=schedule())
+    assert sorted(result.taken) == ["maria-silva"] and not result.wrong_format

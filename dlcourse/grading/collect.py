@@ -484,6 +484,10 @@ def _collect(root, assignment, zf, infos, lms, roster, schedule, tz, archive, dr
             result.note(name, "ignored: anonymous grading hides the student (turn it off to download by name)")
             continue
         notebook, zipped = name.lower().endswith(".ipynb"), name.lower().endswith(".zip")
+        if not notebook and kind == "classroom" and not roster:  # whose it is rests on the roster's names
+            result.note(name, "ignored: not a notebook (without a roster, a Drive download's other files "
+                              "cannot be told apart from the folder's own)")
+            continue
         cand = _parse(kind, name, info, tz, roster)
         if cand is None:
             result.note(name, f"ignored: not named as a {kind} submission" if notebook else "ignored: not a notebook")
