@@ -788,7 +788,9 @@ def test_collect_takes_the_roster_from_roster_unless_given(course, capsys):
     assert rc == 2 and len(err.strip().splitlines()) == 1 and "cannot read the roster" in err
 
 
-@pytest.mark.parametrize("args", [["nothere.zip"], ["download.zip", "--lms", "canvas"]])
+@pytest.mark.parametrize("args", [["nothere.zip"], ["download.zip", "--lms", "canvas"],
+                                  ["download.zip", "--archive-tz", "Mars/Olympus"],
+                                  ["download.zip", "--archive-tz", "../../etc/passwd"]])
 def test_collect_mistakes_are_one_error_line(course, capsys, args):
     (course.parent / "download.zip").write_bytes(zip_bytes([("readme.txt", b"x", local(-1))]))
     rc = cli(["--root", str(course), "collect", A, str(course.parent / args[0]), *args[1:]])

@@ -50,7 +50,7 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .course import Course, CourseError
 from .deadlines import Schedule, format_timestamp, load_schedule, read_timestamp
@@ -365,7 +365,10 @@ def collect(course: Course | Path, assignment: str, archive: Path, lms: str = "a
     schedule = schedule or load_schedule(course)
     roster_path = roster_path or schedule.roster
     roster = read_roster(roster_path) if roster_path else []
-    tz = ZoneInfo(archive_tz) if archive_tz else schedule.timezone
+    try:
+        tz = ZoneInfo(archive_tz) if archive_tz else schedule.timezone
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise CourseError(f"--archive-tz {archive_tz!r} is not a time zone (e.g. America/Sao_Paulo): {exc}") from exc
     if lms not in (*LMS_KINDS, "auto"):
         raise CourseError(f"--lms must be one of moodle, canvas, classroom, auto, not {lms!r}")
     try:
