@@ -703,7 +703,17 @@ def test_wrong_format_is_its_own_list_and_an_inner_zip_is_opened_one_level(cours
     assert _tag(course, "s002") == "joao-zipped"
 
 
+def _encrypted_zip() -> bytes:
+    """A zip whose one entry is marked encrypted (general purpose flag bit 0, in both headers)."""
+    raw = bytearray(zip_bytes([(f"{A}.ipynb", nb("secret"), local(-1))]))
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = raw.index(signature) + offset
+        raw[at] |= 0x1
+    return bytes(raw)
+
+
 INNER_BAD = {
+    "encrypted": (_encrypted_zip, "refused: encrypted"),
     "zip slip": (lambda: _inner_zip([(f"../../{A}.ipynb", nb("evil"), local(-1))]), "zip slip"),
     "symlink": (lambda: _inner_zip([(_symlink_entry(f"{A}.ipynb"), b"/etc/passwd", None)]), "symbolic link"),
     "bomb": (lambda: _inner_zip([(f"{A}.ipynb", b"\0" * (8 * 2**20), local(-1))]), "compression ratio"),
