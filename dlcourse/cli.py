@@ -108,16 +108,26 @@ def cmd_demo(args) -> int:
 
 
 def cmd_collect(args) -> int:
-    from .classroom.collect import collect, format_table, write_manifest
+    from .classroom.collect import collect, format_table, merged_manifest, read_manifest, write_manifest
 
     course = _course(args)
     root = course.root
     (name,) = course.assignments(args.assignment)
+    read_manifest(root, name)  # an unreadable manifest stops the collect before anything is written
     result = collect(course, name, Path(args.archive), lms=args.lms,
                      roster_path=Path(args.roster) if args.roster else None, db_url=args.db,
-                     archive_tz=args.archive_tz)
+                     archive_tz=args.archive_tz, dry_run=args.dry_run)
     print(format_table(result))
-    print(f"manifest: {write_manifest(root, name, result).relative_to(root)}")
+    if args.dry_run:
+        rows, before = merged_manifest(root, name, result), read_manifest(root, name)
+        for path in [*result.writes, f"reports/{name}/collect.csv ({len(rows)} student(s): "
+                                     f"{len(set(before) - set(result.taken) - set(result.wrong_format))} kept "
+                                     "from earlier collects)"]:
+            print(f"would write: {path}")
+        print("dry run: nothing was written")
+        return 0
+    print(f"manifest: {write_manifest(root, name, result).relative_to(root)} (merged per student with earlier "
+          "collects: the latest attempt wins, by submission time when both are known, else this collect)")
     return 0
 
 
@@ -219,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--roster", help="roster CSV (default: ROSTER of grader_config.py)")
     p.add_argument("--db", help="gradebook SQLAlchemy URL for the roster's names (default: sqlite gradebook.db)")
     p.add_argument("--archive-tz", help="time zone of the archive's file times (default: TIMEZONE)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the plan (matched, late, wrong format, unmatched, missing, files) and write nothing")
     p.set_defaults(func=cmd_collect)
 
     p = sub.add_parser("similarity", help="rank pairs of students by similar answer cells (copydetect)")

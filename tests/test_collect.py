@@ -135,7 +135,7 @@ def test_moodle_41_folders_carry_no_submission_times(course, capsys):
     rc, out, err = run_collect(course, zip_bytes(entries), capsys=capsys)
     print(out)
     assert rc == 0, err
-    assert "moodle: 2 matched, 0 late, 0 unmatched, 1 missing" in out
+    assert "moodle: 2 matched, 0 late, 0 unmatched, 0 missing, 1 wrong format" in out  # s003: notes.txt
     assert "Moodle 4.1+ stamps its zip entries with the download time" in out
     for student, tag in (("s001", "maria"), ("s002", "joao")):
         folder = course / "submitted" / student / A
@@ -174,7 +174,7 @@ def test_canvas_archive(course, capsys):
     rc, out, err = run_collect(course, zip_bytes(CANVAS_ZIP), "--lms", "canvas", capsys=capsys)
     print(out)
     assert rc == 0, err
-    assert "canvas: 2 matched, 1 late, 0 unmatched, 1 missing" in out
+    assert "canvas: 2 matched, 1 late, 0 unmatched, 0 missing, 1 wrong format" in out  # s003: notes.txt
     assert "Canvas stamps its zip entries with the download time" in out  # local(30) is not a submission time
     assert "late by the LMS's mark, time unknown (no penalty until timestamp.txt holds the time): s002" in out
     assert "anonymous grading hides the student" in out
@@ -615,3 +615,249 @@ def test_the_demo_grades_one_job_more_than_cores_as_far_as_memory_holds(monkeypa
     monkeypatch.setattr(os, "cpu_count", lambda: cores)
     monkeypatch.setattr(os, "sysconf", lambda name: pages[name])
     assert demo.demo_workers() == jobs
+
+
+# ---- issue 29: collect that never surprises -------------------------------------------------------------
+
+def _manifest(course: Path) -> dict[str, dict]:
+    import csv
+
+    with (course / "reports" / A / "collect.csv").open(encoding="utf-8") as fh:
+        return {row["student"]: row for row in csv.DictReader(fh)}
+
+
+def _tag(course: Path, student: str) -> str:
+    return json.loads((course / "submitted" / student / A / f"{A}.ipynb").read_bytes())["metadata"]["tag"]
+
+
+def test_manifest_is_merged_across_collects_and_the_latest_attempt_wins(course, capsys):
+    """Moodle, then Canvas, then Classroom zips of one assignment: every student keeps a row, and the row
+    (and the notebook in submitted/) is the latest attempt: by submission time when both are known, else
+    the later collect. The Canvas attachment id survives a later collect, so the Canvas pack has everyone."""
+    from dlcourse.classroom.feedback import pack_feedback
+
+    moodle = [(f"Maria Silva_1001_assignsubmission_file_/{A}.ipynb", nb("maria-moodle"), local(-5)),
+              (f"João Souza_1002_assignsubmission_file_/{A}.ipynb", nb("joao-moodle"), local(-3))]
+    assert run_collect(course, zip_bytes(moodle), capsys=capsys)[0] == 0
+    # an older Moodle download: both times known, the newer submission already collected stays
+    older = [(f"Maria Silva_1001_assignsubmission_file_/{A}.ipynb", nb("maria-older"), local(-30)),
+             (f"João Souza_1002_assignsubmission_file_/{A}.ipynb", nb("joao-older"), local(-20))]
+    assert run_collect(course, zip_bytes(older), capsys=capsys)[0] == 0
+    rows = _manifest(course)
+    assert _tag(course, "s001") == "maria-moodle" and rows["s001"]["lms"] == "moodle"
+    assert rows["s001"]["submitted_at"] == "2026-03-20 21:59:00.000000 UTC"
+    canvas = [(f"silvamaria_2001_9001_{A}.ipynb", nb("maria-canvas"), local(30)),
+              (f"souzajoão_2002_9002_{A}.ipynb", nb("joao-canvas"), local(30)),
+              (f"limaana_LATE_2003_9003_{A}.ipynb", nb("ana-canvas"), local(30))]
+    assert run_collect(course, zip_bytes(canvas), "--lms", "canvas", capsys=capsys)[0] == 0
+    classroom = [(f"{A} (Classroom)/Maria Silva/{A}.ipynb", nb("maria-classroom"), local(40))]
+    rc, out, err = run_collect(course, zip_bytes(classroom), capsys=capsys)
+    assert rc == 0, err
+    rows = _manifest(course)
+    assert sorted(rows) == ["s001", "s002", "s003"]  # before: only the last collect's s001
+    assert {s: r["lms"] for s, r in rows.items()} == {"s001": "classroom", "s002": "canvas", "s003": "canvas"}
+    assert {s: _tag(course, s) for s in rows} == {"s001": "maria-classroom", "s002": "joao-canvas",
+                                                  "s003": "ana-canvas"}
+    assert {s: r["attachment_id"] for s, r in rows.items()} == {"s001": "9001", "s002": "9002", "s003": "9003"}
+    for student in rows:
+        folder = course / "feedback" / student / A
+        folder.mkdir(parents=True)
+        (folder / f"{A}.html").write_text(f"<p>{student}</p>")
+    (pack,) = pack_feedback(course, A, "canvas")
+    assert "left out" not in capsys.readouterr().out
+    with zipfile.ZipFile(pack) as zf:
+        assert sorted(zf.namelist()) == [f"limaana_2003_9003_{A}.html", f"silvamaria_2001_9001_{A}.html",
+                                         f"souzajoao_2002_9002_{A}.html"]
+
+
+def _inner_zip(entries) -> bytes:
+    return zip_bytes(entries)
+
+
+def test_wrong_format_is_its_own_list_and_an_inner_zip_is_opened_one_level(course, capsys):
+    nested = _inner_zip([("deeper.zip", _inner_zip([(f"{A}.ipynb", nb("ana-deep"), local(-1))]), local(-1))])
+    entries = [(f"Maria Silva_1001_assignsubmission_file_/{A}.pdf", b"%PDF-1.4", local(-2)),
+               ("João Souza_1002_assignsubmission_file_/homework.zip",
+                _inner_zip([(f"work/{A}.ipynb", nb("joao-zipped"), local(-1)),
+                            (f"__MACOSX/work/._{A}.ipynb", b"\0\0", local(-1))]), local(-1)),
+               ("Ana Lima_1003_assignsubmission_file_/nested.zip", nested, local(-1))]
+    rc, out, err = run_collect(course, zip_bytes(entries), capsys=capsys)
+    print(out)
+    assert rc == 0, err
+    assert "moodle: 1 matched, 0 late, 0 unmatched, 0 missing, 2 wrong format" in out
+    assert _tag(course, "s002") == "joao-zipped"
+    assert f"homework.zip/work/{A}.ipynb" in out
+    assert "wrong format (handed in, but no notebook" in out
+    assert f"s001: {A}.pdf" in out and "s003: nested.zip" in out
+    assert "a zip inside a zip is not opened" in out
+    assert not (course / "submitted" / "s001").exists() and not (course / "submitted" / "s003").exists()
+    rows = _manifest(course)
+    assert rows["s001"]["status"] == "wrong format" and rows["s001"]["file"] == f"{A}.pdf"
+    assert rows["s003"]["status"] == "wrong format" and rows["s002"]["status"] == "new"
+    # a later notebook replaces the wrong-format row; a wrong format never replaces a notebook's row
+    later = [(f"Maria Silva_1001_assignsubmission_file_/{A}.ipynb", nb("maria"), local(-1)),
+             (f"João Souza_1002_assignsubmission_file_/{A}.docx", b"PK", local(-0.5))]
+    assert run_collect(course, zip_bytes(later), capsys=capsys)[0] == 0
+    rows = _manifest(course)
+    assert rows["s001"]["status"] == "new" and rows["s002"]["status"] == "new"
+    assert _tag(course, "s002") == "joao-zipped"
+
+
+def _encrypted_zip() -> bytes:
+    """A zip whose one entry is marked encrypted (general purpose flag bit 0, in both headers)."""
+    raw = bytearray(zip_bytes([(f"{A}.ipynb", nb("secret"), local(-1))]))
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        at = raw.index(signature) + offset
+        raw[at] |= 0x1
+    return bytes(raw)
+
+
+INNER_BAD = {
+    "encrypted": (_encrypted_zip, "refused: encrypted"),
+    "zip slip": (lambda: _inner_zip([(f"../../{A}.ipynb", nb("evil"), local(-1))]), "zip slip"),
+    "symlink": (lambda: _inner_zip([(_symlink_entry(f"{A}.ipynb"), b"/etc/passwd", None)]), "symbolic link"),
+    "bomb": (lambda: _inner_zip([(f"{A}.ipynb", b"\0" * (8 * 2**20), local(-1))]), "compression ratio"),
+    "not a zip": (lambda: b"PK\x03\x04 not really a zip", "cannot be opened"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INNER_BAD))
+def test_inner_zip_follows_the_same_safety_rules(course, capsys, case):
+    make, reason = INNER_BAD[case]
+    entries = [("Maria Silva_1001_assignsubmission_file_/mine.zip", make(), local(-1)),
+               (f"João Souza_1002_assignsubmission_file_/{A}.ipynb", nb("joao"), local(-1))]
+    rc, out, err = run_collect(course, zip_bytes(entries), capsys=capsys)
+    print(out)
+    assert rc == 0, err
+    assert reason in out
+    assert not (course / "submitted" / "s001").exists()
+    assert "1 matched" in out and "1 wrong format" in out
+
+
+def test_inner_zip_total_size_is_limited(course, capsys, monkeypatch):
+    monkeypatch.setattr(collect_mod, "MAX_ENTRY_BYTES", 4000)
+    inner = _inner_zip([(f"{A}.ipynb", nb("a") + b" " * 3000, local(-1)), ("b.ipynb", b" " * 3000, local(-1))])
+    entries = [("Maria Silva_1001_assignsubmission_file_/mine.zip", inner, local(-1))]
+    rc, out, err = run_collect(course, zip_bytes(entries), capsys=capsys)
+    assert rc == 0, err
+    assert "over the 4000 limit" in out and not (course / "submitted" / "s001").exists()
+
+
+@pytest.mark.parametrize("names", [["submissions/foo.ipynb", "submissions/bar.ipynb", "readme.txt"],
+                                   ["foo.ipynb", "bar.ipynb"]])
+def test_an_unknown_layout_says_what_it_saw(course, capsys, names):
+    before = files(course)
+    rc, out, err = run_collect(course, zip_bytes([(n, nb(n), local(-1)) for n in names]), capsys=capsys)
+    assert rc == 2, out
+    assert len(err.strip().splitlines()) == 1 and err.startswith("dlcourse: error: ") and "Traceback" not in err
+    assert "no known layout" in err and names[0] in err
+    assert "_assignsubmission_" in err and "Canvas" in err and "roster" in err  # why each scheme did not match
+    assert files(course) == before
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(course, capsys, monkeypatch):
+    first = [(f"Maria Silva_1001_assignsubmission_file_/{A}.ipynb", nb("maria"), local(-5))]
+    assert run_collect(course, zip_bytes(first), capsys=capsys)[0] == 0
+    monkeypatch.setattr(collect_mod, "_gradebook_students", lambda *a, **k: pytest.fail("gradebook written"))
+    archive = zip_bytes([(f"Maria Silva_1001_assignsubmission_file_/{A}.ipynb", nb("maria2"), local(2)),
+                         (f"João Souza_1002_assignsubmission_file_/{A}.pdf", b"%PDF", local(-1)),
+                         ("Zoe Unknown_1999_assignsubmission_file_/x.ipynb", nb("zoe"), local(-1))])
+    (course.parent / "download.zip").write_bytes(archive)
+    before = _snapshot(course)
+    rc = cli(["--root", str(course), "collect", A, str(course.parent / "download.zip"), "--dry-run"])
+    out = capsys.readouterr().out
+    print(out)
+    assert rc == 0
+    assert _snapshot(course) == before
+    assert "dry run: nothing was written" in out
+    assert "moodle: 1 matched, 1 late, 1 unmatched, 1 missing, 1 wrong format" in out
+    assert "s001" in out and "updated" in out and "Zoe Unknown" in out and "s002: " in out
+    assert f"would write: submitted/s001/{A}/{A}.ipynb" in out
+    assert f"would write: reports/{A}/collect.csv" in out
+
+
+def test_collect_takes_the_roster_from_roster_unless_given(course, capsys):
+    """ROSTER of grader_config.py when --roster is not given, as feedback does; --roster wins."""
+    (course / "roster.csv").rename(course / "people.csv")
+    config = course / "grader_config.py"
+    config.write_text(config.read_text().replace('ROSTER = "roster.csv"', 'ROSTER = "people.csv"'))
+    archive = zip_bytes([(f"Maria Silva_1001_assignsubmission_file_/{A}.ipynb", nb("maria"), local(-1))])
+    rc, out, err = run_collect(course, archive, capsys=capsys)
+    assert rc == 0, err
+    assert "1 matched" in out and "missing (in the roster, no submission): s002, s003" in out
+    other = course.parent / "other.csv"
+    other.write_text("student_id,first_name,last_name,email,moodle_id\nx9,Maria,Silva,m@x,1001\n")
+    rc, out, err = run_collect(course, archive, "--roster", str(other), capsys=capsys)
+    assert rc == 0, err
+    assert "x9" in out and "missing (in the roster" not in out
+    rc, out, err = run_collect(course, archive, "--roster", str(course.parent / "nope.csv"), capsys=capsys)
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "cannot read the roster" in err
+
+
+@pytest.mark.parametrize("args", [["nothere.zip"], ["download.zip", "--lms", "canvas"],
+                                  ["download.zip", "--archive-tz", "Mars/Olympus"],
+                                  ["download.zip", "--archive-tz", "../../etc/passwd"]])
+def test_collect_mistakes_are_one_error_line(course, capsys, args):
+    (course.parent / "download.zip").write_bytes(zip_bytes([("readme.txt", b"x", local(-1))]))
+    rc = cli(["--root", str(course), "collect", A, str(course.parent / args[0]), *args[1:]])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and err.startswith("dlcourse: error: ")
+
+
+def test_a_manifest_of_the_former_columns_is_merged_and_an_unreadable_one_stops_the_collect(course, capsys):
+    report = course / "reports" / A
+    report.mkdir(parents=True)
+    (report / "collect.csv").write_text("student,lms,lms_name,lms_id,attachment_id,file,submitted_at,status\n"
+                                        f"s003,canvas,limaana,2003,9003,{A}.ipynb,,new\n")
+    archive = zip_bytes([(f"Maria Silva_1001_assignsubmission_file_/{A}.ipynb", nb("maria"), local(-1))])
+    rc, out, err = run_collect(course, archive, capsys=capsys)
+    assert rc == 0, err
+    rows = _manifest(course)
+    assert sorted(rows) == ["s001", "s003"] and rows["s003"]["attachment_id"] == "9003"
+    assert rows["s001"]["collected_at"].endswith("UTC") and rows["s003"]["collected_at"] == ""
+    (report / "collect.csv").write_bytes(b"\xff\xfe\x00garbage")
+    before = _snapshot(course)
+    rc, out, err = run_collect(course, zip_bytes([(f"João Souza_1002_assignsubmission_file_/{A}.ipynb",
+                                                   nb("joao"), local(-1))]), capsys=capsys)
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and "move it aside; nothing was collected" in err
+    assert _snapshot(course) == before
+
+
+def test_feedback_packs_take_the_roster_as_collect_does(course, capsys):
+    """`feedback --pack` and `collect`: --roster, else ROSTER of grader_config.py."""
+    from dlcourse.classroom.feedback import pack_feedback
+
+    (course / "roster.csv").rename(course / "people.csv")
+    config = course / "grader_config.py"
+    config.write_text(config.read_text().replace('ROSTER = "roster.csv"', 'ROSTER = "people.csv"'))
+    folder = course / "feedback" / "s001" / A
+    folder.mkdir(parents=True)
+    (folder / f"{A}.html").write_text("<p>s001</p>")
+    (pack,) = pack_feedback(course, A, "moodle")
+    with zipfile.ZipFile(pack) as zf:
+        assert zf.namelist() == [f"Maria Silva_1001_assignsubmission_file_/{A}.html"]
+
+
+def test_classroom_wrong_format_needs_the_roster(course, tmp_path):
+    entries = [(f"{A} (Classroom)/Maria Silva/{A}.ipynb", nb("maria"), local(-1)),
+               (f"{A} (Classroom)/João Souza/{A}.pdf", b"%PDF", local(-1)),
+               (f"{A} (Classroom)/{A} - Ana Lima.docx", b"PK", local(-1)),
+               (f"{A} (Classroom)/instructions.txt", b"x", local(-1))]
+    path = course / "c.zip"
+    path.write_bytes(zip_bytes(entries))
+    result = collect(course, A, path, roster_path=course / "roster.csv", schedule=schedule())
+    assert result.lms == "classroom" and sorted(result.taken) == ["s001"]
+    assert {s: [c.file_name for c in cs] for s, cs in result.wrong_format.items()} == {
+        "s002": [f"{A}.pdf"], "s003": [f"{A} - Ana Lima.docx"]}
+    assert any("instructions.txt: ignored: not a notebook" in n for n in result.notes) and not result.missing
+    # without a roster, the folder's other files are not taken for students
+    bare = tmp_path / "bare"
+    (bare / "source" / A).mkdir(parents=True)
+    for f in ("grader_config.py", "nbgrader_config.py"):
+        (bare / f).write_text((course / f).read_text().replace('ROSTER = "roster.csv"\n', ""))
+    result = collect(bare, A, path, lms="classroom", schedule=schedule())
+    assert sorted(result.taken) == ["maria-silva"] and not result.wrong_format

@@ -21,9 +21,19 @@ writes them:
 
 LMS names and ids are mapped to student ids with the roster (CSV: student_id, first_name,
 last_name, email and optionally moodle_id, canvas_id, classroom_name), whose names and emails go
-into the gradebook. The archive is read entry by entry, never extracted: entries that escape the
-folder, absolute paths, links, encrypted or oversized entries, zip bombs, duplicated or unreadable
-names are refused with the reason, and nothing is written outside submitted/.
+into the gradebook; the roster is `--roster FILE`, else ROSTER of grader_config.py (as for every command).
+The archive is read entry by entry, never extracted: entries that escape the folder, absolute paths,
+links, encrypted or oversized entries, zip bombs, duplicated or unreadable names are refused with the
+reason, and nothing is written outside submitted/ (and reports/<assignment>/collect.csv).
+
+- A zip in no known layout is refused with its first entry names and why each scheme did not match.
+- A student's own zip is opened one level deep under the same rules (entry size, compression ratio,
+  total size, names, links, encryption, duplicates) and its notebook taken; a zip inside it is not opened.
+- A student who handed in no notebook (a PDF, a .py, a docx, a zip without one) is "wrong format".
+- The manifest reports/<assignment>/collect.csv is merged per student across collects (a Moodle, then
+  a Canvas, then a Classroom zip): the latest attempt wins there and in submitted/, by submission time
+  when both are known, else the later collect (`merged_manifest`).
+- `dry_run` decides everything and writes nothing (`Result.writes`: what it would write).
 """
 
 from __future__ import annotations
@@ -40,7 +50,7 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..course import Course, CourseError
 from .deadlines import Schedule, format_timestamp, load_schedule, read_timestamp
@@ -96,6 +106,8 @@ class Candidate:
     subid: str = ""  # Canvas: the attachment id
     student: str | None = None
     timed: bool = True  # whether this LMS layout can carry submission times in the entries
+    data: bytes | None = None  # a notebook taken from a zip the student handed in (read when opened)
+    holds: str = ""  # a handed-in zip without a notebook: what it holds
 
 
 @dataclass
@@ -109,6 +121,9 @@ class Result:
     missing: list = field(default_factory=list)  # roster students without a submission
     notes: list = field(default_factory=list)  # entries ignored or refused, with the reason
     times: str = ""  # where the submission times came from (or why there are none)
+    wrong_format: dict = field(default_factory=dict)  # student -> [Candidate]: handed in, but no notebook
+    writes: list = field(default_factory=list)  # files written (or, in a dry run, that would be written)
+    dry_run: bool = False
 
     def note(self, entry: str, reason: str) -> None:
         self.notes.append(f"{_printable(entry)}: {reason}")
@@ -215,12 +230,45 @@ def _name_time(name: str, tz: ZoneInfo) -> datetime | None:
         return None
 
 
-def detect_lms(names: list[str]) -> str:
+def _stem(base: str) -> str:
+    """A file name without its extension (`X - Maria Silva.pdf` -> `X - Maria Silva`; `A. Lima` stays)."""
+    return re.sub(r"\.[A-Za-z0-9]{1,5}$", "", base)
+
+
+def _classroom_like(name: str, roster: list[Student]) -> bool:
+    """A Drive download's naming: a folder or a ` - ` piece naming a roster student (any folder or ` - `
+    without a roster)."""
+    parts = PurePosixPath(name).parts
+    pieces = [p.strip() for p in _stem(parts[-1]).split(" - ")]
+    if not roster:
+        return len(parts) >= 2 or len(pieces) >= 2
+    keys = {_key(s.classroom_name or s.full_name) for s in roster} | {_key(s.full_name) for s in roster}
+    keys.discard("")
+    return any(_key(p) in keys for p in parts[:-1]) or (len(pieces) >= 2 and any(_key(p) in keys for p in pieces))
+
+
+def detect_lms(names: list[str], roster: list[Student] | None = None) -> str | None:
+    """The LMS whose naming scheme the entries follow; None when none does (see `unknown_layout`)."""
     if any("_assignsubmission_" in n for n in names):
         return "moodle"
-    if names and sum(bool(CANVAS.match(PurePosixPath(n).name)) for n in names) >= max(1, len(names) // 2):
+    bases = [PurePosixPath(n).name for n in names]
+    if names and sum(bool(CANVAS.match(b) or CANVAS_ANONYMOUS.match(b)) for b in bases) >= max(1, len(names) // 2):
         return "canvas"
-    return "classroom"
+    if any(_classroom_like(n, roster or []) for n in names):
+        return "classroom"
+    return None
+
+
+def unknown_layout(archive: Path, names: list[str], roster: list[Student]) -> str:
+    """What a zip in no known layout holds, and why each LMS's scheme did not match (one line)."""
+    shown = ", ".join(repr(_printable(n)) for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5
+                                                                  else "")
+    classroom = ("no folder or `<file> - <name>` naming a roster student" if roster
+                 else "no folder and no `<file> - <name>` file")
+    return (f"{archive} is in no known layout, so no notebook submission was found; nothing was collected. "
+            f"It holds {len(names)} file(s): {shown or 'none'}. Moodle: no `<name>_<id>_assignsubmission_...` "
+            f"folder or file; Canvas: no `<name>_[LATE_]<user id>_<attachment id>_<file>` name; Google Classroom: "
+            f"{classroom}. If it is one of these, say which with --lms")
 
 
 def _parse(lms: str, name: str, info: zipfile.ZipInfo, tz: ZoneInfo, roster: list[Student]) -> Candidate | None:
@@ -247,8 +295,7 @@ def _parse(lms: str, name: str, info: zipfile.ZipInfo, tz: ZoneInfo, roster: lis
     for part in parts[:-1]:
         if _key(part) in names:
             return Candidate(name, info, part, "", base, _name_time(base, tz))
-    stem = base[:-len(".ipynb")] if base.lower().endswith(".ipynb") else base
-    pieces = [p.strip() for p in stem.split(" - ")]
+    pieces = [p.strip() for p in _stem(base).split(" - ")]
     if len(pieces) >= 2:
         for who in (pieces[-1], pieces[0]):
             if _key(who) in names or not roster:
@@ -308,14 +355,20 @@ def _choose(cands: list[Candidate], assignment: str, due: datetime | None, accep
 
 
 def collect(course: Course | Path, assignment: str, archive: Path, lms: str = "auto", roster_path: Path | None = None,
-            db_url: str | None = None, schedule: Schedule | None = None, archive_tz: str | None = None) -> Result:
-    """Fill submitted/<student>/<assignment>/ from an LMS archive; see the module's docstring."""
+            db_url: str | None = None, schedule: Schedule | None = None, archive_tz: str | None = None,
+            dry_run: bool = False) -> Result:
+    """Fill submitted/<student>/<assignment>/ from an LMS archive; see the module's docstring. The roster is
+    `roster_path`, else ROSTER of grader_config.py (as for `dlcourse feedback`). With `dry_run`, everything is
+    read and decided but nothing is written: `Result.writes` lists what would be."""
     course = Course.at(course)
     root = course.root
     schedule = schedule or load_schedule(course)
     roster_path = roster_path or schedule.roster
     roster = read_roster(roster_path) if roster_path else []
-    tz = ZoneInfo(archive_tz) if archive_tz else schedule.timezone
+    try:
+        tz = ZoneInfo(archive_tz) if archive_tz else schedule.timezone
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise CourseError(f"--archive-tz {archive_tz!r} is not a time zone (e.g. America/Sao_Paulo): {exc}") from exc
     if lms not in (*LMS_KINDS, "auto"):
         raise CourseError(f"--lms must be one of moodle, canvas, classroom, auto, not {lms!r}")
     try:
@@ -330,23 +383,93 @@ def collect(course: Course | Path, assignment: str, archive: Path, lms: str = "a
         if total > MAX_TOTAL_BYTES:
             raise CollectError(f"{archive} would unpack to {total} bytes, over the {MAX_TOTAL_BYTES} limit "
                                "(a zip bomb?); nothing was collected")
-        result = _collect(root, assignment, zf, infos, lms, roster, schedule, tz)
+        result = _collect(root, assignment, zf, infos, lms, roster, schedule, tz, archive, dry_run)
     if roster:
-        _gradebook_students(course, roster, db_url)
+        if dry_run:
+            result.writes.append(f"gradebook: the names and emails of {len(roster)} roster student(s)")
+        else:
+            _gradebook_students(course, roster, db_url)
     return result
 
 
-def _collect(root, assignment, zf, infos, lms, roster, schedule, tz) -> Result:
-    names = {}
-    counts: dict[str, int] = {}
+def _is_metadata(name: str) -> bool:
+    return name.startswith("__MACOSX/") or PurePosixPath(name).name.startswith("._")
+
+
+def _read_names(infos: list[zipfile.ZipInfo]) -> tuple[dict, dict]:
+    """Each entry's name (by id of its ZipInfo) and how often each name occurs."""
+    names, counts = {}, {}
     for info in infos:
         name = _entry_name(info)
         names[id(info)] = name
         counts[name.rstrip("/")] = counts.get(name.rstrip("/"), 0) + 1
-    usable = [n for i in infos if not i.is_dir() and (n := names[id(i)]).lower().endswith(".ipynb")]
-    kind = detect_lms(usable) if lms == "auto" else lms
-    result = Result(kind)
+    return names, counts
+
+
+def _open_inner(zf: zipfile.ZipFile, outer: Candidate, result: Result) -> list[Candidate]:
+    """The notebooks of a zip a student handed in, opened one level deep under the archive's own rules
+    (entry size, compression ratio, total size, names, links, encryption, duplicates). A zip inside it is
+    not opened. What it holds besides goes into `outer.holds`."""
+    try:
+        data = read_entry(zf, outer.info)
+        inner = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError, ValueError, OSError) as exc:
+        result.note(outer.entry, f"ignored: a .zip that cannot be opened ({exc})")
+        outer.holds = "a zip that cannot be opened"
+        return []
+    found, held = [], []
+    with inner:
+        infos = inner.infolist()
+        total = sum(i.file_size for i in infos)
+        if len(infos) > MAX_ENTRIES or total > MAX_ENTRY_BYTES:
+            result.note(outer.entry, f"refused: the zip holds {len(infos)} entries of {total} bytes uncompressed, "
+                                     f"over the {MAX_ENTRY_BYTES} limit of one submission (a zip bomb?)")
+            outer.holds = "a zip over the size limit"
+            return []
+        names, counts = _read_names(infos)
+        for info in infos:
+            name = names[id(info)]
+            full = f"{outer.entry}/{name}"
+            if info.is_dir() or _is_metadata(name):
+                continue
+            reason = _refusal(info, name)
+            if reason is None and counts[name] > 1:
+                reason = f"refused: the name appears {counts[name]} times in the zip (which one is meant?)"
+            if reason is not None:
+                result.note(full, reason)
+                held.append(name)
+                continue
+            if name.lower().endswith(".zip"):
+                result.note(full, "ignored: a zip inside a zip is not opened (one level only)")
+                held.append(name)
+                continue
+            if not name.lower().endswith(".ipynb"):
+                held.append(name)
+                continue
+            try:
+                body = read_entry(inner, info)
+            except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError) as exc:
+                result.note(full, f"refused: the entry cannot be read ({exc})")
+                held.append(name)
+                continue
+            found.append(Candidate(full, outer.info, outer.lms_name, outer.lms_id, f"{outer.file_name}/{name}",
+                                   outer.when, outer.flagged_late, outer.subid, outer.student, outer.timed, body))
+    if found:
+        for name in held:
+            result.note(f"{outer.entry}/{name}", "ignored: not a notebook")
+    outer.holds = ", ".join(held[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "") or "nothing"
+    return found
+
+
+def _collect(root, assignment, zf, infos, lms, roster, schedule, tz, archive, dry_run) -> Result:
+    names, counts = _read_names(infos)
+    files = [n for i in infos if not i.is_dir() and not _is_metadata(n := names[id(i)])]
+    kind = detect_lms(files, roster) if lms == "auto" else lms
+    if kind is None:
+        raise CollectError(unknown_layout(archive, files, roster))
+    result = Result(kind, dry_run=dry_run)
     by_student: dict[str, list[Candidate]] = {}
+    other: dict[str, list[Candidate]] = {}  # student -> what they handed in that is not a notebook
     for info in infos:
         name = names[id(info)]
         if info.is_dir():
@@ -357,26 +480,45 @@ def _collect(root, assignment, zf, infos, lms, roster, schedule, tz) -> Result:
         if reason is not None:
             result.note(name, reason)
             continue
-        if not name.lower().endswith(".ipynb"):
-            result.note(name, "ignored: not a notebook")
-            continue
-        if name.startswith("__MACOSX/") or PurePosixPath(name).name.startswith("._"):
+        if _is_metadata(name):
             result.note(name, "ignored: macOS metadata, not a notebook")
             continue
         if kind == "canvas" and CANVAS_ANONYMOUS.match(PurePosixPath(name).name):
             result.note(name, "ignored: anonymous grading hides the student (turn it off to download by name)")
             continue
+        notebook, zipped = name.lower().endswith(".ipynb"), name.lower().endswith(".zip")
+        if not notebook and kind == "classroom" and not roster:  # whose it is rests on the roster's names
+            result.note(name, "ignored: not a notebook (without a roster, a Drive download's other files "
+                              "cannot be told apart from the folder's own)")
+            continue
         cand = _parse(kind, name, info, tz, roster)
         if cand is None:
-            result.note(name, f"ignored: not named as a {kind} submission")
+            result.note(name, f"ignored: not named as a {kind} submission" if notebook else "ignored: not a notebook")
             continue
         cand.student = _match(kind, cand, roster)
         if cand.student is None:
-            result.unmatched.append((cand.lms_name, cand.lms_id, name))
+            if notebook or zipped:
+                result.unmatched.append((cand.lms_name, cand.lms_id, name))
+            else:
+                result.note(name, "ignored: not a notebook")
             continue
-        by_student.setdefault(cand.student, []).append(cand)
+        if notebook:
+            by_student.setdefault(cand.student, []).append(cand)
+            continue
+        inner = _open_inner(zf, cand, result) if zipped else []
+        if inner:
+            by_student.setdefault(cand.student, []).extend(inner)
+        else:
+            other.setdefault(cand.student, []).append(cand)
+    for student, cands in other.items():
+        if student in by_student:  # a notebook too: the rest is not graded
+            for c in cands:
+                if not c.holds:
+                    result.note(c.entry, "ignored: not a notebook")
+        else:
+            result.wrong_format[student] = cands
     result.times = _submission_times([c for cands in by_student.values() for c in cands], kind)
-    if not by_student and not result.unmatched:
+    if not by_student and not result.unmatched and not result.wrong_format:
         raise CollectError(f"no {kind} notebook submission in the archive; nothing was collected"
                            + (f" ({len(result.notes)} entries ignored or refused: {result.notes[0]} ...)"
                               if result.notes else ""))
@@ -400,14 +542,14 @@ def _collect(root, assignment, zf, infos, lms, roster, schedule, tz) -> Result:
         if late.total_seconds() > 0 or chosen.flagged_late:
             result.late[student] = round(late.total_seconds() / 3600, 1) if chosen.when else None
         try:
-            result.status[student] = _write(base, student, assignment, zf, chosen)
+            result.status[student] = _write(base, student, assignment, zf, chosen, result)
         except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError) as exc:
             result.note(chosen.entry, f"refused: the entry cannot be read ({exc}); {student} not collected")
             result.late.pop(student, None)
             continue
         result.taken[student] = chosen
     result.missing = [s.student_id for s in roster if s.student_id not in result.taken
-                      and s.student_id not in result.refused_late]
+                      and s.student_id not in result.refused_late and s.student_id not in result.wrong_format]
     return result
 
 
@@ -433,32 +575,42 @@ def _submission_times(cands: list[Candidate], kind: str) -> str:
             "from Moodle's grading worksheet into submitted/<student>/<assignment>/timestamp.txt if needed")
 
 
-def _write(base: Path, student: str, assignment: str, zf: zipfile.ZipFile, cand: Candidate) -> str:
-    """Write one notebook into submitted/<student>/<assignment>/ unless a newer one is there."""
+def _write(base: Path, student: str, assignment: str, zf: zipfile.ZipFile, cand: Candidate, result: Result) -> str:
+    """Write one notebook into submitted/<student>/<assignment>/ unless the one there is the latest attempt:
+    the later submission time when both are known, else this (the later) collect. In a dry run, only
+    decide and list the files in `result.writes`."""
     folder = base / student / assignment
     for p in (base, base / student, folder):
         if p.is_symlink():
             raise CollectError(f"{p} is a symbolic link: refusing to write through it")
     if base.exists() and folder.resolve().parent.parent != base.resolve():
         raise CollectError(f"{folder} is outside submitted/")
-    data = read_entry(zf, cand.info)
+    data = cand.data if cand.data is not None else read_entry(zf, cand.info)
     target = folder / f"{assignment}.ipynb"
+    stamp = folder / "timestamp.txt"
+    rel = f"submitted/{student}/{assignment}"
     existing_when = read_timestamp(folder)
     if target.is_file():
         if hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(data).digest():
             if cand.when is not None and existing_when is None:
-                (folder / "timestamp.txt").write_text(format_timestamp(cand.when) + "\n")
+                result.writes.append(f"{rel}/timestamp.txt")
+                if not result.dry_run:
+                    stamp.write_text(format_timestamp(cand.when) + "\n")
             return "unchanged"
-        if existing_when is None or cand.when is None or existing_when > cand.when:
-            return "kept newer" if existing_when is not None and cand.when is not None else "kept existing"
+        if existing_when is not None and cand.when is not None and existing_when > cand.when:
+            return "kept newer"
         status = "updated"
     else:
         status = "new"
+    result.writes.append(f"{rel}/{assignment}.ipynb")
+    if cand.when is not None or stamp.exists():
+        result.writes.append(f"{rel}/timestamp.txt" + ("" if cand.when is not None else " (removed: no time)"))
+    if result.dry_run:
+        return status
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / f".{assignment}.ipynb.collect"
     tmp.write_bytes(data)
     os.replace(tmp, target)
-    stamp = folder / "timestamp.txt"
     if cand.when is not None:
         stamp.write_text(format_timestamp(cand.when) + "\n")
     elif stamp.exists():
@@ -479,8 +631,12 @@ def _gradebook_students(course: Course, roster: list[Student], db_url: str | Non
                                         last_name=s.last_name or None, email=s.email or None)
 
 
+def _wrong_format_text(cands: list[Candidate]) -> str:
+    return ", ".join(_printable(c.file_name) + (f" (holds {_printable(c.holds)})" if c.holds else "") for c in cands)
+
+
 def format_table(result: Result) -> str:
-    """The collect summary: matched, late, unmatched, missing and the entries left out."""
+    """The collect summary: matched, late, wrong format, unmatched, missing and the entries left out."""
     lines = [f"{'student':<22} {'status':<14} {'late':<10} from archive entry"]
     for student, cand in sorted(result.taken.items()):
         late = result.late.get(student, 0)
@@ -489,14 +645,20 @@ def format_table(result: Result) -> str:
     for student, cand in sorted(result.refused_late.items()):
         if student not in result.taken:
             lines.append(f"{student:<22} {'late: refused':<14} {'':<10} {_printable(cand.entry)}")
+    for student, cands in sorted(result.wrong_format.items()):
+        lines.append(f"{student:<22} {'wrong format':<14} {'':<10} {_printable(cands[0].entry)}")
     summary = [f"{result.lms}: {len(result.taken)} matched, {len(result.late)} late, "
-               f"{len(result.unmatched)} unmatched, {len(result.missing)} missing, {len(result.notes)} left out"]
+               f"{len(result.unmatched)} unmatched, {len(result.missing)} missing, "
+               f"{len(result.wrong_format)} wrong format, {len(result.notes)} left out"]
     if result.times:
         summary.append(result.times)
     unknown = sorted(s for s, h in result.late.items() if h is None)
     if unknown:
         summary.append("late by the LMS's mark, time unknown (no penalty until timestamp.txt holds the time): "
                        + ", ".join(unknown))
+    if result.wrong_format:
+        summary.append("wrong format (handed in, but no notebook; nothing to grade until a .ipynb comes):")
+        summary += [f"  {s}: {_wrong_format_text(c)}" for s, c in sorted(result.wrong_format.items())]
     if result.unmatched:
         summary.append("unmatched (not in the roster; add moodle_id/canvas_id/classroom_name to it):")
         summary += [f"  {_printable(n)} (id {i or '-'}): {_printable(e)}" for n, i, e in result.unmatched]
@@ -508,16 +670,79 @@ def format_table(result: Result) -> str:
     return "\n".join(lines + summary)
 
 
+MANIFEST_COLUMNS = ["student", "lms", "lms_name", "lms_id", "attachment_id", "file", "submitted_at", "status",
+                    "collected_at"]
+
+
+def read_manifest(root: Path, assignment: str) -> dict[str, dict]:
+    """The rows of reports/<assignment>/collect.csv by student ({} when there is none yet)."""
+    path = root / "reports" / assignment / "collect.csv"
+    if not path.is_file():
+        return {}
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            reader = csv.DictReader(fh)
+            if "student" not in (reader.fieldnames or []):
+                raise CourseError(f"{path} has no student column, so this collect cannot be merged into it: "
+                                  "move it aside; nothing was collected")
+            return {row["student"]: row for row in reader if row.get("student")}
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise CourseError(f"cannot read {path} to merge this collect into it ({exc}): move it aside; "
+                          "nothing was collected") from exc
+
+
+def merged_manifest(root: Path, assignment: str, result: Result, now: datetime | None = None) -> list[dict]:
+    """reports/<assignment>/collect.csv's rows after this collect, merged per student with the rows already
+    there (a Moodle, then a Canvas, then a Classroom zip of the same assignment):
+
+    - a student this collect does not mention keeps their row;
+    - the latest attempt wins, as in submitted/: the later submission time when both are known, else the
+      later collect (this one). A row whose notebook stayed in submitted/ ("kept newer") is kept;
+    - a wrong-format hand-in ("wrong format": no notebook) never replaces a row with a notebook;
+    - the Canvas attachment id (what `feedback --pack canvas` needs) is carried over when the new row has
+      none, so a later Moodle or Classroom collect does not drop a student from the Canvas pack.
+    """
+    old = read_manifest(root, assignment)
+    stamp = format_timestamp(now or datetime.now(UTC))
+    rows = dict(old)
+
+    def row(student: str, c: Candidate, status: str) -> dict:
+        return {"student": student, "lms": result.lms, "lms_name": c.lms_name, "lms_id": c.lms_id,
+                "attachment_id": c.subid, "file": c.file_name,
+                "submitted_at": format_timestamp(c.when) if c.when else "", "status": status, "collected_at": stamp}
+
+    for student, c in result.taken.items():
+        prev = old.get(student)
+        if prev is not None and result.status[student] == "kept newer" and prev.get("status") != "wrong format":
+            continue
+        new = row(student, c, result.status[student])
+        if not new["attachment_id"] and prev is not None and (prev.get("attachment_id") or "").isdigit():
+            new["attachment_id"] = prev["attachment_id"]
+        rows[student] = new
+    for student, cands in result.wrong_format.items():
+        prev = old.get(student)
+        if prev is not None and prev.get("status") != "wrong format":
+            continue
+        new = row(student, cands[0], "wrong format")
+        new["file"] = _wrong_format_text(cands)
+        if prev is not None and (prev.get("attachment_id") or "").isdigit() and not new["attachment_id"]:
+            new["attachment_id"] = prev["attachment_id"]
+        rows[student] = new
+    return [{k: r.get(k) or "" for k in MANIFEST_COLUMNS} for _, r in sorted(rows.items())]
+
+
 def write_manifest(root: Path, assignment: str, result: Result) -> Path:
-    """reports/<assignment>/collect.csv: which archive entry each student's submission came from
-    (the LMS name, id and Canvas attachment id that `dlcourse feedback --pack` needs)."""
+    """reports/<assignment>/collect.csv: which archive entry each student's submission came from (the LMS
+    name, id and Canvas attachment id that `dlcourse feedback --pack` needs), merged with earlier collects
+    (`merged_manifest`). Written whole, then moved into place."""
+    rows = merged_manifest(root, assignment, result)
     out = root / "reports" / assignment
     out.mkdir(parents=True, exist_ok=True)
     path = out / "collect.csv"
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["student", "lms", "lms_name", "lms_id", "attachment_id", "file", "submitted_at", "status"])
-        for student, c in sorted(result.taken.items()):
-            w.writerow([student, result.lms, c.lms_name, c.lms_id, c.subid, c.file_name,
-                        format_timestamp(c.when) if c.when else "", result.status[student]])
+    tmp = out / ".collect.csv.new"
+    with tmp.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, MANIFEST_COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, path)
     return path
