@@ -80,7 +80,7 @@ LR_CANDIDATES = [0.01, 0.1, 1.0, 10.0, 100.0]   # the learning rates the validat
 # exponent at most 0?
 # </details>
 #
-# ### Exercise 1.1 · `softmax` (warm-up, transcription)
+# ### Exercise 1.1 · `softmax` — Warm-up (transcription)
 # This is the notebook's one transcription: the formula is on screen. What you must work out
 # is the safe computation. Work along the **last axis**, so that the same code takes one
 # sample `(C,)`, a batch `(N, C)` or any `(..., C)` array.
@@ -249,7 +249,7 @@ print(f"Georgia: {cross_entropy(answers, georgia):.3f}")
 ce_paulo = cross_entropy(answers, paulo)
 check(np.ndim(ce_paulo) == 0, f"cross_entropy must return one number, got shape {np.shape(ce_paulo)}.",
       hint="sum over classes and average over samples.")
-check_close(ce_paulo, -(np.log(0.5) + np.log(0.4)) / 2, "cross_entropy for Paulo",
+check_close(ce_paulo, 0.8047189562170501, "cross_entropy for Paulo",
             hint="the function with the three properties is -log. One sample's loss is -log(p_true), "
                  "that is -sum_j y_j * log(p_j) for a one-hot y. Average over the N samples (divide "
                  "by N, not by N * C).")
@@ -273,7 +273,8 @@ y = np.array([[1.0, 0.0], [0.0, 1.0]])
 p = np.array([[0.0, 1.0], [0.0, 1.0]])
 loss = cross_entropy(y, p)
 check_finite(loss, "cross_entropy with p = 0 for a true class", hint="np.clip(p, eps, 1) before np.log.")
-check_close(loss, -np.log(1e-12) / 2, "cross_entropy with p = 0 for a true class", rtol=1e-6)
+check_close(loss, 13.815510557964274, "cross_entropy with p = 0 for a true class", rtol=1e-6,
+            hint="clip p to [eps, 1] with the eps argument (1e-12 by default), then take the loss as usual.")
 ### BEGIN HIDDEN TESTS
 check_close(cross_entropy(y, p, eps=1e-7), -np.log(1e-7) / 2, "cross_entropy with eps=1e-7", rtol=1e-6,
             hint="use the eps argument, not a constant.")
@@ -541,7 +542,7 @@ passed("softmax_jacobian")
 
 # %% solution id=one_sample_logit_grad
 def one_sample_logit_grad(y, z):
-    """Gradient of -sum(y * log softmax(z)) with respect to z, for one sample.
+    """Gradient of one sample's cross-entropy loss with respect to its scores z.
 
     Args:
         y: one-hot label, shape (C,).
@@ -621,7 +622,14 @@ grad = softmax_cross_entropy_grad(y, z)
 check_shape(grad, (2, 3), "softmax_cross_entropy_grad")
 check_close(grad.sum(axis=1), np.zeros(2), "row sums of the gradient", atol=1e-12,
             hint="each row of softmax(z) - y sums to 0.")
-check_close(grad[0, 0], (np.exp(2.0) / np.exp([2.0, 1.0, -0.1]).sum() - 1.0) / 2, "the gradient's entry [0, 0]",
+def _mean_loss(zz):  # the mean cross-entropy of this small batch, for a central difference
+    return -np.mean(np.log(np.exp(zz) / np.exp(zz).sum(axis=1, keepdims=True))[[0, 1], [0, 2]])
+
+
+step = np.zeros_like(z)
+step[0, 0] = 1e-6
+check_close(grad[0, 0], (_mean_loss(z + step) - _mean_loss(z - step)) / 2e-6,
+            "the gradient's entry [0, 0] against a central difference", rtol=1e-6,
             hint="dL/dZ = (softmax(Z) - Y) / N: the gradient of Step 2 for each row, divided by N because "
                  "the loss is a mean over the N samples.")
 ### BEGIN HIDDEN TESTS
@@ -997,10 +1005,9 @@ passed("train_softmax_regression")
 # - The gradient of the mean softmax cross-entropy with respect to the logits is simple. You
 #   derived it from the softmax Jacobian and the chain rule, and central differences
 #   confirmed it.
-# - Central differences are accurate to about $h^2$, until rounding takes over for tiny $h$.
+# - Check every hand-derived gradient with central differences, and choose their step $h$ with care.
 # - Choose settings such as the learning rate $\eta$ on a validation split carved from the
-#   training data. Too small a rate is slow; too large a rate overshoots. Measure the test set
-#   once, at the end.
+#   training data. Measure the test set once, at the end.
 
 # %% id=code-8
 # Versions of the libraries this notebook ran with.

@@ -379,7 +379,17 @@ check_shape(d3, (3, 1), "output_delta for y_hat (3, 1) and y (3,)",
 check(d3[0, 0] > 0 and d3[1, 0] < 0,
       f"observation #1 (y=0) must have a positive delta and #2 (y=1) a negative one, got {d3.ravel().round(3)}.",
       hint="the sign: y_hat - y, so that gradient descent moves y_hat towards y.")
-check_close(d3, [[0.2], [-0.1], [-0.4]], "output_delta for the slides' outputs [0.2, 0.9, 0.6]",
+y_hat_v = np.array([[0.2], [0.9], [0.6]])
+z3_v = np.log(y_hat_v / (1.0 - y_hat_v))  # the pre-activations that give these outputs
+
+
+def _bce_each(zz):  # each observation's loss as a function of its pre-activation
+    s = 1.0 / (1.0 + np.exp(-zz))
+    return -(y_toy[:, None] * np.log(s) + (1.0 - y_toy[:, None]) * np.log(1.0 - s))
+
+
+check_close(d3, (_bce_each(z3_v + 1e-6) - _bce_each(z3_v - 1e-6)) / 2e-6,
+            "output_delta for the slides' outputs against central differences", rtol=1e-6,
             hint="dl/dy_hat = (y_hat - y) / (y_hat (1 - y_hat)), and the sigmoid's derivative "
                  "y_hat (1 - y_hat) cancels the denominator: delta3 = y_hat - y.")
 ### BEGIN HIDDEN TESTS
