@@ -154,21 +154,22 @@ QUESTIONS = {
         "answer": "a",
         "why": {
             "b": "(3, 4) is W2 transposed (the column-major convention z = W a + b). Here z = a_prev @ W + b with "
-                 "W2 of shape (4, 3), and a gradient always has the shape of its parameter.",
-            "c": "(3, 3) is the shape of z2 and a2 (N = 3 observations by 3 units), not of the weights; "
-                 "dJ/dW2 = a1^T delta2 is (4, N) @ (N, 3) = (4, 3).",
-            "d": "(3,) is the shape of the bias b2 and of dJ/db2; the weight matrix W2 is (4, 3).",
+                 "W2 of shape (4, 3), and dJ/dW2 has one entry per weight, so it has the shape of W2.",
+            "c": "(200, 3) is the shape of z2, a2 and delta2 (N observations by 3 units). dJ/dW2 = a1^T delta2 "
+                 "is (4, 200) @ (200, 3) = (4, 3): the product sums over the observations.",
+            "d": "(200, 4) is the shape of a1, the activation that enters layer 2. dJ/dW2 = a1^T delta2 "
+                 "is (4, 200) @ (200, 3) = (4, 3): the shape of W2, whatever the batch size.",
         },
     },
     "q_sum_vs_mean": {
         "answer": "b",
         "why": {
-            "a": "The mean's gradient is the sum's gradient divided by N, so with the same learning rate every "
-                 "step would be N times shorter.",
-            "c": "Dividing the learning rate by N would make the steps N^2 times shorter: the mean's gradient is "
-                 "already N times smaller than the sum's.",
-            "d": "The gradients differ by exactly the factor N (the mean is J / N), so the learning rate must "
-                 "grow by N, not by sqrt(N).",
+            "a": "The mean's gradient is the sum's gradient divided by N = 200, so with the same rate every step "
+                 "would be 200 times shorter. She needs 0.05 * 200 = 10.",
+            "c": "0.00025 = 0.05 / 200 divides by N, the wrong way: the mean's gradient is already 200 times "
+                 "smaller than the sum's, so the rate must be 200 times larger, 0.05 * 200 = 10.",
+            "d": "0.707 = 0.05 * sqrt(200). The gradients differ by exactly the factor N (the mean is J / N), so "
+                 "the rate must grow by N = 200, not by sqrt(N): 0.05 * 200 = 10.",
         },
     },
 }

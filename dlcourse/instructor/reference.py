@@ -79,14 +79,14 @@ QUESTIONS = {
                "the Iris loss starts in Section 6.",
     },
     "q_grad_shape": {
-        "answer": "a",
+        "answer": "b",
         "why": {
-            "b": "(10,) is the shape of dL/db: the bias gradient sums the rows of dL/dZ over the batch. "
-                 "dL/dZ has one entry per logit, so it has the shape of Z.",
-            "c": "(10, 10) is one sample's softmax Jacobian dp/dz. The loss is a single number, so its "
-                 "gradient with respect to Z has exactly the shape of Z.",
-            "d": "The loss is a single number, but its gradient has the shape of the thing you differentiate "
-                 "with respect to: one partial derivative per entry of Z.",
+            "a": "(32, 10) is the shape of dL/dZ, one entry per logit. The loss is one number, so its gradient "
+                 "with respect to W has one entry per weight: the shape of W, (784, 10).",
+            "c": "(32, 784) is the shape of the inputs X. The gradient with respect to W has the shape of W, "
+                 "(784, 10): it is X^T G, a (784, 32) matrix times the (32, 10) matrix G = dL/dZ.",
+            "d": "(784, 784) is the shape of X^T X. The gradient with respect to W has one entry per weight, so "
+                 "it has the shape of W, (784, 10): X^T G with G = dL/dZ of shape (32, 10).",
         },
     },
 }

@@ -5,25 +5,29 @@
 #
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({{COLAB_URL}})
 #
-# A classifier turns **scores** (logits) into **probabilities** with the softmax, and is
-# trained by making the **cross-entropy** between those probabilities and the true labels
-# small. In this notebook you write both from scratch in numpy, make them numerically
-# safe, derive the gradient, check it numerically, and train a softmax regression on Iris.
+# A classifier turns **scores** (logits) into **probabilities** with the softmax. It is trained
+# by making the **cross-entropy** between those probabilities and the true labels small. In this
+# notebook you write both from scratch in numpy and make them numerically safe. Then you derive
+# the gradient, check it numerically, and train a softmax regression on Iris.
 #
 # **Goals**
-# 1. Implement `softmax` that is stable for huge logits.
-# 2. Implement the cross-entropy (log-loss) and read the slides' examples with it.
-# 3. Compute the same loss straight from the logits with the log-sum-exp trick.
-# 4. Derive the gradient of the loss with respect to the logits step by step (the softmax
-#    Jacobian, then the chain rule), and check it with central differences.
-# 5. Train a softmax regression with gradient descent, choose its learning rate on
+# 1. Implement a `softmax` that is stable for huge logits.
+# 2. Find a loss that rewards confident right answers, and implement it (the cross-entropy).
+# 3. Compute the same loss straight from the logits, without overflow.
+# 4. Derive the gradient of the loss with respect to the logits in three steps, and check it
+#    with central differences.
+# 5. Train a softmax regression with gradient descent. Choose its learning rate $\eta$ on
 #    validation data, and touch the test set once (>= 0.90 test accuracy on Iris).
 #
-# Short **questions** (set a variable such as `q_softmax_shift = "b"`) check the ideas;
-# each wrong answer gets an explanation when it is graded.
+# Short **questions** check the ideas: you set a variable such as `q_softmax_shift = "b"`, and
+# each wrong answer gets an explanation when it is graded. **Written questions** ask you to
+# explain in a few sentences; a person grades them.
 #
 # Fill in every cell that says `# YOUR CODE HERE`, then run the test cell below it.
 # Some tests are hidden: they run when your notebook is graded.
+#
+# **How to use the hints.** Try each exercise first. If a visible test fails, its message ends
+# with a hint. Other hints sit in collapsed blocks: open them only after you have tried.
 
 # %% setup id=setup-1
 # Set-up: in Colab this installs the course package; elsewhere it does nothing.
@@ -51,8 +55,7 @@ device_report(("numpy",));
 # %% params id=params-1
 # Training size: CI may shrink it; the published notebook uses these values.
 NUM_EPOCHS = 500
-LR = 0.5                        # the default; the validation split below picks among the candidates
-LR_CANDIDATES = [0.01, 0.1, 0.5]
+LR_CANDIDATES = [0.01, 0.1, 1.0, 10.0, 100.0]   # the learning rates the validation study compares
 
 # %% [markdown] id=markdown-2
 # ## 1 · Softmax
@@ -62,18 +65,25 @@ LR_CANDIDATES = [0.01, 0.1, 0.5]
 #
 # $$\mathrm{softmax}(z)_j = \frac{e^{z_j}}{\sum_k e^{z_k}}$$
 #
-# The slides' example: the scores $[2, 1, -0.1]$ give $e^{z} = [7.389, 2.718, 0.905]$; the
+# The slides' example: the scores $[2, 1, -0.1]$ give $e^{z} = [7.389, 2.718, 0.905]$. The
 # normalisation factor is their sum, $11.012$, so the probabilities are $[0.67, 0.25, 0.08]$.
+
+# %% [markdown] id=markdown-2b
+# **Numerical stability.** `np.exp(1000)` is `inf`, and `inf / inf` is `nan`. Logits of
+# that size do occur in practice. Find a way to compute the same probabilities without any
+# overflow. A batch may hold rows of very different scales, and each row must stay safe.
 #
-# **Numerical stability.** `np.exp(1000)` is `inf`, and `inf / inf` is `nan`. Since
-# $\mathrm{softmax}(z) = \mathrm{softmax}(z - c)$ for any constant $c$, subtract the largest
-# score **of each row** before `exp`: the largest exponent becomes $e^0 = 1$ and nothing
-# overflows. (Subtracting one maximum for the whole batch is not enough: a row whose scores
-# are all far below it underflows to $0/0$.)
+# <details><summary>Hint (try first)</summary>
 #
-# ### Exercise 1.1 · `softmax`
-# Work along the **last axis**, so that the same code takes one sample `(C,)`, a batch
-# `(N, C)` or any `(..., C)` array.
+# $e^{a - c} = e^{a} / e^{c}$. What happens to the numerator and to the denominator of the
+# softmax if you subtract the same number $c$ from every score of a row? Which $c$ keeps every
+# exponent at most 0?
+# </details>
+#
+# ### Exercise 1.1 · `softmax` — Warm-up (transcription)
+# This is the notebook's one transcription: the formula is on screen. What you must work out
+# is the safe computation. Work along the **last axis**, so that the same code takes one
+# sample `(C,)`, a batch `(N, C)` or any `(..., C)` array.
 
 # %% solution id=softmax
 def softmax(z):
@@ -92,8 +102,8 @@ def softmax(z):
     ### END SOLUTION
 
 # %% [markdown] id=markdown-3
-# **Expected output** of the cell below: `[0.671 0.247 0.082]` for the slides' scores
-# (the slides round to two decimals; the first row of the table sums to 1).
+# **Expected output** of the cell below: `[0.671 0.247 0.082]` for the slides' scores.
+# The slides round them to two decimals.
 
 # %% id=code-1
 print(np.round(softmax(np.array([2.0, 1.0, -0.1])), 3))
@@ -146,13 +156,14 @@ passed("softmax_stability")
 
 # %% [markdown] id=markdown-4
 # ### Question 1.2 · Shifting every score
-# You add 100 to each of the slides' scores and compute `softmax([102, 101, 99.9])`.
-# What do you get? Think first, then try it in a scratch cell.
+# A model gives the slides' scores $[2, 1, -0.1]$ to an image. After an update, its bias of
+# every class has grown by 100, so the scores are $[102, 101, 99.9]$. What does the softmax
+# give now? Work it out on paper first, then try it in a scratch cell.
 #
-# - **a** the same probabilities as before, `[0.67, 0.25, 0.08]`
-# - **b** probabilities much closer to uniform, about `[0.34, 0.33, 0.33]`
-# - **c** `nan`, because $e^{102}$ overflows
-# - **d** a more peaked distribution, close to `[1, 0, 0]`
+# - **a** the same probabilities, `[0.67, 0.25, 0.08]`
+# - **b** flatter probabilities, close to `[0.34, 0.33, 0.33]`
+# - **c** `nan` in every entry, since $e^{102}$ overflows
+# - **d** sharper probabilities, close to `[0.99, 0.01, 0.00]`
 #
 # Set `q_softmax_shift` to one letter.
 
@@ -190,15 +201,23 @@ pd.DataFrame(np.c_[paulo.T, georgia.T], index=diseases,
 
 # %% [markdown] id=markdown-6
 # Both pick the right disease in both questions (the largest probability), so accuracy says
-# they are equally good. The **cross-entropy** (log-loss) rewards confidence in the right
-# answer:
+# they are equally good. We want a loss that also rewards confidence in the right answer.
 #
-# $$\mathrm{logloss} = -\frac{1}{N}\sum_{i=1}^{N}\sum_{j=1}^{M} y_{i,j}\,\log p_{i,j}$$
+# Write $p_{\text{true}}$ for the probability a doctor gives to the right answer of one
+# question. A good loss for one question has three properties:
+# 1. it is 0 when $p_{\text{true}} = 1$, a certain right answer;
+# 2. it grows without limit as $p_{\text{true}}$ goes to 0;
+# 3. it adds up over independent questions. The chance of being right on two questions is the
+#    product of the two $p_{\text{true}}$, and the loss of the pair must be the sum of the two
+#    losses.
 #
-# Only the probability given to the true class counts. A probability of exactly 0 for the
-# true class would give $\log 0 = -\infty$, so clip $p$ to $[\varepsilon, 1]$ first.
+# One function you know has all three properties. The loss of a batch is the **mean** of the
+# losses of its samples. This loss is called the **cross-entropy** (or log-loss).
 #
 # ### Exercise 2.1 · `cross_entropy`
+# The labels are one-hot: `y_true[i]` is 1 at the true class and 0 elsewhere. Use that to pick
+# $p_{\text{true}}$ of every sample without a loop. A probability of exactly 0 for the true
+# class would make the loss infinite, so first clip `p` to $[\varepsilon, 1]$ (`eps`).
 
 # %% solution id=cross_entropy
 def cross_entropy(y_true, p, eps=1e-12):
@@ -209,7 +228,7 @@ def cross_entropy(y_true, p, eps=1e-12):
         p: predicted probabilities, shape (N, C).
         eps: p is clipped to [eps, 1] before the log.
     Returns:
-        float: -(1/N) * sum over samples and classes of y_true * log(p).
+        float: the mean over the N samples of each sample's loss.
     """
     ### BEGIN SOLUTION
     p = np.clip(np.asarray(p, dtype=np.float64), eps, 1.0)
@@ -218,8 +237,8 @@ def cross_entropy(y_true, p, eps=1e-12):
     ### END SOLUTION
 
 # %% [markdown] id=markdown-7
-# **Expected output:** Paulo about `0.804`, Georgia about `0.078`: the more confident
-# doctor has the lower loss.
+# **Expected output:** two numbers, and Paulo's loss is about ten times Georgia's. The more
+# confident doctor has the lower loss.
 
 # %% id=code-2
 print(f"Paulo:   {cross_entropy(answers, paulo):.3f}")
@@ -230,8 +249,10 @@ print(f"Georgia: {cross_entropy(answers, georgia):.3f}")
 ce_paulo = cross_entropy(answers, paulo)
 check(np.ndim(ce_paulo) == 0, f"cross_entropy must return one number, got shape {np.shape(ce_paulo)}.",
       hint="sum over classes and average over samples.")
-check_close(ce_paulo, -(np.log(0.5) + np.log(0.4)) / 2, "cross_entropy for Paulo",
-            hint="average over the N samples (divide by N, not by N * C), and keep the minus sign.")
+check_close(ce_paulo, 0.8047189562170501, "cross_entropy for Paulo",
+            hint="the function with the three properties is -log. One sample's loss is -log(p_true), "
+                 "that is -sum_j y_j * log(p_j) for a one-hot y. Average over the N samples (divide "
+                 "by N, not by N * C).")
 check(cross_entropy(answers, georgia) < ce_paulo,
       "Georgia is more confident in the right answers, so her loss must be lower than Paulo's.")
 ### BEGIN HIDDEN TESTS
@@ -252,7 +273,8 @@ y = np.array([[1.0, 0.0], [0.0, 1.0]])
 p = np.array([[0.0, 1.0], [0.0, 1.0]])
 loss = cross_entropy(y, p)
 check_finite(loss, "cross_entropy with p = 0 for a true class", hint="np.clip(p, eps, 1) before np.log.")
-check_close(loss, -np.log(1e-12) / 2, "cross_entropy with p = 0 for a true class", rtol=1e-6)
+check_close(loss, 13.815510557964274, "cross_entropy with p = 0 for a true class", rtol=1e-6,
+            hint="clip p to [eps, 1] with the eps argument (1e-12 by default), then take the loss as usual.")
 ### BEGIN HIDDEN TESTS
 check_close(cross_entropy(y, p, eps=1e-7), -np.log(1e-7) / 2, "cross_entropy with eps=1e-7", rtol=1e-6,
             hint="use the eps argument, not a constant.")
@@ -263,7 +285,8 @@ passed("cross_entropy_clipping")
 
 # %% [markdown] id=markdown-8
 # **The slides' log-loss table**: a model's probabilities for 10 clients over 4 labels, and
-# the true labels. Which client costs the most?
+# the true labels. Which client costs the most? The cell below uses your `cross_entropy` on
+# one client at a time.
 
 # %% id=code-3
 client_probs = np.array([
@@ -272,7 +295,7 @@ client_probs = np.array([
     [0.421, 0.091, 0.353, 0.135], [0.215, 0.323, 0.279, 0.182], [0.139, 0.123, 0.347, 0.390],
     [0.155, 0.036, 0.311, 0.498]])
 client_labels = one_hot([1, 3, 0, 3, 1, 2, 2, 2, 0, 3], 4)
-per_client = -np.sum(client_labels * np.log(client_probs), axis=1)
+per_client = np.array([cross_entropy(client_labels[i:i + 1], client_probs[i:i + 1]) for i in range(10)])
 table = pd.DataFrame({"true label": client_labels.argmax(1),
                       "p(true label)": (client_labels * client_probs).sum(1),
                       "loss": per_client.round(3)},
@@ -281,12 +304,10 @@ print(f"log-loss of the table: {cross_entropy(client_labels, client_probs):.4f}"
 table
 
 # %% [markdown] id=markdown-9
-# **Two pictures of the loss.** Left: the softmax probabilities of the slides' example when the
-# first score $z_0$ moves and the others stay at $1$ and $-0.1$ — only the differences between
-# scores matter, and a large gap pushes a probability towards 1. Right: the loss of one sample,
-# $-\log p_{\text{true}}$, as a function of the probability given to the true class, with the
-# doctors' four answers marked: a confident right answer costs almost nothing, a confident
-# wrong one costs without bound.
+# **Two pictures of the loss.** The left panel shows the softmax probabilities of the slides'
+# example as the first score $z_0$ moves. The other two scores stay at $1$ and $-0.1$. The
+# right panel shows the loss of one sample, computed with your `cross_entropy`, against the
+# probability given to the true class. It marks the doctors' four answers.
 
 # %% id=code-4
 z0 = np.linspace(-4, 6, 201)
@@ -301,15 +322,38 @@ ax1.annotate("the slides' z0 = 2", (2.0, 0.9), xytext=(2.3, 0.9))
 ax1.set(xlabel="score z0", ylabel="probability", title="softmax([z0, 1, -0.1])")
 ax1.legend(loc="center left")
 p_true = np.linspace(0.005, 1.0, 400)
-ax2.plot(p_true, -np.log(p_true))
+ax2.plot(p_true, [cross_entropy(np.array([[1.0, 0.0]]), np.array([[q, 1.0 - q]])) for q in p_true])
 for who, probs_who, marker in [("Paulo", paulo, "o"), ("Georgia", georgia, "s")]:
     p_right = (answers * probs_who).sum(axis=1)
-    ax2.plot(p_right, -np.log(p_right), marker, ms=8, label=who)
-ax2.set(xlabel="probability of the true class", ylabel="loss  -log p", title="cross-entropy of one sample",
+    ax2.plot(p_right, [cross_entropy(np.array([[1.0, 0.0]]), np.array([[q, 1.0 - q]])) for q in p_right],
+             marker, ms=8, label=who)
+ax2.set(xlabel="probability of the true class", ylabel="loss", title="cross-entropy of one sample",
         ylim=(0, 5.5))
 ax2.legend()
 plt.tight_layout()
 plt.show()
+
+# %% written id=w_accuracy_loss points=2
+# **Written question (2 points).** Paulo and Georgia have the same accuracy, but different
+# losses. Why do we train a classifier by making the cross-entropy small, and not by making
+# the accuracy large directly? Think of what happens to each one when a weight of the model
+# changes by a tiny amount. Use the right panel above in your answer.
+#
+# === BEGIN MARK SCHEME ===
+# **Model answer.** Accuracy only changes when the largest probability moves to another class.
+# A tiny change of a weight almost never does that, so the accuracy stays the same: its
+# gradient is zero almost everywhere, and it jumps where it changes. Gradient descent gets no
+# direction from it. The cross-entropy is smooth: any change of $p_{\text{true}}$ changes the
+# loss, so every weight has a useful gradient. The right panel also shows that it keeps
+# rewarding a more confident right answer, and that a confident wrong answer costs a lot.
+# So it pushes the model towards right answers with margin, which accuracy ignores.
+#
+# **Rubric.** 2 points: says that accuracy is piecewise constant (zero or undefined gradient,
+# so gradient descent cannot use it), and that the cross-entropy is smooth and changes with
+# the confidence in the true class. 1 point: only one of these two ideas, or "the loss
+# measures confidence" without the link to gradients. 0 points: "cross-entropy is more
+# accurate" or "accuracy is only for testing", with no reason.
+# === END MARK SCHEME ===
 
 # %% [markdown] id=markdown-10
 # ### Question 2.1 · The loss of a uniform guess
@@ -325,6 +369,9 @@ q_uniform_loss = 2.303
 
 # %% test id=test_q_uniform_loss points=1
 """q_uniform_loss: the mean cross-entropy of a uniform guess over 10 classes."""
+check(not (isinstance(q_uniform_loss, tuple) and len(q_uniform_loss) == 2),
+      f"q_uniform_loss: answer with one number, got the tuple {show(q_uniform_loss)}.",
+      hint="Python writes decimals with a point: 2.303, not 2,303. A comma makes a tuple of two numbers.")
 check(np.ndim(q_uniform_loss) == 0 and np.issubdtype(np.asarray(q_uniform_loss).dtype, np.number),
       f"q_uniform_loss: answer with a number, got {show(q_uniform_loss)}.")
 ### BEGIN HIDDEN TESTS
@@ -337,15 +384,23 @@ passed("q_uniform_loss")
 # %% [markdown] id=markdown-11
 # ## 3 · Cross-entropy straight from the logits
 #
-# Computing `softmax` and then `log` loses precision: a probability that underflows to 0
-# becomes $\log 0$ and is clipped, so the loss is wrong (for logits $[0, 1000]$ with true
-# class 0 the loss is $1000$, not $-\log 10^{-12} \approx 27.6$). Work with logs instead:
+# Computing `softmax` and then `log` loses precision. Take logits $[0, 1000]$ with true
+# class 0. The softmax gives class 0 a probability that underflows to 0. The log of 0 is then
+# clipped, so the loss comes out as $-\log 10^{-12} \approx 27.6$. The exact loss is $1000$.
 #
-# $$\log \mathrm{softmax}(z)_j = z_j - \log\sum_k e^{z_k}
-#   = z_j - m - \log\sum_k e^{z_k - m}, \qquad m = \max_k z_k$$
+# The cure is to never form the tiny probability. Take the log of the softmax's definition
+# and simplify it by hand. You get $\log p_j$ as $z_j$ minus one term that is shared by the
+# whole row. That term still holds an `exp` that can overflow: make it safe with the shift you
+# used in Exercise 1.1.
 #
-# This is the **log-sum-exp** trick. The frameworks' losses that take logits use it: PyTorch's
-# `nn.CrossEntropyLoss` (which always expects logits) and Keras's
+# <details><summary>Hint (try first)</summary>
+#
+# $\log(a / b) = \log a - \log b$, and $\log e^{z_j} = z_j$. For the shared term, pull
+# $e^{m}$ out of the sum, where $m$ is the largest score of the row.
+# </details>
+#
+# The result is called the **log-sum-exp** trick. The frameworks' losses that take logits use
+# it: PyTorch's `nn.CrossEntropyLoss` (which always expects logits) and Keras's
 # `keras.losses.CategoricalCrossentropy(from_logits=True)`.
 #
 # ### Exercise 3.1 · `cross_entropy_from_logits`
@@ -372,7 +427,9 @@ def cross_entropy_from_logits(y_true, z):
 z = np.array([[2.0, 1.0, -0.1], [0.5, 0.5, 3.0]])
 y = one_hot([0, 2], 3)
 expected = -np.mean(np.log((np.exp(z) / np.exp(z).sum(1, keepdims=True))[[0, 1], [0, 2]]))
-check_close(cross_entropy_from_logits(y, z), expected, "cross_entropy_from_logits on moderate logits")
+check_close(cross_entropy_from_logits(y, z), expected, "cross_entropy_from_logits on moderate logits",
+            hint="log softmax(z)_j = z_j - m - log(sum_k exp(z_k - m)), with m the largest score of the "
+                 "row. The loss is the mean over samples of -log softmax(z)_true.")
 huge = cross_entropy_from_logits(np.array([[1.0, 0.0]]), np.array([[0.0, 1000.0]]))
 check_finite(huge, "cross_entropy_from_logits with a logit of 1000",
              hint="subtract the row maximum inside the log-sum-exp.")
@@ -397,19 +454,22 @@ passed("cross_entropy_from_logits")
 #
 # Training needs $\partial L / \partial z$. You can look the answer up, but it is worth deriving
 # once, in three small steps that are each checked. Start with **one sample**: logits
-# $z \in \mathbb{R}^C$, probabilities $p = \mathrm{softmax}(z)$, one-hot label $y$, loss
-# $L = -\sum_i y_i \log p_i$.
+# $z \in \mathbb{R}^C$, probabilities $p = \mathrm{softmax}(z)$, a one-hot label $y$, and
+# the loss $L$ of this one sample, as in Exercise 2.1.
 #
-# **Step 1 · the softmax Jacobian.** Every $p_i$ depends on every $z_j$ (through the sum in
-# the denominator). The Jacobian $J_{ij} = \partial p_i / \partial z_j$ is a $C \times C$ matrix.
-# Differentiate $p_i = e^{z_i} / S$ with $S = \sum_k e^{z_k}$ by the quotient rule, once for
-# $j = i$ and once for $j \neq i$.
+# **Step 1 · the softmax Jacobian.** Every $p_i$ depends on every $z_j$, through the sum in
+# the denominator. The Jacobian $J_{ij} = \partial p_i / \partial z_j$ is a $C \times C$ matrix.
+# Write $p_i = e^{z_i} / S$ with $S = \sum_k e^{z_k}$. Differentiate it by the quotient rule,
+# once for $j = i$ and once for $j \neq i$. Write both results with $p_i$ and $p_j$ only.
 #
-# <details><summary>Hint</summary>
+# Try it on paper first. Two facts to check your result: the probabilities always sum to 1,
+# and raising $z_i$ raises $p_i$.
 #
-# $\partial S / \partial z_j = e^{z_j}$. For $j = i$: $\frac{e^{z_i} S - e^{z_i} e^{z_i}}{S^2} = p_i - p_i^2$.
-# For $j \neq i$: $\frac{0 - e^{z_i} e^{z_j}}{S^2} = -p_i p_j$. Together
-# $J_{ij} = p_i(\delta_{ij} - p_j)$, that is $J = \mathrm{diag}(p) - p\,p^\top$.
+# <details><summary>Hint (try first)</summary>
+#
+# $\partial e^{z_i} / \partial z_j$ is $e^{z_i}$ when $j = i$ and 0 otherwise, and
+# $\partial S / \partial z_j = e^{z_j}$. After the quotient rule, split each fraction into
+# products of $e^{z_i} / S$ and $e^{z_j} / S$.
 # </details>
 #
 # ### Exercise 4.1 · `softmax_jacobian`
@@ -437,9 +497,10 @@ J = softmax_jacobian(np.array([2.0, 1.0, -0.1]))
 check_shape(J, (3, 3), "softmax_jacobian([2, 1, -0.1])", hint="one row per probability, one column per score.")
 check_close(J.sum(axis=0), np.zeros(3), "column sums of the Jacobian", atol=1e-12,
             hint="the probabilities always sum to 1, so moving one score cannot change their sum: "
-                 "each column must sum to 0. Did you forget the -p_i p_j terms?")
+                 "each column must sum to 0. The quotient rule gives p_i - p_i**2 on the diagonal and "
+                 "-p_i * p_j off it: J[i, j] = p_i * (1[i == j] - p_j), that is diag(p) - outer(p, p).")
 check(np.all(np.diag(J) > 0), f"the diagonal of the Jacobian must be positive (raising z_i raises p_i), "
-      f"got {np.round(np.diag(J), 4)}.", hint="check the sign: J = diag(p) - p p^T.")
+      f"got {np.round(np.diag(J), 4)}.", hint="check the sign: J = diag(p) - outer(p, p).")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import reference as ref
 
@@ -461,28 +522,27 @@ check_finite(big, "softmax_jacobian([1000, 0, -1000])", hint="compute p with a s
 passed("softmax_jacobian")
 
 # %% [markdown] id=markdown-13
-# **Step 2 · the chain rule.** The loss depends on $z$ only through $p$. First
-# $\partial L / \partial p_i = -y_i / p_i$; then
+# **Step 2 · the chain rule.** The loss depends on $z$ only through $p$. So
 #
-# $$\frac{\partial L}{\partial z_j} = \sum_i \frac{\partial L}{\partial p_i}\, J_{ij},
-#   \qquad\text{that is}\qquad \frac{\partial L}{\partial z} = J^\top \frac{\partial L}{\partial p}.$$
+# $$\frac{\partial L}{\partial z_j} = \sum_i \frac{\partial L}{\partial p_i}\, J_{ij}.$$
 #
-# Write this out for a one-hot $y$ and simplify as far as you can.
+# First find $\partial L / \partial p_i$ from your loss of Exercise 2.1. Then
+# combine it with your Jacobian, for a one-hot $y$, and simplify as far as you can. The
+# result is short.
 #
-# <details><summary>Hint</summary>
+# <details><summary>Hint (try first)</summary>
 #
-# With true class $t$, $\partial L/\partial p = -\tfrac{1}{p_t} e_t$, so
-# $\partial L/\partial z_j = -\tfrac{1}{p_t} J_{tj} = -(\delta_{tj} - p_j) = p_j - y_j$.
-# The famous result: $\partial L / \partial z = p - y$.
+# Let $t$ be the true class. The loss is $-\log p_t$. So only
+# $\partial L / \partial p_t$ is not zero. In the sum over $i$ only row $t$ of $J$ is left.
 # </details>
 #
 # ### Exercise 4.2 · `one_sample_logit_grad`
-# Return $\partial L/\partial z$ for one sample, shape `(C,)`. Either use your Jacobian and the
-# chain rule, or the simplified form if you derived it.
+# Return $\partial L/\partial z$ for one sample, shape `(C,)`. You may use your Jacobian and
+# the chain rule, or the simplified form if you found it.
 
 # %% solution id=one_sample_logit_grad
 def one_sample_logit_grad(y, z):
-    """Gradient of -sum(y * log softmax(z)) with respect to z, for one sample.
+    """Gradient of one sample's cross-entropy loss with respect to its scores z.
 
     Args:
         y: one-hot label, shape (C,).
@@ -503,9 +563,10 @@ def one_sample_logit_grad(y, z):
 g = one_sample_logit_grad(np.array([0.0, 1.0, 0.0]), np.array([2.0, 1.0, -0.1]))
 check_shape(g, (3,), "one_sample_logit_grad for the slides' scores", hint="one entry per score.")
 check_close(np.sum(g), 0.0, "the sum of the gradient's entries", atol=1e-10,
-            hint="you may have returned dL/dp: apply the chain rule through the Jacobian (dL/dz = J^T dL/dp).")
+            hint="you may have returned dL/dp = -y / p: apply the chain rule through the Jacobian, "
+                 "dL/dz = J^T dL/dp. For a one-hot y it simplifies to p - y.")
 check(g[1] < 0, f"the gradient for the true class (index 1) must be negative, so that gradient descent raises "
-      f"its score; got {g[1]:.4f}.", hint="the sign: dL/dp_i = -y_i / p_i.")
+      f"its score; got {g[1]:.4f}.", hint="the sign: dL/dp_i = -y_i / p_i, and dL/dz = p - y.")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import reference as ref
 
@@ -524,12 +585,13 @@ passed("one_sample_logit_grad")
 
 # %% [markdown] id=markdown-14
 # **Step 3 · a batch.** Our loss is the **mean** over $N$ samples. Each sample's loss depends
-# only on its own row of logits, so row $i$ of $\partial L / \partial Z$ is that sample's
-# gradient from Step 2, scaled by the mean's factor.
+# only on its own row of logits. So each row of $\partial L / \partial Z$ comes from Step 2.
+# Think about what the mean does to it.
 #
-# <details><summary>Hint</summary>
+# <details><summary>Hint (try first)</summary>
 #
-# $$\frac{\partial\, \mathrm{logloss}}{\partial Z} = \frac{1}{N}\left(\mathrm{softmax}(Z) - Y\right)$$
+# $L = \frac{1}{N} \sum_i L_i$, and $L_i$ depends only on row $i$ of $Z$. Differentiate with
+# respect to one entry $Z_{ij}$: only one term of the sum is left.
 # </details>
 #
 # ### Exercise 4.3 · `softmax_cross_entropy_grad`
@@ -560,6 +622,16 @@ grad = softmax_cross_entropy_grad(y, z)
 check_shape(grad, (2, 3), "softmax_cross_entropy_grad")
 check_close(grad.sum(axis=1), np.zeros(2), "row sums of the gradient", atol=1e-12,
             hint="each row of softmax(z) - y sums to 0.")
+def _mean_loss(zz):  # the mean cross-entropy of this small batch, for a central difference
+    return -np.mean(np.log(np.exp(zz) / np.exp(zz).sum(axis=1, keepdims=True))[[0, 1], [0, 2]])
+
+
+step = np.zeros_like(z)
+step[0, 0] = 1e-6
+check_close(grad[0, 0], (_mean_loss(z + step) - _mean_loss(z - step)) / 2e-6,
+            "the gradient's entry [0, 0] against a central difference", rtol=1e-6,
+            hint="dL/dZ = (softmax(Z) - Y) / N: the gradient of Step 2 for each row, divided by N because "
+                 "the loss is a mean over the N samples.")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import reference as ref
 
@@ -578,25 +650,26 @@ for n, c in [(1, 3), (5, 4), (16, 10)]:
 passed("softmax_cross_entropy_grad")
 
 # %% [markdown] id=markdown-15
-# ### Question 4.4 · The shape of a gradient
-# A batch of 32 images with 10 classes gives logits `Z` of shape `(32, 10)`. What is the shape
-# of $\partial L / \partial Z$ for the mean cross-entropy $L$?
+# ### Question 4.4 · The shape of a weight gradient
+# A model reads a batch of 32 images of $28 \times 28$ pixels, flattened to 784 inputs. It has
+# 10 classes and computes the logits $Z = XW + b$, of shape `(32, 10)`. What is the shape of
+# $\partial L / \partial W$ for the mean cross-entropy $L$?
 #
 # - **a** `(32, 10)`
-# - **b** `(10,)`
-# - **c** `(10, 10)`
-# - **d** `()`, a single number
+# - **b** `(784, 10)`
+# - **c** `(32, 784)`
+# - **d** `(784, 784)`
 #
 # Set `q_grad_shape` to one letter.
 
 # %% solution id=q_grad_shape
 # Your answer: q_grad_shape = "<one letter: a, b, c or d>"
 ### BEGIN SOLUTION
-q_grad_shape = "a"
+q_grad_shape = "b"
 ### END SOLUTION
 
 # %% test id=test_q_grad_shape points=1
-"""q_grad_shape: the shape of dL/dZ for a batch."""
+"""q_grad_shape: the shape of dL/dW for a batch."""
 check_choice(q_grad_shape, ["a", "b", "c", "d"], "q_grad_shape")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import reference as ref
@@ -608,14 +681,11 @@ passed("q_grad_shape")
 # %% [markdown] id=markdown-16
 # ## 5 · Checking gradients numerically
 #
-# How do you know a gradient you derived by hand is right? Compare it with **central
-# differences**: for each entry $x_i$,
-#
-# $$\frac{\partial f}{\partial x_i} \approx \frac{f(x + h e_i) - f(x - h e_i)}{2h}$$
-#
-# The error of central differences shrinks like $h^2$; forward differences
-# $(f(x + h e_i) - f(x)) / h$ only like $h$, too coarse to tell a right gradient from a
-# slightly wrong one. Compare in float64, with the relative error `rel_error`.
+# How do you know a gradient you derived by hand is right? Compare it with a numerical
+# estimate. For each entry $x_i$, evaluate $f$ at two points placed symmetrically around $x$:
+# $x + h e_i$ and $x - h e_i$, where $e_i$ is the unit vector of entry $i$. The slope of the
+# straight line through these two points estimates $\partial f / \partial x_i$. This estimate is
+# called **central differences**. Compare in float64, with the relative error `rel_error`.
 #
 # ### Exercise 5.1 · `numerical_gradient`
 # Change one entry at a time, and put it back afterwards: the caller's `x` must be
@@ -656,7 +726,8 @@ check_shape(g, x.shape, "numerical_gradient of sum(x**3) at a (2, 3) x",
 check_unchanged(x_before, x, "x", hint="put each entry back after changing it, or work on a copy.")
 check(rel_error(g, 3 * x ** 2) < 1e-7, f"numerical_gradient of sum(x**3) is not accurate enough: relative "
       f"error {rel_error(g, 3 * x ** 2):.1e}.",
-      hint="use central differences (f(x+h) - f(x-h)) / (2h); forward differences are too coarse.")
+      hint="the two points are 2h apart: (f(x + h e_i) - f(x - h e_i)) / (2h). Forward differences "
+           "(f(x + h e_i) - f(x)) / h are too coarse.")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import reference as ref
 
@@ -694,26 +765,74 @@ analytic = softmax_cross_entropy_grad(y_check, z_check)
 numeric = numerical_gradient(lambda zz: cross_entropy_from_logits(y_check, zz), z_check)
 print(f"relative error: {rel_error(analytic, numeric):.2e}")
 
+# %% [markdown] id=markdown-17b
+# **How large should $h$ be?** The figure below estimates the derivative of $\sin$ at $x = 1$,
+# where the exact value is $\cos 1$. It uses your `numerical_gradient` and, for comparison,
+# forward differences $(f(x + h) - f(x)) / h$. Both axes are logarithmic.
+
+# %% id=code-5b
+x_point = np.array([1.0])
+steps = np.logspace(-13, -1, 49)
+central_err = [abs(numerical_gradient(lambda v: np.sin(v[0]), x_point, h=h)[0] - np.cos(1.0)) for h in steps]
+forward_err = [abs((np.sin(1.0 + h) - np.sin(1.0)) / h - np.cos(1.0)) for h in steps]
+plt.figure(figsize=(6, 3.8))
+plt.loglog(steps, forward_err, "o-", ms=3, label="forward differences")
+plt.loglog(steps, central_err, "s-", ms=3, label="central differences (yours)")
+plt.xlabel("step h")
+plt.ylabel("error of the estimate")
+plt.title("Numerical derivative of sin at x = 1")
+plt.legend()
+plt.show()
+
+# %% written id=w_step_size points=3
+# **Written question (3 points).** Explain the figure above.
+# 1. As $h$ shrinks from $10^{-1}$, both errors fall. Why does the central error fall faster?
+#    Read the two slopes from the figure.
+# 2. Why do both errors rise again when $h$ becomes very small?
+# 3. Which $h$ would you choose for central differences, and why is the default `h=1e-5` a
+#    sensible choice?
+#
+# === BEGIN MARK SCHEME ===
+# **Model answer.** (1) A Taylor expansion gives
+# $f(x \pm h) = f(x) \pm h f'(x) + \tfrac{h^2}{2} f''(x) \pm \tfrac{h^3}{6} f'''(x) + \dots$
+# Forward differences keep the $h f''/2$ term, so their error shrinks like $h$: slope 1 on the
+# log-log plot (the error falls ten times per decade). In central differences the $h^2$ terms
+# cancel, so the error is about $h^2 f'''/6$: slope 2 (a hundred times per decade).
+# (2) Rounding: float64 stores $f$ with a relative error of about $10^{-16}$. The difference of
+# two nearly equal values keeps that absolute error, and dividing by $h$ magnifies it like
+# $10^{-16}/h$. For tiny $h$ this rounding error dominates, so the curves rise with slope -1.
+# (3) The best $h$ balances the two errors: about $10^{-8}$ for forward differences and about
+# $10^{-5}$ for central differences (error near $10^{-12}$). So `h=1e-5` sits near the minimum of
+# the central curve.
+#
+# **Rubric.** 3 points, one per part: (1) truncation error of order $h$ versus $h^2$ (the $h^2$
+# term cancels), read as slopes 1 and 2; (2) round-off: cancellation of nearly equal numbers
+# divided by a small $h$; (3) a choice near $10^{-5}$ (anything from $10^{-6}$ to $10^{-4}$),
+# justified by the balance of the two errors. Half credit is not given within a part. No
+# point for part 1 if it only says "central is more accurate" without a reason.
+# === END MARK SCHEME ===
+
 # %% [markdown] id=markdown-18
 # ## 6 · Softmax regression on Iris
 #
-# Put it together: a linear model $Z = XW + b$, probabilities $\mathrm{softmax}(Z)$, the
-# mean cross-entropy as the loss, and full-batch gradient descent. With $G = \partial L/\partial Z$
-# from Exercise 4.3, the chain rule gives $\partial L/\partial W$ (shape $(D, C)$, like $W$) and
-# $\partial L/\partial b$ (shape $(C,)$). Work out which products of $X$ and $G$ have those shapes.
+# Put it together: a linear model $Z = XW + b$, probabilities $\mathrm{softmax}(Z)$, the mean
+# cross-entropy as the loss, and full-batch gradient descent. Exercise 4.3 gives
+# $G = \partial L/\partial Z$. Use the chain rule to find $\partial L/\partial W$ and
+# $\partial L/\partial b$ from $X$ and $G$.
 #
-# <details><summary>Hint</summary>
+# <details><summary>Hint (try first)</summary>
 #
-# $$\frac{\partial L}{\partial W} = X^\top G \quad (D, C), \qquad
-#   \frac{\partial L}{\partial b} = \textstyle\sum_i G_i \quad (C,)$$
+# A gradient has the shape of the parameter it belongs to. Find the product of $X$ (or
+# $X^\top$) and $G$ that has the shape of $W$. Each bias entry is added to every row of $Z$.
 # </details>
 #
-# Each epoch steps **against** the gradient: $W \leftarrow W - \mathrm{lr}\,\partial L/\partial W$.
+# Each epoch takes one step **against** the gradient, with the learning rate $\eta$ (the
+# argument `lr`): $W \leftarrow W - \eta\,\partial L/\partial W$, and the same for $b$.
 #
 # ### Exercise 6.1 · `train_softmax_regression`
 # Initialise `W` with `0.01 * rng.standard_normal((D, C))` where
-# `rng = np.random.default_rng(seed)`, and `b` with zeros. In each epoch: compute the logits,
-# record the loss **before** the update, then update `W` and `b`. Return `(W, b, losses)`.
+# `rng = np.random.default_rng(seed)`, and `b` with zeros. In each epoch, compute the logits
+# and record the loss **before** the update. Then update `W` and `b`. Return `(W, b, losses)`.
 
 # %% solution id=train_softmax_regression
 def train_softmax_regression(X, y, num_classes, lr=0.1, epochs=200, seed=0):
@@ -723,7 +842,7 @@ def train_softmax_regression(X, y, num_classes, lr=0.1, epochs=200, seed=0):
         X: inputs, shape (N, D).
         y: integer class labels, shape (N,).
         num_classes: C.
-        lr: learning rate.
+        lr: the learning rate eta.
         epochs: number of gradient steps (one per epoch).
         seed: seed of the weight initialisation.
     Returns:
@@ -746,31 +865,68 @@ def train_softmax_regression(X, y, num_classes, lr=0.1, epochs=200, seed=0):
     ### END SOLUTION
 
 # %% [markdown] id=markdown-19
-# **Choosing the learning rate on validation data.** The learning rate is a choice, and a choice
-# made by looking at the test set makes the test score optimistic. So carve a **validation
-# split** out of the training data (a quarter of it, stratified), train each candidate in
-# `LR_CANDIDATES` on the rest, and keep the one with the lowest validation loss. The test split
-# is not touched here.
+# **Choosing the learning rate on validation data.** The learning rate $\eta$ is a choice. A
+# choice made by looking at the test set makes the test score optimistic. So we carve a
+# **validation split** out of the training data: a quarter of it, stratified. The cell below
+# trains one model for each rate in `LR_CANDIDATES` on the rest. It keeps the rate with the
+# lowest validation loss. The test split is not touched here.
+
+# %% written id=w_learning_rate points=2
+# **Written question (2 points). Predict, then check.** Before you run the next cell, write
+# down which of the five rates you expect to win, and what you expect from $\eta = 100$. Then
+# run the cell and look at the figure. Explain what happens with the smallest rate and with
+# the largest one. Why can the rate with the lowest *training* loss still lose on validation?
+#
+# === BEGIN MARK SCHEME ===
+# **Model answer.** With $\eta = 0.01$ the steps are too small: after 500 epochs the loss is
+# still far above the others and still falling, so the model is underfitted. With
+# $\eta = 100$ the steps overshoot: in the first epochs the training loss jumps far above its
+# start ($\log 3 \approx 1.10$) and goes up and down instead of falling. The weights become very
+# large, so the model is very confident, and its validation loss is the worst of all. The
+# training loss can keep falling for large rates because the weights grow along a direction
+# that separates the training points. On the validation points this makes confident
+# mistakes, and a confident mistake costs a lot (Section 2). So the rate with the lowest
+# training loss is not the one with the lowest validation loss. In this study validation
+# picks a middle rate ($\eta = 1$).
+#
+# **Rubric.** 2 points: explains both ends (too small: slow, loss still high; too large:
+# overshoot, loss rises or oscillates) and why training loss is not the criterion (large or
+# overconfident weights hurt on unseen data). The prediction itself earns no points whether
+# right or wrong; the explanation after running does. 1 point: both ends explained but no
+# reason why validation differs from training, or only one end. 0 points: "the largest rate
+# is always best" or no link to the figure.
+# === END MARK SCHEME ===
 
 # %% id=code-6
 from dlcourse.data import stratified_split   # scikit-learn's train_test_split(..., stratify=y)
 
 X_train, X_test, y_train, y_test = load_iris(test_size=0.3, seed=0)
 X_fit, X_val, y_fit, y_val = stratified_split(X_train, y_train, test_size=0.25, seed=0)
-val_losses = {}
+val_losses, curves = {}, {}
 for lr_candidate in LR_CANDIDATES:
-    W_c, b_c, _ = train_softmax_regression(X_fit, y_fit, num_classes=3, lr=lr_candidate, epochs=NUM_EPOCHS)
+    W_c, b_c, curves[lr_candidate] = train_softmax_regression(X_fit, y_fit, num_classes=3, lr=lr_candidate,
+                                                              epochs=NUM_EPOCHS)
     val_losses[lr_candidate] = cross_entropy_from_logits(one_hot(y_val, 3), X_val @ W_c + b_c)
     val_acc = np.mean(np.argmax(X_val @ W_c + b_c, axis=1) == y_val)
-    print(f"lr={lr_candidate:<5}  validation loss {val_losses[lr_candidate]:.3f}  validation accuracy {val_acc:.3f}")
+    print(f"η = {lr_candidate:<6g} training loss {curves[lr_candidate][-1]:.3f}  "
+          f"validation loss {val_losses[lr_candidate]:.3f}  validation accuracy {val_acc:.3f}")
 best_lr = min(val_losses, key=val_losses.get)
-print(f"chosen learning rate: {best_lr}")
+print(f"chosen learning rate: η = {best_lr:g}")
+
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+for lr_candidate, curve in curves.items():
+    ax1.plot(np.arange(1, len(curve) + 1), curve, label=f"η = {lr_candidate:g}")
+ax1.set(xscale="log", yscale="log", xlabel="epoch", ylabel="training loss", title="Training loss per rate")
+ax1.legend()
+ax2.bar([f"{lr:g}" for lr in val_losses], list(val_losses.values()))
+ax2.set(yscale="log", xlabel="learning rate η", ylabel="validation loss", title="Validation loss after training")
+plt.tight_layout()
+plt.show()
 
 # %% [markdown] id=markdown-20
-# Now train with the chosen learning rate on the **whole** training split and plot the loss;
-# then, once, measure the test accuracy. **Expected:** the validation picks `lr=0.5`, the loss
-# falls smoothly from about `1.10` (= log 3, a uniform guess) and the test accuracy is at least
-# `0.90`.
+# Now train with the chosen learning rate on the **whole** training split and plot the loss.
+# Then, once, measure the test accuracy. **Expected:** the loss falls smoothly, and the test
+# accuracy is at least `0.90`.
 
 # %% id=code-7
 W, b, losses = train_softmax_regression(X_train, y_train, num_classes=3, lr=best_lr, epochs=NUM_EPOCHS)
@@ -788,10 +944,12 @@ W_t, b_t, losses_t = train_softmax_regression(Xtr, ytr, num_classes=3, lr=0.5, e
 check_shape(W_t, (4, 3), "W")
 check_shape(b_t, (3,), "b")
 check(len(losses_t) == 500, f"losses should hold one value per epoch (500), got {len(losses_t)}.")
+_grad_hint = ("with G = dL/dZ from Exercise 4.3, dL/dW = X.T @ G (shape (D, C)) and dL/db = G.sum(axis=0) "
+              "(shape (C,)). Step against them: W -= lr * dL/dW, b -= lr * dL/db.")
 check(losses_t[-1] < losses_t[0], f"the loss did not fall: first {losses_t[0]:.3f}, last {losses_t[-1]:.3f}.",
-      hint="step against the gradient: W -= lr * dW.")
+      hint=_grad_hint)
 accuracy = np.mean(np.argmax(Xte @ W_t + b_t, axis=1) == yte)
-check(accuracy >= 0.90, f"test accuracy on Iris is {accuracy:.3f}, want >= 0.90.")
+check(accuracy >= 0.90, f"test accuracy on Iris is {accuracy:.3f}, want >= 0.90.", hint=_grad_hint)
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import reference as ref
 
@@ -838,20 +996,18 @@ passed("train_softmax_regression")
 
 # %% [markdown] id=markdown-21
 # ## What you should remember
-# - The softmax turns scores into probabilities along the class axis; subtract each row's
-#   maximum first so that `exp` never overflows.
-# - The cross-entropy only looks at the probability of the true class, and rewards
-#   confident right answers: Georgia beats Paulo although both got 2/2.
-# - Compute the loss from the logits with log-sum-exp; clip probabilities if you must
-#   take their log.
-# - The softmax Jacobian is $\mathrm{diag}(p) - p p^\top$; through the chain rule the gradient of
-#   the mean softmax cross-entropy with respect to the logits becomes $(\mathrm{softmax}(Z) - Y)/N$,
-#   and central differences in float64 confirm it.
-# - Only differences between scores matter to the softmax; a uniform guess over $C$ classes
-#   costs $\log C$.
-# - Choose settings such as the learning rate on a validation split carved from the training
-#   data; measure the test set once, at the end.
-# - Gradient descent steps **against** the gradient.
+# - The softmax turns scores into probabilities along the class axis. Only the differences
+#   between scores matter, so subtract each row's maximum before `exp`.
+# - The cross-entropy looks only at the probability of the true class. It rewards confident
+#   right answers: Georgia beats Paulo although both got 2/2.
+# - Compute the loss from the logits with log-sum-exp. Clip probabilities if you must take
+#   their log.
+# - The gradient of the mean softmax cross-entropy with respect to the logits is simple. You
+#   derived it from the softmax Jacobian and the chain rule, and central differences
+#   confirmed it.
+# - Check every hand-derived gradient with central differences, and choose their step $h$ with care.
+# - Choose settings such as the learning rate $\eta$ on a validation split carved from the
+#   training data. Measure the test set once, at the end.
 
 # %% id=code-8
 # Versions of the libraries this notebook ran with.

@@ -6,25 +6,29 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({{COLAB_URL}})
 #
 # Frameworks compute gradients for you, but it pays to do it once by hand. In this notebook
-# you build the slides' small network in numpy: forward propagation layer by layer, the
-# binary cross-entropy, the **deltas** that carry the error backwards, the gradients of every
-# weight and bias, and gradient descent. Then you check your gradients numerically, train
-# the network on a non-linear problem, and see that Keras gives the same loss.
+# you build the slides' small network in numpy. You write forward propagation layer by layer
+# and the binary cross-entropy. Then you derive the **deltas** that carry the error backwards,
+# and the gradients of every weight and bias. Finally you check your gradients numerically,
+# train the network on a non-linear problem, and see that Keras gives the same loss.
 #
 # **Goals**
-# 1. Implement a sigmoid that never overflows, and its derivative.
-# 2. Derive backpropagation in small checked steps: the output delta, then the recursion
-#    that carries a delta back one layer.
+# 1. Implement a sigmoid that never overflows, and find its derivative.
+# 2. Derive backpropagation in small checked steps: the output delta, then the rule that
+#    carries a delta back one layer.
 # 3. Write a `Network` class: `forward`, the summed binary cross-entropy `loss`,
 #    `backward` (backpropagation) and `fit` (full-batch gradient descent).
 # 4. Write `gradient_check`, which compares `backward` with central differences.
 # 5. Learn the two-moons problem (>= 0.95 test accuracy) and plot the decision boundary.
 #
-# Short **questions** (set a variable such as `q_w2_shape = "b"`) check the ideas; each wrong
-# answer gets an explanation when it is graded.
+# Short **questions** check the ideas: you set a variable such as `q_w2_shape = "b"`, and each
+# wrong answer gets an explanation when it is graded. **Written questions** ask you to explain
+# in a few sentences; a person grades them.
 #
 # Fill in every cell that says `# YOUR CODE HERE`, then run the test cell below it.
 # Some tests are hidden: they run when your notebook is graded.
+#
+# **How to use the hints.** Try each exercise first. If a visible test fails, its message ends
+# with a hint. Other hints sit in collapsed blocks: open them only after you have tried.
 
 # %% setup id=setup-1
 # Set-up: in Colab this installs the course package; elsewhere it does nothing.
@@ -78,10 +82,10 @@ LR = 0.05
 # $$z^{(2)} = a^{(1)} W^{(2)} + b^{(2)}, \quad a^{(2)} = \sigma(z^{(2)}) \qquad (3 \times 3)$$
 # $$z^{(3)} = a^{(2)} W^{(3)} + b^{(3)}, \quad \hat y = a^{(3)} = \sigma(z^{(3)}) \qquad (3 \times 1)$$
 #
-# with $W^{(1)}$ of shape $(2, 4)$, $W^{(2)}$ $(4, 3)$, $W^{(3)}$ $(3, 1)$, and one bias per
-# unit: $b^{(1)}$ $(4,)$, $b^{(2)}$ $(3,)$, $b^{(3)}$ $(1,)$. (The slides leave the biases out;
-# we keep them, as every framework does. Adding $b$ to a $(3, 4)$ matrix broadcasts it over
-# the rows.) Each row of $z^{(1)}$ holds one observation, e.g. the first is
+# Here $W^{(1)}$ has shape $(2, 4)$, $W^{(2)}$ $(4, 3)$ and $W^{(3)}$ $(3, 1)$. There is one
+# bias per unit: $b^{(1)}$ $(4,)$, $b^{(2)}$ $(3,)$, $b^{(3)}$ $(1,)$. The slides leave the
+# biases out; we keep them, as every framework does. Adding $b$ to a $(3, 4)$ matrix
+# broadcasts it over the rows. Each row of $z^{(1)}$ holds one observation; the first is
 # $5 w^{(1)}_{1j} + 2 w^{(1)}_{2j} + b^{(1)}_j$.
 
 # %% setup id=setup-3
@@ -91,10 +95,10 @@ pd.DataFrame({"x_1": X_toy[:, 0], "x_2": X_toy[:, 1], "y": y_toy}, index=["#1", 
 
 # %% [markdown] id=markdown-3
 # The picture below draws the slides' network with the shape of every array for the $N = 3$
-# observations: the input $X$ $(3, 2)$, the weight matrices and biases between the layers, and
-# $z^{(k)}$, $a^{(k)}$ under each layer, down to the output $\hat y$ $(3, 1)$. Check one product
-# yourself: $(3, 2) \cdot (2, 4)$ gives $(3, 4)$. Keep the picture at hand for Section 4: every
-# gradient has the shape of its parameter.
+# observations. It shows the input $X$ $(3, 2)$, the weight matrices and biases between the
+# layers, and $z^{(k)}$, $a^{(k)}$ under each layer, down to the output $\hat y$ $(3, 1)$.
+# Check one product yourself: $(3, 2) \cdot (2, 4)$ gives $(3, 4)$. Keep the picture at hand
+# for Section 4.
 
 # %% id=code-1
 # The drawing helpers live in dlcourse/plotting.py (matplotlib patches, no image files).
@@ -128,20 +132,19 @@ passed("q_param_count")
 #
 # $$\sigma(z) = \frac{1}{1 + e^{-z}}$$
 #
-# Its derivative can be written with $\sigma$ itself: differentiate $(1 + e^{-z})^{-1}$ and
-# look for $\sigma(z)$ and $1 - \sigma(z) = e^{-z} / (1 + e^{-z})$ in the result.
+# The formula as written overflows. For $z = -1000$, `np.exp(1000)` is `inf`, and numpy warns
+# `overflow encountered in exp`. The result, $1/\infty = 0$, happens to be right. But a
+# warning in every training step hides real problems.
 #
-# <details><summary>Hint</summary>
+# The rule: only ever take `exp` of a **non-positive** number. For $z \ge 0$ the formula above
+# already does that. For $z < 0$, find another expression, equal to $\sigma(z)$, in which `exp`
+# only sees a non-positive number. Try it on paper first.
 #
-# $$\sigma'(z) = \frac{e^{-z}}{(1 + e^{-z})^2} = \sigma(z)\,\bigl(1 - \sigma(z)\bigr)$$
+# <details><summary>Hint (try first)</summary>
+#
+# Multiply the numerator and the denominator of $\sigma(z)$ by the same positive number. Which
+# number turns $e^{-z}$ into something that cannot overflow when $z < 0$?
 # </details>
-#
-# The formula as written overflows: for $z = -1000$, `np.exp(1000)` is `inf` and numpy warns
-# `overflow encountered in exp` (the result, $1/\infty = 0$, happens to be right, but a
-# warning in every training step hides real problems). Only ever take `exp` of a
-# **non-positive** number: with $e = e^{-|z|} \in (0, 1]$,
-#
-# $$\sigma(z) = \frac{1}{1 + e} \text{ for } z \ge 0, \qquad \sigma(z) = \frac{e}{1 + e} \text{ for } z < 0.$$
 #
 # Careful: `np.where(z >= 0, 1 / (1 + np.exp(-z)), ...)` still computes `np.exp(-z)` for
 # **every** entry before choosing, so it still overflows.
@@ -155,7 +158,7 @@ def sigmoid(z):
     Args:
         z: a number or an array of any shape.
     Returns:
-        1 / (1 + exp(-z)), an array shaped like z (float64), with values in [0, 1].
+        sigma(z), an array shaped like z (float64), with values in [0, 1].
     """
     ### BEGIN SOLUTION
     z = np.asarray(z, dtype=np.float64)
@@ -199,8 +202,9 @@ with warnings.catch_warnings():
     except (FloatingPointError, RuntimeWarning) as exc:
         check(False, f"sigmoid([-1000, 1000]) raised a floating-point warning "
               f"({type(exc).__name__}).",
-              hint="take np.exp only of -|z| (never of a large positive number); np.where "
-                   "evaluates both branches for every entry.")
+              hint="take np.exp only of -|z|. With e = exp(-|z|): sigma(z) = 1 / (1 + e) for z >= 0 "
+                   "and e / (1 + e) for z < 0. np.where evaluates both branches for every entry, so "
+                   "compute e first and use it in both.")
 check_finite(extreme, "sigmoid([-1000, 1000])")
 check_close(extreme, [0.0, 1.0], "sigmoid([-1000, 1000])", atol=1e-300)
 ### BEGIN HIDDEN TESTS
@@ -222,7 +226,17 @@ passed("sigmoid_stability")
 
 # %% [markdown] id=markdown-7
 # ### Exercise 2.2 · `sigmoid_prime`
-# The derivative **with respect to $z$**. Reuse your `sigmoid`.
+# Backpropagation needs the derivative $\sigma'(z)$ **with respect to $z$**. Differentiate
+# $(1 + e^{-z})^{-1}$ on paper. Then write the result with $\sigma(z)$ only, without any `exp`.
+# Reuse your `sigmoid`, so that the derivative cannot overflow either.
+#
+# Two facts to check your result: $\sigma'(0) = 0.25$, and $\sigma'(-z) = \sigma'(z)$.
+#
+# <details><summary>Hint (try first)</summary>
+#
+# Write the derivative as a product of two fractions, each with the denominator $1 + e^{-z}$.
+# What is $1 - \sigma(z)$?
+# </details>
 
 # %% solution id=sigmoid_prime
 def sigmoid_prime(z):
@@ -231,7 +245,7 @@ def sigmoid_prime(z):
     Args:
         z: a number or an array of any shape (the pre-activation, not sigmoid(z)).
     Returns:
-        sigmoid(z) * (1 - sigmoid(z)), shaped like z.
+        d sigma / dz at z, shaped like z.
     """
     ### BEGIN SOLUTION
     s = sigmoid(z)
@@ -241,7 +255,8 @@ def sigmoid_prime(z):
 # %% test id=test_sigmoid_prime points=1
 """sigmoid_prime: 0.25 at 0, equal to central differences of the sigmoid, 0 far out, no warning."""
 check_close(sigmoid_prime(0.0), 0.25, "sigmoid_prime(0)",
-            hint="the argument is z: compute s = sigmoid(z) first, then s * (1 - s).")
+            hint="sigma'(z) = e^(-z) / (1 + e^(-z))^2 = sigma(z) * (1 - sigma(z)). The argument is z: "
+                 "compute s = sigmoid(z) first, then s * (1 - s).")
 z = np.array([-3.0, -0.5, 1.0, 2.0])
 numeric = (1 / (1 + np.exp(-(z + 1e-6))) - 1 / (1 + np.exp(-(z - 1e-6)))) / 2e-6
 check_close(sigmoid_prime(z), numeric, "sigmoid_prime([-3, -0.5, 1, 2]) vs central differences",
@@ -274,13 +289,15 @@ passed("sigmoid_prime")
 
 # %% [markdown] id=markdown-8
 # ### Question 2.3 · A saturated unit
-# A sigmoid unit's pre-activation is $z = 10$. About how large is $\sigma'(10)$, the factor by
-# which this unit scales the error flowing back through it?
+# During training, one hidden unit's pre-activation reaches $z = 10$ for every observation.
+# Backpropagation multiplies the error that flows back through this unit by $\sigma'(10)$.
+# About how large is this factor? Work it out from your formula, then check it with
+# `sigmoid_prime`.
 #
 # - **a** about `0.25`
 # - **b** about `4.5e-5`
-# - **c** about `1`
-# - **d** exactly `0`
+# - **c** about `0.99995`
+# - **d** exactly `0.0`
 #
 # Set `q_saturation` to one letter.
 
@@ -320,22 +337,20 @@ print("per observation:", per_obs.round(3), " J =", per_obs.sum().round(3))
 # %% [markdown] id=markdown-10
 # ## 4 · Backpropagation: the deltas
 #
-# Write $\delta^{(k)} = \partial J / \partial z^{(k)}$, the error at the pre-activation of
-# layer $k$, shaped like $z^{(k)}$ (one row per observation). Backpropagation is three ideas,
-# each a short derivation; try them on paper before you open a hint.
+# Write $\delta^{(k)} = \partial J / \partial z^{(k)}$ for the error at the pre-activation of
+# layer $k$. It is shaped like $z^{(k)}$, with one row per observation. Backpropagation rests on
+# three ideas, each a short derivation. Try them on paper before you open a hint.
 #
 # **Step 1 · the output delta.** Observation $i$ contributes
-# $l_i = -\bigl(y_i \log \hat y_i + (1 - y_i) \log(1 - \hat y_i)\bigr)$ with
-# $\hat y_i = \sigma(z^{(3)}_i)$. Compute $\partial l_i / \partial \hat y_i$, multiply by
-# $\partial \hat y_i / \partial z^{(3)}_i = \hat y_i (1 - \hat y_i)$, and simplify.
+# $l_i = -\bigl(y_i \log \hat y_i + (1 - y_i) \log(1 - \hat y_i)\bigr)$ to $J$, with
+# $\hat y_i = \sigma(z^{(3)}_i)$. Find $\partial l_i / \partial z^{(3)}_i$ by the chain rule,
+# through $\hat y_i$, and simplify it as far as you can. Your $\sigma'$ from Exercise 2.2 helps.
+# The result is very short.
 #
-# <details><summary>Hint</summary>
+# <details><summary>Hint (try first)</summary>
 #
-# $\partial l_i / \partial \hat y_i = -\frac{y_i}{\hat y_i} + \frac{1 - y_i}{1 - \hat y_i}
-# = \frac{\hat y_i - y_i}{\hat y_i (1 - \hat y_i)}$. The sigmoid's derivative cancels the
-# denominator:
-#
-# $$\delta^{(3)} = \hat y - y \qquad (N \times 1)$$
+# Put the two terms of $\partial l_i / \partial \hat y_i$ over one common denominator. Then
+# compare that denominator with $\sigma'(z^{(3)}_i)$ written with $\hat y_i$.
 # </details>
 #
 # ### Exercise 4.1 · `output_delta`
@@ -364,6 +379,19 @@ check_shape(d3, (3, 1), "output_delta for y_hat (3, 1) and y (3,)",
 check(d3[0, 0] > 0 and d3[1, 0] < 0,
       f"observation #1 (y=0) must have a positive delta and #2 (y=1) a negative one, got {d3.ravel().round(3)}.",
       hint="the sign: y_hat - y, so that gradient descent moves y_hat towards y.")
+y_hat_v = np.array([[0.2], [0.9], [0.6]])
+z3_v = np.log(y_hat_v / (1.0 - y_hat_v))  # the pre-activations that give these outputs
+
+
+def _bce_each(zz):  # each observation's loss as a function of its pre-activation
+    s = 1.0 / (1.0 + np.exp(-zz))
+    return -(y_toy[:, None] * np.log(s) + (1.0 - y_toy[:, None]) * np.log(1.0 - s))
+
+
+check_close(d3, (_bce_each(z3_v + 1e-6) - _bce_each(z3_v - 1e-6)) / 2e-6,
+            "output_delta for the slides' outputs against central differences", rtol=1e-6,
+            hint="dl/dy_hat = (y_hat - y) / (y_hat (1 - y_hat)), and the sigmoid's derivative "
+                 "y_hat (1 - y_hat) cancels the denominator: delta3 = y_hat - y.")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_backprop as ref
 
@@ -382,19 +410,42 @@ for n in (1, 4, 9):
 ### END HIDDEN TESTS
 passed("output_delta")
 
+# %% written id=w_output_delta points=2
+# **Written question (2 points).** Your output delta has no $\sigma'$ factor, but every hidden
+# delta carries the factor $a \odot (1 - a)$. Take one observation with $y = 1$ and a very
+# wrong output, $\hat y = 10^{-4}$. Compare its output delta with the delta you would get from
+# the squared error $\tfrac12 (\hat y - y)^2$, which does keep the factor $\sigma'$. Why is the
+# cross-entropy the better partner for a sigmoid output? Give both numbers.
+#
+# === BEGIN MARK SCHEME ===
+# **Model answer.** With the binary cross-entropy, $\delta = \hat y - y \approx -1$: the
+# largest possible signal, exactly when the output is most wrong. With the squared error,
+# $\delta = (\hat y - y)\,\sigma'(z) = (\hat y - y)\,\hat y (1 - \hat y) \approx -1 \cdot 10^{-4}$.
+# The saturated sigmoid almost stops the error, so the weights barely move and learning stalls
+# while the output is confidently wrong. The cross-entropy's $1/(\hat y (1 - \hat y))$ cancels
+# the sigmoid's derivative, so its gradient stays large. (Hidden sigmoid units still carry
+# $a(1 - a)$, so they can still saturate.)
+#
+# **Rubric.** 2 points: both deltas (about $-1$ and about $-10^{-4}$), and the conclusion that
+# the squared error's gradient vanishes for a saturated, confidently wrong output while the
+# cross-entropy's does not. 1 point: the right idea without the numbers, or the numbers
+# without the conclusion. 0 points: "cross-entropy is for classification" with no argument.
+# === END MARK SCHEME ===
+
 # %% [markdown] id=markdown-11
-# **Step 2 · back one layer.** $z^{(3)} = a^{(2)} W^{(3)} + b^{(3)}$ and $a^{(2)} = \sigma(z^{(2)})$.
-# The error at $z^{(3)}$ reaches $a^{(2)}$ through $W^{(3)}$, then $z^{(2)}$ through the sigmoid.
-# Work out, with the shapes from the figure, which product of $\delta^{(3)}$ $(N \times 1)$ and
-# $W^{(3)}$ $(3 \times 1)$ gives an $(N \times 3)$ array, and what the sigmoid contributes
-# (it acts elementwise, so its derivative multiplies elementwise, $\odot$).
+# **Step 2 · back one layer.** Here $z^{(3)} = a^{(2)} W^{(3)} + b^{(3)}$ and
+# $a^{(2)} = \sigma(z^{(2)})$. The error at $z^{(3)}$ reaches $a^{(2)}$ through $W^{(3)}$, and
+# then $z^{(2)}$ through the sigmoid. Use the shapes from the figure. Which product of
+# $\delta^{(3)}$ $(N \times 1)$ and $W^{(3)}$ $(3 \times 1)$ gives an $(N \times 3)$ array? And
+# what does the sigmoid contribute? It acts on each entry alone, so its derivative multiplies
+# entry by entry ($\odot$).
 #
-# <details><summary>Hint</summary>
+# <details><summary>Hint (try first)</summary>
 #
-# $\partial J / \partial a^{(2)} = \delta^{(3)} W^{(3)\top}$, and $\sigma'(z^{(2)}) = a^{(2)} \odot (1 - a^{(2)})$:
-#
-# $$\delta^{(2)} = \delta^{(3)} W^{(3)\top} \odot a^{(2)} \odot (1 - a^{(2)}) \qquad (N \times 3)$$
-# $$\delta^{(1)} = \delta^{(2)} W^{(2)\top} \odot a^{(1)} \odot (1 - a^{(1)}) \qquad (N \times 4)$$
+# Write the chain rule for one entry first:
+# $\partial J / \partial a^{(2)}_{ij} = \sum_m \delta^{(3)}_{im} W^{(3)}_{jm}$. Which matrix
+# product computes this sum for every $i$ and $j$ at once? And you can write
+# $\sigma'(z^{(2)})$ with $a^{(2)}$ alone.
 # </details>
 #
 # ### Exercise 4.2 · `hidden_delta`
@@ -426,7 +477,8 @@ check_shape(d2, (3, 3), "hidden_delta for delta_next (3, 1), W_next (3, 1), a (3
 d_wide = hidden_delta(np.ones((2, 5)), np.ones((4, 5)), np.full((2, 4), 0.5))
 check_shape(d_wide, (2, 4), "hidden_delta for delta_next (2, 5), W_next (4, 5), a (2, 4)")
 check_close(d_wide, np.full((2, 4), 1.25), "hidden_delta with all ones and a = 0.5",
-            hint="multiply by the sigmoid's derivative a * (1 - a) (0.25 here), not by a alone.")
+            hint="delta = (delta_next @ W_next.T) * a * (1 - a): multiply by the sigmoid's derivative "
+                 "a * (1 - a) (0.25 here), not by a alone.")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_backprop as ref
 
@@ -450,35 +502,28 @@ for n, units, n_next in [(3, 3, 1), (5, 4, 3), (2, 6, 2)]:
 passed("hidden_delta")
 
 # %% [markdown] id=markdown-12
-# **Step 3 · the gradients of the parameters.** $z^{(k)} = a^{(k-1)} W^{(k)} + b^{(k)}$, so each
-# weight $W^{(k)}_{jm}$ meets the input $a^{(k-1)}_{ij}$ of every observation $i$. The gradient
-# must have the shape of the parameter: $(n_{\text{prev}}, n_{\text{out}})$ for $W^{(k)}$ and
-# $(n_{\text{out}},)$ for $b^{(k)}$.
+# **Step 3 · the gradients of the parameters.** Here $z^{(k)} = a^{(k-1)} W^{(k)} + b^{(k)}$. So
+# each weight $W^{(k)}_{jm}$ meets the input $a^{(k-1)}_{ij}$ of every observation $i$. Find
+# $\partial J / \partial W^{(k)}$ and $\partial J / \partial b^{(k)}$ from $a^{(k-1)}$ and
+# $\delta^{(k)}$. You will need them in `Network.backward` below. Use the question below to
+# check your idea of the shapes first.
 #
-# <details><summary>Hint</summary>
+# <details><summary>Hint (try first)</summary>
 #
-# Each weight matrix gets the activations that **entered** its layer (transposed) times the
-# layer's delta; each bias gets the delta summed over the observations (the loss is a sum, so
-# the gradient is a sum too):
-#
-# $$\frac{\partial J}{\partial W^{(3)}} = a^{(2)\top} \delta^{(3)} \;(3 \times 1), \quad
-#   \frac{\partial J}{\partial W^{(2)}} = a^{(1)\top} \delta^{(2)} \;(4 \times 3), \quad
-#   \frac{\partial J}{\partial W^{(1)}} = X^{\top} \delta^{(1)} \;(2 \times 4)$$
-# $$\frac{\partial J}{\partial b^{(k)}} = \sum_{i=1}^{N} \delta^{(k)}_{i,:}$$
-#
-# $a^{(2)\top}$ is $(3 \text{ units} \times N)$ and $\delta^{(3)}$ is $(N \times 1)$, so the
-# product sums over the observations and is shaped like $W^{(3)}$. It is the **activation**
-# $a$ that multiplies the delta, not the pre-activation $z$.
+# For one entry, $\partial J / \partial W^{(k)}_{jm} = \sum_i a^{(k-1)}_{ij}\, \delta^{(k)}_{im}$:
+# a sum over the observations. Write it as one matrix product. Each bias $b^{(k)}_m$ is added
+# to every row of $z^{(k)}$. It is the **activation** $a$ that multiplies the delta, not the
+# pre-activation $z$.
 # </details>
 #
 # ### Question 4.3 · The shape of a gradient
-# In the slides' network (row-major, $N = 3$ observations), what is the shape of
-# $\partial J / \partial W^{(2)}$?
+# You train the slides' network (row-major) on a batch of $N = 200$ observations. What is
+# the shape of $\partial J / \partial W^{(2)}$?
 #
 # - **a** `(4, 3)`
 # - **b** `(3, 4)`
-# - **c** `(3, 3)`
-# - **d** `(3,)`
+# - **c** `(200, 3)`
+# - **d** `(200, 4)`
 #
 # Set `q_w2_shape` to one letter.
 
@@ -500,24 +545,25 @@ passed("q_w2_shape")
 
 # %% [markdown] id=markdown-13
 # **Gradient descent** (steepest descent) then steps against the gradient, with a learning
-# rate $\rho$: $W^{(k)} \leftarrow W^{(k)} - \rho\, \partial J / \partial W^{(k)}$, and the same
-# for $b^{(k)}$.
+# rate $\eta$ (the argument `lr`): $W^{(k)} \leftarrow W^{(k)} - \eta\, \partial J / \partial W^{(k)}$,
+# and the same for $b^{(k)}$.
 #
 # ## 5 · The `Network` class
 #
 # One class for any number of layers: `Network(2, [4, 3])` is the slides' network. The
-# constructor is given: it draws $W^{(k)} \sim \mathcal N(0, 1/n_{\text{prev}})$ and sets the
+# constructor is given. It draws $W^{(k)} \sim \mathcal N(0, 1/n_{\text{prev}})$, sets the
 # biases to 0, and stores them in two lists, `self.weights` and `self.biases`. Every method
 # must read the parameters from these lists (the tests put their own weights there).
 #
 # ### Exercise 5.1 · `Network`
 # - `forward(X)` returns $\hat y$ of shape `(N, output_dim)`. Keep what `backward` needs
 #   (the activations of every layer) in an attribute of `self`.
-# - `loss(X, y)` returns $J$, the **sum** above, as a float. `y` may be shaped `(N,)` (as
-#   `y_toy`) or `(N, output_dim)`: reshape it to the shape of $\hat y$ first (`(N,) - (N, 1)`
-#   would broadcast to `(N, N)`!). Clip $\hat y$ to `[1e-12, 1 - 1e-12]` before the logs.
+# - `loss(X, y)` returns $J$, the **sum** of Section 3, as a float. `y` may be shaped `(N,)`
+#   (as `y_toy`) or `(N, output_dim)`. Reshape it to the shape of $\hat y$ first: `(N,) - (N, 1)`
+#   would broadcast to `(N, N)`! Clip $\hat y$ to `[1e-12, 1 - 1e-12]` before the logs.
 # - `backward(X, y)` runs a forward pass and returns `(grads_W, grads_b)`: two lists shaped
-#   like `self.weights` and `self.biases`. It must not change the parameters.
+#   like `self.weights` and `self.biases`. Use your three steps of Section 4, from the last
+#   layer back to the first. It must not change the parameters.
 # - `fit(X, y, lr=0.5, epochs=1000)`: full-batch gradient descent. In each epoch, record the
 #   loss **before** the update, then update every weight and bias. Return the list of losses.
 #
@@ -603,9 +649,9 @@ class Network:
         ### END SOLUTION
 
 # %% [markdown] id=markdown-14
-# **Expected output** of the cell below: the shapes `(2, 4) (4, 3) (3, 1)`, three
-# probabilities strictly between 0 and 1, and a loss near $3 \log 2 \approx 2.08$ (a
-# small random network gives probabilities near 0.5).
+# **Expected output** of the cell below: the shapes `(2, 4) (4, 3) (3, 1)`, and three
+# probabilities strictly between 0 and 1. The loss is near $3 \log 2 \approx 2.08$, because a
+# small random network gives probabilities near 0.5.
 
 # %% id=code-4
 net = Network(2, [4, 3], seed=0)
@@ -806,11 +852,8 @@ for k in range(3):
 passed("Network_backward_autograd")
 
 # %% [markdown] id=markdown-15
-# **Gradient descent on the slides' example.** With `lr=0.5` the loss falls from about
-# 2.1 and the network ends up predicting the three labels. Because $J$ is a **sum**, its
-# gradient grows with the number of observations: for the 200 observations of Section 7 this
-# notebook uses a learning rate 10 times smaller (`LR = 0.05` instead of `0.5`). The mean loss
-# that frameworks use hides this.
+# **Gradient descent on the slides' example.** With `lr=0.5` the loss falls from about 2.1,
+# and the network ends up predicting the three labels.
 
 # %% id=code-5
 net = Network(2, [4, 3], seed=0)
@@ -867,14 +910,14 @@ passed("Network_fit")
 
 # %% [markdown] id=markdown-16
 # ### Question 5.2 · A sum or a mean
-# You replace the summed loss $J$ by the mean $J / N$ (what Keras and PyTorch use by default)
-# and want exactly the same gradient-descent steps as before. What must happen to the
-# learning rate?
+# In Section 7 you train on $N = 200$ observations with the summed loss $J$ and $\eta = 0.05$.
+# A classmate uses the mean loss $J / N$ instead, as Keras and PyTorch do by default. She wants
+# exactly the same gradient-descent steps as yours. Which learning rate must she use?
 #
-# - **a** nothing: keep it
-# - **b** multiply it by $N$
-# - **c** divide it by $N$
-# - **d** multiply it by $\sqrt{N}$
+# - **a** $\eta = 0.05$
+# - **b** $\eta = 10$
+# - **c** $\eta = 0.00025$
+# - **d** $\eta = 0.707$
 #
 # Set `q_sum_vs_mean` to one letter.
 
@@ -897,16 +940,16 @@ passed("q_sum_vs_mean")
 # %% [markdown] id=markdown-17
 # ## 6 · Checking the gradients numerically
 #
-# A bug in `backward` does not crash: the network just learns badly, or not at all. So
-# compare every gradient with central differences, $\bigl(J(\theta + h) - J(\theta - h)\bigr) / 2h$,
-# one parameter at a time. For one parameter array, with $a$ the analytic (backprop) and $n$
-# the numeric gradient, the relative error is
+# A bug in `backward` does not crash: the network just learns badly, or not at all. So compare
+# every gradient with central differences, as in notebook 01, one parameter at a time. For one
+# parameter array, let $a$ be the analytic (backprop) gradient and $n$ the numeric one. Their
+# relative error is
 #
 # $$\frac{\lVert a - n \rVert}{\lVert a \rVert + \lVert n \rVert} \qquad (0 \text{ when both are } 0)$$
 #
-# It does not depend on the scale of the loss (an absolute error $\lVert a - n \rVert$ would
-# look tiny for a small loss and huge for a big one). In float64, a correct `backward` gives
-# about $10^{-9}$ or less; a wrong one $10^{-2}$ or more.
+# It does not depend on the scale of the loss. An absolute error $\lVert a - n \rVert$ would
+# look tiny for a small loss and huge for a big one. In float64, a correct `backward` gives
+# about $10^{-9}$ or less; a wrong one gives $10^{-2}$ or more.
 #
 # ### Exercise 6.1 · `gradient_check`
 # Use only `network.weights`, `network.biases`, `network.loss(X, y)` and
@@ -981,7 +1024,8 @@ class ToyModel(StandInModel):
 exact = gradient_check(ToyModel(), None, None)
 check(np.ndim(exact) == 0, f"gradient_check must return one number, got shape {np.shape(exact)}.")
 check(exact < 1e-8, f"gradient_check of exact gradients returned {exact:.2e}; expected about 0.",
-      hint="central differences (J(p + h) - J(p - h)) / (2h), one entry at a time.")
+      hint="central differences (J(p + h) - J(p - h)) / (2h), one entry at a time, each put back "
+           "afterwards.")
 wrong = ToyModel(bias_factor=2.0)
 check_close(gradient_check(wrong, None, None), 1 / 3,
             "gradient_check when the bias gradient is doubled", rtol=1e-6,
@@ -1030,8 +1074,7 @@ passed("gradient_check")
 # ## 7 · Learning a non-linear problem: two moons
 #
 # Two interleaving half-circles cannot be separated by a straight line. A network with one
-# hidden layer of 16 sigmoid units can bend its decision boundary around them. (`lr` is small
-# because the loss is summed over 200 observations.)
+# hidden layer of 16 sigmoid units can bend its decision boundary around them.
 #
 # **Expected:** the loss falls from about 150 to below 20, the test accuracy is at least
 # 0.95, and the boundary curves between the moons.
@@ -1050,15 +1093,49 @@ plot_decision_boundary(lambda P: moons_net.forward(P)[:, 0] > 0.5, X_test, y_tes
                        title=f"Test set, accuracy {test_accuracy:.3f}")
 plt.show()
 
+# %% written id=w_symmetry points=2
+# **Written question (2 points). Predict, then check.** The constructor draws random weights.
+# Suppose instead that every weight of the 2-16-1 moons network starts at the same value, 0.5,
+# and every bias at 0. Before you run the next cell, predict what happens to the 16 hidden
+# units during training, and how well the network will do. Then run the cell, and explain
+# what you see with your backpropagation formulas.
+#
+# === BEGIN MARK SCHEME ===
+# **Model answer.** The 16 hidden units start identical: the same incoming weights, so the
+# same activation for every observation. Their outgoing weights are equal too, so
+# backpropagation gives every unit the same delta and the same gradient. Each update keeps
+# them identical, so they stay copies of one another forever: the cell prints a spread of 0
+# between the units' weights. The network behaves like a network with one hidden unit. Its
+# boundary is almost a straight line, so the loss stays high and the test accuracy stays far
+# below the random start's (about 0.87 against 0.96). Random weights break this symmetry.
+#
+# **Rubric.** 2 points: the units stay identical because they receive identical gradients
+# (symmetry), so the network is no better than one hidden unit, with the measured spread or
+# accuracy as evidence. 1 point: says that training is worse, or that the units stay equal,
+# without the reason from the gradients. 0 points: "the network does not train at all" (the
+# loss does fall) or "it trains the same", with no link to the output.
+# === END MARK SCHEME ===
+
+# %% id=code-7b
+same = Network(2, [16], seed=0)
+same.weights = [np.full((2, 16), 0.5), np.full((16, 1), 0.5)]
+same.biases = [np.zeros(16), np.zeros(1)]
+same_losses = same.fit(X_train, y_train, lr=LR, epochs=NUM_EPOCHS)
+same_accuracy = np.mean((same.forward(X_test)[:, 0] > 0.5) == y_test)
+spread = np.max(np.ptp(same.weights[0], axis=1))
+print(f"loss: first {same_losses[0]:.1f}, last {same_losses[-1]:.2f}")
+print(f"test accuracy: {same_accuracy:.3f} (random start: {test_accuracy:.3f})")
+print(f"largest difference between two hidden units' incoming weights: {spread:.1e}")
+
 # %% [markdown] id=markdown-20
 # ## 8 · The same network in Keras
 #
 # The slides' `run_keras` builds the network with `Sequential` and `Dense(..., activation="sigmoid")`.
 # A Keras `Dense` layer computes exactly our `a_prev @ W + b`, with its kernel stored as
-# `(n_prev, n_out)`, so we can copy our weights into it. With the loss summed over the batch
-# (`reduction="sum"`), Keras gives the same loss and, after one SGD step with the same
-# learning rate, the same weights as our `fit` (up to float32 rounding: Keras computes in
-# float32). This cell is not graded.
+# `(n_prev, n_out)`, so we can copy our weights into it. We sum the loss over the batch
+# (`reduction="sum"`). Then Keras gives the same loss as ours. After one SGD step with the
+# same learning rate, it also gives the same weights as our `fit`, up to float32 rounding
+# (Keras computes in float32). This cell is not graded.
 
 # %% id=code-8
 import keras  # imported here only: the rest of the notebook is plain numpy
@@ -1082,14 +1159,15 @@ print(f"after one step of SGD, largest weight difference: {gap:.1e}")
 # %% [markdown] id=markdown-21
 # ## What you should remember
 # - Forward propagation with row-major data: $z = a_{\text{prev}} W + b$, then $a = \sigma(z)$,
-#   layer after layer; every array keeps one row per observation.
-# - With a sigmoid output and the binary cross-entropy, the output delta is simply
-#   $\delta = \hat y - y$ (the sigmoid's derivative cancels). Going back one layer multiplies by $W^\top$ and by the sigmoid's
-#   derivative $a(1 - a)$ **of that layer**.
-# - $\partial J / \partial W = a_{\text{prev}}^\top \delta$ (the activation that entered the
-#   layer, not $z$) and $\partial J / \partial b = \sum_i \delta_i$; a summed loss has summed
-#   gradients, so the learning rate must shrink as the batch grows.
-# - A saturated sigmoid ($|z|$ large) passes back almost no error: $\sigma'(10) \approx 4.5 \cdot 10^{-5}$.
+#   layer after layer. Every array keeps one row per observation.
+# - A stable sigmoid takes `exp` of non-positive numbers only.
+# - With a sigmoid output and the binary cross-entropy, the sigmoid's derivative cancels in
+#   the output delta. Going back one layer multiplies by the next weights and by the
+#   sigmoid's derivative **of that layer**, so saturated units pass back almost no error.
+# - A weight gradient pairs the activation that entered the layer with the layer's delta, and
+#   has the shape of its weight matrix. A summed loss has summed gradients, so the learning
+#   rate $\eta$ must shrink as the batch grows.
+# - Equal starting weights give equal gradients: random initialisation breaks the symmetry.
 # - Never trust a hand-written gradient before a gradient check: central differences and
 #   the norm-relative error, about $10^{-9}$ in float64 when it is right.
 # - Keras' `Dense` and PyTorch's autograd compute the same thing; now you know what.
