@@ -19,12 +19,15 @@
 #    network with it (the same gradients as notebook 02).
 # 3. Write SGD with momentum, RMSprop and Adam exactly as PyTorch does them, and compare
 #    them on an ill-conditioned bowl and on the Rosenbrock function.
-# 4. Write the four learning-rate schedules of Keras (step, exponential, cosine, inverse time).
-# 5. See why sigmoid networks stop learning and how Xavier and He initialisation help.
-# 6. Repeat the lectures' study: one Fashion-MNIST network, four optimisers.
+# 4. Derive the four learning-rate schedules of Keras (step, exponential, cosine, inverse time)
+#    from what each one does.
+# 5. See why sigmoid networks stop learning, and how Xavier and He initialisation and skip
+#    connections help.
+# 6. Compare four optimisers on the lectures' Fashion-MNIST network.
 #
 # Short **questions** (set a variable such as `q_momentum = "b"`) check the ideas; each
-# wrong answer gets an explanation when it is graded.
+# wrong answer gets an explanation when it is graded. **Written questions** ask you to explain
+# a result in a few sentences; a teacher grades them by hand.
 #
 # Fill in every cell that says `# YOUR CODE HERE`, then run the test cell below it.
 # Some tests are hidden: they run when your notebook is graded.
@@ -508,26 +511,25 @@ passed("Value_mlp")
 #
 # Plain gradient descent takes $w \leftarrow w - \eta\, \nabla J(w)$. On a long narrow valley
 # it zig-zags across the valley and crawls along it. The three classic fixes keep a
-# **state** between steps. Write them exactly as PyTorch does (its defaults, and no weight
-# decay), with $g$ the gradient `dw` and $t$ the step number starting at 1:
-#
-# | optimiser | state update | parameter update |
-# |---|---|---|
-# | SGD + momentum (`torch.optim.SGD(momentum=m)`) | $v \leftarrow m\,v + g$ ($v = g$ on the first step) | $w \leftarrow w - \eta\, v$ |
-# | RMSprop (`torch.optim.RMSprop`) | $s \leftarrow \alpha\, s + (1 - \alpha)\, g^2$ ($s$ starts at 0) | $w \leftarrow w - \eta\, g / (\sqrt{s} + \epsilon)$ |
-# | Adam (`torch.optim.Adam`) | $m \leftarrow \beta_1 m + (1-\beta_1) g$, $v \leftarrow \beta_2 v + (1-\beta_2) g^2$ | $\hat m = m/(1-\beta_1^t)$, $\hat v = v/(1-\beta_2^t)$, $w \leftarrow w - \eta\, \hat m / (\sqrt{\hat v} + \epsilon)$ |
+# **state** between steps. You will write each one exactly as PyTorch does: its defaults, and
+# no weight decay. Below, $g$ is the gradient `dw`, and $t$ counts the steps from 1.
 #
 # Each function takes the weights `w`, their gradient `dw`, a `state` dict (empty `{}` on the
-# first call) and the hyper-parameters, and returns `(new_w, new_state)`. What goes into the
-# state is up to you (Adam needs the step count $t$); the tests only look at the weights.
-# Note where $\epsilon$ goes: **after** the square root. Adam's averages $m$ and $v$ start at
-# 0, so early on they are too small, by the factors $1 - \beta_1^t$ and $1 - \beta_2^t$; $v$,
-# which forgets more slowly, is much too small. Dividing by $\sqrt{v}$ uncorrected would make
-# the first steps too **large** (with the defaults, the very first one is
-# $0.1/\sqrt{0.001} \approx 3.2$ times $\eta$). The bias correction divides each average by its
-# factor, and the step starts at the intended size.
+# first call) and the hyper-parameters. It returns `(new_w, new_state)`. What goes into the
+# state is up to you; the tests only look at the weights. The descriptions below say what each
+# optimiser does. Turning them into update rules is your job.
 #
 # ### Exercise 2.1 · `sgd_momentum_step`
+# Momentum moves the weights along a **velocity** $v$ instead of the gradient:
+# $w \leftarrow w - \eta\, v$. In PyTorch, the velocity is a weighted sum of all the gradients
+# so far. The newest gradient has weight 1, the one before it weight $m$ (the `momentum`
+# argument), the one before that $m^2$, and so on. Each call must cost the same, however
+# long training runs: keep in the state what lets you update $v$ without the old gradients.
+#
+# <details><summary>Hint (try first)</summary>
+# Write the sum at step t and the sum at step t − 1 one under the other. One multiplication
+# and one addition turn the second into the first.
+# </details>
 
 # %% solution id=sgd_momentum_step updates=w
 def sgd_momentum_step(w, dw, state, lr, momentum=0.9):
@@ -563,6 +565,12 @@ passed("sgd_momentum_step")
 
 # %% [markdown] id=markdown-7
 # ### Exercise 2.2 · `rmsprop_step`
+# RMSprop divides each coordinate of the gradient by the typical size of that coordinate's
+# recent gradients, then steps by η times the result. The size is $\sqrt{s}$, where $s$ is a
+# running mean of $g^2$, coordinate by coordinate. At each step, $s$ keeps the fraction
+# `alpha` of its old value and takes the rest from the new $g^2$. It starts at 0. So that
+# nothing is divided by 0, PyTorch adds `eps` to $\sqrt{s}$: after the square root, not
+# inside it.
 
 # %% solution id=rmsprop_step updates=w
 def rmsprop_step(w, dw, state, lr, alpha=0.99, eps=1e-8):
@@ -600,6 +608,17 @@ passed("rmsprop_step")
 
 # %% [markdown] id=markdown-8
 # ### Exercise 2.3 · `adam_step`
+# Adam combines the two ideas. It keeps a running mean $m$ of $g$ (it keeps the fraction
+# `beta1` of the old value) and a running mean $v$ of $g^2$ (fraction `beta2`). Both start
+# at 0, like RMSprop's $s$. The step is η times $\hat m / (\sqrt{\hat v} + \epsilon)$, with
+# `eps` after the root again.
+#
+# The hats are the **bias correction**. Because $m$ and $v$ start at 0, they are too small
+# in the first steps. Suppose the gradient were the same $g$ at every step. Work out $m$
+# after $t$ steps: it is $g$ times a factor smaller than 1. Adam divides $m$ by exactly that
+# factor, so that $\hat m = g$ from the first step on. It does the same for $v$, so that
+# $\hat v = g^2$. Without the correction, the first steps would be too **large**: $v$ is the
+# more biased of the two.
 
 # %% solution id=adam_step updates=w
 def adam_step(w, dw, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
@@ -668,24 +687,22 @@ passed("q_adam_first_step")
 
 # %% [markdown] id=markdown-10
 # ### Question 2.5 · Momentum in a ravine
-# On a long, narrow valley (a ravine) plain gradient descent zig-zags from one wall to the other
-# and crawls along the floor. What does momentum ($v \leftarrow m\,v + g$, $w \leftarrow w - \eta\, v$)
-# change?
+# In a ravine, the gradient's component across the valley flips sign at every step. The
+# component along the valley keeps its sign. Say the gradients are $(+1, 0.1)$, $(-1, 0.1)$,
+# $(+1, 0.1)$, and so on. You run `sgd_momentum_step` with $m = 0.9$ for many steps. About
+# what is the velocity $v$ then? Reason it out, or run your function in a new cell.
 #
-# - **a** every weight moves by $\eta$ times the sign of its gradient, so the steep and the flat
-#   directions move at the same pace
-# - **b** it adds up successive gradients: the components across the valley change sign from step
-#   to step and cancel out, the components along the valley keep their sign and add up, so the
-#   zig-zag is damped and the walk along the floor speeds up
-# - **c** it divides each coordinate by the root of a running mean of its squared gradients
-# - **d** it lowers the learning rate as training goes on, so the zig-zag dies down
+# - **a** $v \approx (\pm 1.0,\ 0.1)$: the same as the gradient
+# - **b** $v \approx (\pm 10,\ 1.0)$: ten times the gradient
+# - **c** $v \approx (\pm 0.53,\ 1.0)$: across shrinks, along grows
+# - **d** $v \approx (0,\ 0.1)$: across cancels, along is unchanged
 #
 # Set `q_momentum` to one letter.
 
 # %% solution id=q_momentum
 # Your answer: q_momentum = "<one letter: a, b, c or d>"
 ### BEGIN SOLUTION
-q_momentum = "b"
+q_momentum = "c"
 ### END SOLUTION
 
 # %% test id=test_q_momentum points=1
@@ -703,11 +720,10 @@ passed("q_momentum")
 # Plain gradient descent on the bowl $f(x, y) = \frac{1}{2}(x^2 + 50 y^2)$, whose gradient is
 # $(x, 50 y)$, with the learning rate $\eta = 0.05$, starting from $(-9, 1.5)$. What happens?
 #
-# - **a** it converges, faster than with a smaller learning rate: the steps are bigger
-# - **b** $x$ shrinks, but each step multiplies $y$ by $1 - 50 \cdot 0.05 = -1.5$: $y$ jumps from one
-#   side of the valley to the other, farther each time, and the loss blows up
-# - **c** it stops before the minimum, where the gradient becomes 0
-# - **d** it zig-zags but settles, because each step multiplies the distance by $1 - 0.05 = 0.95$
+# - **a** it converges faster than with $\eta = 0.01$, because its steps are larger
+# - **b** $y$ changes sign at every step and grows: the loss blows up
+# - **c** it stops early, at a point where the gradient becomes zero
+# - **d** $y$ changes sign at every step but shrinks: it settles at the minimum
 #
 # Set `q_large_lr` to one letter.
 
@@ -788,48 +804,82 @@ for row, (title, (fn, w0, (xr, yr), num_steps, opts)) in enumerate(problems.item
 plt.tight_layout()
 plt.show()
 
+# How far does RMSprop move each weight per step, in units of its learning rate?
+rms_lr = problems["ill-conditioned bowl"][4]["RMSprop"][1]["lr"]
+rms_path, _ = optimise(bowl, rmsprop_step, [-9.0, 1.5], BOWL_STEPS, lr=rms_lr)
+rms_steps = np.abs(np.diff(rms_path, axis=0)) / rms_lr
+print(f"RMSprop on the bowl, step / lr along x: first step {rms_steps[0, 0]:.2f}, "
+      f"median of the later steps {np.median(rms_steps[1:, 0]):.2f}")
+
 # %% [markdown] id=markdown-13
-# Read the figure and the printed losses. On the bowl, plain SGD must keep its learning rate
-# below $2/50$ (the steep direction diverges otherwise), so along the flat direction it
-# multiplies the distance by $1 - \eta > 0.96$ at each step; momentum builds up speed along the
-# valley and damps the zig-zag; RMSprop and Adam divide each coordinate by the size of its own
-# gradients, so both directions move at a similar pace (RMSprop takes steps of about $\eta$,
-# hence its slow, straight walk). On Rosenbrock the valley is narrow **and** curved: with
-# these learning rates plain SGD has barely entered it after 500 steps, while momentum and
-# Adam follow it towards $(1, 1)$. The learning rate of each optimiser matters as much as the
-# choice of optimiser: try others.
+# Read the figure and the printed losses. On the bowl, plain SGD must keep η below $2/50$,
+# or the steep direction diverges. So along the flat direction it multiplies the distance by
+# $1 - \eta > 0.96$ at each step. Momentum builds up speed along the valley and damps the
+# zig-zag. RMSprop and Adam divide each coordinate by the size of its own gradients, so
+# both directions move at a similar pace. The last line printed above gives RMSprop's step
+# sizes along $x$, in units of η. Its first step is far longer than η, and its later steps are
+# shorter than η. On Rosenbrock the valley is narrow **and** curved. With these learning
+# rates, plain SGD has barely entered it after 500 steps, while momentum and Adam follow it
+# towards $(1, 1)$. The learning rate of each optimiser matters as much as the choice of
+# optimiser: try others.
+
+# %% written id=w_rmsprop_steps points=2
+# **Written question (2 points).** The cell above printed RMSprop's first step and its later
+# steps along $x$, in units of η. Explain both numbers from the way $s$ is updated. Why is the
+# first step 10 η whatever the gradient is? Why are the later steps on the bowl shorter than η?
 #
+# === BEGIN MARK SCHEME ===
+# **Model answer.** $s$ starts at 0, so after the first step $s = (1 - 0.99)\, g^2 = 0.01\, g^2$ and
+# $\sqrt{s} = 0.1\, |g|$. The step is $\eta\, g / (0.1 |g|) = 10\, \eta$ in size, for any
+# non-zero $g$. Later, $s$ is a running mean of past squared gradients. On the bowl the
+# gradient along $x$ shrinks as $x$ approaches 0, so $s$ still remembers the larger old
+# gradients: $|g| / \sqrt{s} < 1$ and the step is shorter than η (about η/2 here).
+#
+# **Rubric.** 2 points: the first step follows from $s = 0.01\, g^2$ (so $\sqrt{s} = 0.1 |g|$),
+# and the later steps are short because $s$ averages older, larger gradients. 1 point: one of
+# the two explained. 0 points: "RMSprop normalises the gradient" with no reason for the
+# numbers, or a claim that steps are always about η.
+# === END MARK SCHEME ===
+
+# %% [markdown] id=markdown-13b
 # ## 3 · Learning-rate schedules
 #
 # A large learning rate early and a smaller one later is the "learning-rate decay" of the
-# slides. Keras 3 has schedule objects in `keras.optimizers.schedules`; write the same
-# functions of the step number (the number of optimiser steps so far, starting at 0):
+# slides. A schedule is a function of the step number: the number of optimiser steps so far,
+# starting at 0. At step 0 every schedule returns `lr0`, and each function returns one float.
+# Each docstring below says how the rate behaves. Find the formula that behaves that way,
+# using only the arguments of the function.
 #
-# | function | Keras 3 | formula |
-# |---|---|---|
-# | `step_decay(lr0, step, drop, every)` | `ExponentialDecay(lr0, every, drop, staircase=True)` | $\eta_0 \cdot \text{drop}^{\lfloor \text{step}/\text{every} \rfloor}$ |
-# | `exponential_decay(lr0, step, rate, decay_steps)` | `ExponentialDecay(lr0, decay_steps, rate)` | $\eta_0 \cdot \text{rate}^{\text{step}/\text{decay\_steps}}$ |
-# | `cosine_decay(lr0, step, decay_steps, alpha=0.0)` | `CosineDecay(lr0, decay_steps, alpha)` | $\eta_0\left((1-\alpha)\tfrac{1}{2}\left(1 + \cos\tfrac{\pi \min(\text{step}, \text{decay\_steps})}{\text{decay\_steps}}\right) + \alpha\right)$ |
-# | `inverse_time_decay(lr0, step, decay)` | `InverseTimeDecay(lr0, 1, decay)` | $\eta_0 / (1 + \text{decay}\cdot \text{step})$ |
+# ### Exercise 3.1 · four schedules from their behaviour
+# - `step_decay(lr0, step, drop, every)`: the rate stays flat, then is multiplied by `drop`
+#   all at once, every `every` steps (a staircase). With `drop=0.5, every=10` it halves at
+#   steps 10, 20, 30, …
+# - `exponential_decay(lr0, step, rate, decay_steps)`: the same total decay as the staircase,
+#   but smooth. The rate is multiplied by the same factor at **every** step, and by `rate` over
+#   each stretch of `decay_steps` steps.
+# - `cosine_decay(lr0, step, decay_steps, alpha=0.0)`: the rate follows half a period of a
+#   cosine, from `lr0` at step 0 down to `alpha * lr0` at step `decay_steps`. After that it
+#   stays at `alpha * lr0`.
+# - `inverse_time_decay(lr0, step, decay)`: the **reciprocal** of the rate, $1/\eta$, grows by
+#   the same amount at every step. After `1 / decay` steps the rate is half of `lr0`.
 #
-# The last one is what the lectures' project wrote as `Adam(lr=lr, decay=lr / epochs)`: old
-# Keras applied that `decay` at every **batch** (not every epoch). Keras 3 removed the
-# argument; you pass a schedule as the learning rate instead:
-# `keras.optimizers.Adam(learning_rate=keras.optimizers.schedules.InverseTimeDecay(lr, 1, lr / epochs))`.
-# Each function returns one float.
-#
-# ### Exercise 3.1 · the four schedules
+# <details><summary>Hint (try first)</summary>
+# For the exponential schedule, what single factor, applied `decay_steps` times, gives
+# `rate`? For the cosine, which expression in `step` goes from 1 to 0 along half a period?
+# Then rescale it so that it goes from 1 to `alpha`. For the inverse time decay, write
+# $1/\eta$ as a straight line in `step`.
+# </details>
 
 # %% solution id=step_decay
 def step_decay(lr0, step, drop, every):
-    """lr0 multiplied by `drop` once every `every` steps (a staircase)."""
+    """lr0, multiplied by `drop` all at once every `every` steps (a staircase)."""
     ### BEGIN SOLUTION
     return float(lr0 * drop ** math.floor(step / every))
     ### END SOLUTION
 
 # %% solution id=exponential_decay
 def exponential_decay(lr0, step, rate, decay_steps):
-    """lr0 * rate ** (step / decay_steps): smooth, multiplied by `rate` every `decay_steps` steps."""
+    """lr0, multiplied by the same factor at every step, and by `rate` every `decay_steps` steps."""
     ### BEGIN SOLUTION
     return float(lr0 * rate ** (step / decay_steps))
     ### END SOLUTION
@@ -844,7 +894,7 @@ def cosine_decay(lr0, step, decay_steps, alpha=0.0):
 
 # %% solution id=inverse_time_decay
 def inverse_time_decay(lr0, step, decay):
-    """lr0 / (1 + decay * step): the old Keras `Adam(lr=lr0, decay=decay)`."""
+    """lr0 at step 0; 1 / rate grows by the same amount each step; lr0 / 2 after 1 / decay steps."""
     ### BEGIN SOLUTION
     return float(lr0 / (1.0 + decay * step))
     ### END SOLUTION
@@ -863,7 +913,7 @@ plt.title("Learning-rate schedules")
 plt.show()
 
 # %% test id=test_step_decay points=1
-"""step_decay: the staircase by hand, then against keras.optimizers.schedules.ExponentialDecay(staircase=True)."""
+"""step_decay: the staircase by hand; the hidden tests compare it with Keras 3's schedule."""
 got = [step_decay(0.1, s, 0.5, 10) for s in (0, 9, 10, 19, 20, 35)]
 check_close(got, [0.1, 0.1, 0.05, 0.05, 0.025, 0.0125], "step_decay(0.1, step, drop=0.5, every=10) at steps "
             "0, 9, 10, 19, 20, 35", hint="drop once every `every` steps: lr0 * drop ** floor(step / every).")
@@ -882,7 +932,7 @@ for lr0, drop, every in [(0.1, 0.5, 10), (1e-3, 0.9, 7), (0.5, 0.1, 1), (0.01, 0
 passed("step_decay")
 
 # %% test id=test_exponential_decay points=1
-"""exponential_decay: values by hand, then against keras.optimizers.schedules.ExponentialDecay."""
+"""exponential_decay: values by hand; the hidden tests compare it with Keras 3's schedule."""
 got = [exponential_decay(0.1, s, 0.5, 10) for s in (0, 5, 10, 20)]
 check_close(got, [0.1, 0.1 * 0.5 ** 0.5, 0.05, 0.025], "exponential_decay(0.1, step, rate=0.5, decay_steps=10)",
             hint="lr0 * rate ** (step / decay_steps), with a fractional exponent (no floor).")
@@ -901,7 +951,7 @@ for lr0, rate, decay_steps in [(0.1, 0.96, 1000), (1e-3, 0.5, 7), (0.5, 0.1, 3),
 passed("exponential_decay")
 
 # %% test id=test_cosine_decay points=1
-"""cosine_decay: start, middle, end and after the end, against keras.optimizers.schedules.CosineDecay."""
+"""cosine_decay: start, middle, end and after the end; the hidden tests compare it with Keras 3."""
 got = [cosine_decay(0.1, s, 100) for s in (0, 50, 100, 150)]
 check_close(got, [0.1, 0.05, 0.0, 0.0], "cosine_decay(0.1, step, decay_steps=100) at steps 0, 50, 100, 150",
             atol=1e-15, hint="0.5 * (1 + cos(pi * step / decay_steps)); after decay_steps it stays at the end value.")
@@ -923,7 +973,7 @@ for lr0, decay_steps, alpha in [(0.1, 100, 0.0), (1e-3, 7, 0.1), (0.5, 1000, 0.5
 passed("cosine_decay")
 
 # %% test id=test_inverse_time_decay points=1
-"""inverse_time_decay: values by hand, then against keras.optimizers.schedules.InverseTimeDecay."""
+"""inverse_time_decay: values by hand; the hidden tests compare it with Keras 3's schedule."""
 got = [inverse_time_decay(0.1, s, 0.5) for s in (0, 1, 2, 10)]
 check_close(got, [0.1, 0.1 / 1.5, 0.05, 0.1 / 6], "inverse_time_decay(0.1, step, decay=0.5)",
             hint="lr0 / (1 + decay * step): step 0 gives lr0.")
@@ -940,6 +990,16 @@ for lr0, decay in [(1e-3, 1e-3 / 50), (0.1, 0.01), (0.5, 2.0), (0.01, 1e-5)]:
                 hint="lr0 / (1 + decay * step), the decay applied once per step.")
 ### END HIDDEN TESTS
 passed("inverse_time_decay")
+
+# %% [markdown] id=markdown-13c
+# **In Keras.** Keras 3 has these schedules as objects in `keras.optimizers.schedules`, and the
+# hidden tests compare your functions with them. `step_decay` is `ExponentialDecay` with
+# `staircase=True`, and `exponential_decay` is the same without it. `cosine_decay` is
+# `CosineDecay`, and `inverse_time_decay` is `InverseTimeDecay`. The last one is what the
+# lectures' project wrote as `Adam(lr=lr, decay=lr / epochs)`. Old Keras applied that `decay`
+# at every **batch**, not every epoch. Keras 3 removed the argument: you pass a schedule as the
+# learning rate instead, as in
+# `keras.optimizers.Adam(learning_rate=keras.optimizers.schedules.InverseTimeDecay(lr, 1, lr / epochs))`.
 
 # %% [markdown] id=markdown-14
 # ## 4 · Activations and initialisation
