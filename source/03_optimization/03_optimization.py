@@ -207,18 +207,23 @@ print(f"z = {z}; dz/da = {dz_da}, dz/db = {dz_db}, dz/dc = {dz_dc}, dz/dd = {dz_
 #
 # ### Exercise 1.1 · `Value`
 # Write the class `Value`: a scalar with `data` (a float) and `grad` (0.0 until `backward()`).
-# It supports `+ - * /` between Values **and with plain numbers on either side** (`v + 1`,
-# `2 * v`, `1 - v`, `1 / v`), `v ** p` for a number `p`, and the methods `exp()`, `log()`,
-# `tanh()`, `sigmoid()`, `relu()` (each returns a new Value), and `backward()`.
+# It supports `+ - * /` between Values **and with plain numbers on either side**: `v + 1`,
+# `2 * v`, `1 - v`, `1 / v`. It also supports `v ** p` for a number `p`, and `backward()`.
+# The methods `exp()`, `log()`, `tanh()`, `sigmoid()` and `relu()` each return a new Value.
+#
+# The constructor, `_wrap` (a number as a leaf Value) and `__neg__` are given. Each operation
+# returns a new node `out`. Its `_backward` adds the local derivative times `out.grad` to its
+# parents' `.grad`. You may change the given code too, as long as the names `data`, `grad`
+# and the operations stay.
+#
+# <details><summary>Hint (try first)</summary>
 #
 # Local derivatives: $\frac{d}{dx}x^p = p x^{p-1}$, $\frac{d}{dx}e^x = e^x$,
 # $\frac{d}{dx}\log x = 1/x$, $\frac{d}{dx}\tanh x = 1 - \tanh^2 x$,
 # $\frac{d}{dx}\sigma(x) = \sigma(x)(1 - \sigma(x))$, $\frac{d}{dx}\mathrm{relu}(x) = 1$ if
-# $x > 0$ else $0$. The constructor, `_wrap` (a number as a leaf Value) and `__neg__` are
-# given. Each operation returns a new node `out` whose `_backward` adds the local derivative
-# times `out.grad` to its parents' `.grad`. Hints: `a - b` is `a + (-b)` and `a / b` is
-# `a * b ** -1`; `__radd__` lets Python compute `2 + v`. You may change the given code too,
-# as long as the names `data`, `grad` and the operations stay.
+# $x > 0$ else $0$. `a - b` is `a + (-b)` and `a / b` is `a * b ** -1`. `__radd__` lets
+# Python compute `2 + v`.
+# </details>
 
 # %% solution id=Value
 class Value:
@@ -745,9 +750,10 @@ passed("q_large_lr")
 
 # %% [markdown] id=markdown-12
 # ### Comparing the optimisers
-# Two test functions of two weights: an **ill-conditioned bowl** $f(x, y) = \frac{1}{2}(x^2 + 50 y^2)$
-# (curvature 50 times larger along $y$) and the **Rosenbrock** function
-# $f(x, y) = (1 - x)^2 + 100(y - x^2)^2$, a curved valley with its minimum at $(1, 1)$.
+# We use two test functions of two weights. The first is an **ill-conditioned bowl**,
+# $f(x, y) = \frac{1}{2}(x^2 + 50 y^2)$, with a curvature 50 times larger along $y$. The second
+# is the **Rosenbrock** function $f(x, y) = (1 - x)^2 + 100(y - x^2)^2$, a curved valley with its
+# minimum at $(1, 1)$.
 # Every optimiser starts from the same point; the learning rates are typical for each.
 
 # %% id=code-5
@@ -1023,32 +1029,49 @@ for ax, (name, f, df) in zip(axes, [("sigmoid", sig, sig * (1 - sig)),
 plt.show()
 
 # %% [markdown] id=markdown-15
-# So the **scale of the weights** decides whether signals and gradients survive 20 layers. A
-# unit with $n$ inputs sums $n$ products; to keep the variance of its output equal to that
-# of its inputs, the weights need variance about $1/n$:
-# - **Xavier (Glorot)**, for sigmoid and tanh: $\mathrm{Var}(W) = \frac{2}{n_\text{in} + n_\text{out}}$
-#   (a compromise between the forward pass, $1/n_\text{in}$, and the backward pass, $1/n_\text{out}$);
-# - **He (Kaiming)**, for ReLU, which zeroes half of its inputs: $\mathrm{Var}(W) = \frac{2}{n_\text{in}}$.
+# So the **scale of the weights** decides whether signals and gradients survive 20 layers.
+# Take one unit with $n_\text{in}$ inputs $x_i$ and weights $W_i$, all independent with mean 0.
+# Its pre-activation is $z = \sum_i W_i x_i$, so
+# $\mathrm{Var}(z) = n_\text{in}\, \mathrm{Var}(W)\, \mathrm{E}[x^2]$. The backward pass is the
+# same sum, taken over the $n_\text{out}$ units that a weight feeds. The goal of both
+# initialisers is one property: **keep the variance of the activations equal across
+# layers**, so that nothing shrinks or explodes with depth.
 #
-# Draw from a normal distribution with that variance, or from a uniform one,
-# $U(-r, r)$ with $r^2/3$ equal to it. These are Keras's `GlorotNormal`/`HeNormal` and PyTorch's
-# `xavier_normal_`/`kaiming_normal_` (PyTorch stores a weight as `(out, in)`; we keep the
-# course's `(fan_in, fan_out)`).
+# - **Xavier (Glorot)**, for sigmoid and tanh, which behave like the identity near 0. The
+#   forward pass asks for one variance, the backward pass for another. Xavier takes the
+#   harmonic mean of the two: it uses the **average** of $n_\text{in}$ and $n_\text{out}$ in
+#   place of $n_\text{in}$.
+# - **He (Kaiming)**, for ReLU. ReLU sets the negative half of its inputs to 0. Work out what
+#   that does to $\mathrm{E}[a^2]$ for $a = \mathrm{ReLU}(z)$, with $z$ symmetric around 0. Then
+#   choose $\mathrm{Var}(W)$ so that the forward pass keeps $\mathrm{E}[a^2]$ equal across layers.
+#
+# A normal distribution with that variance is the usual choice. A uniform one, $U(-r, r)$,
+# works too if its variance $r^2/3$ is the same. These are Keras's `GlorotNormal`/`HeNormal`
+# and PyTorch's `xavier_normal_`/`kaiming_normal_`. (PyTorch stores a weight as `(out, in)`;
+# we keep the course's `(fan_in, fan_out)`.)
 #
 # ### Exercise 4.1 · `xavier_init` and `he_init`
-# Return a float array of shape `(fan_in, fan_out)` drawn with the numpy generator `rng`
-# (use its methods, e.g. `rng.normal`, so that a seed reproduces the weights).
+# Return a float array of shape `(fan_in, fan_out)` drawn with the numpy generator `rng`. Use
+# its methods, such as `rng.normal`, so that a seed reproduces the weights. The visible tests
+# send data through one layer of your weights and check the property above. If a test
+# fails, its message gives the variance it expected.
+#
+# <details><summary>Hint (try first)</summary>
+# For Xavier, solve $\mathrm{Var}(W) \cdot \frac{n_\text{in} + n_\text{out}}{2} = 1$. For He,
+# $\mathrm{E}[\mathrm{ReLU}(z)^2]$ is half of $\mathrm{Var}(z)$. `rng.normal` takes the standard
+# deviation, not the variance.
+# </details>
 
 # %% solution id=xavier_init
 def xavier_init(fan_in, fan_out, rng):
-    """Weights (fan_in, fan_out) with mean 0 and variance 2 / (fan_in + fan_out)."""
+    """Weights (fan_in, fan_out), mean 0, the Xavier variance (sigmoid and tanh layers)."""
     ### BEGIN SOLUTION
     return rng.normal(0.0, np.sqrt(2.0 / (fan_in + fan_out)), size=(fan_in, fan_out))
     ### END SOLUTION
 
 # %% solution id=he_init
 def he_init(fan_in, fan_out, rng):
-    """Weights (fan_in, fan_out) with mean 0 and variance 2 / fan_in (for ReLU layers)."""
+    """Weights (fan_in, fan_out), mean 0, the He variance (ReLU layers)."""
     ### BEGIN SOLUTION
     return rng.normal(0.0, np.sqrt(2.0 / fan_in), size=(fan_in, fan_out))
     ### END SOLUTION
@@ -1075,10 +1098,37 @@ def check_init(name, draw, target_var, fan_in, fan_out, torch_var=None, rel=0.04
         check(abs(var / torch_var - 1) < rel + 0.02,
               f"{name}({fan_in}, {fan_out}): variance {var:.4g}, while torch.nn.init gives {torch_var:.4g}.")
 
+
+def check_keeps_scale(name, draw, fan_in, fan_out, relu, hint, rel=0.05):
+    """Send standard-normal data through one layer of the weights `draw` and compare the scales.
+
+    Without relu: n_in Var(W) and n_out Var(W), on average over the two passes, should be 1 (the
+    forward and backward factors). With relu: E[a^2] of a = relu(x @ W) should equal E[x^2] = 1."""
+    W = check_shape(draw, (fan_in, fan_out), f"{name}({fan_in}, {fan_out}, rng)",
+                    hint="the shape is (fan_in, fan_out): one row per input, one column per unit.")
+    if mode() == "record":
+        return
+    W = W.astype(np.float64)
+    x = np.random.default_rng(99).normal(size=(1000, fan_in))
+    z = x @ W
+    if relu:
+        got = float(np.mean(np.maximum(z, 0.0) ** 2))
+        what = "E[a**2] after one ReLU layer, for inputs with E[x**2] = 1"
+    else:
+        forward = float(np.mean(z ** 2))                       # n_in Var(W)
+        backward = forward * fan_out / fan_in                  # n_out Var(W)
+        got = (forward + backward) / 2
+        what = (f"the average of the forward factor ({forward:.3f}) and the backward factor "
+                f"({backward:.3f})")
+    check(abs(got - 1.0) < rel, f"{name}({fan_in}, {fan_out}): {what} is {got:.3f}; it should be 1.",
+          hint=hint)
+
 # %% test id=test_xavier_init points=2
-"""xavier_init: shape (fan_in, fan_out), mean 0, variance 2 / (fan_in + fan_out), reproducible with a seed."""
-W = xavier_init(600, 400, np.random.default_rng(0))
-check_init("xavier_init", W, 2.0 / 1000, 600, 400)
+"""xavier_init: one layer keeps the scale (forward and backward on average); reproducible with a seed."""
+for fan_in, fan_out in [(500, 500), (600, 400)]:
+    check_keeps_scale("xavier_init", xavier_init(fan_in, fan_out, np.random.default_rng(0)), fan_in, fan_out,
+                      relu=False, hint="Var(W) = 2 / (fan_in + fan_out), and rng.normal takes the standard "
+                                       "deviation: np.sqrt(2 / (fan_in + fan_out)).")
 check_shape(xavier_init(3, 7, np.random.default_rng(1)), (3, 7), "xavier_init(3, 7, rng)")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_optim as ref
@@ -1097,9 +1147,11 @@ check(W1.shape == W2.shape == W3.shape == (20, 30) and np.array_equal(W1, W2) an
 passed("xavier_init")
 
 # %% test id=test_he_init points=2
-"""he_init: shape (fan_in, fan_out), mean 0, variance 2 / fan_in, reproducible with a seed."""
-W = he_init(600, 400, np.random.default_rng(0))
-check_init("he_init", W, 2.0 / 600, 600, 400)
+"""he_init: one ReLU layer keeps E[a**2] equal to that of its inputs; reproducible with a seed."""
+for fan_in, fan_out in [(500, 500), (600, 400)]:
+    check_keeps_scale("he_init", he_init(fan_in, fan_out, np.random.default_rng(0)), fan_in, fan_out,
+                      relu=True, hint="ReLU halves E[a**2], so Var(W) = 2 / fan_in (only fan_in counts); "
+                                      "rng.normal takes the standard deviation: np.sqrt(2 / fan_in).")
 check_shape(he_init(3, 7, np.random.default_rng(1)), (3, 7), "he_init(3, 7, rng)")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_optim as ref
@@ -1150,7 +1202,8 @@ passed("q_he_std")
 import torch
 
 
-def layer_gradients(activation, init, depth=DEPTH, width=WIDTH, seed=0):
+def layer_gradients(activation, init, depth=DEPTH, width=WIDTH, seed=0, skip=False):
+    """Gradient norm per layer, activation std per layer, last activations (skip: a = a + act(a @ W))."""
     rng = np.random.default_rng(seed)
     draw = {"N(0, 1)": lambda n, m: rng.normal(size=(n, m)), "Xavier": lambda n, m: xavier_init(n, m, rng),
             "He": lambda n, m: he_init(n, m, rng)}[init]
@@ -1159,7 +1212,7 @@ def layer_gradients(activation, init, depth=DEPTH, width=WIDTH, seed=0):
     a = torch.tensor(rng.normal(size=(256, width)))
     stds = []
     for W in Ws:
-        a = act(a @ W)
+        a = a + act(a @ W) if skip else act(a @ W)
         stds.append(float(a.detach().std()))
     a.mean().backward()
     return [float(W.grad.norm()) for W in Ws], stds, a.detach().numpy()
@@ -1174,7 +1227,7 @@ for activation in ["sigmoid", "ReLU"]:
         axes[0].semilogy(range(1, DEPTH + 1), np.maximum(norms, 1e-300), "o-", ms=3, label=f"{activation}, {init}")
         axes[1].semilogy(range(1, DEPTH + 1), np.maximum(stds, 1e-300), "o-", ms=3, label=f"{activation}, {init}")
         print(f"{activation:>7} {init:>7} | gradient norm layer 1: {norms[0]:9.3g}  layer {DEPTH}: {norms[-1]:9.3g}"
-              f"  | activation std at layer {DEPTH}: {stds[-1]:.3g}")
+              f"  ratio {norms[0] / norms[-1]:9.2g} | activation std at layer {DEPTH}: {stds[-1]:.3g}")
 axes[0].set_xlabel("layer")
 axes[0].set_title("norm of dLoss/dW per layer")
 axes[0].legend(fontsize=8)
@@ -1190,21 +1243,74 @@ for ax, key in zip(axes, [("sigmoid", "N(0, 1)"), ("sigmoid", "Xavier"), ("ReLU"
 plt.show()
 
 # %% [markdown] id=markdown-18
-# What the numbers say: with sigmoid and Xavier or He weights, the gradient of the **first**
-# layer is about $10^{-12}$ or less of that of the last one (each layer it crosses multiplies it
-# by $\sigma' \le 1/4$ times weights of size about $1/\sqrt n$): the first layers of a deep
-# sigmoid network barely learn, the **vanishing gradient**. With N(0, 1) weights the sigmoids
-# **saturate** instead: the activations pile up near 0 and 1 (histogram above), and only the
-# large weights make up for the tiny $\sigma'$, a poor start as well. With ReLU, N(0, 1) weights make the signal
-# grow by about $\sqrt{\text{width}/2}$ per layer: activations and gradients **explode**.
-# Xavier's variance is half of what ReLU needs, so the signal shrinks by $1/\sqrt 2$ per layer.
-# He initialisation keeps activations and gradients at the same scale in every layer, which is
-# why ReLU + He is the default for deep networks.
+# What the numbers say. With sigmoid and Xavier or He weights, the gradient of the **first**
+# layer is many orders of magnitude smaller than that of the last one: read the ratio printed
+# for each case. Each layer it crosses multiplies it by $\sigma' \le 1/4$ and by weights of
+# size about $1/\sqrt n$. So the first layers of a deep sigmoid network barely learn: the
+# **vanishing gradient**. With N(0, 1) weights the sigmoids **saturate** instead. The
+# activations pile up near 0 and 1 (histogram above), and only the large weights make up for
+# the tiny $\sigma'$: a poor start as well. With ReLU, N(0, 1) weights make the signal grow by
+# about $\sqrt{\text{width}/2}$ per layer, so activations and gradients **explode**. Xavier's
+# variance is half of what ReLU needs, so the signal shrinks by $1/\sqrt 2$ per layer. He
+# initialisation keeps activations and gradients at the same scale in every layer. That is
+# why ReLU with He weights is the default for deep networks.
 #
-# ## 5 · The lectures' study: one network, four optimisers
-# The Fashion-MNIST MLP of the lectures (Flatten -> Dense(300, relu) -> Dense(100, relu) ->
-# Dense(10, softmax)), trained with the same data, batch size and epochs, changing only the
-# optimiser. Validation data are carved from the training split (the test set stays unused).
+# ### Skip connections
+# A **skip connection** adds a layer's input to its output: $a_l = a_{l-1} + f(a_{l-1} W_l)$
+# instead of $a_l = f(a_{l-1} W_l)$. Residual networks (ResNets) are built from such blocks.
+# The cell below repeats the sigmoid network with Xavier weights, the case where the gradient
+# vanished, with and without skips. It uses your `xavier_init`.
+
+# %% id=code-8b
+fig, ax = plt.subplots(figsize=(7, 4))
+for skip, label in [(False, "plain: a = f(a W)"), (True, "with skips: a = a + f(a W)")]:
+    norms, stds, _ = layer_gradients("sigmoid", "Xavier", skip=skip)
+    ax.semilogy(range(1, DEPTH + 1), norms, "o-", ms=3, label=label)
+    print(f"{label:<28} | gradient norm layer 1: {norms[0]:9.3g}  layer {DEPTH}: {norms[-1]:9.3g}"
+          f"  ratio {norms[0] / norms[-1]:9.2g}")
+ax.set_xlabel("layer")
+ax.set_ylabel("norm of dLoss/dW")
+ax.set_title(f"sigmoid, Xavier, {DEPTH} layers: with and without skip connections")
+ax.legend()
+plt.show()
+
+# %% [markdown] id=markdown-18b
+# Without skips, the gradient is multiplied at each layer by a small factor, and the
+# factors compound over 20 layers. With a skip, the derivative of $a_l$ with respect to
+# $a_{l-1}$ is the identity **plus** the branch's own derivative. So the gradient that
+# reaches layer 1 has a direct path back from the loss, with nothing multiplied on the way.
+
+# %% written id=w_skip points=2
+# **Written question (2 points).** Explain the figure above. Why does the gradient of the
+# first layer stay within a few orders of magnitude of the last layer's with skips, but not
+# without them? Use the chain rule for $a_l = a_{l-1} + f(a_{l-1} W_l)$. Then say what could
+# still go wrong with skips: look at how the activation's scale changes from layer to layer.
+#
+# === BEGIN MARK SCHEME ===
+# **Model answer.** Without skips, $\partial a_l / \partial a_{l-1} = \mathrm{diag}(\sigma')\, W_l^\top$,
+# and each factor is small ($\sigma' \le 1/4$, weights of size $1/\sqrt n$). The product of 20
+# such factors makes the first layer's gradient vanish (the printed ratio is
+# $10^{-12}$ or less). With skips, $\partial a_l / \partial a_{l-1} = I + \mathrm{diag}(\sigma')\, W_l^\top$.
+# Expanding the product, one term is the identity: the loss's gradient reaches every layer
+# unchanged along the skip path, so no layer's gradient vanishes. What can still go wrong:
+# each block adds to $a$, so the activations grow with depth (the sigmoid branch adds about
+# 0.5 per layer here). Deep ResNets control this with normalisation or small branch weights.
+# With ReLU and He weights, the scale grows by a roughly constant factor per block and explodes.
+#
+# **Rubric.** 2 points: the identity term in the chain rule gives a direct path, so the
+# gradient is not a product of small factors; and the growth of the activations with depth
+# (or exploding with ReLU) is named as the risk. 1 point: the direct path alone, or a correct
+# but vague "the gradient flows through the skip". 0 points: "skips add more parameters" or
+# "skips make the network shallower" with no chain-rule reason.
+# === END MARK SCHEME ===
+
+# %% [markdown] id=markdown-18c
+# ## 5 · One network, four optimisers
+# In the lectures, the Fashion-MNIST MLP is compiled with RMSprop, and the teacher mentions
+# switching it to SGD. Here we run a comparison of our own, with four optimisers. The network
+# is the lectures' MLP: Flatten -> Dense(300, relu) -> Dense(100, relu) -> Dense(10, softmax).
+# Each run uses the same data, batch size, epochs and initial weights; only the optimiser
+# changes. The validation data come from the training split, and the test set stays unused.
 
 # %% id=code-10
 import keras
@@ -1257,26 +1363,28 @@ for ax in axes:
 plt.show()
 
 # %% [markdown] id=markdown-19
-# **What to choose.** With the default learning rates, Adam and RMSprop reach a low training
-# loss in the fewest epochs, and SGD with momentum is much faster than plain SGD. Adam is the
-# safe first choice (it needs little tuning); well-tuned SGD with momentum and a schedule
-# often generalises as well or better on large image problems, at the price of tuning the
-# learning rate. Whatever you pick, compare on the **validation** curves: when the validation
-# loss starts rising while the training loss still falls, the model is over-fitting, and a
-# faster optimiser only gets there sooner.
+# **What to choose.** Compare the printed losses and the curves. With their usual learning
+# rates, Adam and RMSprop tend to reach a low training loss in the fewest epochs, and
+# momentum makes SGD much faster. Adam is the safe first choice, since it needs little tuning.
+# Well-tuned SGD with momentum and a schedule often generalises as well or better on large
+# image problems, but its learning rate must be tuned. Whatever you pick, compare on the
+# **validation** curves. When the validation loss starts rising while the training loss still
+# falls, the model is over-fitting, and a faster optimiser only gets there sooner.
 #
 # ## What you should remember
 # - A framework records a computational graph of your calculation; `backward()` visits it in
 #   reverse topological order and each node adds `local derivative x incoming gradient` to
 #   its parents. Gradients of a node used twice add up.
-# - Momentum accumulates past gradients (`v = m v + g`); RMSprop divides by the root of a
-#   running mean of squared gradients (`eps` after the square root); Adam does both, with
+# - Momentum accumulates past gradients (`v = m v + g`). RMSprop divides by the root of a
+#   running mean of squared gradients, with `eps` after the square root. Adam does both, with
 #   bias correction because its averages start at 0.
 # - A learning-rate schedule is a function of the step: step, exponential, cosine and inverse
 #   time decay (the old `Adam(decay=...)`, now `InverseTimeDecay`).
 # - Sigmoid derivatives are at most 1/4, so deep sigmoid networks lose their gradient; match
 #   the initialisation to the activation: Xavier `2/(n_in + n_out)` for sigmoid/tanh, He
-#   `2/n_in` for ReLU.
+#   `2/n_in` for ReLU. Both keep the variance of the activations equal across layers.
+# - A skip connection gives the gradient a direct path to the early layers, so it does not
+#   vanish with depth.
 # - Compare optimisers on validation curves, with everything else fixed.
 
 # %% id=code-11
