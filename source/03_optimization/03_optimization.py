@@ -621,9 +621,8 @@ passed("rmsprop_step")
 # The hats are the **bias correction**. Because $m$ and $v$ start at 0, they are too small
 # in the first steps. Suppose the gradient were the same $g$ at every step. Work out $m$
 # after $t$ steps: it is $g$ times a factor smaller than 1. Adam divides $m$ by exactly that
-# factor, so that $\hat m = g$ from the first step on. It does the same for $v$, so that
-# $\hat v = g^2$. Without the correction, the first steps would be too **large**: $v$ is the
-# more biased of the two.
+# factor to get $\hat m$, and does the same for $v$ to get $\hat v$. Without the correction,
+# the first steps would be too **large**, because $v$ is the more biased of the two.
 
 # %% solution id=adam_step updates=w
 def adam_step(w, dw, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
@@ -641,12 +640,12 @@ def adam_step(w, dw, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     ### END SOLUTION
 
 # %% test id=test_adam_step points=3
-"""adam_step: the first step is about lr * sign(dw), then 50 steps against torch.optim.Adam."""
+"""adam_step: the first two steps by hand, then 50 steps against torch.optim.Adam."""
 w1, s1 = adam_step(np.array([1.0, -2.0]), np.array([0.5, -3.0]), {}, lr=0.1)
 check(isinstance(s1, dict), "the new state must be a dict.")
 check_close(w1, [1.0 - 0.1 * 0.5 / (0.5 + 1e-8), -2.0 + 0.1 * 3.0 / (3.0 + 1e-8)], "w after the first step",
-            hint="with bias correction m_hat = dw and v_hat = dw**2 on step 1, so each weight moves by "
-                 "about lr. Did you divide by (1 - beta ** t) with t = 1 on the first step?")
+            hint="with bias correction, m_hat = dw and v_hat = dw**2 on step 1. Did you divide by "
+                 "(1 - beta ** t) with t = 1 on the first step?")
 w1_before = np.array(w1, dtype=np.float64)
 w2, s2 = adam_step(w1, np.array([0.5, -3.0]), s1, lr=0.1)
 check_close(w2, w1_before - 0.1 * np.array([0.5, -3.0]) / (np.abs([0.5, -3.0]) + 1e-8), "w after the second step "
@@ -700,7 +699,7 @@ passed("q_adam_first_step")
 # - **a** $v \approx (\pm 1.0,\ 0.1)$: the same as the gradient
 # - **b** $v \approx (\pm 10,\ 1.0)$: ten times the gradient
 # - **c** $v \approx (\pm 0.53,\ 1.0)$: across shrinks, along grows
-# - **d** $v \approx (0,\ 0.1)$: across cancels, along is unchanged
+# - **d** $v \approx (0,\ 0.1)$: across cancels out, along is unchanged
 #
 # Set `q_momentum` to one letter.
 
@@ -1007,6 +1006,28 @@ passed("inverse_time_decay")
 # learning rate instead, as in
 # `keras.optimizers.Adam(learning_rate=keras.optimizers.schedules.InverseTimeDecay(lr, 1, lr / epochs))`.
 
+# %% written id=w_old_decay points=2
+# **Written question (2 points).** Predict, then check. The lectures' project trains for 50
+# epochs with η₀ = 10⁻³ and `Adam(lr=lr, decay=lr / epochs)`. Its author wanted the rate to
+# fall during training. Old Keras applied `decay` at every batch; say there are 100 batches
+# per epoch. First write down your guess: at the end of training, what fraction of η₀ is
+# left? Then compute it with your `inverse_time_decay` in a new cell. Explain the result, and
+# give a value of `decay` that would halve the rate by the end of training.
+#
+# === BEGIN MARK SCHEME ===
+# **Model answer.** The decay is $10^{-3} / 50 = 2 \cdot 10^{-5}$ per step, and training takes
+# $50 \cdot 100 = 5000$ steps. At the end $\eta = \eta_0 / (1 + 2 \cdot 10^{-5} \cdot 5000) =
+# \eta_0 / 1.1$, about $0.91\, \eta_0$: the rate falls by only 9 %. The author tied the decay to
+# the learning rate, but `decay` is a rate per step: it should be compared with 1 / (number of
+# steps), not with η. To halve the rate at the end, $\text{decay} \cdot 5000 = 1$, so
+# $\text{decay} = 2 \cdot 10^{-4}$ (ten times larger).
+#
+# **Rubric.** 2 points: the fraction (about 0.91) computed from 5000 steps, the reason (decay
+# counts per step, and lr / epochs is tiny), and decay = 1 / 5000 = 2e-4. 1 point: the fraction
+# right but no reason or no decay value, or a correct method with a wrong step count. 0 points:
+# a fraction computed per epoch (1 / (1 + 2e-5 · 50)) with no mention of batches, or no number.
+# === END MARK SCHEME ===
+
 # %% [markdown] id=markdown-14
 # ## 4 · Activations and initialisation
 #
@@ -1273,12 +1294,6 @@ ax.set_ylabel("norm of dLoss/dW")
 ax.set_title(f"sigmoid, Xavier, {DEPTH} layers: with and without skip connections")
 ax.legend()
 plt.show()
-
-# %% [markdown] id=markdown-18b
-# Without skips, the gradient is multiplied at each layer by a small factor, and the
-# factors compound over 20 layers. With a skip, the derivative of $a_l$ with respect to
-# $a_{l-1}$ is the identity **plus** the branch's own derivative. So the gradient that
-# reaches layer 1 has a direct path back from the loss, with nothing multiplied on the way.
 
 # %% written id=w_skip points=2
 # **Written question (2 points).** Explain the figure above. Why does the gradient of the
