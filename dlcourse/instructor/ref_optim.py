@@ -177,14 +177,16 @@ QUESTIONS = {
                "the bias correction the step would be lr * 0.1 / sqrt(0.001), about 0.0316.",
     },
     "q_momentum": {
-        "answer": "b",
+        "answer": "c",
         "why": {
-            "a": "Moving every weight by lr times the sign of its gradient is signSGD, and close to what Adam "
-                 "does on its first step. Momentum keeps the size of the gradients: v = m v + g.",
-            "c": "Dividing each coordinate by the root of a running mean of its squared gradients is RMSprop "
-                 "(and half of Adam). Momentum only adds up past gradients: v = m v + g.",
-            "d": "Lowering the learning rate as training goes on is a learning-rate schedule (section 3). "
-                 "Momentum keeps lr fixed and changes the direction and length of the step through v.",
+            "a": "v = m v + g adds each new gradient to 0.9 times the old velocity. Across the valley the "
+                 "signs alternate, so v settles at 1 / (1 + 0.9) = 0.53 in size. Along it they add up to "
+                 "0.1 / (1 - 0.9) = 1.0.",
+            "b": "Ten times the gradient, 1 / (1 - m), is what a gradient that never changes sign builds up: "
+                 "true along the valley (0.1 -> 1.0). Across it the signs alternate and mostly cancel: "
+                 "1 / (1 + 0.9) = 0.53.",
+            "d": "The alternating components do not cancel completely: v = 0.9 v + g settles at +-1 / (1 + 0.9) "
+                 "= +-0.53. Along the valley the gradients add up: 0.1 / (1 - 0.9) = 1.0, ten times g.",
         },
     },
     "q_large_lr": {
@@ -194,9 +196,9 @@ QUESTIONS = {
                  "1 - 50 * 0.05 = -1.5: |-1.5| > 1, so y grows instead of shrinking.",
             "c": "Gradient descent stops only where the gradient is 0, at the minimum (0, 0). Here it never "
                  "gets there: along y each step multiplies y by 1 - 50 * 0.05 = -1.5.",
-            "d": "0.95 = 1 - 0.05 is the factor along x, the flat direction, which does converge. Along the "
-                 "steep direction y the factor is 1 - 50 * 0.05 = -1.5, and |-1.5| > 1 diverges: the largest "
-                 "stable learning rate is 2 / 50 = 0.04.",
+            "d": "Each step multiplies y by 1 - 50 * 0.05 = -1.5: y does change sign, but |-1.5| > 1, so it "
+                 "grows. The factor 0.95 = 1 - 0.05 belongs to x, the flat direction. The largest stable "
+                 "learning rate is 2 / 50 = 0.04.",
         },
     },
     "q_he_std": {

@@ -19,12 +19,15 @@
 #    network with it (the same gradients as notebook 02).
 # 3. Write SGD with momentum, RMSprop and Adam exactly as PyTorch does them, and compare
 #    them on an ill-conditioned bowl and on the Rosenbrock function.
-# 4. Write the four learning-rate schedules of Keras (step, exponential, cosine, inverse time).
-# 5. See why sigmoid networks stop learning and how Xavier and He initialisation help.
-# 6. Repeat the lectures' study: one Fashion-MNIST network, four optimisers.
+# 4. Derive the four learning-rate schedules of Keras (step, exponential, cosine, inverse time)
+#    from what each one does.
+# 5. See why sigmoid networks stop learning, and how Xavier and He initialisation and skip
+#    connections help.
+# 6. Compare four optimisers on the lectures' Fashion-MNIST network.
 #
 # Short **questions** (set a variable such as `q_momentum = "b"`) check the ideas; each
-# wrong answer gets an explanation when it is graded.
+# wrong answer gets an explanation when it is graded. **Written questions** ask you to explain
+# a result in a few sentences; a teacher grades them by hand.
 #
 # Fill in every cell that says `# YOUR CODE HERE`, then run the test cell below it.
 # Some tests are hidden: they run when your notebook is graded.
@@ -204,18 +207,23 @@ print(f"z = {z}; dz/da = {dz_da}, dz/db = {dz_db}, dz/dc = {dz_dc}, dz/dd = {dz_
 #
 # ### Exercise 1.1 · `Value`
 # Write the class `Value`: a scalar with `data` (a float) and `grad` (0.0 until `backward()`).
-# It supports `+ - * /` between Values **and with plain numbers on either side** (`v + 1`,
-# `2 * v`, `1 - v`, `1 / v`), `v ** p` for a number `p`, and the methods `exp()`, `log()`,
-# `tanh()`, `sigmoid()`, `relu()` (each returns a new Value), and `backward()`.
+# It supports `+ - * /` between Values **and with plain numbers on either side**: `v + 1`,
+# `2 * v`, `1 - v`, `1 / v`. It also supports `v ** p` for a number `p`, and `backward()`.
+# The methods `exp()`, `log()`, `tanh()`, `sigmoid()` and `relu()` each return a new Value.
+#
+# The constructor, `_wrap` (a number as a leaf Value) and `__neg__` are given. Each operation
+# returns a new node `out`. Its `_backward` adds the local derivative times `out.grad` to its
+# parents' `.grad`. You may change the given code too, as long as the names `data`, `grad`
+# and the operations stay.
+#
+# <details><summary>Hint (try first)</summary>
 #
 # Local derivatives: $\frac{d}{dx}x^p = p x^{p-1}$, $\frac{d}{dx}e^x = e^x$,
 # $\frac{d}{dx}\log x = 1/x$, $\frac{d}{dx}\tanh x = 1 - \tanh^2 x$,
 # $\frac{d}{dx}\sigma(x) = \sigma(x)(1 - \sigma(x))$, $\frac{d}{dx}\mathrm{relu}(x) = 1$ if
-# $x > 0$ else $0$. The constructor, `_wrap` (a number as a leaf Value) and `__neg__` are
-# given. Each operation returns a new node `out` whose `_backward` adds the local derivative
-# times `out.grad` to its parents' `.grad`. Hints: `a - b` is `a + (-b)` and `a / b` is
-# `a * b ** -1`; `__radd__` lets Python compute `2 + v`. You may change the given code too,
-# as long as the names `data`, `grad` and the operations stay.
+# $x > 0$ else $0$. `a - b` is `a + (-b)` and `a / b` is `a * b ** -1`. `__radd__` lets
+# Python compute `2 + v`.
+# </details>
 
 # %% solution id=Value
 class Value:
@@ -508,26 +516,25 @@ passed("Value_mlp")
 #
 # Plain gradient descent takes $w \leftarrow w - \eta\, \nabla J(w)$. On a long narrow valley
 # it zig-zags across the valley and crawls along it. The three classic fixes keep a
-# **state** between steps. Write them exactly as PyTorch does (its defaults, and no weight
-# decay), with $g$ the gradient `dw` and $t$ the step number starting at 1:
-#
-# | optimiser | state update | parameter update |
-# |---|---|---|
-# | SGD + momentum (`torch.optim.SGD(momentum=m)`) | $v \leftarrow m\,v + g$ ($v = g$ on the first step) | $w \leftarrow w - \eta\, v$ |
-# | RMSprop (`torch.optim.RMSprop`) | $s \leftarrow \alpha\, s + (1 - \alpha)\, g^2$ ($s$ starts at 0) | $w \leftarrow w - \eta\, g / (\sqrt{s} + \epsilon)$ |
-# | Adam (`torch.optim.Adam`) | $m \leftarrow \beta_1 m + (1-\beta_1) g$, $v \leftarrow \beta_2 v + (1-\beta_2) g^2$ | $\hat m = m/(1-\beta_1^t)$, $\hat v = v/(1-\beta_2^t)$, $w \leftarrow w - \eta\, \hat m / (\sqrt{\hat v} + \epsilon)$ |
+# **state** between steps. You will write each one exactly as PyTorch does: its defaults, and
+# no weight decay. Below, $g$ is the gradient `dw`, and $t$ counts the steps from 1.
 #
 # Each function takes the weights `w`, their gradient `dw`, a `state` dict (empty `{}` on the
-# first call) and the hyper-parameters, and returns `(new_w, new_state)`. What goes into the
-# state is up to you (Adam needs the step count $t$); the tests only look at the weights.
-# Note where $\epsilon$ goes: **after** the square root. Adam's averages $m$ and $v$ start at
-# 0, so early on they are too small, by the factors $1 - \beta_1^t$ and $1 - \beta_2^t$; $v$,
-# which forgets more slowly, is much too small. Dividing by $\sqrt{v}$ uncorrected would make
-# the first steps too **large** (with the defaults, the very first one is
-# $0.1/\sqrt{0.001} \approx 3.2$ times $\eta$). The bias correction divides each average by its
-# factor, and the step starts at the intended size.
+# first call) and the hyper-parameters. It returns `(new_w, new_state)`. What goes into the
+# state is up to you; the tests only look at the weights. The descriptions below say what each
+# optimiser does. Turning them into update rules is your job.
 #
 # ### Exercise 2.1 · `sgd_momentum_step`
+# Momentum moves the weights along a **velocity** $v$ instead of the gradient:
+# $w \leftarrow w - \eta\, v$. In PyTorch, the velocity is a weighted sum of all the gradients
+# so far. The newest gradient has weight 1, the one before it weight $m$ (the `momentum`
+# argument), the one before that $m^2$, and so on. Each call must cost the same, however
+# long training runs: keep in the state what lets you update $v$ without the old gradients.
+#
+# <details><summary>Hint (try first)</summary>
+# Write the sum at step t and the sum at step t − 1 one under the other. One multiplication
+# and one addition turn the second into the first.
+# </details>
 
 # %% solution id=sgd_momentum_step updates=w
 def sgd_momentum_step(w, dw, state, lr, momentum=0.9):
@@ -563,6 +570,12 @@ passed("sgd_momentum_step")
 
 # %% [markdown] id=markdown-7
 # ### Exercise 2.2 · `rmsprop_step`
+# RMSprop divides each coordinate of the gradient by the typical size of that coordinate's
+# recent gradients, then steps by η times the result. The size is $\sqrt{s}$, where $s$ is a
+# running mean of $g^2$, coordinate by coordinate. At each step, $s$ keeps the fraction
+# `alpha` of its old value and takes the rest from the new $g^2$. It starts at 0. So that
+# nothing is divided by 0, PyTorch adds `eps` to $\sqrt{s}$: after the square root, not
+# inside it.
 
 # %% solution id=rmsprop_step updates=w
 def rmsprop_step(w, dw, state, lr, alpha=0.99, eps=1e-8):
@@ -600,6 +613,16 @@ passed("rmsprop_step")
 
 # %% [markdown] id=markdown-8
 # ### Exercise 2.3 · `adam_step`
+# Adam combines the two ideas. It keeps a running mean $m$ of $g$ (it keeps the fraction
+# `beta1` of the old value) and a running mean $v$ of $g^2$ (fraction `beta2`). Both start
+# at 0, like RMSprop's $s$. The step is η times $\hat m / (\sqrt{\hat v} + \epsilon)$, with
+# `eps` after the root again.
+#
+# The hats are the **bias correction**. Because $m$ and $v$ start at 0, they are too small
+# in the first steps. Suppose the gradient were the same $g$ at every step. Work out $m$
+# after $t$ steps: it is $g$ times a factor smaller than 1. Adam divides $m$ by exactly that
+# factor to get $\hat m$, and does the same for $v$ to get $\hat v$. Without the correction,
+# the first steps would be too **large**, because $v$ is the more biased of the two.
 
 # %% solution id=adam_step updates=w
 def adam_step(w, dw, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
@@ -617,12 +640,12 @@ def adam_step(w, dw, state, lr, beta1=0.9, beta2=0.999, eps=1e-8):
     ### END SOLUTION
 
 # %% test id=test_adam_step points=3
-"""adam_step: the first step is about lr * sign(dw), then 50 steps against torch.optim.Adam."""
+"""adam_step: the first two steps by hand, then 50 steps against torch.optim.Adam."""
 w1, s1 = adam_step(np.array([1.0, -2.0]), np.array([0.5, -3.0]), {}, lr=0.1)
 check(isinstance(s1, dict), "the new state must be a dict.")
 check_close(w1, [1.0 - 0.1 * 0.5 / (0.5 + 1e-8), -2.0 + 0.1 * 3.0 / (3.0 + 1e-8)], "w after the first step",
-            hint="with bias correction m_hat = dw and v_hat = dw**2 on step 1, so each weight moves by "
-                 "about lr. Did you divide by (1 - beta ** t) with t = 1 on the first step?")
+            hint="with bias correction, m_hat = dw and v_hat = dw**2 on step 1. Did you divide by "
+                 "(1 - beta ** t) with t = 1 on the first step?")
 w1_before = np.array(w1, dtype=np.float64)
 w2, s2 = adam_step(w1, np.array([0.5, -3.0]), s1, lr=0.1)
 check_close(w2, w1_before - 0.1 * np.array([0.5, -3.0]) / (np.abs([0.5, -3.0]) + 1e-8), "w after the second step "
@@ -668,24 +691,22 @@ passed("q_adam_first_step")
 
 # %% [markdown] id=markdown-10
 # ### Question 2.5 · Momentum in a ravine
-# On a long, narrow valley (a ravine) plain gradient descent zig-zags from one wall to the other
-# and crawls along the floor. What does momentum ($v \leftarrow m\,v + g$, $w \leftarrow w - \eta\, v$)
-# change?
+# In a ravine, the gradient's component across the valley flips sign at every step. The
+# component along the valley keeps its sign. Say the gradients are $(+1, 0.1)$, $(-1, 0.1)$,
+# $(+1, 0.1)$, and so on. You run `sgd_momentum_step` with $m = 0.9$ for many steps. About
+# what is the velocity $v$ then? Reason it out, or run your function in a new cell.
 #
-# - **a** every weight moves by $\eta$ times the sign of its gradient, so the steep and the flat
-#   directions move at the same pace
-# - **b** it adds up successive gradients: the components across the valley change sign from step
-#   to step and cancel out, the components along the valley keep their sign and add up, so the
-#   zig-zag is damped and the walk along the floor speeds up
-# - **c** it divides each coordinate by the root of a running mean of its squared gradients
-# - **d** it lowers the learning rate as training goes on, so the zig-zag dies down
+# - **a** $v \approx (\pm 1.0,\ 0.1)$: the same as the gradient
+# - **b** $v \approx (\pm 10,\ 1.0)$: ten times the gradient
+# - **c** $v \approx (\pm 0.53,\ 1.0)$: across shrinks, along grows
+# - **d** $v \approx (0,\ 0.1)$: across cancels out, along is unchanged
 #
 # Set `q_momentum` to one letter.
 
 # %% solution id=q_momentum
 # Your answer: q_momentum = "<one letter: a, b, c or d>"
 ### BEGIN SOLUTION
-q_momentum = "b"
+q_momentum = "c"
 ### END SOLUTION
 
 # %% test id=test_q_momentum points=1
@@ -703,11 +724,10 @@ passed("q_momentum")
 # Plain gradient descent on the bowl $f(x, y) = \frac{1}{2}(x^2 + 50 y^2)$, whose gradient is
 # $(x, 50 y)$, with the learning rate $\eta = 0.05$, starting from $(-9, 1.5)$. What happens?
 #
-# - **a** it converges, faster than with a smaller learning rate: the steps are bigger
-# - **b** $x$ shrinks, but each step multiplies $y$ by $1 - 50 \cdot 0.05 = -1.5$: $y$ jumps from one
-#   side of the valley to the other, farther each time, and the loss blows up
-# - **c** it stops before the minimum, where the gradient becomes 0
-# - **d** it zig-zags but settles, because each step multiplies the distance by $1 - 0.05 = 0.95$
+# - **a** it converges faster than with $\eta = 0.01$, because its steps are larger
+# - **b** $y$ changes sign at every step and grows: the loss blows up
+# - **c** it stops early, at a point where the gradient becomes zero
+# - **d** $y$ changes sign at every step but shrinks: it settles at the minimum
 #
 # Set `q_large_lr` to one letter.
 
@@ -729,9 +749,10 @@ passed("q_large_lr")
 
 # %% [markdown] id=markdown-12
 # ### Comparing the optimisers
-# Two test functions of two weights: an **ill-conditioned bowl** $f(x, y) = \frac{1}{2}(x^2 + 50 y^2)$
-# (curvature 50 times larger along $y$) and the **Rosenbrock** function
-# $f(x, y) = (1 - x)^2 + 100(y - x^2)^2$, a curved valley with its minimum at $(1, 1)$.
+# We use two test functions of two weights. The first is an **ill-conditioned bowl**,
+# $f(x, y) = \frac{1}{2}(x^2 + 50 y^2)$, with a curvature 50 times larger along $y$. The second
+# is the **Rosenbrock** function $f(x, y) = (1 - x)^2 + 100(y - x^2)^2$, a curved valley with its
+# minimum at $(1, 1)$.
 # Every optimiser starts from the same point; the learning rates are typical for each.
 
 # %% id=code-5
@@ -788,48 +809,82 @@ for row, (title, (fn, w0, (xr, yr), num_steps, opts)) in enumerate(problems.item
 plt.tight_layout()
 plt.show()
 
+# How far does RMSprop move each weight per step, in units of its learning rate?
+rms_lr = problems["ill-conditioned bowl"][4]["RMSprop"][1]["lr"]
+rms_path, _ = optimise(bowl, rmsprop_step, [-9.0, 1.5], BOWL_STEPS, lr=rms_lr)
+rms_steps = np.abs(np.diff(rms_path, axis=0)) / rms_lr
+print(f"RMSprop on the bowl, step / lr along x: first step {rms_steps[0, 0]:.2f}, "
+      f"median of the later steps {np.median(rms_steps[1:, 0]):.2f}")
+
 # %% [markdown] id=markdown-13
-# Read the figure and the printed losses. On the bowl, plain SGD must keep its learning rate
-# below $2/50$ (the steep direction diverges otherwise), so along the flat direction it
-# multiplies the distance by $1 - \eta > 0.96$ at each step; momentum builds up speed along the
-# valley and damps the zig-zag; RMSprop and Adam divide each coordinate by the size of its own
-# gradients, so both directions move at a similar pace (RMSprop takes steps of about $\eta$,
-# hence its slow, straight walk). On Rosenbrock the valley is narrow **and** curved: with
-# these learning rates plain SGD has barely entered it after 500 steps, while momentum and
-# Adam follow it towards $(1, 1)$. The learning rate of each optimiser matters as much as the
-# choice of optimiser: try others.
+# Read the figure and the printed losses. On the bowl, plain SGD must keep η below $2/50$,
+# or the steep direction diverges. So along the flat direction it multiplies the distance by
+# $1 - \eta > 0.96$ at each step. Momentum builds up speed along the valley and damps the
+# zig-zag. RMSprop and Adam divide each coordinate by the size of its own gradients, so
+# both directions move at a similar pace. The last line printed above gives RMSprop's step
+# sizes along $x$, in units of η. Its first step is far longer than η, and its later steps are
+# shorter than η. On Rosenbrock the valley is narrow **and** curved. With these learning
+# rates, plain SGD has barely entered it after 500 steps, while momentum and Adam follow it
+# towards $(1, 1)$. The learning rate of each optimiser matters as much as the choice of
+# optimiser: try others.
+
+# %% written id=w_rmsprop_steps points=2
+# **Written question (2 points).** The cell above printed RMSprop's first step and its later
+# steps along $x$, in units of η. Explain both numbers from the way $s$ is updated. Why is the
+# first step 10 η whatever the gradient is? Why are the later steps on the bowl shorter than η?
 #
+# === BEGIN MARK SCHEME ===
+# **Model answer.** $s$ starts at 0, so after the first step $s = (1 - 0.99)\, g^2 = 0.01\, g^2$ and
+# $\sqrt{s} = 0.1\, |g|$. The step is $\eta\, g / (0.1 |g|) = 10\, \eta$ in size, for any
+# non-zero $g$. Later, $s$ is a running mean of past squared gradients. On the bowl the
+# gradient along $x$ shrinks as $x$ approaches 0, so $s$ still remembers the larger old
+# gradients: $|g| / \sqrt{s} < 1$ and the step is shorter than η (about η/2 here).
+#
+# **Rubric.** 2 points: the first step follows from $s = 0.01\, g^2$ (so $\sqrt{s} = 0.1 |g|$),
+# and the later steps are short because $s$ averages older, larger gradients. 1 point: one of
+# the two explained. 0 points: "RMSprop normalises the gradient" with no reason for the
+# numbers, or a claim that steps are always about η.
+# === END MARK SCHEME ===
+
+# %% [markdown] id=markdown-13b
 # ## 3 · Learning-rate schedules
 #
 # A large learning rate early and a smaller one later is the "learning-rate decay" of the
-# slides. Keras 3 has schedule objects in `keras.optimizers.schedules`; write the same
-# functions of the step number (the number of optimiser steps so far, starting at 0):
+# slides. A schedule is a function of the step number: the number of optimiser steps so far,
+# starting at 0. At step 0 every schedule returns `lr0`, and each function returns one float.
+# Each docstring below says how the rate behaves. Find the formula that behaves that way,
+# using only the arguments of the function.
 #
-# | function | Keras 3 | formula |
-# |---|---|---|
-# | `step_decay(lr0, step, drop, every)` | `ExponentialDecay(lr0, every, drop, staircase=True)` | $\eta_0 \cdot \text{drop}^{\lfloor \text{step}/\text{every} \rfloor}$ |
-# | `exponential_decay(lr0, step, rate, decay_steps)` | `ExponentialDecay(lr0, decay_steps, rate)` | $\eta_0 \cdot \text{rate}^{\text{step}/\text{decay\_steps}}$ |
-# | `cosine_decay(lr0, step, decay_steps, alpha=0.0)` | `CosineDecay(lr0, decay_steps, alpha)` | $\eta_0\left((1-\alpha)\tfrac{1}{2}\left(1 + \cos\tfrac{\pi \min(\text{step}, \text{decay\_steps})}{\text{decay\_steps}}\right) + \alpha\right)$ |
-# | `inverse_time_decay(lr0, step, decay)` | `InverseTimeDecay(lr0, 1, decay)` | $\eta_0 / (1 + \text{decay}\cdot \text{step})$ |
+# ### Exercise 3.1 · four schedules from their behaviour
+# - `step_decay(lr0, step, drop, every)`: the rate stays flat, then is multiplied by `drop`
+#   all at once, every `every` steps (a staircase). With `drop=0.5, every=10` it halves at
+#   steps 10, 20, 30, …
+# - `exponential_decay(lr0, step, rate, decay_steps)`: the same total decay as the staircase,
+#   but smooth. The rate is multiplied by the same factor at **every** step, and by `rate` over
+#   each stretch of `decay_steps` steps.
+# - `cosine_decay(lr0, step, decay_steps, alpha=0.0)`: the rate follows half a period of a
+#   cosine, from `lr0` at step 0 down to `alpha * lr0` at step `decay_steps`. After that it
+#   stays at `alpha * lr0`.
+# - `inverse_time_decay(lr0, step, decay)`: the **reciprocal** of the rate, $1/\eta$, grows by
+#   the same amount at every step. After `1 / decay` steps the rate is half of `lr0`.
 #
-# The last one is what the lectures' project wrote as `Adam(lr=lr, decay=lr / epochs)`: old
-# Keras applied that `decay` at every **batch** (not every epoch). Keras 3 removed the
-# argument; you pass a schedule as the learning rate instead:
-# `keras.optimizers.Adam(learning_rate=keras.optimizers.schedules.InverseTimeDecay(lr, 1, lr / epochs))`.
-# Each function returns one float.
-#
-# ### Exercise 3.1 · the four schedules
+# <details><summary>Hint (try first)</summary>
+# For the exponential schedule, what single factor, applied `decay_steps` times, gives
+# `rate`? For the cosine, which expression in `step` goes from 1 to 0 along half a period?
+# Then rescale it so that it goes from 1 to `alpha`. For the inverse time decay, write
+# $1/\eta$ as a straight line in `step`.
+# </details>
 
 # %% solution id=step_decay
 def step_decay(lr0, step, drop, every):
-    """lr0 multiplied by `drop` once every `every` steps (a staircase)."""
+    """lr0, multiplied by `drop` all at once every `every` steps (a staircase)."""
     ### BEGIN SOLUTION
     return float(lr0 * drop ** math.floor(step / every))
     ### END SOLUTION
 
 # %% solution id=exponential_decay
 def exponential_decay(lr0, step, rate, decay_steps):
-    """lr0 * rate ** (step / decay_steps): smooth, multiplied by `rate` every `decay_steps` steps."""
+    """lr0, multiplied by the same factor at every step, and by `rate` every `decay_steps` steps."""
     ### BEGIN SOLUTION
     return float(lr0 * rate ** (step / decay_steps))
     ### END SOLUTION
@@ -844,7 +899,7 @@ def cosine_decay(lr0, step, decay_steps, alpha=0.0):
 
 # %% solution id=inverse_time_decay
 def inverse_time_decay(lr0, step, decay):
-    """lr0 / (1 + decay * step): the old Keras `Adam(lr=lr0, decay=decay)`."""
+    """lr0 at step 0; 1 / rate grows by the same amount each step; lr0 / 2 after 1 / decay steps."""
     ### BEGIN SOLUTION
     return float(lr0 / (1.0 + decay * step))
     ### END SOLUTION
@@ -863,7 +918,7 @@ plt.title("Learning-rate schedules")
 plt.show()
 
 # %% test id=test_step_decay points=1
-"""step_decay: the staircase by hand, then against keras.optimizers.schedules.ExponentialDecay(staircase=True)."""
+"""step_decay: the staircase by hand; the hidden tests compare it with Keras 3's schedule."""
 got = [step_decay(0.1, s, 0.5, 10) for s in (0, 9, 10, 19, 20, 35)]
 check_close(got, [0.1, 0.1, 0.05, 0.05, 0.025, 0.0125], "step_decay(0.1, step, drop=0.5, every=10) at steps "
             "0, 9, 10, 19, 20, 35", hint="drop once every `every` steps: lr0 * drop ** floor(step / every).")
@@ -882,7 +937,7 @@ for lr0, drop, every in [(0.1, 0.5, 10), (1e-3, 0.9, 7), (0.5, 0.1, 1), (0.01, 0
 passed("step_decay")
 
 # %% test id=test_exponential_decay points=1
-"""exponential_decay: values by hand, then against keras.optimizers.schedules.ExponentialDecay."""
+"""exponential_decay: values by hand; the hidden tests compare it with Keras 3's schedule."""
 got = [exponential_decay(0.1, s, 0.5, 10) for s in (0, 5, 10, 20)]
 check_close(got, [0.1, 0.1 * 0.5 ** 0.5, 0.05, 0.025], "exponential_decay(0.1, step, rate=0.5, decay_steps=10)",
             hint="lr0 * rate ** (step / decay_steps), with a fractional exponent (no floor).")
@@ -901,7 +956,7 @@ for lr0, rate, decay_steps in [(0.1, 0.96, 1000), (1e-3, 0.5, 7), (0.5, 0.1, 3),
 passed("exponential_decay")
 
 # %% test id=test_cosine_decay points=1
-"""cosine_decay: start, middle, end and after the end, against keras.optimizers.schedules.CosineDecay."""
+"""cosine_decay: start, middle, end and after the end; the hidden tests compare it with Keras 3."""
 got = [cosine_decay(0.1, s, 100) for s in (0, 50, 100, 150)]
 check_close(got, [0.1, 0.05, 0.0, 0.0], "cosine_decay(0.1, step, decay_steps=100) at steps 0, 50, 100, 150",
             atol=1e-15, hint="0.5 * (1 + cos(pi * step / decay_steps)); after decay_steps it stays at the end value.")
@@ -923,7 +978,7 @@ for lr0, decay_steps, alpha in [(0.1, 100, 0.0), (1e-3, 7, 0.1), (0.5, 1000, 0.5
 passed("cosine_decay")
 
 # %% test id=test_inverse_time_decay points=1
-"""inverse_time_decay: values by hand, then against keras.optimizers.schedules.InverseTimeDecay."""
+"""inverse_time_decay: values by hand; the hidden tests compare it with Keras 3's schedule."""
 got = [inverse_time_decay(0.1, s, 0.5) for s in (0, 1, 2, 10)]
 check_close(got, [0.1, 0.1 / 1.5, 0.05, 0.1 / 6], "inverse_time_decay(0.1, step, decay=0.5)",
             hint="lr0 / (1 + decay * step): step 0 gives lr0.")
@@ -940,6 +995,38 @@ for lr0, decay in [(1e-3, 1e-3 / 50), (0.1, 0.01), (0.5, 2.0), (0.01, 1e-5)]:
                 hint="lr0 / (1 + decay * step), the decay applied once per step.")
 ### END HIDDEN TESTS
 passed("inverse_time_decay")
+
+# %% [markdown] id=markdown-13c
+# **In Keras.** Keras 3 has these schedules as objects in `keras.optimizers.schedules`, and the
+# hidden tests compare your functions with them. `step_decay` is `ExponentialDecay` with
+# `staircase=True`, and `exponential_decay` is the same without it. `cosine_decay` is
+# `CosineDecay`, and `inverse_time_decay` is `InverseTimeDecay`. The last one is what the
+# lectures' project wrote as `Adam(lr=lr, decay=lr / epochs)`. Old Keras applied that `decay`
+# at every **batch**, not every epoch. Keras 3 removed the argument: you pass a schedule as the
+# learning rate instead, as in
+# `keras.optimizers.Adam(learning_rate=keras.optimizers.schedules.InverseTimeDecay(lr, 1, lr / epochs))`.
+
+# %% written id=w_old_decay points=2
+# **Written question (2 points).** Predict, then check. The lectures' project trains for 50
+# epochs with η₀ = 10⁻³ and `Adam(lr=lr, decay=lr / epochs)`. Its author wanted the rate to
+# fall during training. Old Keras applied `decay` at every batch; say there are 100 batches
+# per epoch. First write down your guess: at the end of training, what fraction of η₀ is
+# left? Then compute it with your `inverse_time_decay` in a new cell. Explain the result, and
+# give a value of `decay` that would halve the rate by the end of training.
+#
+# === BEGIN MARK SCHEME ===
+# **Model answer.** The decay is $10^{-3} / 50 = 2 \cdot 10^{-5}$ per step, and training takes
+# $50 \cdot 100 = 5000$ steps. At the end $\eta = \eta_0 / (1 + 2 \cdot 10^{-5} \cdot 5000) =
+# \eta_0 / 1.1$, about $0.91\, \eta_0$: the rate falls by only 9 %. The author tied the decay to
+# the learning rate, but `decay` is a rate per step: it should be compared with 1 / (number of
+# steps), not with η. To halve the rate at the end, $\text{decay} \cdot 5000 = 1$, so
+# $\text{decay} = 2 \cdot 10^{-4}$ (ten times larger).
+#
+# **Rubric.** 2 points: the fraction (about 0.91) computed from 5000 steps, the reason (decay
+# counts per step, and lr / epochs is tiny), and decay = 1 / 5000 = 2e-4. 1 point: the fraction
+# right but no reason or no decay value, or a correct method with a wrong step count. 0 points:
+# a fraction computed per epoch (1 / (1 + 2e-5 · 50)) with no mention of batches, or no number.
+# === END MARK SCHEME ===
 
 # %% [markdown] id=markdown-14
 # ## 4 · Activations and initialisation
@@ -963,32 +1050,49 @@ for ax, (name, f, df) in zip(axes, [("sigmoid", sig, sig * (1 - sig)),
 plt.show()
 
 # %% [markdown] id=markdown-15
-# So the **scale of the weights** decides whether signals and gradients survive 20 layers. A
-# unit with $n$ inputs sums $n$ products; to keep the variance of its output equal to that
-# of its inputs, the weights need variance about $1/n$:
-# - **Xavier (Glorot)**, for sigmoid and tanh: $\mathrm{Var}(W) = \frac{2}{n_\text{in} + n_\text{out}}$
-#   (a compromise between the forward pass, $1/n_\text{in}$, and the backward pass, $1/n_\text{out}$);
-# - **He (Kaiming)**, for ReLU, which zeroes half of its inputs: $\mathrm{Var}(W) = \frac{2}{n_\text{in}}$.
+# So the **scale of the weights** decides whether signals and gradients survive 20 layers.
+# Take one unit with $n_\text{in}$ inputs $x_i$ and weights $W_i$, all independent with mean 0.
+# Its pre-activation is $z = \sum_i W_i x_i$, so
+# $\mathrm{Var}(z) = n_\text{in}\, \mathrm{Var}(W)\, \mathrm{E}[x^2]$. The backward pass is the
+# same sum, taken over the $n_\text{out}$ units that a weight feeds. The goal of both
+# initialisers is one property: **keep the variance of the activations equal across
+# layers**, so that nothing shrinks or explodes with depth.
 #
-# Draw from a normal distribution with that variance, or from a uniform one,
-# $U(-r, r)$ with $r^2/3$ equal to it. These are Keras's `GlorotNormal`/`HeNormal` and PyTorch's
-# `xavier_normal_`/`kaiming_normal_` (PyTorch stores a weight as `(out, in)`; we keep the
-# course's `(fan_in, fan_out)`).
+# - **Xavier (Glorot)**, for sigmoid and tanh, which behave like the identity near 0. The
+#   forward pass asks for one variance, the backward pass for another. Xavier takes the
+#   harmonic mean of the two: it uses the **average** of $n_\text{in}$ and $n_\text{out}$ in
+#   place of $n_\text{in}$.
+# - **He (Kaiming)**, for ReLU. ReLU sets the negative half of its inputs to 0. Work out what
+#   that does to $\mathrm{E}[a^2]$ for $a = \mathrm{ReLU}(z)$, with $z$ symmetric around 0. Then
+#   choose $\mathrm{Var}(W)$ so that the forward pass keeps $\mathrm{E}[a^2]$ equal across layers.
+#
+# A normal distribution with that variance is the usual choice. A uniform one, $U(-r, r)$,
+# works too if its variance $r^2/3$ is the same. These are Keras's `GlorotNormal`/`HeNormal`
+# and PyTorch's `xavier_normal_`/`kaiming_normal_`. (PyTorch stores a weight as `(out, in)`;
+# we keep the course's `(fan_in, fan_out)`.)
 #
 # ### Exercise 4.1 · `xavier_init` and `he_init`
-# Return a float array of shape `(fan_in, fan_out)` drawn with the numpy generator `rng`
-# (use its methods, e.g. `rng.normal`, so that a seed reproduces the weights).
+# Return a float array of shape `(fan_in, fan_out)` drawn with the numpy generator `rng`. Use
+# its methods, such as `rng.normal`, so that a seed reproduces the weights. The visible tests
+# send data through one layer of your weights and check the property above. If a test
+# fails, its message gives the variance it expected.
+#
+# <details><summary>Hint (try first)</summary>
+# For Xavier, solve $\mathrm{Var}(W) \cdot \frac{n_\text{in} + n_\text{out}}{2} = 1$. For He,
+# $\mathrm{E}[\mathrm{ReLU}(z)^2]$ is half of $\mathrm{Var}(z)$. `rng.normal` takes the standard
+# deviation, not the variance.
+# </details>
 
 # %% solution id=xavier_init
 def xavier_init(fan_in, fan_out, rng):
-    """Weights (fan_in, fan_out) with mean 0 and variance 2 / (fan_in + fan_out)."""
+    """Weights (fan_in, fan_out), mean 0, the Xavier variance (sigmoid and tanh layers)."""
     ### BEGIN SOLUTION
     return rng.normal(0.0, np.sqrt(2.0 / (fan_in + fan_out)), size=(fan_in, fan_out))
     ### END SOLUTION
 
 # %% solution id=he_init
 def he_init(fan_in, fan_out, rng):
-    """Weights (fan_in, fan_out) with mean 0 and variance 2 / fan_in (for ReLU layers)."""
+    """Weights (fan_in, fan_out), mean 0, the He variance (ReLU layers)."""
     ### BEGIN SOLUTION
     return rng.normal(0.0, np.sqrt(2.0 / fan_in), size=(fan_in, fan_out))
     ### END SOLUTION
@@ -1015,10 +1119,37 @@ def check_init(name, draw, target_var, fan_in, fan_out, torch_var=None, rel=0.04
         check(abs(var / torch_var - 1) < rel + 0.02,
               f"{name}({fan_in}, {fan_out}): variance {var:.4g}, while torch.nn.init gives {torch_var:.4g}.")
 
+
+def check_keeps_scale(name, draw, fan_in, fan_out, relu, hint, rel=0.05):
+    """Send standard-normal data through one layer of the weights `draw` and compare the scales.
+
+    Without relu: n_in Var(W) and n_out Var(W), on average over the two passes, should be 1 (the
+    forward and backward factors). With relu: E[a^2] of a = relu(x @ W) should equal E[x^2] = 1."""
+    W = check_shape(draw, (fan_in, fan_out), f"{name}({fan_in}, {fan_out}, rng)",
+                    hint="the shape is (fan_in, fan_out): one row per input, one column per unit.")
+    if mode() == "record":
+        return
+    W = W.astype(np.float64)
+    x = np.random.default_rng(99).normal(size=(1000, fan_in))
+    z = x @ W
+    if relu:
+        got = float(np.mean(np.maximum(z, 0.0) ** 2))
+        what = "E[a**2] after one ReLU layer, for inputs with E[x**2] = 1"
+    else:
+        forward = float(np.mean(z ** 2))                       # n_in Var(W)
+        backward = forward * fan_out / fan_in                  # n_out Var(W)
+        got = (forward + backward) / 2
+        what = (f"the average of the forward factor ({forward:.3f}) and the backward factor "
+                f"({backward:.3f})")
+    check(abs(got - 1.0) < rel, f"{name}({fan_in}, {fan_out}): {what} is {got:.3f}; it should be 1.",
+          hint=hint)
+
 # %% test id=test_xavier_init points=2
-"""xavier_init: shape (fan_in, fan_out), mean 0, variance 2 / (fan_in + fan_out), reproducible with a seed."""
-W = xavier_init(600, 400, np.random.default_rng(0))
-check_init("xavier_init", W, 2.0 / 1000, 600, 400)
+"""xavier_init: one layer keeps the scale (forward and backward on average); reproducible with a seed."""
+for fan_in, fan_out in [(500, 500), (600, 400)]:
+    check_keeps_scale("xavier_init", xavier_init(fan_in, fan_out, np.random.default_rng(0)), fan_in, fan_out,
+                      relu=False, hint="Var(W) = 2 / (fan_in + fan_out), and rng.normal takes the standard "
+                                       "deviation: np.sqrt(2 / (fan_in + fan_out)).")
 check_shape(xavier_init(3, 7, np.random.default_rng(1)), (3, 7), "xavier_init(3, 7, rng)")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_optim as ref
@@ -1037,9 +1168,11 @@ check(W1.shape == W2.shape == W3.shape == (20, 30) and np.array_equal(W1, W2) an
 passed("xavier_init")
 
 # %% test id=test_he_init points=2
-"""he_init: shape (fan_in, fan_out), mean 0, variance 2 / fan_in, reproducible with a seed."""
-W = he_init(600, 400, np.random.default_rng(0))
-check_init("he_init", W, 2.0 / 600, 600, 400)
+"""he_init: one ReLU layer keeps E[a**2] equal to that of its inputs; reproducible with a seed."""
+for fan_in, fan_out in [(500, 500), (600, 400)]:
+    check_keeps_scale("he_init", he_init(fan_in, fan_out, np.random.default_rng(0)), fan_in, fan_out,
+                      relu=True, hint="ReLU halves E[a**2], so Var(W) = 2 / fan_in (only fan_in counts); "
+                                      "rng.normal takes the standard deviation: np.sqrt(2 / fan_in).")
 check_shape(he_init(3, 7, np.random.default_rng(1)), (3, 7), "he_init(3, 7, rng)")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_optim as ref
@@ -1090,7 +1223,8 @@ passed("q_he_std")
 import torch
 
 
-def layer_gradients(activation, init, depth=DEPTH, width=WIDTH, seed=0):
+def layer_gradients(activation, init, depth=DEPTH, width=WIDTH, seed=0, skip=False):
+    """Gradient norm per layer, activation std per layer, last activations (skip: a = a + act(a @ W))."""
     rng = np.random.default_rng(seed)
     draw = {"N(0, 1)": lambda n, m: rng.normal(size=(n, m)), "Xavier": lambda n, m: xavier_init(n, m, rng),
             "He": lambda n, m: he_init(n, m, rng)}[init]
@@ -1099,7 +1233,7 @@ def layer_gradients(activation, init, depth=DEPTH, width=WIDTH, seed=0):
     a = torch.tensor(rng.normal(size=(256, width)))
     stds = []
     for W in Ws:
-        a = act(a @ W)
+        a = a + act(a @ W) if skip else act(a @ W)
         stds.append(float(a.detach().std()))
     a.mean().backward()
     return [float(W.grad.norm()) for W in Ws], stds, a.detach().numpy()
@@ -1114,7 +1248,7 @@ for activation in ["sigmoid", "ReLU"]:
         axes[0].semilogy(range(1, DEPTH + 1), np.maximum(norms, 1e-300), "o-", ms=3, label=f"{activation}, {init}")
         axes[1].semilogy(range(1, DEPTH + 1), np.maximum(stds, 1e-300), "o-", ms=3, label=f"{activation}, {init}")
         print(f"{activation:>7} {init:>7} | gradient norm layer 1: {norms[0]:9.3g}  layer {DEPTH}: {norms[-1]:9.3g}"
-              f"  | activation std at layer {DEPTH}: {stds[-1]:.3g}")
+              f"  ratio {norms[0] / norms[-1]:9.2g} | activation std at layer {DEPTH}: {stds[-1]:.3g}")
 axes[0].set_xlabel("layer")
 axes[0].set_title("norm of dLoss/dW per layer")
 axes[0].legend(fontsize=8)
@@ -1130,21 +1264,68 @@ for ax, key in zip(axes, [("sigmoid", "N(0, 1)"), ("sigmoid", "Xavier"), ("ReLU"
 plt.show()
 
 # %% [markdown] id=markdown-18
-# What the numbers say: with sigmoid and Xavier or He weights, the gradient of the **first**
-# layer is about $10^{-12}$ or less of that of the last one (each layer it crosses multiplies it
-# by $\sigma' \le 1/4$ times weights of size about $1/\sqrt n$): the first layers of a deep
-# sigmoid network barely learn, the **vanishing gradient**. With N(0, 1) weights the sigmoids
-# **saturate** instead: the activations pile up near 0 and 1 (histogram above), and only the
-# large weights make up for the tiny $\sigma'$, a poor start as well. With ReLU, N(0, 1) weights make the signal
-# grow by about $\sqrt{\text{width}/2}$ per layer: activations and gradients **explode**.
-# Xavier's variance is half of what ReLU needs, so the signal shrinks by $1/\sqrt 2$ per layer.
-# He initialisation keeps activations and gradients at the same scale in every layer, which is
-# why ReLU + He is the default for deep networks.
+# What the numbers say. With sigmoid and Xavier or He weights, the gradient of the **first**
+# layer is many orders of magnitude smaller than that of the last one: read the ratio printed
+# for each case. Each layer it crosses multiplies it by $\sigma' \le 1/4$ and by weights of
+# size about $1/\sqrt n$. So the first layers of a deep sigmoid network barely learn: the
+# **vanishing gradient**. With N(0, 1) weights the sigmoids **saturate** instead. The
+# activations pile up near 0 and 1 (histogram above), and only the large weights make up for
+# the tiny $\sigma'$: a poor start as well. With ReLU, N(0, 1) weights make the signal grow by
+# about $\sqrt{\text{width}/2}$ per layer, so activations and gradients **explode**. Xavier's
+# variance is half of what ReLU needs, so the signal shrinks by $1/\sqrt 2$ per layer. He
+# initialisation keeps activations and gradients at the same scale in every layer. That is
+# why ReLU with He weights is the default for deep networks.
 #
-# ## 5 · The lectures' study: one network, four optimisers
-# The Fashion-MNIST MLP of the lectures (Flatten -> Dense(300, relu) -> Dense(100, relu) ->
-# Dense(10, softmax)), trained with the same data, batch size and epochs, changing only the
-# optimiser. Validation data are carved from the training split (the test set stays unused).
+# ### Skip connections
+# A **skip connection** adds a layer's input to its output: $a_l = a_{l-1} + f(a_{l-1} W_l)$
+# instead of $a_l = f(a_{l-1} W_l)$. Residual networks (ResNets) are built from such blocks.
+# The cell below repeats the sigmoid network with Xavier weights, the case where the gradient
+# vanished, with and without skips. It uses your `xavier_init`.
+
+# %% id=code-8b
+fig, ax = plt.subplots(figsize=(7, 4))
+for skip, label in [(False, "plain: a = f(a W)"), (True, "with skips: a = a + f(a W)")]:
+    norms, stds, _ = layer_gradients("sigmoid", "Xavier", skip=skip)
+    ax.semilogy(range(1, DEPTH + 1), norms, "o-", ms=3, label=label)
+    print(f"{label:<28} | gradient norm layer 1: {norms[0]:9.3g}  layer {DEPTH}: {norms[-1]:9.3g}"
+          f"  ratio {norms[0] / norms[-1]:9.2g}")
+ax.set_xlabel("layer")
+ax.set_ylabel("norm of dLoss/dW")
+ax.set_title(f"sigmoid, Xavier, {DEPTH} layers: with and without skip connections")
+ax.legend()
+plt.show()
+
+# %% written id=w_skip points=2
+# **Written question (2 points).** Explain the figure above. Why does the gradient of the
+# first layer stay within a few orders of magnitude of the last layer's with skips, but not
+# without them? Use the chain rule for $a_l = a_{l-1} + f(a_{l-1} W_l)$. Then say what could
+# still go wrong with skips: look at how the activation's scale changes from layer to layer.
+#
+# === BEGIN MARK SCHEME ===
+# **Model answer.** Without skips, $\partial a_l / \partial a_{l-1} = \mathrm{diag}(\sigma')\, W_l^\top$,
+# and each factor is small ($\sigma' \le 1/4$, weights of size $1/\sqrt n$). The product of 20
+# such factors makes the first layer's gradient vanish (the printed ratio is
+# $10^{-12}$ or less). With skips, $\partial a_l / \partial a_{l-1} = I + \mathrm{diag}(\sigma')\, W_l^\top$.
+# Expanding the product, one term is the identity: the loss's gradient reaches every layer
+# unchanged along the skip path, so no layer's gradient vanishes. What can still go wrong:
+# each block adds to $a$, so the activations grow with depth (the sigmoid branch adds about
+# 0.5 per layer here). Deep ResNets control this with normalisation or small branch weights.
+# With ReLU and He weights, the scale grows by a roughly constant factor per block and explodes.
+#
+# **Rubric.** 2 points: the identity term in the chain rule gives a direct path, so the
+# gradient is not a product of small factors; and the growth of the activations with depth
+# (or exploding with ReLU) is named as the risk. 1 point: the direct path alone, or a correct
+# but vague "the gradient flows through the skip". 0 points: "skips add more parameters" or
+# "skips make the network shallower" with no chain-rule reason.
+# === END MARK SCHEME ===
+
+# %% [markdown] id=markdown-18c
+# ## 5 · One network, four optimisers
+# In the lectures, the Fashion-MNIST MLP is compiled with RMSprop, and the teacher mentions
+# switching it to SGD. Here we run a comparison of our own, with four optimisers. The network
+# is the lectures' MLP: Flatten -> Dense(300, relu) -> Dense(100, relu) -> Dense(10, softmax).
+# Each run uses the same data, batch size, epochs and initial weights; only the optimiser
+# changes. The validation data come from the training split, and the test set stays unused.
 
 # %% id=code-10
 import keras
@@ -1197,26 +1378,28 @@ for ax in axes:
 plt.show()
 
 # %% [markdown] id=markdown-19
-# **What to choose.** With the default learning rates, Adam and RMSprop reach a low training
-# loss in the fewest epochs, and SGD with momentum is much faster than plain SGD. Adam is the
-# safe first choice (it needs little tuning); well-tuned SGD with momentum and a schedule
-# often generalises as well or better on large image problems, at the price of tuning the
-# learning rate. Whatever you pick, compare on the **validation** curves: when the validation
-# loss starts rising while the training loss still falls, the model is over-fitting, and a
-# faster optimiser only gets there sooner.
+# **What to choose.** Compare the printed losses and the curves. With their usual learning
+# rates, Adam and RMSprop tend to reach a low training loss in the fewest epochs, and
+# momentum makes SGD much faster. Adam is the safe first choice, since it needs little tuning.
+# Well-tuned SGD with momentum and a schedule often generalises as well or better on large
+# image problems, but its learning rate must be tuned. Whatever you pick, compare on the
+# **validation** curves. When the validation loss starts rising while the training loss still
+# falls, the model is over-fitting, and a faster optimiser only gets there sooner.
 #
 # ## What you should remember
 # - A framework records a computational graph of your calculation; `backward()` visits it in
 #   reverse topological order and each node adds `local derivative x incoming gradient` to
 #   its parents. Gradients of a node used twice add up.
-# - Momentum accumulates past gradients (`v = m v + g`); RMSprop divides by the root of a
-#   running mean of squared gradients (`eps` after the square root); Adam does both, with
+# - Momentum accumulates past gradients (`v = m v + g`). RMSprop divides by the root of a
+#   running mean of squared gradients, with `eps` after the square root. Adam does both, with
 #   bias correction because its averages start at 0.
 # - A learning-rate schedule is a function of the step: step, exponential, cosine and inverse
 #   time decay (the old `Adam(decay=...)`, now `InverseTimeDecay`).
 # - Sigmoid derivatives are at most 1/4, so deep sigmoid networks lose their gradient; match
 #   the initialisation to the activation: Xavier `2/(n_in + n_out)` for sigmoid/tanh, He
-#   `2/n_in` for ReLU.
+#   `2/n_in` for ReLU. Both keep the variance of the activations equal across layers.
+# - A skip connection gives the gradient a direct path to the early layers, so it does not
+#   vanish with depth.
 # - Compare optimisers on validation curves, with everything else fixed.
 
 # %% id=code-11
