@@ -983,6 +983,7 @@ show_images(X_fashion_train[:40], y_fashion_train[:40], FASHION_CLASSES, rows=4,
 # Keras has a layer without parameters that turns each (28, 28) image into one vector of 784
 # numbers. Look for it in `keras.layers`.
 # </details>
+
 # %% solution id=build_fashion_mlp
 def build_fashion_mlp():
     """A dense Fashion-MNIST classifier with hidden layers of 300 and 100 units.
@@ -1065,6 +1066,7 @@ passed("build_fashion_mlp")
 #
 # Decide the value of each argument from these goals. Nothing measured on the test set may
 # steer a choice, and when to stop is a choice.
+
 # %% solution id=make_callbacks
 def make_callbacks(patience, path):
     """Two Keras callbacks for training with a validation split (the goals above).
@@ -1208,6 +1210,7 @@ passed("build_fashion_mlp (accuracy)")
 # and its shuffling. `time.perf_counter()` is a wall clock with a fine resolution.
 # `model.evaluate` returns the loss followed by the metrics.
 # </details>
+
 # %% solution id=batch_size_study
 def batch_size_study(batch_sizes, X, y, X_val, y_val, epochs):
     """Train build_fashion_mlp() once per batch size; time it and score it on validation data.
