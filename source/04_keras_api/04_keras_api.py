@@ -1537,7 +1537,7 @@ check(acc >= 0.6, f"after train_tuned_fashion a small network scores {acc:.3f} o
 ### END HIDDEN TESTS
 passed("train_tuned_fashion")
 
-# %% test id=test_tuned_fashion_heldout points=2 tags=slow
+# %% test id=test_train_tuned_fashion_heldout points=2 tags=slow
 """tuned Fashion-MNIST model (held-out): built with seed 0 and trained by your train_tuned_fashion on the
 10,000 fitting images, it scores >= 0.855 on hidden Fashion-MNIST test images (about a minute)."""
 check(callable(build_tuned_fashion_model) and callable(train_tuned_fashion),
@@ -1555,7 +1555,7 @@ check(len(history_t.history["loss"]) <= 20,
 # Graded: the grader scores the trained model on the held-out set, outside the sandbox.
 submit_model(model_t, "fashion_tuned")
 ### END HIDDEN TESTS
-passed("tuned_fashion_heldout")
+passed("train_tuned_fashion (held-out)")
 
 # %% [markdown] id=remember
 # ## What you should remember
