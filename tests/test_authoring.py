@@ -145,7 +145,8 @@ def test_the_course_declares_in_place_updates_only_where_the_contract_says_so():
     assert declared == {
         ("03_optimization", "sgd_momentum_step"): ["w"], ("03_optimization", "rmsprop_step"): ["w"],
         ("03_optimization", "adam_step"): ["w"], ("04_keras_api", "train_iris"): ["model"],
-        ("04_keras_api", "train_torch"): ["model"], ("07_gan", "train_step"): ["D", "G"],
+        ("04_keras_api", "train_torch"): ["model"], ("04_keras_api", "train_tuned_fashion"): ["model"],
+        ("07_gan", "train_step"): ["D", "G"],
         ("08_lung_cancer_project", "train_lung_cnn"): ["model"],
     }
 

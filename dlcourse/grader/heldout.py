@@ -44,6 +44,11 @@ TASKS = {
     "lung_bonus": HeldoutTask("test_build_improved_lung_model_bonus", 0.92,
                               "dlcourse.instructor.lung_scoring:score_model_file", "heldout_lung_bonus.keras",
                               leaderboard=True),
+    # 04's tuning exercise: the student's model and training on the 10,000 bundled fitting images,
+    # scored on 2,000 real Fashion-MNIST test images that the bundle does not hold
+    # (dlcourse.instructor.fashion_heldout, which documents the measured baseline and bar)
+    "fashion_tuned": HeldoutTask("test_train_tuned_fashion_heldout", 0.855,
+                                 "dlcourse.instructor.fashion_heldout:score_model_file", "heldout_fashion_tuned.keras"),
 }
 METADATA_KEY = "heldout"  # cell.metadata["dlcourse"]["heldout"] = {"task", "accuracy"}: set by the grader
 

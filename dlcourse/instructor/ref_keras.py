@@ -128,15 +128,17 @@ QUESTIONS = {
         },
     },
     "q_why_cross_entropy": {
-        "answer": "b",
+        "answer": "c",
         "why": {
-            "a": "Any differentiable loss works with any optimiser: the optimiser only sees the gradients. "
-                 "The lecture's PyTorch version does train with Adam and MSE; the question is how well.",
-            "c": "The cross-entropy does not count mistakes: it is a smooth function of the probabilities "
-                 "(-log p of the true class). Accuracy, a count, has zero gradient almost everywhere and "
-                 "cannot be minimised by gradient descent.",
-            "d": "Three sigmoids are three independent numbers in (0, 1): nothing makes them sum to 1, so they "
-                 "are not one probability distribution over the classes. Softmax makes one.",
+            "a": "Only the cross-entropy gives about 0.99: its gradient at the logit is p - 1 = -0.993. The "
+                 "squared error's is 2(p - 1) p (1 - p): the factor p (1 - p) = 0.0066 (the sigmoid's slope) "
+                 "makes it about -0.013, so the squared error corrects a confident mistake slowly.",
+            "b": "The two are swapped. The squared error's gradient at the logit is 2(p - 1) times the sigmoid's "
+                 "slope p (1 - p) = 0.0066, so about -0.013. For the cross-entropy the slope cancels: "
+                 "d(-log p)/dz = p - 1 = -0.993, largest when the network is most wrong.",
+            "d": "Only the squared error gives about 0.013, because its gradient carries the sigmoid's slope "
+                 "p (1 - p) = 0.0066. For the cross-entropy that factor cancels: d(-log p)/dz = p - 1 = -0.993, "
+                 "so it corrects a confident mistake quickly.",
         },
     },
     "q_fit_updates": {
