@@ -162,8 +162,8 @@ QUESTIONS = {
                  "the features last. (32, 2, 50) would be 2 steps of 50 features.",
             "c": "(50, 32, 2) is the time-major layout some libraries use internally; Keras layers take "
                  "batch-major input (samples first).",
-            "d": "Flattening the 50 steps of 2 features into 100 numbers gives a dense network's input: the "
-                 "RNN could no longer read the sequence step by step. The input must be 3-D.",
+            "d": "A trailing axis of size 1 is the channel axis of an image; a recurrent layer has none. Its "
+                 "input is 3-D: (samples, time steps, features).",
         },
     },
     "q_sequences_shape": {
@@ -173,7 +173,8 @@ QUESTIONS = {
                  "With return_sequences=True you get one hidden state per time step.",
             "c": "The last axis holds the layer's units (32), not the input features (2): each hidden state "
                  "has H = 32 numbers.",
-            "d": "The batch axis stays: one sequence of hidden states per sample, (16, 50, 32).",
+            "d": "Each hidden state mixes all the input features into H = 32 numbers; there is no separate "
+                 "state per feature. The output is (16, 50, 32).",
         },
     },
     "q_gru_params": {
