@@ -103,7 +103,7 @@ LR = 5e-3
 # The answer is then inside the input: the model "forecasts" perfectly in training and is
 # useless after. The second returns 2-D windows `(samples, window)`, which Keras will not take.
 #
-# ### Exercise 1.1 · `make_windows` (Warm-up (transcription))
+# ### Exercise 1.1 · Warm-up (transcription): `make_windows`
 # This is the notebook's one warm-up: its full specification is below.
 # - `series` is `(T,)` (one feature) or `(T, features)`; treat `(T,)` as `(T, 1)`.
 # - `X[i] = series[i : i + window]`, shaped `(samples, window, features)`.
@@ -780,8 +780,7 @@ passed("lstm_cell_forward_gates")
 # A layer runs the cell over the time axis of `x` `(N, T, F)`, starting from $(h_0, c_0)$
 # and **carrying both states** from each step to the next. With
 # `return_sequences=True`, Keras returns the hidden state of every step, `(N, T, H)`;
-# with the default `return_sequences=False`, only the last one, `(N, H)` (that is what a
-# forecaster feeds into its `Dense` layer).
+# with the default `return_sequences=False`, only the last one, `(N, H)`.
 #
 # ### Exercise 4.1 · `lstm_forward`
 # Return all the hidden states, shape `(N, T, H)`, in time order. You may call your
@@ -1442,8 +1441,8 @@ passed("build_lstm_forecaster_beats_naive")
 #   from above plus what step $t+1$ sends back, and each weight's gradient sums over the steps.
 #   Each step back multiplies the gradient by one more factor, so it vanishes or grows
 #   geometrically with the distance.
-# - The LSTM's gates are sigmoids, its candidate a `tanh`; $c_t = f c_{t-1} + i \tilde c$ first,
-#   then $h_t = o \tanh(c_t)$. Keras packs the blocks as (i, f, c, o) in `kernel (F, 4H)`,
+# - The LSTM's gates are sigmoids, its candidate a `tanh`; the new cell state comes first, and
+#   $h_t$ is computed from it. Keras packs the blocks as (i, f, c, o) in `kernel (F, 4H)`,
 #   `recurrent_kernel (H, 4H)` and `bias (4H,)`.
 # - A layer carries $h$ and $c$ from step to step; `return_sequences=True` returns all the
 #   hidden states.
