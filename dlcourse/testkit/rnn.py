@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["numeric_gradient", "random_gru", "random_lstm", "random_rnn"]
+__all__ = ["numeric_gradient", "random_gru", "random_lstm", "random_rnn", "simple_rnn_states"]
 
 
 def random_lstm(rng: np.random.Generator, n: int, t: int, f: int, h: int, scale: float = 0.5):
@@ -51,3 +51,21 @@ def numeric_gradient(f, a, eps: float = 1e-5) -> np.ndarray:
         a[idx] = old
         grad[idx] = (f_plus - f_minus) / (2 * eps)
     return grad
+
+
+def simple_rnn_states(x, h0, Wx, Wh, b) -> np.ndarray:
+    """Every hidden state `(N, T, H)` of a tanh RNN with keras.layers.SimpleRNN's weights (Wx, Wh, b),
+    computed by `torch.nn.RNN` in float64: a forward pass for the checks that does not depend on the
+    student's. (PyTorch stores the weights transposed and has a second bias, set to 0 here.)"""
+    import torch
+
+    t64 = {"dtype": torch.float64}
+    F, H = np.shape(Wx)
+    rnn = torch.nn.RNN(F, H, nonlinearity="tanh", batch_first=True, **t64)
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(torch.as_tensor(np.asarray(Wx).T, **t64))
+        rnn.weight_hh_l0.copy_(torch.as_tensor(np.asarray(Wh).T, **t64))
+        rnn.bias_ih_l0.copy_(torch.as_tensor(np.asarray(b), **t64))
+        rnn.bias_hh_l0.zero_()
+        out, _ = rnn(torch.as_tensor(np.asarray(x), **t64), torch.as_tensor(np.asarray(h0), **t64)[None])
+    return out.numpy()

@@ -453,7 +453,7 @@ def rnn_backward(x, h0, Wx, Wh, b, dhs):
 # %% test id=test_rnn_backward points=3
 """rnn_backward, the weight gradients dWx, dWh and db: shapes, and central differences (float64) of
 L = sum(rnn_forward(...) * dhs); hidden: more shapes, and PyTorch's autograd."""
-from dlcourse.testkit.rnn import numeric_gradient, random_rnn
+from dlcourse.testkit.rnn import numeric_gradient, random_rnn, simple_rnn_states
 
 x_v, h0_v, Wx_v, Wh_v, b_v, dhs_v = random_rnn(np.random.default_rng(7), 2, 4, 3, 3)
 got_v = rnn_backward(x_v, h0_v, Wx_v, Wh_v, b_v, dhs_v)
@@ -461,8 +461,8 @@ check(isinstance(got_v, (tuple, list)) and len(got_v) == 5,
       f"rnn_backward should return a tuple (dx, dh0, dWx, dWh, db), got {show(got_v)}.")
 for name, value, arg in [("dWx", got_v[2], Wx_v), ("dWh", got_v[3], Wh_v), ("db", got_v[4], b_v)]:
     check_shape(value, arg.shape, f"{name} of rnn_backward for N=2, T=4, F=3, H=3")
-# your rnn_forward (tested above) gives the loss whose gradient rnn_backward must return
-loss_v = lambda Wx_, Wh_, b_: np.sum(rnn_forward(x_v, h0_v, Wx_, Wh_, b_) * dhs_v)  # noqa: E731
+# the loss whose gradient rnn_backward must return (PyTorch's nn.RNN gives the forward pass)
+loss_v = lambda Wx_, Wh_, b_: np.sum(simple_rnn_states(x_v, h0_v, Wx_, Wh_, b_) * dhs_v)  # noqa: E731
 formula = ("at step t (going backwards) the gradient on h_t is dhs[:, t] + the gradient sent back "
            "from step t+1; through tanh, da_t = that * (1 - h_t**2) (tanh' written with the output h_t); "
            "step t sends da_t @ Wh.T back to h_(t-1).")
@@ -510,7 +510,7 @@ passed("rnn_backward")
 # %% test id=test_rnn_backward_inputs points=2
 """rnn_backward, the input gradients dx and dh0: shapes, and central differences (float64);
 hidden: more shapes, and PyTorch's autograd."""
-from dlcourse.testkit.rnn import numeric_gradient, random_rnn
+from dlcourse.testkit.rnn import numeric_gradient, random_rnn, simple_rnn_states
 
 x_v, h0_v, Wx_v, Wh_v, b_v, dhs_v = random_rnn(np.random.default_rng(8), 2, 4, 3, 3)
 got_v = rnn_backward(x_v, h0_v, Wx_v, Wh_v, b_v, dhs_v)
@@ -518,7 +518,7 @@ check(isinstance(got_v, (tuple, list)) and len(got_v) == 5,
       f"rnn_backward should return a tuple (dx, dh0, dWx, dWh, db), got {show(got_v)}.")
 check_shape(got_v[0], x_v.shape, "dx of rnn_backward for N=2, T=4, F=3, H=3")
 check_shape(got_v[1], h0_v.shape, "dh0 of rnn_backward for N=2, T=4, F=3, H=3")
-loss_v = lambda x_, h0_: np.sum(rnn_forward(x_, h0_, Wx_v, Wh_v, b_v) * dhs_v)  # noqa: E731
+loss_v = lambda x_, h0_: np.sum(simple_rnn_states(x_, h0_, Wx_v, Wh_v, b_v) * dhs_v)  # noqa: E731
 formula = ("at step t (going backwards) the gradient on h_t is dhs[:, t] + the gradient sent back "
            "from step t+1; through tanh, da_t = that * (1 - h_t**2); step t sends da_t @ Wh.T back to "
            "h_(t-1).")
