@@ -272,7 +272,7 @@ def draw_lstm_cell(ax=None, formulas: bool = True):
     ax.text(10.6, gate_y - 0.55, "$h_t$", fontsize=14, color="tab:blue")
     ax.set(xlim=(-2.4, 11.6), ylim=(-1.7, 6.1))
     ax.set_title("The LSTM cell: $c_t = f \\odot c_{t-1} + i \\odot \\tilde c$,  $h_t = o \\odot \\tanh(c_t)$"
-                 if formulas else "The LSTM cell: what flows where (x multiplies, + adds)", fontsize=13)
+                 if formulas else "The LSTM cell: what flows where (\u00d7 multiplies, + adds)", fontsize=13)
     return fig
 
 

@@ -1008,10 +1008,10 @@ passed("q_vanishing")
 #
 # <details><summary>Hint (try first)</summary>
 #
-# Compute both products once, then split each into three `(N, H)` blocks:
-# $A = x_t W + b^{\text{in}}$ into $(A_z, A_r, A_h)$ and $B = h_{t-1} U + b^{\text{rec}}$ into
-# $(B_z, B_r, B_h)$. Then $z = \sigma(A_z + B_z)$, $r = \sigma(A_r + B_r)$,
-# $\tilde h = \tanh(A_h + r \odot B_h)$, and $h_t = z \odot h_{t-1} + (1 - z) \odot \tilde h$.
+# Compute both products once, each with its own bias row, and split each into three `(N, H)`
+# blocks. The candidate's formula above already uses the third block of each. The gates take
+# the other blocks, in the order (z, r); unlike the candidate, no gate multiplies a part by $r$.
+# If a check fails, its message shows the formula.
 # PyTorch's `torch.nn.GRU` uses the same convention, $h_t = (1 - z) \odot n + z \odot h_{t-1}$
 # with its candidate called $n$. Some textbooks swap the roles and put $z$ on the candidate.
 # </details>
@@ -1080,7 +1080,8 @@ big = 30.0
 h_keep = gru_cell_forward(x_v, h_v, *no_weights, np.stack([_row(z=big, h=2.0), _row()]))
 check_close(h_keep, h_v, "h with the update gate z = 1 (first block's input bias +30)", atol=1e-9,
             hint="Keras's blocks are (z, r, h), and Keras keeps z on the OLD state: "
-                 "h = z * h_prev + (1 - z) * candidate.")
+                 "h = z * h_prev + (1 - z) * candidate, with z = sigmoid(A_z + B_z), "
+                 "A = x @ kernel + bias[0], B = h_prev @ recurrent_kernel + bias[1].")
 # update gate open, candidate input bias 2: the state is replaced by tanh(2).
 h_new = gru_cell_forward(x_v, h_v, *no_weights, np.stack([_row(z=-big, h=2.0), _row()]))
 check_close(h_new, np.full((N, H), np.tanh(2.0)), "h with z = 0 and the candidate's input bias 2",
@@ -1089,8 +1090,8 @@ check_close(h_new, np.full((N, H), np.tanh(2.0)), "h with z = 0 and the candidat
 h_reset = gru_cell_forward(x_v, h_v, *no_weights, np.stack([_row(z=-big), _row(h=2.0)]))
 check_close(h_reset, np.full((N, H), np.tanh(1.0)),
             "h with z = 0, r = 0.5 and the candidate's RECURRENT bias 2 (reset after: tanh(0.5 * 2))",
-            atol=1e-9, hint="with reset_after=True, r multiplies (h_prev @ U_h + bias[1] block h), the "
-                            "recurrent bias included.")
+            atol=1e-9, hint="with reset_after=True, r = sigmoid(A_r + B_r) multiplies (h_prev @ U_h + "
+                            "bias[1] block h), the recurrent bias included.")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_rnn
 
