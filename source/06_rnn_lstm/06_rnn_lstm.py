@@ -1012,6 +1012,7 @@ passed("q_vanishing")
 # blocks. The candidate's formula above already uses the third block of each. The gates take
 # the other blocks, in the order (z, r); unlike the candidate, no gate multiplies a part by $r$.
 # If a check fails, its message shows the formula.
+#
 # PyTorch's `torch.nn.GRU` uses the same convention, $h_t = (1 - z) \odot n + z \odot h_{t-1}$
 # with its candidate called $n$. Some textbooks swap the roles and put $z$ on the candidate.
 # </details>
@@ -1164,7 +1165,7 @@ def count_lstm_params(units, features):
     ### END SOLUTION
 
 # %% [markdown] id=markdown-19
-# **Expected output:** `4480` for the slides' layer (and `33` more for its `Dense(1)`).
+# **Expected output:** `4480` for the slides' layer.
 
 # %% id=code-7
 print(count_lstm_params(32, 2))
