@@ -215,9 +215,12 @@ def draw_computational_graph(a=3.0, b=1.0, c=4.0, d=2.0, ax=None):
     return fig
 
 
-def draw_lstm_cell(ax=None):
+def draw_lstm_cell(ax=None, formulas: bool = True):
     """The LSTM cell: the cell-state line with its forget (x) and write (+) steps, the four blocks
-    i, f, c~, o computed from x_t and h_{t-1}, and the output h_t = o * tanh(c_t)."""
+    i, f, c~, o computed from x_t and h_{t-1}, and the output h_t = o * tanh(c_t).
+
+    With `formulas=False` the drawing shows the paths only (no equations), for a student who
+    derives the cell from it."""
     fig, ax = canvas((11, 6.2), ax)
     ax.add_patch(FancyBboxPatch((-0.6, -0.5), 10.4, 6.2, boxstyle="round,pad=0.05,rounding_size=0.4",
                                 facecolor="0.96", edgecolor="0.5", lw=1.2, zorder=0))
@@ -248,13 +251,14 @@ def draw_lstm_cell(ax=None):
         draw_node(ax, (gx, gate_y), act, kind="box", size=(hw, hh), color=colour, fontsize=13)
         ax.text(gx, gate_y + hh + 0.12, label, ha="center", va="bottom", fontsize=10)
     # f scales the old memory; i * c~ is written into it
-    draw_arrow(ax, (1.6, gate_y + hh + 0.45), forget, shrink=(0, r), label="$f \\odot c_{t-1}$",
-               label_color="black", offset=0.75)
+    draw_arrow(ax, (1.6, gate_y + hh + 0.45), forget, shrink=(0, r),
+               label="$f \\odot c_{t-1}$" if formulas else None, label_color="black", offset=0.75)
     draw_node(ax, forget, "\u00d7", size=r, fontsize=15)
     draw_arrow(ax, (3.4, gate_y + hh + 0.45), mult_ic, shrink=(0, r))
     draw_arrow(ax, (5.0, gate_y + hh + 0.45), mult_ic, shrink=(0, r))
     draw_node(ax, mult_ic, "\u00d7", size=r, fontsize=15)
-    draw_arrow(ax, mult_ic, write, shrink=(r, r), label="$i \\odot \\tilde c$", label_color="black", offset=0.6)
+    draw_arrow(ax, mult_ic, write, shrink=(r, r), label="$i \\odot \\tilde c$" if formulas else None,
+               label_color="black", offset=0.6)
     draw_node(ax, write, "+", size=r, fontsize=15)
     # the output h_t = o * tanh(c_t)
     ax.plot([8.6], [top], "ko", ms=5)
@@ -264,11 +268,11 @@ def draw_lstm_cell(ax=None):
     draw_arrow(ax, (6.8 + hw, gate_y), mult_o, shrink=(0, r))
     draw_node(ax, mult_o, "\u00d7", size=r, fontsize=15)
     draw_arrow(ax, mult_o, (11.2, gate_y), shrink=(r, 0), lw=2.0, color="tab:blue",
-               label="$h_t = o \\odot \\tanh(c_t)$", label_color="tab:blue", offset=0.35)
+               label="$h_t = o \\odot \\tanh(c_t)$" if formulas else None, label_color="tab:blue", offset=0.35)
     ax.text(10.6, gate_y - 0.55, "$h_t$", fontsize=14, color="tab:blue")
     ax.set(xlim=(-2.4, 11.6), ylim=(-1.7, 6.1))
-    ax.set_title("The LSTM cell: $c_t = f \\odot c_{t-1} + i \\odot \\tilde c$,  $h_t = o \\odot \\tanh(c_t)$",
-                 fontsize=13)
+    ax.set_title("The LSTM cell: $c_t = f \\odot c_{t-1} + i \\odot \\tilde c$,  $h_t = o \\odot \\tanh(c_t)$"
+                 if formulas else "The LSTM cell: what flows where (\u00d7 multiplies, + adds)", fontsize=13)
     return fig
 
 

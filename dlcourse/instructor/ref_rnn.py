@@ -162,8 +162,8 @@ QUESTIONS = {
                  "the features last. (32, 2, 50) would be 2 steps of 50 features.",
             "c": "(50, 32, 2) is the time-major layout some libraries use internally; Keras layers take "
                  "batch-major input (samples first).",
-            "d": "Flattening the 50 steps of 2 features into 100 numbers gives a dense network's input: the "
-                 "RNN could no longer read the sequence step by step. The input must be 3-D.",
+            "d": "A trailing axis of size 1 is the channel axis of an image; a recurrent layer has none. Its "
+                 "input is 3-D: (samples, time steps, features).",
         },
     },
     "q_sequences_shape": {
@@ -173,7 +173,8 @@ QUESTIONS = {
                  "With return_sequences=True you get one hidden state per time step.",
             "c": "The last axis holds the layer's units (32), not the input features (2): each hidden state "
                  "has H = 32 numbers.",
-            "d": "The batch axis stays: one sequence of hidden states per sample, (16, 50, 32).",
+            "d": "Each hidden state mixes all the input features into H = 32 numbers; there is no separate "
+                 "state per feature. The output is (16, 50, 32).",
         },
     },
     "q_gru_params": {
@@ -184,14 +185,84 @@ QUESTIONS = {
                "per block it would be 3 * 1120 = 3360.",
     },
     "q_vanishing": {
-        "answer": "c",
+        "answer": "a",
         "why": {
-            "a": "The LSTM's gates and candidate use sigmoid and tanh, the same saturating functions as the "
-                 "SimpleRNN; there is no ReLU in it.",
-            "b": "More parameters do not keep a gradient alive: what matters is the factor by which the "
-                 "gradient is multiplied at each step backwards.",
-            "d": "It does decay, as the measurement shows, just much more slowly; the memory is not perfect "
-                 "unless the forget gate stays at 1.",
+            "b": "The cell state is updated as c_t = f * c_(t-1) + i * candidate, so one step back along c "
+                 "multiplies the gradient by f = 0.97, not by 1 - f. Twenty steps give 0.97**20, about 0.54.",
+            "c": "No tanh lies on the path from c_(t-1) to c_t: the update only scales by f and adds. That is "
+                 "why the LSTM's gradient decays more slowly than a simple RNN's. Here: 0.97**20, about 0.54.",
+            "d": "Each step back multiplies the gradient by the forget gate, 0.97, which is below 1. Over 20 "
+                 "steps it shrinks to 0.97**20, about 0.54. The memory is perfect only when f = 1.",
         },
     },
 }
+
+
+def rnn_forward(x, h0, Wx, Wh, b):
+    """All hidden states `(N, T, H)` of the tanh RNN (keras.layers.SimpleRNN's layout)."""
+    h, out = h0, []
+    for t in range(x.shape[1]):
+        h = np.tanh(x[:, t] @ Wx + h @ Wh + b)
+        out.append(h)
+    return np.stack(out, axis=1)
+
+
+def rnn_backward(x, h0, Wx, Wh, b, dhs):
+    """BPTT of the tanh RNN: `(dx, dh0, dWx, dWh, db)` for the upstream gradient `dhs` `(N, T, H)`
+    on every hidden state."""
+    hs = rnn_forward(x, h0, Wx, Wh, b)
+    dx = np.zeros_like(x, dtype=np.result_type(x, dhs))
+    dWx, dWh, db = np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)
+    dh_next = np.zeros_like(h0)
+    for t in reversed(range(x.shape[1])):
+        h_prev = hs[:, t - 1] if t > 0 else h0
+        da = (dhs[:, t] + dh_next) * (1.0 - hs[:, t] ** 2)
+        dx[:, t] = da @ Wx.T
+        dWx += x[:, t].T @ da
+        dWh += h_prev.T @ da
+        db += da.sum(axis=0)
+        dh_next = da @ Wh.T
+    return dx, dh_next, dWx, dWh, db
+
+
+RNN_GRADIENTS = ("dx", "dh0", "dWx", "dWh", "db")
+
+
+def numeric_rnn_gradients(x, h0, Wx, Wh, b, dhs) -> dict:
+    """Central differences (float64) of L = sum(rnn_forward(...) * dhs) with respect to every
+    argument: what a correct rnn_backward returns, by name."""
+    from .reference import central_gradient
+
+    args = [np.array(a, dtype=np.float64) for a in (x, h0, Wx, Wh, b)]
+
+    def grad(i):
+        def loss(a):
+            trial = list(args)
+            trial[i] = a
+            return float(np.sum(rnn_forward(*trial) * dhs))
+        return central_gradient(loss, args[i].copy())
+
+    return {name: grad(i) for i, name in enumerate(RNN_GRADIENTS)}
+
+
+def torch_rnn_gradients(x, h0, Wx, Wh, b, dhs) -> dict:
+    """The same gradients by torch autograd (float64), through torch.nn.RNN loaded with the weights
+    (PyTorch stores them transposed, and two biases: b and 0)."""
+    import torch
+
+    t64 = {"dtype": torch.float64}
+    N, T, F = x.shape
+    H = Wh.shape[0]
+    rnn = torch.nn.RNN(F, H, nonlinearity="tanh", batch_first=True, **t64)
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(torch.as_tensor(Wx.T, **t64))
+        rnn.weight_hh_l0.copy_(torch.as_tensor(Wh.T, **t64))
+        rnn.bias_ih_l0.copy_(torch.as_tensor(b, **t64))
+        rnn.bias_hh_l0.zero_()
+    xt = torch.as_tensor(x, **t64).requires_grad_(True)
+    h0t = torch.as_tensor(h0, **t64)[None].requires_grad_(True)
+    out, _ = rnn(xt, h0t)
+    (out * torch.as_tensor(dhs, **t64)).sum().backward()
+    return {"dx": xt.grad.numpy(), "dh0": h0t.grad[0].numpy(),
+            "dWx": rnn.weight_ih_l0.grad.numpy().T, "dWh": rnn.weight_hh_l0.grad.numpy().T,
+            "db": rnn.bias_ih_l0.grad.numpy()}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["random_gru", "random_lstm"]
+__all__ = ["numeric_gradient", "random_gru", "random_lstm", "random_rnn", "simple_rnn_states"]
 
 
 def random_lstm(rng: np.random.Generator, n: int, t: int, f: int, h: int, scale: float = 0.5):
@@ -26,3 +26,46 @@ def random_gru(rng: np.random.Generator, n: int, t: int, f: int, h: int, scale: 
     return (rng.normal(size=(n, t, f)), rng.normal(scale=0.8, size=(n, h)),
             rng.normal(scale=scale, size=(f, 3 * h)), rng.normal(scale=scale, size=(h, 3 * h)),
             rng.normal(scale=scale, size=(2, 3 * h)))
+
+
+def random_rnn(rng: np.random.Generator, n: int, t: int, f: int, h: int, scale: float = 0.7):
+    """Random inputs, weights and upstream gradients of a simple RNN in float64 (SimpleRNN's layout).
+
+    Returns (x (n, t, f), h0 (n, h), Wx (f, h), Wh (h, h), b (h,), dhs (n, t, h)).
+    """
+    return (rng.normal(size=(n, t, f)), rng.normal(scale=0.8, size=(n, h)),
+            rng.normal(scale=scale, size=(f, h)), rng.normal(scale=scale, size=(h, h)),
+            rng.normal(scale=scale, size=(h,)), rng.normal(size=(n, t, h)))
+
+
+def numeric_gradient(f, a, eps: float = 1e-5) -> np.ndarray:
+    """Central differences (float64) of the scalar function `f` at the array `a`; `a` is not changed."""
+    a = np.array(a, dtype=np.float64)
+    grad = np.zeros_like(a)
+    for idx in np.ndindex(a.shape):
+        old = a[idx]
+        a[idx] = old + eps
+        f_plus = float(f(a.copy()))
+        a[idx] = old - eps
+        f_minus = float(f(a.copy()))
+        a[idx] = old
+        grad[idx] = (f_plus - f_minus) / (2 * eps)
+    return grad
+
+
+def simple_rnn_states(x, h0, Wx, Wh, b) -> np.ndarray:
+    """Every hidden state `(N, T, H)` of a tanh RNN with keras.layers.SimpleRNN's weights (Wx, Wh, b),
+    computed by `torch.nn.RNN` in float64: a forward pass for the checks that does not depend on the
+    student's. (PyTorch stores the weights transposed and has a second bias, set to 0 here.)"""
+    import torch
+
+    t64 = {"dtype": torch.float64}
+    F, H = np.shape(Wx)
+    rnn = torch.nn.RNN(F, H, nonlinearity="tanh", batch_first=True, **t64)
+    with torch.no_grad():
+        rnn.weight_ih_l0.copy_(torch.as_tensor(np.asarray(Wx).T, **t64))
+        rnn.weight_hh_l0.copy_(torch.as_tensor(np.asarray(Wh).T, **t64))
+        rnn.bias_ih_l0.copy_(torch.as_tensor(np.asarray(b), **t64))
+        rnn.bias_hh_l0.zero_()
+        out, _ = rnn(torch.as_tensor(np.asarray(x), **t64), torch.as_tensor(np.asarray(h0), **t64)[None])
+    return out.numpy()

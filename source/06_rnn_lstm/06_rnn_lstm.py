@@ -6,30 +6,32 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({{COLAB_URL}})
 #
 # A dense network sees its input all at once. A **recurrent** network reads a sequence one
-# step at a time and carries a **memory** (the hidden state) from one step to the next, so
+# step at a time. It carries a **memory** (the hidden state) from one step to the next, so
 # what it outputs now depends on what it has seen before. The **LSTM** (Long Short-Term
 # Memory) adds a cell state and three gates so that the memory survives over longer
-# sequences: the plain RNN's gradient vanishes quickly, the LSTM's decays more slowly, and you
-# will measure by how much.
+# sequences. You will measure how far back a gradient reaches in each.
 #
-# In this notebook you cut a time series into the 3-D windows Keras expects, write a simple
-# RNN cell and an LSTM in numpy, prove they equal `keras.layers.SimpleRNN` and
-# `keras.layers.LSTM` given the same weights, count the slides' LSTM parameters, and
-# finally train a Keras LSTM on three centuries of real sunspot counts.
+# In this notebook you cut a time series into the 3-D windows Keras expects. You write a
+# simple RNN and an LSTM in numpy and prove that they equal `keras.layers.SimpleRNN` and
+# `keras.layers.LSTM` given the same weights. You backpropagate through time by hand,
+# count the slides' LSTM parameters, and finally train a Keras LSTM on three centuries of
+# real sunspot counts.
 #
 # **Goals**
 # 1. Build `(samples, timesteps, features)` windows of a series, with no target leaking in.
-# 2. Write the SimpleRNN cell, $h_t = \tanh(x_t W_x + h_{t-1} W_h + b)$.
-# 3. Write the LSTM cell and the whole-sequence forward pass with Keras's weight layout
+# 2. Work out the SimpleRNN cell from the shapes of its weights.
+# 3. Backpropagate through time (BPTT) by hand, and see how far back a gradient reaches.
+# 4. Write the LSTM cell and the whole-sequence forward pass with Keras's weight layout
 #    and gate order (i, f, c, o).
-# 4. Measure the vanishing gradient: how much the last output still depends on earlier
+# 5. Measure the vanishing gradient: how much the last output still depends on earlier
 #    inputs, for a SimpleRNN, an LSTM and a GRU.
-# 5. Write the GRU cell (Keras's `reset_after=True` layout) and prove it equals `keras.layers.GRU`.
-# 6. Count an LSTM's parameters: the slides' `LSTM(32, input_shape=(50, 2))` has 4,480.
-# 7. Build an LSTM forecaster and beat the naive "next year = this year" forecast.
+# 6. Write the GRU cell (Keras's `reset_after=True` layout) and prove it equals `keras.layers.GRU`.
+# 7. Count an LSTM's parameters.
+# 8. Build an LSTM forecaster and beat the naive "next year = this year" forecast.
 #
 # Short **questions** (set a variable such as `q_input_shape = "b"`) check the ideas; each
-# wrong answer gets an explanation when it is graded.
+# wrong answer gets an explanation when it is graded. **Written questions** ask you to explain
+# in a few sentences; a person grades them.
 #
 # Fill in every cell that says `# YOUR CODE HERE`, then run the test cell below it.
 # Some tests are hidden: they run when your notebook is graded.
@@ -55,7 +57,7 @@ import keras
 
 from dlcourse.plotting import draw_lstm_cell
 from dlcourse.series import load_sunspots
-from dlcourse.testkit.rnn import random_gru, random_lstm
+from dlcourse.testkit.rnn import random_gru, random_lstm, random_rnn
 from dlcourse.testing import (check, check_answer, check_choice, check_close, check_shape, check_unchanged,
                               passed, show)
 
@@ -97,11 +99,12 @@ LR = 5e-3
 # X[6]  =                     [s6  s7  s8]  ->  y[6] = s9
 # ```
 #
-# Two classic bugs: taking the window's own last value as the target (the answer is then
-# inside the input, so the model "forecasts" perfectly in training and is useless after),
-# and returning 2-D windows `(samples, window)` that Keras will not take.
+# Two classic bugs are common here. The first takes the window's own last value as the target.
+# The answer is then inside the input: the model "forecasts" perfectly in training and is
+# useless after. The second returns 2-D windows `(samples, window)`, which Keras will not take.
 #
-# ### Exercise 1.1 · `make_windows`
+# ### Exercise 1.1 · Warm-up (transcription): `make_windows`
+# This is the notebook's one warm-up: its full specification is below.
 # - `series` is `(T,)` (one feature) or `(T, features)`; treat `(T,)` as `(T, 1)`.
 # - `X[i] = series[i : i + window]`, shaped `(samples, window, features)`.
 # - `y[i] = series[i + window + horizon - 1]`, shaped `(samples, features)`.
@@ -209,7 +212,7 @@ passed("make_windows_features")
 # - **a** `(32, 50, 2)`
 # - **b** `(32, 2, 50)`
 # - **c** `(50, 32, 2)`
-# - **d** `(32, 100)`
+# - **d** `(32, 50, 2, 1)`
 #
 # Set `q_input_shape` to one letter.
 
@@ -230,13 +233,11 @@ check_answer(q_input_shape, ref_rnn.QUESTIONS["q_input_shape"], "q_input_shape")
 passed("q_input_shape")
 
 # %% [markdown] id=markdown-5
-# ## 2 · The simple RNN cell
+# ## 2 · The simple RNN: one cell, a sequence, and its gradient
 #
 # A recurrent layer applies the **same cell** at every time step. The simple RNN cell
 # mixes the current input $x_t$ (shape `(N, F)`) with the previous hidden state
-# $h_{t-1}$ (`(N, H)`) and squashes the result with `tanh`:
-#
-# $$h_t = \tanh\left(x_t W_x + h_{t-1} W_h + b\right)$$
+# $h_{t-1}$ (`(N, H)`). It returns the new hidden state $h_t$ (`(N, H)`), squashed by `tanh`.
 #
 # ```
 #         h_0          h_1          h_2                 h_T  (the outputs)
@@ -245,12 +246,15 @@ passed("q_input_shape")
 #           x_1             x_2                      x_T       (the same W_x, W_h, b)
 # ```
 #
-# Keras stores exactly these three arrays: `SimpleRNN(H).get_weights()` returns
-# `[kernel (F, H), recurrent_kernel (H, H), bias (H,)]` = $[W_x, W_h, b]$.
-# The activation is `tanh`, not `relu`: with `relu` the hidden state can grow without
-# bound as it is multiplied by $W_h$ at every step; `tanh` keeps it in $(-1, 1)$.
+# Keras stores three arrays: `SimpleRNN(H).get_weights()` returns
+# `[kernel (F, H), recurrent_kernel (H, H), bias (H,)]`, which we call $[W_x, W_h, b]$.
+# The activation is `tanh`, not `relu`. With `relu` the hidden state can grow without
+# bound, because $W_h$ acts on it at every step; `tanh` keeps it in $(-1, 1)$.
 #
 # ### Exercise 2.1 · `rnn_cell_forward`
+# Work the cell out from the shapes. Each input has exactly one weight array whose shape fits
+# it, and the result must have the shape `(N, H)`. Add the two products and the bias, then
+# apply the activation. If the check fails, its message shows the formula.
 
 # %% solution id=rnn_cell_forward
 def rnn_cell_forward(x_t, h_prev, Wx, Wh, b):
@@ -331,6 +335,285 @@ for N, T, F, H in [(3, 1, 4, 5), (2, 7, 1, 3), (5, 4, 6, 2), (1, 9, 3, 8)]:
 ### END HIDDEN TESTS
 passed("rnn_cell_forward")
 
+# %% [markdown] id=markdown-bptt-1
+# ### Exercise 2.2 · `rnn_forward`
+# A layer runs the cell over the time axis of `x` `(N, T, F)`, starting from $h_0$. Return the
+# hidden state of every step, shape `(N, T, H)`, in time order (not $h_0$ itself). You may
+# call your `rnn_cell_forward`.
+
+# %% solution id=rnn_forward
+def rnn_forward(x, h0, Wx, Wh, b):
+    """The simple RNN over a whole sequence (keras.layers.SimpleRNN with return_sequences=True).
+
+    Args:
+        x: inputs, shape (N, T, F).
+        h0: initial hidden state, shape (N, H).
+        Wx (F, H), Wh (H, H), b (H,): the weights, as in rnn_cell_forward.
+    Returns:
+        array (N, T, H): the hidden state after each time step.
+    """
+    ### BEGIN SOLUTION
+    h = h0
+    hs = []
+    for t in range(x.shape[1]):
+        h = rnn_cell_forward(x[:, t], h, Wx, Wh, b)
+        hs.append(h)
+    return np.stack(hs, axis=1)
+    ### END SOLUTION
+
+# %% test id=test_rnn_forward points=2
+"""rnn_forward: shape (N, T, H), the state carried from step to step, and keras.layers.SimpleRNN
+(return_sequences=True) with the same weights."""
+N, T, F, H = 2, 3, 1, 1
+ones = np.ones((N, T, F))
+hs_t = rnn_forward(ones, np.zeros((N, H)), np.ones((F, H)), np.ones((H, H)), np.zeros(H))
+check_shape(hs_t, (N, T, H), "rnn_forward for N=2, T=3, F=1, H=1",
+            hint="return the hidden state of EVERY step, stacked on axis 1: (N, T, H), without h0.")
+h1 = np.tanh(1.0)
+check_close(hs_t[0, :, 0], [h1, np.tanh(1.0 + h1), np.tanh(1.0 + np.tanh(1.0 + h1))],
+            "rnn_forward with x = 1, h0 = 0 and every weight 1",
+            hint="carry h from each step into the next: h_t = rnn_cell_forward(x[:, t], h_(t-1), ...).")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_rnn
+
+rng = np.random.default_rng(508)
+for N, T, F, H in [(3, 5, 4, 6), (1, 1, 2, 3), (2, 12, 1, 4), (4, 7, 5, 1)]:
+    x = rng.normal(size=(N, T, F))
+    h0 = rng.normal(scale=0.8, size=(N, H))
+    Wx, Wh, b = rng.normal(size=(F, H)), rng.normal(scale=0.7, size=(H, H)), rng.normal(size=H)
+    before = [a.copy() for a in (x, h0)]
+    got = rnn_forward(x, h0, Wx, Wh, b)
+    check_close(got, ref_rnn.keras_simple_rnn(x, h0, Wx, Wh, b),
+                f"rnn_forward against keras.layers.SimpleRNN(return_sequences=True), N={N}, T={T}, "
+                f"F={F}, H={H}", rtol=1e-7, atol=1e-10,
+                hint="start from h0, carry h through the steps in time order, keep every step's h.")
+    for name, b_, a_ in zip(("x", "h0"), before, (x, h0), strict=True):
+        check_unchanged(b_, a_, f"the input {name}")
+### END HIDDEN TESTS
+passed("rnn_forward")
+
+# %% [markdown] id=markdown-bptt-2
+# ### Exercise 2.3 · `rnn_backward`: backpropagation through time
+#
+# Training needs the gradient of a loss $L$ with respect to the weights. Unroll the RNN over
+# its $T$ steps, as in the drawing above: it becomes an ordinary deep network, and ordinary
+# backpropagation applies. This is **backpropagation through time** (BPTT). Two things are new.
+# The same $W_x$, $W_h$ and $b$ serve every step. And the loss may depend on every hidden
+# state, not only on the last one.
+#
+# Your function receives `dhs` `(N, T, H)`, with `dhs[:, t]` $= \partial L / \partial h_t$ as
+# the layers above the RNN see it (the direct part only). It returns
+# `(dx, dh0, dWx, dWh, db)`, each shaped like `x`, `h0`, `Wx`, `Wh` and `b`. It recomputes the
+# forward pass itself (call your `rnn_forward`). Its output must equal the gradient of
+# $L = \sum_{n,t,j} \text{hs}_{ntj} \cdot \text{dhs}_{ntj}$.
+#
+# Work it out on paper first, for $T = 3$:
+# - Along how many paths does $h_1$ change $L$?
+# - What is the derivative of `tanh`, written with its output $h$ rather than its input?
+# - A weight that serves three steps gets how many contributions to its gradient?
+#
+# <details><summary>Hint (try first)</summary>
+#
+# Go through the steps backwards, $t = T-1, \ldots, 0$, and carry one array from each step to
+# the one before it: the gradient that step $t+1$ sends back to $h_t$. At step $t$, first add
+# up everything that reaches $h_t$, then go back through `tanh`. From there, the gradients of
+# $x_t$, $W_x$, $W_h$, $b$ and $h_{t-1}$ follow as in a dense layer. What is left at the end is
+# `dh0`.
+# </details>
+#
+# The checks compare your gradients with central differences (and, when graded, with PyTorch's
+# autograd). A failing check's message shows the formula it expected.
+
+# %% solution id=rnn_backward
+def rnn_backward(x, h0, Wx, Wh, b, dhs):
+    """Backpropagation through time for the simple tanh RNN.
+
+    Args:
+        x (N, T, F), h0 (N, H), Wx (F, H), Wh (H, H), b (H,): what rnn_forward was called with.
+        dhs: (N, T, H), the gradient of the loss on every hidden state, from the layers above.
+    Returns:
+        (dx, dh0, dWx, dWh, db), shaped like x, h0, Wx, Wh and b.
+    """
+    ### BEGIN SOLUTION
+    hs = rnn_forward(x, h0, Wx, Wh, b)
+    dx = np.zeros(x.shape)
+    dWx, dWh, db = np.zeros(Wx.shape), np.zeros(Wh.shape), np.zeros(b.shape)
+    dh_next = np.zeros(h0.shape)                 # what step t+1 sends back to h_t
+    for t in reversed(range(x.shape[1])):
+        h_prev = hs[:, t - 1] if t > 0 else h0
+        da = (dhs[:, t] + dh_next) * (1.0 - hs[:, t] ** 2)
+        dx[:, t] = da @ Wx.T
+        dWx += x[:, t].T @ da
+        dWh += h_prev.T @ da
+        db += da.sum(axis=0)
+        dh_next = da @ Wh.T
+    return dx, dh_next, dWx, dWh, db
+    ### END SOLUTION
+
+# %% test id=test_rnn_backward points=3
+"""rnn_backward, the weight gradients dWx, dWh and db: shapes, and central differences (float64) of
+L = sum(rnn_forward(...) * dhs); hidden: more shapes, and PyTorch's autograd."""
+from dlcourse.testkit.rnn import numeric_gradient, random_rnn, simple_rnn_states
+
+x_v, h0_v, Wx_v, Wh_v, b_v, dhs_v = random_rnn(np.random.default_rng(7), 2, 4, 3, 3)
+got_v = rnn_backward(x_v, h0_v, Wx_v, Wh_v, b_v, dhs_v)
+check(isinstance(got_v, (tuple, list)) and len(got_v) == 5,
+      f"rnn_backward should return a tuple (dx, dh0, dWx, dWh, db), got {show(got_v)}.")
+for name, value, arg in [("dWx", got_v[2], Wx_v), ("dWh", got_v[3], Wh_v), ("db", got_v[4], b_v)]:
+    check_shape(value, arg.shape, f"{name} of rnn_backward for N=2, T=4, F=3, H=3")
+# the loss whose gradient rnn_backward must return (PyTorch's nn.RNN gives the forward pass)
+loss_v = lambda Wx_, Wh_, b_: np.sum(simple_rnn_states(x_v, h0_v, Wx_, Wh_, b_) * dhs_v)  # noqa: E731
+formula = ("at step t (going backwards) the gradient on h_t is dhs[:, t] + the gradient sent back "
+           "from step t+1; through tanh, da_t = that * (1 - h_t**2) (tanh' written with the output h_t); "
+           "step t sends da_t @ Wh.T back to h_(t-1).")
+check_close(got_v[4], numeric_gradient(lambda a: loss_v(Wx_v, Wh_v, a), b_v),
+            "db against central differences", rtol=1e-5, atol=1e-7,
+            hint=formula + " db = the sum of da_t over the batch AND the time steps.")
+check_close(got_v[2], numeric_gradient(lambda a: loss_v(a, Wh_v, b_v), Wx_v),
+            "dWx against central differences", rtol=1e-5, atol=1e-7,
+            hint=formula + " dWx = the sum over t of x_t.T @ da_t.")
+check_close(got_v[3], numeric_gradient(lambda a: loss_v(Wx_v, a, b_v), Wh_v),
+            "dWh against central differences", rtol=1e-5, atol=1e-7,
+            hint=formula + " dWh = the sum over t of h_(t-1).T @ da_t, with h_(-1) = h0.")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_rnn
+from dlcourse.instructor.reference import norm_rel_error
+from dlcourse.testkit.rnn import random_rnn
+
+rng = np.random.default_rng(509)
+for N, T, F, H in [(2, 5, 3, 4), (1, 1, 2, 3), (3, 7, 1, 2), (2, 3, 4, 1)]:
+    args = random_rnn(rng, N, T, F, H)
+    before = [a.copy() for a in args]
+    got = rnn_backward(*args)
+    check(isinstance(got, (tuple, list)) and len(got) == 5,
+          "rnn_backward should return a tuple (dx, dh0, dWx, dWh, db).")
+    numeric = ref_rnn.numeric_rnn_gradients(*args)
+    label = f"N={N}, T={T}, F={F}, H={H}"
+    for i, name in ((2, "dWx"), (3, "dWh"), (4, "db")):
+        check_shape(got[i], numeric[name].shape, f"{name} of rnn_backward, {label}")
+        err = norm_rel_error(got[i], numeric[name])
+        check(err < 1e-7, f"{name} of rnn_backward, {label}, does not match central differences: "
+              f"relative error {err:.1e}.",
+              hint="sum every step's contribution; the gradient on h_t is dhs[:, t] plus what step t+1 "
+                   "sends back; tanh' = 1 - h_t**2.")
+    for name, b_, a_ in zip(("x", "h0", "Wx", "Wh", "b", "dhs"), before, args, strict=True):
+        check_unchanged(b_, a_, f"the input {name}")
+args = random_rnn(rng, 4, 9, 3, 5, scale=0.9)
+got = rnn_backward(*args)
+auto = ref_rnn.torch_rnn_gradients(*args)
+for i, name in ((2, "dWx"), (3, "dWh"), (4, "db")):
+    check_close(got[i], auto[name], f"{name} of rnn_backward against torch autograd, N=4, T=9, F=3, H=5",
+                rtol=1e-7, atol=1e-10)
+### END HIDDEN TESTS
+passed("rnn_backward")
+
+# %% test id=test_rnn_backward_inputs points=2
+"""rnn_backward, the input gradients dx and dh0: shapes, and central differences (float64);
+hidden: more shapes, and PyTorch's autograd."""
+from dlcourse.testkit.rnn import numeric_gradient, random_rnn, simple_rnn_states
+
+x_v, h0_v, Wx_v, Wh_v, b_v, dhs_v = random_rnn(np.random.default_rng(8), 2, 4, 3, 3)
+got_v = rnn_backward(x_v, h0_v, Wx_v, Wh_v, b_v, dhs_v)
+check(isinstance(got_v, (tuple, list)) and len(got_v) == 5,
+      f"rnn_backward should return a tuple (dx, dh0, dWx, dWh, db), got {show(got_v)}.")
+check_shape(got_v[0], x_v.shape, "dx of rnn_backward for N=2, T=4, F=3, H=3")
+check_shape(got_v[1], h0_v.shape, "dh0 of rnn_backward for N=2, T=4, F=3, H=3")
+loss_v = lambda x_, h0_: np.sum(simple_rnn_states(x_, h0_, Wx_v, Wh_v, b_v) * dhs_v)  # noqa: E731
+formula = ("at step t (going backwards) the gradient on h_t is dhs[:, t] + the gradient sent back "
+           "from step t+1; through tanh, da_t = that * (1 - h_t**2); step t sends da_t @ Wh.T back to "
+           "h_(t-1).")
+check_close(got_v[0], numeric_gradient(lambda a: loss_v(a, h0_v), x_v),
+            "dx against central differences", rtol=1e-5, atol=1e-7,
+            hint=formula + " dx[:, t] = da_t @ Wx.T.")
+check_close(got_v[1], numeric_gradient(lambda a: loss_v(x_v, a), h0_v),
+            "dh0 against central differences", rtol=1e-5, atol=1e-7,
+            hint=formula + " dh0 is what the first step sends back: da_0 @ Wh.T.")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_rnn
+from dlcourse.instructor.reference import norm_rel_error
+from dlcourse.testkit.rnn import random_rnn
+
+rng = np.random.default_rng(510)
+for N, T, F, H in [(2, 5, 3, 4), (1, 1, 2, 3), (3, 7, 1, 2), (2, 3, 4, 1)]:
+    args = random_rnn(rng, N, T, F, H)
+    before = [a.copy() for a in args]
+    got = rnn_backward(*args)
+    check(isinstance(got, (tuple, list)) and len(got) == 5,
+          "rnn_backward should return a tuple (dx, dh0, dWx, dWh, db).")
+    numeric = ref_rnn.numeric_rnn_gradients(*args)
+    label = f"N={N}, T={T}, F={F}, H={H}"
+    for i, name in ((0, "dx"), (1, "dh0")):
+        check_shape(got[i], numeric[name].shape, f"{name} of rnn_backward, {label}")
+        err = norm_rel_error(got[i], numeric[name])
+        check(err < 1e-7, f"{name} of rnn_backward, {label}, does not match central differences: "
+              f"relative error {err:.1e}.",
+              hint="dx[:, t] = da_t @ Wx.T; dh0 is what step 0 sends back, da_0 @ Wh.T.")
+    for name, b_, a_ in zip(("x", "h0", "Wx", "Wh", "b", "dhs"), before, args, strict=True):
+        check_unchanged(b_, a_, f"the input {name}")
+args = random_rnn(rng, 4, 9, 3, 5, scale=0.9)
+got = rnn_backward(*args)
+auto = ref_rnn.torch_rnn_gradients(*args)
+for i, name in ((0, "dx"), (1, "dh0")):
+    check_close(got[i], auto[name], f"{name} of rnn_backward against torch autograd, N=4, T=9, F=3, H=5",
+                rtol=1e-7, atol=1e-10)
+### END HIDDEN TESTS
+passed("rnn_backward (dx, dh0)")
+
+# %% [markdown] id=markdown-bptt-3
+# ### 2.4 · How far back does a gradient reach?
+#
+# The cell below uses your `rnn_backward`. It puts a gradient on the **last** hidden state only
+# (`dhs` is zero at every other step). So `dx[:, T-1-k]` is what reaches the input $k$ steps
+# back. The input weights and the inputs stay the same; only the recurrent weights $W_h$
+# change. They are drawn with a standard deviation of `scale / sqrt(H)`, at two scales.
+
+# %% id=code-bptt-1
+T_BP, F_BP, H_BP = 40, 4, 16
+rng_bp = np.random.default_rng(1)
+x_bp = rng_bp.normal(size=(32, T_BP, F_BP))
+Wx_bp = rng_bp.normal(scale=1 / np.sqrt(F_BP), size=(F_BP, H_BP))
+W_unit = rng_bp.normal(scale=1 / np.sqrt(H_BP), size=(H_BP, H_BP))
+dhs_bp = np.zeros((32, T_BP, H_BP))
+dhs_bp[:, -1] = rng_bp.normal(size=(32, H_BP))           # a gradient on the last state only
+k_back = np.arange(T_BP)                                  # k = 0 is the last step
+fig, ax = plt.subplots(figsize=(8, 4))
+for scale in (0.5, 2.0):
+    dx_bp = rnn_backward(x_bp, np.zeros((32, H_BP)), Wx_bp, scale * W_unit, np.zeros(H_BP), dhs_bp)[0]
+    norms = np.linalg.norm(dx_bp, axis=2).mean(axis=0)[::-1]     # indexed by k
+    ax.semilogy(k_back, norms, "o-", ms=3, label=f"W_h scale {scale}")
+    print(f"scale {scale}: " + "  ".join(f"k={k}: {norms[k]:.1e}" for k in (0, 5, 10, 20, 39)))
+ax.set(xlabel="steps back from the last output, k", ylabel="||dL / dx_(T-1-k)||  (log scale)",
+       title="BPTT: the gradient reaching step T-1-k (tanh RNN, H = 16)")
+ax.legend()
+plt.show()
+
+# %% written id=w_bptt_scales points=2
+# **Written question 2.5 (2 points).** Explain the figure above in three to five sentences.
+# Why does the gradient at scale 0.5 fall along a straight line on the log scale? What happens at
+# scale 2.0, and what stops it from growing without limit? What does each case mean for an RNN
+# that must learn that an input 30 steps back decides the output?
+#
+# === BEGIN MARK SCHEME ===
+# **Model answer.** Each step back multiplies the gradient by the same kind of factor: the
+# derivative of tanh, $1 - h_t^2 \le 1$, times $W_h^\top$. At scale 0.5 that product shrinks
+# vectors by roughly a fixed factor each step, so the norm falls geometrically, a straight line on
+# a log scale (from about 2.5 to $10^{-4}$ after 10 steps and $10^{-8}$ after 20). At scale 2.0,
+# $W_h$ stretches vectors by more than 1, so the gradient does not vanish: it stays large and
+# grows (to about 30 after 39 steps). It grows far more slowly than $2^k$ because the hidden
+# states saturate: a large $W_h$ drives $h_t$ towards $\pm 1$, and then $1 - h_t^2$ is near 0 and
+# damps the product. At scale 0.5
+# an input 30 steps back receives practically no gradient, so the RNN cannot learn the dependency
+# (vanishing gradient). At scale 2.0 the gradient reaches it, but it is large and unstable
+# (exploding gradients, which need clipping), and saturated units learn slowly.
+#
+# **Rubric.** 2 points: the per-step factor ($\tanh'$ times $W_h$) repeated $k$ times gives
+# geometric decay, hence a straight line; at scale 2.0 the gradient stays large or grows, limited
+# by tanh saturation ($1 - h^2 \to 0$); and a consequence for a 30-step dependency (vanishing: no
+# learning signal; large: unstable, clipping). 1 point: the repeated factor explained, but the
+# role of saturation or the consequence missing. 0 points: "the network forgets" or "the weights
+# are too small" with no mechanism.
+# === END MARK SCHEME ===
+
 # %% [markdown] id=markdown-7
 # ## 3 · The LSTM cell
 #
@@ -342,34 +625,28 @@ passed("rnn_cell_forward")
 # - the **forget gate** $f$: how much of the old memory to keep,
 # - the **output gate** $o$: how much of the memory to show as the output,
 #
-# and a **candidate** $\tilde c$ (a `tanh`, so in $(-1, 1)$: it can add or remove) is the
-# new information. With $z = x_t W + h_{t-1} U + b$ split into four blocks:
+# and a **candidate** $\tilde c$ is the new information. The candidate goes through `tanh`, so it
+# lies in $(-1, 1)$ and can add or remove. Each of the four blocks is computed from $x_t$ and
+# $h_{t-1}$ as in the simple RNN's cell, with its own weights and bias, and then goes through its
+# own activation.
 #
-# $$i = \sigma(z_i),\quad f = \sigma(z_f),\quad \tilde c = \tanh(z_c),\quad o = \sigma(z_o)$$
-# $$c_t = f \odot c_{t-1} + i \odot \tilde c, \qquad h_t = o \odot \tanh(c_t)$$
-#
-# The figure below draws the cell: the cell state runs along the top, where $f$ scales the old
-# memory and $i \odot \tilde c$ is added; the four blocks are computed from $x_t$ and $h_{t-1}$;
-# $h_t$ leaves on the right.
+# The figure below draws the cell. The cell state runs along the top, and the four blocks sit
+# below it; $h_t$ leaves on the right. Follow the arrows: from the figure and the roles above,
+# write down the new cell state $c_t$ and the new hidden state $h_t$ yourself.
 
 # %% id=fig-lstm
-draw_lstm_cell()   # the drawing helper is in dlcourse/plotting.py
+draw_lstm_cell(formulas=False)   # the drawing helper is in dlcourse/plotting.py
 plt.show()
 
 # %% [markdown] id=markdown-lstm-2
-# Note the order: $c_t$ is computed **first**, and $h_t$ uses the **new** $c_t$.
-# When the forget gate is 1 and the input gate 0, the memory passes through unchanged: that
-# is how an LSTM keeps information for many steps, and why its gradient decays more slowly
-# than a plain RNN's (Section 5 measures it).
-#
 # **Keras's weight layout.** `keras.layers.LSTM(H)` stores one big matrix for all four
 # blocks, side by side in the order **(i, f, c, o)**:
 # - `kernel` $W$: `(F, 4H)` = `[W_i | W_f | W_c | W_o]`,
 # - `recurrent_kernel` $U$: `(H, 4H)`,
 # - `bias` $b$: `(4H,)`.
 #
-# So compute $z$ `(N, 4H)` with one product each, then split it into four `(N, H)` blocks
-# (`np.split(z, 4, axis=-1)`). Its recurrent activation is the sigmoid.
+# So one product with each matrix gives all four blocks at once, as one `(N, 4H)` array;
+# `np.split(z, 4, axis=-1)` cuts it into four `(N, H)` blocks.
 
 # %% id=code-3
 lstm_demo = keras.layers.LSTM(3)
@@ -379,6 +656,8 @@ for w in lstm_demo.weights:
 
 # %% [markdown] id=markdown-8
 # ### Exercise 3.1 · `lstm_cell_forward`
+# Which arrow in the figure must be computed before the other? Decide this before you write
+# $h_t$. If a check fails, its message shows the formula it expected.
 
 # %% solution id=lstm_cell_forward
 def lstm_cell_forward(x_t, h_prev, c_prev, kernel, recurrent_kernel, bias):
@@ -501,8 +780,7 @@ passed("lstm_cell_forward_gates")
 # A layer runs the cell over the time axis of `x` `(N, T, F)`, starting from $(h_0, c_0)$
 # and **carrying both states** from each step to the next. With
 # `return_sequences=True`, Keras returns the hidden state of every step, `(N, T, H)`;
-# with the default `return_sequences=False`, only the last one, `(N, H)` (that is what a
-# forecaster feeds into its `Dense` layer).
+# with the default `return_sequences=False`, only the last one, `(N, H)`.
 #
 # ### Exercise 4.1 · `lstm_forward`
 # Return all the hidden states, shape `(N, T, H)`, in time order. You may call your
@@ -590,7 +868,7 @@ passed("lstm_forward")
 # - **a** `(16, 32)`
 # - **b** `(16, 50, 32)`
 # - **c** `(16, 50, 2)`
-# - **d** `(50, 32)`
+# - **d** `(16, 50, 2, 32)`
 #
 # Set `q_sequences_shape` to one letter.
 
@@ -613,18 +891,15 @@ passed("q_sequences_shape")
 # %% [markdown] id=markdown-12
 # ## 5 · Does the gradient vanish? A measurement
 #
-# Training an RNN needs the gradient of the loss with respect to early inputs and weights. By
-# the chain rule, going back one step multiplies it by the step's Jacobian: for the simple RNN
-# $\partial h_t / \partial h_{t-1} = \mathrm{diag}(1 - h_t^2)\, W_h^\top$, a matrix whose size is
-# usually below 1, so after $k$ steps the gradient has shrunk roughly like (that size)$^k$: it
-# **vanishes**. In the LSTM the cell state is updated **additively**, $c_t = f \odot c_{t-1} + i \odot \tilde c$,
-# so the path along $c$ multiplies the gradient by the forget gate $f$ at each step instead.
+# Section 2.4 showed it for your own RNN: each step back multiplies the gradient by one more
+# factor. After $k$ steps it has shrunk roughly like a number below 1 to the power $k$. Do
+# gated cells do better, with the weights Keras starts from?
 #
-# Claims like this are easy to check. The cell below builds a `SimpleRNN`, an `LSTM` and a `GRU`
-# of 16 units with the **same random seed**, feeds them 8 random sequences of 50 steps, and
-# measures with automatic differentiation how strongly the **last** hidden state $h_T$ depends
-# on the input of each earlier step: the norm of the Jacobian $\partial h_T / \partial x_t$.
-# (The layers are untrained, with Keras's default initialisation; this cell is not graded.)
+# The cell below builds a `SimpleRNN`, an `LSTM` and a `GRU` of 16 units with the **same random
+# seed**. It feeds them 8 random sequences of 50 steps. Then automatic differentiation measures
+# how strongly the **last** hidden state $h_T$ depends on the input of each earlier step: the norm
+# of the Jacobian $\partial h_T / \partial x_t$. The layers are untrained, with Keras's default
+# initialisation; this cell is not graded.
 
 # %% id=code-5
 import tensorflow as tf
@@ -666,40 +941,40 @@ ax.legend()
 plt.show()
 
 # %% [markdown] id=markdown-13
-# **What the measurement shows** (the numbers printed above; on the course machine, from the
-# last step to 49 steps back: SimpleRNN `1.7` to `1e-6`, LSTM `0.32` to `1.6e-5`, GRU `0.70` to
-# `2e-11`). All three decay roughly exponentially (straight lines on a log scale), so none of
-# them is free of the problem at initialisation. The **LSTM's gradient decays more slowly**
-# than the SimpleRNN's: about a factor 0.82 per step against 0.75, which over 49 steps leaves
-# it a hundred times less diminished ($2 \cdot 10^4$ against $2 \cdot 10^6$). It is not
-# constant: an untrained LSTM's forget gates sit near $\sigma(1) pprox 0.73$ (Keras
-# initialises the forget bias to 1), so its memory fades too; training can push the forget
-# gates towards 1 where a long memory pays off. The untrained **GRU** decays fastest: its update
-# gate starts near $\sigma(0) = 0.5$, so the path $h_t = z \odot h_{t-1} + \ldots$ roughly halves the
-# gradient at every step until training opens it. Gates give a network the *means* to keep a
-# gradient alive; it learns to use them.
+# **What the measurement shows.** These are the numbers printed above. On the course machine,
+# from the last step to 49 steps back, they were: SimpleRNN `1.7` to `1e-6`, LSTM `0.32` to
+# `1.6e-5`, GRU `0.70` to `2e-11`. All three decay roughly exponentially (straight lines on a log
+# scale), so none of them is free of the problem at initialisation. The **LSTM's gradient decays
+# more slowly** than the SimpleRNN's: by about a factor 0.82 per step against 0.75. Over 49 steps
+# that leaves it a hundred times less diminished ($2 \cdot 10^4$ against $2 \cdot 10^6$).
+#
+# It still decays. Keras initialises the LSTM's forget bias to 1, so an untrained LSTM's forget
+# gates sit near $\sigma(1) \approx 0.73$. Training can push them towards 1 where a long memory
+# pays off. The untrained **GRU** decays fastest: its update gate starts near $\sigma(0) = 0.5$,
+# and it stays there until training opens it. Gates give a network the *means* to keep a gradient
+# alive; it learns to use them.
 
 # %% [markdown] id=markdown-14
-# ### Question 5.1 · Why the LSTM's gradient decays more slowly
-# Which explanation is right?
+# ### Question 5.1 · A gradient along the cell state
+# A trained LSTM unit has learnt to keep a fact. At each of 20 steps, its forget gate is 0.97
+# and its input gate is 0. Follow the gradient of the loss back 20 steps along the cell state
+# alone, from $c_t$ to $c_{t-20}$ (ignore the paths through $h$). It is multiplied by about:
 #
-# - **a** the LSTM uses ReLU activations, which do not saturate
-# - **b** the LSTM has four times as many parameters as a SimpleRNN of the same size
-# - **c** the cell state is updated additively, $c_t = f \odot c_{t-1} + i \odot \tilde c$: one step
-#   back along $c$ multiplies the gradient by the forget gate $f$, not by a weight matrix and a
-#   `tanh` derivative
-# - **d** its gradient never decays: the cell state is a perfect memory
+# - **a** 0.54, one factor for each step
+# - **b** 0.03, one factor of (1 − 0.97)
+# - **c** 0, as a tanh' factor at every step
+# - **d** 1, as the memory is perfect
 #
-# Set `q_vanishing` to one letter.
+# Use the cell-state update you wrote in `lstm_cell_forward`. Set `q_vanishing` to one letter.
 
 # %% solution id=q_vanishing
 # Your answer: q_vanishing = "<one letter: a, b, c or d>"
 ### BEGIN SOLUTION
-q_vanishing = "c"
+q_vanishing = "a"
 ### END SOLUTION
 
 # %% test id=test_q_vanishing points=1
-"""q_vanishing: why an LSTM's gradient decays more slowly."""
+"""q_vanishing: the factor a gradient keeps along an LSTM's cell state."""
 check_choice(q_vanishing, ['a', 'b', 'c', 'd'], "q_vanishing")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_rnn
@@ -720,24 +995,26 @@ passed("q_vanishing")
 #
 # $$h_t = z \odot h_{t-1} + (1 - z) \odot \tilde h.$$
 #
-# **Keras's layout** (`keras.layers.GRU(H)`, default `reset_after=True`): the blocks are side by
-# side in the order **(z, r, h)** in `kernel` `(F, 3H)` and `recurrent_kernel` `(H, 3H)`, and
-# `bias` has **two rows** `(2, 3H)`: `bias[0]` is added to the input part $x_t W$, `bias[1]` to
-# the recurrent part $h_{t-1} U$. "Reset after" means the reset gate multiplies the recurrent
-# part of the candidate **after** the matrix product (and its bias):
+# **Keras's layout** is that of `keras.layers.GRU(H)` with its default `reset_after=True`. The
+# blocks are side by side in the order **(z, r, h)** in `kernel` `(F, 3H)` and in
+# `recurrent_kernel` `(H, 3H)`. The `bias` has **two rows** `(2, 3H)`. `bias[0]` is added to the
+# input part $x_t W$, and `bias[1]` to the recurrent part $h_{t-1} U$. With "reset after",
+# the reset gate multiplies the recurrent part of the candidate **after** the matrix product and
+# its bias.
 #
 # $$\tilde h = \tanh\bigl(x_t W_h + b^{\text{in}}_h + r \odot (h_{t-1} U_h + b^{\text{rec}}_h)\bigr)$$
 #
 # Work out the formulas for $z$ and $r$ from this layout before you open the hint.
 #
-# <details><summary>Hint</summary>
+# <details><summary>Hint (try first)</summary>
 #
-# Compute both products once, then split each into three `(N, H)` blocks:
-# $A = x_t W + b^{\text{in}}$ into $(A_z, A_r, A_h)$ and $B = h_{t-1} U + b^{\text{rec}}$ into
-# $(B_z, B_r, B_h)$. Then $z = \sigma(A_z + B_z)$, $r = \sigma(A_r + B_r)$,
-# $\tilde h = \tanh(A_h + r \odot B_h)$, and $h_t = z \odot h_{t-1} + (1 - z) \odot \tilde h$.
-# (Some texts and PyTorch's documentation swap the roles: $h_t = (1 - z) \odot h_{t-1} + z \odot \tilde h$
-# with the gate's sign flipped. Keras keeps $z$ on the old state.)
+# Compute both products once, each with its own bias row, and split each into three `(N, H)`
+# blocks. The candidate's formula above already uses the third block of each. The gates take
+# the other blocks, in the order (z, r); unlike the candidate, no gate multiplies a part by $r$.
+# If a check fails, its message shows the formula.
+#
+# PyTorch's `torch.nn.GRU` uses the same convention, $h_t = (1 - z) \odot n + z \odot h_{t-1}$
+# with its candidate called $n$. Some textbooks swap the roles and put $z$ on the candidate.
 # </details>
 #
 # ### Exercise 6.1 · `gru_cell_forward`
@@ -804,7 +1081,8 @@ big = 30.0
 h_keep = gru_cell_forward(x_v, h_v, *no_weights, np.stack([_row(z=big, h=2.0), _row()]))
 check_close(h_keep, h_v, "h with the update gate z = 1 (first block's input bias +30)", atol=1e-9,
             hint="Keras's blocks are (z, r, h), and Keras keeps z on the OLD state: "
-                 "h = z * h_prev + (1 - z) * candidate.")
+                 "h = z * h_prev + (1 - z) * candidate, with z = sigmoid(A_z + B_z), "
+                 "A = x @ kernel + bias[0], B = h_prev @ recurrent_kernel + bias[1].")
 # update gate open, candidate input bias 2: the state is replaced by tanh(2).
 h_new = gru_cell_forward(x_v, h_v, *no_weights, np.stack([_row(z=-big, h=2.0), _row()]))
 check_close(h_new, np.full((N, H), np.tanh(2.0)), "h with z = 0 and the candidate's input bias 2",
@@ -813,8 +1091,8 @@ check_close(h_new, np.full((N, H), np.tanh(2.0)), "h with z = 0 and the candidat
 h_reset = gru_cell_forward(x_v, h_v, *no_weights, np.stack([_row(z=-big), _row(h=2.0)]))
 check_close(h_reset, np.full((N, H), np.tanh(1.0)),
             "h with z = 0, r = 0.5 and the candidate's RECURRENT bias 2 (reset after: tanh(0.5 * 2))",
-            atol=1e-9, hint="with reset_after=True, r multiplies (h_prev @ U_h + bias[1] block h), the "
-                            "recurrent bias included.")
+            atol=1e-9, hint="with reset_after=True, r = sigmoid(A_r + B_r) multiplies (h_prev @ U_h + "
+                            "bias[1] block h), the recurrent bias included.")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_rnn
 
@@ -861,26 +1139,21 @@ passed("q_gru_params")
 # %% [markdown] id=markdown-18
 # ## 7 · Counting an LSTM's parameters
 #
-# The slides build
+# The slides' forecaster starts with the layer `LSTM(32, input_shape=(50, 2))`.
+# `input_shape=(50, 2)` is the tuple `(time steps, features)`: 50 observations of 2 features
+# each (the batch size is left out). How many parameters has this layer? Count them from the
+# weight layout of Section 3.
 #
-# ```python
-# model = Sequential()
-# model.add(LSTM(32, input_shape=(50, 2)))
-# model.add(Dense(1))
-# ```
+# <details><summary>Hint (try first)</summary>
 #
-# `input_shape=(50, 2)` is the tuple `(time steps, features)`: 50 observations of
-# 2 features each (the batch size is left out). How many parameters has the LSTM layer? Count
-# them from the weight layout of Section 3 before you open the hint.
-#
-# <details><summary>Hint</summary>
-#
-# Each of the 4 blocks has a `(F, H)` slice of the kernel, a `(H, H)` slice of the
-# recurrent kernel and `H` biases: $4(FH + H^2 + H)$.
+# Look again at the shapes that the cell after Section 3's layout printed, for 3 units on 2
+# features. Count the numbers in each array. Then redo the count with the letters $H$ and $F$
+# in place of 3 and 2.
 # </details>
 #
 # Notice what is **not** in the count: the 50 time steps.
 # The same weights serve every step, so a longer window costs no extra parameters.
+# If your count is wrong, the check's message shows the formula.
 #
 # ### Exercise 7.1 · `count_lstm_params`
 
@@ -892,7 +1165,7 @@ def count_lstm_params(units, features):
     ### END SOLUTION
 
 # %% [markdown] id=markdown-19
-# **Expected output:** `4480` for the slides' layer (and `33` more for its `Dense(1)`).
+# **Expected output:** `4480` for the slides' layer.
 
 # %% id=code-7
 print(count_lstm_params(32, 2))
@@ -917,14 +1190,16 @@ passed("count_lstm_params")
 # %% [markdown] id=markdown-20
 # ## 8 · An LSTM forecaster in Keras
 #
-# The slides' model: one `LSTM` layer that reads the window and returns its last hidden
-# state, then a `Dense(1)` that turns it into one number, the forecast.
+# The slides' forecaster reads a window and gives **one number**, the forecast for the next year.
+# It has two layers: the `LSTM` layer of Section 7 with `units` units, and one more layer.
 #
 # ### Exercise 8.1 · `build_lstm_forecaster`
-# Build `Input((window, features))` -> `LSTM(units)` -> `Dense(1)` (Sequential or
-# Functional) and return it **uncompiled**: the notebook compiles and fits it (create,
-# compile, fit). The slides' `LSTM(32, input_shape=(50, 2))` is
-# `build_lstm_forecaster(50, features=2, units=32)`.
+# Build the slides' forecaster for any `window`, `features` and `units`, and return it
+# **uncompiled**: the notebook compiles and fits it (create, compile, fit). It reads batches of
+# shape `(batch, window, features)` and returns `(batch, 1)`. Derive the second layer from two
+# facts. Does the LSTM hand on every hidden state, or only the last? And for
+# `build_lstm_forecaster(50, features=2, units=32)` the model has **4,513** parameters, of which
+# the LSTM holds 4,480. Which layer has the other 33?
 #
 # **What the grader reads.** The grader rebuilds each model your functions return from its
 # configuration, outside your notebook, where none of your code runs. Build models from Keras's
@@ -935,9 +1210,9 @@ passed("count_lstm_params")
 
 # %% solution id=build_lstm_forecaster
 def build_lstm_forecaster(window, features=1, units=32):
-    """An uncompiled Keras model: Input((window, features)) -> LSTM(units) -> Dense(1).
+    """The slides' LSTM forecaster, uncompiled.
 
-    Input shape (batch, window, features); output shape (batch, 1).
+    Input shape (batch, window, features); output shape (batch, 1): one forecast per window.
     """
     ### BEGIN SOLUTION
     return keras.Sequential([
@@ -948,8 +1223,7 @@ def build_lstm_forecaster(window, features=1, units=32):
     ### END SOLUTION
 
 # %% [markdown] id=markdown-21
-# **Expected output:** the LSTM layer has `4,480` parameters and the Dense layer `33`
-# (4,513 in all).
+# **Expected output:** the LSTM layer has `4,480` parameters, and the model `4,513` in all.
 
 # %% id=code-8
 build_lstm_forecaster(50, features=2, units=32).summary()
@@ -1014,11 +1288,15 @@ ax.set(xlabel="year", ylabel="sunspots")
 plt.show()
 
 # %% [markdown] id=markdown-23
-# **A chronological split.** A forecaster will be used on the future, so test it on the
-# future: the first 80% of the years train it, the last 20% test it. (A random split would
-# let the model peek at years just after the ones it is tested on.) The scale comes from the
-# training years only (the test years are "unknown" when we train), and windows are kept in
-# the training set only if their **target** year is a training year.
+# **A chronological split in three.** A forecaster will be used on the future, so judge it on
+# the future. The years are cut in time order into three parts:
+# - **training** (the first 65%, targets 1712 to 1899): the model learns from them;
+# - **validation** (the next 15%, 1900 to 1946): we watch them while we choose settings;
+# - **test** (the last 20%, 1947 to 2008): scored **once**, at the very end.
+#
+# A random split would let the model peek at years just after the ones it is judged on. The
+# scale comes from the training years only: the later years are "unknown" when we train. A window
+# belongs to the part that holds its **target** year.
 #
 # **The baseline.** Before praising a model, compare it with the simplest forecast there
 # is, the **naive** one: "next year = this year", i.e. the last value of each window. A
@@ -1027,15 +1305,19 @@ plt.show()
 # %% id=code-10
 years = sunspots.index.year.to_numpy()
 values = sunspots.to_numpy()
-n_train = int(0.8 * len(values))
-scale = values[:n_train].max()                     # from the training years only
+n_train, n_val_end = int(0.65 * len(values)), int(0.8 * len(values))
+scale = values[:n_train].max()                      # from the training years only
 X_all, y_all = make_windows(values / scale, WINDOW)
 target_years = years[WINDOW:]                       # the year each window forecasts
-is_train = np.arange(len(y_all)) + WINDOW < n_train
-X_train, y_train = X_all[is_train].astype("float32"), y_all[is_train].astype("float32")
-X_test, y_test = X_all[~is_train].astype("float32"), y_all[~is_train].astype("float32")
-print(f"train: {X_train.shape} -> {y_train.shape}, targets {target_years[is_train][[0, -1]]}")
-print(f"test:  {X_test.shape} -> {y_test.shape}, targets {target_years[~is_train][[0, -1]]}")
+target_index = np.arange(len(y_all)) + WINDOW
+parts = {"train": target_index < n_train,
+         "val": (target_index >= n_train) & (target_index < n_val_end),
+         "test": target_index >= n_val_end}
+X_train, y_train = X_all[parts["train"]].astype("float32"), y_all[parts["train"]].astype("float32")
+X_val, y_val = X_all[parts["val"]].astype("float32"), y_all[parts["val"]].astype("float32")
+X_test, y_test = X_all[parts["test"]].astype("float32"), y_all[parts["test"]].astype("float32")
+for name, mask in parts.items():
+    print(f"{name:<5}: {mask.sum():3d} windows, targets {target_years[mask][[0, -1]]}")
 
 # %% [markdown] id=markdown-24
 # Create, compile, fit: the mean squared error as the loss, Adam as the optimiser.
@@ -1045,33 +1327,48 @@ seed_everything(0)
 forecaster = build_lstm_forecaster(WINDOW, features=1, units=UNITS)
 forecaster.compile(optimizer=keras.optimizers.Adam(LR), loss="mse", metrics=["mae"])
 history = forecaster.fit(X_train, y_train, epochs=NUM_EPOCHS, batch_size=BATCH_SIZE,
-                         validation_data=(X_test, y_test), verbose=0)
+                         validation_data=(X_val, y_val), verbose=0)
 fig, ax = plt.subplots(figsize=(5, 3))
 ax.plot(history.history["loss"], label="training")
-ax.plot(history.history["val_loss"], label="test")
+ax.plot(history.history["val_loss"], label="validation")
 ax.set(xlabel="epoch", ylabel="MSE (scaled)", yscale="log", title="LSTM training")
 ax.legend()
 plt.show()
 
 # %% [markdown] id=markdown-25
-# **Expected:** the LSTM's errors are clearly below the naive forecast's (about 14 against
-# 25 sunspots of mean absolute error at the published size; the smoke run trains too little
-# to show it).
+# First the validation years: this is where you would compare settings (the window, the units,
+# the number of epochs). **Expected:** the LSTM's errors are clearly below the naive forecast's
+# at the published size. On the course machine the mean absolute error was about 8.5 against
+# 17 sunspots (8.0 to 9.0 over three seeds); the smoke run trains too little to show it.
 
 # %% id=code-12
-y_hat = forecaster.predict(X_test, verbose=0)[:, 0] * scale
-truth = y_test[:, 0] * scale
-naive = X_test[:, -1, 0] * scale
-
-
-def _scores(forecast):
+def _scores(forecast, truth):
     err = forecast - truth
     return {"MAE": np.mean(np.abs(err)), "RMSE": np.sqrt(np.mean(err ** 2))}
 
 
-print(pd.DataFrame({"naive (next = last)": _scores(naive), "LSTM": _scores(y_hat)}).T.round(2))
+def _forecasts(X_part, y_part):
+    """(truth, naive, LSTM) in sunspot numbers for one part of the split."""
+    lstm = forecaster.predict(X_part, verbose=0)[:, 0] * scale
+    return y_part[:, 0] * scale, X_part[:, -1, 0] * scale, lstm
+
+
+truth_val, naive_val, lstm_val = _forecasts(X_val, y_val)
+print("validation years:")
+print(pd.DataFrame({"naive (next = last)": _scores(naive_val, truth_val),
+                    "LSTM": _scores(lstm_val, truth_val)}).T.round(2))
+
+# %% [markdown] id=markdown-test-once
+# **Only now, and only once: the test years.** Every choice is made; the test score tells how the
+# forecaster will do on years it has never influenced. **Expected** at the published size: a mean
+# absolute error of about 13 against the naive forecast's 25 (13.4 to 14.3 over three seeds).
+
+# %% id=code-test-once
+truth, naive, y_hat = _forecasts(X_test, y_test)
+print("test years:")
+print(pd.DataFrame({"naive (next = last)": _scores(naive, truth), "LSTM": _scores(y_hat, truth)}).T.round(2))
 fig, ax = plt.subplots(figsize=(10, 3.5))
-test_years = target_years[~is_train]
+test_years = target_years[parts["test"]]
 ax.plot(test_years, truth, "k.-", label="truth")
 ax.plot(test_years, naive, "--", color="tab:gray", label="naive: next = last")
 ax.plot(test_years, y_hat, "-", color="tab:red", label="LSTM")
@@ -1079,14 +1376,37 @@ ax.set(xlabel="year", ylabel="sunspots", title="One-year-ahead forecasts on the 
 ax.legend()
 plt.show()
 
+# %% written id=w_test_once points=2
+# **Written question 9.1 (2 points).** A classmate tries 30 combinations of window, units and
+# epochs. For each, they look at the **test** MAE, and they report the best one. Is that number a
+# fair estimate of the error on the years after 2008? Explain why, and say what the validation
+# part changes. Then say why the validation years may not be drawn at random from 1712 to 1946.
+#
+# === BEGIN MARK SCHEME ===
+# **Model answer.** No. Picking the best of 30 test scores fits the choice to the test years,
+# noise included, so the reported MAE is too optimistic: the test set has become a second
+# validation set. With a validation part, all 30 comparisons are made there. The test years
+# influence nothing and are scored once, so their MAE is an unbiased estimate for new years.
+# Random validation years would sit between training years. The model would then be judged on
+# years whose neighbours, before and after, it trained on: that is interpolation, not
+# forecasting, and the score would again be too optimistic. In use, the future is never
+# available, so validation must come after training in time.
+#
+# **Rubric.** 2 points: selection on the test set biases the reported score downwards (it is no
+# longer untouched data), the validation part takes over the selection so the test is scored once;
+# and random validation years leak the future (neighbouring years in training, interpolation).
+# 1 point: one of the two parts right. 0 points: "the test set is too small" or "it is fine
+# because the model never trained on the test years".
+# === END MARK SCHEME ===
+
 # %% [markdown] id=markdown-26
 # The naive forecast is always one year late: it draws the truth shifted right. The LSTM
 # has learnt the shape of the cycle from the 12 years it sees, so it turns up and down
 # nearly on time.
 #
-# The graded test below trains **your** `build_lstm_forecaster` in the same way at a fixed,
-# small size (window 12, 16 units, 40 epochs) and checks that it beats the naive forecast
-# on the test years.
+# The graded test below trains **your** `build_lstm_forecaster` at a fixed, small size
+# (window 12, 16 units, 40 epochs) on all the years before 1947. It then checks that the model
+# beats the naive forecast on the test years.
 
 # %% test id=test_build_lstm_forecaster_beats_naive points=3
 """build_lstm_forecaster: trained on the sunspots (window 12, 16 units, 40 epochs), it beats the
@@ -1118,20 +1438,25 @@ passed("build_lstm_forecaster_beats_naive")
 #   still a last axis of size 1.
 # - A window's target is the value **after** it (`series[i + window + horizon - 1]`); a
 #   target inside its own window is a leak.
-# - The simple RNN cell is $h_t = \tanh(x_t W_x + h_{t-1} W_h + b)$, the same weights at every step.
-# - The LSTM's gates are sigmoids, its candidate a `tanh`; $c_t = f c_{t-1} + i \tilde c$ first,
-#   then $h_t = o \tanh(c_t)$. Keras packs the blocks as (i, f, c, o) in `kernel (F, 4H)`,
+# - The simple RNN cell applies the same weights at every step.
+# - BPTT is backpropagation through the unrolled network: the gradient on $h_t$ is what comes
+#   from above plus what step $t+1$ sends back, and each weight's gradient sums over the steps.
+#   Each step back multiplies the gradient by one more factor, so it vanishes or grows
+#   geometrically with the distance.
+# - The LSTM's gates are sigmoids, its candidate a `tanh`; the new cell state comes first, and
+#   $h_t$ is computed from it. Keras packs the blocks as (i, f, c, o) in `kernel (F, 4H)`,
 #   `recurrent_kernel (H, 4H)` and `bias (4H,)`.
 # - A layer carries $h$ and $c$ from step to step; `return_sequences=True` returns all the
 #   hidden states.
 # - Measured at initialisation, the gradient of the last output with respect to earlier inputs
-#   shrinks roughly exponentially with the distance; the LSTM's decays more slowly than the
+#   shrinks roughly exponentially with the distance. The LSTM's decays more slowly than the
 #   SimpleRNN's (the additive cell state), but it decays too, and an untrained GRU's fastest.
 # - The GRU has two gates, (z, r, h) blocks and, in Keras, two bias rows;
 #   $h_t = z h_{t-1} + (1 - z)\tilde h$.
-# - An LSTM has $4(FH + H^2 + H)$ parameters whatever the sequence length: 4,480 for
+# - An LSTM's parameter count does not depend on the sequence length: 4,480 for
 #   `LSTM(32)` on 2 features.
-# - Split time series chronologically, scale with the training part only, and always
+# - Split time series chronologically into training, validation and test; scale with the
+#   training part only; choose settings on validation; score the test part once; and always
 #   compare with the naive forecast.
 
 # %% id=code-13
