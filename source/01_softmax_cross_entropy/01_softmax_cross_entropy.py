@@ -340,6 +340,7 @@ plt.show()
 # changes by a tiny amount. Use the right panel above in your answer.
 #
 # === BEGIN MARK SCHEME ===
+#
 # **Model answer.** Accuracy only changes when the largest probability moves to another class.
 # A tiny change of a weight almost never does that, so the accuracy stays the same: its
 # gradient is zero almost everywhere, and it jumps where it changes. Gradient descent gets no
@@ -353,6 +354,7 @@ plt.show()
 # the confidence in the true class. 1 point: only one of these two ideas, or "the loss
 # measures confidence" without the link to gradients. 0 points: "cross-entropy is more
 # accurate" or "accuracy is only for testing", with no reason.
+#
 # === END MARK SCHEME ===
 
 # %% [markdown] id=markdown-10
@@ -793,6 +795,7 @@ plt.show()
 #    sensible choice?
 #
 # === BEGIN MARK SCHEME ===
+#
 # **Model answer.** (1) A Taylor expansion gives
 # $f(x \pm h) = f(x) \pm h f'(x) + \tfrac{h^2}{2} f''(x) \pm \tfrac{h^3}{6} f'''(x) + \dots$
 # Forward differences keep the $h f''/2$ term, so their error shrinks like $h$: slope 1 on the
@@ -810,6 +813,7 @@ plt.show()
 # divided by a small $h$; (3) a choice near $10^{-5}$ (anything from $10^{-6}$ to $10^{-4}$),
 # justified by the balance of the two errors. Half credit is not given within a part. No
 # point for part 1 if it only says "central is more accurate" without a reason.
+#
 # === END MARK SCHEME ===
 
 # %% [markdown] id=markdown-18
@@ -878,6 +882,7 @@ def train_softmax_regression(X, y, num_classes, lr=0.1, epochs=200, seed=0):
 # the largest one. Why can the rate with the lowest *training* loss still lose on validation?
 #
 # === BEGIN MARK SCHEME ===
+#
 # **Model answer.** With $\eta = 0.01$ the steps are too small: after 500 epochs the loss is
 # still far above the others and still falling, so the model is underfitted. With
 # $\eta = 100$ the steps overshoot: in the first epochs the training loss jumps far above its
@@ -895,6 +900,7 @@ def train_softmax_regression(X, y, num_classes, lr=0.1, epochs=200, seed=0):
 # right or wrong; the explanation after running does. 1 point: both ends explained but no
 # reason why validation differs from training, or only one end. 0 points: "the largest rate
 # is always best" or no link to the figure.
+#
 # === END MARK SCHEME ===
 
 # %% id=code-6

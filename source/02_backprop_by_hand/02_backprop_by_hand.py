@@ -418,6 +418,7 @@ passed("output_delta")
 # cross-entropy the better partner for a sigmoid output? Give both numbers.
 #
 # === BEGIN MARK SCHEME ===
+#
 # **Model answer.** With the binary cross-entropy, $\delta = \hat y - y \approx -1$: the
 # largest possible signal, exactly when the output is most wrong. With the squared error,
 # $\delta = (\hat y - y)\,\sigma'(z) = (\hat y - y)\,\hat y (1 - \hat y) \approx -1 \cdot 10^{-4}$.
@@ -430,6 +431,7 @@ passed("output_delta")
 # the squared error's gradient vanishes for a saturated, confidently wrong output while the
 # cross-entropy's does not. 1 point: the right idea without the numbers, or the numbers
 # without the conclusion. 0 points: "cross-entropy is for classification" with no argument.
+#
 # === END MARK SCHEME ===
 
 # %% [markdown] id=markdown-11
@@ -1101,6 +1103,7 @@ plt.show()
 # what you see with your backpropagation formulas.
 #
 # === BEGIN MARK SCHEME ===
+#
 # **Model answer.** The 16 hidden units start identical: the same incoming weights, so the
 # same activation for every observation. Their outgoing weights are equal too, so
 # backpropagation gives every unit the same delta and the same gradient. Each update keeps
@@ -1114,6 +1117,7 @@ plt.show()
 # accuracy as evidence. 1 point: says that training is worse, or that the units stay equal,
 # without the reason from the gradients. 0 points: "the network does not train at all" (the
 # loss does fall) or "it trains the same", with no link to the output.
+#
 # === END MARK SCHEME ===
 
 # %% id=code-7b

@@ -834,6 +834,7 @@ print(f"RMSprop on the bowl, step / lr along x: first step {rms_steps[0, 0]:.2f}
 # first step 10 η whatever the gradient is? Why are the later steps on the bowl shorter than η?
 #
 # === BEGIN MARK SCHEME ===
+#
 # **Model answer.** $s$ starts at 0, so after the first step $s = (1 - 0.99)\, g^2 = 0.01\, g^2$ and
 # $\sqrt{s} = 0.1\, |g|$. The step is $\eta\, g / (0.1 |g|) = 10\, \eta$ in size, for any
 # non-zero $g$. Later, $s$ is a running mean of past squared gradients. On the bowl the
@@ -844,6 +845,7 @@ print(f"RMSprop on the bowl, step / lr along x: first step {rms_steps[0, 0]:.2f}
 # and the later steps are short because $s$ averages older, larger gradients. 1 point: one of
 # the two explained. 0 points: "RMSprop normalises the gradient" with no reason for the
 # numbers, or a claim that steps are always about η.
+#
 # === END MARK SCHEME ===
 
 # %% [markdown] id=markdown-13b
@@ -1015,6 +1017,7 @@ passed("inverse_time_decay")
 # give a value of `decay` that would halve the rate by the end of training.
 #
 # === BEGIN MARK SCHEME ===
+#
 # **Model answer.** The decay is $10^{-3} / 50 = 2 \cdot 10^{-5}$ per step, and training takes
 # $50 \cdot 100 = 5000$ steps. At the end $\eta = \eta_0 / (1 + 2 \cdot 10^{-5} \cdot 5000) =
 # \eta_0 / 1.1$, about $0.91\, \eta_0$: the rate falls by only 9 %. The author tied the decay to
@@ -1026,6 +1029,7 @@ passed("inverse_time_decay")
 # counts per step, and lr / epochs is tiny), and decay = 1 / 5000 = 2e-4. 1 point: the fraction
 # right but no reason or no decay value, or a correct method with a wrong step count. 0 points:
 # a fraction computed per epoch (1 / (1 + 2e-5 · 50)) with no mention of batches, or no number.
+#
 # === END MARK SCHEME ===
 
 # %% [markdown] id=markdown-14
@@ -1302,6 +1306,7 @@ plt.show()
 # still go wrong with skips: look at how the activation's scale changes from layer to layer.
 #
 # === BEGIN MARK SCHEME ===
+#
 # **Model answer.** Without skips, $\partial a_l / \partial a_{l-1} = \mathrm{diag}(\sigma')\, W_l^\top$,
 # and each factor is small ($\sigma' \le 1/4$, weights of size $1/\sqrt n$). The product of 20
 # such factors makes the first layer's gradient vanish (the printed ratio is
@@ -1317,6 +1322,7 @@ plt.show()
 # (or exploding with ReLU) is named as the risk. 1 point: the direct path alone, or a correct
 # but vague "the gradient flows through the skip". 0 points: "skips add more parameters" or
 # "skips make the network shallower" with no chain-rule reason.
+#
 # === END MARK SCHEME ===
 
 # %% [markdown] id=markdown-18c

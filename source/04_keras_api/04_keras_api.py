@@ -305,6 +305,7 @@ fig.tight_layout()
 # three to five sentences.
 #
 # === BEGIN MARK SCHEME ===
+#
 # **Model answer.** The sigmoid's slope is at most 0.25 (at $z = 0$) and close to 0 when $|z|$
 # is large. Each sigmoid layer multiplies the gradient by such a slope, so after $L$ layers the
 # gradient is at most $0.25^L$ of its size: the first layers get tiny gradients and learn very
@@ -317,6 +318,7 @@ fig.tight_layout()
 # relu's slope is 1 for $z > 0$. 1 point: says the gradient vanishes but gives no reason from the
 # figure, or explains the sigmoid but not relu. 0 points: says the sigmoid is slow to compute,
 # or that relu is better because it is non-linear (both are).
+#
 # === END MARK SCHEME ===
 
 # %% [markdown] id=markdown-5
@@ -580,6 +582,7 @@ print("true classes:", y_test[:3])
 # 100 test accuracies. Why is the number reported too optimistic?
 #
 # === BEGIN MARK SCHEME ===
+#
 # **Model answer.** (a) The validation loss is lowest after roughly 20 epochs (the exact epoch
 # depends on the run). After it the training loss keeps falling towards 0 while the validation
 # loss climbs: the network is overfitting, it memorises the 84 training flowers instead of
@@ -594,6 +597,7 @@ print("true classes:", y_test[:3])
 # is biased upwards (a maximum of noisy scores). 1 point: one of the two parts right. 0 points:
 # says the validation loss rises because the learning rate is too high and the network diverges,
 # or that scoring the test set often is only slow.
+#
 # === END MARK SCHEME ===
 
 # %% [markdown] id=markdown-q_onehot_loss
@@ -1248,6 +1252,7 @@ def batch_size_study(batch_sizes, X, y, X_val, y_val, epochs):
 # with your prediction.
 #
 # === BEGIN MARK SCHEME ===
+#
 # **Model answer.** (a) The seconds per epoch fall. An epoch with batch size $B$ makes $N/B$
 # updates, and each update has a fixed cost (a Python call, a kernel launch). Larger batches use
 # the parallel hardware better, so fewer, larger steps cost less time in all. (b) After a fixed
@@ -1260,6 +1265,7 @@ def batch_size_study(batch_sizes, X, y, X_val, y_val, epochs):
 # (and the cost per update for the time), plus an honest comparison with the table. 1 point:
 # the right trends without reasons, or one trend with its reason. 0 points: "larger batches give
 # better accuracy because each step sees more data", with no mention of the number of updates.
+#
 # === END MARK SCHEME ===
 
 # %% [markdown] id=markdown-16
@@ -1545,7 +1551,7 @@ check(callable(build_tuned_fashion_model) and callable(train_tuned_fashion),
 print("When graded, this test trains build_tuned_fashion_model() with train_tuned_fashion on the 10,000 "
       "fitting images and scores it once on 2,000 Fashion-MNIST test images you never see (>= 0.855).")
 ### BEGIN HIDDEN TESTS
-from dlcourse.grading.heldout import submit_model
+from dlcourse.grader.heldout import submit_model
 
 keras.utils.set_random_seed(0)
 model_t = build_tuned_fashion_model()

@@ -594,6 +594,7 @@ plt.show()
 # that must learn that an input 30 steps back decides the output?
 #
 # === BEGIN MARK SCHEME ===
+#
 # **Model answer.** Each step back multiplies the gradient by the same kind of factor: the
 # derivative of tanh, $1 - h_t^2 \le 1$, times $W_h^\top$. At scale 0.5 that product shrinks
 # vectors by roughly a fixed factor each step, so the norm falls geometrically, a straight line on
@@ -612,6 +613,7 @@ plt.show()
 # learning signal; large: unstable, clipping). 1 point: the repeated factor explained, but the
 # role of saturation or the consequence missing. 0 points: "the network forgets" or "the weights
 # are too small" with no mechanism.
+#
 # === END MARK SCHEME ===
 
 # %% [markdown] id=markdown-7
@@ -1383,6 +1385,7 @@ plt.show()
 # part changes. Then say why the validation years may not be drawn at random from 1712 to 1946.
 #
 # === BEGIN MARK SCHEME ===
+#
 # **Model answer.** No. Picking the best of 30 test scores fits the choice to the test years,
 # noise included, so the reported MAE is too optimistic: the test set has become a second
 # validation set. With a validation part, all 30 comparisons are made there. The test years
@@ -1397,6 +1400,7 @@ plt.show()
 # and random validation years leak the future (neighbouring years in training, interpolation).
 # 1 point: one of the two parts right. 0 points: "the test set is too small" or "it is fine
 # because the model never trained on the test years".
+#
 # === END MARK SCHEME ===
 
 # %% [markdown] id=markdown-26
