@@ -269,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command in COURSE_COMMANDS:
             from .classroom.settings_check import problems
+            from .course import ensure_tools_on_path
+
+            ensure_tools_on_path()  # nbgrader's gradebook shells out to alembic
 
             found = problems(_course(args))
             if found:

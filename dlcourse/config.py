@@ -65,11 +65,17 @@ def find_root(start: Path | None = None) -> Path:
     )
 
 
-@lru_cache(maxsize=8)
 def load_settings(root: Path | None = None) -> CourseSettings:
     """The settings of the course at `root` (or the nearest folder above the working directory
-    holding grader_config.py), built once per course directory."""
+    holding grader_config.py), built again whenever that file changes (a long-running process,
+    such as `dlcourse lab`, sees an edit)."""
     root = find_root(root)
+    stat = (root / "grader_config.py").stat()
+    return _load_settings(root, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _load_settings(root: Path, mtime_ns: int, size: int) -> CourseSettings:
     cfg = Config()
     namespace = runpy.run_path(str(root / "grader_config.py"), init_globals={"get_config": lambda: cfg})
     given = {trait: namespace[name] for name, trait in CONSTANTS.items() if namespace.get(name) is not None}
@@ -80,3 +86,6 @@ def load_settings(root: Path | None = None) -> CourseSettings:
     if not settings.notebook_timeout:
         settings.notebook_timeout = 4 * settings.cell_timeout
     return settings
+
+
+load_settings.cache_clear = _load_settings.cache_clear  # type: ignore[attr-defined]

@@ -6,6 +6,7 @@ import contextlib
 import functools
 import logging
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,9 @@ from pathlib import Path
 from traitlets.config import Config
 
 from .config import CourseSettings, find_root, load_settings
+
+# a student id: a safe folder name (submitted/<id>/), the same for every command that reads one
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
 
 
 class CourseError(RuntimeError):

@@ -54,9 +54,6 @@ def load_iris(test_size: float = 0.3, seed: int = 0, standardize: bool = True):
     return X_train, X_test, y_train, y_test
 
 
-def iris_class_names() -> list[str]:
-    return _iris()[2]
-
 
 def _iris() -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Iris's `(X float64 (150, 4), y int64 (150,), class names)`, read from the copy that

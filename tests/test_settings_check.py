@@ -105,3 +105,14 @@ def test_a_feedback_pack_without_a_roster_or_anyone_to_pack_says_why(tmp_path, c
     code, errors = _errors(capsys, course, "feedback", A, "--pack", "moodle", "--roster", str(roster))
     assert code == 2 and "no student could be packed (each needs a moodle_id in the roster)" in errors[0]
     assert not list((course / "feedback").glob("*.zip"))
+
+
+def test_settings_follow_an_edit_of_grader_config(tmp_path):
+    """Before: load_settings was cached for the life of the process (a running `dlcourse lab` never saw an edit)."""
+    from dlcourse.config import load_settings
+
+    course = _course(tmp_path)
+    assert load_settings(course).cell_timeout != 17
+    config = course / "grader_config.py"
+    config.write_text(config.read_text(encoding="utf-8") + "CELL_TIMEOUT = 17\n", encoding="utf-8")
+    assert load_settings(course).cell_timeout == 17

@@ -52,7 +52,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..course import Course, CourseError
+from ..course import STUDENT_ID, Course, CourseError
 from .deadlines import Schedule, format_timestamp, load_schedule, read_timestamp
 
 LMS_KINDS = ("moodle", "canvas", "classroom")
@@ -60,7 +60,6 @@ MAX_ENTRY_BYTES = 64 * 2**20  # one notebook
 MAX_TOTAL_BYTES = 2 * 2**30  # the whole archive, uncompressed
 MAX_RATIO = 200  # uncompressed / compressed, for entries over 1 MB
 MAX_ENTRIES = 20000
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 
 # Moodle 4.1+ folders end in `_file`, 3.1-4.0 folders in `_file_` (module docstring)
 MOODLE_FOLDER = re.compile(r"^(?P<name>.+)_(?P<id>\d+)_assignsubmission_(?P<plugin>[a-z]+)(?P<legacy>_?)$")
@@ -156,7 +155,7 @@ def read_roster(path: Path) -> list[Student]:
         sid = row.get("student_id", "")
         if not STUDENT_ID.match(sid):
             raise CourseError(f"roster {path} line {line}: student_id {sid!r} is not a safe folder name "
-                              "(letters, digits, . _ @ -)")
+                              "(letters, digits, . _ @ + -, at most 128)")
         if sid in seen:
             raise CourseError(f"roster {path} line {line}: student_id {sid!r} appears twice")
         seen.add(sid)

@@ -18,7 +18,6 @@ import itertools
 import json
 import logging
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -36,7 +35,7 @@ from .. import cells
 from ..cells import is_slow
 from ..classroom.deadlines import sync_gradebook
 from ..classroom.release import register
-from ..course import Course, CourseError, ensure_tools_on_path
+from ..course import STUDENT_ID, Course, CourseError, ensure_tools_on_path
 from .cluster import DaskRunner
 from .execute import kernel_env
 from .protocol import GradingJob, GradingResult, Marker, Outcome, grader_version
@@ -46,7 +45,6 @@ logger = logging.getLogger(__name__)
 LOG_CHARS = 64 * 1024  # the tail of a job's log kept beside its marker
 LOG_NAME = ".dlcourse-grading.log"
 
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,127}$")
 MARKER = ".dlcourse-graded.json"
 
 
@@ -147,14 +145,15 @@ class WorkerProcess:
     gets a fresh one.
     """
 
-    def __init__(self):
+    def __init__(self, extra_env: dict[str, str] | None = None):
         self.log = tempfile.TemporaryFile()
         # an empty folder of its own as the working folder, which `python -m` puts first on the path
         self.home = tempfile.TemporaryDirectory(prefix="dlcourse-worker-")
         read_fd, write_fd = os.pipe()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "dlcourse.grader.worker", "--serve", "--result-fd", str(write_fd)],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.log, env=kernel_env(),
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self.log,
+            env={**kernel_env(), **(extra_env or {})},
             start_new_session=True, pass_fds=(write_fd,), cwd=self.home.name)
         os.close(write_fd)
         self.results = os.fdopen(read_fd, "rb")
@@ -222,6 +221,11 @@ class LocalRunner:
         self.workers = max(1, workers)
         self.timeout = timeout
         self.processes: list[WorkerProcess] = []
+        # several jobs at once: one core per grading kernel, no BLAS/OpenMP oversubscription (set in the
+        # grading processes' environment, never in the caller's)
+        self.extra_env = ({key: os.environ.get(key, "1") for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                                                      "MKL_NUM_THREADS")}
+                          if self.workers > 1 else {})
 
     def __call__(self, jobs: list[GradingJob]) -> Iterator[tuple[GradingJob, GradingResult]]:
         import queue
@@ -240,7 +244,7 @@ class LocalRunner:
                 except queue.Empty:
                     return
                 if not self.processes[slot].alive():
-                    self.processes[slot] = WorkerProcess()
+                    self.processes[slot] = WorkerProcess(self.extra_env)
                 try:
                     result = self.processes[slot].grade(job, float(job.timeout or self.timeout))
                 except Exception as exc:  # noqa: BLE001 (the runner's own failure: this job is retried)
@@ -257,7 +261,7 @@ class LocalRunner:
     def warm(self, jobs: int) -> None:
         """Start the processes `jobs` jobs will use, so that they import while the parent prepares."""
         while len(self.processes) < min(self.workers, jobs):
-            self.processes.append(WorkerProcess())
+            self.processes.append(WorkerProcess(self.extra_env))
 
     def close(self) -> None:
         for worker in self.processes:
@@ -440,9 +444,6 @@ def autograde(course: Course | Path, assignment: str | None = None, *, db_url: s
     course = Course.at(course)
     options = RunOptions(db_url or course.db_url, student, force, sandbox, progress, log, remote=bool(scheduler))
     workers = workers or os.cpu_count() or 1
-    if workers > 1:  # one core per grading kernel: no BLAS/OpenMP oversubscription
-        for key in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ.setdefault(key, "1")
     timeout = job_timeout(course.settings)  # each job carries its own (per its notebooks); the default
     names = course.assignments(assignment)
     local = None if scheduler or use_dask else LocalRunner(workers, timeout)

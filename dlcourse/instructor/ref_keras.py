@@ -48,9 +48,6 @@ def build_mlp(input_shape, units, activations):
     return keras.Sequential(layers)
 
 
-def build_iris():
-    return build_mlp((4,), (20, 10, 3), ("relu", "relu", "softmax"))
-
 
 def build_fashion_mlp():
     return build_mlp((28, 28), (300, 100, 10), ("relu", "relu", "softmax"))
@@ -74,11 +71,6 @@ def train_fashion(model, X, y, epochs=10, batch_size=64, lr=1e-3, seed=0):
 
 
 # ------------------------------------------------------------------------ PyTorch
-def linear_layers(module):
-    import torch
-
-    return [m for m in module.modules() if isinstance(m, torch.nn.Linear)]
-
 
 def torch_reference_forward(weights, X) -> np.ndarray:
     """relu between the Linear layers, nothing after the last one (logits).
