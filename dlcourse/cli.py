@@ -147,13 +147,15 @@ def cmd_similarity(args) -> int:
 
 
 def cmd_new_exercise(args) -> int:
-    from .instructor.scaffold import new_exercise
+    from .instructor.fixtures import min_misconceptions
+    from .instructor.scaffold import NEXT_STEPS, new_exercise, reference_module
 
     root = _root(args)
     for path in new_exercise(root, args.assignment, args.name):
         print(f"wrote {path.relative_to(root) if path.is_relative_to(root) else path}")
-    print("Next: write the TODOs (the suite fails until you do), rename the two fixtures after their "
-          "scenario, then `dlcourse release`.")
+    script = (root / "source" / args.assignment / f"{args.assignment}.py").read_text(encoding="utf-8")
+    print(NEXT_STEPS.format(name=args.name, assignment=args.assignment, module=reference_module(script),
+                            wrong=min_misconceptions(args.assignment)))
     return 0
 
 

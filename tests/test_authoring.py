@@ -101,8 +101,17 @@ def test_new_exercise_scaffolds_every_place_and_fails_until_written(tmp_path):
     shutil.copy(SOURCE.parent / "dlcourse" / "instructor" / "ref_rnn.py", instructor / "ref_rnn.py")
     assert reference_module((tmp_path / "source" / a / f"{a}.py").read_text()) == "ref_rnn"
 
+    before = (tmp_path / "source" / a / f"{a}.py").read_text()
     written = new_exercise(tmp_path, a, "peephole_step", instructor=instructor)
-    script, notebook, ref, wrong, valid = written
+    script, notebook, ref, *wrongs, valid = written
+    wrong = wrongs[0]
+    assert len(wrongs) == 3  # as many misconceptions as a new exercise needs
+    # inserted after the last exercise, before the closing sections (not after the versions cell)
+    text = script.read_text()
+    assert text.index("id=test_peephole_step") < text.index("What you should remember") < text.index("%watermark")
+    assert text.index("id=test_build_lstm_forecaster") < text.index("id=peephole_step-intro")
+    assert text.replace(text[text.index("# %% [markdown] id=peephole_step-intro"):
+                             text.index("# %% [markdown]", text.index("id=test_peephole_step"))], "") == before
     nb = nbformat.read(notebook, as_version=4)
     assert "peephole_step" in exercises(nb)
     test = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_peephole_step")
@@ -181,3 +190,53 @@ def test_a_written_question_builds_a_task_cell_with_its_answer_cell_and_round_tr
 def test_a_written_question_without_a_mark_scheme_is_refused():
     with pytest.raises(ValueError, match="MARK SCHEME"):
         build(WRITTEN.replace("=== BEGIN MARK SCHEME ===\n", "").replace("=== END MARK SCHEME ===\n", ""))
+
+
+@pytest.mark.slow
+def test_a_scaffolded_exercise_once_filled_in_grades_its_fixtures(tmp_path, monkeypatch):
+    """The whole path of a new exercise: `dlcourse new-exercise` in a copy of the course, the TODOs
+    written (solution, reference, three misconceptions, one valid answer), then each fixture through
+    the grading path (record in the kernel, judge outside it): mistakes fail, the valid one passes."""
+    import shutil
+
+    import numpy as np
+
+    import dlcourse.instructor.ref_backprop as ref_module
+    from dlcourse.instructor import scaffold
+    from dlcourse.instructor.fixtures import WarmKernel, load_fixture, run_exercise
+
+    a, name = "02_backprop_by_hand", "leaky_relu"
+    course = tmp_path / "course"
+    (course / "source" / a).mkdir(parents=True)
+    for f in ("grader_config.py", "nbgrader_config.py"):
+        shutil.copy(SOURCE.parent / f, course / f)
+    shutil.copy(SOURCE / a / f"{a}.py", course / "source" / a / f"{a}.py")
+    instructor = SOURCE.parent / "dlcourse" / "instructor"
+    ref_text = (instructor / "ref_backprop.py").read_text()
+    shutil.copy(instructor / "ref_backprop.py", tmp_path / "ref_backprop.py")
+    assert scaffold.reference_module((course / "source" / a / f"{a}.py").read_text()) == "ref_backprop"
+    written = scaffold.new_exercise(course, a, name, instructor=tmp_path)
+    script = course / "source" / a / f"{a}.py"
+    text = script.read_text().replace(
+        f'raise NotImplementedError("TODO: the reference solution of {name}")',
+        "return np.where(x > 0, x, 0.01 * x)")
+    script.write_text(text)
+    (course / "source" / a / f"{a}.ipynb").write_text(nbformat.writes(build(text)) + "\n")
+    monkeypatch.setattr(ref_module, name, lambda x: np.where(x > 0, x, 0.01 * x), raising=False)
+    assert (instructor / "ref_backprop.py").read_text() == ref_text  # the real module is untouched
+    bodies = {"wrong_TODO_1": "return np.maximum(x, 0)",             # plain ReLU: the leak forgotten
+              "wrong_TODO_2": "return np.where(x > 0, x, 0.1 * x)",  # the wrong slope
+              "wrong_TODO_3": "return np.where(x >= 0, 0.01 * x, x)",  # the branches swapped
+              "valid_TODO": "return np.maximum(x, 0.01 * x)"}
+    notebook = course / "source" / a / f"{a}.ipynb"
+    with WarmKernel() as kernel:
+        for path in written:
+            if "__" not in path.name:
+                continue
+            scenario = path.stem.split("__", 1)[1]
+            code = path.read_text().replace('raise NotImplementedError("TODO: ', f"{bodies[scenario]}  # (")
+            path.write_text("import numpy as np\n" + code)
+            fixture = load_fixture(path)
+            results = run_exercise(notebook, name, fixture.code, kernel=kernel)
+            assert results, scenario
+            assert all(r.passed for r in results) == (fixture.expect == "pass"), (scenario, results)

@@ -24,6 +24,7 @@ from conftest import FIXTURES, SOURCE, assignments
 
 from dlcourse.grader.execute import is_test_cell, kernel_env
 from dlcourse.instructor.fixtures import (
+    MIN_MISCONCEPTIONS,
     WarmKernel,
     discover,
     exercise_of,
@@ -44,7 +45,6 @@ SLOW = {(a, exercise_of(c.metadata["nbgrader"]["grade_id"], exercises(nb)))
 SLOW_FIXTURES = [f for f in ALL_FIXTURES if (f.assignment, f.exercise) in SLOW and f.expect == "pass"]
 SLOW_EXERCISES = [x for x in EXERCISES if x in SLOW]
 # At least this many misconception fixtures per exercise (issue #2 asks three for 01).
-MIN_MISTAKES = {"01_softmax_cross_entropy": 3}
 KEEP_WARM = 2  # kernels per pytest worker (each holds TensorFlow or torch: ~1 GB)
 FRESH = os.environ.get("DLCOURSE_FRESH_KERNELS") == "1"  # a fresh kernel per case, as before (to compare)
 
@@ -138,7 +138,7 @@ def test_reference_solution_passes_in_isolation_full(assignment, exercise, warm_
 def test_every_exercise_has_misconception_fixtures(assignment, exercise):
     mistakes = [f for f in ALL_FIXTURES
                 if f.assignment == assignment and f.exercise == exercise and f.expect == "fail"]
-    need = MIN_MISTAKES.get(assignment, 1)
+    need = MIN_MISCONCEPTIONS.get(assignment, 1)
     assert len(mistakes) >= need, f"{assignment}/{exercise} has {len(mistakes)} misconception fixtures, want >= {need}"
 
 

@@ -51,6 +51,17 @@ log = logging.getLogger(__name__)
 HEADER = re.compile(r"^#\s*(exercise|expect|must-fail)\s*:\s*(.+?)\s*$", re.M)
 
 
+# misconception fixtures each exercise needs (tests/test_fixtures.py holds every exercise to it;
+# `dlcourse new-exercise` writes as many)
+MIN_MISCONCEPTIONS = {"01_softmax_cross_entropy": 3}
+NEW_EXERCISE_MISCONCEPTIONS = 3  # what a new exercise starts with, whatever its notebook's floor
+
+
+def min_misconceptions(assignment: str) -> int:
+    """How many misconception fixtures a new exercise of `assignment` gets (at least the suite's floor)."""
+    return max(MIN_MISCONCEPTIONS.get(assignment, 1), NEW_EXERCISE_MISCONCEPTIONS)
+
+
 @dataclass
 class Fixture:
     path: Path

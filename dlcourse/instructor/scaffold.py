@@ -1,9 +1,11 @@
 """`dlcourse new-exercise ASSIGNMENT NAME`: the five places a new exercise needs, scaffolded.
 
-It appends to `source/<a>/<a>.py` (the notebook's script) a markdown cell, the solution cell
-(grade_id NAME) and a test cell (test_NAME) with a visible check and a hidden comparison with
-the reference; appends a reference stub to the instructor module the notebook's hidden tests
-already use (`dlcourse/instructor/ref_*.py`); writes one misconception fixture and one
+It inserts into `source/<a>/<a>.py` (the notebook's script), after the last exercise and before
+the notebook's closing sections ("What you should remember", the versions cell), a markdown
+cell, the solution cell (grade_id NAME) and a test cell (test_NAME) with a visible check and a
+hidden comparison with the reference; appends a reference stub to the instructor module the
+notebook's hidden tests already use (`dlcourse/instructor/ref_*.py`); writes as many
+misconception fixtures as the suite requires (`fixtures.MIN_MISCONCEPTIONS`) and one
 valid-alternative fixture in `tests/fixtures/<a>/`; and rebuilds the notebook. Every stub
 raises or says TODO, so the suite fails until the instructor has written them: a scaffold is
 never a finished exercise.
@@ -18,6 +20,7 @@ from pathlib import Path
 
 from ..course import CourseError
 from . import nbbuild
+from .fixtures import min_misconceptions
 
 INSTRUCTOR = Path(__file__).resolve().parent
 REF_IMPORT = re.compile(r"from dlcourse\.instructor import (ref_\w+|reference)\b")
@@ -83,6 +86,32 @@ def reference_module(script: str) -> str:
     return used.most_common(1)[0][0] if used else "reference"
 
 
+def insertion_point(script: str) -> int:
+    """Where a new exercise goes in a script: after the last test cell and the cells that belong to
+    it (its demos), before the first markdown cell that follows (the closing sections); the end of
+    the script when no markdown cell follows."""
+    markers = [(m.start(), m.group(0)) for m in re.finditer(r"^# %%.*$", script, re.M)]
+    tests = [i for i, (_, head) in enumerate(markers) if head.startswith("# %% test")]
+    if not tests:
+        return len(script)
+    for start, head in markers[tests[-1] + 1:]:
+        if head.startswith("# %% [markdown]"):
+            return start
+    return len(script)
+
+
+NEXT_STEPS = """Next, for {name} in {assignment}:
+  1. write the markdown (what it computes; hints in <details>, formulas in failure messages),
+     the solution, the visible check and the hidden comparison in source/{assignment}/{assignment}.py;
+  2. write the reference in dlcourse/instructor/{module}.py;
+  3. turn the {wrong} misconception fixtures into real mistakes students make (rename each after its
+     scenario, list the tests it must fail) and the valid one into another correct answer;
+  4. rebuild: python -m dlcourse.instructor.nbbuild build source/{assignment}/{assignment}.py \
+     source/{assignment}/{assignment}.ipynb
+  5. check: pytest tests/test_fixtures.py -k {name}; then dlcourse release {assignment}.
+The suite fails until every TODO is written."""
+
+
 def new_exercise(root: Path, assignment: str, name: str, instructor: Path = INSTRUCTOR) -> list[Path]:
     """Scaffold exercise `name` in `assignment`; return the files written or changed."""
     if not name.isidentifier() or keyword.iskeyword(name) or name.startswith(("test_", "q_")):
@@ -99,23 +128,27 @@ def new_exercise(root: Path, assignment: str, name: str, instructor: Path = INST
         raise CourseError(f"{assignment} already has a cell or exercise named {name!r}")
     module = reference_module(script)
     fixtures = root / "tests" / "fixtures" / assignment
-    wrong, valid = fixtures / f"{name}__wrong_TODO.py", fixtures / f"{name}__valid_TODO.py"
-    for path in (wrong, valid):
+    wrong = [fixtures / f"{name}__wrong_TODO_{i}.py" for i in range(1, min_misconceptions(assignment) + 1)]
+    valid = fixtures / f"{name}__valid_TODO.py"
+    for path in (*wrong, valid):
         if path.exists():
             raise CourseError(f"{path.relative_to(root)} exists already")
 
     title = name.replace("_", " ").capitalize()
     cells = "\n".join(t.format(name=name, title=title, module=module) for t in (MARKDOWN, SOLUTION, TEST))
-    script_path.write_text(script.rstrip("\n") + "\n\n" + cells, encoding="utf-8")
+    at = insertion_point(script)
+    head, tail = script[:at].rstrip("\n"), script[at:]
+    script_path.write_text(head + "\n\n" + cells + ("\n" + tail if tail else ""), encoding="utf-8")
     nbbuild.write(nbbuild.build(script_path.read_text(encoding="utf-8")), script_path.with_suffix(".ipynb"))
     ref_path = instructor / f"{module}.py"
     ref_path.write_text(ref_path.read_text(encoding="utf-8").rstrip("\n") + "\n"
                         + REFERENCE.format(name=name, assignment=assignment), encoding="utf-8")
     fixtures.mkdir(parents=True, exist_ok=True)
-    wrong.write_text(FIXTURE.format(name=name, expect="fail", must_fail=f"# must-fail: test_{name}",
-                                    what="a misconception students really have, and the test it fails"),
-                     encoding="utf-8")
+    for path in wrong:
+        path.write_text(FIXTURE.format(name=name, expect="fail", must_fail=f"# must-fail: test_{name}",
+                                       what="a misconception students really have, and the test it fails"),
+                        encoding="utf-8")
     valid.write_text(FIXTURE.format(name=name, expect="pass", must_fail="",
                                     what="another correct way to write it (a loop, another library call)"),
                      encoding="utf-8")
-    return [script_path, script_path.with_suffix(".ipynb"), ref_path, wrong, valid]
+    return [script_path, script_path.with_suffix(".ipynb"), ref_path, *wrong, valid]
