@@ -53,7 +53,6 @@ pytestmark = [
 def cli(course: Path, *args: str, log: Path | None = None):
     """`dlcourse --root COURSE ARGS...`: its result, or with `log` the running process (output to `log`)."""
     env = dict(os.environ, DLCOURSE_CELL_TIMEOUT="60")
-    env.pop("DLCOURSE_SCHEDULE", None)  # the course's own grader_config.py, not a demo's schedule
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]
     cmd = [sys.executable, "-m", "dlcourse.cli", "--root", str(course), *args]
     if log is not None:

@@ -16,7 +16,6 @@ feedback page; `InsertLatePolicy` writes the policy at the top of each released 
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -204,15 +203,9 @@ def schedule_from(data: dict, root: Path | None = None) -> Schedule:
 
 def load_schedule(course=None) -> Schedule:
     """The course's schedule (a Course, or its directory) from grader_config.py (an empty one when
-    it sets none), or from the JSON file named by $DLCOURSE_SCHEDULE."""
+    it sets none)."""
     from ..course import Course
 
-    override = os.environ.get("DLCOURSE_SCHEDULE")  # a JSON file with the same keys (used by the demo)
-    if override:
-        import json
-
-        path = Path(override)
-        return schedule_from(json.loads(path.read_text(encoding="utf-8")), path.parent)
     settings = Course.at(course).settings
     return schedule_from(getattr(settings, "schedule", {}) or {}, settings.root)
 

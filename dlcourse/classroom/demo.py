@@ -100,12 +100,14 @@ def write_submission(root: Path, folder: Path, assignment: str, replacements: di
         nbformat.write(student_notebook(root, assignment, replacements), folder / f"{assignment}.ipynb")
 
 
-def build_submissions(root: Path, assignment: str, small: bool = False) -> list[str]:
+def build_submissions(root: Path, assignment: str, small: bool = False, dest: Path | None = None) -> list[str]:
+    """The demo class's submissions of `assignment` (from `root`'s fixtures) in `dest`/submitted/."""
+    dest = dest or root
     students = demo_class(root, assignment, small=small)
     for student in DEMO_STUDENTS:  # the demo owns these folders (a bigger class's too): start afresh
-        shutil.rmtree(root / "submitted" / student / assignment, ignore_errors=True)
+        shutil.rmtree(dest / "submitted" / student / assignment, ignore_errors=True)
     for student, replacements in students.items():
-        write_submission(root, root / "submitted" / student / assignment, assignment, replacements)
+        write_submission(root, dest / "submitted" / student / assignment, assignment, replacements)
     return list(students)
 
 
@@ -223,16 +225,35 @@ def late_and_copied(students: dict) -> tuple[str | None, str | None]:
     return next((s for s in students if s.startswith("mistakes")), valid), valid
 
 
-def collect_demo_class(root: Path, assignment: str, log=print, small: bool = False) -> list[str]:
-    """Build the demo class's Moodle zip and `dlcourse collect` it (the schedule goes in $DLCOURSE_SCHEDULE)."""
+def demo_settings(course: Path, schedule: Path) -> None:
+    """The demo's due dates, late policy and roster (`schedule`, from `lms_class`) written into its
+    own course's grader_config.py, where every command reads them (no environment override)."""
+    import json
+
+    config = course / "grader_config.py"
+    base = config.read_text(encoding="utf-8").split(DEMO_SETTINGS_MARK)[0].rstrip("\n")
+    data = json.loads(schedule.read_text(encoding="utf-8"))
+    data["ROSTER"] = str((schedule.parent / data["ROSTER"]).resolve())
+    lines = [f"{key} = {value!r}" for key, value in data.items()]
+    config.write_text(base + "\n\n" + DEMO_SETTINGS_MARK + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
+
+
+DEMO_SETTINGS_MARK = "# --- the demo's schedule (dlcourse.classroom.demo.demo_settings) ---"
+
+
+def collect_demo_class(root: Path, assignment: str, log=print, small: bool = False,
+                       dest: Path | None = None) -> list[str]:
+    """Build the demo class's Moodle zip from `root`'s fixtures and `dlcourse collect` it into the
+    course `dest` (its grader_config.py gets the demo's due date, late policy and roster first)."""
     from .collect import collect, format_table
 
+    dest = dest or root
     students = demo_class(root, assignment, small=small)
     archive, roster, schedule = lms_class(root, assignment, students, *late_and_copied(students))
-    os.environ["DLCOURSE_SCHEDULE"] = str(schedule)
+    demo_settings(dest, schedule)
     for student in {*students, *DEMO_STUDENTS}:  # the demo owns these folders (a bigger class's too): afresh
-        shutil.rmtree(root / "submitted" / student / assignment, ignore_errors=True)
-    result = collect(root, assignment, archive, lms="moodle", roster_path=roster)
+        shutil.rmtree(dest / "submitted" / student / assignment, ignore_errors=True)
+    result = collect(dest, assignment, archive, lms="moodle", roster_path=roster)
     log(f"{assignment}: collected {archive.relative_to(root)} with {roster.relative_to(root)}")
     log(format_table(result))
     return sorted(result.taken)
@@ -241,25 +262,6 @@ def collect_demo_class(root: Path, assignment: str, log=print, small: bool = Fal
 DEMO_STUDENTS = ("reference", "blank", "valid-alternatives", "mistakes-1", "mistakes-2", "copycat")
 
 
-def forget_demo_class(root: Path, db_url: str) -> None:
-    """Remove the demo students' submissions from the gradebook (nbgrader refuses to change an
-    assignment's cells while it has submissions); real students' are never touched."""
-    import warnings
-
-    from nbgrader.api import Gradebook, MissingEntry
-
-    from ..course import Course
-
-    if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).is_file():
-        return
-    with warnings.catch_warnings(), Gradebook(db_url, Course.at(root).settings.course_id) as gb:
-        warnings.simplefilter("ignore")
-        for assignment in gb.assignments:
-            for student in DEMO_STUDENTS:
-                try:
-                    gb.remove_submission(assignment.name, student)
-                except MissingEntry:
-                    continue
 
 
 DEMO_JOB_GB = 3  # a demo job's kernel at smoke size, its grading process and judge server, with room
@@ -290,11 +292,17 @@ def run_demo(course, assignment: str | None = None, full: bool = False, workers:
 
     if not full:
         os.environ["DLCOURSE_SMOKE"] = "1"
-    course = Course.at(course)
-    root, db_url = course.root, course.db_url
-    forget_demo_class(root, db_url)  # a previous demo's submissions would pin the old notebooks' cells
-    names = release(root, assignment)
+    repo = Course.at(course).root
+    names = release(repo, assignment)  # the repository's release/, regenerated
     log(f"released: {', '.join(names)}")
+    # the demo class is graded in a course of its own (build/demo-course: its configuration with the
+    # demo's schedule, source/, release/, its own gradebook), never in the repository's
+    root = repo / "build" / "demo-course"
+    if root.exists():
+        shutil.rmtree(root)
+    scratch_course(repo, root, names)
+    course = Course.at(root)
+    db_url = course.db_url
     from ..cells import has_graded_cells
 
     graded = [n for n in names
@@ -302,19 +310,18 @@ def run_demo(course, assignment: str | None = None, full: bool = False, workers:
     journey = graded[0] if graded else None  # the whole class hands this one in
     for name in names:
         if name not in graded:  # 00_setup: nothing to score, so the demo class hands nothing in
-            for student in DEMO_STUDENTS:
-                shutil.rmtree(root / "submitted" / student / name, ignore_errors=True)
             log(f"{name}: no graded cells, nothing to hand in")
             continue
         small = not whole_class and name != journey
-        students = collect_demo_class(root, name, log, small) if lms else build_submissions(root, name, small)
+        students = (collect_demo_class(repo, name, log, small, dest=root) if lms
+                    else build_submissions(repo, name, small, dest=root))
         log(f"{name}: demo class {', '.join(students)}")
     summaries = autograde(course, assignment, db_url=db_url, force=True, workers=workers or demo_workers())
     for name in graded:
         feedback(root, name)
         out = write_reports(course, db_url, name)
         table = grades_table(course, db_url, name)
-        log(f"\n== {name} (reports in {out.relative_to(root)})")
+        log(f"\n== {name} (reports in {out.relative_to(repo)})")
         log(table[["student", "score", "max_score", "percent"]].to_string(index=False))
         if lms:
             _late_and_similarity(root, name, log)
