@@ -109,15 +109,15 @@ RES_LR = 0.05                           # η of SGD with momentum 0.9
 # ## 1 · How big is the output?
 #
 # Slide a $k \times k$ kernel over an $n \times n$ image, jumping `stride` pixels at a time,
-# after adding `padding` rows and columns of zeros on **every** side. The kernel fits
+# after adding `padding` rows and columns of zeros on **every** side. The number of positions
+# where the kernel fits along one axis is the output's height (or width). You will find the
+# rule yourself in Exercise 1.1: count the positions in the pictures below first.
 #
-# $$n_{out} = \left\lfloor \frac{n + 2p - k}{s} \right\rfloor + 1$$
-#
-# times along each axis. The floor matters: when the last jump would run off the edge, that
-# position is simply not used (a $8 \times 8$ image, $3 \times 3$ kernel, stride 2 gives
-# $\lfloor 5/2 \rfloor + 1 = 3$, not $3.5$). Two cases to remember:
-# - **valid** (no padding, stride 1): $n_{out} = n - k + 1$; a 3x3 kernel eats one pixel per side.
-# - **same** (stride 1, $p = (k-1)/2$ for odd $k$): $n_{out} = n$.
+# A position that would run off the edge is not used. For example, an $8 \times 8$ image with
+# a $3 \times 3$ kernel and stride 2 gives 3 positions along each axis, not 3.5. Two names to
+# remember:
+# - **valid**: no padding and stride 1. A 3x3 kernel cannot centre on the border pixels.
+# - **same**: stride 1, with just enough padding that the output keeps the input's size.
 #
 # The picture below shows a $3 \times 3$ kernel sliding over a $5 \times 5$ image with
 # stride 2 and padding 1 (the grey ring is the zero padding).
@@ -126,7 +126,7 @@ RES_LR = 0.05                           # η of SGD with momentum 0.9
 def show_sliding(n=5, k=3, stride=2, padding=1, positions=((0, 0), (0, 1), (1, 0), (2, 2))):
     """Draw the padded input with the kernel's window at a few output positions."""
     size = n + 2 * padding
-    n_out = (n + 2 * padding - k) // stride + 1
+    n_out = len(range(0, n + 2 * padding - k + 1, stride))  # the positions, counted
     fig, axes = plt.subplots(1, len(positions) + 1, figsize=(3 * (len(positions) + 1), 3))
     for ax, (i, j) in zip(axes, positions, strict=False):
         for r in range(size):
@@ -164,11 +164,11 @@ show_sliding()
 # %% id=code-padding-stride
 def show_padding_and_stride(n=5, k=3, cases=((1, 0), (1, 1), (2, 1))):
     """For each (stride, padding): the padded input, a dot at the centre of every kernel position
-    (one window drawn), and the output size the formula gives."""
+    (one window drawn), and the output size."""
     fig, axes = plt.subplots(1, len(cases), figsize=(4 * len(cases), 4.8))
     for ax, (s, p) in zip(axes, cases, strict=True):
         size = n + 2 * p
-        n_out = (n + 2 * p - k) // s + 1
+        n_out = len(range(0, n + 2 * p - k + 1, s))  # the positions, counted
         for r in range(size):
             for c in range(size):
                 pad = not (p <= r < n + p and p <= c < n + p)
@@ -180,8 +180,7 @@ def show_padding_and_stride(n=5, k=3, cases=((1, 0), (1, 1), (2, 1))):
         ax.scatter(cx.ravel(), cy.ravel(), color="tab:red", s=40, zorder=3)
         name = "valid" if p == 0 and s == 1 else ("same" if s == 1 else f"stride {s}")
         ax.set(xlim=(-0.2, size + 0.2), ylim=(size + 0.2, -0.2), aspect="equal", xticks=[], yticks=[],
-               title=f"{name}: stride {s}, padding {p}\n"
-                     f"({n} + 2*{p} - {k}) // {s} + 1 = {n_out}  ->  output {n_out}x{n_out}")
+               title=f"{name}: stride {s}, padding {p}\noutput {n_out}x{n_out}")
     fig.suptitle(f"A {k}x{k} kernel (blue: its first position) over a {n}x{n} image (white; grey: zero "
                  "padding).\nEach red dot is the centre of one position, i.e. one output pixel.")
     fig.tight_layout(rect=(0, 0, 1, 0.86))
@@ -192,7 +191,9 @@ show_padding_and_stride()
 
 # %% [markdown] id=markdown-3
 # ### Exercise 1.1 · `conv_output_size`
-# Return a Python `int` (use integer division `//`).
+# Find the rule from the pictures: how many positions for stride 1 without padding? What does
+# `padding` add? How does a stride divide the distance the kernel can travel? Return a Python
+# `int` (use integer division `//`). The test's messages help if you get stuck.
 
 # %% solution id=conv_output_size
 def conv_output_size(n, k, stride=1, padding=0):
@@ -204,7 +205,7 @@ def conv_output_size(n, k, stride=1, padding=0):
         stride: jump between two positions, int >= 1.
         padding: zeros added on each side, int >= 0.
     Returns:
-        int: floor((n + 2 * padding - k) / stride) + 1.
+        int: the number of positions of the kernel along that axis.
     """
     ### BEGIN SOLUTION
     return (n + 2 * padding - k) // stride + 1
@@ -255,9 +256,9 @@ passed("conv_output_size")
 
 # %% [markdown] id=markdown-q_conv_shape
 # ### Question 1.2 · The shape of a feature map
-# A batch of colour images of shape `(N, 64, 64, 3)` goes through a convolutional layer with 16
-# filters of size 5x5, stride 2 and 2 rows and columns of zero padding on every side. What is the
-# shape of its output?
+# A batch of colour images of shape `(N, 64, 64, 3)` goes through a convolutional layer. It has
+# 16 filters of size 5x5, stride 2, and 2 rows and columns of zero padding on every side. What is
+# the shape of its output?
 #
 # - **a** `(N, 32, 32, 16)`
 # - **b** `(N, 30, 30, 16)`
@@ -476,10 +477,10 @@ plt.show()
 # During training a layer receives `dout` $= \partial L / \partial\, \text{out}$, shaped like its
 # output, and must return the gradients of the loss with respect to its input and its
 # parameters. Every output entry $\text{out}[n, i, j, d]$ used the window of $x_p$ at
-# $(i s, j s)$, the kernel of filter $d$ and the bias $b_d$, so by the chain rule, for each
-# output position $(i, j)$ each of the three gradients collects a contribution. Derive them
-# yourself before you open the hints: write $\text{out}[n, i, j, d]$ as the sum in section 2,
-# differentiate it with respect to one entry of $b$, of $w$ and of $x_p$, and ask which output
+# $(i s, j s)$, the kernel of filter $d$ and the bias $b_d$. So by the chain rule, each of the
+# three gradients collects a contribution from every output position $(i, j)$. Derive them
+# yourself before you open the hints. Write $\text{out}[n, i, j, d]$ as the sum in section 2.
+# Differentiate it with respect to one entry of $b$, of $w$ and of $x_p$, and ask which output
 # entries that entry touched.
 #
 # - **`db`**, shape `(C_out,)`: the bias $b_d$ was added to which outputs?
@@ -491,7 +492,7 @@ plt.show()
 # Your function is checked in three separate tests (`db`, `dw`, `dx`), so you can see which
 # gradient is right.
 #
-# <details><summary>Hint: db</summary>
+# <details><summary>Hint: db (try first)</summary>
 #
 # $\text{db}_d = \sum_{n, i, j} \text{dout}[n, i, j, d]$: the bias was added to every output
 # of its filter, in every sample. The loss of a batch is already averaged where it is
@@ -499,20 +500,21 @@ plt.show()
 #
 # </details>
 #
-# <details><summary>Hint: dw</summary>
+# <details><summary>Hint: dw (try first)</summary>
 #
-# For each output position, the window times `dout`, summed over the batch:
-# `dw += tensordot(window, dout[:, i, j, :], axes=([0], [0]))`, shape `(kh, kw, C_in, C_out)`.
-# The forward pass did not flip the kernel, so neither does the backward pass.
+# For each output position $(i, j)$, the window of $x_p$ that this position used contributes,
+# weighted by that position's `dout`, one number per filter; sum over the batch too. Check the
+# shapes: a window is `(N, kh, kw, C_in)` and `dout[:, i, j, :]` is `(N, C_out)`, so the
+# product must sum over the shared axis $N$ (`np.tensordot` can do that). The forward pass did
+# not flip the kernel, so neither does the backward pass.
 #
 # </details>
 #
-# <details><summary>Hint: dx</summary>
+# <details><summary>Hint: dx (try first)</summary>
 #
-# `dx_p`, the gradient of the padded input, gets the kernels weighted by `dout` added to the
-# same window: `dx_p[:, window] += tensordot(dout[:, i, j, :], w, axes=([1], [3]))`;
-# overlapping windows **add up**; at the end cut the padding off on every side:
-# `dx = dx_p[:, p:p+H, p:p+W, :]`.
+# Work on `dx_p`, the gradient of the **padded** input. For each output position, the same
+# window of `dx_p` receives the kernels weighted by that position's `dout`, summed over the
+# filters. Overlapping windows **add up**. At the end, remove the padding from every side.
 #
 # </details>
 #
@@ -669,7 +671,7 @@ passed("conv2d_backward (dx)")
 # largest (is there an edge somewhere in here?); average pooling, the other common kind,
 # keeps the mean. The usual `pool=2, stride=2` halves height and width. When the size is
 # odd, the last row/column that does not fill a window is dropped (Keras's default
-# `padding="valid"`): a 7x7 map becomes 3x3, and in the picture below a 5x5 map becomes 2x2.
+# `padding="valid"`). A 7x7 map becomes 3x3, and in the picture below a 5x5 map becomes 2x2.
 
 # %% id=code-pooling-figure
 def show_max_pooling():
@@ -777,12 +779,10 @@ passed("maxpool2d_forward")
 # LeNet's first `MaxPooling2D(2)` (section 6) receives feature maps of shape `(N, 26, 26, 32)`.
 # Which statement is right?
 #
-# - **a** it returns `(N, 13, 13, 32)`: the largest value of each 2x2 window, channel by channel,
-#   with no parameters to learn
-# - **b** it returns `(N, 13, 13, 16)`: it halves the height, the width and the channels
-# - **c** it returns `(N, 13, 13, 32)` and learns one weight per position of the 2x2 window in
-#   each channel
-# - **d** it returns `(N, 25, 25, 32)`: the 2x2 window moves one pixel at a time
+# - **a** it returns `(N, 13, 13, 32)` and keeps each window's largest value; it learns nothing
+# - **b** it returns `(N, 13, 13, 16)`: it halves the height, the width and the number of channels
+# - **c** it returns `(N, 13, 13, 32)` and learns one weight for each of the 4 places in a window
+# - **d** it returns `(N, 25, 25, 32)`, because the 2x2 window moves by one pixel at a time
 #
 # Set `q_pooling` to one letter.
 
@@ -809,7 +809,8 @@ passed("q_pooling")
 # has one `kh x kw x C_in` kernel **and one bias** per filter. Unlike a dense layer, the
 # count does not depend on the image size: that is weight sharing.
 #
-# ### Exercise 5.1 · `count_conv_params`
+# ### Exercise 5.1 · `count_conv_params` (warm-up, transcription)
+# The paragraph above gives the whole count: write it as code.
 
 # %% solution id=count_conv_params
 def count_conv_params(kh, kw, c_in, c_out):
@@ -875,25 +876,27 @@ passed("q_shared_params")
 # ## 6 · The lectures' LeNet-like network
 #
 # The lectures build a 9-layer sequential model in the spirit of Yann LeCun's LeNet, the
-# first network that read handwritten digits: an input layer, a convolution, a pooling
-# layer, two convolutions, another pooling layer, a flattening layer and dense layers,
-# ending in a dense layer of 10 units, one per digit.
+# first network that read handwritten digits. It has an input layer, a convolution, a pooling
+# layer, two convolutions, another pooling layer, a flattening layer and dense layers. It
+# ends in a dense layer of 10 units, one per digit.
 #
 # ### Exercise 6.1 · `build_lenet`
-# Build and return (**uncompiled**) this model, with ReLU after every convolution and the
-# hidden dense layer, and a softmax output:
+# Build and return (**uncompiled**) this model. The table gives each layer's output shape for
+# MNIST; read the settings off the shapes, with what you found in sections 1 to 5. Every kernel
+# is square, with no padding and stride 1. Each pooling layer is a `MaxPooling2D` with its default
+# settings. Use ReLU after every convolution and the hidden dense layer, and a softmax output.
 #
-# | layer | settings | output shape (MNIST) |
-# |---|---|---|
-# | `keras.Input` | `input_shape` | (28, 28, 1) |
-# | `Conv2D` | 32 filters, 3x3, relu | (26, 26, 32) |
-# | `MaxPooling2D` | 2x2 | (13, 13, 32) |
-# | `Conv2D` | 64 filters, 3x3, relu | (11, 11, 64) |
-# | `Conv2D` | 64 filters, 3x3, relu | (9, 9, 64) |
-# | `MaxPooling2D` | 2x2 | (4, 4, 64) |
-# | `Flatten` | | (1024,) |
-# | `Dense` | 64 units, relu | (64,) |
-# | `Dense` | `num_classes` units, softmax | (10,) |
+# | layer | output shape (MNIST) |
+# |---|---|
+# | `keras.Input(shape=input_shape)` | (28, 28, 1) |
+# | `Conv2D` | (26, 26, 32) |
+# | `MaxPooling2D` | (13, 13, 32) |
+# | `Conv2D` | (11, 11, 64) |
+# | `Conv2D` | (9, 9, 64) |
+# | `MaxPooling2D` | (4, 4, 64) |
+# | `Flatten` | (1024,) |
+# | `Dense` | (64,) |
+# | `Dense` | (`num_classes`,) |
 #
 # Either `keras.Sequential` or the functional API is fine.
 #
@@ -1003,7 +1006,7 @@ passed("q_architecture")
 # The lectures' three steps: create, compile, fit. We use Adam with a learning rate that
 # decays smoothly to 0 (cosine decay), which makes the last epochs settle, and the sparse
 # categorical cross-entropy (integer labels). The model learns from the 5,000 `X_fit` digits
-# and is watched on the 1,000 validation digits `X_val`, which it never learns from: if the
+# and is watched on the 1,000 validation digits `X_val`, which it never learns from. If the
 # validation curve stopped improving while the training curve still climbs, we would train
 # fewer epochs. The test digits play no part in this; they are used once, after training.
 # **Expected:** about 0.97 to 0.98 validation and test accuracy after 6 epochs (about 5 s per
@@ -1252,9 +1255,9 @@ passed("batchnorm_forward")
 # the batch's mean and variance. So `dx` is more than `dout * gamma / std`: moving one sample
 # also moves the mean and the variance, and with them every other output of its column.
 #
-# Derive the three gradients with the chain rule. Write the forward pass as small steps
-# (the mean $\mu$, the centred values, the variance $\sigma^2$, the normalised values
-# $\hat{x}$, then $\gamma \hat{x} + \beta$) and go back through them one at a time. Two facts to
+# Derive the three gradients with the chain rule. Write the forward pass as small steps: the
+# mean $\mu$, the centred values, the variance $\sigma^2$, the normalised values $\hat{x}$,
+# then $\gamma \hat{x} + \beta$. Then go back through them one at a time. Two facts to
 # check your result against:
 # - Adding the same number to every sample of a column changes no output. So each column of
 #   `dx` sums to zero.
@@ -1369,8 +1372,8 @@ passed("batchnorm_backward")
 # prediction time: with `train=False` the layer returns `x` as it is. Find the scale factor
 # yourself, from that property.
 #
-# `dropout_forward` returns `(out, mask)`: `mask` has the shape of `x`, with 1 where an entry
-# was kept and 0 where it was dropped (in eval mode, ones everywhere). `dropout_backward(dout,
+# `dropout_forward` returns `(out, mask)`. The `mask` has the shape of `x`, with 1 where an
+# entry was kept and 0 where it was dropped (in eval mode, ones everywhere). `dropout_backward(dout,
 # mask, p)` returns the gradient with respect to `x`.
 
 # %% solution id=dropout_forward
@@ -1693,9 +1696,21 @@ print(f"test accuracy of the chosen model ({chosen}): {test_acc_chosen:.3f}")
 # twice, without and with `BatchNormalization`, with plain SGD at the same learning rate η
 # (`BN_STUDY_LR`) and the same seeds. Only the batch-norm layers differ. The lines are the means
 # over the seeds; the shaded bands run from the worst to the best seed.
+#
+# Keras computes the validation accuracy in eval mode: batch norm then uses its running
+# statistics. The last line printed below measures the trained models again, with the
+# statistics of each validation batch instead (training mode), as in your `batchnorm_forward`
+# with `train=True`. Keras's `BatchNormalization` uses `momentum=0.99` for the *old* estimate:
+# PyTorch's convention, the one of your function, would call it `momentum=0.01`.
 
 # %% id=code-bn-study
-bn_curves = {False: [], True: []}
+def batch_statistics_accuracy(model, X, y, batch=100):
+    """Accuracy when every batch-norm layer uses the statistics of its batch (training mode)."""
+    probs = np.concatenate([np.asarray(model(X[i:i + batch], training=True)) for i in range(0, len(X), batch)])
+    return float((probs.argmax(axis=1) == y).mean())
+
+
+bn_curves, bn_batch_stats = {False: [], True: []}, []
 for use_bn in (False, True):
     for seed in BN_STUDY_SEEDS:
         seed_everything(seed)
@@ -1705,6 +1720,8 @@ for use_bn in (False, True):
         bn_curves[use_bn].append(model.fit(X_fit[:BN_STUDY_SAMPLES], y_fit[:BN_STUDY_SAMPLES],
                                            epochs=BN_STUDY_EPOCHS, batch_size=BATCH_SIZE,
                                            validation_data=(X_val, y_val), verbose=0).history)
+        if use_bn:
+            bn_batch_stats.append(batch_statistics_accuracy(model, X_val, y_val))
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 for use_bn, runs in bn_curves.items():
     label = "with batch norm" if use_bn else "without batch norm"
@@ -1722,6 +1739,33 @@ for use_bn, runs in bn_curves.items():
     finals = [h["val_accuracy"][-1] for h in runs]
     print(f"{'with' if use_bn else 'without':>7} batch norm: final validation accuracy "
           f"{np.mean(finals):.3f} (seeds: {', '.join(f'{v:.3f}' for v in finals)})")
+print(f"   with batch norm, the same models with batch statistics (training mode): validation accuracy "
+      f"{np.mean(bn_batch_stats):.3f} (seeds: {', '.join(f'{v:.3f}' for v in bn_batch_stats)})")
+
+# %% written id=w_bn_figure points=2
+# **Written question (2 points).** Explain the figure above. With batch normalisation, what
+# happens to the training loss, and what happens to the validation accuracy? Compare the
+# validation accuracy of the batch-norm models with the accuracy of the same models with batch
+# statistics (the last line printed). What explains the difference? Name one change that
+# would fix it.
+#
+# === BEGIN MARK SCHEME ===
+# **Model answer.** With batch norm the training loss falls much faster at the same η. But
+# the validation accuracy in eval mode is low and noisy (about 0.55 against 0.92 without batch
+# norm in the published run), while the same models with batch statistics reach about 0.96.
+# So the network has learnt well; the running statistics are wrong. Keras's running estimates
+# move only 1% of the way per step (momentum 0.99), so they average about the last 100 steps.
+# With a large η the weights, and so the statistics of each layer's inputs, changed a lot
+# during those steps, so the running mean and variance lag behind. Fixes: a smaller momentum
+# for the old estimate (for example 0.9), more training steps at a lower η at the end, or
+# re-estimating the running statistics on training data after training.
+#
+# **Rubric.** 2 points: faster training loss with batch norm; the eval-mode gap is caused by
+# running statistics that lag the changing weights (eval mode uses them, training mode does
+# not); one sensible fix. 1 point: reads the figure correctly but blames overfitting or
+# "batch norm hurts", or names the running statistics without reading the figure. 0 points:
+# says batch norm simply does not work, or that the two curves show the same thing.
+# === END MARK SCHEME ===
 
 # %% [markdown] id=markdown-resnet
 # ## 9 · Residual networks
@@ -1838,10 +1882,11 @@ passed("residual_block")
 
 # %% [markdown] id=markdown-small-resnet
 # ### Exercise 9.2 · `build_small_resnet`
-# Build (uncompiled) a small residual network with your `residual_block`: a "stem" of
-# `Conv2D(16, 3x3, padding="same")`, batch norm and ReLU; then three blocks with 16, 32 and 64
-# filters, where the last two halve the height and width; then `GlobalAveragePooling2D` and a
-# softmax layer of `num_classes` units. It works for any `input_shape`.
+# Build (uncompiled) a small residual network with your `residual_block`. It starts with a
+# "stem": `Conv2D(16, 3x3, padding="same")`, batch norm and ReLU. Then come three blocks with
+# 16, 32 and 64 filters; the last two halve the height and width. It ends with
+# `GlobalAveragePooling2D` and a softmax layer of `num_classes` units. It must work for any
+# `input_shape`.
 
 # %% solution id=build_small_resnet
 def build_small_resnet(input_shape, num_classes):
@@ -1984,8 +2029,8 @@ for name, rows in depth_results.items():
 # Training a CNN from scratch needs many labelled images. The lectures' way out: the features
 # that a network learns, above all in its first layers (edges, strokes, simple shapes), are
 # useful for other data sets and other tasks too. So take a network already trained on a
-# big data set, keep its convolutional part (the **base**, or backbone), drop its classifier,
-# and put a new classifier (the **head**) for your own classes on top. This reuse is called
+# big data set and keep its convolutional part (the **base**, or backbone). Drop its
+# classifier, and put a new classifier (the **head**) for your own classes on top. This reuse is called
 # **transfer learning**. In the lectures the base is VGG, trained on ImageNet, loaded without
 # its classifier:
 #
@@ -1999,8 +2044,8 @@ for name, rows in depth_results.items():
 # stored in the base is kept. The new layers can be dense layers only, or convolutions too;
 # the last one is a classifier with one output per class of the new task. Once the head has
 # learnt, one often **fine-tunes**: unfreeze the base (or its top layers), compile again and
-# train a few more epochs with a small learning rate, so the pretrained weights are adjusted
-# gently instead of being wrecked by the large updates of a new, still random head.
+# train a few more epochs with a small learning rate. Then the pretrained weights are adjusted
+# gently, not wrecked by the large updates of a new, still random head.
 #
 # Here everything runs offline on a CPU: the "big" source task is the MNIST digits, the new
 # task is Fashion-MNIST (clothes, 10 classes) with few labelled images. First, the source
@@ -2031,14 +2076,14 @@ print(f"the base maps a digit to {digit_base.output_shape[1:]} feature maps "
 
 # %% [markdown] id=markdown-build_transfer_model
 # ### Exercise 10.1 · `build_transfer_model`
-# Write `build_transfer_model(base, num_classes)`, given a trained convolutional `base` (a Keras
-# model whose output is a 4-D feature map, as `include_top=False` gives) and the number of
-# classes of the new task. It must:
+# Write `build_transfer_model(base, num_classes)`. It receives a trained convolutional `base`
+# (a Keras model whose output is a 4-D feature map, as `include_top=False` gives) and the
+# number of classes of the new task. It must:
 # 1. **freeze** the base: `base.trainable = False` (then `fit` changes none of its weights,
 #    batch normalisation's statistics included);
 # 2. put **the base you were given** (not a copy, not a new one) in a new model, followed by a
-#    new head: `Flatten` (or `GlobalAveragePooling2D`), a hidden `Dense` layer if you like,
-#    and `Dense(num_classes, activation="softmax")`. The model's input is the base's input,
+#    new head. The head is `Flatten` (or `GlobalAveragePooling2D`), a hidden `Dense` layer if
+#    you like, and `Dense(num_classes, activation="softmax")`. The model's input is the base's input,
 #    whatever its shape: `keras.Input(shape=base.input_shape[1:])`;
 # 3. return the model **uncompiled**.
 #
@@ -2225,7 +2270,7 @@ for n, st in studies.items():
 # images training from scratch catches up: features made for digits (white strokes on black)
 # are only partly useful for clothes, and 1,000 images are enough to learn better ones. So
 # transfer learning pays most when the new task has few labelled images and resembles what
-# the base was trained on, which is why the lectures reuse VGG, trained on more than a million
+# the base was trained on. That is why the lectures reuse VGG, trained on more than a million
 # varied photos, rather than a digit reader. Always compare with training from scratch on the
 # same budget before trusting it.
 #
@@ -2245,8 +2290,8 @@ for n, st in studies.items():
 # %% [markdown] id=markdown-imagenet
 # ### Optional, in Colab only: a real ImageNet backbone
 # The cell below does what the lectures do with VGG, with a smaller ImageNet network
-# (MobileNetV2, about 14 MB of weights): the same `build_transfer_model` on a frozen base
-# pretrained on 1.2 million photos. It is not graded and runs only in Google Colab, where it
+# (MobileNetV2, about 14 MB of weights). It applies the same `build_transfer_model` to a frozen
+# base pretrained on 1.2 million photos. It is not graded and runs only in Google Colab, where it
 # can download the weights (use a GPU runtime: *Runtime > Change runtime type*); anywhere
 # else it does nothing. The grey 28x28 clothes are resized to 96x96 and copied into three
 # channels, since the backbone expects colour photos.
@@ -2291,13 +2336,21 @@ else:
 #   whatever the image size.
 # - The LeNet-like network (conv, pool, conv, conv, pool, flatten, dense, dense) reads
 #   digits at about 97-98% after a few epochs.
+# - Batch normalisation standardises each feature with the batch's mean and biased variance
+#   in training, and with running estimates at prediction time. Its backward pass must follow
+#   the mean and the variance too, so each column of `dx` sums to zero.
+# - Inverted dropout divides the kept entries by $1 - p$ in training, so that nothing changes
+#   at prediction time; its gradient uses the same mask and scale.
 # - Against overfitting, change one thing at a time and measure: dropout, then L2, then
 #   batch normalisation.
+# - A residual block adds its input to what its convolutions computed (a 1x1 projection when
+#   the shape changes). The identity path carries the gradient back unchanged, which helps
+#   deep networks train.
 # - Choose (epochs, regularisation, model) on a validation split carved from the training
 #   data, looking at the training and validation curves; touch the test set once, at the end,
 #   to report the chosen model. Choosing on the test set makes its score optimistic.
 # - Transfer learning: keep a trained network's convolutional base (`include_top=False`),
-#   freeze it (`base.trainable = False`), train a new head for your classes; then, optionally,
+#   freeze it (`base.trainable = False`) and train a new head for your classes. Then, optionally,
 #   unfreeze, compile again and fine-tune with a small learning rate. It helps most when the
 #   new task has few labelled images and resembles the task the base was trained on; compare
 #   it with training from scratch on the same budget before trusting it.
