@@ -1522,9 +1522,21 @@ print("eval mode, the same image: ", batchnorm_forward(one, np.ones(3), np.array
 #   with two learnt parameters per channel; training is more stable and often faster.
 #
 # ### Exercise 8.1 · `build_regularized_cnn`
-# Build (uncompiled) a small CNN for 28x28x1 digits with 10 softmax outputs:
-# `Conv2D(32, 3x3, relu)`, `MaxPooling2D`, `Conv2D(64, 3x3, relu)`, `MaxPooling2D`, `Flatten`,
-# `Dense(128, relu)`, `Dense(10, softmax)`, where
+# Build (uncompiled) a small CNN for 28x28x1 digits with 10 softmax outputs. Without the
+# optional layers, its layers and their output shapes are these; read the settings off the
+# shapes, as for LeNet (square kernels, no padding, ReLU in the hidden layers):
+#
+# | layer | output shape |
+# |---|---|
+# | `Conv2D` | (26, 26, 32) |
+# | `MaxPooling2D` | (13, 13, 32) |
+# | `Conv2D` | (11, 11, 64) |
+# | `MaxPooling2D` | (5, 5, 64) |
+# | `Flatten` | (1600,) |
+# | `Dense` | (128,) |
+# | `Dense` | (10,) |
+#
+# The three arguments add layers or settings:
 # - `dropout > 0` adds `Dropout(dropout)` after `Flatten` and after `Dense(128)`;
 # - `l2 > 0` puts `keras.regularizers.L2(l2)` on the kernel of every `Conv2D` and `Dense` layer;
 # - `batchnorm=True` adds a `BatchNormalization()` after each `Conv2D`.
@@ -1781,8 +1793,9 @@ print(f"   with batch norm, the same models with batch statistics (training mode
 # Where the block keeps the shape, the shortcut is the identity: the block only has to learn a
 # correction $F(x)$, and the gradient reaches earlier layers through the addition unchanged.
 # Where the block changes the number of channels or the stride, $x$ no longer has the shape of
-# $F(x)$. Then the shortcut is a **projection**: a 1x1 convolution with the block's stride and
-# `filters` kernels, followed by batch normalisation.
+# $F(x)$. Then the shortcut is a **projection**: a 1x1 convolution, followed by batch
+# normalisation, that gives $x$ the shape of $F(x)$. Work out its number of kernels and its
+# stride from that.
 #
 # ### Exercise 9.1 · `residual_block`
 # Write the block with Keras's functional API. `x` is a 4-D Keras tensor; return the block's
@@ -1882,11 +1895,20 @@ passed("residual_block")
 
 # %% [markdown] id=markdown-small-resnet
 # ### Exercise 9.2 · `build_small_resnet`
-# Build (uncompiled) a small residual network with your `residual_block`. It starts with a
-# "stem": `Conv2D(16, 3x3, padding="same")`, batch norm and ReLU. Then come three blocks with
-# 16, 32 and 64 filters; the last two halve the height and width. It ends with
-# `GlobalAveragePooling2D` and a softmax layer of `num_classes` units. It must work for any
-# `input_shape`.
+# Build (uncompiled) a small residual network with your `residual_block`. You choose its
+# layers, within these rules:
+# - it has at least three residual blocks, and works for any `input_shape`;
+# - the output of its last block has 64 channels and a quarter of the input's height and width
+#   (7x7 for 28x28 digits);
+# - it ends with a softmax layer of `num_classes` units. Before it, `GlobalAveragePooling2D`
+#   (the mean of each channel) keeps the head small; `Flatten` also works.
+#
+# <details><summary>Hint (try first)</summary>
+#
+# A common start is a "stem" of one 3x3 convolution with 16 filters, batch norm and ReLU.
+# Which blocks need a stride of 2 to reach a quarter of the height and width?
+#
+# </details>
 
 # %% solution id=build_small_resnet
 def build_small_resnet(input_shape, num_classes):
@@ -1931,13 +1953,14 @@ check_shape(probs_h, (3, 5), "the output of build_small_resnet((32, 32, 3), 5)",
 check(np.all(probs_h >= 0) and np.allclose(probs_h.sum(axis=1), 1, atol=1e-5),
       "build_small_resnet's output should be probabilities (softmax).")
 kinds_h = [type(layer).__name__ for layer in resnet_v.layers]
-check(kinds_h.count("Add") >= 3 and kinds_h.count("BatchNormalization") >= 7 and kinds_h.count("Conv2D") >= 7,
-      f"build_small_resnet's layers are {kinds_h}: want a stem and three residual blocks (at least 7 Conv2D, "
-      "7 BatchNormalization and 3 Add layers).")
+check(kinds_h.count("Add") >= 3 and kinds_h.count("BatchNormalization") >= 6 and kinds_h.count("Conv2D") >= 6,
+      f"build_small_resnet's layers are {kinds_h}: want at least three residual blocks (each with two "
+      "Conv2D, two BatchNormalization and an Add).")
 shapes_h = [tuple(layer.output.shape) for layer in resnet_v.layers if type(layer).__name__ == "Add"]
 check(len(shapes_h) >= 3 and shapes_h[-1][1:] == (7, 7, 64),
       f"the last residual addition has shape {shapes_h[-1] if shapes_h else None}; want (None, 7, 7, 64) "
-      "for 28x28 digits (16, 32 and 64 filters, the last two blocks with stride 2).")
+      "for 28x28 digits: 64 channels, a quarter of the height and width.",
+      hint="two of the blocks need stride 2.")
 ### END HIDDEN TESTS
 passed("build_small_resnet")
 
