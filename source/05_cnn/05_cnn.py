@@ -1764,7 +1764,8 @@ print(f"   with batch norm, the same models with batch statistics (training mode
 # === BEGIN MARK SCHEME ===
 # **Model answer.** With batch norm the training loss falls much faster at the same η. But
 # the validation accuracy in eval mode is low and noisy (about 0.55 against 0.92 without batch
-# norm in the published run), while the same models with batch statistics reach about 0.96.
+# norm in the published run), while the same models with batch statistics reach about 0.96
+# (measured for one seed).
 # So the network has learnt well; the running statistics are wrong. Keras's running estimates
 # move only 1% of the way per step (momentum 0.99), so they average about the last 100 steps.
 # With a large η the weights, and so the statistics of each layer's inputs, changed a lot
@@ -1972,6 +1973,9 @@ passed("build_small_resnet")
 # average pooling and the softmax. The residual network uses your `residual_block`. The plain
 # network uses the same block without the shortcut, so it has the same layers apart from the two
 # 1x1 projections. Each is trained from several seeds, and compared on the validation digits.
+# The training is short, so the cell sets the batch-norm layers' `momentum` to 0.9 (Keras's
+# convention: the weight of the old estimate). Then the running statistics can follow the
+# weights, which was the problem in the figure of section 8.
 
 # %% id=code-resnet-study
 def plain_block(x, filters, stride=1):
@@ -1998,6 +2002,9 @@ for name, block in (("plain", plain_block), ("residual", residual_block)):
     for seed in RES_SEEDS:
         seed_everything(seed)
         model = stacked_network(block, RES_BLOCKS_PER_STAGE)
+        for layer in model.layers:  # running statistics that follow a short training (see w_bn_figure)
+            if isinstance(layer, layers.BatchNormalization):
+                layer.momentum = 0.9
         model.compile(optimizer=keras.optimizers.SGD(learning_rate=RES_LR, momentum=0.9),
                       loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         h = model.fit(X_fit[:RES_TRAIN_SAMPLES], y_fit[:RES_TRAIN_SAMPLES], epochs=RES_EPOCHS,
@@ -2020,7 +2027,8 @@ plt.show()
 print(f"{'network':>8}  {'training loss':>13}  {'validation accuracy':>19}")
 for name, rows in depth_results.items():
     loss_, acc_ = np.array(rows).T
-    print(f"{name:>8}  {loss_.mean():>13.3f}  {acc_.mean():>10.3f} ± {acc_.std():.3f}")
+    print(f"{name:>8}  {loss_.mean():>13.3f}  {acc_.mean():>10.3f} ± {acc_.std():.3f}   (seeds: "
+          f"{', '.join(f'{a:.3f}' for a in acc_)})")
 
 # %% written id=w_resnet points=2
 # **Written question (2 points).** Explain the figure above. At equal depth, which network
@@ -2029,9 +2037,11 @@ for name, rows in depth_results.items():
 # a deep network easier to train.
 #
 # === BEGIN MARK SCHEME ===
-# **Model answer.** In the published run the residual network reaches a lower training loss
-# and a higher validation accuracy than the plain one, and the gap is larger than the spread
-# between seeds (a student whose run differs must say what their figure shows). The plain
+# **Model answer.** In the published run (20 layers, 3 seeds, 3 epochs on 2,000 digits) the
+# residual network reaches a lower training loss (0.17 against 0.26 on average; every residual
+# seed is below every plain seed) and a higher validation accuracy (0.90 ± 0.04 against
+# 0.70 ± 0.16). The plain network also varies much more from seed to seed: one plain seed
+# stays at 0.47. A student whose run differs must say what their figure shows. The plain
 # network is worse on the *training* data too, so this is an optimisation problem, not
 # overfitting. In a residual block, out = ReLU(F(x) + x), so the gradient with respect to x is
 # the gradient through F **plus** the gradient passed on unchanged by the identity path. The
