@@ -137,13 +137,15 @@ QUESTIONS = {
     "q_architecture": {
         "answer": "c",
         "why": {
-            "a": "An LSTM reads sequences (text, time series) step by step; a photo of a person is a grid of "
-                 "pixels, where a CNN's kernels find edges, shapes and then faces wherever they appear.",
-            "b": "A recurrent network is made for sequences. Classifying an image is what convolutional "
-                 "networks do best.",
-            "d": "An autoencoder learns to compress and rebuild its input (no labels); it does not decide "
-                 "whether a person may pass. Classifying images is the CNN's task.",
-            "e": "A GAN generates new images; it does not classify the ones it is given.",
+            "a": "An LSTM reads a sequence step by step. The rows of a photo can be read that way, but then "
+                 "a face that moves in the frame must be learnt again at every position; a CNN's kernels are "
+                 "shared over the whole image, so a feature is found wherever it sits.",
+            "b": "The order in which people arrive plays no part: each photo is decided on its own. A "
+                 "classifier of single images is a CNN, whose kernels find the face's features anywhere.",
+            "d": "The company has labels and wants a decision. An autoencoder only learns to compress and "
+                 "rebuild its input; it would still need a classifier, and a CNN is that classifier.",
+            "e": "A GAN generates images; it does not decide about the ones it is given. The task is to "
+                 "classify each photo, which a CNN does.",
         },
     },
 }

@@ -971,16 +971,16 @@ for layer in convs + dense[:-1]:
 passed("build_lenet")
 
 # %% [markdown] id=markdown-q_architecture
-# ### Question 6.2 · Which network for the task? (from the lectures)
-# A security company wants to use photos of its clients' employees to decide whether each
-# employee may pass the security gate of the clients' offices. Which kind of network should it
-# build for this deep-learning model?
+# ### Question 6.2 · Which network for the task?
+# A security company has 5,000 photos of people at a gate, each labelled "may pass" or "may not
+# pass". The face can be anywhere in the 224x224 frame. The company wants a model that takes a
+# new photo and gives the decision. Which choice, with its reason, fits best?
 #
-# - **a** a Long Short-Term Memory network (LSTM)
-# - **b** a recurrent neural network (RNN)
-# - **c** a convolutional neural network (CNN)
-# - **d** an autoencoder
-# - **e** a generative adversarial network (GAN)
+# - **a** an LSTM, since the rows of pixels of a photo can be read one by one as a sequence
+# - **b** an RNN, since the people arrive at the gate one after the other during the day
+# - **c** a CNN, since the same kernels find the face's features wherever they sit in the frame
+# - **d** an autoencoder, since it learns a short code of every photo and needs no labels at all
+# - **e** a GAN, since it can generate many new photos of each person for the training set
 #
 # Set `q_architecture` to one letter.
 
@@ -991,7 +991,7 @@ q_architecture = "c"
 ### END SOLUTION
 
 # %% test id=test_q_architecture points=1
-"""q_architecture: which kind of network classifies images."""
+"""q_architecture: which kind of network, and why, for a labelled image task."""
 check_choice(q_architecture, ['a', 'b', 'c', 'd', 'e'], "q_architecture")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_cnn
