@@ -132,3 +132,11 @@ def call_in_training_mode(fn, x):
             return fn(inputs)
 
     return _TrainingCall()(np.asarray(x, dtype="float32"), training=True)
+
+
+# Hints that a failing visible test shows (kept here, off the notebook's screen, so that a student
+# meets the formula only after trying).
+BATCHNORM_DX_HINT = ("dx = gamma / sqrt(var + eps) / N * (N * dout - dout.sum(0) - xhat * (dout * xhat).sum(0)), "
+                     "with xhat the normalised x and var the biased batch variance.")
+DROPOUT_SCALE_HINT = ("a kept entry survives with probability 1 - p, so inverted dropout divides the kept "
+                      "entries by 1 - p: the expected output is then (1 - p) * x / (1 - p) = x.")

@@ -1327,8 +1327,7 @@ def _numeric_v(f, a, h=1e-6):
     return grad
 
 
-compact = ("dx = gamma / sqrt(var + eps) / N * (N * dout - dout.sum(0) - xhat * (dout * xhat).sum(0)), "
-           "with xhat the normalised x")
+from dlcourse.testkit.cnn import BATCHNORM_DX_HINT as compact
 zeros_v = np.zeros(4)
 check_close(got[2], _numeric_v(lambda a: _loss_v(x_v, g_v, a), zeros_v), "dbeta against central differences",
             rtol=1e-5, atol=1e-7, hint="beta is added to every sample: dbeta is dout summed over the batch.")
@@ -1406,6 +1405,7 @@ print(f"kept: {mask_do.mean():.3f}   mean in training: {out_do.mean():.3f}   "
 
 # %% test id=test_dropout_forward points=2
 """dropout_forward: the mask, the rate, the expected value in training, the identity in eval, a seeded rng."""
+from dlcourse.testkit.cnn import DROPOUT_SCALE_HINT
 x_v = np.random.default_rng(7).normal(loc=2.0, size=(400, 50))
 x_saved = x_v.copy()
 got = dropout_forward(x_v, 0.3, True, np.random.default_rng(1))
@@ -1419,7 +1419,7 @@ check(abs(mask_v.mean() - 0.7) < 0.02, f"with p=0.3 about 70% of the entries sho
       f"your mask keeps {mask_v.mean():.1%}.", hint="p is the rate of dropped entries, not of kept ones.")
 check(abs(out_v.mean() / x_v.mean() - 1) < 0.03,
       f"in training the mean of out ({out_v.mean():.3f}) should stay close to the mean of x "
-      f"({x_v.mean():.3f}).", hint="inverted dropout divides the kept entries by 1 - p.")
+      f"({x_v.mean():.3f}).", hint=DROPOUT_SCALE_HINT)
 check(np.allclose(out_v[mask_v == 0], 0), "the dropped entries of out should be 0.")
 ev = dropout_forward(x_v, 0.3, False, np.random.default_rng(1))
 check_close(ev[0], x_v, "the eval-mode output (train=False)",
@@ -1464,7 +1464,8 @@ check(np.allclose(got[mask_v == 0], 0), "dx should be 0 where the entry was drop
 ratio_v = got[mask_v == 1] / dout_v[mask_v == 1]
 check(np.allclose(ratio_v, ratio_v[0]) and ratio_v[0] > 1.0 + 1e-9,
       "where an entry was kept, the forward pass scaled it up; the gradient must be scaled the same way.",
-      hint="out = x * mask / (1 - p), so dx = dout * mask / (1 - p).")
+      hint="the forward pass multiplied each kept entry by a constant; the gradient gets the same "
+           "constant.")
 ### BEGIN HIDDEN TESTS
 for p_h, seed_h in [(0.4, 21), (0.25, 22), (0.75, 23)]:
     rng_h = np.random.default_rng(seed_h)
