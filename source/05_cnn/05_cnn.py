@@ -1793,7 +1793,7 @@ print(f"   with batch norm, the same models with batch statistics (training mode
 # $$\text{out} = \text{ReLU}\big(F(x) + \text{shortcut}(x)\big).$$
 #
 # Where the block keeps the shape, the shortcut is the identity: the block only has to learn a
-# correction $F(x)$, and the gradient reaches earlier layers through the addition unchanged.
+# correction $F(x)$ to its input. Why this helps training is the subject of question `w_resnet`.
 # Where the block changes the number of channels or the stride, $x$ no longer has the shape of
 # $F(x)$. Then the shortcut is a **projection**: a 1x1 convolution, followed by batch
 # normalisation, that gives $x$ the shape of $F(x)$. Work out its number of kernels and its
@@ -1975,8 +1975,8 @@ passed("build_small_resnet")
 # network uses the same block without the shortcut, so it has the same layers apart from the two
 # 1x1 projections. Each is trained from several seeds, and compared on the validation digits.
 # The training is short, so the cell sets the batch-norm layers' `momentum` to 0.9 (Keras's
-# convention: the weight of the old estimate). Then the running statistics can follow the
-# weights, which was the problem in the figure of section 8.
+# convention: the weight of the old estimate), so that the running statistics can follow the
+# weights.
 
 # %% id=code-resnet-study
 def plain_block(x, filters, stride=1):
