@@ -137,13 +137,15 @@ QUESTIONS = {
     "q_architecture": {
         "answer": "c",
         "why": {
-            "a": "An LSTM reads sequences (text, time series) step by step; a photo of a person is a grid of "
-                 "pixels, where a CNN's kernels find edges, shapes and then faces wherever they appear.",
-            "b": "A recurrent network is made for sequences. Classifying an image is what convolutional "
-                 "networks do best.",
-            "d": "An autoencoder learns to compress and rebuild its input (no labels); it does not decide "
-                 "whether a person may pass. Classifying images is the CNN's task.",
-            "e": "A GAN generates new images; it does not classify the ones it is given.",
+            "a": "An LSTM reads a sequence step by step. The rows of a photo can be read that way, but then "
+                 "a face that moves in the frame must be learnt again at every position; a CNN's kernels are "
+                 "shared over the whole image, so a feature is found wherever it sits.",
+            "b": "The order in which people arrive plays no part: each photo is decided on its own. A "
+                 "classifier of single images is a CNN, whose kernels find the face's features anywhere.",
+            "d": "The company has labels and wants a decision. An autoencoder only learns to compress and "
+                 "rebuild its input; it would still need a classifier, and a CNN is that classifier.",
+            "e": "A GAN generates images; it does not decide about the ones it is given. The task is to "
+                 "classify each photo, which a CNN does.",
         },
     },
 }
@@ -164,3 +166,94 @@ def numeric_conv_gradient(part: str, x, w, b, dout, stride: int = 1, padding: in
     if part == "db":
         return central_gradient(lambda a: loss(x, w, a), b)
     raise ValueError(f"part must be dx, dw or db, not {part!r}")
+
+
+# -- batch normalisation and dropout by hand ------------------------------------------------------
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, train, momentum=0.1, eps=1e-5):
+    """PyTorch's BatchNorm1d on (N, D) in float64: biased batch variance to normalise, unbiased one
+    for the running variance; eval mode uses the running statistics. Inputs are left unchanged."""
+    x, gamma, beta, rm, rv = (np.asarray(a, dtype=np.float64) for a in (x, gamma, beta, running_mean,
+                                                                        running_var))
+    if not train:
+        return (x - rm) / np.sqrt(rv + eps) * gamma + beta, rm.copy(), rv.copy()
+    n = x.shape[0]
+    mu, var = x.mean(axis=0), x.var(axis=0)
+    out = (x - mu) / np.sqrt(var + eps) * gamma + beta
+    return out, (1 - momentum) * rm + momentum * mu, (1 - momentum) * rv + momentum * var * n / (n - 1)
+
+
+def batchnorm_backward(dout, x, gamma, eps=1e-5):
+    """(dx, dgamma, dbeta) of train-mode batch normalisation, the compact formula."""
+    dout, x, gamma = (np.asarray(a, dtype=np.float64) for a in (dout, x, gamma))
+    n = x.shape[0]
+    inv = 1.0 / np.sqrt(x.var(axis=0) + eps)
+    xhat = (x - x.mean(axis=0)) * inv
+    dgamma, dbeta = (dout * xhat).sum(axis=0), dout.sum(axis=0)
+    dx = gamma * inv / n * (n * dout - dbeta - xhat * dgamma)
+    return dx, dgamma, dbeta
+
+
+def torch_batchnorm(x, gamma, beta, running_mean, running_var, train, momentum=0.1, eps=1e-5):
+    """torch.nn.functional.batch_norm in float64: (out, new running mean, new running var)."""
+    import torch
+
+    rm = torch.tensor(np.asarray(running_mean, dtype=np.float64))
+    rv = torch.tensor(np.asarray(running_var, dtype=np.float64))
+    out = torch.nn.functional.batch_norm(
+        torch.tensor(np.asarray(x, dtype=np.float64)), rm, rv,
+        torch.tensor(np.asarray(gamma, dtype=np.float64)), torch.tensor(np.asarray(beta, dtype=np.float64)),
+        training=bool(train), momentum=momentum, eps=eps)
+    return out.numpy(), rm.numpy(), rv.numpy()
+
+
+def torch_batchnorm_grads(dout, x, gamma, eps=1e-5):
+    """(dx, dgamma, dbeta) by torch autograd of sum(batch_norm(x) * dout), train mode, float64."""
+    import torch
+
+    xt = torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True)
+    gt = torch.tensor(np.asarray(gamma, dtype=np.float64), requires_grad=True)
+    bt = torch.zeros(xt.shape[1], dtype=torch.float64, requires_grad=True)
+    out = torch.nn.functional.batch_norm(xt, None, None, gt, bt, training=True, eps=eps)
+    (out * torch.tensor(np.asarray(dout, dtype=np.float64))).sum().backward()
+    return xt.grad.numpy(), gt.grad.numpy(), bt.grad.numpy()
+
+
+def numeric_batchnorm_gradient(part: str, dout, x, gamma, eps=1e-5) -> np.ndarray:
+    """Central differences of sum(batchnorm_forward(x, gamma, beta=0, train) * dout)."""
+    from .reference import central_gradient
+
+    d = np.shape(x)[1]
+    zeros, ones = np.zeros(d), np.ones(d)
+
+    def loss(xx, gg, bb):
+        return np.sum(batchnorm_forward(xx, gg, bb, zeros, ones, True, eps=eps)[0] * dout)
+
+    x, gamma = np.array(x, dtype=np.float64), np.array(gamma, dtype=np.float64)
+    if part == "dx":
+        return central_gradient(lambda a: loss(a, gamma, zeros), x)
+    if part == "dgamma":
+        return central_gradient(lambda a: loss(x, a, zeros), gamma)
+    if part == "dbeta":
+        return central_gradient(lambda a: loss(x, gamma, a), zeros.copy())
+    raise ValueError(f"part must be dx, dgamma or dbeta, not {part!r}")
+
+
+# -- residual networks ------------------------------------------------------------------------------
+def residual_block(x, filters, stride=1):
+    from keras import layers
+
+    y = layers.Conv2D(filters, 3, strides=stride, padding="same")(x)
+    y = layers.BatchNormalization()(y)
+    y = layers.ReLU()(y)
+    y = layers.Conv2D(filters, 3, padding="same")(y)
+    y = layers.BatchNormalization()(y)
+    shortcut = x
+    if stride != 1 or x.shape[-1] != filters:
+        shortcut = layers.Conv2D(filters, 1, strides=stride)(x)
+        shortcut = layers.BatchNormalization()(shortcut)
+    return layers.ReLU()(layers.Add()([y, shortcut]))
+
+
+def same_output_size(n: int, stride: int) -> int:
+    """Height or width after a padding='same' convolution with this stride."""
+    return -(-n // stride)

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["pretrained_stand_in", "find_weights", "conv_backward_cases", "check_conv_backward_part"]
+__all__ = ["pretrained_stand_in", "find_weights", "conv_backward_cases", "check_conv_backward_part",
+           "batchnorm_cases", "call_in_training_mode"]
 
 
 def pretrained_stand_in(input_shape=(28, 28, 1), filters=(8, 16), batchnorm=False, seed=0,
@@ -106,3 +107,36 @@ def check_conv_backward_part(conv2d_backward, part: str, seed: int, numeric, rel
         check_unchanged(x0, x, "the input x")
         check_unchanged(w0, w, "the kernels w")
         check_unchanged(d0, dout, "dout")
+
+
+def batchnorm_cases(seed: int) -> list[tuple]:
+    """Seeded float64 inputs for batch normalisation: (x, gamma, beta, running_mean, running_var,
+    momentum, eps) for four batch sizes and widths (running_var > 0)."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for n, d, momentum, eps in [(4, 3, 0.1, 1e-5), (7, 5, 0.3, 1e-5), (2, 4, 0.1, 1e-3), (16, 2, 0.05, 1e-5)]:
+        x = rng.normal(loc=rng.normal(size=d) * 3, scale=rng.uniform(0.5, 4, size=d), size=(n, d))
+        cases.append((x, rng.normal(size=d), rng.normal(size=d), rng.normal(size=d),
+                      rng.uniform(0.5, 3.0, size=d), momentum, eps))
+    return cases
+
+
+def call_in_training_mode(fn, x):
+    """fn(x) run eagerly inside a Keras layer called with training=True, so that the layers `fn`
+    creates and calls (BatchNormalization above all) run in training mode: a batch-norm layer
+    then normalises with the statistics of this very batch."""
+    import keras
+
+    class _TrainingCall(keras.layers.Layer):
+        def call(self, inputs):
+            return fn(inputs)
+
+    return _TrainingCall()(np.asarray(x, dtype="float32"), training=True)
+
+
+# Hints that a failing visible test shows (kept here, off the notebook's screen, so that a student
+# meets the formula only after trying).
+BATCHNORM_DX_HINT = ("dx = gamma / sqrt(var + eps) / N * (N * dout - dout.sum(0) - xhat * (dout * xhat).sum(0)), "
+                     "with xhat the normalised x and var the biased batch variance.")
+DROPOUT_SCALE_HINT = ("a kept entry survives with probability 1 - p, so inverted dropout divides the kept "
+                      "entries by 1 - p: the expected output is then (1 - p) * x / (1 - p) = x.")

@@ -9,12 +9,13 @@
 # position, multiplies the pixels under it by the kernel's weights and adds them up. The
 # same few weights are used everywhere, so the layer finds a pattern (an edge, a curve)
 # wherever it appears. In this notebook you first write the layer yourself in numpy and
-# prove that it gives exactly what Keras and PyTorch give; then you build the lectures'
-# LeNet-like network in Keras, train it on handwritten digits, fight overfitting with
-# the lectures' recipe (dropout, then L2, then batch normalisation), and finally reuse a
-# network trained on digits to classify clothes (transfer learning). Every model choice is
-# made on a **validation** split carved from the training data; the test set is used once,
-# at the end.
+# prove that it gives exactly what Keras and PyTorch give. Then you build the lectures'
+# LeNet-like network in Keras and train it on handwritten digits. You write batch
+# normalisation and dropout by hand, and then fight overfitting with the lectures' recipe
+# (dropout, then L2, then batch normalisation). You build a small residual network and
+# compare it with a plain one. Finally you reuse a network trained on digits to classify
+# clothes (transfer learning). Every model choice is made on a **validation** split carved
+# from the training data.
 #
 # **Goals**
 # 1. Compute the output size of a convolution (kernel, stride, padding).
@@ -22,9 +23,11 @@
 # 3. Write its backward pass (`dx`, `dw`, `db`) and check it with central differences.
 # 4. Write max pooling, and count the parameters of a convolutional layer.
 # 5. Build the lectures' LeNet-like CNN in Keras: >= 0.97 test accuracy on MNIST.
-# 6. Add dropout, L2 and batch normalisation one after another, compare the training and
+# 6. Write batch normalisation and dropout by hand, forward and backward, and match PyTorch.
+# 7. Add dropout, L2 and batch normalisation one after another, compare the training and
 #    validation curves, and choose on the validation split (the test set is touched once).
-# 7. Transfer learning: freeze a convolutional base trained on digits, train a new head on
+# 8. Build residual blocks and a small ResNet, and compare it with a plain network of equal depth.
+# 9. Transfer learning: freeze a convolutional base trained on digits, train a new head on
 #    Fashion-MNIST, fine-tune, and compare with training from scratch on the same budget.
 #
 # Short **questions** (set a variable such as `q_conv_shape = "b"`) check the ideas; each
@@ -92,20 +95,29 @@ PRETRAIN_SAMPLES = 1000 if SMOKE else 5000
 TRANSFER_SIZES = (200,) if SMOKE else (200, 1000)  # Fashion-MNIST training images (target task)
 HEAD_EPOCHS = 1 if SMOKE else 5         # frozen base, new head
 FINETUNE_EPOCHS = 1 if SMOKE else 5     # everything unfrozen, small learning rate
+BN_STUDY_SAMPLES = 300 if SMOKE else 2000  # batch norm at the same learning rate
+BN_STUDY_EPOCHS = 2 if SMOKE else 8
+BN_STUDY_SEEDS = (0,) if SMOKE else (0, 1, 2)
+BN_STUDY_LR = 0.05                      # η of plain SGD, the same with and without batch norm
+RES_TRAIN_SAMPLES = 200 if SMOKE else 2000  # plain against residual networks
+RES_EPOCHS = 1 if SMOKE else 3
+RES_BLOCKS_PER_STAGE = 1 if SMOKE else 3    # 2 + 6 * blocks layers: 20 at full size
+RES_SEEDS = (0, 1, 2)
+RES_LR = 0.05                           # η of SGD with momentum 0.9
 
 # %% [markdown] id=markdown-2
 # ## 1 · How big is the output?
 #
 # Slide a $k \times k$ kernel over an $n \times n$ image, jumping `stride` pixels at a time,
-# after adding `padding` rows and columns of zeros on **every** side. The kernel fits
+# after adding `padding` rows and columns of zeros on **every** side. The number of positions
+# where the kernel fits along one axis is the output's height (or width). You will find the
+# rule yourself in Exercise 1.1: count the positions in the pictures below first.
 #
-# $$n_{out} = \left\lfloor \frac{n + 2p - k}{s} \right\rfloor + 1$$
-#
-# times along each axis. The floor matters: when the last jump would run off the edge, that
-# position is simply not used (a $8 \times 8$ image, $3 \times 3$ kernel, stride 2 gives
-# $\lfloor 5/2 \rfloor + 1 = 3$, not $3.5$). Two cases to remember:
-# - **valid** (no padding, stride 1): $n_{out} = n - k + 1$; a 3x3 kernel eats one pixel per side.
-# - **same** (stride 1, $p = (k-1)/2$ for odd $k$): $n_{out} = n$.
+# A position that would run off the edge is not used. For example, an $8 \times 8$ image with
+# a $3 \times 3$ kernel and stride 2 gives 3 positions along each axis, not 3.5. Two names to
+# remember:
+# - **valid**: no padding and stride 1. A 3x3 kernel cannot centre on the border pixels.
+# - **same**: stride 1, with just enough padding that the output keeps the input's size.
 #
 # The picture below shows a $3 \times 3$ kernel sliding over a $5 \times 5$ image with
 # stride 2 and padding 1 (the grey ring is the zero padding).
@@ -114,7 +126,7 @@ FINETUNE_EPOCHS = 1 if SMOKE else 5     # everything unfrozen, small learning ra
 def show_sliding(n=5, k=3, stride=2, padding=1, positions=((0, 0), (0, 1), (1, 0), (2, 2))):
     """Draw the padded input with the kernel's window at a few output positions."""
     size = n + 2 * padding
-    n_out = (n + 2 * padding - k) // stride + 1
+    n_out = len(range(0, n + 2 * padding - k + 1, stride))  # the positions, counted
     fig, axes = plt.subplots(1, len(positions) + 1, figsize=(3 * (len(positions) + 1), 3))
     for ax, (i, j) in zip(axes, positions, strict=False):
         for r in range(size):
@@ -152,11 +164,11 @@ show_sliding()
 # %% id=code-padding-stride
 def show_padding_and_stride(n=5, k=3, cases=((1, 0), (1, 1), (2, 1))):
     """For each (stride, padding): the padded input, a dot at the centre of every kernel position
-    (one window drawn), and the output size the formula gives."""
+    (one window drawn), and the output size."""
     fig, axes = plt.subplots(1, len(cases), figsize=(4 * len(cases), 4.8))
     for ax, (s, p) in zip(axes, cases, strict=True):
         size = n + 2 * p
-        n_out = (n + 2 * p - k) // s + 1
+        n_out = len(range(0, n + 2 * p - k + 1, s))  # the positions, counted
         for r in range(size):
             for c in range(size):
                 pad = not (p <= r < n + p and p <= c < n + p)
@@ -168,8 +180,7 @@ def show_padding_and_stride(n=5, k=3, cases=((1, 0), (1, 1), (2, 1))):
         ax.scatter(cx.ravel(), cy.ravel(), color="tab:red", s=40, zorder=3)
         name = "valid" if p == 0 and s == 1 else ("same" if s == 1 else f"stride {s}")
         ax.set(xlim=(-0.2, size + 0.2), ylim=(size + 0.2, -0.2), aspect="equal", xticks=[], yticks=[],
-               title=f"{name}: stride {s}, padding {p}\n"
-                     f"({n} + 2*{p} - {k}) // {s} + 1 = {n_out}  ->  output {n_out}x{n_out}")
+               title=f"{name}: stride {s}, padding {p}\noutput {n_out}x{n_out}")
     fig.suptitle(f"A {k}x{k} kernel (blue: its first position) over a {n}x{n} image (white; grey: zero "
                  "padding).\nEach red dot is the centre of one position, i.e. one output pixel.")
     fig.tight_layout(rect=(0, 0, 1, 0.86))
@@ -180,7 +191,9 @@ show_padding_and_stride()
 
 # %% [markdown] id=markdown-3
 # ### Exercise 1.1 · `conv_output_size`
-# Return a Python `int` (use integer division `//`).
+# Find the rule from the pictures: how many positions for stride 1 without padding? What does
+# `padding` add? How does a stride divide the distance the kernel can travel? Return a Python
+# `int` (use integer division `//`). The test's messages help if you get stuck.
 
 # %% solution id=conv_output_size
 def conv_output_size(n, k, stride=1, padding=0):
@@ -192,7 +205,7 @@ def conv_output_size(n, k, stride=1, padding=0):
         stride: jump between two positions, int >= 1.
         padding: zeros added on each side, int >= 0.
     Returns:
-        int: floor((n + 2 * padding - k) / stride) + 1.
+        int: the number of positions of the kernel along that axis.
     """
     ### BEGIN SOLUTION
     return (n + 2 * padding - k) // stride + 1
@@ -243,9 +256,9 @@ passed("conv_output_size")
 
 # %% [markdown] id=markdown-q_conv_shape
 # ### Question 1.2 · The shape of a feature map
-# A batch of colour images of shape `(N, 64, 64, 3)` goes through a convolutional layer with 16
-# filters of size 5x5, stride 2 and 2 rows and columns of zero padding on every side. What is the
-# shape of its output?
+# A batch of colour images of shape `(N, 64, 64, 3)` goes through a convolutional layer. It has
+# 16 filters of size 5x5, stride 2, and 2 rows and columns of zero padding on every side. What is
+# the shape of its output?
 #
 # - **a** `(N, 32, 32, 16)`
 # - **b** `(N, 30, 30, 16)`
@@ -464,10 +477,10 @@ plt.show()
 # During training a layer receives `dout` $= \partial L / \partial\, \text{out}$, shaped like its
 # output, and must return the gradients of the loss with respect to its input and its
 # parameters. Every output entry $\text{out}[n, i, j, d]$ used the window of $x_p$ at
-# $(i s, j s)$, the kernel of filter $d$ and the bias $b_d$, so by the chain rule, for each
-# output position $(i, j)$ each of the three gradients collects a contribution. Derive them
-# yourself before you open the hints: write $\text{out}[n, i, j, d]$ as the sum in section 2,
-# differentiate it with respect to one entry of $b$, of $w$ and of $x_p$, and ask which output
+# $(i s, j s)$, the kernel of filter $d$ and the bias $b_d$. So by the chain rule, each of the
+# three gradients collects a contribution from every output position $(i, j)$. Derive them
+# yourself before you open the hints. Write $\text{out}[n, i, j, d]$ as the sum in section 2.
+# Differentiate it with respect to one entry of $b$, of $w$ and of $x_p$, and ask which output
 # entries that entry touched.
 #
 # - **`db`**, shape `(C_out,)`: the bias $b_d$ was added to which outputs?
@@ -479,7 +492,7 @@ plt.show()
 # Your function is checked in three separate tests (`db`, `dw`, `dx`), so you can see which
 # gradient is right.
 #
-# <details><summary>Hint: db</summary>
+# <details><summary>Hint: db (try first)</summary>
 #
 # $\text{db}_d = \sum_{n, i, j} \text{dout}[n, i, j, d]$: the bias was added to every output
 # of its filter, in every sample. The loss of a batch is already averaged where it is
@@ -487,20 +500,21 @@ plt.show()
 #
 # </details>
 #
-# <details><summary>Hint: dw</summary>
+# <details><summary>Hint: dw (try first)</summary>
 #
-# For each output position, the window times `dout`, summed over the batch:
-# `dw += tensordot(window, dout[:, i, j, :], axes=([0], [0]))`, shape `(kh, kw, C_in, C_out)`.
-# The forward pass did not flip the kernel, so neither does the backward pass.
+# For each output position $(i, j)$, the window of $x_p$ that this position used contributes,
+# weighted by that position's `dout`, one number per filter; sum over the batch too. Check the
+# shapes: a window is `(N, kh, kw, C_in)` and `dout[:, i, j, :]` is `(N, C_out)`, so the
+# product must sum over the shared axis $N$ (`np.tensordot` can do that). The forward pass did
+# not flip the kernel, so neither does the backward pass.
 #
 # </details>
 #
-# <details><summary>Hint: dx</summary>
+# <details><summary>Hint: dx (try first)</summary>
 #
-# `dx_p`, the gradient of the padded input, gets the kernels weighted by `dout` added to the
-# same window: `dx_p[:, window] += tensordot(dout[:, i, j, :], w, axes=([1], [3]))`;
-# overlapping windows **add up**; at the end cut the padding off on every side:
-# `dx = dx_p[:, p:p+H, p:p+W, :]`.
+# Work on `dx_p`, the gradient of the **padded** input. For each output position, the same
+# window of `dx_p` receives the kernels weighted by that position's `dout`, summed over the
+# filters. Overlapping windows **add up**. At the end, remove the padding from every side.
 #
 # </details>
 #
@@ -657,7 +671,7 @@ passed("conv2d_backward (dx)")
 # largest (is there an edge somewhere in here?); average pooling, the other common kind,
 # keeps the mean. The usual `pool=2, stride=2` halves height and width. When the size is
 # odd, the last row/column that does not fill a window is dropped (Keras's default
-# `padding="valid"`): a 7x7 map becomes 3x3, and in the picture below a 5x5 map becomes 2x2.
+# `padding="valid"`). A 7x7 map becomes 3x3, and in the picture below a 5x5 map becomes 2x2.
 
 # %% id=code-pooling-figure
 def show_max_pooling():
@@ -765,12 +779,10 @@ passed("maxpool2d_forward")
 # LeNet's first `MaxPooling2D(2)` (section 6) receives feature maps of shape `(N, 26, 26, 32)`.
 # Which statement is right?
 #
-# - **a** it returns `(N, 13, 13, 32)`: the largest value of each 2x2 window, channel by channel,
-#   with no parameters to learn
-# - **b** it returns `(N, 13, 13, 16)`: it halves the height, the width and the channels
-# - **c** it returns `(N, 13, 13, 32)` and learns one weight per position of the 2x2 window in
-#   each channel
-# - **d** it returns `(N, 25, 25, 32)`: the 2x2 window moves one pixel at a time
+# - **a** it returns `(N, 13, 13, 32)` and keeps each window's largest value; it learns nothing
+# - **b** it returns `(N, 13, 13, 16)`: it halves the height, the width and the number of channels
+# - **c** it returns `(N, 13, 13, 32)` and learns one weight for each of the 4 places in a window
+# - **d** it returns `(N, 25, 25, 32)`, because the 2x2 window moves by one pixel at a time
 #
 # Set `q_pooling` to one letter.
 
@@ -797,7 +809,8 @@ passed("q_pooling")
 # has one `kh x kw x C_in` kernel **and one bias** per filter. Unlike a dense layer, the
 # count does not depend on the image size: that is weight sharing.
 #
-# ### Exercise 5.1 · `count_conv_params`
+# ### Exercise 5.1 · `count_conv_params` (warm-up, transcription)
+# The paragraph above gives the whole count: write it as code.
 
 # %% solution id=count_conv_params
 def count_conv_params(kh, kw, c_in, c_out):
@@ -863,25 +876,27 @@ passed("q_shared_params")
 # ## 6 · The lectures' LeNet-like network
 #
 # The lectures build a 9-layer sequential model in the spirit of Yann LeCun's LeNet, the
-# first network that read handwritten digits: an input layer, a convolution, a pooling
-# layer, two convolutions, another pooling layer, a flattening layer and dense layers,
-# ending in a dense layer of 10 units, one per digit.
+# first network that read handwritten digits. It has an input layer, a convolution, a pooling
+# layer, two convolutions, another pooling layer, a flattening layer and dense layers. It
+# ends in a dense layer of 10 units, one per digit.
 #
 # ### Exercise 6.1 · `build_lenet`
-# Build and return (**uncompiled**) this model, with ReLU after every convolution and the
-# hidden dense layer, and a softmax output:
+# Build and return (**uncompiled**) this model. The table gives each layer's output shape for
+# MNIST; read the settings off the shapes, with what you found in sections 1 to 5. Every kernel
+# is square, with no padding and stride 1. Each pooling layer is a `MaxPooling2D` with its default
+# settings. Use ReLU after every convolution and the hidden dense layer, and a softmax output.
 #
-# | layer | settings | output shape (MNIST) |
-# |---|---|---|
-# | `keras.Input` | `input_shape` | (28, 28, 1) |
-# | `Conv2D` | 32 filters, 3x3, relu | (26, 26, 32) |
-# | `MaxPooling2D` | 2x2 | (13, 13, 32) |
-# | `Conv2D` | 64 filters, 3x3, relu | (11, 11, 64) |
-# | `Conv2D` | 64 filters, 3x3, relu | (9, 9, 64) |
-# | `MaxPooling2D` | 2x2 | (4, 4, 64) |
-# | `Flatten` | | (1024,) |
-# | `Dense` | 64 units, relu | (64,) |
-# | `Dense` | `num_classes` units, softmax | (10,) |
+# | layer | output shape (MNIST) |
+# |---|---|
+# | `keras.Input(shape=input_shape)` | (28, 28, 1) |
+# | `Conv2D` | (26, 26, 32) |
+# | `MaxPooling2D` | (13, 13, 32) |
+# | `Conv2D` | (11, 11, 64) |
+# | `Conv2D` | (9, 9, 64) |
+# | `MaxPooling2D` | (4, 4, 64) |
+# | `Flatten` | (1024,) |
+# | `Dense` | (64,) |
+# | `Dense` | (`num_classes`,) |
 #
 # Either `keras.Sequential` or the functional API is fine.
 #
@@ -956,16 +971,16 @@ for layer in convs + dense[:-1]:
 passed("build_lenet")
 
 # %% [markdown] id=markdown-q_architecture
-# ### Question 6.2 · Which network for the task? (from the lectures)
-# A security company wants to use photos of its clients' employees to decide whether each
-# employee may pass the security gate of the clients' offices. Which kind of network should it
-# build for this deep-learning model?
+# ### Question 6.2 · Which network for the task?
+# A security company has 5,000 photos of people at a gate, each labelled "may pass" or "may not
+# pass". The face can be anywhere in the 224x224 frame. The company wants a model that takes a
+# new photo and gives the decision. Which choice, with its reason, fits best?
 #
-# - **a** a Long Short-Term Memory network (LSTM)
-# - **b** a recurrent neural network (RNN)
-# - **c** a convolutional neural network (CNN)
-# - **d** an autoencoder
-# - **e** a generative adversarial network (GAN)
+# - **a** an LSTM, since the rows of pixels of a photo can be read one by one as a sequence
+# - **b** an RNN, since the people arrive at the gate one after the other during the day
+# - **c** a CNN, since the same kernels find the face's features wherever they sit in the frame
+# - **d** an autoencoder, since it learns a short code of every photo and needs no labels at all
+# - **e** a GAN, since it can generate many new photos of each person for the training set
 #
 # Set `q_architecture` to one letter.
 
@@ -976,7 +991,7 @@ q_architecture = "c"
 ### END SOLUTION
 
 # %% test id=test_q_architecture points=1
-"""q_architecture: which kind of network classifies images."""
+"""q_architecture: which kind of network, and why, for a labelled image task."""
 check_choice(q_architecture, ['a', 'b', 'c', 'd', 'e'], "q_architecture")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_cnn
@@ -991,7 +1006,7 @@ passed("q_architecture")
 # The lectures' three steps: create, compile, fit. We use Adam with a learning rate that
 # decays smoothly to 0 (cosine decay), which makes the last epochs settle, and the sparse
 # categorical cross-entropy (integer labels). The model learns from the 5,000 `X_fit` digits
-# and is watched on the 1,000 validation digits `X_val`, which it never learns from: if the
+# and is watched on the 1,000 validation digits `X_val`, which it never learns from. If the
 # validation curve stopped improving while the training curve still climbs, we would train
 # fewer epochs. The test digits play no part in this; they are used once, after training.
 # **Expected:** about 0.97 to 0.98 validation and test accuracy after 6 epochs (about 5 s per
@@ -1100,8 +1115,400 @@ if mode() != "record":  # the grader trains the model your build_lenet returned,
 ### END HIDDEN TESTS
 passed("build_lenet_accuracy")
 
+# %% [markdown] id=markdown-bn
+# ## 7 · Batch normalisation and dropout, by hand
+#
+# Keras gives you `BatchNormalization` and `Dropout` as ready layers, and section 8 uses them.
+# First you write both yourself in numpy, forward and backward. Your batch normalisation must
+# give exactly what PyTorch's `BatchNorm1d` gives.
+#
+# **Batch normalisation** works on each feature (each column of `x`, shape `(N, D)`) on its
+# own. In training, it standardises the column over the mini-batch: it subtracts the batch's
+# mean and divides by the batch's standard deviation. A small `eps` is added to the variance
+# under the square root, so that a constant column does not divide by zero. Then it rescales
+# the result with two learnt vectors of length `D`: `gamma` multiplies, `beta` is added.
+#
+# At prediction time there may be a single image, and one image has no useful batch
+# statistics. So during training the layer also keeps **running** estimates of the mean and
+# the variance. At every training step each estimate moves a fraction `momentum` of the way
+# from its old value towards the value of the current batch.
+#
+# Two details decide whether you match PyTorch:
+# - PyTorch normalises with the **biased** batch variance (divide by $N$), but updates the
+#   running variance with the **unbiased** one (divide by $N - 1$).
+# - In eval mode (`train=False`) the layer uses only the running statistics, and returns
+#   them unchanged.
+#
+# Do not change the arrays you receive: return new ones.
+#
+# ### Exercise 7.1 · `batchnorm_forward`
+#
+# <details><summary>Hint (try first)</summary>
+#
+# `x.var(axis=0)` divides by $N$; `x.var(axis=0, ddof=1)` divides by $N - 1$. An expression such
+# as `a = a * 0.9` makes a new array; `a *= 0.9` changes the caller's array.
+#
+# </details>
+
+# %% solution id=batchnorm_forward
+def batchnorm_forward(x, gamma, beta, running_mean, running_var, train, momentum=0.1, eps=1e-5):
+    """Batch normalisation of x (N, D), as PyTorch's BatchNorm1d.
+
+    Args:
+        x: the mini-batch, shape (N, D).
+        gamma, beta: the learnt scale and shift, shape (D,).
+        running_mean, running_var: the running estimates, shape (D,) (not changed in place).
+        train: True in training (batch statistics), False in eval mode (running statistics).
+        momentum: how far the running estimates move towards the batch's values at each step.
+        eps: added to the variance under the square root.
+    Returns:
+        (out, new_running_mean, new_running_var), shapes (N, D), (D,), (D,).
+    """
+    ### BEGIN SOLUTION
+    x = np.asarray(x, dtype=np.float64)
+    if not train:
+        out = (x - running_mean) / np.sqrt(running_var + eps) * gamma + beta
+        return out, np.array(running_mean, dtype=np.float64), np.array(running_var, dtype=np.float64)
+    n = x.shape[0]
+    mean, var = x.mean(axis=0), x.var(axis=0)
+    out = (x - mean) / np.sqrt(var + eps) * gamma + beta
+    new_mean = (1 - momentum) * running_mean + momentum * mean
+    new_var = (1 - momentum) * running_var + momentum * var * n / (n - 1)
+    return out, new_mean, new_var
+    ### END SOLUTION
+
+# %% [markdown] id=markdown-bn-expected
+# **Expected output:** in training mode, every column of `out` has mean 0 and standard
+# deviation 1 (when `gamma` is 1 and `beta` is 0). The eval-mode output of one row alone is
+# the same as that row in the whole batch.
+
+# %% id=code-bn-demo
+rng = np.random.default_rng(0)
+x_bn = rng.normal(loc=5.0, scale=3.0, size=(6, 3))
+out_bn, rm_bn, rv_bn = batchnorm_forward(x_bn, np.ones(3), np.zeros(3), np.zeros(3), np.ones(3), train=True)
+print("column means:", out_bn.mean(axis=0).round(6), " column stds:", out_bn.std(axis=0).round(4))
+print("running mean:", rm_bn.round(3), " running var:", rv_bn.round(3))
+eval_all = batchnorm_forward(x_bn, np.ones(3), np.zeros(3), rm_bn, rv_bn, train=False)[0]
+eval_one = batchnorm_forward(x_bn[:1], np.ones(3), np.zeros(3), rm_bn, rv_bn, train=False)[0]
+print("eval mode, row 0 alone equals row 0 in the batch:", np.allclose(eval_all[:1], eval_one))
+
+# %% test id=test_batchnorm_forward points=3
+"""batchnorm_forward: standardised columns, gamma and beta, the running estimates, eval mode, inputs unchanged."""
+rng_v = np.random.default_rng(3)
+x_v = rng_v.normal(loc=[2.0, -1.0, 10.0], scale=[1.0, 3.0, 0.5], size=(5, 3))
+g_v, b_v = np.array([1.0, 2.0, 0.5]), np.array([0.0, 3.0, -1.0])
+rm_v, rv_v = np.array([0.5, 0.0, 1.0]), np.array([1.0, 2.0, 4.0])
+saved = [a.copy() for a in (x_v, g_v, b_v, rm_v, rv_v)]
+got = batchnorm_forward(x_v, g_v, b_v, rm_v, rv_v, train=True)
+check(isinstance(got, (tuple, list)) and len(got) == 3,
+      f"batchnorm_forward should return a tuple (out, new_running_mean, new_running_var), got "
+      f"{type(got).__name__}.")
+out_v = check_shape(got[0], (5, 3), "out")
+for name, before, after in zip(("x", "gamma", "beta", "running_mean", "running_var"), saved,
+                               (x_v, g_v, b_v, rm_v, rv_v), strict=True):
+    check_unchanged(before, after, name, hint="work on new arrays: a = a * m, never a *= m.")
+xhat_v = (out_v - b_v) / g_v
+check_close(xhat_v.mean(axis=0), np.zeros(3), "the column means of (out - beta) / gamma", atol=1e-9,
+            hint="subtract the batch mean of each column (axis=0).")
+check_close(xhat_v.std(axis=0), np.ones(3), "the column standard deviations of (out - beta) / gamma",
+            rtol=1e-4, hint="divide by sqrt(var + eps), with the biased batch variance x.var(axis=0), "
+                            "as PyTorch does.")
+same = batchnorm_forward(x_v, g_v, b_v, rm_v, rv_v, train=True, momentum=0.0)
+check_close(same[1], rm_v, "new_running_mean with momentum=0.0 (the estimate must not move)",
+            hint="new = (1 - momentum) * old + momentum * batch value.")
+full = batchnorm_forward(x_v, g_v, b_v, rm_v, rv_v, train=True, momentum=1.0)
+check_close(full[1], x_v.mean(axis=0), "new_running_mean with momentum=1.0 (the batch mean)",
+            hint="new = (1 - momentum) * old + momentum * batch value.")
+check_close(full[2], x_v.var(axis=0, ddof=1), "new_running_var with momentum=1.0",
+            hint="the running variance uses the unbiased batch variance, x.var(axis=0, ddof=1).")
+ev = batchnorm_forward(x_v, g_v, b_v, rm_v, rv_v, train=False)
+ev_one = batchnorm_forward(x_v[2:3], g_v, b_v, rm_v, rv_v, train=False)
+check_close(ev_one[0], ev[0][2:3], "the eval-mode output of row 2 alone (it must not depend on the batch)",
+            hint="in eval mode, normalise with running_mean and running_var, not with the batch.")
+check_close(ev[1], rm_v, "the running mean returned in eval mode (unchanged)")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_cnn
+from dlcourse.testkit.cnn import batchnorm_cases
+
+for i, (x_h, g_h, b_h, rm_h, rv_h, m_h, e_h) in enumerate(batchnorm_cases(seed=53)):
+    for train_h in (True, False):
+        got_h = batchnorm_forward(x_h, g_h, b_h, rm_h, rv_h, train_h, momentum=m_h, eps=e_h)
+        want = ref_cnn.batchnorm_forward(x_h, g_h, b_h, rm_h, rv_h, train_h, m_h, e_h)
+        torch_want = ref_cnn.torch_batchnorm(x_h, g_h, b_h, rm_h, rv_h, train_h, m_h, e_h)
+        label = f"case {i} ({x_h.shape[0]} x {x_h.shape[1]}, momentum={m_h}, eps={e_h}, train={train_h})"
+        check(isinstance(got_h, (tuple, list)) and len(got_h) == 3,
+              f"batchnorm_forward should return a tuple of three, got {type(got_h).__name__}.")
+        for j, part in enumerate(("out", "new_running_mean", "new_running_var")):
+            check_shape(got_h[j], want[j].shape, f"{part} for {label}")
+            check_close(got_h[j], want[j], f"{part} for {label}", rtol=1e-6, atol=1e-9,
+                        hint="biased batch variance to normalise, unbiased for the running variance; "
+                             "eval mode uses the running statistics.")
+            check_close(got_h[j], torch_want[j], f"{part} for {label}, against torch's batch_norm",
+                        rtol=1e-6, atol=1e-9)
+### END HIDDEN TESTS
+passed("batchnorm_forward")
+
+# %% [markdown] id=markdown-bn-backward
+# ### Exercise 7.2 · `batchnorm_backward`
+#
+# In training mode, every output of a column depends on **every** sample of that column, through
+# the batch's mean and variance. So `dx` is more than `dout * gamma / std`: moving one sample
+# also moves the mean and the variance, and with them every other output of its column.
+#
+# Derive the three gradients with the chain rule. Write the forward pass as small steps: the
+# mean $\mu$, the centred values, the variance $\sigma^2$, the normalised values $\hat{x}$,
+# then $\gamma \hat{x} + \beta$. Then go back through them one at a time. Two facts to
+# check your result against:
+# - Adding the same number to every sample of a column changes no output. So each column of
+#   `dx` sums to zero.
+# - `dgamma` and `dbeta` have shape `(D,)`: they collect a contribution from every sample.
+#
+# <details><summary>Hint (try first)</summary>
+#
+# Go back through the steps: $\partial L/\partial \hat{x} = \text{dout}\cdot\gamma$. The variance
+# receives a contribution from every sample, through $(x - \mu)$. The mean receives one directly
+# from the centred values and one through the variance. Finally `dx` collects three terms: the
+# direct path, the path through $\sigma^2$ and the path through $\mu$.
+#
+# </details>
+
+# %% solution id=batchnorm_backward
+def batchnorm_backward(dout, x, gamma, eps=1e-5):
+    """Gradients of train-mode batch normalisation.
+
+    Args:
+        dout: gradient of the loss with respect to out, shape (N, D).
+        x, gamma, eps: what batchnorm_forward was called with (train=True).
+    Returns:
+        (dx, dgamma, dbeta), shapes (N, D), (D,), (D,).
+    """
+    ### BEGIN SOLUTION
+    x = np.asarray(x, dtype=np.float64)
+    n = x.shape[0]
+    mean, var = x.mean(axis=0), x.var(axis=0)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    xhat = (x - mean) * inv_std
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * xhat).sum(axis=0)
+    dx = gamma * inv_std / n * (n * dout - dbeta - xhat * dgamma)
+    return dx, dgamma, dbeta
+    ### END SOLUTION
+
+# %% test id=test_batchnorm_backward points=3
+"""batchnorm_backward: shapes, columns of dx summing to zero, central differences of your batchnorm_forward."""
+rng_v = np.random.default_rng(5)
+x_v = rng_v.normal(loc=1.0, scale=2.0, size=(6, 4))
+g_v = rng_v.normal(size=4)
+dout_v = rng_v.normal(size=(6, 4))
+saved = [a.copy() for a in (dout_v, x_v, g_v)]
+got = batchnorm_backward(dout_v, x_v, g_v)
+check(isinstance(got, (tuple, list)) and len(got) == 3,
+      f"batchnorm_backward should return a tuple (dx, dgamma, dbeta), got {type(got).__name__}.")
+dx_v = check_shape(got[0], (6, 4), "dx")
+check_shape(got[1], (4,), "dgamma", hint="sum over the batch (axis=0).")
+check_shape(got[2], (4,), "dbeta", hint="sum over the batch (axis=0).")
+for name, before, after in zip(("dout", "x", "gamma"), saved, (dout_v, x_v, g_v), strict=True):
+    check_unchanged(before, after, name)
+check_close(dx_v.sum(axis=0), np.zeros(4), "the column sums of dx", atol=1e-9,
+            hint="dx must include the paths through the batch mean and the batch variance.")
+
+
+def _loss_v(xx, gg, bb):
+    return np.sum(np.asarray(batchnorm_forward(xx, gg, bb, np.zeros(4), np.ones(4), True)[0]) * dout_v)
+
+
+def _numeric_v(f, a, h=1e-6):
+    grad = np.zeros_like(a)
+    for idx in np.ndindex(a.shape):
+        up, down = a.copy(), a.copy()
+        up[idx] += h
+        down[idx] -= h
+        grad[idx] = (f(up) - f(down)) / (2 * h)
+    return grad
+
+
+from dlcourse.testkit.cnn import BATCHNORM_DX_HINT as compact
+zeros_v = np.zeros(4)
+check_close(got[2], _numeric_v(lambda a: _loss_v(x_v, g_v, a), zeros_v), "dbeta against central differences",
+            rtol=1e-5, atol=1e-7, hint="beta is added to every sample: dbeta is dout summed over the batch.")
+check_close(got[1], _numeric_v(lambda a: _loss_v(x_v, a, zeros_v), g_v),
+            "dgamma against central differences", rtol=1e-5, atol=1e-7,
+            hint="gamma multiplies xhat in every sample: dgamma = (dout * xhat) summed over the batch.")
+check_close(dx_v, _numeric_v(lambda a: _loss_v(a, g_v, zeros_v), x_v), "dx against central differences",
+            rtol=1e-4, atol=1e-6, hint=compact)
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_cnn
+from dlcourse.instructor.reference import norm_rel_error
+from dlcourse.testkit.cnn import batchnorm_cases
+
+for i, (x_h, g_h, _b, _rm, _rv, _m, e_h) in enumerate(batchnorm_cases(seed=59)):
+    dout_h = np.random.default_rng(100 + i).normal(size=x_h.shape)
+    got_h = batchnorm_backward(dout_h, x_h, g_h, eps=e_h)
+    check(isinstance(got_h, (tuple, list)) and len(got_h) == 3,
+          f"batchnorm_backward should return a tuple of three, got {type(got_h).__name__}.")
+    torch_h = ref_cnn.torch_batchnorm_grads(dout_h, x_h, g_h, eps=e_h)
+    for j, part in enumerate(("dx", "dgamma", "dbeta")):
+        label = f"{part} for x {x_h.shape}, eps={e_h}"
+        check_shape(got_h[j], torch_h[j].shape, label)
+        err = norm_rel_error(got_h[j], ref_cnn.numeric_batchnorm_gradient(part, dout_h, x_h, g_h, e_h))
+        check(err < 1e-6, f"{label} does not match central differences: relative error {err:.1e}.",
+              hint=compact)
+        check_close(got_h[j], torch_h[j], f"{label}, against torch autograd", rtol=1e-6, atol=1e-9,
+                    hint=compact)
+### END HIDDEN TESTS
+passed("batchnorm_backward")
+
+# %% [markdown] id=markdown-dropout
+# ### Exercise 7.3 · `dropout_forward` and `dropout_backward`
+#
+# **Dropout** with rate `p` keeps each entry of `x` with probability $1 - p$ and sets it to zero
+# otherwise, at every training step. Draw these random choices with the generator `rng` that
+# you receive (for example `rng.random(x.shape)`), never with `np.random`. Then the same seed
+# gives the same mask.
+#
+# Keras and PyTorch use **inverted** dropout. During training they scale the kept entries so
+# that the *expected value* of every output equals its input. Then nothing needs to change at
+# prediction time: with `train=False` the layer returns `x` as it is. Find the scale factor
+# yourself, from that property.
+#
+# `dropout_forward` returns `(out, mask)`. The `mask` has the shape of `x`, with 1 where an
+# entry was kept and 0 where it was dropped (in eval mode, ones everywhere). `dropout_backward(dout,
+# mask, p)` returns the gradient with respect to `x`.
+
+# %% solution id=dropout_forward
+def dropout_forward(x, p, train, rng):
+    """Inverted dropout: (out, mask), mask 1 for kept entries and 0 for dropped ones."""
+    ### BEGIN SOLUTION
+    x = np.asarray(x, dtype=np.float64)
+    if not train or p == 0:
+        return x.copy(), np.ones_like(x)
+    mask = (rng.random(x.shape) >= p).astype(np.float64)
+    return x * mask / (1 - p), mask
+    ### END SOLUTION
+
+# %% solution id=dropout_backward
+def dropout_backward(dout, mask, p):
+    """Gradient of the loss with respect to dropout_forward's input x."""
+    ### BEGIN SOLUTION
+    return dout * mask / (1 - p)
+    ### END SOLUTION
+
+# %% [markdown] id=markdown-dropout-expected
+# **Expected output:** about 70% of the entries kept, and an output mean close to the input
+# mean (1.0) in training as in eval mode.
+
+# %% id=code-dropout-demo
+x_do = np.ones((200, 50))
+out_do, mask_do = dropout_forward(x_do, 0.3, True, np.random.default_rng(0))
+print(f"kept: {mask_do.mean():.3f}   mean in training: {out_do.mean():.3f}   "
+      f"mean in eval: {dropout_forward(x_do, 0.3, False, np.random.default_rng(0))[0].mean():.3f}")
+
+# %% test id=test_dropout_forward points=2
+"""dropout_forward: the mask, the rate, the expected value in training, the identity in eval, a seeded rng."""
+from dlcourse.testkit.cnn import DROPOUT_SCALE_HINT
+x_v = np.random.default_rng(7).normal(loc=2.0, size=(400, 50))
+x_saved = x_v.copy()
+got = dropout_forward(x_v, 0.3, True, np.random.default_rng(1))
+check(isinstance(got, (tuple, list)) and len(got) == 2,
+      f"dropout_forward should return a tuple (out, mask), got {type(got).__name__}.")
+out_v = check_shape(got[0], x_v.shape, "out")
+mask_v = check_shape(got[1], x_v.shape, "mask").astype(float)
+check_unchanged(x_saved, x_v, "x")
+check(np.isin(mask_v, (0.0, 1.0)).all(), "mask should hold only 0 (dropped) and 1 (kept).")
+check(abs(mask_v.mean() - 0.7) < 0.02, f"with p=0.3 about 70% of the entries should be kept; "
+      f"your mask keeps {mask_v.mean():.1%}.", hint="p is the rate of dropped entries, not of kept ones.")
+check(abs(out_v.mean() / x_v.mean() - 1) < 0.03,
+      f"in training the mean of out ({out_v.mean():.3f}) should stay close to the mean of x "
+      f"({x_v.mean():.3f}).", hint=DROPOUT_SCALE_HINT)
+check(np.allclose(out_v[mask_v == 0], 0), "the dropped entries of out should be 0.")
+ev = dropout_forward(x_v, 0.3, False, np.random.default_rng(1))
+check_close(ev[0], x_v, "the eval-mode output (train=False)",
+            hint="inverted dropout scales during training only; at prediction time it returns x.")
+again = dropout_forward(x_v, 0.3, True, np.random.default_rng(1))
+check_close(again[1], got[1], "the mask drawn again with the same seed",
+            hint="draw the random numbers with the rng argument, not with np.random.")
+### BEGIN HIDDEN TESTS
+for p_h, seed_h in [(0.5, 11), (0.1, 12), (0.8, 13), (0.0, 14)]:
+    x_h = np.random.default_rng(seed_h).normal(size=(300, 40))
+    out_h, mask_h = dropout_forward(x_h, p_h, True, np.random.default_rng(seed_h))
+    check_shape(out_h, x_h.shape, f"out for p={p_h}")
+    mask_h = check_shape(mask_h, x_h.shape, f"mask for p={p_h}").astype(float)
+    check(np.isin(mask_h, (0.0, 1.0)).all(), f"mask for p={p_h} should hold only 0 and 1.")
+    check(abs(mask_h.mean() - (1 - p_h)) < 0.03,
+          f"with p={p_h} about {1 - p_h:.0%} of the entries should be kept; your mask keeps {mask_h.mean():.1%}.",
+          hint="p is the rate of dropped entries.")
+    check_close(out_h, x_h * mask_h / (1 - p_h), f"out for p={p_h} (training)", rtol=1e-9, atol=1e-12,
+                hint="kept entries are divided by 1 - p, dropped ones are 0.")
+    eval_h = dropout_forward(x_h, p_h, False, np.random.default_rng(seed_h))
+    check_close(eval_h[0], x_h, f"the eval-mode output for p={p_h}", rtol=1e-12, atol=0.0,
+                hint="at prediction time inverted dropout returns x unchanged.")
+masks_h = [np.asarray(dropout_forward(np.ones((20, 30)), 0.5, True, np.random.default_rng(5))[1], float)
+           for _ in range(2)]
+check_close(masks_h[0], masks_h[1], "two masks drawn from generators with the same seed",
+            hint="use the rng argument.")
+rng_h = np.random.default_rng(6)
+m1 = np.asarray(dropout_forward(np.ones((20, 30)), 0.5, True, rng_h)[1], float)
+m2 = np.asarray(dropout_forward(np.ones((20, 30)), 0.5, True, rng_h)[1], float)
+check(not np.array_equal(m1, m2), "two training steps with the same generator drew the same mask.",
+      hint="draw new random numbers at every call.")
+### END HIDDEN TESTS
+passed("dropout_forward")
+
+# %% test id=test_dropout_backward points=1
+"""dropout_backward: gradient zero where dropped, scaled where kept, against central differences."""
+rng_v = np.random.default_rng(8)
+mask_v = (rng_v.random((5, 6)) >= 0.4).astype(float)
+dout_v = rng_v.normal(size=(5, 6))
+got = check_shape(dropout_backward(dout_v, mask_v, 0.4), (5, 6), "dropout_backward's dx")
+check(np.allclose(got[mask_v == 0], 0), "dx should be 0 where the entry was dropped.")
+ratio_v = got[mask_v == 1] / dout_v[mask_v == 1]
+check(np.allclose(ratio_v, ratio_v[0]) and ratio_v[0] > 1.0 + 1e-9,
+      "where an entry was kept, the forward pass scaled it up; the gradient must be scaled the same way.",
+      hint="the forward pass multiplied each kept entry by a constant; the gradient gets the same "
+           "constant.")
+### BEGIN HIDDEN TESTS
+for p_h, seed_h in [(0.4, 21), (0.25, 22), (0.75, 23)]:
+    rng_h = np.random.default_rng(seed_h)
+    mask_h = (rng_h.random((7, 9)) >= p_h).astype(float)
+    dout_h = rng_h.normal(size=(7, 9))
+    check_close(dropout_backward(dout_h, mask_h, p_h), dout_h * mask_h / (1 - p_h),
+                f"dropout_backward for p={p_h}", rtol=1e-9, atol=1e-12,
+                hint="dx = dout * mask / (1 - p): the same scale as the forward pass.")
+### END HIDDEN TESTS
+passed("dropout_backward")
+
+# %% written id=w_batchnorm_eval points=2
+# **Written question (2 points).** Predict, then check. A trained network with batch
+# normalisation classifies one single image. By mistake, its batch-norm layers run in training
+# mode, so they use the statistics of the batch. What does such a layer output for this image?
+# What does that do to the network's prediction? Then run the cell below to check your
+# prediction, and say what running statistics change.
+#
+# === BEGIN MARK SCHEME ===
+# **Model answer.** With a batch of one image, the batch mean of each feature is the image's
+# own value and the batch variance is 0. So every normalised value is $(x - x)/\sqrt{0 + \epsilon} = 0$,
+# and the layer outputs `beta` whatever the image. Everything after the layer then sees the same
+# numbers for every image, so the network gives the same prediction for every input. With a
+# larger batch, the output for one image would depend on the other images in the batch. The
+# running mean and variance are fixed numbers learnt in training, so in eval mode each image is
+# normalised on its own and the prediction depends only on that image.
+#
+# **Rubric.** 2 points: the output is `beta` (or a constant) because the mean equals the value
+# and the variance is 0, so the prediction no longer depends on the image; and running statistics
+# make the output depend on the image alone. 1 point: says the prediction is wrong or constant
+# without the reason, or gives the reason but not the role of the running statistics. 0 points:
+# says nothing changes, or that batch norm "divides by zero" and crashes (eps prevents it).
+# === END MARK SCHEME ===
+
+# %% id=code-bn-one-image
+one = x_bn[:1]
+print("train mode, a batch of one:", batchnorm_forward(one, np.ones(3), np.array([0.1, 0.2, 0.3]),
+                                                       rm_bn, rv_bn, train=True)[0].round(4))
+print("eval mode, the same image: ", batchnorm_forward(one, np.ones(3), np.array([0.1, 0.2, 0.3]),
+                                                       rm_bn, rv_bn, train=False)[0].round(4))
+
 # %% [markdown] id=markdown-19
-# ## 7 · Fighting overfitting, one step at a time
+# ## 8 · Fighting overfitting, one step at a time
 #
 # With few training images a network learns them by heart: the training accuracy climbs to
 # 100% while the validation accuracy stalls (**overfitting**). The lectures' recipe: train
@@ -1115,10 +1522,22 @@ passed("build_lenet_accuracy")
 # - **BatchNormalization** standardises its inputs over each mini-batch, then rescales them
 #   with two learnt parameters per channel; training is more stable and often faster.
 #
-# ### Exercise 7.1 · `build_regularized_cnn`
-# Build (uncompiled) a small CNN for 28x28x1 digits with 10 softmax outputs:
-# `Conv2D(32, 3x3, relu)`, `MaxPooling2D`, `Conv2D(64, 3x3, relu)`, `MaxPooling2D`, `Flatten`,
-# `Dense(128, relu)`, `Dense(10, softmax)`, where
+# ### Exercise 8.1 · `build_regularized_cnn`
+# Build (uncompiled) a small CNN for 28x28x1 digits with 10 softmax outputs. Without the
+# optional layers, its layers and their output shapes are these; read the settings off the
+# shapes, as for LeNet (square kernels, no padding, ReLU in the hidden layers):
+#
+# | layer | output shape |
+# |---|---|
+# | `Conv2D` | (26, 26, 32) |
+# | `MaxPooling2D` | (13, 13, 32) |
+# | `Conv2D` | (11, 11, 64) |
+# | `MaxPooling2D` | (5, 5, 64) |
+# | `Flatten` | (1600,) |
+# | `Dense` | (128,) |
+# | `Dense` | (10,) |
+#
+# The three arguments add layers or settings:
 # - `dropout > 0` adds `Dropout(dropout)` after `Flatten` and after `Dense(128)`;
 # - `l2 > 0` puts `keras.regularizers.L2(l2)` on the kernel of every `Conv2D` and `Dense` layer;
 # - `batchnorm=True` adds a `BatchNormalization()` after each `Conv2D`.
@@ -1283,14 +1702,369 @@ for name, score in val_score.items():
 test_acc_chosen = models[chosen].evaluate(X_test, y_test, verbose=0)[1]
 print(f"test accuracy of the chosen model ({chosen}): {test_acc_chosen:.3f}")
 
+# %% [markdown] id=markdown-bn-study
+# ### Batch normalisation at the same learning rate
+#
+# Does batch normalisation speed up training by itself? The figure below trains the same CNN
+# twice, without and with `BatchNormalization`, with plain SGD at the same learning rate η
+# (`BN_STUDY_LR`) and the same seeds. Only the batch-norm layers differ. The lines are the means
+# over the seeds; the shaded bands run from the worst to the best seed.
+#
+# Keras computes the validation accuracy in eval mode: batch norm then uses its running
+# statistics. The last line printed below measures the trained models again, with the
+# statistics of each validation batch instead (training mode), as in your `batchnorm_forward`
+# with `train=True`. Keras's `BatchNormalization` uses `momentum=0.99` for the *old* estimate:
+# PyTorch's convention, the one of your function, would call it `momentum=0.01`.
+
+# %% id=code-bn-study
+def batch_statistics_accuracy(model, X, y, batch=100):
+    """Accuracy when every batch-norm layer uses the statistics of its batch (training mode)."""
+    probs = np.concatenate([np.asarray(model(X[i:i + batch], training=True)) for i in range(0, len(X), batch)])
+    return float((probs.argmax(axis=1) == y).mean())
+
+
+bn_curves, bn_batch_stats = {False: [], True: []}, []
+for use_bn in (False, True):
+    for seed in BN_STUDY_SEEDS:
+        seed_everything(seed)
+        model = build_regularized_cnn(batchnorm=use_bn)
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=BN_STUDY_LR),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        bn_curves[use_bn].append(model.fit(X_fit[:BN_STUDY_SAMPLES], y_fit[:BN_STUDY_SAMPLES],
+                                           epochs=BN_STUDY_EPOCHS, batch_size=BATCH_SIZE,
+                                           validation_data=(X_val, y_val), verbose=0).history)
+        if use_bn:
+            bn_batch_stats.append(batch_statistics_accuracy(model, X_val, y_val))
+fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+for use_bn, runs in bn_curves.items():
+    label = "with batch norm" if use_bn else "without batch norm"
+    for ax, key in zip(axes, ("loss", "val_accuracy"), strict=True):
+        values = np.array([h[key] for h in runs])
+        epochs_axis = np.arange(1, values.shape[1] + 1)
+        ax.plot(epochs_axis, values.mean(axis=0), marker="o", label=label)
+        ax.fill_between(epochs_axis, values.min(axis=0), values.max(axis=0), alpha=0.2)
+axes[0].set(xlabel="epoch", ylabel="training loss", title=f"SGD, η = {BN_STUDY_LR}")
+axes[1].set(xlabel="epoch", ylabel="validation accuracy", title=f"{len(BN_STUDY_SEEDS)} seed(s)")
+axes[0].legend()
+fig.tight_layout()
+plt.show()
+for use_bn, runs in bn_curves.items():
+    finals = [h["val_accuracy"][-1] for h in runs]
+    print(f"{'with' if use_bn else 'without':>7} batch norm: final validation accuracy "
+          f"{np.mean(finals):.3f} (seeds: {', '.join(f'{v:.3f}' for v in finals)})")
+print(f"   with batch norm, the same models with batch statistics (training mode): validation accuracy "
+      f"{np.mean(bn_batch_stats):.3f} (seeds: {', '.join(f'{v:.3f}' for v in bn_batch_stats)})")
+
+# %% written id=w_bn_figure points=2
+# **Written question (2 points).** Explain the figure above. With batch normalisation, what
+# happens to the training loss, and what happens to the validation accuracy? Compare the
+# validation accuracy of the batch-norm models with the accuracy of the same models with batch
+# statistics (the last line printed). What explains the difference? Name one change that
+# would fix it.
+#
+# === BEGIN MARK SCHEME ===
+# **Model answer.** With batch norm the training loss falls much faster at the same η. But
+# the validation accuracy in eval mode is low and noisy (about 0.55 against 0.92 without batch
+# norm in the published run), while the same models with batch statistics reach about 0.96
+# (measured for one seed).
+# So the network has learnt well; the running statistics are wrong. Keras's running estimates
+# move only 1% of the way per step (momentum 0.99), so they average about the last 100 steps.
+# With a large η the weights, and so the statistics of each layer's inputs, changed a lot
+# during those steps, so the running mean and variance lag behind. Fixes: a smaller momentum
+# for the old estimate (for example 0.9), more training steps at a lower η at the end, or
+# re-estimating the running statistics on training data after training.
+#
+# **Rubric.** 2 points: faster training loss with batch norm; the eval-mode gap is caused by
+# running statistics that lag the changing weights (eval mode uses them, training mode does
+# not); one sensible fix. 1 point: reads the figure correctly but blames overfitting or
+# "batch norm hurts", or names the running statistics without reading the figure. 0 points:
+# says batch norm simply does not work, or that the two curves show the same thing.
+# === END MARK SCHEME ===
+
+# %% [markdown] id=markdown-resnet
+# ## 9 · Residual networks
+#
+# Stacking more convolutions should never hurt in principle: the extra layers could learn to
+# pass their input through unchanged. In practice a deep plain network trains *worse* than a
+# shallower one, on the training data too. The gradient must pass through every layer on its
+# way back, and it weakens or gets noisy on the way. He et al. (2015) gave each pair of
+# convolutions a **shortcut**: the block adds its input to what the convolutions computed,
+#
+# $$\text{out} = \text{ReLU}\big(F(x) + \text{shortcut}(x)\big).$$
+#
+# Where the block keeps the shape, the shortcut is the identity: the block only has to learn a
+# correction $F(x)$ to its input. Why this helps training is the subject of question `w_resnet`.
+# Where the block changes the number of channels or the stride, $x$ no longer has the shape of
+# $F(x)$. Then the shortcut is a **projection**: a 1x1 convolution, followed by batch
+# normalisation, that gives $x$ the shape of $F(x)$. Work out its number of kernels and its
+# stride from that.
+#
+# ### Exercise 9.1 · `residual_block`
+# Write the block with Keras's functional API. `x` is a 4-D Keras tensor; return the block's
+# output tensor. The residual branch $F$ is conv, batch norm, ReLU, conv, batch norm: two 3x3
+# convolutions with `filters` kernels and `padding="same"`, the first one with the block's
+# `stride`. Use `layers.Add()` for the sum and a ReLU after it.
+#
+# <details><summary>Hint (try first)</summary>
+#
+# Compare `x.shape[-1]` with `filters`, and `stride` with 1, to decide whether the shortcut needs
+# the projection. Keep a reference to `x` before you overwrite any variable.
+#
+# </details>
+
+# %% solution id=residual_block
+def residual_block(x, filters, stride=1):
+    """A residual block (Keras functional): ReLU(F(x) + shortcut(x)), F = conv-BN-ReLU-conv-BN."""
+    ### BEGIN SOLUTION
+    y = layers.Conv2D(filters, 3, strides=stride, padding="same")(x)
+    y = layers.BatchNormalization()(y)
+    y = layers.ReLU()(y)
+    y = layers.Conv2D(filters, 3, padding="same")(y)
+    y = layers.BatchNormalization()(y)
+    shortcut = x
+    if stride != 1 or x.shape[-1] != filters:
+        shortcut = layers.Conv2D(filters, 1, strides=stride)(x)
+        shortcut = layers.BatchNormalization()(shortcut)
+    return layers.ReLU()(layers.Add()([y, shortcut]))
+    ### END SOLUTION
+
+# %% [markdown] id=markdown-resnet-test
+# The tests below call your block on small arrays, as a Keras layer does. One of them runs it in
+# training mode on a single sample of one pixel. Why is then the output of the residual branch
+# exactly zero? (Think about the batch statistics of one value, as in question `w_batchnorm_eval`.)
+
+# %% test id=test_residual_block points=3
+"""residual_block: output shapes, the identity shortcut, a projection when the shape changes, ReLU after the add."""
+from dlcourse.testkit.cnn import call_in_training_mode
+
+inp_v = keras.Input(shape=(28, 28, 8))
+sym_v = residual_block(inp_v, 8)
+check(tuple(sym_v.shape) == (None, 28, 28, 8),
+      f"residual_block(keras.Input((28, 28, 8)), 8) has shape {show(tuple(sym_v.shape))}; want "
+      "(None, 28, 28, 8).", hint="use padding='same' in both 3x3 convolutions.")
+x_v = np.random.default_rng(9).normal(size=(2, 8, 8, 4)).astype("float32")
+check_shape(residual_block(x_v, 4), (2, 8, 8, 4), "residual_block(x (2, 8, 8, 4), 4)")
+try:
+    down_v = residual_block(x_v, 6, stride=2)
+except Exception as exc:  # the Add of two different shapes
+    down_v = None
+    check(False, f"residual_block(x (2, 8, 8, 4), 6, stride=2) raised {type(exc).__name__}.",
+          hint="when the shape changes, the shortcut is a 1x1 convolution with the block's stride "
+               "and `filters` kernels (then batch norm).")
+check_shape(down_v, (2, 4, 4, 6), "residual_block(x (2, 8, 8, 4), 6, stride=2)")
+pixel_v = np.random.default_rng(10).normal(size=(1, 1, 1, 4)).astype("float32")
+one_v = check_shape(call_in_training_mode(lambda t: residual_block(t, 4), pixel_v), (1, 1, 1, 4),
+                    "the block on one pixel in training mode")
+check_close(one_v, np.maximum(pixel_v, 0), "the block's output on one pixel in training mode",
+            rtol=1e-5, atol=1e-6,
+            hint="in training mode the residual branch gives 0 here (its last batch norm sees one value "
+                 "per channel), so the output is ReLU(0 + x): the identity shortcut, added before the "
+                 "final ReLU.")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_cnn
+
+for (n_h, h_h, w_h, c_h), f_h, s_h in [((2, 9, 7, 3), 5, 2), ((1, 6, 6, 4), 8, 1), ((2, 5, 5, 6), 6, 1),
+                                        ((2, 11, 11, 2), 2, 2), ((1, 4, 4, 3), 3, 3)]:
+    x_h = np.random.default_rng(h_h * 10 + c_h).normal(size=(n_h, h_h, w_h, c_h)).astype("float32")
+    shape_h = (n_h, ref_cnn.same_output_size(h_h, s_h), ref_cnn.same_output_size(w_h, s_h), f_h)
+    try:
+        y_h = residual_block(x_h, f_h, stride=s_h)
+    except Exception as exc:
+        y_h = None
+        check(False, f"residual_block(x {x_h.shape}, {f_h}, stride={s_h}) raised {type(exc).__name__}.",
+              hint="a 1x1 projection with the block's stride when the shape changes.")
+    y_h = check_shape(y_h, shape_h, f"residual_block(x {x_h.shape}, {f_h}, stride={s_h})",
+                      hint="3x3 convolutions with padding='same', the first with the stride.")
+    check(np.all(y_h >= 0), f"residual_block(x {x_h.shape}, {f_h}, stride={s_h}) has negative outputs.",
+          hint="the block ends with a ReLU, after the addition.")
+    t_h = check_shape(call_in_training_mode(lambda t, f=f_h, s=s_h: residual_block(t, f, stride=s), x_h),
+                      shape_h, f"residual_block(x {x_h.shape}, {f_h}, stride={s_h}) in training mode")
+    check(np.all(t_h >= 0) and np.any(t_h > 0),
+          f"residual_block(x {x_h.shape}, {f_h}, stride={s_h}) in training mode: the outputs should be "
+          "ReLU outputs (>= 0, not all 0).", hint="the block ends with a ReLU, after the addition.")
+for c_h, seed_h in [(3, 1), (7, 2), (16, 3)]:
+    px_h = np.random.default_rng(seed_h).normal(size=(1, 1, 1, c_h)).astype("float32") * 3
+    got_h = call_in_training_mode(lambda t, c=c_h: residual_block(t, c), px_h)
+    check_close(got_h, np.maximum(px_h, 0), f"the block with {c_h} channels on one pixel in training mode",
+                rtol=1e-5, atol=1e-5,
+                hint="the identity shortcut when the shape is kept (no projection), added to the "
+                     "residual branch's last batch norm, then a ReLU.")
+sym_h = residual_block(keras.Input(shape=(15, 15, 4)), 12, stride=2)
+check(tuple(sym_h.shape) == (None, 8, 8, 12),
+      f"residual_block(keras.Input((15, 15, 4)), 12, stride=2) has shape {show(tuple(sym_h.shape))}.")
+### END HIDDEN TESTS
+passed("residual_block")
+
+# %% [markdown] id=markdown-small-resnet
+# ### Exercise 9.2 · `build_small_resnet`
+# Build (uncompiled) a small residual network with your `residual_block`. You choose its
+# layers, within these rules:
+# - it has at least three residual blocks, and works for any `input_shape`;
+# - the output of its last block has 64 channels and a quarter of the input's height and width
+#   (7x7 for 28x28 digits);
+# - it ends with a softmax layer of `num_classes` units. Before it, `GlobalAveragePooling2D`
+#   (the mean of each channel) keeps the head small; `Flatten` also works.
+#
+# <details><summary>Hint (try first)</summary>
+#
+# A common start is a "stem" of one 3x3 convolution with 16 filters, batch norm and ReLU.
+# Which blocks need a stride of 2 to reach a quarter of the height and width?
+#
+# </details>
+
+# %% solution id=build_small_resnet
+def build_small_resnet(input_shape, num_classes):
+    """A small ResNet (uncompiled): stem, three residual blocks, global average pooling, softmax."""
+    ### BEGIN SOLUTION
+    inputs = keras.Input(shape=input_shape)
+    h = layers.Conv2D(16, 3, padding="same")(inputs)
+    h = layers.BatchNormalization()(h)
+    h = layers.ReLU()(h)
+    h = residual_block(h, 16)
+    h = residual_block(h, 32, stride=2)
+    h = residual_block(h, 64, stride=2)
+    h = layers.GlobalAveragePooling2D()(h)
+    outputs = layers.Dense(num_classes, activation="softmax")(h)
+    return keras.Model(inputs, outputs, name="small_resnet")
+    ### END SOLUTION
+
+# %% test id=test_build_small_resnet points=2
+"""build_small_resnet: uncompiled, output shape and softmax, the arguments, three residual additions."""
+from dlcourse.testkit.keras import check_rebuildable
+resnet_v = build_small_resnet((28, 28, 1), 10)
+check_rebuildable(resnet_v, "build_small_resnet((28, 28, 1), 10)")
+check_type(resnet_v, keras.Model, "build_small_resnet((28, 28, 1), 10)")
+check(not getattr(resnet_v, "compiled", False), "build_small_resnet should return an uncompiled model.")
+probs_v = check_shape(resnet_v(X_test[:4]), (4, 10), "build_small_resnet((28, 28, 1), 10)'s output")
+check_close(probs_v.sum(axis=1), np.ones(4), "row sums of the output", rtol=1e-5,
+            hint="end with Dense(num_classes, activation='softmax').")
+adds_v = [layer for layer in resnet_v.layers if type(layer).__name__ == "Add"]
+check(len(adds_v) >= 3, f"the model has {len(adds_v)} Add layer(s); three residual blocks make three.",
+      hint="build the three blocks with your residual_block.")
+### BEGIN HIDDEN TESTS
+other_h = build_small_resnet((32, 32, 3), 5)
+x_h = np.random.default_rng(0).random((3, 32, 32, 3)).astype("float32")
+try:
+    probs_h = np.asarray(other_h(x_h))
+except Exception as exc:
+    probs_h = None
+    check(False, f"build_small_resnet((32, 32, 3), 5) cannot take a (3, 32, 32, 3) batch ({type(exc).__name__}).",
+          hint="use the input_shape argument in keras.Input.")
+check_shape(probs_h, (3, 5), "the output of build_small_resnet((32, 32, 3), 5)",
+            hint="use the num_classes argument in the last Dense layer.")
+check(np.all(probs_h >= 0) and np.allclose(probs_h.sum(axis=1), 1, atol=1e-5),
+      "build_small_resnet's output should be probabilities (softmax).")
+kinds_h = [type(layer).__name__ for layer in resnet_v.layers]
+check(kinds_h.count("Add") >= 3 and kinds_h.count("BatchNormalization") >= 6 and kinds_h.count("Conv2D") >= 6,
+      f"build_small_resnet's layers are {kinds_h}: want at least three residual blocks (each with two "
+      "Conv2D, two BatchNormalization and an Add).")
+shapes_h = [tuple(layer.output.shape) for layer in resnet_v.layers if type(layer).__name__ == "Add"]
+check(len(shapes_h) >= 3 and shapes_h[-1][1:] == (7, 7, 64),
+      f"the last residual addition has shape {shapes_h[-1] if shapes_h else None}; want (None, 7, 7, 64) "
+      "for 28x28 digits: 64 channels, a quarter of the height and width.",
+      hint="two of the blocks need stride 2.")
+### END HIDDEN TESTS
+passed("build_small_resnet")
+
+# %% [markdown] id=markdown-resnet-study
+# ### Plain against residual, at equal depth
+#
+# Does the shortcut help? Below, two networks of the same depth are trained on the same digits:
+# a stem, then three stages of `RES_BLOCKS_PER_STAGE` blocks each (16, 32 and 64 filters), global
+# average pooling and the softmax. The residual network uses your `residual_block`. The plain
+# network uses the same block without the shortcut, so it has the same layers apart from the two
+# 1x1 projections. Each is trained from several seeds, and compared on the validation digits.
+# The training is short, so the cell sets the batch-norm layers' `momentum` to 0.9 (Keras's
+# convention: the weight of the old estimate), so that the running statistics can follow the
+# weights.
+
+# %% id=code-resnet-study
+def plain_block(x, filters, stride=1):
+    """residual_block without the shortcut: conv-BN-ReLU-conv-BN-ReLU."""
+    y = layers.Conv2D(filters, 3, strides=stride, padding="same")(x)
+    y = layers.ReLU()(layers.BatchNormalization()(y))
+    y = layers.Conv2D(filters, 3, padding="same")(y)
+    return layers.ReLU()(layers.BatchNormalization()(y))
+
+
+def stacked_network(block, blocks_per_stage, input_shape=(28, 28, 1), num_classes=10):
+    """A stem, three stages of `blocks_per_stage` blocks (16, 32, 64 filters), pooling, softmax."""
+    inputs = keras.Input(shape=input_shape)
+    h = layers.ReLU()(layers.BatchNormalization()(layers.Conv2D(16, 3, padding="same")(inputs)))
+    for stage, filters in enumerate((16, 32, 64)):
+        for i in range(blocks_per_stage):
+            h = block(h, filters, stride=2 if stage > 0 and i == 0 else 1)
+    h = layers.GlobalAveragePooling2D()(h)
+    return keras.Model(inputs, layers.Dense(num_classes, activation="softmax")(h))
+
+
+depth_results = {"plain": [], "residual": []}
+for name, block in (("plain", plain_block), ("residual", residual_block)):
+    for seed in RES_SEEDS:
+        seed_everything(seed)
+        model = stacked_network(block, RES_BLOCKS_PER_STAGE)
+        for layer in model.layers:  # running statistics that follow a short training (see w_bn_figure)
+            if isinstance(layer, layers.BatchNormalization):
+                layer.momentum = 0.9
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=RES_LR, momentum=0.9),
+                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        h = model.fit(X_fit[:RES_TRAIN_SAMPLES], y_fit[:RES_TRAIN_SAMPLES], epochs=RES_EPOCHS,
+                      batch_size=BATCH_SIZE, validation_data=(X_val, y_val), verbose=0).history
+        depth_results[name].append((h["loss"][-1], h["val_accuracy"][-1]))
+    print(f"{name:>8}: {model.count_params():,} parameters, "
+          f"{sum(type(layer).__name__ == 'Conv2D' for layer in model.layers)} Conv2D layers")
+
+fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+for ax, k, label in ((axes[0], 0, "final training loss"), (axes[1], 1, "validation accuracy")):
+    for pos, name in enumerate(depth_results):
+        values = [r[k] for r in depth_results[name]]
+        ax.scatter([pos] * len(values), values, alpha=0.6)
+        ax.errorbar(pos + 0.15, np.mean(values), yerr=np.std(values), fmt="s", color="black", capsize=4)
+    ax.set(xticks=[0, 1], xticklabels=list(depth_results), ylabel=label, xlim=(-0.5, 1.5))
+fig.suptitle(f"{2 + 6 * RES_BLOCKS_PER_STAGE} layers, {len(RES_SEEDS)} seeds, {RES_EPOCHS} epoch(s) on "
+             f"{RES_TRAIN_SAMPLES} digits (dots: seeds; squares: mean and standard deviation)")
+fig.tight_layout()
+plt.show()
+print(f"{'network':>8}  {'training loss':>13}  {'validation accuracy':>19}")
+for name, rows in depth_results.items():
+    loss_, acc_ = np.array(rows).T
+    print(f"{name:>8}  {loss_.mean():>13.3f}  {acc_.mean():>10.3f} ± {acc_.std():.3f}   (seeds: "
+          f"{', '.join(f'{a:.3f}' for a in acc_)})")
+
+# %% written id=w_resnet points=2
+# **Written question (2 points).** Explain the figure above. At equal depth, which network
+# reached the lower training loss and the higher validation accuracy, and is the difference
+# larger than the spread between seeds? Then explain, using the gradient, why a shortcut makes
+# a deep network easier to train.
+#
+# === BEGIN MARK SCHEME ===
+# **Model answer.** In the published run (20 layers, 3 seeds, 3 epochs on 2,000 digits) the
+# residual network reaches a lower training loss (0.17 against 0.26 on average; every residual
+# seed is below every plain seed) and a higher validation accuracy (0.90 ± 0.04 against
+# 0.70 ± 0.16). The plain network also varies much more from seed to seed: one plain seed
+# stays at 0.47. A student whose run differs must say what their figure shows. The plain
+# network is worse on the *training* data too, so this is an optimisation problem, not
+# overfitting. In a residual block, out = ReLU(F(x) + x), so the gradient with respect to x is
+# the gradient through F **plus** the gradient passed on unchanged by the identity path. The
+# gradient reaches the early layers even when the convolutions weaken it. A block can also start
+# close to the identity, so adding blocks does not make the network worse at the start.
+#
+# **Rubric.** 2 points: reads the figure correctly, including whether the gap exceeds the seed
+# spread, and explains that the identity path adds an unchanged copy of the gradient (or lets a
+# block be close to the identity), which helps the early layers learn. 1 point: a correct reading
+# without the gradient argument, or the argument without reading the figure or the seed spread.
+# 0 points: says the shortcut prevents overfitting, or that the residual network wins because it
+# has more parameters (the counts are almost equal).
+# === END MARK SCHEME ===
+
 # %% [markdown] id=markdown-transfer
-# ## 8 · Transfer learning: reuse a network trained on another task
+# ## 10 · Transfer learning: reuse a network trained on another task
 #
 # Training a CNN from scratch needs many labelled images. The lectures' way out: the features
 # that a network learns, above all in its first layers (edges, strokes, simple shapes), are
 # useful for other data sets and other tasks too. So take a network already trained on a
-# big data set, keep its convolutional part (the **base**, or backbone), drop its classifier,
-# and put a new classifier (the **head**) for your own classes on top. This reuse is called
+# big data set and keep its convolutional part (the **base**, or backbone). Drop its
+# classifier, and put a new classifier (the **head**) for your own classes on top. This reuse is called
 # **transfer learning**. In the lectures the base is VGG, trained on ImageNet, loaded without
 # its classifier:
 #
@@ -1304,8 +2078,8 @@ print(f"test accuracy of the chosen model ({chosen}): {test_acc_chosen:.3f}")
 # stored in the base is kept. The new layers can be dense layers only, or convolutions too;
 # the last one is a classifier with one output per class of the new task. Once the head has
 # learnt, one often **fine-tunes**: unfreeze the base (or its top layers), compile again and
-# train a few more epochs with a small learning rate, so the pretrained weights are adjusted
-# gently instead of being wrecked by the large updates of a new, still random head.
+# train a few more epochs with a small learning rate. Then the pretrained weights are adjusted
+# gently, not wrecked by the large updates of a new, still random head.
 #
 # Here everything runs offline on a CPU: the "big" source task is the MNIST digits, the new
 # task is Fashion-MNIST (clothes, 10 classes) with few labelled images. First, the source
@@ -1335,15 +2109,15 @@ print(f"the base maps a digit to {digit_base.output_shape[1:]} feature maps "
       f"({digit_base.count_params():,} parameters)")
 
 # %% [markdown] id=markdown-build_transfer_model
-# ### Exercise 8.1 · `build_transfer_model`
-# Write `build_transfer_model(base, num_classes)`, given a trained convolutional `base` (a Keras
-# model whose output is a 4-D feature map, as `include_top=False` gives) and the number of
-# classes of the new task. It must:
+# ### Exercise 10.1 · `build_transfer_model`
+# Write `build_transfer_model(base, num_classes)`. It receives a trained convolutional `base`
+# (a Keras model whose output is a 4-D feature map, as `include_top=False` gives) and the
+# number of classes of the new task. It must:
 # 1. **freeze** the base: `base.trainable = False` (then `fit` changes none of its weights,
 #    batch normalisation's statistics included);
 # 2. put **the base you were given** (not a copy, not a new one) in a new model, followed by a
-#    new head: `Flatten` (or `GlobalAveragePooling2D`), a hidden `Dense` layer if you like,
-#    and `Dense(num_classes, activation="softmax")`. The model's input is the base's input,
+#    new head. The head is `Flatten` (or `GlobalAveragePooling2D`), a hidden `Dense` layer if
+#    you like, and `Dense(num_classes, activation="softmax")`. The model's input is the base's input,
 #    whatever its shape: `keras.Input(shape=base.input_shape[1:])`;
 # 3. return the model **uncompiled**.
 #
@@ -1530,7 +2304,7 @@ for n, st in studies.items():
 # images training from scratch catches up: features made for digits (white strokes on black)
 # are only partly useful for clothes, and 1,000 images are enough to learn better ones. So
 # transfer learning pays most when the new task has few labelled images and resembles what
-# the base was trained on, which is why the lectures reuse VGG, trained on more than a million
+# the base was trained on. That is why the lectures reuse VGG, trained on more than a million
 # varied photos, rather than a digit reader. Always compare with training from scratch on the
 # same budget before trusting it.
 #
@@ -1550,8 +2324,8 @@ for n, st in studies.items():
 # %% [markdown] id=markdown-imagenet
 # ### Optional, in Colab only: a real ImageNet backbone
 # The cell below does what the lectures do with VGG, with a smaller ImageNet network
-# (MobileNetV2, about 14 MB of weights): the same `build_transfer_model` on a frozen base
-# pretrained on 1.2 million photos. It is not graded and runs only in Google Colab, where it
+# (MobileNetV2, about 14 MB of weights). It applies the same `build_transfer_model` to a frozen
+# base pretrained on 1.2 million photos. It is not graded and runs only in Google Colab, where it
 # can download the weights (use a GPU runtime: *Runtime > Change runtime type*); anywhere
 # else it does nothing. The grey 28x28 clothes are resized to 96x96 and copied into three
 # channels, since the backbone expects colour photos.
@@ -1596,13 +2370,21 @@ else:
 #   whatever the image size.
 # - The LeNet-like network (conv, pool, conv, conv, pool, flatten, dense, dense) reads
 #   digits at about 97-98% after a few epochs.
+# - Batch normalisation standardises each feature with the batch's mean and biased variance
+#   in training, and with running estimates at prediction time. Its backward pass must follow
+#   the mean and the variance too, so each column of `dx` sums to zero.
+# - Inverted dropout divides the kept entries by $1 - p$ in training, so that nothing changes
+#   at prediction time; its gradient uses the same mask and scale.
 # - Against overfitting, change one thing at a time and measure: dropout, then L2, then
 #   batch normalisation.
+# - A residual block adds its input to what its convolutions computed (a 1x1 projection when
+#   the shape changes). The identity path carries the gradient back unchanged, which helps
+#   deep networks train.
 # - Choose (epochs, regularisation, model) on a validation split carved from the training
 #   data, looking at the training and validation curves; touch the test set once, at the end,
 #   to report the chosen model. Choosing on the test set makes its score optimistic.
 # - Transfer learning: keep a trained network's convolutional base (`include_top=False`),
-#   freeze it (`base.trainable = False`), train a new head for your classes; then, optionally,
+#   freeze it (`base.trainable = False`) and train a new head for your classes. Then, optionally,
 #   unfreeze, compile again and fine-tune with a small learning rate. It helps most when the
 #   new task has few labelled images and resembles the task the base was trained on; compare
 #   it with training from scratch on the same budget before trusting it.
