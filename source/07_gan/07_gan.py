@@ -828,11 +828,11 @@ print(f"{discriminator_loss(torch.full((4, 1), 2.0), torch.full((4, 1), -2.0)).i
 print(f"{discriminator_loss(torch.full((4, 1), 8.0), torch.full((4, 1), -8.0)).item():.5f}")
 
 # %% test id=test_discriminator_loss points=3
-"""discriminator_loss: a 0-d tensor equal to mean BCE(real, 1) + mean BCE(fake, 0) on logits."""
-loss = discriminator_loss(torch.zeros(4, 1), torch.zeros(4, 1))
+"""discriminator_loss: a 0-d tensor, the sum of the two batch means; stable for large logits; right labels."""
+loss = discriminator_loss(torch.full((3, 1), 2.0), torch.full((5, 1), -1.0))
 check_type(loss, torch.Tensor, "discriminator_loss(...)", hint="return the torch loss, not loss.item().")
 check_shape(loss, (), "discriminator_loss(...)", hint="average over the batch: a 0-d tensor.")
-check_close(loss, 2 * np.log(2), "discriminator_loss with all logits 0", rtol=1e-5,
+check_close(loss, 0.4401897, "discriminator_loss for 3 real logits of +2 and 5 fake logits of -1", rtol=1e-5,
             hint="mean BCE of the real logits against 1 plus mean BCE of the fake logits against 0, on the "
                  "logits: no sigmoid before BCEWithLogitsLoss (it applies its own).")
 confident = discriminator_loss(torch.full((3, 1), 5.0), torch.full((3, 1), -5.0))
@@ -903,12 +903,12 @@ def generator_loss(fake_logits):
 print(f"{generator_loss(torch.full((4, 1), 2.0)).item():.3f}", f"{generator_loss(torch.full((4, 1), -8.0)).item():.3f}")
 
 # %% test id=test_generator_loss points=3
-"""generator_loss: a 0-d tensor, the mean BCE of the fake logits against 1; a strong gradient when
+"""generator_loss: a 0-d tensor, the non-saturating loss; finite for large logits; a strong gradient when
 D rejects the fakes."""
-loss = generator_loss(torch.zeros(4, 1))
+loss = generator_loss(torch.full((4, 1), 2.0))
 check_type(loss, torch.Tensor, "generator_loss(...)", hint="return the torch loss, not loss.item().")
 check_shape(loss, (), "generator_loss(...)", hint="average over the batch: a 0-d tensor.")
-check_close(loss, np.log(2), "generator_loss with all logits 0", rtol=1e-5,
+check_close(loss, 0.1269280, "generator_loss with all logits +2", rtol=1e-5,
             hint="the mean BCE of the fake logits against 1 (non-saturating), not log(1 - D(G(z))); no sigmoid "
                  "before BCEWithLogitsLoss (it applies its own).")
 rejected = generator_loss(torch.full((3, 1), -6.0))
@@ -966,8 +966,8 @@ def draw_gan_loop():
         "fake": (4.5, 2.4, "fake images\nG(z)", "#eeeeee"),
         "real": (4.5, 0.6, "real images\n(N, 1, 28, 28)", "#eeeeee"),
         "D": (6.6, 1.5, "Discriminator D\n(one logit\nper image)", "#f4cccc"),
-        "LG": (9.0, 2.6, "G step: L_G\nfakes -> 1\nopt_G.step()", "#cfe2f3"),
-        "LD": (9.0, 0.6, "D step: L_D\nreal -> 1, fake -> 0\nopt_D.step()", "#f4cccc"),
+        "LG": (9.0, 2.6, "G step: L_G\nopt_G.step()", "#cfe2f3"),
+        "LD": (9.0, 0.6, "D step: L_D\nopt_D.step()", "#f4cccc"),
     }
     drawn = {name: ax.text(x, y, text, ha="center", va="center", fontsize=9,
                            bbox={"boxstyle": "round,pad=0.4", "facecolor": color, "edgecolor": "#555555"})
