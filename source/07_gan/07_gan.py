@@ -777,7 +777,7 @@ plt.show()
 # **Written question (2 points).** Explain the figure above. Early in training, the
 # discriminator easily rejects the fakes: $D(G(z))$ is near 0.01. Which of the two losses gives
 # the generator a useful gradient there, and why? Predict what would happen to training with
-# the other one. Name the loss you would use (it is called the *non-saturating* loss).
+# the other one.
 #
 # === BEGIN MARK SCHEME ===
 # **Model answer.** Near $D(G(z)) = 0$ the curve of $\log(1 - D(G(z)))$ is flat: the size of
