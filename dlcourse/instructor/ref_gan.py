@@ -29,27 +29,31 @@ def generator_loss(fake_logits):
 # Answer keys of the concept questions (instructor-only: never in the release).
 QUESTIONS = {
     "q_gan_task": {
-        "answer": "d",
+        "answer": "b",
         "why": {
-            "a": "A recurrent network reads and predicts sequences (text, time series); drawing new images "
-                 "of characters is a job for a generative model of images, a GAN.",
-            "b": "A CNN classifies or describes the images it is given; it does not create new ones (although "
-                 "a GAN's two players are built from convolutions).",
-            "c": "A plain autoencoder learns to compress and rebuild the images it is given: good for "
-                 "denoising or compression, but its decoder is not trained to turn random noise into new, sharp "
-                 "images. Synthesising new images is what GANs are known for.",
-            "e": "An LSTM is a recurrent network for sequences, not a generator of images.",
+            "a": "The squared error to the nearest real drawing is smallest for a copy of a real drawing, so it "
+                 "rewards copies, not new drawings. When the network is unsure it also rewards blur, as the "
+                 "autoencoder's random codes showed. Only a judge that scores how real an image looks rewards "
+                 "new drawings that viewers cannot tell from real ones: a GAN's discriminator.",
+            "c": "A classifier's confidence rewards images that a classifier finds easy to label. Such images "
+                 "can look nothing like real drawings (strong, strange patterns also make it confident). The goal "
+                 "is images that cannot be told from real ones: a second network trained to tell real from fake "
+                 "scores exactly that.",
+            "d": "The squared error to the average drawing is smallest for that one average image. The network "
+                 "would draw the same blurry blend for every noise vector. A second network that scores how real "
+                 "an image looks (a GAN's discriminator) rewards varied, realistic drawings.",
         },
     },
     "q_tanh_output": {
         "answer": "a",
         "why": {
-            "b": "The output activation does not prevent mode collapse, which is about which images the "
-                 "generator draws (Section 7), not about their pixel range.",
-            "c": "A sigmoid is as differentiable as tanh; gradients flow through either. The choice is about "
-                 "the range: sigmoid gives [0, 1], while the real images were scaled to [-1, 1].",
-            "d": "tanh does not make pixels binary: it gives any value in [-1, 1], grey levels included, like "
-                 "the real images after x / 127.5 - 1.",
+            "b": "Gradients flow through a sigmoid as they do through tanh; the generator still learns. The "
+                 "problem is the range: a sigmoid gives (0, 1), but the real background pixels are -1 after "
+                 "x / 127.5 - 1. No fake can reach them, and the discriminator can use that.",
+            "c": "A sigmoid does not make pixels binary: it gives any value in (0, 1). The giveaway is the range. "
+                 "No fake pixel can go below 0, but every real background pixel is -1.",
+            "d": "A sigmoid returns 0.5 only for an input of 0; the generator can push its outputs anywhere in "
+                 "(0, 1). The giveaway is that no fake pixel goes below 0, while the real background is -1.",
         },
     },
     "q_double_sigmoid": {
@@ -74,9 +78,10 @@ QUESTIONS = {
         "answer": "b",
         "why": {
             "a": "When the discriminator wins, its loss drops towards 0 and the generator's climbs; the losses "
-                 "here look healthy. The sign is in what G draws: nearly all one digit.",
+                 "here look healthy. The sign is in what G draws: nearly all one digit. G found one kind of 1 that "
+                 "fools D and maps almost every z to it (mode collapse).",
             "c": "The classifier was scored on the real test digits above, where it tells the ten digits "
-                 "apart well. It sees one class because G draws one class.",
+                 "apart well. It sees one class because G draws one class (mode collapse).",
             "d": "MNIST is balanced: each digit is about a tenth of the training images. G drawing mostly 1s "
                  "is the generator's choice: 1s fool D, so G maps almost every z to a 1 (mode collapse).",
         },

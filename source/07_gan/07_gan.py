@@ -6,18 +6,18 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({{COLAB_URL}})
 #
 # A **generative adversarial network** (GAN) trains two networks against each other. The
-# **generator** turns a vector of random numbers into an image; the **discriminator** looks
+# **generator** turns a vector of random numbers into an image. The **discriminator** looks
 # at an image and says whether it is real (from the data set) or fake (from the generator).
 # The discriminator learns to catch the fakes, the generator learns to fool the
 # discriminator, and after enough rounds the fakes look like the training data.
 #
 # This notebook builds the lectures' **DCGAN** (deep convolutional GAN) in PyTorch and trains
-# it on MNIST digits. Then, instead of judging the samples by eye, you **measure** them: a
-# digit classifier must recognise the generated images as digits, confidently, and of many
-# different classes (a generator that draws only one digit has "collapsed").
+# it on MNIST digits. Then you **measure** the samples instead of judging them by eye. A digit
+# classifier must recognise the generated images as digits, confidently, and of many different
+# classes. (A generator that draws only one digit has "collapsed".)
 #
-# Before the GAN, a warm-up from the lectures: a small **autoencoder**, a network that learns
-# to compress an image into a few numbers and to rebuild it from them. Its decoder turns a short
+# Before the GAN comes a first step from the lectures: a small **autoencoder**. It learns to
+# compress an image into a few numbers and to rebuild it from them. Its decoder turns a short
 # vector into an image, as the generator will.
 #
 # **Goals**
@@ -32,7 +32,8 @@
 # 5. Train, watch the samples improve epoch by epoch, and measure their quality.
 #
 # Short **questions** (set a variable such as `q_tanh_output = "b"`) check the ideas; each
-# wrong answer gets an explanation when it is graded.
+# wrong answer gets an explanation when it is graded. Three **written questions** ask you to
+# explain a figure in a few sentences; a person grades them.
 #
 # Fill in every cell that says `# YOUR CODE HERE`, then run the test cell below it.
 # Some tests are hidden: they run when your notebook is graded.
@@ -82,11 +83,11 @@ AE_TRAIN = 1000 if SMOKE else 10000      # Fashion-MNIST images it learns from
 # ## 0 · Before the GAN: an autoencoder
 #
 # An **autoencoder** is trained without labels (*unsupervised* learning): its target is its own
-# input, $y = x$. It looks like the multi-layer perceptrons of the earlier notebooks, with an
-# input layer, hidden layers and an output layer, with one difference: the output layer has
-# as many units as the input layer, because the output is a **reconstruction** of the input. It
-# is trained with backpropagation, like any network, on a loss that compares the
-# reconstruction $\hat{x}$ with $x$.
+# input, $y = x$. It looks like the multi-layer perceptrons of the earlier notebooks: an input
+# layer, hidden layers and an output layer. One thing differs. The output layer has as many
+# units as the input layer, because the output is a **reconstruction** of the input. It is
+# trained with backpropagation, like any network, on a loss that compares the reconstruction
+# $\hat{x}$ with $x$.
 #
 # It has two halves:
 #
@@ -94,31 +95,33 @@ AE_TRAIN = 1000 if SMOKE else 10000      # Fashion-MNIST images it learns from
 #   the *bottleneck*);
 # * the **decoder** rebuilds the 784 pixels from the code alone.
 #
-# The bottleneck is the point: 32 numbers cannot hold every pixel, so the network must learn
-# what the images have in common (shapes, outlines, where the sleeves are) and keep only what
-# tells one image from another. That is why autoencoders are used to learn compressed
-# representations, to reduce the dimension of data, to compress images, to extract features,
-# and to detect anomalies (fraud, faulty parts): an input unlike the training data comes back
-# badly reconstructed.
-#
-# | layer | output shape |
-# |---|---|
-# | image $x$, pixels in $[0, 1]$ | `(N, 1, 28, 28)` |
-# | flatten | `(N, 784)` |
-# | `nn.Linear(784, 256)` + ReLU | `(N, 256)` |
-# | `nn.Linear(256, code_dim)` | `(N, code_dim)`: the code |
-# | `nn.Linear(code_dim, 256)` + ReLU | `(N, 256)` |
-# | `nn.Linear(256, 784)` + **sigmoid**, reshaped | `(N, 1, 28, 28)`, values in $[0, 1]$ |
-#
-# The pixels here are scaled to $[0, 1]$ ($x / 255$), so the decoder ends with a sigmoid, whose
-# outputs lie in $(0, 1)$. (The GAN below scales its images to $[-1, 1]$ and ends with `tanh`
-# instead: the last activation follows the range of the data.)
+# The bottleneck is the point. 32 numbers cannot hold every pixel, so the network must learn
+# what the images have in common (shapes, outlines, where the sleeves are). It keeps only what
+# tells one image from another. Autoencoders are used to compress images, to reduce the
+# dimension of data, to extract features and to detect anomalies.
 #
 # ### Exercise 0.1 · `Autoencoder`
-# Write `encode(x)` (images to codes), `decode(code)` (codes to images) and `forward(x)`, which
-# returns `decode(encode(x))`. Use the `code_dim` argument for the size of the code. A flatten
-# at the start (`nn.Flatten()` or `x.reshape(len(x), -1)`) and a reshape at the end
-# (`nn.Unflatten(1, (1, 28, 28))` or `.view(-1, 1, 28, 28)`) turn images into vectors and back.
+# Design the network yourself from these goals:
+#
+# * **Input:** images of shape `(N, 1, 28, 28)`, pixels scaled to $[0, 1]$ ($x / 255$).
+# * **`encode(x)`** returns codes of shape `(N, code_dim)`. Use the `code_dim` argument, not a
+#   fixed number.
+# * **`decode(code)`** returns images of shape `(N, 1, 28, 28)`. Every value must lie in the
+#   range of the pixels, whatever the weights are. Choose the decoder's last activation for that.
+# * **`forward(x)`** returns `decode(encode(x))`, the reconstruction.
+# * Dense layers only (`nn.Linear`), as in the multi-layer perceptrons of the earlier notebooks.
+#   One hidden layer of 256 units in each half is enough.
+#
+# Try it first. If you are stuck, open the hint.
+#
+# <details><summary>Hint (try first)</summary>
+#
+# A dense layer needs vectors: flatten the image at the start (`nn.Flatten()` or
+# `x.reshape(len(x), -1)`), and reshape the 784 outputs at the end (`nn.Unflatten(1, (1, 28, 28))`
+# or `.view(-1, 1, 28, 28)`). Put a ReLU after each hidden layer. The code itself needs no
+# activation. For the last activation, compare the ranges of ReLU, tanh and sigmoid with $[0, 1]$.
+#
+# </details>
 
 # %% solution id=Autoencoder
 class Autoencoder(nn.Module):
@@ -166,7 +169,7 @@ class Autoencoder(nn.Module):
 
 # %% [markdown] id=markdown-ae-2
 # **Expected output:** codes of shape `(4, 32)`, reconstructions of shape `(4, 1, 28, 28)` with
-# values inside $[0, 1]$, and about 420,000 parameters.
+# values inside $[0, 1]$. With one hidden layer of 256 units in each half, about 420,000 parameters.
 
 # %% id=code-ae-1
 ae_demo = Autoencoder()
@@ -246,9 +249,9 @@ passed("Autoencoder")
 # ### Training it
 # The loop is given. The loss is the **mean squared error** between the reconstruction and the
 # image, `F.mse_loss(ae(x), x)`: the labels are not used at all. As in every notebook of the
-# course, 2,000 of the training images are set aside as a validation split and scored after
-# every epoch; the test images are used once, at the end. (At the published size, 10 epochs
-# on 10,000 images, it takes about 15 seconds on a CPU.)
+# course, 2,000 of the training images are set aside as a validation split. They are scored
+# after every epoch. The test images are used once, at the end. At the published size, 10
+# epochs on 10,000 images, training takes about 15 seconds on a CPU.
 
 # %% id=code-ae-2
 (F_train_u8, _), (F_test_u8, F_test_labels) = load_fashion_mnist()
@@ -309,13 +312,11 @@ ax.legend()
 plt.show()
 
 # %% [markdown] id=markdown-ae-4
-# **Reconstructions of test images** (top: the image; bottom: what the decoder rebuilds from its
-# 32 numbers). **Expected** (full size): a test MSE of about 0.016 and recognisable clothes,
-# blurrier than the originals: fine details (patterns, logos, text) do not fit through the
-# bottleneck. The last row is the decoder fed with *random* codes (drawn with the mean and
-# spread of the real codes): they are not trained to be anything, and the decoder draws
-# blurry mixtures, not new clothes. Turning random numbers into sharp new images is the
-# generator's job, and the GAN's game is how it learns it.
+# **Reconstructions of test images** (top: the image; middle: what the decoder rebuilds from
+# its 32 numbers). **Expected** (full size): a test MSE of about 0.016 and recognisable clothes,
+# blurrier than the originals. Fine details (patterns, logos, text) do not fit through the
+# bottleneck. The last row is the decoder fed with *random* codes. They are drawn with the
+# mean and spread of the real codes.
 
 # %% id=code-ae-3
 ae.eval()
@@ -337,6 +338,30 @@ for row, label in enumerate(("image", "rebuilt", "random code")):
     axes[row, 0].set_ylabel(label, fontsize=8)
 fig.tight_layout()
 plt.show()
+
+# %% written id=w_random_codes points=2
+# **Written question (2 points).** Explain the figure above. Look at the last row: the decoder
+# turned random codes into images. Do they look like new clothes? Explain what you see from how
+# the autoencoder was trained: its loss, and the codes it saw. Then say what a network needs
+# in order to draw sharp new images from random numbers. Three to five sentences.
+#
+# === BEGIN MARK SCHEME ===
+# **Model answer.** The random codes give blurry blends of several kinds of clothes, not sharp
+# new items. The autoencoder was trained only to rebuild real images from their own codes. Its
+# loss, the mean squared error, is smallest for the average of the images that could fit a code.
+# So it draws averages, and blur, when it is unsure. Nothing in training told the decoder what
+# to draw for a code that no real image has, so random codes fall where the decoder learned
+# nothing useful. To draw new, sharp images from noise, a network needs a training signal that
+# rewards images that look real for *every* random input. The GAN's discriminator gives exactly
+# that signal.
+#
+# **Rubric.** 2 points: says the random codes give blurry mixtures (not new, sharp images) AND
+# gives a reason from training: either the decoder only learned codes of real images, or the
+# squared error rewards averages (blur); AND names a signal that rewards realistic samples from
+# noise (a discriminator, an adversarial loss). 1 point: a correct description with only one of
+# the two parts of the explanation. 0 points: says the images are new clothes, or blames too few
+# epochs or a too small code only.
+# === END MARK SCHEME ===
 
 # %% [markdown] id=markdown-2
 # ## 1 · The data: digits scaled to [-1, 1]
@@ -380,27 +405,27 @@ show_grid(X_train[:20], 2, 10, "Real training digits")
 plt.show()
 
 # %% [markdown] id=markdown-q_gan_task
-# ### Question 1.1 · Which network for the task? (from the lectures)
-# A well-known entertainment company plans to synthesise new images of its characters from the
-# other images in its database. Which kind of network should it use for this deep-learning model?
+# ### Question 1.1 · Which training signal?
+# A studio wants a network that turns 100 random numbers into a new drawing of one of its
+# characters. Viewers must not be able to tell the new drawings from the real ones. Four teams
+# train the same network with a different loss. Which loss rewards exactly that goal?
 #
-# - **a** a recurrent neural network (RNN)
-# - **b** a convolutional neural network (CNN)
-# - **c** an autoencoder
-# - **d** a generative adversarial network (GAN)
-# - **e** a Long Short-Term Memory network (LSTM)
+# - **a** the squared pixel error to the nearest real drawing
+# - **b** a second network's score of how real the image looks
+# - **c** a classifier's confidence about which character it is
+# - **d** the squared pixel error to the average real drawing
 #
 # Set `q_gan_task` to one letter.
 
 # %% solution id=q_gan_task
-# Your answer: q_gan_task = "<one letter: a, b, c, d or e>"
+# Your answer: q_gan_task = "<one letter: a, b, c or d>"
 ### BEGIN SOLUTION
-q_gan_task = "d"
+q_gan_task = "b"
 ### END SOLUTION
 
 # %% test id=test_q_gan_task points=1
-"""q_gan_task: which kind of network synthesises new images."""
-check_choice(q_gan_task, ['a', 'b', 'c', 'd', 'e'], "q_gan_task")
+"""q_gan_task: which training signal rewards new images that look real."""
+check_choice(q_gan_task, ['a', 'b', 'c', 'd'], "q_gan_task")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_gan
 
@@ -414,27 +439,25 @@ passed("q_gan_task")
 # The lectures' generator takes a vector of **100 random numbers** (the *noise*, or latent
 # vector $z$) and turns it into an image. A convolution makes images smaller; the generator
 # needs the opposite, so it uses **transposed convolutions** (`nn.ConvTranspose2d`), which
-# make them bigger. The plan:
+# make them bigger. The shapes the generator must go through:
 #
-# | layer | output shape |
+# | stage | output shape |
 # |---|---|
 # | noise $z$ | `(N, 100)` |
-# | `nn.Linear(100, 7*7*256)`, reshaped | `(N, 256, 7, 7)` |
-# | batch normalisation + LeakyReLU | `(N, 256, 7, 7)` |
-# | transposed convolution, stride 2 + batch norm + LeakyReLU | `(N, C, 14, 14)` |
-# | transposed convolution, stride 2, 1 channel, then **tanh** | `(N, 1, 28, 28)` |
+# | a dense layer to 7x7x256 numbers, reshaped | `(N, 256, 7, 7)` |
+# | one upsampling step (you choose the channels `C`) | `(N, C, 14, 14)` |
+# | one more upsampling step, to 1 channel | `(N, 1, 28, 28)`, values in $[-1, 1]$ |
 #
 # The output size of a transposed convolution is $(n - 1)\,s - 2p + k$ for input size $n$,
-# stride $s$, padding $p$ and kernel $k$; with $k = 4, s = 2, p = 1$ a 7x7 map becomes 14x14,
-# and 14x14 becomes 28x28. (The lectures' Keras version uses $k = 5$ with `padding="same"`
-# and one extra stride-1 layer of 128 channels; you may add it, but it makes CPU training
-# several times slower.) Batch normalisation (`nn.BatchNorm1d`/`nn.BatchNorm2d`) keeps the
-# activations of each layer well scaled, which helps GANs train; `tanh` puts every pixel in
-# $[-1, 1]$, like the real images.
+# stride $s$, padding $p$ and kernel $k$. Choose $s$, $p$ and $k$ so that each step doubles
+# the size. (The lectures' Keras version has one extra stride-1 layer of 128 channels. You may
+# add it, but it makes CPU training several times slower.) Batch normalisation
+# (`nn.BatchNorm1d`/`nn.BatchNorm2d`) keeps the activations of each layer well scaled. This
+# helps GANs train. Put it, with a LeakyReLU, after each layer except the last.
 #
-# **What a transposed convolution does.** Each input pixel **stamps** a copy of the kernel,
-# scaled by the pixel's value, into the output, at a place that moves `stride` output pixels
-# for every input pixel; where copies overlap, they **add up**. The figure draws it for a 2x2
+# **What a transposed convolution does.** Each input pixel **stamps** a copy of the kernel into
+# the output, scaled by the pixel's value. The place of the stamp moves `stride` output pixels
+# for every input pixel. Where copies overlap, they **add up**. The figure draws it for a 2x2
 # input, a 3x3 kernel and stride 2 (no padding): the output is $(2 - 1) \cdot 2 + 3 = 5$ pixels
 # wide. The cell also checks the drawing against PyTorch's `F.conv_transpose2d`. (With
 # `padding=p`, PyTorch then cuts $p$ pixels off every side, hence the $-2p$ above.)
@@ -450,7 +473,15 @@ print("the same output from PyTorch:", np.allclose(by_torch[0, 0].numpy(), trans
 # %% [markdown] id=markdown-generator-2
 # ### Exercise 2.1 · `Generator`
 # Use `nn.Linear(latent_dim, 7 * 7 * 256)` as the first layer (`nn.Unflatten(1, (256, 7, 7))`
-# or `.view` reshapes its output), and end with `tanh`.
+# or `.view` reshapes its output). End with the activation whose range is the range of the
+# real images. Try it first; then open the hint if you need it.
+#
+# <details><summary>Hint (try first)</summary>
+#
+# Solve $(n - 1)\,s - 2p + k = 2n$ for every $n$: the stride must be 2, and then $k - 2p = 2$.
+# Check your choice on paper for $n = 7$ before you write code.
+#
+# </details>
 
 # %% solution id=Generator
 class Generator(nn.Module):
@@ -549,14 +580,15 @@ check(float(big.min()) < -0.5 and float(big.max()) > 0.5,
 passed("Generator")
 
 # %% [markdown] id=markdown-q_tanh_output
-# ### Question 2.2 · Why the generator ends in `tanh`
-# Which reason is right?
+# ### Question 2.2 · A sigmoid instead of `tanh`
+# A classmate's generator ends in `torch.sigmoid` instead of `tanh`. The real digits are still
+# scaled with $x / 127.5 - 1$. Whatever the generator learns, what lets the discriminator
+# catch every fake?
 #
-# - **a** the real images were scaled to $[-1, 1]$, and `tanh` returns values in exactly that
-#   range, so fakes and real images can look alike to the discriminator
-# - **b** `tanh` prevents mode collapse
-# - **c** gradients cannot flow back through a sigmoid after a transposed convolution
-# - **d** `tanh` makes every pixel black or white, like handwriting
+# - **a** no fake pixel goes below 0, yet the real background is -1
+# - **b** the fakes stay noise, as no gradient flows through a sigmoid
+# - **c** the fakes are too sharp, since a sigmoid makes each pixel 0 or 1
+# - **d** the fakes are too grey, since a sigmoid makes every pixel 0.5
 #
 # Set `q_tanh_output` to one letter.
 
@@ -567,7 +599,7 @@ q_tanh_output = "a"
 ### END SOLUTION
 
 # %% test id=test_q_tanh_output points=1
-"""q_tanh_output: why the generator's last activation is tanh."""
+"""q_tanh_output: what a sigmoid output gives away to the discriminator."""
 check_choice(q_tanh_output, ['a', 'b', 'c', 'd'], "q_tanh_output")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_gan
@@ -580,23 +612,33 @@ passed("q_tanh_output")
 # ## 3 · The discriminator
 #
 # The discriminator is an ordinary convolutional classifier with **one output**: how "real" an
-# image looks. It returns a **logit** $s$ (any real number), not a probability: the probability
-# of "real" is $\sigma(s)$, and the loss function will apply the sigmoid itself in a numerically
-# safe way. As in the lectures: convolutions with stride 2 (no pooling), LeakyReLU, then
-# flatten and a single output neuron.
-#
-# | layer | output shape |
-# |---|---|
-# | image | `(N, 1, 28, 28)` |
-# | `nn.Conv2d(1, C1, 4, stride=2, padding=1)` + LeakyReLU(0.2) | `(N, C1, 14, 14)` |
-# | `nn.Conv2d(C1, C2, 4, stride=2, padding=1)` + batch norm + LeakyReLU(0.2) | `(N, C2, 7, 7)` |
-# | flatten, `nn.Linear(C2 * 7 * 7, 1)` | `(N, 1)`: one logit per image |
-#
-# Channel counts such as `C1 = 32, C2 = 64` train quickly on a CPU. The batch normalisation
-# in the middle (as in the DCGAN paper) steadies the game; the lectures' Keras version uses
-# `Dropout(0.3)` instead, which also works. **No sigmoid at the end.**
+# image looks. It returns a **logit** $s$ (any real number), not a probability. The probability
+# of "real" is $\sigma(s)$, and the loss function will apply the sigmoid itself, in a
+# numerically safe way.
 #
 # ### Exercise 3.1 · `Discriminator`
+# Design it from these goals:
+#
+# * **Input:** images of shape `(N, 1, 28, 28)`, values in $[-1, 1]$.
+# * **Output:** shape `(N, 1)`, one logit per image. Its values must be free to take any sign
+#   and size.
+# * **Downsampling as in the lectures:** no pooling. Each convolution has stride 2 and halves
+#   the image, 28x28 to 14x14, then 14x14 to 7x7. Then flatten and use one output neuron.
+#   Choose the kernel size and padding that give exactly these sizes.
+# * LeakyReLU(0.2) after each convolution. Channel counts such as 32, then 64, train quickly
+#   on a CPU.
+# * Optional: batch normalisation after the second convolution (as in the DCGAN paper), or
+#   `Dropout(0.3)` (as in the lectures' Keras version). Either steadies the game.
+#
+# Try it first. The test below explains what went wrong if the sizes do not fit.
+#
+# <details><summary>Hint (try first)</summary>
+#
+# Notebook 05 gave the output size of a convolution (your `conv_output_size`). Use it with
+# stride 2 and an input of 28: which pairs of kernel size and padding give 14? Does the same
+# pair turn 14 into 7? Print `x.shape` after each layer to check.
+#
+# </details>
 
 # %% solution id=Discriminator
 class Discriminator(nn.Module):
@@ -638,7 +680,13 @@ torch.manual_seed(0)
 D_t = Discriminator()
 check(isinstance(D_t, nn.Module), "Discriminator() must be a torch.nn.Module.")
 x = torch.rand(8, 1, 28, 28) * 2 - 1
-logits = D_t(x)
+try:
+    logits = D_t(x)
+except RuntimeError as err:
+    raise AssertionError(f"Discriminator()(x) for x of shape (8, 1, 28, 28) raised: {str(err)[:200]}"
+                         "\n  Hint: the sizes do not fit. A convolution's output size is "
+                         "floor((n + 2p - k) / s) + 1; with s = 2, k = 4 and p = 1 it halves 28 to 14 and 14 to 7. "
+                         "Then nn.Linear needs C * 7 * 7 inputs.") from None
 check_shape(logits, (8, 1), "Discriminator()(x) for x of shape (8, 1, 28, 28)",
             hint="end with nn.Linear(..., 1): one logit per image.")
 check(any(isinstance(m, nn.Conv2d) for m in D_t.modules()),
@@ -699,29 +747,21 @@ passed("q_double_sigmoid")
 # Both players are trained with **binary cross-entropy** (BCE). For a logit $s$ and a target
 # $t \in \{0, 1\}$, $\mathrm{BCE}(s, t) = -[t \log \sigma(s) + (1 - t) \log(1 - \sigma(s))]$.
 # PyTorch computes it straight from the logit, stably, with `nn.BCEWithLogitsLoss()` or
-# `F.binary_cross_entropy_with_logits`: never apply a sigmoid before them. They apply it
-# themselves, so a second sigmoid would squeeze every probability into
-# $(\sigma(0), \sigma(1)) = (0.5, 0.73)$: a fake could never score below 0.5, and the
-# discriminator could never say "fake" with confidence (Question 3.2).
+# `F.binary_cross_entropy_with_logits`. Never apply a sigmoid before them: they apply it
+# themselves (Question 3.2 showed what a second one does).
 #
-# **The discriminator** wants real images scored as 1 and fakes as 0:
+# **The discriminator** outputs the logit of "this image is real". It should be right about
+# both batches, the real images and the fakes. Which target does each batch get?
 #
-# $$L_D = \operatorname{mean}_i \mathrm{BCE}(s^{\text{real}}_i, 1) + \operatorname{mean}_j \mathrm{BCE}(s^{\text{fake}}_j, 0)$$
-#
-# (a sum of two means, as in the lectures' DCGAN).
-#
-# **The generator** wants its fakes scored as real. The original GAN paper writes its goal as
-# *minimising* $\log(1 - D(G(z)))$, but early in training the discriminator rejects the fakes
-# easily, $D(G(z)) \approx 0$, and that curve is flat there: the generator gets almost no
-# gradient (it **saturates**). The fix used in practice is the **non-saturating** loss: maximise
-# $\log D(G(z))$, which is the BCE of the fake logits against the label **1**:
-#
-# $$L_G = \operatorname{mean}_j \mathrm{BCE}(s^{\text{fake}}_j, 1)$$
+# **The generator** wants its fakes to be taken for real. The original GAN paper lets it
+# *minimise* $\log(1 - D(G(z)))$, where $D(G(z)) = \sigma(s)$ is the discriminator's probability
+# that a fake is real. Another loss with the same goal is $-\log D(G(z))$: it is also smallest
+# when $D(G(z))$ is 1. The figure compares how strongly each one pushes the generator.
 
 # %% id=code-4
 s = torch.linspace(-6, 6, 200, requires_grad=True)
 saturating = torch.log(1 - torch.sigmoid(s))          # minimised by the original formulation
-non_saturating = -torch.log(torch.sigmoid(s))         # BCE against 1
+non_saturating = -torch.log(torch.sigmoid(s))         # the other candidate
 g_sat, = torch.autograd.grad(saturating.sum(), s)
 g_ns, = torch.autograd.grad(non_saturating.sum(), s)
 fig, ax = plt.subplots(figsize=(6, 3))
@@ -733,10 +773,35 @@ ax.set(xlabel="D(G(z)): the discriminator's probability that a fake is real",
 ax.legend()
 plt.show()
 
+# %% written id=w_saturation points=2
+# **Written question (2 points).** Explain the figure above. Early in training, the
+# discriminator easily rejects the fakes: $D(G(z))$ is near 0.01. Which of the two losses gives
+# the generator a useful gradient there, and why? Predict what would happen to training with
+# the other one.
+#
+# === BEGIN MARK SCHEME ===
+# **Model answer.** Near $D(G(z)) = 0$ the curve of $\log(1 - D(G(z)))$ is flat: the size of
+# its gradient with respect to the logit is $\sigma(s)$, about 0.01. The generator would get
+# almost no signal exactly when its images are bad, so it would learn very slowly or not at all
+# (the loss *saturates*). The gradient of $-\log D(G(z))$ is $1 - \sigma(s)$, about 1 there: a
+# strong push while the fakes are bad. It shrinks only as the fakes improve. Both losses want
+# $D(G(z))$ to be 1, so the goal is the same. The generator therefore uses $-\log D(G(z))$,
+# the non-saturating loss.
+#
+# **Rubric.** 2 points: picks $-\log D(G(z))$, reads from the figure that its gradient is
+# large (about 1) near $D(G(z)) = 0$ while the other's is near 0, AND predicts that with
+# $\log(1 - D(G(z)))$ the generator barely learns early on. 1 point: the right loss with a
+# reason that does not use the figure or the gradient, or a correct reading without the
+# prediction. 0 points: picks $\log(1 - D(G(z)))$, or argues from the loss values instead
+# of the gradients.
+# === END MARK SCHEME ===
+
 # %% [markdown] id=markdown-8
 # ### Exercise 4.1 · `discriminator_loss`
-# `real_logits` and `fake_logits` have shape `(N, 1)` (they may also come as `(N,)`, and the
-# two batches may have different sizes). Return a 0-d tensor (so that `.backward()` works).
+# Write the discriminator's loss with BCE on logits. `real_logits` and `fake_logits` have
+# shape `(N, 1)`. They may also come as `(N,)`, and the two batches may have different sizes.
+# As in the lectures' DCGAN, take the mean over each batch and **add** the two means. Return a
+# 0-d tensor (so that `.backward()` works).
 
 # %% solution id=discriminator_loss
 def discriminator_loss(real_logits, fake_logits):
@@ -746,7 +811,7 @@ def discriminator_loss(real_logits, fake_logits):
         real_logits: D's logits for real images, shape (N, 1) or (N,).
         fake_logits: D's logits for generated images, shape (M, 1) or (M,).
     Returns:
-        0-d tensor: mean BCE(real_logits, 1) + mean BCE(fake_logits, 0).
+        0-d tensor: the mean loss over the real batch plus the mean loss over the fake batch.
     """
     ### BEGIN SOLUTION
     real_loss = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
@@ -755,19 +820,19 @@ def discriminator_loss(real_logits, fake_logits):
     ### END SOLUTION
 
 # %% [markdown] id=markdown-9
-# **Expected output:** about `1.386` ($= 2 \log 2$) when every logit is 0 (the discriminator
-# cannot tell: $\sigma(0) = 0.5$), and close to 0 when it is sure and right.
+# **Expected output:** about `0.254` when the real logits are +2 and the fake logits -2 (the
+# discriminator is right, fairly sure). Close to 0 (`0.00067`) when it is sure and right.
 
 # %% id=code-5
-print(f"{discriminator_loss(torch.zeros(4, 1), torch.zeros(4, 1)).item():.3f}")
+print(f"{discriminator_loss(torch.full((4, 1), 2.0), torch.full((4, 1), -2.0)).item():.3f}")
 print(f"{discriminator_loss(torch.full((4, 1), 8.0), torch.full((4, 1), -8.0)).item():.5f}")
 
 # %% test id=test_discriminator_loss points=3
-"""discriminator_loss: a 0-d tensor equal to mean BCE(real, 1) + mean BCE(fake, 0) on logits."""
-loss = discriminator_loss(torch.zeros(4, 1), torch.zeros(4, 1))
+"""discriminator_loss: a 0-d tensor, the sum of the two batch means; stable for large logits; right labels."""
+loss = discriminator_loss(torch.full((3, 1), 2.0), torch.full((5, 1), -1.0))
 check_type(loss, torch.Tensor, "discriminator_loss(...)", hint="return the torch loss, not loss.item().")
 check_shape(loss, (), "discriminator_loss(...)", hint="average over the batch: a 0-d tensor.")
-check_close(loss, 2 * np.log(2), "discriminator_loss with all logits 0", rtol=1e-5,
+check_close(loss, 0.4401897, "discriminator_loss for 3 real logits of +2 and 5 fake logits of -1", rtol=1e-5,
             hint="mean BCE of the real logits against 1 plus mean BCE of the fake logits against 0, on the "
                  "logits: no sigmoid before BCEWithLogitsLoss (it applies its own).")
 confident = discriminator_loss(torch.full((3, 1), 5.0), torch.full((3, 1), -5.0))
@@ -812,7 +877,10 @@ passed("discriminator_loss")
 
 # %% [markdown] id=markdown-10
 # ### Exercise 4.2 · `generator_loss`
-# The non-saturating loss: the fakes' logits against the label 1.
+# Write the non-saturating loss of the generator, the mean of $-\log D(G(z))$ over the batch of
+# fakes, from their logits. It must stay finite for a logit of -90, where $\sigma(s)$ rounds
+# to 0. Which BCE target turns $\mathrm{BCE}(s, t)$ into $-\log \sigma(s)$? Return a
+# 0-d tensor.
 
 # %% solution id=generator_loss
 def generator_loss(fake_logits):
@@ -821,26 +889,26 @@ def generator_loss(fake_logits):
     Args:
         fake_logits: D's logits for generated images, shape (M, 1) or (M,).
     Returns:
-        0-d tensor: mean BCE(fake_logits, 1).
+        0-d tensor: the non-saturating loss, averaged over the batch.
     """
     ### BEGIN SOLUTION
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
     ### END SOLUTION
 
 # %% [markdown] id=markdown-11
-# **Expected output:** `0.693` ($\log 2$) for logits 0, and a large loss (about 8) when the
-# discriminator confidently rejects the fakes (logits -8).
+# **Expected output:** `0.127` for logits +2 (the fakes fool the discriminator), and a large loss
+# (about 8) when the discriminator confidently rejects the fakes (logits -8).
 
 # %% id=code-6
-print(f"{generator_loss(torch.zeros(4, 1)).item():.3f}", f"{generator_loss(torch.full((4, 1), -8.0)).item():.3f}")
+print(f"{generator_loss(torch.full((4, 1), 2.0)).item():.3f}", f"{generator_loss(torch.full((4, 1), -8.0)).item():.3f}")
 
 # %% test id=test_generator_loss points=3
-"""generator_loss: a 0-d tensor, the mean BCE of the fake logits against 1; a strong gradient when
+"""generator_loss: a 0-d tensor, the non-saturating loss; finite for large logits; a strong gradient when
 D rejects the fakes."""
-loss = generator_loss(torch.zeros(4, 1))
+loss = generator_loss(torch.full((4, 1), 2.0))
 check_type(loss, torch.Tensor, "generator_loss(...)", hint="return the torch loss, not loss.item().")
 check_shape(loss, (), "generator_loss(...)", hint="average over the batch: a 0-d tensor.")
-check_close(loss, np.log(2), "generator_loss with all logits 0", rtol=1e-5,
+check_close(loss, 0.1269280, "generator_loss with all logits +2", rtol=1e-5,
             hint="the mean BCE of the fake logits against 1 (non-saturating), not log(1 - D(G(z))); no sigmoid "
                  "before BCEWithLogitsLoss (it applies its own).")
 rejected = generator_loss(torch.full((3, 1), -6.0))
@@ -881,9 +949,9 @@ passed("generator_loss")
 # %% [markdown] id=markdown-12
 # ## 5 · One training step: keep the players apart
 #
-# The picture of one round of the game (drawn by the code below): the same fakes feed both
-# steps, but in the discriminator step they arrive **detached**, so its loss reaches D only,
-# while in the generator step the gradient flows back through D into G, and only G moves.
+# The code below draws one round of the game. The same fakes feed both steps. In the
+# discriminator step they arrive **detached**, so its loss reaches D only. In the generator
+# step the gradient flows back through D into G, and only G moves.
 
 # %% id=code-gan-loop
 def draw_gan_loop():
@@ -898,8 +966,8 @@ def draw_gan_loop():
         "fake": (4.5, 2.4, "fake images\nG(z)", "#eeeeee"),
         "real": (4.5, 0.6, "real images\n(N, 1, 28, 28)", "#eeeeee"),
         "D": (6.6, 1.5, "Discriminator D\n(one logit\nper image)", "#f4cccc"),
-        "LG": (9.0, 2.6, "G step: L_G\nfakes -> 1\nopt_G.step()", "#cfe2f3"),
-        "LD": (9.0, 0.6, "D step: L_D\nreal -> 1, fake -> 0\nopt_D.step()", "#f4cccc"),
+        "LG": (9.0, 2.6, "G step: L_G\nopt_G.step()", "#cfe2f3"),
+        "LD": (9.0, 0.6, "D step: L_D\nopt_D.step()", "#f4cccc"),
     }
     drawn = {name: ax.text(x, y, text, ha="center", va="center", fontsize=9,
                            bbox={"boxstyle": "round,pad=0.4", "facecolor": color, "edgecolor": "#555555"})
@@ -932,28 +1000,41 @@ draw_gan_loop()
 plt.show()
 
 # %% [markdown] id=markdown-12b
-# Each step plays one round. With a batch of `N` real images:
+# Each call of `train_step` plays one round with a batch of `N` real images. It must do this:
 #
-# 1. **Discriminator step.** Draw noise `z = torch.randn(N, latent_dim, device=device)`, make
-#    fakes `G(z)`, and compute `discriminator_loss(D(real), D(fake.detach()))`. The
-#    `.detach()` cuts the fakes off from the generator: this step must not backpropagate into
-#    G (it would waste work and leave D's gradient in G's `.grad`). Then
-#    `opt_D.zero_grad()`, `backward()`, `opt_D.step()`: only D moves.
-# 2. **Generator step.** Score the fakes with the *updated* D, `generator_loss(D(fake))`
-#    (now without detach: the gradient must flow through D into G), then `opt_G.zero_grad()`,
-#    `backward()`, `opt_G.step()`. This backward also fills D's `.grad`, but only `opt_G`
-#    steps, so D does not move (and `opt_D.zero_grad()` clears those gradients next time).
+# 1. **Discriminator step.** Make `N` fakes from fresh noise, and update D (only D) with
+#    `discriminator_loss` on the real images and the fakes. This step must not backpropagate
+#    into G: that would waste work and leave D's gradient in G's `.grad`.
+# 2. **Generator step.** Score the fakes with the *updated* D, and update G (only G) with
+#    `generator_loss`. Here the gradient must flow through D into G.
+# 3. **Return** both losses as Python floats.
 #
-# Move `real` to `device` and create the noise on `device`, so that the same code runs on a
-# GPU. Return both losses as Python floats (`.item()`).
+# Gradients add up in `.grad` until they are cleared. Think about which gradients each
+# optimiser must start from, and which optimiser may step where. Move `real` to `device` and
+# create the noise on `device`, so that the same code runs on a GPU.
 #
-# Variants that are just as right, and graded as right: the generator step may score the same
-# fakes or fakes from fresh noise; the losses may come from your `discriminator_loss` and
-# `generator_loss` or be written inline with `F.binary_cross_entropy_with_logits`; the fakes for
-# D may be made under `torch.no_grad()`. The grader gives your `train_step` small networks and
-# SGD optimisers of its own and compares where their parameters end up after each call with a
-# step it computes itself, from the same start and the same noise (so draw the noise with
-# `torch.randn`).
+# Try it first; the hint gives the order of the calls.
+#
+# <details><summary>Hint (try first)</summary>
+#
+# 1. `z = torch.randn(N, latent_dim, device=device)`, `fake = G(z)`.
+# 2. `discriminator_loss(D(real), D(fake.detach()))`; then `opt_D.zero_grad()`, `backward()`,
+#    `opt_D.step()`.
+# 3. `generator_loss(D(fake))` (no detach); then `opt_G.zero_grad()`, `backward()`,
+#    `opt_G.step()`. This backward also fills D's `.grad`, but only `opt_G` steps. The next
+#    `opt_D.zero_grad()` clears those gradients.
+#
+# </details>
+#
+# Some variants are just as right, and graded as right:
+#
+# * the generator step may score the same fakes, or fakes from fresh noise;
+# * the losses may come from your `discriminator_loss` and `generator_loss`, or be written inline;
+# * the fakes for D may be made under `torch.no_grad()`.
+#
+# The grader gives your `train_step` small networks and SGD optimisers of its own. It compares
+# where their parameters end up with a step that it computes itself, from the same start and
+# the same noise. So draw the noise with `torch.randn`.
 #
 # ### Exercise 5.1 · `train_step`
 
@@ -1064,11 +1145,11 @@ passed("train_step")
 # %% [markdown] id=markdown-13
 # ## 6 · Training
 #
-# The loop below is given: it shuffles the training images, calls your `train_step` on each
-# batch, keeps the mean losses of each epoch, and draws the same 10 noise vectors after every
-# epoch so that you can watch the same "pens" learn to write. Adam with `lr = 2e-4` and
-# `beta1 = 0.5` is the usual DCGAN recipe. (On a CPU one epoch over 6,000 digits takes tens of
-# seconds; on a Colab GPU about a second.)
+# The loop below is given. It shuffles the training images and calls your `train_step` on each
+# batch. It keeps the mean losses of each epoch. After every epoch it draws the same 10 noise
+# vectors, so that you can watch the same "pens" learn to write. Adam with a learning rate
+# $\eta = 2 \cdot 10^{-4}$ and $\beta_1 = 0.5$ is the usual DCGAN recipe. On a CPU one epoch over
+# 6,000 digits takes tens of seconds; on a Colab GPU about a second.
 
 # %% id=code-7
 def train_gan(G, D, X, num_epochs, batch_size=64, lr=2e-4, latent_dim=100, device="cpu", seed=0):
@@ -1116,11 +1197,7 @@ show_grid(torch.cat(history["samples"]), len(history["samples"]), 10, "Samples a
 plt.show()
 
 # %% [markdown] id=markdown-15
-# **The two loss curves.** A GAN's losses do not fall to 0 like a classifier's: the two players
-# keep pushing against each other. Healthy training keeps both in a band (here the
-# discriminator's loss around 1 and the generator's around 1 to 2). A discriminator loss that
-# drops to 0 while the generator's climbs means D has won and G gets no useful signal; a
-# generator that draws one digit only ("mode collapse") shows up in the next section.
+# **The two loss curves** of your training run.
 
 # %% id=code-9
 fig, ax = plt.subplots(figsize=(6, 3))
@@ -1131,10 +1208,30 @@ ax.set(xlabel="epoch", ylabel="mean loss", title="GAN losses")
 ax.legend()
 plt.show()
 
+# %% written id=w_loss_curves points=2
+# **Written question (2 points).** Explain the figure above. A classifier's loss falls towards 0
+# as it trains. Why do these two curves not fall to 0? Then predict: how would the two curves
+# look if the discriminator became far stronger than the generator? What would that do to the
+# samples?
+#
+# === BEGIN MARK SCHEME ===
+# **Model answer.** Each loss is measured against a moving opponent. When the generator
+# improves, the discriminator's task gets harder and its loss rises, and the reverse. So
+# neither loss can fall to 0 while both keep learning. In healthy training both stay in a band
+# (here the discriminator's loss around 1, the generator's around 1 to 2). If the discriminator
+# won, its loss would drop towards 0 and the generator's would climb. The discriminator would
+# reject every fake with confidence. Then the samples would stop improving, or get worse.
+#
+# **Rubric.** 2 points: explains that each player's loss depends on the other player, who keeps
+# changing (a game, not a fixed target), AND predicts D's loss near 0 with G's loss rising and
+# samples that stop improving. 1 point: only one of the two parts is right. 0 points: says the
+# model has not trained long enough, or that the losses should reach 0.
+# === END MARK SCHEME ===
+
 # %% [markdown] id=markdown-q_equilibrium_loss
 # ### Question 6.1 · The loss at the equilibrium
-# If training reached the ideal end of the game, the generator's fakes would be indistinguishable
-# from real digits and the best the discriminator could do is say 0.5 (logit 0) for every image.
+# Suppose training reached the ideal end of the game. The generator's fakes would look exactly
+# like real digits. The best the discriminator could do is say 0.5 (logit 0) for every image.
 # What would the discriminator's loss $L_D$ (the sum of the two means of section 4) be then? Set
 # `q_equilibrium_loss` to a number (natural logarithms, as PyTorch uses).
 
@@ -1164,9 +1261,7 @@ passed("q_equilibrium_loss")
 #
 # - **Are they digits?** A good sample gets a *confident* prediction (the largest class
 #   probability above 0.9); noise and blobs do not.
-# - **Are they varied?** The confident predictions should spread over many classes. A
-#   generator that collapsed onto one digit fools D with a single kind of image, and the
-#   classifier sees one class only.
+# - **Are they varied?** The confident predictions should spread over many classes.
 
 # %% id=code-10
 def make_digit_classifier():
@@ -1232,22 +1327,21 @@ plt.show()
 
 # %% [markdown] id=markdown-17
 # **Expected** at the published size (12 epochs on 6,000 digits): about a quarter to a third of
-# the samples get a confident prediction (the bar, p > 0.9, is high for a small GAN's slightly
-# wobbly strokes), and at least 5 different digits (usually 7 to 9) get at least 5 confident
-# samples each, with no digit holding half of them. An untrained generator gets almost none (about 0.5%). The course's CI
-# checks these numbers at the published size. Try it: train for fewer epochs, or swap in the
-# *saturating* generator loss, and measure again.
+# the samples get a confident prediction. The bar, p > 0.9, is high for a small GAN's slightly
+# wobbly strokes. At least 5 different digits (usually 7 to 9) get at least 5 confident samples
+# each, with no digit holding half of them. An untrained generator gets almost none (about
+# 0.5%). The course's CI checks these numbers at the published size. Try it: train for fewer
+# epochs, or swap in the *saturating* generator loss, and measure again.
 
 # %% [markdown] id=markdown-q_mode_collapse
 # ### Question 7.1 · Reading the measurement
 # Another student's GAN gives 900 confident samples, and the classifier calls 870 of them a 1.
 # Their loss curves look like yours. What most likely happened?
 #
-# - **a** the discriminator won: the generator gets no useful gradient
-# - **b** mode collapse: the generator found one kind of image that fools the discriminator and
-#   maps almost every noise vector to it
-# - **c** the digit classifier is broken and calls everything a 1
-# - **d** the training data holds mostly 1s, and the generator copies what it sees
+# - **a** the discriminator won, so the generator gets no useful gradient
+# - **b** the generator maps almost all noise vectors to one kind of 1
+# - **c** the digit classifier is broken and calls almost every image a 1
+# - **d** the training data holds mostly 1s, and the generator copies them
 #
 # Set `q_mode_collapse` to one letter.
 
@@ -1269,21 +1363,20 @@ passed("q_mode_collapse")
 
 # %% [markdown] id=markdown-18
 # ## What you should remember
-# - An autoencoder learns without labels to rebuild its input through a bottleneck: the encoder
-#   compresses an image into a short code, the decoder rebuilds it; its last activation follows
-#   the range of the data (a sigmoid for pixels in $[0, 1]$). Its decoder is no generator: random
-#   codes give blurry mixtures.
-# - A GAN is two networks playing a game: the generator maps noise to images, the
-#   discriminator scores images as real or fake; each one's loss is the other's goal.
+# - An autoencoder learns without labels to rebuild its input through a bottleneck. The encoder
+#   compresses an image into a short code, and the decoder rebuilds the image from it. Its last
+#   activation follows the range of the data. Its decoder is not a generator.
+# - A GAN is two networks playing a game. The generator maps noise to images, and the
+#   discriminator scores images as real or fake. Each one's loss is the other's goal.
 # - The DCGAN generator grows a 7x7x256 tensor into a 28x28 image with transposed
-#   convolutions and ends with `tanh`, so the real images must be scaled to $[-1, 1]$ too.
-# - The discriminator returns a **logit**; `BCEWithLogitsLoss` applies the sigmoid itself,
-#   stably. Never put a sigmoid before it: the scores would be squeezed into $(0.5, 0.73)$.
-# - The generator uses the **non-saturating** loss, BCE of its fakes against the label 1: the
-#   original $\log(1 - D(G(z)))$ gives almost no gradient exactly when the generator is bad.
-# - In each step, the discriminator trains on **detached** fakes and only `opt_D` steps; then
+#   convolutions. Its last activation has the range of the real images.
+# - The discriminator returns a **logit**. `BCEWithLogitsLoss` applies the sigmoid itself,
+#   stably, so no sigmoid goes before it.
+# - The generator uses the **non-saturating** loss $-\log D(G(z))$. The original
+#   $\log(1 - D(G(z)))$ gives almost no gradient exactly when the generator is bad.
+# - In each step, the discriminator trains on **detached** fakes and only `opt_D` steps. Then
 #   the generator trains through D and only `opt_G` steps.
-# - Measure generative models: a classifier's confidence and the spread of its classes catch
+# - Measure generative models. A classifier's confidence and the spread of its classes catch
 #   blurry samples and mode collapse that a quick look can miss.
 
 # %% id=code-12
