@@ -1563,8 +1563,8 @@ passed("q_swapped_report")
 # %% [markdown] id=markdown-28
 # ## 9 · Your turn: improve the model (bonus)
 #
-# The held-out test trains the lectures' CNN for 8 epochs on 1,200 patches. Over 5 training
-# seeds it scored between 0.924 and 0.941 on the hidden held-out set, with a mean of 0.935.
+# The held-out test trains the lectures' CNN for 8 epochs on 1,200 patches. Over 6 training
+# seeds it scored between 0.924 and 0.941 on the hidden held-out set, with a mean of 0.936.
 # Can you do better with the **same budget**? Write `build_improved_lung_model`, with any
 # architecture you like. Your `train_lung_cnn` trains it exactly as the held-out test trains
 # `build_lung_cnn`: 1,200 new patches, 8 epochs, batch 32. Choose it on your validation split
@@ -1573,7 +1573,7 @@ passed("q_swapped_report")
 #
 # The bonus test passes at **0.943** held-out accuracy or more. That is above every run of the
 # lectures' CNN that we measured, so resubmitting it does not earn the bonus. It can be reached:
-# a model of about 430,000 parameters scored between 0.946 and 0.952 over 5 seeds, in the same
+# a model of about 430,000 parameters scored between 0.946 and 0.958 over 6 seeds, in the same
 # budget. Whatever you score, the grader records it. Your instructor's class report ranks the
 # class on a **leaderboard**, under pseudonyms.
 #
@@ -1709,7 +1709,9 @@ passed("build_improved_lung_model_bonus")
 #
 # The cell below chooses $t$ on the validation images: the largest $t$ whose validation recall
 # reaches 0.95. Nothing else is tuned after that. The cell after the written question then
-# scores the test split, once, with that $t$.
+# scores the test split, once, with that $t$. **Expected:** a threshold well below 0.5 (from
+# 0.05 to 0.18 in three full runs of ours). The confident network must lower its bar to find
+# 95% of the nodules, and its precision falls.
 
 # %% id=choose-threshold
 TARGET_RECALL = 0.95
@@ -1737,7 +1739,9 @@ print(f"validation: recall of cancer {np.mean(called_val[y_val == 1]):.3f}, "
 # moved $t$ on the test split, the test numbers would describe a choice made on them. They
 # would no longer estimate how the tool does on new patients, and no untouched data would be
 # left to check it. To meet the need with a margin, aim higher on validation (for example
-# 0.97), or use a larger validation set.
+# 0.97), or use a larger validation set. In three full runs of the course's reference (seeds
+# 0, 1, 2; validation recall 0.952 each) the test recall was 0.966, 0.960 and 0.943: twice
+# above the target and once below it.
 #
 # **Rubric.** 2 points: a prediction with a reason, an explanation based on noise or on the
 # threshold sitting at the edge of the validation target, and the point that tuning on the
