@@ -1420,8 +1420,7 @@ run_and_report(original_project, *small, epochs=1)
 #
 # The `support` column of a classification report counts the **true** labels of each class.
 # If it does not match the counts printed under it, read `help(classification_report)`: the
-# true labels come first, `classification_report(y_true, y_pred)`. Swapped, precision and
-# recall trade places.
+# true labels come first, `classification_report(y_true, y_pred)`.
 # </details>
 
 # %% solution id=run_original_project
