@@ -946,23 +946,26 @@ if len(sure):
 # for trusting the model on real scans.
 #
 # === BEGIN MARK SCHEME ===
-# **Model answer.** On the patches it gets right, the saliency is brightest on and around the
-# nodule: the round bright spot and its edge. The background tissue stays dark. In the
-# confident mistakes the bright pixels sit on structures that look like a nodule. A vessel
-# seen end-on is a small round bright dot, and it draws a "Cancer" answer. A faint or
-# ground-glass nodule with little contrast gets a weak, scattered map and a "No Cancer"
-# answer. So the model uses the right kind of evidence, a round bright blob. It cannot tell a
-# small nodule from a vessel cross-section, because one 40 x 40 slice does not show that the
-# vessel continues. On real scans a doctor would need the neighbouring slices. The saliency
-# shows sensitivity of the score, not proof of a reason.
+# **Model answer.** The maps are bright in the middle of the patch and dark near its edges.
+# On the positives the model is surest about, the bright area covers the large, round nodule
+# in the centre and its edge. Vessels elsewhere in the patch stay dark. In the reference run
+# the most confident mistakes were all missed nodules: true "pos" patches called "No Cancer"
+# with a probability near 1. Their nodules are small dots, hardly larger than a vessel seen
+# end-on. The map is bright on that central dot, so the model looked at the right place, but
+# it read "small round dot" as a vessel. So the model relies on the size and brightness of a
+# central blob. Small nodules are its blind spot, which matters most for early cancer. It
+# may also depend on nodules being centred, as the patches were cut. On real scans one would
+# want more small nodules in training, neighbouring slices, and patches that are not
+# centred. A saliency map shows what the score is sensitive to; it is not a full reason.
 #
-# **Rubric.** 2 points: names a structure from the figures (the nodule, its edge, a vessel
-# dot, a faint nodule) and links bright saliency to it in both right and wrong cases; draws a
-# consequence (round vessels confuse it, needs more context or data, or saliency is not a
-# full explanation). 1 point: describes where the map is bright but draws no consequence, or
-# reasons only from the idea of saliency without the figures. 0 points: says the model looks
-# at "the cancer" or "the whole image" with no link to the figures, or reads the map as a
-# probability.
+# **Rubric.** 2 points: names what the bright regions cover (the central nodule or blob, not
+# the vessels at the edge) in both right and wrong cases, says what the mistakes have in
+# common (small nodules missed, or dots that look like vessels), and draws one consequence
+# (small nodules are a blind spot, centring, more data or context, or that saliency is not a
+# full explanation). 1 point: describes where the maps are bright but draws no consequence,
+# or reasons only from the idea of saliency without the figures. 0 points: says the model
+# looks at "the cancer" or "the whole image" with no link to the figures, or reads the map as
+# a probability.
 # === END MARK SCHEME ===
 
 # %% [markdown] id=markdown-16
