@@ -38,13 +38,13 @@ TASKS = {
     "lung": HeldoutTask("test_train_lung_cnn_heldout", 0.90,
                         "dlcourse.instructor.lung_scoring:score_model_file", "heldout_lung.keras"),
     # the capstone's open part: any architecture, trained with the student's train_lung_cnn in the
-    # held-out test's budget (1,200 patches of seed 11, 8 epochs, batch 32). Measured over training
-    # seeds 0-5 (2 CPU cores): the lectures' CNN 0.931 0.940 0.941 0.939 0.924 0.941 (mean 0.936,
-    # max 0.941); the reference improved model (426,642 parameters) 0.946 0.946 0.952 0.946 0.948
-    # 0.958 (mean 0.949, min 0.946); the wider valid fixture (885,154) 0.962 0.954 0.932 (seeds
-    # 0-2; the test uses seed 0). The bar sits above every baseline run and below every reference
-    # run; the leaderboard ranks the rest
-    "lung_bonus": HeldoutTask("test_build_improved_lung_model_bonus", 0.943,
+    # held-out test's budget (1,200 patches of seed 11, 8 epochs, batch 32). Measured (2 CPU cores)
+    # over training seeds: the lectures' CNN 0.931 0.940 0.941 0.939 0.924 0.941 (seeds 0-5, the
+    # instructor's seeded augmentation) and 0.932 0.941 0.928 (seeds 0-2, the notebook's own
+    # train_lung_cnn): mean 0.935, max 0.941. The reference improved model (307,682 parameters,
+    # the notebook's train_lung_cnn) 0.958 0.956 0.954 (seeds 0-2). The bar sits above every
+    # baseline run and 9 points below the reference's lowest; the leaderboard ranks the rest
+    "lung_bonus": HeldoutTask("test_build_improved_lung_model_bonus", 0.945,
                               "dlcourse.instructor.lung_scoring:score_model_file", "heldout_lung_bonus.keras",
                               leaderboard=True),
 }
