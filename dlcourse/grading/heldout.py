@@ -42,8 +42,10 @@ TASKS = {
     # over training seeds: the lectures' CNN 0.931 0.940 0.941 0.939 0.924 0.941 (seeds 0-5, the
     # instructor's seeded augmentation) and 0.932 0.941 0.928 (seeds 0-2, the notebook's own
     # train_lung_cnn): mean 0.935, max 0.941. The reference improved model (307,682 parameters,
-    # the notebook's train_lung_cnn) 0.958 0.956 0.954 (seeds 0-2). The bar sits above every
-    # baseline run and 9 points below the reference's lowest; the leaderboard ranks the rest
+    # the notebook's train_lung_cnn) 0.958 0.956 0.954 0.964 0.953 (seeds 0-4), and in the fixture
+    # harness's own draw 0.933 once and >= 0.945 once. The bar sits above every baseline run and
+    # below all but one reference run: single runs overlap, so a full-size fixture run of the
+    # reference can fail it (1 in 7 draws seen); the leaderboard ranks the rest
     "lung_bonus": HeldoutTask("test_build_improved_lung_model_bonus", 0.945,
                               "dlcourse.instructor.lung_scoring:score_model_file", "heldout_lung_bonus.keras",
                               leaderboard=True),

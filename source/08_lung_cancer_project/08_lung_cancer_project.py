@@ -1575,8 +1575,8 @@ passed("q_swapped_report")
 #
 # The bonus test passes at **0.945** held-out accuracy or more. That is above every run of the
 # lectures' CNN that we measured, so resubmitting it does not earn the bonus. It can be reached:
-# a model of about 310,000 parameters scored between 0.954 and 0.958 over 3 seeds, in the same
-# budget. Whatever you score, the grader records it. Your instructor's class report ranks the
+# a model of about 310,000 parameters scored between 0.953 and 0.964 over 5 seeds, in the same
+# budget. It is not certain: one more run of that model scored 0.933. Whatever you score, the grader records it. Your instructor's class report ranks the
 # class on a **leaderboard**, under pseudonyms.
 #
 # One training is one draw. The same network, trained again with another seed, can move by
@@ -1602,8 +1602,8 @@ def build_improved_lung_model(width=40, height=40, depth=3, classes=2):
     ### BEGIN SOLUTION
     # Two 3x3 convolutions per stage (a 5x5 view, fewer weights), a third stage that shrinks the
     # maps to 5 x 5 before Flatten (so the Dense layer is small), and dropout after each stage:
-    # 307,682 parameters, and over 3 seeds it scored 0.954-0.958 on the held-out set in the
-    # test's budget, where the lectures' CNN scored 0.924-0.941.
+    # 307,682 parameters. Over 5 seeds it scored 0.953-0.964 on the held-out set in the test's
+    # budget (one run in the fixture harness 0.933), where the lectures' CNN scored 0.924-0.941.
     return keras.Sequential(
         [
             keras.Input((height, width, depth)),
