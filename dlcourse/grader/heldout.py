@@ -35,11 +35,16 @@ class HeldoutTask:
 TASKS = {
     "lung": HeldoutTask("test_train_lung_cnn_heldout", 0.90,
                         "dlcourse.instructor.lung_scoring:score_model_file", "heldout_lung.keras"),
-    # the capstone's open part: any architecture, trained with the student's train_lung_cnn. One
-    # training is one draw: the reference scored 0.940-0.955 over runs (its wider predecessor
-    # 0.929-0.959, and a bar of 0.945 failed that one in three of the runs seen), so the bar sits
-    # below that spread and the leaderboard ranks the rest
-    "lung_bonus": HeldoutTask("test_build_improved_lung_model_bonus", 0.92,
+    # the capstone's open part: any architecture, trained with the student's train_lung_cnn in the
+    # held-out test's budget (1,200 patches of seed 11, 8 epochs, batch 32). Measured (2 CPU cores)
+    # over training seeds: the lectures' CNN 0.931 0.940 0.941 0.939 0.924 0.941 (seeds 0-5, the
+    # instructor's seeded augmentation) and 0.932 0.941 0.928 (seeds 0-2, the notebook's own
+    # train_lung_cnn): mean 0.935, max 0.941. The reference improved model (307,682 parameters,
+    # the notebook's train_lung_cnn) 0.958 0.956 0.954 0.964 0.953 (seeds 0-4), and in the fixture
+    # harness's own draw 0.933 once and >= 0.945 once. The bar sits above every baseline run and
+    # below all but one reference run: single runs overlap, so a full-size fixture run of the
+    # reference can fail it (1 in 7 draws seen); the leaderboard ranks the rest
+    "lung_bonus": HeldoutTask("test_build_improved_lung_model_bonus", 0.945,
                               "dlcourse.instructor.lung_scoring:score_model_file", "heldout_lung_bonus.keras",
                               leaderboard=True),
     # 04's tuning exercise: the student's model and training on the 10,000 bundled fitting images,

@@ -121,6 +121,31 @@ def selective_metrics(probs, y_true, threshold=0.95):
     return coverage, accuracy, recall
 
 
+def class_scores(model, x):
+    """The class scores (pre-softmax) of `model` for a batch x: the last Dense layer's
+    pre-activation, computed from its input and its own kernel and bias (a GradientTape can
+    differentiate this; the model is not changed)."""
+    import keras
+    import tensorflow as tf
+
+    last = model.layers[-1]
+    features = keras.Model(model.inputs, last.input)
+    h = features(x, training=False)
+    return tf.matmul(h, last.kernel) + last.bias
+
+
+def saliency_map(model, x, class_index):
+    """|d score_class / d x|, max over channels: (N, H, W) float32, by tf.GradientTape."""
+    import tensorflow as tf
+
+    x = tf.convert_to_tensor(np.asarray(x, np.float32))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        score = class_scores(model, x)[:, int(class_index)]
+    grad = tape.gradient(score, x)
+    return np.abs(grad.numpy()).max(axis=-1)
+
+
 # Concept questions: the answer, and for each wrong option why it is wrong.
 QUESTIONS = {
     "q_always_negative": {
@@ -137,23 +162,23 @@ QUESTIONS = {
     "q_recall": {
         "answer": "b",
         "why": {
-            "a": "That is the precision of the 'pos' class: of the patches called cancer, the share that are. "
-                 "Recall starts from the real nodules: of those, the share the model finds.",
-            "c": "Recall is measured on data the model did not train on, like every score that matters; and "
-                 "it is not the same as the accuracy.",
-            "d": "On an unbalanced set they can be far apart: the model that always answers 'No Cancer' has "
-                 "an accuracy of 0.95 and a recall of 0 for cancer.",
+            "a": "Precision counts false alarms, and a false alarm only costs a second look. A missed "
+                 "nodule sends a sick patient home: that is the recall, 95 of 100 for A, 85 for B.",
+            "c": "B's accuracy is higher because it raises fewer false alarms, the cheap error. It misses "
+                 "15 nodules where A misses 5; the recall of cancer shows it.",
+            "d": "0.95 and 0.85 are the recalls of cancer (nodules found / nodules), not the accuracies, "
+                 "which are 180 / 200 = 0.900 for A and 183 / 200 = 0.915 for B.",
         },
     },
     "q_threshold": {
         "answer": "c",
         "why": {
-            "a": "The threshold changes no weight and no probability: the network's answers are the same, "
-                 "only fewer of them are reported.",
-            "b": "It is the other way round: a higher threshold lets fewer cases through, so the coverage "
-                 "falls.",
-            "d": "A softmax output of 0.95 is not a 95% chance of being right: the confidences of a network "
-                 "trained with cross-entropy are not calibrated, and a confident network can be wrong.",
+            "a": "A higher threshold keeps only cases whose confidence reaches it: those decided at 0.99 are "
+                 "a part of those decided at 0.95, so the count cannot rise above 820.",
+            "b": "At 0.99 a case needs more confidence than at 0.95, so the decided cases cannot grow, "
+                 "and surely not to all 1,000.",
+            "d": "The cases decided at 0.99 are a part of the 820 decided at 0.95. With 820 of them they "
+                 "are the same cases, so their accuracy is the same 97%.",
         },
     },
     "q_swapped_report": {

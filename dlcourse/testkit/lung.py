@@ -4,13 +4,14 @@
   set is made from `dlcourse.lung`'s patches, so that the held-out test trains on images
   like the ones it is scored on.
 * `lung_patches`: patches from the public generator, resized to `size` and scaled to [0, 1].
+* `small_cnn`: a small CNN with seeded weights, the models the saliency tests differentiate.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["resize_rgb", "lung_patches"]
+__all__ = ["resize_rgb", "lung_patches", "small_cnn"]
 
 
 def resize_rgb(img: np.ndarray, size: int) -> np.ndarray:
@@ -30,3 +31,30 @@ def lung_patches(n_per_class: int, seed: int, size: int = 40) -> tuple[np.ndarra
     images, labels = make_lung_images(n_per_class, seed=seed)
     X = np.stack([resize_rgb(img, size) for img in images]).astype(np.float32) / 255.0
     return X, labels
+
+
+def small_cnn(input_shape=(12, 12, 3), classes=3, seed=0, softmax=True, functional=False):
+    """A small CNN with weights drawn from numpy (same seed, same network, in any process):
+    Conv2D(4, 3x3) relu, MaxPool 2x2, Flatten, Dense(8) relu, Dense(classes), with a softmax
+    when `softmax` is true. Sequential, or functional with `functional=True`."""
+    import keras
+    from keras import layers
+
+    stack = [
+        layers.Conv2D(4, (3, 3), padding="same", activation="relu"),
+        layers.MaxPooling2D((2, 2)),
+        layers.Flatten(),
+        layers.Dense(8, activation="relu"),
+        layers.Dense(classes, activation="softmax" if softmax else None),
+    ]
+    if functional:
+        inputs = keras.Input(input_shape)
+        x = inputs
+        for layer in stack:
+            x = layer(x)
+        model = keras.Model(inputs, x)
+    else:
+        model = keras.Sequential([keras.Input(input_shape), *stack])
+    rng = np.random.default_rng(seed)
+    model.set_weights([rng.normal(0.0, 0.6, size=w.shape).astype(np.float32) for w in model.get_weights()])
+    return model

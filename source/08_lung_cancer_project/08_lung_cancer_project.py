@@ -6,34 +6,39 @@
 # [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({{COLAB_URL}})
 #
 # The lectures end with a project: **"Detecção de Câncer de Pulmão em Imagens Médicas com
-# Deep Learning"**. Small patches cut from lung CT scans are labelled by their file names
-# (`..._pos.png`: a nodule that may be cancer, `..._neg.png`: no nodule); a convolutional
-# network learns to tell them apart, and a prediction is only trusted when the network is at
-# least 95% sure. You build the whole pipeline with current Keras, study what the 95% rule
-# trades away, then debug the original course code, which no longer runs.
+# Deep Learning"**. Small patches cut from lung CT scans are labelled by their file names.
+# A name ending in `_pos.png` marks a nodule that may be cancer; `_neg.png` marks no nodule.
+# A convolutional network learns to tell them apart. A prediction is only trusted when the
+# network is at least 95% sure. You build the whole pipeline with current Keras. Then you
+# look at what the network looks at, study what the 95% rule trades away, and debug the
+# original course code, which no longer runs.
 #
 # **Goals**
 # 1. Load images from a folder, with labels taken from the file names (`load_images`).
-# 2. Split them 75/25, stratified, with seed 42 (`split_data`).
-# 3. Build the lectures' CNN: 2,528,072 parameters (`build_lung_cnn`).
-# 4. Train it with data augmentation (`train_lung_cnn`); evaluate it with the accuracy,
-#    the classification report and the confusion matrix; save and reload it (`.keras`).
-# 5. Predict single images with the 95% confidence rule (`predict_with_confidence`), and
-#    measure on validation data what the threshold trades: coverage against accuracy and
-#    recall (`selective_metrics`).
-# 6. Run the original course code, and find its four bugs from the errors and the wrong
+# 2. Split them 75/25, keeping the class proportions, with seed 42 (`split_data`).
+# 3. Rebuild the lectures' CNN from what is known about it (`build_lung_cnn`).
+# 4. Train it with data augmentation (`train_lung_cnn`). Evaluate it on validation data with
+#    the accuracy, the classification report and the confusion matrix.
+# 5. Find which pixels drive a prediction (`saliency_map`), and study the model's worst errors.
+# 6. Predict single images with the 95% confidence rule (`predict_with_confidence`). Measure on
+#    validation data what the threshold trades: coverage against accuracy and recall
+#    (`selective_metrics`).
+# 7. Run the original course code, and find its four bugs from the errors and the wrong
 #    outputs (`run_original_project`).
+# 8. Try to beat the lectures' CNN with a model of your own, chosen on validation data (bonus).
+# 9. Choose a decision threshold on validation data, and score the test split once.
 #
-# Short **questions** (set a variable such as `q_recall = "b"`) check the ideas; each wrong
-# answer gets an explanation when it is graded.
+# Short **questions** (set a variable such as `q_recall = "b"`) check the ideas. Each wrong
+# answer gets an explanation when it is graded. **Written questions** ask you to explain in a
+# few sentences; your instructor grades them by hand.
 #
-# > **The data is synthetic.** No lung CT data set can be downloaded here, so the course
-# > package draws its own CT patches (`dlcourse.lung`): lung tissue with CT noise, vessels as
-# > bright tubes and their round cross-sections (which look like small nodules), and, in the
-# > positive class, nodules that are solid, part-solid or spiculated, of varied size and
-# > contrast. They look like CT and are hard in similar ways, but **they are not medical
-# > data**, and nothing trained here should be used on patients. Section 1 says how to point
-# > the notebook at a real folder instead.
+# > **The data is synthetic.** No lung CT data set can be downloaded here. So the course
+# > package draws its own CT patches (`dlcourse.lung`). They show lung tissue with CT noise,
+# > vessels as bright tubes, and round vessel cross-sections that look like small nodules. The
+# > positive class adds nodules: solid, part-solid or spiculated, of varied size and contrast.
+# > The patches look like CT and are hard in similar ways. But **they are not medical data**,
+# > and nothing trained here should be used on patients. Section 1 says how to point the
+# > notebook at a real folder instead.
 #
 # Fill in every cell that says `# YOUR CODE HERE`, then run the test cell below it.
 # Some tests are hidden: they run when your notebook is graded. One of them trains your
@@ -108,8 +113,8 @@ plt.show()
 # is why no classifier is perfect on these patches.
 #
 # ### Exercise 1.1 · `load_images`
-# Read every image file in `folder` (`.png`, `.jpg` or `.jpeg`), as **RGB** (3 channels),
-# resize it to `size x size`, and scale the pixels to **[0, 1]** as `float32`. The label is 1
+# Read every image file in `folder` (`.png`, `.jpg` or `.jpeg`) as **RGB** (3 channels).
+# Resize it to `size x size`, and scale the pixels to **[0, 1]** as `float32`. The label is 1
 # when the file name ends in `pos` before the extension and 0 when it ends in `neg`. The
 # order does not matter. `PIL.Image` (it comes with matplotlib) or `keras.utils.load_img`
 # both work. Note that OpenCV's `cv2.imread`, used in the original code, returns **BGR**, not RGB.
@@ -272,17 +277,33 @@ with tempfile.TemporaryDirectory() as tmp:
 passed("load_images")
 
 # %% [markdown] id=markdown-5
-# ## 2 · Training and test sets
+# ## 2 · Training, validation and test sets
 #
-# The lectures split 75% for training and 25% for testing with `random_state=42`. A plain
-# random split can put, by chance, a larger share of one class in the test set; a
-# **stratified** split keeps the class proportions of the whole set in both parts.
+# The lectures split the images 75% for training and 25% for testing, with `random_state=42`.
+# A plain random split can, by chance, put more of one class in the test part. We want a
+# split with two properties:
+#
+# - both parts keep the class proportions of the whole set: if 30% of the images are
+#   positive, about 30% of each part is positive;
+# - the same seed gives the same split, and another seed gives another one.
 #
 # ### Exercise 2.1 · `split_data`
+# Write `split_data` so that it has both properties. The test cell checks them on small
+# arrays whose class shares you can count by hand. Try it before you open the hint.
+#
+# <details><summary>Hint (try first)</summary>
+#
+# `train_test_split` (imported in the set-up cell) has an argument that keeps the class
+# proportions. Read `help(train_test_split)`.
+# </details>
+#
+# **The test split is used once.** Every choice in this notebook is made on a **validation**
+# part of the training split: the threshold, the error analysis, the better model. The test
+# split is scored once, in Section 10, for the final numbers.
 
 # %% solution id=split_data
 def split_data(X, y, test_size=0.25, seed=42):
-    """Stratified train/test split.
+    """Split into a training part and a test part that keep the class proportions.
 
     Args:
         X: images (N, ...); y: labels (N,).
@@ -376,31 +397,35 @@ passed("split_data")
 # %% [markdown] id=markdown-7
 # ## 3 · The lectures' CNN
 #
-# | layer | output | parameters |
-# |---|---|---|
-# | Conv2D(20, 5x5, padding="same"), ReLU | 40 x 40 x 20 | 5·5·3·20 + 20 = 1,520 |
-# | MaxPooling2D(2x2, strides 2) | 20 x 20 x 20 | 0 |
-# | Conv2D(50, 5x5, padding="same"), ReLU | 20 x 20 x 50 | 5·5·20·50 + 50 = 25,050 |
-# | MaxPooling2D(2x2, strides 2) | 10 x 10 x 50 | 0 |
-# | Flatten | 5,000 | 0 |
-# | Dense(500), ReLU | 500 | 5,000·500 + 500 = 2,500,500 |
-# | Dense(classes), softmax | 2 | 500·2 + 2 = 1,002 |
+# The lectures' network has seven layers, in this order: `Conv2D`, `MaxPooling2D`, `Conv2D`,
+# `MaxPooling2D`, `Flatten`, `Dense`, `Dense`. The slides give some facts about it:
 #
-# 2,528,072 parameters in all, almost all of them in the first Dense layer.
-# `padding="same"` keeps the 40 x 40 size through the convolutions; with `"valid"` the maps
-# shrink (40 -> 36) and the count changes.
+# - both convolutions have 5 x 5 kernels and a ReLU, and keep the height and width of their input;
+# - each pooling halves the height and the width;
+# - the first convolution has 1,520 parameters, and the second one 25,050;
+# - the first `Dense` layer has a ReLU; the last one gives one softmax probability per class;
+# - with 2 classes the whole network has 2,528,072 parameters.
 #
 # ### Exercise 3.1 · `build_lung_cnn`
-# Return the **uncompiled** model; `train_lung_cnn` compiles it. Start with
-# `keras.Input((height, width, depth))` (the original code's `input_shape=` argument and its
-# `channels_first` branch are not needed in Keras 3).
+# Find the number of filters of each convolution and the width of the first `Dense` layer.
+# Write the parameter count of each layer as a formula, and solve for the unknown. Then build
+# the network. Return the **uncompiled** model; `train_lung_cnn` compiles it. Start with
+# `keras.Input((height, width, depth))`. The original code's `input_shape=` argument and its
+# `channels_first` branch are not needed in Keras 3.
+#
+# <details><summary>Hint (try first)</summary>
+#
+# A convolution has one kernel of k x k x (input channels) weights and one bias per filter.
+# A `Dense` layer with n inputs and u units has one weight per (input, unit) pair and one
+# bias per unit. The size after `Flatten` is height x width x channels of the last pooling.
+# </details>
 #
 # **What the grader reads.** The grader rebuilds each model your functions return from its
 # configuration, outside your notebook, where none of your code runs. Build models from Keras's
 # built-in layers, in a `keras.Sequential` or with the functional API (`keras.Input`, layers
 # called on it, `keras.Model(inputs, outputs)`). A `Lambda` layer, a subclass of `keras.Model`,
-# or a layer class or activation function of your own cannot be rebuilt: the visible test says
-# so and what to use instead.
+# or a layer class or activation function of your own cannot be rebuilt. The visible test says
+# so, and what to use instead.
 
 # %% solution id=build_lung_cnn
 def build_lung_cnn(width=40, height=40, depth=3, classes=2):
@@ -441,9 +466,9 @@ check_type(m, keras.Model, "build_lung_cnn()")
 check(
     m.count_params() == 2_528_072,
     f"build_lung_cnn() has {m.count_params():,} parameters, want 2,528,072.",
-    hint="Conv2D(20, (5, 5), padding='same') -> MaxPool 2x2 -> "
-    "Conv2D(50, (5, 5), padding='same') -> "
-    "MaxPool 2x2 -> Flatten -> Dense(500) -> Dense(classes); 'valid' padding shrinks the maps.",
+    hint="count each layer: (k*k*c + 1)*f for a convolution with f filters of k x k x c, "
+    "(n + 1)*u for a Dense layer of u units with n inputs. Solve 1,520 and 25,050 for the filters, "
+    "then the rest for the Dense width. 'valid' padding shrinks the maps and changes the count.",
 )
 check(
     tuple(m.output_shape) == (None, 2), f"output shape should be (None, 2), got {m.output_shape}."
@@ -571,9 +596,9 @@ def train_lung_cnn(model, X_train, y_train, epochs, batch_size=32, augment=True)
 
 # %% [markdown] id=markdown-10
 # Train on the training split, minus a fifth of it kept aside as **validation data**
-# (`X_val`, `y_val`): Section 6 chooses the confidence threshold on it, so that the test set
-# is used once, for the final numbers. **Expected:** the training accuracy climbs above 0.9
-# within a few epochs (the full run takes a few minutes on a CPU, well under one on a GPU).
+# (`X_val`, `y_val`). Sections 5 to 9 make every choice on it, so that the test split is used
+# once, in Section 10. **Expected:** the training accuracy climbs above 0.9 within a few
+# epochs. The full run takes a few minutes on a CPU, and well under one on a GPU.
 
 # %% id=code-5
 X_fit, X_val, y_fit, y_val = split_data(X_train, y_train, test_size=0.2, seed=0)
@@ -662,38 +687,29 @@ submit_model(model_h, "lung")
 passed("train_lung_cnn_heldout")
 
 # %% [markdown] id=markdown-11
-# ## 5 · Evaluation
+# ## 5 · Evaluation on validation data
 #
-# The **accuracy** is the share of right answers. The **classification report** gives, per
-# class, the *precision* (of the patches called "pos", how many are), the *recall* (of the
-# real "pos", how many were found) and their harmonic mean, the *f1-score*; the *support* is
-# the number of true test images of each class. The **confusion matrix** counts each (true,
-# predicted) pair.
+# The **accuracy** is the share of right answers. The **classification report** gives three
+# numbers per class. The *precision* is the share of the patches called "pos" that are
+# "pos". The *recall* is the share of the real "pos" patches that were found. The *f1-score*
+# is their harmonic mean, and the *support* counts the true images of each class. The
+# **confusion matrix** counts each (true, predicted) pair. All of them are measured on the
+# validation images here: the test split waits for Section 10.
 
 # %% id=code-6
-probs_test = lung_cnn.predict(X_test, verbose=0)
-y_pred = probs_test.argmax(axis=1)  # the class with the largest probability
-print(f"test accuracy: {np.mean(y_pred == y_test):.3f}")
-print(classification_report(y_test, y_pred, target_names=["neg (0)", "pos (1)"], zero_division=0))
+probs_val = lung_cnn.predict(X_val, verbose=0)
+y_pred_val = probs_val.argmax(axis=1)  # the class with the largest probability
+print(f"validation accuracy: {np.mean(y_pred_val == y_val):.3f}")
+print(classification_report(y_val, y_pred_val, target_names=["neg (0)", "pos (1)"], zero_division=0))
 ConfusionMatrixDisplay(
-    confusion_matrix(y_test, y_pred), display_labels=["No Cancer", "Cancer"]
+    confusion_matrix(y_val, y_pred_val), display_labels=["No Cancer", "Cancer"]
 ).plot()
+plt.title("Validation images")
 plt.show()
 
 # %% [markdown] id=markdown-14
-# The lectures' model reached 0.94 on its test images. Here, expect about **0.93-0.97** after
-# the full training: the remaining errors are mostly small faint nodules that look exactly
-# like a vessel seen end-on. Look at some of the mistakes:
-
-# %% id=code-7
-wrong = np.flatnonzero(y_pred != y_test)[:8]
-if len(wrong):
-    fig, axes = plt.subplots(1, len(wrong), figsize=(2 * len(wrong), 2.4), squeeze=False)
-    for ax, i in zip(axes[0], wrong, strict=True):
-        ax.imshow(X_test[i])
-        ax.set_title(f"true {y_test[i]}, p(pos)={probs_test[i, 1]:.2f}", fontsize=8)
-        ax.axis("off")
-    plt.show()
+# The lectures' model reached 0.94 on its test images. Here, expect about **0.93-0.97** on
+# validation after the full training. Section 6 looks at the mistakes.
 
 # %% [markdown] id=markdown-12
 # ### Question 5.1 · A model that never finds cancer
@@ -701,9 +717,9 @@ if len(wrong):
 # them positive. An accuracy of 0.94 on it, the lectures' figure, sounds good. What accuracy
 # does a "model" get that answers "No Cancer" for every patch, without looking at it?
 #
-# - **a** 0.00: it never finds a cancer
+# - **a** 0.00
 # - **b** 0.05
-# - **c** 0.50, a coin flip
+# - **c** 0.50
 # - **d** 0.95
 #
 # Set `q_always_negative` to one letter.
@@ -725,17 +741,19 @@ check_answer(q_always_negative, ref_lung.QUESTIONS["q_always_negative"], "q_alwa
 passed("q_always_negative")
 
 # %% [markdown] id=markdown-13
-# So on such a set an accuracy of 0.94 is worse than doing nothing. Our patches are balanced (half of
-# them positive), which hides this; real screening data never is.
+# Our patches are balanced (half of them positive), which hides the problem of the question
+# above. Real screening data never is balanced.
 #
-# ### Question 5.2 · Why recall
-# For a screening tool, which number of the report matters most, and why?
+# ### Question 5.2 · Which model for screening?
+# Two models are scored on the same 200 validation patches, 100 of them with a nodule.
+# Model A finds 95 of the nodules and raises 15 false alarms. Model B finds 85 of them and
+# raises 2 false alarms. A missed nodule sends a sick patient home. A false alarm costs a
+# second look by a doctor. Which model should the clinic choose, and which number shows it?
 #
-# - **a** The precision of "pos": of the patches the model calls cancer, the share that are.
-# - **b** The recall of "pos": of the real nodules, the share the model finds. A missed nodule
-#   (a false negative) sends a sick patient home; a false alarm costs a second look by a doctor.
-# - **c** The recall on the training images, because it shows how well the model learnt.
-# - **d** Any of them: recall and accuracy always agree.
+# - **a** B, since its precision of cancer is 0.98 against 0.86
+# - **b** A, since its recall of cancer is 0.95 against 0.85
+# - **c** B, since its accuracy is 0.915 against 0.900
+# - **d** A, since its accuracy is 0.95 against 0.85
 #
 # Set `q_recall` to one letter.
 
@@ -746,7 +764,7 @@ q_recall = "b"
 ### END SOLUTION
 
 # %% test id=test_q_recall points=1
-"""q_recall: what recall measures, and why it matters for screening."""
+"""q_recall: which number decides between two screening models, and why."""
 check_choice(q_recall, ["a", "b", "c", "d"], "q_recall")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_lung
@@ -757,31 +775,210 @@ passed("q_recall")
 
 # %% [markdown] id=markdown-15
 # ### Saving and reloading the model
-# Keras 3 saves a whole model (architecture, weights, optimizer state) in one `.keras` file;
-# the original `.model` folder format is gone.
+# Keras 3 saves a whole model (architecture, weights, optimizer state) in one `.keras` file.
+# The original `.model` folder format is gone.
 
 # %% id=code-8
 model_path = Path("lung_cnn.keras")
 lung_cnn.save(model_path)
 reloaded = keras.saving.load_model(model_path)
 same = np.allclose(
-    reloaded.predict(X_test[:16], verbose=0), lung_cnn.predict(X_test[:16], verbose=0), atol=1e-6
+    reloaded.predict(X_val[:16], verbose=0), lung_cnn.predict(X_val[:16], verbose=0), atol=1e-6
 )
 print(
     f"saved to {model_path} ({model_path.stat().st_size / 1e6:.1f} MB); "
     f"reloaded model agrees: {same}"
 )
 
+# %% [markdown] id=saliency-intro
+# ## 6 · Looking inside the model
+#
+# An accuracy says how often the model is right. It does not say what the model looks at.
+# A **saliency map** gives one answer: for each pixel, how strongly a small change of that
+# pixel would change the score of a class. It is the size of the gradient of the class score
+# with respect to the input image.
+#
+# The **class score** is the number that the softmax turns into a probability. In our CNN it
+# is the output of the last `Dense` layer *before* its softmax, often called the logit. Work
+# with the score, not with the probability.
+#
+# ### Exercise 6.1 · `saliency_map`
+# `saliency_map(model, x, class_index)` takes a batch of images `x` of shape `(N, H, W, C)`.
+# It returns an array `(N, H, W)`: for each image and each pixel, the largest absolute value,
+# over the C channels, of the gradient of the score of class `class_index`. The `model` ends
+# in a `Dense` layer, with a softmax or without one. Your function must not change the model.
+#
+# Think first: how do you get the score when the model's output is a probability? The test
+# cell checks your map against a `tf.GradientTape` computation.
+#
+# <details><summary>Hint 1 (try first): the score</summary>
+#
+# `last = model.layers[-1]` holds `last.kernel` and `last.bias`. `keras.Model(model.inputs,
+# last.input)` is a model that stops just before that layer.
+# </details>
+#
+# <details><summary>Hint 2: the gradient</summary>
+#
+# Turn `x` into a tensor, call `tape.watch(x)` inside `with tf.GradientTape() as tape:`,
+# compute the scores of the whole batch there, and call `tape.gradient` on the column you
+# need. Each image's score depends only on that image, so one gradient call gives every map.
+# </details>
+
+# %% solution id=saliency_map
+def saliency_map(model, x, class_index):
+    """Saliency maps of the class score for a batch of images.
+
+    Args:
+        model: a Keras model whose last layer is Dense (with or without a softmax).
+        x: images (N, H, W, C).
+        class_index: the class whose score is explained.
+    Returns:
+        (N, H, W) array: the largest absolute gradient over the channels.
+    """
+    ### BEGIN SOLUTION
+    last = model.layers[-1]
+    features = keras.Model(model.inputs, last.input)
+    x = tf.convert_to_tensor(np.asarray(x, dtype=np.float32))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        scores = tf.matmul(features(x, training=False), last.kernel) + last.bias
+        score = scores[:, class_index]
+    grad = tape.gradient(score, x)
+    return np.abs(grad.numpy()).max(axis=-1)
+    ### END SOLUTION
+
+# %% test id=test_saliency_map points=3
+"""saliency_map: (N, H, W), the gradient of the score (not of the probability), its absolute
+value, the maximum over the channels, the class asked for."""
+# A model with one Dense layer: the score of class c is x.ravel() @ W[:, c] + b[c], so its
+# gradient is column c of W, the same for every image.
+lin = keras.Sequential([keras.Input((6, 5, 2)), layers.Flatten(), layers.Dense(3, activation="softmax")])
+W_lin = np.random.default_rng(12).normal(0.0, 1.0, size=(60, 3)).astype(np.float32)
+lin.layers[-1].set_weights([W_lin, np.array([4.0, 0.0, -1.0], dtype=np.float32)])
+x_lin = np.random.default_rng(13).random((4, 6, 5, 2), dtype=np.float32)
+for c in (2, 0):
+    got = check_shape(
+        saliency_map(lin, x_lin, c), (4, 6, 5), f"saliency_map(model, x, {c}) for 4 images of 6 x 5 x 2",
+        hint="one map per image, one number per pixel: reduce over the channel axis (the last one).",
+    )
+    check_close(
+        got,
+        np.broadcast_to(np.abs(W_lin[:, c]).reshape(6, 5, 2).max(axis=-1), (4, 6, 5)),
+        f"the saliency of class {c} for a model whose score is x.ravel() @ W[:, {c}] + b[{c}]",
+        rtol=1e-4, atol=1e-6,
+        hint="the gradient of the score before the softmax (the last Dense layer's kernel times its "
+        "input, plus its bias), not of the probability; then its absolute value; then the maximum "
+        "over the channels, not the mean.",
+    )
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_lung
+from dlcourse.testkit.lung import small_cnn
+
+for shape, classes, c, seed, softmax, functional in [
+    ((12, 12, 3), 3, 1, 21, True, False),
+    ((12, 12, 3), 3, 0, 22, True, True),
+    ((10, 14, 2), 2, 1, 23, False, False),
+    ((16, 16, 3), 4, 3, 24, True, True),
+]:
+    net = small_cnn(shape, classes, seed=seed, softmax=softmax, functional=functional)
+    x_s = np.random.default_rng(seed).random((5, *shape), dtype=np.float32)
+    what = (f"saliency_map of class {c} for 5 images {shape} and a small "
+            f"{'functional' if functional else 'Sequential'} CNN {'with' if softmax else 'without'} a softmax")
+    got = check_shape(saliency_map(net, x_s, c), (5, *shape[:2]), what,
+                      hint="one (H, W) map per image: the maximum over the channel axis.")
+    check_close(
+        np.asarray(got, dtype=np.float64),
+        ref_lung.saliency_map(net, x_s, c),
+        what,
+        rtol=2e-3, atol=1e-5,
+        hint="the absolute gradient of the score of class_index (before the softmax) with respect "
+        "to the images, the maximum over the channels.",
+    )
+### END HIDDEN TESTS
+passed("saliency_map")
+
+# %% [markdown] id=error-analysis-intro
+# ### Error analysis: the most confident mistakes
+#
+# The confusion matrix in Section 5 counts the errors on validation data. The figure below
+# shows the ones the model was most sure about. The top row shows each patch, its true label
+# and the model's probability of its predicted class. The bottom row shows the saliency map
+# of the predicted class: bright pixels changed that score most.
+
+# %% id=error-analysis
+conf_val = probs_val.max(axis=1)
+wrong = np.flatnonzero(y_pred_val != y_val)
+worst = wrong[np.argsort(-conf_val[wrong])][:6]  # the most confident mistakes first
+if len(worst):
+    fig, axes = plt.subplots(2, len(worst), figsize=(2.3 * len(worst), 5), squeeze=False)
+    for col, i in enumerate(worst):
+        sal = saliency_map(lung_cnn, X_val[i : i + 1], int(y_pred_val[i]))[0]
+        axes[0, col].imshow(X_val[i])
+        axes[0, col].set_title(f"true {'pos' if y_val[i] else 'neg'}, "
+                               f"p({'pos' if y_pred_val[i] else 'neg'})={conf_val[i]:.2f}", fontsize=8)
+        axes[1, col].imshow(sal, cmap="inferno")
+        axes[1, col].set_title("saliency of the predicted class", fontsize=8)
+        for ax in axes[:, col]:
+            ax.axis("off")
+    fig.suptitle(f"The {len(worst)} most confident mistakes of {len(y_val)} validation images")
+    plt.show()
+else:
+    print("no mistake on the validation images")
+
+# For comparison: the three positive patches the model is surest about, and their maps.
+sure = np.flatnonzero((y_val == 1) & (y_pred_val == 1))
+sure = sure[np.argsort(-probs_val[sure, 1])][:3]
+if len(sure):
+    fig, axes = plt.subplots(1, 2 * len(sure), figsize=(2.3 * 2 * len(sure), 2.6), squeeze=False)
+    for k, i in enumerate(sure):
+        axes[0, 2 * k].imshow(X_val[i])
+        axes[0, 2 * k].set_title(f"pos, p(pos)={probs_val[i, 1]:.2f}", fontsize=8)
+        axes[0, 2 * k + 1].imshow(saliency_map(lung_cnn, X_val[i : i + 1], 1)[0], cmap="inferno")
+        axes[0, 2 * k + 1].set_title("its saliency", fontsize=8)
+    for ax in axes[0]:
+        ax.axis("off")
+    plt.show()
+
+# %% written id=w_saliency points=2
+# **Written question (2 points).** Explain the figures above. What does the model look at
+# when it calls a patch "Cancer", and what misleads it in its most confident mistakes? Name
+# one image structure and point to where its saliency is bright. Then say what this means
+# for trusting the model on real scans.
+#
+# === BEGIN MARK SCHEME ===
+# **Model answer.** The maps are bright in the middle of the patch and dark near its edges.
+# On the positives the model is surest about, the bright area covers the large, round nodule
+# in the centre and its edge. Vessels elsewhere in the patch stay dark. In the reference run
+# the most confident mistakes were all missed nodules: true "pos" patches called "No Cancer"
+# with a probability near 1. Their nodules are small dots, hardly larger than a vessel seen
+# end-on. The map is bright on that central dot, so the model looked at the right place, but
+# it read "small round dot" as a vessel. So the model relies on the size and brightness of a
+# central blob. Small nodules are its blind spot, which matters most for early cancer. It
+# may also depend on nodules being centred, as the patches were cut. On real scans one would
+# want more small nodules in training, neighbouring slices, and patches that are not
+# centred. A saliency map shows what the score is sensitive to; it is not a full reason.
+#
+# **Rubric.** 2 points: names what the bright regions cover (the central nodule or blob, not
+# the vessels at the edge) in both right and wrong cases, says what the mistakes have in
+# common (small nodules missed, or dots that look like vessels), and draws one consequence
+# (small nodules are a blind spot, centring, more data or context, or that saliency is not a
+# full explanation). 1 point: describes where the maps are bright but draws no consequence,
+# or reasons only from the idea of saliency without the figures. 0 points: says the model
+# looks at "the cancer" or "the whole image" with no link to the figures, or reads the map as
+# a probability.
+# === END MARK SCHEME ===
+
 # %% [markdown] id=markdown-16
-# ## 6 · Predicting one image, with a confidence rule
+# ## 7 · Predicting one image, with a confidence rule
 #
-# A screening tool should say when it is unsure. The lectures' rule: take the largest class
-# probability as the **confidence**; if it is at least 95%, report the class ("Cancer" for
-# class 1, "No Cancer" for class 0), otherwise report **"Not detected"**.
+# A screening tool should say when it is unsure. The lectures' rule takes the largest class
+# probability as the **confidence**. If it is at least 95%, the tool reports the class:
+# "Cancer" for class 1, "No Cancer" for class 0. Otherwise it reports **"Not detected"**.
 #
-# ### Exercise 6.1 · `predict_with_confidence`
-# `image` is one preprocessed image `(40, 40, 3)` in [0, 1]: add the batch axis before
-# predicting; the predicted class is the `argmax` of the probabilities.
+# ### Exercise 7.1 · `predict_with_confidence` (Warm-up (transcription))
+# The rule above is the whole specification. `image` is one preprocessed image `(40, 40, 3)`
+# in [0, 1]. Add the batch axis before predicting; the predicted class is the `argmax` of the
+# probabilities.
 
 # %% solution id=predict_with_confidence
 def predict_with_confidence(model, image, threshold=0.95):
@@ -906,9 +1103,9 @@ def show_prediction(ax, image, label, confidence):
 
 fig, axes = plt.subplots(1, 6, figsize=(15, 3))
 for ax, i in zip(axes, range(6), strict=True):
-    label, confidence = predict_with_confidence(reloaded, X_test[i])
-    show_prediction(ax, X_test[i], label, confidence)
-    ax.set_title(f"file label: {'pos' if y_test[i] else 'neg'}", fontsize=9)
+    label, confidence = predict_with_confidence(reloaded, X_val[i])
+    show_prediction(ax, X_val[i], label, confidence)
+    ax.set_title(f"file label: {'pos' if y_val[i] else 'neg'}", fontsize=9)
 plt.show()
 
 # %% [markdown] id=markdown-18
@@ -923,11 +1120,11 @@ plt.show()
 # - the **recall on the decided cases**: of the decided cases that really are cancer, the
 #   share it calls "Cancer".
 #
-# Raising the threshold lowers the coverage, and usually raises the accuracy on what is left.
-# How much, and whether 95% is a good place to stand, is measured, not assumed: on the
-# **validation** data, since choosing a threshold is a model choice.
+# How these numbers move with the threshold, and whether 95% is a good place to stand, is
+# measured, not assumed. It is measured on the **validation** data, since choosing a
+# threshold is a model choice.
 #
-# ### Exercise 6.2 · `selective_metrics`
+# ### Exercise 7.2 · `selective_metrics`
 # `probs` holds one row of class probabilities per case, `(N, 2)`, `y_true` the true labels.
 # A case is decided when its confidence (its largest probability) is **at least** the
 # threshold, as in `predict_with_confidence`; its prediction is the `argmax`. Return
@@ -1076,15 +1273,15 @@ for t in (0.5, 0.8, 0.9, 0.95, 0.99):
 
 # %% [markdown] id=markdown-21
 # **A confidence is not a probability of being right.** Softmax turns scores into numbers
-# that sum to 1, but nothing in training makes "0.97" mean "right 97% of the time": networks
+# that sum to 1. But nothing in training makes "0.97" mean "right 97% of the time". Networks
 # trained with cross-entropy are usually **over-confident**, and a confident network can be
-# wrong (look at the confidences of the mistakes in Section 5). The cell below compares, for
-# the validation cases decided at 0.95, their average confidence with how often they are
-# right. Confidences become honest only after **calibration** on validation data, for example
+# wrong: Section 6 showed its most confident mistakes. The cell below takes the validation
+# cases decided at 0.95. It compares their average confidence with how often they are right.
+# Confidences become honest only after **calibration** on validation data. One method is
 # **temperature scaling**: divide the logits by one number $T$, chosen to minimise the
-# validation cross-entropy; no prediction changes, only the confidences. So the 95% rule is
-# a choice of where to stand on the curves above, to be made on validation data for the
-# coverage and the recall a clinic needs, not a guarantee of 95% right answers.
+# validation cross-entropy. No prediction changes, only the confidences. So the 95% rule is a
+# choice of where to stand on the curves above. Make it on validation data, for the coverage
+# and the recall a clinic needs. It is not a promise of 95% right answers.
 
 # %% id=code-12
 decided_v = probs_val.max(axis=1) >= 0.95
@@ -1097,15 +1294,15 @@ else:
     print("no validation case reaches a confidence of 0.95 (a short smoke run)")
 
 # %% [markdown] id=markdown-22
-# ### Question 6.3 · Raising the threshold
-# A hospital raises the threshold from 0.95 to 0.99. What happens?
+# ### Question 7.3 · Raising the threshold
+# On 1,000 validation patches, at the threshold 0.95, the model decides 820 of them and is
+# right on 97% of those. The hospital wants to try 0.99 and runs the same sweep. Which result
+# can the sweep show for 0.99?
 #
-# - **a** The network becomes more accurate on every image, because it has to be surer.
-# - **b** The model decides more cases, because it is held to a higher standard.
-# - **c** The model decides fewer cases (the coverage falls), and is usually right more often
-#   on those it decides; more cases go to a doctor.
-# - **d** Nothing that matters: a softmax output of 0.95 already means the model is right
-#   95% of the time.
+# - **a** 900 decided, 98% of them right
+# - **b** 1,000 decided, 97% of them right
+# - **c** 650 decided, 99% of them right
+# - **d** 820 decided, 99% of them right
 #
 # Set `q_threshold` to one letter.
 
@@ -1116,7 +1313,7 @@ q_threshold = "c"
 ### END SOLUTION
 
 # %% test id=test_q_threshold points=1
-"""q_threshold: what moving the confidence threshold trades."""
+"""q_threshold: which sweep result is possible when the threshold rises."""
 check_choice(q_threshold, ["a", "b", "c", "d"], "q_threshold")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_lung
@@ -1126,7 +1323,7 @@ check_answer(q_threshold, ref_lung.QUESTIONS["q_threshold"], "q_threshold")
 passed("q_threshold")
 
 # %% [markdown] id=markdown-23
-# ## 7 · Debugging the original course code
+# ## 8 · Debugging the original course code
 #
 # Below is the original project's training and evaluation code, written for Keras 2.3 and
 # TensorFlow 2.2, gathered into one function that builds its model with `build_lung_cnn`
@@ -1185,11 +1382,11 @@ def run_and_report(func, *args, **kwargs):
     return result
 
 
-small = (X_train[:160], y_train[:160], X_test[:80], y_test[:80])
+small = (X_fit[:160], y_fit[:160], X_val[:80], y_val[:80])  # validation data plays the test part
 run_and_report(original_project, *small, epochs=1)
 
 # %% [markdown] id=markdown-25
-# ### Exercise 7.1 · `run_original_project`
+# ### Exercise 8.1 · `run_original_project`
 # Copy the body of `original_project` into the cell below, under the name
 # `run_original_project`, and run the cell after it, which runs your version on the same small
 # data. Read the first error, fix that one thing, run both cells again, and go on until it runs.
@@ -1226,8 +1423,7 @@ run_and_report(original_project, *small, epochs=1)
 #
 # The `support` column of a classification report counts the **true** labels of each class.
 # If it does not match the counts printed under it, read `help(classification_report)`: the
-# true labels come first, `classification_report(y_true, y_pred)`. Swapped, precision and
-# recall trade places.
+# true labels come first, `classification_report(y_true, y_pred)`.
 # </details>
 
 # %% solution id=run_original_project
@@ -1266,11 +1462,11 @@ if result_small is not None:
 
 # %% [markdown] id=markdown-26
 # **Expected output:** no error, and a report whose `support` column equals the true counts
-# printed under it. Then the full run, on all the images:
+# printed under it. Then the full run, with the validation images in the place of the test images:
 
 # %% id=code-16
 acc_orig, report_orig, _ = run_original_project(
-    X_train, y_train, X_test, y_test, epochs=max(1, NUM_EPOCHS // 5)
+    X_fit, y_fit, X_val, y_val, epochs=max(1, NUM_EPOCHS // 5)
 )
 print(f"accuracy of the fixed original code: {acc_orig:.3f}")
 print(report_orig)
@@ -1283,7 +1479,7 @@ imgs_o, y_o = make_lung_images(40, seed=9, size=40)
 X_o = imgs_o.astype(np.float32) / 255.0
 keep = np.r_[np.flatnonzero(y_o == 1)[:30], np.flatnonzero(y_o == 0)[:40]]  # 30 pos, 40 neg
 X_o, y_o = X_o[keep], y_o[keep]
-Xa_o, Xb_o, ya_o, yb_o = train_test_split(X_o, y_o, test_size=0.3, random_state=0, stratify=y_o)
+Xa_o, Xb_o, ya_o, yb_o = train_test_split(X_o, y_o, test_size=0.3, random_state=0)
 keras.utils.set_random_seed(0)
 result = run_original_project(Xa_o, ya_o, Xb_o, yb_o, epochs=1, batch_size=16)
 check(isinstance(result, tuple) and len(result) == 3, "return (accuracy, report, y_pred).")
@@ -1338,7 +1534,7 @@ for r, want in zip(rows, ref_rows, strict=False):
 passed("run_original_project")
 
 # %% [markdown] id=markdown-27
-# ### Question 7.2 · The lectures' report
+# ### Question 8.2 · The lectures' report
 # The lectures printed the report with the arguments swapped, `classification_report(predY,
 # y_teste)`, and read for the cancer class (1.0): precision 0.89, recall 0.98, and an accuracy
 # of 0.94. What were the model's real precision and recall for the cancer class?
@@ -1367,30 +1563,32 @@ check_answer(q_swapped_report, ref_lung.QUESTIONS["q_swapped_report"], "q_swappe
 passed("q_swapped_report")
 
 # %% [markdown] id=markdown-28
-# So the lectures' model found 89% of the nodules, not 98%.
+# ## 9 · Your turn: improve the model (bonus)
 #
-# ## 8 · Your turn: improve the model (bonus)
+# The held-out test trains the lectures' CNN for 8 epochs on 1,200 patches. Over 9 training
+# runs it scored between 0.924 and 0.941 on the hidden held-out set, with a mean of 0.935.
+# Can you do better with the **same budget**? Write `build_improved_lung_model`, with any
+# architecture you like. Your `train_lung_cnn` trains it exactly as the held-out test trains
+# `build_lung_cnn`: 1,200 new patches, 8 epochs, batch 32. Choose it on your validation split
+# (`X_fit`, `X_val` above), never on the test split. Keep it under 3,000,000 parameters,
+# because it is trained on a CPU when graded.
 #
-# The lectures' CNN scores about 0.94 on the hidden held-out set after 8 epochs on 1,200
-# patches. Can you do better with the **same budget**? Write `build_improved_lung_model`:
-# any architecture you like (more, smaller filters; dropout; another pooling; fewer dense
-# units...), trained by **your** `train_lung_cnn` exactly as the held-out test trains
-# `build_lung_cnn` (1,200 new patches, 8 epochs, batch 32). Choose it on your validation
-# split (`X_fit`, `X_val` above), never on the test set. Keep it under 3,000,000 parameters
-# (it is trained on a CPU when graded).
+# The bonus test passes at **0.945** held-out accuracy or more. That is above every run of the
+# lectures' CNN that we measured, so resubmitting it does not earn the bonus. It can be reached:
+# a model of about 310,000 parameters scored between 0.953 and 0.964 over 5 seeds, in the same
+# budget. It is not certain: one more run of that model scored 0.933. Whatever you score, the grader records it. Your instructor's class report ranks the
+# class on a **leaderboard**, under pseudonyms.
 #
-# The bonus test passes at **0.92** held-out accuracy or more, and whatever you score, the grader
-# records it: your instructor's class report ranks the class on a **leaderboard**, under
-# pseudonyms. Why so low a bar, when the lectures' model scores about 0.94? Because one training
-# is one draw: the same network, trained twice on the same data, scores anywhere from about 0.93
-# to 0.955 here (random augmentation, parallel threads). A difference of one point between two
-# single runs is noise; before you believe your model is better, train each candidate a few times.
+# One training is one draw. The same network, trained again with another seed, can move by
+# two points here. A difference of one point between two single runs is noise. Before you
+# believe that your model is better, train each candidate a few times and compare the means.
 #
-# <details><summary>Ideas</summary>
+# <details><summary>Ideas (try your own first)</summary>
 #
-# Two 3x3 convolutions see as far as one 5x5 with fewer weights; dropout before the dense
-# layer fights over-fitting on 1,200 images; `Dense(500)` holds 99% of the lectures' weights
-# and is not where the accuracy comes from. Compare two or three candidates on `X_val`.
+# Two 3 x 3 convolutions see as far as one 5 x 5, with fewer weights. Dropout before the
+# dense layer reduces over-fitting on 1,200 images. The first `Dense` layer holds 99% of the
+# lectures' weights, and the accuracy does not come from it. Compare two or three candidates
+# on `X_val`, each over a few seeds.
 # </details>
 
 # %% solution id=build_improved_lung_model
@@ -1402,16 +1600,22 @@ def build_improved_lung_model(width=40, height=40, depth=3, classes=2):
         of softmax probabilities (train_lung_cnn compiles and fits it).
     """
     ### BEGIN SOLUTION
-    # Two 3x3 convolutions per stage (a 5x5 view, fewer weights), narrow ones: on 40 x 40 patches
-    # 16 and 32 filters score as well as twice as many, and train in half the time.
+    # Two 3x3 convolutions per stage (a 5x5 view, fewer weights), a third stage that shrinks the
+    # maps to 5 x 5 before Flatten (so the Dense layer is small), and dropout after each stage:
+    # 307,682 parameters. Over 5 seeds it scored 0.953-0.964 on the held-out set in the test's
+    # budget (one run in the fixture harness 0.933), where the lectures' CNN scored 0.924-0.941.
     return keras.Sequential(
         [
             keras.Input((height, width, depth)),
-            layers.Conv2D(16, (3, 3), padding="same", activation="relu"),
-            layers.Conv2D(16, (3, 3), padding="same", activation="relu"),
+            layers.Conv2D(32, (3, 3), padding="same", activation="relu"),
+            layers.Conv2D(32, (3, 3), padding="same", activation="relu"),
             layers.MaxPooling2D((2, 2)),
-            layers.Conv2D(32, (3, 3), padding="same", activation="relu"),
-            layers.Conv2D(32, (3, 3), padding="same", activation="relu"),
+            layers.Dropout(0.2),
+            layers.Conv2D(64, (3, 3), padding="same", activation="relu"),
+            layers.Conv2D(64, (3, 3), padding="same", activation="relu"),
+            layers.MaxPooling2D((2, 2)),
+            layers.Dropout(0.2),
+            layers.Conv2D(64, (3, 3), padding="same", activation="relu"),
             layers.MaxPooling2D((2, 2)),
             layers.Flatten(),
             layers.Dropout(0.5),
@@ -1423,14 +1627,41 @@ def build_improved_lung_model(width=40, height=40, depth=3, classes=2):
     ### END SOLUTION
 
 # %% id=compare-improved
-# Compare your model with the lectures' on the validation split (same budget: 8 epochs).
+# Compare your model with the lectures' on the validation split, in the same budget (8 epochs),
+# over 3 training seeds: one run is one draw.
 SMOKE_BONUS_EPOCHS = 1 if SMOKE else 8
+BONUS_SEEDS = (0,) if SMOKE else (0, 1, 2)
 for name, build in (("lectures' CNN", build_lung_cnn), ("your model", build_improved_lung_model)):
-    seed_everything(0)
-    candidate = build()
-    train_lung_cnn(candidate, X_fit, y_fit, epochs=SMOKE_BONUS_EPOCHS)
-    val_acc = float(np.mean(candidate.predict(X_val, verbose=0).argmax(axis=1) == y_val))
-    print(f"{name:14s} {candidate.count_params():>9,} parameters   validation accuracy {val_acc:.3f}")
+    accs = []
+    for seed in BONUS_SEEDS:
+        seed_everything(seed)
+        candidate = build()
+        train_lung_cnn(candidate, X_fit, y_fit, epochs=SMOKE_BONUS_EPOCHS)
+        accs.append(float(np.mean(candidate.predict(X_val, verbose=0).argmax(axis=1) == y_val)))
+    print(f"{name:14s} {candidate.count_params():>9,} parameters   validation accuracy "
+          f"{np.mean(accs):.3f} (runs: {', '.join(f'{a:.3f}' for a in accs)})")
+
+# %% written id=w_bonus_seeds points=2
+# **Written question (2 points).** Use the numbers printed above. Is your model better than
+# the lectures' CNN on validation data? Compare the difference of the two means with how much
+# each model's runs differ from one another. Then say what one run of each would have told
+# you.
+#
+# === BEGIN MARK SCHEME ===
+# **Model answer.** An example (the numbers vary): the lectures' CNN 0.93, 0.94 and 0.95
+# (mean 0.94), a model with small 3 x 3 convolutions and dropout 0.95, 0.95 and 0.96 (mean
+# 0.953). The difference of the means (about 0.013) is larger than the spread of either
+# model's runs (about 0.01), and every run of the new model beats most runs of the old one.
+# So the new model is probably better, but only by about one point. One run of each could have shown a
+# difference of up to two points in either direction. With about 200 validation images, one
+# image is half a point, so small differences are noise. The honest answer is "better if the
+# gap stays larger than the spread"; otherwise "not shown".
+#
+# **Rubric.** 2 points: quotes the printed numbers, compares the gap of the means with the
+# spread of the runs, and concludes accordingly (better, or not shown); says that one run each
+# could mislead. 1 point: compares only the means, or only says "runs vary" without the
+# numbers. 0 points: declares a winner from a single run or from the parameter count.
+# === END MARK SCHEME ===
 
 # %% test id=test_build_improved_lung_model points=1
 """build_improved_lung_model: a softmax over `classes`, the input size it is given, under 3,000,000
@@ -1457,12 +1688,12 @@ passed("build_improved_lung_model")
 
 # %% test id=test_build_improved_lung_model_bonus points=2 tags=slow
 """build_improved_lung_model (bonus): trained by your train_lung_cnn like the held-out test (1200
-patches, 8 epochs), it scores >= 0.92 on the hidden held-out set; the score goes on the class
+patches, 8 epochs), it scores >= 0.945 on the hidden held-out set; the score goes on the class
 leaderboard (takes about a minute)."""
 check(callable(build_improved_lung_model) and callable(train_lung_cnn),
       "build_improved_lung_model and train_lung_cnn must be defined.")
 print("When graded, this test trains build_improved_lung_model() with train_lung_cnn on 1200 new patches "
-      "for 8 epochs and scores it on images you never see (>= 0.92 for the bonus).")
+      "for 8 epochs and scores it on images you never see (>= 0.945 for the bonus).")
 ### BEGIN HIDDEN TESTS
 from dlcourse.grader.heldout import submit_model
 from dlcourse.testkit.lung import lung_patches
@@ -1476,20 +1707,84 @@ submit_model(model_b, "lung_bonus")
 ### END HIDDEN TESTS
 passed("build_improved_lung_model_bonus")
 
+# %% [markdown] id=test-once-intro
+# ## 10 · The test split, once
+#
+# A clinic states what it needs before it sees any result. Here the need is: **find at least
+# 95% of the nodules**, a recall of cancer of at least 0.95. The model calls a patch "Cancer"
+# when its probability of "pos" is at least a threshold $t$. A lower $t$ finds more nodules
+# and raises more false alarms.
+#
+# The cell below chooses $t$ on the validation images: the largest $t$ whose validation recall
+# reaches 0.95. Nothing else is tuned after that. The cell after the written question then
+# scores the test split, once, with that $t$. **Expected:** a threshold well below 0.5 (from
+# 0.05 to 0.18 in three full runs of ours). The confident network must lower its bar to find
+# 95% of the nodules, and its precision falls.
+
+# %% id=choose-threshold
+TARGET_RECALL = 0.95
+p_pos_val = probs_val[:, 1]
+candidates = np.unique(p_pos_val[y_val == 1])  # the thresholds where the validation recall changes
+recall_at = np.array([np.mean(p_pos_val[y_val == 1] >= t) for t in candidates])
+t_chosen = float(candidates[recall_at >= TARGET_RECALL].max())
+called_val = p_pos_val >= t_chosen
+print(f"threshold chosen on {len(y_val)} validation images: t = {t_chosen:.4f}")
+print(f"validation: recall of cancer {np.mean(called_val[y_val == 1]):.3f}, "
+      f"precision {np.mean(y_val[called_val] == 1):.3f}, accuracy {np.mean(called_val == y_val):.3f}")
+
+# %% written id=w_test_once points=2
+# **Written question (2 points).** Predict, then check. Before you run the next cell, write
+# down your prediction: will the recall of cancer on the test split be above 0.95, about
+# 0.95, or below it? Give a reason. Then run the cell, and explain what you see. Why must
+# $t$ not be chosen again on the test split, even if the test recall misses the target?
+#
+# === BEGIN MARK SCHEME ===
+# **Model answer.** The threshold was chosen as the largest one that just reaches 0.95 on
+# validation. So it sits at the edge: on new images the recall is about as likely to fall
+# below 0.95 as to stay above it. With about 100 validation nodules, one nodule is one point
+# of recall, so a test recall a few points off the target is normal noise. The choice was also
+# made to fit the validation set, so the validation recall is slightly optimistic. If we now
+# moved $t$ on the test split, the test numbers would describe a choice made on them. They
+# would no longer estimate how the tool does on new patients, and no untouched data would be
+# left to check it. To meet the need with a margin, aim higher on validation (for example
+# 0.97), or use a larger validation set. In three full runs of the course's reference (seeds
+# 0, 1, 2; validation recall 0.952 each) the test recall was 0.966, 0.960 and 0.943: twice
+# above the target and once below it.
+#
+# **Rubric.** 2 points: a prediction with a reason, an explanation based on noise or on the
+# threshold sitting at the edge of the validation target, and the point that tuning on the
+# test split makes its score optimistic (no unbiased estimate is left). 1 point: only one of
+# the two parts, or a prediction without a reason. 0 points: expects the test recall to equal
+# 0.95 because "the threshold guarantees it", or suggests re-choosing $t$ on test.
+# === END MARK SCHEME ===
+
+# %% id=score-test-once
+# The only use of the test split in this notebook.
+probs_test = lung_cnn.predict(X_test, verbose=0)
+called_test = probs_test[:, 1] >= t_chosen
+print(f"test split ({len(y_test)} images), threshold {t_chosen:.4f} from validation:")
+print(f"recall of cancer {np.mean(called_test[y_test == 1]):.3f} (target {TARGET_RECALL}), "
+      f"precision {np.mean(y_test[called_test] == 1):.3f}, accuracy {np.mean(called_test == y_test):.3f}")
+print(classification_report(y_test, called_test.astype(int), target_names=["neg (0)", "pos (1)"], zero_division=0))
+ConfusionMatrixDisplay(confusion_matrix(y_test, called_test.astype(int)), display_labels=["No Cancer", "Cancer"]).plot()
+plt.title(f"Test split, scored once (t = {t_chosen:.3f})")
+plt.show()
+
 # %% [markdown] id=remember
 # ## What you should remember
-# - A data set of images can be labelled by its file names; read only the part of the name
-#   that holds the label (`pos`/`neg` just before the extension), and read images as RGB
-#   scaled to [0, 1].
-# - Split with `stratify=y` so both parts keep the class proportions; fix the seed.
-# - The lectures' CNN has 2,528,072 parameters, 99% of them in `Dense(500)`; `"same"` padding
-#   keeps the image size through the convolutions.
+# - A data set of images can be labelled by its file names. Read only the part of the name
+#   that holds the label (`pos`/`neg` just before the extension). Read images as RGB, scaled
+#   to [0, 1].
+# - Split so that both parts keep the class proportions, and fix the seed.
+# - The lectures' CNN has 2,528,072 parameters, 99% of them in the first `Dense` layer.
+#   `"same"` padding keeps the image size through the convolutions.
 # - Augmentation (random flips and rotations as Keras preprocessing layers) lets a big
 #   network learn from few images; the model is judged on images it has never seen.
 # - Report precision, recall and the confusion matrix, not only the accuracy, and give the
 #   true labels first.
 # - Accuracy alone misleads on unbalanced data: answering "No Cancer" always can beat a real
 #   model. For screening, watch the recall of the cancer class.
+# - Swapping `y_true` and `y_pred` in a report swaps precision and recall.
 # - A screening model should be allowed to say "Not detected" when its confidence is below a
 #   threshold (here 95%). The threshold trades coverage for accuracy and recall: choose it on
 #   validation data. A softmax confidence is not calibrated: 0.95 does not mean right 95% of
@@ -1497,8 +1792,14 @@ passed("build_improved_lung_model_bonus")
 # - Old code is debugged from its errors, one at a time, and then from its outputs: a report
 #   that runs can still be wrong. In Keras 3, `lr=` is `learning_rate=`, `decay` is a schedule,
 #   `predict_classes` is `argmax(predict(...))`, and models are saved as `.keras` files.
+# - A saliency map is the absolute gradient of a class *score* (before the softmax) with
+#   respect to the input. It shows which pixels the score is sensitive to, not a full reason.
+# - Look at the most confident mistakes: they show what fools the model.
+# - Make every choice on validation data (the threshold, the model), and score the test split
+#   once, at the end. A threshold chosen at the edge of a target can miss it on new data.
 # - A better model is chosen on validation data with the same training budget, then scored
-#   once on data nobody tuned on (here the grader's held-out set).
+#   once on data nobody tuned on (here the grader's held-out set). One training run is one
+#   draw: compare models over several seeds.
 # - This data is synthetic: a model for real patients needs real, expert-labelled data.
 
 # %% id=code-17
