@@ -1485,6 +1485,7 @@ passed("dropout_backward")
 # prediction, and say what running statistics change.
 #
 # === BEGIN MARK SCHEME ===
+#
 # **Model answer.** With a batch of one image, the batch mean of each feature is the image's
 # own value and the batch variance is 0. So every normalised value is $(x - x)/\sqrt{0 + \epsilon} = 0$,
 # and the layer outputs `beta` whatever the image. Everything after the layer then sees the same
@@ -1498,6 +1499,7 @@ passed("dropout_backward")
 # make the output depend on the image alone. 1 point: says the prediction is wrong or constant
 # without the reason, or gives the reason but not the role of the running statistics. 0 points:
 # says nothing changes, or that batch norm "divides by zero" and crashes (eps prevents it).
+#
 # === END MARK SCHEME ===
 
 # %% id=code-bn-one-image
@@ -1763,6 +1765,7 @@ print(f"   with batch norm, the same models with batch statistics (training mode
 # would fix it.
 #
 # === BEGIN MARK SCHEME ===
+#
 # **Model answer.** With batch norm the training loss falls much faster at the same η. But
 # the validation accuracy in eval mode is low and noisy (about 0.55 against 0.92 without batch
 # norm in the published run), while the same models with batch statistics reach about 0.96
@@ -1779,6 +1782,7 @@ print(f"   with batch norm, the same models with batch statistics (training mode
 # not); one sensible fix. 1 point: reads the figure correctly but blames overfitting or
 # "batch norm hurts", or names the running statistics without reading the figure. 0 points:
 # says batch norm simply does not work, or that the two curves show the same thing.
+#
 # === END MARK SCHEME ===
 
 # %% [markdown] id=markdown-resnet
@@ -2038,6 +2042,7 @@ for name, rows in depth_results.items():
 # a deep network easier to train.
 #
 # === BEGIN MARK SCHEME ===
+#
 # **Model answer.** In the published run (20 layers, 3 seeds, 3 epochs on 2,000 digits) the
 # residual network reaches a lower training loss (0.17 against 0.26 on average; every residual
 # seed is below every plain seed) and a higher validation accuracy (0.90 ± 0.04 against
@@ -2055,6 +2060,7 @@ for name, rows in depth_results.items():
 # without the gradient argument, or the argument without reading the figure or the seed spread.
 # 0 points: says the shortcut prevents overfitting, or that the residual network wins because it
 # has more parameters (the counts are almost equal).
+#
 # === END MARK SCHEME ===
 
 # %% [markdown] id=markdown-transfer

@@ -346,6 +346,7 @@ plt.show()
 # in order to draw sharp new images from random numbers. Three to five sentences.
 #
 # === BEGIN MARK SCHEME ===
+#
 # **Model answer.** The random codes give blurry blends of several kinds of clothes, not sharp
 # new items. The autoencoder was trained only to rebuild real images from their own codes. Its
 # loss, the mean squared error, is smallest for the average of the images that could fit a code.
@@ -361,6 +362,7 @@ plt.show()
 # noise (a discriminator, an adversarial loss). 1 point: a correct description with only one of
 # the two parts of the explanation. 0 points: says the images are new clothes, or blames too few
 # epochs or a too small code only.
+#
 # === END MARK SCHEME ===
 
 # %% [markdown] id=markdown-2
@@ -780,6 +782,7 @@ plt.show()
 # the other one.
 #
 # === BEGIN MARK SCHEME ===
+#
 # **Model answer.** Near $D(G(z)) = 0$ the curve of $\log(1 - D(G(z)))$ is flat: the size of
 # its gradient with respect to the logit is $\sigma(s)$, about 0.01. The generator would get
 # almost no signal exactly when its images are bad, so it would learn very slowly or not at all
@@ -794,6 +797,7 @@ plt.show()
 # reason that does not use the figure or the gradient, or a correct reading without the
 # prediction. 0 points: picks $\log(1 - D(G(z)))$, or argues from the loss values instead
 # of the gradients.
+#
 # === END MARK SCHEME ===
 
 # %% [markdown] id=markdown-8
@@ -1215,6 +1219,7 @@ plt.show()
 # samples?
 #
 # === BEGIN MARK SCHEME ===
+#
 # **Model answer.** Each loss is measured against a moving opponent. When the generator
 # improves, the discriminator's task gets harder and its loss rises, and the reverse. So
 # neither loss can fall to 0 while both keep learning. In healthy training both stay in a band
@@ -1226,6 +1231,7 @@ plt.show()
 # changing (a game, not a fixed target), AND predicts D's loss near 0 with G's loss rising and
 # samples that stop improving. 1 point: only one of the two parts is right. 0 points: says the
 # model has not trained long enough, or that the losses should reach 0.
+#
 # === END MARK SCHEME ===
 
 # %% [markdown] id=markdown-q_equilibrium_loss

@@ -946,6 +946,7 @@ if len(sure):
 # for trusting the model on real scans.
 #
 # === BEGIN MARK SCHEME ===
+#
 # **Model answer.** The maps are bright in the middle of the patch and dark near its edges.
 # On the positives the model is surest about, the bright area covers the large, round nodule
 # in the centre and its edge. Vessels elsewhere in the patch stay dark. In the reference run
@@ -966,6 +967,7 @@ if len(sure):
 # or reasons only from the idea of saliency without the figures. 0 points: says the model
 # looks at "the cancer" or "the whole image" with no link to the figures, or reads the map as
 # a probability.
+#
 # === END MARK SCHEME ===
 
 # %% [markdown] id=markdown-16
@@ -1648,6 +1650,7 @@ for name, build in (("lectures' CNN", build_lung_cnn), ("your model", build_impr
 # you.
 #
 # === BEGIN MARK SCHEME ===
+#
 # **Model answer.** An example (the numbers vary): the lectures' CNN 0.93, 0.94 and 0.95
 # (mean 0.94), a model with small 3 x 3 convolutions and dropout 0.95, 0.95 and 0.96 (mean
 # 0.953). The difference of the means (about 0.013) is larger than the spread of either
@@ -1661,6 +1664,7 @@ for name, build in (("lectures' CNN", build_lung_cnn), ("your model", build_impr
 # spread of the runs, and concludes accordingly (better, or not shown); says that one run each
 # could mislead. 1 point: compares only the means, or only says "runs vary" without the
 # numbers. 0 points: declares a winner from a single run or from the parameter count.
+#
 # === END MARK SCHEME ===
 
 # %% test id=test_build_improved_lung_model points=1
@@ -1739,6 +1743,7 @@ print(f"validation: recall of cancer {np.mean(called_val[y_val == 1]):.3f}, "
 # $t$ not be chosen again on the test split, even if the test recall misses the target?
 #
 # === BEGIN MARK SCHEME ===
+#
 # **Model answer.** The threshold was chosen as the largest one that just reaches 0.95 on
 # validation. So it sits at the edge: on new images the recall is about as likely to fall
 # below 0.95 as to stay above it. With about 100 validation nodules, one nodule is one point
@@ -1756,6 +1761,7 @@ print(f"validation: recall of cancer {np.mean(called_val[y_val == 1]):.3f}, "
 # test split makes its score optimistic (no unbiased estimate is left). 1 point: only one of
 # the two parts, or a prediction without a reason. 0 points: expects the test recall to equal
 # 0.95 because "the threshold guarantees it", or suggests re-choosing $t$ on test.
+#
 # === END MARK SCHEME ===
 
 # %% id=score-test-once
