@@ -1338,7 +1338,7 @@ def sample_text(model, seed_text, n, temperature, rng):
 
 # %% test id=test_sample_text points=3
 """sample_text: a string of n vocabulary characters, the same for the same rng; the temperature changes
-the choices; T -> 0 picks the most likely character; T scales the logits."""
+the choices; T -> 0 picks the most likely character; the frequencies follow the rule of section 11."""
 # a stand-in model: whatever it reads, its logits favour "a", then "e", then "o"
 logits_t = np.full(len(VOCAB), -10.0)
 logits_t[[char_to_id["a"], char_to_id["e"], char_to_id["o"]]] = [2.0, 1.0, 0.0]
@@ -1485,9 +1485,10 @@ for name, acc in tag_accuracy.items():
     print(f"{name:20s} validation accuracy {acc:.3f}")
 
 # %% [markdown] id=markdown-bidir-2
-# **Expected** (published size): the one-way LSTM is right on about 96% of the characters; the
-# two-way model on more than 99%. The one-way model's errors are the short words that start
-# longer ones ("a" in "amor", "o" in "olhos"): only the next character settles them.
+# **Expected** (published size): always answering 0 is right on 82% of the characters, the
+# one-way LSTM on about 86%, and the two-way model on 99.6%. Reading left to right, the model
+# cannot know if "cas" ends a word: "casa" and "casamento" start the same way. Only the next
+# character settles it, and the backward LSTM has read it.
 #
 # **Where it cheats: predicting the next character.** Give the language model of section 10 a
 # `Bidirectional` LSTM. At step $t$ the backward LSTM has read character $t + 1$: that is the
@@ -1511,8 +1512,8 @@ print(f"Bidirectional LSTM:        validation perplexity {cheat_ppl:.2f}")
 print("its sample:", repr(sample_text(cheat_lm, "capitu ", 60, 0.8, np.random.default_rng(0))))
 
 # %% [markdown] id=markdown-bidir-3
-# **Expected:** a perplexity close to 1, far "better" than section 10's model, and yet its
-# sample is nonsense. The score is a leak: during training and validation the next character
+# **Expected** (published size): a perplexity of about 1.4, far "better" than section 10's
+# model, and yet its sample is nonsense. The score is a leak: during training and validation the next character
 # was in the input. When the model writes, the next character does not exist yet; the backward
 # LSTM reads nothing useful, and the model falls apart.
 #
