@@ -1445,8 +1445,8 @@ for T in (0.2, 0.8, 1.5):
 # task is to predict what comes later.
 #
 # **Where it helps: where does a word end?** Tag every character of a piece of text with 1 when
-# it is the last letter of a word, else 0. Reading left to right, the model sees "cas" and cannot
-# know whether "casa" or "cas" is the word. A backward LSTM has already read the next character.
+# it is the last letter of a word, else 0. Which characters does a one-way LSTM get wrong, and
+# why would a backward LSTM get them right? Predict, then run the cell.
 
 # %% id=code-bidir-1
 BIDIR_EPOCHS = 1 if SMOKE else 3
@@ -1486,9 +1486,9 @@ for name, acc in tag_accuracy.items():
 
 # %% [markdown] id=markdown-bidir-2
 # **Expected** (published size): always answering 0 is right on 82% of the characters, the
-# one-way LSTM on about 86%, and the two-way model on 99.6%. Reading left to right, the model
-# cannot know if "cas" ends a word: "casa" and "casamento" start the same way. Only the next
-# character settles it, and the backward LSTM has read it.
+# one-way LSTM on about 86%, and the two-way model on 99.6%. Reading left to right, at the
+# last "a" of "casa" the model cannot know whether the word ends there or goes on, as in
+# "casamento". Only the next character settles it, and the backward LSTM has read it.
 #
 # **Where it cheats: predicting the next character.** Give the language model of section 10 a
 # `Bidirectional` LSTM. At step $t$ the backward LSTM has read character $t + 1$: that is the
