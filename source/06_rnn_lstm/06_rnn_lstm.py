@@ -1151,7 +1151,7 @@ print(char_train[:300])
 # (natural logarithm). Its exponential is the **perplexity**. A model that spreads its
 # probability evenly over $k$ characters has perplexity $k$. So the perplexity is "the number of
 # characters the model is still hesitating between". Uniform guessing over the 50 characters
-# gives 50; counting how often each letter appears gives about 20.
+# gives 50; counting how often each character appears in the training text gives about 19.
 #
 # ### Exercise 10.1 · `build_char_lm`
 # Build a model that maps a batch of character ids, shape `(batch, time)`, to one score per
@@ -1489,38 +1489,6 @@ for name, acc in tag_accuracy.items():
 # one-way LSTM on about 86%, and the two-way model on 99.6%. Reading left to right, at the
 # last "a" of "casa" the model cannot know whether the word ends there or goes on, as in
 # "casamento". Only the next character settles it, and the backward LSTM has read it.
-#
-# **Where it cheats: predicting the next character.** Give the language model of section 10 a
-# `Bidirectional` LSTM. At step $t$ the backward LSTM has read character $t + 1$: that is the
-# target itself. Watch the validation perplexity.
-
-# %% id=code-bidir-2
-seed_everything(0)
-cheat_lm = keras.Sequential([
-    keras.Input(shape=(None,), dtype="int32"),
-    keras.layers.Embedding(len(VOCAB), 32),
-    keras.layers.Bidirectional(keras.layers.LSTM(64, return_sequences=True)),
-    keras.layers.Dense(len(VOCAB)),
-])
-cheat_lm.compile(optimizer=keras.optimizers.Adam(1e-2),
-                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-cheat_lm.fit(X_char[:BIDIR_TRAIN_CHARS // CHAR_SEQ_LEN], y_char[:BIDIR_TRAIN_CHARS // CHAR_SEQ_LEN],
-             epochs=BIDIR_EPOCHS, batch_size=64, verbose=0)
-cheat_ppl = np.exp(cheat_lm.evaluate(X_char_val, y_char_val, verbose=0))
-print(f"one-way LSTM (section 10): validation perplexity {char_ppl['val_loss'][-1]:.2f}")
-print(f"Bidirectional LSTM:        validation perplexity {cheat_ppl:.2f}")
-print("its sample:", repr(sample_text(cheat_lm, "capitu ", 60, 0.8, np.random.default_rng(0))))
-
-# %% [markdown] id=markdown-bidir-3
-# **Expected** (published size): a perplexity of about 1.4, far "better" than section 10's
-# model, and yet its sample is nonsense. The score is a leak: during training and validation the next character
-# was in the input. When the model writes, the next character does not exist yet; the backward
-# LSTM reads nothing useful, and the model falls apart.
-#
-# Predicting the next character is **forecasting**, like the sunspots of section 9. A forecast
-# for year $t$ may use only years before $t$. Inside the 12-year window of section 9 a
-# `Bidirectional` layer would be allowed, because the whole window is in the past. Reading
-# the years after $t$ would not.
 
 # %% [markdown] id=markdown-bidir-4
 # ### Question 12.1 · Which model cheats?
@@ -1549,6 +1517,40 @@ from dlcourse.instructor import ref_rnn
 check_answer(q_bidirectional, ref_rnn.QUESTIONS["q_bidirectional"], "q_bidirectional")
 ### END HIDDEN TESTS
 passed("q_bidirectional")
+
+# %% [markdown] id=markdown-bidir-5
+# **Where it cheats: predicting the next character.** Give the language model of section 10 a
+# `Bidirectional` LSTM. At step $t$ the backward LSTM has read character $t + 1$: that is the
+# target itself. Watch the validation perplexity.
+
+# %% id=code-bidir-2
+seed_everything(0)
+cheat_lm = keras.Sequential([
+    keras.Input(shape=(None,), dtype="int32"),
+    keras.layers.Embedding(len(VOCAB), 32),
+    keras.layers.Bidirectional(keras.layers.LSTM(64, return_sequences=True)),
+    keras.layers.Dense(len(VOCAB)),
+])
+cheat_lm.compile(optimizer=keras.optimizers.Adam(1e-2),
+                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+cheat_lm.fit(X_char[:BIDIR_TRAIN_CHARS // CHAR_SEQ_LEN], y_char[:BIDIR_TRAIN_CHARS // CHAR_SEQ_LEN],
+             epochs=BIDIR_EPOCHS, batch_size=64, verbose=0)
+cheat_ppl = np.exp(cheat_lm.evaluate(X_char_val, y_char_val, verbose=0))
+print(f"one-way LSTM (section 10): validation perplexity {char_ppl['val_loss'][-1]:.2f}")
+print(f"Bidirectional LSTM:        validation perplexity {cheat_ppl:.2f}")
+print("its sample:", repr(sample_text(cheat_lm, "capitu ", 60, 0.8, np.random.default_rng(0))))
+
+# %% [markdown] id=markdown-bidir-3
+# **Expected** (published size): a perplexity of about 1.4, far "better" than section 10's
+# model, and yet its sample is nonsense. The score is a leak: during training and validation
+# the next character was in the input. When the model writes, the next character does not
+# exist yet; the backward LSTM reads nothing useful, and the model falls apart.
+#
+# Predicting the next character is **forecasting**, like the sunspots of section 9. A forecast
+# for year $t$ may use only years before $t$. Inside the 12-year window of section 9 a
+# `Bidirectional` layer would be allowed, because the whole window is in the past. Reading
+# the years after $t$ would not.
+
 
 # %% [markdown] id=markdown-27
 # ## What you should remember
