@@ -1155,11 +1155,21 @@ print(char_train[:300])
 #
 # ### Exercise 10.1 · `build_char_lm`
 # Build a model that maps a batch of character ids, shape `(batch, time)`, to one score per
-# character of the vocabulary at every step, shape `(batch, time, vocab_size)`:
+# character of the vocabulary at every step, shape `(batch, time, vocab_size)`. It has three
+# jobs, one Keras layer each:
 #
-# - an `Embedding(vocab_size, embed_dim)` turns each id into a vector;
-# - an `LSTM(units)` reads the sequence and returns **every** hidden state, not only the last;
-# - a `Dense(vocab_size)` gives the scores.
+# 1. turn each id into a learnt vector of `embed_dim` numbers;
+# 2. read the vectors in order with a recurrent layer of `units` units that gives an output at
+#    **every** step, not only at the last;
+# 3. turn each step's output into `vocab_size` scores.
+#
+# Which built-in layers do these jobs? Try first, then open the hint.
+#
+# <details><summary>Hint (try first)</summary>
+#
+# `Embedding(vocab_size, embed_dim)`, then `LSTM(units, return_sequences=True)`, then
+# `Dense(vocab_size)` with no activation.
+# </details>
 #
 # The scores must be **logits**, not probabilities: the notebook trains with
 # `SparseCategoricalCrossentropy(from_logits=True)`, and `sample_text` below divides the logits by
