@@ -1561,7 +1561,6 @@ print("its sample:", repr(sample_text(cheat_lm, "capitu ", 60, 0.8, np.random.de
 # `Bidirectional` layer would be allowed, because the whole window is in the past. Reading
 # the years after $t$ would not.
 
-
 # %% [markdown] id=markdown-27
 # ## What you should remember
 # - Keras recurrent layers take 3-D input `(samples, time steps, features)`; one feature is
