@@ -162,6 +162,7 @@ BUNDLED_SHA256 = {
     "mnist.npz": "134b9779027f6d9ecbae8c2beb3cfbf057f90930989d1fd41ac6d62b793b4c02",
     "fashion_mnist.npz": "38de76ea542318ebce587e5959e37a198a8657bd68b05075a5312b7df6db806d",
     "sunspots.csv": "74b8e3acb9886b68abe9c56f6081257d522e2cb2470f17dbf597b396f4ea1706",
+    "dom_casmurro.txt": "96ba669647d60cdfe752bc33a8de8bbaada2123837dbb2f537328411932671b2",
 }
 
 # Used when grader_config.py cannot be found (the package installed in Colab).
@@ -431,3 +432,17 @@ def load_fashion_mnist(full: bool = False):
     stratified subset (offline); `full=True` gives all 60,000 + 10,000.
     """
     return _load_image_dataset("fashion_mnist", full)
+
+
+# Notebook 06's character-level language model: Dom Casmurro, lower case, these characters only.
+DOM_CASMURRO_VOCAB = "\n !\"(),-.:;?abcdefghijklmnopqrstuvwxyzàáâãçéêíóôõú"
+DOM_CASMURRO_VAL_CHARS = 20_000
+
+
+def load_dom_casmurro() -> tuple[str, str]:
+    """(train_text, val_text): the bundled first 200,000 characters of Machado de Assis's
+    Dom Casmurro (1899, public domain), lower case; the last 20,000 are the validation text.
+
+    Every character is in `DOM_CASMURRO_VOCAB`; provenance in `data/README.md`."""
+    text = bundled_path("dom_casmurro.txt").read_bytes().decode("utf-8")
+    return text[:-DOM_CASMURRO_VAL_CHARS], text[-DOM_CASMURRO_VAL_CHARS:]

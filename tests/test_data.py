@@ -266,3 +266,11 @@ def test_stratified_split_rejects_what_cannot_be_split():
         D.stratified_split(X[:5], y[:5], test_size=1.5)
     with pytest.raises(ValueError, match="rows but y has"):
         D.stratified_split(X[:4], y[:5], test_size=0.5)
+
+
+def test_dom_casmurro_text():
+    """Notebook 06's text: verified, split 180,000 / 20,000, every character in the vocabulary."""
+    train, val = D.load_dom_casmurro()
+    assert (len(train), len(val)) == (180_000, D.DOM_CASMURRO_VAL_CHARS)
+    assert set(train + val) <= set(D.DOM_CASMURRO_VOCAB) and len(D.DOM_CASMURRO_VOCAB) == 50
+    assert train.startswith("uma noite destas, vindo da cidade para o engenho novo")

@@ -148,6 +148,40 @@ def build_sunspots(out_dir: Path) -> Path:
     return write_sunspots_csv(out_dir)
 
 
+DOM_CASMURRO_HTML_SHA256 = "8642b211aaf5ebe239c015df73a7c0b358152ed10ebbd1649f87f89c3fdb0e15"
+
+
+@register("dom_casmurro", "dom_casmurro.txt")
+def build_dom_casmurro(out_dir: Path) -> Path:
+    """Machado de Assis, Dom Casmurro (1899), first 200,000 characters, lower case (public domain)."""
+    import hashlib
+    import html
+    import os
+    import re
+
+    src = Path(os.environ.get("DLCOURSE_DOM_CASMURRO_HTML", Path.home() / ".cache/dlcourse/raw/tx_domcasmurro.htm"))
+    if not src.is_file():
+        raise D.DataError(f"{src} is missing: put the hypertext edition's tx_domcasmurro.htm there (see "
+                          "data/README.md) or set DLCOURSE_DOM_CASMURRO_HTML to it.")
+    if hashlib.sha256(src.read_bytes()).hexdigest() != DOM_CASMURRO_HTML_SHA256:
+        raise D.DataError(f"{src} is not the expected tx_domcasmurro.htm (sha256 differs).")
+    raw = src.read_text(encoding="latin-1")
+    raw = re.sub(r"<script.*?</script>", " ", raw, flags=re.S | re.I)   # the edition's notes
+    raw = re.sub(r"<!--.*?-->", " ", raw, flags=re.S)
+    paragraphs = []
+    for p in re.findall(r"<p(?:\s[^>]*)?>(.*?)</p>", raw, flags=re.S | re.I):
+        text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", "", p))).strip().lower()
+        if text and not re.fullmatch(r"[ivxlc]+", text):                 # chapter numbers dropped
+            paragraphs.append(text)
+    text = "\n".join(paragraphs)
+    text = text[text.index("uma noite destas"):]                          # the novel, not the editor's note
+    text = "".join(ch for ch in text if ch in D.DOM_CASMURRO_VOCAB)
+    text = re.sub(r" +", " ", text)[:200_000]
+    path = out_dir / "dom_casmurro.txt"
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
 # ------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make data", description=__doc__.splitlines()[0])

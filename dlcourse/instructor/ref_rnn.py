@@ -153,8 +153,127 @@ def keras_gru(x, h0, kernel, recurrent_kernel, bias):
     return keras.ops.convert_to_numpy(layer(x, initial_state=[h0]))
 
 
+# -- the character-level language model ---------------------------------------------------------
+# The fixed training protocol of the hidden perplexity test: the architecture the student's
+# build_char_lm returns, with fresh weights, trained on the first `train_chars` characters of the
+# training text, scored on the whole validation text (about a minute on one CPU core).
+CHAR_LM = {"embed_dim": 32, "units": 128, "seq_len": 64, "train_chars": 180_000, "epochs": 5,
+           "batch_size": 64, "lr": 1e-2, "seed": 0}
+CHAR_LM_MAX_PARAMS = 400_000  # the budget: a bigger model would not train in the judge's time
+# Validation perplexity at this protocol: the reference 6.06, 5.88, 6.28, 6.02, 6.40 (seeds 0-4, mean
+# 6.13); a GRU (valid alternative) 5.28-5.60; no memory (Embedding -> Dense) 9.94; probabilities
+# instead of logits 37.6.
+CHAR_LM_BAR = 7.0
+
+
+def build_char_lm(vocab_size, embed_dim=32, units=128):
+    import keras
+
+    return keras.Sequential([
+        keras.Input(shape=(None,), dtype="int32"),
+        keras.layers.Embedding(vocab_size, embed_dim),
+        keras.layers.LSTM(units, return_sequences=True),
+        keras.layers.Dense(vocab_size),
+    ])
+
+
+def encode(text, vocab):
+    index = {ch: i for i, ch in enumerate(vocab)}
+    return np.array([index[ch] for ch in text], dtype=np.int32)
+
+
+def char_windows(ids, seq_len):
+    """Non-overlapping (inputs, targets) windows of `ids`: the targets are the inputs shifted by one."""
+    n = (len(ids) - 1) // seq_len
+    X = ids[:n * seq_len].reshape(n, seq_len)
+    y = ids[1:n * seq_len + 1].reshape(n, seq_len)
+    return X, y
+
+
+def log_softmax(z):
+    z = np.asarray(z, dtype=np.float64)
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def perplexity(logits, targets):
+    """exp of the mean cross-entropy (natural log) of the next characters, from logits."""
+    lp = log_softmax(logits)
+    nll = -np.take_along_axis(lp, np.asarray(targets)[..., None], axis=-1)[..., 0]
+    return float(np.exp(nll.mean()))
+
+
+def char_lm_perplexity(model, protocol=None):
+    """Train the architecture of `model` (fresh weights) with the fixed protocol; return a dict with
+    the validation perplexity, the training time and the output shape."""
+    import time
+
+    import keras
+
+    from dlcourse.data import DOM_CASMURRO_VOCAB, load_dom_casmurro
+
+    p = dict(CHAR_LM, **(protocol or {}))
+    train_text, val_text = load_dom_casmurro()
+    V = len(DOM_CASMURRO_VOCAB)
+    X_tr, y_tr = char_windows(encode(train_text[:p["train_chars"]], DOM_CASMURRO_VOCAB), p["seq_len"])
+    X_va, y_va = char_windows(encode(val_text, DOM_CASMURRO_VOCAB), p["seq_len"])
+    keras.utils.set_random_seed(p["seed"])
+    if isinstance(model, keras.Model):
+        model = keras.models.clone_model(model)
+    else:
+        model = model(V, embed_dim=p["embed_dim"], units=p["units"])
+    out = {"params": int(model.count_params())}
+    probe = keras.ops.convert_to_numpy(model(X_va[:2, :8]))
+    out["shape"] = tuple(probe.shape)
+    if probe.shape != (2, 8, V) or out["params"] > CHAR_LM_MAX_PARAMS:
+        return out
+    model.compile(optimizer=keras.optimizers.Adam(p["lr"]),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    start = time.perf_counter()
+    model.fit(X_tr, y_tr, epochs=p["epochs"], batch_size=p["batch_size"], verbose=0, shuffle=True)
+    out["seconds"] = time.perf_counter() - start
+    logits = model.predict(X_va, batch_size=256, verbose=0)
+    out["perplexity"] = perplexity(logits, y_va)
+    return out
+
+
+def next_logits(model, ids):
+    """The model's logits for the character after the sequence `ids`, float64 (V,)."""
+    import keras
+
+    x = np.asarray(ids, dtype=np.int32)[None, :]
+    return keras.ops.convert_to_numpy(model(x))[0, -1].astype(np.float64)
+
+
+def sample_text(model, seed_text, n, temperature, rng, vocab=None):
+    from dlcourse.data import DOM_CASMURRO_VOCAB
+
+    vocab = vocab or DOM_CASMURRO_VOCAB
+    ids = list(encode(seed_text, vocab))
+    out = []
+    for _ in range(n):
+        z = next_logits(model, ids) / temperature
+        p = np.exp(z - z.max())
+        p /= p.sum()
+        i = int(rng.choice(len(vocab), p=p))
+        ids.append(i)
+        out.append(vocab[i])
+    return "".join(out)
+
+
 # Answer keys of the concept questions (instructor-only: never in the release).
 QUESTIONS = {
+    "q_bidirectional": {
+        "answer": "b",
+        "why": {
+            "a": "The sentence is finished before it is tagged: every word exists, and reading the words after "
+                 "a word is allowed (and helps to tell a noun from a verb).",
+            "c": "The 12 years of the window all come before the forecast year: reading that window in both "
+                 "directions uses only the past. Only years after the forecast would be a leak.",
+            "d": "The call has ended when it is labelled: the whole recording exists, so reading it both ways "
+                 "is allowed.",
+        },
+    },
     "q_input_shape": {
         "answer": "a",
         "why": {

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["numeric_gradient", "random_gru", "random_lstm", "random_rnn", "simple_rnn_states"]
+__all__ = ["constant_logits_lm", "numeric_gradient", "random_char_lm", "random_gru", "random_lstm", "random_rnn",
+           "simple_rnn_states"]
 
 
 def random_lstm(rng: np.random.Generator, n: int, t: int, f: int, h: int, scale: float = 0.5):
@@ -69,3 +70,31 @@ def simple_rnn_states(x, h0, Wx, Wh, b) -> np.ndarray:
         rnn.bias_hh_l0.zero_()
         out, _ = rnn(torch.as_tensor(np.asarray(x), **t64), torch.as_tensor(np.asarray(h0), **t64)[None])
     return out.numpy()
+
+
+def constant_logits_lm(logits):
+    """A stand-in character model whose next-character logits are `logits` (V,) whatever it reads.
+
+    Input: integer ids (batch, time); output: (batch, time, V) logits, the same at every step."""
+    import keras
+
+    logits = np.asarray(logits, dtype=np.float32)
+    V = len(logits)
+    model = keras.Sequential([keras.Input(shape=(None,), dtype="int32"), keras.layers.Embedding(V, 1),
+                              keras.layers.Dense(V)])
+    model.set_weights([np.zeros((V, 1), np.float32), np.zeros((1, V), np.float32), logits])
+    return model
+
+
+def random_char_lm(vocab_size: int, seed: int, units: int = 16, logit_scale: float = 4.0):
+    """An untrained character model (Embedding -> LSTM -> Dense logits) with weights drawn from
+    `numpy.random.default_rng(seed)`: what it predicts depends on everything it has read."""
+    import keras
+
+    model = keras.Sequential([keras.Input(shape=(None,), dtype="int32"), keras.layers.Embedding(vocab_size, 8),
+                              keras.layers.LSTM(units, return_sequences=True), keras.layers.Dense(vocab_size)])
+    rng = np.random.default_rng(seed)
+    weights = [rng.normal(scale=1.0, size=w.shape).astype(np.float32) for w in model.get_weights()]
+    weights[-2] *= logit_scale
+    model.set_weights(weights)
+    return model

@@ -28,6 +28,9 @@
 # 6. Write the GRU cell (Keras's `reset_after=True` layout) and prove it equals `keras.layers.GRU`.
 # 7. Count an LSTM's parameters.
 # 8. Build an LSTM forecaster and beat the naive "next year = this year" forecast.
+# 9. Train a character-level language model on *Dom Casmurro*, measure its perplexity, and
+#    write text with it at three temperatures.
+# 10. See where a `Bidirectional` layer helps and where it cheats.
 #
 # Short **questions** (set a variable such as `q_input_shape = "b"`) check the ideas; each
 # wrong answer gets an explanation when it is graded. **Written questions** ask you to explain
@@ -1436,6 +1439,454 @@ check(scores["rmse"] < 0.85 * scores["naive_rmse"],
 ### END HIDDEN TESTS
 passed("build_lstm_forecaster_beats_naive")
 
+# %% [markdown] id=markdown-charlm-1
+# ## 10 · A character-level language model in Portuguese
+#
+# A **language model** reads a text one character at a time and gives, at each step, a
+# probability for every possible next character. Train it on a book and it learns spelling,
+# common words and punctuation. Then it can **write**: draw a character from its prediction,
+# feed it back in, and repeat.
+#
+# The course bundles the first 200,000 characters of *Dom Casmurro* (1899) by Machado de
+# Assis, in lower case. The book is in the public domain. The last 20,000 characters are the
+# **validation** text: the model never trains on them.
+#
+# Each character becomes an integer id, its position in the string `VOCAB` (50 characters).
+
+# %% setup id=setup-charlm
+from dlcourse.data import DOM_CASMURRO_VOCAB as VOCAB, load_dom_casmurro
+from dlcourse.testkit.rnn import constant_logits_lm, random_char_lm
+
+char_train, char_val = load_dom_casmurro()
+char_to_id = {ch: i for i, ch in enumerate(VOCAB)}
+
+# %% id=code-charlm-1
+print(f"{len(char_train):,} training and {len(char_val):,} validation characters; "
+      f"{len(VOCAB)} distinct characters")
+print(repr(VOCAB))
+print(char_train[:300])
+
+# %% [markdown] id=markdown-charlm-2
+# **The training pairs.** Cut the text into pieces of 64 characters. The input is a piece, and
+# the target is the same piece shifted one character to the left: at every position the model
+# must predict the character that comes next.
+#
+# **The measure: perplexity.** The loss is the mean cross-entropy of the true next characters
+# (natural logarithm). Its exponential is the **perplexity**. A model that spreads its
+# probability evenly over $k$ characters has perplexity $k$. So the perplexity is "the number of
+# characters the model is still hesitating between". Uniform guessing over the 50 characters
+# gives 50; counting how often each character appears in the training text gives about 19.
+#
+# ### Exercise 10.1 · `build_char_lm`
+# Build a model that maps a batch of character ids, shape `(batch, time)`, to one score per
+# character of the vocabulary at every step, shape `(batch, time, vocab_size)`. It has three
+# jobs, one Keras layer each:
+#
+# 1. turn each id into a learnt vector of `embed_dim` numbers;
+# 2. read the vectors in order with a recurrent layer of `units` units that gives an output at
+#    **every** step, not only at the last;
+# 3. turn each step's output into `vocab_size` scores.
+#
+# Which built-in layers do these jobs? Try first, then open the hint.
+#
+# <details><summary>Hint (try first)</summary>
+#
+# `Embedding(vocab_size, embed_dim)`, then `LSTM(units, return_sequences=True)`, then
+# `Dense(vocab_size)` with no activation.
+# </details>
+#
+# The scores must be **logits**, not probabilities: the notebook trains with
+# `SparseCategoricalCrossentropy(from_logits=True)`, and `sample_text` below divides the logits by
+# a temperature. Leave the time axis free (`None`), so the same model reads 64 characters when it
+# trains and any number when it writes. Return it uncompiled, built from Keras's built-in layers
+# (as in section 8).
+
+# %% solution id=build_char_lm
+def build_char_lm(vocab_size, embed_dim=32, units=128):
+    """An uncompiled Keras model: ids (batch, time) -> next-character logits (batch, time, vocab_size)."""
+    ### BEGIN SOLUTION
+    return keras.Sequential([
+        keras.Input(shape=(None,), dtype="int32"),
+        keras.layers.Embedding(vocab_size, embed_dim),
+        keras.layers.LSTM(units, return_sequences=True),
+        keras.layers.Dense(vocab_size),
+    ])
+    ### END SOLUTION
+
+# %% test id=test_build_char_lm points=2
+"""build_char_lm: ids (batch, time) -> logits (batch, time, vocab_size), any length, uncompiled."""
+from dlcourse.testkit.keras import check_rebuildable
+
+lm_t = build_char_lm(len(VOCAB))
+check_rebuildable(lm_t, "build_char_lm()")
+check(isinstance(lm_t, keras.Model), f"build_char_lm must return a keras Model, got {type(lm_t).__name__}.")
+ids_t = np.random.default_rng(0).integers(0, len(VOCAB), size=(3, 11)).astype("int32")
+out_t = check_shape(np.asarray(lm_t(ids_t)), (3, 11, len(VOCAB)), "build_char_lm(50) on ids of shape (3, 11)",
+                    hint="return_sequences=True keeps one output per time step; Dense(vocab_size) gives the scores.")
+check_shape(np.asarray(lm_t(ids_t[:, :4])), (3, 4, len(VOCAB)), "the same model on ids of shape (3, 4)",
+            hint="keras.Input(shape=(None,)) leaves the time axis free.")
+check(not (np.all(out_t >= 0) and np.allclose(out_t.sum(axis=-1), 1.0, atol=1e-4)),
+      "the model returns probabilities (each row is positive and sums to 1); it must return logits.",
+      hint="no softmax at the end: Dense(vocab_size) with no activation.")
+check(not getattr(lm_t, "compiled", False), "return the model uncompiled: the notebook compiles it.")
+check(lm_t.count_params() <= 400_000, f"the model has {lm_t.count_params():,} parameters; keep it under 400,000 "
+      "so that it trains in a minute.")
+### BEGIN HIDDEN TESTS
+for vocab_size, embed_dim, units in [(20, 8, 16), (50, 16, 64), (7, 4, 5)]:
+    m = build_char_lm(vocab_size, embed_dim=embed_dim, units=units)
+    label = f"build_char_lm({vocab_size}, embed_dim={embed_dim}, units={units})"
+    x = np.random.default_rng(vocab_size).integers(0, vocab_size, size=(2, 9)).astype("int32")
+    y = check_shape(np.asarray(m(x)), (2, 9, vocab_size), f"{label} on ids of shape (2, 9)",
+                    hint="use vocab_size in the Embedding and in the last Dense layer.")
+    check(not (np.all(y >= 0) and np.allclose(y.sum(axis=-1), 1.0, atol=1e-4)),
+          f"{label} returns probabilities; it must return logits.", hint="no softmax at the end.")
+    recurrent = [layer for layer in m.layers if isinstance(layer, keras.layers.RNN)
+                 or isinstance(getattr(layer, "layer", None), keras.layers.RNN)]
+    check(len(recurrent) >= 1, f"{label} has no recurrent layer: it cannot remember what it has read.",
+          hint="Embedding -> LSTM(units, return_sequences=True) -> Dense(vocab_size).")
+    check(not getattr(m, "compiled", False), f"{label}: return the model uncompiled.")
+### END HIDDEN TESTS
+passed("build_char_lm")
+
+# %% [markdown] id=markdown-charlm-3
+# Create, compile, fit. The notebook uses the whole training text (the smoke run uses a little
+# of it) and measures the perplexity on the validation text.
+
+# %% id=code-charlm-2
+# Sizes of this section's training runs (the smoke run trains on a little of the text).
+CHAR_SEQ_LEN = 64
+CHAR_EPOCHS = 1 if SMOKE else 5
+CHAR_TRAIN_CHARS = 12_000 if SMOKE else len(char_train)
+
+
+def to_ids(text):
+    return np.array([char_to_id[ch] for ch in text], dtype="int32")
+
+
+def next_char_pairs(text, seq_len=CHAR_SEQ_LEN):
+    """Pieces of `seq_len` ids, and the same pieces shifted by one character (the targets)."""
+    ids = to_ids(text)
+    n = (len(ids) - 1) // seq_len
+    return ids[:n * seq_len].reshape(n, seq_len), ids[1:n * seq_len + 1].reshape(n, seq_len)
+
+
+X_char, y_char = next_char_pairs(char_train[:CHAR_TRAIN_CHARS])
+X_char_val, y_char_val = next_char_pairs(char_val)
+print("inputs ", repr("".join(VOCAB[i] for i in X_char[0, :40])))
+print("targets", repr("".join(VOCAB[i] for i in y_char[0, :40])))
+
+seed_everything(0)
+char_lm = build_char_lm(len(VOCAB))
+char_lm.compile(optimizer=keras.optimizers.Adam(1e-2),
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+char_history = char_lm.fit(X_char, y_char, epochs=CHAR_EPOCHS, batch_size=64,
+                           validation_data=(X_char_val, y_char_val), verbose=0)
+char_ppl = {k: np.exp(v) for k, v in char_history.history.items()}
+print(f"validation perplexity after {CHAR_EPOCHS} epochs: {char_ppl['val_loss'][-1]:.2f}")
+fig, ax = plt.subplots(figsize=(5, 3))
+ax.plot(np.arange(1, CHAR_EPOCHS + 1), char_ppl["loss"], "o-", label="training")
+ax.plot(np.arange(1, CHAR_EPOCHS + 1), char_ppl["val_loss"], "o-", label="validation")
+ax.set(xlabel="epoch", ylabel="perplexity", title="Character model on Dom Casmurro")
+ax.legend()
+plt.show()
+
+# %% [markdown] id=markdown-charlm-4
+# **Expected:** at the published size (5 epochs, about two minutes on a laptop CPU) the
+# validation perplexity falls to about 6. The model now hesitates between about 6 characters
+# instead of 50. The smoke run trains too little to show it.
+#
+# The graded test below trains **your** `build_char_lm(50)` in the same way at a fixed size
+# (5 epochs, fresh weights) and checks its validation perplexity. The reference model scores
+# 5.9 to 6.4 over five seeds; the bar is 7.
+
+# %% test id=test_build_char_lm_perplexity points=3 tags=slow
+"""build_char_lm: trained with the fixed protocol (5 epochs of the training text, Adam, fresh weights), its
+perplexity on the validation text is below 7 (takes about a minute)."""
+check_shape(np.asarray(build_char_lm(len(VOCAB))(np.zeros((2, 5), dtype="int32"))), (2, 5, len(VOCAB)),
+            "build_char_lm(50) on ids of shape (2, 5)")
+print("When graded, this test trains build_char_lm(50) for 5 epochs on the training text and measures "
+      "its perplexity on the validation text (below 7 needed).")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_rnn
+
+# trains a fresh copy of the returned architecture (new weights from a fixed seed) with the fixed protocol
+lm_scores = ref_rnn.char_lm_perplexity(build_char_lm(len(VOCAB)))
+check(lm_scores["shape"] == (2, 8, len(VOCAB)), f"on ids of shape (2, 8) the model should give logits of "
+      f"shape (2, 8, {len(VOCAB)}), got {lm_scores['shape']}.")
+check(lm_scores["params"] <= ref_rnn.CHAR_LM_MAX_PARAMS, f"the model has {lm_scores['params']:,} parameters; "
+      f"the limit is {ref_rnn.CHAR_LM_MAX_PARAMS:,}.")
+check(lm_scores["perplexity"] < ref_rnn.CHAR_LM_BAR,
+      f"trained with the fixed protocol, the validation perplexity is {lm_scores['perplexity']:.2f}; it must be "
+      f"below {ref_rnn.CHAR_LM_BAR}.",
+      hint="Embedding -> LSTM(units, return_sequences=True) -> Dense(vocab_size) with no activation (logits).")
+### END HIDDEN TESTS
+passed("build_char_lm_perplexity")
+
+# %% [markdown] id=markdown-charlm-5
+# ## 11 · Writing with the model: temperature
+#
+# To write, give the model a **seed text**, take its logits for the character after the last
+# one, turn them into probabilities, draw one character, add it to the text, and repeat.
+# The **temperature** $T > 0$ changes how bold the draw is:
+#
+# - $T = 1$ draws from the model's own probabilities (its softmax);
+# - as $T \to 0$ the draw picks the most likely character almost every time;
+# - a large $T$ makes the characters closer to equally likely.
+#
+# The rule behind all three: at temperature $T$, a character whose logit is larger by
+# $\Delta$ than another's must be $e^{\Delta / T}$ times as likely. Find where $T$ enters the
+# softmax so that this holds.
+#
+# ### Exercise 11.1 · `sample_text`
+# `sample_text(model, seed_text, n, temperature, rng)` returns the `n` new characters as one
+# string (without the seed).
+#
+# - Feed the model the ids of the seed **and** of every character written so far
+#   (`char_to_id` and `VOCAB` from the set-up cell), and use its logits at the **last** position.
+# - Draw each character with the generator `rng` (for example `rng.choice`), never with
+#   `np.random`: the same `rng` state must give the same text.
+# - Compute in float64, and keep the exponentials from overflowing when $T$ is small.
+#
+# <details><summary>Hint (try first)</summary>
+#
+# `model(ids[None, :])` gives logits of shape `(1, time, vocab)`; take `[0, -1]`. Subtract the
+# largest value before `np.exp`; it does not change the probabilities.
+# </details>
+
+# %% solution id=sample_text
+def sample_text(model, seed_text, n, temperature, rng):
+    """n characters written by `model` after `seed_text`, drawn with `rng` at `temperature`."""
+    ### BEGIN SOLUTION
+    ids = [char_to_id[ch] for ch in seed_text]
+    out = []
+    for _ in range(n):
+        logits = np.asarray(model(np.array([ids], dtype="int32")))[0, -1].astype(np.float64)
+        z = logits / temperature
+        p = np.exp(z - z.max())
+        p /= p.sum()
+        i = int(rng.choice(len(VOCAB), p=p))
+        ids.append(i)
+        out.append(VOCAB[i])
+    return "".join(out)
+    ### END SOLUTION
+
+# %% test id=test_sample_text points=3
+"""sample_text: a string of n vocabulary characters, the same for the same rng; the temperature changes
+the choices; T -> 0 picks the most likely character; the frequencies follow the rule of section 11."""
+# a stand-in model: whatever it reads, its logits favour "a", then "e", then "o"
+logits_t = np.full(len(VOCAB), -10.0)
+logits_t[[char_to_id["a"], char_to_id["e"], char_to_id["o"]]] = [2.0, 1.0, 0.0]
+flat_lm = constant_logits_lm(logits_t)
+text_t = sample_text(flat_lm, "capitu", 30, 1.0, np.random.default_rng(0))
+check(isinstance(text_t, str), f"sample_text must return a str, got {type(text_t).__name__}.",
+      hint="join the characters: ''.join(chars).")
+check(len(text_t) == 30, f"sample_text(..., n=30, ...) returned {len(text_t)} characters: {show(text_t)}.",
+      hint="return only the n new characters, not the seed.")
+check(set(text_t) <= set(VOCAB), f"sample_text returned characters outside VOCAB: {show(text_t)}.")
+again_t = sample_text(flat_lm, "capitu", 30, 1.0, np.random.default_rng(0))
+check(again_t == text_t, f"two calls with np.random.default_rng(0) gave different texts: {show(text_t)} and "
+      f"{show(again_t)}.", hint="draw with the rng argument (rng.choice), not with np.random.")
+cold_t = sample_text(flat_lm, "capitu", 100, 0.5, np.random.default_rng(1))
+hot_t = sample_text(flat_lm, "capitu", 100, 2.0, np.random.default_rng(1))
+check(cold_t.count("a") > hot_t.count("a"), f"the most likely character 'a' came {cold_t.count('a')} times in 100 "
+      f"at T = 0.5 and {hot_t.count('a')} times at T = 2: a lower temperature must favour it more.",
+      hint="at temperature T, a logit larger by d must make a character exp(d / T) times as likely.")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_rnn
+
+# 1. the frequencies of a, e, o match the tempered softmax, at three temperatures
+n_draws = 300
+for T, seed in [(0.5, 11), (1.0, 12), (2.0, 13)]:
+    drawn = sample_text(flat_lm, "dom casmurro", n_draws, T, np.random.default_rng(seed))
+    check(isinstance(drawn, str) and len(drawn) == n_draws,
+          f"sample_text(..., n={n_draws}, temperature={T}) should return {n_draws} characters, got {show(drawn)}.")
+    p = np.exp(ref_rnn.log_softmax(logits_t / T))
+    for ch in "aeo":
+        freq = drawn.count(ch) / n_draws
+        expected = p[char_to_id[ch]]
+        check(abs(freq - expected) < 5 * np.sqrt(expected * (1 - expected) / n_draws) + 0.02,
+              f"at temperature {T}, {ch!r} came {freq:.1%} of the time; with the stand-in model's logits "
+              f"(a: 2, e: 1, o: 0) it should come about {expected:.1%} of the time.",
+              hint="divide the logits by the temperature before the softmax (not the probabilities after it), "
+                   "then draw with rng.choice(len(VOCAB), p=p).")
+# 2. T -> 0 picks the character with the largest logit, given the seed and all the text written so far
+for seed, seed_text in [(3, "capitu olhou para mim"), (4, "bentinho")]:
+    lm = random_char_lm(len(VOCAB), seed)
+    T = 0.02
+    drawn = sample_text(lm, seed_text, 30, T, np.random.default_rng(seed))
+    check(isinstance(drawn, str) and len(drawn) == 30 and set(drawn) <= set(VOCAB),
+          f"sample_text(..., n=30, temperature={T}) should return 30 vocabulary characters, got {show(drawn)}.")
+    context = [char_to_id[ch] for ch in seed_text]
+    for k, ch in enumerate(drawn):
+        z = ref_rnn.next_logits(lm, context)
+        check(z[char_to_id[ch]] >= z.max() - 20 * T,
+              f"at temperature {T}, character {k + 1} written after {seed_text!r} + {drawn[:k]!r} was {ch!r}, "
+              f"not the most likely one {VOCAB[int(np.argmax(z))]!r}.",
+              hint="feed the seed text and every character written so far, take the logits at the last "
+                   "position, divide by T, and subtract the largest before np.exp.")
+        context.append(char_to_id[ch])
+# 3. the same rng state gives the same text; another state gives another text
+lm = random_char_lm(len(VOCAB), 5, logit_scale=1.0)
+first = sample_text(lm, "escobar", 40, 1.0, np.random.default_rng(21))
+second = sample_text(lm, "escobar", 40, 1.0, np.random.default_rng(21))
+other = sample_text(lm, "escobar", 40, 1.0, np.random.default_rng(22))
+check(first == second, f"two calls with np.random.default_rng(21) gave {show(first)} and {show(second)}.",
+      hint="draw with the rng argument only.")
+check(first != other, f"np.random.default_rng(21) and default_rng(22) gave the same text {show(first)} at T = 1.",
+      hint="draw each character at random from the probabilities (rng.choice), do not always take the largest.")
+### END HIDDEN TESTS
+passed("sample_text")
+
+# %% [markdown] id=markdown-charlm-6
+# Three samples from the trained model, from the same seed, at three temperatures.
+
+# %% id=code-charlm-3
+SAMPLE_CHARS = 60 if SMOKE else 300
+for T in (0.2, 0.8, 1.5):
+    written = sample_text(char_lm, "capitu ", SAMPLE_CHARS, T, np.random.default_rng(0))
+    print(f"--- temperature {T} ---\ncapitu {written}\n")
+
+# %% written id=w_temperature points=2
+# **Written question (2 points).** Compare the three samples above. For each temperature, say what
+# you see: real Portuguese words or invented ones, repeated phrases, punctuation, spelling. Then
+# explain the differences with what the temperature does to the probabilities of the next
+# character. Which temperature would you choose to show a reader, and why?
+#
+# === BEGIN MARK SCHEME ===
+#
+# **Model answer.** At T = 0.2 the text is made of very common words ("que", "de", "a") and
+# often repeats the same phrase: dividing the logits by a small T sharpens the softmax, so the
+# most likely character wins almost every time and the model falls into loops. At T = 0.8 most
+# words are real or nearly real, with some variety: the draw follows the model's probabilities,
+# slightly sharpened. At T = 1.5 there are many invented words, misspellings and odd punctuation:
+# a large T flattens the probabilities, so unlikely characters are drawn often and errors pile up
+# (each wrong character is fed back in). A middle temperature (about 0.7 to 1) is the best
+# compromise between correct and varied text.
+#
+# **Rubric.** 2 points: describes the three samples correctly (repetition at low T, invented
+# words at high T) and explains them by the sharpening or flattening of the softmax, with a
+# reasoned choice. 1 point: correct description without the mechanism, or the mechanism without
+# looking at the samples. 0 points: says the temperature changes the model's weights or its
+# training, or that a higher temperature always gives better text.
+#
+# === END MARK SCHEME ===
+
+# %% [markdown] id=markdown-bidir-1
+# ## 12 · Reading both ways: `Bidirectional`
+#
+# `keras.layers.Bidirectional(LSTM(units, return_sequences=True))` runs two LSTMs: one reads
+# the sequence from left to right, the other from right to left. At each step it joins their
+# two hidden states, so the output at step $t$ depends on the **whole** sequence, before and
+# after $t$. That helps when the whole sequence really is available. It is cheating when the
+# task is to predict what comes later.
+#
+# **Where it helps: where does a word end?** Tag every character of a piece of text with 1 when
+# it is the last letter of a word, else 0. Which characters does a one-way LSTM get wrong, and
+# why would a backward LSTM get them right? Predict, then run the cell.
+
+# %% id=code-bidir-1
+BIDIR_EPOCHS = 1 if SMOKE else 3
+BIDIR_TRAIN_CHARS = 12_000 if SMOKE else 60_000
+
+
+def word_end_pairs(text, seq_len=CHAR_SEQ_LEN):
+    """Pieces of ids and, for each character, 1 if it is a letter and the next character is not."""
+    ids = to_ids(text)
+    letter = np.array([ch.isalpha() for ch in text])
+    ends = (letter[:-1] & ~letter[1:]).astype("float32")
+    n = (len(ids) - 1) // seq_len
+    return ids[:n * seq_len].reshape(n, seq_len), ends[:n * seq_len].reshape(n, seq_len, 1)
+
+
+def word_end_tagger(bidirectional):
+    lstm = keras.layers.LSTM(32, return_sequences=True)
+    return keras.Sequential([
+        keras.Input(shape=(None,), dtype="int32"),
+        keras.layers.Embedding(len(VOCAB), 16),
+        keras.layers.Bidirectional(lstm) if bidirectional else lstm,
+        keras.layers.Dense(1, activation="sigmoid"),
+    ])
+
+
+X_tag, y_tag = word_end_pairs(char_train[:BIDIR_TRAIN_CHARS])
+X_tag_val, y_tag_val = word_end_pairs(char_val)
+tag_accuracy = {"always 0": 1 - y_tag_val.mean()}
+for name, bidirectional in [("LSTM", False), ("Bidirectional(LSTM)", True)]:
+    seed_everything(0)
+    tagger = word_end_tagger(bidirectional)
+    tagger.compile(optimizer=keras.optimizers.Adam(1e-2), loss="binary_crossentropy", metrics=["accuracy"])
+    tagger.fit(X_tag, y_tag, epochs=BIDIR_EPOCHS, batch_size=64, verbose=0)
+    tag_accuracy[name] = tagger.evaluate(X_tag_val, y_tag_val, verbose=0)[1]
+for name, acc in tag_accuracy.items():
+    print(f"{name:20s} validation accuracy {acc:.3f}")
+
+# %% [markdown] id=markdown-bidir-2
+# **Expected** (published size): always answering 0 is right on 82% of the characters, the
+# one-way LSTM on about 86%, and the two-way model on 99.6%. Reading left to right, at the
+# last "a" of "casa" the model cannot know whether the word ends there or goes on, as in
+# "casamento". Only the next character settles it, and the backward LSTM has read it.
+
+# %% [markdown] id=markdown-bidir-4
+# ### Question 12.1 · Which model cheats?
+# Each model below reads its input with `Bidirectional(LSTM(..., return_sequences=True))`.
+# Which one uses information that will not exist when the model is used?
+#
+# - **a** It tags each word of a finished sentence as a noun or a verb.
+# - **b** It predicts each next word of a message while the user is typing.
+# - **c** It forecasts next year's sunspots from the 12 years before it.
+# - **d** It labels a recorded phone call, once it has ended, as a complaint or not.
+#
+# Set `q_bidirectional` to one letter.
+
+# %% solution id=q_bidirectional
+# Your answer: q_bidirectional = "<one letter: a, b, c or d>"
+### BEGIN SOLUTION
+q_bidirectional = "b"
+### END SOLUTION
+
+# %% test id=test_q_bidirectional points=1
+"""q_bidirectional: a two-way model may read only what exists when it is used."""
+check_choice(q_bidirectional, ['a', 'b', 'c', 'd'], "q_bidirectional")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_rnn
+
+check_answer(q_bidirectional, ref_rnn.QUESTIONS["q_bidirectional"], "q_bidirectional")
+### END HIDDEN TESTS
+passed("q_bidirectional")
+
+# %% [markdown] id=markdown-bidir-5
+# **Where it cheats: predicting the next character.** Give the language model of section 10 a
+# `Bidirectional` LSTM. At step $t$ the backward LSTM has read character $t + 1$: that is the
+# target itself. Watch the validation perplexity.
+
+# %% id=code-bidir-2
+seed_everything(0)
+cheat_lm = keras.Sequential([
+    keras.Input(shape=(None,), dtype="int32"),
+    keras.layers.Embedding(len(VOCAB), 32),
+    keras.layers.Bidirectional(keras.layers.LSTM(64, return_sequences=True)),
+    keras.layers.Dense(len(VOCAB)),
+])
+cheat_lm.compile(optimizer=keras.optimizers.Adam(1e-2),
+                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+cheat_lm.fit(X_char[:BIDIR_TRAIN_CHARS // CHAR_SEQ_LEN], y_char[:BIDIR_TRAIN_CHARS // CHAR_SEQ_LEN],
+             epochs=BIDIR_EPOCHS, batch_size=64, verbose=0)
+cheat_ppl = np.exp(cheat_lm.evaluate(X_char_val, y_char_val, verbose=0))
+print(f"one-way LSTM (section 10): validation perplexity {char_ppl['val_loss'][-1]:.2f}")
+print(f"Bidirectional LSTM:        validation perplexity {cheat_ppl:.2f}")
+print("its sample:", repr(sample_text(cheat_lm, "capitu ", 60, 0.8, np.random.default_rng(0))))
+
+# %% [markdown] id=markdown-bidir-3
+# **Expected** (published size): a perplexity of about 1.4, far "better" than section 10's
+# model, and yet its sample is nonsense. The score is a leak: during training and validation
+# the next character was in the input. When the model writes, the next character does not
+# exist yet; the backward LSTM reads nothing useful, and the model falls apart.
+#
+# Predicting the next character is **forecasting**, like the sunspots of section 9. A forecast
+# for year $t$ may use only years before $t$. Inside the 12-year window of section 9 a
+# `Bidirectional` layer would be allowed, because the whole window is in the past. Reading
+# the years after $t$ would not.
+
 # %% [markdown] id=markdown-27
 # ## What you should remember
 # - Keras recurrent layers take 3-D input `(samples, time steps, features)`; one feature is
@@ -1462,6 +1913,12 @@ passed("build_lstm_forecaster_beats_naive")
 # - Split time series chronologically into training, validation and test; scale with the
 #   training part only; choose settings on validation; score the test part once; and always
 #   compare with the naive forecast.
+# - A character language model predicts the next character at every step; its perplexity,
+#   $e^{\text{mean cross-entropy}}$, is the number of characters it still hesitates between.
+# - Sampling at temperature $T$ draws from the softmax of the logits divided by $T$: a low $T$
+#   repeats safe words, a high $T$ invents words.
+# - `Bidirectional` helps when the whole sequence exists (tagging a finished text) and cheats
+#   when the task is to predict what comes later (next character, forecasting).
 
 # %% id=code-13
 # Versions of the libraries this notebook ran with.
