@@ -225,3 +225,20 @@ def test_bad_arguments_exit_nonzero_with_a_message(tmp_path):
     assert run.returncode == 2 and "no submitted/ folder" in run.stderr
     run = dlcourse(course, "release", "nope")
     assert run.returncode == 2 and "known assignments" in run.stderr
+
+
+def test_grading_works_with_tmpdir_outside_tmp(tmp_path):
+    """$TMPDIR elsewhere than /tmp (clusters and servers set it): the scratch folders land there,
+    outside the sandbox's mounts. Before: every kernel died at start and the run blamed bubblewrap."""
+    import shutil
+    import tempfile
+
+    course = _course(tmp_path)
+    _submit(course, "reference", student_notebook(ROOT, A))
+    elsewhere = Path(tempfile.mkdtemp(prefix="dlcourse-tmpdir-", dir="/var/tmp"))
+    try:
+        run = dlcourse(course, "autograde", A, "--quiet", "--workers", "1", TMPDIR=str(elsewhere))
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert _scores(course)["reference"]["total"] == _scores(course)["reference"]["max"] - written_points(A)
+    finally:
+        shutil.rmtree(elsewhere, ignore_errors=True)

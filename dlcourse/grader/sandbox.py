@@ -153,9 +153,13 @@ def sandbox_kernel(scratch: Path, hide: list[Path], limits: Limits) -> bool:
             argv += ["--tmpfs", str(path)]
         elif path.is_file():
             argv += ["--ro-bind", "/dev/null", str(path)]
+    mounted = [Path(name) for name in SYSTEM_DIRS]
     for parent in [*reversed(scratch.parents)][1:] + [scratch]:
-        if str(parent).startswith("/tmp/"):  # inside the empty /tmp: crossable by the kernel's user
-            argv += ["--perms", "0711", "--dir", str(parent)]
+        # inside the empty /tmp, or wherever $TMPDIR put the scratch folder outside the mounted
+        # system (/var/tmp/...): made in the sandbox, crossable by the kernel's user
+        if str(parent) == "/tmp" or any(m == parent or m in parent.parents for m in mounted):
+            continue
+        argv += ["--perms", "0711", "--dir", str(parent)]
     # the kernel writes only in its own folders (work/<notebook>, its home, its runtime folder),
     # never where the grader writes (autograded/): nothing it leaves there (a link) is followed
     for folder in (work, home, runtime):
