@@ -59,8 +59,21 @@ def test_due_dates_extensions_and_penalties_are_nbgraders(tmp_path):
         assert float(grades[student]["final_score"]) == pytest.approx(scores[student] - penalty[student])
     assert float(grades["late"]["late_penalty"]) == 20.0 and float(grades["extended"]["hours_late"]) == 0
 
-    # the extension withdrawn in grader_config.py: the gradebook follows on the next run
+    # the extension withdrawn in grader_config.py, and a later time written into timestamp.txt: the
+    # next run regrades nobody (nothing the grade rests on changed), yet the gradebook, nbgrader's
+    # penalties and the reports follow. Before: stale lateness reached the LMS files until --force.
     config.write_text(config.read_text().replace('{"extended": "48h"}', "{}"))
-    run = dlcourse(course, "release", A)
+    (course / "submitted" / "on-time" / A / "timestamp.txt").write_text(
+        format_timestamp(DUE + timedelta(hours=50)) + "\n")
+    run = dlcourse(course, "autograde", A, "--workers", "2", "--quiet")
+    assert run.returncode == 0 and "graded 0" in run.stdout, run.stdout + run.stderr
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        assert gb.find_submission(A, "extended").extension is None
+        subs = {s.student_id: s for s in gb.assignment_submissions(A)}
+        assert subs["extended"].extension is None and subs["extended"].total_seconds_late == 26 * 3600
+        assert subs["on-time"].total_seconds_late == 50 * 3600
+        penalty = {s: sum(nb.late_submission_penalty or 0 for nb in sub.notebooks) for s, sub in subs.items()}
+    assert penalty["extended"] == pytest.approx(0.2 * scores["extended"])
+    assert penalty["on-time"] == pytest.approx(0.3 * scores["on-time"])  # 3 started days
+    with (course / "reports" / A / "grades.csv").open(encoding="utf-8") as fh:
+        grades = {row["student"]: row for row in csv.DictReader(fh)}
+    assert float(grades["on-time"]["late_penalty"]) == 30.0 and float(grades["extended"]["late_penalty"]) == 20.0

@@ -15,6 +15,7 @@ feedback page; `InsertLatePolicy` writes the policy at the top of each released 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass, field
@@ -144,7 +145,9 @@ def sync_gradebook(course, db_url: str, assignments: list[str]) -> None:
     (`Assignment.duedate`, each submission's `extension`): formgrader shows them, and nbgrader
     computes each submission's lateness from them. nbgrader keeps an extension on a submission,
     so a student who has none yet gets theirs when graded (`dlcourse autograde` calls this first
-    and sets it on each new submission); one no longer configured is removed."""
+    and sets it on each new submission); one no longer configured is removed. A submission time
+    written into timestamp.txt since the last grading is taken, and nbgrader's late penalties are
+    computed again: an edit of grader_config.py or timestamp.txt needs no regrading."""
     import warnings
 
     from nbgrader.api import Gradebook
@@ -153,6 +156,7 @@ def sync_gradebook(course, db_url: str, assignments: list[str]) -> None:
 
     course = Course.at(course)
     schedule = load_schedule(course)
+    plugin = CourseLatePolicy(policy=dataclasses.asdict(schedule.policy))
     with warnings.catch_warnings(), Gradebook(db_url, course.settings.course_id) as gb:
         warnings.simplefilter("ignore")
         for name in assignments:
@@ -160,6 +164,15 @@ def sync_gradebook(course, db_url: str, assignments: list[str]) -> None:
             assignment = gb.update_or_create_assignment(name, duedate=_naive_utc(due) if due else None)
             for submission in assignment.submissions:
                 submission.extension = extension_of(schedule, name, submission.student_id)
+                when = read_timestamp(course.root / "submitted" / submission.student_id / name)
+                if when is not None:  # a time written into timestamp.txt since the last grading
+                    submission.timestamp = _naive_utc(when)
+            gb.db.commit()
+            for submission in assignment.submissions:  # nbgrader's penalty, on the lateness now
+                late = float(submission.total_seconds_late or 0)
+                for notebook in submission.notebooks:
+                    penalty = late and plugin.late_submission_penalty(submission.student_id, notebook.score, late)
+                    notebook.late_submission_penalty = min(penalty, notebook.score) if penalty else None
         gb.db.commit()
 
 

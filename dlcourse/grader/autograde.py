@@ -479,7 +479,10 @@ def _grade_all(course: Course, names: list[str], options: RunOptions, runner: Ru
     for part in parts:
         if part.jobs or part.refused:  # generating the assignment takes seconds: only when something is graded
             register(root, part.name, options.db_url)
-            sync_gradebook(course, options.db_url, [part.name])  # due date and extensions, as formgrader shows
+        if part.jobs or part.refused or _registered(options.db_url, course, part.name):
+            # due date, extensions, submission times and late penalties as grader_config.py and
+            # timestamp.txt say now, even when nobody is regraded
+            sync_gradebook(course, options.db_url, [part.name])
         if part.jobs:
             template = gradebook_template(root, part.name)
             for job in part.jobs:
@@ -522,6 +525,21 @@ UNSANDBOXED_WARNING = ("dlcourse: WARNING: --unsandboxed-authoring: the notebook
                        "with your rights and no limits. For your own notebooks while authoring only, never a "
                        "class's submissions: every grade of this run is marked unsandboxed (marker, grades.csv, "
                        "feedback)")
+
+
+def _registered(db_url: str, course: Course, assignment: str) -> bool:
+    """Whether the gradebook knows `assignment` already (an earlier run registered it)."""
+    if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).is_file():
+        return False
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with warnings.catch_warnings(), Gradebook(db_url, course.settings.course_id) as gb:
+        warnings.simplefilter("ignore")
+        try:
+            gb.find_assignment(assignment)
+        except MissingEntry:
+            return False
+    return True
 
 
 def preflight(course: Course, options: RunOptions) -> None:
