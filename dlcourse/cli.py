@@ -1,4 +1,6 @@
-"""The course's command line: `dlcourse release|autograde|feedback|validate|bundle|demo|lab`."""
+"""The course's command line: `dlcourse COMMAND`, one per step of running a class (release, collect,
+autograde, feedback, similarity), for students (validate), and for authors (new-exercise, bundle, demo,
+lab, dask-certs). `dlcourse COMMAND --help` says more."""
 
 from __future__ import annotations
 
@@ -49,7 +51,8 @@ def cmd_autograde(args) -> int:
             if waiting:
                 print(f"{waiting} submission(s) have written answers to grade: formgrader (make lab), "
                       "Manual Grading; the scores above and the LMS files count them once graded")
-            print(f"reports: {out.relative_to(root)}/ (grades.csv, canvas.csv, moodle.csv, tests.csv, histogram.png)")
+            files = ", ".join(sorted(p.name for p in out.iterdir() if p.is_file()))
+            print(f"reports: {out.relative_to(root)}/ ({files})")
     failed_us = sum(s.grader_failures for s in summaries.values())
     if failed_us:  # never a student's 0: said, and the run fails
         print(f"dlcourse: error: the grader failed on {failed_us} submission(s) (see above); nothing was "
@@ -73,7 +76,8 @@ def cmd_feedback(args) -> int:
     root = _root(args)
     for name in resolve_assignments(root, args.assignment):
         written = feedback(root, name)
-        print(f"{name}: feedback for {len(written)} notebook(s) in feedback/")
+        print(f"{name}: feedback for {len(written)} notebook(s) in feedback/" if written else
+              f"{name}: no feedback written: nothing of {name} is graded yet (run dlcourse autograde {name})")
         if args.pack:
             from .classroom.feedback import pack_feedback
 
@@ -147,10 +151,15 @@ def cmd_similarity(args) -> int:
 
 
 def cmd_new_exercise(args) -> int:
+    from .config import REPO_ROOT
     from .instructor.fixtures import min_misconceptions
     from .instructor.scaffold import NEXT_STEPS, new_exercise, reference_module
 
     root = _root(args)
+    if root.resolve() != REPO_ROOT.resolve():  # the references would land in another course's package
+        raise CourseError(f"new-exercise works in the course repository whose package it is ({REPO_ROOT}): its "
+                          f"references go in {REPO_ROOT / 'dlcourse' / 'instructor'}, its fixtures in its tests/; "
+                          f"{root} is another folder")
     for path in new_exercise(root, args.assignment, args.name):
         print(f"wrote {path.relative_to(root) if path.is_relative_to(root) else path}")
     script = (root / "source" / args.assignment / f"{args.assignment}.py").read_text(encoding="utf-8")
@@ -163,6 +172,17 @@ def cmd_lab(args) -> int:
     from .lab import run_lab
 
     return run_lab(_root(args), port=args.port, token=args.token)
+
+
+def _positive(text: str) -> int:
+    """An argument that must be a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -182,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", help="gradebook SQLAlchemy URL, e.g. postgresql://user@host/db")
     p.add_argument("--student", help="grade only this student (others untouched)")
     p.add_argument("--force", action="store_true", help="regrade unchanged submissions too")
-    p.add_argument("--workers", type=int, default=None, help="parallel graders (default: cores)")
+    p.add_argument("--workers", type=_positive, default=None, help="parallel graders (default: cores)")
     p.add_argument("--dask", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="grade on Dask workers: at the scheduler tls://host:8786 (with --dask-certs), "
                         "or on a local cluster without an address")
@@ -220,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--class", dest="demo_class", choices=["small", "full"], default="small",
                    help="small: the whole class on the first notebook, the reference on the others (default); "
                         "full: the whole class on every notebook")
-    p.add_argument("--workers", type=int, default=None,
+    p.add_argument("--workers", type=_positive, default=None,
                    help="parallel graders (default: cores + 1, see dlcourse.classroom.demo.demo_workers)")
     p.set_defaults(func=cmd_demo)
 

@@ -547,8 +547,10 @@ def _collect(root, assignment, zf, infos, lms, roster, schedule, tz, archive, dr
             result.late.pop(student, None)
             continue
         result.taken[student] = chosen
+    # missing: in the roster, in no archive yet (a notebook collected from another LMS is not missing)
     result.missing = [s.student_id for s in roster if s.student_id not in result.taken
-                      and s.student_id not in result.refused_late and s.student_id not in result.wrong_format]
+                      and s.student_id not in result.refused_late and s.student_id not in result.wrong_format
+                      and not any((root / "submitted" / s.student_id / assignment).glob("*.ipynb"))]
     return result
 
 

@@ -54,7 +54,10 @@ def schedule_problems(course: Course) -> list[str]:
     try:
         tz = ZoneInfo(str(data.get("TIMEZONE") or "UTC"))
     except (ZoneInfoNotFoundError, ValueError):
-        out.append(f"TIMEZONE: {data.get('TIMEZONE')!r} is not a time zone (e.g. 'America/Sao_Paulo', 'UTC')")
+        from zoneinfo import available_timezones
+
+        near = _suggest(str(data.get("TIMEZONE")), available_timezones()) or " (e.g. 'America/Sao_Paulo', 'UTC')"
+        out.append(f"TIMEZONE: {data.get('TIMEZONE')!r} is not a time zone{near}")
         tz = ZoneInfo("UTC")
     assignments = resolve_assignments(course.root, None)
     for key in ("DEADLINES", "EXTENSIONS"):
@@ -82,8 +85,9 @@ def schedule_problems(course: Course) -> list[str]:
         try:
             roster = read_roster(path)
         except (OSError, CourseError, ValueError) as exc:
-            out.append(f"ROSTER: {path} cannot be read: {exc}")
-    students = known_students(course, roster)
+            out.append(f"ROSTER: {exc}")
+            roster = None
+    students = known_students(course, roster or [])
     for name, per in extensions.items():
         if not assignment_ok("EXTENSIONS", name):
             continue
@@ -91,13 +95,14 @@ def schedule_problems(course: Course) -> list[str]:
             out.append(f"EXTENSIONS[{name!r}] must be a dict {{student: '48h' or a date}}")
             continue
         for student, value in per.items():
-            if str(student) not in students:
+            if roster is not None and str(student) not in students:  # (an unreadable roster: said above)
                 out.append(f"EXTENSIONS[{name!r}]: {student!r} is neither in the roster nor in submitted/"
                            f"{_suggest(str(student), students)}")
             try:
                 ext = parse_extension(value, tz)
-            except DeadlineError as exc:
-                out.append(f"EXTENSIONS[{name!r}][{student!r}]: {exc}")
+            except DeadlineError:
+                out.append(f"EXTENSIONS[{name!r}][{student!r}]: {value!r} is neither a duration ('48h', '3d', "
+                           "'90m') nor a new due date ('YYYY-MM-DD HH:MM')")
                 continue
             if not hasattr(ext, "tzinfo") and name not in deadlines:
                 out.append(f"EXTENSIONS[{name!r}][{student!r}]: {value!r} extends a due date, but DEADLINES "
@@ -105,7 +110,8 @@ def schedule_problems(course: Course) -> list[str]:
     try:
         LatePolicy.from_config(data.get("LATE_POLICY"))
     except (DeadlineError, TypeError, ValueError) as exc:
-        out.append(str(exc) if str(exc).startswith("LATE_POLICY") else f"LATE_POLICY: {exc}")
+        text = str(exc).removeprefix("LATE_POLICY").lstrip(": ")
+        out.append(f"LATE_POLICY: {text}")
     return out
 
 

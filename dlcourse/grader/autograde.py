@@ -318,6 +318,7 @@ def _save_grades(course: Course, db_url: str, job: GradingJob, result: GradingRe
     late_config = Config({"AssignLatePenalties": {"plugin_class": CourseLatePolicy},
                           "CourseLatePolicy": {"policy": dataclasses.asdict(schedule.policy)}})
     late_penalties = AssignLatePenalties(config=late_config)
+    late_penalties.log = _QuietLate(logger.getChild("late"), {})  # lateness is in the reports, not mid-bar
     with warnings.catch_warnings(), Gradebook(db_url, course_id) as gb:
         warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy autoflush warnings
         known = {nb.name for nb in gb.find_assignment(assignment).notebooks}
@@ -508,7 +509,7 @@ def _grade_all(course: Course, names: list[str], options: RunOptions, runner: Ru
     if jobs:
         count = sum(1 for part in parts if part.jobs)
         options.log(f"graded {len(jobs)} submission(s) of {count} assignment(s) in {time.time() - started:.1f} s "
-                    f"({getattr(runner, 'workers', 'Dask')} workers)")
+                    f"({_workers(runner)})")
     for part in parts:
         if part.summary.graded or part.summary.failed or part.summary.skipped:
             options.log(f"{part.name}: {part.summary.line()}")
@@ -525,6 +526,19 @@ UNSANDBOXED_WARNING = ("dlcourse: WARNING: --unsandboxed-authoring: the notebook
                        "with your rights and no limits. For your own notebooks while authoring only, never a "
                        "class's submissions: every grade of this run is marked unsandboxed (marker, grades.csv, "
                        "feedback)")
+
+
+class _QuietLate(logging.LoggerAdapter):
+    """nbgrader's AssignLatePenalties warns of every late submission (in points, mid-progress bar):
+    debug detail here (`-vv`), since the reports and feedback say it in the course's own terms."""
+
+    def warning(self, msg, *args, **kwargs):
+        self.debug(msg, *args, **kwargs)
+
+
+def _workers(runner) -> str:
+    n = getattr(runner, "workers", None)
+    return "on Dask" if n is None else f"{n} worker{'s' if n != 1 else ''}"
 
 
 def _registered(db_url: str, course: Course, assignment: str) -> bool:

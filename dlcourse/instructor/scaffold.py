@@ -86,15 +86,22 @@ def reference_module(script: str) -> str:
     return used.most_common(1)[0][0] if used else "reference"
 
 
+CLOSING = re.compile(r"^# #+ .*(What you should remember|Summary|Going further|Further reading|References)", re.I)
+
+
 def insertion_point(script: str) -> int:
-    """Where a new exercise goes in a script: after the last test cell and the cells that belong to
-    it (its demos), before the first markdown cell that follows (the closing sections); the end of
-    the script when no markdown cell follows."""
-    markers = [(m.start(), m.group(0)) for m in re.finditer(r"^# %%.*$", script, re.M)]
-    tests = [i for i, (_, head) in enumerate(markers) if head.startswith("# %% test")]
-    if not tests:
-        return len(script)
-    for start, head in markers[tests[-1] + 1:]:
+    """Where a new exercise goes in a script: before the notebook's closing sections (a markdown
+    cell headed "What you should remember", "Summary", ..., or the versions cell, `%watermark`);
+    without one, after the last test cell and its demos; else at the end."""
+    cells = [(m.start(), m.group(0)) for m in re.finditer(r"^# %%.*$", script, re.M)]
+    bodies = [script[start:(cells[i + 1][0] if i + 1 < len(cells) else len(script))]
+              for i, (start, _) in enumerate(cells)]
+    for (start, head), body in zip(cells, bodies, strict=True):
+        if (head.startswith("# %% [markdown]") and any(CLOSING.match(line) for line in body.splitlines()[1:3])) \
+                or "%watermark" in body:
+            return start
+    tests = [i for i, (_, head) in enumerate(cells) if head.startswith("# %% test")]
+    for start, head in cells[tests[-1] + 1:] if tests else []:
         if head.startswith("# %% [markdown]"):
             return start
     return len(script)
