@@ -31,7 +31,7 @@ def cmd_release(args) -> int:
 
 
 def cmd_autograde(args) -> int:
-    from .classroom.reports import grades_table, write_reports
+    from .classroom.reports import grades_table, summary_table, write_reports
     from .grader.autograde import autograde
 
     course = _course(args)
@@ -45,12 +45,7 @@ def cmd_autograde(args) -> int:
         table = grades_table(course, db_url, name)
         if not table.empty:
             print(f"\n== {name}")
-            shown = ["student", "score", "max_score", "percent"]
-            waiting = int((table["to_grade"] > 0).sum()) if "to_grade" in table else 0
-            print(table[shown + (["to_grade"] if waiting else [])].to_string(index=False))
-            if waiting:
-                print(f"{waiting} submission(s) have written answers to grade: formgrader (make lab), "
-                      "Manual Grading; the scores above and the LMS files count them once graded")
+            print(summary_table(course, name, table, db_url))
             files = ", ".join(sorted(p.name for p in out.iterdir() if p.is_file()))
             print(f"reports: {out.relative_to(root)}/ ({files})")
     failed_us = sum(s.grader_failures for s in summaries.values())

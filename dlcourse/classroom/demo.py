@@ -288,7 +288,7 @@ def run_demo(course, assignment: str | None = None, full: bool = False, workers:
     from ..grader.autograde import autograde
     from .feedback import feedback
     from .release import release
-    from .reports import grades_table, write_reports
+    from .reports import grades_table, summary_table, write_reports
 
     if not full:
         os.environ["DLCOURSE_SMOKE"] = "1"
@@ -322,7 +322,7 @@ def run_demo(course, assignment: str | None = None, full: bool = False, workers:
         out = write_reports(course, db_url, name)
         table = grades_table(course, db_url, name)
         log(f"\n== {name} (reports in {out.relative_to(repo)})")
-        log(table[["student", "score", "max_score", "percent"]].to_string(index=False))
+        log(summary_table(course, name, table, db_url))
         if lms:
             _late_and_similarity(root, name, log)
     failed_us = sum(s.grader_failures for s in summaries.values())

@@ -50,6 +50,23 @@ def grades_table(course: Course | Path, db_url: str, assignment: str) -> pd.Data
     return table.sort_values("student").reset_index(drop=True)
 
 
+def summary_table(course: Course | Path, assignment: str, table: pd.DataFrame, db_url: str) -> str:
+    """The table a command prints: score, max_score, percent; the written points still to grade and
+    the final score after the late penalty where they matter; a line on what to do next."""
+    table = with_late_policy(course, assignment, table, db_url)
+    shown = ["student", "score", "max_score", "percent"]
+    waiting = int((table["to_grade"] > 0).sum()) if "to_grade" in table else 0
+    late = bool((table["late_penalty"] > 0).any())
+    shown += (["to_grade"] if waiting else []) + (["late_penalty", "final_score"] if late else [])
+    text = table[shown].to_string(index=False)
+    if late:
+        text += "\nlate_penalty is in percent; final_score is what grades.csv and the LMS files carry"
+    if waiting:
+        text += (f"\n{waiting} submission(s) have written answers to grade: formgrader (make lab), Manual "
+                 "Grading; the scores above and the LMS files count them once graded")
+    return text
+
+
 def unsandboxed(root: Path, assignment: str, student: str) -> bool:
     """Graded by an authoring run (`--unsandboxed-authoring`): not a grade to hand out."""
     marker = read_marker(root, student, assignment)

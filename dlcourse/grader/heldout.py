@@ -2,8 +2,8 @@
 
 A hidden test hands its trained model to `submit_model(model, task)`. Outside the
 grader (an instructor running the source notebook, the fixture harness) the model is
-scored at once. Inside the grader (the grading worker sets `DLCOURSE_SANDBOX`, "1" when
-the kernel is sandboxed, "0" when not) the kernel only saves the model, and the worker,
+scored at once. Inside the grader (the grading worker sets `DLCOURSE_GRADING_WORKER=1` in its
+own environment and its kernels') the kernel only saves the model, and the worker,
 outside the sandbox, scores that file in a separate process (a fresh child of its judge
 server, Keras's safe mode) and sets that test cell's outcome itself (`worker.apply_heldout`):
 the one scoring path when grading, so nothing the student's code prints or patches counts.
@@ -21,6 +21,8 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+GRADING_WORKER = "DLCOURSE_GRADING_WORKER"  # "1" in a grading worker and its kernels: it scores the models
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ def verdict(task_name: str, accuracy: float | None, error: str = "") -> str:
 
 def graded_by_worker() -> bool:
     """Whether a grading worker runs this process (it then scores saved models itself)."""
-    return os.environ.get("DLCOURSE_SANDBOX") in ("0", "1")
+    return os.environ.get(GRADING_WORKER) == "1"
 
 
 def submit_model(model, task_name: str) -> float | None:

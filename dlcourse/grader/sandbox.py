@@ -187,7 +187,7 @@ def sandbox_kernel(scratch: Path, hide: list[Path], limits: Limits) -> bool:
     # print its "will operate in serial mode" warning into the student's graded notebook.
     # PYTHONWARNINGS: IPython's folder is read-only on purpose; its warning that it is goes unsaid
     env = {"HOME": str(home), "TMPDIR": str(home / "tmp"), "MPLCONFIGDIR": str(home / "mpl"),
-           "DLCOURSE_SANDBOX": "1", "JOBLIB_MULTIPROCESSING": "0", **ISOLATED_ENV, "IPYTHONDIR": str(ipython),
+           "DLCOURSE_GRADING_WORKER": "1", "JOBLIB_MULTIPROCESSING": "0", **ISOLATED_ENV, "IPYTHONDIR": str(ipython),
            "PYTHONWARNINGS": "ignore:IPython dir:UserWarning"}
     (spec_dir / "kernel.json").write_text(json.dumps(
         {"argv": argv, "env": env, "display_name": "Python 3 (sandboxed)", "language": "python",
