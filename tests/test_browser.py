@@ -467,7 +467,7 @@ def test_instructor_grades_a_written_answer_beside_its_rubric_and_the_student_se
             break
         time.sleep(0.5)
     assert saved, "formgrader did not save the score and comment"
-    page.get_by_text("Written question", exact=False).first.scroll_into_view_if_needed()
+    score.scroll_into_view_if_needed()
     shot(page, "scored")
     after = grades_table(Course.at(course), f"sqlite:///{course / 'gradebook.db'}", A).set_index("student")
     assert after.loc["reference", "score"] == before.loc["reference", "score"] + points - 1
