@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from dlcourse.grader import sandbox
+from dlcourse.grader import gpu, sandbox
 from dlcourse.grader.cluster import gpu_resources
 from dlcourse.grader.protocol import GradingJob
 from dlcourse.grader.sandbox import Limits, SandboxBroken, claim_gpu, gpu_binds, gpu_indices
 
 needs_root = pytest.mark.skipif(os.getuid() != 0, reason="making character devices (mknod) needs root")
+
+pytestmark = pytest.mark.gpu
 
 
 def _node(path: Path) -> None:
@@ -59,7 +61,7 @@ def test_the_bind_list_gives_one_gpu_and_the_control_nodes(fake_dev, tmp_path):
     binds = _pairs(argv)
     devices = [(src, dst) for opt, src, dst in binds if opt == "--dev-bind"]
     assert devices == [(str(fake_dev / "nvidia1"), "/dev/nvidia1"),
-                       *[(str(fake_dev / n), f"/dev/{n}") for n in sandbox.GPU_SHARED_NODES],
+                       *[(str(fake_dev / n), f"/dev/{n}") for n in gpu.GPU_SHARED_NODES],
                        (str(fake_dev / "nvidia-caps" / "nvidia-cap1"), "/dev/nvidia-caps/nvidia-cap1")]
     assert "/dev/nvidia0" not in argv  # the other GPU stays out
     # every device bound comes from the fake /dev, lands in /dev, and is a character device
@@ -82,7 +84,7 @@ def test_a_linked_library_folder_is_refused(tmp_path):
     real = tmp_path / "real"
     real.mkdir()
     (tmp_path / "link").symlink_to(real)
-    assert sandbox.gpu_library_dirs((str(tmp_path / "link"), str(real), str(tmp_path / "x" / ".." / "real"))) \
+    assert gpu.gpu_library_dirs((str(tmp_path / "link"), str(real), str(tmp_path / "x" / ".." / "real"))) \
         == [real]
 
 
@@ -107,7 +109,7 @@ def test_the_lock_gives_each_grading_process_its_own_gpu(fake_dev, tmp_path):
 
 
 def test_no_gpu_no_claim(tmp_path, monkeypatch):
-    monkeypatch.setattr(sandbox, "_claimed_gpu", [])
+    monkeypatch.setattr(gpu, "_claimed_gpu", [])
     (tmp_path / "dev").mkdir()
     with pytest.raises(SandboxBroken, match="no NVIDIA GPU"):
         claim_gpu(tmp_path / "dev", tmp_path / "locks")

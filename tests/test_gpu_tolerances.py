@@ -25,6 +25,8 @@ from dlcourse.testkit.precision import TOLERANCES, emulate, framework_tolerance,
 
 REDUCED = ["float32", "tf32", "bfloat16"]
 
+pytestmark = pytest.mark.gpu
+
 
 def solution_code(assignment: str, exercise: str) -> str:
     import nbformat
@@ -219,3 +221,17 @@ def test_gan_losses_on_reduced_precision_logits(exercise, name, expect, code, dt
 def test_the_table_orders_precisions():
     rtols = [TOLERANCES[p][0] for p in ("float64", "float32", "tf32", "bfloat16")]
     assert rtols == sorted(rtols)
+
+
+def test_05s_visible_keras_conv_check_fails_under_tf32_and_the_table_fixes_it():
+    """05's visible test_conv2d_forward_keras (rtol=atol=1e-5) against a Conv2D on an Ampere+
+    GPU (TF32, TensorFlow's default): a correct conv2d_forward fails it; the table's does not."""
+    rng_v = np.random.default_rng(0)  # the test's own inputs
+    x_k = rng_v.normal(size=(2, 6, 6, 2)).astype("float32")
+    w_k = rng_v.normal(size=(3, 3, 2, 4)).astype("float32")
+    b_k = rng_v.normal(size=4).astype("float32")
+    gpu = framework_conv(x_k, w_k, b_k, 1, 0, "tf32")
+    right = ref_cnn.conv2d_forward(x_k, w_k, b_k)
+    with pytest.raises(AssertionError):
+        check_close(right, gpu, "conv", rtol=1e-5, atol=1e-5)
+    check_close(right, gpu, "conv", **framework_tolerance("tf32", scale=np.abs(gpu).max()))
