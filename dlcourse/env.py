@@ -72,8 +72,12 @@ def device_report(frameworks: tuple[str, ...] = ("numpy",)) -> dict[str, str]:
         else:
             report["torch"] = f"{torch.__version__}: CPU only"
     if "tensorflow" in frameworks:
-        import tensorflow as tf
-
+        try:
+            import tensorflow as tf
+        except ImportError:  # Keras on another backend (a machine with only PyTorch): said, not fatal
+            tf = None
+            report["tensorflow"] = "not installed"
+    if "tensorflow" in frameworks and tf is not None:
         gpus = tf.config.list_physical_devices("GPU")
         if gpus:
             details = tf.config.experimental.get_device_details(gpus[0])

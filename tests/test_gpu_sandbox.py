@@ -13,8 +13,9 @@ import pytest
 
 from dlcourse.grader import gpu, sandbox
 from dlcourse.grader.cluster import gpu_resources
+from dlcourse.grader.gpu import claim_gpu, gpu_binds, gpu_indices
 from dlcourse.grader.protocol import GradingJob
-from dlcourse.grader.sandbox import Limits, SandboxBroken, claim_gpu, gpu_binds, gpu_indices
+from dlcourse.grader.sandbox import Limits, SandboxBroken
 
 needs_root = pytest.mark.skipif(os.getuid() != 0, reason="making character devices (mknod) needs root")
 

@@ -215,7 +215,7 @@ class DaskRunner:
     def _connect(self, gpu: bool = False):
         from distributed import Client, LocalCluster
 
-        from .sandbox import gpu_indices
+        from .gpu import gpu_indices
 
         if self.address:
             return Client(self.address, security=security(self.certs)), None

@@ -184,10 +184,14 @@ def main(argv=None) -> int:
     parser.add_argument("--json", help="write every result here")
     parser.add_argument("--misconceptions", action="store_true",
                         help="the misconception fixtures too: each must fail a check (shown as caught)")
+    parser.add_argument("--no-tensorflow", action="store_true",
+                        help="hide TensorFlow even where it is installed (the device machine has none)")
     parser.add_argument("--notebook", help=argparse.SUPPRESS)  # the child: one notebook, in this process
     args = parser.parse_args(argv)
     only = {s for s in args.only.split(",") if s}
     if args.notebook:
+        if args.no_tensorflow:
+            sys.modules["tensorflow"] = None  # `import tensorflow` raises ModuleNotFoundError, as there
         run_notebook(args.notebook, only, args.full, args.misconceptions)
         return 0
     if args.device == "cuda":
@@ -206,6 +210,7 @@ def main(argv=None) -> int:
             continue
         cmd = [sys.executable, str(Path(__file__).resolve()), "--notebook", nb, "--only", args.only]
         cmd += ["--full"] * args.full + ["--misconceptions"] * args.misconceptions
+        cmd += ["--no-tensorflow"] * args.no_tensorflow
         proc = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True)
         for line in proc.stdout.splitlines():
             if line.startswith("{") and '"verdict"' in line:
