@@ -10,7 +10,7 @@ export MPLBACKEND := Agg
 # pytest workers: the machine's cores by default
 JOBS ?= auto
 
-.PHONY: venv bwrap demo demo-full test test-full test-fast bench release lint data bundle lab clean
+.PHONY: venv bwrap demo demo-full test test-full test-fast test-gpu bench release lint data bundle lab clean
 
 venv: $(STAMP)
 
@@ -45,6 +45,14 @@ test-full: bwrap $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) -q -m "not slow and not full" --ignore=tests/test_fixtures.py \
 		--ignore=tests/test_notebooks.py --ignore=tests/test_colab.py --durations=10
+
+# the reference solutions and valid alternatives of every exercise that trains or checks against
+# PyTorch or Keras (Keras on its torch backend), on a CUDA device; no device: one line, exit 0.
+# Needs no .venv, TensorFlow, Jupyter or nbgrader (the device machine has none): see README, "GPU".
+# GPU_ARGS: e.g. --misconceptions (each must fail there too), --full, --only 07_gan
+GPU_PYTHON := $(if $(wildcard $(BIN)/python),$(BIN)/python,python3)
+test-gpu:
+	@$(GPU_PYTHON) tests/gpu/run_gpu.py $(GPU_ARGS)
 
 bench: bwrap $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -37,6 +37,21 @@ def torch_device(prefer: str | None = None):
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def grading_report() -> str | None:
+    """In a grading kernel: what the grading job ran on (the sandbox's GPU or none), else None."""
+    sandbox = os.environ.get("DLCOURSE_SANDBOX")
+    if sandbox is None:
+        return None
+    where = "sandboxed kernel" if sandbox == "1" else "unsandboxed kernel (authoring)"
+    gpu = os.environ.get("DLCOURSE_GPU", "none")
+    if gpu == "none":
+        return f"{where}, CPU only (no GPU given to this job)"
+    name = ""
+    if "torch" in sys.modules and sys.modules["torch"].cuda.is_available():
+        name = f" ({sys.modules['torch'].cuda.get_device_name(0)})"
+    return f"{where}, one GPU: {gpu}{name}"
+
+
 def device_report(frameworks: tuple[str, ...] = ("numpy",)) -> dict[str, str]:
     """Print (and return) the accelerators each framework sees.
 
@@ -57,8 +72,12 @@ def device_report(frameworks: tuple[str, ...] = ("numpy",)) -> dict[str, str]:
         else:
             report["torch"] = f"{torch.__version__}: CPU only"
     if "tensorflow" in frameworks:
-        import tensorflow as tf
-
+        try:
+            import tensorflow as tf
+        except ImportError:  # Keras on another backend (a machine with only PyTorch): said, not fatal
+            tf = None
+            report["tensorflow"] = "not installed"
+    if "tensorflow" in frameworks and tf is not None:
         gpus = tf.config.list_physical_devices("GPU")
         if gpus:
             details = tf.config.experimental.get_device_details(gpus[0])
@@ -71,6 +90,9 @@ def device_report(frameworks: tuple[str, ...] = ("numpy",)) -> dict[str, str]:
         import keras
 
         report["keras"] = f"{keras.__version__} (backend: {keras.backend.backend()})"
+    grading = grading_report()
+    if grading:
+        report["graded on"] = grading
     width = max(map(len, report))
     for key, value in report.items():
         print(f"{key:<{width}}  {value}")

@@ -181,6 +181,16 @@ def check_address(address: str | None, certs: Path | str | None) -> None:
         raise DaskSetupError(f"--dask {address} needs --dask-certs DIR (made by `dlcourse dask-certs DIR`)")
 
 
+def wants_gpu(job: GradingJob) -> bool:
+    return bool((job.limits or {}).get("gpu"))
+
+
+def gpu_resources(job: GradingJob) -> dict[str, int] | None:
+    """The Dask resources a job's task asks for: exactly one GPU when SANDBOX["gpu"] is on, never
+    more (the job's settings cannot ask for two), none otherwise."""
+    return {"GPU": 1} if wants_gpu(job) else None
+
+
 class DaskRunner:
     """Fan jobs out over a Dask cluster (a LocalCluster with temporary TLS certificates when no
     address is given); see the module's docstring for what a worker must show first."""
@@ -194,7 +204,7 @@ class DaskRunner:
         self.refused: dict[str, str] = {}  # worker address -> why it refused
 
     def __call__(self, jobs: list[GradingJob]) -> Iterator[tuple[GradingJob, GradingResult]]:
-        client, cluster = self._connect()
+        client, cluster = self._connect(gpu=any(wants_gpu(job) for job in jobs))
         try:
             yield from self._grade(client, jobs)
         finally:
@@ -202,15 +212,21 @@ class DaskRunner:
             if cluster is not None:
                 cluster.close()
 
-    def _connect(self):
+    def _connect(self, gpu: bool = False):
         from distributed import Client, LocalCluster
+
+        from .gpu import gpu_indices
 
         if self.address:
             return Client(self.address, security=security(self.certs)), None
         with tempfile.TemporaryDirectory(prefix="dlcourse-local-certs-") as tmp:  # read once, at start-up
             make_certs(Path(tmp), days=2)
             local = security(tmp, shared=True)
-            cluster = LocalCluster(n_workers=self.local_workers, threads_per_worker=1, processes=True,
+            # SANDBOX["gpu"]: one local worker per GPU (at most), each with the resource GPU=1
+            gpus = len(gpu_indices()) if gpu else 0
+            extra = {"resources": {"GPU": 1}} if gpus else {}
+            workers = min(self.local_workers, gpus) if gpus else self.local_workers
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, **extra,
                                    protocol="tls", security=local, host="127.0.0.1", dashboard_address=None,
                                    # the scheduler's HTTP routes (health, metrics) on loopback, no dashboard
                                    scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"})
@@ -267,9 +283,11 @@ class DaskRunner:
         slim, data = split_shared(job)
         if job.assignment not in shared:
             shared[job.assignment] = client.scatter(data, broadcast=True, workers=accepting, hash=False)
+        # SANDBOX["gpu"]: the task holds one GPU while it runs (a worker started with
+        # `--resources GPU=1`, one per GPU); on one machine the lock per GPU (sandbox.claim_gpu) holds too
         return client.submit(grade_on_worker, slim, shared[job.assignment], self.expected,
                              float(job.timeout or self.timeout), pure=False, workers=accepting,
-                             allow_other_workers=False)
+                             allow_other_workers=False, resources=gpu_resources(job))
 
     def _nowhere(self, job: GradingJob) -> GradingResult:
         reasons = "; ".join(f"{worker}: {why}" for worker, why in sorted(self.refused.items()))

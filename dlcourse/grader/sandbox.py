@@ -40,6 +40,7 @@ from traitlets import Dict, Integer, List, Unicode
 from ..config import REPO_ROOT
 from ..judging import TAPE_MIME
 from .execute import error_message, is_test_cell, mark_not_run
+from .gpu import SYSTEM_DIRS, SandboxBroken, claim_gpu, gpu_binds, gpu_library_dirs  # noqa: F401
 from .preprocessors import SENTINEL
 from .protocol import Incident, write_incidents
 from .tapes import MAX_DEPTH, MAX_ITEMS, SCAN_FROM, TapeRecorder, too_complex, write_tapes
@@ -62,6 +63,11 @@ class Limits:
     max_added_cells: int = 300   # cells a submission may add to the assignment's; the rest are dropped
     network: bool = False        # True gives the kernel the host's network
     max_restarts: int = 2        # fresh kernels after hangs and crashes, per notebook
+    gpu: bool = False            # True binds one NVIDIA GPU (claimed by this grading process) and its driver
+
+    def __post_init__(self):
+        if not isinstance(self.gpu, bool):  # `"gpu": 2` would read as True: one GPU per job, never more
+            raise ValueError(f'SANDBOX["gpu"] is True or False (one GPU per grading job), not {self.gpu!r}')
 
     @classmethod
     def from_dict(cls, values: dict | None) -> Limits:
@@ -106,10 +112,6 @@ def sandbox_uid() -> int:
     raise RuntimeError(f"all {UID_COUNT} sandbox uids are in use on this machine")
 
 
-class SandboxBroken(RuntimeError):
-    """The sandbox could not start a grading kernel: the grader's failure, never the student's."""
-
-
 BWRAP_MISSING = ("bubblewrap (bwrap) is not on PATH, and students' code runs only in its sandbox: install it "
                  "(`apt-get install bubblewrap`, as root) and grade again; to try your own notebooks while "
                  "authoring, `dlcourse autograde --unsandboxed-authoring`")
@@ -136,6 +138,14 @@ def sandbox_kernel(scratch: Path, hide: list[Path], limits: Limits) -> bool:
             "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--new-session", "--die-with-parent"]
     if not limits.network:
         argv.append("--unshare-net")
+    gpu_env: dict[str, str] = {"DLCOURSE_GPU": "none"}
+    if limits.gpu:  # after --dev /dev: the claimed GPU's nodes are bound into the fresh /dev
+        index = claim_gpu()
+        argv += gpu_binds(index)
+        gpu_env = {"DLCOURSE_GPU": f"/dev/nvidia{index}"}
+        libraries = ":".join(map(str, gpu_library_dirs()))
+        if libraries:
+            gpu_env["LD_LIBRARY_PATH"] = libraries
     interpreters = sorted({Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()})
     argv += reachable([*interpreters, REPO_ROOT])
     for path in interpreters:  # those below a world-traversable folder were not bound by reachable()
@@ -187,8 +197,9 @@ def sandbox_kernel(scratch: Path, hide: list[Path], limits: Limits) -> bool:
     # print its "will operate in serial mode" warning into the student's graded notebook.
     # PYTHONWARNINGS: IPython's folder is read-only on purpose; its warning that it is goes unsaid
     env = {"HOME": str(home), "TMPDIR": str(home / "tmp"), "MPLCONFIGDIR": str(home / "mpl"),
-           "DLCOURSE_GRADING_WORKER": "1", "JOBLIB_MULTIPROCESSING": "0", **ISOLATED_ENV, "IPYTHONDIR": str(ipython),
-           "PYTHONWARNINGS": "ignore:IPython dir:UserWarning"}
+           "DLCOURSE_SANDBOX": "1", "DLCOURSE_GRADING_WORKER": "1", "JOBLIB_MULTIPROCESSING": "0", **ISOLATED_ENV,
+           "IPYTHONDIR": str(ipython),
+           "PYTHONWARNINGS": "ignore:IPython dir:UserWarning", **gpu_env}
     (spec_dir / "kernel.json").write_text(json.dumps(
         {"argv": argv, "env": env, "display_name": "Python 3 (sandboxed)", "language": "python",
          "interrupt_mode": "message"}))
@@ -217,7 +228,6 @@ def font_list() -> Path | None:
     return path if path.is_file() else None
 
 
-SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
 
 
 def system_mounts() -> list[str]:

@@ -301,7 +301,7 @@ def grade(job: GradingJob) -> GradingResult:
     return result
 
 
-KERNEL_ENV = ("JUPYTER_PATH", "JUPYTER_RUNTIME_DIR", heldout.GRADING_WORKER)
+KERNEL_ENV = ("JUPYTER_PATH", "JUPYTER_RUNTIME_DIR", "DLCOURSE_SANDBOX", heldout.GRADING_WORKER)
 
 
 def _restore_env(saved: dict[str, str | None]) -> None:
@@ -364,6 +364,7 @@ def _start_kernels_in_sandbox(job: GradingJob, scratch: Path, limits, nb_api) ->
     logger.info("%s/%s: kernel %s, limits %s", job.student, job.assignment,
                 "sandboxed" if job.sandbox else "NOT sandboxed", limits.as_dict())
     os.environ[heldout.GRADING_WORKER] = "1"  # this process scores the held-out models (heldout.graded_by_worker)
+    os.environ["DLCOURSE_SANDBOX"] = "1" if job.sandbox else "0"  # whether the kernel is (env.grading_report)
     return job.sandbox
 
 

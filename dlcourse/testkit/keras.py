@@ -111,8 +111,12 @@ def dense_weights(model) -> list[tuple[np.ndarray, np.ndarray | None]]:
 
 
 def model_output(model, X) -> np.ndarray:
-    """The model's output on X (inference mode), in float64."""
-    return np.asarray(model(np.asarray(X, dtype="float32"), training=False), dtype=np.float64)
+    """The model's output on X (inference mode), in float64, on any Keras backend and device
+    (np.asarray alone fails on the torch backend: a tensor that requires grad, or on a GPU)."""
+    import keras
+
+    out = model(np.asarray(X, dtype="float32"), training=False)
+    return np.asarray(keras.ops.convert_to_numpy(out), dtype=np.float64)
 
 
 # -- Keras models: what the grader reads -----------------------------------------------------------
