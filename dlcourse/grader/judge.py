@@ -178,8 +178,10 @@ class JudgeServer:
         # started in an empty folder of its own: `python -m` puts the working folder first on the
         # path, and the judge must import nothing that happens to lie beside the grader
         self.home = tempfile.TemporaryDirectory(prefix="dlcourse-judge-server-")
+        # on the CPU: the references' recomputation must not run in TF32 on a grading GPU (issue 33)
+        env = {**kernel_env(), "CUDA_VISIBLE_DEVICES": ""}
         self.proc = subprocess.Popen([sys.executable, "-m", "dlcourse.grader.judge", "--serve"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=kernel_env(),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
                                      cwd=self.home.name)
         self._send({"preload": list(self.preload)})
 
