@@ -47,6 +47,7 @@ class Service:
         self.stop = threading.Event()
         self.wake = threading.Event()
         self.threads: list[threading.Thread] = []
+        self.graders: list[Grader] = []
         self.local = threading.local()
         self.assignments = set(course.assignments())
 
@@ -69,12 +70,15 @@ class Service:
     def shutdown(self) -> None:
         self.stop.set()
         self.wake.set()
+        for grader in self.graders:  # a job being graded stops now: queued again at the next start
+            grader.close()
         for t in self.threads:
             t.join(timeout=5)
 
     def _loop(self) -> None:
         store = Store(self.store_path)
         grader = Grader(self.course, self.db_url, self.policy.counts)
+        self.graders.append(grader)
         try:
             while not self.stop.is_set():
                 sub = store.claim()

@@ -97,9 +97,9 @@ class Grader:
         self.worker: WorkerProcess | None = None
 
     def close(self) -> None:
-        if self.worker is not None:
-            self.worker.close()
-            self.worker = None
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            worker.close()
 
     def grade(self, store, sub) -> tuple[dict, Outcome]:
         """Grade `sub` (claimed in `store`); the result the student sees, and whose fault a failure was."""
@@ -111,10 +111,12 @@ class Grader:
         if job.refused:
             result = GradingResult.failed(job, job.refused, Outcome.SUBMISSION)
         else:
-            if self.worker is None or not self.worker.alive():
-                self.worker = WorkerProcess()
-            result = self.worker.grade(job, float(job.timeout))
-            if not self.worker.alive():
+            worker = self.worker
+            if worker is None or not worker.alive():
+                self.close()
+                worker = self.worker = WorkerProcess()
+            result = worker.grade(job, float(job.timeout))
+            if not worker.alive():
                 self.close()
         summary = summarise(course, result)
         if result.outcome is Outcome.GRADER:

@@ -143,10 +143,11 @@ class Store:
 
     def retry_after(self, student: str, assignment: str, count: int, seconds: float, now: float) -> float:
         """Seconds until `student` may submit `assignment` again (0: now). Counted: every submission in
-        the window except those replaced in the queue and those the grader could not grade."""
+        the window except those replaced in the queue, the one still queued (a new one replaces it) and those
+        the grader could not grade."""
         rows = self.db.execute(
             "SELECT received FROM submissions WHERE student=? AND assignment=? AND received>? "
-            "AND status!='replaced' AND NOT (status='failed' AND gradable=0) ORDER BY received",
+            "AND status NOT IN ('replaced', 'queued') AND NOT (status='failed' AND gradable=0) ORDER BY received",
             (student, assignment, now - seconds)).fetchall()
         if len(rows) < count:
             return 0.0
@@ -171,13 +172,14 @@ class Store:
                                                                  filename))
         return self.get(sub_id), 0.0
 
-    def _order(self) -> str:
-        # round-robin: the student whose last grading started longest ago (never: first), then the oldest job
+    def _order(self, claimable: bool = False) -> str:
+        # round-robin: the student whose last grading started longest ago (never: first), then the oldest job;
+        # a claim skips a student's assignment while another of its submissions is being graded
+        busy = ("AND NOT EXISTS (SELECT 1 FROM submissions g WHERE g.status='grading' AND g.student=s.student "
+                "AND g.assignment=s.assignment) ") if claimable else ""
         return ("SELECT s.id FROM submissions s LEFT JOIN (SELECT student, MAX(started) AS last FROM submissions "
                 "WHERE started IS NOT NULL GROUP BY student) l ON l.student = s.student WHERE s.status='queued' "
-                "AND NOT EXISTS (SELECT 1 FROM submissions g WHERE g.status='grading' AND g.student=s.student "
-                "AND g.assignment=s.assignment) "
-                "ORDER BY COALESCE(l.last, 0), s.seq")
+                + busy + "ORDER BY COALESCE(l.last, 0), s.seq")
 
     def position(self, sub_id: str) -> int | None:
         """1 for the next job to be claimed; None when it is not queued."""
@@ -187,7 +189,7 @@ class Store:
     def claim(self) -> Submission | None:
         """The next job, claimed by this call alone (status grading, a new claim id)."""
         with self.tx() as db:
-            row = db.execute(self._order() + " LIMIT 1").fetchone()
+            row = db.execute(self._order(claimable=True) + " LIMIT 1").fetchone()
             if row is None:
                 return None
             claim = uuid.uuid4().hex
