@@ -139,7 +139,7 @@ def gradebook_scores(db_url: str) -> dict[str, float]:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    course = make_course(tmp_path_factory.mktemp("serve"), ["ana", "bob", "p", "q", "r"])
+    course = make_course(tmp_path_factory.mktemp("serve"), ["ana", "bob", "p", "q", "r", "dee"])
     server = Server(course).start()
     yield server
     server.stop()
@@ -151,6 +151,32 @@ def test_settings_check_names_a_misspelt_submit_key():
     assert submit_problems({"RATES": [1, 60]}) == ["SUBMIT: 'RATES' is not a key (did you mean 'RATE'?)"]
     assert submit_problems({"COUNTS": "first"}) and submit_problems({"RATE": [0, 60]})
     assert SubmitPolicy.from_config(None).hidden == "after_deadline"  # the default
+
+
+def test_a_misspelt_submit_key_stops_every_command(tmp_path):
+    course = scratch_course(ROOT, tmp_path / "course", [A], release=False)
+    with (course / "grader_config.py").open("a") as fh:
+        fh.write("\nSUBMIT = {'HIDEN': 'on_submit'}\n")
+    run = subprocess.run([sys.executable, "-m", "dlcourse.cli", "--root", str(course), "serve"], env=_env(),
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "SUBMIT: 'HIDEN' is not a key (did you mean 'HIDDEN'?)" in run.stderr
+
+
+def test_a_grading_process_that_dies_is_the_graders_failure_and_retried(served):
+    tok = tokens(served.course)
+    with served.client(tok["dee"]) as dee:
+        sub = post(dee, notebook(served.course, "blank")).json()
+        end = time.time() + 120
+        while dee.get(f"{API}/submissions/{sub['id']}").json()["status"] != "grading":
+            assert time.time() < end
+            time.sleep(0.2)
+        time.sleep(1)
+        ps = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(served.proc.pid)], capture_output=True, text=True)
+        (pid,) = [int(line.split()[0]) for line in ps.stdout.splitlines() if "dlcourse.grader.worker" in line]
+        os.kill(pid, signal.SIGKILL)
+        view = wait_done(dee, sub["id"])
+    assert view["status"] == "graded" and view["gradable"] is True and view["attempts"] == 2
+    assert view["result"]["score"] == 0  # the blank notebook's own grade, not a 0 for the grader's failure
 
 
 def test_401_404_413(served):
