@@ -66,21 +66,21 @@ def notebook(course: Path, kind: str) -> bytes:
 
 
 class Server:
-    def __init__(self, course: Path):
-        self.course, self.port = course, _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+    def __init__(self, course: Path, *extra: str, scheme: str = "http", verify=True):
+        self.course, self.port, self.extra, self.verify = course, _free_port(), extra, verify
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
         self.proc = None
         self.log = course.parent / "serve.log"
 
     def start(self) -> Server:
         self.proc = subprocess.Popen([sys.executable, "-m", "dlcourse.cli", "--root", str(self.course), "-v", "serve",
-                                      "--port", str(self.port)], env=_env(), stdout=self.log.open("ab"),
+                                      "--port", str(self.port), *self.extra], env=_env(), stdout=self.log.open("ab"),
                                      stderr=subprocess.STDOUT, start_new_session=True)
         end = time.time() + 120
         while time.time() < end:
             assert self.proc.poll() is None, self.log.read_text()[-3000:]
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                if httpx.get(f"{self.url}/healthz", timeout=2, verify=self.verify).status_code == 200:
                     return self
             except httpx.TransportError:
                 time.sleep(0.3)
@@ -99,7 +99,7 @@ class Server:
                 self.kill9()
 
     def client(self, token: str | None) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=30,
+        return httpx.Client(base_url=self.url, timeout=30, verify=self.verify,
                             headers={"Authorization": f"Bearer {token}"} if token else {})
 
 
@@ -339,3 +339,23 @@ def test_colab_boundary_gives_the_notebooks_current_content(monkeypatch, tmp_pat
     assert json.loads(sent["body"]) == nb
     text = out.read_text()
     assert "Score: 3 / 4" in text and "[FAIL] test_a 3/4: AssertionError: wrong sum" in text
+
+
+def test_tls_with_uvicorns_own_certificate(tmp_path):
+    """The README's TLS path once: `dlcourse serve --ssl-certfile --ssl-keyfile`, a client that checks it."""
+    course = make_course(tmp_path, ["t1"])
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=60)
+    server = Server(course, "--ssl-certfile", str(cert), "--ssl-keyfile", str(key), scheme="https",
+                    verify=str(cert)).start()
+    try:
+        with server.client(tokens(course)["t1"]) as c:
+            assert c.get(f"{API}/assignments/{A}/submissions").json() == {"assignment": A, "submissions": []}
+        with server.client(None) as anon:
+            assert anon.get(f"{API}/assignments/{A}/submissions").status_code == 401
+        with pytest.raises(httpx.TransportError):  # plain HTTP is not served
+            httpx.get(f"http://127.0.0.1:{server.port}/healthz", timeout=5)
+    finally:
+        server.stop()
