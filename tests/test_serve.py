@@ -359,3 +359,64 @@ def test_tls_with_uvicorns_own_certificate(tmp_path):
             httpx.get(f"http://127.0.0.1:{server.port}/healthz", timeout=5)
     finally:
         server.stop()
+
+
+def test_store_claims_each_job_once_round_robin_and_only_by_its_claim(tmp_path):
+    """In-process, no grading: two threads claim 40 jobs at once, each exactly once; a stale claim
+    writes nothing; the order is round-robin across students."""
+    import threading
+
+    from dlcourse.classroom.serve.store import Store
+
+    path = tmp_path / "serve.db"
+    store = Store(path)
+    for i in range(40):
+        store.add(f"s{i % 8}", f"a{i}", b"{}", "x.ipynb")
+    claimed: list[str] = []
+
+    def claimer():
+        own = Store(path)
+        while (sub := own.claim()) is not None:
+            claimed.append(sub.id)
+            assert own.finish(sub, {"score_total": 1.0}, gradable=True, retry=False)
+        own.close()
+
+    threads = [threading.Thread(target=claimer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(claimed) == len(set(claimed)) == 40
+    # round-robin: a student with 5 queued jobs gets one turn per round
+    fresh = Store(tmp_path / "rr.db")
+    for i in range(5):
+        fresh.add("busy", f"a{i}", b"{}", "x.ipynb")
+    fresh.add("other", "a0", b"{}", "x.ipynb")
+    first = fresh.claim()
+    assert first.student == "busy"
+    assert fresh.claim().student == "other"  # not busy's second job
+    # a claim taken back (the service restarted) cannot write a result
+    assert fresh.recover() == 2
+    assert not fresh.finish(first, {"score_total": 1.0}, gradable=True, retry=False)
+
+
+def test_hidden_results_wait_for_the_deadline(tmp_path):
+    from dlcourse.classroom.serve.grading import shown
+    from dlcourse.classroom.serve.policy import SubmitPolicy
+    from dlcourse.classroom.serve.store import Store
+    from dlcourse.course import Course
+
+    course = scratch_course(ROOT, tmp_path / "course", [A], release=False)
+    store = Store(tmp_path / "serve.db")
+    sub, _ = store.add("ana", A, b"{}", "x.ipynb")
+    sub = store.claim()
+    tests = [{"name": "t_vis", "points": 1.0, "max_points": 1.0, "passed": True, "message": "", "hidden": False},
+             {"name": "t_hid", "points": 0.0, "max_points": 2.0, "passed": False, "message": "bad", "hidden": True}]
+    store.finish(sub, {"score_total": 1.0, "max_total": 3.0, "tests": tests, "notes": []}, True, False)
+    sub = store.get(sub.id)
+    c = Course.at(course)
+    before = shown(c, sub, SubmitPolicy.from_config({"HIDDEN": "after_deadline"}))
+    assert (before["score"], before["max"], before["withheld_points"]) == (1.0, 1.0, 2.0)
+    assert before["tests"][1]["passed"] is None and "bad" not in json.dumps(before)
+    now = shown(c, sub, SubmitPolicy.from_config({"HIDDEN": "on_submit"}))
+    assert (now["score"], now["max"], now["tests"][1]["message"]) == (1.0, 3.0, "bad")

@@ -104,6 +104,7 @@ class Service:
         if self.stop.is_set() and outcome is Outcome.GRADER:
             return  # stopped under it: left `grading`, queued again at the next start
         if outcome is Outcome.GRADER:
+            summary["score_total"] = summary["max_total"] = None  # no score: the attempt is not the student's
             retry = sub.attempts < self.policy.max_attempts
             summary["notes"].append("the grader failed (not your notebook): " +
                                     ("it is graded again" if retry else "the attempt does not count"))

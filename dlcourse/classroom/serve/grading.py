@@ -151,7 +151,9 @@ def shown(course: Course, sub, policy) -> dict | None:
     if not sub.result or sub.status not in ("graded", "failed"):
         return None
     res = dict(sub.result)
-    if policy.hidden == "after_deadline" and not after_deadline(course, sub.assignment, sub.student):
+    if res.get("score_total") is None:  # the grader failed: no score at all
+        res.update(score=None, max=None, withheld_points=0.0)
+    elif policy.hidden == "after_deadline" and not after_deadline(course, sub.assignment, sub.student):
         tests = []
         for t in res["tests"]:
             if t["hidden"]:
