@@ -23,6 +23,19 @@ import urllib.request
 from pathlib import Path
 
 API = "/api/v1"
+# JupyterLab's save: its command where the app is exposed, else the save shortcut (Accel+S) sent to
+# the page; the classic notebook's own call
+SAVE_JS = """
+if (window.jupyterapp) { window.jupyterapp.commands.execute('docmanager:save'); }
+else if (window.IPython && IPython.notebook) { IPython.notebook.save_checkpoint(); }
+else {
+  const target = document.activeElement || document.body;
+  for (const mod of [{ctrlKey: true}, {metaKey: true}]) {
+    target.dispatchEvent(new KeyboardEvent('keydown', {key: 's', code: 'KeyS', keyCode: 83, bubbles: true,
+                                                       cancelable: true, ...mod}));
+  }
+}
+"""
 
 
 class SubmitError(RuntimeError):
@@ -60,7 +73,12 @@ def colab_notebook() -> bytes | None:
 def jupyter_notebook_path() -> Path | None:
     """The running notebook's file in JupyterLab (Jupyter Server tells its kernels: JPY_SESSION_NAME)."""
     name = os.environ.get("JPY_SESSION_NAME")
-    return Path(name) if name and name.endswith(".ipynb") and Path(name).is_file() else None
+    if not name or not name.endswith(".ipynb"):
+        return None
+    for path in (Path(name), Path.cwd() / Path(name).name):  # absolute, or relative to the server's root
+        if path.is_file():
+            return path.resolve()
+    return None
 
 
 def save_in_jupyterlab(path: Path, wait: float = 10.0) -> bool:
@@ -70,8 +88,7 @@ def save_in_jupyterlab(path: Path, wait: float = 10.0) -> bool:
     except ImportError:
         return False
     before = path.stat().st_mtime_ns
-    display(Javascript("if (window.jupyterapp) { window.jupyterapp.commands.execute('docmanager:save'); }"
-                       " else if (window.IPython) { IPython.notebook.save_checkpoint(); }"))
+    display(Javascript(SAVE_JS))
     end = time.time() + wait
     while time.time() < end:
         if path.stat().st_mtime_ns != before:
