@@ -170,10 +170,15 @@ def test_a_grading_process_that_dies_is_the_graders_failure_and_retried(served):
         while dee.get(f"{API}/submissions/{sub['id']}").json()["status"] != "grading":
             assert time.time() < end
             time.sleep(0.2)
+        pids: list[int] = []
+        while not pids:  # the grading process (started once the assignment is registered)
+            assert time.time() < end
+            ps = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(served.proc.pid)], capture_output=True,
+                                text=True)
+            pids = [int(line.split()[0]) for line in ps.stdout.splitlines() if "dlcourse.grader.worker" in line]
+            time.sleep(0.2)
         time.sleep(1)
-        ps = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(served.proc.pid)], capture_output=True, text=True)
-        (pid,) = [int(line.split()[0]) for line in ps.stdout.splitlines() if "dlcourse.grader.worker" in line]
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pids[0], signal.SIGKILL)
         view = wait_done(dee, sub["id"])
     assert view["status"] == "graded" and view["gradable"] is True and view["attempts"] == 2
     assert view["result"]["score"] == 0  # the blank notebook's own grade, not a 0 for the grader's failure
