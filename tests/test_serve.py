@@ -41,10 +41,10 @@ def _env() -> dict:
     return env
 
 
-def make_course(base: Path, students: list[str]) -> Path:
+def make_course(base: Path, students: list[str], **submit) -> Path:
     course = scratch_course(ROOT, base / "course", [A], release=True)
     with (course / "grader_config.py").open("a") as fh:
-        fh.write(f"\nSUBMIT = {SUBMIT!r}\n")
+        fh.write(f"\nSUBMIT = {({**SUBMIT, **submit})!r}\n")
     kinds = demo_class(ROOT, A)
     write_submission(ROOT, base / "nb" / "reference", A, kinds["reference"])
     write_submission(ROOT, base / "nb" / "blank", A, None)
@@ -344,6 +344,21 @@ def test_colab_boundary_gives_the_notebooks_current_content(monkeypatch, tmp_pat
     assert json.loads(sent["body"]) == nb
     text = out.read_text()
     assert "Score: 3 / 4" in text and "[FAIL] test_a 3/4: AssertionError: wrong sum" in text
+
+
+def test_counts_best_keeps_the_best_in_the_gradebook_and_in_submitted(tmp_path):
+    course = make_course(tmp_path, ["best"], COUNTS="best")
+    server = Server(course).start()
+    try:
+        with server.client(tokens(course)["best"]) as c:
+            good = wait_done(c, post(c, notebook(course, "reference")).json()["id"])
+            worse = wait_done(c, post(c, notebook(course, "blank")).json()["id"])
+    finally:
+        server.stop()
+    assert good["result"]["counted"] and not worse["result"]["counted"]
+    assert worse["result"]["score"] == 0 < good["result"]["score"]
+    assert gradebook_scores(f"sqlite:///{course / 'gradebook.db'}")["best"] == good["result"]["score"]
+    assert (course / "submitted" / "best" / A / f"{A}.ipynb").read_bytes() == notebook(course, "reference")
 
 
 def test_tls_with_uvicorns_own_certificate(tmp_path):
