@@ -56,6 +56,7 @@ test-gpu:
 
 bench: bwrap $(STAMP)
 	$(BIN)/python -m benchmarks
+	$(BIN)/python -m benchmarks.serve_load
 
 release: $(STAMP)
 	$(BIN)/dlcourse release

@@ -6,3 +6,11 @@ tests) and `dlcourse.plotting`. Instructors use the CLI (`dlcourse --help`).
 """
 
 __version__ = "0.1.0"
+
+
+def submit(notebook=None, **kwargs) -> None:
+    """Hand this notebook in to the course's grading service and show the result (see
+    `dlcourse.classroom.serve.client.submit`; it returns what the service said)."""
+    from .classroom.serve.client import submit as _submit
+
+    _submit(notebook, **kwargs)

@@ -1,6 +1,6 @@
 """The course's command line: `dlcourse COMMAND`, one per step of running a class (release, collect,
-autograde, feedback, similarity), for students (validate), and for authors (new-exercise, bundle, demo,
-lab, dask-certs). `dlcourse COMMAND --help` says more."""
+autograde, feedback, similarity; serve and tokens to grade on submit), for students (validate, submit),
+and for authors (new-exercise, bundle, demo, lab, dask-certs). `dlcourse COMMAND --help` says more."""
 
 from __future__ import annotations
 
@@ -169,6 +169,64 @@ def cmd_lab(args) -> int:
     return run_lab(_root(args), port=args.port, token=args.token)
 
 
+def cmd_serve(args) -> int:
+    import uvicorn
+
+    from .classroom.serve.app import Service, create_app
+    from .classroom.serve.store import sqlite_path
+
+    course = _course(args)
+    service = Service(course, sqlite_path(args.db, course.root), args.gradebook or course.db_url, workers=args.workers)
+    tls = {"ssl_certfile": args.ssl_certfile, "ssl_keyfile": args.ssl_keyfile} if args.ssl_certfile else {}
+    uvicorn.run(create_app(service), host=args.host, port=args.port, log_level="info" if args.verbose else "warning",
+                **tls)
+    return 0
+
+
+def cmd_tokens(args) -> int:
+    import csv
+
+    from .classroom.collect import read_roster
+    from .classroom.serve.store import Store, sqlite_path
+
+    course = _course(args)
+    store = Store(sqlite_path(args.db, course.root))
+    if args.revoke:
+        for student in args.revoke:
+            print(f"{student}: {store.revoke(student)} token(s) revoked")
+        return 0
+    students = list(args.student or [])
+    if not students:
+        roster = (course.settings.schedule or {}).get("ROSTER")
+        if args.roster or roster:
+            path = Path(args.roster or roster)
+            students = [s.student_id for s in read_roster(path if path.is_absolute() else course.root / path)]
+    if not students:
+        raise CourseError("no students: give --student ID (repeatable), --roster CSV, or ROSTER in grader_config.py")
+    out = Path(args.out)
+    with out.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["student_id", "token"])
+        for student in students:
+            writer.writerow([student, store.issue_token(student)])
+    os.chmod(out, 0o600)
+    print(f"{len(students)} token(s) written to {out} (only their hashes are kept in {store.path.name}; "
+          "earlier tokens of these students are revoked): hand each student theirs through the LMS")
+    return 0
+
+
+def cmd_submit(args) -> int:
+    from .classroom.serve.client import SubmitError, submit
+
+    try:
+        view = submit(args.notebook, assignment=args.assignment, server=args.server, token=args.token,
+                      wait=not args.no_wait)
+    except SubmitError as exc:
+        print(f"dlcourse: error: {exc}", file=sys.stderr)
+        return 1
+    return 0 if view.get("status") != "failed" else 1
+
+
 def _positive(text: str) -> int:
     """An argument that must be a whole number of at least 1."""
     try:
@@ -264,13 +322,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8888, help="port on 127.0.0.1 (another free one if taken)")
     p.add_argument("--token", help="login token (default: a random one, printed in the URL)")
     p.set_defaults(func=cmd_lab)
+
+    p = sub.add_parser("serve", help="grade on submit: the HTTP service students hand in to (API v1, /docs)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--db", help="the queue and history: an SQLite file (default: serve.db in the course)")
+    p.add_argument("--gradebook", help="gradebook SQLAlchemy URL (default: sqlite gradebook.db)")
+    p.add_argument("--workers", type=_positive, default=1, help="submissions graded at once (default 1)")
+    p.add_argument("--ssl-certfile", help="serve HTTPS with this certificate (PEM)")
+    p.add_argument("--ssl-keyfile", help="the certificate's private key (PEM)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("tokens", help="issue (or --revoke) the students' tokens for `dlcourse serve`")
+    p.add_argument("--db", help="the service's SQLite file (default: serve.db in the course)")
+    p.add_argument("--roster", help="roster CSV (default: ROSTER of grader_config.py)")
+    p.add_argument("--student", action="append", help="only this student (repeatable)")
+    p.add_argument("--revoke", action="append", metavar="STUDENT", help="revoke this student's tokens (repeatable)")
+    p.add_argument("--out", default="tokens.csv", help="where the new tokens are written (default tokens.csv)")
+    p.set_defaults(func=cmd_tokens)
+
+    p = sub.add_parser("submit", help="hand a notebook in to the grading service and print its result")
+    p.add_argument("notebook")
+    p.add_argument("--assignment", help="default: the notebook's file name")
+    p.add_argument("--server", help="default: $DLCOURSE_SERVER")
+    p.add_argument("--token", help="default: $DLCOURSE_TOKEN")
+    p.add_argument("--no-wait", action="store_true", help="print the id and return")
+    p.set_defaults(func=cmd_submit)
     return parser
 
 
 # the commands that work on a course: its grader_config.py is checked before they start (the demo
 # builds a course of its own; validate runs a student's notebook)
 COURSE_COMMANDS = {"release", "autograde", "dask-certs", "feedback", "bundle", "collect", "similarity",
-                   "new-exercise", "lab"}
+                   "new-exercise", "lab", "serve", "tokens"}
 
 
 def main(argv: list[str] | None = None) -> int:

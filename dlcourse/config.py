@@ -34,6 +34,8 @@ class CourseSettings(Configurable):
                         "'Grading untrusted notebooks')").tag(config=True)
     schedule = Dict(help="TIMEZONE, DEADLINES, EXTENSIONS, LATE_POLICY, ROSTER "
                          "(dlcourse.classroom.deadlines)").tag(config=True)
+    submit = Dict(help="grade on submit (`dlcourse serve`): RATE, HIDDEN, COUNTS, MAX_UPLOAD_MB, "
+                       "MAX_ATTEMPTS (dlcourse.classroom.serve.policy)").tag(config=True)
     nbgrader = Instance(Config, args=(), help="the nbgrader configuration grader_config.py builds")
 
     @property
@@ -51,7 +53,8 @@ class CourseSettings(Configurable):
 
 # grader_config.py's module constants, and the trait each one sets
 CONSTANTS = {"STUDENT_REPO": "student_repo", "STUDENT_BRANCH": "student_branch", "COURSE_ID": "course_id",
-             "CELL_TIMEOUT": "cell_timeout", "NOTEBOOK_TIMEOUT": "notebook_timeout", "SANDBOX": "sandbox"}
+             "CELL_TIMEOUT": "cell_timeout", "NOTEBOOK_TIMEOUT": "notebook_timeout", "SANDBOX": "sandbox",
+             "SUBMIT": "submit"}
 
 
 def find_root(start: Path | None = None) -> Path:

@@ -117,4 +117,6 @@ def schedule_problems(course: Course) -> list[str]:
 
 def problems(course: Course) -> list[str]:
     """Every mistake in the course's configuration, one line each ([] when it is sound)."""
-    return unknown_constants(course.root) + schedule_problems(course)
+    from .serve.policy import submit_problems
+
+    return unknown_constants(course.root) + schedule_problems(course) + submit_problems(course.settings.submit)

@@ -1,0 +1,205 @@
+"""The HTTP service of `dlcourse serve` (FastAPI; OpenAPI at /docs and /openapi.json).
+
+API v1 (every call with `Authorization: Bearer <token>` from `dlcourse tokens`; 401 without a valid one):
+
+- `POST /api/v1/assignments/{assignment}/submissions`, the notebook's JSON as the body:
+  202 with the id and the queue position; 413 past SUBMIT MAX_UPLOAD_MB; 429 with Retry-After past RATE.
+- `GET /api/v1/submissions/{id}`: status (queued, grading, graded, failed), the timestamps and,
+  once graded, the result (score, max, each test's points and message, notes, gradable).
+  Another student's submission is 404, as an unknown one is.
+- `GET /api/v1/assignments/{assignment}/submissions`: the student's own history.
+
+Grading threads (`workers`, default 1) claim jobs from the store and grade them (`grading.Grader`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from ...course import STUDENT_ID, Course
+from ...grader.protocol import Outcome
+from .grading import Grader, check_sandbox, shown
+from .policy import SubmitPolicy
+from .store import Store, Submission
+
+logger = logging.getLogger(__name__)
+API = "/api/v1"
+
+
+def _iso(t: float | None) -> str | None:
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds") if t else None
+
+
+class Service:
+    def __init__(self, course: Course, store_path: Path, db_url: str, workers: int = 1, preflight: bool = True):
+        self.course, self.store_path, self.db_url = course, Path(store_path), db_url
+        self.policy = SubmitPolicy.from_config(course.settings.submit)
+        self.workers, self.preflight = max(1, workers), preflight
+        self.stop = threading.Event()
+        self.wake = threading.Event()
+        self.threads: list[threading.Thread] = []
+        self.graders: list[Grader] = []
+        self.local = threading.local()
+        self.assignments = set(course.assignments())
+
+    def store(self) -> Store:
+        if not hasattr(self.local, "store"):
+            self.local.store = Store(self.store_path)
+        return self.local.store
+
+    def start(self) -> None:
+        recovered = self.store().recover()
+        if recovered:
+            logger.warning("%d submission(s) left grading by a stopped service are queued again", recovered)
+        if self.preflight:
+            check_sandbox(self.course, self.db_url)
+        for i in range(self.workers):
+            t = threading.Thread(target=self._loop, name=f"grader-{i}", daemon=True)
+            t.start()
+            self.threads.append(t)
+
+    def shutdown(self) -> None:
+        self.stop.set()
+        self.wake.set()
+        for grader in self.graders:  # a job being graded stops now: queued again at the next start
+            grader.close()
+        for t in self.threads:
+            t.join(timeout=5)
+
+    def _loop(self) -> None:
+        store = Store(self.store_path)
+        grader = Grader(self.course, self.db_url, self.policy.counts)
+        self.graders.append(grader)
+        try:
+            while not self.stop.is_set():
+                sub = store.claim()
+                if sub is None:
+                    self.wake.wait(0.5)
+                    self.wake.clear()
+                    continue
+                self._grade(store, grader, sub)
+        finally:
+            grader.close()
+            store.close()
+
+    def _grade(self, store: Store, grader: Grader, sub: Submission) -> None:
+        logger.info("grading %s (%s/%s, attempt %d)", sub.id, sub.student, sub.assignment, sub.attempts)
+        try:
+            summary, outcome = grader.grade(store, sub)
+        except Exception as exc:  # noqa: BLE001 (the grader's own failure: never the student's 0)
+            logger.exception("grading %s failed", sub.id)
+            grader.close()
+            summary = {"score_total": None, "max_total": None, "tests": [], "outcome": "grader",
+                       "notes": [f"the grader failed: {type(exc).__name__}: {exc}"]}
+            outcome = Outcome.GRADER
+        if self.stop.is_set() and outcome is Outcome.GRADER:
+            return  # stopped under it: left `grading`, queued again at the next start
+        if outcome is Outcome.GRADER:
+            summary["score_total"] = summary["max_total"] = None  # no score: the attempt is not the student's
+            retry = sub.attempts < self.policy.max_attempts
+            summary["notes"].append("the grader failed (not your notebook): " +
+                                    ("it is graded again" if retry else "the attempt does not count"))
+            store.finish(sub, summary, gradable=False, retry=retry)
+        else:
+            store.finish(sub, summary, gradable=True, retry=False)
+        logger.info("%s: %s", sub.id, outcome.value)
+
+    def view(self, store: Store, sub: Submission) -> dict:
+        out = {"id": sub.id, "assignment": sub.assignment, "student": sub.student, "status": sub.status,
+               "received": _iso(sub.received), "started": _iso(sub.started), "finished": _iso(sub.finished),
+               "attempts": sub.attempts, "gradable": sub.gradable}
+        if sub.status == "queued":
+            out["position"] = store.position(sub.id)
+        out["result"] = shown(self.course, sub, self.policy)
+        return out
+
+
+def create_app(service: Service) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app):
+        service.start()
+        yield
+        service.shutdown()
+
+    app = FastAPI(title="dlcourse grade on submit", version="1", lifespan=lifespan,
+                  description="Students submit a notebook and read their own results and history.")
+
+    def student_of(request: Request) -> str:
+        auth = request.headers.get("authorization", "")
+        scheme, _, token = auth.partition(" ")
+        student = service.store().student_of(token.strip()) if scheme.lower() == "bearer" and token else None
+        if student is None:
+            raise HTTPException(401, "a valid token is needed: Authorization: Bearer <your token>",
+                                headers={"WWW-Authenticate": "Bearer"})
+        return student
+
+    def known(assignment: str) -> None:
+        if assignment not in service.assignments:
+            raise HTTPException(404, f"no assignment {assignment!r}")
+
+    @app.post(f"{API}/assignments/{{assignment}}/submissions", status_code=202)
+    async def submit(assignment: str, request: Request):
+        """Queue a notebook (the body: its JSON) for grading."""
+        student = student_of(request)
+        known(assignment)
+        if not STUDENT_ID.match(student):
+            raise HTTPException(403, "this student id cannot be a folder name")
+        limit = service.policy.max_upload_bytes
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise HTTPException(413, f"the notebook is larger than {limit // 2**20} MB")
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                raise HTTPException(413, f"the notebook is larger than {limit // 2**20} MB")
+        try:
+            nb = json.loads(body)
+            if not isinstance(nb, dict) or "cells" not in nb:
+                raise ValueError("not a notebook")
+        except ValueError:
+            raise HTTPException(400, "the body must be the notebook's JSON (.ipynb)") from None
+        store = service.store()
+        rate = (service.policy.rate_count, service.policy.rate_seconds) if service.policy.rate_seconds else None
+        sub, wait = store.add(student, assignment, bytes(body), f"{assignment}.ipynb", rate)
+        if sub is None:
+            return JSONResponse({"detail": f"at most {service.policy.rate_count} submission(s) of {assignment} per "
+                                           f"{service.policy.rate_seconds:g} s: try again in {int(wait + 0.999)} s"},
+                                status_code=429, headers={"Retry-After": str(int(wait + 0.999))})
+        service.wake.set()
+        return {"id": sub.id, "status": "queued", "position": store.position(sub.id),
+                "url": f"{API}/submissions/{sub.id}"}
+
+    @app.get(f"{API}/submissions/{{sub_id}}")
+    def get_submission(sub_id: str, request: Request):
+        """One of your submissions: its status and, once graded, its result."""
+        student = student_of(request)
+        store = service.store()
+        sub = store.get(sub_id)
+        if sub is None or sub.student != student:
+            raise HTTPException(404, "no such submission")
+        return service.view(store, sub)
+
+    @app.get(f"{API}/assignments/{{assignment}}/submissions")
+    def history(assignment: str, request: Request):
+        """Your submissions of an assignment, oldest first."""
+        student = student_of(request)
+        known(assignment)
+        store = service.store()
+        return {"assignment": assignment, "submissions": [service.view(store, s)
+                                                          for s in store.history(student, assignment)]}
+
+    @app.get("/healthz")
+    def health():
+        return {"ok": True, "time": time.time()}
+
+    return app

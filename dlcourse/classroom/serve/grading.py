@@ -1,0 +1,171 @@
+"""One submission through the autograde engine, into the class gradebook.
+
+The notebook is written into submitted/<student>/<assignment>/ (with its timestamp.txt, so the
+course's deadlines, extensions and late policy apply), read into a job by `make_job`, graded by a
+`WorkerProcess` (the sandboxed kernel, the judge outside it, the same limits), and saved by
+`save_result` exactly as `dlcourse autograde` saves it. There is no second grading path.
+
+With SUBMIT COUNTS 'best', a submission that scores less than the student's best is not saved,
+and submitted/ gets the best one back, so a later `dlcourse autograde` gives the same grade.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import nbformat
+
+from ...course import Course, CourseError
+from ...grader.autograde import RunOptions, WorkerProcess, gradebook_template, make_job, preflight, save_result
+from ...grader.protocol import GradingResult, Outcome
+from ...grader.worker import unjudged_sources
+from ..deadlines import format_timestamp, load_schedule, sync_gradebook
+from ..release import register
+
+_prepared: dict[str, str] = {}
+_lock = threading.Lock()  # registering an assignment and writing the class gradebook: one at a time
+
+
+def prepare(course: Course, assignment: str, db_url: str) -> str:
+    """Register `assignment` in the gradebook once per process; its gradebook template."""
+    with _lock:
+        if assignment not in _prepared:
+            root = course.root
+            try:
+                unjudged_sources({p.stem: nbformat.read(p, as_version=4)
+                                  for p in (root / "source" / assignment).glob("*.ipynb")})
+            except RuntimeError as exc:
+                raise CourseError(str(exc)) from None
+            register(root, assignment, db_url)
+            sync_gradebook(course, db_url, [assignment])
+            _prepared[assignment] = gradebook_template(root, assignment)
+        return _prepared[assignment]
+
+
+def check_sandbox(course: Course, db_url: str) -> None:
+    """The autograde preflight: a sandboxed kernel runs a trivial cell, or SandboxUnavailable."""
+    preflight(course, RunOptions(db_url=db_url, progress=False))
+
+
+def hidden_tests(course: Course, assignment: str) -> set[str]:
+    """The grade ids of the test cells holding hidden tests."""
+    from ... import cells
+
+    found = set()
+    for path in (course.root / "source" / assignment).glob("*.ipynb"):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cells.is_test_cell(cell) and "BEGIN HIDDEN TESTS" in cell.source:
+                found.add(cells.grade_id(cell))
+    return found
+
+
+def write_submission(course: Course, student: str, assignment: str, notebook: bytes, received: float) -> None:
+    folder = course.root / "submitted" / student / assignment
+    if folder.is_symlink():
+        folder.unlink()
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.ipynb"):
+        old.unlink()
+    (folder / f"{assignment}.ipynb").write_bytes(notebook)
+    (folder / "timestamp.txt").write_text(format_timestamp(datetime.fromtimestamp(received, UTC)) + "\n")
+
+
+def summarise(course: Course, result: GradingResult) -> dict:
+    """The result a student is shown (before the HIDDEN policy filters it): score, max, each test."""
+    hidden = hidden_tests(course, result.assignment)
+    tests, score, total = [], 0.0, 0.0
+    for name, entry in sorted(result.notebooks.items()):
+        for r in entry.results:
+            tests.append({"notebook": name, "name": r["grade_id"], "points": r["points"] if r["passed"] else 0.0,
+                          "max_points": r["points"], "passed": bool(r["passed"]), "message": r.get("message", ""),
+                          "hidden": r["grade_id"] in hidden})
+            score += r["points"] if r["passed"] else 0.0
+            total += r["points"]
+    notes = list(result.notices) + [n for e in result.notebooks.values() for n in e.notices]
+    if result.error:
+        notes.insert(0, result.error)
+    return {"score_total": score, "max_total": total, "tests": tests, "notes": notes,
+            "outcome": result.outcome.value, "seconds": round(result.seconds, 2)}
+
+
+class Grader:
+    """Grades claimed submissions one at a time in a grading process kept warm between jobs."""
+
+    def __init__(self, course: Course, db_url: str, counts: str = "latest"):
+        self.course, self.db_url, self.counts = course, db_url, counts
+        self.worker: WorkerProcess | None = None
+
+    def close(self) -> None:
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            worker.close()
+
+    def grade(self, store, sub) -> tuple[dict, Outcome]:
+        """Grade `sub` (claimed in `store`); the result the student sees, and whose fault a failure was."""
+        course = self.course
+        template = prepare(course, sub.assignment, self.db_url)
+        write_submission(course, sub.student, sub.assignment, store.notebook(sub.id), sub.received)
+        job = make_job(course, sub.assignment, sub.student)
+        job.gradebook_template = template
+        if job.refused:
+            result = GradingResult.failed(job, job.refused, Outcome.SUBMISSION)
+        else:
+            worker = self.worker
+            if worker is None or not worker.alive():
+                self.close()
+                worker = self.worker = WorkerProcess()
+            result = worker.grade(job, float(job.timeout))
+            if not worker.alive():
+                self.close()
+        summary = summarise(course, result)
+        if result.outcome is Outcome.GRADER:
+            return summary, result.outcome
+        best = store.best_score(sub.student, sub.assignment, sub.id) if self.counts == "best" else None
+        if best is not None and summary["score_total"] < best:
+            summary["counted"] = False
+            summary["notes"].append(f"your best submission ({best:g} points) still counts")
+            self._restore_best(store, sub)
+        else:
+            summary["counted"] = True
+            with _lock:
+                save_result(course, self.db_url, job, result)
+        return summary, result.outcome
+
+    def _restore_best(self, store, sub) -> None:
+        subs = [s for s in store.history(sub.student, sub.assignment) if s.status == "graded" and s.result
+                and s.result.get("counted")]
+        if subs:
+            keep = max(subs, key=lambda s: (s.result["score_total"], s.seq))
+            write_submission(self.course, sub.student, sub.assignment, store.notebook(keep.id), keep.received)
+
+
+def after_deadline(course: Course, assignment: str, student: str, now: datetime | None = None) -> bool:
+    due = load_schedule(course).due(assignment, student)
+    return due is not None and (now or datetime.now(UTC)) > due
+
+
+def shown(course: Course, sub, policy) -> dict | None:
+    """The result as the student may see it now: the hidden tests' results withheld before the
+    deadline unless HIDDEN is 'on_submit'."""
+    if not sub.result or sub.status not in ("graded", "failed"):
+        return None
+    res = dict(sub.result)
+    if res.get("score_total") is None:  # the grader failed: no score at all
+        res.update(score=None, max=None, withheld_points=0.0)
+    elif policy.hidden == "after_deadline" and not after_deadline(course, sub.assignment, sub.student):
+        tests = []
+        for t in res["tests"]:
+            if t["hidden"]:
+                t = {**t, "points": None, "passed": None,
+                     "message": "this test includes hidden tests: its result is shown after the deadline"}
+            tests.append(t)
+        res["tests"] = tests
+        res["score"] = sum(t["points"] for t in tests if t["points"] is not None)
+        res["max"] = sum(t["max_points"] for t in tests if not t["hidden"])
+        res["withheld_points"] = res["max_total"] - res["max"]
+    else:
+        res["score"], res["max"], res["withheld_points"] = res["score_total"], res["max_total"], 0.0
+    res.pop("score_total", None)
+    res.pop("max_total", None)
+    return res

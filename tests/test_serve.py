@@ -1,0 +1,443 @@
+"""Grade on submit (issue #32): `dlcourse serve` as a real uvicorn process, spoken to with a real
+HTTP client (httpx). 401, 404, 413, 429; a newer submission replaces a queued one; round-robin
+across students; the same grade as `dlcourse autograde`; kill -9 while jobs are queued and one is
+grading, then a restart: every submission graded exactly once; Colab's notebook at its boundary."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import ROOT
+
+from dlcourse.classroom.demo import demo_class, scratch_course, write_submission
+
+A = "01_softmax_cross_entropy"
+API = "/api/v1"
+SUBMIT = {"RATE": [2, 3600], "HIDDEN": "on_submit", "MAX_UPLOAD_MB": 1, "MAX_ATTEMPTS": 3}
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("serve")]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env() -> dict:
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]
+    return env
+
+
+def make_course(base: Path, students: list[str], **submit) -> Path:
+    course = scratch_course(ROOT, base / "course", [A], release=True)
+    with (course / "grader_config.py").open("a") as fh:
+        fh.write(f"\nSUBMIT = {({**SUBMIT, **submit})!r}\n")
+    kinds = demo_class(ROOT, A)
+    write_submission(ROOT, base / "nb" / "reference", A, kinds["reference"])
+    write_submission(ROOT, base / "nb" / "blank", A, None)
+    out = base / "tokens.csv"
+    args = [a for s in students for a in ("--student", s)]
+    run = subprocess.run([sys.executable, "-m", "dlcourse.cli", "--root", str(course), "tokens", *args,
+                          "--out", str(out)], env=_env(), capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    return course
+
+
+def tokens(course: Path) -> dict[str, str]:
+    with (course.parent / "tokens.csv").open() as fh:
+        return {row["student_id"]: row["token"] for row in csv.DictReader(fh)}
+
+
+def notebook(course: Path, kind: str) -> bytes:
+    return (course.parent / "nb" / kind / f"{A}.ipynb").read_bytes()
+
+
+class Server:
+    def __init__(self, course: Path, *extra: str, scheme: str = "http", verify=True):
+        self.course, self.port, self.extra, self.verify = course, _free_port(), extra, verify
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
+        self.proc = None
+        self.log = course.parent / "serve.log"
+
+    def start(self) -> Server:
+        self.proc = subprocess.Popen([sys.executable, "-m", "dlcourse.cli", "--root", str(self.course), "-v", "serve",
+                                      "--port", str(self.port), *self.extra], env=_env(), stdout=self.log.open("ab"),
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        end = time.time() + 120
+        while time.time() < end:
+            assert self.proc.poll() is None, self.log.read_text()[-3000:]
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=2, verify=self.verify).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                time.sleep(0.3)
+        raise AssertionError("the service did not start: " + self.log.read_text()[-3000:])
+
+    def kill9(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGKILL)  # the service and its grading process
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+
+    def client(self, token: str | None) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30, verify=self.verify,
+                            headers={"Authorization": f"Bearer {token}"} if token else {})
+
+
+def post(client: httpx.Client, body: bytes) -> httpx.Response:
+    return client.post(f"{API}/assignments/{A}/submissions", content=body,
+                       headers={"Content-Type": "application/json"})
+
+
+def wait_done(client: httpx.Client, sub_id: str, timeout: float = 300) -> dict:
+    end = time.time() + timeout
+    while time.time() < end:
+        view = client.get(f"{API}/submissions/{sub_id}").json()
+        if view["status"] in ("graded", "failed"):
+            return view
+        time.sleep(0.5)
+    raise AssertionError(f"{sub_id} not graded in {timeout} s: {view}")
+
+
+def rows(course: Path) -> list[dict]:
+    db = sqlite3.connect(course / "serve.db")
+    db.row_factory = sqlite3.Row
+    try:
+        return [dict(r) for r in db.execute("SELECT id, student, status, started, attempts, reported, gradable "
+                                            "FROM submissions ORDER BY seq")]
+    finally:
+        db.close()
+
+
+def gradebook_scores(db_url: str) -> dict[str, float]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url) as gb:
+        subs = gb.assignment_submissions(A)
+        assert len({s.student_id for s in subs}) == len(subs), "duplicated submission rows"
+        return {s.student_id: s.score for s in subs}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    course = make_course(tmp_path_factory.mktemp("serve"), ["ana", "bob", "p", "q", "r", "dee"])
+    server = Server(course).start()
+    yield server
+    server.stop()
+
+
+def test_settings_check_names_a_misspelt_submit_key():
+    from dlcourse.classroom.serve.policy import SubmitPolicy, submit_problems
+
+    assert submit_problems({"RATES": [1, 60]}) == ["SUBMIT: 'RATES' is not a key (did you mean 'RATE'?)"]
+    assert submit_problems({"COUNTS": "first"}) and submit_problems({"RATE": [0, 60]})
+    assert SubmitPolicy.from_config(None).hidden == "after_deadline"  # the default
+
+
+def test_a_misspelt_submit_key_stops_every_command(tmp_path):
+    course = scratch_course(ROOT, tmp_path / "course", [A], release=False)
+    with (course / "grader_config.py").open("a") as fh:
+        fh.write("\nSUBMIT = {'HIDEN': 'on_submit'}\n")
+    run = subprocess.run([sys.executable, "-m", "dlcourse.cli", "--root", str(course), "serve"], env=_env(),
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "SUBMIT: 'HIDEN' is not a key (did you mean 'HIDDEN'?)" in run.stderr
+
+
+def test_a_grading_process_that_dies_is_the_graders_failure_and_retried(served):
+    tok = tokens(served.course)
+    with served.client(tok["dee"]) as dee:
+        sub = post(dee, notebook(served.course, "blank")).json()
+        end = time.time() + 120
+        while dee.get(f"{API}/submissions/{sub['id']}").json()["status"] != "grading":
+            assert time.time() < end
+            time.sleep(0.2)
+        pids: list[int] = []
+        while not pids:  # the grading process (started once the assignment is registered)
+            assert time.time() < end
+            ps = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(served.proc.pid)], capture_output=True,
+                                text=True)
+            pids = [int(line.split()[0]) for line in ps.stdout.splitlines() if "dlcourse.grader.worker" in line]
+            time.sleep(0.2)
+        time.sleep(1)
+        os.kill(pids[0], signal.SIGKILL)
+        view = wait_done(dee, sub["id"])
+    assert view["status"] == "graded" and view["gradable"] is True and view["attempts"] == 2
+    assert view["result"]["score"] == 0  # the blank notebook's own grade, not a 0 for the grader's failure
+
+
+def test_401_404_413(served):
+    tok = tokens(served.course)
+    body = notebook(served.course, "blank")
+    with served.client(None) as anon, served.client("not-a-token") as wrong:
+        assert post(anon, body).status_code == 401
+        assert post(wrong, body).status_code == 401
+        assert wrong.get(f"{API}/assignments/{A}/submissions").status_code == 401
+    with served.client(tok["bob"]) as bob:
+        big = json.dumps({"cells": [], "metadata": {}, "pad": "x" * (2 * 2**20)}).encode()
+        r = post(bob, big)
+        assert r.status_code == 413, r.text
+        assert bob.post(f"{API}/assignments/nope/submissions", content=body).status_code == 404
+        assert post(bob, b"not json").status_code == 400
+        assert bob.get(f"{API}/submissions/0123").status_code == 404
+        assert bob.get(f"{API}/assignments/{A}/submissions").json()["submissions"] == []  # nothing counted
+    # a revoked token is refused
+    subprocess.run([sys.executable, "-m", "dlcourse.cli", "--root", str(served.course), "tokens", "--revoke", "r"],
+                   env=_env(), check=True, capture_output=True, timeout=120)
+    with served.client(tok["r"]) as r_client:
+        assert r_client.get(f"{API}/assignments/{A}/submissions").status_code == 401
+    assert "hash" in sqlite3.connect(served.course / "serve.db").execute("SELECT * FROM tokens").description[1]
+    stored = {row[0] for row in sqlite3.connect(served.course / "serve.db").execute("SELECT hash FROM tokens")}
+    assert not stored & set(tok.values()), "tokens must be stored hashed"
+
+
+def test_graded_as_autograde_grades_it_own_only_and_429(served, tmp_path):
+    tok = tokens(served.course)
+    with served.client(tok["ana"]) as ana, served.client(tok["bob"]) as bob:
+        r = post(ana, notebook(served.course, "reference"))
+        assert r.status_code == 202, r.text
+        sub = r.json()
+        assert sub["position"] >= 1 and sub["id"]
+        assert bob.get(f"{API}/submissions/{sub['id']}").status_code == 404  # another student's
+        view = wait_done(ana, sub["id"])
+        assert view["status"] == "graded" and view["gradable"] is True
+        assert view["received"] <= view["started"] <= view["finished"]
+        res = view["result"]
+        assert res["max"] > 0 and 0 < res["score"] <= res["max"]
+        assert {t["name"] for t in res["tests"]} >= {"test_softmax", "test_cross_entropy"}
+        # the same notebook through `dlcourse autograde` in a course of its own: the same grades
+        other = scratch_course(ROOT, tmp_path / "course", [A], release=False)
+        folder = other / "submitted" / "ana" / A
+        folder.mkdir(parents=True)
+        (folder / f"{A}.ipynb").write_bytes(notebook(served.course, "reference"))
+        run = subprocess.run([sys.executable, "-m", "dlcourse.cli", "--root", str(other), "autograde", A, "--quiet"],
+                             env=_env(), capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stderr
+        via_service = gradebook_scores(f"sqlite:///{served.course / 'gradebook.db'}")["ana"]
+        assert via_service == gradebook_scores(f"sqlite:///{other / 'gradebook.db'}")["ana"]
+        assert via_service == res["score"]
+        # second submission counts; the third within the hour is refused with Retry-After
+        # (a submission still queued would be replaced instead, so the third comes once the second is graded)
+        second = post(ana, notebook(served.course, "blank"))
+        assert second.status_code == 202
+        wait_done(ana, second.json()["id"])
+        third = post(ana, notebook(served.course, "blank"))
+        assert third.status_code == 429 and 3000 < int(third.headers["Retry-After"]) <= 3600
+        history = ana.get(f"{API}/assignments/{A}/submissions").json()["submissions"]
+        assert [h["id"] for h in history] == [sub["id"], second.json()["id"]]
+        assert history[1]["result"]["score"] == 0
+        assert bob.get(f"{API}/assignments/{A}/submissions").json()["submissions"] == []
+
+
+def test_replace_queued_and_round_robin(served):
+    tok = tokens(served.course)
+    blank = notebook(served.course, "blank")
+    with served.client(tok["p"]) as p, served.client(tok["q"]) as q, served.client(tok["bob"]) as b:
+        p1 = post(p, blank).json()
+        end = time.time() + 120
+        while p.get(f"{API}/submissions/{p1['id']}").json()["status"] == "queued":  # p1 is being graded
+            assert time.time() < end
+            time.sleep(0.2)
+        p2 = post(p, blank).json()
+        p3 = post(p, blank).json()  # replaces p2, still queued
+        q1 = post(q, blank).json()
+        b1 = post(b, blank).json()
+        assert p.get(f"{API}/submissions/{p2['id']}").json()["status"] == "replaced"
+        assert q1["position"] == 1 and b1["position"] == 2  # p was served last: its job waits
+        assert p.get(f"{API}/submissions/{p3['id']}").json()["position"] == 3
+        done = {name: wait_done(client, s["id"]) for name, client, s in
+                (("p1", p, p1), ("q1", q, q1), ("b1", b, b1), ("p3", p, p3))}
+    assert done["q1"]["started"] <= done["b1"]["started"] <= done["p3"]["started"]
+    by_id = {r["id"]: r for r in rows(served.course)}
+    assert by_id[p2["id"]]["started"] is None  # never graded
+    assert all(by_id[s["id"]]["reported"] == 1 for s in (p1, p3, q1, b1))
+
+
+def test_kill9_and_restart_grades_each_exactly_once(tmp_path):
+    course = make_course(tmp_path, ["k1", "k2", "k3"])
+    tok = tokens(course)
+    server = Server(course).start()
+    ids = {}
+    try:
+        for s in ("k1", "k2", "k3"):
+            with server.client(tok[s]) as c:
+                ids[s] = post(c, notebook(course, "reference" if s == "k1" else "blank")).json()["id"]
+        with server.client(tok["k1"]) as c:
+            end = time.time() + 120
+            while c.get(f"{API}/submissions/{ids['k1']}").json()["status"] != "grading":
+                assert time.time() < end
+                time.sleep(0.2)
+        time.sleep(2)  # in the middle of its grading
+        server.kill9()
+        assert {r["status"] for r in rows(course)} == {"grading", "queued"}
+        server.start()
+        views = {}
+        for s, sub_id in ids.items():
+            with server.client(tok[s]) as c:
+                views[s] = wait_done(c, sub_id)
+    finally:
+        server.stop()
+    assert all(v["status"] == "graded" and v["gradable"] for v in views.values())
+    table = {r["id"]: r for r in rows(course)}
+    assert [table[ids[s]]["reported"] for s in ids] == [1, 1, 1]  # each reported exactly once
+    assert table[ids["k1"]]["attempts"] == 2  # interrupted, graded again
+    scores = gradebook_scores(f"sqlite:///{course / 'gradebook.db'}")
+    assert set(scores) == {"k1", "k2", "k3"} and scores["k1"] > 0 == scores["k2"]
+
+
+def test_colab_boundary_gives_the_notebooks_current_content(monkeypatch, tmp_path):
+    """In Colab, `dlcourse.submit()` hands in what Colab's "get_ipynb" request returns."""
+    from dlcourse.classroom.serve import client
+
+    nb = {"cells": [{"cell_type": "code", "source": "x = 1", "metadata": {}, "outputs": [],
+                     "execution_count": None}], "metadata": {"colab": {"name": f"{A}.ipynb"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    asked = []
+
+    def blocking_request(kind, request="", timeout_sec=5):
+        asked.append(kind)
+        return {"ipynb": nb}
+
+    message = types.ModuleType("google.colab._message")
+    message.blocking_request = blocking_request
+    colab = types.ModuleType("google.colab")
+    colab._message = message
+    google = types.ModuleType("google")
+    google.colab = colab
+    for name, mod in (("google", google), ("google.colab", colab), ("google.colab._message", message)):
+        monkeypatch.setitem(sys.modules, name, mod)
+    data, name = client.notebook_content(None)
+    assert asked == ["get_ipynb"] and json.loads(data) == nb and name == A
+    sent = {}
+
+    def fake_request(method, url, token, body=None):
+        if method == "POST":
+            sent.update(url=url, body=body, token=token)
+            return 202, {}, {"id": "x1", "position": 1}
+        return 200, {}, {"status": "graded", "gradable": True,
+                         "result": {"score": 3, "max": 4, "withheld_points": 0, "notes": [],
+                                    "tests": [{"name": "test_a", "points": 3, "max_points": 4, "passed": False,
+                                               "message": "AssertionError: wrong sum"}]}}
+
+    monkeypatch.setattr(client, "_request", fake_request)
+    out = tmp_path / "out.txt"
+    with out.open("w") as fh:
+        client.submit(server="http://h", token="t ", out=fh)
+    assert sent["url"] == f"http://h{API}/assignments/{A}/submissions" and sent["token"] == "t"
+    assert json.loads(sent["body"]) == nb
+    text = out.read_text()
+    assert "Score: 3 / 4" in text and "[FAIL] test_a 3/4: AssertionError: wrong sum" in text
+
+
+def test_counts_best_keeps_the_best_in_the_gradebook_and_in_submitted(tmp_path):
+    course = make_course(tmp_path, ["best"], COUNTS="best")
+    server = Server(course).start()
+    try:
+        with server.client(tokens(course)["best"]) as c:
+            good = wait_done(c, post(c, notebook(course, "reference")).json()["id"])
+            worse = wait_done(c, post(c, notebook(course, "blank")).json()["id"])
+    finally:
+        server.stop()
+    assert good["result"]["counted"] and not worse["result"]["counted"]
+    assert worse["result"]["score"] == 0 < good["result"]["score"]
+    assert gradebook_scores(f"sqlite:///{course / 'gradebook.db'}")["best"] == good["result"]["score"]
+    assert (course / "submitted" / "best" / A / f"{A}.ipynb").read_bytes() == notebook(course, "reference")
+
+
+def test_tls_with_uvicorns_own_certificate(tmp_path):
+    """The README's TLS path once: `dlcourse serve --ssl-certfile --ssl-keyfile`, a client that checks it."""
+    course = make_course(tmp_path, ["t1"])
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=60)
+    server = Server(course, "--ssl-certfile", str(cert), "--ssl-keyfile", str(key), scheme="https",
+                    verify=str(cert)).start()
+    try:
+        with server.client(tokens(course)["t1"]) as c:
+            assert c.get(f"{API}/assignments/{A}/submissions").json() == {"assignment": A, "submissions": []}
+        with server.client(None) as anon:
+            assert anon.get(f"{API}/assignments/{A}/submissions").status_code == 401
+        with pytest.raises(httpx.TransportError):  # plain HTTP is not served
+            httpx.get(f"http://127.0.0.1:{server.port}/healthz", timeout=5)
+    finally:
+        server.stop()
+
+
+def test_store_claims_each_job_once_round_robin_and_only_by_its_claim(tmp_path):
+    """In-process, no grading: two threads claim 40 jobs at once, each exactly once; a stale claim
+    writes nothing; the order is round-robin across students."""
+    import threading
+
+    from dlcourse.classroom.serve.store import Store
+
+    path = tmp_path / "serve.db"
+    store = Store(path)
+    for i in range(40):
+        store.add(f"s{i % 8}", f"a{i}", b"{}", "x.ipynb")
+    claimed: list[str] = []
+
+    def claimer():
+        own = Store(path)
+        while (sub := own.claim()) is not None:
+            claimed.append(sub.id)
+            assert own.finish(sub, {"score_total": 1.0}, gradable=True, retry=False)
+        own.close()
+
+    threads = [threading.Thread(target=claimer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(claimed) == len(set(claimed)) == 40
+    # round-robin: a student with 5 queued jobs gets one turn per round
+    fresh = Store(tmp_path / "rr.db")
+    for i in range(5):
+        fresh.add("busy", f"a{i}", b"{}", "x.ipynb")
+    fresh.add("other", "a0", b"{}", "x.ipynb")
+    first = fresh.claim()
+    assert first.student == "busy"
+    assert fresh.claim().student == "other"  # not busy's second job
+    # a claim taken back (the service restarted) cannot write a result
+    assert fresh.recover() == 2
+    assert not fresh.finish(first, {"score_total": 1.0}, gradable=True, retry=False)
+
+
+def test_hidden_results_wait_for_the_deadline(tmp_path):
+    from dlcourse.classroom.serve.grading import shown
+    from dlcourse.classroom.serve.policy import SubmitPolicy
+    from dlcourse.classroom.serve.store import Store
+    from dlcourse.course import Course
+
+    course = scratch_course(ROOT, tmp_path / "course", [A], release=False)
+    store = Store(tmp_path / "serve.db")
+    sub, _ = store.add("ana", A, b"{}", "x.ipynb")
+    sub = store.claim()
+    tests = [{"name": "t_vis", "points": 1.0, "max_points": 1.0, "passed": True, "message": "", "hidden": False},
+             {"name": "t_hid", "points": 0.0, "max_points": 2.0, "passed": False, "message": "bad", "hidden": True}]
+    store.finish(sub, {"score_total": 1.0, "max_total": 3.0, "tests": tests, "notes": []}, True, False)
+    sub = store.get(sub.id)
+    c = Course.at(course)
+    before = shown(c, sub, SubmitPolicy.from_config({"HIDDEN": "after_deadline"}))
+    assert (before["score"], before["max"], before["withheld_points"]) == (1.0, 1.0, 2.0)
+    assert before["tests"][1]["passed"] is None and "bad" not in json.dumps(before)
+    now = shown(c, sub, SubmitPolicy.from_config({"HIDDEN": "on_submit"}))
+    assert (now["score"], now["max"], now["tests"][1]["message"]) == (1.0, 3.0, "bad")
