@@ -507,6 +507,11 @@ auto = ref_rnn.torch_rnn_gradients(*args)
 for i, name in ((2, "dWx"), (3, "dWh"), (4, "db")):
     check_close(got[i], auto[name], f"{name} of rnn_backward against torch autograd, N=4, T=9, F=3, H=5",
                 rtol=1e-7, atol=1e-10)
+    exact = norm_rel_error(got[i], auto[name])
+    check(exact < 1e-11, f"{name} of rnn_backward is {exact:.1e} away (relative) from torch autograd: exact "
+          "float64 backpropagation through time is within 1e-13; central differences are not.",
+          hint="derive the gradient with the chain rule, step by step backwards; do not estimate it by "
+               "finite differences.")
 ### END HIDDEN TESTS
 passed("rnn_backward")
 
@@ -559,6 +564,11 @@ auto = ref_rnn.torch_rnn_gradients(*args)
 for i, name in ((0, "dx"), (1, "dh0")):
     check_close(got[i], auto[name], f"{name} of rnn_backward against torch autograd, N=4, T=9, F=3, H=5",
                 rtol=1e-7, atol=1e-10)
+    exact = norm_rel_error(got[i], auto[name])
+    check(exact < 1e-11, f"{name} of rnn_backward is {exact:.1e} away (relative) from torch autograd: exact "
+          "float64 backpropagation through time is within 1e-13; central differences are not.",
+          hint="derive the gradient with the chain rule, step by step backwards; do not estimate it by "
+               "finite differences.")
 ### END HIDDEN TESTS
 passed("rnn_backward (dx, dh0)")
 
