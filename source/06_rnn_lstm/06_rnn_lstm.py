@@ -1554,6 +1554,19 @@ for vocab_size, embed_dim, units in [(20, 8, 16), (50, 16, 64), (7, 4, 5)]:
                  or isinstance(getattr(layer, "layer", None), keras.layers.RNN)]
     check(len(recurrent) >= 1, f"{label} has no recurrent layer: it cannot remember what it has read.",
           hint="Embedding -> LSTM(units, return_sequences=True) -> Dense(vocab_size).")
+    # causal: the logits at step t depend on ids[:, :t + 1] only (they predict id t + 1)
+    y_first = check_shape(np.asarray(m(x[:, :5])), (2, 5, vocab_size), f"{label} on ids of shape (2, 5)")
+    check_close(y_first, y[:, :5], f"{label}: the logits of the first 5 steps, with and without the 4 ids "
+                "that follow", rtol=1e-4, atol=1e-5,
+                hint="the prediction at step t may use only the characters up to t: a left-to-right "
+                     "recurrent layer, not a Bidirectional one.")
+    sizes = {getattr(layer, "units", None) for layer in recurrent}
+    sizes |= {getattr(getattr(layer, "layer", None), "units", None) for layer in recurrent}
+    check(units in sizes, f"{label}: no recurrent layer has {units} units (found {sorted(map(str, sizes))}).",
+          hint="use the units argument in the recurrent layer.")
+    embeds = [layer.output_dim for layer in m.layers if isinstance(layer, keras.layers.Embedding)]
+    check(embed_dim in embeds, f"{label}: the Embedding layers have sizes {embeds}, not embed_dim={embed_dim}.",
+          hint="keras.layers.Embedding(vocab_size, embed_dim).")
     check(not getattr(m, "compiled", False), f"{label}: return the model uncompiled.")
 ### END HIDDEN TESTS
 passed("build_char_lm")
