@@ -1455,6 +1455,11 @@ m1 = np.asarray(dropout_forward(np.ones((20, 30)), 0.5, True, rng_h)[1], float)
 m2 = np.asarray(dropout_forward(np.ones((20, 30)), 0.5, True, rng_h)[1], float)
 check(not np.array_equal(m1, m2), "two training steps with the same generator drew the same mask.",
       hint="draw new random numbers at every call.")
+ind_h = np.asarray(dropout_forward(np.ones((200, 60)), 0.5, True, np.random.default_rng(7))[1], float)
+for axis_h, what_h in ((1, "rows"), (0, "columns")):
+    same_h = float(np.mean(np.all(ind_h == ind_h.take([0], axis=axis_h), axis=axis_h)))
+    check(same_h < 0.1, f"with p=0.5, {same_h:.0%} of the mask's {what_h} are kept or dropped as a whole.",
+          hint="every entry is dropped on its own: one random number per entry, rng.random(x.shape).")
 ### END HIDDEN TESTS
 passed("dropout_forward")
 
