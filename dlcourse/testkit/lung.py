@@ -33,10 +33,11 @@ def lung_patches(n_per_class: int, seed: int, size: int = 40) -> tuple[np.ndarra
     return X, labels
 
 
-def small_cnn(input_shape=(12, 12, 3), classes=3, seed=0, softmax=True, functional=False):
+def small_cnn(input_shape=(12, 12, 3), classes=3, seed=0, softmax=True, functional=False, dropout=0.0):
     """A small CNN with weights drawn from numpy (same seed, same network, in any process):
-    Conv2D(4, 3x3) relu, MaxPool 2x2, Flatten, Dense(8) relu, Dense(classes), with a softmax
-    when `softmax` is true. Sequential, or functional with `functional=True`."""
+    Conv2D(4, 3x3) relu, MaxPool 2x2, Flatten, Dense(8) relu, [Dropout(dropout) when dropout > 0],
+    Dense(classes), with a softmax when `softmax` is true. Sequential, or functional with
+    `functional=True`."""
     import keras
     from keras import layers
 
@@ -45,6 +46,7 @@ def small_cnn(input_shape=(12, 12, 3), classes=3, seed=0, softmax=True, function
         layers.MaxPooling2D((2, 2)),
         layers.Flatten(),
         layers.Dense(8, activation="relu"),
+        *([layers.Dropout(dropout)] if dropout > 0 else []),
         layers.Dense(classes, activation="softmax" if softmax else None),
     ]
     if functional:

@@ -582,6 +582,10 @@ for c in (2, 5, 10):
     err = ref.norm_rel_error(got, numeric)
     check(err < 1e-7, f"one_sample_logit_grad differs from central differences for C={c}: relative error "
           f"{err:.2e} (want < 1e-7).", hint="dL/dz = J^T (-y / p), which simplifies to p - y.")
+    exact = ref.norm_rel_error(got, ref.softmax(z[None])[0] - y)
+    check(exact < 1e-12, f"one_sample_logit_grad for C={c} is {exact:.1e} away (relative) from the exact "
+          "gradient: a derived formula is within 1e-15; a finite-difference estimate is not.",
+          hint="derive dL/dz with the chain rule; do not estimate it by finite differences.")
 ### END HIDDEN TESTS
 passed("one_sample_logit_grad")
 
@@ -648,6 +652,10 @@ for n, c in [(1, 3), (5, 4), (16, 10)]:
     check(err < 1e-7, f"softmax_cross_entropy_grad differs from central differences for N={n}, C={c}: "
           f"relative error {err:.2e} (want < 1e-7).",
           hint="the loss is a mean: divide softmax(z) - y by N. Check the sign: p - y, not y - p.")
+    exact = ref.norm_rel_error(got, (ref.softmax(z) - y) / n)
+    check(exact < 1e-12, f"softmax_cross_entropy_grad for N={n}, C={c} is {exact:.1e} away (relative) from the "
+          "exact gradient: a derived formula is within 1e-15; a finite-difference estimate is not.",
+          hint="derive dL/dZ with the chain rule; do not estimate it by finite differences.")
 ### END HIDDEN TESTS
 passed("softmax_cross_entropy_grad")
 

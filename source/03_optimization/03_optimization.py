@@ -1119,6 +1119,11 @@ def check_init(name, draw, target_var, fan_in, fan_out, torch_var=None, rel=0.04
           f"{target_var:.4g} (ratio {var / target_var:.3f}).",
           hint="the variance is std**2 (normal) or r**2 / 3 (uniform on [-r, r]); check which fan goes "
                "in the formula.")
+    for axis, what in ((1, "units (columns)"), (0, "inputs (rows)")):
+        spread = float(W.std(axis=axis).mean())
+        check(spread > 0.5 * math.sqrt(target_var),
+              f"{name}({fan_in}, {fan_out}): the {what} hold almost the same weights (spread {spread:.3g}).",
+              hint="draw every weight independently: one call rng.normal(..., size=(fan_in, fan_out)).")
     if torch_var is not None:
         check(abs(var / torch_var - 1) < rel + 0.02,
               f"{name}({fan_in}, {fan_out}): variance {var:.4g}, while torch.nn.init gives {torch_var:.4g}.")

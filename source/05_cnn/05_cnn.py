@@ -1355,6 +1355,10 @@ for i, (x_h, g_h, _b, _rm, _rv, _m, e_h) in enumerate(batchnorm_cases(seed=59)):
               hint=compact)
         check_close(got_h[j], torch_h[j], f"{label}, against torch autograd", rtol=1e-6, atol=1e-9,
                     hint=compact)
+        exact = norm_rel_error(got_h[j], torch_h[j])
+        check(exact < 1e-10, f"{label} is {exact:.1e} away (relative) from torch autograd: exact float64 "
+              "backpropagation is within 1e-12; central differences are not.",
+              hint="derive the gradient with the chain rule; do not estimate it by finite differences.")
 ### END HIDDEN TESTS
 passed("batchnorm_backward")
 
@@ -1451,6 +1455,11 @@ m1 = np.asarray(dropout_forward(np.ones((20, 30)), 0.5, True, rng_h)[1], float)
 m2 = np.asarray(dropout_forward(np.ones((20, 30)), 0.5, True, rng_h)[1], float)
 check(not np.array_equal(m1, m2), "two training steps with the same generator drew the same mask.",
       hint="draw new random numbers at every call.")
+ind_h = np.asarray(dropout_forward(np.ones((200, 60)), 0.5, True, np.random.default_rng(7))[1], float)
+for axis_h, what_h in ((1, "rows"), (0, "columns")):
+    same_h = float(np.mean(np.all(ind_h == ind_h.take([0], axis=axis_h), axis=axis_h)))
+    check(same_h < 0.1, f"with p=0.5, {same_h:.0%} of the mask's {what_h} are kept or dropped as a whole.",
+          hint="every entry is dropped on its own: one random number per entry, rng.random(x.shape).")
 ### END HIDDEN TESTS
 passed("dropout_forward")
 
@@ -1896,6 +1905,29 @@ for c_h, seed_h in [(3, 1), (7, 2), (16, 3)]:
 sym_h = residual_block(keras.Input(shape=(15, 15, 4)), 12, stride=2)
 check(tuple(sym_h.shape) == (None, 8, 8, 12),
       f"residual_block(keras.Input((15, 15, 4)), 12, stride=2) has shape {show(tuple(sym_h.shape))}.")
+# one pixel, a batch of x and -x: a branch without the ReLU between its two convolutions is odd,
+# branch(x) + branch(-x) = 0
+for c_h, seed_h in [(4, 33), (6, 34)]:
+    half_h = np.random.default_rng(seed_h).normal(size=(8, 1, 1, c_h))
+    pm_h = (np.concatenate([half_h, -half_h]) + 50.0).astype("float32")
+    odd_h = np.asarray(call_in_training_mode(lambda t, c=c_h: residual_block(t, c), pm_h), float) - pm_h
+    check(np.abs(odd_h[:8] + odd_h[8:]).max() > 0.05,
+          f"the residual branch of a {c_h}-channel block is an odd function of x (branch(-x) = -branch(x)): "
+          "it has no non-linearity.", hint="conv, batch norm, ReLU, conv, batch norm: two convolutions with "
+                                          "a ReLU between them.")
+for c_h, seed_h in [(4, 31), (7, 32)]:
+    big_h = (np.random.default_rng(seed_h).normal(size=(4, 6, 6, c_h)) + 50.0).astype("float32")
+    # x + branch > 0 everywhere, so out - x is the branch: its last batch norm (training mode) gives each
+    # channel mean 0 and standard deviation 1
+    branch_h = np.asarray(call_in_training_mode(lambda t, c=c_h: residual_block(t, c), big_h), float) - big_h
+    check_close(branch_h.mean(axis=(0, 1, 2)), np.zeros(c_h),
+                f"the channel means of out - x for a {c_h}-channel block in training mode (x near 50)",
+                atol=2e-3, hint="out = ReLU(branch + x), the branch ending with a batch norm.")
+    check_close(branch_h.std(axis=(0, 1, 2)), np.ones(c_h),
+                f"the channel standard deviations of out - x for a {c_h}-channel block in training mode "
+                "(x near 50)", rtol=0.03,
+                hint="the residual branch (conv, batch norm, ReLU, conv, batch norm) is added to x: it "
+                     "must not be left out.")
 ### END HIDDEN TESTS
 passed("residual_block")
 

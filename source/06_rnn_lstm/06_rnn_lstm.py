@@ -507,6 +507,11 @@ auto = ref_rnn.torch_rnn_gradients(*args)
 for i, name in ((2, "dWx"), (3, "dWh"), (4, "db")):
     check_close(got[i], auto[name], f"{name} of rnn_backward against torch autograd, N=4, T=9, F=3, H=5",
                 rtol=1e-7, atol=1e-10)
+    exact = norm_rel_error(got[i], auto[name])
+    check(exact < 1e-11, f"{name} of rnn_backward is {exact:.1e} away (relative) from torch autograd: exact "
+          "float64 backpropagation through time is within 1e-13; central differences are not.",
+          hint="derive the gradient with the chain rule, step by step backwards; do not estimate it by "
+               "finite differences.")
 ### END HIDDEN TESTS
 passed("rnn_backward")
 
@@ -559,6 +564,11 @@ auto = ref_rnn.torch_rnn_gradients(*args)
 for i, name in ((0, "dx"), (1, "dh0")):
     check_close(got[i], auto[name], f"{name} of rnn_backward against torch autograd, N=4, T=9, F=3, H=5",
                 rtol=1e-7, atol=1e-10)
+    exact = norm_rel_error(got[i], auto[name])
+    check(exact < 1e-11, f"{name} of rnn_backward is {exact:.1e} away (relative) from torch autograd: exact "
+          "float64 backpropagation through time is within 1e-13; central differences are not.",
+          hint="derive the gradient with the chain rule, step by step backwards; do not estimate it by "
+               "finite differences.")
 ### END HIDDEN TESTS
 passed("rnn_backward (dx, dh0)")
 
@@ -1544,6 +1554,19 @@ for vocab_size, embed_dim, units in [(20, 8, 16), (50, 16, 64), (7, 4, 5)]:
                  or isinstance(getattr(layer, "layer", None), keras.layers.RNN)]
     check(len(recurrent) >= 1, f"{label} has no recurrent layer: it cannot remember what it has read.",
           hint="Embedding -> LSTM(units, return_sequences=True) -> Dense(vocab_size).")
+    # causal: the logits at step t depend on ids[:, :t + 1] only (they predict id t + 1)
+    y_first = check_shape(np.asarray(m(x[:, :5])), (2, 5, vocab_size), f"{label} on ids of shape (2, 5)")
+    check_close(y_first, y[:, :5], f"{label}: the logits of the first 5 steps, with and without the 4 ids "
+                "that follow", rtol=1e-4, atol=1e-5,
+                hint="the prediction at step t may use only the characters up to t: a left-to-right "
+                     "recurrent layer, not a Bidirectional one.")
+    sizes = {getattr(layer, "units", None) for layer in recurrent}
+    sizes |= {getattr(getattr(layer, "layer", None), "units", None) for layer in recurrent}
+    check(units in sizes, f"{label}: no recurrent layer has {units} units (found {sorted(map(str, sizes))}).",
+          hint="use the units argument in the recurrent layer.")
+    embeds = [layer.output_dim for layer in m.layers if isinstance(layer, keras.layers.Embedding)]
+    check(embed_dim in embeds, f"{label}: the Embedding layers have sizes {embeds}, not embed_dim={embed_dim}.",
+          hint="keras.layers.Embedding(vocab_size, embed_dim).")
     check(not getattr(m, "compiled", False), f"{label}: return the model uncompiled.")
 ### END HIDDEN TESTS
 passed("build_char_lm")

@@ -874,13 +874,14 @@ for c in (2, 0):
 from dlcourse.instructor import ref_lung
 from dlcourse.testkit.lung import small_cnn
 
-for shape, classes, c, seed, softmax, functional in [
-    ((12, 12, 3), 3, 1, 21, True, False),
-    ((12, 12, 3), 3, 0, 22, True, True),
-    ((10, 14, 2), 2, 1, 23, False, False),
-    ((16, 16, 3), 4, 3, 24, True, True),
+for shape, classes, c, seed, softmax, functional, dropout in [
+    ((12, 12, 3), 3, 1, 21, True, False, 0.0),
+    ((12, 12, 3), 3, 0, 22, True, True, 0.5),
+    ((10, 14, 2), 2, 1, 23, False, False, 0.5),
+    ((16, 16, 3), 4, 3, 24, True, True, 0.0),
 ]:
-    net = small_cnn(shape, classes, seed=seed, softmax=softmax, functional=functional)
+    # with dropout: the map is that of the network at prediction time (dropout off)
+    net = small_cnn(shape, classes, seed=seed, softmax=softmax, functional=functional, dropout=dropout)
     x_s = np.random.default_rng(seed).random((5, *shape), dtype=np.float32)
     what = (f"saliency_map of class {c} for 5 images {shape} and a small "
             f"{'functional' if functional else 'Sequential'} CNN {'with' if softmax else 'without'} a softmax")
