@@ -64,7 +64,7 @@ def written_grades(db_url: str, course_id: str, assignment: str, student: str, n
             sub = gb.find_submission_notebook(notebook, assignment, student)
         except MissingEntry:
             return []
-        comments = {c.name: (c.manual_comment or "") for c in sub.comments}
+        comments = {c.name: (c.manual_comment or c.auto_comment or "") for c in sub.comments}
         for grade in sub.grades:
             if isinstance(grade.cell, TaskCell):
                 pending = grade.needs_manual_grade or (grade.manual_score is None and grade.auto_score is None)
@@ -90,6 +90,7 @@ def render(student: str, assignment: str, nb: nbformat.NotebookNode, notes: list
                     f"<td>{r.score:g} / {r.points:g}</td><td>{message}</td></tr>")
     for w in written:
         status = ('<span>to be graded</span>' if w.score is None
+                  else '<span class="fail">not answered</span>' if w.comment.startswith("No answer was written")
                   else '<span class="pass">graded</span>')
         got = "–" if w.score is None else f"{w.score:g}"
         comment = f"<pre>{html.escape(w.comment)}</pre>" if w.comment else ""

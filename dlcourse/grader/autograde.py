@@ -347,10 +347,8 @@ def _save_grades(course: Course, db_url: str, job: GradingJob, result: GradingRe
         except MissingEntry as exc:  # a cell the gradebook does not know: the rest is still saved
             notices.append(f"{name}.ipynb: a grade could not be saved ({exc})")
         blank = unanswered_written(nb)
-        if blank:
+        if blank:  # 0 with a comment saying why (the feedback page shows it), not a note of tampering
             _score_blank_written(db_url, course_id, job, name, blank)
-            notices.append(f"{name}.ipynb: written question(s) left unanswered, 0 points without a grader: "
-                           f"{', '.join(blank)}")
         late_penalties.preprocess(nb, resources)  # nbgrader's own, with the course's policy as its plugin
         saved[name] = entry
     for entry in saved.values():
@@ -379,7 +377,11 @@ def _score_blank_written(db_url: str, course_id: str, job: GradingJob, notebook:
             grade = gb.find_grade(name, notebook, job.assignment, job.student)
             grade.manual_score = 0.0
             grade.needs_manual_grade = False
+            gb.find_comment(name, notebook, job.assignment, job.student).auto_comment = UNANSWERED
         gb.db.commit()
+
+
+UNANSWERED = "No answer was written (the answer cell is as released): 0 points, no grader needed."
 
 
 def _write_marker(out_dir: Path, job: GradingJob, result: GradingResult, notices: list[str], saved: dict) -> None:
