@@ -1416,13 +1416,14 @@ print(result.stdout or result.stderr[-2000:])
 #
 # **How it is scored.** When graded, the test seeds Keras with 0 and builds your model. Your
 # `train_tuned_fashion` then trains it on the 10,000 fitting images you have (`X_fashion_fit`),
-# with the 2,000 validation images. Then the grader scores it **once** on the hidden images. The test
-# passes at **0.859** or more, above every baseline run we measured. The course's own solution
-# reaches 0.863 to 0.867 there over eight seeds (0.865 on average). It trains for 20 epochs, in
-# about 30 to 50 seconds on a busy two-core CPU. The grader trains on a CPU, so keep the training short.
+# with the 2,000 validation images and a few images of the grader's own. Then the grader scores it
+# **once** on the hidden images. The test passes at **0.859** or more, above every baseline run we
+# measured. The course's own solution reaches 0.862 to 0.867 there over eight seeds (0.865 on
+# average). It trains for 20 epochs, in about 30 to 50 seconds on a busy two-core CPU. The grader
+# trains on a CPU, so keep the training short.
 #
 # Make every choice on the validation split, never on the test set. One training is one draw:
-# two seeds of one network differ by up to half a point. Before you believe a change helps,
+# two seeds of one network differ by up to one point (0.01). Before you believe a change helps,
 # compare it on two or three seeds.
 #
 # <details><summary>Ideas (try first)</summary>
@@ -1431,8 +1432,9 @@ print(result.stdout or result.stderr[-2000:])
 # `keras.layers.Dropout` layer after each hidden layer fights that. Dropout alone gains little here,
 # though. A `keras.layers.BatchNormalization()` layer between a `Dense` layer (with no activation)
 # and its activation normalises that layer's outputs over each batch (mean 0, variance 1, then a
-# learned scale and shift). The next layer then learns on a steady scale, and a larger η trains well. A learning rate that decays over the training
-# (section 4) makes the final weights steadier. Watch the validation loss to choose the number of epochs.
+# learned scale and shift). The next layer then learns on a steady scale, and a larger η trains
+# well. A learning rate that decays over the training (section 4) makes the final weights
+# steadier. Watch the validation loss to choose the number of epochs.
 # </details>
 
 # %% solution id=build_tuned_fashion_model
