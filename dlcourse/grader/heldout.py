@@ -50,9 +50,11 @@ TASKS = {
                               "dlcourse.instructor.lung_scoring:score_model_file", "heldout_lung_bonus.keras",
                               leaderboard=True),
     # 04's tuning exercise: the student's model and training on the 10,000 bundled fitting images,
-    # scored on 2,000 real Fashion-MNIST test images that the bundle does not hold
-    # (dlcourse.instructor.fashion_heldout, which documents the measured baseline and bar)
-    "fashion_tuned": HeldoutTask("test_train_tuned_fashion_heldout", 0.855,
+    # scored on 2,000 real Fashion-MNIST test images that the bundle does not hold. Baseline mean
+    # 0.8526 (max 0.858, 5 seeds), reference mean 0.8646 (min 0.8625, 8 seeds): the bar sits above
+    # every baseline run and 0.0035 under the reference's worst run
+    # (dlcourse.instructor.fashion_heldout documents the measurements)
+    "fashion_tuned": HeldoutTask("test_train_tuned_fashion_heldout", 0.859,
                                  "dlcourse.instructor.fashion_heldout:score_model_file", "heldout_fashion_tuned.keras"),
 }
 METADATA_KEY = "heldout"  # cell.metadata["dlcourse"]["heldout"] = {"task", "accuracy"}: set by the grader
