@@ -59,7 +59,7 @@ TASKS = {
     # trained by the scorer with the notebook's train_denoiser on the 5,000 bundled fitting digits
     # (seed 0) and scored on 2,000 hidden MNIST test digits: the share of the noise removed
     # (dlcourse.instructor.mnist_denoise, which documents the measured baseline, reference and bar)
-    "mnist_denoiser": HeldoutTask("test_tuned_denoiser_heldout", 0.80,
+    "mnist_denoiser": HeldoutTask("test_build_tuned_denoiser_heldout", 0.80,
                                   "dlcourse.instructor.mnist_denoise:score_model_file", "heldout_mnist_denoiser.pt"),
 }
 METADATA_KEY = "heldout"  # cell.metadata["dlcourse"]["heldout"] = {"task", "accuracy"}: set by the grader

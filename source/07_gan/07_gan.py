@@ -1496,7 +1496,7 @@ fig.tight_layout()
 plt.show()
 
 # %% test id=test_build_tuned_denoiser points=2
-"""build_tuned_denoiser: built-in layers only, (N, 1, 28, 28) -> (N, 1, 28, 28) in [0, 1], a bottleneck of latent_dim."""
+"""build_tuned_denoiser: built-in layers only, (N, 1, 28, 28) -> (N, 1, 28, 28) in [0, 1], a latent_dim bottleneck."""
 from dlcourse.testkit.denoise import LECTURES_SETTINGS, SpecError, denoiser_spec, validate_submission
 
 def denoiser_problem(latent_dim):
@@ -1545,7 +1545,7 @@ check(check_settings(settings)["lr"] <= 0.05, "the learning rate is too large.")
 ### END HIDDEN TESTS
 passed("tuned_denoiser_settings")
 
-# %% test id=test_tuned_denoiser_heldout points=2 tags=slow
+# %% test id=test_build_tuned_denoiser_heldout points=2 tags=slow
 """tuned denoiser (held-out): built with seed 0 from your layers and trained by train_denoiser with your
 settings on the 5,000 fitting digits, it removes >= 0.80 of the noise on hidden digits (about 30 s)."""
 from dlcourse.testkit.denoise import DenoiserSubmission, SpecError, validate_submission
