@@ -33,7 +33,7 @@
 # 6. Tune a denoising autoencoder of your own design to a target on hidden digits.
 #
 # Short **questions** (set a variable such as `q_tanh_output = "b"`) check the ideas; each
-# wrong answer gets an explanation when it is graded. Four **written questions** ask you to
+# wrong answer gets an explanation when it is graded. Three **written questions** ask you to
 # explain a figure or a result in a few sentences; a person grades them.
 #
 # Fill in every cell that says `# YOUR CODE HERE`, then run the test cell below it.
@@ -340,31 +340,20 @@ for row, label in enumerate(("image", "rebuilt", "random code")):
 fig.tight_layout()
 plt.show()
 
-# %% written id=w_random_codes points=2
-# **Written question (2 points).** Explain the figure above. Look at the last row: the decoder
-# turned random codes into images. Do they look like new clothes? Explain what you see from how
-# the autoencoder was trained: its loss, and the codes it saw. Then say what a network needs
-# in order to draw sharp new images from random numbers. Three to five sentences.
+# %% [markdown] id=markdown-ae-think
+# **Think about it.** Look at the last row of the figure: the decoder turned random codes into
+# images. Do they look like new clothes? Explain what you see from how the autoencoder was
+# trained: its loss, and the codes it saw. Then open the answer.
 #
-# === BEGIN MARK SCHEME ===
+# <details><summary>Answer (think first)</summary>
 #
-# **Model answer.** The random codes give blurry blends of several kinds of clothes, not sharp
-# new items. The autoencoder was trained only to rebuild real images from their own codes. Its
-# loss, the mean squared error, is smallest for the average of the images that could fit a code.
-# So it draws averages, and blur, when it is unsure. Nothing in training told the decoder what
-# to draw for a code that no real image has, so random codes fall where the decoder learned
-# nothing useful. To draw new, sharp images from noise, a network needs a training signal that
-# rewards images that look real for *every* random input. The GAN's discriminator gives exactly
-# that signal.
-#
-# **Rubric.** 2 points: says the random codes give blurry mixtures (not new, sharp images) AND
-# gives a reason from training: either the decoder only learned codes of real images, or the
-# squared error rewards averages (blur); AND names a signal that rewards realistic samples from
-# noise (a discriminator, an adversarial loss). 1 point: a correct description with only one of
-# the two parts of the explanation. 0 points: says the images are new clothes, or blames too few
-# epochs or a too small code only.
-#
-# === END MARK SCHEME ===
+# The random codes give blurry blends of several kinds of clothes, not sharp new items. The
+# autoencoder was trained only to rebuild real images from their own codes. Its loss, the mean
+# squared error, is smallest for the average of the images that could fit a code, so it draws
+# blur when it is unsure. Nothing told the decoder what to draw for a code that no real image
+# has. To draw sharp new images from noise, a network needs a training signal that rewards
+# images that look real for *every* random input. The GAN's discriminator gives that signal.
+# </details>
 
 # %% [markdown] id=markdown-2
 # ## 1 · The data: digits scaled to [-1, 1]
