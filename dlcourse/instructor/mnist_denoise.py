@@ -23,7 +23,19 @@ trains it itself with the notebook's fixed `train_denoiser` on the 5,000 bundled
 
     score = 1 - MSE(denoised, clean) / MSE(noisy, clean)
 
-Measured baseline, bar and reference: see `BASELINE` below and `heldout.TASKS["mnist_denoiser"]`.
+Measured (this scorer, training seeds 0-4, one CPU thread on a shared 2-core machine):
+
+    the lectures' Autoencoder (784-256-32-256-784, sigmoid), lectures' settings
+        (lr 1e-3, batch 128, 10 epochs)             0.719 0.720 0.724 0.711 0.709  mean 0.717
+    the same network, the reference's settings      0.795 0.794 0.793 (seeds 0-2)  mean 0.794
+    a 512-wide network, the lectures' settings      0.760 (seed 0)
+    the reference (784-512-32-512-784, lr 2e-3,
+        batch 64, 10 epochs; 837,424 parameters)    0.817 0.817 0.817 0.817 0.812  mean 0.816
+
+The bar, 0.80 (`heldout.TASKS["mnist_denoiser"]`), is 0.08 above the baseline's mean and 0.076
+above its best run, and 0.012 below the reference's worst run: single runs do not overlap, so
+the scorer trains one seed (0). Training takes 13-25 s for the baseline and 25-33 s for the
+reference on a quiet core (up to 90 s while 9 people share the 2 cores).
 """
 
 from __future__ import annotations
