@@ -1370,7 +1370,7 @@ passed("q_mode_collapse")
 # A score of 1 removes all the noise, and 0 removes none.
 #
 # The **baseline** is section 0's network: 784 -> 256 -> 32 -> 256 -> 784, with a sigmoid at the
-# end. It is trained by section 0's loop: η = 0.001, batches of 128, 10 epochs. On hidden MNIST
+# end. It is trained with section 0's settings: η = 0.001, batches of 128, 10 epochs. On hidden MNIST
 # digits that you never see, it removes 0.717 of the noise on average over five seeds (0.709 to 0.724).
 # Beat it. You write two functions:
 #
@@ -1389,13 +1389,15 @@ passed("q_mode_collapse")
 # refused, and so is a subclass of a layer. The first test below says so while you work.
 #
 # **How it is scored.** The grader builds your network with seed 0. It trains it with the fixed
-# `train_denoiser` below and your settings on the 5,000 fitting digits you have. Then it scores
+# function `train_denoiser` (from `dlcourse.testkit.denoise`) and your settings, on the 5,000
+# fitting digits you have. That function is Adam with your η on the mean squared error between
+# the output for a noisy batch and the clean batch, with fresh noise for every batch. Then it scores
 # the network **once** on 2,000 hidden digits, with noise that the grader draws. The test passes
 # at **0.80** or more. The course's own solution removes 0.812 to 0.817 of the noise over five
 # seeds. It trains in about 15 to 30 seconds on one CPU core.
 #
 # Make every choice on the validation split. One training is one draw, so compare a change on
-# two or three seeds before you believe it.
+# two or three seeds before you believe it: `train_denoiser(..., seed=1)` trains another draw.
 #
 # <details><summary>Ideas (try first)</summary>
 #
