@@ -1,0 +1,123 @@
+"""Messages a student sees outside the notebook's own text, in their language: the late-policy line,
+the late note of a feedback page, the decimal-comma message. Each English sentence is the msgid of
+dlcourse/i18n/locale/pt_BR/LC_MESSAGES/dlcourse.po (extracted by `dlcourse translate messages`)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from . import N_, SOURCE_LANGUAGE, _, decimal
+
+
+def policy_text(assignment: str, schedule, language: str) -> str:
+    """The late-policy cell (dlcourse.classroom.deadlines.policy_text) in `language`."""
+    policy = schedule.policy
+    due = schedule.deadlines.get(assignment)
+    when = ""
+    if due:
+        when = _("Due **{when} ({zone})**. ", language).format(when=due.strftime("%Y-%m-%d %H:%M"),
+                                                               zone=due.tzname())
+    return f"> {when}{describe_policy(policy, language)}"
+
+
+def describe_policy(policy, language: str) -> str:
+    if policy.kind == "none":
+        return _("Late work is accepted without penalty.", language)
+    if policy.kind == "not_accepted":
+        return _("Late work is not accepted (it scores 0).", language)
+    grace = ""
+    if policy.grace_minutes:
+        grace = _(" after a grace period of {minutes} min", language).format(
+            minutes=decimal(policy.grace_minutes, language))
+    if policy.per == "day":
+        text = _("Late work loses {percent}% of its score per started day{grace}, at most {cap}%.", language)
+    else:
+        text = _("Late work loses {percent}% of its score per started hour{grace}, at most {cap}%.", language)
+    return text.format(percent=decimal(policy.percent, language), grace=grace, cap=decimal(policy.cap, language))
+
+
+def describe_late(late: timedelta, penalty: float, language: str) -> str:
+    """"submitted 26 h late: -20%" (dlcourse.classroom.deadlines.describe_late) in `language`."""
+    if late <= timedelta(0):
+        return ""
+    hours = late.total_seconds() / 3600
+    amount = f"{hours:.0f} h" if hours >= 1 else f"{late.total_seconds() / 60:.0f} min"
+    if penalty:
+        return _("submitted {amount} late: -{penalty}%", language).format(
+            amount=amount, penalty=decimal(penalty, language))
+    return _("submitted {amount} late: no penalty", language).format(amount=amount)
+
+
+def decimal_comma(whole: int, part: int, language: str | None = None) -> str:
+    """A number written with a decimal comma: `2,303` is the tuple (2, 303) in Python."""
+    return _("Python writes decimals with a point: {whole},{part} is the tuple ({whole}, {part}); "
+             "write {whole}.{part}.", language).format(whole=whole, part=part)
+
+
+def decimal_comma_text(text: str, language: str | None = None) -> str:
+    """A number written as a string with a decimal comma: "2,303"."""
+    return _("Python writes decimals with a point and without quotes: write {number}.", language).format(
+        number=text.strip().replace(",", "."))
+
+
+# Sentences written in English by code that does not know the student's language (the grader's
+# notes, the judge's check messages), translated on the feedback page by their template: each
+# {name} matches any text and is carried over as it is.
+NOTES = (
+    N_("{name} is not part of the assignment and was not graded"),
+    N_("no notebook named {name} was submitted"),
+    N_("the notebook was submitted as {submitted} and was graded as {graded}"),
+    N_("{name} asked for the kernel {kernel}; it was graded with Python 3"),
+    N_("{name}: {count} damaged cell(s) were repaired or dropped"),
+    N_("{name}: the cell {cell} appears {count} times; the last copy was graded"),
+    N_("{name} is empty: there was nothing to grade"),
+    N_("{name} was in the old nbformat 3 and was converted to nbformat 4"),
+    N_("the grader could not judge this notebook: {error}"),
+    N_("No answer was written (the answer cell is as released): 0 points, no grader needed."),
+    N_("This notebook was graded without the sandbox, by an authoring run "
+       "(dlcourse autograde --unsandboxed-authoring): it is not a grade of the class."),
+)
+CHECK_SENTENCES = (  # parts of a check's message (dlcourse.testing), replaced wherever they occur
+    N_("Python writes decimals with a point: {whole},{part} is the tuple ({whole}, {part}); write {whole}.{part}."),
+    N_("Python writes decimals with a point and without quotes: write {number}."),
+    N_("{name}: answer with a number, got {got}."),
+    N_("{name}: expected a number, got {got}."),
+)
+
+
+def _pattern(template: str, whole: bool) -> re.Pattern:
+    parts = re.split(r"\{(\w+)\}", template)
+    seen, out = set(), []
+    for i, part in enumerate(parts):
+        if i % 2 == 0:
+            out.append(re.escape(part))
+        else:
+            out.append(f"(?P={part})" if part in seen else f"(?P<{part}>[^\\n]+?)")
+            seen.add(part)
+    body = "".join(out)
+    return re.compile(f"^{body}$" if whole else body)
+
+
+def translate_note(text: str, language: str) -> str:
+    """A grader's note in `language` when it is one of NOTES; else as it is."""
+    if language == SOURCE_LANGUAGE:
+        return text
+    for template in NOTES:
+        match = _pattern(template, whole=True).match(text)
+        if match:
+            return _(template, language).format(**match.groupdict())
+    return text
+
+
+def translate_check(text: str, language: str) -> str:
+    """A check's failure message with the sentences of CHECK_SENTENCES and its "Hint:" in `language`."""
+    if language == SOURCE_LANGUAGE:
+        return text
+    for template in CHECK_SENTENCES:
+        translated = _(template, language)
+        if translated == template:
+            continue
+        text = _pattern(template, whole=False).sub(
+            lambda m, t=translated: t.format(**m.groupdict()), text)
+    return text.replace("\n  Hint: ", f"\n  {_('Hint', language)}: ")
