@@ -88,7 +88,23 @@ def cmd_validate(args) -> int:
         timeout = _course(args).settings.cell_timeout
     except FileNotFoundError:  # a notebook outside any course: the default limit
         timeout = 600
+    _language_of(Path(args.notebook))
     return validate(Path(args.notebook), timeout=timeout)
+
+
+def _language_of(path: Path) -> None:
+    """Messages in the notebook's language (its metadata): $DLCOURSE_LANG for this process and the
+    kernel it starts, unless already set."""
+    import json
+
+    from .i18n import notebook_language
+
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(nb, dict):
+        os.environ.setdefault("DLCOURSE_LANG", notebook_language(nb))
 
 
 def cmd_bundle(args) -> int:

@@ -150,8 +150,14 @@ def decimal_comma(value: Any) -> str | None:
 
 def _fail(message: str, hint: str | None = None) -> None:
     if hint:
-        label = _("Hint")
-        message = f"{message}\n  {label}: {hint}"
+        message = f"{message}\n  Hint: {hint}"
+    from .i18n import SOURCE_LANGUAGE, current_language
+
+    language = current_language()
+    if language != SOURCE_LANGUAGE:  # the known sentences of a test's message, and "Hint"
+        from .i18n.messages import translate_check
+
+        message = translate_check(message, language)
     raise AssertionError(message)
 
 

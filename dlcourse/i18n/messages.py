@@ -83,6 +83,9 @@ CHECK_SENTENCES = (  # parts of a check's message (dlcourse.testing), replaced w
     N_("Python writes decimals with a point and without quotes: write {number}."),
     N_("{name}: answer with a number, got {got}."),
     N_("{name}: expected a number, got {got}."),
+    N_("{name}: answer with one number, got the tuple {got}."),
+    N_("the cell did not run (an earlier cell stopped the kernel?)"),
+    N_("Python writes decimals with a point: {point}, not {comma}. A comma makes a tuple of two numbers."),
 )
 
 
@@ -96,7 +99,7 @@ def _pattern(template: str, whole: bool) -> re.Pattern:
             out.append(f"(?P={part})" if part in seen else f"(?P<{part}>[^\\n]+?)")
             seen.add(part)
     body = "".join(out)
-    return re.compile(f"^{body}$" if whole else body)
+    return re.compile(f"^{body}$" if whole else f"{body}(?=\\n|$)", re.M)
 
 
 def translate_note(text: str, language: str) -> str:
@@ -120,4 +123,5 @@ def translate_check(text: str, language: str) -> str:
             continue
         text = _pattern(template, whole=False).sub(
             lambda m, t=translated: t.format(**m.groupdict()), text)
-    return text.replace("\n  Hint: ", f"\n  {_('Hint', language)}: ")
+    label = _("Hint", language)
+    return text.replace("\n  Hint: ", f"\n  {label}: ")

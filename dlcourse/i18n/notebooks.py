@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import io
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,7 +57,26 @@ def read_catalog(path: Path):
     from babel.messages.pofile import read_po
 
     with Path(path).open("rb") as fh:
-        return read_po(fh, locale=LANGUAGE)
+        catalog = read_po(fh, locale=LANGUAGE)
+    for msg in list(catalog) + list(catalog.obsolete.values()):
+        _read_previous(msg)
+    return catalog
+
+
+def _read_previous(msg) -> None:
+    """Babel writes the previous msgid (`#| msgid "..."`) but reads it back as a user comment: take
+    it back into msg.previous_id."""
+    from babel.messages.pofile import unescape
+
+    lines = [c for c in msg.user_comments if c.startswith("|")]
+    if not lines:
+        return
+    msg.user_comments = [c for c in msg.user_comments if not c.startswith("|")]
+    text = " ".join(line[1:].strip() for line in lines)
+    if not text.startswith("msgid "):
+        return
+    text = text[len("msgid "):].split(" msgid_plural ", 1)[0]
+    msg.previous_id = ["".join(unescape(q) for q in re.findall(r'"(?:[^"\\]|\\.)*"', text))]
 
 
 def write_catalog(catalog, path: Path) -> None:
@@ -173,8 +193,8 @@ def build(nb, assignment: str, catalog, *, english_url: str = "", translated_url
         if found.missing:
             parts.append(f"missing ({len(found.missing)}): {', '.join(found.missing)}")
         if found.stale:
-            parts.append(f"stale, the English text changed or the entry is fuzzy ({len(found.stale)}): "
-                         f"{', '.join(found.stale)}")
+            parts.append(f"stale (the English text changed since it was translated, or the entry is fuzzy) "
+                         f"({len(found.stale)}): {', '.join(found.stale)}")
         raise TranslationError(f"{assignment}: the {LANGUAGE} catalogue is incomplete, {'; '.join(parts)}. "
                                f"Run `dlcourse translate update {assignment}`, translate those cells in "
                                f"source/{assignment}/{assignment}.{LANGUAGE}.po, then release again.")

@@ -1,0 +1,372 @@
+"""The Brazilian Portuguese edition (issue 31): one source, two languages.
+
+- a Portuguese notebook differs from the English release only in its markdown cells' text and in
+  nb.metadata.dlcourse.language: code cells, test cells and every metadata byte-identical;
+- a missing, empty, fuzzy or stale catalogue entry fails the build, naming the cells;
+- `translate update` keeps translations, marks changed cells fuzzy with their old text, and keeps
+  removed cells as obsolete entries;
+- the decimal-comma message and the feedback page come in the student's language;
+- the real grader gives the Portuguese reference full marks, a misconception the same verdict in
+  both languages, and `dlcourse validate` runs a Portuguese notebook.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import ROOT, assignments
+
+from dlcourse.i18n import notebooks as tr
+
+A = "01_softmax_cross_entropy"
+TRANSLATED = [a for a in assignments() if tr.po_path(ROOT, a).is_file()]
+
+
+def _english(a: str):
+    return nbformat.read(ROOT / "release" / a / f"{a}.ipynb", as_version=4)
+
+
+def _portuguese(a: str):
+    return nbformat.read(tr.translated_path(ROOT / "release" / a, a), as_version=4)
+
+
+def _raw(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_01_is_translated():
+    assert A in TRANSLATED
+
+
+@pytest.mark.parametrize("assignment", TRANSLATED)
+def test_code_test_cells_and_metadata_are_byte_identical(assignment):
+    """Byte identity, read from the files: every cell's JSON but a markdown cell's source, and the
+    notebook's metadata but dlcourse.language ("pt_BR")."""
+    en = _raw(ROOT / "release" / assignment / f"{assignment}.ipynb")
+    pt = _raw(tr.translated_path(ROOT / "release" / assignment, assignment))
+    assert len(en["cells"]) == len(pt["cells"])
+    for a, b in zip(en["cells"], pt["cells"], strict=True):
+        if a["cell_type"] == "markdown":
+            a, b = dict(a, source=None), dict(b, source=None)
+        assert json.dumps(a, sort_keys=True, ensure_ascii=False) == json.dumps(b, sort_keys=True,
+                                                                                ensure_ascii=False), a.get("id")
+    meta = copy.deepcopy(pt["metadata"])
+    assert meta["dlcourse"].pop("language") == "pt_BR"
+    assert json.dumps(meta, sort_keys=True) == json.dumps(en["metadata"], sort_keys=True)
+    assert (en["nbformat"], en["nbformat_minor"]) == (pt["nbformat"], pt["nbformat_minor"])
+
+
+@pytest.mark.parametrize("assignment", TRANSLATED)
+def test_committed_translation_is_current_and_complete(assignment):
+    """release/<id>/pt_BR/ is what the catalogue builds from the committed English release now."""
+    import shutil
+    import tempfile
+
+    from dlcourse.classroom.release import translate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / assignment
+        folder.mkdir()
+        shutil.copy2(ROOT / "release" / assignment / f"{assignment}.ipynb", folder)
+        out = translate(ROOT, assignment, folder)
+        assert out.read_bytes() == tr.translated_path(ROOT / "release" / assignment, assignment).read_bytes(), (
+            "release/<id>/pt_BR is stale: run `dlcourse release`")
+    found = tr.status(_english(assignment), assignment, tr.read_catalog(tr.po_path(ROOT, assignment)))
+    assert found.complete and found.cells == len(found.translated)
+    pt = _portuguese(assignment)
+    english = {c.id: c.source for c in _english(assignment).cells if c.cell_type == "markdown"}
+    same = [c.id for c in pt.cells if c.cell_type == "markdown" and c.id != tr.POLICY_CELL_ID
+            and c.source == english[c.id]]
+    assert same == [], f"cells left in English: {same}"
+
+
+def test_colab_badges_offer_both_languages():
+    from dlcourse.classroom.release import colab_url
+
+    pt = _portuguese(A).cells[0].source
+    assert colab_url(ROOT, A, "pt_BR") in pt and colab_url(ROOT, A) in pt
+    assert colab_url(ROOT, A, "pt_BR").endswith(f"/release/{A}/pt_BR/{A}.ipynb")
+
+
+def _catalog():
+    return tr.read_catalog(tr.po_path(ROOT, A))
+
+
+def test_a_stale_entry_fails_the_build_naming_the_cell():
+    nb = _english(A)
+    target = next(c for c in nb.cells if c.cell_type == "markdown" and c.id == "markdown-5")
+    target.source += "\nOne more English sentence."
+    with pytest.raises(tr.TranslationError) as err:
+        tr.build(nb, A, _catalog())
+    assert "stale" in str(err.value) and "markdown-5" in str(err.value)
+    assert "markdown-6" not in str(err.value)
+
+
+@pytest.mark.parametrize("how", ["no entry", "empty msgstr", "fuzzy"])
+def test_a_missing_or_fuzzy_entry_fails_the_build_naming_the_cell(how):
+    catalog = _catalog()
+    msg = next(m for m in catalog if m.context == "markdown-7")
+    if how == "no entry":
+        catalog.delete(msg.id, context=msg.context)
+    elif how == "empty msgstr":
+        msg.string = ""
+    else:
+        msg.flags.add("fuzzy")
+    with pytest.raises(tr.TranslationError) as err:
+        tr.build(_english(A), A, catalog)
+    word = "is fuzzy) (1)" if how == "fuzzy" else "missing (1)"
+    assert f"{word}: markdown-7" in str(err.value)
+
+
+def test_a_new_markdown_cell_fails_the_build():
+    nb = _english(A)
+    cell = nbformat.v4.new_markdown_cell("A new paragraph.")
+    cell["id"] = "markdown-new"
+    nb.cells.insert(3, cell)
+    with pytest.raises(tr.TranslationError, match="missing \\(1\\): markdown-new"):
+        tr.build(nb, A, _catalog())
+
+
+def test_update_keeps_translations_marks_changes_fuzzy_and_keeps_removed_cells(tmp_path):
+    po = tmp_path / f"{A}.pt_BR.po"
+    po.write_bytes(tr.po_path(ROOT, A).read_bytes())
+    nb = _english(A)
+    changed = next(c for c in nb.cells if c.get("id") == "markdown-5")
+    old_text = changed.source
+    changed.source = old_text.replace("Two doctors", "Two physicians")
+    nb.cells = [c for c in nb.cells if c.get("id") != "markdown-8"]
+    new = nbformat.v4.new_markdown_cell("A new paragraph.")
+    new["id"] = "markdown-new"
+    nb.cells.append(new)
+    merge = tr.update(nb, A, po)
+    assert (merge.added, merge.changed, merge.removed) == (["markdown-new"], ["markdown-5"], ["markdown-8"])
+    catalog = tr.read_catalog(po)
+    entry = next(m for m in catalog if m.context == "markdown-5")
+    assert entry.fuzzy and entry.previous_id == [old_text] and entry.string.startswith("## 2 ·")
+    assert next(m for m in catalog if m.context == "markdown-new").string == ""
+    assert any(key[1] == "markdown-8" for key in catalog.obsolete)
+    text = po.read_text(encoding="utf-8")
+    assert "#| msgid" in text and "#~ msgctxt \"markdown-8\"" in text
+    found = tr.status(nb, A, catalog)
+    assert (found.missing, found.stale) == (["markdown-new"], ["markdown-5"])
+    # a second change keeps the text the translation was made from
+    changed.source = old_text.replace("Two doctors", "Two medics")
+    tr.update(nb, A, po)
+    entry = next(m for m in tr.read_catalog(po) if m.context == "markdown-5")
+    assert entry.fuzzy and entry.previous_id == [old_text]
+    # unchanged: an update is a no-op, byte for byte
+    before = po.read_bytes()
+    tr.update(nb, A, po)
+    assert po.read_bytes() == before
+
+
+def test_po_file_is_the_fixed_format():
+    catalog = _catalog()
+    assert str(catalog.locale) == "pt_BR"
+    assert "Language: pt_BR" in tr.po_path(ROOT, A).read_text(encoding="utf-8")
+    contexts = [m.context for m in catalog if m.id]
+    assert contexts == [cell_id for cell_id, _ in tr.units(_english(A))]
+
+
+def test_release_without_catalogue_is_english_only_with_one_warning(tmp_path, monkeypatch):
+    import shutil
+
+    from dlcourse.classroom.release import translate
+
+    folder = tmp_path / A
+    folder.mkdir()
+    shutil.copy2(ROOT / "release" / A / f"{A}.ipynb", folder)
+    monkeypatch.setattr(tr, "po_path", lambda root, a, language="pt_BR": ROOT / "source" / a / "none.po")
+    lines = []
+    assert translate(ROOT, A, folder, log=lines.append) is None
+    assert len(lines) == 1 and lines[0].startswith("warning:") and "English only" in lines[0]
+    assert sorted(p.name for p in folder.iterdir()) == [f"{A}.ipynb"]
+
+
+def test_cli_check_counts_and_exit_code(tmp_path, monkeypatch, capsys):
+    from dlcourse import cli
+
+    monkeypatch.setattr("dlcourse.classroom.release.english_release", lambda course, a: _english(a))
+    assert cli.main(["--root", str(ROOT), "translate", "check", A]) == 0
+    assert "29 cells, 29 translated, 0 missing, 0 stale" in capsys.readouterr().out
+    stale = _english(A)
+    stale.cells[0].source += " More."
+    monkeypatch.setattr("dlcourse.classroom.release.english_release", lambda course, a: stale)
+    assert cli.main(["--root", str(ROOT), "translate", "check", A]) == 1
+    out = capsys.readouterr().out
+    assert "1 stale" in out and "stale: markdown-1" in out
+
+
+# ---------------------------------------------------------------- messages
+
+
+def test_message_catalogue_translates_every_marked_message():
+    from dlcourse.i18n.extract import missing_messages
+
+    assert missing_messages() == []
+
+
+@pytest.mark.parametrize("language, words", [("en", ["Python writes decimals with a point", "write 2.303",
+                                                      "Hint:", "answer with a number"]),
+                                             ("pt_BR", ["separada por ponto", "Escreva 2.303", "Dica:",
+                                                        "responda com um número"])])
+def test_decimal_comma_message_in_both_languages(monkeypatch, language, words):
+    from dlcourse import testing
+
+    monkeypatch.setenv("DLCOURSE_LANG", language)
+    with pytest.raises(AssertionError) as err:
+        testing.check_number((2, 303), "loss")
+    for w in words:
+        assert w in str(err.value)
+    with pytest.raises(AssertionError) as err:
+        testing.check_shape((2, 303), (), "loss")
+    assert words[0] in str(err.value)
+
+
+def _visible_text(page: str) -> str:
+    """The page's text outside code (<code>, <pre> of a check keeps Python's own words)."""
+    page = re.sub(r"<(style|title)>.*?</\1>", " ", page, flags=re.S)
+    page = re.sub(r"<code>.*?</code>", " ", page, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", page)
+
+
+ENGLISH = re.compile(r"\b(the|and|of|is|was|not|passed|failed|graded|Student|Score|points?|test|result|message|"
+                     r"Hint|write|Notes|late|penalty|answer|number|submitted|Python writes)\b")
+
+
+def _results_notebook():
+    """An autograded-looking 01 in Portuguese: one test passed, one failed with the decimal comma."""
+    from dlcourse.grader.execute import is_test_cell
+
+    nb = _portuguese(A)
+    tests = [c for c in nb.cells if is_test_cell(c)]
+    passed, failed = tests[0], tests[1]
+    passed.outputs = [nbformat.v4.new_output("stream", name="stdout", text="ok\n")]
+    failed.outputs = [nbformat.v4.new_output(
+        "error", ename="AssertionError", evalue="q_uniform_loss: answer with a number, got (2, 303).\n  Hint: "
+        "Python writes decimals with a point: 2,303 is the tuple (2, 303); write 2.303.", traceback=[])]
+    return nb, failed.metadata["nbgrader"]["grade_id"]
+
+
+def test_feedback_page_in_portuguese_holds_no_english_sentence():
+    from dlcourse.classroom.feedback import WrittenGrade, render
+    from dlcourse.grader.execute import cell_results
+
+    nb, failed_id = _results_notebook()
+    if not any(r.grade_id == failed_id and r.message for r in cell_results(nb)):
+        pytest.skip("cell_results reads failures differently")
+    written = [WrittenGrade("w_accuracy_loss", None, 2.0), WrittenGrade("w_step_size", 0.0, 3.0,
+               "No answer was written (the answer cell is as released): 0 points, no grader needed.")]
+    notes = ["01_softmax_cross_entropy.ipynb is not part of the assignment and was not graded"]
+    page = render("maria", A, nb, notes, "entregue com 26 h de atraso: -20%", written)
+    assert "<html lang='pt-BR'>" in page
+    text = _visible_text(page)
+    # the docstring lines of the test cells are English test text (left for a later round): drop them
+    from dlcourse.classroom.feedback import describe
+    from dlcourse.grader.execute import is_test_cell
+
+    for cell in nb.cells:
+        if is_test_cell(cell) and describe(cell):
+            text = text.replace(html.escape(describe(cell)), " ")
+    found = ENGLISH.findall(text)
+    assert found == [], f"English on the pt-BR page: {found}\n{text}"
+    for pt in ("Estudante", "Nota", "passou", "falhou", "Dica", "separada por ponto", "Observações do corretor",
+               "não faz parte da atividade", "a corrigir", "sem resposta", "desconto por atraso"):
+        assert pt in page, pt
+    english = render("maria", A, _english(A))
+    assert "Student" in english and "<html lang='en'>" in english
+
+
+def test_late_policy_and_late_line_in_portuguese():
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from dlcourse.classroom.deadlines import LatePolicy, Schedule, describe_late, policy_text
+    from dlcourse.i18n.messages import describe_late as late_pt
+    from dlcourse.i18n.messages import policy_text as policy_pt
+
+    due = datetime(2026, 3, 2, 23, 59, tzinfo=ZoneInfo("America/Sao_Paulo"))
+    schedule = Schedule(deadlines={A: due}, policy=LatePolicy("percent", 12.5, "day", 50, 5))
+    assert policy_pt(A, schedule, "en") == policy_text(A, schedule)
+    pt = policy_pt(A, schedule, "pt_BR")
+    assert pt.startswith("> Prazo: **2026-03-02 23:59") and "12,5% da nota por dia iniciado" in pt
+    assert "tolerância de 5 min" in pt and not ENGLISH.search(pt.replace("**", ""))
+    late = timedelta(hours=26)
+    assert late_pt(late, 25, "en") == describe_late(late, 25)
+    assert late_pt(late, 25, "pt_BR") == "entregue com 26 h de atraso: -25%"
+
+
+# ---------------------------------------------------------------- the real grader
+
+
+def _pt_student_notebook(replacements: dict[str, str] | None = None):
+    """The Portuguese release with the cells a student writes filled as demo.student_notebook fills the
+    English one (cells are 1:1)."""
+    from dlcourse.classroom.demo import student_notebook
+
+    filled = student_notebook(ROOT, A, replacements)
+    nb = _portuguese(A)
+    for cell, done in zip(nb.cells, filled.cells, strict=True):
+        assert cell.get("id") == done.get("id")
+        if cell.cell_type == "code" or (done.source != cell.source and cell.cell_type == "markdown"
+                                        and (done.get("metadata", {}).get("nbgrader") or {}).get("solution")):
+            cell.source = done.source
+    return nb
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("grading")
+def test_portuguese_reference_full_marks_and_same_verdicts_through_the_real_grader(tmp_path):
+    from conftest import written_points
+    from nbgrader.api import Gradebook
+    from test_grading import _course, _submit, _with_code, dlcourse
+
+    from dlcourse.instructor.fixtures import load_fixture
+
+    course = _course(tmp_path)
+    unstable = load_fixture(ROOT / "tests" / "fixtures" / A / "softmax__unstable_no_max.py").code
+    _submit(course, "pt-reference", _pt_student_notebook())
+    _submit(course, "pt-unstable", _pt_student_notebook({"softmax": unstable}))
+    _submit(course, "en-unstable", _with_code("softmax", unstable))
+    run = dlcourse(course, "autograde", A, "--workers", "2", "--quiet")
+    assert run.returncode == 0, run.stdout + run.stderr
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        scores = {s.student_id: {"total": s.score, "max": s.max_score,
+                                 **{g.name: g.score for nb in s.notebooks for g in nb.grades}}
+                  for s in gb.assignment_submissions(A)}
+    ref = scores["pt-reference"]
+    assert ref["total"] == ref["max"] - written_points(A)
+    tests = {k: v for k, v in scores["en-unstable"].items() if k.startswith("test_")}
+    assert tests == {k: v for k, v in scores["pt-unstable"].items() if k.startswith("test_")}
+    assert tests["test_softmax_stability"] == 0 and tests["test_softmax"] > 0
+    graded = nbformat.read(course / "autograded" / "pt-unstable" / A / f"{A}.ipynb", as_version=4)
+    assert graded.metadata["dlcourse"]["language"] == "pt_BR"
+    fb = dlcourse(course, "feedback", A)
+    assert fb.returncode == 0, fb.stdout + fb.stderr
+    page = (course / "feedback" / "pt-unstable" / A / f"{A}.html").read_text(encoding="utf-8")
+    assert "Estudante" in page and "falhou" in page and "Student:" not in page
+    english = (course / "feedback" / "en-unstable" / A / f"{A}.html").read_text(encoding="utf-8")
+    assert "Student:" in english
+
+
+@pytest.mark.slow
+def test_validate_runs_a_portuguese_notebook(tmp_path):
+    from test_grading import dlcourse
+
+    good = tmp_path / "good" / f"{A}.ipynb"
+    good.parent.mkdir()
+    nbformat.write(_pt_student_notebook(), good)
+    ok = dlcourse(ROOT, "validate", str(good))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    bad = tmp_path / "bad" / f"{A}.ipynb"
+    bad.parent.mkdir()
+    nbformat.write(_pt_student_notebook({"q_uniform_loss": "q_uniform_loss = 2,303\n"}), bad)
+    failing = dlcourse(ROOT, "validate", str(bad))
+    assert failing.returncode == 1, failing.stdout + failing.stderr
+    assert "separada por ponto" in failing.stdout + failing.stderr
