@@ -369,4 +369,31 @@ def test_validate_runs_a_portuguese_notebook(tmp_path):
     nbformat.write(_pt_student_notebook({"q_uniform_loss": "q_uniform_loss = 2,303\n"}), bad)
     failing = dlcourse(ROOT, "validate", str(bad))
     assert failing.returncode == 1, failing.stdout + failing.stderr
-    assert "separada por ponto" in failing.stdout + failing.stderr
+    assert "q_uniform_loss: responda com um único número; veio a tupla (2, 303)." in failing.stdout, failing.stdout
+
+
+def test_student_bundle_offers_both_languages(tmp_path):
+    from dlcourse.classroom.bundle import build_bundle, check_bundle
+    from dlcourse.classroom.release import colab_url
+
+    out = build_bundle(ROOT, tmp_path / "bundle")
+    assert check_bundle(out) == []
+    assert (out / "release" / A / "pt_BR" / f"{A}.ipynb").is_file()
+    assert (out / "dlcourse" / "i18n" / "locale" / "pt_BR" / "LC_MESSAGES" / "dlcourse.po").is_file()
+    assert not list((out / "release").rglob("*.po"))
+    index = (out / "NOTEBOOKS.md").read_text(encoding="utf-8")
+    assert colab_url(ROOT, A) in index and colab_url(ROOT, A, "pt_BR") in index
+
+
+@pytest.mark.parametrize("assignment", TRANSLATED)
+def test_written_answer_stubs_are_translated_the_one_fixed_way(assignment):
+    """The grader tells an unanswered written question by its stub: one stub per language."""
+    from dlcourse import cells
+    from dlcourse.instructor.nbbuild import WRITTEN_ANSWER_STUB
+
+    pt = _portuguese(assignment)
+    en = {c.id: c for c in _english(assignment).cells}
+    answers = [c for c in pt.cells if cells.answer_to(c)]
+    for cell in answers:
+        assert en[cell.id].source.strip() == WRITTEN_ANSWER_STUB
+        assert cell.source.strip() == tr.ANSWER_STUBS["pt_BR"], cell.id

@@ -26,6 +26,9 @@ from . import METADATA_KEY
 
 LANGUAGE = "pt_BR"
 POLICY_CELL_ID = "dlcourse-late-policy"  # = dlcourse.classroom.deadlines.POLICY_CELL_ID
+# The written-answer stub (dlcourse.instructor.nbbuild.WRITTEN_ANSWER_STUB) as every catalogue
+# translates it: an answer cell still holding it was not answered (the grader must accept it too).
+ANSWER_STUBS = {LANGUAGE: "**Sua resposta.** *(Escreva aqui, em poucas frases.)*"}
 
 
 class TranslationError(Exception):
