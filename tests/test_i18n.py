@@ -353,6 +353,29 @@ def test_portuguese_reference_full_marks_and_same_verdicts_through_the_real_grad
     assert "Estudante" in page and "falhou" in page and "Student:" not in page
     english = (course / "feedback" / "en-unstable" / A / f"{A}.html").read_text(encoding="utf-8")
     assert "Student:" in english
+    _screenshot(course / "feedback" / "pt-unstable" / A / f"{A}.html", "pt_BR-feedback-page.png")
+
+
+def _screenshot(page_path: Path, name: str) -> None:
+    """The page as Chromium shows it, in $DLCOURSE_ARTIFACTS/browser/ (where the browser tests put theirs)."""
+    import os
+
+    chromium = Path("/usr/bin/chromium")
+    if not chromium.is_file():
+        return
+    from playwright.sync_api import sync_playwright
+
+    out = Path(os.environ.get("DLCOURSE_ARTIFACTS") or ROOT / "tests" / "artifacts") / "browser" / name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(chromium), args=["--headless", "--no-sandbox",
+                                                                            "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1100, "height": 900})
+        page.goto(page_path.resolve().as_uri())
+        assert page.evaluate("document.documentElement.lang") == "pt-BR"
+        page.screenshot(path=str(out), full_page=True)
+        browser.close()
+    print(f"screenshot: {out}")
 
 
 @pytest.mark.slow
