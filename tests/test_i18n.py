@@ -420,3 +420,12 @@ def test_written_answer_stubs_are_translated_the_one_fixed_way(assignment):
     for cell in answers:
         assert en[cell.id].source.strip() == WRITTEN_ANSWER_STUB
         assert cell.source.strip() == tr.ANSWER_STUBS["pt_BR"], cell.id
+
+
+def test_the_page_of_an_ungradable_portuguese_submission_is_portuguese():
+    from dlcourse.classroom.feedback import render_error
+
+    page = render_error("maria", A, "Traceback...\nKernelDied: the kernel died", "pt_BR")
+    assert "Não foi possível corrigir o seu notebook" in page and "Estudante" in page
+    assert not ENGLISH.search(re.sub(r"<pre>.*?</pre>|<[^>]+>|Kernel &gt; Restart and run all", " ",
+                                     page.split("</style>")[1], flags=re.S))

@@ -175,12 +175,26 @@ def feedback(root: Path, assignment: str, db_url: str | None = None) -> list[Pat
             if marker is None or marker.outcome is Outcome.GRADER:  # not graded yet: no 0 to show
                 continue
             error = marker.error
-            pages = [(out_dir / f"{assignment}.html", render_error(student, assignment, error))]
+            pages = [(out_dir / f"{assignment}.html", render_error(student, assignment, error,
+                                                                  _submitted_language(root, student, assignment)))]
         for out, text in pages:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(text, encoding="utf-8")
             written.append(out)
     return written
+
+
+def _submitted_language(root: Path, student: str, assignment: str) -> str:
+    """The language of a submission that could not be graded, from its notebook's metadata where it
+    can be read at all (else English)."""
+    import json
+
+    path = root / "submitted" / student / assignment / f"{assignment}.ipynb"
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8")) if path.is_file() and not path.is_symlink() else None
+    except (OSError, ValueError):
+        return "en"
+    return notebook_language(nb) if isinstance(nb, dict) else "en"
 
 
 # ---------------------------------------------------------------- late note and LMS packs (issue 17)
