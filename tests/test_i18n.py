@@ -429,3 +429,19 @@ def test_the_page_of_an_ungradable_portuguese_submission_is_portuguese():
     assert "Não foi possível corrigir o seu notebook" in page and "Estudante" in page
     assert not ENGLISH.search(re.sub(r"<pre>.*?</pre>|<[^>]+>|Kernel &gt; Restart and run all", " ",
                                      page.split("</style>")[1], flags=re.S))
+
+
+@pytest.mark.parametrize("message, expected", [
+    ("softmax: 2 of 3 value(s) differ", None),  # no template: unchanged
+    ("Wrong shape for grad: expected (3,), got (3, 1).", "Formato errado para grad: era esperado (3,); veio (3, 1)."),
+    ("x holds 1 non-finite value(s) (nan or inf), the first at index (1,).\n  Hint: an overflow in exp or a log of 0?",
+     "x tem 1 valor(es) não finito(s) (nan ou inf); o primeiro está no índice (1,).\n  Dica: um estouro no exp ou "
+     "um log de 0?"),
+    ("Wrong value for loss: expected 3.0, got 2.0.\n  Hint: a custom hint of the test.",
+     "Valor errado para loss: era esperado 3.0; veio 2.0.\n  Dica: a custom hint of the test."),
+])
+def test_check_messages_from_the_judge_are_translated_sentence_by_sentence(message, expected):
+    from dlcourse.i18n.messages import translate_check
+
+    assert translate_check(message, "en") == message
+    assert translate_check(message, "pt_BR") == (expected or message)

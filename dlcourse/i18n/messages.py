@@ -86,6 +86,28 @@ CHECK_SENTENCES = (  # parts of a check's message (dlcourse.testing), replaced w
     N_("{name}: answer with one number, got the tuple {got}."),
     N_("the cell did not run (an earlier cell stopped the kernel?)"),
     N_("Python writes decimals with a point: {point}, not {comma}. A comma makes a tuple of two numbers."),
+    # the other messages of dlcourse.testing's checks
+    N_("expected numbers (an array, a list or a tensor), got {what}."),
+    N_("Wrong type for {name}: expected {wanted}, got {got}."),
+    N_("{name} is None: did you forget a `return`?"),
+    N_("Wrong shape for {name}: expected {expected}, got {got}."),
+    N_("{name} holds {count} non-finite value(s) (nan or inf), the first at index {index}."),
+    N_("{name} should be numeric, got values of dtype {dtype}."),
+    N_("Wrong value for {name}: expected {expected}, got {got}."),
+    N_("Wrong values for {name}: {count} of {size} value(s) differ; first at index {index}: expected {expected}, "
+       "got {got} ({details})."),
+    N_("{name} was modified in place."),
+    N_("{name}: answer with one of {options} (a string), got {got}."),
+    N_("{name}: {got} is not the best answer."),
+    N_("{name}: {got} is not right."),
+)
+CHECK_FRAGMENTS = (  # fixed text inside those messages and the checks' default hints
+    N_("largest finite error"),
+    N_("no error is finite: look for nan or inf"),
+    N_("non-finite value(s), at"),
+    N_("an overflow in exp or a log of 0?"),
+    N_("work on a copy instead of the input array."),
+    N_("return a numpy array or a float (np.asarray(..., dtype=float))."),
 )
 
 
@@ -114,14 +136,24 @@ def translate_note(text: str, language: str) -> str:
 
 
 def translate_check(text: str, language: str) -> str:
-    """A check's failure message with the sentences of CHECK_SENTENCES and its "Hint:" in `language`."""
+    """A check's failure message with the sentences of CHECK_SENTENCES and its "Hint:" in `language`
+    (the English message, unchanged, if anything goes wrong: a message is never lost)."""
     if language == SOURCE_LANGUAGE:
         return text
+    try:
+        return _translate_check(text, language)
+    except Exception:  # a catalogue entry with a stray brace, a missing Babel: keep the English
+        return text
+
+
+def _translate_check(text: str, language: str) -> str:
     for template in CHECK_SENTENCES:
         translated = _(template, language)
         if translated == template:
             continue
         text = _pattern(template, whole=False).sub(
             lambda m, t=translated: t.format(**m.groupdict()), text)
+    for fragment in CHECK_FRAGMENTS:
+        text = text.replace(fragment, _(fragment, language))
     label = _("Hint", language)
     return text.replace("\n  Hint: ", f"\n  {label}: ")
