@@ -445,3 +445,51 @@ def test_check_messages_from_the_judge_are_translated_sentence_by_sentence(messa
 
     assert translate_check(message, "en") == message
     assert translate_check(message, "pt_BR") == (expected or message)
+
+
+# ---------------------------------------------------------------- how the Portuguese reads (issue 28's rules)
+
+
+@pytest.mark.parametrize("assignment", TRANSLATED)
+def test_portuguese_sentences_are_short_and_clean(assignment):
+    from dlcourse.instructor import readability
+
+    nb = _portuguese(assignment)
+    long = [s for s in readability.sentences(nb) if len(s.split()) > readability.MAX_SENTENCE_WORDS]
+    assert readability.average_words(nb) <= readability.MAX_AVERAGE_WORDS
+    assert not long, long[:1]
+    text = tr.translated_path(ROOT / "release" / assignment, assignment).read_text(encoding="utf-8")
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", text)
+
+
+@pytest.mark.parametrize("assignment", TRANSLATED)
+def test_portuguese_choice_questions_keep_their_options_and_the_key_is_not_the_longest(assignment):
+    """The same letters as in English, and the key is never the longest Portuguese option."""
+    import importlib
+    import pkgutil
+
+    import dlcourse.instructor as instructor
+    from dlcourse import cells
+    from dlcourse.instructor import readability
+
+    keys = {}
+    for info in pkgutil.iter_modules(instructor.__path__):
+        if info.name.startswith("ref") or info.name == "reference":
+            keys.update(getattr(importlib.import_module(f"dlcourse.instructor.{info.name}"), "QUESTIONS", {}))
+    en, pt = _english(assignment), _portuguese(assignment)
+    checked = 0
+    for i, cell in enumerate(pt.cells):
+        name = cells.grade_id(cell)
+        if not (cells.is_solution_cell(cell) and name in keys and "answer" in keys[name]):
+            continue
+        options = {}
+        for j in range(i - 1, -1, -1):
+            if pt.cells[j].cell_type == "markdown" and readability.choice_options(pt.cells[j].source):
+                options = readability.choice_options(pt.cells[j].source)
+                assert sorted(options) == sorted(readability.choice_options(en.cells[j].source)), name
+                break
+        key = keys[name]["answer"]
+        assert key in options, name
+        assert len(options[key]) <= max(len(t) for k, t in options.items() if k != key), name
+        checked += 1
+    assert checked or assignment == "00_setup"
