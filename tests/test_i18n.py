@@ -206,10 +206,23 @@ def test_cli_check_counts_and_exit_code(tmp_path, monkeypatch, capsys):
 # ---------------------------------------------------------------- messages
 
 
-def test_message_catalogue_translates_every_marked_message():
+def test_message_catalogue_translates_every_marked_message_and_the_translated_notebooks_questions():
+    from dlcourse import cells
     from dlcourse.i18n.extract import missing_messages
 
-    assert missing_messages() == []
+    questions = {cells.grade_id(c) for a in TRANSLATED for c in _english(a).cells if cells.grade_id(c)}
+    assert missing_messages(questions=questions) == []
+
+
+def test_a_concept_questions_explanation_reaches_the_portuguese_page_translated():
+    from dlcourse.i18n.messages import translate_check
+    from dlcourse.instructor.reference import QUESTIONS
+
+    why = QUESTIONS["q_grad_shape"]["why"]["a"]
+    judged = f"q_grad_shape: 'a' is not the best answer.\n  Hint: {why}"
+    pt = translate_check(judged, "pt_BR")
+    assert pt.startswith("q_grad_shape: 'a' não é a melhor resposta.\n  Dica: (32, 10) é o formato de dL/dZ")
+    assert not ENGLISH.search(pt.replace("q_grad_shape", ""))
 
 
 @pytest.mark.parametrize("language, words", [("en", ["Python writes decimals with a point", "write 2.303",
@@ -405,6 +418,12 @@ def test_student_bundle_offers_both_languages(tmp_path):
     assert (out / "release" / A / "pt_BR" / f"{A}.ipynb").is_file()
     assert (out / "dlcourse" / "i18n" / "locale" / "pt_BR" / "LC_MESSAGES" / "dlcourse.po").is_file()
     assert not list((out / "release").rglob("*.po"))
+    # the explanations of the concept questions tell the answers: instructor-only
+    assert [p.name for p in out.rglob("*.po")] == ["dlcourse.po"]
+    from dlcourse.instructor.reference import QUESTIONS
+
+    shipped = (out / "dlcourse" / "i18n" / "locale" / "pt_BR" / "LC_MESSAGES" / "dlcourse.po").read_text()
+    assert QUESTIONS["q_grad_shape"]["why"]["a"][:40] not in shipped and "question:" not in shipped
     index = (out / "NOTEBOOKS.md").read_text(encoding="utf-8")
     assert colab_url(ROOT, A) in index and colab_url(ROOT, A, "pt_BR") in index
 

@@ -66,6 +66,27 @@ def _messages(language: str) -> dict[str, str]:
     return {m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy and isinstance(m.id, str)}
 
 
+def QUESTIONS_PATH(language: str) -> Path:  # noqa: N802 - a path that depends on the language
+    """The concept questions' explanations: instructor-only (an explanation tells the answer), so
+    under dlcourse/instructor/, which the student bundle leaves out."""
+    return Path(__file__).resolve().parent.parent / "instructor" / "locale" / language / "LC_MESSAGES" / "questions.po"
+
+
+@functools.cache
+def _explanations(language: str) -> tuple[tuple[str, str], ...]:
+    """(English, translation) of the concept questions' explanations (msgctxt "question:<name>"); none
+    where the instructor catalogue is absent (a student's kernel, the bundle)."""
+    path = QUESTIONS_PATH(language)
+    if language == SOURCE_LANGUAGE or not path.is_file():
+        return ()
+    from babel.messages.pofile import read_po
+
+    with path.open("rb") as fh:
+        catalog = read_po(fh, locale=language)
+    return tuple((m.id, m.string) for m in catalog if isinstance(m.id, str) and m.id and m.string
+                 and not m.fuzzy and (m.context or "").startswith("question:"))
+
+
 def gettext(message: str, language: str | None = None) -> str:
     """`message` in `language` (the current one by default); the English text where none is written."""
     language = normalize(language) if language else current_language()

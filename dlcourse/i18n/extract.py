@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import DOMAIN, LOCALE_DIR, _messages
+from . import DOMAIN, LOCALE_DIR, _explanations, _messages
 
 PACKAGE = Path(__file__).resolve().parent.parent
 KEYWORDS = {"_": (1,), "gettext": (1,), "N_": (1,)}
@@ -27,36 +27,92 @@ def extract_template():
     return template
 
 
+def questions_template():
+    """A Babel catalogue of the concept questions' explanations (msgctxt "question:<name>")."""
+    from babel.messages.catalog import Catalog
+
+    template = Catalog(project="dlcourse questions", fuzzy=False)
+    for name, why, where in question_explanations():
+        template.add(why, None, [(where, None)], auto_comments=[f"explanation of {name}"],
+                     context=f"question:{name}")
+    return template
+
+
+def question_explanations() -> list[tuple[str, str, str]]:
+    """(question, explanation, module) of every concept question's key (dlcourse/instructor/ref_*.py,
+    reference.py: QUESTIONS[...]["why"]), in the order the modules define them. The judge shows an
+    explanation after "Hint:"; the feedback page shows its translation."""
+    import importlib
+    import pkgutil
+
+    try:
+        import dlcourse.instructor as instructor
+    except ImportError:  # the student bundle has no instructor package
+        return []
+    found = []
+    for info in sorted(pkgutil.iter_modules(instructor.__path__), key=lambda i: i.name):
+        if not (info.name.startswith("ref") or info.name == "reference"):
+            continue
+        questions = getattr(importlib.import_module(f"dlcourse.instructor.{info.name}"), "QUESTIONS", {})
+        for name, key in questions.items():
+            why = key.get("why")
+            texts = [why] if isinstance(why, str) else [why[k] for k in sorted(why)] if isinstance(why, dict) else []
+            found += [(name, text, f"dlcourse/instructor/{info.name}.py") for text in texts if text]
+    return found
+
+
 def messages_path(language: str = LANGUAGE) -> Path:
     return LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
 def update_messages(language: str = LANGUAGE) -> tuple[Path, dict]:
+    """Merge the package's messages into dlcourse.po and the concept questions' explanations into the
+    instructor-only questions.po (never in the student bundle: an explanation tells the answer)."""
+    from . import QUESTIONS_PATH
+
+    counts = {}
+    for path, template, label in ((messages_path(language), extract_template(), ""),
+                                  (QUESTIONS_PATH(language), questions_template(), "explanations")):
+        catalog = _merge(path, template, language)
+        entries = [m for m in catalog if m.id]
+        counts[label or "messages"] = len(entries)
+        counts[f"{label}_translated" if label else "translated"] = sum(bool(m.string) and not m.fuzzy
+                                                                       for m in entries)
+        if not label:
+            counts["missing"] = sum(not m.string for m in entries)
+            counts["fuzzy"] = sum(m.fuzzy for m in entries)
+    _messages.cache_clear()
+    _explanations.cache_clear()
+    return messages_path(language), counts
+
+
+def _merge(path: Path, template, language: str):
     from babel.messages.catalog import Catalog
     from babel.messages.pofile import read_po, write_po
 
-    path = messages_path(language)
-    template = extract_template()
     if path.is_file():
         with path.open("rb") as fh:
             catalog = read_po(fh, locale=language)
         catalog.update(template, update_header_comment=False, no_fuzzy_matching=False)
     else:
-        catalog = Catalog(locale=language, project="dlcourse", fuzzy=False)
+        catalog = Catalog(locale=language, project=template.project, fuzzy=False)
         for msg in template:
             if msg.id:
                 catalog.add(msg.id, "", msg.locations, auto_comments=msg.auto_comments, context=msg.context)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as fh:
         write_po(fh, catalog, width=0, sort_output=False, include_previous=True, ignore_obsolete=True)
-    _messages.cache_clear()
-    entries = [m for m in catalog if m.id]
-    counts = {"messages": len(entries), "translated": sum(bool(m.string) and not m.fuzzy for m in entries),
-              "missing": sum(not m.string for m in entries), "fuzzy": sum(m.fuzzy for m in entries)}
-    return path, counts
+    return catalog
 
 
-def missing_messages(language: str = LANGUAGE) -> list[str]:
-    """Marked messages of the package with no translation in the catalogue (a test keeps this empty)."""
+def missing_messages(language: str = LANGUAGE, questions: set[str] | None = None) -> list[str]:
+    """Marked messages of the package, and the explanations of `questions` (all by default), with no
+    translation in the catalogues (a test keeps this empty for the translated notebooks' questions)."""
     known = _messages(language)
-    return sorted(m.id for m in extract_template() if m.id and m.id not in known)
+    explained = dict(_explanations(language))
+    missing = sorted(m.id for m in extract_template() if m.id and m.id not in known)
+    for m in questions_template():
+        name = (m.context or "").split(":", 1)[-1]
+        if m.id and (questions is None or name in questions) and m.id not in explained:
+            missing.append(f"{m.context}: {m.id}")
+    return missing

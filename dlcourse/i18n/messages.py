@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from . import N_, SOURCE_LANGUAGE, _, decimal
+from . import N_, SOURCE_LANGUAGE, _, _explanations, decimal
 
 
 def policy_text(assignment: str, schedule, language: str) -> str:
@@ -155,5 +155,7 @@ def _translate_check(text: str, language: str) -> str:
             lambda m, t=translated: t.format(**m.groupdict()), text)
     for fragment in CHECK_FRAGMENTS:
         text = text.replace(fragment, _(fragment, language))
+    for english, translated in _explanations(language):  # a concept question's explanation, whole
+        text = text.replace(english, translated)
     label = _("Hint", language)
     return text.replace("\n  Hint: ", f"\n  {label}: ")
