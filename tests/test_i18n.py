@@ -164,6 +164,14 @@ def test_update_keeps_translations_marks_changes_fuzzy_and_keeps_removed_cells(t
     before = po.read_bytes()
     tr.update(nb, A, po)
     assert po.read_bytes() == before
+    # a removed cell stays obsolete through later updates, and its translation comes back with it
+    assert "#~ msgctxt \"markdown-8\"" in po.read_text(encoding="utf-8")
+    nb.cells = _english(A).cells
+    tr.update(nb, A, po)
+    back = next(m for m in tr.read_catalog(po) if m.context == "markdown-8")
+    assert not back.fuzzy and back.string.startswith("**A tabela de log-loss")
+    # markdown-5 is back to the text it was translated from: no longer fuzzy, the build works again
+    assert tr.status(nb, A, tr.read_catalog(po)).complete
 
 
 def test_po_file_is_the_fixed_format():

@@ -124,16 +124,21 @@ def update(nb, assignment: str, path: Path) -> Merge:
         catalog.creation_date, catalog.revision_date = old.creation_date, old.revision_date
         catalog.last_translator, catalog.language_team = old.last_translator, old.language_team
     previous = _entries(old) if old is not None else {}
+    retired = {m.context: m for m in (old.obsolete.values() if old is not None else []) if m.context}
     merge = Merge()
-    for cell_id, source in units(nb):
-        before = previous.pop(cell_id, None)
+    current = units(nb)
+    for cell_id, source in current:
+        before = previous.pop(cell_id, None) or retired.pop(cell_id, None)  # a cell that came back
         if before is None:
             catalog[source] = Message(source, "", context=cell_id)  # keyed by (msgid, context)
             merge.added.append(cell_id)
             continue
         msg = Message(source, before.string, context=cell_id, flags=set(before.flags),
                       user_comments=list(before.user_comments), previous_id=list(before.previous_id or []))
-        if before.id != source:
+        if before.id != source and before.fuzzy and list(before.previous_id or []) == [source]:
+            msg.flags.discard("fuzzy")  # the English went back to the text that was translated
+            msg.previous_id = []
+        elif before.id != source:
             msg.flags.add("fuzzy")
             if not msg.previous_id:  # the text the translation was made from, kept through later changes
                 msg.previous_id = [before.id]
@@ -144,6 +149,8 @@ def update(nb, assignment: str, path: Path) -> Merge:
     for cell_id, msg in previous.items():  # cells that are gone: kept as obsolete (#~) entries
         catalog.obsolete[(msg.id, cell_id)] = msg
         merge.removed.append(cell_id)
+    for cell_id, msg in retired.items():  # gone before, still gone
+        catalog.obsolete[(msg.id, cell_id)] = msg
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     write_catalog(catalog, path)
     return merge
