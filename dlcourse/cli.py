@@ -253,7 +253,8 @@ def cmd_translate(args) -> int:
         path, counts = update_messages()
         print(f"{path}: {counts['messages']} messages, {counts['translated']} translated, "
               f"{counts['missing']} missing, {counts['fuzzy']} fuzzy; concept-question explanations: "
-              f"{counts['explanations_translated']} of {counts['explanations']} translated")
+              f"{counts['explanations_translated']} of {counts['explanations']} translated; test descriptions: "
+              f"{counts['tests_translated']} of {counts['tests']} translated")
         return 1 if counts["missing"] or counts["fuzzy"] else 0
     from .classroom.release import english_release
 

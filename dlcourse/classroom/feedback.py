@@ -17,7 +17,7 @@ from ..course import CourseError
 from ..grader.autograde import read_marker
 from ..grader.execute import cell_results, is_test_cell
 from ..grader.protocol import Outcome
-from ..i18n import N_, notebook_language
+from ..i18n import N_, describe_test, notebook_language
 from ..i18n import gettext as _
 from ..i18n.messages import translate_check, translate_note
 
@@ -84,7 +84,8 @@ def render(student: str, assignment: str, nb: nbformat.NotebookNode, notes: list
     its decimal-comma sentences and "Hint" translated, the rest of it as the test wrote it."""
     lang = language or notebook_language(nb)
     results = cell_results(nb)
-    descriptions = {c.metadata["nbgrader"]["grade_id"]: describe(c) for c in nb.cells if is_test_cell(c)}
+    descriptions = {c.metadata["nbgrader"]["grade_id"]: describe_test(describe(c), lang)
+                    for c in nb.cells if is_test_cell(c)}
     written = written or []
     score = sum(r.score for r in results) + sum(w.score or 0 for w in written)
     total = sum(r.points for r in results) + sum(w.points for w in written)

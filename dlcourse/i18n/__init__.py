@@ -101,3 +101,25 @@ def decimal(value: float, language: str | None = None, digits: int = 2) -> str:
     text = f"{value:.{digits}f}".rstrip("0").rstrip(".") if digits else f"{value:.0f}"
     language = normalize(language) if language else current_language()
     return text.replace(".", ",") if language == "pt_BR" else text
+
+
+def TESTS_PATH(language: str) -> Path:  # noqa: N802 - a path that depends on the language
+    """What each test checks (its docstring's first line, shown on the feedback page), translated."""
+    return Path(__file__).resolve().parent.parent / "instructor" / "locale" / language / "LC_MESSAGES" / "tests.po"
+
+
+@functools.cache
+def _descriptions(language: str) -> dict[str, str]:
+    path = TESTS_PATH(language)
+    if language == SOURCE_LANGUAGE or not path.is_file():
+        return {}
+    from babel.messages.pofile import read_po
+
+    with path.open("rb") as fh:
+        catalog = read_po(fh, locale=language)
+    return {m.id: m.string for m in catalog if isinstance(m.id, str) and m.id and m.string and not m.fuzzy}
+
+
+def describe_test(text: str, language: str) -> str:
+    """A test's description in `language` where the catalogue has it (else as the test cell says it)."""
+    return text if language == SOURCE_LANGUAGE else _descriptions(language).get(text, text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import DOMAIN, LOCALE_DIR, _explanations, _messages
+from . import DOMAIN, LOCALE_DIR, _descriptions, _explanations, _messages
 
 PACKAGE = Path(__file__).resolve().parent.parent
 KEYWORDS = {"_": (1,), "gettext": (1,), "N_": (1,)}
@@ -61,6 +61,34 @@ def question_explanations() -> list[tuple[str, str, str]]:
     return found
 
 
+def test_descriptions() -> list[tuple[str, str, str]]:
+    """(assignment, test grade id, description) of every test cell of source/ (its docstring's first
+    line: what the feedback page says the test checks)."""
+    import nbformat
+
+    from ..classroom.feedback import describe
+    from ..grader.execute import is_test_cell
+
+    source = PACKAGE.parent / "source"
+    found = []
+    for path in sorted(source.glob("*/*.ipynb")) if source.is_dir() else []:
+        nb = nbformat.read(path, as_version=4)
+        found += [(path.stem, c.metadata["nbgrader"]["grade_id"], describe(c)) for c in nb.cells
+                  if is_test_cell(c) and describe(c)]
+    return found
+
+
+def tests_template():
+    """A Babel catalogue of the test descriptions (msgctxt "test:<assignment>:<grade id>")."""
+    from babel.messages.catalog import Catalog
+
+    template = Catalog(project="dlcourse tests", fuzzy=False)
+    for assignment, grade_id, text in test_descriptions():
+        template.add(text, None, [(f"source/{assignment}/{assignment}.ipynb", None)],
+                     context=f"test:{assignment}:{grade_id}")
+    return template
+
+
 def messages_path(language: str = LANGUAGE) -> Path:
     return LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
 
@@ -68,11 +96,12 @@ def messages_path(language: str = LANGUAGE) -> Path:
 def update_messages(language: str = LANGUAGE) -> tuple[Path, dict]:
     """Merge the package's messages into dlcourse.po and the concept questions' explanations into the
     instructor-only questions.po (never in the student bundle: an explanation tells the answer)."""
-    from . import QUESTIONS_PATH
+    from . import QUESTIONS_PATH, TESTS_PATH
 
     counts = {}
     for path, template, label in ((messages_path(language), extract_template(), ""),
-                                  (QUESTIONS_PATH(language), questions_template(), "explanations")):
+                                  (QUESTIONS_PATH(language), questions_template(), "explanations"),
+                                  (TESTS_PATH(language), tests_template(), "tests")):
         catalog = _merge(path, template, language)
         entries = [m for m in catalog if m.id]
         counts[label or "messages"] = len(entries)
@@ -83,6 +112,7 @@ def update_messages(language: str = LANGUAGE) -> tuple[Path, dict]:
             counts["fuzzy"] = sum(m.fuzzy for m in entries)
     _messages.cache_clear()
     _explanations.cache_clear()
+    _descriptions.cache_clear()
     return messages_path(language), counts
 
 
@@ -105,7 +135,8 @@ def _merge(path: Path, template, language: str):
     return catalog
 
 
-def missing_messages(language: str = LANGUAGE, questions: set[str] | None = None) -> list[str]:
+def missing_messages(language: str = LANGUAGE, questions: set[str] | None = None,
+                     assignments: set[str] | None = None) -> list[str]:
     """Marked messages of the package, and the explanations of `questions` (all by default), with no
     translation in the catalogues (a test keeps this empty for the translated notebooks' questions)."""
     known = _messages(language)
@@ -114,5 +145,12 @@ def missing_messages(language: str = LANGUAGE, questions: set[str] | None = None
     for m in questions_template():
         name = (m.context or "").split(":", 1)[-1]
         if m.id and (questions is None or name in questions) and m.id not in explained:
+            missing.append(f"{m.context}: {m.id}")
+    described = _descriptions(language)
+    for m in tests_template():
+        if not m.id:
+            continue
+        assignment = (m.context or "").split(":")[1]
+        if (assignments is None or assignment in assignments) and m.id not in described:
             missing.append(f"{m.context}: {m.id}")
     return missing
