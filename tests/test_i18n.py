@@ -517,3 +517,35 @@ def test_portuguese_choice_questions_keep_their_options_and_the_key_is_not_the_l
         assert len(options[key]) <= max(len(t) for k, t in options.items() if k != key), name
         checked += 1
     assert checked or assignment == "00_setup"
+
+
+def test_the_kernel_finds_the_notebooks_language(monkeypatch):
+    """$DLCOURSE_LANG first; JupyterLab's session path (release/<id>/pt_BR/); Colab's own notebook
+    metadata, asked of the page once; else English."""
+    import sys
+    import types
+
+    from dlcourse import i18n
+
+    monkeypatch.delenv("DLCOURSE_LANG", raising=False)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    i18n._colab_language.cache_clear()
+    assert i18n.current_language() == "en"
+    monkeypatch.setenv("JPY_SESSION_NAME", f"/home/me/release/{A}/pt_BR/{A}.ipynb")
+    assert i18n.current_language() == "pt_BR"
+    monkeypatch.setenv("DLCOURSE_LANG", "en")
+    assert i18n.current_language() == "en"
+    monkeypatch.delenv("DLCOURSE_LANG")
+    monkeypatch.delenv("JPY_SESSION_NAME")
+    message = types.ModuleType("google.colab._message")
+    message.blocking_request = lambda kind, timeout_sec: {"ipynb": {"metadata": {"dlcourse": {"language": "pt_BR"}}}}
+    colab = types.ModuleType("google.colab")
+    colab._message = message
+    monkeypatch.setitem(sys.modules, "google", types.ModuleType("google"))
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setitem(sys.modules, "google.colab._message", message)
+    i18n._colab_language.cache_clear()  # asked once per kernel: the first answer above was English
+    try:
+        assert i18n.current_language() == "pt_BR"
+    finally:
+        i18n._colab_language.cache_clear()

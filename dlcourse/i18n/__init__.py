@@ -51,7 +51,24 @@ def current_language() -> str:
     session = os.environ.get("JPY_SESSION_NAME", "")
     if "/pt_BR/" in session.replace(os.sep, "/"):
         return "pt_BR"
-    return SOURCE_LANGUAGE
+    return _colab_language()
+
+
+@functools.cache
+def _colab_language() -> str:
+    """In Colab, the open notebook's own metadata (asked of the page once, with a short timeout);
+    English anywhere else or when Colab does not answer."""
+    import sys
+
+    if "google.colab" not in sys.modules:
+        return SOURCE_LANGUAGE
+    try:
+        from google.colab import _message  # Colab's own channel to the page
+
+        reply = _message.blocking_request("get_ipynb", timeout_sec=3) or {}
+        return notebook_language(reply.get("ipynb") or {})
+    except Exception:
+        return SOURCE_LANGUAGE
 
 
 @functools.cache
