@@ -253,8 +253,9 @@ def cmd_translate(args) -> int:
         path, counts = update_messages()
         print(f"{path}: {counts['messages']} messages, {counts['translated']} translated, "
               f"{counts['missing']} missing, {counts['fuzzy']} fuzzy; concept-question explanations: "
-              f"{counts['explanations_translated']} of {counts['explanations']} translated; test descriptions: "
-              f"{counts['tests_translated']} of {counts['tests']} translated")
+              f"{counts['explanations_translated']} of {counts['explanations']} translated; tests' texts: "
+              f"{counts['tests_translated']} of {counts['tests']} visible, {counts['hidden_translated']} of "
+              f"{counts['hidden']} hidden translated")
         return 1 if counts["missing"] or counts["fuzzy"] else 0
     from .classroom.release import english_release
 

@@ -369,6 +369,7 @@ def test_portuguese_reference_full_marks_and_same_verdicts_through_the_real_grad
     assert fb.returncode == 0, fb.stdout + fb.stderr
     page = (course / "feedback" / "pt-unstable" / A / f"{A}.html").read_text(encoding="utf-8")
     assert "Estudante" in page and "falhou" in page and "Student:" not in page
+    assert "Dica: subtraia o maior escore de cada linha antes do np.exp." in page  # the test cell's own hint
     english = (course / "feedback" / "en-unstable" / A / f"{A}.html").read_text(encoding="utf-8")
     assert "Student:" in english
     _screenshot(course / "feedback" / "pt-unstable" / A / f"{A}.html", "pt_BR-feedback-page.png")
@@ -423,7 +424,10 @@ def test_student_bundle_offers_both_languages(tmp_path):
     assert (out / "dlcourse" / "i18n" / "locale" / "pt_BR" / "LC_MESSAGES" / "dlcourse.po").is_file()
     assert not list((out / "release").rglob("*.po"))
     # the explanations of the concept questions tell the answers: instructor-only
-    assert [p.name for p in out.rglob("*.po")] == ["dlcourse.po"]
+    assert sorted(p.name for p in out.rglob("*.po")) == ["dlcourse.po", "tests.po"]
+    tests_po = (out / "dlcourse" / "i18n" / "locale" / "pt_BR" / "LC_MESSAGES" / "tests.po").read_text()
+    assert "record the mean cross-entropy before each update" not in tests_po  # hidden: instructor-only
+    assert "subtract the largest score of each row" in tests_po  # a visible one ships
     from dlcourse.instructor.reference import QUESTIONS
 
     shipped = (out / "dlcourse" / "i18n" / "locale" / "pt_BR" / "LC_MESSAGES" / "dlcourse.po").read_text()
@@ -457,6 +461,17 @@ def test_the_page_of_an_ungradable_portuguese_submission_is_portuguese():
 
 @pytest.mark.parametrize("message, expected", [
     ("softmax: 2 of 3 value(s) differ", None),  # no template: unchanged
+    # a test's own label inside a check's sentence, and its own hint (01's test_softmax_stability)
+    ("AssertionError: softmax([1000, -1000]) holds 2 non-finite value(s) (nan or inf), the first at index (0,).\n"
+     "  Hint: subtract the largest score of each row before np.exp.",
+     "AssertionError: softmax([1000, -1000]) tem 2 valor(es) não finito(s) (nan ou inf); o primeiro está no índice "
+     "(0,).\n  Dica: subtraia o maior escore de cada linha antes do np.exp."),
+    # an f-string of a hidden test, as a template
+    ("the loss did not fall: first 1.099, last 1.200.", "o custo não caiu: primeiro 1.099, último 1.200."),
+    ("Wrong values for cross_entropy of 33 samples: 1 of 1 value(s) differ; first at index (): expected 1.5, got "
+     "2.5 (largest finite error 1).",
+     "Valores errados para cross_entropy de 33 amostras: 1 de 1 valor(es) diferem; o primeiro no índice (): era "
+     "esperado 1.5; veio 2.5 (maior erro finito 1)."),
     ("Wrong shape for grad: expected (3,), got (3, 1).", "Formato errado para grad: era esperado (3,); veio (3, 1)."),
     ("x holds 1 non-finite value(s) (nan or inf), the first at index (1,).\n  Hint: an overflow in exp or a log of 0?",
      "x tem 1 valor(es) não finito(s) (nan ou inf); o primeiro está no índice (1,).\n  Dica: um estouro no exp ou "
@@ -464,7 +479,7 @@ def test_the_page_of_an_ungradable_portuguese_submission_is_portuguese():
     ("Wrong value for loss: expected 3.0, got 2.0.\n  Hint: a custom hint of the test.",
      "Valor errado para loss: era esperado 3.0; veio 2.0.\n  Dica: a custom hint of the test."),
 ])
-def test_check_messages_from_the_judge_are_translated_sentence_by_sentence(message, expected):
+def test_check_messages_from_the_judge_are_translated_line_by_line(message, expected):
     from dlcourse.i18n.messages import translate_check
 
     assert translate_check(message, "en") == message

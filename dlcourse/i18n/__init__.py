@@ -121,22 +121,39 @@ def decimal(value: float, language: str | None = None, digits: int = 2) -> str:
 
 
 def TESTS_PATH(language: str) -> Path:  # noqa: N802 - a path that depends on the language
-    """What each test checks (its docstring's first line, shown on the feedback page), translated."""
-    return Path(__file__).resolve().parent.parent / "instructor" / "locale" / language / "LC_MESSAGES" / "tests.po"
+    """The visible texts of the tests (what each checks, the visible checks' labels, messages and
+    hints): shipped, since the release shows them in English."""
+    return LOCALE_DIR / language / "LC_MESSAGES" / "tests.po"
+
+
+def HIDDEN_TESTS_PATH(language: str) -> Path:  # noqa: N802
+    """The hidden tests' texts: instructor-only."""
+    return Path(__file__).resolve().parent.parent / "instructor" / "locale" / language / "LC_MESSAGES" / "hidden.po"
 
 
 @functools.cache
-def _descriptions(language: str) -> dict[str, str]:
-    path = TESTS_PATH(language)
-    if language == SOURCE_LANGUAGE or not path.is_file():
-        return {}
+def _test_texts(language: str) -> tuple[dict[str, str], tuple[tuple[str, str], ...]]:
+    """The tests' texts in `language`: (exact texts, templates with {v1}...), from whichever of the two
+    catalogues is present."""
+    exact, templates = {}, []
+    if language == SOURCE_LANGUAGE:
+        return exact, ()
     from babel.messages.pofile import read_po
 
-    with path.open("rb") as fh:
-        catalog = read_po(fh, locale=language)
-    return {m.id: m.string for m in catalog if isinstance(m.id, str) and m.id and m.string and not m.fuzzy}
+    for path in (TESTS_PATH(language), HIDDEN_TESTS_PATH(language)):
+        if not path.is_file():
+            continue
+        with path.open("rb") as fh:
+            catalog = read_po(fh, locale=language)
+        for m in catalog:
+            if isinstance(m.id, str) and m.id and m.string and not m.fuzzy:
+                if "{v1}" in m.id:
+                    templates.append((m.id, m.string))
+                else:
+                    exact[m.id] = m.string
+    return exact, tuple(dict.fromkeys(templates))
 
 
 def describe_test(text: str, language: str) -> str:
     """A test's description in `language` where the catalogue has it (else as the test cell says it)."""
-    return text if language == SOURCE_LANGUAGE else _descriptions(language).get(text, text)
+    return text if language == SOURCE_LANGUAGE else _test_texts(language)[0].get(text, text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import DOMAIN, LOCALE_DIR, _descriptions, _explanations, _messages
+from . import DOMAIN, LOCALE_DIR, _explanations, _messages, _test_texts
 
 PACKAGE = Path(__file__).resolve().parent.parent
 KEYWORDS = {"_": (1,), "gettext": (1,), "N_": (1,)}
@@ -61,9 +61,16 @@ def question_explanations() -> list[tuple[str, str, str]]:
     return found
 
 
-def test_descriptions() -> list[tuple[str, str, str]]:
-    """(assignment, test grade id, description) of every test cell of source/ (its docstring's first
-    line: what the feedback page says the test checks)."""
+CHECK_CALLS = ("check", "check_close", "check_shape", "check_finite", "check_unchanged", "check_number",
+               "check_type", "check_choice", "check_answer")
+HIDDEN_MARK = "### BEGIN HIDDEN TESTS"
+
+
+def test_texts() -> list[tuple[str, str, str, str, bool]]:
+    """(assignment, test grade id, kind, text, hidden) of every test cell of source/: kind "doc" is
+    its docstring's first line (what the feedback page says the test checks), kind "check" a string
+    given to a check (a label, a message or a hint; an f-string as a template whose {v1}, {v2}...
+    stand for its values). `hidden`: written inside the hidden tests (never in the student bundle)."""
     import nbformat
 
     from ..classroom.feedback import describe
@@ -73,19 +80,75 @@ def test_descriptions() -> list[tuple[str, str, str]]:
     found = []
     for path in sorted(source.glob("*/*.ipynb")) if source.is_dir() else []:
         nb = nbformat.read(path, as_version=4)
-        found += [(path.stem, c.metadata["nbgrader"]["grade_id"], describe(c)) for c in nb.cells
-                  if is_test_cell(c) and describe(c)]
+        for cell in nb.cells:
+            if not is_test_cell(cell):
+                continue
+            gid = cell.metadata["nbgrader"]["grade_id"]
+            if describe(cell):
+                found.append((path.stem, gid, "doc", describe(cell), False))
+            found += [(path.stem, gid, "check", text, hidden) for text, hidden in _check_strings(cell.source)]
     return found
 
 
-def tests_template():
-    """A Babel catalogue of the test descriptions (msgctxt "test:<assignment>:<grade id>")."""
+def _check_strings(source: str) -> list[tuple[str, bool]]:
+    import ast
+    import re
+
+    lines = source.splitlines()
+    hidden_from = next((i + 1 for i, line in enumerate(lines) if line.strip() == HIDDEN_MARK), len(lines) + 1)
+    code = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in lines)
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = getattr(node.func, "id", None) or getattr(node.func, "attr", "")
+        if name not in CHECK_CALLS:
+            continue
+        for arg in [*node.args, *(k.value for k in node.keywords)]:
+            text = _template(arg)
+            if text and not re.fullmatch(r"\w+", text):  # a bare name is code
+                found.append((text, node.lineno >= hidden_from))
+    return found
+
+
+def _template(node) -> str | None:
+    """A string constant as it is; an f-string with {v1}, {v2}... for its values; else None."""
+    import ast
+
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        text = node.value
+    elif isinstance(node, ast.JoinedStr):
+        parts, count = [], 0
+        for value in node.values:
+            if isinstance(value, ast.Constant):
+                if "{" in value.value or "}" in value.value:
+                    return None
+                parts.append(value.value)
+            else:
+                count += 1
+                parts.append(f"{{v{count}}}")
+        text = "".join(parts)
+    else:
+        return None
+    if isinstance(node, ast.Constant) and ("{" in text or "}" in text):
+        return None
+    return text.strip() or None
+
+
+def tests_template(hidden: bool):
+    """A Babel catalogue of the tests' texts: the visible ones (shipped: the release shows them) or
+    the hidden ones (instructor-only)."""
     from babel.messages.catalog import Catalog
 
     template = Catalog(project="dlcourse tests", fuzzy=False)
-    for assignment, grade_id, text in test_descriptions():
-        template.add(text, None, [(f"source/{assignment}/{assignment}.ipynb", None)],
-                     context=f"test:{assignment}:{grade_id}")
+    for assignment, grade_id, kind, text, is_hidden in test_texts():
+        if is_hidden == hidden:
+            template.add(text, None, [(f"source/{assignment}/{assignment}.ipynb", None)],
+                         context=f"{'test' if kind == 'doc' else 'check'}:{assignment}:{grade_id}")
     return template
 
 
@@ -96,12 +159,13 @@ def messages_path(language: str = LANGUAGE) -> Path:
 def update_messages(language: str = LANGUAGE) -> tuple[Path, dict]:
     """Merge the package's messages into dlcourse.po and the concept questions' explanations into the
     instructor-only questions.po (never in the student bundle: an explanation tells the answer)."""
-    from . import QUESTIONS_PATH, TESTS_PATH
+    from . import HIDDEN_TESTS_PATH, QUESTIONS_PATH, TESTS_PATH
 
     counts = {}
     for path, template, label in ((messages_path(language), extract_template(), ""),
                                   (QUESTIONS_PATH(language), questions_template(), "explanations"),
-                                  (TESTS_PATH(language), tests_template(), "tests")):
+                                  (TESTS_PATH(language), tests_template(hidden=False), "tests"),
+                                  (HIDDEN_TESTS_PATH(language), tests_template(hidden=True), "hidden")):
         catalog = _merge(path, template, language)
         entries = [m for m in catalog if m.id]
         counts[label or "messages"] = len(entries)
@@ -112,7 +176,7 @@ def update_messages(language: str = LANGUAGE) -> tuple[Path, dict]:
             counts["fuzzy"] = sum(m.fuzzy for m in entries)
     _messages.cache_clear()
     _explanations.cache_clear()
-    _descriptions.cache_clear()
+    _test_texts.cache_clear()
     return messages_path(language), counts
 
 
@@ -146,11 +210,13 @@ def missing_messages(language: str = LANGUAGE, questions: set[str] | None = None
         name = (m.context or "").split(":", 1)[-1]
         if m.id and (questions is None or name in questions) and m.id not in explained:
             missing.append(f"{m.context}: {m.id}")
-    described = _descriptions(language)
-    for m in tests_template():
-        if not m.id:
-            continue
-        assignment = (m.context or "").split(":")[1]
-        if (assignments is None or assignment in assignments) and m.id not in described:
-            missing.append(f"{m.context}: {m.id}")
+    exact, templates = _test_texts(language)
+    known_tests = set(exact) | {t for t, _ in templates}
+    for hidden in (False, True):
+        for m in tests_template(hidden):
+            if not m.id:
+                continue
+            assignment = (m.context or "").split(":")[1]
+            if (assignments is None or assignment in assignments) and m.id not in known_tests:
+                missing.append(f"{m.context}: {m.id}")
     return missing

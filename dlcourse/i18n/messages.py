@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from . import N_, SOURCE_LANGUAGE, _, _explanations, decimal
+from . import N_, SOURCE_LANGUAGE, _, _explanations, _test_texts, decimal
 
 
 def policy_text(assignment: str, schedule, language: str) -> str:
@@ -146,16 +146,61 @@ def translate_check(text: str, language: str) -> str:
         return text
 
 
+LINE = re.compile(r"^(?P<prefix>\s*Hint: |(?:[A-Za-z_]\w*(?:Error|Exception)|NotRun): )?(?P<body>.*)$")
+
+
 def _translate_check(text: str, language: str) -> str:
+    """Line by line: a line (after its "AssertionError: " or "Hint: ") that is a whole known text is
+    replaced by its translation: a test's own text (exact or a template), a check's sentence of
+    dlcourse.testing (whose parts, a test's label, are translated in turn), a concept question's
+    explanation. Else the known sentences and fragments inside it are."""
+    label = _("Hint", language)
+    out = []
+    for line in text.split("\n"):
+        m = LINE.match(line)
+        prefix, body = m["prefix"] or "", m["body"]
+        out.append(prefix.replace("Hint: ", f"{label}: ") + _line(body, language))
+    return "\n".join(out)
+
+
+def _line(body: str, language: str) -> str:
+    whole = _whole(body, language)
+    if whole is not None:
+        return whole
     for template in CHECK_SENTENCES:
         translated = _(template, language)
-        if translated == template:
-            continue
-        text = _pattern(template, whole=False).sub(
-            lambda m, t=translated: t.format(**m.groupdict()), text)
+        match = _pattern(template, whole=True).match(body)
+        if translated != template and match:
+            return translated.format(**{k: _piece(v, language) for k, v in match.groupdict().items()})
+    for template in CHECK_SENTENCES:  # a sentence inside a longer line
+        translated = _(template, language)
+        if translated != template:
+            body = _pattern(template, whole=False).sub(lambda m, t=translated: t.format(**m.groupdict()), body)
+    return _fragments(body, language)
+
+
+def _whole(text: str, language: str) -> str | None:
+    """`text` translated when it is, whole, one of the tests' texts or an explanation."""
+    exact, templates = _test_texts(language)
+    if text in exact:
+        return exact[text]
+    explanations = dict(_explanations(language))
+    if text in explanations:
+        return explanations[text]
+    for template, translated in templates:
+        match = _pattern(template, whole=True).match(text)
+        if match:
+            return translated.format(**match.groupdict())
+    return None
+
+
+def _piece(value: str, language: str) -> str:
+    """A part of a check's sentence (the label a test gave it): a test's text, else as it is."""
+    whole = _whole(value, language)
+    return whole if whole is not None else _fragments(value, language)
+
+
+def _fragments(text: str, language: str) -> str:
     for fragment in CHECK_FRAGMENTS:
         text = text.replace(fragment, _(fragment, language))
-    for english, translated in _explanations(language):  # a concept question's explanation, whole
-        text = text.replace(english, translated)
-    label = _("Hint", language)
-    return text.replace("\n  Hint: ", f"\n  {label}: ")
+    return text
