@@ -4,6 +4,7 @@ dlcourse/i18n/locale/pt_BR/LC_MESSAGES/dlcourse.po (extracted by `dlcourse trans
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import timedelta
 
@@ -111,6 +112,7 @@ CHECK_FRAGMENTS = (  # fixed text inside those messages and the checks' default 
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def _pattern(template: str, whole: bool) -> re.Pattern:
     parts = re.split(r"\{(\w+)\}", template)
     seen, out = set(), []
