@@ -32,7 +32,10 @@ def questions_template():
     from babel.messages.catalog import Catalog
 
     template = Catalog(project="dlcourse questions", fuzzy=False)
+    wanted = translated_questions()
     for name, why, where in question_explanations():
+        if name not in wanted:
+            continue
         template.add(why, None, [(where, None)], auto_comments=[f"explanation of {name}"],
                      context=f"question:{name}")
     return template
@@ -61,6 +64,25 @@ def question_explanations() -> list[tuple[str, str, str]]:
     return found
 
 
+def translated_sources() -> list[Path]:
+    """source/<id>/<id>.ipynb of each assignment that has a catalogue (source/<id>/<id>.pt_BR.po): only
+    their tests' texts and questions' explanations are extracted, so that an assignment's texts join
+    the message catalogues when its translation starts."""
+    source = PACKAGE.parent / "source"
+    return [p for p in sorted(source.glob("*/*.ipynb")) if source.is_dir()
+            and (p.parent / f"{p.stem}.{LANGUAGE}.po").is_file()]
+
+
+def translated_questions() -> set[str]:
+    """The names of the solution cells (concept questions among them) of the translated assignments."""
+    import nbformat
+
+    from .. import cells
+
+    return {cells.grade_id(c) for p in translated_sources() for c in nbformat.read(p, as_version=4).cells
+            if cells.is_solution_cell(c)}
+
+
 CHECK_CALLS = ("check", "check_close", "check_shape", "check_finite", "check_unchanged", "check_number",
                "check_type", "check_choice", "check_answer")
 HIDDEN_MARK = "### BEGIN HIDDEN TESTS"
@@ -76,9 +98,8 @@ def test_texts() -> list[tuple[str, str, str, str, bool]]:
     from ..classroom.feedback import describe
     from ..grader.execute import is_test_cell
 
-    source = PACKAGE.parent / "source"
     found = []
-    for path in sorted(source.glob("*/*.ipynb")) if source.is_dir() else []:
+    for path in translated_sources():
         nb = nbformat.read(path, as_version=4)
         for cell in nb.cells:
             if not is_test_cell(cell):
