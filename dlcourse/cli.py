@@ -282,6 +282,13 @@ def cmd_translate(args) -> int:
             if cells and args.action == "check":
                 print(f"  {label}: {', '.join(cells)}")
         incomplete += not found.complete
+    if args.action == "update":  # the assignments' test texts and explanations join the message catalogues
+        from .i18n.extract import update_messages
+
+        path, counts = update_messages()
+        print(f"tests' texts to translate: {counts['tests'] - counts['tests_translated']} visible, "
+              f"{counts['hidden'] - counts['hidden_translated']} hidden; explanations: "
+              f"{counts['explanations'] - counts['explanations_translated']}")
     return 1 if incomplete and args.action == "check" else 0
 
 
