@@ -88,7 +88,23 @@ def cmd_validate(args) -> int:
         timeout = _course(args).settings.cell_timeout
     except FileNotFoundError:  # a notebook outside any course: the default limit
         timeout = 600
+    _language_of(Path(args.notebook))
     return validate(Path(args.notebook), timeout=timeout)
+
+
+def _language_of(path: Path) -> None:
+    """Messages in the notebook's language (its metadata): $DLCOURSE_LANG for this process and the
+    kernel it starts, unless already set."""
+    import json
+
+    from .i18n import notebook_language
+
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(nb, dict):
+        os.environ.setdefault("DLCOURSE_LANG", notebook_language(nb))
 
 
 def cmd_bundle(args) -> int:
@@ -227,6 +243,55 @@ def cmd_submit(args) -> int:
     return 0 if view.get("status") != "failed" else 1
 
 
+def cmd_translate(args) -> int:
+    """`translate update ID...`, `translate check [ID...]`, `translate messages` (issue 31)."""
+    from .i18n import notebooks as tr
+
+    if args.action == "messages":
+        from .i18n.extract import update_messages
+
+        path, counts = update_messages()
+        print(f"{path}: {counts['messages']} messages, {counts['translated']} translated, "
+              f"{counts['missing']} missing, {counts['fuzzy']} fuzzy; concept-question explanations: "
+              f"{counts['explanations_translated']} of {counts['explanations']} translated; tests' texts: "
+              f"{counts['tests_translated']} of {counts['tests']} visible, {counts['hidden_translated']} of "
+              f"{counts['hidden']} hidden translated")
+        return 1 if counts["missing"] or counts["fuzzy"] else 0
+    from .classroom.release import english_release
+
+    course = _course(args)
+    names = course.assignments(None) if not args.assignments else [
+        n for a in args.assignments for n in course.assignments(a)]
+    if args.action == "update" and not args.assignments:
+        print("dlcourse: error: name the assignment(s) to update", file=sys.stderr)
+        return 2
+    incomplete = 0
+    for name in names:
+        po = tr.po_path(course.root, name)
+        if args.action == "check" and not po.is_file():
+            print(f"{name}: no {tr.LANGUAGE} catalogue (released in English only)")
+            continue
+        nb = english_release(course, name)
+        if args.action == "update":
+            merge = tr.update(nb, name, po)
+            print(f"{po.relative_to(course.root)}: {len(merge.added)} new, {len(merge.changed)} changed "
+                  f"(fuzzy), {len(merge.removed)} removed (obsolete)")
+        found = tr.status(nb, name, tr.read_catalog(po))
+        print(found.line())
+        for label, cells in (("missing", found.missing), ("stale", found.stale)):
+            if cells and args.action == "check":
+                print(f"  {label}: {', '.join(cells)}")
+        incomplete += not found.complete
+    if args.action == "update":  # the assignments' test texts and explanations join the message catalogues
+        from .i18n.extract import update_messages
+
+        path, counts = update_messages()
+        print(f"tests' texts to translate: {counts['tests'] - counts['tests_translated']} visible, "
+              f"{counts['hidden'] - counts['hidden_translated']} hidden; explanations: "
+              f"{counts['explanations'] - counts['explanations_translated']}")
+    return 1 if incomplete and args.action == "check" else 0
+
+
 def _positive(text: str) -> int:
     """An argument that must be a whole number of at least 1."""
     try:
@@ -282,6 +347,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="run a notebook's tests; exit 1 if any fails")
     p.add_argument("notebook")
     p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("translate", help="the Portuguese catalogues: update, check, messages")
+    p.add_argument("action", choices=["update", "check", "messages"],
+                   help="update: merge the notebook's cells into source/ID/ID.pt_BR.po; check: count cells, "
+                        "translated, missing, stale (exit 1 if any is missing or stale); messages: extract "
+                        "the package's messages into dlcourse/i18n/locale/pt_BR/LC_MESSAGES/dlcourse.po")
+    p.add_argument("assignments", nargs="*")
+    p.set_defaults(func=cmd_translate)
 
     p = sub.add_parser("bundle", help="write the student bundle")
     p.add_argument("out")
@@ -353,7 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # the commands that work on a course: its grader_config.py is checked before they start (the demo
 # builds a course of its own; validate runs a student's notebook)
-COURSE_COMMANDS = {"release", "autograde", "dask-certs", "feedback", "bundle", "collect", "similarity",
+COURSE_COMMANDS = {"release", "translate", "autograde", "dask-certs", "feedback", "bundle", "collect", "similarity",
                    "new-exercise", "lab", "serve", "tokens"}
 
 
