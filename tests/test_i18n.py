@@ -564,3 +564,16 @@ def test_the_kernel_finds_the_notebooks_language(monkeypatch):
         assert i18n.current_language() == "pt_BR"
     finally:
         i18n._colab_language.cache_clear()
+
+
+def test_an_untouched_portuguese_answer_counts_as_unanswered():
+    """A blank written answer scores 0 in either language: the grader knows both stubs."""
+    from dlcourse import cells
+    from dlcourse.grader.autograde import unanswered_written
+
+    pt = _portuguese(A)
+    written = sorted(cells.grade_id(c) for c in pt.cells if cells.is_written_question(c))
+    assert written and unanswered_written(pt) == written
+    answer = next(c for c in pt.cells if cells.answer_to(c))
+    answer.source = "Porque a softmax não muda quando somamos a mesma constante a cada logit."
+    assert cells.answer_to(answer) not in unanswered_written(pt)

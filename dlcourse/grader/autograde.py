@@ -360,11 +360,13 @@ def unanswered_written(nb) -> list[str]:
     """The written questions whose answer cell is still the released stub, or empty.
 
     A question whose answer cell is gone stays for the grader: the answer may be in another cell."""
+    from ..i18n.notebooks import ANSWER_STUBS
     from ..instructor.nbbuild import WRITTEN_ANSWER_STUB
 
+    stubs = {"", WRITTEN_ANSWER_STUB, *ANSWER_STUBS.values()}  # the stub in either language
     written = {cells.grade_id(c) for c in nb.cells if cells.is_written_question(c)}
     return sorted({cells.answer_to(c) for c in nb.cells
-                   if cells.answer_to(c) in written and c.source.strip() in ("", WRITTEN_ANSWER_STUB)})
+                   if cells.answer_to(c) in written and c.source.strip() in stubs})
 
 
 def _score_blank_written(db_url: str, course_id: str, job: GradingJob, notebook: str, names: list[str]) -> None:
