@@ -559,15 +559,36 @@ def serve(out) -> None:
         out.flush()
 
 
+PREFLIGHT_PREFIX = "dlcourse-preflight: "  # the line `--preflight` answers with, JSON after it
+
+
+def preflight_main(course_root: str, limits_json: str, cell_timeout: str) -> int:
+    """`--preflight ROOT LIMITS_JSON CELL_TIMEOUT`: `check_sandbox` in this fresh process (as a
+    job's grading process would start its kernel), answered on stdout as one line:
+    PREFLIGHT_PREFIX + {"problem": why it failed or "", "seconds": ...}."""
+    from .sandbox import Limits, SandboxBroken
+
+    try:
+        seconds, problem = check_sandbox(course_root, Limits.from_dict(json.loads(limits_json)), int(cell_timeout)), ""
+    except SandboxBroken as exc:
+        seconds, problem = 0.0, str(exc)
+    print(PREFLIGHT_PREFIX + json.dumps({"problem": problem, "seconds": round(seconds, 3)}), flush=True)
+    return 0
+
+
 def main() -> int:
     """`--serve --result-fd N`: grade jobs from stdin until it closes, results to descriptor N
-    (a separate descriptor keeps them clean of anything a library or kernel prints)."""
+    (a separate descriptor keeps them clean of anything a library or kernel prints).
+    `--preflight ROOT LIMITS_JSON CELL_TIMEOUT`: the preflight's check, once (`preflight_main`)."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # SQLAlchemy 2's note on nbgrader's backref cascades (harmless, three per job in the log)
     warnings.filterwarnings("ignore", message="Object of type .* not in session", module="nbgrader")
+    if sys.argv[1:2] == ["--preflight"] and len(sys.argv) == 5:
+        return preflight_main(*sys.argv[2:5])
     if sys.argv[1:3] != ["--serve", "--result-fd"] or len(sys.argv) != 4:
-        print("usage: python -m dlcourse.grader.worker --serve --result-fd N", file=sys.stderr)
+        print("usage: python -m dlcourse.grader.worker --serve --result-fd N\n"
+              "       python -m dlcourse.grader.worker --preflight ROOT LIMITS_JSON CELL_TIMEOUT", file=sys.stderr)
         return 2
     out = os.fdopen(int(sys.argv[3]), "w")
     os.dup2(2, 1)  # stray prints go to stderr
