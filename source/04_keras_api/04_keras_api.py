@@ -838,6 +838,15 @@ for (name, p), q in zip(net.named_parameters(), fresh.parameters(), strict=True)
           "the gradients added up across steps.",
           hint="call optimizer.zero_grad() before loss.backward() in every step.")
     check_close(p.grad, q.grad, f"the gradient of {name} left by the last step", rtol=1e-4, atol=1e-6)
+# The weights after 8 steps with lr > 0, from the grader's start and batches: the grader runs the
+# same 8 steps with each standard optimiser, the gradients cleared every step or not, and fails
+# only weights that match a loop whose gradients added up (a zero_grad after training included).
+from dlcourse.instructor import ref_keras as ref
+
+net = torch_mlp([4, 20, 10, 3], seed=0)
+train_torch(net, X_rep, y_rep, epochs=2, lr=0.05, batch_size=16)
+why = ref.train_torch_accumulation(net, [4, 20, 10, 3], 0, X_rep, y_rep, epochs=2, lr=0.05, batch_size=16)
+check(not why, why, hint="call optimizer.zero_grad() in every step, before loss.backward().")
 ### END HIDDEN TESTS
 passed("train_torch (zero_grad)")
 
