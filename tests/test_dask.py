@@ -140,7 +140,7 @@ def test_stale_and_unsandboxed_workers_refuse_and_the_good_one_grades(dask_clust
     assert run.returncode == 0 and "graded 3, failed 0" in run.stdout, said
     stale, nobwrap = dask_cluster.names["stale"], dask_cluster.names["nobwrap"]
     assert f"the Dask worker {stale} refuses to grade: it grades with" in run.stderr, said
-    assert f"the Dask worker {nobwrap} refuses to grade: bwrap (bubblewrap) is not on its PATH" in run.stderr, said
+    assert f"the Dask worker {nobwrap} refuses to grade: bubblewrap (bwrap) is not on PATH" in run.stderr, said
     assert scores(course)["s000-reference"] == 23.0, said
     assert {m["grader"] for m in markers(course).values()} == {grader_version()}
 
