@@ -105,6 +105,15 @@ def refusal(expected: str, sandbox: bool = True, course_root: str = "", limits: 
     return sandbox_problem(course_root, json.dumps(limits or {}, sort_keys=True))
 
 
+async def refusal_off_loop(expected: str, sandbox: bool = True, course_root: str = "",
+                           limits: dict | None = None) -> str:
+    """`refusal`, as `client.run` asks it of every worker: in a thread of the worker's, since the
+    sandbox check starts a kernel, and the worker's event loop keeps answering the scheduler."""
+    import asyncio
+
+    return await asyncio.get_running_loop().run_in_executor(None, refusal, expected, sandbox, course_root, limits)
+
+
 # --- the task a worker runs ----------------------------------------------------------------
 
 @dataclass
@@ -294,8 +303,8 @@ class DaskRunner:
         if not jobs:
             return
         first = next((job for job in jobs if job.sandbox), jobs[0])
-        for worker, why in client.run(refusal, self.expected, first.sandbox, first.course_root, first.limits,
-                                      on_error="return").items():
+        for worker, why in client.run(refusal_off_loop, self.expected, first.sandbox, first.course_root,
+                                      first.limits, on_error="return").items():
             if isinstance(why, BaseException):  # a worker too old to know the question
                 why = f"it cannot say what it grades with ({type(why).__name__}: {why})"
             if why:
