@@ -35,7 +35,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
-from traitlets import Dict, Integer, List, Unicode
+from traitlets import Dict, Instance, Integer, List, Unicode
 
 from ..config import REPO_ROOT
 from ..judging import TAPE_MIME
@@ -115,10 +115,31 @@ def sandbox_uid() -> int:
 BWRAP_MISSING = ("bubblewrap (bwrap) is not on PATH, and students' code runs only in its sandbox: install it "
                  "(`apt-get install bubblewrap`, as root) and grade again; to try your own notebooks while "
                  "authoring, `dlcourse autograde --unsandboxed-authoring`")
-# Why kernels could not start in this process (SandboxedExecute), since the worker last emptied it:
-# nbgrader catches the exception, so the worker reads this to tell its sandbox's failure apart
-# from a submission nbgrader could not grade.
-START_FAILURES: list[str] = []
+
+
+class StartFailures:
+    """Why the kernels of one run could not start (`SandboxedExecute`): nbgrader catches the
+    exception, so the run that starts the kernels (a grading job, the preflight) owns one of these,
+    hands it to its SandboxedExecute through the configuration (`SandboxedExecute.start_failures`)
+    and reads it afterwards to tell its sandbox's failure apart from a submission nbgrader could
+    not grade. Per run, never per process: two runs in one process (serve, tests) never see each
+    other's. traitlets copies configuration values; this one is a handle, never copied."""
+
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+
+    def add(self, reason: str) -> str:
+        self.reasons.append(reason)
+        return reason
+
+    def __bool__(self) -> bool:
+        return bool(self.reasons)
+
+    def __deepcopy__(self, memo) -> StartFailures:
+        return self
+
+    def __copy__(self) -> StartFailures:
+        return self
 
 
 def sandbox_kernel(scratch: Path, hide: list[Path], limits: Limits) -> bool:
@@ -521,6 +542,8 @@ class SandboxedExecute(Execute):
                                "a fresh folder holding nothing of the submission").tag(config=True)
     notebook_timeout = Integer(0, help="seconds the notebook's cells may run in all, replays after a "
                                        "restart included (0: no limit)").tag(config=True)
+    start_failures = Instance(StartFailures, args=(), help="the run's record of kernels that could not start "
+                              "(its owner passes it through the configuration and reads it after)").tag(config=True)
     incidents = List([], help="what the supervisor did (protocol.Incident), attached to the notebook's "
                               "metadata under the nonce when it finishes")
 
@@ -546,8 +569,8 @@ class SandboxedExecute(Execute):
             if attempt.phase == "start":  # the grader's problem, not the student's: retry, then give up
                 startup_failures += 1
                 if startup_failures > 1:
-                    START_FAILURES.append(f"the grading kernel could not start: {attempt.reason}")
-                    raise SandboxBroken(START_FAILURES[-1])
+                    raise SandboxBroken(self.start_failures.add(
+                        f"the grading kernel could not start: {attempt.reason}"))
                 continue
             if attempt.phase == "replay":
                 mark_not_run(nb.cells[start:], "after a restart, the cells before this one failed to run again "

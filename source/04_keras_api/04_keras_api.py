@@ -826,9 +826,18 @@ from dlcourse.testkit.keras import torch_mlp
 X_rep = np.repeat(np.asarray(X_train[:1], dtype=np.float32), 64, axis=0)
 y_rep = np.repeat(np.asarray(y_train[:1]), 64)
 net = torch_mlp([4, 20, 10, 3], seed=0, keep_grads=True)  # the grader sees its p.grad after the call
-train_torch(net, X_rep, y_rep, epochs=2, lr=0.0, batch_size=16)
+still = train_torch(net, X_rep, y_rep, epochs=2, lr=0.0, batch_size=16)
 fresh = torch_mlp([4, 20, 10, 3], seed=0)
-nn.functional.cross_entropy(fresh(torch.as_tensor(X_rep[:16])), torch.as_tensor(y_rep[:16])).backward()
+start_loss = nn.functional.cross_entropy(fresh(torch.as_tensor(X_rep[:16])), torch.as_tensor(y_rep[:16]))
+# lr=0 moves no weight: each epoch's loss is the loss of the model as it was given
+check(len(still) == 2 and np.allclose([float(v) for v in still], start_loss.item(), rtol=1e-4, atol=1e-6),
+      f"with lr=0 each epoch's loss is that of the model as given, {start_loss.item():.5f}; "
+      f"got {np.round([float(v) for v in still], 5).tolist()}.",
+      hint="train the model you are given, from its own weights, with the learning rate lr.")
+for (name, p), q in zip(net.named_parameters(), fresh.parameters(), strict=True):
+    check_close(p.detach(), q.detach(), f"{name} after 8 steps with lr=0 (it should not change)", rtol=0, atol=1e-7,
+                hint="train the model you are given, from its own weights, with the learning rate lr.")
+start_loss.backward()
 for (name, p), q in zip(net.named_parameters(), fresh.parameters(), strict=True):
     if p.grad is None or not bool(p.grad.abs().max() > 0):
         continue  # zeroed after the last step
@@ -838,6 +847,15 @@ for (name, p), q in zip(net.named_parameters(), fresh.parameters(), strict=True)
           "the gradients added up across steps.",
           hint="call optimizer.zero_grad() before loss.backward() in every step.")
     check_close(p.grad, q.grad, f"the gradient of {name} left by the last step", rtol=1e-4, atol=1e-6)
+# The weights after 8 steps with lr > 0, from the grader's start and batches: the grader runs the
+# same 8 steps with each standard optimiser, the gradients cleared every step or not, and fails
+# only weights that match a loop whose gradients added up (a zero_grad after training included).
+from dlcourse.instructor import ref_keras as ref
+
+net = torch_mlp([4, 20, 10, 3], seed=0)
+train_torch(net, X_rep, y_rep, epochs=2, lr=0.05, batch_size=16)
+why = ref.train_torch_accumulation(net, [4, 20, 10, 3], 0, X_rep, y_rep, epochs=2, lr=0.05, batch_size=16)
+check(not why, why, hint="call optimizer.zero_grad() in every step, before loss.backward().")
 ### END HIDDEN TESTS
 passed("train_torch (zero_grad)")
 
