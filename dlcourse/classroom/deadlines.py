@@ -236,22 +236,70 @@ def read_timestamp(folder: Path) -> datetime | None:
     return naive.replace(tzinfo=UTC) if naive is not None else None
 
 
-def describe_late(late: timedelta, penalty: float) -> str:
-    """"submitted 26 h late: -20%" (or "" when on time)."""
+@dataclass(frozen=True)
+class Lateness:
+    """One submission's lateness, from one source: nbgrader's gradebook (its timestamp against the
+    assignment's `duedate` plus the student's `extension`), and the LMS's own late mark that
+    `dlcourse collect` kept in reports/<assignment>/collect.csv for a submission without a time."""
+
+    submitted: datetime | None = None
+    late: timedelta = timedelta(0)
+    due: datetime | None = None  # this student's due date, extension included
+    extended: bool = False  # `due` is an extension of the assignment's due date
+    lms_late: bool = False  # the LMS marked it late (Canvas's LATE, ...)
+
+    @property
+    def time_unknown(self) -> bool:
+        """Late by the LMS's mark, with no submission time: no penalty until timestamp.txt holds the
+        time (README, "Running a real class"), but never shown as on time."""
+        return self.lms_late and self.submitted is None
+
+    @property
+    def hours(self) -> float | str:
+        return "" if self.time_unknown else round(self.late.total_seconds() / 3600, 2)
+
+
+def describe_late(lateness: Lateness, penalty: float) -> str:
+    """The late note of a feedback page: "submitted 26 h late: -20%" ("late (time unknown)" for an
+    LMS's late mark without a time; "" when on time). Counted from an extension, it says so."""
+    if lateness.time_unknown:
+        return ("late (time unknown): your LMS marked this submission late, but its time is not known yet, "
+                "so no late penalty is applied")
+    late = lateness.late
     if late <= timedelta(0):
         return ""
     hours = late.total_seconds() / 3600
     amount = f"{hours:.0f} h" if hours >= 1 else f"{late.total_seconds() / 60:.0f} min"
-    return f"submitted {amount} late: -{penalty:g}%" if penalty else f"submitted {amount} late: no penalty"
+    if lateness.extended and lateness.due is not None:
+        amount += f" after your extended due date ({lateness.due.astimezone(UTC):%Y-%m-%d %H:%M} UTC)"
+    else:
+        amount += " late"
+    return f"submitted {amount}: -{penalty:g}%" if penalty else f"submitted {amount}: no penalty"
 
 
-def gradebook_lateness(db_url: str, course_id: str, assignment: str) -> dict[str, tuple[datetime | None, timedelta]]:
-    """{student: (submission time, lateness)} as nbgrader's gradebook computes it (its timestamp
-    against the assignment's duedate plus the student's extension)."""
+def lms_late_marks(root: Path, assignment: str) -> set[str]:
+    """The students whose submission the LMS marked late, as `dlcourse collect` recorded it."""
+    import csv
+
+    path = root / "reports" / assignment / "collect.csv"
+    if not path.is_file():
+        return set()
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            return {row["student"] for row in csv.DictReader(fh) if (row.get("lms_late") or "") == "yes"}
+    except (OSError, UnicodeDecodeError, csv.Error, KeyError):
+        return set()
+
+
+def gradebook_lateness(db_url: str, course_id: str, assignment: str,
+                       root: Path | None = None) -> dict[str, Lateness]:
+    """{student: Lateness} as nbgrader's gradebook computes it (its timestamp against the assignment's
+    duedate plus the student's extension); with the course's `root`, the LMS's late marks too."""
     import warnings
 
     from nbgrader.api import Gradebook, MissingEntry
 
+    marked = lms_late_marks(root, assignment) if root is not None else set()
     out = {}
     with warnings.catch_warnings(), Gradebook(db_url, course_id) as gb:
         warnings.simplefilter("ignore")
@@ -260,40 +308,35 @@ def gradebook_lateness(db_url: str, course_id: str, assignment: str) -> dict[str
         except MissingEntry:
             return {}
         for sub in submissions:
-            when = sub.timestamp.replace(tzinfo=UTC) if sub.timestamp else None
-            out[sub.student_id] = (when, timedelta(seconds=float(sub.total_seconds_late or 0)))
+            due = sub.duedate.replace(tzinfo=UTC) if sub.duedate else None
+            out[sub.student_id] = Lateness(
+                submitted=sub.timestamp.replace(tzinfo=UTC) if sub.timestamp else None,
+                late=timedelta(seconds=float(sub.total_seconds_late or 0)), due=due,
+                extended=bool(sub.extension), lms_late=sub.student_id in marked)
     return out
 
 
-def late_columns(root: Path, assignment: str, students, scores, schedule: Schedule | None = None,
-                 lateness: dict | None = None) -> list[dict]:
-    """Per student: submitted_at, hours_late, late_penalty (percent) and final_score. The lateness
-    is the gradebook's (`lateness`, from `gradebook_lateness`) where given, else timestamp.txt
-    against the schedule."""
-    schedule = schedule or load_schedule(root)
+def late_columns(students, scores, policy: LatePolicy, lateness: dict[str, Lateness]) -> list[dict]:
+    """Per student: submitted_at, hours_late ("" when the LMS marked it late without a time), late
+    (what the lateness is, in words), late_penalty (percent) and final_score, from the gradebook's
+    lateness (`gradebook_lateness`), the one source of the reports and the feedback pages."""
     rows = []
     for student, score in zip(students, scores, strict=True):
-        if lateness is not None:
-            when, late = lateness.get(str(student), (None, timedelta(0)))
-        else:
-            when = read_timestamp(root / "submitted" / str(student) / assignment)
-            late = schedule.lateness(assignment, str(student), when)
-        penalty = schedule.policy.penalty(late)
-        rows.append({"submitted_at": format_timestamp(when) if when else "",
-                     "hours_late": round(late.total_seconds() / 3600, 2), "late_penalty": penalty,
+        lt = lateness.get(str(student), Lateness())
+        penalty = policy.penalty(lt.late)
+        rows.append({"submitted_at": format_timestamp(lt.submitted) if lt.submitted else "",
+                     "hours_late": lt.hours, "late_penalty": penalty,
+                     "late": "late (time unknown)" if lt.time_unknown else
+                     (f"{lt.hours:g} h" + (" after extension" if lt.extended else "")) if lt.late > timedelta(0)
+                     else "",
                      "final_score": round(float(score) * (1 - penalty / 100), 4)})
     return rows
 
 
-def feedback_line(root: Path, assignment: str, student: str, lateness: dict | None = None) -> str:
-    """The late note of a feedback page ("submitted 26 h late: -20%"), "" when on time; the
-    gradebook's lateness (`gradebook_lateness`) where given."""
-    schedule = load_schedule(root)
-    if lateness is not None:
-        late = lateness.get(student, (None, timedelta(0)))[1]
-    else:
-        late = schedule.lateness(assignment, student, read_timestamp(root / "submitted" / student / assignment))
-    return describe_late(late, schedule.policy.penalty(late))
+def feedback_line(policy: LatePolicy, lateness: Lateness | None) -> str:
+    """The late note of a feedback page ("submitted 26 h late: -20%"), "" when on time."""
+    lateness = lateness or Lateness()
+    return describe_late(lateness, policy.penalty(lateness.late))
 
 
 def policy_text(assignment: str, schedule: Schedule) -> str:

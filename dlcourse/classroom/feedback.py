@@ -127,7 +127,7 @@ def feedback(root: Path, assignment: str, db_url: str | None = None) -> list[Pat
     from .deadlines import gradebook_lateness
 
     db_url = db_url or course.db_url
-    lateness = gradebook_lateness(db_url, course.settings.course_id, assignment)
+    lateness = gradebook_lateness(db_url, course.settings.course_id, assignment, root)
     written = []
     for folder in sorted((root / "autograded").glob(f"*/{assignment}")):
         student = folder.parent.name
@@ -157,15 +157,19 @@ def feedback(root: Path, assignment: str, db_url: str | None = None) -> list[Pat
 # ---------------------------------------------------------------- late note and LMS packs (issue 17)
 
 
-def late_note(root: Path, assignment: str, student: str, lateness: dict | None = None) -> str:
-    """"submitted 26 h late: -20%" from the gradebook's lateness (else timestamp.txt) and the late policy."""
-    from .deadlines import feedback_line
+def late_note(root: Path, assignment: str, student: str, lateness: dict) -> str:
+    """"submitted 26 h late: -20%" from the gradebook's lateness (`deadlines.gradebook_lateness`) and the
+    late policy; counted from an extension, it names the extended due date."""
+    from .deadlines import feedback_line, load_schedule
 
-    return feedback_line(root, assignment, student, lateness)
+    return feedback_line(load_schedule(root).policy, lateness.get(student))
 
 
 def _late_html(late: str) -> str:
-    return f"<p class='fail'>{html.escape(late)} (the score above is before the late penalty)</p>" if late else ""
+    if not late:
+        return ""
+    before = " (the score above is before the late penalty)" if ": -" in late else ""
+    return f"<p class='fail'>{html.escape(late)}{before}</p>"
 
 
 PACKS = ("moodle", "canvas", "zip")
