@@ -69,14 +69,15 @@ def cmd_feedback(args) -> int:
     from .course import resolve_assignments
 
     root = _root(args)
+    roster = Path(args.roster) if args.roster else None
     for name in resolve_assignments(root, args.assignment):
-        written = feedback(root, name)
+        written = feedback(root, name, roster_path=roster)
         print(f"{name}: feedback for {len(written)} notebook(s) in feedback/" if written else
               f"{name}: no feedback written: nothing of {name} is graded yet (run dlcourse autograde {name})")
         if args.pack:
             from .classroom.feedback import pack_feedback
 
-            for path in pack_feedback(root, name, args.pack, Path(args.roster) if args.roster else None):
+            for path in pack_feedback(root, name, args.pack, roster):
                 print(f"{name}: {args.pack} pack {path.relative_to(root)}")
     return 0
 

@@ -73,8 +73,28 @@ def written_grades(db_url: str, course_id: str, assignment: str, student: str, n
     return found
 
 
+NOT_ATTEMPTED = ("not attempted: the exercise still raises NotImplementedError, as released "
+                 "(write your solution in its cell, in place of that line)")
+
+
+def stub_tests(nb: nbformat.NotebookNode) -> set[str]:
+    """The test cells whose exercise is still the released stub: its solution cell still holds
+    `raise NotImplementedError` (from the graded notebook's cells, never from a test's message)."""
+    from ..cells import exercise_of, exercises, grade_id, is_solution_cell
+
+    stubs = {grade_id(c) for c in nb.cells if is_solution_cell(c) and "raise NotImplementedError" in c.source}
+    names = exercises(nb)
+    return {gid for c in nb.cells if is_test_cell(c)
+            if exercise_of(gid := c.metadata["nbgrader"]["grade_id"], names) in stubs}
+
+
+def _who(student: str, name: str) -> str:
+    return f"{name} ({student})" if name and name != student else student
+
+
 def render(student: str, assignment: str, nb: nbformat.NotebookNode, notes: list[str] | None = None,
-           late: str = "", written: list[WrittenGrade] | None = None) -> str:
+           late: str = "", written: list[WrittenGrade] | None = None, name: str = "") -> str:
+    """The page of one graded notebook; `name`, the roster's name of `student` (shown beside the id)."""
     results = cell_results(nb)
     descriptions = {c.metadata["nbgrader"]["grade_id"]: describe(c) for c in nb.cells if is_test_cell(c)}
     written = written or []
@@ -82,9 +102,13 @@ def render(student: str, assignment: str, nb: nbformat.NotebookNode, notes: list
     total = sum(r.points for r in results) + sum(w.points for w in written)
     pending = sum(w.points for w in written if w.score is None)
     rows = []
+    stubs = stub_tests(nb)
+    blank = [r for r in results if not r.passed and r.grade_id in stubs]
     for r in results:
-        status = '<span class="pass">passed</span>' if r.passed else '<span class="fail">failed</span>'
-        message = f"<pre>{html.escape(r.message)}</pre>" if r.message else ""
+        status = ('<span class="pass">passed</span>' if r.passed else
+                  '<span class="fail">not attempted</span>' if r in blank else '<span class="fail">failed</span>')
+        text = NOT_ATTEMPTED if r in blank else r.message  # never "NotImplementedError", which blames the student
+        message = f"<pre>{html.escape(text)}</pre>" if text else ""
         rows.append(f"<tr><td><code>{html.escape(r.grade_id)}</code><br><small>"
                     f"{html.escape(descriptions.get(r.grade_id, ''))}</small></td><td>{status}</td>"
                     f"<td>{r.score:g} / {r.points:g}</td><td>{message}</td></tr>")
@@ -98,35 +122,53 @@ def render(student: str, assignment: str, nb: nbformat.NotebookNode, notes: list
                     f"your instructor</small></td><td>{status}</td><td>{got} / {w.points:g}</td>"
                     f"<td>{comment}</td></tr>")
     so_far = (f" (so far: {pending:g} point(s) of written answers are still to be graded)" if pending else "")
+    if results and len(blank) == len(results):
+        so_far += ". Not attempted: no exercise of this notebook was written (each still raises NotImplementedError)"
+    who = html.escape(_who(student, name))
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(assignment)}: "
-            f"{html.escape(student)}</title><style>{STYLE}</style></head><body>"
-            f"<h1>{html.escape(assignment)}</h1><p>Student: <b>{html.escape(student)}</b>. "
+            f"{who}</title><style>{STYLE}</style></head><body>"
+            f"<h1>{html.escape(assignment)}</h1><p>Student: <b>{who}</b>. "
             f"Score: <b>{score:g} / {total:g}</b>{so_far}</p>{_late_html(late)}<table><tr><th>test</th><th>result</th>"
             f"<th>points</th><th>message</th></tr>{''.join(rows)}</table>{_notes_html(notes or [])}"
             "</body></html>\n")
 
 
-def render_error(student: str, assignment: str, error: str) -> str:
+def render_error(student: str, assignment: str, error: str, name: str = "") -> str:
     """The page of a submission that could not be graded at all (score 0)."""
     lines = [line for line in error.strip().splitlines() if line.strip()]
     first = (lines[0] if lines and "Traceback" not in error else lines[-1]) if lines else "unknown error"
+    who = html.escape(_who(student, name))
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(assignment)}: "
-            f"{html.escape(student)}</title><style>{STYLE}</style></head><body>"
-            f"<h1>{html.escape(assignment)}</h1><p>Student: <b>{html.escape(student)}</b>. Score: <b>0</b></p>"
+            f"{who}</title><style>{STYLE}</style></head><body>"
+            f"<h1>{html.escape(assignment)}</h1><p>Student: <b>{who}</b>. Score: <b>0</b></p>"
             f"<p class='fail'>Your notebook could not be graded:</p><pre>{html.escape(first)}</pre>"
             "<p>Check that it opens in Jupyter, keeps its original name, and runs from top to bottom "
             "(Kernel &gt; Restart and run all) without hanging or crashing the kernel.</p></body></html>\n")
 
 
-def feedback(root: Path, assignment: str, db_url: str | None = None) -> list[Path]:
+def student_names(root: Path, roster_path: Path | None = None) -> dict[str, str]:
+    """{student id: full name} from the roster, taken as every command takes it (`--roster FILE`, else
+    ROSTER of grader_config.py); {} without one."""
+    from .collect import read_roster
+    from .deadlines import load_schedule
+
+    roster_path = roster_path or load_schedule(root).roster
+    if roster_path is None:
+        return {}
+    return {s.student_id: s.full_name for s in read_roster(roster_path) if s.full_name}
+
+
+def feedback(root: Path, assignment: str, db_url: str | None = None, roster_path: Path | None = None) -> list[Path]:
     """One HTML page per graded submission (a short one when it could not be graded); written
-    questions with the grader's score and comment from the gradebook (`db_url`, the course's by default)."""
+    questions with the grader's score and comment from the gradebook (`db_url`, the course's by default);
+    each student named as the roster names them (`roster_path`, else ROSTER) beside their id."""
     from ..course import Course
 
     course = Course.at(root)
     from .deadlines import gradebook_lateness
 
     db_url = db_url or course.db_url
+    names = student_names(root, roster_path)
     lateness = gradebook_lateness(db_url, course.settings.course_id, assignment, root)
     written = []
     for folder in sorted((root / "autograded").glob(f"*/{assignment}")):
@@ -140,13 +182,14 @@ def feedback(root: Path, assignment: str, db_url: str | None = None) -> list[Pat
         late = late_note(root, assignment, student, lateness)
         pages = [(out_dir / f"{p.stem}.html",
                   render(student, assignment, nbformat.read(p, as_version=4), notes, late,
-                         written_grades(db_url, course.settings.course_id, assignment, student, p.stem)))
+                         written_grades(db_url, course.settings.course_id, assignment, student, p.stem),
+                         name=names.get(student, "")))
                  for p in notebooks]
         if not notebooks:
             if marker is None or marker.outcome is Outcome.GRADER:  # not graded yet: no 0 to show
                 continue
             error = marker.error
-            pages = [(out_dir / f"{assignment}.html", render_error(student, assignment, error))]
+            pages = [(out_dir / f"{assignment}.html", render_error(student, assignment, error, names.get(student, "")))]
         for out, text in pages:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(text, encoding="utf-8")

@@ -42,7 +42,7 @@ from ..judging import TAPE_MIME
 from .execute import error_message, is_test_cell, mark_not_run
 from .gpu import SYSTEM_DIRS, SandboxBroken, claim_gpu, gpu_binds, gpu_library_dirs  # noqa: F401
 from .preprocessors import SENTINEL
-from .protocol import Incident, write_incidents
+from .protocol import Incident, Problem, write_incidents
 from .tapes import MAX_DEPTH, MAX_ITEMS, SCAN_FROM, TapeRecorder, too_complex, write_tapes
 
 JAIL = Path(__file__).with_name("jail.py")
@@ -344,7 +344,7 @@ class Watchdog(threading.Thread):
         self.interval = interval
         self.disk = list(disk)  # the folders the kernel writes in (its /tmp is counted too)
         self.disk_interval = disk_interval
-        self.reason = ""
+        self.problem: Problem | None = None  # why it stopped the kernel
         self.peak_mb = 0.0
         self._stop_event = threading.Event()
 
@@ -379,18 +379,19 @@ class Watchdog(threading.Thread):
                     continue
             self.peak_mb = max(self.peak_mb, rss / 2**20)
             if rss > self.limits.memory_mb * 2**20:
-                self.reason = (f"MemoryLimit: the kernel used more than {self.limits.memory_mb} MB of memory "
-                               "and was stopped")
+                self.problem = Problem("MemoryLimit", f"the kernel used more than {self.limits.memory_mb} MB of "
+                                                      "memory and was stopped")
             elif cpu > self.limits.cpu_seconds:
-                self.reason = (f"CPULimit: the kernel used more than {self.limits.cpu_seconds} s of CPU time "
-                               "and was stopped")
+                self.problem = Problem("CPULimit", f"the kernel used more than {self.limits.cpu_seconds} s of CPU "
+                                                   "time and was stopped")
             elif self.disk and time.monotonic() >= next_disk:
                 next_disk = time.monotonic() + self.disk_interval
                 used, count = self.disk_usage(procs)
                 if used > self.limits.disk_mb * 2**20 or count > self.limits.max_files:
-                    self.reason = (f"DiskLimit: the kernel wrote more than {self.limits.disk_mb} MB "
-                                   f"(or {self.limits.max_files} files) in total in its folders and was stopped")
-            if self.reason:
+                    self.problem = Problem("DiskLimit", f"the kernel wrote more than {self.limits.disk_mb} MB "
+                                                        f"(or {self.limits.max_files} files) in total in its "
+                                                        "folders and was stopped")
+            if self.problem is not None:
                 self.kill()
                 return
 
@@ -489,7 +490,11 @@ def refused_content(why: str) -> dict:
 
 
 class KernelStuck(Exception):
-    pass
+    """A kernel that no longer answers; `problem` says why."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(str(problem))
+        self.problem = problem
 
 
 class NotebookTimeout(Exception):
@@ -506,8 +511,13 @@ class Attempt:
 
     phase: str = "start"  # start, replay (the cells that ran before a restart) or run
     failed_at: int | None = None  # the cell its kernel failed in (crash, hang, broken limit)
-    reason: str = ""  # "Kind: text", as the watchdog or nbclient said it
+    problem: Problem | None = None  # why, as the watchdog or nbclient said it
     out_of_time_at: int | None = None  # the first cell the notebook's time budget left unrun
+
+    @property
+    def reason(self) -> str:
+        """The "Kind: text" a user reads ("" when nothing failed)."""
+        return str(self.problem) if self.problem is not None else ""
 
 
 class SandboxedExecute(Execute):
@@ -541,7 +551,7 @@ class SandboxedExecute(Execute):
                 break
             if attempt.failed_at is None:
                 break
-            if attempt.reason.startswith("DiskLimit"):  # the next kernel starts with empty folders
+            if attempt.problem is not None and attempt.problem.kind == "DiskLimit":  # start with empty folders
                 self._empty(disk)
             if attempt.phase == "start":  # the grader's problem, not the student's: retry, then give up
                 startup_failures += 1
@@ -618,7 +628,7 @@ class SandboxedExecute(Execute):
             attempt.out_of_time_at = index
         except (DeadKernelError, KernelStuck, CellTimeoutError, RuntimeError, TimeoutError) as exc:
             attempt.failed_at = index
-            attempt.reason = watchdog.reason if watchdog and watchdog.reason else self._describe(exc)
+            attempt.problem = watchdog.problem if watchdog and watchdog.problem else self._describe(exc)
         finally:
             if watchdog is not None:
                 watchdog.stop()
@@ -635,12 +645,12 @@ class SandboxedExecute(Execute):
 
     def _record_failure(self, cell, attempt: Attempt) -> str:
         """The failed cell shows why its kernel was stopped (one error, not nbclient's timeout too)."""
-        ename, _, evalue = attempt.reason.partition(": ")
+        problem = attempt.problem or Problem("KernelDied")
         cell.outputs = [o for o in cell.get("outputs", [])
                         if not (o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError")]
-        cell.outputs.append(_error(ename, evalue))
-        self.incidents.append(Incident.from_reason(attempt.reason, attempt.failed_at))
-        return ename
+        cell.outputs.append(_error(problem.kind, problem.detail))
+        self.incidents.append(Incident.of(problem, attempt.failed_at))
+        return problem.kind
 
     # -- the notebook's time and its kernel's files ----------------------------------------
     def _over_budget(self) -> bool:
@@ -700,8 +710,8 @@ class SandboxedExecute(Execute):
             raise NotebookTimeout(self._budget_text())
         if timed_out:
             if not self._responsive():
-                raise KernelStuck(f"CellTimeout: the cell ran longer than {self.timeout} s and did not stop "
-                                  "when interrupted")
+                raise KernelStuck(Problem("CellTimeout", f"the cell ran longer than {self.timeout} s and did not "
+                                                         "stop when interrupted"))
             for out in cell.outputs:
                 if out.get("output_type") == "error" and out.get("ename") == "CellTimeoutError":
                     out["evalue"] = f"the cell ran longer than {self.timeout} s and was interrupted"
@@ -713,7 +723,7 @@ class SandboxedExecute(Execute):
         self._cell_bytes, self._cell_truncated = 0, False
         self._timed(self.execute_cell, shadow, index, store_history=False)
         if any(o.get("ename") == "CellTimeoutError" for o in shadow.outputs if o.get("output_type") == "error"):
-            raise KernelStuck(f"CellTimeout: replaying cell {index} after a restart timed out")
+            raise KernelStuck(Problem("CellTimeout", f"replaying cell {index} after a restart timed out"))
 
     # -- limits and liveness ------------------------------------------------------------
     def _responsive(self) -> bool:
@@ -821,12 +831,13 @@ class SandboxedExecute(Execute):
 
         session.unpack = bounded
 
-    def _describe(self, exc: Exception) -> str:
+    def _describe(self, exc: Exception) -> Problem:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         if isinstance(exc, KernelStuck):
-            return text
+            return exc.problem
         if isinstance(exc, CellTimeoutError):  # nbclient gave up waiting after the interrupt
-            return f"CellTimeout: the cell ran longer than {self.timeout} s and did not stop when interrupted"
+            return Problem("CellTimeout",
+                           f"the cell ran longer than {self.timeout} s and did not stop when interrupted")
         if isinstance(exc, DeadKernelError):
-            return "KernelDied: the kernel stopped while running this cell (it exited or crashed)"
-        return f"{type(exc).__name__}: {text}"
+            return Problem("KernelDied", "the kernel stopped while running this cell (it exited or crashed)")
+        return Problem(type(exc).__name__, text)
