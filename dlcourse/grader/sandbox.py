@@ -39,8 +39,9 @@ from traitlets import Dict, Integer, List, Unicode
 
 from ..config import REPO_ROOT
 from ..judging import TAPE_MIME
+from .binds import ro_bind, system_mounts, traversable_parents, under_system
 from .execute import error_message, is_test_cell, mark_not_run
-from .gpu import SYSTEM_DIRS, SandboxBroken, claim_gpu, gpu_binds, gpu_library_dirs  # noqa: F401
+from .gpu import SandboxBroken, claim_gpu, gpu_binds, gpu_library_dirs  # noqa: F401
 from .preprocessors import SENTINEL
 from .protocol import Incident, Problem, write_incidents
 from .tapes import MAX_DEPTH, MAX_ITEMS, SCAN_FROM, TapeRecorder, too_complex, write_tapes
@@ -150,31 +151,30 @@ def sandbox_kernel(scratch: Path, hide: list[Path], limits: Limits) -> bool:
     argv += reachable([*interpreters, REPO_ROOT])
     for path in interpreters:  # those below a world-traversable folder were not bound by reachable()
         if str(path) not in argv:
-            argv += [*_traversable_parents(path), "--ro-bind", str(path), str(path)]
-    argv += _traversable_parents(REPO_ROOT)
+            argv += [*traversable_parents(path), *ro_bind(path)]
+    argv += traversable_parents(REPO_ROOT)
     # of the course repository, only the package and the public data: not source/, tests/
     # (fixtures hold working answers), .git (history holds solutions) or anything else
     argv += ["--tmpfs", str(REPO_ROOT)]
     for keep in (REPO_ROOT / "dlcourse", REPO_ROOT / "data", Path(sys.prefix).resolve()):
         if keep.exists() and REPO_ROOT in keep.parents:
-            argv += ["--ro-bind", str(keep), str(keep)]
+            argv += ro_bind(keep)
     for path in hide:
         if path.is_dir():
             argv += ["--tmpfs", str(path)]
         elif path.is_file():
             argv += ["--ro-bind", "/dev/null", str(path)]
-    mounted = [Path(name) for name in SYSTEM_DIRS]
     for parent in [*reversed(scratch.parents)][1:] + [scratch]:
         # inside the empty /tmp, or wherever $TMPDIR put the scratch folder outside the mounted
         # system (/var/tmp/...): made in the sandbox, crossable by the kernel's user
-        if str(parent) == "/tmp" or any(m == parent or m in parent.parents for m in mounted):
+        if str(parent) == "/tmp" or under_system(parent):
             continue
         argv += ["--perms", "0711", "--dir", str(parent)]
     # the kernel writes only in its own folders (work/<notebook>, its home, its runtime folder),
     # never where the grader writes (autograded/): nothing it leaves there (a link) is followed
     for folder in (work, home, runtime):
         argv += ["--bind", str(folder), str(folder)]
-    argv += ["--ro-bind", str(ipython), str(ipython)]
+    argv += ro_bind(ipython)
     argv += ["--", sys.executable, "-I", str(JAIL), "--uid", str(uid), "--cpu", str(limits.cpu_seconds),
              "--nproc", str(limits.max_processes), "--fsize", str(limits.file_mb * 2**20),
              "--conn", "{connection_file}", "--", *kernel_command("{connection_file}")]
@@ -230,18 +230,6 @@ def font_list() -> Path | None:
 
 
 
-def system_mounts() -> list[str]:
-    """bwrap options for the read-only operating system (merged-/usr links kept as links)."""
-    argv: list[str] = []
-    for name in SYSTEM_DIRS:
-        path = Path(name)
-        if path.is_symlink():
-            argv += ["--symlink", os.readlink(path), name]
-        elif path.is_dir():
-            argv += ["--ro-bind", name, name]
-    return argv
-
-
 # Nothing beside the notebook or written by the kernel changes how a kernel starts or what it
 # imports: no current folder on sys.path (-P), no user site-packages in its home (-s), and a
 # read-only IPython folder made by the grader (no start-up files, no profile of the student's).
@@ -273,15 +261,6 @@ def ipython_dir(scratch: Path) -> Path:
     return ipython
 
 
-def _traversable_parents(path: Path) -> list[str]:
-    """bwrap options that create `path`'s missing parents so that the kernel's user can cross them."""
-    argv: list[str] = []
-    for folder in [*reversed(path.parents)][1:]:
-        if not any(str(folder) == d or str(folder).startswith(d + "/") for d in SYSTEM_DIRS):
-            argv += ["--perms", "0755", "--dir", str(folder)]
-    return argv
-
-
 def reachable(paths: list[Path]) -> list[str]:
     """bwrap options that let the kernel's user reach `paths` (the interpreter, the course).
 
@@ -301,7 +280,7 @@ def reachable(paths: list[Path]) -> list[str]:
             covers += ["--tmpfs", str(top)]
         for folder in ancestors[ancestors.index(top) + 1:]:  # bwrap would make them 0700
             binds += ["--perms", "0755", "--dir", str(folder)]
-        binds += ["--ro-bind", str(path), str(path)]
+        binds += ro_bind(path)
     return covers + binds
 
 
