@@ -150,3 +150,32 @@ def test_a_configuration_mistake_answers_without_importing_the_heavy_libraries(t
         run = subprocess.run([sys.executable, "-c", probe], cwd=cwd, capture_output=True, text=True, timeout=120,
                              env=dict(os.environ, PYTHONPATH=str(ROOT)))
         assert run.stdout.strip() == "2 []", (argv_note, run.stdout, run.stderr)
+
+
+def test_the_demo_sets_its_schedule_through_the_validated_config(tmp_path):
+    """Issue 29, item 3: the demo wrote its schedule into its grader_config.py as hand-formatted text,
+    checked by nothing. Now `config.write_constants` takes known names and plain literals only, runs the
+    check every command runs first, and leaves the file as it was when that check refuses."""
+    import json
+
+    from dlcourse.classroom.demo import DEMO_SETTINGS_MARK, demo_settings
+    from dlcourse.config import load_settings, write_constants
+
+    course = _course(tmp_path)
+    config = course / "grader_config.py"
+    (tmp_path / "roster.csv").write_text("student_id,first_name,last_name,email\ns007,Ana,Lima,a@x\n")
+    schedule = tmp_path / "schedule.json"
+    schedule.write_text(json.dumps({"TIMEZONE": "UTC", "ROSTER": "roster.csv", "DEADLINES": {A: "2026-03-20 23:59"},
+                                    "LATE_POLICY": {"kind": "percent", "percent": 10, "per": "day", "cap": 50}}))
+    demo_settings(course, schedule)
+    demo_settings(course, schedule)  # again: the block is replaced, not repeated
+    assert config.read_text().count(DEMO_SETTINGS_MARK) == 1
+    assert load_settings(course).schedule["DEADLINES"] == {A: "2026-03-20 23:59"}
+    before = config.read_text()
+    for values, said in (({"DEADLINES": {"01_softmax_cross_entropi": "2026-03-20 23:59"}}, "did you mean"),
+                         ({"DEADLINE": {A: "2026-03-20 23:59"}}, "not settings of grader_config.py: DEADLINE"),
+                         ({"DEADLINES": {A: "tomorrow"}}, "not a date"),
+                         ({"ROSTER": tmp_path}, "not a plain literal")):
+        with pytest.raises(ValueError, match=said):
+            write_constants(course, values, DEMO_SETTINGS_MARK)
+        assert config.read_text() == before
