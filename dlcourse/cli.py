@@ -259,7 +259,20 @@ class _Parser(argparse.ArgumentParser):
                 for name in action.choices]
 
     def parse_args(self, args=None, namespace=None):
-        args, extras = self.parse_known_args(args, namespace)
+        argv = list(sys.argv[1:] if args is None else args)
+        top = [o for a in self._actions for o in a.option_strings]
+        for i, word in enumerate(argv):  # an unknown option before the command: argparse would take
+            if not word.startswith("-"):  # its value for the command ("'x' is not a command")
+                if i == 0 or argv[i - 1] != "--root":
+                    break
+                continue
+            name = word.split("=", 1)[0]
+            if name.startswith("--") and not any(o.startswith(name) for o in top if o.startswith("--")):
+                import difflib
+
+                close = difflib.get_close_matches(name, top, n=1)
+                self.error(f"unknown option {name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        args, extras = self.parse_known_args(argv, namespace)
         if extras:  # a misspelt option: say which, and the option it most likely meant
             parser = self
             for action in self._actions:

@@ -128,6 +128,8 @@ def test_settings_follow_an_edit_of_grader_config(tmp_path):
     (["feedbak"], "dlcourse: error: 'feedbak' is not a command (did you mean 'feedback'?); see dlcourse --help"),
     (["collect", A], "dlcourse collect: error: the following arguments are required: archive"),
     (["release", A, "extra"], "dlcourse release: error: unexpected argument: extra"),
+    # before the command: argparse took "x" for the command ("invalid choice: 'x'")
+    (["--roott", "x", "release"], "dlcourse: error: unknown option '--roott' (did you mean '--root'?)"),
 ])
 def test_a_mistake_on_the_command_line_is_one_line_with_the_right_spelling(capsys, argv, line):
     """Issue 29, surprise 10: one line, the nearest right flag or command, exit 2, no usage wall."""
