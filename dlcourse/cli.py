@@ -69,14 +69,15 @@ def cmd_feedback(args) -> int:
     from .course import resolve_assignments
 
     root = _root(args)
+    roster = Path(args.roster) if args.roster else None
     for name in resolve_assignments(root, args.assignment):
-        written = feedback(root, name)
+        written = feedback(root, name, roster_path=roster)
         print(f"{name}: feedback for {len(written)} notebook(s) in feedback/" if written else
               f"{name}: no feedback written: nothing of {name} is graded yet (run dlcourse autograde {name})")
         if args.pack:
             from .classroom.feedback import pack_feedback
 
-            for path in pack_feedback(root, name, args.pack, Path(args.roster) if args.roster else None):
+            for path in pack_feedback(root, name, args.pack, roster):
                 print(f"{name}: {args.pack} pack {path.relative_to(root)}")
     return 0
 
@@ -303,8 +304,59 @@ def _positive(text: str) -> int:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a mistake on the command line said in one line, the nearest right spelling
+    suggested, and exit 2 (argparse prints its usage, a wall of every command, and no suggestion)."""
+
+    def error(self, message: str):
+        import difflib
+        import re
+
+        m = re.match(r"argument (?:command|\{.*?\}): invalid choice: '(.*?)'", message)
+        if m:  # a misspelt command
+            commands = sorted(self._commands())
+            close = difflib.get_close_matches(m.group(1), commands, n=1)
+            message = f"{m.group(1)!r} is not a command" + (f" (did you mean {close[0]!r}?)" if close else "")
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+    def _commands(self) -> list[str]:
+        return [name for action in self._actions if isinstance(action, argparse._SubParsersAction)
+                for name in action.choices]
+
+    def parse_args(self, args=None, namespace=None):
+        argv = list(sys.argv[1:] if args is None else args)
+        top = [o for a in self._actions for o in a.option_strings]
+        for i, word in enumerate(argv):  # an unknown option before the command: argparse would take
+            if not word.startswith("-"):  # its value for the command ("'x' is not a command")
+                if i == 0 or argv[i - 1] != "--root":
+                    break
+                continue
+            name = word.split("=", 1)[0]
+            if name.startswith("--") and not any(o.startswith(name) for o in top if o.startswith("--")):
+                import difflib
+
+                close = difflib.get_close_matches(name, top, n=1)
+                self.error(f"unknown option {name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        args, extras = self.parse_known_args(argv, namespace)
+        if extras:  # a misspelt option: say which, and the option it most likely meant
+            parser = self
+            for action in self._actions:
+                if isinstance(action, argparse._SubParsersAction) and getattr(args, action.dest, None):
+                    parser = action.choices[getattr(args, action.dest)]
+            known = [o for a in [*parser._actions, *self._actions] for o in a.option_strings
+                     if a.help != argparse.SUPPRESS]
+            first = extras[0].split("=", 1)[0]
+            if first.startswith("-"):
+                import difflib
+
+                close = difflib.get_close_matches(first, known, n=1)
+                parser.error(f"unknown option {first!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            parser.error(f"unexpected argument{'s' if len(extras) > 1 else ''}: {' '.join(extras)}")
+        return args
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dlcourse", description=__doc__)
+    parser = _Parser(prog="dlcourse", description=__doc__)
     parser.add_argument("--root", help="course directory (default: the folder with grader_config.py)")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="log what happens (-v: each step and submission, -vv: debug detail) to stderr")
@@ -445,14 +497,13 @@ def main(argv: list[str] | None = None) -> int:
             from .classroom.settings_check import problems
             from .course import ensure_tools_on_path
 
-            ensure_tools_on_path()  # nbgrader's gradebook shells out to alembic
-
             found = problems(_course(args))
             if found:
                 for line in found:
                     print(f"dlcourse: error: {line}", file=sys.stderr)
                 print(f"dlcourse: {len(found)} mistake(s) in grader_config.py: nothing was done", file=sys.stderr)
                 return 2
+            ensure_tools_on_path()  # nbgrader's gradebook shells out to alembic (after the check: it is slow)
         return args.func(args)
     except (CourseError, FileNotFoundError) as exc:
         print(f"dlcourse: error: {exc}", file=sys.stderr)

@@ -158,7 +158,9 @@ def test_rerun_skips_unchanged_and_regrades_one_student(graded_class):
 
 def test_feedback_never_shows_hidden_test_code(graded_class):
     course, _ = graded_class
-    run = dlcourse(course, "feedback", A)
+    roster = course / "roster.csv"  # issue 29, surprise 19: the page names the student, not only the id
+    roster.write_text("student_id,first_name,last_name,email\nsubmitted-unchanged,Bruna,Costa,bruna@uni.example\n")
+    run = dlcourse(course, "feedback", A, "--roster", str(roster))
     assert run.returncode == 0, run.stderr
     source = nbformat.read(ROOT / "source" / A / f"{A}.ipynb", as_version=4)
     hidden_lines = []
@@ -177,6 +179,13 @@ def test_feedback_never_shows_hidden_test_code(graded_class):
     assert "could not be graded" in broken
     unstable = (course / "feedback" / "unstable-softmax" / A / f"{A}.html").read_text()
     assert "test_softmax_stability" in unstable and "subtract the largest score" in unstable
+    # issue 29, surprise 11: the released notebook handed in unchanged. Before: each test's message was
+    # "NotImplementedError: softmax raised NotImplementedError in the grading kernel", as if it were a bug
+    blank = (course / "feedback" / "submitted-unchanged" / A / f"{A}.html").read_text()
+    assert "not attempted" in blank and "NotImplementedError:" not in blank
+    assert "Not attempted: no exercise of this notebook was written" in blank
+    assert "Student: <b>Bruna Costa (submitted-unchanged)</b>" in blank
+    assert "Student: <b>reference</b>" in (course / "feedback" / "reference" / A / f"{A}.html").read_text()
 
 
 def test_markers_record_each_test(graded_class):

@@ -304,8 +304,7 @@ def test_late_policy_and_late_line_in_portuguese():
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    from dlcourse.classroom.deadlines import LatePolicy, Schedule, describe_late, policy_text
-    from dlcourse.i18n.messages import describe_late as late_pt
+    from dlcourse.classroom.deadlines import Lateness, LatePolicy, Schedule, describe_late, policy_text
     from dlcourse.i18n.messages import policy_text as policy_pt
 
     due = datetime(2026, 3, 2, 23, 59, tzinfo=ZoneInfo("America/Sao_Paulo"))
@@ -315,9 +314,13 @@ def test_late_policy_and_late_line_in_portuguese():
     assert pt.startswith("> Prazo: **2026-03-02 23:59")
     assert "Cada dia de atraso (contado após uma tolerância de 5 min), mesmo incompleto, tira 12,5% da nota" in pt
     assert "tolerância de 5 min" in pt and not ENGLISH.search(pt.replace("**", ""))
-    late = timedelta(hours=26)
-    assert late_pt(late, 25, "en") == describe_late(late, 25)
-    assert late_pt(late, 25, "pt_BR") == "entregue com 26 h de atraso: -25%"
+    late = Lateness(late=timedelta(hours=26))
+    assert describe_late(late, 25) == "submitted 26 h late: -25%"
+    assert describe_late(late, 25, "pt_BR") == "entregue com 26 h de atraso: -25%"
+    for lateness in (Lateness(late=timedelta(hours=26), extended=True, due=due),
+                     Lateness(lms_late=True), Lateness(late=timedelta(hours=3))):
+        text = describe_late(lateness, 0 if lateness.lms_late else 10, "pt_BR")
+        assert text and not ENGLISH.search(text.replace("UTC", "")), text
 
 
 # ---------------------------------------------------------------- the real grader

@@ -21,6 +21,10 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .protocol import Problem
 
 GRADING_WORKER = "DLCOURSE_GRADING_WORKER"  # "1" in a grading worker and its kernels: it scores the models
 
@@ -72,16 +76,19 @@ def _scorer(task: HeldoutTask):
     return getattr(importlib.import_module(module), func)
 
 
-def verdict(task_name: str, accuracy: float | None, error: str = "") -> str:
-    """'' when the score passes, else the failure message shown to the student."""
+def verdict(task_name: str, accuracy: float | None, error: str = "") -> Problem | None:
+    """None when the score passes, else why not (its kind and the message shown to the student)."""
+    from .protocol import Problem
+
     task = TASKS[task_name]
     if accuracy is None:
-        return f"HeldoutError: the model could not be scored on the held-out set: {error}"
+        return Problem("HeldoutError", f"the model could not be scored on the held-out set: {error}")
     if accuracy < task.threshold:
-        return (f"AssertionError: accuracy on the hidden held-out set is {accuracy:.3f}, want >= "
-                f"{task.threshold:g}. Hint: check the preprocessing (scaling to [0, 1]), the labels "
-                f"and the training; the model may be overfitting the training images.")
-    return ""
+        return Problem("AssertionError", f"accuracy on the hidden held-out set is {accuracy:.3f}, want >= "
+                                         f"{task.threshold:g}. Hint: check the preprocessing (scaling to [0, 1]), "
+                                         "the labels and the training; the model may be overfitting the training "
+                                         "images.")
+    return None
 
 
 def graded_by_worker() -> bool:
@@ -109,9 +116,9 @@ def submit_model(model, task_name: str) -> float | None:
         if mode() == "record" or graded_by_worker():
             return None
         accuracy = float(_scorer(task)(path))
-    message = verdict(task_name, accuracy)
-    if message:
-        raise AssertionError(message.split(": ", 1)[1])
+    problem = verdict(task_name, accuracy)
+    if problem is not None:
+        raise AssertionError(problem.detail)
     print(f"held-out accuracy: {accuracy:.3f} (>= {task.threshold:g})")
     return accuracy
 

@@ -207,13 +207,12 @@ def apply_heldout(nb: nbformat.NotebookNode, workdir: Path, kernel_dir: Path | N
     scores = heldout.score_all({name: workdir / heldout.TASKS[name].filename for name in cells}, workdir)
     for name, cell in cells.items():
         accuracy, error = scores[name]
-        message = heldout.verdict(name, accuracy, error)
+        problem = heldout.verdict(name, accuracy, error)
         # the score itself, for the class's leaderboard (always the grader's: set or cleared here)
         cell.metadata.setdefault("dlcourse", {})[heldout.METADATA_KEY] = {"task": name, "accuracy": accuracy}
         kept = [o for o in cell.outputs if o.get("output_type") != "error"]
-        if message:
-            ename, evalue = message.split(": ", 1)
-            kept.append(nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[]))
+        if problem is not None:
+            kept.append(nbformat.v4.new_output("error", ename=problem.kind, evalue=problem.detail, traceback=[]))
         else:
             kept.append(nbformat.v4.new_output(
                 "stream", name="stdout", text=f"held-out accuracy (scored by the grader): {accuracy:.3f}\n"))

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import functools
 import re
-from datetime import timedelta
 
 from . import N_, SOURCE_LANGUAGE, _, _explanations, _test_texts, decimal
 
@@ -36,18 +35,6 @@ def describe_policy(policy, language: str) -> str:
     else:
         text = _("Late work loses {percent}% of its score per started hour{grace}, at most {cap}%.", language)
     return text.format(percent=decimal(policy.percent, language), grace=grace, cap=decimal(policy.cap, language))
-
-
-def describe_late(late: timedelta, penalty: float, language: str) -> str:
-    """"submitted 26 h late: -20%" (dlcourse.classroom.deadlines.describe_late) in `language`."""
-    if late <= timedelta(0):
-        return ""
-    hours = late.total_seconds() / 3600
-    amount = f"{hours:.0f} h" if hours >= 1 else f"{late.total_seconds() / 60:.0f} min"
-    if penalty:
-        return _("submitted {amount} late: -{penalty}%", language).format(
-            amount=amount, penalty=decimal(penalty, language))
-    return _("submitted {amount} late: no penalty", language).format(amount=amount)
 
 
 def decimal_comma(whole: int, part: int, language: str | None = None) -> str:
