@@ -1495,30 +1495,35 @@ for p_h, seed_h in [(0.4, 21), (0.25, 22), (0.75, 23)]:
 ### END HIDDEN TESTS
 passed("dropout_backward")
 
-# %% written id=w_batchnorm_eval points=2
-# **Written question (2 points).** Predict, then check. A trained network with batch
-# normalisation classifies one single image. By mistake, its batch-norm layers run in training
-# mode, so they use the statistics of the batch. What does such a layer output for this image?
-# What does that do to the network's prediction? Then run the cell below to check your
-# prediction, and say what running statistics change.
+# %% [markdown] id=markdown-q_bn_one_image
+# ### Question 7.4 · One image in training mode
+# Predict, then check. A trained network with batch normalisation classifies photos one at a
+# time. By mistake, its batch-norm layers run in training mode, so each layer normalises with the
+# statistics of the batch: here, a batch of one image. One such layer has `gamma` equal to 1 and
+# `beta` equal to `[0.1, 0.2, 0.3]`. What does it output, and what happens to the predictions?
 #
-# === BEGIN MARK SCHEME ===
+# - **a** the image's own values, unchanged, so the predictions stay as good as in eval mode
+# - **b** `beta` for every image, so the network gives the same prediction for every photo
+# - **c** values divided by zero, so the layer returns `nan` and the prediction crashes
+# - **d** values normalised by the running statistics, exactly as they are in eval mode
 #
-# **Model answer.** With a batch of one image, the batch mean of each feature is the image's
-# own value and the batch variance is 0. So every normalised value is $(x - x)/\sqrt{0 + \epsilon} = 0$,
-# and the layer outputs `beta` whatever the image. Everything after the layer then sees the same
-# numbers for every image, so the network gives the same prediction for every input. With a
-# larger batch, the output for one image would depend on the other images in the batch. The
-# running mean and variance are fixed numbers learnt in training, so in eval mode each image is
-# normalised on its own and the prediction depends only on that image.
-#
-# **Rubric.** 2 points: the output is `beta` (or a constant) because the mean equals the value
-# and the variance is 0, so the prediction no longer depends on the image; and running statistics
-# make the output depend on the image alone. 1 point: says the prediction is wrong or constant
-# without the reason, or gives the reason but not the role of the running statistics. 0 points:
-# says nothing changes, or that batch norm "divides by zero" and crashes (eps prevents it).
-#
-# === END MARK SCHEME ===
+# Set `q_bn_one_image` to one letter. Then run the cell after the test to check your prediction.
+
+# %% solution id=q_bn_one_image
+# Your answer: q_bn_one_image = "<one letter: a, b, c or d>"
+### BEGIN SOLUTION
+q_bn_one_image = "b"
+### END SOLUTION
+
+# %% test id=test_q_bn_one_image points=1
+"""q_bn_one_image: what batch normalisation in training mode does to a batch of one image."""
+check_choice(q_bn_one_image, ['a', 'b', 'c', 'd'], "q_bn_one_image")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_cnn
+
+check_answer(q_bn_one_image, ref_cnn.QUESTIONS["q_bn_one_image"], "q_bn_one_image")
+### END HIDDEN TESTS
+passed("q_bn_one_image")
 
 # %% id=code-bn-one-image
 one = x_bn[:1]
@@ -2436,10 +2441,9 @@ else:
 # Five epochs on 4,000 images is a short training. Look at the training accuracy first: a network
 # that does not fit its own training images needs to learn faster, not more regularisation.
 # `padding="same"` keeps the border pixels in every layer. Batch normalisation (section 7) after
-# each convolution often lets a short training go further. Keras's `BatchNormalization` averages
-# its running statistics over about the last 100 steps (`momentum=0.99`). A training of 315 steps
-# is short for that, so try `momentum=0.9`. More filters in the later layers, and dropout before
-# the dense layers, are the next things to try.
+# each convolution often lets a short training go further. But remember what section 8's study
+# showed about its running statistics: this training has only 315 steps. More filters in the later
+# layers, and dropout before the dense layers, are the next things to try.
 # </details>
 
 # %% solution id=build_tuned_cnn
