@@ -2537,16 +2537,17 @@ for seed in TUNE_SEEDS:
 print(f"parameters: baseline {build_lenet().count_params():,}, yours {build_tuned_cnn().count_params():,}")
 
 # %% written id=w_tuning points=2
-# **Written question (2 points).** Predict, then check. Before you run the cell above, guess: by
-# how much do two seeds of one network differ, and is your gap to the baseline larger? Then read
-# the printed table. Would one training of each network be enough to tell which is better? Say
-# why the grader's bar sits above the baseline's best run and not at its mean.
+# **Written question (2 points).** Predict, then check. Before you run the comparison cell, guess
+# whether your network beats the baseline for every seed. Then read the printed table: is the gap
+# between the two networks larger than the spread between the seeds of one network? Would one
+# training of each be enough to tell which is better? Say why the grader's bar sits above the
+# baseline's best run and not at its mean.
 #
 # === BEGIN MARK SCHEME ===
 #
-# **Model answer.** In our full runs two seeds of one network differ by about one point of
-# validation accuracy, and the reference network leads the baseline by about two to three points
-# in every seed. A student must read their own table: if the gap is larger than the spread, and
+# **Model answer.** In our full runs (eight seeds) two seeds of one network differ by up to about
+# one point of validation accuracy, and the reference network leads the baseline by two to four
+# points in every seed. A student must read their own table: if the gap is larger than the spread, and
 # has the same sign in every seed, the change helps. A single run of each cannot tell a small gain
 # from luck. One seed of a network can land a point above or below its mean. The held-out test
 # trains once, so its result is also one draw. A bar at the baseline's mean would be passed by the
