@@ -26,6 +26,7 @@ BUDGETS = {
     ("05_cnn", "dropout_backward"): (45, 45),
     ("05_cnn", "residual_block"): (60, 60),
     ("05_cnn", "build_small_resnet"): (60, 120),
+    ("05_cnn", "build_tuned_cnn"): (60, 240),
     ("06_rnn_lstm", "rnn_forward"): (45, 45),
     ("06_rnn_lstm", "rnn_backward"): (45, 45),
     ("06_rnn_lstm", "build_char_lm"): (60, 240),

@@ -36,6 +36,9 @@ class HeldoutTask:
     scorer: str       # "module:function", called as function(model_path) -> accuracy
     filename: str     # the saved model's file name in the working directory
     leaderboard: bool = False  # the class report ranks the scores (reports.leaderboard)
+    metric: str = "accuracy"  # what the scorer returns, as the student's message names it
+    hint: str = ("check the preprocessing (scaling to [0, 1]), the labels and the training; the model may be "
+                 "overfitting the training images.")
 
 
 TASKS = {
@@ -66,7 +69,24 @@ TASKS = {
     # (seed 0) and scored on 2,000 hidden MNIST test digits: the share of the noise removed
     # (dlcourse.instructor.mnist_denoise, which documents the measured baseline, reference and bar)
     "mnist_denoiser": HeldoutTask("test_build_tuned_denoiser_heldout", 0.80,
-                                  "dlcourse.instructor.mnist_denoise:score_model_file", "heldout_mnist_denoiser.pt"),
+                                  "dlcourse.instructor.mnist_denoise:score_model_file", "heldout_mnist_denoiser.pt",
+                                  metric="share of the noise removed",
+                                  hint=("compare a wider network and other settings on your validation digits, "
+                                        "each over a few seeds; keep the bottleneck at latent_dim and the "
+                                        "output in [0, 1].")),
+    # 05's tuning exercise: the student's architecture (build_tuned_cnn), trained by the fixed
+    # dlcourse.testkit.cnn.train_in_budget (the first 4,000 bundled fitting images, 5 epochs, batch 64,
+    # Adam, cosine decay from 2e-3), scored on 04's hidden images with a channel axis
+    # (dlcourse.instructor.fashion_cnn_scoring). Measured (2 busy CPU cores, seeds 0-7, the test's
+    # seeding; seed 0 run twice gave the same score): the baseline (05's build_lenet) 0.808 0.816
+    # 0.812 0.820 0.806 0.809 0.808 0.810, mean 0.811, max 0.820; the reference (3 conv-BN(momentum
+    # 0.9)-ReLU-pool blocks, dropout, 242,218 parameters) 0.836 0.834 0.836 0.841 0.840 0.844 0.838
+    # 0.838, mean 0.838, min 0.834. The bar sits above every baseline run and below every reference
+    # run, about 0.007 from each (3 standard deviations of the baseline's runs above its mean)
+    "cnn_tuned": HeldoutTask("test_build_tuned_cnn_heldout", 0.826,
+                             "dlcourse.instructor.fashion_cnn_scoring:score_model_file", "heldout_cnn_tuned.keras",
+                             hint=("compare candidates on your validation split over a few seeds; in a training "
+                                   "this short, look at what batch normalisation uses at evaluation (section 8).")),
 }
 METADATA_KEY = "heldout"  # cell.metadata["dlcourse"]["heldout"] = {"task", "accuracy"}: set by the grader
 
@@ -84,10 +104,8 @@ def verdict(task_name: str, accuracy: float | None, error: str = "") -> Problem 
     if accuracy is None:
         return Problem("HeldoutError", f"the model could not be scored on the held-out set: {error}")
     if accuracy < task.threshold:
-        return Problem("AssertionError", f"accuracy on the hidden held-out set is {accuracy:.3f}, want >= "
-                                         f"{task.threshold:g}. Hint: check the preprocessing (scaling to [0, 1]), "
-                                         "the labels and the training; the model may be overfitting the training "
-                                         "images.")
+        return Problem("AssertionError", f"{task.metric} on the hidden held-out set is {accuracy:.3f}, want >= "
+                                         f"{task.threshold:g}. Hint: {task.hint}")
     return None
 
 
@@ -119,7 +137,7 @@ def submit_model(model, task_name: str) -> float | None:
     problem = verdict(task_name, accuracy)
     if problem is not None:
         raise AssertionError(problem.detail)
-    print(f"held-out accuracy: {accuracy:.3f} (>= {task.threshold:g})")
+    print(f"held-out {task.metric}: {accuracy:.3f} (>= {task.threshold:g})")
     return accuracy
 
 

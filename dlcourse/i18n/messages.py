@@ -96,6 +96,20 @@ CHECK_FRAGMENTS = (  # fixed text inside those messages and the checks' default 
     N_("an overflow in exp or a log of 0?"),
     N_("work on a copy instead of the input array."),
     N_("return a numpy array or a float (np.asarray(..., dtype=float))."),
+    # the held-out scores' messages (dlcourse.grader.heldout.verdict): each task's metric and hint
+    N_("accuracy on the hidden held-out set is"),
+    N_("share of the noise removed on the hidden held-out set is"),
+    N_("mean accuracy of 3 trainings on the hidden held-out set is"),
+    N_(", want >="),
+    N_("the model could not be scored on the held-out set:"),
+    N_("check the preprocessing (scaling to [0, 1]), the labels and the training; the model may be "
+       "overfitting the training images."),
+    N_("compare a wider network and other settings on your validation digits, each over a few seeds; keep "
+       "the bottleneck at latent_dim and the output in [0, 1]."),
+    N_("compare candidates on your validation split over a few seeds; in a training this short, look at "
+       "what batch normalisation uses at evaluation (section 8)."),
+    N_("compare candidates on your validation split, each over a few seeds, in the bonus's budget (the "
+       "cell above does it)."),
 )
 
 
