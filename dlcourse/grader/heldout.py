@@ -44,18 +44,20 @@ class HeldoutTask:
 TASKS = {
     "lung": HeldoutTask("test_train_lung_cnn_heldout", 0.90,
                         "dlcourse.instructor.lung_scoring:score_model_file", "heldout_lung.keras"),
-    # the capstone's open part: any architecture, trained with the student's train_lung_cnn in the
-    # held-out test's budget (1,200 patches of seed 11, 8 epochs, batch 32). Measured (2 CPU cores)
-    # over training seeds: the lectures' CNN 0.931 0.940 0.941 0.939 0.924 0.941 (seeds 0-5, the
-    # instructor's seeded augmentation) and 0.932 0.941 0.928 (seeds 0-2, the notebook's own
-    # train_lung_cnn): mean 0.935, max 0.941. The reference improved model (307,682 parameters,
-    # the notebook's train_lung_cnn) 0.958 0.956 0.954 0.964 0.953 (seeds 0-4), and in the fixture
-    # harness's own draw 0.933 once and >= 0.945 once. The bar sits above every baseline run and
-    # below all but one reference run: single runs overlap, so a full-size fixture run of the
-    # reference can fail it (1 in 7 draws seen); the leaderboard ranks the rest
-    "lung_bonus": HeldoutTask("test_build_improved_lung_model_bonus", 0.945,
+    # the capstone's open part: any architecture, trained three times (seeds 0, 1, 2) with the student's
+    # train_lung_cnn on 2,400 patches of seed 11 for 4 epochs (as many steps as 1,200 patches for 8), and
+    # scored as the ensemble of the three (testkit.lung.average_of). Single trainings overlap: measured
+    # (2 busy CPU cores) the lectures' CNN 0.941 0.930 0.938 0.950 0.914 0.939 0.929 0.933 0.937 0.943
+    # 0.930 0.950 (mean 0.936), the reference improved model (307,682 parameters) 0.959 0.959 0.960 0.961
+    # 0.946 0.942 0.954 0.963 0.958 0.957 0.914 0.957 (mean 0.953); one budget of 1,200 patches x 8
+    # epochs drew 0.926 and 0.932 for the reference on CI. Ensembles of three (the 20 triples of one set
+    # of six runs each): the lectures' CNN 0.933-0.952 (mean 0.945), the reference 0.959-0.965 (mean
+    # 0.962). The bar sits between the two.
+    "lung_bonus": HeldoutTask("test_build_improved_lung_model_bonus", 0.956,
                               "dlcourse.instructor.lung_scoring:score_model_file", "heldout_lung_bonus.keras",
-                              leaderboard=True),
+                              leaderboard=True, metric="accuracy of the ensemble of 3 trainings",
+                              hint=("compare candidates on your validation split, each over a few seeds, in the "
+                                    "bonus's budget (the cell above does it).")),
     # 04's tuning exercise: the student's model and training on the 10,000 bundled fitting images,
     # scored on 2,000 real Fashion-MNIST test images that the bundle does not hold. Baseline mean
     # 0.8526 (max 0.858, 5 seeds), reference mean 0.8646 (min 0.8625, 8 seeds): the bar sits above

@@ -99,7 +99,7 @@ CHECK_FRAGMENTS = (  # fixed text inside those messages and the checks' default 
     # the held-out scores' messages (dlcourse.grader.heldout.verdict): each task's metric and hint
     N_("accuracy on the hidden held-out set is"),
     N_("share of the noise removed on the hidden held-out set is"),
-    N_("mean accuracy of 3 trainings on the hidden held-out set is"),
+    N_("accuracy of the ensemble of 3 trainings on the hidden held-out set is"),
     N_(", want >="),
     N_("the model could not be scored on the held-out set:"),
     N_("check the preprocessing (scaling to [0, 1]), the labels and the training; the model may be "
