@@ -409,14 +409,14 @@ def test_validate_runs_a_portuguese_notebook(tmp_path):
     nbformat.write(_pt_student_notebook(), good)
     ok = dlcourse(ROOT, "validate", str(good))
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert "  OK  test_softmax" in ok.stdout and " passaram, 0 falharam" in ok.stdout, ok.stdout
+    assert "  OK  test_softmax" in ok.stdout and "; falharam: 0" in ok.stdout, ok.stdout
     bad = tmp_path / "bad" / f"{A}.ipynb"
     bad.parent.mkdir()
     nbformat.write(_pt_student_notebook({"q_uniform_loss": "q_uniform_loss = 2,303\n"}), bad)
     failing = dlcourse(ROOT, "validate", str(bad))
     assert failing.returncode == 1, failing.stdout + failing.stderr
     assert "q_uniform_loss: responda com um único número; veio a tupla (2, 303)." in failing.stdout, failing.stdout
-    assert "  FALHOU  test_q_uniform_loss" in failing.stdout and "1 falharam" in failing.stdout, failing.stdout
+    assert "  FALHOU  test_q_uniform_loss" in failing.stdout and "falharam: 1" in failing.stdout, failing.stdout
 
 
 def test_student_bundle_offers_both_languages(tmp_path):
