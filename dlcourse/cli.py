@@ -290,6 +290,15 @@ def cmd_translate(args) -> int:
         print(f"tests' texts to translate: {counts['tests'] - counts['tests_translated']} visible, "
               f"{counts['hidden'] - counts['hidden_translated']} hidden; explanations: "
               f"{counts['explanations'] - counts['explanations_translated']}")
+    if args.action == "check":  # the messages a student of these notebooks can see: never English by default
+        from .i18n.extract import missing_messages
+
+        translated = {n for n in names if tr.po_path(course.root, n).is_file()}
+        missing = missing_messages(assignments=translated) if translated else []
+        print(f"messages (checks, hidden tests, explanations, the grader's): {len(missing)} untranslated")
+        for text in missing[:20]:
+            print(f"  missing: {text[:100]}")
+        incomplete += bool(missing)
     return 1 if incomplete and args.action == "check" else 0
 
 
