@@ -131,8 +131,27 @@ def HIDDEN_TESTS_PATH(language: str) -> Path:  # noqa: N802
     return Path(__file__).resolve().parent.parent / "instructor" / "locale" / language / "LC_MESSAGES" / "hidden.po"
 
 
+def _test_text_ids(language: str) -> set[str]:
+    """Every test text with a translation in `language`, templates too short to match lines included."""
+    exact, _templates = _test_texts(language)
+    return set(exact) | {t for t, _s in _all_templates(language)}
+
+
+def _all_templates(language: str) -> tuple[tuple[str, str], ...]:
+    return _read_test_texts(language)[1]
+
+
 @functools.cache
 def _test_texts(language: str) -> tuple[dict[str, str], tuple[tuple[str, str], ...]]:
+    exact, templates = _read_test_texts(language)
+    # the most specific first; a template with too little fixed text ("{v1} for {v2}") would match
+    # any line, so it is left out of matching
+    usable = [t for t in templates if _fixed_chars(t[0]) >= MIN_TEMPLATE_TEXT]
+    return exact, tuple(sorted(usable, key=lambda t: -_fixed_chars(t[0])))
+
+
+@functools.cache
+def _read_test_texts(language: str) -> tuple[dict[str, str], tuple[tuple[str, str], ...]]:
     """The tests' texts in `language`: (exact texts, templates with {v1}...), from whichever of the two
     catalogues is present."""
     exact, templates = {}, []
@@ -152,6 +171,15 @@ def _test_texts(language: str) -> tuple[dict[str, str], tuple[tuple[str, str], .
                 else:
                     exact[m.id] = m.string
     return exact, tuple(dict.fromkeys(templates))
+
+
+MIN_TEMPLATE_TEXT = 12  # letters a template must hold outside its {v1}... to be matched against a line
+
+
+def _fixed_chars(template: str) -> int:
+    import re
+
+    return len(re.sub(r"[^A-Za-z]", "", re.sub(r"\{v\d+\}", "", template)))
 
 
 def describe_test(text: str, language: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import DOMAIN, LOCALE_DIR, _explanations, _messages, _test_texts
+from . import DOMAIN, LOCALE_DIR, _explanations, _messages, _read_test_texts, _test_text_ids, _test_texts
 
 PACKAGE = Path(__file__).resolve().parent.parent
 KEYWORDS = {"_": (1,), "gettext": (1,), "N_": (1,)}
@@ -198,6 +198,7 @@ def update_messages(language: str = LANGUAGE) -> tuple[Path, dict]:
     _messages.cache_clear()
     _explanations.cache_clear()
     _test_texts.cache_clear()
+    _read_test_texts.cache_clear()
     return messages_path(language), counts
 
 
@@ -231,8 +232,7 @@ def missing_messages(language: str = LANGUAGE, questions: set[str] | None = None
         name = (m.context or "").split(":", 1)[-1]
         if m.id and (questions is None or name in questions) and m.id not in explained:
             missing.append(f"{m.context}: {m.id}")
-    exact, templates = _test_texts(language)
-    known_tests = set(exact) | {t for t, _ in templates}
+    known_tests = _test_text_ids(language)
     for hidden in (False, True):
         for m in tests_template(hidden):
             if not m.id:
