@@ -70,6 +70,13 @@ def cmd_feedback(args) -> int:
 
     root = _root(args)
     roster = Path(args.roster) if args.roster else None
+    if args.pack in ("moodle", "canvas") and roster is None:  # refused before any page is written
+        from .classroom.deadlines import load_schedule
+
+        if load_schedule(root).roster is None:
+            print(f"dlcourse: error: --pack {args.pack} needs the roster's LMS ids: pass --roster FILE or set "
+                  "ROSTER in grader_config.py", file=sys.stderr)
+            return 2
     for name in resolve_assignments(root, args.assignment):
         written = feedback(root, name, roster_path=roster)
         print(f"{name}: feedback for {len(written)} notebook(s) in feedback/" if written else
@@ -287,9 +294,13 @@ def cmd_translate(args) -> int:
         from .i18n.extract import update_messages
 
         path, counts = update_messages()
-        print(f"tests' texts to translate: {counts['tests'] - counts['tests_translated']} visible, "
-              f"{counts['hidden'] - counts['hidden_translated']} hidden; explanations: "
-              f"{counts['explanations'] - counts['explanations_translated']}")
+        from .i18n import HIDDEN_TESTS_PATH, QUESTIONS_PATH, TESTS_PATH
+
+        print(f"tests' texts to translate: {counts['tests'] - counts['tests_translated']} visible "
+              f"({_shown(TESTS_PATH('pt_BR'))}), {counts['hidden'] - counts['hidden_translated']} hidden "
+              f"({_shown(HIDDEN_TESTS_PATH('pt_BR'))}); explanations: "
+              f"{counts['explanations'] - counts['explanations_translated']} ({_shown(QUESTIONS_PATH('pt_BR'))}); "
+              "a fuzzy entry is a guess from a similar text: check it, then remove its fuzzy flag")
     if args.action == "check":  # the messages a student of these notebooks can see: never English by default
         from .i18n.extract import missing_messages
 
@@ -300,6 +311,14 @@ def cmd_translate(args) -> int:
             print(f"  missing: {text[:100]}")
         incomplete += bool(missing)
     return 1 if incomplete and args.action == "check" else 0
+
+
+def _shown(path: Path) -> str:
+    """A package file's path as the user would type it (relative to the working directory if inside)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _positive(text: str) -> int:
@@ -447,7 +466,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=10, help="pairs shown side by side in the report")
     p.set_defaults(func=cmd_similarity)
 
-    p = sub.add_parser("new-exercise", help="scaffold an exercise: solution, test, reference stub, two fixtures")
+    p = sub.add_parser("new-exercise",
+                       help="scaffold an exercise: solution, test, reference stub, misconception and valid fixtures")
     p.add_argument("assignment")
     p.add_argument("name", help="the function or class the student writes (its grade_id)")
     p.set_defaults(func=cmd_new_exercise)

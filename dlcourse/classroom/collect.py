@@ -549,9 +549,15 @@ def _collect(root, assignment, zf, infos, lms, roster, schedule, tz, archive, dr
             result.late.pop(student, None)
             continue
         result.taken[student] = chosen
-    # missing: in the roster, in no archive yet (a notebook collected from another LMS is not missing)
+    # missing: in the roster, in no archive yet (a notebook, or something in the wrong format, collected
+    # from another LMS before is not missing: collect.csv of the earlier collects says so)
+    try:
+        earlier = read_manifest(root, assignment)
+    except CourseError:
+        earlier = {}
     result.missing = [s.student_id for s in roster if s.student_id not in result.taken
                       and s.student_id not in result.refused_late and s.student_id not in result.wrong_format
+                      and s.student_id not in earlier
                       and not any((root / "submitted" / s.student_id / assignment).glob("*.ipynb"))]
     return result
 

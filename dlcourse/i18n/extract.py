@@ -209,6 +209,7 @@ def _merge(path: Path, template, language: str):
     if path.is_file():
         with path.open("rb") as fh:
             catalog = read_po(fh, locale=language)
+        template.creation_date = catalog.creation_date  # an unchanged catalogue is rewritten byte for byte
         catalog.update(template, update_header_comment=False, no_fuzzy_matching=False)
     else:
         catalog = Catalog(locale=language, project=template.project, fuzzy=False)
