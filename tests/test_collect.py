@@ -932,3 +932,16 @@ def test_classroom_wrong_format_needs_the_roster(course, tmp_path):
         (bare / f).write_text((course / f).read_text().replace('ROSTER = "roster.csv"\n', ""))
     result = collect(bare, A, path, lms="classroom", schedule=schedule())
     assert sorted(result.taken) == ["maria-silva"] and not result.wrong_format
+
+
+def test_a_wrong_format_hand_in_from_an_earlier_collect_is_not_missing(course, capsys):
+    """Journey redo: after one LMS's zip held s001's PDF, another LMS's zip without s001 does not call
+    s001 missing (collect.csv says "wrong format"); a student in no collect at all still is."""
+    first = [(f"Maria Silva_1001_assignsubmission_file_/{A}.pdf", b"%PDF-1.4", local(-2)),
+             (f"João Souza_1002_assignsubmission_file_/{A}.ipynb", nb("joao"), local(-2))]
+    assert run_collect(course, zip_bytes(first), capsys=capsys)[0] == 0
+    second = [(f"João Souza_1002_assignsubmission_file_/{A}.ipynb", nb("joao-2"), local(-1))]
+    rc, out, err = run_collect(course, zip_bytes(second), capsys=capsys)
+    assert rc == 0, err
+    missing = next(line for line in out.splitlines() if line.startswith("missing"))
+    assert "s001" not in missing and "s003" in missing, out

@@ -100,8 +100,10 @@ def test_a_feedback_pack_without_a_roster_or_anyone_to_pack_says_why(tmp_path, c
     page.parent.mkdir(parents=True)
     page.write_text("<html></html>")
     (course / "autograded" / "s007" / A).mkdir(parents=True)
+    before = page.stat().st_mtime_ns
     code, errors = _errors(capsys, course, "feedback", A, "--pack", "moodle")
     assert code == 2 and "needs the roster's LMS ids: pass --roster FILE" in errors[0]
+    assert page.stat().st_mtime_ns == before and page.read_text() == "<html></html>"  # refused before any work
     roster = tmp_path / "roster.csv"
     roster.write_text("student_id,first_name,last_name,email\ns007,Ana,Lima,ana@uni.example\n")
     code, errors = _errors(capsys, course, "feedback", A, "--pack", "moodle", "--roster", str(roster))
