@@ -262,6 +262,7 @@ def test_kernel_start_failures_belong_to_their_run(tmp_path, monkeypatch):
     from traitlets.config import Config
 
     from dlcourse.grader import sandbox
+    from dlcourse.grader.protocol import Problem
     from dlcourse.grader.sandbox import Attempt, SandboxBroken, SandboxedExecute, StartFailures
 
     assert not hasattr(sandbox, "START_FAILURES")
@@ -274,7 +275,8 @@ def test_kernel_start_failures_belong_to_their_run(tmp_path, monkeypatch):
         execute = SandboxedExecute(config=config)
         assert execute.start_failures is failures  # the run's own, not a copy of it
         if fails:
-            monkeypatch.setattr(execute, "_run_kernel", lambda *a, **k: Attempt("start", 0, "DeadKernelError: x"))
+            monkeypatch.setattr(execute, "_run_kernel",
+                                lambda *a, **k: Attempt("start", 0, Problem("DeadKernelError", "x")))
         else:
             monkeypatch.setattr(execute, "_run_kernel", lambda *a, **k: Attempt("run"))
         nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
