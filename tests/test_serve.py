@@ -135,10 +135,10 @@ def queue_db(request, tmp_path):
     return request.getfixturevalue("postgres").database()
 
 
-def make_course(base: Path, students: list[str], db: str | None = None, **submit) -> Path:
+def make_course(base: Path, students: list[str], db: str | None = None, config: str = "", **submit) -> Path:
     course = scratch_course(ROOT, base / "course", [A], release=True)
     with (course / "grader_config.py").open("a") as fh:
-        fh.write(f"\nSUBMIT = {({**SUBMIT, **submit})!r}\n")
+        fh.write(f"\nSUBMIT = {({**SUBMIT, **submit})!r}\n{config}")
     kinds = demo_class(ROOT, A)
     write_submission(ROOT, base / "nb" / "reference", A, kinds["reference"])
     write_submission(ROOT, base / "nb" / "blank", A, None)
@@ -565,8 +565,16 @@ def test_colab_boundary_gives_the_notebooks_current_content(monkeypatch, tmp_pat
     assert "Score: 3 / 4" in text and "[FAIL] test_a 3/4: AssertionError: wrong sum" in text
 
 
-def test_counts_best_keeps_the_best_in_the_gradebook_and_in_submitted(tmp_path):
-    course = make_course(tmp_path, ["best"], COUNTS="best")
+LATE = (f'TIMEZONE = "America/Sao_Paulo"\nDEADLINES = {{"{A}": "2026-03-20 23:59"}}\n'
+        'LATE_POLICY = {"kind": "percent", "percent": 10, "per": "day", "cap": 50}\n')
+
+
+def test_counts_best_and_the_late_penalty_the_gradebook_records(tmp_path):
+    """COUNTS best: the best in the gradebook and in submitted/. Both are late (capped at 50 %): the
+    API result shows the late penalty and the final score, as the gradebook records them."""
+    from nbgrader.api import Gradebook
+
+    course = make_course(tmp_path, ["best"], COUNTS="best", config=LATE)
     server = Server(course).start()
     try:
         with server.client(tokens(course)["best"]) as c:
@@ -578,6 +586,15 @@ def test_counts_best_keeps_the_best_in_the_gradebook_and_in_submitted(tmp_path):
     assert worse["result"]["score"] == 0 < good["result"]["score"]
     assert gradebook_scores(f"sqlite:///{course / 'gradebook.db'}")["best"] == good["result"]["score"]
     assert (course / "submitted" / "best" / A / f"{A}.ipynb").read_bytes() == notebook(course, "reference")
+    res = good["result"]
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        sub = gb.find_submission(A, "best")
+        recorded = (sub.score, sub.late_submission_penalty, sub.score - sub.late_submission_penalty)
+    assert res["late_percent"] == 50 and res["hours_late"] > 24
+    assert res["late_penalty"] == pytest.approx(res["score"] * 0.5) == pytest.approx(recorded[1])
+    assert res["final_score"] == pytest.approx(res["score"] - res["late_penalty"]) == pytest.approx(recorded[2])
+    # the submission that does not count shows what the gradebook still records: the best one's
+    assert worse["result"]["final_score"] == pytest.approx(recorded[2])
 
 
 def test_tls_with_uvicorns_own_certificate(tmp_path):
