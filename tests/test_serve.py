@@ -311,7 +311,8 @@ def test_401_404_413(served):
         assert bob.get(f"{API}/submissions/0123").status_code == 404
         assert bob.get(f"{API}/assignments/{A}/submissions").json()["submissions"] == []  # nothing counted
     # a revoked token is refused
-    subprocess.run([sys.executable, "-m", "dlcourse.cli", "--root", str(served.course), "tokens", "--revoke", "r"],
+    subprocess.run([sys.executable, "-m", "dlcourse.cli", "--root", str(served.course), "tokens", "--revoke", "r",
+                    "--db", served.db],
                    env=_env(), check=True, capture_output=True, timeout=120)
     with served.client(tok["r"]) as r_client:
         assert r_client.get(f"{API}/assignments/{A}/submissions").status_code == 401
@@ -431,8 +432,9 @@ def test_kill9_and_restart_grades_each_exactly_once(tmp_path, queue_db):
 
 def test_two_services_share_one_postgresql_queue_each_job_graded_once(tmp_path, postgres):
     """Two service processes on one PostgreSQL queue (and one course): N submissions, N results,
-    N distinct gradebook rows, each job claimed by one service, both services grading."""
-    n = 6
+    N distinct gradebook rows, each job claimed by one service, both services grading
+    ($DLCOURSE_SERVE_TWO_N submissions, default 6)."""
+    n = int(os.environ.get("DLCOURSE_SERVE_TWO_N", "6"))
     db = postgres.database()
     students = [f"s{i}" for i in range(n)]
     course = make_course(tmp_path, students, db=db)

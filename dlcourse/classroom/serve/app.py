@@ -218,7 +218,7 @@ def create_app(service: Service) -> FastAPI:
                                            f"{service.policy.rate_seconds:g} s: try again in {int(wait + 0.999)} s"},
                                 status_code=429, headers={"Retry-After": str(int(wait + 0.999))})
         service.wake.set()
-        return {"id": sub.id, "status": "queued", "position": store.position(sub.id),
+        return {"id": sub.id, "status": "queued", "position": sub.position,
                 "url": f"{API}/submissions/{sub.id}"}
 
     @app.get(f"{API}/submissions/{{sub_id}}")

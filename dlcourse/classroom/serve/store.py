@@ -72,6 +72,7 @@ class Submission:
     result: dict | None
     reported: int
     owner: str | None = None
+    position: int | None = None  # in the queue when it was added (1: next)
 
     @classmethod
     def from_row(cls, row) -> Submission:
@@ -330,7 +331,10 @@ class Store:
             db.execute("INSERT INTO submissions (id, seq, student, assignment, status, received, notebook, filename) "
                        "VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)", (sub_id, db.next_seq(), student, assignment, now,
                                                                  notebook, filename))
-        return self.get(sub_id), 0.0
+            position = self.position(sub_id)  # before any grader can see it
+        sub = self.get(sub_id)
+        sub.position = position
+        return sub, 0.0
 
     def _order(self, claimable: bool = False) -> str:
         # round-robin: the student whose last grading started longest ago (never: first), then the oldest job;
