@@ -425,6 +425,8 @@ class Store:
             with self.tx() as db:
                 db.execute("UPDATE submissions SET lease=0 WHERE owner=? AND status='grading'", (service,))
                 db.execute("DELETE FROM services WHERE id=?", (service,))
+        with self.tx() as db:  # services silent for a day (on other machines) leave the table
+            db.execute("DELETE FROM services WHERE heartbeat < ?", (now - 86400,))
         note = {"score_total": None, "max_total": None, "tests": [], "outcome": "grader",
                 "notes": [f"the grading service stopped {max_attempts} times while grading it (not your notebook): "
                           "the attempt does not count"]}
