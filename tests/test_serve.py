@@ -431,15 +431,16 @@ def test_kill9_and_restart_grades_each_exactly_once(tmp_path, queue_db):
 
 
 def test_two_services_share_one_postgresql_queue_each_job_graded_once(tmp_path, postgres):
-    """Two service processes on one PostgreSQL queue (and one course): N submissions, N results,
-    N distinct gradebook rows, each job claimed by one service, both services grading
-    ($DLCOURSE_SERVE_TWO_N submissions, default 6)."""
+    """Two service processes on one PostgreSQL queue and one PostgreSQL gradebook (as on two
+    machines): N submissions, N results, N distinct gradebook rows, each job claimed by one service,
+    both services grading ($DLCOURSE_SERVE_TWO_N submissions, default 6)."""
     n = int(os.environ.get("DLCOURSE_SERVE_TWO_N", "6"))
     db = postgres.database()
+    gradebook = postgres.database().replace("postgresql://", "postgresql+psycopg://")
     students = [f"s{i}" for i in range(n)]
     course = make_course(tmp_path, students, db=db)
     tok = tokens(course)
-    servers = [Server(course, db=db, name=f"serve{i}").start() for i in range(2)]
+    servers = [Server(course, "--gradebook", gradebook, db=db, name=f"serve{i}").start() for i in range(2)]
     start = time.time()
     try:
         ids = {}
@@ -460,7 +461,7 @@ def test_two_services_share_one_postgresql_queue_each_job_graded_once(tmp_path, 
     assert len(table) == n and all(r["status"] == "graded" and r["reported"] == 1 and r["attempts"] == 1
                                    for r in table)
     assert all(v["gradable"] for v in views.values())
-    scores = gradebook_scores(f"sqlite:///{course / 'gradebook.db'}")  # distinct rows: checked inside
+    scores = gradebook_scores(gradebook)  # distinct rows: checked inside
     assert sorted(scores) == sorted(students)
     assert all((scores[s] > 0) == (i % 3 == 0) for i, s in enumerate(students))
     logs = [server.log.read_text() for server in servers]
