@@ -52,7 +52,7 @@ c = get_config()  # noqa: F821  (injected by traitlets / dlcourse.config)
 c.CourseDirectory.course_id = COURSE_ID
 c.CourseDirectory.root = str(Path(__file__).resolve().parent)
 # "*.py": source/<id>/<id>.py is the notebook's authoring script, with solutions and hidden tests
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "*.keras", "*.npz", "*.py"]
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "*.keras", "*.npz", "*.py", "*.po"]
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"

@@ -26,10 +26,13 @@ BUDGETS = {
     ("05_cnn", "dropout_backward"): (45, 45),
     ("05_cnn", "residual_block"): (60, 60),
     ("05_cnn", "build_small_resnet"): (60, 120),
+    ("05_cnn", "build_tuned_cnn"): (60, 240),
     ("06_rnn_lstm", "rnn_forward"): (45, 45),
     ("06_rnn_lstm", "rnn_backward"): (45, 45),
     ("06_rnn_lstm", "build_char_lm"): (60, 240),
     ("06_rnn_lstm", "sample_text"): (60, 60),
+    ("07_gan", "build_tuned_denoiser"): (60, 120),  # full: the held-out test trains the reference (~30 s)
+    ("07_gan", "tuned_denoiser_settings"): (45, 45),
     ("08_lung_cancer_project", "saliency_map"): (60, 60),
 }
 

@@ -69,14 +69,22 @@ def cmd_feedback(args) -> int:
     from .course import resolve_assignments
 
     root = _root(args)
+    roster = Path(args.roster) if args.roster else None
+    if args.pack in ("moodle", "canvas") and roster is None:  # refused before any page is written
+        from .classroom.deadlines import load_schedule
+
+        if load_schedule(root).roster is None:
+            print(f"dlcourse: error: --pack {args.pack} needs the roster's LMS ids: pass --roster FILE or set "
+                  "ROSTER in grader_config.py", file=sys.stderr)
+            return 2
     for name in resolve_assignments(root, args.assignment):
-        written = feedback(root, name)
+        written = feedback(root, name, roster_path=roster)
         print(f"{name}: feedback for {len(written)} notebook(s) in feedback/" if written else
               f"{name}: no feedback written: nothing of {name} is graded yet (run dlcourse autograde {name})")
         if args.pack:
             from .classroom.feedback import pack_feedback
 
-            for path in pack_feedback(root, name, args.pack, Path(args.roster) if args.roster else None):
+            for path in pack_feedback(root, name, args.pack, roster):
                 print(f"{name}: {args.pack} pack {path.relative_to(root)}")
     return 0
 
@@ -88,7 +96,23 @@ def cmd_validate(args) -> int:
         timeout = _course(args).settings.cell_timeout
     except FileNotFoundError:  # a notebook outside any course: the default limit
         timeout = 600
+    _language_of(Path(args.notebook))
     return validate(Path(args.notebook), timeout=timeout)
+
+
+def _language_of(path: Path) -> None:
+    """Messages in the notebook's language (its metadata): $DLCOURSE_LANG for this process and the
+    kernel it starts, unless already set."""
+    import json
+
+    from .i18n import notebook_language
+
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(nb, dict):
+        os.environ.setdefault("DLCOURSE_LANG", notebook_language(nb))
 
 
 def cmd_bundle(args) -> int:
@@ -228,6 +252,76 @@ def cmd_submit(args) -> int:
     return 0 if view.get("status") != "failed" else 1
 
 
+def cmd_translate(args) -> int:
+    """`translate update ID...`, `translate check [ID...]`, `translate messages` (issue 31)."""
+    from .i18n import notebooks as tr
+
+    if args.action == "messages":
+        from .i18n.extract import update_messages
+
+        path, counts = update_messages()
+        print(f"{path}: {counts['messages']} messages, {counts['translated']} translated, "
+              f"{counts['missing']} missing, {counts['fuzzy']} fuzzy; concept-question explanations: "
+              f"{counts['explanations_translated']} of {counts['explanations']} translated; tests' texts: "
+              f"{counts['tests_translated']} of {counts['tests']} visible, {counts['hidden_translated']} of "
+              f"{counts['hidden']} hidden translated")
+        return 1 if counts["missing"] or counts["fuzzy"] else 0
+    from .classroom.release import english_release
+
+    course = _course(args)
+    names = course.assignments(None) if not args.assignments else [
+        n for a in args.assignments for n in course.assignments(a)]
+    if args.action == "update" and not args.assignments:
+        print("dlcourse: error: name the assignment(s) to update", file=sys.stderr)
+        return 2
+    incomplete = 0
+    for name in names:
+        po = tr.po_path(course.root, name)
+        if args.action == "check" and not po.is_file():
+            print(f"{name}: no {tr.LANGUAGE} catalogue (released in English only)")
+            continue
+        nb = english_release(course, name)
+        if args.action == "update":
+            merge = tr.update(nb, name, po)
+            print(f"{po.relative_to(course.root)}: {len(merge.added)} new, {len(merge.changed)} changed "
+                  f"(fuzzy), {len(merge.removed)} removed (obsolete)")
+        found = tr.status(nb, name, tr.read_catalog(po))
+        print(found.line())
+        for label, cells in (("missing", found.missing), ("stale", found.stale)):
+            if cells and args.action == "check":
+                print(f"  {label}: {', '.join(cells)}")
+        incomplete += not found.complete
+    if args.action == "update":  # the assignments' test texts and explanations join the message catalogues
+        from .i18n.extract import update_messages
+
+        path, counts = update_messages()
+        from .i18n import HIDDEN_TESTS_PATH, QUESTIONS_PATH, TESTS_PATH
+
+        print(f"tests' texts to translate: {counts['tests'] - counts['tests_translated']} visible "
+              f"({_shown(TESTS_PATH('pt_BR'))}), {counts['hidden'] - counts['hidden_translated']} hidden "
+              f"({_shown(HIDDEN_TESTS_PATH('pt_BR'))}); explanations: "
+              f"{counts['explanations'] - counts['explanations_translated']} ({_shown(QUESTIONS_PATH('pt_BR'))}); "
+              "a fuzzy entry is a guess from a similar text: check it, then remove its fuzzy flag")
+    if args.action == "check":  # the messages a student of these notebooks can see: never English by default
+        from .i18n.extract import missing_messages
+
+        translated = {n for n in names if tr.po_path(course.root, n).is_file()}
+        missing = missing_messages(assignments=translated) if translated else []
+        print(f"messages (checks, hidden tests, explanations, the grader's): {len(missing)} untranslated")
+        for text in missing[:20]:
+            print(f"  missing: {text[:100]}")
+        incomplete += bool(missing)
+    return 1 if incomplete and args.action == "check" else 0
+
+
+def _shown(path: Path) -> str:
+    """A package file's path as the user would type it (relative to the working directory if inside)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _positive(text: str) -> int:
     """An argument that must be a whole number of at least 1."""
     try:
@@ -239,8 +333,59 @@ def _positive(text: str) -> int:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a mistake on the command line said in one line, the nearest right spelling
+    suggested, and exit 2 (argparse prints its usage, a wall of every command, and no suggestion)."""
+
+    def error(self, message: str):
+        import difflib
+        import re
+
+        m = re.match(r"argument (?:command|\{.*?\}): invalid choice: '(.*?)'", message)
+        if m:  # a misspelt command
+            commands = sorted(self._commands())
+            close = difflib.get_close_matches(m.group(1), commands, n=1)
+            message = f"{m.group(1)!r} is not a command" + (f" (did you mean {close[0]!r}?)" if close else "")
+        self.exit(2, f"{self.prog}: error: {message}; see {self.prog} --help\n")
+
+    def _commands(self) -> list[str]:
+        return [name for action in self._actions if isinstance(action, argparse._SubParsersAction)
+                for name in action.choices]
+
+    def parse_args(self, args=None, namespace=None):
+        argv = list(sys.argv[1:] if args is None else args)
+        top = [o for a in self._actions for o in a.option_strings]
+        for i, word in enumerate(argv):  # an unknown option before the command: argparse would take
+            if not word.startswith("-"):  # its value for the command ("'x' is not a command")
+                if i == 0 or argv[i - 1] != "--root":
+                    break
+                continue
+            name = word.split("=", 1)[0]
+            if name.startswith("--") and not any(o.startswith(name) for o in top if o.startswith("--")):
+                import difflib
+
+                close = difflib.get_close_matches(name, top, n=1)
+                self.error(f"unknown option {name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        args, extras = self.parse_known_args(argv, namespace)
+        if extras:  # a misspelt option: say which, and the option it most likely meant
+            parser = self
+            for action in self._actions:
+                if isinstance(action, argparse._SubParsersAction) and getattr(args, action.dest, None):
+                    parser = action.choices[getattr(args, action.dest)]
+            known = [o for a in [*parser._actions, *self._actions] for o in a.option_strings
+                     if a.help != argparse.SUPPRESS]
+            first = extras[0].split("=", 1)[0]
+            if first.startswith("-"):
+                import difflib
+
+                close = difflib.get_close_matches(first, known, n=1)
+                parser.error(f"unknown option {first!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            parser.error(f"unexpected argument{'s' if len(extras) > 1 else ''}: {' '.join(extras)}")
+        return args
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dlcourse", description=__doc__)
+    parser = _Parser(prog="dlcourse", description=__doc__)
     parser.add_argument("--root", help="course directory (default: the folder with grader_config.py)")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="log what happens (-v: each step and submission, -vv: debug detail) to stderr")
@@ -284,6 +429,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("notebook")
     p.set_defaults(func=cmd_validate)
 
+    p = sub.add_parser("translate", help="the Portuguese catalogues: update, check, messages")
+    p.add_argument("action", choices=["update", "check", "messages"],
+                   help="update: merge the notebook's cells into source/ID/ID.pt_BR.po; check: count cells, "
+                        "translated, missing, stale (exit 1 if any is missing or stale); messages: extract "
+                        "the package's messages into dlcourse/i18n/locale/pt_BR/LC_MESSAGES/dlcourse.po")
+    p.add_argument("assignments", nargs="*")
+    p.set_defaults(func=cmd_translate)
+
     p = sub.add_parser("bundle", help="write the student bundle")
     p.add_argument("out")
     p.set_defaults(func=cmd_bundle)
@@ -314,7 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=10, help="pairs shown side by side in the report")
     p.set_defaults(func=cmd_similarity)
 
-    p = sub.add_parser("new-exercise", help="scaffold an exercise: solution, test, reference stub, two fixtures")
+    p = sub.add_parser("new-exercise",
+                       help="scaffold an exercise: solution, test, reference stub, misconception and valid fixtures")
     p.add_argument("assignment")
     p.add_argument("name", help="the function or class the student writes (its grade_id)")
     p.set_defaults(func=cmd_new_exercise)
@@ -358,7 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 # the commands that work on a course: its grader_config.py is checked before they start (the demo
 # builds a course of its own; validate runs a student's notebook)
-COURSE_COMMANDS = {"release", "autograde", "dask-certs", "feedback", "bundle", "collect", "similarity",
+COURSE_COMMANDS = {"release", "translate", "autograde", "dask-certs", "feedback", "bundle", "collect", "similarity",
                    "new-exercise", "lab", "serve", "tokens"}
 
 
@@ -377,14 +531,13 @@ def main(argv: list[str] | None = None) -> int:
             from .classroom.settings_check import problems
             from .course import ensure_tools_on_path
 
-            ensure_tools_on_path()  # nbgrader's gradebook shells out to alembic
-
             found = problems(_course(args))
             if found:
                 for line in found:
                     print(f"dlcourse: error: {line}", file=sys.stderr)
                 print(f"dlcourse: {len(found)} mistake(s) in grader_config.py: nothing was done", file=sys.stderr)
                 return 2
+            ensure_tools_on_path()  # nbgrader's gradebook shells out to alembic (after the check: it is slow)
         return args.func(args)
     except (CourseError, FileNotFoundError) as exc:
         print(f"dlcourse: error: {exc}", file=sys.stderr)

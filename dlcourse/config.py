@@ -57,6 +57,42 @@ CONSTANTS = {"STUDENT_REPO": "student_repo", "STUDENT_BRANCH": "student_branch",
              "SUBMIT": "submit"}
 
 
+def write_constants(root: Path, values: dict, block: str) -> Path:
+    """Set grader_config.py's constants `values` ({"DEADLINES": {...}, ...}) in a block of their own,
+    headed by the comment line `block` (a later call with the same `block` replaces it), through the
+    same check every command runs first (`dlcourse.classroom.settings_check.problems`): an unknown
+    name, a value that is not a plain literal, or a setting the check refuses (a misspelt assignment,
+    a malformed date) raises ValueError and leaves the file as it was. The demo's schedule goes in
+    this way, never as hand-formatted text."""
+    import ast
+
+    unknown = sorted(set(values) - set(CONSTANTS) - set(SCHEDULE_KEYS))
+    if unknown:
+        raise ValueError(f"not settings of grader_config.py: {', '.join(unknown)}")
+    lines = []
+    for name, value in values.items():
+        text = repr(value)
+        try:  # a plain literal only: what grader_config.py reads back as it was given
+            same = ast.literal_eval(text) == value
+        except (ValueError, SyntaxError):
+            same = False
+        if not same:
+            raise ValueError(f"{name}: {value!r} is not a plain literal")
+        lines.append(f"{name} = {text}")
+    path = Path(root) / "grader_config.py"
+    before = path.read_text(encoding="utf-8")
+    base = before.split("\n" + block + "\n")[0].rstrip("\n")
+    path.write_text(base + "\n\n" + block + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    from .classroom.settings_check import problems
+    from .course import Course
+
+    found = problems(Course.at(Path(root)))
+    if found:
+        path.write_text(before, encoding="utf-8")
+        raise ValueError("; ".join(found))
+    return path
+
+
 def find_root(start: Path | None = None) -> Path:
     """The course directory: the nearest folder holding grader_config.py."""
     here = (start or Path.cwd()).resolve()

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from .i18n import gettext as _
 from .judging import mode
 
 __all__ = [
@@ -133,19 +134,30 @@ def _quiet_when_recording(check_fn):
 
 
 def decimal_comma(value: Any) -> str | None:
-    """What to say when a number was written with a decimal comma (`2,303` is the tuple (2, 303))."""
+    """What to say when a number was written with a decimal comma (`2,303` is the tuple (2, 303)),
+    in the student's language (dlcourse.i18n.current_language)."""
     if (type(value) is tuple and len(value) == 2 and all(type(v) is int for v in value)
             and value[1] >= 0):
-        return (f"Python writes decimals with a point: {value[0]},{value[1]} is the tuple {value!r}; "
-                f"write {value[0]}.{value[1]}.")
+        from .i18n.messages import decimal_comma as message
+
+        return message(value[0], value[1])
     if isinstance(value, str) and re.fullmatch(r"\s*-?\d+,\d+\s*", value):
-        return f"Python writes decimals with a point and without quotes: write {value.strip().replace(',', '.')}."
+        from .i18n.messages import decimal_comma_text
+
+        return decimal_comma_text(value)
     return None
 
 
 def _fail(message: str, hint: str | None = None) -> None:
     if hint:
         message = f"{message}\n  Hint: {hint}"
+    from .i18n import SOURCE_LANGUAGE, current_language
+
+    language = current_language()
+    if language != SOURCE_LANGUAGE:  # the known sentences of a test's message, and "Hint"
+        from .i18n.messages import translate_check
+
+        message = translate_check(message, language)
     raise AssertionError(message)
 
 
@@ -177,7 +189,8 @@ def check(condition: bool, message: str, hint: str | None = None) -> None:
 def check_number(value: Any, name: str, hint: str | None = None) -> None:
     """`value` is one real number (an int, a float or a 0-d array), not a tuple, a string or an array."""
     if isinstance(value, bool) or np.ndim(value) != 0 or not np.issubdtype(np.asarray(value).dtype, np.number):
-        _fail(f"{name}: answer with a number, got {show(value)}.", decimal_comma(value) or hint)
+        _fail(_("{name}: answer with a number, got {got}.").format(name=name, got=show(value)),
+              decimal_comma(value) or hint)
 
 
 @_quiet_when_recording
@@ -218,7 +231,7 @@ def _check_shape(value: Any, shape: Iterable[int], name: str, hint: str | None =
         _fail(f"{name} is None: did you forget a `return`?", hint)
     shape = tuple(shape)
     if shape == () and decimal_comma(value):
-        _fail(f"{name}: expected a number, got {show(value)}.", decimal_comma(value))
+        _fail(_("{name}: expected a number, got {got}.").format(name=name, got=show(value)), decimal_comma(value))
     arr = to_numpy(value)
     if arr.shape != shape:
         _fail(f"Wrong shape for {name}: expected {shape}, got {arr.shape}.", hint)
@@ -314,6 +327,7 @@ def check_answer(answer: Any, key: dict, name: str) -> None:
     try:
         value = float(answer)
     except (TypeError, ValueError):
-        _fail(f"{name}: answer with a number, got {show(answer)}.", decimal_comma(answer))
+        _fail(_("{name}: answer with a number, got {got}.").format(name=name, got=show(answer)),
+              decimal_comma(answer))
     if not np.isclose(value, float(key["value"]), rtol=float(key.get("rtol", 1e-6)), atol=float(key.get("atol", 0))):
         _fail(f"{name}: {show(value)} is not right.", key.get("why"))

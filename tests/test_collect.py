@@ -184,6 +184,21 @@ def test_canvas_archive(course, capsys):
     assert "s002,canvas,souzajoão,2002,9002," in manifest
 
 
+def test_a_canvas_pdf_row_records_no_submission_time(course, capsys):
+    """Issue 29, surprise 7: Canvas stamps every entry with the download time, so a PDF handed in has no
+    known submission time. Before: its collect.csv row said it was submitted when the zip was built."""
+    import csv
+
+    entries = [(f"silvamaria_2001_9001_{A}.ipynb", nb("maria"), local(30)),
+               ("souzajoão_2002_9002_report.pdf", b"%PDF-1.4", local(30))]
+    rc, out, err = run_collect(course, zip_bytes(entries), "--lms", "canvas", capsys=capsys)
+    assert rc == 0, err
+    with (course / "reports" / A / "collect.csv").open(encoding="utf-8") as fh:
+        rows = {row["student"]: row for row in csv.DictReader(fh)}
+    assert rows["s002"]["status"] == "wrong format" and rows["s002"]["submitted_at"] == ""
+    assert rows["s001"]["submitted_at"] == ""
+
+
 def test_classroom_archive(course, capsys):
     entries = [(f"{A} (Classroom)/Maria Silva/{A} (1).ipynb", nb("maria"), local(-2)),
                (f"{A} (Classroom)/{A} - João Souza.ipynb", nb("joao"), local(-2)),
@@ -355,6 +370,29 @@ def _stamp(course: Path, student: str, hours_after_due: float) -> None:
     (folder / "timestamp.txt").write_text(format_timestamp(local(hours_after_due)))
 
 
+def _lateness(course: Path, students=("s001", "s002", "s003")) -> dict:
+    """The lateness as the reports and the feedback take it, from one source: nbgrader's gradebook, after
+    `sync_gradebook` has written grader_config.py's due date and extensions and timestamp.txt's times."""
+    import warnings
+
+    from nbgrader.api import Gradebook
+
+    from dlcourse.classroom.deadlines import gradebook_lateness, sync_gradebook
+    from dlcourse.course import ensure_tools_on_path
+
+    ensure_tools_on_path()
+    db_url = f"sqlite:///{course / 'gradebook.db'}"
+    with warnings.catch_warnings(), Gradebook(db_url, "deep-learning") as gb:
+        warnings.simplefilter("ignore")
+        gb.update_or_create_assignment(A)
+        have = {sub.student_id for sub in gb.find_assignment(A).submissions}
+        for student in set(students) - have:
+            gb.update_or_create_student(student)
+            gb.add_submission(A, student)
+    sync_gradebook(course, db_url, [A])
+    return gradebook_lateness(db_url, "deep-learning", A, course)
+
+
 @pytest.mark.parametrize("policy, hours, expected", [
     ({"kind": "none"}, 26, 0.0),
     ({"kind": "percent", "percent": 10, "per": "day", "cap": 50}, 0, 0.0),
@@ -375,12 +413,13 @@ def test_late_scores_with_extensions(course):
     _stamp(course, "s001", -1)  # on time
     _stamp(course, "s002", 26)  # 2 started days: -20 %
     _stamp(course, "s003", 26)  # within the extension: no penalty
-    rows = late_columns(course, A, ["s001", "s002", "s003"], [7.0, 7.0, 7.0], sched)
+    rows = late_columns(["s001", "s002", "s003"], [7.0, 7.0, 7.0], sched.policy, _lateness(course))
     assert [r["late_penalty"] for r in rows] == [0.0, 20.0, 0.0]
     assert [r["final_score"] for r in rows] == [7.0, 5.6, 7.0]
     assert rows[1]["hours_late"] == 26.0
     _stamp(course, "s003", 48 + 50)  # 50 h after the extended due date: 3 started days
-    assert late_columns(course, A, ["s003"], [9.0], sched)[0]["final_score"] == pytest.approx(9.0 * 0.7)
+    (row,) = late_columns(["s003"], [9.0], sched.policy, _lateness(course))
+    assert row["final_score"] == pytest.approx(9.0 * 0.7) and row["late"] == "50 h after extension"
     absolute = schedule_from({"TIMEZONE": "UTC", "DEADLINES": {A: "2026-03-20 12:00"},
                               "EXTENSIONS": {A: {"s001": "2026-03-22T12:00+00:00"}}})
     assert absolute.due(A, "s001") == datetime(2026, 3, 22, 12, tzinfo=UTC)
@@ -411,7 +450,8 @@ def test_grade_exports_use_the_final_score_and_each_lms_header(course):
 
     _stamp(course, "s001", -1)
     _stamp(course, "s002", 26)  # TIMEZONE/DEADLINES/ROSTER of the course's grader_config.py; 10 %/day
-    table = with_late_policy(course, A, _table(["s001", "s002"], [8.0, 8.0]))
+    _lateness(course)  # the gradebook: the one source of the lateness
+    table = with_late_policy(course, A, _table(["s001", "s002"], [8.0, 8.0]), f"sqlite:///{course / 'gradebook.db'}")
     assert table["late_penalty"].tolist() == [0.0, 20.0]
     assert table["final_score"].tolist() == [8.0, 6.4]
     out = course / "reports" / A
@@ -452,10 +492,41 @@ def test_feedback_page_shows_the_late_penalty(course):
 
     _stamp(course, "s002", 26)
     _stamp(course, "s003", 26)  # 48 h extension
-    assert late_note(course, A, "s002") == "submitted 26 h late: -20%"
-    assert late_note(course, A, "s003") == ""
-    page = render("s002", A, nbformat.v4.new_notebook(), late=late_note(course, A, "s002"))
+    lateness = _lateness(course)
+    assert late_note(course, A, "s002", lateness) == "submitted 26 h late: -20%"
+    assert late_note(course, A, "s003", lateness) == ""
+    page = render("s002", A, nbformat.v4.new_notebook(), late=late_note(course, A, "s002", lateness))
     assert "submitted 26 h late: -20%" in page
+    # counted from an extension, it says so (issue 29, surprise 12: before, "submitted 2 h late: -10%",
+    # which a student whose own due date was two days later could not understand)
+    _stamp(course, "s003", 48 + 2)
+    assert late_note(course, A, "s003", _lateness(course)) == (
+        "submitted 2 h after your extended due date (2026-03-23 02:59 UTC): -10%")
+
+
+def test_an_lms_late_mark_without_a_time_is_never_shown_as_on_time(course, capsys):
+    """Issue 29, surprise 5: Canvas marks s002 LATE, and its zip has no submission times. Before, the
+    collect table said "late", then grades.csv and the feedback page showed s002 as on time. Now both
+    say "late (time unknown)", and, as the README documents, no penalty until timestamp.txt holds the time."""
+    from dlcourse.classroom.feedback import late_note
+    from dlcourse.classroom.reports import summary_table, with_late_policy
+
+    rc, out, err = run_collect(course, zip_bytes(CANVAS_ZIP), "--lms", "canvas", capsys=capsys)
+    assert rc == 0, err
+    lateness = _lateness(course, ("s001", "s002"))
+    assert lateness["s002"].time_unknown and not lateness["s001"].time_unknown
+    assert late_note(course, A, "s002", lateness).startswith("late (time unknown)")
+    assert late_note(course, A, "s001", lateness) == ""
+    db_url = f"sqlite:///{course / 'gradebook.db'}"
+    table = with_late_policy(course, A, _table(["s001", "s002"], [8.0, 8.0]), db_url)
+    assert table["late"].tolist() == ["", "late (time unknown)"]
+    assert table["late_penalty"].tolist() == [0.0, 0.0] and table["final_score"].tolist() == [8.0, 8.0]
+    assert table["hours_late"].tolist() == [0.0, ""]  # s001: no time and no mark (on time, as documented)
+    assert "late (time unknown)" in summary_table(course, A, _table(["s001", "s002"], [8.0, 8.0]), db_url)
+    # the time copied from SpeedGrader into timestamp.txt: the policy applies
+    _stamp(course, "s002", 26)
+    lateness = _lateness(course, ())
+    assert not lateness["s002"].time_unknown and late_note(course, A, "s002", lateness) == "submitted 26 h late: -20%"
 
 
 def test_feedback_packs(course, capsys):
@@ -861,3 +932,16 @@ def test_classroom_wrong_format_needs_the_roster(course, tmp_path):
         (bare / f).write_text((course / f).read_text().replace('ROSTER = "roster.csv"\n', ""))
     result = collect(bare, A, path, lms="classroom", schedule=schedule())
     assert sorted(result.taken) == ["maria-silva"] and not result.wrong_format
+
+
+def test_a_wrong_format_hand_in_from_an_earlier_collect_is_not_missing(course, capsys):
+    """Journey redo: after one LMS's zip held s001's PDF, another LMS's zip without s001 does not call
+    s001 missing (collect.csv says "wrong format"); a student in no collect at all still is."""
+    first = [(f"Maria Silva_1001_assignsubmission_file_/{A}.pdf", b"%PDF-1.4", local(-2)),
+             (f"João Souza_1002_assignsubmission_file_/{A}.ipynb", nb("joao"), local(-2))]
+    assert run_collect(course, zip_bytes(first), capsys=capsys)[0] == 0
+    second = [(f"João Souza_1002_assignsubmission_file_/{A}.ipynb", nb("joao-2"), local(-1))]
+    rc, out, err = run_collect(course, zip_bytes(second), capsys=capsys)
+    assert rc == 0, err
+    missing = next(line for line in out.splitlines() if line.startswith("missing"))
+    assert "s001" not in missing and "s003" in missing, out

@@ -140,23 +140,48 @@ def test_stale_and_unsandboxed_workers_refuse_and_the_good_one_grades(dask_clust
     assert run.returncode == 0 and "graded 3, failed 0" in run.stdout, said
     stale, nobwrap = dask_cluster.names["stale"], dask_cluster.names["nobwrap"]
     assert f"the Dask worker {stale} refuses to grade: it grades with" in run.stderr, said
-    assert f"the Dask worker {nobwrap} refuses to grade: bwrap (bubblewrap) is not on its PATH" in run.stderr, said
+    assert f"the Dask worker {nobwrap} refuses to grade: bubblewrap (bwrap) is not on PATH" in run.stderr, said
     assert scores(course)["s000-reference"] == 23.0, said
     assert {m["grader"] for m in markers(course).values()} == {grader_version()}
 
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("dask-cluster")  # one cluster, on one xdist worker
-def test_when_every_worker_refuses_the_run_fails_and_records_nothing(dask_cluster, tmp_path):
-    """The parent itself runs another reference: every worker differs from what it expects."""
+def test_when_every_worker_refuses_and_this_machine_cannot_sandbox_the_run_fails_and_records_nothing(
+        dask_cluster, tmp_path):
+    """The parent itself runs another reference (every worker differs from what it expects), and
+    has no bwrap on its PATH: the fallback's preflight fails, so nobody is graded or recorded."""
     course = generated_class(ROOT, tmp_path, [A], 2)
     parent = stale_package(tmp_path / "parent-tree", "return e / (e.sum(axis=-1, keepdims=True) + 1e-2)")
-    run = grade_cli(course, dask_cluster, PYTHONPATH=str(parent))
+    run = grade_cli(course, dask_cluster, PYTHONPATH=str(parent), PATH=str(BIN))
     said = run.stdout + run.stderr[-4000:]
     assert run.returncode == 1 and "failed 2 (2 by the grader: retried next run)" in run.stdout, said
-    assert "no Dask worker can grade it" in run.stdout, said
+    assert "no Dask worker can grade it" in run.stdout and "and this machine cannot either" in run.stdout, said
+    assert "graded on this machine" not in said
     assert markers(course) == {} and not list(course.glob("autograded/*/*/*.ipynb"))
     assert not (course / "gradebook.db").exists() or scores(course) == {}
+
+
+@pytest.mark.slow
+def test_jobs_a_stale_worker_refuses_are_graded_here_when_the_local_preflight_passes(tmp_path):
+    """Issue 27: a cluster whose only worker is stale refuses every job. Before: each was reported
+    as the grader's failure and nobody was graded (exit 1). Now they are graded on this machine,
+    through the local path, since its sandbox passes the preflight, and the run says so."""
+    running = Cluster(tmp_path / "dask")
+    try:
+        stale = stale_package(tmp_path / "stale-tree", "return e / (e.sum(axis=-1, keepdims=True) + 1e-3)")
+        running.worker("stale", PYTHONPATH=str(stale))
+        running.wait(1)
+        course = generated_class(ROOT, tmp_path, [A], 1)  # the reference solution
+        run = grade_cli(course, running, "--strict")
+    finally:
+        running.close()
+    said = run.stdout + run.stderr[-4000:]
+    assert run.returncode == 0 and "graded 1, failed 0" in run.stdout, said
+    assert f"the Dask worker {running.names['stale']} refuses to grade: it grades with" in run.stderr, said
+    assert "every Dask worker refused 1 submission(s)" in run.stdout and "graded on this machine" in run.stdout, said
+    assert scores(course)["s000-reference"] == 23.0, said  # graded with this machine's reference, not the stale one
+    assert {m["grader"] for m in markers(course).values()} == {grader_version()}
 
 
 @pytest.mark.slow
@@ -175,7 +200,7 @@ def test_a_job_a_worker_refuses_is_graded_by_another(dask_cluster, tmp_path, mon
     for job in jobs:
         job.gradebook_template = template
     runner = cluster.DaskRunner(dask_cluster.address, 1, 600, dask_cluster.certs)
-    monkeypatch.setattr(runner, "_ask_workers", lambda client, sandbox: None)
+    monkeypatch.setattr(runner, "_ask_workers", lambda client, jobs: None)
     results = dict((job.student, result) for job, result in runner(jobs))
     assert {r.outcome for r in results.values()} == {Outcome.GRADED}, [r.error for r in results.values()]
     assert runner.refused and set(runner.refused) <= {dask_cluster.names["stale"], dask_cluster.names["nobwrap"]}
@@ -223,10 +248,43 @@ def test_a_worker_refuses_another_digest_and_a_machine_without_bwrap(monkeypatch
     monkeypatch.setenv("PATH", str(BIN))  # the grading process's PATH: this interpreter's bin/ alone
     cluster.sandbox_problem.cache_clear()
     try:
-        assert "bwrap (bubblewrap) is not on its PATH" in cluster.refusal(expected)
+        assert cluster.refusal(expected).startswith("bubblewrap (bwrap) is not on PATH")  # the preflight's words
         assert cluster.refusal(expected, sandbox=False) == ""  # a job graded unsandboxed on purpose
     finally:
         cluster.sandbox_problem.cache_clear()
+
+
+FAKE_BWRAP = """#!/bin/sh
+# runs `true` as bubblewrap would, and nothing else: a sandbox that cannot start a kernel
+for last; do :; done
+[ "$last" = true ] && exit 0
+echo "bwrap: Creating new namespace failed: Operation not permitted" >&2
+exit 1
+"""
+
+
+@pytest.mark.slow
+def test_a_worker_checks_its_sandbox_as_the_preflight_does(tmp_path, monkeypatch):
+    """Issue 27: one sandbox check (`worker.check_sandbox`) for the preflight and the Dask worker.
+    Before: the worker ran `bwrap ... true`, which a sandbox that cannot start a kernel passes: it
+    accepted jobs that its grading processes then failed, while the preflight refused the machine."""
+    from dlcourse.grader.sandbox import Limits, SandboxBroken
+    from dlcourse.grader.worker import check_sandbox
+
+    fake = tmp_path / "bin" / "bwrap"
+    fake.parent.mkdir()
+    fake.write_text(FAKE_BWRAP)
+    fake.chmod(0o755)
+    assert subprocess.run([str(fake), "--ro-bind", "/", "/", "true"]).returncode == 0
+    monkeypatch.setenv("PATH", f"{fake.parent}{os.pathsep}{os.environ['PATH']}")
+    with pytest.raises(SandboxBroken) as preflight:
+        check_sandbox(str(ROOT), Limits(), 30)
+    cluster.sandbox_problem.cache_clear()
+    try:
+        why = cluster.refusal(cluster.grading_digest())
+    finally:
+        cluster.sandbox_problem.cache_clear()
+    assert why and why.split(" (it printed")[0] == str(preflight.value).split(" (it printed")[0], (why, preflight.value)
 
 
 def test_nothing_is_recorded_from_a_worker_that_refused_differs_or_skipped_the_sandbox():

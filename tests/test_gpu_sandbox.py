@@ -176,3 +176,18 @@ def test_the_device_report_says_what_the_job_ran_on(monkeypatch, capsys):
     monkeypatch.setenv("DLCOURSE_GPU", "/dev/nvidia3")
     assert device_report(("numpy",))["graded on"].startswith("sandboxed kernel, one GPU: /dev/nvidia3")
     assert "graded on" in capsys.readouterr().out
+
+
+def test_the_sandbox_and_its_gpu_binds_share_one_set_of_bind_helpers():
+    """Issue 29, item 3: gpu.py repeated sandbox.py's bind helpers (the system folders' test, the
+    read-only bind); both, and the device check, now take them from dlcourse.grader.binds."""
+    import inspect
+
+    from dlcourse.grader import binds
+
+    assert sandbox.system_mounts is binds.system_mounts and sandbox.traversable_parents is binds.traversable_parents
+    for module in (gpu, sandbox):
+        text = inspect.getsource(module)
+        assert '"--ro-bind", str(' not in text and 'startswith(d + "/")' not in text, module.__name__
+    assert binds.under_system("/usr/lib/x86_64-linux-gnu") and not binds.under_system("/usrlocal")
+    assert binds.ro_bind("/opt/x") == ["--ro-bind", "/opt/x", "/opt/x"]

@@ -158,7 +158,9 @@ def test_rerun_skips_unchanged_and_regrades_one_student(graded_class):
 
 def test_feedback_never_shows_hidden_test_code(graded_class):
     course, _ = graded_class
-    run = dlcourse(course, "feedback", A)
+    roster = course / "roster.csv"  # issue 29, surprise 19: the page names the student, not only the id
+    roster.write_text("student_id,first_name,last_name,email\nsubmitted-unchanged,Bruna,Costa,bruna@uni.example\n")
+    run = dlcourse(course, "feedback", A, "--roster", str(roster))
     assert run.returncode == 0, run.stderr
     source = nbformat.read(ROOT / "source" / A / f"{A}.ipynb", as_version=4)
     hidden_lines = []
@@ -177,6 +179,13 @@ def test_feedback_never_shows_hidden_test_code(graded_class):
     assert "could not be graded" in broken
     unstable = (course / "feedback" / "unstable-softmax" / A / f"{A}.html").read_text()
     assert "test_softmax_stability" in unstable and "subtract the largest score" in unstable
+    # issue 29, surprise 11: the released notebook handed in unchanged. Before: each test's message was
+    # "NotImplementedError: softmax raised NotImplementedError in the grading kernel", as if it were a bug
+    blank = (course / "feedback" / "submitted-unchanged" / A / f"{A}.html").read_text()
+    assert "not attempted" in blank and "NotImplementedError:" not in blank
+    assert "Not attempted: no exercise of this notebook was written" in blank
+    assert "Student: <b>Bruna Costa (submitted-unchanged)</b>" in blank
+    assert "Student: <b>reference</b>" in (course / "feedback" / "reference" / A / f"{A}.html").read_text()
 
 
 def test_markers_record_each_test(graded_class):
@@ -242,3 +251,41 @@ def test_grading_works_with_tmpdir_outside_tmp(tmp_path):
         assert _scores(course)["reference"]["total"] == _scores(course)["reference"]["max"] - written_points(A)
     finally:
         shutil.rmtree(elsewhere, ignore_errors=True)
+
+
+def test_kernel_start_failures_belong_to_their_run(tmp_path, monkeypatch):
+    """Issue 27: why kernels could not start is the run's own record (`StartFailures`, handed to
+    its SandboxedExecute through the configuration, as the worker and the preflight do), never a
+    module global that another run in the same process (serve, tests) would read. Before: run A's
+    failure stayed in `sandbox.START_FAILURES`, where run B's worker read it as its own sandbox's
+    failure (and B's clearing it hid A's)."""
+    from traitlets.config import Config
+
+    from dlcourse.grader import sandbox
+    from dlcourse.grader.sandbox import Attempt, SandboxBroken, SandboxedExecute, StartFailures
+
+    assert not hasattr(sandbox, "START_FAILURES")
+
+    def run(name: str, fails: bool) -> StartFailures:
+        failures = StartFailures()
+        (tmp_path / name / "work").mkdir(parents=True)
+        config = Config()
+        config.SandboxedExecute.update(scratch=str(tmp_path / name), start_failures=failures, kernel_name="python3")
+        execute = SandboxedExecute(config=config)
+        assert execute.start_failures is failures  # the run's own, not a copy of it
+        if fails:
+            monkeypatch.setattr(execute, "_run_kernel", lambda *a, **k: Attempt("start", 0, "DeadKernelError: x"))
+        else:
+            monkeypatch.setattr(execute, "_run_kernel", lambda *a, **k: Attempt("run"))
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
+        try:
+            execute.preprocess(nb, {"nbgrader": {"notebook": name}})
+        except SandboxBroken as exc:
+            assert fails and str(exc) == failures.reasons[-1]
+        return failures
+
+    a = run("a", fails=True)
+    b = run("b", fails=False)
+    assert a and "could not start: DeadKernelError: x" in a.reasons[0]
+    assert not b and b.reasons == []  # B's kernels started: nothing of A's is B's
+    assert not SandboxedExecute().start_failures  # a SandboxedExecute of nobody's run starts empty

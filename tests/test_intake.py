@@ -386,7 +386,7 @@ def test_the_watchdog_stops_a_kernel_that_writes_too_much(tmp_path):
         finally:
             proc.kill()
             dog.stop()
-        assert dog.reason.startswith("DiskLimit"), dog.reason
+        assert dog.problem is not None and dog.problem.kind == "DiskLimit", dog.problem
         used, count = written([folder])
         assert used < 64 * 2**20 and count < 5000
 

@@ -214,6 +214,47 @@ def test_a_judge_that_hangs_or_blows_its_memory_costs_that_notebook_only(tmp_pat
     assert _judge_in_server(tmp_path)[0].passed and judge_module._SERVER[0] is server
 
 
+def test_stale_judge_folders_of_killed_processes_are_removed_at_start(tmp_path, monkeypatch):
+    """Issue 29, surprise 20: a judge server killed with its grading worker, and a judging child killed
+    at its time limit, left their scratch folders in /tmp, one per kill. The next server removes
+    those of processes that are gone: only its own kind (by prefix, with the pid), never a live one's."""
+    import os
+    import tempfile
+
+    from dlcourse.grader import judge as judge_module
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    gone = int(dead.stdout)
+    stale = [scratch / f"dlcourse-judge-server-{gone}-ab12_cd", scratch / f"dlcourse-judge-{gone}-x9y8z7"]
+    kept = [scratch / f"dlcourse-judge-server-{os.getpid()}-live01",  # a live process's
+            scratch / "dlcourse-judge-server-oldstyle",  # no pid: not known to be ours
+            scratch / f"other-tool-{gone}-abc"]
+    for folder in stale + kept:
+        folder.mkdir()
+        (folder / "tapes.json").write_text("{}")
+    for server in judge_module._SERVER:  # a fresh server, which sees TMPDIR
+        server.close()
+    judge_module._SERVER.clear()
+    try:
+        with pytest.raises(RuntimeError, match="did not finish in 2 s"):  # its child killed at the limit
+            _judge_in_server(tmp_path, test="import time\ntime.sleep(600)\n", timeout=2)
+        assert not any(p.exists() for p in stale) and all(p.exists() for p in kept)
+        server_home = f"dlcourse-judge-server-{os.getpid()}-"  # the server's own, named for this process
+        left = sorted(p.name for p in scratch.iterdir())
+        assert [n for n in left if n.startswith(server_home)] and not [
+            n for n in left if n.startswith("dlcourse-judge-") and n[len("dlcourse-judge-"):][:1].isdigit()
+            and n not in {k.name for k in kept}], left  # the killed child's folder is gone too
+    finally:
+        for server in judge_module._SERVER:
+            server.close()
+        judge_module._SERVER.clear()
+
+
 def test_what_the_judged_code_prints_never_reaches_the_reply(tmp_path):
     noisy = "import os, sys\nprint('{\"verdicts\": []}')\nos.write(1, b'garbage\\n')\n" + TEST
     (verdict,) = _judge_in_server(tmp_path, test=noisy)

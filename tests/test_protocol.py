@@ -326,3 +326,39 @@ def test_the_grader_api_does_not_cry_about_a_student_exchange_it_never_uses(cour
         logging.getLogger("traitlets").critical("another message")
     said = [r.getMessage() for r in caplog.records]
     assert "another message" in said and not [m for m in said if "Unwritable directory" in m]
+
+
+def test_failures_travel_as_kind_and_detail_never_as_text_parsed_back():
+    """Issue 29, item 2: the watchdog's reasons, the supervisor's incidents, the judge's verdicts and the
+    held-out verdicts carry (kind, detail); the "Kind: detail" text users read is made from them, the same
+    words as before, and nothing splits it back (a detail holding ": " once risked a wrong split)."""
+    from dlcourse.grader import heldout
+    from dlcourse.grader.judge import Verdict, apply_verdicts
+    from dlcourse.grader.protocol import Incident, Problem
+    from dlcourse.grader.sandbox import Attempt, KernelStuck
+
+    problem = Problem("MemoryLimit", "the kernel used more than 2048 MB of memory and was stopped")
+    assert str(Incident.of(problem, 3)) == ("cell 3: MemoryLimit: the kernel used more than 2048 MB of memory "
+                                            "and was stopped")
+    assert Attempt(problem=problem).reason == str(problem) and Attempt().reason == ""
+    assert KernelStuck(Problem("CellTimeout", "x")).problem.kind == "CellTimeout"
+
+    low = heldout.verdict("lung", 0.5)
+    assert (low.kind, str(low)) == ("AssertionError", "AssertionError: accuracy on the hidden held-out set is 0.500, "
+                                    "want >= 0.9. Hint: check the preprocessing (scaling to [0, 1]), the labels and "
+                                    "the training; the model may be overfitting the training images.")
+    broken = heldout.verdict("lung", None, "ValueError: File format not supported: a: b")
+    assert broken.kind == "HeldoutError" and broken.detail.endswith("ValueError: File format not supported: a: b")
+    assert heldout.verdict("lung", 0.95) is None
+
+    verdict = Verdict.failed("test_x", "got 'a: b', want 'c'")
+    again = Verdict(**json.loads(json.dumps(verdict.__dict__)))  # as the judge server's child replies
+    assert (again.kind, again.detail, again.message) == ("AssertionError", "got 'a: b', want 'c'",
+                                                         "AssertionError: got 'a: b', want 'c'")
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("pass", metadata={"nbgrader": {"grade": True, "grade_id": "test_x", "points": 1,
+                                                                    "solution": False, "locked": True}})
+    nb.cells = [cell]
+    apply_verdicts(nb, [Verdict.failed("test_x", "a: b", kind="HeldoutError")])
+    (out,) = nb.cells[0].outputs
+    assert (out.ename, out.evalue) == ("HeldoutError", "a: b")

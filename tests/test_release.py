@@ -7,12 +7,14 @@ import pytest
 from conftest import ROOT, assignments
 
 from dlcourse.classroom.bundle import build_bundle, check_bundle
-from dlcourse.classroom.release import check_release, generate
+from dlcourse.classroom.release import build_release, check_release
 
 
 @pytest.mark.parametrize("assignment", assignments())
 def test_release_regenerates_byte_identical(assignment, tmp_path):
-    generate(ROOT, assignment, tmp_path / "release", db_url=f"sqlite:///{tmp_path / 'gb.db'}")
+    """Both languages: the English notebook and, where source/<id>/ has a catalogue, release/<id>/pt_BR/."""
+    build_release(ROOT, assignment, tmp_path / "release", db_url=f"sqlite:///{tmp_path / 'gb.db'}",
+                  log=lambda line: None)
     fresh = sorted(p.relative_to(tmp_path / "release") for p in (tmp_path / "release").rglob("*") if p.is_file())
     committed = sorted(p.relative_to(ROOT / "release") for p in (ROOT / "release" / assignment).rglob("*")
                        if p.is_file())
@@ -24,8 +26,12 @@ def test_release_regenerates_byte_identical(assignment, tmp_path):
 
 @pytest.mark.parametrize("assignment", assignments())
 def test_release_holds_only_the_notebook(assignment):
-    """Nothing else of source/<id>/ (the authoring script holds the solutions) is released."""
-    assert sorted(p.name for p in (ROOT / "release" / assignment).iterdir()) == [f"{assignment}.ipynb"]
+    """Nothing else of source/<id>/ (the authoring script holds the solutions, the .po catalogue the
+    English text) is released; the Portuguese notebook is a supporting file in pt_BR/."""
+    folder = ROOT / "release" / assignment
+    found = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
+    translated = (ROOT / "source" / assignment / f"{assignment}.pt_BR.po").is_file()
+    assert found == [f"{assignment}.ipynb"] + ([f"pt_BR/{assignment}.ipynb"] if translated else [])
 
 
 @pytest.mark.parametrize("assignment", assignments())

@@ -516,7 +516,9 @@ def _collect(root, assignment, zf, infos, lms, roster, schedule, tz, archive, dr
                     result.note(c.entry, "ignored: not a notebook")
         else:
             result.wrong_format[student] = cands
-    result.times = _submission_times([c for cands in by_student.values() for c in cands], kind)
+    # every candidate's time, a wrong-format hand-in's too (a Canvas PDF's entry time is the download's)
+    result.times = _submission_times([c for cands in (*by_student.values(), *result.wrong_format.values())
+                                      for c in cands], kind)
     if not by_student and not result.unmatched and not result.wrong_format:
         raise CollectError(f"no {kind} notebook submission in the archive; nothing was collected"
                            + (f" ({len(result.notes)} entries ignored or refused: {result.notes[0]} ...)"
@@ -547,9 +549,15 @@ def _collect(root, assignment, zf, infos, lms, roster, schedule, tz, archive, dr
             result.late.pop(student, None)
             continue
         result.taken[student] = chosen
-    # missing: in the roster, in no archive yet (a notebook collected from another LMS is not missing)
+    # missing: in the roster, in no archive yet (a notebook, or something in the wrong format, collected
+    # from another LMS before is not missing: collect.csv of the earlier collects says so)
+    try:
+        earlier = read_manifest(root, assignment)
+    except CourseError:
+        earlier = {}
     result.missing = [s.student_id for s in roster if s.student_id not in result.taken
                       and s.student_id not in result.refused_late and s.student_id not in result.wrong_format
+                      and s.student_id not in earlier
                       and not any((root / "submitted" / s.student_id / assignment).glob("*.ipynb"))]
     return result
 
@@ -672,7 +680,7 @@ def format_table(result: Result) -> str:
 
 
 MANIFEST_COLUMNS = ["student", "lms", "lms_name", "lms_id", "attachment_id", "file", "submitted_at", "status",
-                    "collected_at"]
+                    "collected_at", "lms_late"]  # lms_late: "yes" where the LMS marked the attempt late
 
 
 def read_manifest(root: Path, assignment: str) -> dict[str, dict]:
@@ -710,7 +718,8 @@ def merged_manifest(root: Path, assignment: str, result: Result, now: datetime |
     def row(student: str, c: Candidate, status: str) -> dict:
         return {"student": student, "lms": result.lms, "lms_name": c.lms_name, "lms_id": c.lms_id,
                 "attachment_id": c.subid, "file": c.file_name,
-                "submitted_at": format_timestamp(c.when) if c.when else "", "status": status, "collected_at": stamp}
+                "submitted_at": format_timestamp(c.when) if c.when else "", "status": status, "collected_at": stamp,
+                "lms_late": "yes" if c.flagged_late else ""}
 
     for student, c in result.taken.items():
         prev = old.get(student)

@@ -23,16 +23,21 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from nbgrader.plugins import LateSubmissionPlugin
-from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Dict, Unicode
-
-from ..cells import has_graded_cells
-
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f %Z"  # nbgrader's own timestamp.txt format (always UTC here)
 KINDS = ("none", "percent", "not_accepted")
 UNITS = {"day": 86400, "hour": 3600}
 POLICY_CELL_ID = "dlcourse-late-policy"
+
+
+def __getattr__(name: str):
+    """nbgrader's plugin (`CourseLatePolicy`) and preprocessor (`InsertLatePolicy`), imported on
+    first use: they subclass nbgrader's classes, whose import takes most of a second, and a
+    command that only checks grader_config.py must answer at once (issue 29, surprise 16)."""
+    if name in ("CourseLatePolicy", "InsertLatePolicy"):
+        from . import nbgrader_hooks
+
+        return getattr(nbgrader_hooks, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class DeadlineError(ValueError):
@@ -115,20 +120,6 @@ class Schedule:
         return self.policy.penalty(self.lateness(assignment, student, submitted))
 
 
-class CourseLatePolicy(LateSubmissionPlugin):
-    """The course's LATE_POLICY as nbgrader's late-submission plugin (`AssignLatePenalties.plugin_class`
-    in grader_config.py): nbgrader's `AssignLatePenalties`, which `dlcourse autograde` runs after
-    saving each notebook's grades, and the reports take the penalty from this one place, on the
-    lateness nbgrader's gradebook computes (the submission's timestamp against the assignment's
-    `duedate` plus the student's extension, which `sync_gradebook` keeps equal to grader_config.py)."""
-
-    policy = Dict(help="LATE_POLICY of grader_config.py (dlcourse.classroom.deadlines)").tag(config=True)
-
-    def late_submission_penalty(self, student_id: str, score: float, total_seconds_late: float) -> float | None:
-        percent = LatePolicy.from_config(self.policy).penalty(timedelta(seconds=total_seconds_late or 0))
-        return score * percent / 100 if percent else None
-
-
 def _naive_utc(dt: datetime) -> datetime:
     return dt.astimezone(UTC).replace(tzinfo=None)  # as nbgrader's gradebook stores times
 
@@ -153,6 +144,7 @@ def sync_gradebook(course, db_url: str, assignments: list[str]) -> None:
     from nbgrader.api import Gradebook
 
     from ..course import Course
+    from .nbgrader_hooks import CourseLatePolicy
 
     course = Course.at(course)
     schedule = load_schedule(course)
@@ -244,22 +236,80 @@ def read_timestamp(folder: Path) -> datetime | None:
     return naive.replace(tzinfo=UTC) if naive is not None else None
 
 
-def describe_late(late: timedelta, penalty: float) -> str:
-    """"submitted 26 h late: -20%" (or "" when on time)."""
+@dataclass(frozen=True)
+class Lateness:
+    """One submission's lateness, from one source: nbgrader's gradebook (its timestamp against the
+    assignment's `duedate` plus the student's `extension`), and the LMS's own late mark that
+    `dlcourse collect` kept in reports/<assignment>/collect.csv for a submission without a time."""
+
+    submitted: datetime | None = None
+    late: timedelta = timedelta(0)
+    due: datetime | None = None  # this student's due date, extension included
+    extended: bool = False  # `due` is an extension of the assignment's due date
+    lms_late: bool = False  # the LMS marked it late (Canvas's LATE, ...)
+
+    @property
+    def time_unknown(self) -> bool:
+        """Late by the LMS's mark, with no submission time: no penalty until timestamp.txt holds the
+        time (README, "Running a real class"), but never shown as on time."""
+        return self.lms_late and self.submitted is None
+
+    @property
+    def hours(self) -> float | str:
+        return "" if self.time_unknown else round(self.late.total_seconds() / 3600, 2)
+
+
+def describe_late(lateness: Lateness, penalty: float, language: str = "en") -> str:
+    """The late note of a feedback page: "submitted 26 h late: -20%" ("late (time unknown)" for an
+    LMS's late mark without a time; "" when on time), in `language` (the message catalogue). Counted
+    from an extension, it says so."""
+    from ..i18n import decimal
+    from ..i18n import gettext as _
+
+    if lateness.time_unknown:
+        return _("late (time unknown): your LMS marked this submission late, but its time is not known "
+                 "yet, so no late penalty is applied", language)
+    late = lateness.late
     if late <= timedelta(0):
         return ""
     hours = late.total_seconds() / 3600
     amount = f"{hours:.0f} h" if hours >= 1 else f"{late.total_seconds() / 60:.0f} min"
-    return f"submitted {amount} late: -{penalty:g}%" if penalty else f"submitted {amount} late: no penalty"
+    if lateness.extended and lateness.due is not None:
+        when = f"{lateness.due.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+        if penalty:
+            return _("submitted {amount} after your extended due date ({due}): -{penalty}%", language).format(
+                amount=amount, due=when, penalty=decimal(penalty, language))
+        return _("submitted {amount} after your extended due date ({due}): no penalty", language).format(
+            amount=amount, due=when)
+    if penalty:
+        return _("submitted {amount} late: -{penalty}%", language).format(
+            amount=amount, penalty=decimal(penalty, language))
+    return _("submitted {amount} late: no penalty", language).format(amount=amount)
 
 
-def gradebook_lateness(db_url: str, course_id: str, assignment: str) -> dict[str, tuple[datetime | None, timedelta]]:
-    """{student: (submission time, lateness)} as nbgrader's gradebook computes it (its timestamp
-    against the assignment's duedate plus the student's extension)."""
+def lms_late_marks(root: Path, assignment: str) -> set[str]:
+    """The students whose submission the LMS marked late, as `dlcourse collect` recorded it."""
+    import csv
+
+    path = root / "reports" / assignment / "collect.csv"
+    if not path.is_file():
+        return set()
+    try:
+        with path.open(encoding="utf-8", newline="") as fh:
+            return {row["student"] for row in csv.DictReader(fh) if (row.get("lms_late") or "") == "yes"}
+    except (OSError, UnicodeDecodeError, csv.Error, KeyError):
+        return set()
+
+
+def gradebook_lateness(db_url: str, course_id: str, assignment: str,
+                       root: Path | None = None) -> dict[str, Lateness]:
+    """{student: Lateness} as nbgrader's gradebook computes it (its timestamp against the assignment's
+    duedate plus the student's extension); with the course's `root`, the LMS's late marks too."""
     import warnings
 
     from nbgrader.api import Gradebook, MissingEntry
 
+    marked = lms_late_marks(root, assignment) if root is not None else set()
     out = {}
     with warnings.catch_warnings(), Gradebook(db_url, course_id) as gb:
         warnings.simplefilter("ignore")
@@ -268,72 +318,38 @@ def gradebook_lateness(db_url: str, course_id: str, assignment: str) -> dict[str
         except MissingEntry:
             return {}
         for sub in submissions:
-            when = sub.timestamp.replace(tzinfo=UTC) if sub.timestamp else None
-            out[sub.student_id] = (when, timedelta(seconds=float(sub.total_seconds_late or 0)))
+            due = sub.duedate.replace(tzinfo=UTC) if sub.duedate else None
+            out[sub.student_id] = Lateness(
+                submitted=sub.timestamp.replace(tzinfo=UTC) if sub.timestamp else None,
+                late=timedelta(seconds=float(sub.total_seconds_late or 0)), due=due,
+                extended=bool(sub.extension), lms_late=sub.student_id in marked)
     return out
 
 
-def late_columns(root: Path, assignment: str, students, scores, schedule: Schedule | None = None,
-                 lateness: dict | None = None) -> list[dict]:
-    """Per student: submitted_at, hours_late, late_penalty (percent) and final_score. The lateness
-    is the gradebook's (`lateness`, from `gradebook_lateness`) where given, else timestamp.txt
-    against the schedule."""
-    schedule = schedule or load_schedule(root)
+def late_columns(students, scores, policy: LatePolicy, lateness: dict[str, Lateness]) -> list[dict]:
+    """Per student: submitted_at, hours_late ("" when the LMS marked it late without a time), late
+    (what the lateness is, in words), late_penalty (percent) and final_score, from the gradebook's
+    lateness (`gradebook_lateness`), the one source of the reports and the feedback pages."""
     rows = []
     for student, score in zip(students, scores, strict=True):
-        if lateness is not None:
-            when, late = lateness.get(str(student), (None, timedelta(0)))
-        else:
-            when = read_timestamp(root / "submitted" / str(student) / assignment)
-            late = schedule.lateness(assignment, str(student), when)
-        penalty = schedule.policy.penalty(late)
-        rows.append({"submitted_at": format_timestamp(when) if when else "",
-                     "hours_late": round(late.total_seconds() / 3600, 2), "late_penalty": penalty,
+        lt = lateness.get(str(student), Lateness())
+        penalty = policy.penalty(lt.late)
+        rows.append({"submitted_at": format_timestamp(lt.submitted) if lt.submitted else "",
+                     "hours_late": lt.hours, "late_penalty": penalty,
+                     "late": "late (time unknown)" if lt.time_unknown else
+                     (f"{lt.hours:g} h" + (" after extension" if lt.extended else "")) if lt.late > timedelta(0)
+                     else "",
                      "final_score": round(float(score) * (1 - penalty / 100), 4)})
     return rows
 
 
-def feedback_line(root: Path, assignment: str, student: str, lateness: dict | None = None) -> str:
-    """The late note of a feedback page ("submitted 26 h late: -20%"), "" when on time; the
-    gradebook's lateness (`gradebook_lateness`) where given."""
-    schedule = load_schedule(root)
-    if lateness is not None:
-        late = lateness.get(student, (None, timedelta(0)))[1]
-    else:
-        late = schedule.lateness(assignment, student, read_timestamp(root / "submitted" / student / assignment))
-    return describe_late(late, schedule.policy.penalty(late))
+def feedback_line(policy: LatePolicy, lateness: Lateness | None, language: str = "en") -> str:
+    """The late note of a feedback page ("submitted 26 h late: -20%"), "" when on time."""
+    lateness = lateness or Lateness()
+    return describe_late(lateness, policy.penalty(lateness.late), language)
 
 
 def policy_text(assignment: str, schedule: Schedule) -> str:
     due = schedule.deadlines.get(assignment)
     when = f"Due **{due.strftime('%Y-%m-%d %H:%M')} ({due.tzname()})**. " if due else ""
     return f"> {when}{schedule.policy.describe()}"
-
-
-class InsertLatePolicy(NbGraderPreprocessor):
-    """Put the due date and the late policy of grader_config.py at the top of the student version
-    (a markdown cell right under the title cell).
-
-    Add "dlcourse.classroom.deadlines.InsertLatePolicy" to GenerateAssignment.preprocessors (before
-    the last ComputeChecksums). The cell has a fixed id, so a rerun gives the same notebook.
-    """
-
-    course_root = Unicode("", help="the course whose grader_config.py gives the schedule (set by "
-                                   "dlcourse.course.nbgrader_config; empty: the working directory's)"
-                          ).tag(config=True)
-
-    def preprocess(self, nb, resources):
-        import nbformat
-
-        schedule = load_schedule(Path(self.course_root) if self.course_root else None)
-        if not schedule.deadlines and schedule.policy.kind == "none":
-            return nb, resources
-        if not has_graded_cells(nb):
-            return nb, resources  # nothing graded (00_setup): no deadline to announce
-        assignment = resources["nbgrader"]["assignment"]
-        nb.cells = [c for c in nb.cells if c.get("id") != POLICY_CELL_ID]
-        cell = nbformat.v4.new_markdown_cell(policy_text(assignment, schedule))
-        cell["id"] = POLICY_CELL_ID
-        first = nb.cells[0] if nb.cells else None  # right under the title cell (the notebook's contract)
-        nb.cells.insert(1 if first is not None and first.cell_type == "markdown" else 0, cell)
-        return nb, resources

@@ -226,16 +226,17 @@ def late_and_copied(students: dict) -> tuple[str | None, str | None]:
 
 
 def demo_settings(course: Path, schedule: Path) -> None:
-    """The demo's due dates, late policy and roster (`schedule`, from `lms_class`) written into its
-    own course's grader_config.py, where every command reads them (no environment override)."""
+    """The demo's due dates, late policy and roster (`schedule`, from `lms_class`) set in its own
+    course's grader_config.py, where every command reads them (no environment override), through
+    the validated config (`config.write_constants`: known names, plain literals, and the check every
+    command runs first)."""
     import json
 
-    config = course / "grader_config.py"
-    base = config.read_text(encoding="utf-8").split(DEMO_SETTINGS_MARK)[0].rstrip("\n")
+    from ..config import write_constants
+
     data = json.loads(schedule.read_text(encoding="utf-8"))
     data["ROSTER"] = str((schedule.parent / data["ROSTER"]).resolve())
-    lines = [f"{key} = {value!r}" for key, value in data.items()]
-    config.write_text(base + "\n\n" + DEMO_SETTINGS_MARK + "\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    write_constants(course, data, DEMO_SETTINGS_MARK)
 
 
 DEMO_SETTINGS_MARK = "# --- the demo's schedule (dlcourse.classroom.demo.demo_settings) ---"

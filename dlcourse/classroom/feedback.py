@@ -17,6 +17,9 @@ from ..course import CourseError
 from ..grader.autograde import read_marker
 from ..grader.execute import cell_results, is_test_cell
 from ..grader.protocol import Outcome
+from ..i18n import N_, describe_test, notebook_language
+from ..i18n import gettext as _
+from ..i18n.messages import translate_check, translate_note
 
 STYLE = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#222}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.4rem;
@@ -24,7 +27,7 @@ text-align:left;vertical-align:top}.pass{color:#1a7f37}.fail{color:#b42318}
 pre{white-space:pre-wrap;margin:0;font-size:.85rem}"""
 
 
-UNSANDBOXED_NOTE = ("This notebook was graded without the sandbox, by an authoring run "
+UNSANDBOXED_NOTE = N_("This notebook was graded without the sandbox, by an authoring run "
                     "(dlcourse autograde --unsandboxed-authoring): it is not a grade of the class.")
 
 
@@ -37,11 +40,12 @@ def describe(cell) -> str:
     return ""
 
 
-def _notes_html(notes: list[str]) -> str:
+def _notes_html(notes: list[str], lang: str = "en") -> str:
     if not notes:
         return ""
-    items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
-    return f"<h2>Notes from the grader</h2><ul>{items}</ul>"
+    items = "".join(f"<li>{html.escape(translate_note(n, lang))}</li>" for n in notes)
+    heading = _("Notes from the grader", lang)
+    return f"<h2>{heading}</h2><ul>{items}</ul>"
 
 
 @dataclass(frozen=True)
@@ -73,61 +77,131 @@ def written_grades(db_url: str, course_id: str, assignment: str, student: str, n
     return found
 
 
+NOT_ATTEMPTED = N_("not attempted: the exercise still raises NotImplementedError, as released "
+                 "(write your solution in its cell, in place of that line)")
+
+
+def stub_tests(nb: nbformat.NotebookNode) -> set[str]:
+    """The test cells whose exercise is still the released stub: its solution cell still holds
+    `raise NotImplementedError` (from the graded notebook's cells, never from a test's message)."""
+    from ..cells import exercise_of, exercises, grade_id, is_solution_cell
+
+    stubs = {grade_id(c) for c in nb.cells if is_solution_cell(c) and "raise NotImplementedError" in c.source}
+    names = exercises(nb)
+    return {gid for c in nb.cells if is_test_cell(c)
+            if exercise_of(gid := c.metadata["nbgrader"]["grade_id"], names) in stubs}
+
+
+def _who(student: str, name: str) -> str:
+    return f"{name} ({student})" if name and name != student else student
+
+
 def render(student: str, assignment: str, nb: nbformat.NotebookNode, notes: list[str] | None = None,
-           late: str = "", written: list[WrittenGrade] | None = None) -> str:
+           late: str = "", written: list[WrittenGrade] | None = None, language: str | None = None,
+           name: str = "") -> str:
+    """The page in the notebook's language (its metadata, dlcourse.language; `language` overrides it):
+    headings, statuses, notes and the late line from the message catalogue; a check's message has
+    its decimal-comma sentences and "Hint" translated, the rest of it as the test wrote it. `name`:
+    the roster's name of `student` (shown beside the id)."""
+    lang = language or notebook_language(nb)
     results = cell_results(nb)
-    descriptions = {c.metadata["nbgrader"]["grade_id"]: describe(c) for c in nb.cells if is_test_cell(c)}
+    descriptions = {c.metadata["nbgrader"]["grade_id"]: describe_test(describe(c), lang)
+                    for c in nb.cells if is_test_cell(c)}
     written = written or []
     score = sum(r.score for r in results) + sum(w.score or 0 for w in written)
     total = sum(r.points for r in results) + sum(w.points for w in written)
     pending = sum(w.points for w in written if w.score is None)
+    words = {"passed": _("passed", lang), "failed": _("failed", lang), "to be graded": _("to be graded", lang),
+             "not answered": _("not answered", lang), "graded": _("graded", lang),
+             "not attempted": _("not attempted", lang),
+             "written": _("written question, marked by your instructor", lang), "test": _("test", lang),
+             "result": _("result", lang), "points": _("points", lang), "message": _("message", lang)}
     rows = []
+    stubs = stub_tests(nb)
+    blank = [r for r in results if not r.passed and r.grade_id in stubs]
     for r in results:
-        status = '<span class="pass">passed</span>' if r.passed else '<span class="fail">failed</span>'
-        message = f"<pre>{html.escape(r.message)}</pre>" if r.message else ""
+        status = (f'<span class="pass">{words["passed"]}</span>' if r.passed
+                  else f'<span class="fail">{words["not attempted"]}</span>' if r in blank
+                  else f'<span class="fail">{words["failed"]}</span>')
+        # a blank exercise is "not attempted", never "NotImplementedError", which blames the student
+        text = _(NOT_ATTEMPTED, lang) if r in blank else translate_check(r.message, lang)
+        message = f"<pre>{html.escape(text)}</pre>" if text else ""
         rows.append(f"<tr><td><code>{html.escape(r.grade_id)}</code><br><small>"
                     f"{html.escape(descriptions.get(r.grade_id, ''))}</small></td><td>{status}</td>"
                     f"<td>{r.score:g} / {r.points:g}</td><td>{message}</td></tr>")
     for w in written:
-        status = ('<span>to be graded</span>' if w.score is None
-                  else '<span class="fail">not answered</span>' if w.comment.startswith("No answer was written")
-                  else '<span class="pass">graded</span>')
-        got = "–" if w.score is None else f"{w.score:g}"
-        comment = f"<pre>{html.escape(w.comment)}</pre>" if w.comment else ""
-        rows.append(f"<tr><td><code>{html.escape(w.name)}</code><br><small>written question, marked by "
-                    f"your instructor</small></td><td>{status}</td><td>{got} / {w.points:g}</td>"
-                    f"<td>{comment}</td></tr>")
-    so_far = (f" (so far: {pending:g} point(s) of written answers are still to be graded)" if pending else "")
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(assignment)}: "
-            f"{html.escape(student)}</title><style>{STYLE}</style></head><body>"
-            f"<h1>{html.escape(assignment)}</h1><p>Student: <b>{html.escape(student)}</b>. "
-            f"Score: <b>{score:g} / {total:g}</b>{so_far}</p>{_late_html(late)}<table><tr><th>test</th><th>result</th>"
-            f"<th>points</th><th>message</th></tr>{''.join(rows)}</table>{_notes_html(notes or [])}"
+        status = (f'<span>{words["to be graded"]}</span>' if w.score is None
+                  else f'<span class="fail">{words["not answered"]}</span>'
+                  if w.comment.startswith("No answer was written")
+                  else f'<span class="pass">{words["graded"]}</span>')
+        got = "–" if w.score is None else _number(w.score, lang)
+        comment = f"<pre>{html.escape(translate_note(w.comment, lang))}</pre>" if w.comment else ""
+        rows.append(f"<tr><td><code>{html.escape(w.name)}</code><br><small>"
+                    f"{words['written']}</small></td><td>{status}</td>"
+                    f"<td>{got} / {_number(w.points, lang)}</td><td>{comment}</td></tr>")
+    so_far = (_(" (so far: {pending} point(s) of written answers are still to be graded)", lang).format(
+        pending=_number(pending, lang)) if pending else "")
+    if results and len(blank) == len(results):
+        so_far += _(". Not attempted: no exercise of this notebook was written (each still raises "
+                    "NotImplementedError)", lang)
+    who = html.escape(_who(student, name))
+    head = (_("Student: <b>{student}</b>. Score: <b>{score} / {total}</b>", lang)
+            .format(student=who, score=_number(score, lang), total=_number(total, lang)))
+    return (f"<!DOCTYPE html><html lang='{'pt-BR' if lang == 'pt_BR' else 'en'}'><head><meta charset='utf-8'>"
+            f"<title>{html.escape(assignment)}: "
+            f"{who}</title><style>{STYLE}</style></head><body>"
+            f"<h1>{html.escape(assignment)}</h1><p>{head}{so_far}</p>{_late_html(late, lang)}<table><tr>"
+            f"<th>{words['test']}</th><th>{words['result']}</th><th>{words['points']}</th>"
+            f"<th>{words['message']}</th></tr>{''.join(rows)}</table>{_notes_html(notes or [], lang)}"
             "</body></html>\n")
 
 
-def render_error(student: str, assignment: str, error: str) -> str:
+def _number(value: float, lang: str) -> str:
+    """A score as the page's language writes it: 2.5 or 2,5."""
+    text = f"{value:g}"
+    return text.replace(".", ",") if lang == "pt_BR" else text
+
+
+def render_error(student: str, assignment: str, error: str, language: str = "en", name: str = "") -> str:
     """The page of a submission that could not be graded at all (score 0)."""
+    lang = language
     lines = [line for line in error.strip().splitlines() if line.strip()]
     first = (lines[0] if lines and "Traceback" not in error else lines[-1]) if lines else "unknown error"
+    who = html.escape(_who(student, name))
+    head = _("Student: <b>{student}</b>. Score: <b>{score}</b>", lang).format(student=who, score=0)
+    failed = _("Your notebook could not be graded:", lang)
+    advice = _("Check that it opens in Jupyter, keeps its original name, and runs from top to bottom "
+               "(Kernel &gt; Restart and run all) without hanging or crashing the kernel.", lang)
     return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(assignment)}: "
-            f"{html.escape(student)}</title><style>{STYLE}</style></head><body>"
-            f"<h1>{html.escape(assignment)}</h1><p>Student: <b>{html.escape(student)}</b>. Score: <b>0</b></p>"
-            f"<p class='fail'>Your notebook could not be graded:</p><pre>{html.escape(first)}</pre>"
-            "<p>Check that it opens in Jupyter, keeps its original name, and runs from top to bottom "
-            "(Kernel &gt; Restart and run all) without hanging or crashing the kernel.</p></body></html>\n")
+            f"{who}</title><style>{STYLE}</style></head><body>"
+            f"<h1>{html.escape(assignment)}</h1><p>{head}</p>"
+            f"<p class='fail'>{failed}</p><pre>{html.escape(first)}</pre><p>{advice}</p></body></html>\n")
 
 
-def feedback(root: Path, assignment: str, db_url: str | None = None) -> list[Path]:
+def student_names(root: Path, roster_path: Path | None = None) -> dict[str, str]:
+    """{student id: full name} from the roster, taken as every command takes it (`--roster FILE`, else
+    ROSTER of grader_config.py); {} without one."""
+    from .collect import read_roster
+    from .deadlines import load_schedule
+
+    roster_path = roster_path or load_schedule(root).roster
+    if roster_path is None:
+        return {}
+    return {s.student_id: s.full_name for s in read_roster(roster_path) if s.full_name}
+
+
+def feedback(root: Path, assignment: str, db_url: str | None = None, roster_path: Path | None = None) -> list[Path]:
     """One HTML page per graded submission (a short one when it could not be graded); written
-    questions with the grader's score and comment from the gradebook (`db_url`, the course's by default)."""
+    questions with the grader's score and comment from the gradebook (`db_url`, the course's by default);
+    each student named as the roster names them (`roster_path`, else ROSTER) beside their id."""
     from ..course import Course
 
     course = Course.at(root)
     from .deadlines import gradebook_lateness
 
     db_url = db_url or course.db_url
-    lateness = gradebook_lateness(db_url, course.settings.course_id, assignment)
+    names = student_names(root, roster_path)
+    lateness = gradebook_lateness(db_url, course.settings.course_id, assignment, root)
     written = []
     for folder in sorted((root / "autograded").glob(f"*/{assignment}")):
         student = folder.parent.name
@@ -137,16 +211,21 @@ def feedback(root: Path, assignment: str, db_url: str | None = None) -> list[Pat
         notes = marker.notices if marker is not None else []
         if marker is not None and marker.unsandboxed:
             notes = [UNSANDBOXED_NOTE, *notes]
-        late = late_note(root, assignment, student, lateness)
-        pages = [(out_dir / f"{p.stem}.html",
-                  render(student, assignment, nbformat.read(p, as_version=4), notes, late,
-                         written_grades(db_url, course.settings.course_id, assignment, student, p.stem)))
-                 for p in notebooks]
+        pages = []
+        for p in notebooks:
+            nb = nbformat.read(p, as_version=4)
+            late = late_note(root, assignment, student, lateness, notebook_language(nb))
+            pages.append((out_dir / f"{p.stem}.html",
+                          render(student, assignment, nb, notes, late,
+                                 written_grades(db_url, course.settings.course_id, assignment, student, p.stem),
+                                 name=names.get(student, ""))))
         if not notebooks:
             if marker is None or marker.outcome is Outcome.GRADER:  # not graded yet: no 0 to show
                 continue
             error = marker.error
-            pages = [(out_dir / f"{assignment}.html", render_error(student, assignment, error))]
+            pages = [(out_dir / f"{assignment}.html",
+                      render_error(student, assignment, error, _submitted_language(root, student, assignment),
+                                   name=names.get(student, "")))]
         for out, text in pages:
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(text, encoding="utf-8")
@@ -154,18 +233,35 @@ def feedback(root: Path, assignment: str, db_url: str | None = None) -> list[Pat
     return written
 
 
+def _submitted_language(root: Path, student: str, assignment: str) -> str:
+    """The language of a submission that could not be graded, from its notebook's metadata where it
+    can be read at all (else English)."""
+    import json
+
+    path = root / "submitted" / student / assignment / f"{assignment}.ipynb"
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8")) if path.is_file() and not path.is_symlink() else None
+    except (OSError, ValueError):
+        return "en"
+    return notebook_language(nb) if isinstance(nb, dict) else "en"
+
+
 # ---------------------------------------------------------------- late note and LMS packs (issue 17)
 
 
-def late_note(root: Path, assignment: str, student: str, lateness: dict | None = None) -> str:
-    """"submitted 26 h late: -20%" from the gradebook's lateness (else timestamp.txt) and the late policy."""
-    from .deadlines import feedback_line
+def late_note(root: Path, assignment: str, student: str, lateness: dict, language: str = "en") -> str:
+    """"submitted 26 h late: -20%" from the gradebook's lateness (`deadlines.gradebook_lateness`) and the
+    late policy, in `language`; counted from an extension, it names the extended due date."""
+    from .deadlines import feedback_line, load_schedule
 
-    return feedback_line(root, assignment, student, lateness)
+    return feedback_line(load_schedule(root).policy, lateness.get(student), language)
 
 
-def _late_html(late: str) -> str:
-    return f"<p class='fail'>{html.escape(late)} (the score above is before the late penalty)</p>" if late else ""
+def _late_html(late: str, lang: str = "en") -> str:
+    if not late:
+        return ""
+    before = " " + _("(the score above is before the late penalty)", lang) if ": -" in late else ""
+    return f"<p class='fail'>{html.escape(late)}{before}</p>"
 
 
 PACKS = ("moodle", "canvas", "zip")

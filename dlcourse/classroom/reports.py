@@ -57,10 +57,15 @@ def summary_table(course: Course | Path, assignment: str, table: pd.DataFrame, d
     shown = ["student", "score", "max_score", "percent"]
     waiting = int((table["to_grade"] > 0).sum()) if "to_grade" in table else 0
     late = bool((table["late_penalty"] > 0).any())
-    shown += (["to_grade"] if waiting else []) + (["late_penalty", "final_score"] if late else [])
+    marked = bool((table["late"] != "").any())  # late by a time, or by the LMS's mark alone
+    shown += (["to_grade"] if waiting else []) + (["late"] if marked else []) + \
+        (["late_penalty", "final_score"] if late else [])
     text = table[shown].to_string(index=False)
     if late:
         text += "\nlate_penalty is in percent; final_score is what grades.csv and the LMS files carry"
+    if (table["late"] == "late (time unknown)").any():
+        text += ("\nlate (time unknown): the LMS marked it late, but its zip has no submission time: no penalty "
+                 "until the time is written into submitted/<student>/<assignment>/timestamp.txt")
     if waiting:
         text += (f"\n{waiting} submission(s) have written answers to grade: formgrader (make lab), Manual "
                  "Grading; the scores above and the LMS files count them once graded")
@@ -209,18 +214,16 @@ def _histogram(table: pd.DataFrame, assignment: str, path: Path) -> None:
 # (issue 17: dlcourse.classroom.deadlines applies grader_config.py's LATE_POLICY to the score)
 
 
-def with_late_policy(course: Course | Path, assignment: str, table: pd.DataFrame,
-                     db_url: str | None = None) -> pd.DataFrame:
-    """`table` with submitted_at, hours_late, late_penalty (percent) and final_score columns; with
-    `db_url`, the lateness nbgrader's gradebook computed (formgrader's), else timestamp.txt's."""
+def with_late_policy(course: Course | Path, assignment: str, table: pd.DataFrame, db_url: str) -> pd.DataFrame:
+    """`table` with submitted_at, hours_late, late, late_penalty (percent) and final_score columns, from
+    the lateness nbgrader's gradebook computed (formgrader's) and the LMS's late marks (collect.csv)."""
     from .deadlines import gradebook_lateness, late_columns, load_schedule
 
     course = Course.at(course)
     table = table.copy()
-    lateness = gradebook_lateness(db_url, course.settings.course_id, assignment) if db_url else None
-    rows = late_columns(course.root, assignment, table["student"].tolist(), table["score"].tolist(),
-                        schedule=load_schedule(course), lateness=lateness)
-    for key in ("submitted_at", "hours_late", "late_penalty", "final_score"):
+    lateness = gradebook_lateness(db_url, course.settings.course_id, assignment, course.root)
+    rows = late_columns(table["student"].tolist(), table["score"].tolist(), load_schedule(course).policy, lateness)
+    for key in ("submitted_at", "hours_late", "late", "late_penalty", "final_score"):
         table[key] = [r[key] for r in rows]
     return table
 

@@ -10,6 +10,8 @@ from pathlib import Path
 import nbformat
 
 from ..grader.execute import cell_results, execute
+from ..i18n import gettext as _
+from ..i18n import notebook_language
 
 
 def validate(path: Path, timeout: int = 600, log=print) -> int:
@@ -21,15 +23,16 @@ def validate(path: Path, timeout: int = 600, log=print) -> int:
     except Exception as exc:  # not JSON, not a notebook
         log(f"error: {path} is not a readable notebook: {exc}")
         return 2
+    lang = notebook_language(nb)  # the summary in the notebook's language; the checks' messages already are
     executed = execute(nb, cwd=path.resolve().parent, timeout=timeout)
     results = cell_results(executed)
     if not results:
-        log(f"{path.name}: no test cells found (is this a course notebook?)")
+        log(_("{name}: no test cells found (is this a course notebook?)", lang).format(name=path.name))
         return 1
     for r in results:
-        mark = "PASS" if r.passed else "FAIL"
+        mark = _("PASS", lang) if r.passed else _("FAIL", lang)
         first = r.message.splitlines()[0] if r.message else ""
         log(f"  {mark}  {r.grade_id}" + (f"\n        {first}" if first else ""))
     failed = [r for r in results if not r.passed]
-    log(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    log(_("{passed} passed, {failed} failed", lang).format(passed=len(results) - len(failed), failed=len(failed)))
     return 1 if failed else 0

@@ -360,11 +360,13 @@ def unanswered_written(nb) -> list[str]:
     """The written questions whose answer cell is still the released stub, or empty.
 
     A question whose answer cell is gone stays for the grader: the answer may be in another cell."""
+    from ..i18n.notebooks import ANSWER_STUBS
     from ..instructor.nbbuild import WRITTEN_ANSWER_STUB
 
+    stubs = {"", WRITTEN_ANSWER_STUB, *ANSWER_STUBS.values()}  # the stub in either language
     written = {cells.grade_id(c) for c in nb.cells if cells.is_written_question(c)}
     return sorted({cells.answer_to(c) for c in nb.cells
-                   if cells.answer_to(c) in written and c.source.strip() in ("", WRITTEN_ANSWER_STUB)})
+                   if cells.answer_to(c) in written and c.source.strip() in stubs})
 
 
 def _score_blank_written(db_url: str, course_id: str, job: GradingJob, notebook: str, names: list[str]) -> None:
@@ -450,7 +452,8 @@ def autograde(course: Course | Path, assignment: str | None = None, *, db_url: s
     timeout = job_timeout(course.settings)  # each job carries its own (per its notebooks); the default
     names = course.assignments(assignment)
     local = None if scheduler or use_dask else LocalRunner(workers, timeout)
-    runner = local or DaskRunner(scheduler, workers, timeout, dask_certs)
+    runner = local or DaskRunner(scheduler, workers, timeout, dask_certs,
+                                 fallback=local_fallback(course, options, workers, timeout))
     try:
         return _grade_all(course, names, options, runner)
     finally:
@@ -580,6 +583,35 @@ def preflight(course: Course, options: RunOptions) -> None:
         raise SandboxUnavailable(f"the grading sandbox does not work on this machine, so nobody was graded: "
                                  f"{exc}{hint}") from None
     logger.info("preflight: a sandboxed kernel ran a trivial cell in %.1f s", seconds)
+
+
+def local_fallback(course: Course, options: RunOptions, workers: int, timeout: float):
+    """What a Dask run does with the jobs every worker refused (`DaskRunner.fallback`): grade them
+    on this machine, through the same path as a local run (`LocalRunner`), when this machine passes
+    the same preflight (`preflight`: one sandboxed kernel), and say so; otherwise each is the
+    grader's failure (nothing recorded, the run exits non-zero, the next run grades it again)."""
+    def grade_here(jobs: list[GradingJob], refused: str) -> Iterator[tuple[GradingJob, GradingResult]]:
+        try:
+            preflight(course, dataclasses.replace(options, remote=False))
+        except SandboxUnavailable as exc:
+            why = (f"no Dask worker can grade it ({refused}), and this machine cannot either: {exc}")
+            logger.error("%d job(s) not graded: %s", len(jobs), why)
+            for job in jobs:
+                yield job, GradingResult.failed(job, why, Outcome.GRADER)
+            return
+        said = (f"every Dask worker refused {len(jobs)} submission(s) ({refused}): graded on this machine, "
+                "whose sandbox passed the preflight")
+        logger.warning("%s", said)
+        options.log(f"dlcourse: {said}")
+        local = LocalRunner(workers, timeout)
+        try:
+            for job, result in local(jobs):
+                result.log = f"{said}\n{result.log}"
+                yield job, result
+        finally:
+            local.close()
+
+    return grade_here
 
 
 def _longest_first(course: Course, parts: list[_Assignment]) -> list[GradingJob]:

@@ -2,27 +2,32 @@
 
 A worker is trusted with nothing it cannot show: each task carries the digest of what the
 parent grades with (`grading_digest`: the grader's version, the instructor's references, the
-hidden data), and a worker whose digest differs, or whose sandbox does not start
-(`sandbox_problem`), refuses the job with its reason. The parent asks every worker first, sends
-jobs only to those that accept, sends a job refused anyway to another one, and records nothing
-from a worker that refused or answered with another digest: with no worker left the job is a
-grader failure (`Outcome.GRADER`), graded again next run. The client, scheduler and workers
-talk TLS only, with the certificates `make_certs` writes (`dlcourse dask-certs DIR`). What every
-job of an assignment shares (its source notebooks, the course's configuration, the gradebook
-template) goes to each worker once (`client.scatter(..., broadcast=True)`), not in every job.
+hidden data), and a worker whose digest differs, or whose sandbox fails the preflight's own
+check (`sandbox_problem`, which runs `worker.check_sandbox`), refuses the job with its reason.
+The parent asks every worker first, sends jobs only to those that accept, sends a job refused
+anyway to another one, and records nothing from a worker that refused or answered with another
+digest. A job that every worker refuses is graded on this machine, through the same local path
+(`fallback`, `autograde.local_fallback`), when this machine passes the same preflight, and the
+run says so; otherwise it is a grader failure (`Outcome.GRADER`): nothing is recorded, the run
+exits non-zero, and the next run grades it again. The client, scheduler and workers talk TLS
+only, with the certificates `make_certs` writes (`dlcourse dask-certs DIR`). What every job of
+an assignment shares (its source notebooks, the course's configuration, the gradebook template)
+goes to each worker once (`client.scatter(..., broadcast=True)`), not in every job.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import logging
 import os
 import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -61,34 +66,52 @@ def grading_digest() -> str:
     return f"{grader_version()}/{h.hexdigest()[:16]}"
 
 
+PREFLIGHT_TIMEOUT = 180  # seconds the worker's preflight may take (a kernel start, under load)
+
+
 @functools.cache
-def sandbox_problem() -> str:
-    """Why this machine cannot sandbox a kernel ("" when bubblewrap starts one): bwrap run once
-    per worker process, on the PATH the grading process gets."""
+def sandbox_problem(course_root: str = "", limits_json: str = "{}", cell_timeout: int = 120) -> str:
+    """Why this machine cannot sandbox a grading kernel ("" when it can): the preflight's own check
+    (`worker.check_sandbox`: a sandboxed kernel started as a job starts its own, with the job's
+    limits, runs a trivial cell), once per worker process and settings, in a fresh process with
+    the environment a grading process gets (`autograde.WorkerProcess`), as the job would be graded."""
     from .execute import kernel_env
-    from .sandbox import system_mounts
+    from .worker import PREFLIGHT_PREFIX
 
-    bwrap = shutil.which("bwrap", path=kernel_env()["PATH"])
-    if not bwrap:
-        return "bwrap (bubblewrap) is not on its PATH: its kernels would run unsandboxed"
-    argv = [bwrap, *system_mounts(), "--dev", "/dev", "--proc", "/proc", "--unshare-pid", "--unshare-net",
-            "--die-with-parent", "--", "true"]
-    try:
-        run = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"bwrap could not start a sandbox ({exc})"
-    if run.returncode != 0:
-        return f"bwrap could not start a sandbox (exit {run.returncode}: {run.stderr.strip()[:200]})"
-    return ""
+    argv = [sys.executable, "-m", "dlcourse.grader.worker", "--preflight", course_root or str(REPO_ROOT),
+            limits_json, str(cell_timeout)]
+    with tempfile.TemporaryDirectory(prefix="dlcourse-worker-") as home:  # as WorkerProcess: an empty cwd
+        try:
+            run = subprocess.run(argv, capture_output=True, text=True, timeout=PREFLIGHT_TIMEOUT, env=kernel_env(),
+                                 cwd=home, start_new_session=True)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"its sandbox preflight did not finish ({type(exc).__name__}: {exc})"
+    answers = [line[len(PREFLIGHT_PREFIX):] for line in run.stdout.splitlines() if line.startswith(PREFLIGHT_PREFIX)]
+    if not answers:
+        tail = (run.stderr.strip().splitlines() or ["no output"])[-1][:300]
+        return f"its sandbox preflight failed (exit {run.returncode}: {tail})"
+    return json.loads(answers[-1])["problem"]
 
 
-def refusal(expected: str, sandbox: bool = True) -> str:
-    """Why this worker refuses a job that expects `expected` ("" when it grades it)."""
+def refusal(expected: str, sandbox: bool = True, course_root: str = "", limits: dict | None = None) -> str:
+    """Why this worker refuses a job that expects `expected` ("" when it grades it): another
+    digest, or (for a sandboxed job) a sandbox that fails the preflight's check with the job's limits."""
     mine = grading_digest()
     if mine != expected:
         return (f"it grades with {mine}, the run expects {expected} (another grader version, "
                 "instructor references or hidden data): update it from the course's repository")
-    return sandbox_problem() if sandbox else ""
+    if not sandbox:
+        return ""
+    return sandbox_problem(course_root, json.dumps(limits or {}, sort_keys=True))
+
+
+async def refusal_off_loop(expected: str, sandbox: bool = True, course_root: str = "",
+                           limits: dict | None = None) -> str:
+    """`refusal`, as `client.run` asks it of every worker: in a thread of the worker's, since the
+    sandbox check starts a kernel, and the worker's event loop keeps answering the scheduler."""
+    import asyncio
+
+    return await asyncio.get_running_loop().run_in_executor(None, refusal, expected, sandbox, course_root, limits)
 
 
 # --- the task a worker runs ----------------------------------------------------------------
@@ -130,7 +153,7 @@ def grade_on_worker(job: GradingJob, shared: Shared, expected: str, timeout: flo
     from .autograde import run_job_subprocess
 
     address = get_worker().address
-    why = refusal(expected, job.sandbox)
+    why = refusal(expected, job.sandbox, job.course_root, job.limits)
     if why:
         return WorkerAnswer(address, grading_digest(), refused=why)
     whole = replace(job, **_shared_fields(shared))
@@ -191,17 +214,24 @@ def gpu_resources(job: GradingJob) -> dict[str, int] | None:
     return {"GPU": 1} if wants_gpu(job) else None
 
 
+# jobs every worker refused, and why -> (job, result) for each: `autograde.local_fallback`
+Fallback = Callable[[list[GradingJob], str], Iterator[tuple[GradingJob, GradingResult]]]
+
+
 class DaskRunner:
     """Fan jobs out over a Dask cluster (a LocalCluster with temporary TLS certificates when no
     address is given); see the module's docstring for what a worker must show first."""
 
-    def __init__(self, address: str | None, workers: int, timeout: float, certs: Path | str | None = None):
+    def __init__(self, address: str | None, workers: int, timeout: float, certs: Path | str | None = None,
+                 fallback: Fallback | None = None):
         check_address(address, certs)
         if address:
             security(certs)  # the certificates checked before anything is graded
         self.address, self.local_workers, self.timeout, self.certs = address, max(1, workers), timeout, certs
         self.expected = grading_digest()
         self.refused: dict[str, str] = {}  # worker address -> why it refused
+        # the jobs every worker refused, and why: graded here (autograde.local_fallback) or reported
+        self.fallback = fallback
 
     def __call__(self, jobs: list[GradingJob]) -> Iterator[tuple[GradingJob, GradingResult]]:
         client, cluster = self._connect(gpu=any(wants_gpu(job) for job in jobs))
@@ -235,14 +265,15 @@ class DaskRunner:
     def _grade(self, client, jobs: list[GradingJob]) -> Iterator[tuple[GradingJob, GradingResult]]:
         from distributed import as_completed
 
-        self._ask_workers(client, sandbox=any(job.sandbox for job in jobs))
+        self._ask_workers(client, jobs)
         shared: dict[str, object] = {}
         pending = as_completed()
         futures = {}
+        nowhere: list[GradingJob] = []  # jobs every worker refused
         for job in jobs:
             future = self._submit(client, job, shared)
             if future is None:
-                yield job, self._nowhere(job)
+                nowhere.append(job)
             else:
                 futures[future] = job
                 pending.add(future)
@@ -259,12 +290,21 @@ class DaskRunner:
                 if again is not None:
                     futures[again] = job
                     pending.add(again)
-                    continue
+                else:
+                    nowhere.append(job)
+                continue
             yield job, checked(job, answer, self.expected)
+        if nowhere:
+            yield from self._elsewhere(nowhere)
 
-    def _ask_workers(self, client, sandbox: bool) -> None:
-        """Ask every worker, before any job is sent, whether it would refuse one."""
-        for worker, why in client.run(refusal, self.expected, sandbox, on_error="return").items():
+    def _ask_workers(self, client, jobs: list[GradingJob]) -> None:
+        """Ask every worker, before any job is sent, whether it would refuse one (its sandbox
+        checked with the course's limits, as the preflight checks this machine's)."""
+        if not jobs:
+            return
+        first = next((job for job in jobs if job.sandbox), jobs[0])
+        for worker, why in client.run(refusal_off_loop, self.expected, first.sandbox, first.course_root,
+                                      first.limits, on_error="return").items():
             if isinstance(why, BaseException):  # a worker too old to know the question
                 why = f"it cannot say what it grades with ({type(why).__name__}: {why})"
             if why:
@@ -289,10 +329,22 @@ class DaskRunner:
                              float(job.timeout or self.timeout), pure=False, workers=accepting,
                              allow_other_workers=False, resources=gpu_resources(job))
 
+    def reasons(self) -> str:
+        """Why the workers refused, each ("the cluster has no worker" when there is none)."""
+        said = "; ".join(f"{worker}: {why}" for worker, why in sorted(self.refused.items()))
+        return said or "the cluster has no worker"
+
+    def _elsewhere(self, jobs: list[GradingJob]) -> Iterator[tuple[GradingJob, GradingResult]]:
+        """The jobs every worker refused: to the fallback (graded on this machine when its own
+        preflight passes), else reported, never recorded."""
+        if self.fallback is not None:
+            yield from self.fallback(jobs, self.reasons())
+            return
+        for job in jobs:
+            yield job, self._nowhere(job)
+
     def _nowhere(self, job: GradingJob) -> GradingResult:
-        reasons = "; ".join(f"{worker}: {why}" for worker, why in sorted(self.refused.items()))
-        return GradingResult.failed(job, f"no Dask worker can grade it ({reasons or 'the cluster has no worker'})",
-                                    Outcome.GRADER)
+        return GradingResult.failed(job, f"no Dask worker can grade it ({self.reasons()})", Outcome.GRADER)
 
 
 # --- certificates --------------------------------------------------------------------------

@@ -14,13 +14,11 @@ import stat
 import tempfile
 from pathlib import Path
 
+from .binds import SYSTEM_DIRS, dev_bind, ro_bind, under_system  # noqa: F401 - SYSTEM_DIRS: the device check's
+
 
 class SandboxBroken(RuntimeError):
     """The sandbox could not start a grading kernel: the grader's failure, never the student's."""
-
-
-# the folders sandbox.system_mounts binds read-only (sandbox.py imports them from here)
-SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
 
 
 # The device nodes a CUDA program opens: the claimed GPU's /dev/nvidiaN and the shared control
@@ -94,17 +92,17 @@ def gpu_binds(index: int, dev: Path = Path("/dev"), library_dirs=GPU_LIBRARY_DIR
     own = dev / f"nvidia{index}"
     if not _is_char_device(own):
         raise SandboxBroken(f"{own} is not a character device")
-    argv = ["--dev-bind", str(own), f"/dev/nvidia{index}"]
+    argv = dev_bind(own, f"/dev/nvidia{index}")
     for name in GPU_SHARED_NODES:
         if _is_char_device(dev / name):
-            argv += ["--dev-bind", str(dev / name), f"/dev/{name}"]
+            argv += dev_bind(dev / name, f"/dev/{name}")
     if os.path.isdir(dev / "nvidia-caps") and not os.path.islink(dev / "nvidia-caps"):  # MIG's capabilities
         for name in sorted(os.listdir(dev / "nvidia-caps")):
             if re.fullmatch(r"nvidia-cap[0-9]+", name) and _is_char_device(dev / "nvidia-caps" / name):
-                argv += ["--dev-bind", str(dev / "nvidia-caps" / name), f"/dev/nvidia-caps/{name}"]
+                argv += dev_bind(dev / "nvidia-caps" / name, f"/dev/nvidia-caps/{name}")
     for path in gpu_library_dirs(library_dirs):
-        if not any(str(path) == d or str(path).startswith(d + "/") for d in SYSTEM_DIRS):
-            argv += ["--ro-bind", str(path), str(path)]
+        if not under_system(path):
+            argv += ro_bind(path)
     return argv
 
 

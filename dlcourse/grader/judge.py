@@ -37,6 +37,7 @@ import nbformat
 from ..cells import contracts, exercises, is_setup_cell, is_test_cell
 from ..judging import RECORD_MARK, TAPE_MIME, TapeMismatch, begin_judging, end_judging, unread_events
 from .execute import kernel_env
+from .protocol import Problem
 from .tapes import decode_tape, load_tapes, save_tapes
 
 PASSED = "\u2714 All tests passed: "
@@ -44,11 +45,71 @@ logger = logging.getLogger(__name__)
 MAX_MESSAGE = 800  # characters of a failure message kept in the graded notebook
 
 
+# The judge's scratch folders carry the pid of the process that made them
+# (`dlcourse-judge-server-<pid>-XXXX`, `dlcourse-judge-<pid>-XXXX`): a server killed with its grading
+# worker, or a judging child killed at its time limit, leaves its folder behind, and the next server
+# removes those whose process is gone (issue 29, surprise 20: they piled up in /tmp).
+SERVER_PREFIX, CHILD_PREFIX = "dlcourse-judge-server-", "dlcourse-judge-"
+
+
+def scratch_dir(prefix: str) -> tempfile.TemporaryDirectory:
+    """A temporary folder named for this process, so that it can be found again once the process is gone."""
+    return tempfile.TemporaryDirectory(prefix=f"{prefix}{os.getpid()}-")
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's live process
+        return False
+    return False
+
+
+def clean_stale(prefix: str, folder: Path | None = None) -> list[Path]:
+    """Remove the folders `scratch_dir(prefix)` made whose process is gone: only ours (this user's,
+    named `<prefix><pid>-<random>`), never a live process's; the removed folders."""
+    import re
+    import shutil
+    import stat
+
+    folder = Path(folder or tempfile.gettempdir())
+    name = re.compile(re.escape(prefix) + r"(\d+)-[A-Za-z0-9_]+")
+    removed = []
+    for path in folder.glob(f"{prefix}*"):
+        m = name.fullmatch(path.name)
+        try:
+            st = path.lstat()
+        except OSError:
+            continue
+        if m is None or not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid() or not _gone(int(m[1])):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    if removed:
+        logger.info("removed %d stale judge folder(s) of processes that are gone: %s", len(removed),
+                    ", ".join(p.name for p in removed))
+    return removed
+
+
 @dataclass
 class Verdict:
+    """A test cell's verdict: passed, or failed with the error's `kind` (the error output's name,
+    AssertionError mostly) and `detail` (its text); `message` is the "Kind: detail" a user reads."""
+
     grade_id: str
     passed: bool
-    message: str = ""  # "AssertionError: ..." when failed
+    kind: str = ""
+    detail: str = ""
+
+    @classmethod
+    def failed(cls, grade_id: str, detail: str, kind: str = "AssertionError") -> Verdict:
+        return cls(grade_id, False, kind, detail)
+
+    @property
+    def message(self) -> str:
+        return str(Problem(self.kind, self.detail)) if self.kind else ""
 
 
 def recording_preamble(grade_id: str, names: list[str]) -> str:
@@ -79,14 +140,13 @@ def _verdict(grade_id: str, error: BaseException | None) -> Verdict:
     if error is None:
         return Verdict(grade_id, True)
     if isinstance(error, AssertionError):
-        return Verdict(grade_id, False, f"AssertionError: {str(error).strip()}")
+        return Verdict.failed(grade_id, str(error).strip())
     if isinstance(error, TapeMismatch):
-        return Verdict(grade_id, False, f"AssertionError: {error}")
+        return Verdict.failed(grade_id, str(error))
     # the test's own code failed on what the student's code returned: name the kind only, since its
     # text can carry what the student's code chose (the feedback is no channel out of the kernel)
-    return Verdict(grade_id, False, f"AssertionError: the test could not use what your code returned "
-                                    f"({type(error).__name__}). Check the return type and shape against the "
-                                    "docstring.")
+    return Verdict.failed(grade_id, f"the test could not use what your code returned ({type(error).__name__}). "
+                                    "Check the return type and shape against the docstring.")
 
 
 def judge_in_process(source: nbformat.NotebookNode, tapes: dict[str, list[dict]],
@@ -96,9 +156,7 @@ def judge_in_process(source: nbformat.NotebookNode, tapes: dict[str, list[dict]]
 
     It runs in a fresh, empty working directory (as the grader's judge does), so that set-up
     cells that write files (07's data folder) leave nothing behind."""
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="dlcourse-judge-") as tmp, contextlib.chdir(tmp):
+    with scratch_dir(CHILD_PREFIX) as tmp, contextlib.chdir(tmp):
         return _judge_here(source, tapes, only, broken or {})
 
 
@@ -134,7 +192,7 @@ def _judge_here(source: nbformat.NotebookNode, tapes: dict[str, list[dict]],
                 result = shell.run_cell(cell.source, store_history=False, silent=True)
             verdict = _verdict(gid, result.error_before_exec or result.error_in_exec)
             if gid in (broken or {}):  # run all the same: later cells may need what it defines
-                verdict = Verdict(gid, False, f"AssertionError: {broken[gid]}")
+                verdict = Verdict.failed(gid, broken[gid])
             verdicts.append(verdict)
             sink.seek(0)
             sink.truncate()
@@ -177,7 +235,9 @@ class JudgeServer:
         self.preload = tuple(preload)
         # started in an empty folder of its own: `python -m` puts the working folder first on the
         # path, and the judge must import nothing that happens to lie beside the grader
-        self.home = tempfile.TemporaryDirectory(prefix="dlcourse-judge-server-")
+        for prefix in (SERVER_PREFIX, CHILD_PREFIX):  # what killed servers and children left behind
+            clean_stale(prefix)
+        self.home = scratch_dir(SERVER_PREFIX)
         # on the CPU: the references' recomputation must not run in TF32 on a grading GPU (issue 33)
         env = {**kernel_env(), "CUDA_VISIBLE_DEVICES": ""}
         self.proc = subprocess.Popen([sys.executable, "-m", "dlcourse.grader.judge", "--serve"],
@@ -305,14 +365,13 @@ def apply_verdicts(nb: nbformat.NotebookNode, verdicts: list[Verdict]) -> None:
         gid = cell.metadata["nbgrader"]["grade_id"]
         verdict = by_id.get(gid)
         if verdict is None:
-            verdict = Verdict(gid, False, "AssertionError: this test was not judged")
+            verdict = Verdict.failed(gid, "this test was not judged")
         if verdict.passed:
             cell.outputs = [nbformat.v4.new_output("stream", name="stdout",
                                                    text=f"{PASSED}{gid.removeprefix('test_')}\n")]
         else:
-            ename, _, evalue = verdict.message.partition(": ")
-            evalue = evalue if len(evalue) <= MAX_MESSAGE else evalue[: MAX_MESSAGE - 3] + "..."
-            cell.outputs = [nbformat.v4.new_output("error", ename=ename or "AssertionError", evalue=evalue,
+            evalue = verdict.detail if len(verdict.detail) <= MAX_MESSAGE else verdict.detail[: MAX_MESSAGE - 3] + "..."
+            cell.outputs = [nbformat.v4.new_output("error", ename=verdict.kind or "AssertionError", evalue=evalue,
                                                    traceback=[])]
 
 
@@ -378,6 +437,7 @@ def _judge_forked(request: dict) -> dict:
             if left <= 0:
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
+                clean_stale(CHILD_PREFIX)  # the killed child's folder
                 return {"error": f"{_what(request)} did not finish in {timeout:.0f} s"}
             if not sel.select(left):
                 continue

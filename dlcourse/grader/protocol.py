@@ -32,6 +32,19 @@ INCIDENTS_KEY = "incidents"  # in the graded notebook's metadata["dlcourse"], un
 
 
 @dataclass(frozen=True)
+class Problem:
+    """Why something failed, carried as its parts: `kind`, the error's name (MemoryLimit, CellTimeout,
+    AssertionError, HeldoutError, ...) and `detail`, a sentence. `str()` is the "Kind: detail" text a
+    user reads; code reads the fields and never parses that text back."""
+
+    kind: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.detail}" if self.detail else self.kind
+
+
+@dataclass(frozen=True)
 class Incident:
     """Something the kernel supervisor did to a notebook: a cell stopped, output cut, a restart.
 
@@ -47,10 +60,9 @@ class Incident:
         return f"cell {self.cell}: {text}" if self.cell is not None else text
 
     @classmethod
-    def from_reason(cls, reason: str, cell: int | None = None) -> Incident:
-        """From a "Kind: detail" reason, as the watchdog and the supervisor word them."""
-        kind, _, detail = reason.partition(": ")
-        return cls(kind, detail, cell)
+    def of(cls, problem: Problem, cell: int | None = None) -> Incident:
+        """The incident of a kernel stopped for `problem` (the watchdog's or the supervisor's)."""
+        return cls(problem.kind, problem.detail, cell)
 
 
 def write_incidents(nb, nonce: str, incidents: list[Incident]) -> None:

@@ -35,14 +35,15 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbgrader.preprocessors import Execute
-from traitlets import Dict, Integer, List, Unicode
+from traitlets import Dict, Instance, Integer, List, Unicode
 
 from ..config import REPO_ROOT
 from ..judging import TAPE_MIME
+from .binds import ro_bind, system_mounts, traversable_parents, under_system
 from .execute import error_message, is_test_cell, mark_not_run
-from .gpu import SYSTEM_DIRS, SandboxBroken, claim_gpu, gpu_binds, gpu_library_dirs  # noqa: F401
+from .gpu import SandboxBroken, claim_gpu, gpu_binds, gpu_library_dirs  # noqa: F401
 from .preprocessors import SENTINEL
-from .protocol import Incident, write_incidents
+from .protocol import Incident, Problem, write_incidents
 from .tapes import MAX_DEPTH, MAX_ITEMS, SCAN_FROM, TapeRecorder, too_complex, write_tapes
 
 JAIL = Path(__file__).with_name("jail.py")
@@ -115,10 +116,31 @@ def sandbox_uid() -> int:
 BWRAP_MISSING = ("bubblewrap (bwrap) is not on PATH, and students' code runs only in its sandbox: install it "
                  "(`apt-get install bubblewrap`, as root) and grade again; to try your own notebooks while "
                  "authoring, `dlcourse autograde --unsandboxed-authoring`")
-# Why kernels could not start in this process (SandboxedExecute), since the worker last emptied it:
-# nbgrader catches the exception, so the worker reads this to tell its sandbox's failure apart
-# from a submission nbgrader could not grade.
-START_FAILURES: list[str] = []
+
+
+class StartFailures:
+    """Why the kernels of one run could not start (`SandboxedExecute`): nbgrader catches the
+    exception, so the run that starts the kernels (a grading job, the preflight) owns one of these,
+    hands it to its SandboxedExecute through the configuration (`SandboxedExecute.start_failures`)
+    and reads it afterwards to tell its sandbox's failure apart from a submission nbgrader could
+    not grade. Per run, never per process: two runs in one process (serve, tests) never see each
+    other's. traitlets copies configuration values; this one is a handle, never copied."""
+
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+
+    def add(self, reason: str) -> str:
+        self.reasons.append(reason)
+        return reason
+
+    def __bool__(self) -> bool:
+        return bool(self.reasons)
+
+    def __deepcopy__(self, memo) -> StartFailures:
+        return self
+
+    def __copy__(self) -> StartFailures:
+        return self
 
 
 def sandbox_kernel(scratch: Path, hide: list[Path], limits: Limits) -> bool:
@@ -150,31 +172,30 @@ def sandbox_kernel(scratch: Path, hide: list[Path], limits: Limits) -> bool:
     argv += reachable([*interpreters, REPO_ROOT])
     for path in interpreters:  # those below a world-traversable folder were not bound by reachable()
         if str(path) not in argv:
-            argv += [*_traversable_parents(path), "--ro-bind", str(path), str(path)]
-    argv += _traversable_parents(REPO_ROOT)
+            argv += [*traversable_parents(path), *ro_bind(path)]
+    argv += traversable_parents(REPO_ROOT)
     # of the course repository, only the package and the public data: not source/, tests/
     # (fixtures hold working answers), .git (history holds solutions) or anything else
     argv += ["--tmpfs", str(REPO_ROOT)]
     for keep in (REPO_ROOT / "dlcourse", REPO_ROOT / "data", Path(sys.prefix).resolve()):
         if keep.exists() and REPO_ROOT in keep.parents:
-            argv += ["--ro-bind", str(keep), str(keep)]
+            argv += ro_bind(keep)
     for path in hide:
         if path.is_dir():
             argv += ["--tmpfs", str(path)]
         elif path.is_file():
             argv += ["--ro-bind", "/dev/null", str(path)]
-    mounted = [Path(name) for name in SYSTEM_DIRS]
     for parent in [*reversed(scratch.parents)][1:] + [scratch]:
         # inside the empty /tmp, or wherever $TMPDIR put the scratch folder outside the mounted
         # system (/var/tmp/...): made in the sandbox, crossable by the kernel's user
-        if str(parent) == "/tmp" or any(m == parent or m in parent.parents for m in mounted):
+        if str(parent) == "/tmp" or under_system(parent):
             continue
         argv += ["--perms", "0711", "--dir", str(parent)]
     # the kernel writes only in its own folders (work/<notebook>, its home, its runtime folder),
     # never where the grader writes (autograded/): nothing it leaves there (a link) is followed
     for folder in (work, home, runtime):
         argv += ["--bind", str(folder), str(folder)]
-    argv += ["--ro-bind", str(ipython), str(ipython)]
+    argv += ro_bind(ipython)
     argv += ["--", sys.executable, "-I", str(JAIL), "--uid", str(uid), "--cpu", str(limits.cpu_seconds),
              "--nproc", str(limits.max_processes), "--fsize", str(limits.file_mb * 2**20),
              "--conn", "{connection_file}", "--", *kernel_command("{connection_file}")]
@@ -230,18 +251,6 @@ def font_list() -> Path | None:
 
 
 
-def system_mounts() -> list[str]:
-    """bwrap options for the read-only operating system (merged-/usr links kept as links)."""
-    argv: list[str] = []
-    for name in SYSTEM_DIRS:
-        path = Path(name)
-        if path.is_symlink():
-            argv += ["--symlink", os.readlink(path), name]
-        elif path.is_dir():
-            argv += ["--ro-bind", name, name]
-    return argv
-
-
 # Nothing beside the notebook or written by the kernel changes how a kernel starts or what it
 # imports: no current folder on sys.path (-P), no user site-packages in its home (-s), and a
 # read-only IPython folder made by the grader (no start-up files, no profile of the student's).
@@ -273,15 +282,6 @@ def ipython_dir(scratch: Path) -> Path:
     return ipython
 
 
-def _traversable_parents(path: Path) -> list[str]:
-    """bwrap options that create `path`'s missing parents so that the kernel's user can cross them."""
-    argv: list[str] = []
-    for folder in [*reversed(path.parents)][1:]:
-        if not any(str(folder) == d or str(folder).startswith(d + "/") for d in SYSTEM_DIRS):
-            argv += ["--perms", "0755", "--dir", str(folder)]
-    return argv
-
-
 def reachable(paths: list[Path]) -> list[str]:
     """bwrap options that let the kernel's user reach `paths` (the interpreter, the course).
 
@@ -301,7 +301,7 @@ def reachable(paths: list[Path]) -> list[str]:
             covers += ["--tmpfs", str(top)]
         for folder in ancestors[ancestors.index(top) + 1:]:  # bwrap would make them 0700
             binds += ["--perms", "0755", "--dir", str(folder)]
-        binds += ["--ro-bind", str(path), str(path)]
+        binds += ro_bind(path)
     return covers + binds
 
 
@@ -344,7 +344,7 @@ class Watchdog(threading.Thread):
         self.interval = interval
         self.disk = list(disk)  # the folders the kernel writes in (its /tmp is counted too)
         self.disk_interval = disk_interval
-        self.reason = ""
+        self.problem: Problem | None = None  # why it stopped the kernel
         self.peak_mb = 0.0
         self._stop_event = threading.Event()
 
@@ -379,18 +379,19 @@ class Watchdog(threading.Thread):
                     continue
             self.peak_mb = max(self.peak_mb, rss / 2**20)
             if rss > self.limits.memory_mb * 2**20:
-                self.reason = (f"MemoryLimit: the kernel used more than {self.limits.memory_mb} MB of memory "
-                               "and was stopped")
+                self.problem = Problem("MemoryLimit", f"the kernel used more than {self.limits.memory_mb} MB of "
+                                                      "memory and was stopped")
             elif cpu > self.limits.cpu_seconds:
-                self.reason = (f"CPULimit: the kernel used more than {self.limits.cpu_seconds} s of CPU time "
-                               "and was stopped")
+                self.problem = Problem("CPULimit", f"the kernel used more than {self.limits.cpu_seconds} s of CPU "
+                                                   "time and was stopped")
             elif self.disk and time.monotonic() >= next_disk:
                 next_disk = time.monotonic() + self.disk_interval
                 used, count = self.disk_usage(procs)
                 if used > self.limits.disk_mb * 2**20 or count > self.limits.max_files:
-                    self.reason = (f"DiskLimit: the kernel wrote more than {self.limits.disk_mb} MB "
-                                   f"(or {self.limits.max_files} files) in total in its folders and was stopped")
-            if self.reason:
+                    self.problem = Problem("DiskLimit", f"the kernel wrote more than {self.limits.disk_mb} MB "
+                                                        f"(or {self.limits.max_files} files) in total in its "
+                                                        "folders and was stopped")
+            if self.problem is not None:
                 self.kill()
                 return
 
@@ -489,7 +490,11 @@ def refused_content(why: str) -> dict:
 
 
 class KernelStuck(Exception):
-    pass
+    """A kernel that no longer answers; `problem` says why."""
+
+    def __init__(self, problem: Problem):
+        super().__init__(str(problem))
+        self.problem = problem
 
 
 class NotebookTimeout(Exception):
@@ -506,8 +511,13 @@ class Attempt:
 
     phase: str = "start"  # start, replay (the cells that ran before a restart) or run
     failed_at: int | None = None  # the cell its kernel failed in (crash, hang, broken limit)
-    reason: str = ""  # "Kind: text", as the watchdog or nbclient said it
+    problem: Problem | None = None  # why, as the watchdog or nbclient said it
     out_of_time_at: int | None = None  # the first cell the notebook's time budget left unrun
+
+    @property
+    def reason(self) -> str:
+        """The "Kind: text" a user reads ("" when nothing failed)."""
+        return str(self.problem) if self.problem is not None else ""
 
 
 class SandboxedExecute(Execute):
@@ -521,6 +531,8 @@ class SandboxedExecute(Execute):
                                "a fresh folder holding nothing of the submission").tag(config=True)
     notebook_timeout = Integer(0, help="seconds the notebook's cells may run in all, replays after a "
                                        "restart included (0: no limit)").tag(config=True)
+    start_failures = Instance(StartFailures, args=(), help="the run's record of kernels that could not start "
+                              "(its owner passes it through the configuration and reads it after)").tag(config=True)
     incidents = List([], help="what the supervisor did (protocol.Incident), attached to the notebook's "
                               "metadata under the nonce when it finishes")
 
@@ -541,13 +553,13 @@ class SandboxedExecute(Execute):
                 break
             if attempt.failed_at is None:
                 break
-            if attempt.reason.startswith("DiskLimit"):  # the next kernel starts with empty folders
+            if attempt.problem is not None and attempt.problem.kind == "DiskLimit":  # start with empty folders
                 self._empty(disk)
             if attempt.phase == "start":  # the grader's problem, not the student's: retry, then give up
                 startup_failures += 1
                 if startup_failures > 1:
-                    START_FAILURES.append(f"the grading kernel could not start: {attempt.reason}")
-                    raise SandboxBroken(START_FAILURES[-1])
+                    raise SandboxBroken(self.start_failures.add(
+                        f"the grading kernel could not start: {attempt.reason}"))
                 continue
             if attempt.phase == "replay":
                 mark_not_run(nb.cells[start:], "after a restart, the cells before this one failed to run again "
@@ -618,7 +630,7 @@ class SandboxedExecute(Execute):
             attempt.out_of_time_at = index
         except (DeadKernelError, KernelStuck, CellTimeoutError, RuntimeError, TimeoutError) as exc:
             attempt.failed_at = index
-            attempt.reason = watchdog.reason if watchdog and watchdog.reason else self._describe(exc)
+            attempt.problem = watchdog.problem if watchdog and watchdog.problem else self._describe(exc)
         finally:
             if watchdog is not None:
                 watchdog.stop()
@@ -635,12 +647,12 @@ class SandboxedExecute(Execute):
 
     def _record_failure(self, cell, attempt: Attempt) -> str:
         """The failed cell shows why its kernel was stopped (one error, not nbclient's timeout too)."""
-        ename, _, evalue = attempt.reason.partition(": ")
+        problem = attempt.problem or Problem("KernelDied")
         cell.outputs = [o for o in cell.get("outputs", [])
                         if not (o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError")]
-        cell.outputs.append(_error(ename, evalue))
-        self.incidents.append(Incident.from_reason(attempt.reason, attempt.failed_at))
-        return ename
+        cell.outputs.append(_error(problem.kind, problem.detail))
+        self.incidents.append(Incident.of(problem, attempt.failed_at))
+        return problem.kind
 
     # -- the notebook's time and its kernel's files ----------------------------------------
     def _over_budget(self) -> bool:
@@ -700,8 +712,8 @@ class SandboxedExecute(Execute):
             raise NotebookTimeout(self._budget_text())
         if timed_out:
             if not self._responsive():
-                raise KernelStuck(f"CellTimeout: the cell ran longer than {self.timeout} s and did not stop "
-                                  "when interrupted")
+                raise KernelStuck(Problem("CellTimeout", f"the cell ran longer than {self.timeout} s and did not "
+                                                         "stop when interrupted"))
             for out in cell.outputs:
                 if out.get("output_type") == "error" and out.get("ename") == "CellTimeoutError":
                     out["evalue"] = f"the cell ran longer than {self.timeout} s and was interrupted"
@@ -713,7 +725,7 @@ class SandboxedExecute(Execute):
         self._cell_bytes, self._cell_truncated = 0, False
         self._timed(self.execute_cell, shadow, index, store_history=False)
         if any(o.get("ename") == "CellTimeoutError" for o in shadow.outputs if o.get("output_type") == "error"):
-            raise KernelStuck(f"CellTimeout: replaying cell {index} after a restart timed out")
+            raise KernelStuck(Problem("CellTimeout", f"replaying cell {index} after a restart timed out"))
 
     # -- limits and liveness ------------------------------------------------------------
     def _responsive(self) -> bool:
@@ -821,12 +833,13 @@ class SandboxedExecute(Execute):
 
         session.unpack = bounded
 
-    def _describe(self, exc: Exception) -> str:
+    def _describe(self, exc: Exception) -> Problem:
         text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         if isinstance(exc, KernelStuck):
-            return text
+            return exc.problem
         if isinstance(exc, CellTimeoutError):  # nbclient gave up waiting after the interrupt
-            return f"CellTimeout: the cell ran longer than {self.timeout} s and did not stop when interrupted"
+            return Problem("CellTimeout",
+                           f"the cell ran longer than {self.timeout} s and did not stop when interrupted")
         if isinstance(exc, DeadKernelError):
-            return "KernelDied: the kernel stopped while running this cell (it exited or crashed)"
-        return f"{type(exc).__name__}: {text}"
+            return Problem("KernelDied", "the kernel stopped while running this cell (it exited or crashed)")
+        return Problem(type(exc).__name__, text)

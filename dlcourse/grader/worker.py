@@ -207,13 +207,12 @@ def apply_heldout(nb: nbformat.NotebookNode, workdir: Path, kernel_dir: Path | N
     scores = heldout.score_all({name: workdir / heldout.TASKS[name].filename for name in cells}, workdir)
     for name, cell in cells.items():
         accuracy, error = scores[name]
-        message = heldout.verdict(name, accuracy, error)
+        problem = heldout.verdict(name, accuracy, error)
         # the score itself, for the class's leaderboard (always the grader's: set or cleared here)
         cell.metadata.setdefault("dlcourse", {})[heldout.METADATA_KEY] = {"task": name, "accuracy": accuracy}
         kept = [o for o in cell.outputs if o.get("output_type") != "error"]
-        if message:
-            ename, evalue = message.split(": ", 1)
-            kept.append(nbformat.v4.new_output("error", ename=ename, evalue=evalue, traceback=[]))
+        if problem is not None:
+            kept.append(nbformat.v4.new_output("error", ename=problem.kind, evalue=problem.detail, traceback=[]))
         else:
             kept.append(nbformat.v4.new_output(
                 "stream", name="stdout", text=f"held-out accuracy (scored by the grader): {accuracy:.3f}\n"))
@@ -245,7 +244,7 @@ def judge_outside(nb: nbformat.NotebookNode, source_path: Path, scratch: Path, n
 
 def grade(job: GradingJob) -> GradingResult:
     """Grade the job's submission; never raises (errors come back in the result)."""
-    from .sandbox import START_FAILURES, Limits, SandboxBroken  # imported here: it imports nbgrader
+    from .sandbox import Limits, SandboxBroken, StartFailures  # imported here: it imports nbgrader
 
     started = time.time()
     assignment, student = job.assignment, job.student
@@ -253,7 +252,7 @@ def grade(job: GradingJob) -> GradingResult:
     scratch = Path(tempfile.mkdtemp(prefix="dlcourse-grade-"))
     saved_env = {k: os.environ.get(k) for k in KERNEL_ENV}
     logger.info("grading %s/%s", student, assignment)
-    START_FAILURES.clear()
+    start_failures = StartFailures()  # this job's own: read after nbgrader, which catches SandboxBroken
     try:
         if job.refused:  # the parent found a link in place of the submission folder
             raise RefusedSubmission(job.refused)
@@ -268,10 +267,10 @@ def grade(job: GradingJob) -> GradingResult:
         for stem in judged:  # the judge server imports what it needs while the kernel runs
             judge.warm_up(sources[stem])
         nonce = secrets.token_hex(16)
-        _configure_autograde(nb_api, job, scratch, limits, nonce, judged)
+        _configure_autograde(nb_api, job, scratch, limits, nonce, judged, start_failures)
         graded = nb_api.autograde(assignment, student, force=True, create=True)
-        if START_FAILURES:  # nbgrader caught it: the sandbox broke, the submission is not to blame
-            raise SandboxBroken(START_FAILURES[0])
+        if start_failures:  # nbgrader caught it: the sandbox broke, the submission is not to blame
+            raise SandboxBroken(start_failures.reasons[0])
         logger.info("%s/%s: nbgrader autograde %s", student, assignment,
                     "finished" if graded.get("success") else "failed")
         if not graded.get("success"):
@@ -425,7 +424,7 @@ def _run_trivial_cell(course_root: str, limits, cell_timeout: int) -> None:
     from traitlets.config import Config
 
     from .execute import error_message
-    from .sandbox import START_FAILURES, SandboxBroken, SandboxedExecute
+    from .sandbox import SandboxBroken, SandboxedExecute, StartFailures
 
     scratch = Path(tempfile.mkdtemp(prefix="dlcourse-preflight-"))
     saved_env = {k: os.environ.get(k) for k in KERNEL_ENV}
@@ -435,8 +434,8 @@ def _run_trivial_cell(course_root: str, limits, cell_timeout: int) -> None:
         config = Config()
         sandboxed_kernels(scratch, course_root, limits, config)
         config.SandboxedExecute.update(limits=limits.as_dict(), scratch=str(scratch), kernel_name="python3",
-                                       timeout=max(1, min(cell_timeout, 120)), nonce=token)
-        START_FAILURES.clear()
+                                       timeout=max(1, min(cell_timeout, 120)), nonce=token,
+                                       start_failures=StartFailures())
         SandboxedExecute(config=config).preprocess(nb, {"nbgrader": {"notebook": "preflight"}})
     except SandboxBroken:
         raise
@@ -451,7 +450,8 @@ def _run_trivial_cell(course_root: str, limits, cell_timeout: int) -> None:
         raise SandboxBroken(f"a sandboxed kernel started but did not run a trivial cell ({said.splitlines()[0]})")
 
 
-def _configure_autograde(nb_api, job: GradingJob, scratch: Path, limits, nonce: str, judged: dict) -> None:
+def _configure_autograde(nb_api, job: GradingJob, scratch: Path, limits, nonce: str, judged: dict,
+                         start_failures) -> None:
     """nbgrader's autograde, with the sentinels and the recording preamble before each test cell,
     the kernel supervisor (`SandboxedExecute`) in place of its Execute, and `OverwriteCellsQuietly`
     in place of its OverwriteCells. All set here, over the course's configuration, which refuses
@@ -469,6 +469,7 @@ def _configure_autograde(nb_api, job: GradingJob, scratch: Path, limits, nonce: 
     nb_api.config.SandboxedExecute.limits = limits.as_dict()
     nb_api.config.SandboxedExecute.scratch = str(scratch)  # the kernel runs in scratch/work/<notebook>
     nb_api.config.SandboxedExecute.notebook_timeout = int(job.notebook_timeout)
+    nb_api.config.SandboxedExecute.start_failures = start_failures  # the job's, read after autograde
     nb_api.config.OverwriteCells.add_missing_cells = True  # OverwriteCellsQuietly's too (a subclass)
     nb_api.config.Autograde.exporter_class = NotebookExporter
     defaults = Autograde.class_traits()["autograde_preprocessors"].default()
@@ -557,15 +558,36 @@ def serve(out) -> None:
         out.flush()
 
 
+PREFLIGHT_PREFIX = "dlcourse-preflight: "  # the line `--preflight` answers with, JSON after it
+
+
+def preflight_main(course_root: str, limits_json: str, cell_timeout: str) -> int:
+    """`--preflight ROOT LIMITS_JSON CELL_TIMEOUT`: `check_sandbox` in this fresh process (as a
+    job's grading process would start its kernel), answered on stdout as one line:
+    PREFLIGHT_PREFIX + {"problem": why it failed or "", "seconds": ...}."""
+    from .sandbox import Limits, SandboxBroken
+
+    try:
+        seconds, problem = check_sandbox(course_root, Limits.from_dict(json.loads(limits_json)), int(cell_timeout)), ""
+    except SandboxBroken as exc:
+        seconds, problem = 0.0, str(exc)
+    print(PREFLIGHT_PREFIX + json.dumps({"problem": problem, "seconds": round(seconds, 3)}), flush=True)
+    return 0
+
+
 def main() -> int:
     """`--serve --result-fd N`: grade jobs from stdin until it closes, results to descriptor N
-    (a separate descriptor keeps them clean of anything a library or kernel prints)."""
+    (a separate descriptor keeps them clean of anything a library or kernel prints).
+    `--preflight ROOT LIMITS_JSON CELL_TIMEOUT`: the preflight's check, once (`preflight_main`)."""
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # SQLAlchemy 2's note on nbgrader's backref cascades (harmless, three per job in the log)
     warnings.filterwarnings("ignore", message="Object of type .* not in session", module="nbgrader")
+    if sys.argv[1:2] == ["--preflight"] and len(sys.argv) == 5:
+        return preflight_main(*sys.argv[2:5])
     if sys.argv[1:3] != ["--serve", "--result-fd"] or len(sys.argv) != 4:
-        print("usage: python -m dlcourse.grader.worker --serve --result-fd N", file=sys.stderr)
+        print("usage: python -m dlcourse.grader.worker --serve --result-fd N\n"
+              "       python -m dlcourse.grader.worker --preflight ROOT LIMITS_JSON CELL_TIMEOUT", file=sys.stderr)
         return 2
     out = os.fdopen(int(sys.argv[3]), "w")
     os.dup2(2, 1)  # stray prints go to stderr

@@ -20,6 +20,12 @@ per cell, each with a stable id (so inserting a cell renames no other)::
 A cell without an id gets one from its kind and content (`code-1a2b3c4d`); `to_script` always
 writes the ids back, so run `script` after adding cells to pin them.
 
+jupytext's `py:percent` format does the reading and writing (cell boundaries, markdown comments,
+blank lines); this module is the thin layer of the course's own markers over it: the kind word
+(solution, test, ...) is jupytext's cell title, and `key=value` options are its cell metadata
+(`_to_jupytext_header` quotes them on the way in, `_from_jupytext_header` unquotes them on the way
+out, so the scripts keep their short form).
+
     python -m dlcourse.instructor.nbbuild build source/ID/ID.py source/ID/ID.ipynb
     python -m dlcourse.instructor.nbbuild script source/ID/ID.ipynb > source/ID/ID.py
     python -m dlcourse.instructor.nbbuild check source/*/*.py      (exit 1 when a notebook is stale)
@@ -33,7 +39,9 @@ import re
 import sys
 from pathlib import Path
 
+import jupytext
 import nbformat
+from jupytext.cell_metadata import text_to_metadata
 
 from .. import cells
 from ..cells import updates
@@ -41,6 +49,8 @@ from ..cells import updates
 MARKER = re.compile(r"^# %%(?P<rest>.*)$")
 METADATA = re.compile(r"^# metadata: (?P<json>\{.*\})\s*$")
 WRITTEN_ANSWER_STUB = "**Your answer.** *(Write it here, in a few sentences.)*"
+JUPYTEXT_FORMAT = {"extension": ".py", "format_name": "percent", "comment_magics": False}
+JUPYTEXT_KEYS = ("title", "lines_to_next_cell")  # jupytext's own cell metadata, never ours
 KERNEL_METADATA = {
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
     "language_info": {"name": "python"},
@@ -56,6 +66,49 @@ def _parse_marker(rest: str) -> tuple[str, dict[str, str]]:
     kind = words[0] if words and "=" not in words[0] else "code"
     opts = dict(w.split("=", 1) for w in words if "=" in w)
     return kind, opts
+
+
+def _to_jupytext_header(rest: str) -> str:
+    """A course marker's text (after `# %%`) as jupytext's header: the kind as the cell's title,
+    markdown kinds marked `[markdown]`, the options as JSON metadata (tags as a list)."""
+    kind, opts = _parse_marker(rest)
+    head = "# %%" + {"markdown": " [markdown]", "written": " written [markdown]", "code": ""}.get(kind, f" {kind}")
+    for key, value in opts.items():
+        head += f" {key}={json.dumps(value.split(',') if key == 'tags' else value)}"
+    return head
+
+
+def _from_jupytext_header(rest: str) -> str:
+    """jupytext's header text (after `# %%`) back in the course's short form."""
+    title, meta = text_to_metadata(rest.strip(), allow_title=True)
+    kind = title.replace("[markdown]", "").strip()
+    words = ["[markdown]"] if not kind and "[markdown]" in title else [kind] if kind else []
+    for key, value in meta.items():
+        if key not in JUPYTEXT_KEYS:
+            words.append(f"{key}={','.join(value) if isinstance(value, list) else value}")
+    return " ".join(words)
+
+
+def read_cells(script: str) -> tuple[dict, list[tuple[str, dict[str, str], str]]]:
+    """(notebook metadata, [(kind, options, source)]) of a script, parsed by jupytext."""
+    lines: list[str] = []
+    extra: dict = {}
+    for line in script.splitlines():
+        marker = MARKER.match(line)
+        if marker:
+            lines.append(_to_jupytext_header(marker.group("rest")))
+        elif lines:
+            lines.append(line)
+        elif METADATA.match(line):
+            extra.update(json.loads(METADATA.match(line).group("json")))
+    read = jupytext.reads("\n".join(lines) + "\n", fmt=JUPYTEXT_FORMAT)
+    out = []
+    for cell in read.cells:
+        meta = dict(cell.metadata)
+        kind = meta.pop("title", "markdown" if cell.cell_type == "markdown" else "code")
+        opts = {k: ",".join(v) if k == "tags" else str(v) for k, v in meta.items() if k not in JUPYTEXT_KEYS}
+        out.append((kind, opts, cell.source))
+    return extra, out
 
 
 def _own_paragraphs(text: str, markers: tuple[str, ...]) -> str:
@@ -75,30 +128,16 @@ def _own_paragraphs(text: str, markers: tuple[str, ...]) -> str:
 
 def build(script: str) -> nbformat.NotebookNode:
     """A notebook (nbformat 4.5, no outputs) from the percent-format `script`."""
-    blocks: list[tuple[str, dict[str, str], list[str]]] = []
-    extra: dict = {}
-    for line in script.splitlines():
-        m = MARKER.match(line)
-        if m:
-            blocks.append((*_parse_marker(m.group("rest")), []))
-        elif blocks:
-            blocks[-1][2].append(line)
-        elif METADATA.match(line):
-            extra.update(json.loads(METADATA.match(line).group("json")))
+    extra, parsed = read_cells(script)
     nb = nbformat.v4.new_notebook()
     nb.metadata = {**KERNEL_METADATA, **extra}
-    for kind, opts, lines in blocks:
-        while lines and not lines[-1].strip():
-            lines.pop()
-        while lines and not lines[0].strip():
-            lines.pop(0)
-        digest = hashlib.sha1("\n".join(lines).encode()).hexdigest()[:8]
+    for kind, opts, text in parsed:
+        digest = hashlib.sha1(text.encode()).hexdigest()[:8]
         cell_id = opts.get("id", f"{kind}-{digest}")
         if kind in ("markdown", "written"):
-            text = "\n".join(line[2:] if line.startswith("# ") else line.lstrip("#") for line in lines)
             cell = nbformat.v4.new_markdown_cell(text)
         else:
-            cell = nbformat.v4.new_code_cell("\n".join(lines))
+            cell = nbformat.v4.new_code_cell(text)
         cell.id = cell_id
         if kind == "solution":
             cell.metadata["nbgrader"] = {"grade": False, "solution": True, "locked": False,
@@ -138,40 +177,52 @@ def build(script: str) -> nbformat.NotebookNode:
     return nb
 
 
+def _marker(cell) -> tuple[str, dict[str, str]]:
+    """The course marker (kind, options) of a cell that `build` made."""
+    meta = cell.metadata.get("nbgrader", {})
+    tags = list(cell.metadata.get("tags", []))
+    if cell.cell_type == "markdown" and meta.get("task"):
+        return "written", {"id": meta["grade_id"], "points": f"{meta.get('points', 1):g}"}
+    if cell.cell_type == "markdown":
+        return "markdown", {"id": cell.id}
+    if meta.get("solution"):
+        kind, opts = "solution", {"id": meta["grade_id"]}
+        if updates(cell):
+            opts["updates"] = ",".join(updates(cell))
+    elif meta.get("grade"):
+        kind, opts = "test", {"id": meta["grade_id"], "points": f"{meta.get('points', 1):g}"}
+    elif "parameters" in tags:
+        kind, opts, tags = "params", {"id": cell.id}, [t for t in tags if t not in ("parameters", "setup")]
+    elif "setup" in tags:
+        kind, opts, tags = "setup", {"id": cell.id}, [t for t in tags if t != "setup"]
+    else:
+        kind, opts = "code", {"id": cell.id}
+    if tags:
+        opts["tags"] = ",".join(tags)
+    return kind, opts
+
+
 def to_script(nb: nbformat.NotebookNode) -> str:
-    """The percent-format script of a notebook written by `build` (round trip)."""
-    out: list[str] = []
-    extra = {k: v for k, v in nb.metadata.items() if k not in KERNEL_METADATA}
-    if extra:
-        out.extend([f"# metadata: {json.dumps(extra, sort_keys=True)}", ""])
+    """The percent-format script of a notebook written by `build` (round trip), written by
+    jupytext with the course's markers as cell titles and metadata."""
+    out = nbformat.v4.new_notebook()
     for cell in nb.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        tags = list(cell.metadata.get("tags", []))
         if cells.answer_to(cell):
             continue  # built from its written question
-        if cell.cell_type == "markdown" and meta.get("task"):
-            out.append(f"# %% written id={meta['grade_id']} points={meta.get('points', 1):g}")
-            out.extend(("# " + line).rstrip() for line in cell.source.splitlines())
-        elif cell.cell_type == "markdown":
-            out.append(f"# %% [markdown] id={cell.id}")
-            out.extend(("# " + line).rstrip() for line in cell.source.splitlines())
+        kind, opts = _marker(cell)
+        meta = {"title": kind} if kind not in ("markdown", "code") else {}
+        meta["lines_to_next_cell"] = 1  # one blank line between cells, whatever PEP 8 would add
+        meta.update({k: v.split(",") if k == "tags" else v for k, v in opts.items()})
+        if cell.cell_type == "markdown":
+            out.cells.append(nbformat.v4.new_markdown_cell(cell.source, metadata=meta))
         else:
-            if meta.get("solution"):
-                head = f"# %% solution id={meta['grade_id']}"
-                if updates(cell):
-                    head += f" updates={','.join(updates(cell))}"
-            elif meta.get("grade"):
-                head = f"# %% test id={meta['grade_id']} points={meta.get('points', 1):g}"
-            elif "parameters" in tags:
-                head, tags = f"# %% params id={cell.id}", [t for t in tags if t not in ("parameters", "setup")]
-            elif "setup" in tags:
-                head, tags = f"# %% setup id={cell.id}", [t for t in tags if t != "setup"]
-            else:
-                head = f"# %% id={cell.id}"
-            out.append(head + (f" tags={','.join(tags)}" if tags else ""))
-            out.extend(cell.source.splitlines())
-        out.append("")
-    return "\n".join(out)
+            out.cells.append(nbformat.v4.new_code_cell(cell.source, metadata=meta))
+    text = jupytext.writes(out, fmt={**JUPYTEXT_FORMAT, "notebook_metadata_filter": "-all"})
+    lines = [f"# %% {_from_jupytext_header(m.group('rest'))}" if (m := MARKER.match(line)) else line
+             for line in text.splitlines()]
+    extra = {k: v for k, v in nb.metadata.items() if k not in KERNEL_METADATA}
+    head = [f"# metadata: {json.dumps(extra, sort_keys=True)}", ""] if extra else []
+    return "\n".join(head + lines) + "\n"
 
 
 def stale(script_path: Path) -> list[str]:

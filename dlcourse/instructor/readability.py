@@ -19,7 +19,7 @@ MAX_AVERAGE_WORDS = 20
 MAX_SENTENCE_WORDS = 35
 OPTION = re.compile(r"^\s*[-*]\s+\*\*(?P<letter>[a-h])\*\*[).:]?\s+(?P<text>.+)$")
 _MARKUP = re.compile(r"\$\$.*?\$\$|\$[^$\n]*\$|```.*?```|`[^`\n]*`|<[^>]+>|!\[[^\]]*\]\([^)]*\)", re.S)
-_BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-Z(*])|\n\s*\n|\n\s*(?:[-*]|\d+\.)\s+|\n\s*#+\s+|\n\s*\|")
+_BREAK = re.compile(r"(?<=[.!?])\s+(?=[A-ZÀ-Þ(*])|\n\s*\n|\n\s*(?:[-*]|\d+\.)\s+|\n\s*#+\s+|\n\s*\|")
 
 
 def prose_cells(nb) -> list[str]:

@@ -134,6 +134,18 @@ QUESTIONS = {
                "the image size (the same weights slide over the whole image: weight sharing). Without the "
                "biases it would be 1200; without the 3 input channels 416.",
     },
+    "q_bn_one_image": {
+        "answer": "b",
+        "why": {
+            "a": "In training mode the layer normalises with the batch's mean and variance. With one image, the "
+                 "mean of each feature is the image's own value and the variance is 0: every normalised value "
+                 "is (x - x) / sqrt(0 + eps) = 0, so the layer outputs beta, whatever the image.",
+            "c": "eps keeps the division finite: (x - x) / sqrt(0 + eps) = 0. The layer outputs beta for every "
+                 "image, so nothing crashes, but every photo gets the same prediction.",
+            "d": "The running statistics are used in eval mode only. In training mode the batch's own mean and "
+                 "variance are used; with one image they are its value and 0, so the output is beta.",
+        },
+    },
     "q_architecture": {
         "answer": "c",
         "why": {

@@ -96,6 +96,72 @@ def torch_accuracy(model, X, y, device="cpu") -> float:
     return float((logits.argmax(1).cpu().numpy() == np.asarray(y)).mean())
 
 
+# The optimisers a train_torch may reasonably make (torch's defaults but the learning rate), and the
+# ways of clearing gradients: every step (right), never or once before the loop, once per epoch.
+TORCH_OPTIMISERS = {
+    "SGD": lambda params, lr, torch: torch.optim.SGD(params, lr=lr),
+    "SGD with momentum 0.9": lambda params, lr, torch: torch.optim.SGD(params, lr=lr, momentum=0.9),
+    "Adam": lambda params, lr, torch: torch.optim.Adam(params, lr=lr),
+    "AdamW": lambda params, lr, torch: torch.optim.AdamW(params, lr=lr),
+    "RMSprop": lambda params, lr, torch: torch.optim.RMSprop(params, lr=lr),
+    "Adagrad": lambda params, lr, torch: torch.optim.Adagrad(params, lr=lr),
+}
+ZERO_GRAD = {"step": "before every step", "never": "never (or once, before the loop)",
+             "epoch": "once per epoch"}
+
+
+def torch_trained_weights(sizes, seed, X, y, epochs, lr, batch_size, optimiser, zero) -> np.ndarray:
+    """The parameters, flattened, of `torch_mlp(sizes, seed)` after the grader's own loop: the
+    `optimiser` of TORCH_OPTIMISERS, the gradients cleared as `zero` says (ZERO_GRAD), the batches
+    taken in order (the test's samples are all alike, so any order gives these batches)."""
+    import torch
+    from torch import nn
+
+    from ..testkit.keras import torch_mlp
+
+    net = torch_mlp(list(sizes), seed=seed)
+    opt = TORCH_OPTIMISERS[optimiser](net.parameters(), lr, torch)
+    X = torch.as_tensor(np.asarray(X), dtype=torch.float32)
+    y = torch.as_tensor(np.asarray(y), dtype=torch.long)
+    for _ in range(epochs):
+        if zero == "epoch":
+            opt.zero_grad()
+        for start in range(0, len(X), batch_size):
+            if zero == "step":
+                opt.zero_grad()
+            nn.functional.cross_entropy(net(X[start:start + batch_size]), y[start:start + batch_size]).backward()
+            opt.step()
+    return torch.cat([p.detach().flatten() for p in net.parameters()]).numpy()
+
+
+def train_torch_accumulation(model, sizes, seed, X, y, epochs, lr, batch_size, atol=1e-4) -> str:
+    """Why `model` (a `torch_mlp(sizes, seed)` that train_torch trained on X, y) shows gradients
+    added up across steps, or "". Decided from the weights alone, which the judge compares with
+    its own runs from the same start: the right loop and the accumulating ones, for each standard
+    optimiser. Weights that match a right loop, or no loop the grader knows (another optimiser or
+    setting), pass: only a match with an accumulating loop fails."""
+    import torch
+
+    got = torch.cat([p.detach().flatten().cpu() for p in model.parameters()]).numpy()
+    runs = {(name, zero): torch_trained_weights(sizes, seed, X, y, epochs, lr, batch_size, name, zero)
+            for name in TORCH_OPTIMISERS for zero in ZERO_GRAD}
+
+    def close(name, zero) -> bool:
+        want = runs[name, zero]
+        return want.shape == got.shape and bool(np.all(np.abs(got - want) <= atol))
+
+    if any(close(name, "step") for name in TORCH_OPTIMISERS):
+        return ""
+    wrong = [(name, zero) for name in TORCH_OPTIMISERS for zero in ("never", "epoch") if close(name, zero)]
+    if not wrong:
+        return ""
+    name, zero = wrong[0]
+    steps = epochs * -(-len(X) // batch_size)
+    return (f"after {steps} steps (lr={lr}, {epochs} epochs) the model's weights are exactly those of {name} "
+            f"with the gradients cleared {ZERO_GRAD[zero]}: some steps used the sum of several batches' "
+            "gradients, not the gradient of their own batch.")
+
+
 # ------------------------------------------------------------------------ concept questions
 # Answer keys of the concept questions (instructor-only: never in the release).
 QUESTIONS = {

@@ -115,7 +115,11 @@ NEXT_STEPS = """Next, for {name} in {assignment}:
      scenario, list the tests it must fail) and the valid one into another correct answer;
   4. rebuild: python -m dlcourse.instructor.nbbuild build source/{assignment}/{assignment}.py \
      source/{assignment}/{assignment}.ipynb
-  5. check: pytest tests/test_fixtures.py -k {name}; then dlcourse release {assignment}.
+  5. check: pytest tests/test_fixtures.py -k {name};
+  6. translate (the notebook has a Portuguese edition when source/{assignment}/{assignment}.pt_BR.po
+     exists): dlcourse translate update {assignment}, then fill the new entries of that file and of
+     dlcourse/i18n/locale/pt_BR/LC_MESSAGES/tests.po and dlcourse/instructor/locale/pt_BR/LC_MESSAGES/hidden.po
+     (dlcourse translate check lists what is left); then dlcourse release {assignment}.
 The suite fails until every TODO is written."""
 
 

@@ -6,6 +6,8 @@ Nothing here is an answer to an exercise:
   `VGG16(include_top=False)`) whose weights are drawn from a seeded numpy generator, so the
   grader's judge rebuilds exactly the same base as the student's kernel. It stands in for a
   base pretrained on another data set;
+* `fashion_tuning_split` and `train_in_budget` are the fixed data and training of section 11's
+  tuning exercise: the student's notebook and the held-out test train every candidate the same way;
 * `find_weights` tells, for each array of a base, whether a model holds it unchanged and
   whether that copy is trainable. It works on the model itself (in the kernel) and on the
   model rebuilt from its configuration and weights (in the judge), since it compares values.
@@ -16,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["pretrained_stand_in", "find_weights", "conv_backward_cases", "check_conv_backward_part",
-           "batchnorm_cases", "call_in_training_mode"]
+           "batchnorm_cases", "call_in_training_mode", "fashion_tuning_split", "train_in_budget"]
 
 
 def pretrained_stand_in(input_shape=(28, 28, 1), filters=(8, 16), batchnorm=False, seed=0,
@@ -140,3 +142,38 @@ BATCHNORM_DX_HINT = ("dx = gamma / sqrt(var + eps) / N * (N * dout - dout.sum(0)
                      "with xhat the normalised x and var the biased batch variance.")
 DROPOUT_SCALE_HINT = ("a kept entry survives with probability 1 - p, so inverted dropout divides the kept "
                       "entries by 1 - p: the expected output is then (1 - p) * x / (1 - p) = x.")
+
+
+# Section 11's budget: every candidate network is trained the same way, so only the architecture differs.
+TUNE_SAMPLES = 4000     # the first 4,000 images of the Fashion-MNIST training part (after the validation split)
+TUNE_EPOCHS = 5
+TUNE_BATCH = 64
+TUNE_LR = 2e-3          # Adam's initial η, decayed to 0 with a cosine schedule (section 6's recipe)
+TUNE_MAX_PARAMS = 500_000
+
+
+def fashion_tuning_split(n: int = TUNE_SAMPLES):
+    """((X_fit, y_fit), (X_val, y_val)): the bundled Fashion-MNIST training split, scaled to [0, 1]
+    with a channel axis, (N, 28, 28, 1) float32. The 2,000 validation images are carved out as in
+    05's section 10 (stratified, random_state=0); X_fit holds the first `n` of the rest."""
+    from sklearn.model_selection import train_test_split
+
+    from ..data import load_fashion_mnist
+
+    (X_raw, y), _ = load_fashion_mnist()
+    X = (X_raw[..., None] / 255.0).astype("float32")
+    X_pool, X_val, y_pool, y_val = train_test_split(X, y, test_size=2000, stratify=y, random_state=0)
+    return (X_pool[:n], y_pool[:n]), (X_val, y_val)
+
+
+def train_in_budget(model, X, y, validation_data=None, epochs: int = TUNE_EPOCHS, seed: int = 0):
+    """Compile and fit `model` in section 11's budget: Adam with η decaying from 2e-3 to 0 (cosine),
+    the sparse categorical cross-entropy, batch 64, `epochs` epochs, Keras seeded with `seed`.
+    Returns the History of `fit`."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    steps = epochs * int(np.ceil(len(X) / TUNE_BATCH))
+    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(TUNE_LR, steps)),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model.fit(X, y, epochs=epochs, batch_size=TUNE_BATCH, validation_data=validation_data, verbose=0)

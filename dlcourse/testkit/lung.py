@@ -5,13 +5,15 @@
   like the ones it is scored on.
 * `lung_patches`: patches from the public generator, resized to `size` and scaled to [0, 1].
 * `small_cnn`: a small CNN with seeded weights, the models the saliency tests differentiate.
+* `average_of`: one model that averages the predictions of several trained copies (an ensemble),
+  what 08's bonus test scores.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["resize_rgb", "lung_patches", "small_cnn"]
+__all__ = ["resize_rgb", "lung_patches", "small_cnn", "average_of"]
 
 
 def resize_rgb(img: np.ndarray, size: int) -> np.ndarray:
@@ -60,3 +62,18 @@ def small_cnn(input_shape=(12, 12, 3), classes=3, seed=0, softmax=True, function
     rng = np.random.default_rng(seed)
     model.set_weights([rng.normal(0.0, 0.6, size=w.shape).astype(np.float32) for w in model.get_weights()])
     return model
+
+
+def average_of(models):
+    """One Keras model whose output is the mean of `models`' outputs (each a softmax over the same
+    classes): an ensemble of several trainings of one architecture. Each member is renamed
+    `run_<i>` so that their names never clash."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(tuple(models[0].input_shape[1:]))
+    outputs = []
+    for i, model in enumerate(models):
+        model.name = f"run_{i}"
+        outputs.append(model(inputs))
+    return keras.Model(inputs, layers.Average()(outputs), name="average_of_runs")

@@ -826,9 +826,18 @@ from dlcourse.testkit.keras import torch_mlp
 X_rep = np.repeat(np.asarray(X_train[:1], dtype=np.float32), 64, axis=0)
 y_rep = np.repeat(np.asarray(y_train[:1]), 64)
 net = torch_mlp([4, 20, 10, 3], seed=0, keep_grads=True)  # the grader sees its p.grad after the call
-train_torch(net, X_rep, y_rep, epochs=2, lr=0.0, batch_size=16)
+still = train_torch(net, X_rep, y_rep, epochs=2, lr=0.0, batch_size=16)
 fresh = torch_mlp([4, 20, 10, 3], seed=0)
-nn.functional.cross_entropy(fresh(torch.as_tensor(X_rep[:16])), torch.as_tensor(y_rep[:16])).backward()
+start_loss = nn.functional.cross_entropy(fresh(torch.as_tensor(X_rep[:16])), torch.as_tensor(y_rep[:16]))
+# lr=0 moves no weight: each epoch's loss is the loss of the model as it was given
+check(len(still) == 2 and np.allclose([float(v) for v in still], start_loss.item(), rtol=1e-4, atol=1e-6),
+      f"with lr=0 each epoch's loss is that of the model as given, {start_loss.item():.5f}; "
+      f"got {np.round([float(v) for v in still], 5).tolist()}.",
+      hint="train the model you are given, from its own weights, with the learning rate lr.")
+for (name, p), q in zip(net.named_parameters(), fresh.parameters(), strict=True):
+    check_close(p.detach(), q.detach(), f"{name} after 8 steps with lr=0 (it should not change)", rtol=0, atol=1e-7,
+                hint="train the model you are given, from its own weights, with the learning rate lr.")
+start_loss.backward()
 for (name, p), q in zip(net.named_parameters(), fresh.parameters(), strict=True):
     if p.grad is None or not bool(p.grad.abs().max() > 0):
         continue  # zeroed after the last step
@@ -838,6 +847,15 @@ for (name, p), q in zip(net.named_parameters(), fresh.parameters(), strict=True)
           "the gradients added up across steps.",
           hint="call optimizer.zero_grad() before loss.backward() in every step.")
     check_close(p.grad, q.grad, f"the gradient of {name} left by the last step", rtol=1e-4, atol=1e-6)
+# The weights after 8 steps with lr > 0, from the grader's start and batches: the grader runs the
+# same 8 steps with each standard optimiser, the gradients cleared every step or not, and fails
+# only weights that match a loop whose gradients added up (a zero_grad after training included).
+from dlcourse.instructor import ref_keras as ref
+
+net = torch_mlp([4, 20, 10, 3], seed=0)
+train_torch(net, X_rep, y_rep, epochs=2, lr=0.05, batch_size=16)
+why = ref.train_torch_accumulation(net, [4, 20, 10, 3], 0, X_rep, y_rep, epochs=2, lr=0.05, batch_size=16)
+check(not why, why, hint="call optimizer.zero_grad() in every step, before loss.backward().")
 ### END HIDDEN TESTS
 passed("train_torch (zero_grad)")
 
@@ -1403,32 +1421,38 @@ print(result.stdout or result.stderr[-2000:])
 #
 # Section 4's network, trained as there, is the **baseline**. On a hidden set of 2,000
 # Fashion-MNIST test images that you never see, it scores 0.853 on average over five seeds
-# (from 0.849 to 0.858). Beat it. You choose everything: the layers, their sizes, the activations, any
-# regularisation, the optimiser, η, the batch size and the number of epochs. Two functions:
+# (from 0.849 to 0.858). Beat it clearly. You choose everything: the layers, their sizes, the
+# activations, any regularisation, the optimiser, η, the batch size and the number of epochs.
+# Two functions:
 #
 # * `build_tuned_fashion_model()` returns your **uncompiled** model. It maps (N, 28, 28) images in
 #   [0, 1] to 10 class probabilities, and it has at most 1,000,000 parameters.
 # * `train_tuned_fashion(model, X, y, X_val, y_val)` compiles and fits that model on `X, y`,
 #   for **at most 20 epochs**, and returns the `History` of `fit`. It may use the validation
-#   data `X_val, y_val` (for example for `validation_data=` and callbacks).
+#   data `X_val, y_val` to make choices (for example `validation_data=` and callbacks). The
+#   weights learn from `X, y` only: the tests can tell when a model was fitted on the validation data.
 #
 # **How it is scored.** When graded, the test seeds Keras with 0 and builds your model. Your
 # `train_tuned_fashion` then trains it on the 10,000 fitting images you have (`X_fashion_fit`),
-# with the 2,000 validation images. Then the grader scores it **once** on the hidden images. The test
-# passes at **0.855** or more. The course's own solution, a wider network with dropout, reaches
-# 0.856 to 0.865 there over five seeds. It trains for 20 epochs, in about 40 to 60 seconds on a
-# busy two-core CPU. The grader trains on a CPU, so keep the training short.
+# with the 2,000 validation images and a few images of the grader's own. Then the grader scores it
+# **once** on the hidden images. The test passes at **0.859** or more, above every baseline run we
+# measured. The course's own solution reaches 0.862 to 0.867 there over eight seeds (0.865 on
+# average). It trains for 20 epochs, in about 30 to 50 seconds on a busy two-core CPU. The grader
+# trains on a CPU, so keep the training short.
 #
 # Make every choice on the validation split, never on the test set. One training is one draw:
-# two seeds of one network differ by about half a point. Before you believe a change helps,
+# two seeds of one network differ by up to one point (0.01). Before you believe a change helps,
 # compare it on two or three seeds.
 #
 # <details><summary>Ideas (try first)</summary>
 #
 # Wider hidden layers learn more from 10,000 images, but they also memorise them sooner. A
-# `keras.layers.Dropout` layer after each hidden layer fights that. A learning rate that decays
-# over the training (section 4) makes the final weights steadier. Watch the validation loss to
-# choose the number of epochs.
+# `keras.layers.Dropout` layer after each hidden layer fights that. Dropout alone gains little here,
+# though. A `keras.layers.BatchNormalization()` layer between a `Dense` layer (with no activation)
+# and its activation normalises that layer's outputs over each batch (mean 0, variance 1, then a
+# learned scale and shift). The next layer then learns on a steady scale, and a larger η trains
+# well. A learning rate that decays over the training (section 4) makes the final weights
+# steadier. Watch the validation loss to choose the number of epochs.
 # </details>
 
 # %% solution id=build_tuned_fashion_model
@@ -1443,10 +1467,14 @@ def build_tuned_fashion_model():
     return keras.Sequential([
         keras.Input(shape=(28, 28)),
         keras.layers.Flatten(),
-        keras.layers.Dense(512, activation="relu"),
-        keras.layers.Dropout(0.2),
-        keras.layers.Dense(256, activation="relu"),
-        keras.layers.Dropout(0.2),
+        keras.layers.Dense(512),
+        keras.layers.BatchNormalization(),
+        keras.layers.Activation("relu"),
+        keras.layers.Dropout(0.3),
+        keras.layers.Dense(256),
+        keras.layers.BatchNormalization(),
+        keras.layers.Activation("relu"),
+        keras.layers.Dropout(0.3),
         keras.layers.Dense(10, activation="softmax"),
     ])
     ### END SOLUTION
@@ -1486,7 +1514,7 @@ def train_tuned_fashion(model, X, y, X_val, y_val):
     ### BEGIN SOLUTION
     epochs, batch_size = 20, 128
     steps = epochs * int(np.ceil(len(X) / batch_size))
-    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(1e-3, decay_steps=steps)),
+    model.compile(optimizer=keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-3, decay_steps=steps)),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model.fit(X, y, epochs=epochs, batch_size=batch_size, validation_data=(X_val, y_val), verbose=0)
     ### END SOLUTION
@@ -1529,35 +1557,61 @@ check(1 <= n_epochs <= 20, f"train_tuned_fashion trained for {n_epochs} epochs; 
 from dlcourse.instructor import ref_keras as ref
 from dlcourse.testkit.keras import fashion_stand_in
 
+# The validation data: 500 real images and 20 canaries, random black-and-white images with random
+# labels (two per class). Only a network fitted on the validation data can learn the canaries'
+# labels; a network that never saw them scores about 1 in 10 there (exactly 0.1 when it gives them
+# all one class). Measured with the stand-in: 0.10 for three honest recipes (two with
+# EarlyStopping), 0.85 to 1.00 for fitting X + X_val (5 to 20 epochs).
+canary_rng = np.random.RandomState(4004)
+X_canary = (canary_rng.rand(20, 28, 28) < 0.5).astype("float32")
+y_canary = canary_rng.permutation(np.arange(20) % 10).astype(y_fashion_val.dtype)
 keras.utils.set_random_seed(1)
 model = fashion_stand_in()
-# 64 validation images: a network fitted on them instead of the 1,024 training images scores low there
 history = train_tuned_fashion(model, X_fashion_train[:1024], y_fashion_train[:1024],
-                              X_fashion_val[:64], y_fashion_val[:64])
+                              np.concatenate([X_fashion_val[:500], X_canary]),
+                              np.concatenate([y_fashion_val[:500], y_canary]))
 check(len(history.history["loss"]) <= 20, f"train_tuned_fashion trained for {len(history.history['loss'])} epochs; "
       "the budget is 20.")
 acc = ref.keras_accuracy(model, X_fashion_train[:1024], y_fashion_train[:1024])  # the weights the call left
 check(acc >= 0.6, f"after train_tuned_fashion a small network scores {acc:.3f} on its own 1,024 training "
       "images; expected >= 0.6.",
       hint="train the model you are given (not a copy), on X and y, with integer labels.")
+canary_acc = ref.keras_accuracy(model, X_canary, y_canary)
+check(canary_acc < 0.5, f"after train_tuned_fashion the network labels {canary_acc:.0%} of 20 validation images "
+      "correctly that no training image resembles (random noise with random labels): it was fitted on the "
+      "validation data.",
+      hint="fit the weights on X and y only. X_val and y_val may guide choices (validation_data=, callbacks), "
+      "never the weights.")
 ### END HIDDEN TESTS
 passed("train_tuned_fashion")
 
 # %% test id=test_train_tuned_fashion_heldout points=2 tags=slow
 """tuned Fashion-MNIST model (held-out): built with seed 0 and trained by your train_tuned_fashion on the
-10,000 fitting images, it scores >= 0.855 on hidden Fashion-MNIST test images (about a minute)."""
+10,000 fitting images, it scores >= 0.859 on hidden Fashion-MNIST test images (about a minute)."""
 check(callable(build_tuned_fashion_model) and callable(train_tuned_fashion),
       "build_tuned_fashion_model and train_tuned_fashion must be defined.")
 print("When graded, this test trains build_tuned_fashion_model() with train_tuned_fashion on the 10,000 "
-      "fitting images and scores it once on 2,000 Fashion-MNIST test images you never see (>= 0.855).")
+      "fitting images and scores it once on 2,000 Fashion-MNIST test images you never see (>= 0.859).")
 ### BEGIN HIDDEN TESTS
 from dlcourse.grader.heldout import submit_model
 
+from dlcourse.instructor import ref_keras as ref
+
+# the validation split plus 20 canaries (random black-and-white images with random labels, two per
+# class, as in the hidden test of train_tuned_fashion): only a model fitted on them knows their labels
+canary_rng = np.random.RandomState(4005)
+X_canary = (canary_rng.rand(20, 28, 28) < 0.5).astype("float32")
+y_canary = canary_rng.permutation(np.arange(20) % 10).astype(y_fashion_val.dtype)
 keras.utils.set_random_seed(0)
 model_t = build_tuned_fashion_model()
-history_t = train_tuned_fashion(model_t, X_fashion_fit, y_fashion_fit, X_fashion_val, y_fashion_val)
+history_t = train_tuned_fashion(model_t, X_fashion_fit, y_fashion_fit, np.concatenate([X_fashion_val, X_canary]),
+                                np.concatenate([y_fashion_val, y_canary]))
 check(len(history_t.history["loss"]) <= 20,
       f"train_tuned_fashion trained for {len(history_t.history['loss'])} epochs; the budget is 20.")
+canary_acc = ref.keras_accuracy(model_t, X_canary, y_canary)
+check(canary_acc < 0.5, f"the trained model labels {canary_acc:.0%} of 20 validation images correctly that no "
+      "training image resembles (random noise with random labels): it was fitted on the validation data.",
+      hint="fit the weights on X and y only. X_val and y_val may guide choices, never the weights.")
 # Graded: the grader scores the trained model on the held-out set, outside the sandbox.
 submit_model(model_t, "fashion_tuned")
 ### END HIDDEN TESTS

@@ -13,8 +13,8 @@
 # LeNet-like network in Keras and train it on handwritten digits. You write batch
 # normalisation and dropout by hand, and then fight overfitting with the lectures' recipe
 # (dropout, then L2, then batch normalisation). You build a small residual network and
-# compare it with a plain one. Finally you reuse a network trained on digits to classify
-# clothes (transfer learning). Every model choice is made on a **validation** split carved
+# compare it with a plain one. You reuse a network trained on digits to classify
+# clothes (transfer learning). Finally you design a CNN of your own to beat the baseline. Every model choice is made on a **validation** split carved
 # from the training data.
 #
 # **Goals**
@@ -29,6 +29,8 @@
 # 8. Build residual blocks and a small ResNet, and compare it with a plain network of equal depth.
 # 9. Transfer learning: freeze a convolutional base trained on digits, train a new head on
 #    Fashion-MNIST, fine-tune, and compare with training from scratch on the same budget.
+# 10. Tune a CNN of your own design to beat the LeNet baseline on Fashion-MNIST in a fixed
+#    budget, scored once on hidden test images.
 #
 # Short **questions** (set a variable such as `q_conv_shape = "b"`) check the ideas; each
 # wrong answer gets an explanation when it is graded.
@@ -104,6 +106,9 @@ RES_EPOCHS = 1 if SMOKE else 3
 RES_BLOCKS_PER_STAGE = 1 if SMOKE else 3    # 2 + 6 * blocks layers: 20 at full size
 RES_SEEDS = (0, 1, 2)
 RES_LR = 0.05                           # η of SGD with momentum 0.9
+TUNE_SAMPLES = 300 if SMOKE else 4000   # section 11's budget: Fashion-MNIST images (the grader's: 4,000)
+TUNE_EPOCHS = 1 if SMOKE else 5         # the grader's: 5
+TUNE_SEEDS = (0,) if SMOKE else (0, 1)  # the comparison with the baseline, one training per seed
 
 # %% [markdown] id=markdown-2
 # ## 1 · How big is the output?
@@ -1490,30 +1495,35 @@ for p_h, seed_h in [(0.4, 21), (0.25, 22), (0.75, 23)]:
 ### END HIDDEN TESTS
 passed("dropout_backward")
 
-# %% written id=w_batchnorm_eval points=2
-# **Written question (2 points).** Predict, then check. A trained network with batch
-# normalisation classifies one single image. By mistake, its batch-norm layers run in training
-# mode, so they use the statistics of the batch. What does such a layer output for this image?
-# What does that do to the network's prediction? Then run the cell below to check your
-# prediction, and say what running statistics change.
+# %% [markdown] id=markdown-q_bn_one_image
+# ### Question 7.4 · One image in training mode
+# Predict, then check. A trained network with batch normalisation classifies photos one at a
+# time. By mistake, its batch-norm layers run in training mode, so each layer normalises with the
+# statistics of the batch: here, a batch of one image. One such layer has `gamma` equal to 1 and
+# `beta` equal to `[0.1, 0.2, 0.3]`. What does it output, and what happens to the predictions?
 #
-# === BEGIN MARK SCHEME ===
+# - **a** the image's own values, unchanged, so the predictions stay as good as in eval mode
+# - **b** `beta` for every image, so the network gives the same prediction for every photo
+# - **c** values divided by zero, so the layer returns `nan` and the prediction crashes
+# - **d** values normalised by the running statistics, exactly as they are in eval mode
 #
-# **Model answer.** With a batch of one image, the batch mean of each feature is the image's
-# own value and the batch variance is 0. So every normalised value is $(x - x)/\sqrt{0 + \epsilon} = 0$,
-# and the layer outputs `beta` whatever the image. Everything after the layer then sees the same
-# numbers for every image, so the network gives the same prediction for every input. With a
-# larger batch, the output for one image would depend on the other images in the batch. The
-# running mean and variance are fixed numbers learnt in training, so in eval mode each image is
-# normalised on its own and the prediction depends only on that image.
-#
-# **Rubric.** 2 points: the output is `beta` (or a constant) because the mean equals the value
-# and the variance is 0, so the prediction no longer depends on the image; and running statistics
-# make the output depend on the image alone. 1 point: says the prediction is wrong or constant
-# without the reason, or gives the reason but not the role of the running statistics. 0 points:
-# says nothing changes, or that batch norm "divides by zero" and crashes (eps prevents it).
-#
-# === END MARK SCHEME ===
+# Set `q_bn_one_image` to one letter. Then run the cell after the test to check your prediction.
+
+# %% solution id=q_bn_one_image
+# Your answer: q_bn_one_image = "<one letter: a, b, c or d>"
+### BEGIN SOLUTION
+q_bn_one_image = "b"
+### END SOLUTION
+
+# %% test id=test_q_bn_one_image points=1
+"""q_bn_one_image: what batch normalisation in training mode does to a batch of one image."""
+check_choice(q_bn_one_image, ['a', 'b', 'c', 'd'], "q_bn_one_image")
+### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_cnn
+
+check_answer(q_bn_one_image, ref_cnn.QUESTIONS["q_bn_one_image"], "q_bn_one_image")
+### END HIDDEN TESTS
+passed("q_bn_one_image")
 
 # %% id=code-bn-one-image
 one = x_bn[:1]
@@ -2398,6 +2408,180 @@ if "google.colab" in sys.modules:
 else:
     print("Not in Colab: the optional ImageNet demo is skipped.")
 
+# %% [markdown] id=markdown-tune
+# ## 11 · Your turn: tune a CNN to a target
+#
+# Section 6's network is the **baseline** here, on a harder task: the clothes of Fashion-MNIST.
+# Every candidate is trained the same way, by `train_in_budget` from `dlcourse.testkit.cnn`:
+#
+# * the first 4,000 images of `Xf_pool` (section 10's split), 5 epochs, batch 64;
+# * Adam, with η decaying from 0.002 to 0 (cosine), and the sparse categorical cross-entropy.
+#
+# Only the architecture differs. In this budget `build_lenet` scores 0.811 on average over eight
+# seeds on a hidden set of 2,000 Fashion-MNIST test images (from 0.806 to 0.820). Beat it.
+#
+# ### Exercise 11.1 · `build_tuned_cnn`
+# `build_tuned_cnn(input_shape=(28, 28, 1), num_classes=10)` returns your **uncompiled** model. It
+# maps images of shape `input_shape` in [0, 1] to `num_classes` class probabilities. Build it from
+# Keras's built-in layers, as for `build_lenet`, with **at most 500,000 parameters**. You choose the
+# layers, their number and sizes, the padding, the pooling and any regularisation.
+#
+# **How it is scored.** When graded, the test seeds Keras with 0 and builds your model.
+# `train_in_budget` trains it on the 4,000 images. Then the grader scores it **once** on the
+# hidden images. The test passes at **0.826** or more. The course's own solution reaches
+# 0.834 to 0.844 there over eight seeds. Its training takes about 30 s on a busy two-core CPU. The
+# grader trains on a CPU too, so keep the network small: each epoch should take seconds, not minutes.
+#
+# Make every choice on the validation split `Xf_val`, never on `Xf_test`. One training is one
+# draw: two seeds of one network differ by about a point here. Before you believe a change helps,
+# compare it on two or three seeds (the `seed` argument of `train_in_budget`).
+#
+# <details><summary>Ideas (try first)</summary>
+#
+# Five epochs on 4,000 images is a short training. Look at the training accuracy first: a network
+# that does not yet fit its own training images needs to learn faster before it needs regularisation.
+# `padding="same"` keeps the border pixels in every layer. Batch normalisation (section 7) after
+# each convolution often lets a short training go further. But remember what section 8's study
+# showed about its running statistics: this training has only 315 steps. More filters in the later
+# layers, and dropout before the dense layers, are the next things to try.
+# </details>
+
+# %% solution id=build_tuned_cnn
+def build_tuned_cnn(input_shape=(28, 28, 1), num_classes=10):
+    """Your CNN for section 11's budget (uncompiled), from built-in Keras layers.
+
+    Returns:
+        a Keras model mapping (N, *input_shape) images in [0, 1] to (N, num_classes) class
+        probabilities, with at most 500,000 parameters.
+    """
+    ### BEGIN SOLUTION
+    model = keras.Sequential([keras.Input(shape=input_shape)], name="tuned_cnn")
+    for filters in (32, 64, 128):
+        model.add(layers.Conv2D(filters, (3, 3), padding="same", use_bias=False))
+        model.add(layers.BatchNormalization(momentum=0.9))
+        model.add(layers.Activation("relu"))
+        model.add(layers.MaxPooling2D((2, 2)))
+    model.add(layers.Flatten())
+    model.add(layers.Dropout(0.3))
+    model.add(layers.Dense(128, activation="relu"))
+    model.add(layers.Dropout(0.3))
+    model.add(layers.Dense(num_classes, activation="softmax"))
+    return model
+    ### END SOLUTION
+
+# %% test id=test_build_tuned_cnn points=1
+"""build_tuned_cnn: uncompiled, (N, 28, 28, 1) -> (N, 10) probabilities, at most 500,000 parameters,
+the arguments used."""
+from dlcourse.testkit.cnn import TUNE_MAX_PARAMS
+from dlcourse.testkit.keras import check_rebuildable
+
+model_t = build_tuned_cnn()
+check_rebuildable(model_t, "build_tuned_cnn()")
+check_type(model_t, keras.Model, "build_tuned_cnn()")
+check(model_t.built, "the model does not know its input shape yet.",
+      hint="start with keras.Input(shape=input_shape).")
+n_params = model_t.count_params()
+check(n_params <= TUNE_MAX_PARAMS, f"build_tuned_cnn() has {n_params:,} parameters; the budget is "
+      f"{TUNE_MAX_PARAMS:,}.", hint="a Dense layer after Flatten holds most of them: pool more before it, "
+      "or make it narrower.")
+try:
+    probs_t = np.asarray(model_t(X_test[:4]))
+except Exception as exc:  # a model built for another input shape rejects these images
+    probs_t = None
+    check(False, f"build_tuned_cnn() cannot take a (4, 28, 28, 1) batch of images ({type(exc).__name__}).",
+          hint="use keras.Input(shape=input_shape): the images keep their channel axis.")
+check_shape(probs_t, (4, 10), "build_tuned_cnn()'s output for 4 images", hint="end with Dense(num_classes).")
+check_close(probs_t.sum(axis=1), np.ones(4), "row sums of build_tuned_cnn()'s output", rtol=1e-5,
+            hint="the last layer needs a softmax: one probability per class, summing to 1.")
+### BEGIN HIDDEN TESTS
+check(not getattr(model_t, "compiled", False), "build_tuned_cnn() returned a compiled model.",
+      hint="return it uncompiled: train_in_budget compiles it.")
+other = build_tuned_cnn(input_shape=(32, 32, 3), num_classes=5)
+x_other = np.random.default_rng(0).random((3, 32, 32, 3)).astype("float32")
+try:
+    probs = np.asarray(other(x_other))
+except Exception as exc:  # a model built for 28x28x1 rejects these images
+    probs = None
+    check(False, "build_tuned_cnn(input_shape=(32, 32, 3), num_classes=5) cannot take a (3, 32, 32, 3) "
+          f"batch ({type(exc).__name__}).", hint="use the input_shape argument in keras.Input.")
+check_shape(probs, (3, 5), "the output of build_tuned_cnn(input_shape=(32, 32, 3), num_classes=5)",
+            hint="use the num_classes argument in the last Dense layer.")
+### END HIDDEN TESTS
+passed("build_tuned_cnn")
+
+# %% [markdown] id=markdown-tune-compare
+# Compare your network with the baseline in the budget, for each seed of `TUNE_SEEDS`. The seed
+# sets both the initial weights and the order of the batches. **Expected output** (full size): one
+# line per seed, with the training and validation accuracy of each network, and your validation
+# accuracy above the baseline's in each line. Each training takes about 30 s on a CPU.
+
+# %% id=code-tune-compare
+import time  # noqa: E402
+
+from dlcourse.testkit.cnn import fashion_tuning_split, train_in_budget  # noqa: E402
+
+(X_tune, y_tune), _ = fashion_tuning_split(TUNE_SAMPLES)
+print(f"{'seed':>4} {'baseline: training':>19} {'validation':>10} {'yours: training':>16} {'validation':>10} "
+      f"{'your time':>10}")
+for seed in TUNE_SEEDS:
+    row = []
+    for build in (build_lenet, build_tuned_cnn):
+        keras.utils.set_random_seed(seed)
+        candidate = build()
+        start = time.perf_counter()
+        h = train_in_budget(candidate, X_tune, y_tune, validation_data=(Xf_val, yf_val), epochs=TUNE_EPOCHS,
+                            seed=seed)
+        row += [h.history["accuracy"][-1], h.history["val_accuracy"][-1]]
+    print(f"{seed:>4} {row[0]:19.3f} {row[1]:10.3f} {row[2]:16.3f} {row[3]:10.3f} "
+          f"{time.perf_counter() - start:8.0f} s")
+print(f"parameters: baseline {build_lenet().count_params():,}, yours {build_tuned_cnn().count_params():,}")
+
+# %% written id=w_tuning points=2
+# **Written question (2 points).** Predict, then check. Before you run the comparison cell, guess
+# whether your network beats the baseline for every seed. Then read the printed table: is the gap
+# between the two networks larger than the spread between the seeds of one network? Would one
+# training of each be enough to tell which is better? Say why the grader's bar sits above the
+# baseline's best run and not at its mean.
+#
+# === BEGIN MARK SCHEME ===
+#
+# **Model answer.** In our full runs (eight seeds) two seeds of one network differ by up to about
+# one point of validation accuracy, and the reference network leads the baseline by two to four
+# points in every seed. A student must read their own table: if the gap is larger than the spread, and
+# has the same sign in every seed, the change helps. A single run of each cannot tell a small gain
+# from luck. One seed of a network can land a point above or below its mean. The held-out test
+# trains once, so its result is also one draw. A bar at the baseline's mean would be passed by the
+# baseline itself in about half of its draws. Above its best run, the baseline almost never passes,
+# and a network that is truly better, by more than the spread, still passes in every draw.
+#
+# **Rubric.** 2 points: compares the gap with the seed-to-seed spread in the student's own table,
+# says one run is one draw, and explains that a bar at the mean would let the baseline pass about
+# half the time. 1 point: one of these two parts. 0 points: trusts one run ("mine was higher once,
+# so it is better"), or says the bar is high so that only large networks pass.
+#
+# === END MARK SCHEME ===
+
+# %% test id=test_build_tuned_cnn_heldout points=2 tags=slow
+"""build_tuned_cnn (held-out): built with seed 0 and trained by train_in_budget (4,000 Fashion-MNIST
+images, 5 epochs), it scores >= 0.826 on hidden Fashion-MNIST test images (about 40 s)."""
+check(callable(build_tuned_cnn), "build_tuned_cnn must be defined.")
+print("When graded, this test trains build_tuned_cnn() with train_in_budget on the 4,000 images and scores it "
+      "once on 2,000 Fashion-MNIST test images you never see (>= 0.826).")
+### BEGIN HIDDEN TESTS
+from dlcourse.grader.heldout import submit_model
+from dlcourse.testkit.cnn import TUNE_MAX_PARAMS, fashion_tuning_split, train_in_budget
+
+(X_h, y_h), _ = fashion_tuning_split()
+keras.utils.set_random_seed(0)
+model_h = build_tuned_cnn()
+check(model_h.count_params() <= TUNE_MAX_PARAMS,
+      f"build_tuned_cnn() has {model_h.count_params():,} parameters; the budget is {TUNE_MAX_PARAMS:,}.")
+train_in_budget(model_h, X_h, y_h, seed=0)
+# Graded: the grader scores the trained model on the held-out set, outside the sandbox.
+submit_model(model_h, "cnn_tuned")
+### END HIDDEN TESTS
+passed("build_tuned_cnn (held-out)")
+
 # %% [markdown] id=markdown-21
 # ## What you should remember
 # - A convolution slides one small kernel over the whole image: output size
@@ -2430,6 +2614,8 @@ else:
 #   unfreeze, compile again and fine-tune with a small learning rate. It helps most when the
 #   new task has few labelled images and resembles the task the base was trained on; compare
 #   it with training from scratch on the same budget before trusting it.
+# - To beat a baseline in a fixed budget, change the architecture and compare on the validation
+#   split over a few seeds: one training is one draw. The test set scores the final choice once.
 
 # %% id=code-13
 # Versions of the libraries this notebook ran with.

@@ -30,10 +30,11 @@
 #    uses the *non-saturating* loss.
 # 4. Write one training step that keeps the two players apart.
 # 5. Train, watch the samples improve epoch by epoch, and measure their quality.
+# 6. Tune a denoising autoencoder of your own design to a target on hidden digits.
 #
 # Short **questions** (set a variable such as `q_tanh_output = "b"`) check the ideas; each
 # wrong answer gets an explanation when it is graded. Three **written questions** ask you to
-# explain a figure in a few sentences; a person grades them.
+# explain a figure or a result in a few sentences; a person grades them.
 #
 # Fill in every cell that says `# YOUR CODE HERE`, then run the test cell below it.
 # Some tests are hidden: they run when your notebook is graded.
@@ -339,31 +340,20 @@ for row, label in enumerate(("image", "rebuilt", "random code")):
 fig.tight_layout()
 plt.show()
 
-# %% written id=w_random_codes points=2
-# **Written question (2 points).** Explain the figure above. Look at the last row: the decoder
-# turned random codes into images. Do they look like new clothes? Explain what you see from how
-# the autoencoder was trained: its loss, and the codes it saw. Then say what a network needs
-# in order to draw sharp new images from random numbers. Three to five sentences.
+# %% [markdown] id=markdown-ae-think
+# **Think about it.** Look at the last row of the figure: the decoder turned random codes into
+# images. Do they look like new clothes? Explain what you see from how the autoencoder was
+# trained: its loss, and the codes it saw. Then open the answer.
 #
-# === BEGIN MARK SCHEME ===
+# <details><summary>Answer (think first)</summary>
 #
-# **Model answer.** The random codes give blurry blends of several kinds of clothes, not sharp
-# new items. The autoencoder was trained only to rebuild real images from their own codes. Its
-# loss, the mean squared error, is smallest for the average of the images that could fit a code.
-# So it draws averages, and blur, when it is unsure. Nothing in training told the decoder what
-# to draw for a code that no real image has, so random codes fall where the decoder learned
-# nothing useful. To draw new, sharp images from noise, a network needs a training signal that
-# rewards images that look real for *every* random input. The GAN's discriminator gives exactly
-# that signal.
-#
-# **Rubric.** 2 points: says the random codes give blurry mixtures (not new, sharp images) AND
-# gives a reason from training: either the decoder only learned codes of real images, or the
-# squared error rewards averages (blur); AND names a signal that rewards realistic samples from
-# noise (a discriminator, an adversarial loss). 1 point: a correct description with only one of
-# the two parts of the explanation. 0 points: says the images are new clothes, or blames too few
-# epochs or a too small code only.
-#
-# === END MARK SCHEME ===
+# The random codes give blurry blends of several kinds of clothes, not sharp new items. The
+# autoencoder was trained only to rebuild real images from their own codes. Its loss, the mean
+# squared error, is smallest for the average of the images that could fit a code, so it draws
+# blur when it is unsure. Nothing told the decoder what to draw for a code that no real image
+# has. To draw sharp new images from noise, a network needs a training signal that rewards
+# images that look real for *every* random input. The GAN's discriminator gives that signal.
+# </details>
 
 # %% [markdown] id=markdown-2
 # ## 1 · The data: digits scaled to [-1, 1]
@@ -1367,6 +1357,234 @@ check_answer(q_mode_collapse, ref_gan.QUESTIONS["q_mode_collapse"], "q_mode_coll
 ### END HIDDEN TESTS
 passed("q_mode_collapse")
 
+# %% [markdown] id=markdown-tune
+# ## 8 · Your turn: tune a denoising autoencoder to a target
+#
+# Section 0's autoencoder rebuilt a clean image from a short code. A **denoising** autoencoder
+# gets a *noisy* image and must give back the clean one. It learns which details are digit and
+# which are noise. Here the noise is Gaussian, with a standard deviation of 0.5 on pixels in
+# $[0, 1]$. The noisy pixels are then clipped back to $[0, 1]$.
+#
+# The score is the **share of the noise removed**:
+# $1 - \mathrm{MSE}(\text{denoised}, \text{clean}) / \mathrm{MSE}(\text{noisy}, \text{clean})$.
+# A score of 1 removes all the noise, and 0 removes none.
+#
+# The **baseline** is section 0's network: 784 -> 256 -> 32 -> 256 -> 784, with a sigmoid at the
+# end. It is trained with section 0's settings: η = 0.001, batches of 128, 10 epochs. On hidden MNIST
+# digits that you never see, it removes 0.717 of the noise on average over five seeds (0.709 to 0.724).
+# Beat it. You write two functions:
+#
+# * `build_tuned_denoiser(latent_dim=32)` returns an `nn.Sequential` that maps noisy images
+#   `(N, 1, 28, 28)` to clean ones of the same shape, with every value in $[0, 1]$. Somewhere
+#   in the chain, one layer's output must hold at most `latent_dim` numbers per image: the
+#   bottleneck. It has at most 1,000,000 parameters.
+# * `tuned_denoiser_settings()` returns a dict with the keys `"lr"` (η), `"batch_size"` and
+#   `"num_epochs"`: at most 20 epochs, and parameters times epochs at most 10,000,000.
+#
+# **Built-in layers only.** PyTorch cannot load a network without running its code. So the
+# grader never runs yours: it reads the names and sizes of your layers and builds the same
+# network from PyTorch's own classes. Use only `nn.Sequential`, `nn.Linear`, `nn.Flatten`,
+# `nn.Unflatten`, `nn.ReLU`, `nn.LeakyReLU`, `nn.ELU`, `nn.GELU`, `nn.SiLU`, `nn.Tanh`,
+# `nn.Sigmoid`, `nn.Dropout`, `nn.BatchNorm1d` and `nn.LayerNorm`. A class of your own is
+# refused, and so is a subclass of a layer. The first test below says so while you work.
+#
+# **How it is scored.** The grader builds your network with seed 0. It trains it with the fixed
+# function `train_denoiser` (from `dlcourse.testkit.denoise`) and your settings, on the 5,000
+# fitting digits you have. That function is Adam with your η on the mean squared error between
+# the output for a noisy batch and the clean batch, with fresh noise for every batch. Then it scores
+# the network **once** on 2,000 hidden digits, with noise that the grader draws. The test passes
+# at **0.80** or more. The course's own solution removes 0.812 to 0.817 of the noise over five
+# seeds. It trains in about 15 to 30 seconds on one CPU core.
+#
+# Make every choice on the validation split. One training is one draw, so compare a change on
+# two or three seeds before you believe it: `train_denoiser(..., seed=1)` trains another draw.
+#
+# <details><summary>Ideas (try first)</summary>
+#
+# The baseline is short of both capacity and training. Wider hidden layers see more of each
+# image. A larger η or smaller batches give more progress per epoch. Watch the parameter budget:
+# the first and last `nn.Linear` layers hold 784 weights per unit. Whatever you change, keep the
+# bottleneck: without it, the network could copy its noisy input.
+# </details>
+
+# %% solution id=build_tuned_denoiser
+def build_tuned_denoiser(latent_dim=32):
+    """Your denoiser: an nn.Sequential of built-in layers.
+
+    Args:
+        latent_dim: the most numbers per image that one layer's output may hold (the bottleneck).
+    Returns:
+        an nn.Sequential mapping images (N, 1, 28, 28) to images (N, 1, 28, 28) in [0, 1],
+        with at most 1,000,000 parameters.
+    """
+    ### BEGIN SOLUTION
+    return nn.Sequential(
+        nn.Flatten(),
+        nn.Linear(28 * 28, 512), nn.ReLU(),
+        nn.Linear(512, latent_dim),
+        nn.Linear(latent_dim, 512), nn.ReLU(),
+        nn.Linear(512, 28 * 28), nn.Sigmoid(),
+        nn.Unflatten(1, (1, 28, 28)),
+    )
+    ### END SOLUTION
+
+# %% solution id=tuned_denoiser_settings
+def tuned_denoiser_settings():
+    """Your training settings for train_denoiser.
+
+    Returns:
+        a dict {"lr": η, "batch_size": int, "num_epochs": int}: at most 20 epochs, and the
+        parameters times the epochs at most 10,000,000.
+    """
+    ### BEGIN SOLUTION
+    return {"lr": 2e-3, "batch_size": 64, "num_epochs": 10}
+    ### END SOLUTION
+
+# %% [markdown] id=markdown-tune-train
+# The fixed training loop and the comparison with the baseline on the validation split. It
+# trains the network that the grader would build from your layers. **Expected output** (full size):
+# two validation scores, yours above the baseline's, and your training time.
+
+# %% id=code-tune-compare
+from dlcourse.testkit.denoise import (LECTURES_SETTINGS, denoiser_spec, lectures_baseline_spec, noise_removed,
+                                      rebuild, train_denoiser)
+
+(digits_u8, _), _ = load_mnist()
+digit_order = np.random.default_rng(0).permutation(len(digits_u8))
+D_val = torch.tensor(digits_u8[digit_order[:1000]][:, None] / 255.0, dtype=torch.float32)
+D_fit = torch.tensor(digits_u8[digit_order[1000:]][:, None] / 255.0, dtype=torch.float32)
+if SMOKE:
+    D_fit = D_fit[:512]
+
+threads = torch.get_num_threads()
+torch.set_num_threads(1)  # a small dense network trains fastest on one CPU thread
+try:
+    for name, spec, settings in (("baseline", lectures_baseline_spec(), LECTURES_SETTINGS),
+                                 ("your model", denoiser_spec(build_tuned_denoiser(latent_dim=32)),
+                                  tuned_denoiser_settings())):
+        torch.manual_seed(0)
+        net = rebuild(spec)  # what the grader builds from your layers
+        epochs = 1 if SMOKE else settings["num_epochs"]
+        start = time.time()
+        train_denoiser(net, D_fit, num_epochs=epochs, lr=settings["lr"], batch_size=settings["batch_size"])
+        print(f"{name:10s} {sum(p.numel() for p in net.parameters()):>9,} parameters   validation score "
+              f"{noise_removed(net, D_val, seed=1):.3f}   ({time.time() - start:.0f} s)")
+finally:
+    torch.set_num_threads(threads)
+
+noisy_val = (D_val[:8] + 0.5 * torch.randn(8, 1, 28, 28, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
+with torch.no_grad():
+    cleaned = net(noisy_val)
+fig, axes = plt.subplots(3, 8, figsize=(8, 3))
+for col in range(8):
+    for row, images in enumerate((D_val[:8], noisy_val, cleaned)):
+        axes[row, col].imshow(images[col, 0], cmap="gray_r", vmin=0, vmax=1)
+        axes[row, col].set_xticks([])
+        axes[row, col].set_yticks([])
+for row, label in enumerate(("clean", "noisy", "denoised")):
+    axes[row, 0].set_ylabel(label, fontsize=8)
+fig.tight_layout()
+plt.show()
+
+# %% test id=test_build_tuned_denoiser points=2
+"""build_tuned_denoiser: built-in layers only, (N, 1, 28, 28) -> (N, 1, 28, 28) in [0, 1], a latent_dim bottleneck."""
+from dlcourse.testkit.denoise import LECTURES_SETTINGS, SpecError, denoiser_spec, validate_submission
+
+def denoiser_problem(latent_dim):
+    """'' when build_tuned_denoiser(latent_dim) can be rebuilt and keeps every rule, else why not."""
+    try:
+        spec = denoiser_spec(build_tuned_denoiser(latent_dim=latent_dim), f"build_tuned_denoiser({latent_dim})")
+        validate_submission(spec, LECTURES_SETTINGS, latent_dim=latent_dim)
+    except SpecError as err:
+        return str(err)
+    return ""
+
+problem = denoiser_problem(32)
+check(not problem, problem)
+### BEGIN HIDDEN TESTS
+from dlcourse.testkit.denoise import rebuild
+from dlcourse.testkit.gan import scale_parameters
+
+problem = denoiser_problem(8)
+check(not problem, problem, hint="use the latent_dim argument for the size of the bottleneck, not a fixed number.")
+torch.manual_seed(3)
+net_h = rebuild(denoiser_spec(build_tuned_denoiser(latent_dim=32)))  # PyTorch's own layers, built here
+net_h.eval()
+scale_parameters(net_h, 10.0)  # push every pre-activation to the extremes
+with torch.no_grad():
+    big = net_h(torch.rand(16, 1, 28, 28))
+check_finite(big, "the output with large weights")
+check(float(big.min()) >= -1e-6 and float(big.max()) <= 1.0 + 1e-6,
+      f"with larger weights the denoised images leave [0, 1] (from {float(big.min()):.3g} to "
+      f"{float(big.max()):.3g}).", hint="the last activation must keep every pixel in [0, 1], like the clean ones.")
+### END HIDDEN TESTS
+passed("build_tuned_denoiser")
+
+# %% test id=test_tuned_denoiser_settings points=1
+"""tuned_denoiser_settings: a dict of lr, batch_size (32 to 1,024) and num_epochs (1 to 20)."""
+from dlcourse.testkit.denoise import SpecError, check_settings
+
+settings = tuned_denoiser_settings()
+try:
+    check_settings(settings)
+    problem = ""
+except SpecError as err:
+    problem = str(err)
+check(not problem, problem, hint='return for example {"lr": 1e-3, "batch_size": 128, "num_epochs": 10}.')
+### BEGIN HIDDEN TESTS
+check(check_settings(settings)["lr"] <= 0.05, "the learning rate is too large.")
+### END HIDDEN TESTS
+passed("tuned_denoiser_settings")
+
+# %% test id=test_build_tuned_denoiser_heldout points=2 tags=slow
+"""tuned denoiser (held-out): built with seed 0 from your layers and trained by train_denoiser with your
+settings on the 5,000 fitting digits, it removes >= 0.80 of the noise on hidden digits (about 30 s)."""
+from dlcourse.testkit.denoise import DenoiserSubmission, SpecError, validate_submission
+
+try:
+    submission = DenoiserSubmission(build_tuned_denoiser(latent_dim=32), tuned_denoiser_settings())
+    validate_submission(submission.spec, submission.settings)
+    problem = ""
+except SpecError as err:
+    problem = str(err)
+check(not problem, problem)
+print("When graded, this test builds your layers, trains them with train_denoiser and your settings, and "
+      "scores them once on 2,000 MNIST digits you never see (>= 0.80 of the noise removed).")
+### BEGIN HIDDEN TESTS
+from dlcourse.grader.heldout import submit_model
+
+# Graded: the grader rebuilds, trains and scores the network outside the sandbox.
+submit_model(submission, "mnist_denoiser")
+### END HIDDEN TESTS
+passed("tuned denoiser (held-out)")
+
+# %% written id=w_one_draw points=2
+# **Written question (2 points).** A classmate's denoiser scores 0.803 on the validation split
+# with seed 0. The bar is 0.80. They submit at once. Will it pass when graded? Say what you would
+# do before submitting, and why. Three to five sentences.
+#
+# <details><summary>Ideas (try first)</summary>
+#
+# The grader trains once, with its own seed and its own noise, on other digits. Think about how
+# much one score moves when only the seed changes.
+# </details>
+#
+# === BEGIN MARK SCHEME ===
+#
+# **Model answer.** Not for sure. One training is one draw: the seed changes the first weights,
+# the order of the batches and the noise, so the score moves a little from run to run. The
+# hidden digits are also other digits than the validation ones. A margin of 0.003 is about the
+# size of that spread, so the graded run can fall below 0.80. Before submitting I would train
+# two or three seeds and look at the mean and the lowest score. If the lowest is near the bar, I
+# would improve the model until every seed clears the bar with a margin.
+#
+# **Rubric.** 2 points: says the result may not pass AND explains that one run is one draw (seed,
+# noise, other digits change the score) AND proposes a check over several seeds (or a larger
+# margin) before submitting. 1 point: only one of the two parts. 0 points: says it will pass
+# because the validation score is above the bar, or proposes tuning on the test digits.
+#
+# === END MARK SCHEME ===
+
 # %% [markdown] id=markdown-18
 # ## What you should remember
 # - An autoencoder learns without labels to rebuild its input through a bottleneck. The encoder
@@ -1384,6 +1602,9 @@ passed("q_mode_collapse")
 #   the generator trains through D and only `opt_G` steps.
 # - Measure generative models. A classifier's confidence and the spread of its classes catch
 #   blurry samples and mode collapse that a quick look can miss.
+# - A denoising autoencoder learns to rebuild the clean image from a noisy one. Its bottleneck
+#   stops it from copying the input. To beat a baseline, compare choices on the validation split
+#   over a few seeds: one training is one draw.
 
 # %% id=code-12
 # Versions of the libraries this notebook ran with.

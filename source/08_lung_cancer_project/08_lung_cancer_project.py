@@ -1568,28 +1568,32 @@ passed("q_swapped_report")
 # %% [markdown] id=markdown-28
 # ## 9 · Your turn: improve the model (bonus)
 #
-# The held-out test trains the lectures' CNN for 8 epochs on 1,200 patches. Over 9 training
-# runs it scored between 0.924 and 0.941 on the hidden held-out set, with a mean of 0.935.
-# Can you do better with the **same budget**? Write `build_improved_lung_model`, with any
-# architecture you like. Your `train_lung_cnn` trains it exactly as the held-out test trains
-# `build_lung_cnn`: 1,200 new patches, 8 epochs, batch 32. Choose it on your validation split
-# (`X_fit`, `X_val` above), never on the test split. Keep it under 3,000,000 parameters,
-# because it is trained on a CPU when graded.
+# Can you beat the lectures' CNN with the **same training budget**? Write
+# `build_improved_lung_model`, with any architecture you like. The bonus test trains it with
+# your `train_lung_cnn` on 2,400 new patches for 4 epochs, batch 32. That is as many steps as
+# 1,200 patches for 8 epochs, on twice as many different images.
+# Choose your model on your validation split (`X_val` above), never on the test split. Keep it
+# under 3,000,000 parameters, because it is trained on a CPU when graded.
 #
-# The bonus test passes at **0.945** held-out accuracy or more. That is above every run of the
-# lectures' CNN that we measured, so resubmitting it does not earn the bonus. It can be reached:
-# a model of about 310,000 parameters scored between 0.953 and 0.964 over 5 seeds, in the same
-# budget. It is not certain: one more run of that model scored 0.933. Whatever you score, the grader records it. Your instructor's class report ranks the
-# class on a **leaderboard**, under pseudonyms.
+# In that budget, one training of the lectures' CNN scored between 0.914 and 0.950 on the hidden
+# held-out set (12 runs). One training of a better model scored between 0.914 and 0.963: single
+# runs overlap. So the bonus test trains your model three times (seeds 0, 1 and 2) and scores the
+# average of the three models' predictions, an **ensemble**. One unlucky training then cannot sink
+# a good model. Ensembles of three trainings of the lectures' CNN scored between 0.933 and 0.952.
+# Ensembles of a model of about 310,000 parameters scored between 0.959 and 0.965.
+#
+# The bonus test passes at **0.956** or more, above every ensemble of the lectures' CNN that we
+# measured, so resubmitting it does not earn the bonus. Whatever you score, the grader records
+# it, and your instructor's class report ranks the class on a **leaderboard**, under pseudonyms.
 #
 # One training is one draw. The same network, trained again with another seed, can move by
-# two points here. A difference of one point between two single runs is noise. Before you
+# several points here. A difference of one point between two single runs is noise. Before you
 # believe that your model is better, train each candidate a few times and compare the means.
 #
 # <details><summary>Ideas (try your own first)</summary>
 #
 # Two 3 x 3 convolutions see as far as one 5 x 5, with fewer weights. Dropout before the
-# dense layer reduces over-fitting on 1,200 images. The first `Dense` layer holds 99% of the
+# dense layer reduces over-fitting. The first `Dense` layer holds 99% of the
 # lectures' weights, and the accuracy does not come from it. Compare two or three candidates
 # on `X_val`, each over a few seeds.
 # </details>
@@ -1605,8 +1609,8 @@ def build_improved_lung_model(width=40, height=40, depth=3, classes=2):
     ### BEGIN SOLUTION
     # Two 3x3 convolutions per stage (a 5x5 view, fewer weights), a third stage that shrinks the
     # maps to 5 x 5 before Flatten (so the Dense layer is small), and dropout after each stage:
-    # 307,682 parameters. Over 5 seeds it scored 0.953-0.964 on the held-out set in the test's
-    # budget (one run in the fixture harness 0.933), where the lectures' CNN scored 0.924-0.941.
+    # 307,682 parameters. In the bonus test's budget, ensembles of three of its trainings scored
+    # 0.959-0.965 on the held-out set, where those of the lectures' CNN scored 0.933-0.952.
     return keras.Sequential(
         [
             keras.Input((height, width, depth)),
@@ -1630,19 +1634,25 @@ def build_improved_lung_model(width=40, height=40, depth=3, classes=2):
     ### END SOLUTION
 
 # %% id=compare-improved
-# Compare your model with the lectures' on the validation split, in the same budget (8 epochs),
-# over 3 training seeds: one run is one draw.
-SMOKE_BONUS_EPOCHS = 1 if SMOKE else 8
+# Compare your model with the lectures' on the validation split, in the bonus test's budget
+# (2,400 fresh patches, 4 epochs), over 3 training seeds: one run is one draw. The last number is
+# what the bonus test scores: the ensemble, the average of the runs' predictions.
+from dlcourse.testkit.lung import lung_patches
+
+BONUS_PER_CLASS, BONUS_EPOCHS = (100, 1) if SMOKE else (1200, 4)
 BONUS_SEEDS = (0,) if SMOKE else (0, 1, 2)
 for name, build in (("lectures' CNN", build_lung_cnn), ("your model", build_improved_lung_model)):
-    accs = []
+    accs, probs = [], []
     for seed in BONUS_SEEDS:
+        X_more, y_more = lung_patches(BONUS_PER_CLASS, seed=100 + seed)  # public patches, not the test's
         seed_everything(seed)
         candidate = build()
-        train_lung_cnn(candidate, X_fit, y_fit, epochs=SMOKE_BONUS_EPOCHS)
-        accs.append(float(np.mean(candidate.predict(X_val, verbose=0).argmax(axis=1) == y_val)))
+        train_lung_cnn(candidate, X_more, y_more, epochs=BONUS_EPOCHS)
+        probs.append(candidate.predict(X_val, verbose=0))
+        accs.append(float(np.mean(probs[-1].argmax(axis=1) == y_val)))
+    ensemble = float(np.mean(np.mean(probs, axis=0).argmax(axis=1) == y_val))
     print(f"{name:14s} {candidate.count_params():>9,} parameters   validation accuracy "
-          f"{np.mean(accs):.3f} (runs: {', '.join(f'{a:.3f}' for a in accs)})")
+          f"{np.mean(accs):.3f} (runs: {', '.join(f'{a:.3f}' for a in accs)}; ensemble {ensemble:.3f})")
 
 # %% written id=w_bonus_seeds points=2
 # **Written question (2 points).** Use the numbers printed above. Is your model better than
@@ -1692,23 +1702,27 @@ check_shape(np.asarray(model_j(X_j)), (2, 3),
 passed("build_improved_lung_model")
 
 # %% test id=test_build_improved_lung_model_bonus points=2 tags=slow
-"""build_improved_lung_model (bonus): trained by your train_lung_cnn like the held-out test (1200
-patches, 8 epochs), it scores >= 0.945 on the hidden held-out set; the score goes on the class
-leaderboard (takes about a minute)."""
+"""build_improved_lung_model (bonus): trained three times by your train_lung_cnn (2400 new patches,
+4 epochs, seeds 0, 1, 2), the ensemble of the three scores >= 0.956 on the hidden held-out set;
+the score goes on the class leaderboard (takes a few minutes)."""
 check(callable(build_improved_lung_model) and callable(train_lung_cnn),
       "build_improved_lung_model and train_lung_cnn must be defined.")
-print("When graded, this test trains build_improved_lung_model() with train_lung_cnn on 1200 new patches "
-      "for 8 epochs and scores it on images you never see (>= 0.945 for the bonus).")
+print("When graded, this test trains build_improved_lung_model() three times with train_lung_cnn on 2400 new "
+      "patches for 4 epochs and scores the ensemble of the three on images you never see (>= 0.956 for the "
+      "bonus).")
 ### BEGIN HIDDEN TESTS
 from dlcourse.grader.heldout import submit_model
-from dlcourse.testkit.lung import lung_patches
+from dlcourse.testkit.lung import average_of, lung_patches
 
-X_b, y_b = lung_patches(600, seed=11, size=40)
-keras.utils.set_random_seed(0)
-model_b = build_improved_lung_model()
-train_lung_cnn(model_b, X_b, y_b, epochs=8, batch_size=32)
-# Graded: the grader scores the trained model on the held-out set, outside the sandbox.
-submit_model(model_b, "lung_bonus")
+X_b, y_b = lung_patches(1200, seed=11, size=40)
+runs_b = []
+for seed_b in (0, 1, 2):
+    keras.utils.set_random_seed(seed_b)
+    run_b = build_improved_lung_model()
+    train_lung_cnn(run_b, X_b, y_b, epochs=4, batch_size=32)
+    runs_b.append(run_b)
+# Graded: the grader scores the ensemble of the three trainings on the held-out set, outside the sandbox.
+submit_model(average_of(runs_b), "lung_bonus")
 ### END HIDDEN TESTS
 passed("build_improved_lung_model_bonus")
 

@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from dlcourse.grader.gpu import SYSTEM_DIRS, SandboxBroken, claim_gpu, gpu_binds, gpu_indices, gpu_library_dirs  # noqa: E402
+from dlcourse.grader.binds import ro_bind, system_mounts, under_system  # noqa: E402
+from dlcourse.grader.gpu import SandboxBroken, claim_gpu, gpu_binds, gpu_indices, gpu_library_dirs  # noqa: E402
 
 PROBE = r"""
 import glob, json, os, torch
@@ -48,20 +49,15 @@ def main() -> int:
     except SandboxBroken as exc:
         print("sandbox-gpu: FAILED:", exc)
         return 1
-    argv = [bwrap]
-    for name in SYSTEM_DIRS:
-        if os.path.islink(name):
-            argv += ["--symlink", os.readlink(name), name]
-        elif os.path.isdir(name):
-            argv += ["--ro-bind", name, name]
+    argv = [bwrap, *system_mounts()]  # as sandbox.sandbox_kernel builds it (dlcourse.grader.binds)
     argv += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--unshare-pid", "--unshare-ipc",
              "--unshare-net", "--die-with-parent", *gpu_binds(index)]
     for path in os.environ.get("PYTHONPATH", "").split(os.pathsep):  # the carried wheels, the repo
-        if path and os.path.isdir(path) and not any(path.startswith(d + "/") for d in SYSTEM_DIRS):
-            argv += ["--ro-bind", path, path]
+        if path and os.path.isdir(path) and not under_system(path):
+            argv += ro_bind(path)
     prefix = str(Path(sys.prefix).resolve())
-    if not any(prefix == d or prefix.startswith(d + "/") for d in SYSTEM_DIRS):
-        argv += ["--ro-bind", prefix, prefix]
+    if not under_system(prefix):
+        argv += ro_bind(prefix)
     env = {"PATH": "/usr/bin:/bin", "DLCOURSE_GPU": f"/dev/nvidia{index}", "HOME": "/tmp",
            "LD_LIBRARY_PATH": ":".join(map(str, gpu_library_dirs())) or os.environ.get("LD_LIBRARY_PATH", "")}
     print("binds:", " ".join(gpu_binds(index)))
