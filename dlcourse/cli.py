@@ -197,10 +197,11 @@ def cmd_serve(args) -> int:
     import uvicorn
 
     from .classroom.serve.app import Service, create_app
-    from .classroom.serve.store import sqlite_path
+    from .classroom.serve.store import db_location
 
     course = _course(args)
-    service = Service(course, sqlite_path(args.db, course.root), args.gradebook or course.db_url, workers=args.workers)
+    service = Service(course, db_location(args.db, course.root), args.gradebook or course.db_url,
+                      workers=args.workers, lease=args.lease)
     tls = {"ssl_certfile": args.ssl_certfile, "ssl_keyfile": args.ssl_keyfile} if args.ssl_certfile else {}
     uvicorn.run(create_app(service), host=args.host, port=args.port, log_level="info" if args.verbose else "warning",
                 **tls)
@@ -211,10 +212,10 @@ def cmd_tokens(args) -> int:
     import csv
 
     from .classroom.collect import read_roster
-    from .classroom.serve.store import Store, sqlite_path
+    from .classroom.serve.store import Store, db_location
 
     course = _course(args)
-    store = Store(sqlite_path(args.db, course.root))
+    store = Store(db_location(args.db, course.root))
     if args.revoke:
         for student in args.revoke:
             print(f"{student}: {store.revoke(student)} token(s) revoked")
@@ -234,7 +235,7 @@ def cmd_tokens(args) -> int:
         for student in students:
             writer.writerow([student, store.issue_token(student)])
     os.chmod(out, 0o600)
-    print(f"{len(students)} token(s) written to {out} (only their hashes are kept in {store.path.name}; "
+    print(f"{len(students)} token(s) written to {out} (only their hashes are kept in {store.name}; "
           "earlier tokens of these students are revoked): hand each student theirs through the LMS")
     return 0
 
@@ -480,15 +481,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="grade on submit: the HTTP service students hand in to (API v1, /docs)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--db", help="the queue and history: an SQLite file (default: serve.db in the course)")
+    p.add_argument("--db", help="the queue and history: an SQLite file (default: serve.db in the course), or "
+                                "postgresql://user@host/db for several services sharing one queue")
     p.add_argument("--gradebook", help="gradebook SQLAlchemy URL (default: sqlite gradebook.db)")
     p.add_argument("--workers", type=_positive, default=1, help="submissions graded at once (default 1)")
+    p.add_argument("--lease", type=_positive, default=60, help="seconds a dead service's jobs wait before another "
+                                                               "service grades them (default 60; renewed every 1/4)")
     p.add_argument("--ssl-certfile", help="serve HTTPS with this certificate (PEM)")
     p.add_argument("--ssl-keyfile", help="the certificate's private key (PEM)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("tokens", help="issue (or --revoke) the students' tokens for `dlcourse serve`")
-    p.add_argument("--db", help="the service's SQLite file (default: serve.db in the course)")
+    p.add_argument("--db", help="the service's database: an SQLite file (default: serve.db in the course) or "
+                                "postgresql://user@host/db")
     p.add_argument("--roster", help="roster CSV (default: ROSTER of grader_config.py)")
     p.add_argument("--student", action="append", help="only this student (repeatable)")
     p.add_argument("--revoke", action="append", metavar="STUDENT", help="revoke this student's tokens (repeatable)")

@@ -10,6 +10,9 @@ API v1 (every call with `Authorization: Bearer <token>` from `dlcourse tokens`; 
 - `GET /api/v1/assignments/{assignment}/submissions`: the student's own history.
 
 Grading threads (`workers`, default 1) claim jobs from the store and grade them (`grading.Grader`).
+The service registers itself in the store, renews the leases of its jobs every `lease / 4` seconds
+and re-queues the jobs of services that died (`Store.reap`), at start and on each heartbeat. Its
+grading processes are watched by a process of their own (`watchdog`): they die with the service.
 """
 
 from __future__ import annotations
@@ -27,9 +30,10 @@ from fastapi.responses import JSONResponse
 
 from ...course import STUDENT_ID, Course
 from ...grader.protocol import Outcome
-from .grading import Grader, check_sandbox, shown
+from .grading import ClaimLost, Grader, check_sandbox, shown
 from .policy import SubmitPolicy
-from .store import Store, Submission
+from .store import LEASE_SECONDS, Store, Submission
+from .watchdog import Watchdog
 
 logger = logging.getLogger(__name__)
 API = "/api/v1"
@@ -40,8 +44,12 @@ def _iso(t: float | None) -> str | None:
 
 
 class Service:
-    def __init__(self, course: Course, store_path: Path, db_url: str, workers: int = 1, preflight: bool = True):
-        self.course, self.store_path, self.db_url = course, Path(store_path), db_url
+    def __init__(self, course: Course, store_path: Path | str, db_url: str, workers: int = 1, preflight: bool = True,
+                 lease: float = LEASE_SECONDS):
+        self.course, self.store_path, self.db_url = course, str(store_path), db_url
+        self.lease = float(lease)
+        self.id: str | None = None
+        self.watchdog: Watchdog | None = None
         self.policy = SubmitPolicy.from_config(course.settings.submit)
         self.workers, self.preflight = max(1, workers), preflight
         self.stop = threading.Event()
@@ -57,31 +65,62 @@ class Service:
         return self.local.store
 
     def start(self) -> None:
-        recovered = self.store().recover()
-        if recovered:
-            logger.warning("%d submission(s) left grading by a stopped service are queued again", recovered)
+        store = self.store()
+        self.id = store.register()
+        self._reap(store)
         if self.preflight:
             check_sandbox(self.course, self.db_url)
+        self.watchdog = Watchdog()
+        beat = threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)
+        beat.start()
+        self.threads.append(beat)
         for i in range(self.workers):
             t = threading.Thread(target=self._loop, name=f"grader-{i}", daemon=True)
             t.start()
             self.threads.append(t)
 
+    def _reap(self, store: Store) -> None:
+        queued, failed = store.reap(self.policy.max_attempts)
+        if queued or failed:
+            logger.warning("%d submission(s) left grading by a stopped service are queued again, %d failed (gradable "
+                           "false) after %d attempts", queued, failed, self.policy.max_attempts)
+            self.wake.set()
+
+    def _heartbeat(self) -> None:
+        store = Store(self.store_path)
+        try:
+            while not self.stop.wait(self.lease / 4):
+                try:
+                    store.heartbeat(self.id, self.lease)
+                    self._reap(store)
+                except Exception:  # noqa: BLE001 (a database that is briefly away: the next beat retries)
+                    logger.exception("heartbeat failed")
+        finally:
+            store.close()
+
     def shutdown(self) -> None:
         self.stop.set()
         self.wake.set()
-        for grader in self.graders:  # a job being graded stops now: queued again at the next start
+        for grader in self.graders:  # a job being graded stops now: queued again below
             grader.close()
         for t in self.threads:
             t.join(timeout=5)
+        if self.id is not None:
+            released = Store(self.store_path)
+            try:
+                released.release(self.id)
+            finally:
+                released.close()
+        if self.watchdog is not None:
+            self.watchdog.close()
 
     def _loop(self) -> None:
         store = Store(self.store_path)
-        grader = Grader(self.course, self.db_url, self.policy.counts)
+        grader = Grader(self.course, self.db_url, self.policy.counts, watchdog=self.watchdog, lease=self.lease)
         self.graders.append(grader)
         try:
             while not self.stop.is_set():
-                sub = store.claim()
+                sub = store.claim(self.id, self.lease)
                 if sub is None:
                     self.wake.wait(0.5)
                     self.wake.clear()
@@ -95,6 +134,9 @@ class Service:
         logger.info("grading %s (%s/%s, attempt %d)", sub.id, sub.student, sub.assignment, sub.attempts)
         try:
             summary, outcome = grader.grade(store, sub)
+        except ClaimLost:
+            logger.warning("%s: its lease ran out while it was graded; another service grades it", sub.id)
+            return
         except Exception as exc:  # noqa: BLE001 (the grader's own failure: never the student's 0)
             logger.exception("grading %s failed", sub.id)
             grader.close()
@@ -176,7 +218,7 @@ def create_app(service: Service) -> FastAPI:
                                            f"{service.policy.rate_seconds:g} s: try again in {int(wait + 0.999)} s"},
                                 status_code=429, headers={"Retry-After": str(int(wait + 0.999))})
         service.wake.set()
-        return {"id": sub.id, "status": "queued", "position": store.position(sub.id),
+        return {"id": sub.id, "status": "queued", "position": sub.position,
                 "url": f"{API}/submissions/{sub.id}"}
 
     @app.get(f"{API}/submissions/{{sub_id}}")

@@ -7,12 +7,18 @@ course's deadlines, extensions and late policy apply), read into a job by `make_
 
 With SUBMIT COUNTS 'best', a submission that scores less than the student's best is not saved,
 and submitted/ gets the best one back, so a later `dlcourse autograde` gives the same grade.
+
+The result carries what the gradebook then records for the student (`gradebook`: score, late
+penalty, final score), read back from nbgrader's gradebook after the save. A grade is saved only
+while the job's claim still holds (`Store.holds`): a service that lost its lease saves nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from datetime import UTC, datetime
+import warnings
+from datetime import UTC, datetime, timedelta
 
 import nbformat
 
@@ -27,9 +33,9 @@ _prepared: dict[str, str] = {}
 _lock = threading.Lock()  # registering an assignment and writing the class gradebook: one at a time
 
 
-def prepare(course: Course, assignment: str, db_url: str) -> str:
-    """Register `assignment` in the gradebook once per process; its gradebook template."""
-    with _lock:
+def prepare(course: Course, assignment: str, db_url: str, store=None) -> str:
+    """Register `assignment` in the gradebook once per process (one service at a time); its template."""
+    with _lock, (store.exclusive("gradebook") if store is not None else contextlib.nullcontext()):
         if assignment not in _prepared:
             root = course.root
             try:
@@ -89,22 +95,53 @@ def summarise(course: Course, result: GradingResult) -> dict:
             "outcome": result.outcome.value, "seconds": round(result.seconds, 2)}
 
 
-class Grader:
-    """Grades claimed submissions one at a time in a grading process kept warm between jobs."""
+def gradebook_record(course: Course, db_url: str, assignment: str, student: str) -> dict | None:
+    """What nbgrader's gradebook records for `student`'s `assignment`: the score, the late penalty
+    (points, and the policy's percent on the gradebook's lateness) and the final score."""
+    from nbgrader.api import Gradebook, MissingEntry
 
-    def __init__(self, course: Course, db_url: str, counts: str = "latest"):
-        self.course, self.db_url, self.counts = course, db_url, counts
+    with warnings.catch_warnings(), Gradebook(db_url, course.settings.course_id) as gb:
+        warnings.simplefilter("ignore")
+        try:
+            sub = gb.find_submission(assignment, student)
+        except MissingEntry:
+            return None
+        score, penalty = float(sub.score or 0.0), float(sub.late_submission_penalty or 0.0)
+        late = float(sub.total_seconds_late or 0.0)
+    percent = load_schedule(course).policy.penalty(timedelta(seconds=late))
+    return {"score": round(score, 4), "late_penalty": round(penalty, 4), "late_percent": percent,
+            "hours_late": round(late / 3600, 2), "final_score": round(score - penalty, 4)}
+
+
+class ClaimLost(Exception):
+    """The job's lease ran out while it was graded (another service has it now): nothing is saved."""
+
+
+class Grader:
+    """Grades claimed submissions one at a time in a grading process kept warm between jobs. A
+    `watchdog` (`watchdog.Watchdog`) is told of each grading process, so that it dies with the service."""
+
+    def __init__(self, course: Course, db_url: str, counts: str = "latest", watchdog=None,
+                 lease: float | None = None):
+        self.course, self.db_url, self.counts, self.watchdog = course, db_url, counts, watchdog
+        self.lease = lease
         self.worker: WorkerProcess | None = None
 
     def close(self) -> None:
         worker, self.worker = self.worker, None
         if worker is not None:
             worker.close()
+            if self.watchdog is not None:
+                self.watchdog.forget(worker.proc.pid)
+
+    def _holds(self, store, sub) -> None:
+        if not (store.holds(sub, self.lease) if self.lease else store.holds(sub)):
+            raise ClaimLost(sub.id)
 
     def grade(self, store, sub) -> tuple[dict, Outcome]:
         """Grade `sub` (claimed in `store`); the result the student sees, and whose fault a failure was."""
         course = self.course
-        template = prepare(course, sub.assignment, self.db_url)
+        template = prepare(course, sub.assignment, self.db_url, store)
         write_submission(course, sub.student, sub.assignment, store.notebook(sub.id), sub.received)
         job = make_job(course, sub.assignment, sub.student)
         job.gradebook_template = template
@@ -115,6 +152,8 @@ class Grader:
             if worker is None or not worker.alive():
                 self.close()
                 worker = self.worker = WorkerProcess()
+                if self.watchdog is not None:
+                    self.watchdog.watch(worker.proc.pid)
             result = worker.grade(job, float(job.timeout))
             if not worker.alive():
                 self.close()
@@ -122,14 +161,18 @@ class Grader:
         if result.outcome is Outcome.GRADER:
             return summary, result.outcome
         best = store.best_score(sub.student, sub.assignment, sub.id) if self.counts == "best" else None
+        self._holds(store, sub)
         if best is not None and summary["score_total"] < best:
             summary["counted"] = False
             summary["notes"].append(f"your best submission ({best:g} points) still counts")
             self._restore_best(store, sub)
+            with _lock, store.exclusive("gradebook"):
+                summary["gradebook"] = gradebook_record(course, self.db_url, sub.assignment, sub.student)
         else:
             summary["counted"] = True
-            with _lock:
+            with _lock, store.exclusive("gradebook"):
                 save_result(course, self.db_url, job, result)
+                summary["gradebook"] = gradebook_record(course, self.db_url, sub.assignment, sub.student)
         return summary, result.outcome
 
     def _restore_best(self, store, sub) -> None:
@@ -151,6 +194,8 @@ def shown(course: Course, sub, policy) -> dict | None:
     if not sub.result or sub.status not in ("graded", "failed"):
         return None
     res = dict(sub.result)
+    record = res.pop("gradebook", None)
+    res.update(late_penalty=None, final_score=None, late_percent=None, hours_late=None)
     if res.get("score_total") is None:  # the grader failed: no score at all
         res.update(score=None, max=None, withheld_points=0.0)
     elif policy.hidden == "after_deadline" and not after_deadline(course, sub.assignment, sub.student):
@@ -166,6 +211,9 @@ def shown(course: Course, sub, policy) -> dict | None:
         res["withheld_points"] = res["max_total"] - res["max"]
     else:
         res["score"], res["max"], res["withheld_points"] = res["score_total"], res["max_total"], 0.0
+        if record is not None:  # as the gradebook records it (the counted submission's, with COUNTS 'best')
+            res.update({k: record[k] for k in ("late_penalty", "late_percent", "hours_late", "final_score")})
+            res["gradebook_score"] = record["score"]
     res.pop("score_total", None)
     res.pop("max_total", None)
     return res
