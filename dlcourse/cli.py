@@ -25,8 +25,14 @@ def _root(args) -> Path:
 def cmd_release(args) -> int:
     from .classroom.release import release
 
-    for name in release(_course(args), args.assignment, args.db):
+    course = _course(args)
+    for name in release(course, args.assignment, args.db):
         print(f"released {name} -> release/{name}/")
+        script = course.root / "source" / name / f"{name}.py"
+        todo = script.read_text(encoding="utf-8").count("TODO") if script.is_file() else 0
+        if todo:  # a scaffolded exercise not written yet (dlcourse new-exercise): released, but say so
+            print(f"warning: source/{name}/{name}.py still says TODO {todo} time(s): an exercise from "
+                  "`dlcourse new-exercise` is not written yet (the suite fails until it is)")
     return 0
 
 
@@ -172,7 +178,7 @@ def cmd_similarity(args) -> int:
 def cmd_new_exercise(args) -> int:
     from .config import REPO_ROOT
     from .instructor.fixtures import min_misconceptions
-    from .instructor.scaffold import NEXT_STEPS, new_exercise, reference_module
+    from .instructor.scaffold import NEXT_STEPS, REBUILD, new_exercise, reference_module
 
     root = _root(args)
     if root.resolve() != REPO_ROOT.resolve():  # the references would land in another course's package
@@ -183,7 +189,7 @@ def cmd_new_exercise(args) -> int:
         print(f"wrote {path.relative_to(root) if path.is_relative_to(root) else path}")
     script = (root / "source" / args.assignment / f"{args.assignment}.py").read_text(encoding="utf-8")
     print(NEXT_STEPS.format(name=args.name, assignment=args.assignment, module=reference_module(script),
-                            wrong=min_misconceptions(args.assignment)))
+                            wrong=min_misconceptions(args.assignment), rebuild=REBUILD.format(a=args.assignment)))
     return 0
 
 

@@ -945,3 +945,32 @@ def test_a_wrong_format_hand_in_from_an_earlier_collect_is_not_missing(course, c
     assert rc == 0, err
     missing = next(line for line in out.splitlines() if line.startswith("missing"))
     assert "s001" not in missing and "s003" in missing, out
+
+
+def test_a_graded_student_missing_from_the_roster_is_named(course):
+    """Journey redo: a student graded but not in the roster is named after the table, since the LMS
+    files keyed by the roster leave them out; students in the roster are not."""
+    import pandas as pd
+
+    from dlcourse.classroom.reports import not_in_roster
+
+    table = pd.DataFrame({"student": ["s001", "s006", "zz-guest"], "score": [1.0, 2.0, 3.0]})
+    assert not_in_roster(course, table) == ["s006", "zz-guest"]
+    cfg = course / "grader_config.py"
+    cfg.write_text(cfg.read_text().replace('ROSTER = "roster.csv"\n', ""))
+    assert not_in_roster(course, table) == []  # no roster: nothing to say
+
+
+def test_the_feedback_page_shows_the_final_score_after_a_late_penalty():
+    """Journey redo: the page carried the penalty but not the score grades.csv and the LMS files carry."""
+    import nbformat
+
+    from dlcourse.classroom.feedback import render
+
+    test = nbformat.v4.new_code_cell("pass", execution_count=1, metadata={"nbgrader": {
+        "grade": True, "solution": False, "locked": True, "points": 23.0, "grade_id": "test_softmax",
+        "schema_version": 3}})
+    graded = nbformat.v4.new_notebook(cells=[test])
+    page = render("s002", A, graded, [], "submitted 26 h late: -20%", penalty=20.0)
+    assert "Score: <b>23 / 23</b>" in page and "Score after the late penalty: <b>18.4 / 23</b>" in page
+    assert "after the late penalty" not in render("s001", A, graded, [], "")

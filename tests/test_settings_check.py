@@ -183,3 +183,11 @@ def test_the_demo_sets_its_schedule_through_the_validated_config(tmp_path):
         with pytest.raises(ValueError, match=said):
             write_constants(course, values, DEMO_SETTINGS_MARK)
         assert config.read_text() == before
+
+
+def test_python_dash_m_dlcourse_is_the_command(tmp_path):
+    """Journey redo: `python -m dlcourse` works where the `dlcourse` script is not on PATH."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    run = subprocess.run([sys.executable, "-m", "dlcourse", "--help"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0 and "new-exercise" in run.stdout, run.stderr

@@ -98,11 +98,12 @@ def _who(student: str, name: str) -> str:
 
 def render(student: str, assignment: str, nb: nbformat.NotebookNode, notes: list[str] | None = None,
            late: str = "", written: list[WrittenGrade] | None = None, language: str | None = None,
-           name: str = "") -> str:
+           name: str = "", penalty: float = 0.0) -> str:
     """The page in the notebook's language (its metadata, dlcourse.language; `language` overrides it):
     headings, statuses, notes and the late line from the message catalogue; a check's message has
     its decimal-comma sentences and "Hint" translated, the rest of it as the test wrote it. `name`:
-    the roster's name of `student` (shown beside the id)."""
+    the roster's name of `student` (shown beside the id); `penalty`, the late penalty in percent (the
+    page then shows the final score grades.csv and the LMS files carry)."""
     lang = language or notebook_language(nb)
     results = cell_results(nb)
     descriptions = {c.metadata["nbgrader"]["grade_id"]: describe_test(describe(c), lang)
@@ -147,6 +148,10 @@ def render(student: str, assignment: str, nb: nbformat.NotebookNode, notes: list
     who = html.escape(_who(student, name))
     head = (_("Student: <b>{student}</b>. Score: <b>{score} / {total}</b>", lang)
             .format(student=who, score=_number(score, lang), total=_number(total, lang)))
+    if penalty > 0:  # as grades.csv's final_score: the score less the penalty's percent
+        final = round(score * (1 - penalty / 100), 2)
+        so_far += ". " + _("Score after the late penalty: <b>{final} / {total}</b>", lang).format(
+            final=_number(final, lang), total=_number(total, lang))
     return (f"<!DOCTYPE html><html lang='{'pt-BR' if lang == 'pt_BR' else 'en'}'><head><meta charset='utf-8'>"
             f"<title>{html.escape(assignment)}: "
             f"{who}</title><style>{STYLE}</style></head><body>"
@@ -218,7 +223,7 @@ def feedback(root: Path, assignment: str, db_url: str | None = None, roster_path
             pages.append((out_dir / f"{p.stem}.html",
                           render(student, assignment, nb, notes, late,
                                  written_grades(db_url, course.settings.course_id, assignment, student, p.stem),
-                                 name=names.get(student, ""))))
+                                 name=names.get(student, ""), penalty=late_penalty(root, student, lateness))))
         if not notebooks:
             if marker is None or marker.outcome is Outcome.GRADER:  # not graded yet: no 0 to show
                 continue
@@ -247,6 +252,14 @@ def _submitted_language(root: Path, student: str, assignment: str) -> str:
 
 
 # ---------------------------------------------------------------- late note and LMS packs (issue 17)
+
+
+def late_penalty(root: Path, student: str, lateness: dict) -> float:
+    """The student's late penalty in percent (0 when on time or of unknown time), by the late policy."""
+    from .deadlines import load_schedule
+
+    entry = lateness.get(student)
+    return float(load_schedule(root).policy.penalty(entry.late)) if entry is not None else 0.0
 
 
 def late_note(root: Path, assignment: str, student: str, lateness: dict, language: str = "en") -> str:

@@ -69,7 +69,23 @@ def summary_table(course: Course | Path, assignment: str, table: pd.DataFrame, d
     if waiting:
         text += (f"\n{waiting} submission(s) have written answers to grade: formgrader (make lab), Manual "
                  "Grading; the scores above and the LMS files count them once graded")
+    strangers = not_in_roster(course, table)
+    if strangers:
+        text += (f"\nnot in the roster: {', '.join(strangers)}: graded, in grades.csv, canvas.csv and moodle.csv, "
+                 "but not in canvas_roster.csv, moodle_worksheet.csv or classroom.csv (add them to the roster)")
     return text
+
+
+def not_in_roster(course: Course | Path, table: pd.DataFrame) -> list[str]:
+    """The graded students the course's roster (ROSTER) does not list; [] without a roster."""
+    from .collect import read_roster
+    from .deadlines import load_schedule
+
+    roster_path = load_schedule(course).roster
+    if roster_path is None or not Path(roster_path).is_file() or table.empty:
+        return []
+    known = {s.student_id for s in read_roster(roster_path)}
+    return sorted(s for s in table["student"] if s not in known)
 
 
 def unsandboxed(root: Path, assignment: str, student: str) -> bool:

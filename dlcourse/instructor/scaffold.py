@@ -107,14 +107,14 @@ def insertion_point(script: str) -> int:
     return len(script)
 
 
+REBUILD = "python -m dlcourse.instructor.nbbuild build source/{a}/{a}.py source/{a}/{a}.ipynb"
 NEXT_STEPS = """Next, for {name} in {assignment}:
   1. write the markdown (what it computes; hints in <details>, formulas in failure messages),
      the solution, the visible check and the hidden comparison in source/{assignment}/{assignment}.py;
   2. write the reference in dlcourse/instructor/{module}.py;
   3. turn the {wrong} misconception fixtures into real mistakes students make (rename each after its
      scenario, list the tests it must fail) and the valid one into another correct answer;
-  4. rebuild: python -m dlcourse.instructor.nbbuild build source/{assignment}/{assignment}.py \
-     source/{assignment}/{assignment}.ipynb
+  4. rebuild: {rebuild}
   5. check: pytest tests/test_fixtures.py -k {name};
   6. translate (the notebook has a Portuguese edition when source/{assignment}/{assignment}.pt_BR.po
      exists): dlcourse translate update {assignment}, then fill the new entries of that file and of
