@@ -973,4 +973,8 @@ def test_the_feedback_page_shows_the_final_score_after_a_late_penalty():
     graded = nbformat.v4.new_notebook(cells=[test])
     page = render("s002", A, graded, [], "submitted 26 h late: -20%", penalty=20.0)
     assert "Score: <b>23 / 23</b>" in page and "Score after the late penalty: <b>18.4 / 23</b>" in page
+    assert "(the score above is before the late penalty)" in page
     assert "after the late penalty" not in render("s001", A, graded, [], "")
+    # the late note without a penalty (within the grace time, or a policy of none): no "before the penalty"
+    free = render("s004", A, graded, [], "submitted 10 min late: no penalty", penalty=0.0)
+    assert "no penalty" in free and "before the late penalty" not in free

@@ -290,7 +290,7 @@ def test_feedback_page_in_portuguese_holds_no_english_sentence():
     written = [WrittenGrade("w_accuracy_loss", None, 2.0), WrittenGrade("w_step_size", 0.0, 3.0,
                "No answer was written (the answer cell is as released): 0 points, no grader needed.")]
     notes = ["01_softmax_cross_entropy.ipynb is not part of the assignment and was not graded"]
-    page = render("maria", A, nb, notes, "entregue com 26 h de atraso: -20%", written)
+    page = render("maria", A, nb, notes, "entregue com 26 h de atraso: -20%", written, penalty=20.0)
     assert "<html lang='pt-BR'>" in page
     text = _visible_text(page)
     # what each test checks (its docstring's first line) comes from the tests catalogue; the names of

@@ -155,7 +155,7 @@ def render(student: str, assignment: str, nb: nbformat.NotebookNode, notes: list
     return (f"<!DOCTYPE html><html lang='{'pt-BR' if lang == 'pt_BR' else 'en'}'><head><meta charset='utf-8'>"
             f"<title>{html.escape(assignment)}: "
             f"{who}</title><style>{STYLE}</style></head><body>"
-            f"<h1>{html.escape(assignment)}</h1><p>{head}{so_far}</p>{_late_html(late, lang)}<table><tr>"
+            f"<h1>{html.escape(assignment)}</h1><p>{head}{so_far}</p>{_late_html(late, lang, penalty)}<table><tr>"
             f"<th>{words['test']}</th><th>{words['result']}</th><th>{words['points']}</th>"
             f"<th>{words['message']}</th></tr>{''.join(rows)}</table>{_notes_html(notes or [], lang)}"
             "</body></html>\n")
@@ -270,10 +270,10 @@ def late_note(root: Path, assignment: str, student: str, lateness: dict, languag
     return feedback_line(load_schedule(root).policy, lateness.get(student), language)
 
 
-def _late_html(late: str, lang: str = "en") -> str:
+def _late_html(late: str, lang: str = "en", penalty: float = 0.0) -> str:
     if not late:
         return ""
-    before = " " + _("(the score above is before the late penalty)", lang) if ": -" in late else ""
+    before = " " + _("(the score above is before the late penalty)", lang) if penalty > 0 else ""
     return f"<p class='fail'>{html.escape(late)}{before}</p>"
 
 

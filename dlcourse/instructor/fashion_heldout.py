@@ -41,27 +41,14 @@ import sys
 
 import numpy as np
 
-from .lung_heldout import HIDDEN_DIR, hidden_seed
+from .lung_heldout import HIDDEN_DIR, build_test_subset
 
 HELDOUT_FILE = HIDDEN_DIR / "fashion_heldout.npz"
 PER_CLASS = 200
 
 
 def build(path=HELDOUT_FILE, per_class: int = PER_CLASS) -> dict:
-    from .. import data as D
-
-    (_, _), (x_test, y_test) = D.load_raw("fashion_mnist")
-    with np.load(D.bundled_path("fashion_mnist.npz", download=False)) as bundled:
-        shipped = set(np.asarray(bundled["test_index"]).tolist())
-    rs = np.random.RandomState(hidden_seed("fashion_mnist_heldout") % (2**32))
-    chosen = []
-    for c in range(10):
-        pool = np.array([i for i in np.flatnonzero(y_test == c) if i not in shipped])
-        chosen.append(rs.choice(pool, size=per_class, replace=False))
-    index = np.sort(np.concatenate(chosen)).astype(np.int32)
-    assert not shipped & set(index.tolist())
-    np.savez_compressed(path, X=x_test[index].astype(np.uint8), y=y_test[index].astype(np.int64), index=index)
-    return {"path": str(path), "n": int(len(index))}
+    return build_test_subset("fashion_mnist", "fashion_mnist.npz", "fashion_mnist_heldout", path, per_class)
 
 
 def load(path=HELDOUT_FILE) -> tuple[np.ndarray, np.ndarray]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -37,6 +38,29 @@ def hidden_seed(task: str = "lung") -> int:
     master = SEED_FILE.read_text().strip()
     digest = hashlib.sha256(f"{master}:{task}".encode()).digest()
     return int.from_bytes(digest[:8], "little")
+
+
+def build_test_subset(dataset: str, bundle: str, task: str, path: Path, per_class: int) -> dict:
+    """A hidden held-out set from a data set's original test split (`dlcourse.data.load_raw(dataset)`):
+    the images the student bundle `bundle` does not ship (its `test_index`), `per_class` of each of
+    the 10 classes drawn with `task`'s secret seed; saved as X uint8, y int64 and index (positions in
+    the original test files). The same SEED and original files give the same arrays."""
+    import numpy as np
+
+    from .. import data as D
+
+    (_, _), (x_test, y_test) = D.load_raw(dataset)
+    with np.load(D.bundled_path(bundle, download=False)) as bundled:
+        shipped = set(np.asarray(bundled["test_index"]).tolist())
+    rs = np.random.RandomState(hidden_seed(task) % (2**32))
+    chosen = []
+    for c in range(10):
+        pool = np.array([i for i in np.flatnonzero(y_test == c) if i not in shipped])
+        chosen.append(rs.choice(pool, size=per_class, replace=False))
+    index = np.sort(np.concatenate(chosen)).astype(np.int32)
+    assert not shipped & set(index.tolist())
+    np.savez_compressed(path, X=x_test[index].astype(np.uint8), y=y_test[index].astype(np.int64), index=index)
+    return {"path": str(path), "n": int(len(index))}
 
 
 def build(path=HELDOUT_FILE, n_per_class: int = N_PER_CLASS) -> dict:

@@ -44,7 +44,7 @@ import sys
 
 import numpy as np
 
-from .lung_heldout import HIDDEN_DIR, hidden_seed
+from .lung_heldout import HIDDEN_DIR, build_test_subset, hidden_seed
 
 HELDOUT_FILE = HIDDEN_DIR / "mnist_heldout.npz"
 PER_CLASS = 200
@@ -53,20 +53,7 @@ TRAIN_SEED = 0   # the scorer's training seed
 
 
 def build(path=HELDOUT_FILE, per_class: int = PER_CLASS) -> dict:
-    from .. import data as D
-
-    (_, _), (x_test, y_test) = D.load_raw("mnist")
-    with np.load(D.bundled_path("mnist.npz", download=False)) as bundled:
-        shipped = set(np.asarray(bundled["test_index"]).tolist())
-    rs = np.random.RandomState(hidden_seed("mnist_heldout") % (2**32))
-    chosen = []
-    for c in range(10):
-        pool = np.array([i for i in np.flatnonzero(y_test == c) if i not in shipped])
-        chosen.append(rs.choice(pool, size=per_class, replace=False))
-    index = np.sort(np.concatenate(chosen)).astype(np.int32)
-    assert not shipped & set(index.tolist())
-    np.savez_compressed(path, X=x_test[index].astype(np.uint8), y=y_test[index].astype(np.int64), index=index)
-    return {"path": str(path), "n": int(len(index))}
+    return build_test_subset("mnist", "mnist.npz", "mnist_heldout", path, per_class)
 
 
 def fitting_digits():
