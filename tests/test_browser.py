@@ -196,6 +196,31 @@ def nbgrader_menu(page, item: str) -> None:
 
 # --- what the notebook says about the exercise ---------------------------------------------------
 
+def type_into_cell(page, editor, code: str, must_contain: str) -> None:
+    """Replace a cell's text with `code` (CodeMirror 6), as one edit so nothing is auto-indented.
+    The editor is focused first and the text checked after: a click that lands while JupyterLab is
+    still laying cells out leaves the focus elsewhere, and the keys would go nowhere."""
+    from playwright.sync_api import expect
+
+    for attempt in range(3):
+        editor.click()
+        try:
+            expect(editor).to_be_focused(timeout=10_000)
+        except AssertionError:
+            if attempt == 2:
+                raise
+            continue
+        page.keyboard.press("Control+A")
+        page.keyboard.press("Delete")
+        page.keyboard.insert_text(code)
+        try:
+            expect(editor).to_contain_text(must_contain, timeout=10_000)
+            return
+        except AssertionError:
+            if attempt == 2:
+                raise
+
+
 def exercise_of(grade_id: str, exercises: list[str]) -> str | None:
     """The exercise a test cell belongs to: test_<exercise>[_<what>], the longest exercise that fits."""
     fits = [e for e in exercises if grade_id == f"test_{e}" or grade_id.startswith(f"test_{e}_")]
@@ -256,10 +281,7 @@ def test_student_fetches_solves_runs_saves_submits_and_autogrades(page, lab, tmp
 
     # fill in the solution cell (CodeMirror 6): insert the text as one edit, so no auto-indent
     editor = cells.nth(plan["solution"]).locator(".cm-content")
-    editor.click()
-    page.keyboard.press("Control+A")
-    page.keyboard.press("Delete")
-    page.keyboard.insert_text(plan["code"])
+    type_into_cell(page, editor, plan["code"], "def softmax")
     page.keyboard.press("Escape")
     expect(editor).to_contain_text("def softmax")
     expect(editor).not_to_contain_text("NotImplementedError")

@@ -7,11 +7,12 @@ notebook. The screenshot of the result goes to $DLCOURSE_ARTIFACTS/browser/serve
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
 import pytest
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
+from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, type_into_cell
 from test_serve import A, Server, make_course, notebook, tokens
 
 pytestmark = [
@@ -49,11 +50,12 @@ def test_submit_from_jupyterlab_shows_the_result_in_the_notebook(tmp_path, recor
                 page.keyboard.press("Escape")
                 page.keyboard.press("a")  # a new cell above the first, typed and not saved
                 n = 0
+                # the notebook opens with a markdown cell: a code cell first is the new one
+                expect(cells.first).to_have_class(re.compile(r"\bjp-CodeCell\b"))
                 expect(cells.first.locator(".cm-content")).to_have_text("")
-                cells.nth(n).locator(".cm-content").click()
                 code = (f"import dlcourse\ndlcourse.submit(server={server.url!r}, "
                         f"token={tokens(course)['lab-student']!r})")
-                page.keyboard.insert_text(code)
+                type_into_cell(page, cells.nth(n).locator(".cm-content"), code, "dlcourse.submit(")
                 page.keyboard.press("Shift+Enter")  # only this cell: the answers were run before
                 out = cells.nth(n).locator(".jp-OutputArea")
                 expect(out).to_contain_text("Score:", timeout=300_000)
