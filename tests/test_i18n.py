@@ -45,13 +45,19 @@ def test_01_is_translated():
 
 @pytest.mark.parametrize("assignment", TRANSLATED)
 def test_code_test_cells_and_metadata_are_byte_identical(assignment):
-    """Byte identity, read from the files: every cell's JSON but a markdown cell's source, and the
+    """Byte identity, read from the files: every cell's JSON but a markdown cell's source and a code
+    cell's comments and docstrings (its program is the same: `code_text.same_code`), and the
     notebook's metadata but dlcourse.language ("pt_BR")."""
+    from dlcourse.i18n.code_text import same_code
+
     en = _raw(ROOT / "release" / assignment / f"{assignment}.ipynb")
     pt = _raw(tr.translated_path(ROOT / "release" / assignment, assignment))
     assert len(en["cells"]) == len(pt["cells"])
     for a, b in zip(en["cells"], pt["cells"], strict=True):
         if a["cell_type"] == "markdown":
+            a, b = dict(a, source=None), dict(b, source=None)
+        elif a["cell_type"] == "code":
+            assert same_code("".join(a["source"]), "".join(b["source"])), a.get("id")
             a, b = dict(a, source=None), dict(b, source=None)
         assert json.dumps(a, sort_keys=True, ensure_ascii=False) == json.dumps(b, sort_keys=True,
                                                                                 ensure_ascii=False), a.get("id")
@@ -203,7 +209,9 @@ def test_cli_check_counts_and_exit_code(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr("dlcourse.classroom.release.english_release", lambda course, a: _english(a))
     assert cli.main(["--root", str(ROOT), "translate", "check", A]) == 0
-    assert "29 cells, 29 translated, 0 missing, 0 stale" in capsys.readouterr().out
+    entries = len(tr.units(_english(A)))
+    assert f"{entries} entries (29 markdown cells, {entries - 29} comments and docstrings), {entries} translated, " \
+           "0 missing, 0 stale" in capsys.readouterr().out
     stale = _english(A)
     stale.cells[0].source += " More."
     monkeypatch.setattr("dlcourse.classroom.release.english_release", lambda course, a: stale)
@@ -338,11 +346,13 @@ def _pt_student_notebook(replacements: dict[str, str] | None = None):
     from dlcourse.classroom.demo import student_notebook
 
     filled = student_notebook(ROOT, A, replacements)
+    english = _english(A)
     nb = _portuguese(A)
-    for cell, done in zip(nb.cells, filled.cells, strict=True):
-        assert cell.get("id") == done.get("id")
-        if cell.cell_type == "code" or (done.source != cell.source and cell.cell_type == "markdown"
-                                        and (done.get("metadata", {}).get("nbgrader") or {}).get("solution")):
+    for cell, done, released in zip(nb.cells, filled.cells, english.cells, strict=True):
+        assert cell.get("id") == done.get("id") == released.get("id")
+        # what the student wrote; every other cell as the Portuguese release has it (comments translated)
+        if done.source != released.source and (cell.cell_type == "code" or
+                                                (done.get("metadata", {}).get("nbgrader") or {}).get("solution")):
             cell.source = done.source
     return nb
 
@@ -588,3 +598,76 @@ def test_an_untouched_portuguese_answer_counts_as_unanswered():
     answer = next(c for c in pt.cells if cells.answer_to(c))
     answer.source = "Porque a softmax não muda quando somamos a mesma constante a cada logit."
     assert cells.answer_to(answer) not in unanswered_written(pt)
+
+
+# ---------------------------------------------------------------- comments and docstrings of code cells
+
+
+CODE = '''%matplotlib inline
+def softmax(z):  # along the last axis
+    """Softmax of each row.
+
+    z: (N, C) -> (N, C)"""
+    marker = "# not a comment"
+    # YOUR CODE HERE
+    raise NotImplementedError()  # noqa: E501
+'''
+
+
+def test_code_pieces_are_comments_and_docstrings_only():
+    from dlcourse.i18n.code_text import pieces
+
+    found = [(p.kind, p.text) for p in pieces(CODE)]
+    assert found == [("comment", "# along the last axis"),
+                     ("docstring", "Softmax of each row.\n\n    z: (N, C) -> (N, C)"),
+                     ("comment", "# YOUR CODE HERE")]  # not the string, not the tool's noqa comment
+
+
+def test_translated_comments_keep_the_program_and_a_changed_program_is_seen():
+    from dlcourse.i18n.code_text import replace, same_code
+
+    pt = replace(CODE, {"# along the last axis": "# ao longo do último eixo", "# YOUR CODE HERE": "# SEU CÓDIGO AQUI",
+                        "Softmax of each row.\n\n    z: (N, C) -> (N, C)":
+                            "Softmax de cada linha.\n\n    z: (N, C) -> (N, C)"})
+    assert "# SEU CÓDIGO AQUI" in pt and "Softmax de cada linha." in pt and "# noqa: E501" in pt
+    assert same_code(CODE, pt)
+    assert not same_code(CODE, pt.replace("marker =", "other ="))
+    assert not same_code(CODE, pt.replace('"# not a comment"', '"# não"'))  # a string is code
+    assert not same_code(CODE, pt.replace("%matplotlib inline", "%matplotlib widget"))
+
+
+def _code_catalog(nb, change):
+    """The committed catalogue of A with `change(context, message)` applied to its code entries."""
+    catalog = _catalog()
+    for msg in catalog:
+        if msg.context and "/" in msg.context:
+            change(msg)
+    return catalog
+
+
+@pytest.mark.parametrize("how", ["docstring_closes_early", "comment_without_hash", "comment_on_two_lines"])
+def test_a_translation_that_would_change_the_code_fails_the_build_naming_it(how):
+    nb = _english(A)
+    target = {"docstring_closes_early": "/docstring/", "comment_without_hash": "/comment/",
+              "comment_on_two_lines": "/comment/"}[how]
+    chosen = []
+
+    def change(msg):
+        if target in msg.context and not chosen:
+            chosen.append(msg.context)
+            msg.string = {"docstring_closes_early": 'Texto."""; import os; """',
+                          "comment_without_hash": "comentário sem cerquilha",
+                          "comment_on_two_lines": "# linha um\nx = 1  # linha dois"}[how]
+
+    catalog = _code_catalog(nb, change)
+    with pytest.raises(tr.TranslationError) as err:
+        tr.build(nb, A, catalog)
+    cell_id = chosen[0].split("/")[0]
+    assert cell_id in str(err.value)
+
+
+def test_the_portuguese_comments_are_translated():
+    """The Portuguese 01 shows the students Portuguese comments in its answer cells."""
+    pt = _portuguese(A)
+    text = "".join(c.source for c in pt.cells if c.cell_type == "code")
+    assert "# SEU CÓDIGO AQUI" in text and "# YOUR CODE HERE" not in text

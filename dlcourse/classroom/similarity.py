@@ -1,8 +1,9 @@
 """`dlcourse similarity ASSIGNMENT`: pairs of students whose answers look alike.
 
 Only answer cells are compared: the code cells that nbgrader marks as solutions (by grade_id),
-so the released starter code, the tests and the text never count. What the release puts in the
-answer cells (the `def` lines, `# YOUR CODE HERE`) is given to the detector as boilerplate.
+so the released starter code, the tests and the text never count. What the releases put in the
+answer cells (the `def` lines, `# YOUR CODE HERE`, and the Portuguese release's translated comments and
+docstrings) is given to the detector as boilerplate.
 
 Fingerprinting is copydetect's (https://github.com/blingenf/copydetect): the code is tokenised
 with Pygments, names are replaced by their kind (so renaming variables does not help), and
@@ -59,8 +60,8 @@ def _answers_text(cells: dict[str, str], order: list[str]) -> str:
 def student_answers(root: Path, assignment: str) -> tuple[dict[str, str], list[str]]:
     """{student: their answer cells as one text} from submitted/, and notes on what was left out."""
     answers, notes = {}, []
-    stubs = _release_cells(root, assignment)
-    order = list(stubs)
+    releases = _releases(root, assignment)
+    order = list(releases[0]) if releases else []
     for folder in sorted((root / "submitted").glob(f"*/{assignment}")):
         student = folder.parent.name
         candidates = [folder / f"{assignment}.ipynb"] + sorted(folder.glob("*.ipynb"))
@@ -76,7 +77,8 @@ def student_answers(root: Path, assignment: str) -> tuple[dict[str, str], list[s
         if not cells:
             notes.append(f"{student}: no answer cells (nbgrader metadata missing)")
             continue
-        cells = {gid: src for gid, src in cells.items() if src.strip() != stubs.get(gid, "").strip()}
+        cells = {gid: src for gid, src in cells.items()
+                 if all(src.strip() != stubs.get(gid, "").strip() for stubs in releases)}
         if not cells:
             notes.append(f"{student}: every answer cell is as released")
             continue
@@ -84,18 +86,23 @@ def student_answers(root: Path, assignment: str) -> tuple[dict[str, str], list[s
     return answers, notes
 
 
-def _release_cells(root: Path, assignment: str) -> dict[str, str]:
-    release = root / "release" / assignment / f"{assignment}.ipynb"
-    if not release.is_file():
-        return {}
-    return answer_cells(json.loads(release.read_text(encoding="utf-8")))
+def _releases(root: Path, assignment: str) -> list[dict[str, str]]:
+    """The answer cells of each language's release (English first; the Portuguese one translates the
+    comments and docstrings of the same cells)."""
+    from ..i18n.notebooks import translated_path
+
+    folder = root / "release" / assignment
+    found = []
+    for release in (folder / f"{assignment}.ipynb", translated_path(folder, assignment)):
+        if release.is_file():
+            found.append(answer_cells(json.loads(release.read_text(encoding="utf-8"))))
+    return found
 
 
 def boilerplate(root: Path, assignment: str) -> str:
-    """What the release itself puts in the answer cells (signatures, docstrings, stubs): never
-    evidence of copying. Cells left as released are dropped before the comparison too."""
-    cells = _release_cells(root, assignment)
-    return _answers_text(cells, list(cells))
+    """What the releases themselves put in the answer cells (signatures, docstrings, stubs, in either
+    language): never evidence of copying. Cells left as released are dropped before the comparison too."""
+    return "".join(_answers_text(cells, list(cells)) for cells in _releases(root, assignment))
 
 
 def compare(answers: dict[str, str], boiler: str = "") -> list[Pair]:

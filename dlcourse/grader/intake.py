@@ -37,6 +37,7 @@ import nbformat
 from ..cells import grade_id as grade_id_of
 from ..cells import is_setup_cell, tags
 from ..classroom.deadlines import POLICY_CELL_ID
+from ..i18n.code_text import same_code
 
 NotebookNotices = dict[str, list[str]]
 
@@ -379,7 +380,7 @@ def _compare_cells(nb: nbformat.NotebookNode, expected: dict[str, dict] | None, 
         info = expected.get(cell.metadata["nbgrader"]["grade_id"])
         if info is None or info["solution"] or not info["locked"] or info["cell_type"] != "code":
             continue
-        if cell.cell_type != "code" or cell.source.strip() != info["released"]:
+        if cell.cell_type != "code" or not same_code(cell.source.strip(), info["released"]):
             notes.append(f"{name}: the read-only cell {cell.metadata['nbgrader']['grade_id']!r} had been "
                          "edited (or comes from an earlier release); the assignment's was run")
 

@@ -1,5 +1,10 @@
 """The notebook catalogues: `source/<id>/<id>.pt_BR.po`, one entry per markdown cell of the released
-English notebook (msgctxt = cell id, msgid = the cell's whole source, msgstr = the Portuguese text).
+English notebook (msgctxt = cell id, msgid = the cell's whole source, msgstr = the Portuguese text),
+and one per comment and per docstring of its code cells (msgctxt = `<cell id>/comment/<digest>` or
+`<cell id>/docstring/<digest>`, the digest of the English text; msgid = the comment, `#` included,
+or the docstring's text between its quotes). The code itself is never translated: the Portuguese
+notebook is built only when each code cell is the same program as the English one
+(`code_text.same_code`).
 
 `update` merges the current cells into the catalogue (new cells: empty msgstr; a changed cell keeps
 its translation, marked fuzzy, with the msgid it was translated from as `#| msgid`); `status` counts
@@ -15,6 +20,7 @@ Portuguese notebook.
 from __future__ import annotations
 
 import copy
+import hashlib
 import io
 import re
 from dataclasses import dataclass, field
@@ -22,7 +28,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import METADATA_KEY
+from . import METADATA_KEY, code_text
 
 LANGUAGE = "pt_BR"
 POLICY_CELL_ID = "dlcourse-late-policy"  # = dlcourse.classroom.deadlines.POLICY_CELL_ID
@@ -45,15 +51,29 @@ def translated_path(release_dir: Path, assignment: str, language: str = LANGUAGE
 
 
 def units(nb) -> list[tuple[str, str]]:
-    """(cell id, source) of each markdown cell to translate, in notebook order."""
+    """(context, English text) of each markdown cell, and of each comment and docstring of each code
+    cell, in notebook order."""
     found = []
     for cell in nb.cells:
-        if cell.cell_type != "markdown" or cell.get("id") == POLICY_CELL_ID:
+        if cell.cell_type not in ("markdown", "code") or cell.get("id") == POLICY_CELL_ID:
             continue
         if not cell.get("id"):
-            raise TranslationError("a markdown cell has no id: every cell needs a stable id (nbbuild gives one)")
-        found.append((cell.id, cell.source))
+            raise TranslationError("a cell has no id: every cell needs a stable id (nbbuild gives one)")
+        if cell.cell_type == "markdown":
+            found.append((cell.id, cell.source))
+            continue
+        seen = set()
+        for context, piece in code_units(cell):
+            if context not in seen:
+                seen.add(context)
+                found.append((context, piece.text))
     return found
+
+
+def code_units(cell) -> list[tuple[str, code_text.Piece]]:
+    """(context, piece) of each comment and docstring of a code cell."""
+    return [(f"{cell.id}/{piece.kind}/{hashlib.blake2b(piece.text.encode(), digest_size=4).hexdigest()}", piece)
+            for piece in code_text.pieces(cell.source)]
 
 
 def read_catalog(path: Path):
@@ -164,13 +184,15 @@ class Status:
     missing: list[str]
     stale: list[str]
     words: int = 0  # words of the English cells
+    code: int = 0   # entries that are comments or docstrings of code cells (the rest: markdown cells)
 
     @property
     def complete(self) -> bool:
         return not self.missing and not self.stale
 
     def line(self) -> str:
-        return (f"{self.assignment}: {self.cells} cells, {len(self.translated)} translated, "
+        return (f"{self.assignment}: {self.cells} entries ({self.cells - self.code} markdown cells, {self.code} "
+                f"comments and docstrings), {len(self.translated)} translated, "
                 f"{len(self.missing)} missing, {len(self.stale)} stale ({self.words} English words)")
 
 
@@ -181,6 +203,7 @@ def status(nb, assignment: str, catalog) -> Status:
     found = Status(assignment, 0, [], [], [])
     for cell_id, source in units(nb):
         found.cells += 1
+        found.code += "/" in cell_id
         found.words += len(source.split())
         msg = entries.get(cell_id)
         if msg is None or not (msg.string or "").strip():
@@ -195,8 +218,9 @@ def status(nb, assignment: str, catalog) -> Status:
 def build(nb, assignment: str, catalog, *, english_url: str = "", translated_url: str = "",
           policy_text: str | None = None):
     """The Portuguese notebook: `nb` (the English release) with each markdown cell's source replaced by
-    its translation, every other byte of cells and metadata as it was, and metadata dlcourse.language.
-    Raises TranslationError naming every missing or stale cell."""
+    its translation and each code cell's comments and docstrings by theirs, every other byte of cells
+    and metadata as it was, and metadata dlcourse.language. Raises TranslationError naming every
+    missing or stale entry, and every translation that would change a code cell's program."""
     found = status(nb, assignment, catalog)
     if not found.complete:
         parts = []
@@ -210,7 +234,21 @@ def build(nb, assignment: str, catalog, *, english_url: str = "", translated_url
                                f"source/{assignment}/{assignment}.{LANGUAGE}.po, then release again.")
     entries = _entries(catalog)
     out = copy.deepcopy(nb)
+    wrong = []
     for cell in out.cells:
+        if cell.cell_type == "code" and cell.get("id") != POLICY_CELL_ID:
+            translations = {}
+            for context, piece in code_units(cell):
+                text = entries[context].string
+                why = code_text.problem(piece.kind, piece.text, text)
+                if why:
+                    wrong.append(f"{context} ({why})")
+                translations[piece.text] = text
+            source = code_text.replace(cell.source, translations)
+            if not code_text.same_code(cell.source, source):
+                wrong.append(f"{cell.id} (the translated comments or docstrings change the code)")
+            cell.source = source
+            continue
         if cell.cell_type != "markdown":
             continue
         if cell.get("id") == POLICY_CELL_ID:
@@ -221,6 +259,9 @@ def build(nb, assignment: str, catalog, *, english_url: str = "", translated_url
         if english_url and translated_url and translated_url not in text:
             text = text.replace(english_url, translated_url)
         cell.source = text
+    if wrong:
+        raise TranslationError(f"{assignment}: {len(wrong)} translation(s) of code cells cannot be used: "
+                               f"{'; '.join(wrong)}. Fix them in source/{assignment}/{assignment}.{LANGUAGE}.po.")
     out.metadata.setdefault("dlcourse", {})[METADATA_KEY] = LANGUAGE
     return out
 
