@@ -641,6 +641,7 @@ def _code_catalog(nb, change):
     catalog = _catalog()
     for msg in catalog:
         if msg.context and "/" in msg.context:
+            msg.string = msg.string or msg.id  # every entry usable: only the change below is at fault
             change(msg)
     return catalog
 

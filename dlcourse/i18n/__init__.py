@@ -3,7 +3,8 @@
 Two catalogues, both gettext PO files read and written with Babel:
 
 - one per notebook, `source/<id>/<id>.pt_BR.po` (`dlcourse.i18n.notebooks`): each markdown cell of
-  the released English notebook, keyed by its cell id; `dlcourse release` builds
+  the released English notebook, keyed by its cell id, and each comment and docstring of its code
+  cells (`dlcourse.i18n.code_text`: the code itself is never translated); `dlcourse release` builds
   `release/<id>/pt_BR/<id>.ipynb` from it and fails, naming the cells, on a missing or stale entry;
 - one for the messages of the package, `dlcourse/i18n/locale/pt_BR/LC_MESSAGES/dlcourse.po`: feedback
   page headings, grader notes, the late-policy line, the decimal-comma message. Strings are marked
