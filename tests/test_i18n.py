@@ -238,7 +238,7 @@ def test_a_concept_questions_explanation_reaches_the_portuguese_page_translated(
     why = QUESTIONS["q_grad_shape"]["why"]["a"]
     judged = f"q_grad_shape: 'a' is not the best answer.\n  Hint: {why}"
     pt = translate_check(judged, "pt_BR")
-    assert pt.startswith("q_grad_shape: 'a' não é a melhor resposta.\n  Dica: (32, 10) é o formato de dL/dZ")
+    assert pt.startswith("q_grad_shape: 'a' não é a melhor resposta.\n  Dica: (32, 10) é a forma de dL/dZ")
     assert not ENGLISH.search(pt.replace("q_grad_shape", ""))
 
 
@@ -488,7 +488,7 @@ def test_the_page_of_an_ungradable_portuguese_submission_is_portuguese():
      "AssertionError: softmax([1000, -1000]) tem 2 valor(es) não finito(s) (nan ou inf); o primeiro está no índice "
      "(0,).\n  Dica: subtraia o maior escore de cada linha antes do np.exp."),
     # an f-string of a hidden test, as a template
-    ("the loss did not fall: first 1.099, last 1.200.", "o custo não caiu: primeiro 1.099, último 1.200."),
+    ("the loss did not fall: first 1.099, last 1.200.", "a perda não caiu: primeira 1.099, última 1.200."),
     ("Wrong values for cross_entropy of 33 samples: 1 of 1 value(s) differ; first at index (): expected 1.5, got "
      "2.5 (largest finite error 1).",
      "Valores errados para cross_entropy de 33 amostras: 1 de 1 valor(es) diferem; o primeiro no índice (): era "
