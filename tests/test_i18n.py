@@ -493,7 +493,7 @@ def test_the_page_of_an_ungradable_portuguese_submission_is_portuguese():
      "2.5 (largest finite error 1).",
      "Valores errados para cross_entropy de 33 amostras: 1 de 1 valor(es) diferem; o primeiro no índice (): era "
      "esperado 1.5; veio 2.5 (maior erro finito 1)."),
-    ("Wrong shape for grad: expected (3,), got (3, 1).", "Formato errado para grad: era esperado (3,); veio (3, 1)."),
+    ("Wrong shape for grad: expected (3,), got (3, 1).", "Forma errada para grad: era esperado (3,); veio (3, 1)."),
     ("x holds 1 non-finite value(s) (nan or inf), the first at index (1,).\n  Hint: an overflow in exp or a log of 0?",
      "x tem 1 valor(es) não finito(s) (nan ou inf); o primeiro está no índice (1,).\n  Dica: um estouro no exp ou "
      "um log de 0?"),
