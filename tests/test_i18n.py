@@ -672,3 +672,16 @@ def test_the_portuguese_comments_are_translated():
     pt = _portuguese(A)
     text = "".join(c.source for c in pt.cells if c.cell_type == "code")
     assert "# SEU CÓDIGO AQUI" in text and "# YOUR CODE HERE" not in text
+
+
+def test_a_test_description_is_its_whole_first_paragraph():
+    """The feedback page (and the catalogue) say what a test checks with the docstring's whole first
+    paragraph: a docstring wrapped over two lines is not cut after the first."""
+    from nbformat.v4 import new_code_cell
+
+    from dlcourse.classroom.feedback import describe
+
+    cell = new_code_cell('"""fit: a falling loss; hidden: follows\nplain gradient descent.\n\nMore."""\ncheck(1)')
+    assert describe(cell) == "fit: a falling loss; hidden: follows plain gradient descent."
+    assert describe(new_code_cell("'''one line.'''")) == "one line."
+    assert describe(new_code_cell("check(1)")) == ""

@@ -32,11 +32,12 @@ UNSANDBOXED_NOTE = N_("This notebook was graded without the sandbox, by an autho
 
 
 def describe(cell) -> str:
-    """The first docstring line of a test cell: what it checks (no code)."""
+    """The first paragraph of a test cell's docstring, on one line: what it checks (no code)."""
     src = cell.source.strip()
     for quote in ('"""', "'''"):
         if src.startswith(quote):
-            return src[3:].split(quote, 1)[0].strip().splitlines()[0]
+            paragraph = src[3:].split(quote, 1)[0].strip().split("\n\n")[0]
+            return " ".join(line.strip() for line in paragraph.splitlines())
     return ""
 
 
