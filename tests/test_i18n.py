@@ -388,7 +388,7 @@ def test_portuguese_reference_full_marks_and_same_verdicts_through_the_real_grad
     assert fb.returncode == 0, fb.stdout + fb.stderr
     page = (course / "feedback" / "pt-unstable" / A / f"{A}.html").read_text(encoding="utf-8")
     assert "Estudante" in page and "falhou" in page and "Student:" not in page
-    assert "Dica: subtraia o maior escore de cada linha antes do np.exp." in page  # the test cell's own hint
+    assert "Dica: subtraia a maior pontuação de cada linha antes do np.exp." in page  # the test cell's own hint
     english = (course / "feedback" / "en-unstable" / A / f"{A}.html").read_text(encoding="utf-8")
     assert "Student:" in english
     _screenshot(course / "feedback" / "pt-unstable" / A / f"{A}.html", "pt_BR-feedback-page.png")
@@ -486,7 +486,7 @@ def test_the_page_of_an_ungradable_portuguese_submission_is_portuguese():
     ("AssertionError: softmax([1000, -1000]) holds 2 non-finite value(s) (nan or inf), the first at index (0,).\n"
      "  Hint: subtract the largest score of each row before np.exp.",
      "AssertionError: softmax([1000, -1000]) tem 2 valor(es) não finito(s) (nan ou inf); o primeiro está no índice "
-     "(0,).\n  Dica: subtraia o maior escore de cada linha antes do np.exp."),
+     "(0,).\n  Dica: subtraia a maior pontuação de cada linha antes do np.exp."),
     # an f-string of a hidden test, as a template
     ("the loss did not fall: first 1.099, last 1.200.", "a perda não caiu: primeira 1.099, última 1.200."),
     ("Wrong values for cross_entropy of 33 samples: 1 of 1 value(s) differ; first at index (): expected 1.5, got "
