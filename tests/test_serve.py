@@ -674,8 +674,8 @@ def test_a_portuguese_submission_is_answered_in_portuguese_an_english_one_in_eng
     assert "Hint: subtract the largest score" in failed_en["test_softmax_stability"]
     assert pt["message"].startswith("corrigida: ") and en["message"].startswith("graded: ")
     # no English sentence of the English reply is in the Portuguese one
-    english = [en["message"], *(line.split(": ", 1)[-1] for m in failed_en.values() for line in m.splitlines()
-                                if line.startswith("Hint: ")), *en["result"]["notes"]]
+    lines = [line.strip() for m in failed_en.values() for line in m.splitlines() if line.strip()]
+    english = [en["message"], *lines, *(line.split(": ", 1)[-1] for line in lines), *en["result"]["notes"]]
     assert english and not [s for s in english if s in json.dumps(pt, ensure_ascii=False)]
     assert f"entrega de {A} recebida: " in printed["pt"] and "Nota: " in printed["pt"]
     assert "[FALHOU] test_softmax_stability" in printed["pt"] and "Dica: " in printed["pt"]
@@ -683,6 +683,40 @@ def test_a_portuguese_submission_is_answered_in_portuguese_an_english_one_in_eng
         assert sentence not in printed["pt"], sentence
         assert sentence in printed["en"] or sentence in ("note: ", "shown after the deadline"), sentence
     assert "Nota" not in printed["en"] and "Dica" not in printed["en"] and "entrega" not in printed["en"]
+
+
+def test_the_result_shown_in_the_submissions_language(monkeypatch):
+    """The stored result stays English; `shown` gives its texts in the submission's language: the
+    withheld test's message, a check's message (as the feedback page translates it), the grader's and
+    the service's notes. English is shown as it is stored."""
+    from dlcourse.classroom.serve import grading
+    from dlcourse.classroom.serve.policy import SubmitPolicy
+
+    monkeypatch.setattr(grading, "after_deadline", lambda *a: False)
+    notes = ["your best submission (2.5 points) still counts", "no notebook named extra.ipynb was submitted",
+             "the grading service stopped 3 times while grading it (not your notebook): the attempt does not count",
+             "the grader failed (not your notebook): it is graded again", "something else"]
+    tests = [{"name": "test_a", "points": 0.0, "max_points": 1.0, "passed": False, "hidden": False,
+              "message": "AssertionError: Wrong shape for p: expected (2,), got (3,).\n  Hint: look at the axis"},
+             {"name": "test_b", "points": 1.0, "max_points": 1.0, "passed": True, "hidden": True, "message": ""}]
+    sub = types.SimpleNamespace(status="graded", assignment=A, student="s", result={
+        "score_total": 1.0, "max_total": 2.0, "tests": tests, "notes": notes, "language": "pt_BR"})
+    policy = SubmitPolicy()
+    en = grading.shown(None, sub, policy)
+    assert en["notes"] == notes and en["tests"][0]["message"] == tests[0]["message"] and "language" not in en
+    assert en["tests"][1]["message"] == "this test includes hidden tests: its result is shown after the deadline"
+    pt = grading.shown(None, sub, policy, "pt_BR")
+    assert pt["notes"] == ["a sua melhor entrega (2.5 pontos) continua valendo",
+                           "nenhum notebook com o nome extra.ipynb foi entregue",
+                           "o serviço de correção parou 3 vezes durante a correção (não foi o seu notebook): "
+                           "esta tentativa não conta",
+                           "o corretor falhou (não foi o seu notebook): a entrega será corrigida de novo",
+                           "something else"]  # a text of no template stays as it is
+    assert pt["tests"][0]["message"] == ("AssertionError: Formato errado para p: era esperado (2,); veio (3,).\n"
+                                         "  Dica: look at the axis")
+    assert pt["tests"][1]["message"] == "este teste inclui testes ocultos: o resultado dele aparece depois do prazo"
+    assert (pt["score"], pt["max"], pt["withheld_points"]) == (en["score"], en["max"], en["withheld_points"])
+    assert sub.result["notes"] == notes  # the stored result is not changed
 
 
 def test_a_bad_token_is_refused_in_the_clients_language(served, tmp_path):
