@@ -24,6 +24,7 @@ grading processes are watched by a process of their own (`watchdog`): they die w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -200,8 +201,9 @@ class Service:
             logger.exception("grading %s failed", sub.id)
             grader.close()
             summary = {"score_total": None, "max_total": None, "tests": [], "outcome": "grader",
-                       "notes": [f"the grader failed: {type(exc).__name__}: {exc}"],
-                       "language": self.language(store, sub)}
+                       "notes": [f"the grader failed: {type(exc).__name__}: {exc}"]}
+            with contextlib.suppress(Exception):  # its language, where the store still answers
+                summary["language"] = self.language(store, sub)
             outcome = Outcome.GRADER
         if self.stop.is_set() and outcome is Outcome.GRADER:
             return  # stopped under it: left `grading`, queued again at the next start
@@ -217,7 +219,11 @@ class Service:
 
     def language(self, store: Store, sub: Submission) -> str:
         """The language of a submission's texts: its notebook's (kept with its result once graded)."""
-        known = (sub.result or {}).get("language") or self.languages.get(sub.id)
+        known = (sub.result or {}).get("language")
+        if known is not None:
+            self.languages.pop(sub.id, None)  # kept with the result from now on
+            return known
+        known = self.languages.get(sub.id)
         if known is None:
             known = self.languages[sub.id] = submission_language(store.notebook(sub.id))
         return known
