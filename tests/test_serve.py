@@ -31,6 +31,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import nbformat
 import pytest
 from conftest import ROOT
 
@@ -252,7 +253,7 @@ def gradebook_scores(db_url: str) -> dict[str, float]:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def served(request, tmp_path_factory):
     db = request.getfixturevalue("postgres").database() if request.param == "postgresql" else None
-    course = make_course(tmp_path_factory.mktemp("serve"), ["ana", "bob", "p", "q", "r", "dee"], db=db)
+    course = make_course(tmp_path_factory.mktemp("serve"), ["ana", "bob", "p", "q", "r", "dee", "pt", "en"], db=db)
     server = Server(course, db=db).start()
     yield server
     server.stop()
@@ -549,7 +550,7 @@ def test_colab_boundary_gives_the_notebooks_current_content(monkeypatch, tmp_pat
     assert asked == ["get_ipynb"] and json.loads(data) == nb and name == A
     sent = {}
 
-    def fake_request(method, url, token, body=None):
+    def fake_request(method, url, token, body=None, language="en"):
         if method == "POST":
             sent.update(url=url, body=body, token=token)
             return 202, {}, {"id": "x1", "position": 1}
@@ -566,6 +567,182 @@ def test_colab_boundary_gives_the_notebooks_current_content(monkeypatch, tmp_pat
     assert json.loads(sent["body"]) == nb
     text = out.read_text()
     assert "Score: 3 / 4" in text and "[FAIL] test_a 3/4: AssertionError: wrong sum" in text
+
+
+def _fake_service(view: dict, sent: dict):
+    def fake_request(method, url, token, body=None, language="en"):
+        sent.setdefault("languages", []).append(language)
+        if method == "POST":
+            return 202, {}, {"id": "x1", "position": 1}
+        return 200, {}, view
+    return fake_request
+
+
+def test_the_client_speaks_its_notebooks_language(monkeypatch, tmp_path):
+    """`dlcourse.submit()` of a Portuguese notebook asks the service for Portuguese and prints in it
+    (the numbers with a decimal comma); an English notebook's printout is as it was."""
+    from dlcourse.classroom.serve import client
+
+    view = {"status": "graded", "gradable": True,
+            "result": {"score": 2.5, "max": 4, "withheld_points": 1, "notes": ["a note"],
+                       "tests": [{"name": "test_a", "points": 2.5, "max_points": 3, "passed": False,
+                                  "message": "AssertionError: wrong sum"},
+                                 {"name": "test_b", "points": None, "max_points": 1, "passed": None,
+                                  "message": "withheld"}]}}
+    assert urllib_request(client, "pt_BR").get_header("Accept-language") == "pt-BR"  # what is sent
+    assert urllib_request(client, "en").get_header("Accept-language") == "en"
+    nb = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    printed = {}
+    for lang in ("en", "pt_BR"):
+        if lang == "pt_BR":
+            nb["metadata"]["dlcourse"] = {"language": "pt_BR"}
+        path = tmp_path / lang / f"{A}.ipynb"
+        path.parent.mkdir()
+        path.write_text(json.dumps(nb))
+        sent = {}
+        monkeypatch.setattr(client, "_request", _fake_service(view, sent))
+        out = tmp_path / f"{lang}.txt"
+        with out.open("w") as fh:
+            client.submit(path, server="http://h", token="t", out=fh)
+        assert set(sent["languages"]) == {lang}
+        printed[lang] = out.read_bytes().decode().replace("\r", "")  # no progress line: the result at once
+    assert printed["en"].splitlines() == [
+        f"submitted {A}: x1", "Score: 2.5 / 4 (and 1 points of hidden tests, shown after the deadline)",
+        "  [FAIL] test_a 2.5/3: AssertionError: wrong sum", "  [hidden] test_b: withheld", "  note: a note"]
+    assert printed["pt_BR"].splitlines() == [
+        f"entrega de {A} recebida: x1", "Nota: 2,5 / 4 (e mais 1 pontos de testes ocultos, mostrados depois do prazo)",
+        "  [FALHOU] test_a 2,5/3: AssertionError: wrong sum", "  [oculto] test_b: withheld", "  observação: a note"]
+
+
+def urllib_request(client, language: str):
+    """The request `client._request` builds for `language` (urlopen replaced: nothing is sent)."""
+    built = []
+
+    def urlopen(req, timeout=None):
+        built.append(req)
+        raise client.urllib.error.URLError("not sent")
+
+    original = client.urllib.request.urlopen
+    client.urllib.request.urlopen = urlopen
+    try:
+        with pytest.raises(client.SubmitError, match="não foi possível acessar" if language == "pt_BR"
+                           else "cannot reach"):
+            client._request("GET", "http://h/x", "t", language=language)
+    finally:
+        client.urllib.request.urlopen = original
+    return built[0]
+
+
+def _submission_in(folder: Path, language: str | None) -> Path:
+    """A submission of A with the softmax that overflows (test_softmax_stability fails, with its hint),
+    released in `language` (its metadata; None: English, as released)."""
+    from dlcourse.classroom.demo import student_notebook
+    from dlcourse.instructor.fixtures import load_fixture
+
+    unstable = load_fixture(ROOT / "tests" / "fixtures" / A / "softmax__unstable_no_max.py").code
+    nb = student_notebook(ROOT, A, {"softmax": unstable})
+    if language:
+        nb.metadata.setdefault("dlcourse", {})["language"] = language
+    path = folder / f"{A}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+def test_a_portuguese_submission_is_answered_in_portuguese_an_english_one_in_english(served, tmp_path):
+    """The same mistake handed in through `dlcourse.submit()` from a Portuguese and an English
+    notebook: the service's reply (status message, tests' messages) and the client's printout follow
+    the notebook; the keys and the machine-readable values stay English."""
+    from dlcourse.classroom.serve import client
+
+    tok = tokens(served.course)
+    views, printed = {}, {}
+    for student, language in (("pt", "pt_BR"), ("en", None)):
+        out = tmp_path / f"{student}.txt"
+        with out.open("w") as fh:
+            views[student] = client.submit(_submission_in(tmp_path / student, language), server=served.url,
+                                           token=tok[student], poll=0.5, timeout=300, out=fh)
+        printed[student] = out.read_text()
+    pt, en = views["pt"], views["en"]
+    assert set(pt) == set(en) and set(pt["result"]) == set(en["result"])  # the same keys
+    assert (pt["status"], pt["language"], en["status"], en["language"]) == ("graded", "pt_BR", "graded", "en")
+    assert pt["result"]["score"] == en["result"]["score"] < pt["result"]["max"]
+    failed = {t["name"]: t["message"] for t in pt["result"]["tests"] if not t["passed"]}
+    failed_en = {t["name"]: t["message"] for t in en["result"]["tests"] if not t["passed"]}
+    assert set(failed) == set(failed_en) and "test_softmax_stability" in failed
+    assert "Dica: subtraia o maior escore" in failed["test_softmax_stability"]
+    assert "Hint: subtract the largest score" in failed_en["test_softmax_stability"]
+    assert pt["message"].startswith("corrigida: ") and en["message"].startswith("graded: ")
+    # no English sentence of the English reply is in the Portuguese one
+    lines = [line.strip() for m in failed_en.values() for line in m.splitlines() if line.strip()]
+    english = [en["message"], *lines, *(line.split(": ", 1)[-1] for line in lines), *en["result"]["notes"]]
+    assert english and not [s for s in english if s in json.dumps(pt, ensure_ascii=False)]
+    assert f"entrega de {A} recebida: " in printed["pt"] and "Nota: " in printed["pt"]
+    assert "[FALHOU] test_softmax_stability" in printed["pt"] and "Dica: " in printed["pt"]
+    for sentence in ("submitted ", "Score: ", "[FAIL]", "Hint: ", "note: ", "shown after the deadline"):
+        assert sentence not in printed["pt"], sentence
+        assert sentence in printed["en"] or sentence in ("note: ", "shown after the deadline"), sentence
+    assert "Nota" not in printed["en"] and "Dica" not in printed["en"] and "entrega" not in printed["en"]
+
+
+def test_the_result_shown_in_the_submissions_language(monkeypatch):
+    """The stored result stays English; `shown` gives its texts in the submission's language: the
+    withheld test's message, a check's message (as the feedback page translates it), the grader's and
+    the service's notes. English is shown as it is stored."""
+    from dlcourse.classroom.serve import grading
+    from dlcourse.classroom.serve.policy import SubmitPolicy
+
+    monkeypatch.setattr(grading, "after_deadline", lambda *a: False)
+    notes = ["your best submission (2.5 points) still counts", "no notebook named extra.ipynb was submitted",
+             "the grading service stopped 3 times while grading it (not your notebook): the attempt does not count",
+             "the grader failed (not your notebook): it is graded again", "something else"]
+    tests = [{"name": "test_a", "points": 0.0, "max_points": 1.0, "passed": False, "hidden": False,
+              "message": "AssertionError: Wrong shape for p: expected (2,), got (3,).\n  Hint: look at the axis"},
+             {"name": "test_b", "points": 1.0, "max_points": 1.0, "passed": True, "hidden": True, "message": ""}]
+    sub = types.SimpleNamespace(status="graded", assignment=A, student="s", result={
+        "score_total": 1.0, "max_total": 2.0, "tests": tests, "notes": notes, "language": "pt_BR"})
+    policy = SubmitPolicy()
+    en = grading.shown(None, sub, policy)
+    assert en["notes"] == notes and en["tests"][0]["message"] == tests[0]["message"] and "language" not in en
+    assert en["tests"][1]["message"] == "this test includes hidden tests: its result is shown after the deadline"
+    pt = grading.shown(None, sub, policy, "pt_BR")
+    assert pt["notes"] == ["a sua melhor entrega (2.5 pontos) continua valendo",
+                           "nenhum notebook com o nome extra.ipynb foi entregue",
+                           "o serviço de correção parou 3 vezes durante a correção (não foi o seu notebook): "
+                           "esta tentativa não conta",
+                           "o corretor falhou (não foi o seu notebook): a entrega será corrigida de novo",
+                           "something else"]  # a text of no template stays as it is
+    assert pt["tests"][0]["message"] == ("AssertionError: Formato errado para p: era esperado (2,); veio (3,).\n"
+                                         "  Dica: look at the axis")
+    assert pt["tests"][1]["message"] == "este teste inclui testes ocultos: o resultado dele aparece depois do prazo"
+    assert (pt["score"], pt["max"], pt["withheld_points"]) == (en["score"], en["max"], en["withheld_points"])
+    assert sub.result["notes"] == notes  # the stored result is not changed
+
+
+def test_a_bad_token_is_refused_in_the_clients_language(served, tmp_path):
+    """Before a valid token the service cannot read the notebook: it answers in the client's language
+    (Accept-Language), English by default."""
+    from dlcourse.classroom.serve import client
+
+    body = notebook(served.course, "blank")
+    for header, words in ((None, "a valid token is needed"), ("pt-BR", "é preciso um token válido"),
+                          ("pt-BR,pt;q=0.9,en;q=0.8", "é preciso um token válido"),
+                          ("en-US,en;q=0.9,pt-BR;q=0.8", "a valid token is needed"),
+                          ("fr", "a valid token is needed")):
+        with served.client("not-a-token") as wrong:
+            r = wrong.post(f"{API}/assignments/{A}/submissions", content=body,
+                           headers={"Accept-Language": header} if header else {})
+        assert r.status_code == 401 and r.json()["detail"].startswith(words), (header, r.text)
+    with served.client(tokens(served.course)["bob"]) as bob:
+        pt = {"Accept-Language": "pt-BR"}
+        assert bob.get(f"{API}/submissions/0123", headers=pt).json()["detail"] == "essa entrega não existe"
+        assert bob.get(f"{API}/submissions/0123").json()["detail"] == "no such submission"
+        r = bob.post(f"{API}/assignments/{A}/submissions", content=b"not json", headers=pt)
+        assert r.status_code == 400 and "JSON do notebook" in r.json()["detail"]
+    with pytest.raises(client.SubmitError) as refused:
+        client.submit(_submission_in(tmp_path / "pt", "pt_BR"), server=served.url, token="not-a-token")
+    assert str(refused.value) == ("o servidor respondeu 401: é preciso um token válido: "
+                                  "Authorization: Bearer <seu token>")
 
 
 LATE = (f'TIMEZONE = "America/Sao_Paulo"\nDEADLINES = {{"{A}": "2026-03-20 23:59"}}\n'

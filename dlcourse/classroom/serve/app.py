@@ -9,6 +9,13 @@ API v1 (every call with `Authorization: Bearer <token>` from `dlcourse tokens`; 
   Another student's submission is 404, as an unknown one is.
 - `GET /api/v1/assignments/{assignment}/submissions`: the student's own history.
 
+Languages (issue 31): the human-readable texts of a reply (an error's "detail", a submission's
+"message", each test's message and the notes of a result) are in the submitted notebook's language
+(its metadata: "pt_BR" or "en"), as the feedback pages are; where the service cannot know it yet (no
+valid token, a body that is not a notebook), in the client's (its `Accept-Language` header; English by
+default). Each submission says its "language". The keys and the machine-readable values ("queued",
+"graded", ...) are English in every language.
+
 Grading threads (`workers`, default 1) claim jobs from the store and grade them (`grading.Grader`).
 The service registers itself in the store, renews the leases of its jobs every `lease / 4` seconds
 and re-queues the jobs of services that died (`Store.reap`), at start and on each heartbeat. Its
@@ -17,6 +24,7 @@ grading processes are watched by a process of their own (`watchdog`): they die w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -30,7 +38,9 @@ from fastapi.responses import JSONResponse
 
 from ...course import STUDENT_ID, Course
 from ...grader.protocol import Outcome
-from .grading import ClaimLost, Grader, check_sandbox, shown
+from ...i18n import N_, SOURCE_LANGUAGE, decimal, normalize
+from ...i18n import gettext as _
+from .grading import ClaimLost, Grader, check_sandbox, shown, submission_language
 from .policy import SubmitPolicy
 from .store import LEASE_SECONDS, Store, Submission
 from .watchdog import Watchdog
@@ -41,6 +51,55 @@ API = "/api/v1"
 
 def _iso(t: float | None) -> str | None:
     return datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds") if t else None
+
+
+def request_language(request: Request) -> str:
+    """The client's language from its Accept-Language header ("pt-BR", "pt;q=0.9, en;q=0.8"): the
+    preferred of Portuguese and English, English when it names neither."""
+    tags = []
+    for i, part in enumerate(request.headers.get("accept-language", "").split(",")):
+        tag, _sep, params = part.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            name, _eq, value = param.strip().partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if tag and q > 0:
+            tags.append((-q, i, tag.strip()))
+    for _q, _i, tag in sorted(tags):
+        if normalize(tag) == "pt_BR":
+            return "pt_BR"
+        if tag.lower().startswith("en") or tag == "*":
+            return SOURCE_LANGUAGE
+    return SOURCE_LANGUAGE
+
+
+def status_message(view: dict, language: str) -> str:
+    """A submission's status in words, in `language`."""
+    status, result = view["status"], view.get("result") or {}
+    if status == "queued":
+        return _("queued, position {position}", language).format(position=view.get("position"))
+    if status == "grading":
+        return _("grading (started {started})", language).format(started=view.get("started"))
+    if status == "failed" or view.get("gradable") is False or result.get("score") is None:
+        return _("the grader failed on this submission (not your notebook's fault): it does not count", language)
+    if not result.get("max"):
+        return _("graded: the score is shown after the deadline", language)
+    return _("graded: {score} / {total}", language).format(score=decimal(result["score"], language, 4),
+                                                          total=decimal(result["max"], language, 4))
+
+
+# the errors' details, each in the language of the request (the client's or the notebook's)
+NEED_TOKEN = N_("a valid token is needed: Authorization: Bearer <your token>")
+NO_ASSIGNMENT = N_("no assignment {assignment}")
+BAD_STUDENT = N_("this student id cannot be a folder name")
+TOO_LARGE = N_("the notebook is larger than {size} MB")
+NOT_NOTEBOOK = N_("the body must be the notebook's JSON (.ipynb)")
+RATE = N_("at most {count} submission(s) of {assignment} per {seconds} s: try again in {wait} s")
+NO_SUBMISSION = N_("no such submission")
 
 
 class Service:
@@ -58,6 +117,7 @@ class Service:
         self.graders: list[Grader] = []
         self.local = threading.local()
         self.assignments = set(course.assignments())
+        self.languages: dict[str, str] = {}  # submission id -> its notebook's language (read once)
 
     def store(self) -> Store:
         if not hasattr(self.local, "store"):
@@ -142,6 +202,8 @@ class Service:
             grader.close()
             summary = {"score_total": None, "max_total": None, "tests": [], "outcome": "grader",
                        "notes": [f"the grader failed: {type(exc).__name__}: {exc}"]}
+            with contextlib.suppress(Exception):  # its language, where the store still answers
+                summary["language"] = self.language(store, sub)
             outcome = Outcome.GRADER
         if self.stop.is_set() and outcome is Outcome.GRADER:
             return  # stopped under it: left `grading`, queued again at the next start
@@ -155,13 +217,26 @@ class Service:
             store.finish(sub, summary, gradable=True, retry=False)
         logger.info("%s: %s", sub.id, outcome.value)
 
+    def language(self, store: Store, sub: Submission) -> str:
+        """The language of a submission's texts: its notebook's (kept with its result once graded)."""
+        known = (sub.result or {}).get("language")
+        if known is not None:
+            self.languages.pop(sub.id, None)  # kept with the result from now on
+            return known
+        known = self.languages.get(sub.id)
+        if known is None:
+            known = self.languages[sub.id] = submission_language(store.notebook(sub.id))
+        return known
+
     def view(self, store: Store, sub: Submission) -> dict:
+        language = self.language(store, sub)
         out = {"id": sub.id, "assignment": sub.assignment, "student": sub.student, "status": sub.status,
                "received": _iso(sub.received), "started": _iso(sub.started), "finished": _iso(sub.finished),
-               "attempts": sub.attempts, "gradable": sub.gradable}
+               "attempts": sub.attempts, "gradable": sub.gradable, "language": language}
         if sub.status == "queued":
             out["position"] = store.position(sub.id)
-        out["result"] = shown(self.course, sub, self.policy)
+        out["result"] = shown(self.course, sub, self.policy, language)
+        out["message"] = status_message(out, language)
         return out
 
 
@@ -177,49 +252,55 @@ def create_app(service: Service) -> FastAPI:
 
     def student_of(request: Request) -> str:
         auth = request.headers.get("authorization", "")
-        scheme, _, token = auth.partition(" ")
+        scheme, _sep, token = auth.partition(" ")
         student = service.store().student_of(token.strip()) if scheme.lower() == "bearer" and token else None
         if student is None:
-            raise HTTPException(401, "a valid token is needed: Authorization: Bearer <your token>",
+            raise HTTPException(401, _(NEED_TOKEN, request_language(request)),
                                 headers={"WWW-Authenticate": "Bearer"})
         return student
 
-    def known(assignment: str) -> None:
+    def known(assignment: str, request: Request) -> None:
         if assignment not in service.assignments:
-            raise HTTPException(404, f"no assignment {assignment!r}")
+            raise HTTPException(404, _(NO_ASSIGNMENT, request_language(request)).format(assignment=repr(assignment)))
 
     @app.post(f"{API}/assignments/{{assignment}}/submissions", status_code=202)
     async def submit(assignment: str, request: Request):
         """Queue a notebook (the body: its JSON) for grading."""
         student = student_of(request)
-        known(assignment)
+        known(assignment, request)
+        lang = request_language(request)  # until the notebook is read
         if not STUDENT_ID.match(student):
-            raise HTTPException(403, "this student id cannot be a folder name")
+            raise HTTPException(403, _(BAD_STUDENT, lang))
         limit = service.policy.max_upload_bytes
+        too_large = _(TOO_LARGE, lang).format(size=limit // 2**20)
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
-            raise HTTPException(413, f"the notebook is larger than {limit // 2**20} MB")
+            raise HTTPException(413, too_large)
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > limit:
-                raise HTTPException(413, f"the notebook is larger than {limit // 2**20} MB")
+                raise HTTPException(413, too_large)
         try:
             nb = json.loads(body)
             if not isinstance(nb, dict) or "cells" not in nb:
                 raise ValueError("not a notebook")
         except ValueError:
-            raise HTTPException(400, "the body must be the notebook's JSON (.ipynb)") from None
+            raise HTTPException(400, _(NOT_NOTEBOOK, lang)) from None
+        lang = submission_language(bytes(body))
         store = service.store()
         rate = (service.policy.rate_count, service.policy.rate_seconds) if service.policy.rate_seconds else None
         sub, wait = store.add(student, assignment, bytes(body), f"{assignment}.ipynb", rate)
         if sub is None:
-            return JSONResponse({"detail": f"at most {service.policy.rate_count} submission(s) of {assignment} per "
-                                           f"{service.policy.rate_seconds:g} s: try again in {int(wait + 0.999)} s"},
-                                status_code=429, headers={"Retry-After": str(int(wait + 0.999))})
+            retry = int(wait + 0.999)
+            detail = _(RATE, lang).format(count=service.policy.rate_count, assignment=assignment,
+                                          seconds=decimal(service.policy.rate_seconds, lang, 2), wait=retry)
+            return JSONResponse({"detail": detail}, status_code=429, headers={"Retry-After": str(retry)})
+        service.languages[sub.id] = lang
         service.wake.set()
         return {"id": sub.id, "status": "queued", "position": sub.position,
-                "url": f"{API}/submissions/{sub.id}"}
+                "url": f"{API}/submissions/{sub.id}", "language": lang,
+                "message": status_message({"status": "queued", "position": sub.position}, lang)}
 
     @app.get(f"{API}/submissions/{{sub_id}}")
     def get_submission(sub_id: str, request: Request):
@@ -228,14 +309,14 @@ def create_app(service: Service) -> FastAPI:
         store = service.store()
         sub = store.get(sub_id)
         if sub is None or sub.student != student:
-            raise HTTPException(404, "no such submission")
+            raise HTTPException(404, _(NO_SUBMISSION, request_language(request)))
         return service.view(store, sub)
 
     @app.get(f"{API}/assignments/{{assignment}}/submissions")
     def history(assignment: str, request: Request):
         """Your submissions of an assignment, oldest first."""
         student = student_of(request)
-        known(assignment)
+        known(assignment, request)
         store = service.store()
         return {"assignment": assignment, "submissions": [service.view(store, s)
                                                           for s in store.history(student, assignment)]}

@@ -1,6 +1,6 @@
 """The student's side of grade on submit: `dlcourse.submit()` in a notebook, `dlcourse submit NOTEBOOK`.
 
-Only the standard library (urllib): it runs in Colab and in JupyterLab as it is.
+Only the standard library (urllib) and dlcourse itself: it runs in Colab and in JupyterLab as it is.
 
 - In Colab, the notebook's current content comes from Colab itself (`google.colab._message`'s
   "get_ipynb" request): nothing is downloaded or saved first.
@@ -9,7 +9,8 @@ Only the standard library (urllib): it runs in Colab and in JupyterLab as it is.
 
 The server and the token come from the arguments, else $DLCOURSE_SERVER and $DLCOURSE_TOKEN.
 While the submission is queued or grading, one progress line is rewritten; then the score and
-each test's message are printed.
+each test's message are printed. All of it in the notebook's language (its metadata, as the feedback
+pages): the client sends it (Accept-Language) and the service answers in it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from ...i18n import SOURCE_LANGUAGE, current_language, notebook_language
+from ...i18n import gettext as _
 
 API = "/api/v1"
 # JupyterLab's save: its command where the app is exposed, else the save shortcut (Accel+S) sent to
@@ -42,9 +46,11 @@ class SubmitError(RuntimeError):
     """The service refused the submission or could not be reached; the message says why."""
 
 
-def _request(method: str, url: str, token: str, body: bytes | None = None) -> tuple[int, dict, dict]:
+def _request(method: str, url: str, token: str, body: bytes | None = None,
+             language: str = SOURCE_LANGUAGE) -> tuple[int, dict, dict]:
     req = urllib.request.Request(url, data=body, method=method,
-                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                                          "Accept-Language": "pt-BR" if language == "pt_BR" else "en"})
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
             return resp.status, dict(resp.headers), json.loads(resp.read() or b"{}")
@@ -55,7 +61,8 @@ def _request(method: str, url: str, token: str, body: bytes | None = None) -> tu
             data = {}
         return exc.code, dict(exc.headers), data
     except (urllib.error.URLError, OSError) as exc:
-        raise SubmitError(f"cannot reach the grading service at {url}: {exc}") from None
+        raise SubmitError(_("cannot reach the grading service at {url}: {error}", language).format(
+            url=url, error=exc)) from None
 
 
 def colab_notebook() -> bytes | None:
@@ -66,7 +73,7 @@ def colab_notebook() -> bytes | None:
 
     reply = _message.blocking_request("get_ipynb", request="", timeout_sec=30)
     if not reply or "ipynb" not in reply:
-        raise SubmitError("Colab did not give the notebook's content: run the cell again")
+        raise SubmitError(_("Colab did not give the notebook's content: run the cell again", current_language()))
     return json.dumps(reply["ipynb"]).encode()
 
 
@@ -109,35 +116,61 @@ def notebook_content(notebook: str | Path | None) -> tuple[bytes, str]:
         return data, Path(str((meta.get("colab") or {}).get("name") or "")).stem
     path = jupyter_notebook_path()
     if path is None:
-        raise SubmitError("cannot tell which notebook this is: pass its path, dlcourse.submit('NAME.ipynb')")
+        raise SubmitError(_("cannot tell which notebook this is: pass its path, dlcourse.submit('NAME.ipynb')",
+                            current_language()))
     if not save_in_jupyterlab(path):
-        print("dlcourse: could not confirm the save: the notebook as last saved is submitted (save with Ctrl+S "
-              "and submit again if you changed it since)", file=sys.stderr)
+        print("dlcourse: " + _("could not confirm the save: the notebook as last saved is submitted (save with "
+                               "Ctrl+S and submit again if you changed it since)", current_language()),
+              file=sys.stderr)
     return path.read_bytes(), path.stem
 
 
-def format_result(view: dict) -> str:
+def _number(value: float, language: str) -> str:
+    """A score as the language writes it: 2.5 or 2,5."""
+    text = f"{value:g}"
+    return text.replace(".", ",") if language == "pt_BR" else text
+
+
+def format_result(view: dict, language: str = SOURCE_LANGUAGE) -> str:
+    """The score and each test's line, in `language` (the tests' messages and the notes come from the
+    service already in it)."""
     res = view.get("result") or {}
     lines = []
     if view["status"] == "failed" or view.get("gradable") is False:
-        lines.append("The grader failed on this submission (not your notebook's fault): it does not count. "
-                     "Submit again later.")
+        lines.append(_("The grader failed on this submission (not your notebook's fault): it does not count. "
+                       "Submit again later.", language))
     else:
         withheld = res.get("withheld_points") or 0
         if withheld and not res.get("max"):
-            lines.append(f"Graded. Your score ({withheld:g} points of tests) is shown after the deadline; "
-                         "the visible checks run in your notebook itself.")
+            lines.append(_("Graded. Your score ({points} points of tests) is shown after the deadline; "
+                           "the visible checks run in your notebook itself.", language).format(
+                points=_number(withheld, language)))
         else:
-            more = f" (and {withheld:g} points of hidden tests, shown after the deadline)" if withheld else ""
-            lines.append(f"Score: {res.get('score', 0):g} / {res.get('max', 0):g}{more}")
+            more = (_(" (and {points} points of hidden tests, shown after the deadline)", language).format(
+                points=_number(withheld, language)) if withheld else "")
+            lines.append(_("Score: {score} / {total}", language).format(
+                score=_number(res.get("score", 0), language), total=_number(res.get("max", 0), language)) + more)
+    marks = {None: _("hidden", language), True: _("PASS", language), False: _("FAIL", language)}
     for t in res.get("tests", []) if res.get("max") else []:
-        mark = "hidden" if t["passed"] is None else ("PASS" if t["passed"] else "FAIL")
-        pts = "" if t["points"] is None else f" {t['points']:g}/{t['max_points']:g}"
+        mark = marks[t["passed"]]
+        pts = ("" if t["points"] is None else
+               f" {_number(t['points'], language)}/{_number(t['max_points'], language)}")
         msg = (t.get("message") or "").strip().splitlines()
-        lines.append(f"  [{mark}] {t['name']}{pts}" + (f": {msg[-1][:200]}" if msg and mark != "PASS" else ""))
+        lines.append(f"  [{mark}] {t['name']}{pts}" + (f": {msg[-1][:200]}" if msg and t["passed"] is not True
+                                                       else ""))
+    label = _("note", language)
     for note in res.get("notes", []):
-        lines.append(f"  note: {note.splitlines()[0][:300] if note else ''}")
+        lines.append(f"  {label}: {note.splitlines()[0][:300] if note else ''}")
     return "\n".join(lines)
+
+
+def notebook_text_language(data: bytes) -> str:
+    """The language of the notebook to hand in (its metadata); the session's when it cannot be read."""
+    try:
+        nb = json.loads(data)
+    except ValueError:
+        return current_language()
+    return notebook_language(nb) if isinstance(nb, dict) else current_language()
 
 
 def submit(notebook: str | Path | None = None, assignment: str | None = None, server: str | None = None,
@@ -149,35 +182,41 @@ def submit(notebook: str | Path | None = None, assignment: str | None = None, se
     server = (server or os.environ.get("DLCOURSE_SERVER", "")).rstrip("/")
     token = (token or os.environ.get("DLCOURSE_TOKEN", "")).strip()
     if not server or not token:
-        raise SubmitError("set the server and your token: dlcourse.submit(server='https://...', token='...') "
-                          "or $DLCOURSE_SERVER and $DLCOURSE_TOKEN")
+        raise SubmitError(_("set the server and your token: dlcourse.submit(server='https://...', token='...') "
+                            "or $DLCOURSE_SERVER and $DLCOURSE_TOKEN", current_language()))
     data, name = notebook_content(notebook)
+    lang = notebook_text_language(data)
     assignment = assignment or name
-    status, headers, body = _request("POST", f"{server}{API}/assignments/{assignment}/submissions", token, data)
+    status, headers, body = _request("POST", f"{server}{API}/assignments/{assignment}/submissions", token, data,
+                                     language=lang)
     if status == 429:
-        raise SubmitError(f"too many submissions: {body.get('detail', '')} (Retry-After: "
-                          f"{headers.get('Retry-After', '?')} s)")
+        raise SubmitError(_("too many submissions: {detail} (Retry-After: {seconds} s)", lang).format(
+            detail=body.get("detail", ""), seconds=headers.get("Retry-After", "?")))
     if status != 202:
-        raise SubmitError(f"the server said {status}: {body.get('detail', body)}")
+        raise SubmitError(_("the server said {status}: {detail}", lang).format(status=status,
+                                                                               detail=body.get("detail", body)))
     sub_id = body["id"]
-    print(f"submitted {assignment}: {sub_id}", file=out)
+    print(_("submitted {assignment}: {id}", lang).format(assignment=assignment, id=sub_id), file=out)
     if not wait:
         return body
     end, shown_line = time.time() + timeout, ""
     while True:
-        status, _, view = _request("GET", f"{server}{API}/submissions/{sub_id}", token)
+        status, _headers, view = _request("GET", f"{server}{API}/submissions/{sub_id}", token, language=lang)
         if status != 200:
-            raise SubmitError(f"the server said {status}: {view.get('detail', view)}")
+            raise SubmitError(_("the server said {status}: {detail}", lang).format(status=status,
+                                                                                   detail=view.get("detail", view)))
         if view["status"] in ("graded", "failed"):
             print("\r" + " " * len(shown_line) + "\r", end="", file=out)
-            print(format_result(view), file=out)
+            print(format_result(view, lang), file=out)
             return view
-        line = (f"queued, position {view.get('position')}" if view["status"] == "queued"
-                else f"grading (started {view.get('started')})")
+        line = (_("queued, position {position}", lang).format(position=view.get("position"))
+                if view["status"] == "queued"
+                else _("grading (started {started})", lang).format(started=view.get("started")))
         if line != shown_line:
             print("\r" + line.ljust(len(shown_line)), end="", file=out, flush=True)
             shown_line = line
         if time.time() > end:
             print(file=out)
-            raise SubmitError(f"no result after {timeout:.0f} s: look again later with its id {sub_id}")
+            raise SubmitError(_("no result after {seconds} s: look again later with its id {id}", lang).format(
+                seconds=f"{timeout:.0f}", id=sub_id))
         time.sleep(poll)

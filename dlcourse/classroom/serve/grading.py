@@ -16,6 +16,7 @@ while the job's claim still holds (`Store.holds`): a service that lost its lease
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 import warnings
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,9 @@ from ...course import Course, CourseError
 from ...grader.autograde import RunOptions, WorkerProcess, gradebook_template, make_job, preflight, save_result
 from ...grader.protocol import GradingResult, Outcome
 from ...grader.worker import unjudged_sources
+from ...i18n import N_, SOURCE_LANGUAGE, notebook_language
+from ...i18n import gettext as _
+from ...i18n.messages import _pattern, translate_check, translate_note
 from ..deadlines import format_timestamp, load_schedule, sync_gradebook
 from ..release import register
 
@@ -113,6 +117,44 @@ def gradebook_record(course: Course, db_url: str, assignment: str, student: str)
             "hours_late": round(late / 3600, 2), "final_score": round(score - penalty, 4)}
 
 
+# The service's own notes, stored in English with the result (as the grader's are) and shown in the
+# submission's language by their template, like dlcourse.i18n.messages.NOTES
+SERVE_NOTES = (
+    N_("your best submission ({best} points) still counts"),
+    N_("the grader failed: {error}"),
+    N_("the grader failed (not your notebook): it is graded again"),
+    N_("the grader failed (not your notebook): the attempt does not count"),
+    N_("the grading service stopped {count} times while grading it (not your notebook): the attempt does not count"),
+)
+HIDDEN_WITHHELD = N_("this test includes hidden tests: its result is shown after the deadline")
+
+
+def submission_language(notebook: bytes) -> str:
+    """The language of a submitted notebook (its metadata), English when it is not a notebook."""
+    try:
+        nb = json.loads(notebook)
+    except ValueError:
+        return SOURCE_LANGUAGE
+    return notebook_language(nb) if isinstance(nb, dict) else SOURCE_LANGUAGE
+
+
+def translate_serve_note(text: str, language: str) -> str:
+    """A note of the result in `language`: the grader's (dlcourse.i18n.messages.NOTES) or the service's."""
+    if language == SOURCE_LANGUAGE or not text:
+        return text
+    translated = translate_note(text, language)
+    if translated != text:
+        return translated
+    for template in SERVE_NOTES:
+        match = _pattern(template, whole=True).match(text)
+        if match:
+            try:
+                return _(template, language).format(**match.groupdict())
+            except (KeyError, IndexError, ValueError):  # a catalogue entry with a stray brace: keep the English
+                return text
+    return text
+
+
 class ClaimLost(Exception):
     """The job's lease ran out while it was graded (another service has it now): nothing is saved."""
 
@@ -142,7 +184,8 @@ class Grader:
         """Grade `sub` (claimed in `store`); the result the student sees, and whose fault a failure was."""
         course = self.course
         template = prepare(course, sub.assignment, self.db_url, store)
-        write_submission(course, sub.student, sub.assignment, store.notebook(sub.id), sub.received)
+        notebook = store.notebook(sub.id)
+        write_submission(course, sub.student, sub.assignment, notebook, sub.received)
         job = make_job(course, sub.assignment, sub.student)
         job.gradebook_template = template
         if job.refused:
@@ -158,6 +201,7 @@ class Grader:
             if not worker.alive():
                 self.close()
         summary = summarise(course, result)
+        summary["language"] = submission_language(notebook)  # the language its texts are shown in
         if result.outcome is Outcome.GRADER:
             return summary, result.outcome
         best = store.best_score(sub.student, sub.assignment, sub.id) if self.counts == "best" else None
@@ -188,12 +232,14 @@ def after_deadline(course: Course, assignment: str, student: str, now: datetime 
     return due is not None and (now or datetime.now(UTC)) > due
 
 
-def shown(course: Course, sub, policy) -> dict | None:
+def shown(course: Course, sub, policy, language: str = SOURCE_LANGUAGE) -> dict | None:
     """The result as the student may see it now: the hidden tests' results withheld before the
-    deadline unless HIDDEN is 'on_submit'."""
+    deadline unless HIDDEN is 'on_submit'. Its texts (each test's message, the notes) in `language`,
+    as the feedback page shows them; the keys and the machine-readable values stay as they are."""
     if not sub.result or sub.status not in ("graded", "failed"):
         return None
     res = dict(sub.result)
+    res.pop("language", None)
     record = res.pop("gradebook", None)
     res.update(late_penalty=None, final_score=None, late_percent=None, hours_late=None)
     if res.get("score_total") is None:  # the grader failed: no score at all
@@ -202,8 +248,7 @@ def shown(course: Course, sub, policy) -> dict | None:
         tests = []
         for t in res["tests"]:
             if t["hidden"]:
-                t = {**t, "points": None, "passed": None,
-                     "message": "this test includes hidden tests: its result is shown after the deadline"}
+                t = {**t, "points": None, "passed": None, "message": HIDDEN_WITHHELD}
             tests.append(t)
         res["tests"] = tests
         res["score"] = sum(t["points"] for t in tests if t["points"] is not None)
@@ -216,4 +261,8 @@ def shown(course: Course, sub, policy) -> dict | None:
             res["gradebook_score"] = record["score"]
     res.pop("score_total", None)
     res.pop("max_total", None)
+    if language != SOURCE_LANGUAGE:
+        res["tests"] = [{**t, "message": _(HIDDEN_WITHHELD, language) if t.get("message") == HIDDEN_WITHHELD
+                         else translate_check(t.get("message") or "", language)} for t in res.get("tests", [])]
+        res["notes"] = [translate_serve_note(n, language) for n in res.get("notes", [])]
     return res
