@@ -670,7 +670,7 @@ def test_a_portuguese_submission_is_answered_in_portuguese_an_english_one_in_eng
     failed = {t["name"]: t["message"] for t in pt["result"]["tests"] if not t["passed"]}
     failed_en = {t["name"]: t["message"] for t in en["result"]["tests"] if not t["passed"]}
     assert set(failed) == set(failed_en) and "test_softmax_stability" in failed
-    assert "Dica: subtraia o maior escore" in failed["test_softmax_stability"]
+    assert "Dica: subtraia a maior pontuação" in failed["test_softmax_stability"]
     assert "Hint: subtract the largest score" in failed_en["test_softmax_stability"]
     assert pt["message"].startswith("corrigida: ") and en["message"].startswith("graded: ")
     # no English sentence of the English reply is in the Portuguese one
