@@ -37,18 +37,34 @@ def plot_decision_boundary(predict, X, y, ax=None, title: str = "Decision bounda
 
 
 def show_images(images, labels=None, class_names=None, rows: int = 4, cols: int = 10,
-                cmap: str = "binary", size: float = 1.2):
-    """A `rows x cols` grid of images with their class names as titles."""
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * size * 1.15))
-    for i, ax in enumerate(np.ravel(axes)):
-        ax.axis("off")
+                cmap: str = "binary", size: float = 1.2, vmin=None, vmax=None, row_labels=None,
+                title: str | None = None):
+    """A `rows x cols` grid of images with their class names as titles.
+
+    `labels` may be shorter than `images`: only the first images get a title. `vmin` and `vmax`
+    fix the grey scale (0 and 1, or -1 and 1), the same for every image; without them each image
+    is stretched to its own range. `row_labels` names each row at its left; `title` goes above
+    the grid. Images are arrays or CPU tensors, (H, W), (H, W, C) or (1, H, W)."""
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * size, rows * size * 1.15), squeeze=False)
+    for i, ax in enumerate(axes.ravel()):
+        if row_labels is None:
+            ax.axis("off")
+        else:  # keep the axes (a y-label needs them), without ticks or frame
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if i % cols == 0 and i // cols < len(row_labels):
+                ax.set_ylabel(row_labels[i // cols], rotation=0, ha="right", va="center", fontsize=8)
         if i >= len(images):
             continue
-        img = np.asarray(images[i])
-        ax.imshow(img.squeeze(), cmap=cmap if img.ndim == 2 or img.shape[-1] == 1 else None)
-        if labels is not None:
+        img = np.asarray(images[i]).squeeze()
+        ax.imshow(img, cmap=cmap if img.ndim == 2 else None, vmin=vmin, vmax=vmax)  # colour images keep theirs
+        if labels is not None and i < len(labels):
             label = labels[i]
             ax.set_title(class_names[int(label)] if class_names is not None else str(label), fontsize=8)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 

@@ -55,6 +55,28 @@ def _env() -> dict:
     return env
 
 
+def _run_threads(target, n: int, timeout: float = 120.0) -> None:
+    """Run `target()` in `n` threads at once and wait for them all; an exception raised in a thread
+    (an assert included) is raised here, so that the test fails, and a thread still running after
+    `timeout` seconds fails the test too."""
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            target()
+        except BaseException as exc:  # raised again in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, daemon=True) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    assert not any(t.is_alive() for t in threads), f"a thread still runs after {timeout:.0f} s"
+    if errors:
+        raise errors[0]
+
+
 def _pg_bin() -> Path | None:
     """The folder of initdb and pg_ctl ($DLCOURSE_PG_BIN, PATH, or Debian's /usr/lib/postgresql/N/bin)."""
     if os.environ.get("DLCOURSE_PG_BIN"):
@@ -495,11 +517,7 @@ def test_leases_a_live_services_jobs_stay_an_expired_one_is_requeued_once(queue_
         counts.append(own.reap(now=later))
         own.close()
 
-    threads = [threading.Thread(target=reaper) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _run_threads(reaper, 4)
     assert sorted(counts) == [(0, 0)] * 3 + [(1, 0)]  # re-queued exactly once
     assert not a.holds(job) and not a.finish(job, {"score_total": 1.0}, gradable=True, retry=False)
     again = b.claim(svc_b)
@@ -815,11 +833,7 @@ def test_store_claims_each_job_once_round_robin_and_only_by_its_claim(queue_db):
             assert own.finish(sub, {"score_total": 1.0}, gradable=True, retry=False)
         own.close()
 
-    threads = [threading.Thread(target=claimer) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    _run_threads(claimer, 2)
     assert len(claimed) == len(set(claimed)) == 40
     # round-robin: a student with 5 queued jobs gets one turn per round
     fresh = Store(path)  # the same queue, all 40 done: two new students

@@ -361,9 +361,8 @@ def unanswered_written(nb) -> list[str]:
 
     A question whose answer cell is gone stays for the grader: the answer may be in another cell."""
     from ..i18n.notebooks import ANSWER_STUBS
-    from ..instructor.nbbuild import WRITTEN_ANSWER_STUB
 
-    stubs = {"", WRITTEN_ANSWER_STUB, *ANSWER_STUBS.values()}  # the stub in either language
+    stubs = {"", *ANSWER_STUBS.values()}  # the stub in either language
     written = {cells.grade_id(c) for c in nb.cells if cells.is_written_question(c)}
     return sorted({cells.answer_to(c) for c in nb.cells
                    if cells.answer_to(c) in written and c.source.strip() in stubs})

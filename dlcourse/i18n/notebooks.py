@@ -32,9 +32,11 @@ from . import METADATA_KEY, code_text
 
 LANGUAGE = "pt_BR"
 POLICY_CELL_ID = "dlcourse-late-policy"  # = dlcourse.classroom.deadlines.POLICY_CELL_ID
-# The written-answer stub (dlcourse.instructor.nbbuild.WRITTEN_ANSWER_STUB) as every catalogue
-# translates it: an answer cell still holding it was not answered (the grader must accept it too).
-ANSWER_STUBS = {LANGUAGE: "**Sua resposta.** *(Escreva aqui, em poucas frases.)*"}
+# The written-answer stub in each language, the one place it is written: nbbuild puts the English one
+# in every answer cell (its WRITTEN_ANSWER_STUB), every catalogue translates it as here, and an answer
+# cell still holding either was not answered (the grader's unanswered_written).
+ANSWER_STUBS = {"en": "**Your answer.** *(Write it here, in a few sentences.)*",
+                LANGUAGE: "**Sua resposta.** *(Escreva aqui, em poucas frases.)*"}
 
 
 class TranslationError(Exception):

@@ -45,10 +45,11 @@ from jupytext.cell_metadata import text_to_metadata
 
 from .. import cells
 from ..cells import updates
+from ..i18n.notebooks import ANSWER_STUBS
 
 MARKER = re.compile(r"^# %%(?P<rest>.*)$")
 METADATA = re.compile(r"^# metadata: (?P<json>\{.*\})\s*$")
-WRITTEN_ANSWER_STUB = "**Your answer.** *(Write it here, in a few sentences.)*"
+WRITTEN_ANSWER_STUB = ANSWER_STUBS["en"]  # the answer cell of a written question, as released
 JUPYTEXT_FORMAT = {"extension": ".py", "format_name": "percent", "comment_magics": False}
 JUPYTEXT_KEYS = ("title", "lines_to_next_cell")  # jupytext's own cell metadata, never ours
 KERNEL_METADATA = {

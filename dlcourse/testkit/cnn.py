@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["pretrained_stand_in", "find_weights", "conv_backward_cases", "check_conv_backward_part",
-           "batchnorm_cases", "call_in_training_mode", "fashion_tuning_split", "train_in_budget"]
+           "batchnorm_cases", "call_in_training_mode", "fashion_tuning_split", "train_in_budget",
+           "check_other_input_shape"]
 
 
 def pretrained_stand_in(input_shape=(28, 28, 1), filters=(8, 16), batchnorm=False, seed=0,
@@ -109,6 +110,29 @@ def check_conv_backward_part(conv2d_backward, part: str, seed: int, numeric, rel
         check_unchanged(x0, x, "the input x")
         check_unchanged(w0, w, "the kernels w")
         check_unchanged(d0, dout, "dout")
+
+
+def check_other_input_shape(build, call: str, softmax: bool = True):
+    """Check that a model builder uses its arguments: `build(input_shape=(32, 32, 3), num_classes=5)`
+    must take a (3, 32, 32, 3) batch of seeded images and give a (3, 5) output; with `softmax`, the
+    rows must be probabilities. `call` is how the message writes the call, e.g.
+    "build_lenet(input_shape=(32, 32, 3), num_classes=5)". Returns the output as a numpy array."""
+    from ..testing import check, check_shape
+
+    name = call.split("(")[0]
+    model = build(input_shape=(32, 32, 3), num_classes=5)
+    x = np.random.default_rng(0).random((3, 32, 32, 3)).astype("float32")
+    try:
+        probs = np.asarray(model(x))
+    except Exception as exc:  # a model built for 28x28x1 rejects these images
+        probs = None
+        check(False, f"{call} cannot take a (3, 32, 32, 3) batch ({type(exc).__name__}).",
+              hint="use the input_shape argument in keras.Input.")
+    check_shape(probs, (3, 5), f"the output of {call}", hint="use the num_classes argument in the last Dense layer.")
+    if softmax:
+        check(np.all(probs >= 0) and np.allclose(probs.sum(axis=1), 1, atol=1e-5),
+              f"{name}'s output should be probabilities (softmax).")
+    return probs
 
 
 def batchnorm_cases(seed: int) -> list[tuple]:

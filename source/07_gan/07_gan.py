@@ -60,7 +60,7 @@ from torch import nn
 
 from dlcourse.data import FASHION_CLASSES, load_fashion_mnist, load_mnist
 from dlcourse.env import device_report, seed_everything, torch_device
-from dlcourse.plotting import draw_transposed_conv, transposed_conv2d
+from dlcourse.plotting import draw_transposed_conv, show_images, transposed_conv2d
 from dlcourse.testing import (check, check_answer, check_choice, check_close, check_finite, check_shape,
                               check_type, passed, show)
 
@@ -328,16 +328,8 @@ with torch.no_grad():
     random_codes = test_codes.mean(0) + test_codes.std(0) * torch.randn(10, test_codes.shape[1], device=device)
     from_random = ae.decode(random_codes).cpu()
 print(f"test MSE (once, at the end): {test_mse:.4f}; a code is {test_codes.shape[1]} numbers for 784 pixels")
-fig, axes = plt.subplots(3, 10, figsize=(9, 3))
-for col in range(10):
-    for row, images in enumerate((F_test[:10], shown, from_random)):
-        axes[row, col].imshow(images[col, 0], cmap="gray_r", vmin=0, vmax=1)
-        axes[row, col].set_xticks([])
-        axes[row, col].set_yticks([])
-    axes[0, col].set_title(FASHION_CLASSES[int(F_test_labels[col])], fontsize=7)
-for row, label in enumerate(("image", "rebuilt", "random code")):
-    axes[row, 0].set_ylabel(label, fontsize=8)
-fig.tight_layout()
+show_images(torch.cat((F_test[:10], shown, from_random)), F_test_labels[:10], FASHION_CLASSES, rows=3, cols=10,
+            cmap="gray_r", size=0.9, vmin=0, vmax=1, row_labels=("image", "rebuilt", "random code"))
 plt.show()
 
 # %% [markdown] id=markdown-ae-think
@@ -378,19 +370,8 @@ print("training images:", tuple(X_train.shape), "range", float(X_train.min()), "
 
 def show_grid(images, rows, cols, title=None, row_labels=None):
     """Draw images (N, 1, 28, 28) in [-1, 1] as a rows x cols grid."""
-    images = images.detach().cpu().reshape(-1, 28, 28).numpy()
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.9, rows * 0.9), squeeze=False)
-    for i, ax in enumerate(axes.ravel()):
-        ax.set_xticks([])
-        ax.set_yticks([])
-        if i < len(images):
-            ax.imshow(images[i], cmap="gray_r", vmin=-1, vmax=1)
-        if row_labels is not None and i % cols == 0:
-            ax.set_ylabel(row_labels[i // cols], rotation=0, ha="right", va="center", fontsize=8)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return show_images(images.detach().cpu().numpy(), rows=rows, cols=cols, cmap="gray_r", size=0.9, vmin=-1, vmax=1,
+                       row_labels=row_labels, title=title)
 
 
 show_grid(X_train[:20], 2, 10, "Real training digits")
@@ -1475,15 +1456,8 @@ finally:
 noisy_val = (D_val[:8] + 0.5 * torch.randn(8, 1, 28, 28, generator=torch.Generator().manual_seed(1))).clamp(0, 1)
 with torch.no_grad():
     cleaned = net(noisy_val)
-fig, axes = plt.subplots(3, 8, figsize=(8, 3))
-for col in range(8):
-    for row, images in enumerate((D_val[:8], noisy_val, cleaned)):
-        axes[row, col].imshow(images[col, 0], cmap="gray_r", vmin=0, vmax=1)
-        axes[row, col].set_xticks([])
-        axes[row, col].set_yticks([])
-for row, label in enumerate(("clean", "noisy", "denoised")):
-    axes[row, 0].set_ylabel(label, fontsize=8)
-fig.tight_layout()
+show_images(torch.cat((D_val[:8], noisy_val, cleaned)), rows=3, cols=8, cmap="gray_r", size=1.0, vmin=0, vmax=1,
+            row_labels=("clean", "noisy", "denoised"))
 plt.show()
 
 # %% test id=test_build_tuned_denoiser points=2
