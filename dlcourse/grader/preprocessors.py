@@ -63,10 +63,6 @@ class OverwriteCellsQuietly(OverwriteCells):
         released.source = source.source
         ClearHiddenTests(enforce_metadata=False).preprocess_cell(released, {}, 0)
         ClearMarkScheme(enforce_metadata=False)._remove_mark_scheme_region(released)  # a written question
-        if cell.cell_type == "code":  # the Portuguese release translates comments and docstrings only
-            from ..i18n.code_text import same_code
-
-            return same_code(released.source, cell.source)
         return released.source == cell.source
 
 

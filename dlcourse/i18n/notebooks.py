@@ -1,6 +1,7 @@
 """The notebook catalogues: `source/<id>/<id>.pt_BR.po`, one entry per markdown cell of the released
 English notebook (msgctxt = cell id, msgid = the cell's whole source, msgstr = the Portuguese text),
-and one per comment and per docstring of its code cells (msgctxt = `<cell id>/comment/<digest>` or
+and one per comment and per docstring of its code cells but the test cells, which stay byte-identical
+(msgctxt = `<cell id>/comment/<digest>` or
 `<cell id>/docstring/<digest>`, the digest of the English text; msgid = the comment, `#` included,
 or the docstring's text between its quotes). The code itself is never translated: the Portuguese
 notebook is built only when each code cell is the same program as the English one
@@ -73,7 +74,13 @@ def units(nb) -> list[tuple[str, str]]:
 
 
 def code_units(cell) -> list[tuple[str, code_text.Piece]]:
-    """(context, piece) of each comment and docstring of a code cell."""
+    """(context, piece) of each comment and docstring of a code cell. A test cell has none: tests stay
+    byte-identical in both languages (what a test checks reaches the student translated through the
+    message catalogue, tests.po, on every page that shows a verdict)."""
+    from ..cells import is_test_cell
+
+    if is_test_cell(cell):
+        return []
     return [(f"{cell.id}/{piece.kind}/{hashlib.blake2b(piece.text.encode(), digest_size=4).hexdigest()}", piece)
             for piece in code_text.pieces(cell.source)]
 
