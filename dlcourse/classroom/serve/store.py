@@ -204,9 +204,20 @@ def _open_pool(url: str):
             _pools[url][1] += 1
             return _pools[url][0]
         size = _pool_sizes.get(url, POOL_SIZE)
+        pool = None
+
+        def check(conn) -> None:  # as a connection is borrowed
+            try:
+                ConnectionPool.check_connection(conn)
+            except Exception:
+                # the server dropped it, so likely every other idle one too (a restart): test them all now
+                # and replace the dropped ones, or the pool would try them one by one, backing off 1, 2, 4 s
+                pool.check()
+                raise
+
         pool = ConnectionPool(url, min_size=min(2, size), max_size=size, open=False, timeout=POOL_TIMEOUT,
-                              kwargs={"autocommit": True, "row_factory": dict_row},
-                              check=ConnectionPool.check_connection, name="dlcourse-serve")
+                              kwargs={"autocommit": True, "row_factory": dict_row}, check=check,
+                              name="dlcourse-serve")
         pool.open(wait=False)  # the first connection is made (and a bad URL reported) by the caller's check
         _pools[url] = [pool, 1]
         return pool
