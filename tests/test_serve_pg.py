@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 from test_serve import API, A, Server, _env, make_course, notebook, post, rows, tokens, wait_done
@@ -38,7 +39,8 @@ def test_db_pool_setting_is_checked():
 
 def test_postgres_store_shares_one_pool_and_outlives_terminated_backends(pg):
     """In-process: Stores of one process share one pool of at most DB_POOL connections (8 threads,
-    a pool of 3); after every backend is ended, each kind of call works again on new connections."""
+    a pool of 3); after every backend is ended, each kind of call works again on new connections, at
+    once (not after a back-off per dropped connection)."""
     from dlcourse.classroom.serve import store as store_mod
     from dlcourse.classroom.serve.store import Store
 
@@ -65,9 +67,15 @@ def test_postgres_store_shares_one_pool_and_outlives_terminated_backends(pg):
     assert not errors and len(store.table()) == 40
     stats = store.db.pool.get_stats()
     assert stats["pool_max"] == 3 and stats["pool_size"] <= 3
-    assert terminate_backends(url) >= 1
+    pool = store.db.pool
+    with pool.connection(), pool.connection(), pool.connection():  # three idle connections, then all dropped
+        pass
+    assert terminate_backends(url) == 3
+    start = time.monotonic()
     sub = store.claim("svc")  # a transaction, on a new connection
     assert sub is not None and sub.status == "grading"
+    # the first dead connection has the pool test the others at once (one by one: 1 s, then 2 s of backoff)
+    assert time.monotonic() - start < 2.5
     assert terminate_backends(url) >= 1
     assert store.get(sub.id).status == "grading"  # a read
     with store.exclusive("gradebook"):  # a session lock and the reads under it
