@@ -195,7 +195,8 @@ def set_pool_size(location: str | Path, size: int) -> None:
 
 
 def _open_pool(url: str):
-    """The process's pool for `url` (opened on first use; one more Store uses it)."""
+    """The process's pool for `url` (opened, and the schema made, on first use); one more Store uses it."""
+    import psycopg
     from psycopg.rows import dict_row
     from psycopg_pool import ConnectionPool
 
@@ -203,6 +204,9 @@ def _open_pool(url: str):
         if url in _pools and not _pools[url][0].closed:
             _pools[url][1] += 1
             return _pools[url][0]
+        # a wrong URL or a server that is down is said now; the schema is made before any Store uses it
+        with psycopg.connect(url, connect_timeout=15, autocommit=True, row_factory=dict_row) as conn:
+            _schema(conn)
         size = _pool_sizes.get(url, POOL_SIZE)
         pool = None
 
@@ -218,7 +222,7 @@ def _open_pool(url: str):
         pool = ConnectionPool(url, min_size=min(2, size), max_size=size, open=False, timeout=POOL_TIMEOUT,
                               kwargs={"autocommit": True, "row_factory": dict_row}, check=check,
                               name="dlcourse-serve")
-        pool.open(wait=False)  # the first connection is made (and a bad URL reported) by the caller's check
+        pool.open(wait=False)
         _pools[url] = [pool, 1]
         return pool
 
@@ -234,6 +238,27 @@ def _close_pool(url: str) -> None:
             return
         del _pools[url]
     entry[0].close()
+
+
+def _schema(conn) -> None:
+    """The tables, made or completed on the connection `conn` (autocommit, rows as dicts)."""
+
+    def missing() -> bool:
+        row = conn.execute(
+            "SELECT to_regclass('services') IS NOT NULL AS services, (SELECT count(*) FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = 'submissions' AND column_name = ANY(%s)) AS n",
+            (list(ADDED_COLUMNS),)).fetchone()
+        return not (row["services"] and row["n"] == len(ADDED_COLUMNS))
+
+    if missing():  # DDL only when needed: even a no-op ALTER TABLE locks out the claims
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("dlcourse-serve-schema",))
+            if missing():  # concurrent CREATE IF NOT EXISTS can collide: one service at a time
+                for sql in TABLES:
+                    conn.execute(sql.format(real="DOUBLE PRECISION", seq="BIGSERIAL", blob="BYTEA"))
+                for column, kind in ADDED_COLUMNS.items():
+                    conn.execute(f"ALTER TABLE submissions ADD COLUMN IF NOT EXISTS {column} "
+                                 f"{kind.format(real='DOUBLE PRECISION')}")
 
 
 @atexit.register
@@ -265,34 +290,11 @@ class _Postgres:
     lock_rows = " FOR UPDATE OF s SKIP LOCKED"
 
     def __init__(self, url: str):
-        import psycopg
-
         self.name = url.rsplit("@", 1)[-1]  # no password in messages
         self.url = url
-        psycopg.connect(url, connect_timeout=15).close()  # a wrong URL or a server that is down: said now
         self.pool = _open_pool(url)
         self.local = threading.local()  # the connection this thread's transaction (or lock) holds
         self.closed = False
-        try:
-            if self._missing():  # DDL only when needed: even a no-op ALTER TABLE locks out the claims
-                with self.tx():
-                    self.lock("dlcourse-serve-schema")  # concurrent CREATE IF NOT EXISTS can collide
-                    if self._missing():
-                        for sql in TABLES:
-                            self.execute(sql.format(real="DOUBLE PRECISION", seq="BIGSERIAL", blob="BYTEA"))
-                        for column, kind in ADDED_COLUMNS.items():
-                            self.execute(f"ALTER TABLE submissions ADD COLUMN IF NOT EXISTS {column} "
-                                         f"{kind.format(real='DOUBLE PRECISION')}")
-        except BaseException:
-            self.close()
-            raise
-
-    def _missing(self) -> bool:
-        row = self.execute(
-            "SELECT to_regclass('services') IS NOT NULL AS services, (SELECT count(*) FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND table_name = 'submissions' AND column_name = ANY(?)) AS n",
-            (list(ADDED_COLUMNS),)).fetchone()
-        return not (row["services"] and row["n"] == len(ADDED_COLUMNS))
 
     @contextlib.contextmanager
     def _held(self):
