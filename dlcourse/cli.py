@@ -203,11 +203,13 @@ def cmd_serve(args) -> int:
     import uvicorn
 
     from .classroom.serve.app import Service, create_app
-    from .classroom.serve.store import db_location
+    from .classroom.serve.policy import SubmitPolicy
+    from .classroom.serve.store import db_location, set_pool_size
 
     course = _course(args)
-    service = Service(course, db_location(args.db, course.root), args.gradebook or course.db_url,
-                      workers=args.workers, lease=args.lease)
+    location = db_location(args.db, course.root)
+    set_pool_size(location, SubmitPolicy.from_config(course.settings.submit).db_pool)  # PostgreSQL's pool
+    service = Service(course, location, args.gradebook or course.db_url, workers=args.workers, lease=args.lease)
     tls = {"ssl_certfile": args.ssl_certfile, "ssl_keyfile": args.ssl_keyfile} if args.ssl_certfile else {}
     uvicorn.run(create_app(service), host=args.host, port=args.port, log_level="info" if args.verbose else "warning",
                 **tls)

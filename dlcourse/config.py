@@ -35,7 +35,7 @@ class CourseSettings(Configurable):
     schedule = Dict(help="TIMEZONE, DEADLINES, EXTENSIONS, LATE_POLICY, ROSTER "
                          "(dlcourse.classroom.deadlines)").tag(config=True)
     submit = Dict(help="grade on submit (`dlcourse serve`): RATE, HIDDEN, COUNTS, MAX_UPLOAD_MB, "
-                       "MAX_ATTEMPTS (dlcourse.classroom.serve.policy)").tag(config=True)
+                       "MAX_ATTEMPTS, DB_POOL (dlcourse.classroom.serve.policy)").tag(config=True)
     nbgrader = Instance(Config, args=(), help="the nbgrader configuration grader_config.py builds")
 
     @property

@@ -6,9 +6,14 @@
         "COUNTS": "latest",       # or "best": which submission the gradebook keeps
         "MAX_UPLOAD_MB": 5,       # larger uploads get 413
         "MAX_ATTEMPTS": 3,        # gradings tried when the grader itself fails (then gradable: false)
+        "DB_POOL": 10,            # with --db postgresql://...: the most connections one service opens
     }
 
 A submission the grader could not grade (`gradable: false`) never counts against RATE.
+DB_POOL sizes the service's pool of PostgreSQL connections (SQLite has none): its HTTP requests,
+grading threads (`--workers`) and heartbeat borrow a connection for each statement or transaction,
+so --workers + 2 is enough; several services on one server need DB_POOL each, within the server's
+max_connections (100 by default).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DEFAULTS = {"RATE": [3, 3600], "HIDDEN": "after_deadline", "COUNTS": "latest", "MAX_UPLOAD_MB": 5,
-            "MAX_ATTEMPTS": 3}
+            "MAX_ATTEMPTS": 3, "DB_POOL": 10}
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,7 @@ class SubmitPolicy:
     counts: str = "latest"
     max_upload_bytes: int = 5 * 2**20
     max_attempts: int = 3
+    db_pool: int = 10
 
     @classmethod
     def from_config(cls, data: dict | None) -> SubmitPolicy:
@@ -36,7 +42,7 @@ class SubmitPolicy:
         d = {**DEFAULTS, **(data or {})}
         count, seconds = d["RATE"]
         return cls(int(count), float(seconds), d["HIDDEN"], d["COUNTS"], int(float(d["MAX_UPLOAD_MB"]) * 2**20),
-                   int(d["MAX_ATTEMPTS"]))
+                   int(d["MAX_ATTEMPTS"]), int(d["DB_POOL"]))
 
 
 def submit_problems(data) -> list[str]:
@@ -65,4 +71,7 @@ def submit_problems(data) -> list[str]:
         value = data.get(key, DEFAULTS[key])
         if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
             out.append(f"SUBMIT[{key!r}]: {value!r} must be a positive number")
+    pool = data.get("DB_POOL", DEFAULTS["DB_POOL"])
+    if not isinstance(pool, int) or isinstance(pool, bool) or pool < 1:
+        out.append(f"SUBMIT['DB_POOL']: {pool!r} must be a whole number of connections, 1 or more")
     return out

@@ -8,7 +8,12 @@ One schema and one queue, two backends:
 - PostgreSQL (`--db postgresql://...`), for several services on one machine or many. A job is
   claimed with `SELECT ... FOR UPDATE OF s SKIP LOCKED`: concurrent claimers never wait on, nor
   take, a row another one is claiming. Schema creation, the token key and each student's
-  submissions (the rate check) are serialised by advisory locks.
+  submissions (the rate check) are serialised by advisory locks. A process keeps one connection
+  pool per database (psycopg_pool), shared by its `Store`s and threads: a statement, or a
+  transaction, borrows a connection and gives it back, and at most SUBMIT's DB_POOL connections
+  are open at once (`set_pool_size`; 10 by default). A connection is checked as it is borrowed,
+  so one the server dropped (a restart, `pg_terminate_backend`, a network cut) is replaced by a new
+  one and the next statement runs on it; a read whose connection breaks under it is run once again.
 
 Leases: a claimed job records its service (`owner`) and a lease (`lease`, a time). Each service
 renews the leases of its jobs every few seconds (`heartbeat`). A job whose lease has run out (its
@@ -24,6 +29,7 @@ over students), so one student's many submissions do not starve the class.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import hashlib
 import hmac
@@ -32,6 +38,7 @@ import os
 import secrets
 import socket
 import sqlite3
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -53,6 +60,8 @@ TABLES = [
 ]
 ADDED_COLUMNS = {"owner": "TEXT", "lease": "{real}"}  # columns a serve.db of the first version lacks
 LEASE_SECONDS = 60.0
+POOL_SIZE = 10  # SUBMIT["DB_POOL"]'s default: the most connections a process opens to one PostgreSQL queue
+POOL_TIMEOUT = 30.0  # seconds a statement waits for a free connection (then psycopg_pool.PoolTimeout)
 
 
 @dataclass
@@ -172,62 +181,188 @@ class _Sqlite:
         self.db.close()
 
 
-class _Postgres:
-    kind = "postgresql"
-    lock_rows = " FOR UPDATE OF s SKIP LOCKED"
+_pools: dict[str, list] = {}  # URL -> [ConnectionPool, Stores using it]: one pool per database and process
+_pool_sizes: dict[str, int] = {}
+_pools_lock = threading.Lock()
 
-    def __init__(self, url: str):
-        import psycopg
-        from psycopg.rows import dict_row
 
-        self.name = url.rsplit("@", 1)[-1]  # no password in messages
-        self.db = psycopg.connect(url, autocommit=True, row_factory=dict_row)
-        if self._missing():  # DDL only when needed: even a no-op ALTER TABLE locks out the claims
-            with self.tx():
-                self.lock("dlcourse-serve-schema")  # concurrent CREATE IF NOT EXISTS can collide
-                if self._missing():
-                    for sql in TABLES:
-                        self.db.execute(sql.format(real="DOUBLE PRECISION", seq="BIGSERIAL", blob="BYTEA"))
-                    for column, kind in ADDED_COLUMNS.items():
-                        self.db.execute(f"ALTER TABLE submissions ADD COLUMN IF NOT EXISTS {column} "
-                                        f"{kind.format(real='DOUBLE PRECISION')}")
+def set_pool_size(location: str | Path, size: int) -> None:
+    """The most connections this process opens to the PostgreSQL queue `location` (SUBMIT's DB_POOL;
+    `dlcourse serve` sets it before its first Store). It applies to a pool opened after the call."""
+    if int(size) < 1:
+        raise ValueError(f"a pool of {size} connections: give 1 or more")
+    _pool_sizes[str(location)] = int(size)
 
-    def _missing(self) -> bool:
-        row = self.db.execute(
+
+def _open_pool(url: str):
+    """The process's pool for `url` (opened, and the schema made, on first use); one more Store uses it."""
+    import psycopg
+    from psycopg.rows import dict_row
+    from psycopg_pool import ConnectionPool
+
+    with _pools_lock:
+        if url in _pools and not _pools[url][0].closed:
+            _pools[url][1] += 1
+            return _pools[url][0]
+        # a wrong URL or a server that is down is said now; the schema is made before any Store uses it
+        with psycopg.connect(url, connect_timeout=15, autocommit=True, row_factory=dict_row) as conn:
+            _schema(conn)
+        size = _pool_sizes.get(url, POOL_SIZE)
+        pool = None
+
+        def check(conn) -> None:  # as a connection is borrowed
+            try:
+                ConnectionPool.check_connection(conn)
+            except Exception:
+                # the server dropped it, so likely every other idle one too (a restart): test them all now
+                # and replace the dropped ones, or the pool would try them one by one, backing off 1, 2, 4 s
+                pool.check()
+                raise
+
+        pool = ConnectionPool(url, min_size=min(2, size), max_size=size, open=False, timeout=POOL_TIMEOUT,
+                              kwargs={"autocommit": True, "row_factory": dict_row}, check=check,
+                              name="dlcourse-serve")
+        pool.open(wait=False)
+        _pools[url] = [pool, 1]
+        return pool
+
+
+def _close_pool(url: str) -> None:
+    """One Store fewer uses the pool of `url`: the last one closes it."""
+    with _pools_lock:
+        entry = _pools.get(url)
+        if entry is None:
+            return
+        entry[1] -= 1
+        if entry[1] > 0:
+            return
+        del _pools[url]
+    entry[0].close()
+
+
+def _schema(conn) -> None:
+    """The tables, made or completed on the connection `conn` (autocommit, rows as dicts)."""
+
+    def missing() -> bool:
+        row = conn.execute(
             "SELECT to_regclass('services') IS NOT NULL AS services, (SELECT count(*) FROM information_schema.columns "
             "WHERE table_schema = current_schema() AND table_name = 'submissions' AND column_name = ANY(%s)) AS n",
             (list(ADDED_COLUMNS),)).fetchone()
         return not (row["services"] and row["n"] == len(ADDED_COLUMNS))
 
+    if missing():  # DDL only when needed: even a no-op ALTER TABLE locks out the claims
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", ("dlcourse-serve-schema",))
+            if missing():  # concurrent CREATE IF NOT EXISTS can collide: one service at a time
+                for sql in TABLES:
+                    conn.execute(sql.format(real="DOUBLE PRECISION", seq="BIGSERIAL", blob="BYTEA"))
+                for column, kind in ADDED_COLUMNS.items():
+                    conn.execute(f"ALTER TABLE submissions ADD COLUMN IF NOT EXISTS {column} "
+                                 f"{kind.format(real='DOUBLE PRECISION')}")
+
+
+@atexit.register
+def _close_pools() -> None:
+    with _pools_lock:
+        pools = [entry[0] for entry in _pools.values()]
+        _pools.clear()
+    for pool in pools:
+        with contextlib.suppress(Exception):
+            pool.close(timeout=1)
+
+
+class _Rows:
+    """A statement's rows and rowcount, read before its connection went back to the pool."""
+
+    def __init__(self, cursor):
+        self.rows = cursor.fetchall() if cursor.description else []
+        self.rowcount = cursor.rowcount
+
+    def fetchone(self):
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self):
+        return list(self.rows)
+
+
+class _Postgres:
+    kind = "postgresql"
+    lock_rows = " FOR UPDATE OF s SKIP LOCKED"
+
+    def __init__(self, url: str):
+        self.name = url.rsplit("@", 1)[-1]  # no password in messages
+        self.url = url
+        self.pool = _open_pool(url)
+        self.local = threading.local()  # the connection this thread's transaction (or lock) holds
+        self.closed = False
+
+    @contextlib.contextmanager
+    def _held(self):
+        """This thread's connection: the one its transaction or lock holds, else one borrowed from the
+        pool (checked as it is taken) until the block ends."""
+        held = getattr(self.local, "conn", None)
+        if held is not None:
+            yield held
+            return
+        with self.pool.connection() as conn:
+            self.local.conn = conn
+            try:
+                yield conn
+            finally:
+                self.local.conn = None
+
     def execute(self, sql: str, params=()):
-        return self.db.execute(sql.replace("?", "%s"), params)
+        import psycopg
+
+        sql = sql.replace("?", "%s")
+        if getattr(self.local, "conn", None) is not None:
+            return _Rows(self.local.conn.execute(sql, params))
+        for again in (False, True):
+            conn = None
+            try:
+                with self.pool.connection() as conn:
+                    return _Rows(conn.execute(sql, params))
+            except psycopg.OperationalError:
+                # a read whose connection broke under it (the pool replaces that connection): once more
+                if again or conn is None or not conn.broken or not sql.lstrip().upper().startswith("SELECT"):
+                    raise
+        raise AssertionError("unreachable")
 
     @contextlib.contextmanager
     def tx(self):
-        with self.db.transaction():
+        with self._held() as conn, conn.transaction():
             yield self
 
     def lock(self, key: str) -> None:
-        self.db.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (key,))
+        self.execute("SELECT pg_advisory_xact_lock(hashtext(?))", (key,))
 
     @contextlib.contextmanager
     def exclusive(self, name: str):
-        self.db.execute("SELECT pg_advisory_lock(hashtext(%s))", (name,))
-        try:
-            yield
-        finally:
-            self.db.execute("SELECT pg_advisory_unlock(hashtext(%s))", (name,))
+        import psycopg
+
+        with self._held() as conn:
+            conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (name,))
+            try:
+                yield
+            finally:
+                try:
+                    conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (name,))
+                except psycopg.Error:
+                    conn.close()  # a session that may still hold the lock never goes back to the pool
 
     def next_seq(self) -> int:
-        return self.db.execute("SELECT nextval(pg_get_serial_sequence('submissions', 'seq')) AS n").fetchone()["n"]
+        return self.execute("SELECT nextval(pg_get_serial_sequence('submissions', 'seq')) AS n").fetchone()["n"]
 
     def close(self) -> None:
-        self.db.close()
+        if not self.closed:
+            self.closed = True
+            _close_pool(self.url)
 
 
 class Store:
-    """One connection per thread (`Store(location)` each time); short transactions. `location`: a
-    PostgreSQL URL, or the SQLite file's path."""
+    """Short transactions. `location`: a PostgreSQL URL, or the SQLite file's path. SQLite: one
+    connection per Store (one Store per thread). PostgreSQL: the process's pool of connections for
+    that URL, shared by every Store and thread; a Store used by several threads is safe."""
 
     def __init__(self, location: Path | str):
         self.location = str(location)
