@@ -4,12 +4,9 @@ and a run killed with SIGKILL resumes without losing or duplicating a grade."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -91,40 +88,19 @@ def test_killed_run_resumes_without_loss_or_duplicates(sequential, tmp_path):
     assert cell_scores(sqlite(course)) == sequential
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def postgres():
-    """A throwaway PostgreSQL server on loopback (Debian's postgresql package)."""
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not versions:
-        pytest.skip("PostgreSQL is not installed (.ci/run installs it)")
-    bindir = versions[-1].parent
-    base = Path(tempfile.mkdtemp(prefix="dlcourse-pg-"))  # outside pytest's private tmp
-    data = base / "data"
-    data.mkdir()
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # postgres refuses to run as root
-        shutil.chown(base, "postgres")
-        shutil.chown(data, "postgres")
-        as_user = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
-    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
-                   check=True, capture_output=True)
-    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(data / "log"), "-o",
-                    f"-p {port} -k {data} -c listen_addresses=127.0.0.1", "start"], check=True, capture_output=True)
+    """A throwaway PostgreSQL server on loopback (Debian's postgresql package); a new database's URL."""
+    from dlcourse.classroom.serve.pgcluster import ThrowawayPostgres
+
     try:
-        subprocess.run([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-                        "gradebook"], check=True, capture_output=True)
-        yield f"postgresql://postgres@127.0.0.1:{port}/gradebook"
+        server = ThrowawayPostgres().start()
+    except FileNotFoundError as err:
+        pytest.skip(f"{err} (.ci/run installs it)")
+    try:
+        yield server.database()
     finally:
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)
-        shutil.rmtree(base, ignore_errors=True)
+        server.stop()
 
 
 def test_postgresql_gradebook(sequential, postgres, tmp_path):

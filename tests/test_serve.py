@@ -14,20 +14,15 @@ leaves a live one's jobs alone, and an expired lease is re-queued exactly once."
 from __future__ import annotations
 
 import csv
-import glob
 import json
 import os
-import pwd
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import types
-import uuid
 from pathlib import Path
 
 import httpx
@@ -77,75 +72,14 @@ def _run_threads(target, n: int, timeout: float = 120.0) -> None:
         raise errors[0]
 
 
-def _pg_bin() -> Path | None:
-    """The folder of initdb and pg_ctl ($DLCOURSE_PG_BIN, PATH, or Debian's /usr/lib/postgresql/N/bin)."""
-    if os.environ.get("DLCOURSE_PG_BIN"):
-        return Path(os.environ["DLCOURSE_PG_BIN"])
-    found = shutil.which("initdb") or shutil.which("pg_ctl")
-    if found:
-        return Path(found).parent
-    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[-3]))
-    return Path(versions[-1]).parent if versions else None
-
-
-class PostgresServer:
-    """A throwaway PostgreSQL server: initdb into a temporary folder, pg_ctl start on a free port
-    (trust authentication on 127.0.0.1 only), stopped and removed at the end."""
-
-    def __init__(self, bindir: Path):
-        self.bindir, self.port = bindir, _free_port()
-        self.dir = Path(tempfile.mkdtemp(prefix="dlcourse-pg-"))
-        self.data, self.user = self.dir / "data", "dlcourse"
-        self.as_user: list[str] = []
-        if os.geteuid() == 0:  # initdb refuses root: the server runs as postgres (or nobody)
-            name = next(n for n in ("postgres", "nobody") if _has_user(n))
-            os.chown(self.dir, pwd.getpwnam(name).pw_uid, -1)
-            self.as_user = ["runuser", "-u", name, "--"]
-
-    def _run(self, *args: str) -> None:
-        run = subprocess.run([*self.as_user, *args], capture_output=True, text=True, timeout=120)
-        assert run.returncode == 0, run.stdout + run.stderr
-
-    def start(self) -> PostgresServer:
-        self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", self.user, "-E", "UTF8",
-                  "--no-sync")
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"), "-w", "-o",
-                  f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200",
-                  "start")
-        return self
-
-    def stop(self) -> None:
-        subprocess.run([*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
-                       capture_output=True, timeout=120)
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-    def database(self) -> str:
-        """A new, empty database on this server; its URL."""
-        import psycopg
-
-        name = "t" + uuid.uuid4().hex[:12]
-        with psycopg.connect(self.url("postgres"), autocommit=True) as db:
-            db.execute(f"CREATE DATABASE {name}")
-        return self.url(name)
-
-    def url(self, name: str) -> str:
-        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{name}"
-
-
-def _has_user(name: str) -> bool:
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
-
-
 @pytest.fixture(scope="session")
 def postgres():
-    bindir = _pg_bin()
-    if bindir is None or not (bindir / "initdb").exists():
-        pytest.skip("PostgreSQL's server binaries (initdb, pg_ctl) are not installed: apt-get install -y postgresql")
-    server = PostgresServer(bindir).start()
+    from dlcourse.classroom.serve.pgcluster import ThrowawayPostgres
+
+    try:
+        server = ThrowawayPostgres().start()
+    except FileNotFoundError as err:
+        pytest.skip(str(err))
     yield server
     server.stop()
 
