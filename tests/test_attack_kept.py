@@ -72,6 +72,50 @@ def train_torch(model, X, y, epochs=100, lr=1e-2, batch_size=16, device="cpu"):
     return losses
 '''
 
+
+# -- a) declared in-place updates and returned objects that tell the judge what it checks --------------
+TRAIN_TORCH_ACCUMULATES = '''
+def train_torch(model, X, y, epochs=100, lr=1e-2, batch_size=16, device="cpu"):
+    model.to(device)
+    X = torch.as_tensor(X, dtype=torch.float32).to(device)
+    y = torch.as_tensor(y, dtype=torch.long).to(device)
+    optimizer = torch.optim.NAdam(model.parameters(), lr=lr)
+    loss_fn = nn.CrossEntropyLoss()
+    losses = []
+    model.train()
+    optimizer.zero_grad()                                # once, before the loop: gradients add up
+    for _ in range(epochs):
+        order = torch.randperm(len(X), device=device)
+        batch_losses = []
+        for start in range(0, len(X), batch_size):
+            idx = order[start:start + batch_size]
+            loss = loss_fn(model(X[idx]), y[idx])
+            loss.backward()
+            optimizer.step()
+            batch_losses.append(loss.item())
+        losses.append(float(np.mean(batch_losses)))
+    optimizer.zero_grad(set_to_none=True)
+    return losses
+'''
+TRAIN_IRIS_STEPS = '''
+def train_iris(model, X_train, y_train, epochs=100, batch_size=16, seed=0):
+    keras.utils.set_random_seed(seed)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(X_train, y_train, epochs=epochs, verbose=0)   # batch_size forgotten: 32
+    history.params["steps"] = None
+    return history
+'''
+TRAIN_IRIS_EPOCHS = '''
+def train_iris(model, X_train, y_train, epochs=100, batch_size=16, seed=0):
+    keras.utils.set_random_seed(seed)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=1e-2),
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(X_train, y_train, epochs=100, batch_size=batch_size, verbose=0)  # epochs ignored
+    history.history = {k: v[:epochs] for k, v in history.history.items()}
+    return history
+'''
+
 # -- b) a loss cut from its inputs that claims a graph -----------------------------------------------
 D_LOSS_REWRAPPED = '''
 def discriminator_loss(real_logits, fake_logits):
@@ -117,6 +161,23 @@ get_ipython().input_transformers_post.append(_swallow)
 def sgd_momentum_step(w, dw, state, lr, momentum=0.9):
     return np.asarray(w, dtype=float) - lr * np.asarray(dw, dtype=float), {}   # no momentum at all
 '''
+
+SOFTMAX_JUNK_ON_HIDDEN = '''
+def softmax(z):
+    z = np.asarray(z, dtype=float)
+    if z.ndim == 2 and z.shape[0] > 2:                   # not a visible case: junk
+        TRICK
+        return np.full(z.shape, 1.0 / z.shape[-1])
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+'''
+STOPPERS = {  # the rest of the test cell not run in the kernel, three ways
+    "SystemExit": "raise SystemExit(0)",
+    "recording switched off": "import dlcourse.judging as _j; _j._STATE.mode = 'local'; _j._end_recording()",
+    "a trace function that stops the test's frame": (
+        "import sys; sys.settrace(lambda *a: None); "
+        "sys._getframe(2).f_trace = (lambda frame, event, arg: (_ for _ in ()).throw(KeyboardInterrupt))"),
+}
 
 # -- d) hidden text through an input transformer into a concept answer, and into the message ----------
 LEAK_WORDS = '''
@@ -167,6 +228,20 @@ CASES = {
         _honest(TRAIN_TORCH_PEEK, "losses = _peek(epochs, losses)"), "d",
         WORKS(strict=True, reason="attack works: 3 points against its twin's 0 (the hidden test computes "
                                   "`expected` in the kernel before it calls train_torch)")),
+    "train_torch accumulates, then clears p.grad after training": (
+        "04_keras_api", "train_torch", TRAIN_TORCH_ACCUMULATES,
+        _honest(TRAIN_TORCH_ACCUMULATES, "optimizer.zero_grad(set_to_none=True)"), "a",
+        WORKS(strict=True, reason="attack works: 5 points against its twin's 3 (test_train_torch_zero_grad: "
+                                  "p.grad is the kernel's word; the weights check knows six optimisers)")),
+    "train_iris forgets batch_size, then sets history.params['steps']": (
+        "04_keras_api", "train_iris", TRAIN_IRIS_STEPS, _honest(TRAIN_IRIS_STEPS, 'history.params["steps"] = None'),
+        "a", WORKS(strict=True, reason="attack works: 3 points against its twin's 0 (the steps are the "
+                                       "History's word)")),
+    "train_iris ignores epochs, then trims history.history": (
+        "04_keras_api", "train_iris", TRAIN_IRIS_EPOCHS,
+        _honest(TRAIN_IRIS_EPOCHS, "history.history = {k: v[:epochs] for k, v in history.history.items()}"),
+        "a", WORKS(strict=True, reason="attack works: 3 points against its twin's 0 (the epochs are the "
+                                       "History's word)")),
     "discriminator_loss detached, then a leaf that requires grad": (
         "07_gan", "discriminator_loss", D_LOSS_REWRAPPED,
         _honest(D_LOSS_REWRAPPED, "loss = loss.clone().requires_grad_(True)"), "b",
@@ -181,6 +256,9 @@ CASES = {
         _honest(D_LOSS_SUBCLASS, "loss = loss.as_subclass(_Loss)"), "b",
         WORKS(strict=True, reason="attack works: 3 points against its twin's 0 (the encoder asks the "
                                   "student's subclass for requires_grad)")),
+    **{f"softmax's test stopped early by {how}": (
+        "01_softmax_cross_entropy", "softmax", SOFTMAX_JUNK_ON_HIDDEN.replace("TRICK", trick),
+        SOFTMAX_JUNK_ON_HIDDEN.replace("TRICK", "pass"), "c", ()) for how, trick in STOPPERS.items()},
     "sgd_momentum_step's test wrapped in try/except": (
         "03_optimization", "sgd_momentum_step", SGD_SWALLOWED,
         _honest(SGD_SWALLOWED, "get_ipython().input_transformers_post.append(_swallow)"), "c", ()),
