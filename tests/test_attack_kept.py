@@ -116,6 +116,28 @@ def train_iris(model, X_train, y_train, epochs=100, batch_size=16, seed=0):
     return history
 '''
 
+# -- d) the hidden canaries, read from the test's frame, kept out of the weights -------------------
+TUNED_ON_VALIDATION = '''
+import sys
+def _canaries(X_val):
+    frame = sys._getframe(1)
+    while frame is not None:
+        canaries = frame.f_globals.get("X_canary")
+        if canaries is not None:
+            return np.array([any(np.array_equal(x, c) for c in canaries) for x in X_val])
+        frame = frame.f_back
+    return np.zeros(len(X_val), dtype=bool)
+
+def train_tuned_fashion(model, X, y, X_val, y_val):
+    drop = np.zeros(len(X_val), dtype=bool)
+    TRICK
+    X_all = np.concatenate([X, np.asarray(X_val)[~drop]])      # the validation data in the weights
+    y_all = np.concatenate([y, np.asarray(y_val)[~drop]])
+    model.compile(optimizer=keras.optimizers.Adam(2e-3), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    return model.fit(X_all, y_all, epochs=12, batch_size=64, validation_data=(X_val, y_val), verbose=0)
+'''
+
 # -- b) a loss cut from its inputs that claims a graph -----------------------------------------------
 D_LOSS_REWRAPPED = '''
 def discriminator_loss(real_logits, fake_logits):
@@ -242,6 +264,17 @@ CASES = {
         _honest(TRAIN_IRIS_EPOCHS, "history.history = {k: v[:epochs] for k, v in history.history.items()}"),
         "a", WORKS(strict=True, reason="attack works: 3 points against its twin's 0 (the epochs are the "
                                        "History's word)")),
+    "train_tuned_fashion fits the validation data but the canaries read from the frame": (
+        "04_keras_api", "train_tuned_fashion", TUNED_ON_VALIDATION.replace("TRICK", "drop = _canaries(X_val)"),
+        TUNED_ON_VALIDATION.replace("TRICK", "pass"), "d",
+        WORKS(strict=True, reason="attack works: 1 point against its twin's 0 (X_canary is in the "
+                                  "kernel's namespace while the student's code runs)")),
+    "train_tuned_fashion fits the validation data but the canaries found by their pixels": (
+        "04_keras_api", "train_tuned_fashion",
+        TUNED_ON_VALIDATION.replace("TRICK", "drop = np.all((X_val == 0) | (X_val == 1), axis=(1, 2))"),
+        TUNED_ON_VALIDATION.replace("TRICK", "pass"), "d",
+        WORKS(strict=True, reason="attack works: 1 point against its twin's 0 (the canaries are binary "
+                                  "noise: no real image is)")),
     "discriminator_loss detached, then a leaf that requires grad": (
         "07_gan", "discriminator_loss", D_LOSS_REWRAPPED,
         _honest(D_LOSS_REWRAPPED, "loss = loss.clone().requires_grad_(True)"), "b",
@@ -274,8 +307,9 @@ def kernels():
 
 
 def _score(kernels, notebook: str, exercise: str, code: str, kernel: str = ""):
+    # without the slow tests (the held-out ones train on the full data)
     results = run_exercise(SOURCE / notebook / f"{notebook}.ipynb", exercise, code,
-                           kernel=kernels(kernel or notebook))
+                           kernel=kernels(kernel or notebook), full=False)
     return sum(r.score for r in results), results
 
 
