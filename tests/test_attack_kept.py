@@ -26,11 +26,16 @@ Families (issue 27, "Corpus"):
 
 from __future__ import annotations
 
+import html
 import re
 
+import nbformat
 import pytest
-from conftest import SOURCE
+from conftest import ROOT, SOURCE
+from hostile_corpus import HIDDEN_MARK, A
+from test_grading import _course, _submit, dlcourse
 
+from dlcourse.classroom.demo import solution_code, student_notebook
 from dlcourse.grader.execute import kernel_env
 from dlcourse.instructor.fixtures import WarmKernel, run_exercise
 
@@ -343,3 +348,39 @@ def test_no_hidden_text_reaches_a_message_through_an_answer(kernels, name):
     for word in words:
         assert not any(word in m for m in messages), messages
         assert not _digits_hold(messages, word), messages
+
+
+# -- d) the same leak through the real path: `dlcourse autograde` in the sandbox, then the feedback page --
+CAPTURE = '''
+import re as _re
+_hidden_seen = []
+def _capture(lines):
+    text = "".join(lines)
+    if "dlcourse: record" in text.split("\\n", 1)[0]:
+        _hidden_seen.append(text)
+    return lines
+get_ipython().input_transformers_post.append(_capture)
+'''
+ANSWER_FROM_CAPTURE = '''
+found = _re.search(r"(default_rng)\\((\\d+)\\)", "\\n".join(_hidden_seen))
+q_grad_shape = list(found.groups()) if found else "a"
+'''
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="attack works: a hidden line of test_softmax (`default_rng(101)`) is "
+                                       "on the student's feedback page, as q_grad_shape's answer")
+def test_no_hidden_text_reaches_the_feedback_page_through_an_answer(tmp_path):
+    source = nbformat.read(SOURCE / A / f"{A}.ipynb", as_version=4)
+    softmax = next(c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "softmax")
+    course = _course(tmp_path)
+    _submit(course, "leaker", student_notebook(ROOT, A, {
+        "softmax": CAPTURE + solution_code(softmax), "q_grad_shape": ANSWER_FROM_CAPTURE}))
+    run = dlcourse(course, "autograde", A, "--workers", "1", timeout=1200)
+    assert run.returncode == 0, run.stderr[-3000:]
+    run = dlcourse(course, "feedback", A)
+    assert run.returncode == 0, run.stderr[-2000:]
+    page = html.unescape((course / "feedback" / "leaker" / A / f"{A}.html").read_text())
+    assert "q_grad_shape" in page
+    word, number = HIDDEN_MARK.rstrip(")").split("(")
+    assert not (f"'{word}'" in page and f"'{number}'" in page), page[page.find("q_grad_shape"):][:600]
