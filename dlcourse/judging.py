@@ -132,11 +132,12 @@ class _Encoder:
             return {"__ndarray__": _npy(value)}
         torch = _loaded("torch")
         if torch is not None and isinstance(value, torch.Tensor):
-            t = value.detach().cpu()
+            base = _base_tensor(value)  # a subclass's own properties (requires_grad, dtype) never answer
+            t = torch.Tensor.detach(base).cpu()
             if t.dtype in (torch.bfloat16, torch.float16):
                 t = t.float()
-            return {"__tensor__": _npy(t.numpy()), "dtype": str(value.dtype).replace("torch.", ""),
-                    "requires_grad": bool(value.requires_grad)}
+            return {"__tensor__": _npy(t.numpy()), "dtype": str(base.dtype).replace("torch.", ""),
+                    "requires_grad": bool(torch.Tensor.requires_grad.__get__(base))}
         if type(value) in (list, tuple):
             items = [self(v, depth + 1) for v in value]
             return items if type(value) is list else {"__tuple__": items}
@@ -232,6 +233,60 @@ def _decode(value: Any, depth: int = 0) -> Any:
     if "__toolarge__" in value or "__toodeep__" in value:
         raise TapeMismatch("a value your code returned was too large to record")
     raise TapeMismatch("the tape holds a value of an unknown kind")
+
+
+# -- gradients of a returned loss --------------------------------------------------------------
+def _base_tensor(value):
+    """A tensor as torch's own class (no method or property of a subclass runs)."""
+    import torch
+
+    if type(value) in (torch.Tensor, torch.nn.Parameter):
+        return value
+    return torch.Tensor.as_subclass(value, torch.Tensor)
+
+
+def _gradients(result: Any, slots: list, encode: _Encoder) -> list | None:
+    """Kernel: for a one-number tensor that requires grad, its gradient with respect to each tensor
+    argument that requires grad (None where no gradient reaches it), as autograd computes it through
+    the graph the student's code built. The judge gives its own arguments these gradients, so that
+    `loss.backward()` in a test reaches the judge's inputs only if it reached the student's."""
+    torch = _loaded("torch")
+    if torch is None or not isinstance(result, torch.Tensor):
+        return None
+    base = _base_tensor(result)
+    if not torch.Tensor.requires_grad.__get__(base) or base.numel() != 1:
+        return None
+    inputs = [(key, v) for key, v in slots if type(v) in (torch.Tensor, torch.nn.Parameter) and v.requires_grad]
+    if not inputs:
+        return None
+    try:
+        grads = torch.autograd.grad(base.sum(), [v for _, v in inputs], retain_graph=True, allow_unused=True)
+    except Exception:  # noqa: BLE001 - a graph that cannot be differentiated gives no gradient
+        grads = [None] * len(inputs)
+    return [[key, None if g is None else encode(g.detach())] for (key, _), g in zip(inputs, grads, strict=True)]
+
+
+def _with_gradients(result: Any, grads: list, slots: dict) -> Any:
+    """Judge: the recorded one-number loss as a tensor whose gradient with respect to each of the
+    judge's own arguments is the one recorded (value + sum(a * g) - sum(a.detach() * g)); no
+    recorded gradient, no path to that argument."""
+    import torch
+
+    if not isinstance(result, torch.Tensor) or result.numel() != 1:
+        return result
+    terms = []
+    for key, encoded in grads:
+        arg = slots.get(key)
+        if encoded is None or not isinstance(arg, torch.Tensor) or not arg.requires_grad:
+            continue
+        grad = _decode(encoded)
+        if not isinstance(grad, torch.Tensor) or tuple(grad.shape) != tuple(arg.shape):
+            raise TapeMismatch("a recorded gradient does not match its argument's shape")
+        grad = grad.detach().to(arg.dtype)
+        terms.append((arg * grad).sum() - (arg.detach() * grad).sum())
+    if not terms:
+        return result
+    return (result.detach().to(terms[0].dtype) + sum(terms)).reshape(result.shape).to(result.dtype)
 
 
 # -- arguments changed in place ---------------------------------------------------------------
@@ -424,6 +479,9 @@ def _record(op: dict, fn, args: tuple, kwargs: dict) -> Any:
             changed.append([key, _snapshot(value, encode)])
     event["result"] = encoded
     event["changed"] = changed
+    grads = _gradients(result, slots, encode)
+    if grads is not None:
+        event["grads"] = grads
     if len(json.dumps(event)) > MAX_EVENT_BYTES:
         event = dict(op, result={"__toolarge__": True}, changed=[])
     _finish(event)
@@ -768,6 +826,8 @@ def _replay(op: dict, args: tuple, kwargs: dict) -> Any:
         if key in slots and not isinstance(slots[key], ReplayProxy):
             _restore(slots[key], snap, f"{what}")
     result = _decode(event.get("result"))
+    if isinstance(event.get("grads"), list):
+        result = _with_gradients(result, event["grads"], slots)
     state.calls += 1
     _reseed(state)
     return result

@@ -40,45 +40,54 @@ __all__ = [
 ]
 
 
-SHORT_TEXT = 12  # a string up to this long (letters, digits, a few signs) is quoted in messages
+SHORT_TEXT = 12  # a string of the judge's own options up to this long is quoted in messages
+MAX_ITEMS = 6    # numbers or items a message shows of one value; more are summed up by kind and size
+MAX_DIGITS = 15  # an integer with more digits is described by its length, not written out
 _PLAIN_TEXT = re.compile(r"[\w .,:/+-]*")
 LIBRARIES = {"builtins", "numpy", "torch", "tensorflow", "keras", "pandas", "collections", "fractions",
              "decimal"}
 
 
-def show(value: Any, width: int = 80) -> str:
+def show(value: Any, width: int = 80, allowed: Iterable[str] = ()) -> str:
     """A value as a person reads it: plain numbers (`1.0`, not `np.float64(1.0)`), cut to `width`.
 
     Only what this module formats itself (`describe`): never the value's own `repr` or `str`, which
     a student's object chooses (the feedback is no channel out of the grading kernel)."""
-    text = describe(value)
+    text = describe(value, allowed=allowed)
     return text if len(text) <= width else text[: width - 3] + "..."
 
 
-def describe(value: Any, depth: int = 0) -> str:
-    """What a message says about a value: numbers, a short plain string, else its kind, shape, dtype."""
+def describe(value: Any, depth: int = 0, allowed: Iterable[str] = ()) -> str:
+    """What a message says about a value: a few numbers, else its kind, shape, dtype. Bounded: at
+    most MAX_ITEMS numbers or items, an integer of at most MAX_DIGITS digits, a list inside a list
+    summed up, and a string quoted only when it is one of `allowed` (a question's own options, text
+    the judge knows), else "a string of N characters". A message is no channel out of the grading
+    kernel: what a student's value can carry into it is a few numbers, whatever the value holds."""
     if value is None:
         return "None"
     if isinstance(value, (bool, np.bool_)):
         return str(bool(value))
     if isinstance(value, (int, np.integer)):
-        return str(int(value))
+        text = str(int(value))
+        digits = len(text.lstrip("-"))
+        return text if digits <= MAX_DIGITS else f"an integer of {digits} digits"
     if isinstance(value, (float, np.floating)):
         text = f"{float(value):.6g}"
         return text + ".0" if text.lstrip("-").isdigit() else text  # a float reads as one: 1.0, not 1
     if isinstance(value, (str, np.str_)):
         text = str(value)
-        if len(text) <= SHORT_TEXT and _PLAIN_TEXT.fullmatch(text):
+        if depth == 0 and text.strip().lower() in {str(a).strip().lower() for a in allowed} \
+                and len(text) <= SHORT_TEXT and _PLAIN_TEXT.fullmatch(text):
             return repr(text)
         return f"a string of {len(text)} characters"
     if type(value) is np.ndarray:
         if value.ndim == 0 and value.dtype.kind in "biufUS":
-            return describe(value.item(), depth + 1)
-        if value.dtype.kind in "biuf":
+            return describe(value.item(), depth, allowed)
+        if value.dtype.kind in "biuf" and value.size <= MAX_ITEMS:
             return repr(value)  # numpy's own printing of numbers
         return f"an array of shape {value.shape} and dtype {value.dtype}"
     if type(value) in (list, tuple):
-        if len(value) <= 1000 and depth < 3:  # numbers inside read plainly too
+        if len(value) <= MAX_ITEMS and depth == 0:  # numbers inside read plainly too
             items = ", ".join(describe(v, depth + 1) for v in value)
             return f"[{items}]" if type(value) is list else f"({items}{',' if len(value) == 1 else ''})"
         return f"a {type(value).__name__} of {len(value)} items"
@@ -322,7 +331,8 @@ def check_answer(answer: Any, key: dict, name: str) -> None:
         given = str(answer).strip().lower() if isinstance(answer, str) else answer
         if given != str(key["answer"]).lower():
             why = key.get("why", {}).get(given, "") if isinstance(given, str) else ""
-            _fail(f"{name}: {show(answer)} is not the best answer.", why or None)
+            options = {str(key["answer"]), *map(str, key.get("why", {}))}
+            _fail(f"{name}: {show(answer, allowed=options)} is not the best answer.", why or None)
         return
     try:
         value = float(answer)

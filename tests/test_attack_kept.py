@@ -253,13 +253,11 @@ CASES = {
     "train_torch returns `expected` from the hidden test's frame": (
         "04_keras_api", "train_torch", TRAIN_TORCH_PEEK,
         _honest(TRAIN_TORCH_PEEK, "losses = _peek(epochs, losses)"), "d",
-        WORKS(strict=True, reason="attack works: 3 points against its twin's 0 (the hidden test computes "
-                                  "`expected` in the kernel before it calls train_torch)")),
+        ()),
     "train_torch accumulates, then clears p.grad after training": (
         "04_keras_api", "train_torch", TRAIN_TORCH_ACCUMULATES,
         _honest(TRAIN_TORCH_ACCUMULATES, "optimizer.zero_grad(set_to_none=True)"), "a",
-        WORKS(strict=True, reason="attack works: 5 points against its twin's 3 (test_train_torch_zero_grad: "
-                                  "p.grad is the kernel's word; the weights check knows six optimisers)")),
+        ()),
     "train_iris forgets batch_size, then sets history.params['steps']": (
         "04_keras_api", "train_iris", TRAIN_IRIS_STEPS, _honest(TRAIN_IRIS_STEPS, 'history.params["steps"] = None'),
         "a", WORKS(strict=True, reason="attack works: 3 points against its twin's 0 (the steps are the "
@@ -283,17 +281,15 @@ CASES = {
     "discriminator_loss detached, then a leaf that requires grad": (
         "07_gan", "discriminator_loss", D_LOSS_REWRAPPED,
         _honest(D_LOSS_REWRAPPED, "loss = loss.clone().requires_grad_(True)"), "b",
-        WORKS(strict=True, reason="attack works: 3 points against its twin's 0 (requires_grad is the "
-                                  "kernel's word; the gradient checks read values only)")),
+        ()),
     "generator_loss through .item(), then a leaf that requires grad": (
         "07_gan", "generator_loss", G_LOSS_ITEM,
         _honest(G_LOSS_ITEM, "    loss = torch.tensor(value, requires_grad=True)\n", ""), "b",
-        WORKS(strict=True, reason="attack works: 3 points against its twin's 0")),
+        ()),
     "discriminator_loss detached, a Tensor subclass that says requires_grad": (
         "07_gan", "discriminator_loss", D_LOSS_SUBCLASS,
         _honest(D_LOSS_SUBCLASS, "loss = loss.as_subclass(_Loss)"), "b",
-        WORKS(strict=True, reason="attack works: 3 points against its twin's 0 (the encoder asks the "
-                                  "student's subclass for requires_grad)")),
+        ()),
     **{f"softmax's test stopped early by {how}": (
         "01_softmax_cross_entropy", "softmax", SOFTMAX_JUNK_ON_HIDDEN.replace("TRICK", trick),
         SOFTMAX_JUNK_ON_HIDDEN.replace("TRICK", "pass"), "c", ()) for how, trick in STOPPERS.items()},
@@ -337,8 +333,6 @@ LEAKS = {  # name: (notebook, exercise, attack, words of the hidden block that m
 }
 
 
-@pytest.mark.xfail(strict=True, reason="attack works: the hidden block's words (or 33 bytes of it as "
-                                       "digits) reach the judge's message, which the feedback shows")
 @pytest.mark.parametrize("name", list(LEAKS))
 def test_no_hidden_text_reaches_a_message_through_an_answer(kernels, name):
     notebook, exercise, attack, words = LEAKS[name]
@@ -368,8 +362,6 @@ q_grad_shape = list(found.groups()) if found else "a"
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="attack works: a hidden line of test_softmax (`default_rng(101)`) is "
-                                       "on the student's feedback page, as q_grad_shape's answer")
 def test_no_hidden_text_reaches_the_feedback_page_through_an_answer(tmp_path):
     source = nbformat.read(SOURCE / A / f"{A}.ipynb", as_version=4)
     softmax = next(c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "softmax")

@@ -545,7 +545,8 @@ def test_describe_formats_numbers_itself_and_names_only_library_classes():
     from dlcourse.testing import describe, show
 
     assert [describe(v) for v in (3, 2.0, np.float32(0.5), "b", None, [1.0, 2], (1,))] == \
-        ["3", "2.0", "0.5", "'b'", "None", "[1.0, 2]", "(1,)"]
+        ["3", "2.0", "0.5", "a string of 1 characters", "None", "[1.0, 2]", "(1,)"]
+    assert describe("b", allowed=["a", "b"]) == "'b'"  # a question's own option: text the judge knows
     assert describe("x" * 40) == "a string of 40 characters" and describe("a\nb") == "a string of 3 characters"
     assert describe(np.array(["SECRET"])) == "an array of shape (1,) and dtype <U6"
     assert describe({"SECRET": 1}) == "a dict of 1 items"
@@ -555,3 +556,19 @@ def test_describe_formats_numbers_itself_and_names_only_library_classes():
     assert "SECRET" not in repr(NamedRef("SECRET", "SECRET", "SECRET"))
     assert "SECRET" not in repr(ReplayProxy("t:0", ["__main__.SECRET"]))
     assert show(np.arange(3.0)) == "array([0., 1., 2.])"
+
+
+def test_a_message_carries_only_a_few_numbers_of_a_students_value():
+    """A student's value reaches a message only as a few numbers, its kind and size: no text it holds,
+    no long integer, no long list or array (the feedback would be a channel out of the grading kernel)."""
+    from dlcourse.testing import MAX_ITEMS, describe, show
+
+    secret = int.from_bytes(b"from dlcourse.instructor import ref_optim", "big")
+    assert describe(secret).startswith("an integer of ") and str(secret) not in show(secret)
+    assert describe(["ref_optim", "QUESTIONS"]) == "[a string of 9 characters, a string of 9 characters]"
+    assert describe("ref_optim") == "a string of 9 characters"
+    assert describe(list(range(MAX_ITEMS + 1))) == f"a list of {MAX_ITEMS + 1} items"
+    assert describe([[1, 2], 3]) == "[a list of 2 items, 3]"
+    assert describe(np.arange(MAX_ITEMS + 1.0)) == f"an array of shape ({MAX_ITEMS + 1},) and dtype float64"
+    assert describe(np.arange(3.0)) == "array([0., 1., 2.])"
+    assert describe(np.array("ref_optim")) == "a string of 9 characters"

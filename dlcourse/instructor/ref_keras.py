@@ -105,6 +105,15 @@ TORCH_OPTIMISERS = {
     "AdamW": lambda params, lr, torch: torch.optim.AdamW(params, lr=lr),
     "RMSprop": lambda params, lr, torch: torch.optim.RMSprop(params, lr=lr),
     "Adagrad": lambda params, lr, torch: torch.optim.Adagrad(params, lr=lr),
+    # every other optimiser of torch.optim, with its defaults ("any standard optimiser", the contract)
+    "SGD with Nesterov momentum 0.9": lambda params, lr, torch: torch.optim.SGD(params, lr=lr, momentum=0.9,
+                                                                               nesterov=True),
+    "NAdam": lambda params, lr, torch: torch.optim.NAdam(params, lr=lr),
+    "RAdam": lambda params, lr, torch: torch.optim.RAdam(params, lr=lr),
+    "Adamax": lambda params, lr, torch: torch.optim.Adamax(params, lr=lr),
+    "Adadelta": lambda params, lr, torch: torch.optim.Adadelta(params, lr=lr),
+    "ASGD": lambda params, lr, torch: torch.optim.ASGD(params, lr=lr),
+    "Rprop": lambda params, lr, torch: torch.optim.Rprop(params, lr=lr),
 }
 ZERO_GRAD = {"step": "before every step", "never": "never (or once, before the loop)",
              "epoch": "once per epoch"}

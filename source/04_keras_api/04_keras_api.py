@@ -780,12 +780,14 @@ from dlcourse.testkit.keras import parameter_devices, torch_mlp
 
 IRIS_SIZES = [4, 20, 10, 3]  # a stand-in IrisNet: nn.Sequential of Linear and ReLU, seeded
 # 1. the loss is the mean cross-entropy: with lr=0 nothing changes, so the epoch's mean
-#    batch loss equals the cross-entropy of the whole data set (96 = 6 batches of 16).
+#    batch loss equals the cross-entropy of the whole data set (96 = 6 batches of 16). The expected
+#    value is computed after the call, on a fresh copy of the start: nothing the call could read.
 net = torch_mlp(IRIS_SIZES, seed=0)
-with torch.no_grad():
-    expected = nn.functional.cross_entropy(net(torch.as_tensor(X_train[:96], dtype=torch.float32)),
-                                           torch.as_tensor(y_train[:96])).item()
 got = train_torch(net, X_train[:96], y_train[:96], epochs=1, lr=0.0, batch_size=16)
+with torch.no_grad():
+    expected = nn.functional.cross_entropy(torch_mlp(IRIS_SIZES, seed=0)(torch.as_tensor(X_train[:96],
+                                                                                        dtype=torch.float32)),
+                                           torch.as_tensor(y_train[:96])).item()
 check(len(got) == 1 and abs(got[0] - expected) <= 1e-4 * max(1.0, expected),
       f"with lr=0 the epoch loss should be the mean cross-entropy of the data, {expected:.5f}; "
       f"got {np.round(got, 5).tolist()}.",

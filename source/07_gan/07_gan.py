@@ -835,16 +835,21 @@ got = discriminator_loss(r, f).detach()
 check_finite(got, "discriminator_loss for logits of +-60..90",
              hint="use the logits version of BCE; sigmoid then log underflows to log(0).")
 check_close(got, ref_gan.discriminator_loss(r, f), "discriminator_loss for logits of +-60..90", rtol=1e-5)
-# Differentiable: for logits that require grad, the loss your code returns requires grad.
+# Differentiable: backward() through the graph your loss built reaches the logits, with the right gradient.
 r, f = torch.randn(5, 1) * 2, torch.randn(5, 1) * 2
-loss = discriminator_loss(r.clone().requires_grad_(True), f.clone().requires_grad_(True))
-check(isinstance(loss, torch.Tensor) and loss.requires_grad, "discriminator_loss is not differentiable with "
-      "respect to the logits: for logits that require grad it returned a loss that does not.",
-      hint="stay in torch: no .item(), .numpy() or .detach() inside the loss.")
-# Its gradient with respect to the logits, from its values alone (central differences).
-grads = central_difference_grads(discriminator_loss, r, f)
+r1, f1 = r.clone().requires_grad_(True), f.clone().requires_grad_(True)
+loss = discriminator_loss(r1, f1)
+if isinstance(loss, torch.Tensor) and loss.requires_grad:
+    loss.backward()
+check(r1.grad is not None and f1.grad is not None, "discriminator_loss is not differentiable with respect to "
+      "the logits: loss.backward() gives them no gradient, so D would never learn.",
+      hint="stay in torch: no .item(), .numpy(), .detach() or torch.tensor(...) inside the loss.")
 r2, f2 = r.clone().requires_grad_(True), f.clone().requires_grad_(True)
 ref_gan.discriminator_loss(r2, f2).backward()
+check_close(r1.grad, r2.grad, "gradient (backward) of discriminator_loss w.r.t. the real logits", rtol=1e-4, atol=1e-6)
+check_close(f1.grad, f2.grad, "gradient (backward) of discriminator_loss w.r.t. the fake logits", rtol=1e-4, atol=1e-6)
+# The same gradient from its values alone (central differences).
+grads = central_difference_grads(discriminator_loss, r, f)
 check_close(grads[0], r2.grad, "gradient of discriminator_loss w.r.t. the real logits", rtol=1e-2, atol=2e-3)
 check_close(grads[1], f2.grad, "gradient of discriminator_loss w.r.t. the fake logits", rtol=1e-2, atol=2e-3)
 ### END HIDDEN TESTS
@@ -908,11 +913,17 @@ f = torch.tensor([[-90.0], [70.0]])
 got = generator_loss(f).detach()
 check_finite(got, "generator_loss for logits -90 and 70", hint="use BCE on logits; sigmoid then log underflows.")
 check_close(got, ref_gan.generator_loss(f), "generator_loss for logits -90 and 70", rtol=1e-5)
-# Differentiable: for logits that require grad, the loss your code returns requires grad.
-loss = generator_loss(torch.full((4, 1), -8.0, requires_grad=True))
-check(isinstance(loss, torch.Tensor) and loss.requires_grad, "generator_loss is not differentiable with respect "
-      "to the logits: for logits that require grad it returned a loss that does not.",
-      hint="stay in torch inside the loss.")
+# Differentiable: backward() through the graph your loss built reaches the logits, with the right gradient.
+s1 = torch.randn(6, 1) * 3
+x1, x2 = s1.clone().requires_grad_(True), s1.clone().requires_grad_(True)
+loss = generator_loss(x1)
+if isinstance(loss, torch.Tensor) and loss.requires_grad:
+    loss.backward()
+check(x1.grad is not None, "generator_loss is not differentiable with respect to the logits: loss.backward() "
+      "gives them no gradient, so G would never learn.",
+      hint="stay in torch: no .item(), .numpy(), .detach() or torch.tensor(...) inside the loss.")
+ref_gan.generator_loss(x2).backward()
+check_close(x1.grad, x2.grad, "gradient (backward) of generator_loss w.r.t. the logits", rtol=1e-4, atol=1e-6)
 # Non-saturating: where D rejects the fakes, d loss / d logit is about -1/M per sample (from the loss's values).
 grads = central_difference_grads(generator_loss, torch.full((4, 1), -8.0))
 check_close(grads[0], torch.full((4, 1), -0.25), "gradient of generator_loss at logits -8 (batch of 4)",
