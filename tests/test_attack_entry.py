@@ -1,0 +1,308 @@
+"""Issue 27, items 4-6, round 2: a hostile review of the ENTRY POINTS (a careless instructor, a
+hostile student). tests/test_attack_paths.py already covers nbgrader's CLI in the course folder,
+a missing bwrap, a bwrap that fails, a sandbox that breaks mid-run and the loud authoring opt-out;
+this file tries the paths around those. Each test asserts the SAFE outcome; the ones that do not
+hold yet are marked xfail(strict=True) with what works today.
+
+* nbgrader's own grading from elsewhere: another working directory, `--config`, `--Execute.*`,
+  `--Autograde.*` on the command line, nbgrader's Python API as its documentation teaches it.
+* what the course's tools make of a grade nbgrader gave on its own (reports, LMS files, feedback).
+* a bwrap that starts the kernel but isolates nothing (the preflight only checks that a cell runs).
+* SANDBOX settings misspelt or of the wrong type (the configuration check does not look at them).
+* `dlcourse validate` and `nbgrader validate` pointed at a student's submission by the instructor.
+
+Every attack starts from a blank notebook (its answers deserve 0 of the 23 test points).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_attack_paths import INPUT_TRANSFORMER, STOLEN, _blank_with
+from test_grading import A, _course, _scores, _submit, dlcourse
+
+from dlcourse.classroom.release import register
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("attack_entry")]
+
+TESTS_MAX = 23.0  # the points of 01's test cells (the rest are written answers)
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ, DLCOURSE_CELL_TIMEOUT="30", **extra)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]
+    return env
+
+
+def _nbgrader(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600, env=_env())
+
+
+def _graded_nowhere(course: Path, student: str) -> None:
+    """No gradebook submission, no autograded/ folder for `student`."""
+    assert student not in _scores(course), _scores(course).get(student)
+    assert not (course / "autograded" / student).exists()
+
+
+STUDENTS = ["elsewhere-root", "elsewhere-config", "execute-override", "sanitize-override", "exporter-override",
+            "python-api", "edited-config"]
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A course (01 registered in its gradebook) with one blank, error-swallowing notebook per attack."""
+    course = _course(tmp_path_factory.mktemp("entry"))
+    register(course, A, f"sqlite:///{course / 'gradebook.db'}")
+    for student in STUDENTS:
+        _submit(course, student, _blank_with(INPUT_TRANSFORMER))
+    return course
+
+
+# -- nbgrader's own autograde, from elsewhere or with overrides: holds ------------------------------
+@pytest.mark.parametrize("student, where, args", [
+    ("elsewhere-root", "elsewhere", ["--CourseDirectory.root={course}"]),
+    ("elsewhere-config", "elsewhere", ["--config={empty}", "--CourseDirectory.root={course}"]),
+    ("execute-override", "course", ["--Execute.timeout=5", "--Execute.interrupt_on_timeout=False"]),
+    ("sanitize-override", "course", ["--Autograde.sanitize_preprocessors=[]"]),
+])
+def test_nbgrader_autograde_refuses_from_another_folder_and_with_overrides(course, tmp_path, student, where, args):
+    """nbgrader 0.9 loads the course root's nbgrader_config.py after the working directory's, so
+    `--CourseDirectory.root` from elsewhere, an empty `--config`, and `--Execute.*` or
+    `--Autograde.sanitize_preprocessors` overrides all still meet the refusing exporter. Holds."""
+    (tmp_path / "empty_config.py").write_text("c = get_config()  # noqa: F821\n")
+    cwd = tmp_path if where == "elsewhere" else course
+    run = _nbgrader(cwd, "autograde", A, "--student", student, "--force",
+                    *[a.format(course=course, empty=tmp_path / "empty_config.py") for a in args])
+    assert run.returncode != 0, run.stdout + run.stderr
+    assert "dlcourse autograde" in run.stdout + run.stderr
+    _graded_nowhere(course, student)
+
+
+# -- nbgrader's own autograde, with one more flag or through its Python API: grades in the kernel ----
+@pytest.mark.xfail(strict=True, reason="works: `--Autograde.exporter_class=nbconvert.exporters.NotebookExporter` "
+                                      "alone re-enables in-kernel grading: 23/23 for a blank notebook, exit 0")
+def test_nbgrader_autograde_with_the_exporter_overridden_still_refuses(course):
+    """One command-line flag (what a forum answer to "autograde is turned off" would suggest)
+    undoes the only guard: the refusal lives in the exporter class alone, and the autograde
+    preprocessors (nbgrader's Execute first) are nbgrader's defaults."""
+    run = _nbgrader(course, "autograde", A, "--student", "exporter-override", "--force",
+                    "--Autograde.exporter_class=nbconvert.exporters.NotebookExporter")
+    assert run.returncode != 0, run.stdout + run.stderr
+    _graded_nowhere(course, "exporter-override")
+
+
+API = """
+import sys
+from nbgrader.apps import NbGraderAPI
+from traitlets.config import Config
+
+config = Config()  # nbgrader's documentation ("Using nbgrader's Python API"): the course root, nothing else
+config.CourseDirectory.root = sys.argv[1]
+result = NbGraderAPI(config=config).autograde(sys.argv[2], sys.argv[3], force=True)
+print("SUCCESS" if result["success"] else "REFUSED", result.get("error", "")[-300:])
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="works: NbGraderAPI(config=Config(CourseDirectory.root=...)).autograde() "
+                                      "loads no course configuration and grades in the student's kernel: 23/23")
+def test_nbgrader_python_api_as_documented_refuses(course, tmp_path):
+    """A script that follows nbgrader's Python API documentation (formgrader is built the same way,
+    but loads the course's config files first; the bare API loads none)."""
+    script = tmp_path / "grade.py"
+    script.write_text(API)
+    run = subprocess.run([sys.executable, str(script), str(course), A, "python-api"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=600, env=_env())
+    assert "SUCCESS" not in run.stdout, run.stdout + run.stderr[-2000:]
+    _graded_nowhere(course, "python-api")
+
+
+# -- a grade nbgrader gave on its own, as the course's tools see it --------------------------------------
+EDITED = """
+import sys
+from nbgrader.apps import NbGraderAPI
+from nbgrader.converters import Autograde
+from traitlets.config import Config
+
+# an instructor who edited nbgrader_config.py back to nbgrader's defaults (exporter and preprocessors)
+config = Config()
+config.CourseDirectory.root = sys.argv[1]
+config.Autograde.exporter_class = "nbconvert.exporters.NotebookExporter"
+config.Autograde.sanitize_preprocessors = list(Autograde.class_traits()["sanitize_preprocessors"].default())
+config.Autograde.autograde_preprocessors = list(Autograde.class_traits()["autograde_preprocessors"].default())
+result = NbGraderAPI(config=config).autograde(sys.argv[2], sys.argv[3], force=True)
+print("SUCCESS" if result["success"] else "FAILED", result.get("error", "")[-500:])
+"""
+
+
+@pytest.fixture(scope="module")
+def graded_in_kernel(course, tmp_path_factory):
+    """`edited-config` graded by nbgrader in its own kernel (no sandbox, no judge): 23/23 in the gradebook."""
+    script = tmp_path_factory.mktemp("edited") / "grade.py"
+    script.write_text(EDITED)
+    run = subprocess.run([sys.executable, str(script), str(course), A, "edited-config"], cwd=script.parent,
+                         capture_output=True, text=True, timeout=600, env=_env())
+    assert "SUCCESS" in run.stdout, run.stdout + run.stderr[-2000:]
+    assert _scores(course)["edited-config"]["total"] == TESTS_MAX  # the attack worked on nbgrader's path
+    return course
+
+
+@pytest.mark.xfail(strict=True, reason="works: grades_table (grades.csv, canvas.csv, moodle.csv) lists a "
+                                      "submission nbgrader graded in-kernel as 23/30, unsandboxed False, no note")
+def test_reports_never_carry_a_grade_dlcourse_did_not_give(graded_in_kernel):
+    """A gradebook row with no marker of dlcourse's (`.dlcourse-graded.json`) was not graded in the
+    sandbox nor judged outside the kernel: the reports must leave it out or flag it, never pass it
+    to the LMS files as a grade."""
+    from dlcourse.classroom.reports import grades_table
+
+    course = graded_in_kernel
+    table = grades_table(course, f"sqlite:///{course / 'gradebook.db'}", A).set_index("student")
+    if "edited-config" in table.index:
+        row = table.loc["edited-config"]
+        assert row["score"] != row["score"] or row["unsandboxed"] or "dlcourse" in row["notes"], row.to_dict()
+
+
+@pytest.mark.xfail(strict=True, reason="works: `dlcourse feedback` writes a page for the in-kernel grade "
+                                      "(23 points) with no note that dlcourse never graded it")
+def test_feedback_never_publishes_a_grade_dlcourse_did_not_give(graded_in_kernel):
+    from dlcourse.classroom.feedback import feedback
+
+    course = graded_in_kernel
+    pages = feedback(course, A)
+    page = course / "feedback" / "edited-config" / A / f"{A}.html"
+    assert page not in pages or "dlcourse" in page.read_text(), "a feedback page with no note"
+
+
+def test_dlcourse_autograde_regrades_what_nbgrader_graded_on_its_own(graded_in_kernel):
+    """The next `dlcourse autograde` does not take the marker-less gradebook row for "unchanged":
+    it grades the submission again, sandboxed and judged: 0 for the blank notebook. Holds."""
+    course = graded_in_kernel
+    run = dlcourse(course, "autograde", A, "--student", "edited-config", "--quiet")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "graded 1" in run.stdout, run.stdout
+    assert _scores(course)["edited-config"]["total"] == 0
+
+
+# -- a bwrap that starts the kernel but isolates nothing ----------------------------------------------
+# Skips bwrap's own options and the jail's (as root, the jail's setuid alone would stop the kernel;
+# an instructor's own account needs no jail skipping: the jail drops no privileges there), then runs
+# the kernel as is: no mount, PID or network namespace. A pass-through shim of this kind is what
+# gets installed to "make bwrap work" in a container that cannot make namespaces.
+PASS_THROUGH = """#!/bin/sh
+while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do shift; done
+shift
+while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do shift; done
+shift
+exec "$@"
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="works: the preflight only checks that a cell prints its token; with a "
+                                      "bwrap that isolates nothing a blank notebook that reads source/ scores "
+                                      "23/23, exit 0, marker unsandboxed False")
+def test_a_bwrap_that_isolates_nothing_fails_the_preflight(tmp_path):
+    course = _course(tmp_path)
+    _submit(course, "thief", _blank_with(STOLEN))
+    fake = tmp_path / "fake-bwrap"
+    fake.mkdir()
+    (fake / "bwrap").write_text(PASS_THROUGH)
+    (fake / "bwrap").chmod(0o755)
+    run = dlcourse(course, "autograde", A, "--quiet", PATH=str(fake) + os.pathsep + os.environ["PATH"])
+    assert run.returncode != 0, run.stdout + run.stderr
+    assert "sandbox" in run.stderr and "Traceback" not in run.stderr, run.stderr[-2000:]
+    assert not (course / "gradebook.db").exists() or "thief" not in _scores(course)
+    assert not list(course.glob("autograded/*/*/.dlcourse-graded.json"))
+
+
+# -- SANDBOX settings misspelt or mistyped ---------------------------------------------------------------
+@pytest.mark.xfail(strict=True, reason="works: a misspelt SANDBOX key passes the configuration check and "
+                                      "surfaces as a ValueError traceback from the preflight")
+def test_a_misspelt_sandbox_key_is_a_configuration_error(tmp_path):
+    course = _course(tmp_path)
+    _submit(course, "blank", _blank_with(""))
+    with open(course / "grader_config.py", "a") as f:
+        f.write('\nSANDBOX["memroy_mb"] = 4096\n')
+    run = dlcourse(course, "autograde", A, "--quiet")
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "Traceback" not in run.stderr, run.stderr[-2000:]
+    assert any(line.startswith("dlcourse: error:") and "memroy_mb" in line for line in run.stderr.splitlines())
+    assert not (course / "gradebook.db").exists() or not _scores(course)
+
+
+# Each value below reads as a working sandbox today and is not one:
+#   "network": "false"  -> truthy: the kernel gets the host's network (`if not limits.network`)
+#   "memory_mb": "6144" -> the Watchdog compares an int with a str: its thread dies with a
+#                          TypeError and the kernel runs with no memory, CPU or disk limit
+#   "memory_mb": -1     -> every kernel "used more than -1 MB": each student gets MemoryLimit, the
+#                          grader's mistake landing on them
+#   "cpu_seconds": 0    -> the jail sets no RLIMIT_CPU (`if opts.cpu`), the watchdog kills at once
+MISTYPED = {"network-as-text": {"network": "false"}, "memory-as-text": {"memory_mb": "6144"},
+            "memory-negative": {"memory_mb": -1}, "cpu-zero": {"cpu_seconds": 0},
+            "restarts-float": {"max_restarts": 1.5}}
+
+
+@pytest.mark.xfail(strict=True, reason="works: Limits.from_dict checks names (and gpu's type) only")
+@pytest.mark.parametrize("name", sorted(MISTYPED))
+def test_mistyped_sandbox_values_are_refused(name):
+    from dlcourse.grader.sandbox import Limits
+
+    with pytest.raises(ValueError, match="SANDBOX"):
+        Limits.from_dict(MISTYPED[name])
+
+
+@pytest.mark.xfail(strict=True, reason="works: settings_check.problems() never looks at SANDBOX")
+@pytest.mark.parametrize("name", sorted(MISTYPED))
+def test_the_configuration_check_names_a_mistyped_sandbox_value(tmp_path, name):
+    from dlcourse.classroom.settings_check import problems
+    from dlcourse.course import Course
+
+    course = _course(tmp_path)
+    (key, value), = MISTYPED[name].items()
+    with open(course / "grader_config.py", "a") as f:
+        f.write(f"\nSANDBOX[{key!r}] = {value!r}\n")
+    found = problems(Course.at(course))
+    assert any("SANDBOX" in line and key in line for line in found), found
+
+
+# -- validate pointed at a student's submission ----------------------------------------------------------
+def _canary_notebook(canary: Path):
+    return _blank_with(f"import pathlib\npathlib.Path({str(canary)!r}).write_text('ran unsandboxed')\n")
+
+
+@pytest.mark.xfail(strict=True, reason="works: `dlcourse validate submitted/<s>/<a>/<a>.ipynb` runs the "
+                                      "student's code in a plain kernel as the instructor (root here)")
+def test_dlcourse_validate_runs_no_submission_unsandboxed(tmp_path):
+    """`dlcourse validate` is the students' command on their own notebook; the instructor who points
+    it at a submission in the course runs that student's code with the instructor's rights. Safe:
+    refuse under submitted/ and autograded/ (pointing to `dlcourse autograde --student`), or sandbox."""
+    course = _course(tmp_path)
+    canary = tmp_path / "canary"
+    _submit(course, "s1", _canary_notebook(canary))
+    run = dlcourse(course, "validate", str(course / "submitted" / "s1" / A / f"{A}.ipynb"))
+    assert not canary.exists(), run.stdout[-1000:]
+
+
+@pytest.mark.xfail(strict=True, reason="works: `nbgrader validate` in the course folder executes a "
+                                      "submission in a plain kernel as the instructor")
+def test_nbgrader_validate_in_the_course_runs_no_submission_unsandboxed(tmp_path):
+    course = _course(tmp_path)
+    canary = tmp_path / "canary"
+    _submit(course, "s1", _canary_notebook(canary))
+    _nbgrader(course, "validate", str(Path("submitted") / "s1" / A / f"{A}.ipynb"))
+    assert not canary.exists()
+
+
+def test_the_pass_through_shim_runs_the_kernel_command_alone():
+    """Guard for the xfail above: the shim skips bwrap's options and the jail's, and runs the rest."""
+    argv = ["--ro-bind", "/", "/", "--", "python", "jail.py", "--uid", "1", "--", "echo", "kernel"]
+    shim = Path(os.environ.get("TMPDIR", "/tmp")) / f"shim-{os.getpid()}.sh"
+    shim.write_text(PASS_THROUGH)
+    try:
+        out = subprocess.run(["sh", str(shim), *argv], capture_output=True, text=True, timeout=30).stdout
+    finally:
+        shim.unlink()
+    assert out.strip() == "kernel"
