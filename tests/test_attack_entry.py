@@ -50,7 +50,7 @@ def _graded_nowhere(course: Path, student: str) -> None:
 
 
 STUDENTS = ["elsewhere-root", "elsewhere-config", "execute-override", "sanitize-override", "exporter-override",
-            "python-api", "edited-config"]
+            "python-api", "edited-config", "feedback-leak"]
 
 
 @pytest.fixture(scope="module")
@@ -185,6 +185,22 @@ def test_dlcourse_autograde_regrades_what_nbgrader_graded_on_its_own(graded_in_k
     assert run.returncode == 0, run.stdout + run.stderr
     assert "graded 1" in run.stdout, run.stdout
     assert _scores(course)["edited-config"]["total"] == 0
+
+
+@pytest.mark.xfail(strict=True, reason="works: `nbgrader generate_feedback` (formgrader's Generate Feedback "
+                                      "button too) renders autograded/, hidden tests and all, into "
+                                      "feedback/<student>/, over the page `dlcourse feedback` wrote")
+def test_nbgrader_generate_feedback_never_shows_hidden_tests(course):
+    """The student is graded the course's way (`dlcourse autograde`); the instructor then makes the
+    feedback the way nbgrader teaches. The autograded notebook keeps the hidden tests (the judge's
+    code, the reference's calls and seeds): nbgrader's feedback must refuse, or leave them out."""
+    run = dlcourse(course, "autograde", A, "--student", "feedback-leak", "--quiet")
+    assert run.returncode == 0, run.stdout + run.stderr
+    _nbgrader(course, "generate_feedback", A, "--student", "feedback-leak", "--force")
+    page = course / "feedback" / "feedback-leak" / A / f"{A}.html"
+    shown = page.read_text() if page.exists() else ""
+    for hidden in ("BEGIN HIDDEN TESTS", "dlcourse.instructor", "default_rng(101)"):
+        assert hidden not in shown, hidden
 
 
 # -- a bwrap that starts the kernel but isolates nothing ----------------------------------------------
