@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 from test_attack_paths import INPUT_TRANSFORMER, STOLEN, _blank_with
 from test_grading import A, _course, _scores, _submit, dlcourse
 
@@ -282,6 +283,26 @@ def test_the_configuration_check_names_a_mistyped_sandbox_value(tmp_path, name):
         f.write(f"\nSANDBOX[{key!r}] = {value!r}\n")
     found = problems(Course.at(course))
     assert any("SANDBOX" in line and key in line for line in found), found
+
+
+@pytest.mark.xfail(strict=True, reason="works: the preflight's one-line cell ends before the watchdog's first "
+                                      "look; then the reference solution scores 0/23 (MemoryLimit in cells 3, 10, "
+                                      "11), outcome graded, exit 0: the instructor's slip is each student's 0")
+def test_a_limit_too_small_for_any_answer_is_the_graders_failure(tmp_path):
+    """`SANDBOX["memory_mb"] = 6` from an instructor who read the unit as GB. No correct answer can
+    run under it, so it must stop the run (the configuration check, or a preflight that runs a real
+    cell, or one that grades the reference solution), never record a 0 that blames the student."""
+    from dlcourse.classroom.demo import student_notebook
+
+    course = _course(tmp_path)
+    _submit(course, "reference", student_notebook(ROOT, A))
+    with open(course / "grader_config.py", "a") as f:
+        f.write('\nSANDBOX["memory_mb"] = 6  # GB\n')
+    run = dlcourse(course, "autograde", A, "--quiet")
+    assert run.returncode != 0, run.stdout + run.stderr
+    assert "Traceback" not in run.stderr, run.stderr[-2000:]
+    assert not (course / "gradebook.db").exists() or "reference" not in _scores(course)
+    assert not (course / "autograded" / "reference").exists()
 
 
 # -- validate pointed at a student's submission ----------------------------------------------------------
