@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,7 @@ def test_nbgrader_autograde_with_the_exporter_overridden_still_refuses(course):
 
 API = """
 import sys
+import time
 from nbgrader.apps import NbGraderAPI
 from traitlets.config import Config
 
@@ -125,6 +127,7 @@ def test_nbgrader_python_api_as_documented_refuses(course, tmp_path):
 # -- a grade nbgrader gave on its own, as the course's tools see it --------------------------------------
 EDITED = """
 import sys
+import time
 from nbgrader.apps import NbGraderAPI
 from nbgrader.converters import Autograde
 from traitlets.config import Config
@@ -343,3 +346,67 @@ def test_the_pass_through_shim_runs_the_kernel_command_alone():
     finally:
         shim.unlink()
     assert out.strip() == "kernel"
+
+
+# -- the grade-on-submit service when its sandbox breaks after it started --------------------------------
+BREAKS_AFTER_ONE = """#!/bin/sh
+count=$(cat "{counter}" 2>/dev/null || echo 0)
+echo $((count + 1)) > "{counter}"
+if [ "$count" -lt 1 ]; then exec {real} "$@"; fi
+echo 'bwrap: setting up uid map: Permission denied' >&2
+exit 1
+"""
+
+
+@pytest.fixture(scope="module")
+def broken_serve(tmp_path_factory):
+    """`dlcourse serve` preflights once, at start; then bubblewrap breaks (a kernel update turns off
+    unprivileged user namespaces). `ana` hands in the reference solution. Returns what she is shown,
+    the service's /healthz status after that, the course and the fake bwrap's call count."""
+    import shutil
+
+    from test_serve import Server, make_course, notebook, post, tokens
+
+    tmp = tmp_path_factory.mktemp("broken-serve")
+    course = make_course(tmp, ["ana"])
+    fake = tmp / "fake-bwrap"
+    fake.mkdir()
+    (fake / "bwrap").write_text(BREAKS_AFTER_ONE.format(counter=tmp / "count", real=shutil.which("bwrap")))
+    (fake / "bwrap").chmod(0o755)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATH", str(fake) + os.pathsep + os.environ["PATH"])
+        server = Server(course).start()
+    try:
+        with server.client(tokens(course)["ana"]) as ana:
+            sub = post(ana, notebook(course, "reference")).json()
+            view = {}
+            for _ in range(120):  # a minute: graded within seconds when the sandbox works
+                view = ana.get(f"/api/v1/submissions/{sub['id']}").json()
+                if view["status"] in ("graded", "failed"):
+                    break
+                time.sleep(0.5)
+            health = ana.get("/healthz").status_code
+    finally:
+        server.stop()
+    return view, health, course, int((tmp / "count").read_text())
+
+
+def test_serve_with_a_sandbox_broken_after_start_gives_no_student_a_0(broken_serve):
+    """Holds: the submission fails as the grader's ("the attempt does not count"), no gradebook row."""
+    from test_serve import gradebook_scores
+
+    view, _, course, calls = broken_serve
+    assert calls >= 2, "the job never met the broken sandbox"
+    assert not (view.get("status") == "graded" and (view.get("result") or {}).get("score") == 0), view
+    assert (view.get("result") or {}).get("outcome") == "grader", view
+    if (course / "gradebook.db").exists():
+        assert "ana" not in gradebook_scores(f"sqlite:///{course / 'gradebook.db'}"), view
+
+
+@pytest.mark.xfail(strict=True, reason="works: after its sandbox broke the service still answers /healthz 200 "
+                                      "and takes every submission, failing each in seconds (3 attempts)")
+def test_serve_with_a_broken_sandbox_says_so_on_healthz(broken_serve):
+    """Nobody is blamed, but the service goes on accepting hand-ins it cannot grade, and its health
+    check (what a load balancer or the instructor's monitor reads) says all is well."""
+    _, health, _, _ = broken_serve
+    assert health != 200
