@@ -410,3 +410,75 @@ def test_serve_with_a_broken_sandbox_says_so_on_healthz(broken_serve):
     check (what a load balancer or the instructor's monitor reads) says all is well."""
     _, health, _, _ = broken_serve
     assert health != 200
+
+
+# -- a disk that fills up while grading ----------------------------------------------------------------
+FULL_DISK = """#!/bin/sh
+# in a mount namespace of its own: the course on a tmpfs with {extra} KB left after copying it
+set -e
+mkdir -p "{mnt}"
+mount -t tmpfs -o size={size}k tmpfs "{mnt}"
+cp -a "{course}" "{mnt}/course"
+set +e
+"{python}" -m dlcourse.cli --root "{mnt}/course" autograde {assignment} --quiet > "{out}/stdout" 2> "{out}/stderr"
+echo $? > "{out}/rc"
+cp "{mnt}/course/gradebook.db" "{out}/gradebook.db" 2>/dev/null
+ls "{mnt}/course/autograded/reference/{assignment}" > "{out}/autograded" 2>/dev/null
+exit 0
+"""
+EXTRA_KB = range(200, 300, 20)  # 01 with one submission: the gradebook's registration fits in ~200 KB, the
+# whole run in ~300 KB (tmpfs counts 4 KB pages): the sweep fills the disk at each step of the run
+
+
+def _can_mount_tmpfs(tmp: Path) -> bool:
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", f"mkdir -p {tmp}/probe && mount -t tmpfs -o size=64k "
+                            f"tmpfs {tmp}/probe"], capture_output=True, timeout=30)
+    return probe.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def full_disk_runs(tmp_path_factory):
+    """`dlcourse autograde` of the reference solution on a course folder whose disk fills up at
+    each point of the run in turn. Returns {extra KB: (exit code, stderr, gradebook scores, autograded/)}."""
+    from dlcourse.classroom.demo import student_notebook
+
+    tmp = tmp_path_factory.mktemp("full-disk")
+    if not _can_mount_tmpfs(tmp):
+        pytest.skip("needs `unshare -m` and a tmpfs mount (root, or a user namespace)")
+    course = _course(tmp)
+    _submit(course, "reference", student_notebook(ROOT, A))
+    used = int(subprocess.run(["du", "-sk", str(course)], capture_output=True, text=True).stdout.split()[0])
+    runs = {}
+    for extra in EXTRA_KB:
+        out = tmp / f"run-{extra}"
+        out.mkdir()
+        script = out / "run.sh"
+        script.write_text(FULL_DISK.format(extra=extra, mnt=tmp / f"mnt-{extra}", size=used + extra, course=course,
+                                           python=sys.executable, assignment=A, out=out))
+        subprocess.run(["unshare", "-m", "sh", str(script)], env=_env(), timeout=600)
+        scores = {}
+        if (out / "gradebook.db").exists():
+            from nbgrader.api import Gradebook
+
+            with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+                scores = {s.student_id: s.score for s in gb.assignment_submissions(A)}
+        runs[extra] = (int((out / "rc").read_text()), (out / "stderr").read_text(), scores,
+                       (out / "autograded").read_text().split() if (out / "autograded").exists() else [])
+    return runs
+
+
+@pytest.mark.xfail(strict=True, reason="works: when the disk fills while the grades are saved, the reference "
+                                      "solution stays in the gradebook at 0 (every test 0, no marker), exit 1 "
+                                      "with a sqlite3 'database or disk is full' traceback")
+def test_a_full_disk_is_the_graders_failure_at_every_point_of_the_run(full_disk_runs):
+    """Wherever the disk fills, the run ends with one `dlcourse: error:` line and a non-zero exit, or
+    grades the reference solution in full; the gradebook never holds a 0 for it."""
+    bad = {}
+    for extra, (rc, stderr, scores, _) in full_disk_runs.items():
+        if rc == 0 and scores.get("reference") != TESTS_MAX:
+            bad[extra] = f"exit 0, scores {scores}"
+        elif rc != 0 and "reference" in scores:
+            bad[extra] = f"exit {rc}, the gradebook holds {scores['reference']} for the reference solution"
+        elif rc != 0 and ("Traceback" in stderr or "dlcourse: error:" not in stderr):
+            bad[extra] = f"exit {rc}, a traceback: {stderr.strip().splitlines()[-1][:120]}"
+    assert not bad, bad
