@@ -16,6 +16,7 @@ Every attack starts from a blank notebook (its answers deserve 0 of the 23 test 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -35,7 +36,7 @@ TESTS_MAX = 23.0  # the points of 01's test cells (the rest are written answers)
 
 
 def _env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ, DLCOURSE_CELL_TIMEOUT="30", **extra)
+    env = dict(os.environ, **{"DLCOURSE_CELL_TIMEOUT": "30", **extra})
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]
     return env
 
@@ -482,3 +483,52 @@ def test_a_full_disk_is_the_graders_failure_at_every_point_of_the_run(full_disk_
         elif rc != 0 and ("Traceback" in stderr or "dlcourse: error:" not in stderr):
             bad[extra] = f"exit {rc}, a traceback: {stderr.strip().splitlines()[-1][:120]}"
     assert not bad, bad
+
+
+# -- a judge the machine kills (the OOM killer) --------------------------------------------------------------
+@pytest.mark.xfail(strict=True, reason="works: with its judge server killed (twice: it is restarted once), the "
+                                      "reference solution scores 0/23, outcome graded, exit 0, note 'the grader "
+                                      "could not judge this notebook: the judge server died (exit -9)'")
+def test_a_judge_killed_by_the_machine_is_the_graders_failure(tmp_path):
+    """The host runs short of memory and its OOM killer takes the judge server (the largest process
+    of the run; every restart too). Only this run's own judge servers (descendants of the `dlcourse`
+    process the test starts) are killed. Safe: outcome "grader", no gradebook row, exit non-zero."""
+    import threading
+
+    import psutil
+
+    from dlcourse.classroom.demo import student_notebook
+
+    course = _course(tmp_path)
+    _submit(course, "reference", student_notebook(ROOT, A))
+    env = _env(DLCOURSE_CELL_TIMEOUT="10")
+    proc = subprocess.Popen([sys.executable, "-m", "dlcourse.cli", "--root", str(course), "autograde", A, "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    killed: list[int] = []
+
+    def oom_killer() -> None:
+        parent = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            try:
+                family = parent.children(recursive=True)
+            except psutil.Error:
+                return
+            for child in family:
+                try:
+                    if "dlcourse.grader.judge" in child.cmdline() and "--serve" in child.cmdline():
+                        child.kill()
+                        killed.append(child.pid)
+                except psutil.Error:
+                    continue
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=oom_killer, daemon=True)
+    killer.start()
+    stdout, stderr = proc.communicate(timeout=600)
+    killer.join(10)
+    assert killed, "no judge server was seen"
+    marker = course / "autograded" / "reference" / A / ".dlcourse-graded.json"
+    said = json.loads(marker.read_text()) if marker.exists() else {}
+    assert proc.returncode != 0, (stdout + stderr)[-2000:]
+    assert said.get("outcome") in (None, "grader"), said.get("notices")
+    assert "reference" not in _scores(course)
