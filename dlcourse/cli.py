@@ -47,7 +47,12 @@ def cmd_autograde(args) -> int:
                           use_dask=args.dask is not None, dask_certs=args.dask_certs,
                           sandbox=not args.unsandboxed_authoring, progress=not args.quiet)
     for name in course.assignments(args.assignment):
-        out = write_reports(course, db_url, name)
+        try:
+            out = write_reports(course, db_url, name)
+        except OSError as exc:  # the grades are saved: the next run writes the reports again
+            print(f"dlcourse: warning: the reports of {name} could not be written ({exc.strerror or exc}); "
+                  "the grades are saved: `dlcourse autograde` writes them again", file=sys.stderr)
+            continue
         table = grades_table(course, db_url, name)
         if not table.empty:
             print(f"\n== {name}")

@@ -18,6 +18,7 @@ import itertools
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -291,21 +292,99 @@ def _write_own(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def save_result(course: Course | Path, db_url: str, job: GradingJob, result: GradingResult) -> None:
+def save_result(course: Course | Path, db_url: str, job: GradingJob, result: GradingResult) -> GradingResult:
     """Write one graded submission: autograded notebooks, gradebook rows, then the marker.
 
     Only the assignment's notebooks are saved (any other is noted, never fatal to the batch).
     A failure of the grader's own records nothing, not even a 0 or a marker: whatever an earlier
-    grading saved stays until the next run grades it again."""
+    grading saved stays until the next run grades it again. The gradebook rows are one transaction,
+    committed after the marker is written: a save that fails (a full disk, a broken database) is
+    rolled back, its marker removed, and comes back as the grader's failure (returned)."""
     if result.outcome is Outcome.GRADER:
-        return
+        return result
     course = Course.at(course)
-    out_dir = _own_dir(course.root, "autograded", job.student, job.assignment)
-    _save_grades(course, db_url, job, result, out_dir)
+    try:
+        out_dir = _own_dir(course.root, "autograded", job.student, job.assignment)
+        _save_grades(course, db_url, job, result, out_dir)
+    except _save_errors() as exc:
+        why = f"the grades could not be saved ({_first_line(exc)}); nothing was recorded"
+        logger.error("%s/%s: %s", job.student, job.assignment, why)
+        return GradingResult.failed(job, why, Outcome.GRADER)
+    return result
+
+
+def _save_errors() -> tuple[type[BaseException], ...]:
+    """What a save that failed raises: a full disk, a database that cannot be written (imported late)."""
+    from nbgrader.api import InvalidEntry
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return OSError, SQLAlchemyError, InvalidEntry
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200] if text else ''}"
+
+
+@contextlib.contextmanager
+def _one_transaction(db_url: str, course_id: str):
+    """One gradebook session for a whole submission; nbgrader's preprocessors that open their own
+    (`SaveAutoGrades`, `AssignLatePenalties`) are given it too, and their commits only flush. The
+    caller commits with `commit()`; an error rolls everything back (nbgrader's own rollback log,
+    a traceback, is kept quiet: the caller says why in one line)."""
+    from unittest import mock
+
+    from nbgrader.api import Gradebook
+    from nbgrader.preprocessors import latesubmissions, saveautogrades
+
+    gb = Gradebook(db_url, course_id)
+    session = gb.db
+    session.commit = session.flush  # nbgrader commits after each row
+
+    class Shared:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __getattr__(self, name):
+            return getattr(gb, name)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return None
+
+    try:
+        with _quiet_app_log(), warnings.catch_warnings(), mock.patch.object(saveautogrades, "Gradebook", Shared), \
+                mock.patch.object(latesubmissions, "Gradebook", Shared):
+            warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy autoflush warnings
+            yield gb, lambda: type(session).commit(session)
+    except BaseException:
+        with contextlib.suppress(Exception):
+            session.rollback()
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            gb.close()
+
+
+@contextlib.contextmanager
+def _quiet_app_log():
+    """nbgrader logs a traceback before it raises for a database error (its app_log) or fails an app
+    (traitlets): kept off the terminal, the caller says why in one line (nbgrader's own capture stays)."""
+    app_log, apps = logging.getLogger("tornado.application"), logging.getLogger("traitlets")
+    level, propagate = app_log.level, apps.propagate
+    app_log.setLevel(logging.CRITICAL)
+    apps.propagate = False
+    try:
+        yield
+    finally:
+        app_log.setLevel(level)
+        apps.propagate = propagate
 
 
 def _save_grades(course: Course, db_url: str, job: GradingJob, result: GradingResult, out_dir: Path) -> None:
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
     from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
     from traitlets.config import Config
 
@@ -319,41 +398,46 @@ def _save_grades(course: Course, db_url: str, job: GradingJob, result: GradingRe
                           "CourseLatePolicy": {"policy": dataclasses.asdict(schedule.policy)}})
     late_penalties = AssignLatePenalties(config=late_config)
     late_penalties.log = _QuietLate(logger.getChild("late"), {})  # lateness is in the reports, not mid-bar
-    with warnings.catch_warnings(), Gradebook(db_url, course_id) as gb:
-        warnings.simplefilter("ignore")  # nbgrader's own SQLAlchemy autoflush warnings
+    marker = out_dir / MARKER
+    with _one_transaction(db_url, course_id) as (gb, commit):
         known = {nb.name for nb in gb.find_assignment(assignment).notebooks}
         gb.update_or_create_student(student)
         kwargs = {"timestamp": job.timestamp} if job.timestamp else {}
         submission = gb.update_or_create_submission(assignment, student, **kwargs)
         submission.extension = extension_of(schedule, assignment, student)
-        gb.db.commit()
         if not result.notebooks:  # nothing could be graded: every test scores 0
             for notebook in submission.notebooks:
                 for grade in notebook.grades:
                     grade.auto_score = 0.0
                     grade.needs_manual_grade = False
-            gb.db.commit()
-    saved = {}
-    for name, entry in result.notebooks.items():
-        if name not in known:
-            notices.append(f"{name}.ipynb is not part of the assignment and was not graded")
-            continue
-        nb = nbformat.reads(entry.notebook, as_version=4)
-        _write_own(out_dir / f"{name}.ipynb", nbformat.writes(nb).encode())
-        resources = {"nbgrader": {"notebook": name, "assignment": assignment, "student": student,
-                                  "db_url": db_url}}
+        saved = {}
+        for name, entry in result.notebooks.items():
+            if name not in known:
+                notices.append(f"{name}.ipynb is not part of the assignment and was not graded")
+                continue
+            nb = nbformat.reads(entry.notebook, as_version=4)
+            _write_own(out_dir / f"{name}.ipynb", nbformat.writes(nb).encode())
+            resources = {"nbgrader": {"notebook": name, "assignment": assignment, "student": student,
+                                      "db_url": db_url}}
+            try:
+                SaveAutoGrades().preprocess(nb, resources)
+            except MissingEntry as exc:  # a cell the gradebook does not know: the rest is still saved
+                notices.append(f"{name}.ipynb: a grade could not be saved ({exc})")
+            blank = unanswered_written(nb)
+            if blank:  # 0 with a comment saying why (the feedback page shows it), not a note of tampering
+                _score_blank_written(gb, job, name, blank)
+            late_penalties.preprocess(nb, resources)  # nbgrader's own, with the course's policy as its plugin
+            saved[name] = entry
+        for entry in saved.values():
+            notices += entry.notices
+        gb.db.flush()  # a full disk fails here, before the marker says "graded"
+        _write_marker(out_dir, job, result, notices, saved)
         try:
-            SaveAutoGrades().preprocess(nb, resources)
-        except MissingEntry as exc:  # a cell the gradebook does not know: the rest is still saved
-            notices.append(f"{name}.ipynb: a grade could not be saved ({exc})")
-        blank = unanswered_written(nb)
-        if blank:  # 0 with a comment saying why (the feedback page shows it), not a note of tampering
-            _score_blank_written(db_url, course_id, job, name, blank)
-        late_penalties.preprocess(nb, resources)  # nbgrader's own, with the course's policy as its plugin
-        saved[name] = entry
-    for entry in saved.values():
-        notices += entry.notices
-    _write_marker(out_dir, job, result, notices, saved)
+            commit()
+        except BaseException:
+            with contextlib.suppress(OSError):
+                marker.unlink()
+            raise
 
 
 def unanswered_written(nb) -> list[str]:
@@ -368,18 +452,14 @@ def unanswered_written(nb) -> list[str]:
                    if cells.answer_to(c) in written and c.source.strip() in stubs})
 
 
-def _score_blank_written(db_url: str, course_id: str, job: GradingJob, notebook: str, names: list[str]) -> None:
+def _score_blank_written(gb, job: GradingJob, notebook: str, names: list[str]) -> None:
     """An unanswered written question scores 0 and needs no grader (formgrader then skips it)."""
-    from nbgrader.api import Gradebook
-
-    with warnings.catch_warnings(), Gradebook(db_url, course_id) as gb:
-        warnings.simplefilter("ignore")
-        for name in names:
-            grade = gb.find_grade(name, notebook, job.assignment, job.student)
-            grade.manual_score = 0.0
-            grade.needs_manual_grade = False
-            gb.find_comment(name, notebook, job.assignment, job.student).auto_comment = UNANSWERED
-        gb.db.commit()
+    for name in names:
+        grade = gb.find_grade(name, notebook, job.assignment, job.student)
+        grade.manual_score = 0.0
+        grade.needs_manual_grade = False
+        gb.find_comment(name, notebook, job.assignment, job.student).auto_comment = UNANSWERED
+    gb.db.flush()
 
 
 UNANSWERED = "No answer was written (the answer cell is as released): 0 points, no grader needed."
@@ -474,31 +554,27 @@ def _grade_all(course: Course, names: list[str], options: RunOptions, runner: Ru
     """Grade the submissions of every assignment in `names` into the class gradebook, all the
     assignments' jobs in one batch (the grading processes stay busy from the first to the last)."""
     started = time.time()
-    root = course.root
     parts = [_prepare(course, name, options) for name in names]  # every check before anyone is graded
     jobs = _longest_first(course, parts)
     if jobs:
         preflight(course, options)
     if jobs and isinstance(runner, LocalRunner):
         runner.warm(len(jobs))  # the processes import while the assignments are registered
-    for part in parts:
-        if part.jobs or part.refused:  # generating the assignment takes seconds: only when something is graded
-            register(root, part.name, options.db_url)
-        if part.jobs or part.refused or _registered(options.db_url, course, part.name):
-            # due date, extensions, submission times and late penalties as grader_config.py and
-            # timestamp.txt say now, even when nobody is regraded
-            sync_gradebook(course, options.db_url, [part.name])
-        if part.jobs:
-            template = gradebook_template(root, part.name)
-            for job in part.jobs:
-                job.gradebook_template = template
-        logger.info("%s: %d to grade, %d refused, %d unchanged", part.name, len(part.jobs), len(part.refused),
-                    part.summary.skipped)
+    try:
+        with _quiet_app_log():
+            _register_all(course, parts, options)
+    except _save_errors() as exc:  # a full disk, a database that cannot be written: nobody was graded
+        raise CourseError(f"the gradebook could not be written ({_first_line(exc)}); nobody was graded") from None
+    except CourseError as exc:  # nbgrader's generate_assignment failed: what failed, from its log
+        lines = str(exc).splitlines()
+        why = [line for line in lines[1:] if re.match(r"[\w.]+(Error|Exception): ", line)
+               and "NbGraderException" not in line]
+        raise CourseError(f"{lines[0]} {why[-1][:300] if why else ''}; nobody was graded") from None
     by_name = {part.name: part for part in parts}
     bar = _progress(len(jobs), names[0] if len(names) == 1 else f"{len(names)} assignments", options.progress)
     refused = [pair for part in parts for pair in part.refused]
     for job, result in itertools.chain(refused, runner(jobs) if jobs else []):
-        save_result(course, options.db_url, job, result)  # records nothing for the grader's failure
+        result = save_result(course, options.db_url, job, result)  # records nothing for the grader's failure
         summary = by_name[job.assignment].summary
         summary.seconds += result.seconds
         if result.ok:
@@ -520,6 +596,24 @@ def _grade_all(course: Course, names: list[str], options: RunOptions, runner: Ru
         for s, err in part.summary.errors.items():
             options.log(f"  {s}: {err.splitlines()[0] if err else 'failed'}")
     return {part.name: part.summary for part in parts}
+
+
+def _register_all(course: Course, parts: list[_Assignment], options: RunOptions) -> None:
+    """The assignments in the class gradebook, and their gradebook templates in the jobs."""
+    root = course.root
+    for part in parts:
+        if part.jobs or part.refused:  # generating the assignment takes seconds: only when something is graded
+            register(root, part.name, options.db_url)
+        if part.jobs or part.refused or _registered(options.db_url, course, part.name):
+            # due date, extensions, submission times and late penalties as grader_config.py and
+            # timestamp.txt say now, even when nobody is regraded
+            sync_gradebook(course, options.db_url, [part.name])
+        if part.jobs:
+            template = gradebook_template(root, part.name)
+            for job in part.jobs:
+                job.gradebook_template = template
+        logger.info("%s: %d to grade, %d refused, %d unchanged", part.name, len(part.jobs), len(part.refused),
+                    part.summary.skipped)
 
 
 class SandboxUnavailable(CourseError):

@@ -228,7 +228,7 @@ def unjudged_sources(sources: dict[str, nbformat.NotebookNode]) -> None:
                            'add "dlcourse": {"judged": true} to its metadata (README, "Writing a notebook")')
 
 
-def judge_outside(nb: nbformat.NotebookNode, source_path: Path, scratch: Path, notes: list[str],
+def judge_outside(nb: nbformat.NotebookNode, source_path: Path, scratch: Path,
                   tapes: tuple[dict[str, list[str]], dict[str, str]]) -> None:
     """Decide the test cells of `nb` from the tapes the kernel supervisor captured ((event texts,
     why some cannot be judged), by grade_id), in the grader's judge (outside the sandbox)."""
@@ -236,10 +236,14 @@ def judge_outside(nb: nbformat.NotebookNode, source_path: Path, scratch: Path, n
     workdir.mkdir(exist_ok=True)
     try:
         verdicts = judge.judge_notebook(source_path, *tapes, workdir)
-    except RuntimeError as err:
-        notes.append(f"the grader could not judge this notebook: {err}")
-        verdicts = []
+    except RuntimeError as err:  # the judge died, timed out or ran out of memory: never the student's 0
+        raise JudgeFailed(f"the grader could not judge {source_path.name}: {err}") from None
     judge.apply_verdicts(nb, verdicts)
+
+
+class JudgeFailed(RuntimeError):
+    """The judge gave no verdicts (its server died, it timed out, a child ran out of memory): the
+    grader's failure, graded again on the next run. A tape over its budget is refused before the judge."""
 
 
 def grade(job: GradingJob) -> GradingResult:
@@ -284,9 +288,9 @@ def grade(job: GradingJob) -> GradingResult:
         _conclude(result, notices)
     except RefusedSubmission as exc:
         result.error = str(exc)
-    except SandboxBroken as exc:  # graded again on the next run, never a 0
+    except (SandboxBroken, JudgeFailed) as exc:  # graded again on the next run, never a 0
         result.notebooks = {}
-        result.error = f"the grader's sandbox failed: {exc}"
+        result.error = f"the grader's sandbox failed: {exc}" if isinstance(exc, SandboxBroken) else str(exc)
         result.outcome = Outcome.GRADER
         logger.error("%s/%s: %s", student, assignment, result.error)
     except Exception as exc:  # the grader's own failure: it must not stop the class run, and is retried
@@ -511,7 +515,7 @@ def _finish_notebook(path: Path, nonce: str, judged: bool, source_dir: Path, scr
     tapes = read_tapes(nb, nonce)  # what each test cell recorded, as the supervisor captured it
     started = time.monotonic()
     if judged:
-        judge_outside(nb, source_dir / path.name, scratch, said, tapes)
+        judge_outside(nb, source_dir / path.name, scratch, tapes)
         logger.info("%s: judged in %.1f s", path.name, time.monotonic() - started)
     judge.strip_tapes(nb)
     # scored in a folder of the grader's, which holds nothing but the copied models
