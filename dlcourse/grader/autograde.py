@@ -405,6 +405,17 @@ def read_marker(root: Path, student: str, assignment: str) -> Marker | None:
     return Marker.from_dict(data)
 
 
+def foreign_grade(root: Path, student: str, assignment: str) -> str:
+    """Why a gradebook row of `student` is not a grade of dlcourse's ("" when it is): dlcourse writes
+    its marker beside every grade it saves, so a row with none was graded some other way (nbgrader in
+    the student's kernel, unsandboxed and unjudged). Reports and feedback leave such a row out."""
+    if read_marker(root, student, assignment) is not None:
+        return ""
+    return (f"{student}: not graded by dlcourse (no {MARKER} in autograded/{student}/{assignment}; nbgrader "
+            f"graded it in the student's kernel?): left out; run `dlcourse autograde {assignment} --student "
+            f"{student}`")
+
+
 def is_current(root: Path, job: GradingJob) -> bool:
     """A rerun skips the job: graded before with the same digest, and not a grader failure."""
     marker = read_marker(root, job.student, job.assignment)
