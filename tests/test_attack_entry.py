@@ -302,6 +302,31 @@ def test_a_limit_too_small_for_any_answer_is_the_graders_failure(tmp_path):
     assert not (course / "autograded" / "reference").exists()
 
 
+def test_a_grade_of_another_submission_is_left_out_of_reports_and_feedback(tmp_path):
+    """A marker of dlcourse's beside a submission that has changed since (nbgrader regraded a new
+    hand-in with `--notebook ... --force`, which keeps the marker): no grade, a note, no page."""
+    import nbformat
+
+    from dlcourse.classroom.feedback import feedback
+    from dlcourse.grader import autograde as ag
+    from dlcourse.grader.protocol import Marker
+
+    course = _course(tmp_path)
+    _submit(course, "s1", _blank_with(""))
+    job = ag.make_job(course, A, "s1")
+    folder = course / "autograded" / "s1" / A
+    folder.mkdir(parents=True)
+    nbformat.write(_blank_with(""), folder / f"{A}.ipynb")
+    (folder / ag.MARKER).write_text(Marker(job.digest, submission=ag.submission_digest(job.submission_files)).to_json())
+    assert ag.foreign_grade(course, "s1", A) == ""
+    (course / "submitted" / "s1" / A / f"{A}.ipynb").write_text(
+        nbformat.writes(_blank_with("x = 1")))  # handed in again: not what dlcourse graded
+    assert "submitted/ has changed" in ag.foreign_grade(course, "s1", A)
+    assert feedback(course, A) == []
+    (folder / ag.MARKER).unlink()
+    assert "no .dlcourse-graded.json" in ag.foreign_grade(course, "s1", A)
+
+
 # -- validate pointed at a student's submission ----------------------------------------------------------
 def _canary_notebook(canary: Path):
     return _blank_with(f"import pathlib\npathlib.Path({str(canary)!r}).write_text('ran unsandboxed')\n")
