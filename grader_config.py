@@ -65,6 +65,14 @@ c.Execute.kernel_name = "python3"
 # kernel, unsandboxed and with no judge: refused here, pointing to `dlcourse autograde`, whose
 # worker runs nbgrader's autograde with its own exporter and preprocessors over this file.
 c.Autograde.exporter_class = "dlcourse.grader.preprocessors.RefuseInKernelGrading"
+# a second guard, should the exporter be overridden: no Execute, a preprocessor that refuses in its place
+c.Autograde.autograde_preprocessors = ["dlcourse.grader.preprocessors.RefuseInKernelExecution"]
+# `nbgrader validate` (and any nbgrader Execute) starts no kernel here: it would run a submission
+# unsandboxed; dlcourse's grading kernels set their own kernel manager over this
+c.Execute.kernel_manager_class = "dlcourse.grader.preprocessors.RefuseUnsandboxedKernel"
+# `nbgrader generate_feedback` (formgrader's Generate Feedback) would copy the hidden tests of autograded/
+# into the students' pages: refused, pointing to `dlcourse feedback`
+c.GenerateFeedback.exporter_class = "dlcourse.grader.preprocessors.RefuseNbgraderFeedback"
 
 c.GenerateAssignment.preprocessors = [
     "nbgrader.preprocessors.IncludeHeaderFooter",

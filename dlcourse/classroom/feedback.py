@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 
 from ..course import CourseError
-from ..grader.autograde import read_marker
+from ..grader.autograde import foreign_grade, read_marker
 from ..grader.execute import cell_results, is_test_cell
 from ..grader.protocol import Outcome
 from ..i18n import N_, describe_test, notebook_language
@@ -212,6 +212,10 @@ def feedback(root: Path, assignment: str, db_url: str | None = None, roster_path
     for folder in sorted((root / "autograded").glob(f"*/{assignment}")):
         student = folder.parent.name
         out_dir = root / "feedback" / student / assignment
+        why = foreign_grade(root, student, assignment)
+        if why:  # graded some other way (no marker of dlcourse's): no page, and no grade to publish
+            print(f"feedback: {why}")
+            continue
         notebooks = sorted(folder.glob("*.ipynb"))
         marker = read_marker(root, student, assignment)
         notes = marker.notices if marker is not None else []

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..course import Course
-from ..grader.autograde import MARKER, read_marker
+from ..grader.autograde import MARKER, foreign_grade, read_marker
 from ..grader.protocol import Outcome
 
 
@@ -47,6 +47,13 @@ def grades_table(course: Course | Path, db_url: str, assignment: str) -> pd.Data
     table.insert(4, "percent", (100 * table["score"] / table["max_score"].where(table["max_score"] > 0)).round(1))
     table["notes"] = [grader_notes(root, assignment, s) for s in table["student"]]
     table["unsandboxed"] = [unsandboxed(root, assignment, s) for s in table["student"]]
+    for i, student in enumerate(table["student"]):  # a row dlcourse did not write is no grade: no score
+        why = foreign_grade(root, student, assignment)
+        if why:
+            graded = [c for c in table.columns if c not in ("student", "assignment", "max_score", "notes",
+                                                              "unsandboxed", "to_grade")]
+            table.loc[i, graded] = float("nan")
+            table.loc[i, "notes"] = why
     return table.sort_values("student").reset_index(drop=True)
 
 
@@ -137,6 +144,7 @@ def write_reports(course: Course | Path, db_url: str, assignment: str) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     table = with_late_policy(course, assignment, grades_table(course, db_url, assignment), db_url)
     table.to_csv(out / "grades.csv", index=False)
+    table = table[table["score"].notna()]  # no grade of dlcourse's (grades_table's note): none to import
     # Canvas gradebook import: Student, ID, SIS User ID, SIS Login ID, Section, then the assignment.
     pd.DataFrame({"Student": table["student"], "ID": "", "SIS User ID": table["student"],
                   "SIS Login ID": table["student"], "Section": "",

@@ -1,6 +1,8 @@
 """`dlcourse validate NOTEBOOK`: run a student's notebook and its visible tests.
 
-Exits non-zero when any test fails (nbgrader's own validate exits 0 then, #1908).
+Exits non-zero when any test fails (nbgrader's own validate exits 0 then, #1908). It runs the
+notebook in a plain kernel, as whoever calls it: a submission in a course's submitted/ or
+autograded/ is refused (`dlcourse autograde --student` grades it in the sandbox).
 """
 
 from __future__ import annotations
@@ -9,12 +11,27 @@ from pathlib import Path
 
 import nbformat
 
+from ..course import CourseError
 from ..grader.execute import cell_results, execute
 from ..i18n import gettext as _
 from ..i18n import notebook_language
 
 
+def submission_of(path: Path) -> str | None:
+    """The student whose submission `path` is, when it lies under a course's submitted/ or autograded/."""
+    resolved = path.resolve()
+    for folder in resolved.parents:
+        if folder.name in ("submitted", "autograded") and (folder.parent / "grader_config.py").is_file():
+            rel = resolved.relative_to(folder).parts
+            return rel[0] if len(rel) > 1 else "?"
+    return None
+
+
 def validate(path: Path, timeout: int = 600, log=print) -> int:
+    student = submission_of(path)
+    if student is not None:
+        raise CourseError(f"{path} is a submission in the course: `dlcourse validate` would run it unsandboxed, "
+                          f"as you; grade it with `dlcourse autograde <assignment> --student {student}`")
     if not path.is_file():
         log(f"error: no notebook at {path}")
         return 2

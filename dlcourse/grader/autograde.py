@@ -468,7 +468,8 @@ UNANSWERED = "No answer was written (the answer cell is as released): 0 points, 
 def _write_marker(out_dir: Path, job: GradingJob, result: GradingResult, notices: list[str], saved: dict) -> None:
     marker = Marker(digest=job.digest, outcome=result.outcome, ok=result.ok, error=result.error,
                     seconds=result.seconds, notices=notices, grader=grader_version(),
-                    results={name: entry.results for name, entry in saved.items()}, unsandboxed=not job.sandbox)
+                    results={name: entry.results for name, entry in saved.items()}, unsandboxed=not job.sandbox,
+                    submission=submission_digest(job.submission_files))
     _write_own(out_dir / MARKER, marker.to_json().encode())
     _write_own(out_dir / LOG_NAME, result.log[-LOG_CHARS:].encode())
     student, assignment = job.student, job.assignment
@@ -483,6 +484,37 @@ def read_marker(root: Path, student: str, assignment: str) -> Marker | None:
     except (OSError, ValueError):
         return None
     return Marker.from_dict(data)
+
+
+def submission_digest(files: dict[str, str]) -> str:
+    """The digest of a submission's files alone (scan_folder's, timestamp.txt left out): the marker
+    keeps it, so that a grade whose submission has changed since is known for another's."""
+    h = hashlib.sha256()
+    for rel, data in sorted(files.items()):
+        if rel != "timestamp.txt":
+            h.update(rel.encode("utf-8", "backslashreplace") + b"\0" + data.encode() + b"\0")
+    return h.hexdigest()
+
+
+def foreign_grade(root: Path, student: str, assignment: str) -> str:
+    """Why a gradebook row of `student` is not a grade of dlcourse's ("" when it is): dlcourse writes
+    its marker beside every grade it saves, so a row with none was graded some other way (nbgrader in
+    the student's kernel, unsandboxed and unjudged), and a marker of other files than those in
+    submitted/ now is a grade of another submission. Reports and feedback leave such a row out."""
+    marker = read_marker(root, student, assignment)
+    why = f"no {MARKER}: nbgrader graded it in the student's kernel?" if marker is None else ""
+    sub = root / "submitted" / student / assignment
+    if marker is not None and marker.submission and sub.is_dir():
+        try:
+            files, _ = scan_folder(sub)
+        except ValueError:  # a link in place of the folder, too big: not what dlcourse graded either way
+            files = {}
+        if submission_digest(files) != marker.submission:
+            why = "submitted/ has changed since dlcourse graded it"
+    if not why:
+        return ""
+    return (f"{student}: not graded by dlcourse ({why}): left out; run `dlcourse autograde {assignment} "
+            f"--student {student}`")
 
 
 def is_current(root: Path, job: GradingJob) -> bool:

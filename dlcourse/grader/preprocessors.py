@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import logging
 from pathlib import Path
 
+from jupyter_client.manager import AsyncKernelManager
 from nbconvert.exporters import NotebookExporter
 from nbgrader.api import MissingEntry
 from nbgrader.converters.base import NbGraderException
@@ -142,3 +144,64 @@ class RefuseInKernelGrading(NotebookExporter):
         super().__init__(*args, **kwargs)
         self.log.error(REFUSAL)
         raise NbGraderException(REFUSAL)
+
+
+class RefuseInKernelExecution(NbGraderPreprocessor):
+    """The second guard (grader_config.py puts it in place of nbgrader's Execute, as the only autograde
+    preprocessor): `nbgrader autograde --Autograde.exporter_class=...` gets past the refusing exporter,
+    but still runs no cell of the submission. The gradebook row nbgrader made for this run is taken out
+    again when it holds no score (nbgrader removes autograded/<student>/<assignment> itself)."""
+
+    def preprocess(self, nb, resources):
+        from nbgrader.api import Gradebook
+
+        info = resources.get("nbgrader", {})
+        try:
+            with Gradebook(info["db_url"]) as gb:
+                submission = gb.find_submission(info["assignment"], info["student"])
+                grades = [g for n in submission.notebooks for g in n.grades]
+                if all(g.auto_score is None and g.manual_score is None for g in grades):
+                    gb.remove_submission(info["assignment"], info["student"])
+        except (KeyError, MissingEntry):
+            pass
+        coursedir = getattr(getattr(self.parent, "parent", None), "coursedir", None)  # the Autograde converter's
+        if coursedir is not None and "student" in info:
+            import shutil
+
+            out = Path(coursedir.format_path(coursedir.autograded_directory, info["student"], info["assignment"]))
+            if out.is_dir() and not (out / ".dlcourse-graded.json").exists():  # this run's copy, nothing of ours
+                shutil.rmtree(out, ignore_errors=True)
+                if out.parent.is_dir() and not any(out.parent.iterdir()):
+                    out.parent.rmdir()
+        self.log.error(REFUSAL)
+        raise NbGraderException(REFUSAL)
+
+
+FEEDBACK_REFUSAL = ("nbgrader's own generate_feedback (formgrader's Generate Feedback button too) is turned off\n"
+                    "  in this course: it would copy the hidden tests of autograded/ into the students' pages.\n"
+                    "  Make the pages with `dlcourse feedback` instead. Nothing was written.")
+
+
+class RefuseNbgraderFeedback(NotebookExporter):
+    """The course's exporter for `nbgrader generate_feedback` (grader_config.py): refuses before any
+    page is written. `dlcourse feedback` renders its own pages, without hidden tests."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.log.error(FEEDBACK_REFUSAL)
+        raise NbGraderException(FEEDBACK_REFUSAL)
+
+
+VALIDATE_REFUSAL = ("nbgrader runs no notebook in this course folder (`nbgrader validate` would run a\n"
+                    "  submission unsandboxed, as you). Grade a submission with `dlcourse autograde --student\n"
+                    "  <id>`; students check their own notebook with `dlcourse validate`.")
+
+
+class RefuseUnsandboxedKernel(AsyncKernelManager):
+    """The course's `Execute.kernel_manager_class` (grader_config.py): nbgrader's Execute, which
+    `nbgrader validate` uses, starts no kernel in the course folder. dlcourse's grading kernels
+    (`sandbox.SandboxedExecute`) set their own kernel manager over it."""
+
+    def __init__(self, *args, **kwargs):
+        logging.getLogger("traitlets").error(VALIDATE_REFUSAL)
+        raise NbGraderException(VALIDATE_REFUSAL)

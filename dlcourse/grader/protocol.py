@@ -114,6 +114,7 @@ class Marker:
     results: dict[str, list[dict]] = field(default_factory=dict)
     grader: str = ""
     unsandboxed: bool = False  # graded by an authoring run (`--unsandboxed-authoring`): not a class grade
+    submission: str = ""  # the digest of the submitted files alone (autograde.submission_digest); "": unknown
 
     def current_for(self, digest: str) -> bool:
         """Skip the submission on a rerun: same digest, and the grader did not fail last time."""
@@ -134,7 +135,8 @@ class Marker:
         return cls(digest=data["digest"], outcome=outcome, ok=bool(data.get("ok")),
                    error=str(data.get("error") or ""), seconds=float(data.get("seconds") or 0.0),
                    notices=list(data.get("notices") or []), results=dict(data.get("results") or {}),
-                   grader=str(data.get("grader") or ""), unsandboxed=bool(data.get("unsandboxed")))
+                   grader=str(data.get("grader") or ""), unsandboxed=bool(data.get("unsandboxed")),
+                   submission=str(data.get("submission") or ""))
 
 
 @dataclass

@@ -460,6 +460,7 @@ def _configure_autograde(nb_api, job: GradingJob, scratch: Path, limits, nonce: 
     the kernel supervisor (`SandboxedExecute`) in place of its Execute, and `OverwriteCellsQuietly`
     in place of its OverwriteCells. All set here, over the course's configuration, which refuses
     nbgrader's own autograde (`preprocessors.RefuseInKernelGrading`)."""
+    from jupyter_client.manager import AsyncKernelManager
     from nbconvert.exporters import NotebookExporter
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import Execute, OverwriteCells
@@ -476,6 +477,7 @@ def _configure_autograde(nb_api, job: GradingJob, scratch: Path, limits, nonce: 
     nb_api.config.SandboxedExecute.start_failures = start_failures  # the job's, read after autograde
     nb_api.config.OverwriteCells.add_missing_cells = True  # OverwriteCellsQuietly's too (a subclass)
     nb_api.config.Autograde.exporter_class = NotebookExporter
+    nb_api.config.SandboxedExecute.kernel_manager_class = AsyncKernelManager  # the course's refuses (validate)
     defaults = Autograde.class_traits()["autograde_preprocessors"].default()
     nb_api.config.Autograde.autograde_preprocessors = [
         AddSentinels, *[SandboxedExecute if p is Execute else p for p in defaults]]
