@@ -1,0 +1,534 @@
+"""Issue 27, items 4-6, round 2: a hostile review of the ENTRY POINTS (a careless instructor, a
+hostile student). tests/test_attack_paths.py already covers nbgrader's CLI in the course folder,
+a missing bwrap, a bwrap that fails, a sandbox that breaks mid-run and the loud authoring opt-out;
+this file tries the paths around those. Each test asserts the SAFE outcome; the ones that do not
+hold yet are marked xfail(strict=True) with what works today.
+
+* nbgrader's own grading from elsewhere: another working directory, `--config`, `--Execute.*`,
+  `--Autograde.*` on the command line, nbgrader's Python API as its documentation teaches it.
+* what the course's tools make of a grade nbgrader gave on its own (reports, LMS files, feedback).
+* a bwrap that starts the kernel but isolates nothing (the preflight only checks that a cell runs).
+* SANDBOX settings misspelt or of the wrong type (the configuration check does not look at them).
+* `dlcourse validate` and `nbgrader validate` pointed at a student's submission by the instructor.
+
+Every attack starts from a blank notebook (its answers deserve 0 of the 23 test points).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from test_attack_paths import INPUT_TRANSFORMER, STOLEN, _blank_with
+from test_grading import A, _course, _scores, _submit, dlcourse
+
+from dlcourse.classroom.release import register
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("attack_entry")]
+
+TESTS_MAX = 23.0  # the points of 01's test cells (the rest are written answers)
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ, **{"DLCOURSE_CELL_TIMEOUT": "30", **extra})
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env["PATH"]
+    return env
+
+
+def _nbgrader(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600, env=_env())
+
+
+def _graded_nowhere(course: Path, student: str) -> None:
+    """No gradebook submission, no autograded/ folder for `student`."""
+    assert student not in _scores(course), _scores(course).get(student)
+    assert not (course / "autograded" / student).exists()
+
+
+STUDENTS = ["elsewhere-root", "elsewhere-config", "execute-override", "sanitize-override", "exporter-override",
+            "python-api", "edited-config", "feedback-leak"]
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """A course (01 registered in its gradebook) with one blank, error-swallowing notebook per attack."""
+    course = _course(tmp_path_factory.mktemp("entry"))
+    register(course, A, f"sqlite:///{course / 'gradebook.db'}")
+    for student in STUDENTS:
+        _submit(course, student, _blank_with(INPUT_TRANSFORMER))
+    return course
+
+
+# -- nbgrader's own autograde, from elsewhere or with overrides: holds ------------------------------
+@pytest.mark.parametrize("student, where, args", [
+    ("elsewhere-root", "elsewhere", ["--CourseDirectory.root={course}"]),
+    ("elsewhere-config", "elsewhere", ["--config={empty}", "--CourseDirectory.root={course}"]),
+    ("execute-override", "course", ["--Execute.timeout=5", "--Execute.interrupt_on_timeout=False"]),
+    ("sanitize-override", "course", ["--Autograde.sanitize_preprocessors=[]"]),
+])
+def test_nbgrader_autograde_refuses_from_another_folder_and_with_overrides(course, tmp_path, student, where, args):
+    """nbgrader 0.9 loads the course root's nbgrader_config.py after the working directory's, so
+    `--CourseDirectory.root` from elsewhere, an empty `--config`, and `--Execute.*` or
+    `--Autograde.sanitize_preprocessors` overrides all still meet the refusing exporter. Holds."""
+    (tmp_path / "empty_config.py").write_text("c = get_config()  # noqa: F821\n")
+    cwd = tmp_path if where == "elsewhere" else course
+    run = _nbgrader(cwd, "autograde", A, "--student", student, "--force",
+                    *[a.format(course=course, empty=tmp_path / "empty_config.py") for a in args])
+    assert run.returncode != 0, run.stdout + run.stderr
+    assert "dlcourse autograde" in run.stdout + run.stderr
+    _graded_nowhere(course, student)
+
+
+# -- nbgrader's own autograde, with one more flag or through its Python API: grades in the kernel ----
+@pytest.mark.xfail(strict=True, reason="works: `--Autograde.exporter_class=nbconvert.exporters.NotebookExporter` "
+                                      "alone re-enables in-kernel grading: 23/23 for a blank notebook, exit 0")
+def test_nbgrader_autograde_with_the_exporter_overridden_still_refuses(course):
+    """One command-line flag (what a forum answer to "autograde is turned off" would suggest)
+    undoes the only guard: the refusal lives in the exporter class alone, and the autograde
+    preprocessors (nbgrader's Execute first) are nbgrader's defaults."""
+    run = _nbgrader(course, "autograde", A, "--student", "exporter-override", "--force",
+                    "--Autograde.exporter_class=nbconvert.exporters.NotebookExporter")
+    assert run.returncode != 0, run.stdout + run.stderr
+    _graded_nowhere(course, "exporter-override")
+
+
+API = """
+import sys
+import time
+from nbgrader.apps import NbGraderAPI
+from traitlets.config import Config
+
+config = Config()  # nbgrader's documentation ("Using nbgrader's Python API"): the course root, nothing else
+config.CourseDirectory.root = sys.argv[1]
+result = NbGraderAPI(config=config).autograde(sys.argv[2], sys.argv[3], force=True)
+print("SUCCESS" if result["success"] else "REFUSED", result.get("error", "")[-300:])
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="works: NbGraderAPI(config=Config(CourseDirectory.root=...)).autograde() "
+                                      "loads no course configuration and grades in the student's kernel: 23/23")
+def test_nbgrader_python_api_as_documented_refuses(course, tmp_path):
+    """A script that follows nbgrader's Python API documentation (formgrader is built the same way,
+    but loads the course's config files first; the bare API loads none)."""
+    script = tmp_path / "grade.py"
+    script.write_text(API)
+    run = subprocess.run([sys.executable, str(script), str(course), A, "python-api"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=600, env=_env())
+    assert "SUCCESS" not in run.stdout, run.stdout + run.stderr[-2000:]
+    _graded_nowhere(course, "python-api")
+
+
+# -- a grade nbgrader gave on its own, as the course's tools see it --------------------------------------
+EDITED = """
+import sys
+import time
+from nbgrader.apps import NbGraderAPI
+from nbgrader.converters import Autograde
+from traitlets.config import Config
+
+# an instructor who edited nbgrader_config.py back to nbgrader's defaults (exporter and preprocessors)
+config = Config()
+config.CourseDirectory.root = sys.argv[1]
+config.Autograde.exporter_class = "nbconvert.exporters.NotebookExporter"
+config.Autograde.sanitize_preprocessors = list(Autograde.class_traits()["sanitize_preprocessors"].default())
+config.Autograde.autograde_preprocessors = list(Autograde.class_traits()["autograde_preprocessors"].default())
+result = NbGraderAPI(config=config).autograde(sys.argv[2], sys.argv[3], force=True)
+print("SUCCESS" if result["success"] else "FAILED", result.get("error", "")[-500:])
+"""
+
+
+@pytest.fixture(scope="module")
+def graded_in_kernel(course, tmp_path_factory):
+    """`edited-config` graded by nbgrader in its own kernel (no sandbox, no judge): 23/23 in the gradebook."""
+    script = tmp_path_factory.mktemp("edited") / "grade.py"
+    script.write_text(EDITED)
+    run = subprocess.run([sys.executable, str(script), str(course), A, "edited-config"], cwd=script.parent,
+                         capture_output=True, text=True, timeout=600, env=_env())
+    assert "SUCCESS" in run.stdout, run.stdout + run.stderr[-2000:]
+    assert _scores(course)["edited-config"]["total"] == TESTS_MAX  # the attack worked on nbgrader's path
+    return course
+
+
+@pytest.mark.xfail(strict=True, reason="works: grades_table (grades.csv, canvas.csv, moodle.csv) lists a "
+                                      "submission nbgrader graded in-kernel as 23/30, unsandboxed False, no note")
+def test_reports_never_carry_a_grade_dlcourse_did_not_give(graded_in_kernel):
+    """A gradebook row with no marker of dlcourse's (`.dlcourse-graded.json`) was not graded in the
+    sandbox nor judged outside the kernel: the reports must leave it out or flag it, never pass it
+    to the LMS files as a grade."""
+    from dlcourse.classroom.reports import grades_table
+
+    course = graded_in_kernel
+    table = grades_table(course, f"sqlite:///{course / 'gradebook.db'}", A).set_index("student")
+    if "edited-config" in table.index:
+        row = table.loc["edited-config"]
+        assert row["score"] != row["score"] or row["unsandboxed"] or "dlcourse" in row["notes"], row.to_dict()
+
+
+@pytest.mark.xfail(strict=True, reason="works: `dlcourse feedback` writes a page for the in-kernel grade "
+                                      "(23 points) with no note that dlcourse never graded it")
+def test_feedback_never_publishes_a_grade_dlcourse_did_not_give(graded_in_kernel):
+    from dlcourse.classroom.feedback import feedback
+
+    course = graded_in_kernel
+    pages = feedback(course, A)
+    page = course / "feedback" / "edited-config" / A / f"{A}.html"
+    assert page not in pages or "dlcourse" in page.read_text(), "a feedback page with no note"
+
+
+def test_dlcourse_autograde_regrades_what_nbgrader_graded_on_its_own(graded_in_kernel):
+    """The next `dlcourse autograde` does not take the marker-less gradebook row for "unchanged":
+    it grades the submission again, sandboxed and judged: 0 for the blank notebook. Holds."""
+    course = graded_in_kernel
+    run = dlcourse(course, "autograde", A, "--student", "edited-config", "--quiet")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "graded 1" in run.stdout, run.stdout
+    assert _scores(course)["edited-config"]["total"] == 0
+
+
+@pytest.mark.xfail(strict=True, reason="works: `nbgrader generate_feedback` (formgrader's Generate Feedback "
+                                      "button too) renders autograded/, hidden tests and all, into "
+                                      "feedback/<student>/, over the page `dlcourse feedback` wrote")
+def test_nbgrader_generate_feedback_never_shows_hidden_tests(course):
+    """The student is graded the course's way (`dlcourse autograde`); the instructor then makes the
+    feedback the way nbgrader teaches. The autograded notebook keeps the hidden tests (the judge's
+    code, the reference's calls and seeds): nbgrader's feedback must refuse, or leave them out."""
+    run = dlcourse(course, "autograde", A, "--student", "feedback-leak", "--quiet")
+    assert run.returncode == 0, run.stdout + run.stderr
+    _nbgrader(course, "generate_feedback", A, "--student", "feedback-leak", "--force")
+    page = course / "feedback" / "feedback-leak" / A / f"{A}.html"
+    shown = page.read_text() if page.exists() else ""
+    for hidden in ("BEGIN HIDDEN TESTS", "dlcourse.instructor", "default_rng(101)"):
+        assert hidden not in shown, hidden
+
+
+# -- a bwrap that starts the kernel but isolates nothing ----------------------------------------------
+# Skips bwrap's own options and the jail's (as root, the jail's setuid alone would stop the kernel;
+# an instructor's own account needs no jail skipping: the jail drops no privileges there), then runs
+# the kernel as is: no mount, PID or network namespace. A pass-through shim of this kind is what
+# gets installed to "make bwrap work" in a container that cannot make namespaces.
+PASS_THROUGH = """#!/bin/sh
+while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do shift; done
+shift
+while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do shift; done
+shift
+exec "$@"
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="works: the preflight only checks that a cell prints its token; with a "
+                                      "bwrap that isolates nothing a blank notebook that reads source/ scores "
+                                      "23/23, exit 0, marker unsandboxed False")
+def test_a_bwrap_that_isolates_nothing_fails_the_preflight(tmp_path):
+    course = _course(tmp_path)
+    _submit(course, "thief", _blank_with(STOLEN))
+    fake = tmp_path / "fake-bwrap"
+    fake.mkdir()
+    (fake / "bwrap").write_text(PASS_THROUGH)
+    (fake / "bwrap").chmod(0o755)
+    run = dlcourse(course, "autograde", A, "--quiet", PATH=str(fake) + os.pathsep + os.environ["PATH"])
+    assert run.returncode != 0, run.stdout + run.stderr
+    assert "sandbox" in run.stderr and "Traceback" not in run.stderr, run.stderr[-2000:]
+    assert not (course / "gradebook.db").exists() or "thief" not in _scores(course)
+    assert not list(course.glob("autograded/*/*/.dlcourse-graded.json"))
+
+
+# -- SANDBOX settings misspelt or mistyped ---------------------------------------------------------------
+@pytest.mark.xfail(strict=True, reason="works: a misspelt SANDBOX key passes the configuration check and "
+                                      "surfaces as a ValueError traceback from the preflight")
+def test_a_misspelt_sandbox_key_is_a_configuration_error(tmp_path):
+    course = _course(tmp_path)
+    _submit(course, "blank", _blank_with(""))
+    with open(course / "grader_config.py", "a") as f:
+        f.write('\nSANDBOX["memroy_mb"] = 4096\n')
+    run = dlcourse(course, "autograde", A, "--quiet")
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "Traceback" not in run.stderr, run.stderr[-2000:]
+    assert any(line.startswith("dlcourse: error:") and "memroy_mb" in line for line in run.stderr.splitlines())
+    assert not (course / "gradebook.db").exists() or not _scores(course)
+
+
+# Each value below reads as a working sandbox today and is not one:
+#   "network": "false"  -> truthy: the kernel gets the host's network (`if not limits.network`)
+#   "memory_mb": "6144" -> the Watchdog compares an int with a str: its thread dies with a
+#                          TypeError and the kernel runs with no memory, CPU or disk limit
+#   "memory_mb": -1     -> every kernel "used more than -1 MB": each student gets MemoryLimit, the
+#                          grader's mistake landing on them
+#   "cpu_seconds": 0    -> the jail sets no RLIMIT_CPU (`if opts.cpu`), the watchdog kills at once
+MISTYPED = {"network-as-text": {"network": "false"}, "memory-as-text": {"memory_mb": "6144"},
+            "memory-negative": {"memory_mb": -1}, "cpu-zero": {"cpu_seconds": 0},
+            "restarts-float": {"max_restarts": 1.5}}
+
+
+@pytest.mark.xfail(strict=True, reason="works: Limits.from_dict checks names (and gpu's type) only")
+@pytest.mark.parametrize("name", sorted(MISTYPED))
+def test_mistyped_sandbox_values_are_refused(name):
+    from dlcourse.grader.sandbox import Limits
+
+    with pytest.raises(ValueError, match="SANDBOX"):
+        Limits.from_dict(MISTYPED[name])
+
+
+@pytest.mark.xfail(strict=True, reason="works: settings_check.problems() never looks at SANDBOX")
+@pytest.mark.parametrize("name", sorted(MISTYPED))
+def test_the_configuration_check_names_a_mistyped_sandbox_value(tmp_path, name):
+    from dlcourse.classroom.settings_check import problems
+    from dlcourse.course import Course
+
+    course = _course(tmp_path)
+    (key, value), = MISTYPED[name].items()
+    with open(course / "grader_config.py", "a") as f:
+        f.write(f"\nSANDBOX[{key!r}] = {value!r}\n")
+    found = problems(Course.at(course))
+    assert any("SANDBOX" in line and key in line for line in found), found
+
+
+@pytest.mark.xfail(strict=True, reason="works: the preflight's one-line cell ends before the watchdog's first "
+                                      "look; then the reference solution scores 0/23 (MemoryLimit in cells 3, 10, "
+                                      "11), outcome graded, exit 0: the instructor's slip is each student's 0")
+def test_a_limit_too_small_for_any_answer_is_the_graders_failure(tmp_path):
+    """`SANDBOX["memory_mb"] = 6` from an instructor who read the unit as GB. No correct answer can
+    run under it, so it must stop the run (the configuration check, or a preflight that runs a real
+    cell, or one that grades the reference solution), never record a 0 that blames the student."""
+    from dlcourse.classroom.demo import student_notebook
+
+    course = _course(tmp_path)
+    _submit(course, "reference", student_notebook(ROOT, A))
+    with open(course / "grader_config.py", "a") as f:
+        f.write('\nSANDBOX["memory_mb"] = 6  # GB\n')
+    run = dlcourse(course, "autograde", A, "--quiet")
+    assert run.returncode != 0, run.stdout + run.stderr
+    assert "Traceback" not in run.stderr, run.stderr[-2000:]
+    assert not (course / "gradebook.db").exists() or "reference" not in _scores(course)
+    assert not (course / "autograded" / "reference").exists()
+
+
+# -- validate pointed at a student's submission ----------------------------------------------------------
+def _canary_notebook(canary: Path):
+    return _blank_with(f"import pathlib\npathlib.Path({str(canary)!r}).write_text('ran unsandboxed')\n")
+
+
+@pytest.mark.xfail(strict=True, reason="works: `dlcourse validate submitted/<s>/<a>/<a>.ipynb` runs the "
+                                      "student's code in a plain kernel as the instructor (root here)")
+def test_dlcourse_validate_runs_no_submission_unsandboxed(tmp_path):
+    """`dlcourse validate` is the students' command on their own notebook; the instructor who points
+    it at a submission in the course runs that student's code with the instructor's rights. Safe:
+    refuse under submitted/ and autograded/ (pointing to `dlcourse autograde --student`), or sandbox."""
+    course = _course(tmp_path)
+    canary = tmp_path / "canary"
+    _submit(course, "s1", _canary_notebook(canary))
+    run = dlcourse(course, "validate", str(course / "submitted" / "s1" / A / f"{A}.ipynb"))
+    assert not canary.exists(), run.stdout[-1000:]
+
+
+@pytest.mark.xfail(strict=True, reason="works: `nbgrader validate` in the course folder executes a "
+                                      "submission in a plain kernel as the instructor")
+def test_nbgrader_validate_in_the_course_runs_no_submission_unsandboxed(tmp_path):
+    course = _course(tmp_path)
+    canary = tmp_path / "canary"
+    _submit(course, "s1", _canary_notebook(canary))
+    _nbgrader(course, "validate", str(Path("submitted") / "s1" / A / f"{A}.ipynb"))
+    assert not canary.exists()
+
+
+def test_the_pass_through_shim_runs_the_kernel_command_alone():
+    """Guard for the xfail above: the shim skips bwrap's options and the jail's, and runs the rest."""
+    argv = ["--ro-bind", "/", "/", "--", "python", "jail.py", "--uid", "1", "--", "echo", "kernel"]
+    shim = Path(os.environ.get("TMPDIR", "/tmp")) / f"shim-{os.getpid()}.sh"
+    shim.write_text(PASS_THROUGH)
+    try:
+        out = subprocess.run(["sh", str(shim), *argv], capture_output=True, text=True, timeout=30).stdout
+    finally:
+        shim.unlink()
+    assert out.strip() == "kernel"
+
+
+# -- the grade-on-submit service when its sandbox breaks after it started --------------------------------
+BREAKS_AFTER_ONE = """#!/bin/sh
+count=$(cat "{counter}" 2>/dev/null || echo 0)
+echo $((count + 1)) > "{counter}"
+if [ "$count" -lt 1 ]; then exec {real} "$@"; fi
+echo 'bwrap: setting up uid map: Permission denied' >&2
+exit 1
+"""
+
+
+@pytest.fixture(scope="module")
+def broken_serve(tmp_path_factory):
+    """`dlcourse serve` preflights once, at start; then bubblewrap breaks (a kernel update turns off
+    unprivileged user namespaces). `ana` hands in the reference solution. Returns what she is shown,
+    the service's /healthz status after that, the course and the fake bwrap's call count."""
+    import shutil
+
+    from test_serve import Server, make_course, notebook, post, tokens
+
+    tmp = tmp_path_factory.mktemp("broken-serve")
+    course = make_course(tmp, ["ana"])
+    fake = tmp / "fake-bwrap"
+    fake.mkdir()
+    (fake / "bwrap").write_text(BREAKS_AFTER_ONE.format(counter=tmp / "count", real=shutil.which("bwrap")))
+    (fake / "bwrap").chmod(0o755)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PATH", str(fake) + os.pathsep + os.environ["PATH"])
+        server = Server(course).start()
+    try:
+        with server.client(tokens(course)["ana"]) as ana:
+            sub = post(ana, notebook(course, "reference")).json()
+            view = {}
+            for _ in range(120):  # a minute: graded within seconds when the sandbox works
+                view = ana.get(f"/api/v1/submissions/{sub['id']}").json()
+                if view["status"] in ("graded", "failed"):
+                    break
+                time.sleep(0.5)
+            health = ana.get("/healthz").status_code
+    finally:
+        server.stop()
+    return view, health, course, int((tmp / "count").read_text())
+
+
+def test_serve_with_a_sandbox_broken_after_start_gives_no_student_a_0(broken_serve):
+    """Holds: the submission fails as the grader's ("the attempt does not count"), no gradebook row."""
+    from test_serve import gradebook_scores
+
+    view, _, course, calls = broken_serve
+    assert calls >= 2, "the job never met the broken sandbox"
+    assert not (view.get("status") == "graded" and (view.get("result") or {}).get("score") == 0), view
+    assert (view.get("result") or {}).get("outcome") == "grader", view
+    if (course / "gradebook.db").exists():
+        assert "ana" not in gradebook_scores(f"sqlite:///{course / 'gradebook.db'}"), view
+
+
+@pytest.mark.xfail(strict=True, reason="works: after its sandbox broke the service still answers /healthz 200 "
+                                      "and takes every submission, failing each in seconds (3 attempts)")
+def test_serve_with_a_broken_sandbox_says_so_on_healthz(broken_serve):
+    """Nobody is blamed, but the service goes on accepting hand-ins it cannot grade, and its health
+    check (what a load balancer or the instructor's monitor reads) says all is well."""
+    _, health, _, _ = broken_serve
+    assert health != 200
+
+
+# -- a disk that fills up while grading ----------------------------------------------------------------
+FULL_DISK = """#!/bin/sh
+# in a mount namespace of its own: the course on a tmpfs with {extra} KB left after copying it
+set -e
+mkdir -p "{mnt}"
+mount -t tmpfs -o size={size}k tmpfs "{mnt}"
+cp -a "{course}" "{mnt}/course"
+set +e
+"{python}" -m dlcourse.cli --root "{mnt}/course" autograde {assignment} --quiet > "{out}/stdout" 2> "{out}/stderr"
+echo $? > "{out}/rc"
+cp "{mnt}/course/gradebook.db" "{out}/gradebook.db" 2>/dev/null
+ls "{mnt}/course/autograded/reference/{assignment}" > "{out}/autograded" 2>/dev/null
+exit 0
+"""
+EXTRA_KB = range(200, 300, 20)  # 01 with one submission: the gradebook's registration fits in ~200 KB, the
+# whole run in ~300 KB (tmpfs counts 4 KB pages): the sweep fills the disk at each step of the run
+
+
+def _can_mount_tmpfs(tmp: Path) -> bool:
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", f"mkdir -p {tmp}/probe && mount -t tmpfs -o size=64k "
+                            f"tmpfs {tmp}/probe"], capture_output=True, timeout=30)
+    return probe.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def full_disk_runs(tmp_path_factory):
+    """`dlcourse autograde` of the reference solution on a course folder whose disk fills up at
+    each point of the run in turn. Returns {extra KB: (exit code, stderr, gradebook scores, autograded/)}."""
+    from dlcourse.classroom.demo import student_notebook
+
+    tmp = tmp_path_factory.mktemp("full-disk")
+    if not _can_mount_tmpfs(tmp):
+        pytest.skip("needs `unshare -m` and a tmpfs mount (root, or a user namespace)")
+    course = _course(tmp)
+    _submit(course, "reference", student_notebook(ROOT, A))
+    used = int(subprocess.run(["du", "-sk", str(course)], capture_output=True, text=True).stdout.split()[0])
+    runs = {}
+    for extra in EXTRA_KB:
+        out = tmp / f"run-{extra}"
+        out.mkdir()
+        script = out / "run.sh"
+        script.write_text(FULL_DISK.format(extra=extra, mnt=tmp / f"mnt-{extra}", size=used + extra, course=course,
+                                           python=sys.executable, assignment=A, out=out))
+        subprocess.run(["unshare", "-m", "sh", str(script)], env=_env(), timeout=600)
+        scores = {}
+        if (out / "gradebook.db").exists():
+            from nbgrader.api import Gradebook
+
+            with Gradebook(f"sqlite:///{out / 'gradebook.db'}") as gb:
+                scores = {s.student_id: s.score for s in gb.assignment_submissions(A)}
+        runs[extra] = (int((out / "rc").read_text()), (out / "stderr").read_text(), scores,
+                       (out / "autograded").read_text().split() if (out / "autograded").exists() else [])
+    return runs
+
+
+@pytest.mark.xfail(strict=True, reason="works: when the disk fills while the grades are saved, the reference "
+                                      "solution stays in the gradebook at 0 (every test 0, no marker), exit 1 "
+                                      "with a sqlite3 'database or disk is full' traceback")
+def test_a_full_disk_is_the_graders_failure_at_every_point_of_the_run(full_disk_runs):
+    """Wherever the disk fills, the run ends with one `dlcourse: error:` line and a non-zero exit, or
+    grades the reference solution in full; the gradebook never holds a 0 for it."""
+    bad = {}
+    for extra, (rc, stderr, scores, _) in full_disk_runs.items():
+        if rc == 0 and scores.get("reference") != TESTS_MAX:
+            bad[extra] = f"exit 0, scores {scores}"
+        elif rc != 0 and "reference" in scores:
+            bad[extra] = f"exit {rc}, the gradebook holds {scores['reference']} for the reference solution"
+        elif rc != 0 and ("Traceback" in stderr or "dlcourse: error:" not in stderr):
+            bad[extra] = f"exit {rc}, a traceback: {stderr.strip().splitlines()[-1][:120]}"
+    assert not bad, bad
+
+
+# -- a judge the machine kills (the OOM killer) --------------------------------------------------------------
+@pytest.mark.xfail(strict=True, reason="works: with its judge server killed (twice: it is restarted once), the "
+                                      "reference solution scores 0/23, outcome graded, exit 0, note 'the grader "
+                                      "could not judge this notebook: the judge server died (exit -9)'")
+def test_a_judge_killed_by_the_machine_is_the_graders_failure(tmp_path):
+    """The host runs short of memory and its OOM killer takes the judge server (the largest process
+    of the run; every restart too). Only this run's own judge servers (descendants of the `dlcourse`
+    process the test starts) are killed. Safe: outcome "grader", no gradebook row, exit non-zero."""
+    import threading
+
+    import psutil
+
+    from dlcourse.classroom.demo import student_notebook
+
+    course = _course(tmp_path)
+    _submit(course, "reference", student_notebook(ROOT, A))
+    env = _env(DLCOURSE_CELL_TIMEOUT="10")
+    proc = subprocess.Popen([sys.executable, "-m", "dlcourse.cli", "--root", str(course), "autograde", A, "--quiet"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    killed: list[int] = []
+
+    def oom_killer() -> None:
+        parent = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            try:
+                family = parent.children(recursive=True)
+            except psutil.Error:
+                return
+            for child in family:
+                try:
+                    if "dlcourse.grader.judge" in child.cmdline() and "--serve" in child.cmdline():
+                        child.kill()
+                        killed.append(child.pid)
+                except psutil.Error:
+                    continue
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=oom_killer, daemon=True)
+    killer.start()
+    stdout, stderr = proc.communicate(timeout=600)
+    killer.join(10)
+    assert killed, "no judge server was seen"
+    marker = course / "autograded" / "reference" / A / ".dlcourse-graded.json"
+    said = json.loads(marker.read_text()) if marker.exists() else {}
+    assert proc.returncode != 0, (stdout + stderr)[-2000:]
+    assert said.get("outcome") in (None, "grader"), said.get("notices")
+    assert "reference" not in _scores(course)
