@@ -91,7 +91,7 @@ def test_earlier_copies_of_a_graded_cell_become_plain_cells(folders):
 
 
 def test_limits_reject_unknown_settings():
-    assert Limits.from_dict({"memory_mb": 100}).memory_mb == 100
+    assert Limits.from_dict({"memory_mb": 1000}).memory_mb == 1000
     with pytest.raises(ValueError, match="memory_gb"):
         Limits.from_dict({"memory_gb": 1})
 

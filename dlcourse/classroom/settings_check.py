@@ -115,8 +115,25 @@ def schedule_problems(course: Course) -> list[str]:
     return out
 
 
+def sandbox_problems(sandbox) -> list[str]:
+    """Every mistake in SANDBOX, one line per setting: an unknown name ("did you mean"), a value of
+    the wrong type (`"false"`, `"6144"`) or below what any grading kernel needs (`memory_mb: 6`)."""
+    from ..grader.limits import Limits
+
+    if not isinstance(sandbox or {}, dict):
+        return [f"SANDBOX must be a dict of limits, not {type(sandbox).__name__}"]
+    out = []
+    for name, value in (sandbox or {}).items():
+        try:
+            Limits.from_dict({name: value})
+        except ValueError as exc:
+            out.append(str(exc).split("; known:")[0])
+    return out
+
+
 def problems(course: Course) -> list[str]:
     """Every mistake in the course's configuration, one line each ([] when it is sound)."""
     from .serve.policy import submit_problems
 
-    return unknown_constants(course.root) + schedule_problems(course) + submit_problems(course.settings.submit)
+    return (unknown_constants(course.root) + schedule_problems(course) + submit_problems(course.settings.submit)
+            + sandbox_problems(course.settings.sandbox))

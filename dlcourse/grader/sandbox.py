@@ -28,7 +28,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -42,6 +42,7 @@ from ..judging import TAPE_MIME
 from .binds import ro_bind, system_mounts, traversable_parents, under_system
 from .execute import error_message, is_test_cell, mark_not_run
 from .gpu import SandboxBroken, claim_gpu, gpu_binds, gpu_library_dirs  # noqa: F401
+from .limits import Limits  # noqa: F401 (imported from here by other modules)
 from .preprocessors import SENTINEL
 from .protocol import Incident, Problem, write_incidents
 from .tapes import MAX_DEPTH, MAX_ITEMS, SCAN_FROM, TapeRecorder, too_complex, write_tapes
@@ -49,37 +50,6 @@ from .tapes import MAX_DEPTH, MAX_ITEMS, SCAN_FROM, TapeRecorder, too_complex, w
 JAIL = Path(__file__).with_name("jail.py")
 
 
-@dataclass(frozen=True)
-class Limits:
-    """What one grading kernel may use (grader_config.py's SANDBOX overrides the defaults)."""
-
-    memory_mb: int = 6144        # resident memory of the kernel and its children
-    cpu_seconds: int = 7200      # CPU time of the kernel (all threads), over the whole notebook
-    max_processes: int = 512     # processes and threads of the kernel's user
-    output_mb: float = 8.0       # output kept per cell; the rest is dropped with a note
-    tape_mb: float = 512.0       # all the test cells' recordings for the judge (dlcourse.judging), per notebook
-    file_mb: int = 1024          # largest file the kernel may write
-    disk_mb: int = 2048          # all the kernel writes, in total: its notebook folder, home and /tmp
-    max_files: int = 20_000      # files and folders the kernel may create there, in total
-    max_added_cells: int = 300   # cells a submission may add to the assignment's; the rest are dropped
-    network: bool = False        # True gives the kernel the host's network
-    max_restarts: int = 2        # fresh kernels after hangs and crashes, per notebook
-    gpu: bool = False            # True binds one NVIDIA GPU (claimed by this grading process) and its driver
-
-    def __post_init__(self):
-        if not isinstance(self.gpu, bool):  # `"gpu": 2` would read as True: one GPU per job, never more
-            raise ValueError(f'SANDBOX["gpu"] is True or False (one GPU per grading job), not {self.gpu!r}')
-
-    @classmethod
-    def from_dict(cls, values: dict | None) -> Limits:
-        known = {f.name for f in fields(cls)}
-        unknown = set(values or {}) - known
-        if unknown:
-            raise ValueError(f"unknown SANDBOX settings {sorted(unknown)}; known: {sorted(known)}")
-        return cls(**(values or {}))
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
 
 UID_BASE, UID_COUNT = 61000, 4000

@@ -433,7 +433,7 @@ def _run_trivial_cell(course_root: str, limits, cell_timeout: int) -> None:
     scratch = Path(tempfile.mkdtemp(prefix="dlcourse-preflight-"))
     saved_env = {k: os.environ.get(k) for k in KERNEL_ENV}
     token = secrets.token_hex(8)
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"print({token!r})")])
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(_isolation_cell(course_root, limits, token))])
     try:
         config = Config()
         sandboxed_kernels(scratch, course_root, limits, config)
@@ -449,9 +449,56 @@ def _run_trivial_cell(course_root: str, limits, cell_timeout: int) -> None:
     finally:
         _restore_env(saved_env)
         shutil.rmtree(scratch, ignore_errors=True)
-    if token not in "".join(out.get("text", "") for out in nb.cells[0].outputs):
+    printed = "".join(out.get("text", "") for out in nb.cells[0].outputs)
+    if NOT_ISOLATED in printed:  # a bwrap (or a stand-in for one) that starts the kernel but hides nothing
+        why = printed.split(NOT_ISOLATED, 1)[1].strip().splitlines()[0][:500]
+        raise SandboxBroken(f"a kernel started by bwrap is not isolated ({why}); the `bwrap` on PATH must be "
+                            "the real bubblewrap")
+    if token not in printed:
         said = error_message(nb.cells[0]) or "no output"
         raise SandboxBroken(f"a sandboxed kernel started but did not run a trivial cell ({said.splitlines()[0]})")
+
+
+NOT_ISOLATED = "dlcourse-preflight: NOT ISOLATED:"
+
+
+def _isolation_cell(course_root: str, limits, token: str) -> str:
+    """The preflight's cell: prints `token` only when the kernel is isolated as `sandbox_kernel`
+    means it to be: the course's source/ and the repository's source/ and tests/ out of sight, a PID
+    and a mount namespace of its own (the grader's are not its), and no network interface but `lo`
+    when SANDBOX's network is off. It also runs for a few of the watchdog's ticks, so that a kernel
+    the limits kill (memory) fails here, not in every student's notebook."""
+    hidden = sorted({str(Path(course_root or REPO_ROOT) / "source"), str(REPO_ROOT / "source"),
+                     str(REPO_ROOT / "tests")})
+    namespaces = {}
+    for kind in ("pid", "mnt") + (() if limits.network else ("net",)):
+        with contextlib.suppress(OSError):
+            namespaces[kind] = os.readlink(f"/proc/self/ns/{kind}")
+    return f"""import os, socket, time
+def _dlcourse_preflight():
+    seen = []
+    for path in {hidden!r}:
+        try:
+            if os.listdir(path):
+                seen.append(path + " is visible")
+        except OSError:
+            pass
+    for kind, grader in {namespaces!r}.items():
+        try:
+            if os.readlink("/proc/self/ns/" + kind) == grader:
+                seen.append("it shares the grader's " + kind + " namespace")
+        except OSError:
+            seen.append("it cannot read its own " + kind + " namespace")
+    if {not limits.network!r}:
+        names = sorted(name for _, name in socket.if_nameindex())
+        if names != ["lo"]:
+            seen.append("network interfaces " + ", ".join(names) + " with SANDBOX's network off")
+    x = b"1" * (32 * 2**20)  # what every answer needs at least, held for a few watchdog ticks
+    time.sleep(0.3)
+    del x
+    print({NOT_ISOLATED!r} + " " + "; ".join(seen) if seen else {token!r})
+_dlcourse_preflight()
+"""
 
 
 def _configure_autograde(nb_api, job: GradingJob, scratch: Path, limits, nonce: str, judged: dict,

@@ -100,6 +100,7 @@ TOO_LARGE = N_("the notebook is larger than {size} MB")
 NOT_NOTEBOOK = N_("the body must be the notebook's JSON (.ipynb)")
 RATE = N_("at most {count} submission(s) of {assignment} per {seconds} s: try again in {wait} s")
 NO_SUBMISSION = N_("no such submission")
+RECHECK_SECONDS = 30.0  # while the sandbox is broken: how often the preflight is tried again
 
 
 class Service:
@@ -118,6 +119,10 @@ class Service:
         self.local = threading.local()
         self.assignments = set(course.assignments())
         self.languages: dict[str, str] = {}  # submission id -> its notebook's language (read once)
+        # the sandbox's health: after a job the grader failed, the preflight runs again before the next
+        # job; while it fails, /healthz answers 503 with `broken` and no job is claimed (they wait queued)
+        self.health_lock = threading.Lock()
+        self.recheck, self.broken, self.next_check = False, "", 0.0
 
     def store(self) -> Store:
         if not hasattr(self.local, "store"):
@@ -180,6 +185,9 @@ class Service:
         self.graders.append(grader)
         try:
             while not self.stop.is_set():
+                if not self.sandbox_works():
+                    self.stop.wait(1.0)
+                    continue
                 sub = store.claim(self.id, self.lease)
                 if sub is None:
                     self.wake.wait(0.5)
@@ -208,6 +216,7 @@ class Service:
         if self.stop.is_set() and outcome is Outcome.GRADER:
             return  # stopped under it: left `grading`, queued again at the next start
         if outcome is Outcome.GRADER:
+            self.recheck = self.preflight  # the sandbox may have broken: the preflight again, before the next job
             summary["score_total"] = summary["max_total"] = None  # no score: the attempt is not the student's
             retry = sub.attempts < self.policy.max_attempts
             summary["notes"].append("the grader failed (not your notebook): " +
@@ -216,6 +225,29 @@ class Service:
         else:
             store.finish(sub, summary, gradable=True, retry=False)
         logger.info("%s: %s", sub.id, outcome.value)
+
+    def sandbox_works(self) -> bool:
+        """False while the sandbox fails the preflight (run again after a job the grader failed, then
+        every RECHECK_SECONDS): the reason is kept in `broken` for /healthz."""
+        with self.health_lock:
+            if not self.recheck:
+                return True
+            if self.broken and time.monotonic() < self.next_check:
+                return False
+            from ...grader.cluster import sandbox_problem
+
+            settings = self.course.settings
+            problem = sandbox_problem.__wrapped__(str(self.course.root.resolve()),  # uncached: asked again
+                                                  json.dumps(settings.sandbox or {}, sort_keys=True),
+                                                  settings.cell_timeout)
+            if problem:
+                logger.error("the grading sandbox fails its preflight; no job is graded until it works: %s",
+                             problem)
+            elif self.broken:
+                logger.warning("the grading sandbox works again")
+            self.broken, self.recheck = problem, bool(problem)
+            self.next_check = time.monotonic() + RECHECK_SECONDS
+            return not problem
 
     def language(self, store: Store, sub: Submission) -> str:
         """The language of a submission's texts: its notebook's (kept with its result once graded)."""
@@ -323,6 +355,9 @@ def create_app(service: Service) -> FastAPI:
 
     @app.get("/healthz")
     def health():
+        if service.broken:  # the sandbox fails its preflight: hand-ins wait queued until it works
+            return JSONResponse({"ok": False, "time": time.time(), "reason": f"grading sandbox: {service.broken}"},
+                                status_code=503)
         return {"ok": True, "time": time.time()}
 
     return app
