@@ -327,13 +327,11 @@ def score_models(models: dict[str, str], cwd: Path, timeout: float = 600,
     """Score saved held-out models ({task: model file}) in a fresh child of the judge server
     (`heldout.score_here`, Keras's safe mode), run in `cwd`, with a time and memory limit: a
     hostile model file costs its own scores, never the grading worker. Keras is already
-    imported there, so this costs no new interpreter; {task: (accuracy or None, error)}."""
+    imported there, so this costs no new interpreter; {task: (accuracy or None, error)}. A judge
+    server that died raises RuntimeError (the grader's failure, never the student's 0)."""
     request = {"score": dict(models), "cwd": str(Path(cwd).resolve()), "timeout": timeout, "memory_mb": memory_mb}
-    try:
-        reply = _ask_server(request, HELDOUT_PRELOAD, timeout)
-    except RuntimeError as exc:
-        reply = {"error": str(exc)}
-    if "error" in reply:
+    reply = _ask_server(request, HELDOUT_PRELOAD, timeout)  # a server that died raises: the grader's failure
+    if "error" in reply:  # the scoring child failed on these files: their scores
         return {name: (None, str(reply["error"])[:300]) for name in models}
     return {name: (reply["scores"][name][0], reply["scores"][name][1]) for name in models}
 

@@ -204,7 +204,10 @@ def apply_heldout(nb: nbformat.NotebookNode, workdir: Path, kernel_dir: Path | N
             if target.is_symlink() or target.exists():
                 target.unlink()
             copy_out(kernel_dir / task.filename, target)
-    scores = heldout.score_all({name: workdir / heldout.TASKS[name].filename for name in cells}, workdir)
+    try:
+        scores = heldout.score_all({name: workdir / heldout.TASKS[name].filename for name in cells}, workdir)
+    except RuntimeError as err:  # the judge server died: the grader's failure, graded again next run
+        raise JudgeFailed(f"the grader could not score the held-out models: {err}") from None
     for name, cell in cells.items():
         accuracy, error = scores[name]
         problem = heldout.verdict(name, accuracy, error)

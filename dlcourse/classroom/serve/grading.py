@@ -215,7 +215,11 @@ class Grader:
         else:
             summary["counted"] = True
             with _lock, store.exclusive("gradebook"):
-                save_result(course, self.db_url, job, result)
+                saved = save_result(course, self.db_url, job, result)
+                if saved.outcome is Outcome.GRADER:  # the gradebook could not be written: nothing recorded
+                    failed = summarise(course, saved)
+                    failed["language"] = summary["language"]
+                    return failed, saved.outcome
                 summary["gradebook"] = gradebook_record(course, self.db_url, sub.assignment, sub.student)
         return summary, result.outcome
 
