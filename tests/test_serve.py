@@ -664,7 +664,7 @@ def test_the_result_shown_in_the_submissions_language(monkeypatch):
                            "esta tentativa não conta",
                            "o corretor falhou (não foi o seu notebook): a entrega será corrigida de novo",
                            "something else"]  # a text of no template stays as it is
-    assert pt["tests"][0]["message"] == ("AssertionError: Formato errado para p: era esperado (2,); veio (3,).\n"
+    assert pt["tests"][0]["message"] == ("AssertionError: Forma errada para p: era esperado (2,); veio (3,).\n"
                                          "  Dica: look at the axis")
     assert pt["tests"][1]["message"] == "este teste inclui testes ocultos: o resultado dele aparece depois do prazo"
     assert (pt["score"], pt["max"], pt["withheld_points"]) == (en["score"], en["max"], en["withheld_points"])
