@@ -109,7 +109,6 @@ def make_job(course: Course | Path, assignment: str, student: str, sandbox: bool
     is left out with a notice."""
     course = Course.at(course)
     root, settings = course.root, course.settings
-    sub = root / "submitted" / student / assignment
     source_files = pack_files(root / "source" / assignment)
     config_files = {name: base64.b64encode((root / name).read_bytes()).decode()
                     for name in ("grader_config.py", "nbgrader_config.py") if (root / name).is_file()}
@@ -117,15 +116,9 @@ def make_job(course: Course | Path, assignment: str, student: str, sandbox: bool
                      course_root=str(root.resolve()), course_id=settings.course_id, limits=dict(settings.sandbox),
                      notebook_timeout=settings.notebook_timeout,
                      timeout=job_timeout(settings, sum(1 for rel in source_files if rel.endswith(".ipynb"))))
-    try:
-        for folder in (root / "submitted" / student, sub):
-            if folder.is_symlink():
-                raise RefusedSubmission(f"submitted/{folder.relative_to(root / 'submitted')} is a symbolic link, "
-                                        "not a folder: the submission was refused and nothing was graded")
-        files, notes = scan_folder(sub)
-    except ValueError as exc:  # a link in place of the folder, too many files or bytes: 0, with the reason
-        files, notes = {}, []
-        job.refused = str(exc) if isinstance(exc, RefusedSubmission) else f"the submission was refused: {exc}"
+    files, notes, refused = read_submission(root, student, assignment)
+    if refused:
+        job.refused = refused
     timestamp = files.pop("timestamp.txt", None)
     if timestamp is not None:
         job.timestamp = base64.b64decode(timestamp).decode("utf-8", "replace").strip()[:100] or None
@@ -486,6 +479,22 @@ def read_marker(root: Path, student: str, assignment: str) -> Marker | None:
     return Marker.from_dict(data)
 
 
+def read_submission(root: Path, student: str, assignment: str) -> tuple[dict[str, str], list[str], str]:
+    """The files of submitted/<student>/<assignment>/ read without following links (scan_folder),
+    the intake's notes, and why it was refused ("" if it was not): a link in place of the folder,
+    too many files or bytes (then no files)."""
+    sub = root / "submitted" / student / assignment
+    try:
+        for folder in (root / "submitted" / student, sub):
+            if folder.is_symlink():
+                raise RefusedSubmission(f"submitted/{folder.relative_to(root / 'submitted')} is a symbolic link, "
+                                        "not a folder: the submission was refused and nothing was graded")
+        files, notes = scan_folder(sub)
+    except ValueError as exc:
+        return {}, [], str(exc) if isinstance(exc, RefusedSubmission) else f"the submission was refused: {exc}"
+    return files, notes, ""
+
+
 def submission_digest(files: dict[str, str]) -> str:
     """The digest of a submission's files alone (scan_folder's, timestamp.txt left out): the marker
     keeps it, so that a grade whose submission has changed since is known for another's."""
@@ -503,12 +512,8 @@ def foreign_grade(root: Path, student: str, assignment: str) -> str:
     submitted/ now is a grade of another submission. Reports and feedback leave such a row out."""
     marker = read_marker(root, student, assignment)
     why = f"no {MARKER}: nbgrader graded it in the student's kernel?" if marker is None else ""
-    sub = root / "submitted" / student / assignment
-    if marker is not None and marker.submission and sub.is_dir():
-        try:
-            files, _ = scan_folder(sub)
-        except ValueError:  # a link in place of the folder, too big: not what dlcourse graded either way
-            files = {}
+    if marker is not None and marker.submission:
+        files, _, _ = read_submission(root, student, assignment)  # read as grading read it
         if submission_digest(files) != marker.submission:
             why = "submitted/ has changed since dlcourse graded it"
     if not why:
