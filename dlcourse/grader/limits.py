@@ -37,7 +37,8 @@ class Limits:
             value, low = getattr(self, f.name), LIMIT_MINIMUMS.get(f.name)
             if f.type == "bool":
                 if not isinstance(value, bool):  # `"gpu": 2` would read as True: one GPU per job, never more
-                    raise ValueError(f"SANDBOX[{f.name!r}] must be True or False, not {value!r}")
+                    extra = " (one GPU per grading job: True gives it one)" if f.name == "gpu" else ""
+                    raise ValueError(f"SANDBOX[{f.name!r}] must be True or False, not {value!r}{extra}")
                 continue
             kinds = (int, float) if f.type == "float" else (int,)
             if isinstance(value, bool) or not isinstance(value, kinds):
