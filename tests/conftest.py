@@ -84,3 +84,15 @@ def longest_first(items: list) -> list:
     whichever worker is free. A notebook of half a minute collected last kept one worker busy
     while the other had nothing left; the many short fixture cases are the better end."""
     return sorted(items, key=lambda item: item.path.name not in LONG_MODULES)
+
+
+@pytest.fixture(scope="module")
+def kernels():
+    """Warm fixture kernels by name, one per module (the attack tests): `kernels("01_softmax...")`."""
+    from dlcourse.grader.execute import kernel_env
+    from dlcourse.instructor.fixtures import WarmKernel
+
+    warm: dict = {}
+    yield lambda notebook: warm.setdefault(notebook, WarmKernel(dict(kernel_env(), DLCOURSE_SMOKE="1")).__enter__())
+    for kernel in warm.values():
+        kernel.close()

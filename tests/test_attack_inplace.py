@@ -20,8 +20,7 @@ import pytest
 from conftest import SOURCE
 from test_judging import FRAME_HOOKS
 
-from dlcourse.grader.execute import kernel_env
-from dlcourse.instructor.fixtures import WarmKernel, run_exercise
+from dlcourse.instructor.fixtures import run_exercise
 
 pytestmark = pytest.mark.xdist_group("attack-inplace")
 
@@ -115,14 +114,6 @@ MESSAGES = {
     "frame read by numpy()": "expected numbers (an array, a list or a tensor), got an object of a class of your own",
     "frame read by any attribute": "got an object of a class of your own",
 }
-
-
-@pytest.fixture(scope="module")
-def kernels():
-    warm: dict[str, WarmKernel] = {}
-    yield lambda notebook: warm.setdefault(notebook, WarmKernel(dict(kernel_env(), DLCOURSE_SMOKE="1")).__enter__())
-    for kernel in warm.values():
-        kernel.close()
 
 
 def _score(kernels, notebook: str, exercise: str, code: str):

@@ -36,8 +36,7 @@ from hostile_corpus import HIDDEN_MARK, A
 from test_grading import _course, _submit, dlcourse
 
 from dlcourse.classroom.demo import solution_code, student_notebook
-from dlcourse.grader.execute import kernel_env
-from dlcourse.instructor.fixtures import WarmKernel, run_exercise
+from dlcourse.instructor.fixtures import run_exercise
 
 pytestmark = pytest.mark.xdist_group("attack-kept")
 
@@ -297,14 +296,6 @@ CASES = {
         "03_optimization", "sgd_momentum_step", SGD_SWALLOWED,
         _honest(SGD_SWALLOWED, "get_ipython().input_transformers_post.append(_swallow)"), "c", ()),
 }
-
-
-@pytest.fixture(scope="module")
-def kernels():
-    warm: dict[str, WarmKernel] = {}
-    yield lambda notebook: warm.setdefault(notebook, WarmKernel(dict(kernel_env(), DLCOURSE_SMOKE="1")).__enter__())
-    for kernel in warm.values():
-        kernel.close()
 
 
 def _score(kernels, notebook: str, exercise: str, code: str, kernel: str = ""):
