@@ -17,7 +17,6 @@ import csv
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -31,17 +30,12 @@ import pytest
 from conftest import ROOT
 
 from dlcourse.classroom.demo import demo_class, scratch_course, write_submission
+from dlcourse.classroom.serve.pgcluster import _free_port
 
 A = "01_softmax_cross_entropy"
 API = "/api/v1"
 SUBMIT = {"RATE": [2, 3600], "HIDDEN": "on_submit", "MAX_UPLOAD_MB": 1, "MAX_ATTEMPTS": 3}
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("serve")]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _env() -> dict:

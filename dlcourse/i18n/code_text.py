@@ -31,7 +31,7 @@ class Piece:
     text: str
 
 
-def _masked(source: str) -> str:
+def masked(source: str) -> str:
     """Magic and shell lines blanked to spaces of the same length (offsets unchanged)."""
     lines = source.splitlines(keepends=True)
     out = []
@@ -62,10 +62,10 @@ def _docstring_nodes(tree: ast.AST):
 
 def pieces(source: str) -> list[Piece]:
     """Comments and docstrings of `source`, in order; [] when it does not parse."""
-    masked = _masked(source)
+    text = masked(source)
     try:
-        tree = ast.parse(masked)
-        tokens = list(tokenize.generate_tokens(io.StringIO(masked).readline))
+        tree = ast.parse(text)
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
     except (SyntaxError, tokenize.TokenError, IndentationError, ValueError):
         return []
     starts = _line_starts(source)
@@ -116,7 +116,7 @@ def problem(piece_kind: str, english: str, translation: str) -> str | None:
 def _program(source: str) -> str | None:
     """The program without comments and docstrings (the AST, docstrings emptied), or None."""
     try:
-        tree = ast.parse(_masked(source))
+        tree = ast.parse(masked(source))
     except (SyntaxError, ValueError):
         return None
     for node in _docstring_nodes(tree):
@@ -132,5 +132,8 @@ def same_code(a: str, b: str) -> bool:
     pa, pb = _program(a), _program(b)
     if pa is None or pb is None or pa != pb:
         return False
-    magics = [line.strip() for line in a.splitlines() if line.lstrip().startswith(("%", "!"))]
-    return magics == [line.strip() for line in b.splitlines() if line.lstrip().startswith(("%", "!"))]
+    return _magics(a) == _magics(b)
+
+
+def _magics(source: str) -> list[str]:
+    return [line.strip() for line in source.splitlines() if line.lstrip().startswith(("%", "!"))]

@@ -115,9 +115,11 @@ def _check_strings(source: str) -> list[tuple[str, bool]]:
     import ast
     import re
 
+    from .code_text import masked
+
     lines = source.splitlines()
     hidden_from = next((i + 1 for i, line in enumerate(lines) if line.strip() == HIDDEN_MARK), len(lines) + 1)
-    code = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in lines)
+    code = masked(source)  # IPython's magics and shell lines blanked, as the catalogue's code_text does
     try:
         tree = ast.parse(code)
     except SyntaxError:
