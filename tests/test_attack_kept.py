@@ -259,13 +259,11 @@ CASES = {
         ()),
     "train_iris forgets batch_size, then sets history.params['steps']": (
         "04_keras_api", "train_iris", TRAIN_IRIS_STEPS, _honest(TRAIN_IRIS_STEPS, 'history.params["steps"] = None'),
-        "a", WORKS(strict=True, reason="attack works: 3 points against its twin's 0 (the steps are the "
-                                       "History's word)")),
+        "a", ()),
     "train_iris ignores epochs, then trims history.history": (
         "04_keras_api", "train_iris", TRAIN_IRIS_EPOCHS,
         _honest(TRAIN_IRIS_EPOCHS, "history.history = {k: v[:epochs] for k, v in history.history.items()}"),
-        "a", WORKS(strict=True, reason="attack works: 3 points against its twin's 0 (the epochs are the "
-                                       "History's word)")),
+        "a", ()),
     "train_tuned_fashion fits the validation data but the canaries read from the frame": (
         "04_keras_api", "train_tuned_fashion", TUNED_ON_VALIDATION.replace("TRICK", "drop = _canaries(X_val)"),
         TUNED_ON_VALIDATION.replace("TRICK", "pass"), "d",

@@ -58,6 +58,34 @@ def keras_accuracy(model, X, y) -> float:
     return float(np.mean(np.argmax(p, axis=1) == np.asarray(y)))
 
 
+def refit_matches(trained, start, final, X, y, epochs: int, batch_size: int) -> bool:
+    """Whether `final` (the weights a training function left in its model) are what `epochs` epochs
+    of full batches (batch_size = len(X), so one step per epoch and no order to draw) give from the
+    judge's `start` weights, with the optimiser and loss that `trained` was compiled with (the
+    History's model, rebuilt from its configuration in the judge). Labels go in as integers, or
+    one-hot when the compiled loss wants that form; both forms are correct answers."""
+    import keras
+
+    if not isinstance(trained, keras.Model) or getattr(trained, "optimizer", None) is None \
+            or len(final) != len(start) or batch_size < len(X):
+        return False
+    config = keras.saving.serialize_keras_object(trained)
+    labels = np.asarray(y)
+    for form in (labels, keras.utils.to_categorical(labels, int(labels.max()) + 1)):
+        model = keras.saving.deserialize_keras_object(config, safe_mode=True)  # a fresh optimiser
+        model.set_weights(start)
+        try:
+            model.fit(np.asarray(X, dtype="float32"), form, epochs=epochs, batch_size=batch_size,
+                      shuffle=False, verbose=0)
+        except Exception:  # noqa: BLE001 - this label form is not the one the loss takes
+            continue
+        got = model.get_weights()
+        if all(np.shape(a) == np.shape(b) and np.allclose(a, b, rtol=1e-3, atol=1e-4)
+               for a, b in zip(got, final, strict=True)):
+            return True
+    return False
+
+
 def train_fashion(model, X, y, epochs=10, batch_size=64, lr=1e-3, seed=0):
     """The hidden tests' recipe: Adam with a cosine-decaying learning rate."""
     import keras
