@@ -11,6 +11,7 @@ and whether every score of every cell is identical.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -28,15 +29,15 @@ def make_course(base: Path, assignments: list[str], students: int) -> Path:
     return generated_class(ROOT, base, assignments, students)
 
 
-def env() -> dict[str, str]:
-    e = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0", MPLBACKEND="Agg")
+def env(**extra: str) -> dict[str, str]:
+    e = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0", MPLBACKEND="Agg", **extra)
     e["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{e['PATH']}"
     return e
 
 
-def timed(cmd: list[str], cwd: Path) -> float:
+def timed(cmd: list[str], cwd: Path, **extra_env: str) -> float:
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=env(), capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, env=env(**extra_env), capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:4])} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     return time.perf_counter() - start
@@ -48,6 +49,24 @@ def scores(course: Path, assignment: str) -> dict:
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         return {(s.student_id, g.name): g.score for s in gb.assignment_submissions(assignment)
                 for nb in s.notebooks for g in nb.grades}
+
+
+def nbgrader_preprocessors() -> str:
+    """nbgrader's own default autograde preprocessors, as a command-line list."""
+    from nbgrader.converters import Autograde
+
+    names = [f"{c.__module__}.{c.__name__}" for c in Autograde.class_traits()["autograde_preprocessors"].default()]
+    return json.dumps(names)
+
+
+def unguarded_kernelspec(folder: Path) -> str:
+    """A plain python3 kernelspec (dlcourse/grader/kernel_guard.py's guard left out), for JUPYTER_PATH."""
+    spec = folder / "kernels" / "python3"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({"argv": ["python", "-m", "ipykernel_launcher", "-f",
+                                                           "{connection_file}"],
+                                                  "display_name": "Python 3", "language": "python"}))
+    return str(folder)
 
 
 def bare_execution(assignment: str) -> float:
@@ -73,10 +92,14 @@ def main(argv: list[str]) -> int:
             ours = make_course(Path(tmp) / "ours", [a], args.students)
             nbgrader = str(Path(sys.executable).parent / "nbgrader")
             timed([nbgrader, "generate_assignment", a, "--force", "--log-level=ERROR"], plain)
-            # the baseline: nbgrader's own autograde, which the course's configuration refuses (it
-            # runs the tests in the student's kernel); this generated class is the course's own answers
+            # the baseline: nbgrader's own autograde, which the course refuses (it runs the tests in the
+            # student's kernel): its exporter, preprocessors and kernel manager put back, a kernelspec without the
+            # kernel guard first on Jupyter's path. This generated class is the course's own answers.
             t_plain = timed([nbgrader, "autograde", a, "--force", "--log-level=ERROR",
-                             "--Autograde.exporter_class=nbconvert.exporters.NotebookExporter"], plain)
+                             "--Autograde.exporter_class=nbconvert.exporters.NotebookExporter",
+                             f"--Autograde.autograde_preprocessors={nbgrader_preprocessors()}",
+                             "--Execute.kernel_manager_class=jupyter_client.manager.AsyncKernelManager"], plain,
+                            JUPYTER_PATH=unguarded_kernelspec(Path(tmp) / "jupyter"))
             t_ours = timed([sys.executable, "-m", "dlcourse.cli", "--root", str(ours), "autograde", a,
                             "--workers", str(args.workers), "--force", "--quiet"], ours)
             by_plain, by_ours = scores(plain, a), scores(ours, a)

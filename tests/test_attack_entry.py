@@ -53,7 +53,7 @@ def _graded_nowhere(course: Path, student: str) -> None:
 
 
 STUDENTS = ["elsewhere-root", "elsewhere-config", "execute-override", "sanitize-override", "exporter-override",
-            "python-api", "edited-config", "feedback-leak"]
+            "python-api", "python-api-loop", "edited-config", "feedback-leak"]
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +99,7 @@ def test_nbgrader_autograde_with_the_exporter_overridden_still_refuses(course):
 
 
 API = """
+import asyncio
 import sys
 import time
 from nbgrader.apps import NbGraderAPI
@@ -106,22 +107,73 @@ from traitlets.config import Config
 
 config = Config()  # nbgrader's documentation ("Using nbgrader's Python API"): the course root, nothing else
 config.CourseDirectory.root = sys.argv[1]
-result = NbGraderAPI(config=config).autograde(sys.argv[2], sys.argv[3], force=True)
+
+
+def grade():
+    return NbGraderAPI(config=config).autograde(sys.argv[2], sys.argv[3], force=True)
+
+
+async def in_a_notebook():  # a cell runs with an event loop running: jupyter_client starts kernels from a thread
+    return grade()
+
+
+result = asyncio.run(in_a_notebook()) if sys.argv[4] == "loop" else grade()
 print("SUCCESS" if result["success"] else "REFUSED", result.get("error", "")[-300:])
+said = result.get("log", "") + result.get("error", "")
+print("points to dlcourse autograde:", "Grade with `dlcourse autograde` instead" in said)
 """
 
 
-@pytest.mark.xfail(strict=True, reason="works: NbGraderAPI(config=Config(CourseDirectory.root=...)).autograde() "
-                                      "loads no course configuration and grades in the student's kernel: 23/23")
-def test_nbgrader_python_api_as_documented_refuses(course, tmp_path):
+@pytest.mark.parametrize("student, how", [("python-api", "script"), ("python-api-loop", "loop")])
+def test_nbgrader_python_api_as_documented_refuses(course, tmp_path, student, how):
     """A script that follows nbgrader's Python API documentation (formgrader is built the same way,
-    but loads the course's config files first; the bare API loads none)."""
+    but loads the course's config files first; the bare API loads none). Before the kernel guard
+    (dlcourse/grader/kernel_guard.py) it graded in the student's kernel: 23/23 for a blank notebook.
+    "loop": the same call from a cell of a notebook (an event loop runs, so jupyter_client starts the
+    kernel from a thread of its own while nbgrader waits in another)."""
     script = tmp_path / "grade.py"
     script.write_text(API)
-    run = subprocess.run([sys.executable, str(script), str(course), A, "python-api"], cwd=tmp_path,
+    run = subprocess.run([sys.executable, str(script), str(course), A, student, how], cwd=tmp_path,
                          capture_output=True, text=True, timeout=600, env=_env())
     assert "SUCCESS" not in run.stdout, run.stdout + run.stderr[-2000:]
-    _graded_nowhere(course, "python-api")
+    assert "points to dlcourse autograde: True" in run.stdout, run.stdout
+    _graded_nowhere(course, student)
+
+
+def _unguarded_kernelspec(folder: Path) -> Path:
+    """A plain python3 kernelspec under `folder` (what `ipykernel install --user` writes), for JUPYTER_PATH."""
+    (folder / "kernels" / "python3").mkdir(parents=True)
+    (folder / "kernels" / "python3" / "kernel.json").write_text(json.dumps(
+        {"argv": ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"], "language": "python",
+         "display_name": "Python 3"}))
+    return folder
+
+
+def test_the_kernel_guard_is_in_place_and_lets_everything_else_start(monkeypatch, tmp_path):
+    """`make venv` names the guard in this environment's kernelspec, and a kernel started outside an
+    nbgrader autograde (JupyterLab's, the tests') starts through it and runs code. A user-level
+    python3 kernelspec, which Jupyter finds first, is named as the problem it is."""
+    from jupyter_client import KernelManager
+
+    from dlcourse.grader import kernel_guard
+
+    monkeypatch.delenv("JUPYTER_PATH", raising=False)
+    assert kernel_guard.problem() == "", kernel_guard.problem()
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))  # first on Jupyter's path, like ~/.local/share/jupyter
+    _unguarded_kernelspec(tmp_path)
+    assert str(tmp_path / "kernels" / "python3") in kernel_guard.problem()
+    monkeypatch.delenv("JUPYTER_PATH")
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel()
+    try:
+        assert isinstance(km.provisioner, kernel_guard.GuardedProvisioner)
+        client = km.client()
+        client.start_channels()
+        client.wait_for_ready(timeout=60)
+        assert client.execute_interactive("6 * 7", timeout=60)["content"]["status"] == "ok"
+        client.stop_channels()
+    finally:
+        km.shutdown_kernel(now=True)
 
 
 # -- a grade nbgrader gave on its own, as the course's tools see it --------------------------------------
@@ -132,7 +184,8 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.converters import Autograde
 from traitlets.config import Config
 
-# an instructor who edited nbgrader_config.py back to nbgrader's defaults (exporter and preprocessors)
+# an instructor who edited nbgrader_config.py back to nbgrader's defaults (exporter and preprocessors),
+# with a user-level python3 kernelspec ahead of the course environment's guarded one
 config = Config()
 config.CourseDirectory.root = sys.argv[1]
 config.Autograde.exporter_class = "nbconvert.exporters.NotebookExporter"
@@ -145,11 +198,14 @@ print("SUCCESS" if result["success"] else "FAILED", result.get("error", "")[-500
 
 @pytest.fixture(scope="module")
 def graded_in_kernel(course, tmp_path_factory):
-    """`edited-config` graded by nbgrader in its own kernel (no sandbox, no judge): 23/23 in the gradebook."""
+    """`edited-config` graded by nbgrader in its own kernel (no sandbox, no judge): 23/23 in the gradebook.
+    The kernel guard would refuse it, so its kernel comes from an unguarded kernelspec first on
+    Jupyter's path (the preflight warns about one)."""
     script = tmp_path_factory.mktemp("edited") / "grade.py"
     script.write_text(EDITED)
+    kernels = _unguarded_kernelspec(script.parent / "user-jupyter")
     run = subprocess.run([sys.executable, str(script), str(course), A, "edited-config"], cwd=script.parent,
-                         capture_output=True, text=True, timeout=600, env=_env())
+                         capture_output=True, text=True, timeout=600, env=_env(JUPYTER_PATH=str(kernels)))
     assert "SUCCESS" in run.stdout, run.stdout + run.stderr[-2000:]
     assert _scores(course)["edited-config"]["total"] == TESTS_MAX  # the attack worked on nbgrader's path
     return course
