@@ -246,7 +246,6 @@ def _digits_hold(messages: list[str], word: str) -> bool:
     return False
 
 
-WORKS = pytest.mark.xfail  # short alias below: strict, with what the attack gains
 CASES = {
     # name: (notebook, exercise, attack, honest twin, family, marks)
     "train_torch returns `expected` from the hidden test's frame": (
@@ -267,14 +266,12 @@ CASES = {
     "train_tuned_fashion fits the validation data but the canaries read from the frame": (
         "04_keras_api", "train_tuned_fashion", TUNED_ON_VALIDATION.replace("TRICK", "drop = _canaries(X_val)"),
         TUNED_ON_VALIDATION.replace("TRICK", "pass"), "d",
-        WORKS(strict=True, reason="attack works: 1 point against its twin's 0 (X_canary is in the "
-                                  "kernel's namespace while the student's code runs)")),
+        ()),  # held since the judge also compares the loss on the validation images with images of its own
     "train_tuned_fashion fits the validation data but the canaries found by their pixels": (
         "04_keras_api", "train_tuned_fashion",
         TUNED_ON_VALIDATION.replace("TRICK", "drop = np.all((X_val == 0) | (X_val == 1), axis=(1, 2))"),
         TUNED_ON_VALIDATION.replace("TRICK", "pass"), "d",
-        WORKS(strict=True, reason="attack works: 1 point against its twin's 0 (the canaries are binary "
-                                  "noise: no real image is)")),
+        ()),
     "discriminator_loss detached, then a leaf that requires grad": (
         "07_gan", "discriminator_loss", D_LOSS_REWRAPPED,
         _honest(D_LOSS_REWRAPPED, "loss = loss.clone().requires_grad_(True)"), "b",
