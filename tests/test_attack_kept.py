@@ -142,6 +142,14 @@ def train_tuned_fashion(model, X, y, X_val, y_val):
     return model.fit(X_all, y_all, epochs=12, batch_size=64, validation_data=(X_val, y_val), verbose=0)
 '''
 
+TUNED_FLATTENED = TUNED_ON_VALIDATION.replace(
+    "TRICK", "drop = np.all((X_val == 0) | (X_val == 1), axis=(1, 2))").replace(
+    "    return model.fit(X_all, y_all, epochs=12, batch_size=64, validation_data=(X_val, y_val), verbose=0)\n",
+    "    history = model.fit(X_all, y_all, epochs=12, batch_size=64, validation_data=(X_val, y_val), verbose=0)\n"
+    "    kernel, bias = model.layers[-1].get_weights()\n"
+    "    model.layers[-1].set_weights([kernel / 20, bias / 20])  # flat probabilities, the same labels\n"
+    "    return history\n")
+
 # -- b) a loss cut from its inputs that claims a graph -----------------------------------------------
 D_LOSS_REWRAPPED = '''
 def discriminator_loss(real_logits, fake_logits):
@@ -272,6 +280,10 @@ CASES = {
         TUNED_ON_VALIDATION.replace("TRICK", "drop = np.all((X_val == 0) | (X_val == 1), axis=(1, 2))"),
         TUNED_ON_VALIDATION.replace("TRICK", "pass"), "d",
         ()),
+    "train_tuned_fashion fits the validation data, drops the canaries and flattens its probabilities": (
+        "04_keras_api", "train_tuned_fashion", TUNED_FLATTENED,
+        TUNED_ON_VALIDATION.replace("TRICK", "pass"), "d",
+        ()),  # a temperature of 20 on the last layer: the loss ratio of val to unseen would read 0.98
     "discriminator_loss detached, then a leaf that requires grad": (
         "07_gan", "discriminator_loss", D_LOSS_REWRAPPED,
         _honest(D_LOSS_REWRAPPED, "loss = loss.clone().requires_grad_(True)"), "b",
