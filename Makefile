@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[course]'
-	$(BIN)/python -m dlcourse.grader.kernel_guard
+	$(BIN)/python -m dlcourse.autograde_guard
 	touch $(STAMP)
 
 # grading fails closed without bubblewrap: installed here when root has apt-get, else one line says how

@@ -59,14 +59,16 @@ def nbgrader_preprocessors() -> str:
     return json.dumps(names)
 
 
-def unguarded_kernelspec(folder: Path) -> str:
-    """A plain python3 kernelspec (dlcourse/grader/kernel_guard.py's guard left out), for JUPYTER_PATH."""
-    spec = folder / "kernels" / "python3"
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({"argv": ["python", "-m", "ipykernel_launcher", "-f",
-                                                           "{connection_file}"],
-                                                  "display_name": "Python 3", "language": "python"}))
-    return str(folder)
+# nbgrader's command line as another environment runs it: `python -S` (no `.pth` file, so no
+# dlcourse.autograde_guard) with this environment's packages and the course on sys.path
+PLAIN_NBGRADER = ("import sys; sys.path[:0] = sys.argv[1].split(':'); sys.argv = ['nbgrader', *sys.argv[2:]]; "
+                  "from nbgrader.apps.nbgraderapp import main; main()")
+
+
+def plain_nbgrader(*args: str) -> list[str]:
+    import sysconfig
+
+    return [sys.executable, "-S", "-c", PLAIN_NBGRADER, f"{sysconfig.get_paths()['purelib']}:{ROOT}", *args]
 
 
 def bare_execution(assignment: str) -> float:
@@ -93,13 +95,13 @@ def main(argv: list[str]) -> int:
             nbgrader = str(Path(sys.executable).parent / "nbgrader")
             timed([nbgrader, "generate_assignment", a, "--force", "--log-level=ERROR"], plain)
             # the baseline: nbgrader's own autograde, which the course refuses (it runs the tests in the
-            # student's kernel): its exporter, preprocessors and kernel manager put back, a kernelspec without the
-            # kernel guard first on Jupyter's path. This generated class is the course's own answers.
-            t_plain = timed([nbgrader, "autograde", a, "--force", "--log-level=ERROR",
-                             "--Autograde.exporter_class=nbconvert.exporters.NotebookExporter",
-                             f"--Autograde.autograde_preprocessors={nbgrader_preprocessors()}",
-                             "--Execute.kernel_manager_class=jupyter_client.manager.AsyncKernelManager"], plain,
-                            JUPYTER_PATH=unguarded_kernelspec(Path(tmp) / "jupyter"))
+            # student's kernel): from another environment, its exporter, preprocessors and kernel manager
+            # put back over the course's configuration. This generated class is the course's own answers.
+            t_plain = timed(plain_nbgrader("autograde", a, "--force", "--log-level=ERROR",
+                                           "--Autograde.exporter_class=nbconvert.exporters.NotebookExporter",
+                                           f"--Autograde.autograde_preprocessors={nbgrader_preprocessors()}",
+                                           "--Execute.kernel_manager_class=jupyter_client.manager.AsyncKernelManager"),
+                            plain)
             t_ours = timed([sys.executable, "-m", "dlcourse.cli", "--root", str(ours), "autograde", a,
                             "--workers", str(args.workers), "--force", "--quiet"], ours)
             by_plain, by_ours = scores(plain, a), scores(ours, a)

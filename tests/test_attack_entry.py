@@ -53,7 +53,8 @@ def _graded_nowhere(course: Path, student: str) -> None:
 
 
 STUDENTS = ["elsewhere-root", "elsewhere-config", "execute-override", "sanitize-override", "exporter-override",
-            "python-api", "python-api-loop", "edited-config", "feedback-leak"]
+            "python-api", "python-api-loop", "python-api-named", "python-api-supervisor", "python-api-no-kernel",
+            "edited-config", "feedback-leak"]
 
 
 @pytest.fixture(scope="module")
@@ -103,10 +104,21 @@ import asyncio
 import sys
 import time
 from nbgrader.apps import NbGraderAPI
+from nbgrader.converters import Autograde
+from nbgrader.preprocessors import Execute
 from traitlets.config import Config
 
 config = Config()  # nbgrader's documentation ("Using nbgrader's Python API"): the course root, nothing else
 config.CourseDirectory.root = sys.argv[1]
+how = sys.argv[4]
+defaults = list(Autograde.class_traits()["autograde_preprocessors"].default())
+if how == "named-kernel":  # the instructor's own kernel (`ipykernel install --name dl-course`)
+    config.Execute.kernel_name = "dl-course"
+elif how == "sandboxed-execute":  # dlcourse's kernel supervisor, outside dlcourse's worker (no bwrap)
+    from dlcourse.grader.sandbox import SandboxedExecute
+    config.Autograde.autograde_preprocessors = [SandboxedExecute if p is Execute else p for p in defaults]
+elif how == "no-execute":  # "grade the outputs they handed in": no kernel at all
+    config.Autograde.autograde_preprocessors = [p for p in defaults if p is not Execute]
 
 
 def grade():
@@ -117,63 +129,73 @@ async def in_a_notebook():  # a cell runs with an event loop running: jupyter_cl
     return grade()
 
 
-result = asyncio.run(in_a_notebook()) if sys.argv[4] == "loop" else grade()
+result = asyncio.run(in_a_notebook()) if how == "loop" else grade()
 print("SUCCESS" if result["success"] else "REFUSED", result.get("error", "")[-300:])
 said = result.get("log", "") + result.get("error", "")
 print("points to dlcourse autograde:", "Grade with `dlcourse autograde` instead" in said)
 """
 
 
-@pytest.mark.parametrize("student, how", [("python-api", "script"), ("python-api-loop", "loop")])
-def test_nbgrader_python_api_as_documented_refuses(course, tmp_path, student, how):
-    """A script that follows nbgrader's Python API documentation (formgrader is built the same way,
-    but loads the course's config files first; the bare API loads none). Before the kernel guard
-    (dlcourse/grader/kernel_guard.py) it graded in the student's kernel: 23/23 for a blank notebook.
-    "loop": the same call from a cell of a notebook (an event loop runs, so jupyter_client starts the
-    kernel from a thread of its own while nbgrader waits in another)."""
+def _named_kernelspec(folder: Path, name: str) -> Path:
+    """A plain kernelspec `name` for this environment's Python under `folder` (for JUPYTER_PATH)."""
+    (folder / "kernels" / name).mkdir(parents=True)
+    (folder / "kernels" / name / "kernel.json").write_text(json.dumps(
+        {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"], "language": "python",
+         "display_name": name}))
+    return folder
+
+
+def _run_api(course: Path, tmp_path: Path, student: str, how: str) -> subprocess.CompletedProcess:
     script = tmp_path / "grade.py"
     script.write_text(API)
-    run = subprocess.run([sys.executable, str(script), str(course), A, student, how], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=600, env=_env())
+    kernels = _named_kernelspec(tmp_path / "user-jupyter", "dl-course")
+    return subprocess.run([sys.executable, str(script), str(course), A, student, how], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600, env=_env(JUPYTER_PATH=str(kernels)))
+
+
+@pytest.mark.parametrize("student, how", [("python-api", "script"), ("python-api-loop", "loop"),
+                                          ("python-api-named", "named-kernel"),
+                                          ("python-api-supervisor", "sandboxed-execute"),
+                                          ("python-api-no-kernel", "no-execute")])
+def test_nbgrader_python_api_refuses_however_it_is_configured(course, tmp_path, student, how):
+    """A script that follows nbgrader's Python API documentation (formgrader is built the same way,
+    but loads the course's config files first; the bare API loads none), and four variants: from a
+    notebook's cell (an event loop runs), with a kernelspec of the instructor's, with dlcourse's own
+    kernel supervisor in Execute's place but none of the worker's sandbox, and with no Execute at all
+    (every test cell then scores). Each graded a blank notebook 23/23 before the guard on nbgrader's
+    autograde module (dlcourse/autograde_guard.py); a kernel provisioner in the python3 kernelspec,
+    tried first, held only the first two."""
+    run = _run_api(course, tmp_path, student, how)
     assert "SUCCESS" not in run.stdout, run.stdout + run.stderr[-2000:]
     assert "points to dlcourse autograde: True" in run.stdout, run.stdout
     _graded_nowhere(course, student)
 
 
-def _unguarded_kernelspec(folder: Path) -> Path:
-    """A plain python3 kernelspec under `folder` (what `ipykernel install --user` writes), for JUPYTER_PATH."""
-    (folder / "kernels" / "python3").mkdir(parents=True)
-    (folder / "kernels" / "python3" / "kernel.json").write_text(json.dumps(
-        {"argv": ["python", "-m", "ipykernel_launcher", "-f", "{connection_file}"], "language": "python",
-         "display_name": "Python 3"}))
-    return folder
+def test_a_refused_forced_run_leaves_a_grade_of_dlcourse_alone(course, tmp_path):
+    """nbgrader's `force=True` deletes autograded/<student>/ before it grades: refused at the start,
+    a grade dlcourse gave (its marker, its folder, its gradebook row) stays as it was."""
+    _submit(course, "graded-first", _blank_with(""))
+    run = dlcourse(course, "autograde", A, "--student", "graded-first")
+    assert run.returncode == 0, run.stdout + run.stderr
+    before = _scores(course)["graded-first"]
+    marker = course / "autograded" / "graded-first" / A / ".dlcourse-graded.json"
+    assert marker.is_file()
+    refused = _run_api(course, tmp_path, "graded-first", "script")
+    assert "SUCCESS" not in refused.stdout, refused.stdout
+    assert marker.is_file(), "the refused run deleted dlcourse's grade"
+    assert _scores(course)["graded-first"] == before
 
 
-def test_the_kernel_guard_is_in_place_and_lets_everything_else_start(monkeypatch, tmp_path):
-    """`make venv` names the guard in this environment's kernelspec, and a kernel started outside an
-    nbgrader autograde (JupyterLab's, the tests') starts through it and runs code. A user-level
-    python3 kernelspec, which Jupyter finds first, is named as the problem it is."""
-    from jupyter_client import KernelManager
+def test_the_guard_is_in_every_python_of_the_environment():
+    """`make venv` writes the `.pth` file; a fresh interpreter's nbgrader autograde module is guarded
+    before anything imports it, and the preflight has nothing to say."""
+    from dlcourse.autograde_guard import problem
 
-    from dlcourse.grader import kernel_guard
-
-    monkeypatch.delenv("JUPYTER_PATH", raising=False)
-    assert kernel_guard.problem() == "", kernel_guard.problem()
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))  # first on Jupyter's path, like ~/.local/share/jupyter
-    _unguarded_kernelspec(tmp_path)
-    assert str(tmp_path / "kernels" / "python3") in kernel_guard.problem()
-    monkeypatch.delenv("JUPYTER_PATH")
-    km = KernelManager(kernel_name="python3")
-    km.start_kernel()
-    try:
-        assert isinstance(km.provisioner, kernel_guard.GuardedProvisioner)
-        client = km.client()
-        client.start_channels()
-        client.wait_for_ready(timeout=60)
-        assert client.execute_interactive("6 * 7", timeout=60)["content"]["status"] == "ok"
-        client.stop_channels()
-    finally:
-        km.shutdown_kernel(now=True)
+    assert problem() == "", problem()
+    fresh = subprocess.run([sys.executable, "-c", "from nbgrader.converters import Autograde; "
+                            "print(getattr(Autograde.start, '_dlcourse_guard', False))"],
+                           capture_output=True, text=True, timeout=120, env=_env())
+    assert fresh.stdout.strip() == "True", fresh.stdout + fresh.stderr
 
 
 # -- a grade nbgrader gave on its own, as the course's tools see it --------------------------------------
@@ -185,7 +207,7 @@ from nbgrader.converters import Autograde
 from traitlets.config import Config
 
 # an instructor who edited nbgrader_config.py back to nbgrader's defaults (exporter and preprocessors),
-# with a user-level python3 kernelspec ahead of the course environment's guarded one
+# and runs nbgrader from another environment, where nothing of the course's guards it
 config = Config()
 config.CourseDirectory.root = sys.argv[1]
 config.Autograde.exporter_class = "nbconvert.exporters.NotebookExporter"
@@ -199,13 +221,17 @@ print("SUCCESS" if result["success"] else "FAILED", result.get("error", "")[-500
 @pytest.fixture(scope="module")
 def graded_in_kernel(course, tmp_path_factory):
     """`edited-config` graded by nbgrader in its own kernel (no sandbox, no judge): 23/23 in the gradebook.
-    The kernel guard would refuse it, so its kernel comes from an unguarded kernelspec first on
-    Jupyter's path (the preflight warns about one)."""
+    The course's environment refuses it (dlcourse/autograde_guard.py), so it runs as another
+    environment's nbgrader would: `python -S` (no `.pth` file runs) with the same packages on sys.path."""
+    import sysconfig
+
     script = tmp_path_factory.mktemp("edited") / "grade.py"
     script.write_text(EDITED)
-    kernels = _unguarded_kernelspec(script.parent / "user-jupyter")
-    run = subprocess.run([sys.executable, str(script), str(course), A, "edited-config"], cwd=script.parent,
-                         capture_output=True, text=True, timeout=600, env=_env(JUPYTER_PATH=str(kernels)))
+    elsewhere = ("import runpy, sys; sys.path[:0] = sys.argv[1].split(':'); sys.argv = sys.argv[2:]; "
+                 "runpy.run_path(sys.argv[0], run_name='__main__')")
+    run = subprocess.run([sys.executable, "-S", "-c", elsewhere, f"{sysconfig.get_paths()['purelib']}:{ROOT}",
+                          str(script), str(course), A, "edited-config"], cwd=script.parent,
+                         capture_output=True, text=True, timeout=600, env=_env())
     assert "SUCCESS" in run.stdout, run.stdout + run.stderr[-2000:]
     assert _scores(course)["edited-config"]["total"] == TESTS_MAX  # the attack worked on nbgrader's path
     return course

@@ -713,7 +713,7 @@ def preflight(course: Course, options: RunOptions) -> None:
         raise SandboxUnavailable(f"the grading sandbox does not work on this machine, so nobody was graded: "
                                  f"{exc}{hint}") from None
     logger.info("preflight: a sandboxed kernel ran a trivial cell in %.1f s", seconds)
-    from .kernel_guard import problem
+    from ..autograde_guard import problem
 
     unguarded = problem()  # this run is safe either way; nbgrader's Python API, run from here, is not
     if unguarded:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import nbformat
 
+from ..autograde_guard import sanctioned
 from ..cells import exercise_of, exercises, grade_id, has_graded_cells, is_judged, is_test_cell
 from ..config import REPO_ROOT
 from . import heldout, judge
@@ -275,7 +276,8 @@ def grade(job: GradingJob) -> GradingResult:
             judge.warm_up(sources[stem])
         nonce = secrets.token_hex(16)
         _configure_autograde(nb_api, job, scratch, limits, nonce, judged, start_failures)
-        graded = nb_api.autograde(assignment, student, force=True, create=True)
+        with sanctioned():  # the environment's guard lets nbgrader's autograde run for this call only
+            graded = nb_api.autograde(assignment, student, force=True, create=True)
         if start_failures:  # nbgrader caught it: the sandbox broke, the submission is not to blame
             raise SandboxBroken(start_failures.reasons[0])
         logger.info("%s/%s: nbgrader autograde %s", student, assignment,
