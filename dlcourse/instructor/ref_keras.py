@@ -84,12 +84,43 @@ def margin_excess_over_unseen(model, X_val, y_val) -> float:
     return float((seen.mean() - unseen.mean()) / max(unseen.std(), 1e-12))
 
 
-def refit_matches(trained, start, final, X, y, epochs: int, batch_size: int) -> bool:
+def compiled_cross_entropy(trained) -> bool:
+    """Whether the loss `trained` (a History's model) was compiled with is notebook 01's cross-entropy
+    of probabilities, mean -log p[true class], for integer or one-hot labels (checked on probes)."""
+    import keras
+
+    loss = getattr(trained, "loss", None)
+    try:
+        function = keras.losses.get(loss) if isinstance(loss, str) else loss
+    except (ValueError, TypeError):
+        return False
+    if not callable(function):
+        return False
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(3), size=8).astype("float32")
+    labels = rng.integers(0, 3, size=8)
+    want = float(np.mean(-np.log(probs[np.arange(8), labels])))
+    for form in (labels, np.eye(3, dtype="float32")[labels]):
+        try:
+            got = float(np.mean(np.asarray(function(form, probs))))
+        except Exception:  # noqa: BLE001 - the other label form
+            continue
+        if np.isclose(got, want, rtol=1e-4):
+            return True
+    return False
+
+
+def refit_matches(trained, start, final, X, y, epochs: int, batch_size: int, logged_rates=None) -> bool:
     """Whether `final` (the weights a training function left in its model) are what `epochs` epochs
     of full batches (batch_size = len(X), so one step per epoch and no order to draw) give from the
     judge's `start` weights, with the optimiser and loss that `trained` was compiled with (the
     History's model, rebuilt from its configuration in the judge). Labels go in as integers, or
-    one-hot when the compiled loss wants that form; both forms are correct answers."""
+    one-hot when the compiled loss wants that form; both forms are correct answers.
+
+    A callback that changed the learning rate during fit (LearningRateScheduler, ReduceLROnPlateau)
+    logs each epoch's rate in the History (`logged_rates`); when the plain refit does not match, the
+    refit is done again one epoch at a time at those rates (the History's word, used only to replay a
+    schedule: the weights must still come out of it)."""
     import keras
 
     if not isinstance(trained, keras.Model) or getattr(trained, "optimizer", None) is None \
@@ -97,19 +128,32 @@ def refit_matches(trained, start, final, X, y, epochs: int, batch_size: int) -> 
         return False
     config = keras.saving.serialize_keras_object(trained)
     labels = np.asarray(y)
-    for form in (labels, keras.utils.to_categorical(labels, int(labels.max()) + 1)):
-        model = keras.saving.deserialize_keras_object(config, safe_mode=True)  # a fresh optimiser
-        model.set_weights(start)
-        try:
-            model.fit(np.asarray(X, dtype="float32"), form, epochs=epochs, batch_size=batch_size,
-                      shuffle=False, verbose=0)
-        except Exception:  # noqa: BLE001 - this label form is not the one the loss takes
-            continue
-        got = model.get_weights()
-        if all(np.shape(a) == np.shape(b) and np.allclose(a, b, rtol=1e-3, atol=1e-4)
-               for a, b in zip(got, final, strict=True)):
-            return True
+    schedules = [None]
+    if isinstance(logged_rates, list | tuple) and len(logged_rates) == epochs:
+        schedules.append([float(rate) for rate in logged_rates])
+    for rates in schedules:
+        for form in (labels, keras.utils.to_categorical(labels, int(labels.max()) + 1)):
+            model = keras.saving.deserialize_keras_object(config, safe_mode=True)  # a fresh optimiser
+            model.set_weights(start)
+            try:
+                _refit(model, np.asarray(X, dtype="float32"), form, epochs, batch_size, rates)
+            except Exception:  # noqa: BLE001 - this label form is not the one the loss takes
+                continue
+            got = model.get_weights()
+            if all(np.shape(a) == np.shape(b) and np.allclose(a, b, rtol=1e-3, atol=1e-4)
+                   for a, b in zip(got, final, strict=True)):
+                return True
     return False
+
+
+def _refit(model, X, y, epochs: int, batch_size: int, rates) -> None:
+    """`epochs` epochs of fit, in one call, or one epoch per call at each of `rates`."""
+    if rates is None:
+        model.fit(X, y, epochs=epochs, batch_size=batch_size, shuffle=False, verbose=0)
+        return
+    for rate in rates:
+        model.optimizer.learning_rate = rate  # raises for a LearningRateSchedule: not this refit's case
+        model.fit(X, y, epochs=1, batch_size=batch_size, shuffle=False, verbose=0)
 
 
 def train_fashion(model, X, y, epochs=10, batch_size=64, lr=1e-3, seed=0):

@@ -176,7 +176,13 @@ def _unreadable_parts(config) -> str | None:
     never named: the names come from the student's kernel)."""
     if isinstance(config, dict) and not _is_keras(config):
         return "it is an instance of a class of your own (a subclass of keras.Model)"
-    parts = list(_parts(config))
+    compiled = config.get("compile_config") if isinstance(config, dict) else None
+    if compiled is not None and any(not _is_keras(part) for part in _parts(compiled)):
+        return ("it was compiled with a loss, metric or optimiser of your own (a Python function or class): "
+                "compile with Keras's own, a name such as \"sparse_categorical_crossentropy\" or an object "
+                "of keras.losses, keras.metrics or keras.optimizers")
+    parts = list(_parts({k: v for k, v in config.items() if k != "compile_config"} if compiled is not None
+                        else config))
     lambdas = sum(1 for part in parts if part.get("class_name") == "Lambda" and _is_keras(part))
     own = sum(1 for part in parts if not _is_keras(part))
     if lambdas:

@@ -465,7 +465,10 @@ passed("build_iris_functional")
 #   (no `validation_split`), and prints nothing;
 # * it returns what `fit` returns, a `History` (`history.history["loss"]` holds one loss per epoch).
 #
-# With the defaults the model must reach an accuracy of 0.93 or more on the test flowers.
+# With the defaults the model must reach an accuracy of 0.93 or more on the test flowers. Compile
+# with Keras's own loss and optimiser (a name, or an object of `keras.losses` and
+# `keras.optimizers`): the grader rebuilds your compiled model from its configuration, where no
+# function of yours runs.
 #
 # <details><summary>Hint (try first)</summary>
 #
@@ -503,15 +506,21 @@ check_type(history, keras.callbacks.History, "train_iris(...)", hint="return wha
 check(len(history.history.get("loss", [])) == 3,
       f"with epochs=3, history.history['loss'] should hold 3 values, got "
       f"{len(history.history.get('loss', []))}.", hint="pass epochs=epochs to fit.")
+if mode() == "local":  # the grader rebuilds the compiled model too, and says the same
+    from dlcourse.testkit.keras import check_rebuildable
+
+    check_rebuildable(history.model, "train_iris(...)'s History")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_keras as ref
 from dlcourse.testkit.keras import keras_mlp
 
 IRIS_MLP = ((4,), (20, 10, 3), ("relu", "relu", "softmax"))  # the network of the visible test
 model = keras_mlp(*IRIS_MLP, seed=1)
-train_iris(model, X_train, y_train)  # the judge gets the trained weights back in `model`
+# the contract's defaults, written out: a signature with other defaults is not what is scored
+train_iris(model, X_train, y_train, epochs=100, batch_size=16, seed=0)  # the trained weights come back in `model`
 acc = ref.keras_accuracy(model, X_test, y_test)  # scored by the grader on those weights
-check(acc >= 0.93, f"after train_iris with the defaults the test accuracy is {acc:.3f}; expected >= 0.93.",
+check(acc >= 0.93, f"after train_iris with the defaults (epochs=100, batch_size=16) the test accuracy is "
+      f"{acc:.3f}; expected >= 0.93.",
       hint="use the sparse categorical cross-entropy, Adam (learning rate about 1e-3 to 1e-2), "
            "and the epochs and batch_size arguments.")
 # Two epochs of one full batch each, redone by the judge from the same starting weights with the
@@ -519,13 +528,17 @@ check(acc >= 0.93, f"after train_iris with the defaults the test accuracy is {ac
 model = keras_mlp(*IRIS_MLP, seed=2)
 start = model.get_weights()
 history = train_iris(model, X_train, y_train, epochs=2, batch_size=len(X_train))
-check(ref.refit_matches(history.model, start, model.get_weights(), X_train, y_train, epochs=2,
-                        batch_size=len(X_train)),
+trained, logged = history.model, history.history  # read here, so that the kernel records the reads
+check(ref.refit_matches(trained, start, model.get_weights(), X_train, y_train, epochs=2,
+                        batch_size=len(X_train), logged_rates=logged.get("learning_rate")),
       f"with epochs=2 and batch_size={len(X_train)}, the weights train_iris left in the model are not those "
       "of 2 steps (one full batch per epoch) of the optimiser and loss it compiled, from the model's "
       "starting weights.",
       hint="pass epochs=epochs and batch_size=batch_size to fit; fit the model you are given on all of "
            "X_train; compile it once, before fit.")
+check(ref.compiled_cross_entropy(trained), "train_iris compiled the model with a loss that is not the "
+      "cross-entropy of notebook 01 (mean -log of the probability of the true class).",
+      hint="Keras's sparse categorical cross-entropy takes integer labels; on probabilities, so from_logits=False.")
 ### END HIDDEN TESTS
 passed("train_iris")
 
