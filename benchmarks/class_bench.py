@@ -29,15 +29,15 @@ def make_course(base: Path, assignments: list[str], students: int) -> Path:
     return generated_class(ROOT, base, assignments, students)
 
 
-def env(**extra: str) -> dict[str, str]:
-    e = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0", MPLBACKEND="Agg", **extra)
+def env() -> dict[str, str]:
+    e = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0", MPLBACKEND="Agg")
     e["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{e['PATH']}"
     return e
 
 
-def timed(cmd: list[str], cwd: Path, **extra_env: str) -> float:
+def timed(cmd: list[str], cwd: Path) -> float:
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=env(**extra_env), capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, env=env(), capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd[:4])} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
     return time.perf_counter() - start

@@ -26,7 +26,7 @@ TARGET = "nbgrader.converters.autograde"
 PTH_NAME = "dlcourse-autograde-guard.pth"
 PTH_LINE = "import dlcourse.autograde_guard as _g; _g.install()\n"
 REFUSAL = ("nbgrader's own autograde (`nbgrader autograde`, formgrader's Autograde button, nbgrader's Python API)\n"
-           "  is turned off in this course's environment: it would run each test inside the student's kernel,\n"
+           "  is turned off in this course: it would run each test inside the student's kernel,\n"
            "  unsandboxed, where the student's code can fake a pass.\n"
            "  Grade with `dlcourse autograde` instead (nbgrader's autograde in a sandbox, each test judged\n"
            "  outside the kernel). Nothing was recorded.")

@@ -13,6 +13,7 @@ from nbgrader.converters.base import NbGraderException
 from nbgrader.preprocessors import ClearHiddenTests, ClearMarkScheme, NbGraderPreprocessor, OverwriteCells
 from traitlets import Dict, Unicode
 
+from ..autograde_guard import REFUSAL  # one text for every refusal of nbgrader's autograde
 from ..config import load_settings
 from .execute import is_test_cell
 
@@ -129,12 +130,6 @@ def check_sentinels(nb, nonce: str) -> None:
                 traceback=[]))
 
 
-REFUSAL = ("nbgrader's own autograde (formgrader's Autograde button too) is turned off in this course:\n"
-           "  it would run each test inside the student's kernel, unsandboxed, where the student's code\n"
-           "  can fake a pass. Grade with `dlcourse autograde` instead (nbgrader's autograde in a sandbox,\n"
-           "  each test judged outside the kernel). Nothing was recorded.")
-
-
 class RefuseInKernelGrading(NotebookExporter):
     """The course's exporter for `nbgrader autograde` (grader_config.py): it refuses before nbgrader
     touches the submission, the gradebook or autograded/. dlcourse's worker runs nbgrader's
@@ -153,33 +148,28 @@ class RefuseInKernelExecution(NbGraderPreprocessor):
     again when it holds no score (nbgrader removes autograded/<student>/<assignment> itself)."""
 
     def preprocess(self, nb, resources):
-        forget_refused_run(resources, getattr(getattr(self.parent, "parent", None), "coursedir", None))
+        from nbgrader.api import Gradebook
+
+        info = resources.get("nbgrader", {})
+        try:
+            with Gradebook(info["db_url"]) as gb:
+                submission = gb.find_submission(info["assignment"], info["student"])
+                grades = [g for n in submission.notebooks for g in n.grades]
+                if all(g.auto_score is None and g.manual_score is None for g in grades):
+                    gb.remove_submission(info["assignment"], info["student"])
+        except (KeyError, MissingEntry):
+            pass
+        coursedir = getattr(getattr(self.parent, "parent", None), "coursedir", None)  # the Autograde converter's
+        if coursedir is not None and "student" in info:
+            import shutil
+
+            out = Path(coursedir.format_path(coursedir.autograded_directory, info["student"], info["assignment"]))
+            if out.is_dir() and not (out / ".dlcourse-graded.json").exists():  # this run's copy, nothing of ours
+                shutil.rmtree(out, ignore_errors=True)
+                if out.parent.is_dir() and not any(out.parent.iterdir()):
+                    out.parent.rmdir()
         self.log.error(REFUSAL)
         raise NbGraderException(REFUSAL)
-
-
-def forget_refused_run(resources: dict | None, coursedir) -> None:
-    """Undo what nbgrader's autograde did before a guard refused it: the gradebook row it made for
-    this run (when it holds no score) and its copy in autograded/ (when it holds nothing of ours)."""
-    from nbgrader.api import Gradebook
-
-    info = (resources or {}).get("nbgrader", {})
-    try:
-        with Gradebook(info["db_url"]) as gb:
-            submission = gb.find_submission(info["assignment"], info["student"])
-            grades = [g for n in submission.notebooks for g in n.grades]
-            if all(g.auto_score is None and g.manual_score is None for g in grades):
-                gb.remove_submission(info["assignment"], info["student"])
-    except (KeyError, MissingEntry):
-        pass
-    if coursedir is not None and "student" in info:
-        import shutil
-
-        out = Path(coursedir.format_path(coursedir.autograded_directory, info["student"], info["assignment"]))
-        if out.is_dir() and not (out / ".dlcourse-graded.json").exists():  # this run's copy, nothing of ours
-            shutil.rmtree(out, ignore_errors=True)
-            if out.parent.is_dir() and not any(out.parent.iterdir()):
-                out.parent.rmdir()
 
 
 FEEDBACK_REFUSAL = ("nbgrader's own generate_feedback (formgrader's Generate Feedback button too) is turned off\n"
