@@ -10,7 +10,9 @@ itself. A `.pth` file in the environment's site-packages (written by `make venv`
 `python -m dlcourse.autograde_guard`) imports this module at interpreter start; it waits for
 nbgrader's autograde module to be imported and wraps `Autograde.start`, which refuses, before it
 touches the submission, the gradebook or autograded/, unless the calling thread is inside
-`sanctioned()`: dlcourse's worker, around its own sandboxed run.
+`sanctioned()`: dlcourse's worker, around its own sandboxed run. It also wraps nbgrader's
+`Validator.validate`, which refuses a notebook of a course's submitted/ or autograded/ (nbgrader
+would run it unsandboxed, as the instructor) from any folder and under any configuration.
 
 A post-import hook of our own, not wrapt's (`wrapt.register_post_import_hook`): the `.pth` runs in
 every Python process of the environment, grading kernels included, and importing wrapt there costs
@@ -23,6 +25,7 @@ import sys
 import threading
 
 TARGET = "nbgrader.converters.autograde"
+VALIDATOR = "nbgrader.validator"  # `nbgrader validate`, the assignment list's Validate button, the API's validate
 PTH_NAME = "dlcourse-autograde-guard.pth"
 PTH_LINE = "import dlcourse.autograde_guard as _g; _g.install()\n"
 REFUSAL = ("nbgrader's own autograde (`nbgrader autograde`, formgrader's Autograde button, nbgrader's Python API)\n"
@@ -68,29 +71,61 @@ def guard(module) -> None:
     autograde.start = start
 
 
+def guard_validator(module) -> None:
+    """Wrap `module.Validator.validate` (nbgrader.validator) so that it refuses a notebook of a course's
+    submitted/ or autograded/: nbgrader would run it in a plain kernel, unsandboxed, as whoever asks
+    (the instructor), whatever folder or configuration nbgrader was started from."""
+    validator = module.Validator
+    if getattr(validator.validate, "_dlcourse_guard", False):
+        return
+    unguarded = validator.validate
+
+    def validate(self, filename, *args, **kwargs):
+        from pathlib import Path
+
+        from dlcourse.classroom.validate import submission_of
+
+        student = submission_of(Path(filename))
+        if student is not None:
+            assignment = Path(filename).resolve().parent.name
+            message = (f"{filename} is a submission in the course: nbgrader's validate would run it unsandboxed, "
+                       f"as you. Grade it with `dlcourse autograde {assignment} --student {student}`.")
+            self.log.error(message)
+            if hasattr(self.parent, "exit"):  # `nbgrader validate`: this line and exit 1, no traceback
+                self.parent.exit(1)
+            raise PermissionError(message)
+        return unguarded(self, filename, *args, **kwargs)
+
+    validate._dlcourse_guard = True
+    validator.validate = validate
+
+
+GUARDS = {TARGET: guard, VALIDATOR: guard_validator}
+
+
 class _GuardingLoader:
     """The real loader of nbgrader's autograde module, which guards the module once it has run."""
 
-    def __init__(self, loader):
-        self._loader = loader
+    def __init__(self, loader, guard_of):
+        self._loader, self._guard = loader, guard_of
 
     def create_module(self, spec):
         return self._loader.create_module(spec)
 
     def exec_module(self, module):
         self._loader.exec_module(module)
-        guard(module)
+        self._guard(module)
 
     def __getattr__(self, name):  # get_code, get_source, is_package, ... as the real loader's
         return getattr(self._loader, name)
 
 
 class _Finder:
-    """First on sys.meta_path: finds nbgrader's autograde module through the others, and hands its
-    spec back with a guarding loader. Any other module: not ours (None)."""
+    """First on sys.meta_path: finds nbgrader's autograde and validator modules through the others, and
+    hands their spec back with a guarding loader. Any other module: not ours (None)."""
 
     def find_spec(self, fullname, path=None, target=None):
-        if fullname != TARGET:
+        if fullname not in GUARDS:
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
@@ -98,16 +133,17 @@ class _Finder:
             spec = finder.find_spec(fullname, path, target)
             if spec is not None:
                 if spec.loader is not None:
-                    spec.loader = _GuardingLoader(spec.loader)
+                    spec.loader = _GuardingLoader(spec.loader, GUARDS[fullname])
                 return spec
         return None
 
 
 def install() -> None:
-    """Guard nbgrader's autograde in this process: at once if it is imported, else when it is."""
-    if TARGET in sys.modules:
-        guard(sys.modules[TARGET])
-    elif not any(isinstance(f, _Finder) for f in sys.meta_path):
+    """Guard nbgrader's autograde and validator in this process: at once if imported, else when they are."""
+    for name, guard_of in GUARDS.items():
+        if name in sys.modules:
+            guard_of(sys.modules[name])
+    if not all(name in sys.modules for name in GUARDS) and not any(isinstance(f, _Finder) for f in sys.meta_path):
         sys.meta_path.insert(0, _Finder())
 
 

@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+import nbformat
 import pytest
 from conftest import ROOT
 from test_attack_paths import INPUT_TRANSFORMER, STOLEN, _blank_with
@@ -259,6 +260,31 @@ def test_feedback_never_publishes_a_grade_dlcourse_did_not_give(graded_in_kernel
     assert page not in pages or "dlcourse" in page.read_text(), "a feedback page with no note"
 
 
+def test_nbgrader_export_refuses_a_grade_dlcourse_did_not_give(graded_in_kernel):
+    """`nbgrader export` (nbgrader's CSV of every gradebook row) would hand the 23/23 nbgrader gave in
+    the student's kernel to the LMS as a grade. Refused, naming the row and what to run; nothing written."""
+    course = graded_in_kernel
+    run = _nbgrader(course, "export", "--to", "nbgrader-grades.csv")
+    said = run.stdout + run.stderr
+    assert run.returncode != 0, said
+    assert "edited-config" in said and f"dlcourse autograde {A} --student edited-config" in said, said
+    assert "Traceback" not in said, said
+    assert not (course / "nbgrader-grades.csv").exists()
+
+
+def test_nbgrader_export_writes_the_grades_dlcourse_gave(graded_in_kernel):
+    """The same export, limited to a student dlcourse graded: nbgrader's own CSV, with dlcourse's score."""
+    course = graded_in_kernel
+    run = dlcourse(course, "autograde", A, "--student", "feedback-leak", "--quiet")
+    assert run.returncode == 0, run.stdout + run.stderr
+    run = _nbgrader(course, "export", "--student", "feedback-leak", "--to", "nbgrader-grades.csv")
+    assert run.returncode == 0, run.stdout + run.stderr
+    rows = (course / "nbgrader-grades.csv").read_text().splitlines()
+    assert rows[0].startswith("assignment,duedate,timestamp,student_id")
+    exported = [r.split(",") for r in rows[1:] if ",feedback-leak," in r]
+    assert len(exported) == 1 and float(exported[0][7]) == _scores(course)["feedback-leak"]["total"], rows
+
+
 def test_dlcourse_autograde_regrades_what_nbgrader_graded_on_its_own(graded_in_kernel):
     """The next `dlcourse autograde` does not take the marker-less gradebook row for "unchanged":
     it grades the submission again, sandboxed and judged: 0 for the blank notebook. Holds."""
@@ -435,7 +461,32 @@ def test_nbgrader_validate_in_the_course_runs_no_submission_unsandboxed(tmp_path
     _submit(course, "s1", _canary_notebook(canary))
     run = _nbgrader(course, "validate", str(Path("submitted") / "s1" / A / f"{A}.ipynb"))
     assert not canary.exists()
-    assert "dlcourse autograde --student" in run.stdout + run.stderr, run.stdout + run.stderr
+    assert f"dlcourse autograde {A} --student s1" in run.stdout + run.stderr, run.stdout + run.stderr
+
+
+def test_nbgrader_validate_from_another_folder_runs_no_submission_unsandboxed(tmp_path):
+    """From outside the course folder nbgrader loads none of the course's configuration; the guard in
+    nbgrader's validator module (the environment's `.pth` file) refuses the submission all the same:
+    one line, exit 1, no kernel started."""
+    course = _course(tmp_path / "course")
+    canary = tmp_path / "canary"
+    _submit(course, "s1", _canary_notebook(canary))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    run = _nbgrader(elsewhere, "validate", str(course / "submitted" / "s1" / A / f"{A}.ipynb"))
+    said = run.stdout + run.stderr
+    assert not canary.exists(), said
+    assert run.returncode != 0 and f"dlcourse autograde {A} --student s1" in said and "Traceback" not in said, said
+
+
+def test_nbgrader_validate_still_runs_a_notebook_outside_any_course(tmp_path):
+    """The guard refuses submissions only: the student's own notebook, anywhere else, is nbgrader's to run."""
+    canary = tmp_path / "canary"
+    notebook = tmp_path / "mine" / "01.ipynb"
+    notebook.parent.mkdir()
+    nbformat.write(_canary_notebook(canary), notebook)
+    run = _nbgrader(tmp_path, "validate", str(notebook))
+    assert canary.exists(), run.stdout + run.stderr
 
 
 def test_the_pass_through_shim_runs_the_kernel_command_alone():

@@ -15,6 +15,7 @@ from traitlets import Dict, Unicode
 
 from ..autograde_guard import REFUSAL  # one text for every refusal of nbgrader's autograde
 from ..config import load_settings
+from .driver import kernel_copy
 from .execute import is_test_cell
 
 
@@ -70,6 +71,7 @@ class OverwriteCellsQuietly(OverwriteCells):
 
 
 SENTINEL = "dlcourse-test-complete:"
+FULL_SOURCE = "dlcourse_full_source"  # a test cell's own text while the kernel runs its driver (metadata)
 
 
 class AddSentinels(NbGraderPreprocessor):
@@ -82,6 +84,9 @@ class AddSentinels(NbGraderPreprocessor):
     nonce = Unicode("").tag(config=True)
     record = Dict({}, help="notebook name -> its exercise names, for the notebooks whose tests are judged "
                            "outside the kernel: their test cells only record (dlcourse.judging)").tag(config=True)
+    drivers = Dict({}, help="notebook name -> what its hidden tests' drivers need from its source: "
+                            "'known' (driver.known_names) and 'elsewhere' (driver.read_elsewhere, by grade_id)"
+                   ).tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
         if is_test_cell(cell):
@@ -89,8 +94,13 @@ class AddSentinels(NbGraderPreprocessor):
 
             grade_id = cell.metadata["nbgrader"]["grade_id"]
             notebook = (resources.get("nbgrader") or {}).get("notebook", "")
-            if notebook in self.record:
-                cell.source = recording_preamble(grade_id, list(self.record[notebook])) + cell.source
+            if notebook in self.record:  # the kernel gets the hidden tests' driver, never their checks
+                cell.metadata[FULL_SOURCE] = cell.source  # put back after the run (check_sentinels)
+                names = list(self.record[notebook])
+                context = self.drivers.get(notebook, {})
+                driver = kernel_copy(cell.source, names, context.get("known", ()),
+                                     context.get("elsewhere", {}).get(grade_id, ()))
+                cell.source = recording_preamble(grade_id, names) + driver
             cell.source += f"\nprint({SENTINEL!r}, {self.nonce!r}, {grade_id!r})"
         return cell, resources
 
@@ -114,6 +124,8 @@ def check_sentinels(nb, nonce: str) -> None:
         first, _, rest = cell.source.partition("\n")
         if first.endswith("# dlcourse: record"):
             cell.source = rest
+        if FULL_SOURCE in cell.metadata:  # the test as the source has it, hidden tests included
+            cell.source = cell.metadata.pop(FULL_SOURCE)
         reached = False
         for out in cell.outputs:
             if out.get("output_type") == "stream" and out.get("name") == "stderr":

@@ -32,6 +32,7 @@ from ..autograde_guard import sanctioned
 from ..cells import exercise_of, exercises, grade_id, has_graded_cells, is_judged, is_test_cell
 from ..config import REPO_ROOT
 from . import heldout, judge
+from .driver import known_names, read_elsewhere
 from .execute import cell_results
 from .protocol import GradingJob, GradingResult, NotebookResult, Outcome, read_incidents
 from .tapes import read_tapes
@@ -230,6 +231,22 @@ def unjudged_sources(sources: dict[str, nbformat.NotebookNode]) -> None:
     if unjudged:
         raise RuntimeError(f"{', '.join(unjudged)} has graded test cells but is not judged outside the kernel: "
                            'add "dlcourse": {"judged": true} to its metadata (README, "Writing a notebook")')
+    undriven_sources(sources)
+
+
+def undriven_sources(sources: dict[str, nbformat.NotebookNode]) -> None:
+    """Refuse, before anyone is graded, a test cell whose hidden blocks cannot be reduced to the driver
+    the kernel runs (`driver.kernel_copy`): grading it would fail every student's test or send its checks."""
+    from .driver import DriverError, kernel_copy
+
+    for stem, nb in sorted(sources.items()):
+        names, known, elsewhere = exercises(nb), known_names(nb), read_elsewhere(nb)
+        for cell in nb.cells:
+            if is_test_cell(cell):
+                try:
+                    kernel_copy(cell.source, names, known, elsewhere.get(cell.metadata["nbgrader"]["grade_id"], ()))
+                except DriverError as err:
+                    raise RuntimeError(f"{stem}.ipynb, {cell.metadata['nbgrader']['grade_id']}: {err}") from None
 
 
 def judge_outside(nb: nbformat.NotebookNode, source_path: Path, scratch: Path,
@@ -275,7 +292,10 @@ def grade(job: GradingJob) -> GradingResult:
         for stem in judged:  # the judge server imports what it needs while the kernel runs
             judge.warm_up(sources[stem])
         nonce = secrets.token_hex(16)
-        _configure_autograde(nb_api, job, scratch, limits, nonce, judged, start_failures)
+        drivers = {stem: {"known": sorted(known_names(sources[stem])),  # what the hidden tests' drivers need
+                          "elsewhere": {gid: sorted(names) for gid, names in read_elsewhere(sources[stem]).items()}}
+                   for stem in judged}
+        _configure_autograde(nb_api, job, scratch, limits, nonce, judged, start_failures, drivers)
         with sanctioned():  # the environment's guard lets nbgrader's autograde run for this call only
             graded = nb_api.autograde(assignment, student, force=True, create=True)
         if start_failures:  # nbgrader caught it: the sandbox broke, the submission is not to blame
@@ -507,7 +527,7 @@ _dlcourse_preflight()
 
 
 def _configure_autograde(nb_api, job: GradingJob, scratch: Path, limits, nonce: str, judged: dict,
-                         start_failures) -> None:
+                         start_failures, drivers: dict) -> None:
     """nbgrader's autograde, with the sentinels and the recording preamble before each test cell,
     the kernel supervisor (`SandboxedExecute`) in place of its Execute, and `OverwriteCellsQuietly`
     in place of its OverwriteCells. All set here, over the course's configuration, which refuses
@@ -522,6 +542,7 @@ def _configure_autograde(nb_api, job: GradingJob, scratch: Path, limits, nonce: 
 
     nb_api.config.AddSentinels.nonce = nonce
     nb_api.config.AddSentinels.record = judged
+    nb_api.config.AddSentinels.drivers = drivers
     nb_api.config.SandboxedExecute.nonce = nonce
     nb_api.config.SandboxedExecute.limits = limits.as_dict()
     nb_api.config.SandboxedExecute.scratch = str(scratch)  # the kernel runs in scratch/work/<notebook>

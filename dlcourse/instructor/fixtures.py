@@ -44,6 +44,7 @@ from ..cells import (  # noqa: F401 - exercise_of, is_slow: the fixture API
     is_test_cell,
     nbgrader,
 )
+from ..grader.driver import kernel_copy, known_names, read_elsewhere
 from ..grader.execute import TestResult, cell_results, execute, kernel_env, mark_not_run
 from ..grader.judge import apply_verdicts, judge_in_process, recording_preamble, tapes_of
 
@@ -250,10 +251,12 @@ def run_exercise(source_path: Path, exercise: str, replacement: str | None = Non
     nb = harness_notebook(source, exercise, replacement, full, keep)
     judged = is_judged(source)
     if judged:
-        names = exercises(source)
+        names, known, elsewhere = exercises(source), known_names(source), read_elsewhere(source)
         for cell in nb.cells:
-            if is_test_cell(cell):
-                cell.source = recording_preamble(cell.metadata["nbgrader"]["grade_id"], names) + cell.source
+            if is_test_cell(cell):  # as grading sends it (`preprocessors.AddSentinels`)
+                gid = cell.metadata["nbgrader"]["grade_id"]
+                driver = kernel_copy(cell.source, names, known, elsewhere.get(gid, ()))
+                cell.source = recording_preamble(gid, names) + driver
     with tempfile.TemporaryDirectory(prefix="dlcourse-fixture-") as tmp:
         executed = kernel.run(nb, timeout) if kernel else execute(nb, cwd=Path(tmp), timeout=timeout)
         if judged:

@@ -115,10 +115,12 @@ def compiled_cross_entropy(trained) -> bool:
 
 def refit_matches(trained, start, final, X, y, epochs: int, batch_size: int, logged_rates=None) -> bool:
     """Whether `final` (the weights a training function left in its model) are what `epochs` epochs
-    of full batches (batch_size = len(X), so one step per epoch and no order to draw) give from the
-    judge's `start` weights, with the optimiser and loss that `trained` was compiled with (the
-    History's model, rebuilt from its configuration in the judge). Labels go in as integers, or
-    one-hot when the compiled loss wants that form; both forms are correct answers.
+    give from the judge's `start` weights, with the optimiser and loss that `trained` was compiled
+    with (the History's model, rebuilt from its configuration in the judge). Only a fit with no
+    order to draw can be redone: full batches (batch_size >= len(X), one step per epoch), or any
+    batch size over rows that are all the same (every batch, the last smaller one too, has the
+    same gradient whatever the shuffle). Labels go in as integers, or one-hot when the compiled
+    loss wants that form; both forms are correct answers.
 
     A callback that changed the learning rate during fit (LearningRateScheduler, ReduceLROnPlateau)
     logs each epoch's rate in the History (`logged_rates`); when the plain refit does not match, the
@@ -127,10 +129,12 @@ def refit_matches(trained, start, final, X, y, epochs: int, batch_size: int, log
     import keras
 
     if not isinstance(trained, keras.Model) or getattr(trained, "optimizer", None) is None \
-            or len(final) != len(start) or batch_size < len(X):
+            or len(final) != len(start):
         return False
+    rows, labels = np.asarray(X), np.asarray(y)
+    if batch_size < len(rows) and not ((rows == rows[:1]).all() and (labels == labels[:1]).all()):
+        raise ValueError("refit_matches: batches smaller than X need identical rows (no order to redo)")
     config = keras.saving.serialize_keras_object(trained)
-    labels = np.asarray(y)
     schedules = [None]
     if isinstance(logged_rates, list | tuple) and len(logged_rates) == epochs:
         schedules.append([float(rate) for rate in logged_rates])

@@ -536,6 +536,19 @@ check(ref.refit_matches(trained, start, model.get_weights(), X_train, y_train, e
       "starting weights.",
       hint="pass epochs=epochs and batch_size=batch_size to fit; fit the model you are given on all of "
            "X_train; compile it once, before fit.")
+# Batches of 4 from ten copies of one flower: every batch has the same gradient whatever the
+# shuffle, so the judge can redo it too: 3 steps an epoch (4, 4 and 2 rows), not 1.
+one = int(np.flatnonzero(np.asarray(y_train) == 2)[0])
+X_same, y_same = np.repeat(X_train[one:one + 1], 10, axis=0), np.repeat(y_train[one:one + 1], 10)
+model = keras_mlp(*IRIS_MLP, seed=3)
+start = model.get_weights()
+history_same = train_iris(model, X_same, y_same, epochs=2, batch_size=4)
+trained_same, logged_same = history_same.model, history_same.history
+check(ref.refit_matches(trained_same, start, model.get_weights(), X_same, y_same, epochs=2, batch_size=4,
+                        logged_rates=logged_same.get("learning_rate")),
+      "with 10 training rows, epochs=2 and batch_size=4, the weights train_iris left in the model are not "
+      "those of 6 steps (3 batches per epoch) of the optimiser and loss it compiled.",
+      hint="pass batch_size=batch_size to fit, whatever its value.")
 check(ref.compiled_cross_entropy(trained), "train_iris compiled the model with a loss that is not the "
       "cross-entropy of notebook 01 (mean -log of the probability of the true class).",
       hint="Keras's sparse categorical cross-entropy takes integer labels; on probabilities, so from_logits=False.")

@@ -198,7 +198,7 @@ from PIL import Image
 from dlcourse.instructor import ref_lung
 
 
-def _match(X_got, y_got, X_ref, y_ref, what, tol):
+def _check_match(X_got, y_got, X_ref, y_ref, what, tol):
     X_got, y_got = np.asarray(X_got, dtype=np.float64), np.asarray(y_got)
     check_shape(X_got, X_ref.shape, f"X of {what}")
     check_shape(y_got, y_ref.shape, f"y of {what}")
@@ -253,7 +253,7 @@ with tempfile.TemporaryDirectory() as tmp:
     check(
         np.asarray(X_got).dtype == np.float32, f"X must be float32, got {np.asarray(X_got).dtype}."
     )
-    _match(
+    _check_match(
         X_got, y_got, X_ref, y_ref, "a folder of 8 coloured 40x40 images (.png, .jpg, .jpeg)", 0.02
     )
     X_32, _ = load_images(tmp, size=24)
@@ -272,7 +272,7 @@ with tempfile.TemporaryDirectory() as tmp:
     want = ref_lung.load_images(tmp, size=32)
     X_ref, y_ref = want[0], want[1]
     X_got, y_got = load_images(tmp, size=32)
-    _match(X_got, y_got, X_ref, y_ref, "a folder of 64x64 images loaded with size=32", 0.03)
+    _check_match(X_got, y_got, X_ref, y_ref, "a folder of 64x64 images loaded with size=32", 0.03)
 ### END HIDDEN TESTS
 passed("load_images")
 

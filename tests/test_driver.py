@@ -1,0 +1,399 @@
+"""Issue 27, item 2: the grading kernel runs each hidden block's driver (`dlcourse.grader.driver`), never
+its checks, expected values, references, messages or comments. The fixtures (tests/test_fixtures.py)
+run the same copy, so a driver that lost a call into the student's code fails them."""
+
+from __future__ import annotations
+
+import ast
+import json
+import textwrap
+
+import nbformat
+import pytest
+from conftest import ROOT
+
+from dlcourse.cells import exercises, is_test_cell
+from dlcourse.grader.driver import CHECKS, HIDDEN_BLOCK, DriverError, kernel_copy, known_names, read_elsewhere
+
+SOURCES = sorted((ROOT / "source").glob("0*/0*.ipynb"))
+NOTEBOOKS = {path.stem: nbformat.read(path, as_version=4) for path in SOURCES}
+CONTEXT = {stem: (exercises(nb), known_names(nb), read_elsewhere(nb)) for stem, nb in NOTEBOOKS.items()}
+TEST_CELLS = [(stem, cell.metadata["nbgrader"]["grade_id"], cell.source)
+              for stem, nb in NOTEBOOKS.items() for cell in nb.cells
+              if is_test_cell(cell) and "BEGIN HIDDEN TESTS" in cell.source]
+
+
+def _hidden(source: str) -> str:
+    return "\n".join(m.group(1) for m in HIDDEN_BLOCK.finditer(source))
+
+
+def _kernel_hidden(source: str, names=(), known=(), elsewhere=()) -> str:
+    """What the kernel copy holds in place of the hidden blocks."""
+    visible = HIDDEN_BLOCK.split(source)[::2]
+    copy = kernel_copy(source, names, known, elsewhere)
+    for part in visible:
+        assert part in copy, "the visible part must reach the kernel as released"
+        copy = copy.replace(part, "\n", 1)
+    return copy
+
+
+def _words(node: ast.AST) -> set[str]:
+    return {sub.value for sub in ast.walk(node)
+            if isinstance(sub, ast.Constant) and isinstance(sub.value, str) and len(sub.value.split()) >= 3}
+
+
+def _check_texts(block: str) -> set[str]:
+    """The messages and hints of the block (pieces of three words or more: the arguments after the first of its
+    checks and check helpers, `hint=`, what an assert or a raise says), and its comments."""
+    texts = set()
+    for node in ast.walk(ast.parse(block)):
+        name = node.func.id if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) else ""
+        if name in CHECKS or name.lstrip("_").startswith("check_") or name == "_same":
+            for arg in [*node.args[1:], *(k.value for k in node.keywords)]:
+                texts |= _words(arg)
+        if isinstance(node, ast.keyword) and node.arg == "hint":
+            texts |= _words(node.value)
+        if isinstance(node, ast.Assert) and node.msg is not None:
+            texts |= _words(node.msg)
+        if isinstance(node, ast.Raise) and node.exc is not None:
+            texts |= _words(node.exc)
+    texts.update(line.split("#", 1)[1].strip() for line in block.splitlines()
+                 if "#" in line and len(line.split("#", 1)[1].strip()) >= 12 and '"' not in line and "'" not in line)
+    return texts
+
+
+def test_every_hidden_block_is_covered():
+    assert len(TEST_CELLS) >= 130, len(TEST_CELLS)  # the nine notebooks' hidden blocks
+
+
+@pytest.mark.parametrize("notebook, grade_id, source", TEST_CELLS, ids=[f"{n}/{g}" for n, g, _ in TEST_CELLS])
+def test_the_kernel_gets_no_check_reference_or_message_of_a_hidden_test(notebook, grade_id, source):
+    refs = {a.asname or a.name for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ImportFrom)
+            and (node.module or "").startswith("dlcourse.instructor") for a in node.names}
+    names, known, elsewhere = CONTEXT[notebook]
+    kernel = _kernel_hidden(source, names, known, elsewhere[grade_id])
+    tree = ast.parse(kernel)  # it runs: it must parse
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            # check_shape gives the array back in the kernel (how a value such as `arr = check_shape(...)` is
+            # made there): its shape and name stay with the judge
+            assert node.func.id not in CHECKS or ast.unparse(node).endswith(", (), '')"), ast.unparse(node)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in refs:
+            assert node.attr == "_", f"a reference expression reached the kernel: {ast.unparse(node)}"
+    for text in _check_texts(_hidden(source)):
+        assert text not in kernel, text
+
+
+def test_what_the_driver_keeps_and_drops():
+    source = textwrap.dedent('''\
+        """visible docstring"""
+        got = softmax(z)
+        ### BEGIN HIDDEN TESTS
+        from dlcourse.instructor import reference as ref
+
+        # a comment of the hidden test
+        def _reference(v):
+            return ref.softmax(v) * 2.0
+
+        rng = np.random.default_rng(3)
+        x = rng.normal(size=4)
+        expected = _reference(x)
+        check_close(softmax(x), expected, "softmax of a random vector", hint="subtract the maximum")
+        check_close(net.loss(x), ref.loss(rng.normal(size=2)), f"loss {show(x)} secret", atol=1e-3)
+        check(abs(float(len(x)) - 4.0) < 1e-9, "a pure check leaves nothing")
+        n = len(net.history)
+        check(n == 17, f"seventeen secret {n}")
+        arr = check_shape(softmax(x), (4,), "shape secret")
+        assert softmax(x).sum() > 0.5, "assert secret"
+        if mode() != "record":
+            check(slow_secret_training() > 0.9, "outside the kernel only")
+        ### END HIDDEN TESTS
+        passed("softmax")
+        ''')
+    copy = kernel_copy(source, ["softmax", "net"])
+    assert copy.startswith('"""visible docstring"""\ngot = softmax(z)\n') and copy.endswith('passed("softmax")\n')
+    assert _kernel_hidden(source).split() == textwrap.dedent('''\
+        from dlcourse.instructor import reference as ref
+        rng = np.random.default_rng(3)
+        x = rng.normal(size=4)
+        softmax(x)
+        net.loss(x)
+        rng.normal(size=2)
+        n = len(net.history)
+        arr = check_shape(softmax(x), (), '')
+        softmax(x).sum() > 0.5
+        ''').split()
+    for secret in ("comment", "secret", "subtract", "1e-3", "17", "BEGIN HIDDEN", "ref.softmax", "ref.loss",
+                   "_reference", "2.0", "slow_secret_training"):
+        assert secret not in copy, secret
+
+
+@pytest.mark.parametrize("marker", ["    ### BEGIN HIDDEN TESTS", "# BEGIN HIDDEN TESTS", "### BEGIN HIDDEN TESTS  "])
+def test_a_marker_the_driver_cannot_place_is_refused(marker):
+    """nbgrader hides any line holding the marker; a block the driver did not find would reach the kernel whole."""
+    source = f"x = 1\n{marker}\ncheck(x == 1, 'secret')\n### END HIDDEN TESTS\n"
+    with pytest.raises(DriverError):
+        kernel_copy(source)
+
+
+def test_a_hidden_block_that_does_not_parse_is_refused():
+    with pytest.raises(DriverError):
+        kernel_copy("x = 1\n### BEGIN HIDDEN TESTS\n%timeit f(x)\n### END HIDDEN TESTS\n")
+
+
+def test_grading_refuses_an_assignment_whose_driver_cannot_be_made():
+    """Before anyone is graded (`worker.unjudged_sources`): an instructor's mistake, never a student's 0."""
+    from dlcourse.grader.worker import undriven_sources
+
+    nb = nbformat.read(SOURCES[1], as_version=4)  # a copy of its own: the module's notebooks stay as read
+    test = next(c for c in nb.cells if is_test_cell(c) and "BEGIN HIDDEN" in c.source)
+    test.source = test.source.replace("### BEGIN HIDDEN TESTS", "  ### BEGIN HIDDEN TESTS", 1)
+    with pytest.raises(RuntimeError, match=test.metadata["nbgrader"]["grade_id"]):
+        undriven_sources({SOURCES[1].stem: nb})
+    undriven_sources(NOTEBOOKS)  # the course's own: all fine
+
+
+def _hidden_cell(*lines: str) -> str:
+    return "\n".join(["### BEGIN HIDDEN TESTS", *lines, "### END HIDDEN TESTS"]) + "\n"
+
+
+def test_an_assignment_the_rest_of_the_notebook_reads_is_kept():
+    """Dead code is what nothing reads: neither the driver, nor the visible part, nor another cell (a later
+    test, or the student's code through a global the exercise reads)."""
+    cell = _hidden_cell("shared = np.arange(3)", "unused = np.arange(4)", "check(f(shared), 'x')")
+    assert "unused" not in kernel_copy(cell, ["f"]) and "shared = np.arange(3)" in kernel_copy(cell, ["f"])
+    cell = _hidden_cell("NUM_EPOCHS = 3", "loss_fn = _stand_in", "check(len(train()) == 3, 'x')")
+    assert "NUM_EPOCHS" not in kernel_copy(cell, ["train"])
+    kept = kernel_copy(cell, ["train"], elsewhere={"NUM_EPOCHS", "loss_fn"})
+    assert "NUM_EPOCHS = 3" in kept and "loss_fn = _stand_in" in kept
+
+
+# -- the same tape: the driver in the kernel, the whole cell in the judge -----------------------------------
+def _record(solution: str, cell: str, names: list[str]) -> tuple[list[dict], BaseException | None]:
+    from dlcourse import judging
+
+    events: list[dict] = []
+    emit, judging._emit = judging._emit, events.append
+    judging.forget()
+    namespace: dict = {}
+    try:
+        exec(PRELUDE + solution, namespace)
+        judging.begin_recording("t", names, namespace)
+        error = None
+        try:
+            exec(cell, namespace)
+        except Exception as exc:  # noqa: BLE001 - what the kernel would show
+            error = exc
+        judging._end_recording()
+    finally:
+        judging._emit = emit
+        judging.forget()
+    return events, error
+
+
+def _judge(solution: str, cell: str, names: list[str], events: list[dict]):
+    from dlcourse import judging
+    from dlcourse.grader.judge import _verdict
+
+    namespace: dict = {}
+    exec(PRELUDE + solution, namespace)
+    judging.begin_judging("t", events, names, namespace, {})
+    error = None
+    try:
+        exec(cell, namespace)
+    except Exception as exc:  # noqa: BLE001 - the verdict says it
+        error = exc
+    verdict = _verdict("t", error)
+    judging.end_judging()
+    judging.forget()
+    return verdict
+
+
+PRELUDE = "import numpy as np\nimport torch\nfrom torch import nn\nfrom dlcourse.testing import *\n"
+DEQUE = """
+from collections import deque
+def train(n):
+    d = deque()
+    for i in range(n):
+        d.appendleft(1.0 / (n - i))
+    return d
+"""
+SOFTMAX = """
+def softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+"""
+VALUE = """
+class Value:
+    def __init__(self, data): self.data = data
+    def __mul__(self, o): return Value(self.data * (o.data if isinstance(o, Value) else o))
+"""
+ENERGY = """
+def energy(x):
+    return float((torch.as_tensor(x) ** 2).mean())
+"""
+GLOBAL = """
+loss_fn = None
+def train_step(p):
+    return 2.0 * loss_fn(p)
+"""
+SAME_TAPE = {  # name: (solution, names, test cell) - each a correct answer that must pass
+    "len, iteration and formatting of a returned deque": (DEQUE, ["train"], """
+        ### BEGIN HIDDEN TESTS
+        losses = train(5)
+        check(len(losses) == 5, f"five losses, got {len(losses)}")
+        check(all(v > 0 for v in losses), "positive")
+        check_close(losses[-1], 0.2, "last loss")
+        ### END HIDDEN TESTS
+        """),
+    # the whole cell in the kernel skipped `softmax(-x)` there (the reference's placeholder is falsy): a
+    # correct answer failed; the driver evaluates all of a check's `and`
+    "a student call after a reference's value in a check's `and`": (SOFTMAX, ["softmax"], """
+        from dlcourse.instructor import reference as ref
+        ### BEGIN HIDDEN TESTS
+        x = np.arange(6.0).reshape(2, 3)
+        check(ref.norm_rel_error(softmax(x), ref.softmax(x)) < 1e-7 and softmax(-x).sum() > 0, "softmax")
+        ### END HIDDEN TESTS
+        """),
+    "a student call inside a reference call inside arithmetic": (SOFTMAX, ["softmax"], """
+        from dlcourse.instructor import reference as ref
+        ### BEGIN HIDDEN TESTS
+        x = np.arange(6.0).reshape(2, 3)
+        err = 2 * ref.norm_rel_error(softmax(x), ref.softmax(x))
+        check(err < 1e-7, "softmax")
+        ### END HIDDEN TESTS
+        """),
+    "operators on a returned object in a check": (VALUE, ["Value"], """
+        ### BEGIN HIDDEN TESTS
+        a = Value(2.0)
+        check((a * 3) is not None, "")
+        check_close((a * a).data, 4.0, "a*a")
+        ### END HIDDEN TESTS
+        """),
+    "an assert caught by the test": (SOFTMAX, ["softmax"], """
+        ### BEGIN HIDDEN TESTS
+        x = np.arange(3.0)
+        try:
+            assert softmax(x)[0] > 0.5, "secret"
+        except AssertionError:
+            y = softmax(-x)
+        check_close(y.sum(), 1.0, "sum")
+        ### END HIDDEN TESTS
+        """),
+    "an input changed in place by numpy (fill_diagonal, out=)": (SOFTMAX, ["softmax"], """
+        ### BEGIN HIDDEN TESTS
+        z = np.zeros((3, 3))
+        np.fill_diagonal(z, 5.0)
+        np.multiply(z, 2.0, out=z)
+        check_close(softmax(z)[0, 0], np.exp(10) / (np.exp(10) + 2), "diagonal")
+        ### END HIDDEN TESTS
+        """),
+    "a network built for the judge only draws from torch's generator": (ENERGY, ["energy"], """
+        from dlcourse.instructor import reference as ref
+        ### BEGIN HIDDEN TESTS
+        torch.manual_seed(0)
+        teacher = nn.Linear(4, 3)
+        want = ref.softmax(teacher.weight.detach().numpy())
+        x = torch.randn(8, 4)
+        check_close(energy(x), float((x ** 2).mean()), "energy of a random batch", rtol=1e-6)
+        ### END HIDDEN TESTS
+        """),
+    "a global the student's code reads, set by the test": (GLOBAL, ["train_step"], """
+        ### BEGIN HIDDEN TESTS
+        def _stand_in(p):
+            return 1.0
+        loss_fn = _stand_in
+        check_close(train_step(np.array([0.5])), 2.0, "train_step doubles whatever loss_fn gives")
+        ### END HIDDEN TESTS
+        """),
+    "a returned object read inside a lambda, and its truth in a check's `and`": (DEQUE, ["train"], """
+        ### BEGIN HIDDEN TESTS
+        losses = train(5)
+        check(losses and len(losses) == 5, "five")
+        check(sorted(range(5), key=lambda i: losses[i]) == [4, 3, 2, 1, 0], "falling")
+        ### END HIDDEN TESTS
+        """),
+    "a name of the test that shadows a builtin": (VALUE, ["Value"], """
+        ### BEGIN HIDDEN TESTS
+        sum = Value(1.0) * 3
+        check_close(sum.data, 3.0, "three")
+        ### END HIDDEN TESTS
+        """),
+    "an assert and numpy's assertion against a reference": (SOFTMAX, ["softmax"], """
+        from dlcourse.instructor import reference as ref
+        ### BEGIN HIDDEN TESTS
+        x = np.arange(3.0)
+        assert np.allclose(softmax(x), ref.softmax(x)), "softmax of 0, 1, 2"
+        np.testing.assert_allclose(softmax(-x), ref.softmax(-x), err_msg="secret")
+        ### END HIDDEN TESTS
+        """),
+    "a random draw inside a check's expected value": (SOFTMAX, ["softmax"], """
+        from dlcourse.instructor import reference as ref
+        ### BEGIN HIDDEN TESTS
+        rng = np.random.default_rng(0)
+        check_close(softmax(np.zeros(3)), ref.softmax(rng.normal(size=3)) * 0 + 1 / 3, "uniform")
+        z = rng.normal(size=3)
+        check_close(softmax(z), ref.softmax(z), "random")
+        ### END HIDDEN TESTS
+        """),
+}
+
+
+@pytest.mark.parametrize("name", SAME_TAPE)
+def test_the_driver_records_what_the_whole_cell_records(name):
+    """In process, as in the grading kernel and the judge: the driver's tape is the whole cell's, and the
+    judge (running the whole cell) passes the correct answer on it."""
+    solution, names, cell = SAME_TAPE[name]
+    cell = textwrap.dedent(cell)
+    whole, whole_error = _record(solution, cell, names)
+    reads = {n.id for n in ast.walk(ast.parse(solution)) if isinstance(n, ast.Name)}  # the student's globals
+    driven, driven_error = _record(solution, kernel_copy(cell, names, elsewhere=reads), names)
+    if "`and`" not in name and "assert" not in name:  # there the whole cell in the kernel was wrong
+        assert [e.get("op") for e in driven] == [e.get("op") for e in whole]
+    assert driven_error is None, driven_error
+    verdict = _judge(solution, cell, names, driven)
+    assert verdict.passed, verdict.detail
+
+
+CAPTURE = '''
+def _capture(lines):
+    with open({path!r}, "a") as out:
+        out.write(json.dumps("".join(lines)) + "\\n")
+    return lines
+import json
+get_ipython().input_transformers_post.append(_capture)
+'''
+
+
+@pytest.mark.slow
+def test_an_input_transformer_in_the_kernel_sees_no_hidden_check(tmp_path):
+    """The attack of the issue (an input transformer that reads every cell the kernel runs), through the
+    recording path the fixtures and grading share: it sees the drivers, not the checks."""
+    from dlcourse.instructor.fixtures import run_exercise
+
+    path = ROOT / "source" / "01_softmax_cross_entropy" / "01_softmax_cross_entropy.ipynb"
+    seen_file = tmp_path / "seen.jsonl"
+    softmax = next(c.source for c in nbformat.read(path, as_version=4).cells
+                   if c.metadata.get("nbgrader", {}).get("grade_id") == "softmax")
+    results = run_exercise(path, "softmax", CAPTURE.format(path=str(seen_file)) + softmax)
+    assert results and all(r.passed for r in results), [(r.grade_id, r.message) for r in results]
+    seen = "\n".join(json.loads(line) for line in seen_file.read_text().splitlines())
+    assert "rng = np.random.default_rng(101)" in seen  # the test's inputs: the student's code gets them anyway
+    for hidden in ("BEGIN HIDDEN", "ref.softmax", "check_unchanged", "normalise over the last axis only",
+                   "subtract the maximum of each row", "atol=1e-300"):
+        assert hidden not in seen, hidden
+
+
+def test_grading_puts_the_test_back_after_the_run():
+    """The autograded notebook (formgrader's view, the checksums) holds the test cell as the source has it."""
+    from dlcourse.grader.preprocessors import AddSentinels, check_sentinels
+
+    source = next(c for c in nbformat.read(SOURCES[1], as_version=4).cells if is_test_cell(c)
+                  and "BEGIN HIDDEN" in c.source)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.from_dict(json.loads(json.dumps(source)))])
+    resources = {"nbgrader": {"notebook": SOURCES[1].stem}}
+    AddSentinels(nonce="n0", record={SOURCES[1].stem: ["softmax"]}).preprocess(nb, resources)
+    assert "BEGIN HIDDEN" not in nb.cells[0].source  # what the kernel is sent
+    check_sentinels(nb, "n0")
+    assert nb.cells[0].source == source.source and "dlcourse_full_source" not in nb.cells[0].metadata
+
