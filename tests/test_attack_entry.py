@@ -285,6 +285,30 @@ def test_nbgrader_export_writes_the_grades_dlcourse_gave(graded_in_kernel):
     assert len(exported) == 1 and float(exported[0][7]) == _scores(course)["feedback-leak"]["total"], rows
 
 
+def test_a_marker_handed_in_by_the_student_is_not_a_grade_of_dlcourse(graded_in_kernel):
+    """nbgrader's own autograde copies every file of the submission into autograded/, hidden files too:
+    a student who hands in `.dlcourse-graded.json` (the digest of the visible files is anyone's to compute)
+    would make another environment's in-kernel 23/23 pass for a grade of dlcourse's."""
+    from dlcourse.classroom.reports import grades_table
+    from dlcourse.grader.autograde import MARKER, foreign_grade, read_submission, submission_digest
+
+    course = graded_in_kernel
+    folder = course / "submitted" / "edited-config" / A
+    files, _, _ = read_submission(course, "edited-config", A)
+    forged = json.dumps({"digest": "x", "submission": submission_digest(files)})
+    (folder / MARKER).write_text(forged)
+    (course / "autograded" / "edited-config" / A / MARKER).write_text(forged)  # as nbgrader's copy leaves it
+    try:
+        assert "handed in" in foreign_grade(course, "edited-config", A)
+        row = grades_table(course, f"sqlite:///{course / 'gradebook.db'}", A).set_index("student").loc["edited-config"]
+        assert row["score"] != row["score"] and "handed in" in row["notes"], row.to_dict()  # NaN, with the note
+        run = _nbgrader(course, "export", "--to", "forged.csv")
+        assert run.returncode != 0 and "handed in" in run.stdout + run.stderr, run.stdout + run.stderr
+    finally:
+        (folder / MARKER).unlink()
+        (course / "autograded" / "edited-config" / A / MARKER).unlink()
+
+
 def test_dlcourse_autograde_regrades_what_nbgrader_graded_on_its_own(graded_in_kernel):
     """The next `dlcourse autograde` does not take the marker-less gradebook row for "unchanged":
     it grades the submission again, sandboxed and judged: 0 for the blank notebook. Holds."""

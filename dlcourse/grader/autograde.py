@@ -512,7 +512,12 @@ def foreign_grade(root: Path, student: str, assignment: str) -> str:
     submitted/ now is a grade of another submission. Reports and feedback leave such a row out."""
     marker = read_marker(root, student, assignment)
     why = f"no {MARKER}: nbgrader graded it in the student's kernel?" if marker is None else ""
-    if marker is not None and marker.submission:
+    if (root / "submitted" / student / assignment / MARKER).exists():
+        # nbgrader's own autograde copies a submission's every file into autograded/, this one too: a
+        # marker the student wrote would pass for the grader's (scan_folder skips hidden files, so its
+        # digest of the submission can be computed by anyone)
+        why = f"a file named {MARKER}, like the grader's marker, was handed in: remove it from submitted/"
+    elif marker is not None and marker.submission:
         files, _, _ = read_submission(root, student, assignment)  # read as grading read it
         if submission_digest(files) != marker.submission:
             why = "submitted/ has changed since dlcourse graded it"

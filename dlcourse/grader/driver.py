@@ -474,8 +474,8 @@ class _Reducer:
             if self.steering:  # it steers a `try`: it must raise where the judge's does
                 msg = _wordless(self.expression(stmt.msg)) if stmt.msg is not None and self.needed(stmt.msg) else None
                 return [ast.Assert(test=self.expression(stmt.test), msg=msg)]
-            # as a check: evaluated, never raising (a failed one fails at the judge, whatever the kernel did)
-            return [ast.Expr(value=part) for part in self.parts(stmt.test)]
+            # as a check: evaluated, with its truth, never raising (a failed one fails at the judge)
+            return [ast.Expr(value=part) for part in self.truth(stmt.test)]
         if isinstance(stmt, ast.Raise):
             if isinstance(stmt.exc, ast.Call):  # its words stay with the judge
                 args = [_wordless(self.expression(a)) for a in stmt.exc.args if self.needed(a)]
