@@ -503,6 +503,19 @@ def test_nbgrader_validate_from_another_folder_runs_no_submission_unsandboxed(tm
     assert run.returncode != 0 and f"dlcourse autograde {A} --student s1" in said and "Traceback" not in said, said
 
 
+def test_nbgrader_validate_refuses_a_submission_through_a_linked_submitted_folder(tmp_path):
+    """submitted/ kept on another disk and linked into the course: the path as written names the course."""
+    course = _course(tmp_path / "course")
+    canary = tmp_path / "canary"
+    _submit(course, "s1", _canary_notebook(canary))
+    (course / "submitted").rename(tmp_path / "elsewhere-disk")
+    (course / "submitted").symlink_to(tmp_path / "elsewhere-disk")
+    run = _nbgrader(tmp_path, "validate", str(course / "submitted" / "s1" / A / f"{A}.ipynb"))
+    said = run.stdout + run.stderr
+    assert not canary.exists(), said
+    assert run.returncode != 0 and "--student s1" in said and "Traceback" not in said, said
+
+
 def test_nbgrader_validate_still_runs_a_notebook_outside_any_course(tmp_path):
     """The guard refuses submissions only: the student's own notebook, anywhere else, is nbgrader's to run."""
     canary = tmp_path / "canary"

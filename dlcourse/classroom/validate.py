@@ -7,6 +7,7 @@ autograded/ is refused (`dlcourse autograde --student` grades it in the sandbox)
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import nbformat
@@ -18,12 +19,13 @@ from ..i18n import notebook_language
 
 
 def submission_of(path: Path) -> str | None:
-    """The student whose submission `path` is, when it lies under a course's submitted/ or autograded/."""
-    resolved = path.resolve()
-    for folder in resolved.parents:
-        if folder.name in ("submitted", "autograded") and (folder.parent / "grader_config.py").is_file():
-            rel = resolved.relative_to(folder).parts
-            return rel[0] if len(rel) > 1 else "?"
+    """The student whose submission `path` is, when it lies under a course's submitted/ or autograded/,
+    as written or once its links are followed (a submitted/ that links to another disk)."""
+    for where in (Path(os.path.abspath(path)), path.resolve()):
+        for folder in where.parents:
+            if folder.name in ("submitted", "autograded") and (folder.parent / "grader_config.py").is_file():
+                rel = where.relative_to(folder).parts
+                return rel[0] if len(rel) > 1 else "?"
     return None
 
 
