@@ -192,20 +192,21 @@ def _record(solution: str, cell: str, names: list[str]) -> tuple[list[dict], Bas
 
 
 def _judge(solution: str, cell: str, names: list[str], events: list[dict]):
-    from dlcourse import judging
-    from dlcourse.grader.judge import _verdict
+    """The grader's own judge (`judge_in_process`) on a source notebook of the set-up, the exercises'
+    solution cells and the test cell, with the driver's tape."""
+    from dlcourse.grader.judge import judge_in_process
 
-    namespace: dict = {}
-    exec(PRELUDE + solution, namespace)
-    judging.begin_judging("t", events, names, namespace, {})
-    error = None
-    try:
-        exec(cell, namespace)
-    except Exception as exc:  # noqa: BLE001 - the verdict says it
-        error = exc
-    verdict = _verdict("t", error)
-    judging.end_judging()
-    judging.forget()
+    setup = nbformat.v4.new_code_cell(PRELUDE)
+    setup.metadata["tags"] = ["setup"]
+    solutions = []
+    for i, name in enumerate(names):  # the exercises' cells: the judge replays their calls from the tape
+        sol = nbformat.v4.new_code_cell(solution if i == 0 else "")
+        sol.metadata["nbgrader"] = {"grade": False, "solution": True, "grade_id": name, "locked": False}
+        solutions.append(sol)
+    test = nbformat.v4.new_code_cell(cell)
+    test.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "t", "points": 1, "locked": True}
+    source = nbformat.v4.new_notebook(cells=[setup, *solutions, test], metadata={"dlcourse": {"judged": True}})
+    (verdict,) = judge_in_process(source, {"t": events})
     return verdict
 
 

@@ -15,7 +15,8 @@ from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.converters.base import NbGraderException
 from nbgrader.plugins import CsvExportPlugin
 
-from ..grader.autograde import foreign_grade, read_marker
+from ..grader.autograde import foreign_grade
+from .reports import unsandboxed
 
 
 def _course_root(plugin) -> Path:
@@ -39,11 +40,9 @@ def ungradable_rows(root: Path, gradebook: Gradebook, assignments: list[str], st
             except MissingEntry:
                 continue  # nothing handed in: nbgrader's 0
             why = foreign_grade(root, student.id, assignment.name)
-            if not why:
-                marker = read_marker(root, student.id, assignment.name)
-                if marker is not None and marker.unsandboxed:
-                    why = (f"{student.id}: graded by an authoring run without the sandbox (--unsandboxed-authoring); "
-                           f"run `dlcourse autograde {assignment.name} --student {student.id}`")
+            if not why and unsandboxed(root, assignment.name, student.id):
+                why = (f"{student.id}: graded by an authoring run without the sandbox (--unsandboxed-authoring); "
+                       f"run `dlcourse autograde {assignment.name} --student {student.id}`")
             if why:
                 reasons.append(f"{assignment.name}: {why}")
     return reasons

@@ -227,10 +227,7 @@ def _bindings(tree: ast.AST):
                 if item.optional_vars is not None:
                     yield _stores(item.optional_vars), item.context_expr
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
-            args = node.args
-            params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs,
-                                      *([args.vararg] if args.vararg else []), *([args.kwarg] if args.kwarg else [])]}
-            yield params, ast.Name(id="<argument>", ctx=ast.Load())  # a parameter may be given anything
+            yield _params(node), ast.Name(id="<argument>", ctx=ast.Load())  # a parameter may be given anything
             if not isinstance(node, ast.Lambda):
                 yield {node.name}, node  # a function that uses a tainted value is tainted
         elif isinstance(node, ast.ClassDef):
