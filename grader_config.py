@@ -73,9 +73,8 @@ c.Execute.kernel_manager_class = "dlcourse.grader.preprocessors.RefuseUnsandboxe
 # `nbgrader generate_feedback` (formgrader's Generate Feedback) would copy the hidden tests of autograded/
 # into the students' pages: refused, pointing to `dlcourse feedback`
 c.GenerateFeedback.exporter_class = "dlcourse.grader.preprocessors.RefuseNbgraderFeedback"
-# `nbgrader export` would pass on as grades the gradebook rows dlcourse did not write (nbgrader in the
-# student's kernel, from another environment) or wrote without the sandbox: refused while there are any
-c.ExportApp.plugin_class = "dlcourse.classroom.nbgrader_export.DlcourseGradesExport"
+# `nbgrader export` (any exporter) refuses while the gradebook holds a row dlcourse did not write or wrote
+# without the sandbox: the environment's guard does it (dlcourse/autograde_guard.py), no setting here
 
 c.GenerateAssignment.preprocessors = [
     "nbgrader.preprocessors.IncludeHeaderFooter",

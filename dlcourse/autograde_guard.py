@@ -12,7 +12,9 @@ nbgrader's autograde module to be imported and wraps `Autograde.start`, which re
 touches the submission, the gradebook or autograded/, unless the calling thread is inside
 `sanctioned()`: dlcourse's worker, around its own sandboxed run. It also wraps nbgrader's
 `Validator.validate`, which refuses a notebook of a course's submitted/ or autograded/ (nbgrader
-would run it unsandboxed, as the instructor) from any folder and under any configuration.
+would run it unsandboxed, as the instructor) from any folder and under any configuration, and
+`ExportApp.init_plugin`, so that `nbgrader export` refuses while the gradebook holds a row that is
+no grade of dlcourse's, whatever exporter it is given.
 
 A post-import hook of our own, not wrapt's (`wrapt.register_post_import_hook`): the `.pth` runs in
 every Python process of the environment, grading kernels included, and importing wrapt there costs
@@ -100,7 +102,36 @@ def guard_validator(module) -> None:
     validator.validate = validate
 
 
-GUARDS = {TARGET: guard, VALIDATOR: guard_validator}
+def guard_export(module) -> None:
+    """Wrap `module.ExportApp.init_plugin` (nbgrader.apps.exportapp) so that whatever exporter
+    `nbgrader export` is given (the course's, `--exporter`, a plugin of one's own) refuses while the
+    gradebook holds a row that is no grade of dlcourse's (`classroom.nbgrader_export.refuse_ungradable`)."""
+    app = module.ExportApp
+    if getattr(app.init_plugin, "_dlcourse_guard", False):
+        return
+    unguarded = app.init_plugin
+
+    def init_plugin(self):
+        unguarded(self)
+        plugin = self.plugin_inst
+        export = plugin.export
+
+        def refusing_export(gradebook):
+            from pathlib import Path
+
+            from dlcourse.classroom.nbgrader_export import refuse_ungradable
+
+            refuse_ungradable(Path(self.coursedir.root), gradebook, plugin, self)
+            return export(gradebook)
+
+        plugin.export = refusing_export
+
+    init_plugin._dlcourse_guard = True
+    app.init_plugin = init_plugin
+
+
+EXPORT = "nbgrader.apps.exportapp"  # `nbgrader export`, with any exporter
+GUARDS = {TARGET: guard, VALIDATOR: guard_validator, EXPORT: guard_export}
 
 
 class _GuardingLoader:

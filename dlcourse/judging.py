@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import base64
 import builtins
+import collections
 import importlib.abc
 import importlib.machinery
 import io
@@ -138,11 +139,13 @@ class _Encoder:
                 t = t.float()
             return {"__tensor__": _npy(t.numpy()), "dtype": str(base.dtype).replace("torch.", ""),
                     "requires_grad": bool(torch.Tensor.requires_grad.__get__(base))}
-        if type(value) in (list, tuple):
-            items = [self(v, depth + 1) for v in value]
-            return items if type(value) is list else {"__tuple__": items}
-        if type(value) is dict:
-            return {"__dict__": [[self(k, depth + 1), self(v, depth + 1)] for k, v in value.items()]}
+        if isinstance(value, (list, tuple)):  # a subclass (a namedtuple...) too: its items, read by the base
+            base = list if isinstance(value, list) else tuple  # class (no method of the student's class runs)
+            items = [self(v, depth + 1) for v in base.__iter__(value)]
+            return items if base is list else {"__tuple__": items}
+        if isinstance(value, dict):  # OrderedDict, defaultdict, a class of the student's: the items the dict holds
+            ordered = collections.OrderedDict.items if isinstance(value, collections.OrderedDict) else dict.items
+            return {"__dict__": [[self(k, depth + 1), self(v, depth + 1)] for k, v in ordered(value)]}
         pandas = _loaded("pandas")
         if pandas is not None and isinstance(value, pandas.DataFrame) and type(value) is pandas.DataFrame:
             return {"__dataframe__": [[self(c, depth + 1), self(value[c].to_numpy(), depth + 1)]

@@ -272,6 +272,22 @@ def test_nbgrader_export_refuses_a_grade_dlcourse_did_not_give(graded_in_kernel)
     assert not (course / "nbgrader-grades.csv").exists()
 
 
+@pytest.mark.parametrize("how", ["another exporter", "another folder"])
+def test_nbgrader_export_refuses_with_any_exporter_and_from_any_folder(graded_in_kernel, tmp_path, how):
+    """The course's configuration names the refusing exporter, but `--exporter` names another, and a run from
+    another folder (`--CourseDirectory.root`) loads no course configuration: nbgrader's plain CSV would pass
+    the in-kernel 23/23 on as a grade. The guard of the environment (autograde_guard) refuses on every plugin."""
+    course, out = graded_in_kernel, str(tmp_path / "g.csv")
+    if how == "another exporter":
+        run = _nbgrader(course, "export", "--exporter=nbgrader.plugins.CsvExportPlugin", "--to", out)
+    else:
+        run = _nbgrader(tmp_path, "export", f"--CourseDirectory.root={course}", "--to", out)
+    said = run.stdout + run.stderr
+    assert run.returncode != 0, said
+    assert f"dlcourse autograde {A} --student edited-config" in said and "Traceback" not in said, said
+    assert not (tmp_path / "g.csv").exists()
+
+
 def test_nbgrader_export_writes_the_grades_dlcourse_gave(graded_in_kernel):
     """The same export, limited to a student dlcourse graded: nbgrader's own CSV, with dlcourse's score."""
     course = graded_in_kernel

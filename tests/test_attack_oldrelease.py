@@ -209,3 +209,43 @@ def test_a_functional_model_of_built_in_layers_is_rebuilt_with_its_weights():
                             model.get_weights())
     images = np.random.default_rng(0).random((3, 28, 28)).astype("float32")
     np.testing.assert_allclose(model_output(rebuilt, images), model_output(model, images), rtol=1e-6)
+
+
+# -- builders that train: the judge trains the architecture from fresh weights -----------------
+def _tiny_mlp(**dense):
+    import keras
+
+    return keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(4, activation="relu", **dense),
+                             keras.layers.Dense(2, activation="softmax")])
+
+
+def test_fresh_weights_are_a_seeded_builds_and_forget_any_training():
+    import keras
+    import numpy as np
+
+    from dlcourse.testkit.keras import fresh_weights
+
+    keras.utils.set_random_seed(0)
+    untrained = [w.copy() for w in _tiny_mlp().get_weights()]
+    keras.utils.set_random_seed(0)
+    trained = _tiny_mlp()
+    trained.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    trained.fit(np.ones((8, 3), "float32"), np.zeros(8, "int64"), epochs=3, verbose=0)
+    assert any(not np.array_equal(a, b) for a, b in zip(untrained, trained.get_weights(), strict=True))
+    fresh = fresh_weights(trained, seed=0)
+    assert [w.shape for w in fresh.get_weights()] == [w.shape for w in untrained]
+    for a, b in zip(untrained, fresh.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(fresh_weights(trained, seed=1).get_weights()[0], untrained[0])
+
+
+def test_an_initialiser_holding_an_array_is_refused_and_number_settings_pass():
+    import keras
+    import numpy as np
+
+    from dlcourse.testkit.keras import UnrebuildableModel, fresh_weights
+
+    fresh_weights(_tiny_mlp(kernel_initializer=keras.initializers.Constant(0.1),
+                            bias_initializer=keras.initializers.RandomNormal(stddev=0.5, seed=3)), seed=0)
+    with pytest.raises(UnrebuildableModel, match="1 of its initialisers hold arrays of values"):
+        fresh_weights(_tiny_mlp(kernel_initializer=keras.initializers.Constant(np.ones((3, 4)))), seed=0)

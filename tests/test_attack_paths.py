@@ -221,6 +221,11 @@ def test_a_sandbox_that_breaks_mid_run_is_the_graders_failure(tmp_path, fail, n,
         assert scores["test_softmax"] == 0 and 0 < scores["total"] < scores["max"]
 
 
+def _nbgrader_export(course: Path, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nbgrader", "export", "--to", str(out)], cwd=course,
+                          capture_output=True, text=True, timeout=600)
+
+
 def test_unsandboxed_authoring_is_loud_and_recorded_everywhere(tmp_path):
     """The opt-out grades without bubblewrap, says so on stderr, and records it in the marker, in
     grades.csv and on the student's feedback page; a later sandboxed run grades again."""
@@ -241,7 +246,13 @@ def test_unsandboxed_authoring_is_loud_and_recorded_everywhere(tmp_path):
     assert dlcourse(course, "feedback", A).returncode == 0
     page = (course / "feedback" / "reference" / A / f"{A}.html").read_text()
     assert "without the sandbox" in page
+    exported = _nbgrader_export(course, tmp_path / "grades.csv")  # nbgrader's CSV would hand it out
+    assert exported.returncode == 1 and "--unsandboxed-authoring" in exported.stderr, exported.stderr
+    assert f"dlcourse autograde {A} --student reference" in exported.stderr and "Traceback" not in exported.stderr
+    assert not (tmp_path / "grades.csv").exists()
     again = dlcourse(course, "autograde", A, "--quiet")  # sandboxed: not "unchanged"
     assert again.returncode == 0 and "graded 1" in again.stdout, again.stdout + again.stderr
+    exported = _nbgrader_export(course, tmp_path / "grades.csv")
+    assert exported.returncode == 0 and (tmp_path / "grades.csv").is_file(), exported.stderr
     marker = json.loads((course / "autograded" / "reference" / A / ".dlcourse-graded.json").read_text())
     assert marker["unsandboxed"] is False

@@ -409,3 +409,97 @@ def test_grading_puts_the_test_back_after_the_run():
     check_sentinels(nb, "n0")
     assert nb.cells[0].source == source.source and "dlcourse_full_source" not in nb.cells[0].metadata
 
+
+
+# -- subclasses of tuple, list and dict: read by value, through the base class -----------------
+SUBCLASSES = """
+from collections import OrderedDict, namedtuple
+Fit = namedtuple("Fit", "W b")
+def fit(n):
+    return Fit(np.ones(n), 0.5)
+def init_state(n):
+    state = OrderedDict(t=0, m=np.zeros(n))
+    state.move_to_end("t")
+    return state
+class Liar(tuple):  # holds zeros, and says ones to whoever iterates or indexes it
+    def __iter__(self): return iter((np.ones(3), 0.5))
+    def __getitem__(self, i): return (np.ones(3), 0.5)[i]
+def lying_fit(n):
+    return Liar((np.zeros(n), 0.5))
+"""
+SUBCLASS_TEST = """
+### BEGIN HIDDEN TESTS
+got = fit(3)
+check_type(got, tuple, "fit(3)")
+W, b = got
+check_close(W, np.ones(3), "W")
+state = init_state(2)
+check_type(state, dict, "state")
+check(list(state) == ["m", "t"] and state["t"] == 0, "the state's keys, in order")
+### END HIDDEN TESTS
+"""
+
+
+def test_a_namedtuple_and_an_ordered_dict_are_judged_as_what_they_hold():
+    """A correct answer returning a namedtuple or an OrderedDict failed: the judge saw "an object of a
+    class of your own". They are recorded by value now, read through tuple's and dict's own methods."""
+    cell = textwrap.dedent(SUBCLASS_TEST)
+    names = ["fit", "init_state"]
+    events, error = _record(SUBCLASSES, kernel_copy(cell, names, elsewhere={"np"}), names)
+    assert error is None, error
+    verdict = _judge(SUBCLASSES, cell, names, events)
+    assert verdict.passed, verdict.detail
+
+
+def test_a_tuple_that_lies_when_iterated_is_judged_by_what_it_holds():
+    solution = SUBCLASSES.replace("def fit(", "def _fit(").replace("def lying_fit(", "def fit(")
+    cell = "### BEGIN HIDDEN TESTS\nW, b = fit(3)\ncheck_close(W, np.ones(3), 'W')\n### END HIDDEN TESTS\n"
+    events, error = _record(solution, kernel_copy(cell, ["fit"], elsewhere={"np"}), ["fit"])
+    assert error is None, error
+    verdict = _judge(solution, cell, ["fit"], events)
+    assert not verdict.passed and "Wrong values for W" in verdict.detail, verdict.detail
+
+
+# -- a condition on a reference's value: the kernel holds a placeholder, so its branch is not the judge's
+BRANCHES = {
+    "if": "if ref.softmax(x).max() > 0.5:\n    check_close(softmax(x), ref.softmax(x), 'peaked')\n",
+    "and/or": "peaked = ref.softmax(x).max() > 0.5 or softmax(x).max()\n",
+    "for": "for row in ref.softmax(x):\n    softmax(row)\n",
+    "comprehension": "rows = [softmax(r) for r in ref.softmax(x)]\n",
+    "comprehension if": "rows = [softmax(r) for r in x if ref.softmax(r).max() > 0.5]\n",
+    "through a name": "want = ref.softmax(x)\nif want.max() > 0.5:\n    softmax(x)\n",
+}
+
+
+def _branch_cell(body: str) -> str:
+    return ("from dlcourse.instructor import reference as ref\n### BEGIN HIDDEN TESTS\n"
+            "x = np.array([[0.0, 5.0, 1.0], [2.0, 2.0, 2.0]])\n" + body + "### END HIDDEN TESTS\n")
+
+
+@pytest.mark.parametrize("construct", BRANCHES)
+def test_a_branch_on_a_reference_value_is_refused(construct, monkeypatch):
+    """The judge takes the branch the reference's value decides; the kernel, where the reference is a
+    placeholder, another one: the tapes differ and a correct answer fails. Refused before grading."""
+    from dlcourse.grader import driver
+
+    cell = _branch_cell(BRANCHES[construct])
+    with pytest.raises(DriverError, match="decides on a reference's value"):
+        kernel_copy(cell, ["softmax"])
+    if construct == "if":  # without the refusal: the correct answer fails
+        monkeypatch.setattr(driver, "_branch_on_reference", lambda body, reducer: None)
+        events, error = _record(SOFTMAX, kernel_copy(cell, ["softmax"], elsewhere={"np"}), ["softmax"])
+        assert not _judge(SOFTMAX, cell, ["softmax"], events).passed
+
+
+def test_a_loop_over_reference_values_that_runs_alike_is_kept():
+    """A literal's length is the judge's too, and a loop whose body reads only the reference's values
+    (names bound from the placeholder) produces no event: neither is refused, and the answer passes."""
+    cell = _branch_cell(
+        "for kind, want in (('rows', ref.softmax(x)), ('cols', ref.softmax(x.T))):\n"
+        "    check_close(softmax(x if kind == 'rows' else x.T), want, kind)\n"
+        "shapes = [w.shape for w in ref.softmax(x)]\n")
+    driven = kernel_copy(cell, ["softmax"], elsewhere={"np"})
+    events, error = _record(SOFTMAX, driven, ["softmax"])
+    assert error is None, error
+    verdict = _judge(SOFTMAX, cell, ["softmax"], events)
+    assert verdict.passed, verdict.detail

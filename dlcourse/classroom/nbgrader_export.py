@@ -1,29 +1,22 @@
-"""`nbgrader export` in the course folder (grader_config.py: `ExportApp.plugin_class`).
+"""`nbgrader export`, with any exporter: refused while a row is no grade of dlcourse's.
 
+The environment's guard (`dlcourse.autograde_guard`, a `.pth` file) wraps `ExportApp.init_plugin`, so the
+refusal holds for nbgrader's CSV exporter, for another one named with `--exporter`, and from any folder.
 nbgrader's CSV export writes every gradebook row as a grade. A row that dlcourse did not write (nbgrader
 graded it in the student's kernel, from another environment) or wrote in an authoring run without the
 sandbox is no grade to hand out: dlcourse's reports (reports/<assignment>/grades.csv) leave it out with
-a note, and this export refuses, naming each row and what to run, before it writes anything. With
-none of those, it is nbgrader's own CSV."""
+a note, and the export refuses, naming each row and what to run, before it writes anything. With
+none of those, the exporter runs as nbgrader made it."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.converters.base import NbGraderException
-from nbgrader.plugins import CsvExportPlugin
 
 from ..grader.autograde import foreign_grade
 from .reports import unsandboxed
-
-
-def _course_root(plugin) -> Path:
-    """The course folder: nbgrader's `CourseDirectory.root` where the configuration sets it, else the
-    working directory (nbgrader's own default)."""
-    root = plugin.config.get("CourseDirectory", {}).get("root")
-    return Path(root or os.getcwd())
 
 
 def ungradable_rows(root: Path, gradebook: Gradebook, assignments: list[str], students: list[str]) -> list[str]:
@@ -48,20 +41,19 @@ def ungradable_rows(root: Path, gradebook: Gradebook, assignments: list[str], st
     return reasons
 
 
-class DlcourseGradesExport(CsvExportPlugin):
-    """nbgrader's CSV export, refused while the gradebook holds a row dlcourse would not report."""
-
-    def export(self, gradebook: Gradebook) -> None:
-        reasons = ungradable_rows(_course_root(self), gradebook, [str(a) for a in self.assignment],
-                                  [str(s) for s in self.student])
-        if reasons:
-            message = ("nbgrader export refused: these gradebook rows are not grades dlcourse gave, and nbgrader's "
-                       "CSV would pass them on as grades. Nothing was written.\n  "
-                       + "\n  ".join(reasons)
-                       + "\n  The grades dlcourse gave are in reports/<assignment>/grades.csv "
-                         "(written by `dlcourse autograde`).")
-            self.log.error(message)
-            if hasattr(self.parent, "exit"):  # `nbgrader export`: one message and exit 1, no traceback
-                self.parent.exit(1)
-            raise NbGraderException(message)
-        super().export(gradebook)
+def refuse_ungradable(root: Path, gradebook: Gradebook, plugin, app=None) -> None:
+    """Refuse, before anything is written, an export (by `plugin`, any of nbgrader's exporters) while the
+    gradebook holds a row within its filters that is no grade dlcourse gave; `app` (`nbgrader export`)
+    then exits 1 with the message and no traceback."""
+    reasons = ungradable_rows(root, gradebook, [str(a) for a in plugin.assignment], [str(s) for s in plugin.student])
+    if not reasons:
+        return
+    message = ("nbgrader export refused: these gradebook rows are not grades dlcourse gave, and nbgrader's "
+               "CSV would pass them on as grades. Nothing was written.\n  "
+               + "\n  ".join(reasons)
+               + "\n  The grades dlcourse gave are in reports/<assignment>/grades.csv "
+                 "(written by `dlcourse autograde`).")
+    plugin.log.error(message)
+    if app is not None and hasattr(app, "exit"):  # `nbgrader export`: one message and exit 1, no traceback
+        app.exit(1)
+    raise NbGraderException(message)

@@ -33,7 +33,8 @@ sides' evaluation; a check's `a and b` evaluates all parts, and the truth of a s
 (`small.count_params() == 7 * 10 + 10 + 55 + 6`) still reaches the kernel.
 
 A hidden block the rewriting does not handle (a marker not at the start of its line, syntax that does
-not parse, `match`, `global`, a check inside a class, a driver that does not compile) raises
+not parse, `match`, `global`, a check inside a class, a driver that does not compile, a condition
+the driver would decide on a reference's placeholder: an `if`, a loop, an `and`/`or`) raises
 `DriverError`; `worker.undriven_sources` refuses such an assignment before anyone is graded. The
 fixtures run the same copy (`instructor.fixtures`).
 """
@@ -173,6 +174,11 @@ def _driver(block: str, exercises: set[str], known: set[str], whole: ast.Module 
     clean = _clean_names(whole or tree, refs, exercises, known)
     reducer = _Reducer(refs, clean, tree)
     body = _without_dead_code(reducer.statements(tree.body), reducer, outside)
+    branch = _branch_on_reference(body, reducer)
+    if branch is not None:
+        raise DriverError(f"a hidden block decides on a reference's value (`{branch[:80]}`): in the kernel a reference "
+                          "is a placeholder, so the kernel would take another branch than the judge; compare it in a "
+                          "check instead")
     text = ast.unparse(ast.Module(body=body, type_ignores=[])) if body else ""
     text += "\n" if text else ""
     try:
@@ -180,6 +186,76 @@ def _driver(block: str, exercises: set[str], known: set[str], whole: ast.Module 
     except SyntaxError as exc:
         raise DriverError(f"the driver of a hidden block does not compile ({exc.msg})") from None
     return text
+
+
+def _branch_on_reference(body: list[ast.stmt], reducer: _Reducer) -> str | None:
+    """The first condition of the driver that reads a reference's placeholder (`ref._(...)`) or a name bound
+    from one, and decides whether code the kernel must run (`reducer.needed`: a student's value read, state
+    changed) runs: an `if`, `while` or `x if c else y`, an `and`/`or` operand, a loop's or a comprehension's
+    iterable (not a literal: its length is the judge's too) or `if`. None when there is none."""
+    module = ast.Module(body=body, type_ignores=[])
+
+    def reads(expr: ast.AST, derived: set[str]) -> bool:
+        return any((isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "_"
+                    and isinstance(n.func.value, ast.Name)) or (isinstance(n, ast.Name) and n.id in derived)
+                   for n in ast.walk(expr))
+
+    def matters(region: list[ast.AST]) -> bool:  # a name bound from a placeholder holds nothing of the student's
+        return any(isinstance(n, ast.expr) and (_student_names(n, reducer.clean | derived) or not reducer.pure(n))
+                   for part in region for n in ast.walk(part))
+
+    def loop_conditions(loop) -> list[ast.expr]:
+        return ([] if isinstance(loop.iter, ast.Tuple | ast.List) else [loop.iter]) + list(getattr(loop, "ifs", []))
+
+    derived: set[str] = set()
+    while True:  # the names bound from a placeholder, or from such a name
+        more = set().union(*(targets for targets, value in _value_bindings(module) if reads(value, derived)))
+        if not more - derived:
+            break
+        derived |= more
+    for node in ast.walk(module):
+        decisions: list[tuple[ast.expr, list]] = []
+        if isinstance(node, ast.If | ast.While):
+            decisions = [(node.test, node.body + node.orelse)]
+        elif isinstance(node, ast.IfExp):
+            decisions = [(node.test, [node.body, node.orelse])]
+        elif isinstance(node, ast.BoolOp):
+            decisions = [(value, node.values[i + 1:]) for i, value in enumerate(node.values[:-1])]
+        elif isinstance(node, ast.For | ast.AsyncFor):
+            decisions = [(c, node.body + node.orelse) for c in loop_conditions(node)]
+        elif isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp):
+            produced = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+            decisions = [(c, produced + node.generators[i + 1:]) for i, gen in enumerate(node.generators)
+                         for c in loop_conditions(gen)]
+        for condition, region in decisions:
+            if reads(condition, derived) and matters(region):
+                return ast.unparse(condition)
+    return None
+
+
+def _value_bindings(tree: ast.AST):
+    """(names, value) for each place the driver binds a name from a value; a loop over a literal of
+    same-length tuples binds each target from its own column (`for kind, num in (("W", n[0]), ...)`)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.For | ast.AsyncFor | ast.comprehension):
+            rows, target = node.iter, node.target
+            columns = isinstance(target, ast.Tuple | ast.List) and len(target.elts)
+            if isinstance(rows, ast.Tuple | ast.List) and columns and all(
+                    isinstance(r, ast.Tuple | ast.List) and len(r.elts) == columns for r in rows.elts):
+                for i, part in enumerate(target.elts):
+                    yield _stores(part), ast.Tuple(elts=[r.elts[i] for r in rows.elts], ctx=ast.Load())
+            else:
+                yield _stores(target), rows
+        elif isinstance(node, ast.Assign):
+            yield set().union(*(_stores(t) for t in node.targets)), node.value
+        elif isinstance(node, ast.AugAssign | ast.AnnAssign) and node.value is not None:
+            yield _stores(node.target), node.value
+        elif isinstance(node, ast.NamedExpr):
+            yield {node.target.id}, node.value
+        elif isinstance(node, ast.With | ast.AsyncWith):
+            for item in node.items:
+                if item.optional_vars is not None:
+                    yield _stores(item.optional_vars), item.context_expr
 
 
 def _reference_names(tree: ast.AST) -> set[str]:

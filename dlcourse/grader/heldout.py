@@ -76,9 +76,10 @@ TASKS = {
                                   hint=("compare a wider network and other settings on your validation digits, "
                                         "each over a few seeds; keep the bottleneck at latent_dim and the "
                                         "output in [0, 1].")),
-    # 05's tuning exercise: the student's architecture (build_tuned_cnn), trained by the fixed
-    # dlcourse.testkit.cnn.train_in_budget (the first 4,000 bundled fitting images, 5 epochs, batch 64,
-    # Adam, cosine decay from 2e-3), scored on 04's hidden images with a channel axis
+    # 05's tuning exercise: the student's architecture (build_tuned_cnn), trained by the scorer itself
+    # from fresh weights (seed 0) with the fixed dlcourse.testkit.cnn.train_in_budget (the first 4,000
+    # bundled fitting images, 5 epochs, batch 64, Adam, cosine decay from 2e-3), scored on 04's hidden
+    # images with a channel axis
     # (dlcourse.instructor.fashion_cnn_scoring). Measured (2 busy CPU cores, seeds 0-7, the test's
     # seeding; seed 0 run twice gave the same score): the baseline (05's build_lenet) 0.808 0.816
     # 0.812 0.820 0.806 0.809 0.808 0.810, mean 0.811, max 0.820; the reference (3 conv-BN(momentum

@@ -17,6 +17,23 @@ def count_conv_params(kh: int, kw: int, c_in: int, c_out: int) -> int:
     return kh * kw * c_in * c_out + c_out
 
 
+def keras_conv_rows(n: int, k: int, stride: int) -> int:
+    """The rows of Keras's Conv2D(1, k, strides=stride) output for n x n images, run here, in the judge."""
+    from keras import layers
+
+    return int(layers.Conv2D(1, k, strides=stride)(np.zeros((1, n, n, 1), np.float32)).shape[1])
+
+
+def keras_conv_params(kh: int, kw: int, c_in: int, c_out: int) -> int:
+    """Keras's own count for Conv2D(c_out, (kh, kw)) over c_in channels: built here, in the judge,
+    so that no layer of the test's sits in the student's kernel while count_conv_params runs."""
+    from keras import layers
+
+    layer = layers.Conv2D(c_out, (kh, kw))
+    layer.build((None, 16, 16, c_in))
+    return int(layer.count_params())
+
+
 def _windows(x_p: np.ndarray, kh: int, kw: int, stride: int, h_out: int, w_out: int) -> np.ndarray:
     """(N, h_out, w_out, kh, kw, C) view of the kernel-sized windows of a padded input."""
     # (N, H', W', C, kh, kw)

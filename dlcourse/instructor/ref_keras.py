@@ -14,6 +14,7 @@ from ..testkit.keras import (  # noqa: F401  (re-exported)
     dense_summary,
     dense_weights,
     ensure_built,
+    fresh_weights,
     layer_summary,
     model_output,
 )
@@ -111,6 +112,41 @@ def compiled_cross_entropy(trained) -> bool:
         if np.isclose(got, want, rtol=1e-4):
             return True
     return False
+
+
+ACCURACY_METRICS = {"accuracy", "acc", "sparse_categorical_accuracy", "categorical_accuracy"}
+ACCURACY_CLASSES = {"SparseCategoricalAccuracy", "CategoricalAccuracy"}
+
+
+def compiled_accuracy(trained) -> bool:
+    """Whether `trained` (a History's model, rebuilt from its configuration) was compiled with a
+    classifier's accuracy among its metrics: `fit` then reports it after every epoch."""
+    config = trained.get_compile_config() or {}
+    found: list[bool] = []
+
+    def walk(metric, depth: int = 0) -> None:
+        if depth > 8:
+            return
+        if isinstance(metric, str):
+            found.append(metric.lower() in ACCURACY_METRICS)
+        elif isinstance(metric, dict) and "class_name" in metric:
+            found.append(metric["class_name"] in ACCURACY_CLASSES)
+        elif isinstance(metric, dict):
+            for value in metric.values():
+                walk(value, depth + 1)
+        elif isinstance(metric, (list, tuple)):
+            for value in metric:
+                walk(value, depth + 1)
+
+    walk(config.get("metrics"))
+    walk(config.get("weighted_metrics"))
+    return any(found)
+
+
+def same_weights(first, second, atol: float = 1e-6) -> bool:
+    """Whether two lists of weight arrays are equal (shapes, and values within `atol`)."""
+    return len(first) == len(second) and all(
+        np.shape(a) == np.shape(b) and np.allclose(a, b, rtol=0, atol=atol) for a, b in zip(first, second, strict=True))
 
 
 def refit_matches(trained, start, final, X, y, epochs: int, batch_size: int, logged_rates=None) -> bool:

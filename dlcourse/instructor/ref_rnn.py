@@ -54,6 +54,15 @@ def count_lstm_params(units, features):
     return 4 * (units * (features + units) + units)
 
 
+def keras_lstm_params(units: int, features: int) -> int:
+    """Keras's own count for LSTM(units) over `features` inputs, built here, in the judge."""
+    import keras
+
+    layer = keras.layers.LSTM(units)
+    layer.build((None, 5, features))
+    return int(layer.count_params())
+
+
 def keras_simple_rnn(x, h0, Wx, Wh, b):
     """All hidden states `(N, T, H)` of keras.layers.SimpleRNN loaded with (Wx, Wh, b), float64."""
     import keras

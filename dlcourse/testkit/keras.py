@@ -171,6 +171,33 @@ def rebuild_model(config_json: str, weights: list[np.ndarray]):
     return model
 
 
+def fresh_weights(model, seed: int):
+    """`model`'s architecture with its weights drawn anew by its layers' own initialisers, Keras
+    seeded with `seed` first: the model a builder returns, before any training it may have done.
+
+    A test that trains a builder's model calls this first, in the judge, on the model rebuilt from
+    its configuration: weights fitted inside the builder (on the test split, say) never count.
+    Raises UnrebuildableModel when an initialiser's settings hold arrays (a
+    keras.initializers.Constant given a whole matrix carries trained weights in the configuration)."""
+    import keras
+
+    arrays = sum(1 for part in _parts(keras.saving.serialize_keras_object(model))
+                 if str(part.get("module") or "").startswith("keras.initializers")
+                 and not all(_is_setting(v) for v in (part.get("config") or {}).values()))
+    if arrays:
+        raise UnrebuildableModel(
+            f"the grader trains your architecture from weights drawn anew by its initialisers, and {arrays} of "
+            "its initialisers hold arrays of values; use built-in initialisers with number settings (the default "
+            "\"glorot_uniform\", \"he_normal\", Constant(0.1), ...).")
+    keras.utils.set_random_seed(seed)
+    return keras.models.clone_model(model)
+
+
+def _is_setting(value) -> bool:
+    """A number, text, truth value or None: what a built-in initialiser's settings are made of."""
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
 def _unreadable_parts(config) -> str | None:
     """What in a model's configuration only the student's code can rebuild, said plainly (counted,
     never named: the names come from the student's kernel)."""

@@ -552,6 +552,22 @@ check(ref.refit_matches(trained_same, start, model.get_weights(), X_same, y_same
 check(ref.compiled_cross_entropy(trained), "train_iris compiled the model with a loss that is not the "
       "cross-entropy of notebook 01 (mean -log of the probability of the true class).",
       hint="Keras's sparse categorical cross-entropy takes integer labels; on probabilities, so from_logits=False.")
+check(ref.compiled_accuracy(trained), "train_iris compiled the model without an accuracy metric: fit does not "
+      "report the accuracy after every epoch.", hint='metrics=["accuracy"] in compile.')
+# Seeded shuffling: one epoch in batches of 16 from the same starting weights, three times. The same
+# seed twice must leave the same weights, another seed other weights (the judge compares the weights).
+runs = []
+for i_r, seed_r in enumerate((7, 7, 8)):
+    model_r = keras_mlp(*IRIS_MLP, seed=4)
+    keras.utils.set_random_seed(100 + i_r)  # another global state at each call: only train_iris's seeding decides
+    train_iris(model_r, X_train, y_train, epochs=1, batch_size=16, seed=seed_r)
+    runs.append(model_r.get_weights())
+check(ref.same_weights(runs[0], runs[1]), "two calls of train_iris with seed=7, from the same starting weights, "
+      "left different weights: the batches were shuffled differently.",
+      hint="seed Keras with the seed argument before fit: keras.utils.set_random_seed(seed).")
+check(not ref.same_weights(runs[0], runs[2]), "calls of train_iris with seed=7 and with seed=8 left the same "
+      "weights: the seed argument does not decide how the batches are shuffled.",
+      hint="keras.utils.set_random_seed(seed) with the seed you are given, and let fit shuffle (its default).")
 ### END HIDDEN TESTS
 passed("train_iris")
 
@@ -1229,14 +1245,15 @@ names = [FASHION_CLASSES[p] + ("" if p == t else " (x)")
 show_images(X_fashion_test[:40], range(40), names, rows=4, cols=10);
 
 # %% test id=test_build_fashion_mlp_accuracy points=3 tags=slow
-"""build_fashion_mlp: trained on the bundled training subset, it reaches >= 0.84 on the bundled test subset."""
+"""build_fashion_mlp: its architecture, from fresh weights (seed 0), trained on the bundled training subset
+reaches >= 0.84 on the bundled test subset."""
 model = build_fashion_mlp()
 check_shape(model.predict(X_fashion_test[:2], verbose=0), (2, 10), "the output for 2 images")
 ### BEGIN HIDDEN TESTS
 from dlcourse.instructor import ref_keras as ref
 
-keras.utils.set_random_seed(0)
-model = build_fashion_mlp()
+# your architecture, from weights drawn anew under seed 0: training done inside the builder never counts
+model = ref.fresh_weights(build_fashion_mlp(), seed=0)
 ref.train_fashion(model, X_fashion_train, y_fashion_train, epochs=10, batch_size=64)
 acc = ref.keras_accuracy(model, X_fashion_test, y_fashion_test)
 check(acc >= 0.84, f"trained for 10 epochs (Adam, cosine decay), the test accuracy is {acc:.3f}; "

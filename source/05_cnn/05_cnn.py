@@ -250,12 +250,11 @@ for _ in range(60):
           f"conv_output_size(n={n}, k={k}, stride={s}, padding={p}) should be the int {exp}, "
           f"got {show(got)}.",
           hint="floor((n + 2 * padding - k) / stride) + 1, computed with //.")
-x_probe = np.zeros((1, 11, 11, 1), np.float32)
 for k, s in [(3, 2), (4, 3), (2, 2)]:
-    keras_out = keras.layers.Conv2D(1, k, strides=s)(x_probe).shape[1]
-    check(conv_output_size(11, k, stride=s) == keras_out,
-          f"Keras's Conv2D({k}x{k}, strides={s}) gives {keras_out} rows for 11 input rows; "
-          f"conv_output_size(11, {k}, stride={s}) gives {show(conv_output_size(11, k, stride=s))}.")
+    got = conv_output_size(11, k, stride=s)
+    keras_out = ref_cnn.keras_conv_rows(11, k, s)  # Keras's Conv2D, run in the grader alone
+    check(got == keras_out, f"Keras's Conv2D({k}x{k}, strides={s}) gives {keras_out} rows for 11 input rows; "
+          f"conv_output_size(11, {k}, stride={s}) gives {show(got)}.")
 ### END HIDDEN TESTS
 passed("conv_output_size")
 
@@ -845,15 +844,15 @@ check(count_conv_params(3, 3, 32, 64) == layer_v.count_params(),
       f"Keras counts {layer_v.count_params()} parameters in Conv2D(64, 3x3) over 32 channels; "
       f"count_conv_params gave {show(count_conv_params(3, 3, 32, 64))}.")
 ### BEGIN HIDDEN TESTS
+from dlcourse.instructor import ref_cnn
+
 rng = np.random.default_rng(51)
 for _ in range(8):
     kh, kw, ci, co = (int(v) for v in rng.integers(1, 9, size=4))
-    layer = layers.Conv2D(co, (kh, kw))
-    layer.build((None, 16, 16, ci))
     got = count_conv_params(kh, kw, ci, co)
-    check(got == layer.count_params(),
-          f"count_conv_params({kh}, {kw}, {ci}, {co}) should be {layer.count_params()} "
-          f"(Keras's count), got {show(got)}.",
+    expected = ref_cnn.keras_conv_params(kh, kw, ci, co)  # Keras's layer, built in the grader alone
+    check(got == expected,
+          f"count_conv_params({kh}, {kw}, {ci}, {co}) should be {expected} (Keras's count), got {show(got)}.",
           hint="kh * kw * c_in * c_out weights + c_out biases.")
 ### END HIDDEN TESTS
 passed("count_conv_params")
@@ -1088,8 +1087,8 @@ print("largest difference between your conv2d_forward + relu and Keras: "
       f"{np.abs(mine[0] - maps).max():.1e}")
 
 # %% test id=test_build_lenet_accuracy points=3 tags=slow
-"""build_lenet: trained for 6 epochs (Adam, cosine decay from 2e-3, batch 64) reaches >= 0.97
-test accuracy on the bundled MNIST subset (about 30 s on a CPU)."""
+"""build_lenet: its architecture, from fresh weights (seed 0), trained for 6 epochs (Adam, cosine decay
+from 2e-3, batch 64) reaches >= 0.97 test accuracy on the bundled MNIST subset (about 30 s on a CPU)."""
 n_params = build_lenet().count_params()
 check(n_params < 1_000_000, f"build_lenet() has {n_params:,} parameters; the table's model has 121,994 "
       "and the grader trains yours for 6 epochs on a CPU: keep it under 1,000,000.")
@@ -1098,7 +1097,10 @@ from dlcourse.judging import mode
 
 keras.utils.set_random_seed(0)
 model_h = build_lenet()
-if mode() != "record":  # the grader trains the model your build_lenet returned, where it decides
+if mode() != "record":  # the grader trains your architecture, from fresh weights, where it decides
+    from dlcourse.testkit.keras import fresh_weights
+
+    model_h = fresh_weights(model_h, seed=0)  # training done inside build_lenet never counts
     (X_tr, y_tr), (X_te, y_te) = load_mnist()
     X_tr, X_te = ((a[..., None] / 255.0).astype("float32") for a in (X_tr, X_te))
     keras.utils.set_random_seed(0)
@@ -2544,15 +2546,14 @@ print("When graded, this test trains build_tuned_cnn() with train_in_budget on t
       "once on 2,000 Fashion-MNIST test images you never see (>= 0.826).")
 ### BEGIN HIDDEN TESTS
 from dlcourse.grader.heldout import submit_model
-from dlcourse.testkit.cnn import TUNE_MAX_PARAMS, fashion_tuning_split, train_in_budget
+from dlcourse.testkit.cnn import TUNE_MAX_PARAMS
 
-(X_h, y_h), _ = fashion_tuning_split()
 keras.utils.set_random_seed(0)
 model_h = build_tuned_cnn()
 check(model_h.count_params() <= TUNE_MAX_PARAMS,
       f"build_tuned_cnn() has {model_h.count_params():,} parameters; the budget is {TUNE_MAX_PARAMS:,}.")
-train_in_budget(model_h, X_h, y_h, seed=0)
-# Graded: the grader scores the trained model on the held-out set, outside the sandbox.
+# Graded: outside the sandbox, the grader draws the architecture's weights anew (seed 0), trains it with
+# train_in_budget on the 4,000 images and scores it on the held-out set.
 submit_model(model_h, "cnn_tuned")
 ### END HIDDEN TESTS
 passed("build_tuned_cnn (held-out)")
