@@ -102,6 +102,54 @@ def _is_plain_array(value: Any) -> bool:
     return isinstance(value, np.ndarray) and value.dtype.kind in "biufcSU" and not value.dtype.hasobject
 
 
+FACTORIES = {f.__name__: f for f in (int, float, list, dict, set, str, tuple)}  # a defaultdict's, by name
+
+
+def _items_say_all(value: dict) -> bool:
+    """Whether a dict's items are all of it: not when a missing key runs code of the student's (a
+    defaultdict's own factory, a subclass's `__missing__`), which only the kernel can answer (a handle)."""
+    if isinstance(value, collections.defaultdict):
+        return collections.defaultdict.default_factory.__get__(value) in (None, *FACTORIES.values())
+    missing = getattr(type(value), "__missing__", None)
+    return missing is None or missing is collections.Counter.__missing__
+
+
+def _namedtuple_fields(value: tuple, length: int) -> dict:
+    """{"fields": names} for a namedtuple (the judge makes one of its own with those fields), else {}."""
+    fields = getattr(type(value), "_fields", None)
+    if isinstance(fields, tuple) and len(fields) == length and all(isinstance(f, str) for f in fields):
+        return {"fields": [str.__str__(f) for f in fields]}
+    return {}
+
+
+def _container(value: dict, items: list) -> Any:
+    """A recorded subclass of tuple, list or dict, on the judge's side: a namedtuple of the recorded fields,
+    the library's own class (torch.Size, torch.return_types, Counter, OrderedDict, defaultdict), else the
+    plain container (a student's own class: its items, never its code)."""
+    cls = _library_class([str(c) for c in value.get("classes", [])])
+    if "__dict__" in value:
+        if cls is collections.Counter:
+            return collections.Counter(dict(items))
+        if cls is collections.OrderedDict:
+            return collections.OrderedDict(items)
+        if cls is collections.defaultdict:
+            return collections.defaultdict(FACTORIES.get(str(value.get("factory"))), items)
+        return dict(items)
+    fields = value.get("fields")
+    if isinstance(fields, list) and len(fields) == len(items):
+        try:
+            return collections.namedtuple("Recorded", [str(f) for f in fields], rename=True)(*items)
+        except (TypeError, ValueError):  # names namedtuple refuses: the items alone
+            pass
+    base = list if "__list__" in value else tuple
+    if cls is not None and cls is not base and issubclass(cls, base) and cls.__module__.split(".")[0] == "torch":
+        try:
+            return cls(items)
+        except (TypeError, ValueError):
+            pass
+    return base(items)
+
+
 def _class_names(value: Any) -> list[str]:
     return [f"{c.__module__}.{c.__qualname__}" for c in type(value).__mro__]
 
@@ -142,10 +190,19 @@ class _Encoder:
         if isinstance(value, (list, tuple)):  # a subclass (a namedtuple...) too: its items, read by the base
             base = list if isinstance(value, list) else tuple  # class (no method of the student's class runs)
             items = [self(v, depth + 1) for v in base.__iter__(value)]
-            return items if base is list else {"__tuple__": items}
-        if isinstance(value, dict):  # OrderedDict, defaultdict, a class of the student's: the items the dict holds
+            if type(value) is base:
+                return items if base is list else {"__tuple__": items}
+            return {"__list__" if base is list else "__tuple__": items, "classes": _class_names(value),
+                    **_namedtuple_fields(value, len(items))}
+        if isinstance(value, dict) and _items_say_all(value):  # OrderedDict, Counter, a class of the student's
             ordered = collections.OrderedDict.items if isinstance(value, collections.OrderedDict) else dict.items
-            return {"__dict__": [[self(k, depth + 1), self(v, depth + 1)] for k, v in ordered(value)]}
+            pairs = [[self(k, depth + 1), self(v, depth + 1)] for k, v in ordered(value)]
+            if type(value) is dict:
+                return {"__dict__": pairs}
+            factory = collections.defaultdict.default_factory.__get__(value) \
+                if isinstance(value, collections.defaultdict) else None
+            return {"__dict__": pairs, "classes": _class_names(value),
+                    **({"factory": factory.__name__} if factory in FACTORIES.values() else {})}
         pandas = _loaded("pandas")
         if pandas is not None and isinstance(value, pandas.DataFrame) and type(value) is pandas.DataFrame:
             return {"__dataframe__": [[self(c, depth + 1), self(value[c].to_numpy(), depth + 1)]
@@ -217,10 +274,12 @@ def _decode(value: Any, depth: int = 0) -> Any:
         if value.get("requires_grad") and t.is_floating_point():
             t.requires_grad_(True)
         return t
-    if "__tuple__" in value:
-        return tuple(_decode(v, depth + 1) for v in value["__tuple__"])
+    if "__tuple__" in value or "__list__" in value:
+        items = [_decode(v, depth + 1) for v in value.get("__tuple__", value.get("__list__"))]
+        return _container(value, items) if "classes" in value else tuple(items)
     if "__dict__" in value:
-        return {_decode(k, depth + 1): _decode(v, depth + 1) for k, v in value["__dict__"]}
+        pairs = [(_decode(k, depth + 1), _decode(v, depth + 1)) for k, v in value["__dict__"]]
+        return _container(value, pairs) if "classes" in value else dict(pairs)
     if "__dataframe__" in value:
         import pandas
 
@@ -448,11 +507,16 @@ def _kernel_value(encoded: Any, value: Any) -> Any:
         return KernelProxy(value, encoded["__object__"], encoded["classes"])
     if isinstance(encoded, list) and type(value) is list:
         return [_kernel_value(e, v) for e, v in zip(encoded, value, strict=False)]
-    if isinstance(encoded, dict) and "__tuple__" in encoded:
-        return tuple(_kernel_value(e, v) for e, v in zip(encoded["__tuple__"], value, strict=False))
-    if isinstance(encoded, dict) and "__dict__" in encoded and type(value) is dict:
-        return {k: _kernel_value(pair[1], v) for pair, (k, v) in zip(encoded["__dict__"], value.items(),
-                                                                       strict=False)}
+    if isinstance(encoded, dict) and ("__tuple__" in encoded or "__list__" in encoded):  # as the judge reads it
+        base = list if "__list__" in encoded else tuple
+        items = [_kernel_value(e, v) for e, v in zip(encoded.get("__tuple__", encoded.get("__list__")),
+                                                     base.__iter__(value), strict=False)]
+        return _container(encoded, items) if "classes" in encoded else tuple(items)
+    if isinstance(encoded, dict) and "__dict__" in encoded and isinstance(value, dict):
+        ordered = collections.OrderedDict.items if isinstance(value, collections.OrderedDict) else dict.items
+        pairs = [(k, _kernel_value(pair[1], v)) for pair, (k, v) in zip(encoded["__dict__"], ordered(value),
+                                                                          strict=False)]
+        return _container(encoded, pairs) if "classes" in encoded else dict(pairs)
     return value
 
 

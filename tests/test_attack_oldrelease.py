@@ -239,13 +239,30 @@ def test_fresh_weights_are_a_seeded_builds_and_forget_any_training():
     assert not np.array_equal(fresh_weights(trained, seed=1).get_weights()[0], untrained[0])
 
 
-def test_an_initialiser_holding_an_array_is_refused_and_number_settings_pass():
+def test_settings_that_could_carry_trained_numbers_are_refused_and_single_numbers_pass():
+    """Weights fitted in the builder can hide in settings, past the weights that fresh_weights draws
+    anew: an initialiser given an array, a Rescaling given arrays (a reviewer wired two of them into a
+    matrix product: 0.92 on the test split with no trainable weight), or many layers of one number each."""
     import keras
     import numpy as np
 
-    from dlcourse.testkit.keras import UnrebuildableModel, fresh_weights
+    from dlcourse.testkit.keras import MAX_SETTING_ARRAY, UnrebuildableModel, fresh_weights
 
     fresh_weights(_tiny_mlp(kernel_initializer=keras.initializers.Constant(0.1),
                             bias_initializer=keras.initializers.RandomNormal(stddev=0.5, seed=3)), seed=0)
-    with pytest.raises(UnrebuildableModel, match="1 of its initialisers hold arrays of values"):
-        fresh_weights(_tiny_mlp(kernel_initializer=keras.initializers.Constant(np.ones((3, 4)))), seed=0)
+    with pytest.raises(UnrebuildableModel, match="one of its settings holds an array of 40 numbers"):
+        fresh_weights(keras.Sequential([keras.Input(shape=(10,)), keras.layers.Dense(
+            4, kernel_initializer=keras.initializers.Constant(np.ones((10, 4))))]), seed=0)
+    rescaled = keras.Sequential([keras.Input(shape=(MAX_SETTING_ARRAY + 1,)),
+                                 keras.layers.Rescaling(scale=np.arange(MAX_SETTING_ARRAY + 1.0))])
+    with pytest.raises(UnrebuildableModel, match=f"an array of {MAX_SETTING_ARRAY + 1} numbers"):
+        fresh_weights(rescaled, seed=0)
+    many = keras.Sequential([keras.Input(shape=(3,)), *(keras.layers.Rescaling(0.5 + i, offset=0.1 * i)
+                                                        for i in range(600))])
+    with pytest.raises(UnrebuildableModel, match="more than a description of layers needs"):
+        fresh_weights(many, seed=0)
+    nested = rescaled  # a review hid the array below the depth a first version read
+    for _ in range(20):
+        nested = keras.Sequential([nested])
+    with pytest.raises(UnrebuildableModel, match="nested deeper than 64 levels"):
+        fresh_weights(nested, seed=0)

@@ -468,6 +468,21 @@ BRANCHES = {
     "comprehension": "rows = [softmax(r) for r in ref.softmax(x)]\n",
     "comprehension if": "rows = [softmax(r) for r in x if ref.softmax(r).max() > 0.5]\n",
     "through a name": "want = ref.softmax(x)\nif want.max() > 0.5:\n    softmax(x)\n",
+    # a second review's ways round the first version
+    "a function's parameter": "def f(v):\n    if v.max() > 0.5:\n        softmax(x)\nf(ref.softmax(x))\n",
+    "a default argument": "def f(v=ref.softmax(x)):\n    if v.max() > 0.5:\n        softmax(x)\nf()\n",
+    "a lambda's parameter": "g = lambda v: softmax(x) if v.max() > 0.5 else None\ng(ref.softmax(x))\n",
+    "an attribute store": ("import types\nns = types.SimpleNamespace()\nns.want = ref.softmax(x)\n"
+                           "if ns.want.max() > 0.5:\n    softmax(x)\n"),
+    "a subscript store": "d = {}\nd['w'] = ref.softmax(x)\nif d['w'].max() > 0.5:\n    softmax(x)\n",
+    "an append": "ws = []\nws.append(ref.softmax(x))\nif ws[0].max() > 0.5:\n    softmax(x)\n",
+    "a starred literal": "for row in [*ref.softmax(x)]:\n    softmax(row)\n",
+    "an assert in a try": ("try:\n    assert ref.softmax(x).max() > 0.5\n    softmax(x)\n"
+                           "except AssertionError:\n    pass\n"),
+    # a third review's
+    "a break": "while True:\n    softmax(x)\n    if ref.softmax(x).max() > 0.5:\n        break\n",
+    "setattr": ("import types\nns = types.SimpleNamespace()\nsetattr(ns, 'w', ref.softmax(x))\n"
+                "if ns.w.max() > 0.5:\n    softmax(x)\n"),
 }
 
 
@@ -502,4 +517,38 @@ def test_a_loop_over_reference_values_that_runs_alike_is_kept():
     events, error = _record(SOFTMAX, driven, ["softmax"])
     assert error is None, error
     verdict = _judge(SOFTMAX, cell, ["softmax"], events)
+    assert verdict.passed, verdict.detail
+
+
+LIBRARY_CONTAINERS = {  # a correct answer of each kind, and what a test may do with it (a review's table)
+    "Counter, a missing key": ("import collections\ndef f(x):\n    return collections.Counter(['a', 'a', 'b'])\n",
+                               "c = f(x)\ncheck(c['zzz'] == 0 and c['a'] == 2, 'counts')\n"),
+    "defaultdict, a missing key": ("import collections\ndef f(x):\n    d = collections.defaultdict(int)\n"
+                                   "    d['a'] += 2\n    return d\n", "c = f(x)\ncheck(c['zzz'] == 0, 'counts')\n"),
+    "a namedtuple's field": ("import collections\nP = collections.namedtuple('P', 'loss acc')\n"
+                             "def f(x):\n    return P(0.5, 0.9)\n", "r = f(x)\ncheck(r.acc == 0.9, 'acc')\n"),
+    "torch.max's indices": ("def f(x):\n    return torch.max(torch.as_tensor(x), 1)\n",
+                            "r = f(x)\ncheck(r.indices.tolist() == [1, 0], 'argmax')\n"),
+    "torch.Size's numel": ("def f(x):\n    return torch.as_tensor(x).shape\n",
+                           "s = f(x)\ncheck(s.numel() == 6, 'numel')\n"),
+    # a defaultdict's own factory runs in the kernel only: it stays behind a handle
+    "defaultdict(lambda: 0), a missing key": ("import collections\ndef f(x):\n"
+                                              "    return collections.defaultdict(lambda: 0, a=2)\n",
+                                              "c = f(x)\ncheck(c['zzz'] == 0 and c['a'] == 2, 'counts')\n"),
+    "a namedtuple with renamed fields": ("import collections\n"
+                                         "P = collections.namedtuple('P', 'loss def', rename=True)\n"
+                                         "def f(x):\n    return P(0.5, 0.9)\n",
+                                         "r = f(x)\ncheck(r._1 == 0.9, 'acc')\n"),
+}
+
+
+@pytest.mark.parametrize("name", LIBRARY_CONTAINERS)
+def test_a_library_container_keeps_its_behaviour_in_the_kernel_and_the_judge(name):
+    """Read by value, a Counter, a defaultdict, a namedtuple or a torch tuple is rebuilt as its own kind (a
+    namedtuple with the recorded fields) on both sides: a test reading a field or a missing key passes."""
+    solution, body = LIBRARY_CONTAINERS[name]
+    cell = _branch_cell(body)
+    events, error = _record(solution, kernel_copy(cell, ["f"], elsewhere={"np"}), ["f"])
+    assert error is None, error
+    verdict = _judge(solution, cell, ["f"], events)
     assert verdict.passed, verdict.detail

@@ -192,20 +192,24 @@ def _branch_on_reference(body: list[ast.stmt], reducer: _Reducer) -> str | None:
     """The first condition of the driver that reads a reference's placeholder (`ref._(...)`) or a name bound
     from one, and decides whether code the kernel must run (`reducer.needed`: a student's value read, state
     changed) runs: an `if`, `while` or `x if c else y`, an `and`/`or` operand, a loop's or a comprehension's
-    iterable (not a literal: its length is the judge's too) or `if`. None when there is none."""
+    iterable (not a literal: its length is the judge's too) or `if`, a statement inside a `try` that catches
+    (it may raise). Code that matters reads a student's value, changes state, or breaks, continues, returns
+    or raises. None when there is none."""
     module = ast.Module(body=body, type_ignores=[])
 
-    def reads(expr: ast.AST, derived: set[str]) -> bool:
-        return any((isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "_"
-                    and isinstance(n.func.value, ast.Name)) or (isinstance(n, ast.Name) and n.id in derived)
-                   for n in ast.walk(expr))
+    def reads(expr: ast.AST, derived: set[str]) -> bool:  # a reference's call, placeholder or not, or a name
+        return any((isinstance(n, ast.Call) and reducer.is_reference(n.func))
+                   or (isinstance(n, ast.Name) and n.id in derived) for n in ast.walk(expr))
 
     def matters(region: list[ast.AST]) -> bool:  # a name bound from a placeholder holds nothing of the student's
-        return any(isinstance(n, ast.expr) and (_student_names(n, reducer.clean | derived) or not reducer.pure(n))
+        return any(isinstance(n, ast.Break | ast.Continue | ast.Return | ast.Raise)  # what runs after changes
+                   or (isinstance(n, ast.expr) and (_student_names(n, reducer.clean | derived) or not reducer.pure(n)))
                    for part in region for n in ast.walk(part))
 
-    def loop_conditions(loop) -> list[ast.expr]:
-        return ([] if isinstance(loop.iter, ast.Tuple | ast.List) else [loop.iter]) + list(getattr(loop, "ifs", []))
+    def loop_conditions(loop) -> list[ast.expr]:  # a literal's length is fixed, unless it unpacks (`[*xs]`)
+        literal = isinstance(loop.iter, ast.Tuple | ast.List) and not any(
+            isinstance(e, ast.Starred) for e in loop.iter.elts)
+        return ([] if literal else [loop.iter]) + list(getattr(loop, "ifs", []))
 
     derived: set[str] = set()
     while True:  # the names bound from a placeholder, or from such a name
@@ -227,6 +231,9 @@ def _branch_on_reference(body: list[ast.stmt], reducer: _Reducer) -> str | None:
             produced = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
             decisions = [(c, produced + node.generators[i + 1:]) for i, gen in enumerate(node.generators)
                          for c in loop_conditions(gen)]
+        elif isinstance(node, ast.Try | ast.TryStar):  # whatever may raise in a `try` that catches steers the test
+            rest = node.body + node.handlers + node.orelse + node.finalbody
+            decisions = [(stmt, rest) for stmt in node.body]
         for condition, region in decisions:
             if reads(condition, derived) and matters(region):
                 return ast.unparse(condition)
@@ -235,7 +242,45 @@ def _branch_on_reference(body: list[ast.stmt], reducer: _Reducer) -> str | None:
 
 def _value_bindings(tree: ast.AST):
     """(names, value) for each place the driver binds a name from a value; a loop over a literal of
-    same-length tuples binds each target from its own column (`for kind, num in (("W", n[0]), ...)`)."""
+    same-length tuples binds each target from its own column (`for kind, num in (("W", n[0]), ...)`). A
+    container stored into (`d[k] = v`, `ns.x = v`) or given a value by a method (`xs.append(v)`) is bound
+    from it, and so are the parameters of the block's own function or lambda from its defaults and from
+    every argument it is called with."""
+    functions: dict[str, ast.AST] = {}
+    containers: set[str] = set()  # names the block binds to a value of its own (not a module's name)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            functions[node.name] = node
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
+            functions.update((name, node.value) for t in node.targets for name in _stores(t))
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.For | ast.comprehension):
+            containers |= set().union(*(_stores(t) for t in getattr(node, "targets", [getattr(node, "target", None)])
+                                        if t is not None))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            positional = [a.arg for a in [*node.args.posonlyargs, *node.args.args]]
+            for name, default in zip(positional[len(positional) - len(node.args.defaults):], node.args.defaults,
+                                     strict=True):
+                yield {name}, default
+            for arg, default in zip(node.args.kwonlyargs, node.args.kw_defaults, strict=True):
+                if default is not None:
+                    yield {arg.arg}, default
+        elif isinstance(node, ast.Call):
+            arguments = [*node.args, *(k.value for k in node.keywords)]
+            if isinstance(node.func, ast.Name) and node.func.id in functions:
+                function = functions[node.func.id].args
+                positional = [a.arg for a in [*function.posonlyargs, *function.args]]
+                for i, arg in enumerate(node.args):  # each argument to its parameter; `*args` to them all
+                    names = set(positional[i:i + 1]) if i < len(positional) and not isinstance(arg, ast.Starred) \
+                        else _params(functions[node.func.id])
+                    yield names, arg
+                for keyword in node.keywords:
+                    yield ({keyword.arg} if keyword.arg else _params(functions[node.func.id])), keyword.value
+            elif isinstance(node.func, ast.Attribute) and _root(node.func) in containers and arguments:
+                yield {_root(node.func)}, ast.Tuple(elts=arguments, ctx=ast.Load())
+            elif isinstance(node.func, ast.Name) and node.func.id == "setattr" and len(node.args) == 3 \
+                    and _root(node.args[0]):
+                yield {_root(node.args[0])}, node.args[2]
     for node in ast.walk(tree):
         if isinstance(node, ast.For | ast.AsyncFor | ast.comprehension):
             rows, target = node.iter, node.target
@@ -248,6 +293,9 @@ def _value_bindings(tree: ast.AST):
                 yield _stores(target), rows
         elif isinstance(node, ast.Assign):
             yield set().union(*(_stores(t) for t in node.targets)), node.value
+            roots = {_root(t) for t in node.targets if isinstance(t, ast.Attribute | ast.Subscript) and _root(t)}
+            if roots:
+                yield roots, node.value
         elif isinstance(node, ast.AugAssign | ast.AnnAssign) and node.value is not None:
             yield _stores(node.target), node.value
         elif isinstance(node, ast.NamedExpr):

@@ -121,6 +121,11 @@ def selective_metrics(probs, y_true, threshold=0.95):
     return coverage, accuracy, recall
 
 
+def same_number(got, want, rtol: float = 1e-9) -> bool:
+    """Whether `got` is `want` within `rtol`, nan matching nan (undefined metrics)."""
+    return bool(np.isclose(float(got), float(want), rtol=rtol, atol=0.0, equal_nan=True))
+
+
 def class_scores(model, x):
     """The class scores (pre-softmax) of `model` for a batch x: the last Dense layer's
     pre-activation, computed from its input and its own kernel and bias (a GradientTape can

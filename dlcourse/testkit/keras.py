@@ -171,31 +171,67 @@ def rebuild_model(config_json: str, weights: list[np.ndarray]):
     return model
 
 
+MAX_SETTING_ARRAY = 16  # numbers in one setting of a layer (a shape, a kernel size: a few)
+MAX_SETTINGS_NUMBERS = 1_000  # numbers in all of a model's settings (the course's models: 14 to 84)
+MAX_SETTINGS_DEPTH = 64  # levels of a serialized model (the course's: under 12); deeper is refused, never skipped
+
+
 def fresh_weights(model, seed: int):
     """`model`'s architecture with its weights drawn anew by its layers' own initialisers, Keras
     seeded with `seed` first: the model a builder returns, before any training it may have done.
 
     A test that trains a builder's model calls this first, in the judge, on the model rebuilt from
-    its configuration: weights fitted inside the builder (on the test split, say) never count.
-    Raises UnrebuildableModel when an initialiser's settings hold arrays (a
-    keras.initializers.Constant given a whole matrix carries trained weights in the configuration)."""
+    its configuration: weights fitted inside the builder (on the test split, say) never count. What
+    could carry them past the weights is refused (UnrebuildableModel): a setting that holds an array
+    of numbers (`Rescaling(scale=array)`, `Normalization(mean=...)`, `Constant(array)`...) or settings
+    holding more numbers in all than a description of layers needs."""
     import keras
 
-    arrays = sum(1 for part in _parts(keras.saving.serialize_keras_object(model))
-                 if str(part.get("module") or "").startswith("keras.initializers")
-                 and not all(_is_setting(v) for v in (part.get("config") or {}).values()))
-    if arrays:
-        raise UnrebuildableModel(
-            f"the grader trains your architecture from weights drawn anew by its initialisers, and {arrays} of "
-            "its initialisers hold arrays of values; use built-in initialisers with number settings (the default "
-            "\"glorot_uniform\", \"he_normal\", Constant(0.1), ...).")
+    problem = _numbers_in_settings(keras.saving.serialize_keras_object(model))
+    if problem:
+        advice = ("build it flat, one Sequential or functional model of layers" if "nested" in problem else
+                  "use layer settings of single numbers (Rescaling(1 / 255), Dropout(0.3), the initialisers "
+                  "\"glorot_uniform\", \"he_normal\", Constant(0.1), ...)")
+        raise UnrebuildableModel(f"the grader trains your architecture from weights drawn anew, and {problem}; "
+                                 f"{advice}.")
     keras.utils.set_random_seed(seed)
     return keras.models.clone_model(model)
 
 
-def _is_setting(value) -> bool:
-    """A number, text, truth value or None: what a built-in initialiser's settings are made of."""
-    return value is None or isinstance(value, (bool, int, float, str))
+def _numbers_in_settings(config) -> str | None:
+    """What in a serialized model's settings could carry trained numbers past its weights, said plainly."""
+    largest, total, too_deep = 0, 0, False
+
+    def numbers(value, depth: int) -> int | None:  # the numbers in a list holding no dict (an array), else None
+        if depth > MAX_SETTINGS_DEPTH or isinstance(value, dict):
+            return None
+        if isinstance(value, list):
+            counts = [numbers(v, depth + 1) for v in value]
+            return sum(counts) if all(n is not None for n in counts) else None
+        return 1 if isinstance(value, int | float) and not isinstance(value, bool) else 0
+
+    def walk(value, depth: int = 0) -> None:
+        nonlocal largest, total, too_deep
+        if depth > MAX_SETTINGS_DEPTH:
+            too_deep = True
+            return
+        if isinstance(value, list) and (n := numbers(value, depth)) is not None:
+            largest, total = max(largest, n), total + n
+        elif isinstance(value, dict | list):
+            for item in (value.values() if isinstance(value, dict) else value):
+                walk(item, depth + 1)
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            total += 1
+
+    walk(config)
+    if too_deep:
+        return f"its configuration is nested deeper than {MAX_SETTINGS_DEPTH} levels"
+    if largest > MAX_SETTING_ARRAY:
+        return f"one of its settings holds an array of {largest:,} numbers"
+    if total > MAX_SETTINGS_NUMBERS:
+        return (f"its settings hold {total:,} numbers, more than a description of layers needs "
+                f"({MAX_SETTINGS_NUMBERS:,})")
+    return None
 
 
 def _unreadable_parts(config) -> str | None:
