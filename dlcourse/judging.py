@@ -105,11 +105,22 @@ def _is_plain_array(value: Any) -> bool:
 FACTORIES = {f.__name__: f for f in (int, float, list, dict, set, str, tuple)}  # a defaultdict's, by name
 
 
+def _factory(value: dict):
+    """A defaultdict's factory, read by defaultdict's own descriptor (None for any other dict)."""
+    return collections.defaultdict.default_factory.__get__(value) if isinstance(value, collections.defaultdict) \
+        else None
+
+
+def _dict_items(value: dict):
+    """A dict's items by the base class's own method, in an OrderedDict's own order."""
+    return (collections.OrderedDict.items if isinstance(value, collections.OrderedDict) else dict.items)(value)
+
+
 def _items_say_all(value: dict) -> bool:
     """Whether a dict's items are all of it: not when a missing key runs code of the student's (a
     defaultdict's own factory, a subclass's `__missing__`), which only the kernel can answer (a handle)."""
     if isinstance(value, collections.defaultdict):
-        return collections.defaultdict.default_factory.__get__(value) in (None, *FACTORIES.values())
+        return _factory(value) in (None, *FACTORIES.values())
     missing = getattr(type(value), "__missing__", None)
     return missing is None or missing is collections.Counter.__missing__
 
@@ -195,12 +206,10 @@ class _Encoder:
             return {"__list__" if base is list else "__tuple__": items, "classes": _class_names(value),
                     **_namedtuple_fields(value, len(items))}
         if isinstance(value, dict) and _items_say_all(value):  # OrderedDict, Counter, a class of the student's
-            ordered = collections.OrderedDict.items if isinstance(value, collections.OrderedDict) else dict.items
-            pairs = [[self(k, depth + 1), self(v, depth + 1)] for k, v in ordered(value)]
+            pairs = [[self(k, depth + 1), self(v, depth + 1)] for k, v in _dict_items(value)]
             if type(value) is dict:
                 return {"__dict__": pairs}
-            factory = collections.defaultdict.default_factory.__get__(value) \
-                if isinstance(value, collections.defaultdict) else None
+            factory = _factory(value)
             return {"__dict__": pairs, "classes": _class_names(value),
                     **({"factory": factory.__name__} if factory in FACTORIES.values() else {})}
         pandas = _loaded("pandas")
@@ -513,8 +522,7 @@ def _kernel_value(encoded: Any, value: Any) -> Any:
                                                      base.__iter__(value), strict=False)]
         return _container(encoded, items) if "classes" in encoded else tuple(items)
     if isinstance(encoded, dict) and "__dict__" in encoded and isinstance(value, dict):
-        ordered = collections.OrderedDict.items if isinstance(value, collections.OrderedDict) else dict.items
-        pairs = [(k, _kernel_value(pair[1], v)) for pair, (k, v) in zip(encoded["__dict__"], ordered(value),
+        pairs = [(k, _kernel_value(pair[1], v)) for pair, (k, v) in zip(encoded["__dict__"], _dict_items(value),
                                                                           strict=False)]
         return _container(encoded, pairs) if "classes" in encoded else dict(pairs)
     return value

@@ -291,19 +291,8 @@ def _value_bindings(tree: ast.AST):
                     yield _stores(part), ast.Tuple(elts=[r.elts[i] for r in rows.elts], ctx=ast.Load())
             else:
                 yield _stores(target), rows
-        elif isinstance(node, ast.Assign):
-            yield set().union(*(_stores(t) for t in node.targets)), node.value
-            roots = {_root(t) for t in node.targets if isinstance(t, ast.Attribute | ast.Subscript) and _root(t)}
-            if roots:
-                yield roots, node.value
-        elif isinstance(node, ast.AugAssign | ast.AnnAssign) and node.value is not None:
-            yield _stores(node.target), node.value
-        elif isinstance(node, ast.NamedExpr):
-            yield {node.target.id}, node.value
-        elif isinstance(node, ast.With | ast.AsyncWith):
-            for item in node.items:
-                if item.optional_vars is not None:
-                    yield _stores(item.optional_vars), item.context_expr
+        else:
+            yield from _assignment_bindings(node)
 
 
 def _reference_names(tree: ast.AST) -> set[str]:
@@ -332,24 +321,31 @@ def _stores(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
 
 
+def _assignment_bindings(node: ast.AST):
+    """(targets, value) of an assignment, a walrus or a `with ... as`: a container stored into (`d[k] = v`,
+    `obj.x = v`) now holds the value too."""
+    if isinstance(node, ast.Assign):
+        yield set().union(*(_stores(t) for t in node.targets)), node.value
+        for target in node.targets:
+            if isinstance(target, ast.Attribute | ast.Subscript) and _root(target):
+                yield {_root(target)}, node.value
+    elif isinstance(node, ast.AugAssign | ast.AnnAssign) and node.value is not None:
+        yield _stores(node.target) | ({_root(node.target)} if _root(node.target) else set()), node.value
+    elif isinstance(node, ast.NamedExpr):
+        yield {node.target.id}, node.value
+    elif isinstance(node, ast.With | ast.AsyncWith):
+        for item in node.items:
+            if item.optional_vars is not None:
+                yield _stores(item.optional_vars), item.context_expr
+
+
 def _bindings(tree: ast.AST):
     """(targets, value) for every place the block binds a name: the value a tainted one taints them."""
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign):
-            yield set().union(*(_stores(t) for t in node.targets)), node.value
-            for target in node.targets:  # `d[k] = v`, `obj.x = v`: the container now holds v
-                if isinstance(target, ast.Attribute | ast.Subscript) and _root(target):
-                    yield {_root(target)}, node.value
-        elif isinstance(node, ast.AugAssign | ast.AnnAssign) and node.value is not None:
-            yield _stores(node.target) | ({_root(node.target)} if _root(node.target) else set()), node.value
-        elif isinstance(node, ast.NamedExpr):
-            yield {node.target.id}, node.value
+        if isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign | ast.NamedExpr | ast.With | ast.AsyncWith):
+            yield from _assignment_bindings(node)
         elif isinstance(node, ast.For | ast.AsyncFor | ast.comprehension):
             yield _stores(node.target), node.iter
-        elif isinstance(node, ast.With | ast.AsyncWith):
-            for item in node.items:
-                if item.optional_vars is not None:
-                    yield _stores(item.optional_vars), item.context_expr
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
             yield _params(node), ast.Name(id="<argument>", ctx=ast.Load())  # a parameter may be given anything
             if not isinstance(node, ast.Lambda):
