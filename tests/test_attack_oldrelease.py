@@ -237,6 +237,10 @@ def test_fresh_weights_are_a_seeded_builds_and_forget_any_training():
     for a, b in zip(untrained, fresh.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(fresh_weights(trained, seed=1).get_weights()[0], untrained[0])
+    # a seed in the settings is the student's choice of start: dropped, so the judge's seed decides
+    lucky = [fresh_weights(_tiny_mlp(kernel_initializer=keras.initializers.GlorotUniform(seed=s)), seed=0)
+             for s in (42, 7)]
+    np.testing.assert_array_equal(lucky[0].get_weights()[0], lucky[1].get_weights()[0])
 
 
 def test_settings_that_could_carry_trained_numbers_are_refused_and_single_numbers_pass():

@@ -178,7 +178,8 @@ MAX_SETTINGS_DEPTH = 64  # levels of a serialized model (the course's: under 12)
 
 def fresh_weights(model, seed: int):
     """`model`'s architecture with its weights drawn anew by its layers' own initialisers, Keras
-    seeded with `seed` first: the model a builder returns, before any training it may have done.
+    seeded with `seed` first (a seed in an initialiser's or a layer's settings is dropped, so the
+    judge's seed decides): the model a builder returns, before any training it may have done.
 
     A test that trains a builder's model calls this first, in the judge, on the model rebuilt from
     its configuration: weights fitted inside the builder (on the test split, say) never count. What
@@ -187,15 +188,19 @@ def fresh_weights(model, seed: int):
     holding more numbers in all than a description of layers needs."""
     import keras
 
-    problem = _numbers_in_settings(keras.saving.serialize_keras_object(model))
+    config = keras.saving.serialize_keras_object(model)
+    problem = _numbers_in_settings(config)
     if problem:
         advice = ("build it flat, one Sequential or functional model of layers" if "nested" in problem else
                   "use layer settings of single numbers (Rescaling(1 / 255), Dropout(0.3), the initialisers "
                   "\"glorot_uniform\", \"he_normal\", Constant(0.1), ...)")
         raise UnrebuildableModel(f"the grader trains your architecture from weights drawn anew, and {problem}; "
                                  f"{advice}.")
+    for part in _parts(config):  # a seed of the student's (`GlorotUniform(seed=42)`) would pick the start
+        if isinstance(part.get("config"), dict) and "seed" in part["config"]:
+            part["config"]["seed"] = None
     keras.utils.set_random_seed(seed)
-    return keras.models.clone_model(model)
+    return keras.saving.deserialize_keras_object(config, safe_mode=True)
 
 
 def _numbers_in_settings(config) -> str | None:
@@ -257,8 +262,9 @@ def _unreadable_parts(config) -> str | None:
 
 
 def _parts(config, depth: int = 0):
-    """Every serialized Keras object (layer, activation, regularizer...) inside `config`."""
-    if depth > 40:
+    """Every serialized Keras object (layer, activation, regularizer...) inside `config` (to the depth
+    `fresh_weights` accepts; `rebuild_model`'s safe mode refuses what it does not know deeper down)."""
+    if depth > MAX_SETTINGS_DEPTH:
         return
     if isinstance(config, dict):
         if "class_name" in config and "module" in config:
