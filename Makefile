@@ -33,7 +33,7 @@ demo: bwrap $(STAMP)
 demo-full: bwrap $(STAMP)
 	$(BIN)/dlcourse demo --class full
 
-# everything but full-size training (about 24 minutes on 2 cores: 1,456 s measured from a fresh clone on 2026-12-07)
+# everything but full-size training (about 25 minutes on 2 cores: 1,493 s measured from a fresh clone on 2026-12-07)
 test: bwrap $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup -q -ra --durations=25 -m "not full"
 
