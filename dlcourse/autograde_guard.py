@@ -54,80 +54,78 @@ def is_sanctioned() -> bool:
     return getattr(_state, "sanctioned", False)
 
 
+def _wrap(cls, name: str, guarded) -> None:
+    """Replace `cls.name` by `guarded(original)`, once (a module imported again keeps one guard)."""
+    original = getattr(cls, name)
+    if getattr(original, "_dlcourse_guard", False):
+        return
+    wrapper = guarded(original)
+    wrapper._dlcourse_guard = True
+    setattr(cls, name, wrapper)
+
+
 def guard(module) -> None:
     """Wrap `module.Autograde.start` (nbgrader.converters.autograde) so that it refuses unsanctioned."""
-    autograde = module.Autograde
-    if getattr(autograde.start, "_dlcourse_guard", False):
-        return
-    unguarded = autograde.start
+    def guarded(unguarded):
+        def start(self):
+            if not is_sanctioned():
+                from nbgrader.converters.base import NbGraderException
 
-    def start(self):
-        if not is_sanctioned():
-            from nbgrader.converters.base import NbGraderException
+                self.log.error(REFUSAL)
+                raise NbGraderException(REFUSAL)
+            return unguarded(self)
+        return start
 
-            self.log.error(REFUSAL)
-            raise NbGraderException(REFUSAL)
-        return unguarded(self)
-
-    start._dlcourse_guard = True
-    autograde.start = start
+    _wrap(module.Autograde, "start", guarded)
 
 
 def guard_validator(module) -> None:
     """Wrap `module.Validator.validate` (nbgrader.validator) so that it refuses a notebook of a course's
     submitted/ or autograded/: nbgrader would run it in a plain kernel, unsandboxed, as whoever asks
     (the instructor), whatever folder or configuration nbgrader was started from."""
-    validator = module.Validator
-    if getattr(validator.validate, "_dlcourse_guard", False):
-        return
-    unguarded = validator.validate
+    def guarded(unguarded):
+        def validate(self, filename, *args, **kwargs):
+            from pathlib import Path
 
-    def validate(self, filename, *args, **kwargs):
-        from pathlib import Path
+            from dlcourse.classroom.validate import submission_of
 
-        from dlcourse.classroom.validate import submission_of
+            student = submission_of(Path(filename))
+            if student is not None:
+                assignment = Path(filename).resolve().parent.name
+                message = (f"{filename} is a submission in the course: nbgrader's validate would run it unsandboxed, "
+                           f"as you. Grade it with `dlcourse autograde {assignment} --student {student}`.")
+                self.log.error(message)
+                if hasattr(self.parent, "exit"):  # `nbgrader validate`: this line and exit 1, no traceback
+                    self.parent.exit(1)
+                raise PermissionError(message)
+            return unguarded(self, filename, *args, **kwargs)
+        return validate
 
-        student = submission_of(Path(filename))
-        if student is not None:
-            assignment = Path(filename).resolve().parent.name
-            message = (f"{filename} is a submission in the course: nbgrader's validate would run it unsandboxed, "
-                       f"as you. Grade it with `dlcourse autograde {assignment} --student {student}`.")
-            self.log.error(message)
-            if hasattr(self.parent, "exit"):  # `nbgrader validate`: this line and exit 1, no traceback
-                self.parent.exit(1)
-            raise PermissionError(message)
-        return unguarded(self, filename, *args, **kwargs)
-
-    validate._dlcourse_guard = True
-    validator.validate = validate
+    _wrap(module.Validator, "validate", guarded)
 
 
 def guard_export(module) -> None:
     """Wrap `module.ExportApp.init_plugin` (nbgrader.apps.exportapp) so that whatever exporter
     `nbgrader export` is given (the course's, `--exporter`, a plugin of one's own) refuses while the
     gradebook holds a row that is no grade of dlcourse's (`classroom.nbgrader_export.refuse_ungradable`)."""
-    app = module.ExportApp
-    if getattr(app.init_plugin, "_dlcourse_guard", False):
-        return
-    unguarded = app.init_plugin
+    def guarded(unguarded):
+        def init_plugin(self):
+            unguarded(self)
+            plugin = self.plugin_inst
+            export = plugin.export
 
-    def init_plugin(self):
-        unguarded(self)
-        plugin = self.plugin_inst
-        export = plugin.export
+            def refusing_export(gradebook):
+                from pathlib import Path
 
-        def refusing_export(gradebook):
-            from pathlib import Path
+                from dlcourse.classroom.nbgrader_export import refuse_ungradable
 
-            from dlcourse.classroom.nbgrader_export import refuse_ungradable
+                refuse_ungradable(Path(self.coursedir.root), gradebook, plugin, self)
+                return export(gradebook)
 
-            refuse_ungradable(Path(self.coursedir.root), gradebook, plugin, self)
-            return export(gradebook)
+            plugin.export = refusing_export
+        return init_plugin
 
-        plugin.export = refusing_export
-
-    init_plugin._dlcourse_guard = True
-    app.init_plugin = init_plugin
+    _wrap(module.ExportApp, "init_plugin", guarded)
 
 
 EXPORT = "nbgrader.apps.exportapp"  # `nbgrader export`, with any exporter

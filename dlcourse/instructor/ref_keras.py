@@ -7,6 +7,8 @@ or `Dense(10)` followed by `Activation("sigmoid")`, `Sequential([...])` or `.add
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 
 # The inspection helpers are public (dlcourse.testkit.keras): they hold no answer.
@@ -17,6 +19,7 @@ from ..testkit.keras import (  # noqa: F401  (re-exported)
     fresh_weights,
     layer_summary,
     model_output,
+    rebuild_model,
 )
 
 ACTIVATIONS = {
@@ -143,10 +146,10 @@ def compiled_accuracy(trained) -> bool:
     return any(found)
 
 
-def same_weights(first, second, atol: float = 1e-6) -> bool:
-    """Whether two lists of weight arrays are equal (shapes, and values within `atol`)."""
-    return len(first) == len(second) and all(
-        np.shape(a) == np.shape(b) and np.allclose(a, b, rtol=0, atol=atol) for a, b in zip(first, second, strict=True))
+def same_weights(first, second, rtol: float = 0.0, atol: float = 1e-6) -> bool:
+    """Whether two lists of weight arrays are equal (shapes, and values within `rtol` and `atol`)."""
+    return len(first) == len(second) and all(np.shape(a) == np.shape(b) and np.allclose(a, b, rtol=rtol, atol=atol)
+                                             for a, b in zip(first, second, strict=True))
 
 
 def refit_matches(trained, start, final, X, y, epochs: int, batch_size: int, logged_rates=None) -> bool:
@@ -170,21 +173,18 @@ def refit_matches(trained, start, final, X, y, epochs: int, batch_size: int, log
     rows, labels = np.asarray(X), np.asarray(y)
     if batch_size < len(rows) and not ((rows == rows[:1]).all() and (labels == labels[:1]).all()):
         raise ValueError("refit_matches: batches smaller than X need identical rows (no order to redo)")
-    config = keras.saving.serialize_keras_object(trained)
+    config = json.dumps(keras.saving.serialize_keras_object(trained), default=str)
     schedules = [None]
     if isinstance(logged_rates, list | tuple) and len(logged_rates) == epochs:
         schedules.append([float(rate) for rate in logged_rates])
     for rates in schedules:
         for form in (labels, keras.utils.to_categorical(labels, int(labels.max()) + 1)):
-            model = keras.saving.deserialize_keras_object(config, safe_mode=True)  # a fresh optimiser
-            model.set_weights(start)
+            model = rebuild_model(config, start)  # a fresh optimiser, the judge's start
             try:
                 _refit(model, np.asarray(X, dtype="float32"), form, epochs, batch_size, rates)
             except Exception:  # noqa: BLE001 - this label form is not the one the loss takes
                 continue
-            got = model.get_weights()
-            if all(np.shape(a) == np.shape(b) and np.allclose(a, b, rtol=1e-3, atol=1e-4)
-                   for a, b in zip(got, final, strict=True)):
+            if same_weights(model.get_weights(), final, rtol=1e-3, atol=1e-4):
                 return True
     return False
 

@@ -186,6 +186,8 @@ def fresh_weights(model, seed: int):
     could carry them past the weights is refused (UnrebuildableModel): a setting that holds an array
     of numbers (`Rescaling(scale=array)`, `Normalization(mean=...)`, `Constant(array)`...) or settings
     holding more numbers in all than a description of layers needs."""
+    import json
+
     import keras
 
     config = keras.saving.serialize_keras_object(model)
@@ -200,7 +202,7 @@ def fresh_weights(model, seed: int):
         if isinstance(part.get("config"), dict) and "seed" in part["config"]:
             part["config"]["seed"] = None
     keras.utils.set_random_seed(seed)
-    return keras.saving.deserialize_keras_object(config, safe_mode=True)
+    return rebuild_model(json.dumps(config, default=str), [])  # as the judge reads a model, with no weights
 
 
 def _numbers_in_settings(config) -> str | None:
