@@ -81,10 +81,28 @@ def test_killed_run_resumes_without_loss_or_duplicates(sequential, tmp_path):
         time.sleep(0.5)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    done_before = len(list(course.glob(f"autograded/*/{A}/{MARKER}")))
-    assert 2 <= done_before < STUDENTS, "the run should have been killed half-way"
+    markers = {p.parent.parent.name for p in course.glob(f"autograded/*/{A}/{MARKER}")}
+    # a kill between a marker and its gradebook commit leaves a marker with no rows: graded again
+    done_before = len(markers & {s for s, _ in cell_scores(sqlite(course))})
+    assert 2 <= len(markers) < STUDENTS, "the run should have been killed half-way"
     run = cli(course, "--workers", "2")
     assert f"skipped {done_before}" in run.stdout and f"graded {STUDENTS - done_before}" in run.stdout
+    assert cell_scores(sqlite(course)) == sequential
+
+
+def test_a_marker_whose_gradebook_rows_never_landed_is_graded_again(sequential, tmp_path):
+    """The marker is written before the gradebook commits; a run killed between the two left a marker
+    and no rows, and the next run skipped that student as "unchanged": a grade lost (seen once on CI)."""
+    from nbgrader.api import Gradebook
+
+    course = make_class(tmp_path)
+    cli(course, "--workers", "2")
+    lost = sorted({s for s, _ in sequential})[1]
+    with Gradebook(sqlite(course)) as gb:
+        gb.remove_submission(A, lost)
+    assert (course / "autograded" / lost / A / MARKER).is_file()  # as the killed run left it
+    run = cli(course, "--workers", "2")
+    assert "graded 1, failed 0" in run.stdout and f"skipped {STUDENTS - 1}" in run.stdout, run.stdout
     assert cell_scores(sqlite(course)) == sequential
 
 

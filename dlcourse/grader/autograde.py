@@ -696,6 +696,17 @@ def _registered(db_url: str, course: Course, assignment: str) -> bool:
     return True
 
 
+def _gradebook_students(db_url: str, course: Course, assignment: str) -> set[str]:
+    """The students whose submission of `assignment` the gradebook holds (none when it does not know it)."""
+    if not _registered(db_url, course, assignment):
+        return set()
+    from nbgrader.api import Gradebook
+
+    with warnings.catch_warnings(), Gradebook(db_url, course.settings.course_id) as gb:
+        warnings.simplefilter("ignore")
+        return {submission.student_id for submission in gb.assignment_submissions(assignment)}
+
+
 def preflight(course: Course, options: RunOptions) -> None:
     """Before anyone is graded: one sandboxed kernel, started as a job starts its own, runs a
     trivial cell. If it cannot, SandboxUnavailable says why and nothing is recorded. An authoring
@@ -780,6 +791,9 @@ def _prepare(course: Course, name: str, options: RunOptions) -> _Assignment:
     students = submissions(root, name, options.student)
     if not students:
         options.log(f"{name}: no submissions in submitted/*/{name}/")
+    # the marker is written before the gradebook commits: a run killed between the two leaves a marker
+    # whose rows never landed, which is no grade (graded again)
+    recorded = _gradebook_students(options.db_url, course, name) if students and not options.force else set()
     for s in students:
         try:
             job = make_job(course, name, s, sandbox=options.sandbox)
@@ -787,7 +801,7 @@ def _prepare(course: Course, name: str, options: RunOptions) -> _Assignment:
             part.summary.failed += 1
             part.summary.errors[s] = str(exc)
             continue
-        if not options.force and is_current(root, job):
+        if not options.force and is_current(root, job) and s in recorded:
             part.summary.skipped += 1
             logger.info("%s/%s: unchanged since it was graded, skipped", s, name)
         elif job.refused:  # graded 0 with the reason, never run
