@@ -149,6 +149,7 @@ def test_nothing_is_generated_or_started_when_nothing_needs_grading(course, monk
     folder = course / "autograded" / "alice" / A
     folder.mkdir(parents=True)
     (folder / ag.MARKER).write_text(Marker(job.digest, Outcome.GRADED).to_json())
+    monkeypatch.setattr(ag, "_gradebook_students", lambda *args: {"alice"})  # and its gradebook rows
 
     def must_not_run(*args, **kwargs):
         raise AssertionError("called although every submission is unchanged")
@@ -173,7 +174,7 @@ def test_a_graded_notebook_not_judged_outside_is_refused_before_anyone_is_graded
 
 
 @pytest.mark.parametrize("flags, logged", [([], False), (["-v"], True)])
-def test_verbose_logs_each_step_of_the_course_only(course, caplog, flags, logged):
+def test_verbose_logs_each_step_of_the_course_only(course, caplog, flags, logged, monkeypatch):
     import logging
 
     from dlcourse import cli
@@ -182,6 +183,7 @@ def test_verbose_logs_each_step_of_the_course_only(course, caplog, flags, logged
     folder = course / "autograded" / "alice" / A
     folder.mkdir(parents=True)
     (folder / ag.MARKER).write_text(Marker(job.digest, Outcome.GRADED).to_json())
+    monkeypatch.setattr(ag, "_gradebook_students", lambda *args: {"alice"})  # and its gradebook rows
     try:
         assert cli.main(["--root", str(course), *flags, "autograde", A]) == 0
         said = [r for r in caplog.records if r.name.startswith("dlcourse") and r.levelno == logging.INFO]
