@@ -601,10 +601,27 @@ def _recording(name: str, fn):
     return _RecordingExercise(name, fn)
 
 
+# A recorded object compared with anything (`==`, `<`) is compared by identity, in kernel and judge alike:
+# numpy's operators and comparisons defer to it (a priority above numpy's own) instead of reading it as a
+# sequence through `len` and `[i]`, and torch never reads it. So a comparison makes no event, and the
+# kernel needs neither the other side nor the comparison (the driver keeps only the sides' evaluation).
+# Its numbers are read only where the judge recorded them (`testing.to_numpy` refuses a handle).
+PROXY_PRIORITY = 1e6
+
+
+def iterated(value: Any) -> None:
+    """Grading kernel (a driver's `x in value`, the other side withheld): what `in` does with `value`
+    that the tape sees, which is one `iter` event for a recorded object; on a value it is the kernel's own."""
+    if type(value) is KernelProxy:
+        for _ in value:
+            pass
+
+
 class KernelProxy:
     """An object the student's code returned, in the kernel: each use of it is recorded."""
 
     __slots__ = ("_target", "_oid", "_classes")
+    __array_priority__ = PROXY_PRIORITY
 
     def __init__(self, target, oid, classes):
         object.__setattr__(self, "_target", target)
@@ -947,6 +964,7 @@ class ReplayProxy:
     """An object the student's code returned, in the judge: each use replays the tape."""
 
     __slots__ = ("_oid", "_classes")
+    __array_priority__ = PROXY_PRIORITY
 
     def __init__(self, oid, classes):
         object.__setattr__(self, "_oid", oid)

@@ -105,6 +105,10 @@ def test_what_the_driver_keeps_and_drops():
         check(n == 17, f"seventeen secret {n}")
         arr = check_shape(softmax(x), (4,), "shape secret")
         assert softmax(x).sum() > 0.5, "assert secret"
+        check(net.depth == 23, "the other side of a comparison stays with the judge")
+        check("relu_secret" in net.kinds and net.width <= 64, "`in` iterates the student's value")
+        check(all(abs(k - 0.25) < 1e-7 for k in net.sizes), "all() evaluates every element's parts")
+        check(np.all(net.mask == np.arange(4) % 2), "a comparison numpy reduces")
         if mode() != "record":
             check(slow_secret_training() > 0.9, "outside the kernel only")
         ### END HIDDEN TESTS
@@ -121,10 +125,15 @@ def test_what_the_driver_keeps_and_drops():
         rng.normal(size=2)
         n = len(net.history)
         arr = check_shape(softmax(x), (), '')
-        bool(softmax(x).sum() > 0.5)
+        softmax(x).sum()
+        net.depth
+        __import__('dlcourse.judging').judging.iterated(net.kinds)
+        net.width
+        [(abs(k - 0.25),) for k in net.sizes]
+        net.mask
         ''').split()
     for secret in ("comment", "secret", "subtract", "1e-3", "17", "BEGIN HIDDEN", "ref.softmax", "ref.loss",
-                   "_reference", "2.0", "slow_secret_training"):
+                   "_reference", "2.0", "slow_secret_training", "0.5", "23", "64", "1e-7", "arange"):
         assert secret not in copy, secret
 
 
@@ -334,6 +343,16 @@ SAME_TAPE = {  # name: (solution, names, test cell) - each a correct answer that
         np.testing.assert_allclose(softmax(-x), ref.softmax(-x), err_msg="secret")
         ### END HIDDEN TESTS
         """),
+    # the driver keeps a comparison's sides, not the comparison: `in` on a returned object iterates it there
+    "`in`, `all` and comparisons on a returned deque": (DEQUE, ["train"], """
+        ### BEGIN HIDDEN TESTS
+        losses = train(4)
+        check(0.25 in losses and 7 not in losses, "a quarter")
+        check(all(abs(v - 1 / k) < 1e-12 for v, k in zip(losses, range(1, 5))), "1, 1/2, 1/3, 1/4")
+        check(np.all(np.asarray(losses, dtype=float) > 0.2), "above a fifth")
+        check(sorted(losses)[-1] == 1.0, "the last loss is 1")
+        ### END HIDDEN TESTS
+        """),
     "a random draw inside a check's expected value": (SOFTMAX, ["softmax"], """
         from dlcourse.instructor import reference as ref
         ### BEGIN HIDDEN TESTS
@@ -365,6 +384,23 @@ def test_the_driver_records_what_the_whole_cell_records(name):
     assert driven_error is None, driven_error
     verdict = _judge(solution, cell, names, driven)
     assert verdict.passed, verdict.detail
+
+
+def test_comparing_a_recorded_object_makes_no_event():
+    """A returned object (a deque) compared with an array is compared by identity in kernel and judge:
+    numpy defers to it (`judging.PROXY_PRIORITY`) instead of reading it through `len` and `[i]` (events the
+    driver, which withholds the array, would not make). Its numbers are judged only once recorded by value."""
+    cell = textwrap.dedent("""
+        ### BEGIN HIDDEN TESTS
+        losses = train(2)
+        check(losses == np.array([0.5, 1.0]), "as an array")
+        ### END HIDDEN TESTS
+        """)
+    whole, _ = _record(DEQUE, cell, ["train"])
+    driven, error = _record(DEQUE, kernel_copy(cell, ["train"]), ["train"])
+    assert error is None and [e["op"] for e in whole] == [e["op"] for e in driven] == ["call"]
+    verdict = _judge(DEQUE, cell, ["train"], driven)
+    assert not verdict.passed and "as an array" in verdict.detail, verdict.detail
 
 
 CAPTURE = '''

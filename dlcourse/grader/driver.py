@@ -499,9 +499,11 @@ class _Reducer:
     def truth(self, node: ast.expr) -> list[ast.expr]:
         """What the kernel evaluates of a condition: its parts, and its truth when that is a student's
         object's to say (`bool(losses)` calls `len` on a recorded deque)."""
-        if self.holds_student_value(node):
+        if self.all_of(node) is not None:
+            return self.all_parts(node)
+        if self.holds_student_value(node) and not isinstance(node, ast.Compare):  # a comparison's truth is a
             return [ast.Call(func=ast.Name(id="bool", ctx=ast.Load()), args=[self.expression(node)], keywords=[])]
-        return self.parts(node)
+        return self.parts(node)  # library value's (its value a bool or an array, `judging.PROXY_PRIORITY`)
 
     def tainted(self, node: ast.AST) -> bool:
         """Whether evaluating `node` reads a value of the student's (each read may be an event)."""
@@ -550,14 +552,53 @@ class _Reducer:
             # matters (a failing one fails at the judge's check): the kernel cannot tell, a reference being
             # a placeholder there, so it evaluates every part, and the truth of all but the last
             return [part for value in node.values[:-1] for part in self.truth(value)] + self.parts(node.values[-1])
-        if isinstance(node, ast.Compare) and len(node.ops) == 1 and not any(
-                _holds_student_value(side, self.clean, self.refs) for side in (node.left, *node.comparators)):
-            # comparing library values (`len(h) == 30`) is no event: only the sides' evaluation is
-            return self.parts(node.left) + self.parts(node.comparators[0])
+        if isinstance(node, ast.Compare) and not any(self.needed(side) for side in node.comparators[1:]):
+            return self.comparison(node)
+        if self.all_of(node) is not None:
+            return self.all_parts(node)
         if isinstance(node, ast.JoinedStr):  # a message: its words go, the values the kernel needs stay
             return [_wordless(ast.JoinedStr(values=[self.expression(v) for v in node.values
                                                     if isinstance(v, ast.FormattedValue) and self.needed(v.value)]))]
         return [self.expression(node)]
+
+    def comparison(self, node: ast.Compare) -> list[ast.expr]:
+        """What the kernel evaluates of a check's comparison: its first two sides. Comparing makes no event
+        (library values compare in place; a recorded object by identity, `judging.PROXY_PRIORITY`), so the
+        other side of `got == [20, 50]` stays with the judge; only `in` iterates a recorded object, which
+        `judging.iterated` does without the other side. A chain's later sides may not run in the judge
+        (`a < b < c` stops when `a < b` is false): the caller keeps a chain whole when one is needed."""
+        left, right, op = node.left, node.comparators[0], node.ops[0]
+        if isinstance(op, ast.In | ast.NotIn) and self.holds_student_value(right):
+            helper = ast.parse("__import__('dlcourse.judging').judging.iterated", mode="eval").body
+            return self.parts(left) + [ast.Call(func=helper, args=[self.expression(right)], keywords=[])]
+        return self.parts(left) + self.parts(right)
+
+    def all_of(self, node: ast.expr) -> ast.expr | None:
+        """The argument of a check's `all(... for ...)`, `np.all(a == b)`, `np.any(a == b)` or `(a == b).all()`,
+        else None (numpy's evaluate the whole comparison)."""
+        if not isinstance(node, ast.Call) or node.keywords:
+            return None
+        func = node.func
+        if isinstance(func, ast.Name) and func.id == "all" and "all" in self.clean and len(node.args) == 1 \
+                and isinstance(node.args[0], ast.GeneratorExp | ast.ListComp):
+            return node.args[0]
+        if ast.unparse(func) in ("np.all", "numpy.all", "np.any", "numpy.any") and len(node.args) == 1 \
+                and isinstance(node.args[0], ast.Compare):
+            return node.args[0]
+        if isinstance(func, ast.Attribute) and func.attr == "all" and not node.args \
+                and isinstance(func.value, ast.Compare):
+            return func.value
+        return None
+
+    def all_parts(self, node: ast.Call) -> list[ast.expr]:
+        """What the kernel evaluates of `all(...)`: each element's parts, all of them (the judge's `all`
+        stops at the first false one, when the check fails and the tape no longer matters)."""
+        inner = self.all_of(node)
+        if isinstance(inner, ast.Compare):  # a comparison's result is a library value: no event
+            return self.parts(inner)
+        elt = ast.Tuple(elts=self.parts(inner.elt), ctx=ast.Load())
+        generators = [_Rewrite(self).visit(g) for g in inner.generators]
+        return [ast.ListComp(elt=elt, generators=generators)] if elt.elts or self.needed(inner) else []
 
     def expression(self, node: ast.expr) -> ast.expr:
         """`node` as it is evaluated, with the instructor's text taken out where no event depends on it."""

@@ -554,6 +554,9 @@ check(ref.compiled_cross_entropy(trained), "train_iris compiled the model with a
       hint="Keras's sparse categorical cross-entropy takes integer labels; on probabilities, so from_logits=False.")
 check(ref.compiled_accuracy(trained), "train_iris compiled the model without an accuracy metric: fit does not "
       "report the accuracy after every epoch.", hint='metrics=["accuracy"] in compile.')
+check(history_same.params.get("verbose") in (0, False), "train_iris's fit printed its progress after every epoch "
+      "(the History it returned says fit's verbose was not 0): the goals ask it to print nothing.",
+      hint="verbose=0 in fit.")
 # Seeded shuffling: one epoch in batches of 16 from the same starting weights, three times. The same
 # seed twice must leave the same weights, another seed other weights (the judge compares the weights).
 runs = []
@@ -567,7 +570,8 @@ check(ref.same_weights(runs[0], runs[1]), "two calls of train_iris with seed=7, 
       hint="seed Keras with the seed argument before fit: keras.utils.set_random_seed(seed).")
 check(not ref.same_weights(runs[0], runs[2]), "calls of train_iris with seed=7 and with seed=8 left the same "
       "weights: the seed argument does not decide how the batches are shuffled.",
-      hint="keras.utils.set_random_seed(seed) with the seed you are given, and let fit shuffle (its default).")
+      hint="keras.utils.set_random_seed(seed) with the seed you are given, and let fit shuffle the whole "
+           "training set (shuffle=True, its default; shuffle='batch' only shuffles within chunks).")
 ### END HIDDEN TESTS
 passed("train_iris")
 
