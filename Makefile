@@ -58,6 +58,7 @@ test-gpu:
 bench: bwrap $(STAMP)
 	$(BIN)/python -m benchmarks
 	$(BIN)/python -m benchmarks.exercises
+	$(BIN)/python -m benchmarks.driver_size
 	$(BIN)/python -m benchmarks.serve_load
 
 release: $(STAMP)

@@ -27,10 +27,13 @@ cells bind, or one bound from a tainted value), whole, because every operation o
 (`len`, iteration, `==`, formatting) is an event of the tape; and any call not known to be pure
 (numpy's and math's functions without `out=` or a random draw, listed builtins and array methods,
 a generator seeded on the spot, the block's own pure functions), so that the kernel's inputs stay
-the judge's. A comparison of library values (`len(h) == 30`, `float(loss) < 0.1`) keeps only its
-sides' evaluation; a check's `a and b` evaluates all parts, and the truth of a student's object
-(`bool(losses)`). So a bound compared directly with a student's value that may be a recorded object
-(`small.count_params() == 7 * 10 + 10 + 55 + 6`) still reaches the kernel.
+the judge's. A check's comparison keeps only its sides' evaluation, whatever they hold: comparing makes no
+event (library values compare in place, a recorded object by identity: `judging.PROXY_PRIORITY`), so
+`small.count_params() == 7 * 10 + 10 + 55 + 6` sends `small.count_params()` alone, and `"relu" in kinds`
+sends `judging.iterated(kinds)` (the `iter` event `in` makes on a recorded object). A check's `a and b`
+evaluates all parts, and the truth of a student's object (`bool(losses)`); `all(... for ...)`, `np.all` and
+`np.any` of a comparison evaluate every element's parts. A comparison that steers (an `if`, a
+comprehension's filter, a chain whose later sides the judge may skip) stays whole.
 
 A hidden block the rewriting does not handle (a marker not at the start of its line, syntax that does
 not parse, `match`, `global`, a check inside a class, a driver that does not compile, a condition
@@ -43,6 +46,8 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
+import json
 import re
 
 CHECKS = frozenset({"check", "check_close", "check_shape", "check_finite", "check_unchanged", "check_answer",
@@ -82,7 +87,15 @@ def kernel_copy(source: str, exercises=(), known=(), elsewhere=()) -> str:
     """`source` (a test cell) with each hidden block reduced to its driver (see the module's docstring).
     `exercises`: the notebook's exercise names (values from them are the student's); `known`: the names
     its set-up cells bind (`known_names`: the instructor's data and helpers); `elsewhere`: the names the
-    notebook's other cells read (`read_elsewhere`: an assignment to one of them is never dropped)."""
+    notebook's other cells read (`read_elsewhere`: an assignment to one of them is never dropped).
+
+    A function of its arguments alone, kept per process: a grading worker grades a class against one
+    source, so each test cell's driver is made once, not once per student (0.3 s a notebook of 01)."""
+    return _kernel_copy(source, frozenset(exercises), frozenset(known), frozenset(elsewhere))
+
+
+@functools.lru_cache(maxsize=1024)
+def _kernel_copy(source: str, exercises: frozenset[str], known: frozenset[str], elsewhere: frozenset[str]) -> str:
     blocks = HIDDEN_BLOCK.findall(source)
     if sum(line.count("HIDDEN TESTS") for line in source.splitlines()) != 2 * len(blocks):
         raise DriverError("a hidden-test marker that is not a line of its own at the start of the line "
@@ -99,6 +112,26 @@ def kernel_copy(source: str, exercises=(), known=(), elsewhere=()) -> str:
         raise DriverError("a hidden block nested too deep to rewrite") from None
 
 
+def _by_content(fn):
+    """`fn(nb)` kept per process by the notebook's code cells (source and metadata): a worker reads the
+    same source notebook for every student of a class."""
+    cache: dict = {}
+
+    @functools.wraps(fn)
+    def wrapper(nb):
+        key = tuple((c.get("source"), json.dumps(c.get("metadata", {}), sort_keys=True, default=str))
+                    for c in nb.cells if c.get("cell_type") == "code")
+        if key not in cache:
+            if len(cache) >= 64:
+                cache.clear()
+            cache[key] = fn(nb)
+        value = cache[key]
+        return dict(value) if isinstance(value, dict) else value
+
+    return wrapper
+
+
+@_by_content
 def known_names(nb) -> frozenset[str]:
     """The names the notebook's set-up cells bind at top level and no test cell binds again: values of the
     instructor's (data, helpers), which hold nothing of the student's in an honest kernel (a student who
@@ -139,6 +172,7 @@ def _top_level_names(body: list[ast.stmt]) -> set[str]:
     return names
 
 
+@_by_content
 def read_elsewhere(nb) -> dict[str, frozenset[str]]:
     """For each test cell (by grade_id): the names any other code cell of the notebook reads (set-up,
     solutions, demos, the other test cells with their hidden blocks). A cell that does not parse (IPython
