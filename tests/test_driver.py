@@ -386,6 +386,36 @@ def test_the_driver_records_what_the_whole_cell_records(name):
     assert verdict.passed, verdict.detail
 
 
+FRAME_READER = """
+import sys
+def magic():
+    frame = sys._getframe(1)
+    while frame is not None:  # the constants of every caller's code: the test's bound, if it is there
+        found = [c for c in frame.f_code.co_consts if type(c) is int and 4000 < c < 5000]
+        if found:
+            return found[0]
+        frame = frame.f_back
+    return 0
+"""
+
+
+def test_an_answer_that_reads_its_callers_constants_finds_no_expected_value():
+    """The attack: an answer that returns whatever bound its caller's code holds. With the comparison in
+    the kernel (the whole cell, as the driver sent `magic() == 4242` before a2f97f4) it scores; with the
+    driver, which sends `magic()` alone, it finds nothing."""
+    cell = textwrap.dedent("""
+        ### BEGIN HIDDEN TESTS
+        check(magic() == 4242, "the number of parameters")
+        ### END HIDDEN TESTS
+        """)
+    whole, _ = _record(FRAME_READER, cell, ["magic"])
+    assert _judge(FRAME_READER, cell, ["magic"], whole).passed  # the comparison in the kernel: forged
+    driver = kernel_copy(cell, ["magic"])
+    assert "4242" not in driver
+    driven, error = _record(FRAME_READER, driver, ["magic"])
+    assert error is None and not _judge(FRAME_READER, cell, ["magic"], driven).passed
+
+
 def test_comparing_a_recorded_object_makes_no_event():
     """A returned object (a deque) compared with an array is compared by identity in kernel and judge:
     numpy defers to it (`judging.PROXY_PRIORITY`) instead of reading it through `len` and `[i]` (events the
