@@ -353,6 +353,15 @@ SAME_TAPE = {  # name: (solution, names, test cell) - each a correct answer that
         check(sorted(losses)[-1] == 1.0, "the last loss is 1")
         ### END HIDDEN TESTS
         """),
+    # review: `all` of returned objects takes each one's truth (a `len` event on a deque); an `all` whose value
+    # is compared (`is False`) stops early in a passing answer, so it stays whole; a check's bare condition
+    "`all` of returned objects, `all(...) is False`, a returned object as a check's condition": (DEQUE, ["train"], """
+        ### BEGIN HIDDEN TESTS
+        check(all(train(k) for k in range(1, 4)), "each run gives losses")
+        check(all(len(train(k)) < 2 for k in range(4)) is False, "longer runs, more losses")
+        check(train(2), "some losses")
+        ### END HIDDEN TESTS
+        """),
     "a random draw inside a check's expected value": (SOFTMAX, ["softmax"], """
         from dlcourse.instructor import reference as ref
         ### BEGIN HIDDEN TESTS
@@ -367,7 +376,9 @@ SAME_TAPE = {  # name: (solution, names, test cell) - each a correct answer that
 
 # a reference's placeholder is falsy in the kernel: the whole cell skipped the student's second call there
 WHOLE_CELL_WAS_WRONG = ("a student call after a reference's value in a check's `and`",
-                        "an assert and numpy's assertion against a reference")
+                        "an assert and numpy's assertion against a reference",
+                        # a check does nothing in the kernel: the whole cell never took `train(2)`'s truth
+                        "`all` of returned objects, `all(...) is False`, a returned object as a check's condition")
 
 
 @pytest.mark.parametrize("name", SAME_TAPE)

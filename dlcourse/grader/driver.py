@@ -533,6 +533,8 @@ class _Reducer:
     def truth(self, node: ast.expr) -> list[ast.expr]:
         """What the kernel evaluates of a condition: its parts, and its truth when that is a student's
         object's to say (`bool(losses)` calls `len` on a recorded deque)."""
+        if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):  # each part's truth, all of them
+            return [part for value in node.values for part in self.truth(value)]
         if self.all_of(node) is not None:
             return self.all_parts(node)
         if self.holds_student_value(node) and not isinstance(node, ast.Compare):  # a comparison's truth is a
@@ -577,6 +579,10 @@ class _Reducer:
         """What the kernel must evaluate of a check's or a reference's argument `node`, in order."""
         if isinstance(node, ast.Starred):  # `*pair`: iterating it is what the call did
             return [ast.List(elts=[self.expression(node)], ctx=ast.Load())] if self.needed(node) else []
+        if self.is_check(node) and isinstance(node.func, ast.Name) and node.func.id == "check" and node.args:
+            # `check(condition, ...)`: the judge takes the condition's truth, and only a passing one matters
+            rest = [*node.args[1:], *(k.value for k in node.keywords)]
+            return self.truth(node.args[0]) + [part for arg in rest for part in self.parts(arg)]
         if self.is_check(node) or self.is_reference_call(node):
             return [part for arg in [*node.args, *(k.value for k in node.keywords)] for part in self.parts(arg)]
         if not self.needed(node) or isinstance(node, ast.Name):  # reading a name is no event
@@ -588,8 +594,6 @@ class _Reducer:
             return [part for value in node.values[:-1] for part in self.truth(value)] + self.parts(node.values[-1])
         if isinstance(node, ast.Compare) and not any(self.needed(side) for side in node.comparators[1:]):
             return self.comparison(node)
-        if self.all_of(node) is not None:
-            return self.all_parts(node)
         if isinstance(node, ast.JoinedStr):  # a message: its words go, the values the kernel needs stay
             return [_wordless(ast.JoinedStr(values=[self.expression(v) for v in node.values
                                                     if isinstance(v, ast.FormattedValue) and self.needed(v.value)]))]
@@ -625,12 +629,13 @@ class _Reducer:
         return None
 
     def all_parts(self, node: ast.Call) -> list[ast.expr]:
-        """What the kernel evaluates of `all(...)`: each element's parts, all of them (the judge's `all`
-        stops at the first false one, when the check fails and the tape no longer matters)."""
+        """What the kernel evaluates of `all(...)` that is a check's condition (or one of its `and`'s parts,
+        `truth`): each element's truth, all of them. The judge's `all` stops at the first false one, and then
+        the check fails and the tape no longer matters; anywhere else (`all(...) is False`) `all` stays whole."""
         inner = self.all_of(node)
         if isinstance(inner, ast.Compare):  # a comparison's result is a library value: no event
             return self.parts(inner)
-        elt = ast.Tuple(elts=self.parts(inner.elt), ctx=ast.Load())
+        elt = ast.Tuple(elts=self.truth(inner.elt), ctx=ast.Load())
         generators = [_Rewrite(self).visit(g) for g in inner.generators]
         return [ast.ListComp(elt=elt, generators=generators)] if elt.elts or self.needed(inner) else []
 
