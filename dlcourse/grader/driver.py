@@ -30,10 +30,11 @@ a generator seeded on the spot, the block's own pure functions), so that the ker
 the judge's. A check's comparison keeps only its sides' evaluation, whatever they hold: comparing makes no
 event (library values compare in place, a recorded object by identity: `judging.PROXY_PRIORITY`), so
 `small.count_params() == 7 * 10 + 10 + 55 + 6` sends `small.count_params()` alone, and `"relu" in kinds`
-sends `judging.iterated(kinds)` (the `iter` event `in` makes on a recorded object). A check's `a and b`
-evaluates all parts, and the truth of a student's object (`bool(losses)`); `all(... for ...)`, `np.all` and
-`np.any` of a comparison evaluate every element's parts. A comparison that steers (an `if`, a
-comprehension's filter, a chain whose later sides the judge may skip) stays whole.
+sends `judging.iterated(kinds)` (the `iter` event `in` makes on a recorded object). A check's condition
+is evaluated for its truth (`bool(losses)`), each part of its `and` too, and an `all(... for ...)` there
+for each element's truth (`all(...) is False` stays whole: it passes when `all` stops early). A
+comparison that steers (an `if`, a comprehension's filter, a chain whose later sides the judge may skip)
+stays whole.
 
 A hidden block the rewriting does not handle (a marker not at the start of its line, syntax that does
 not parse, `match`, `global`, a check inside a class, a driver that does not compile, a condition
