@@ -21,20 +21,12 @@ from dlcourse.grader.driver import (
     _clean_names,
     _reference_names,
     _student_names,
-    kernel_copy,
+    driver_only,
     known_names,
     read_elsewhere,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def driver_text(source: str, names, known, elsewhere) -> str:
-    """What replaces a test cell's hidden blocks in the kernel (the visible parts taken out)."""
-    copy = kernel_copy(source, names, known, elsewhere)
-    for part in HIDDEN_BLOCK.split(source)[::2]:
-        copy = copy.replace(part, "\n", 1)
-    return copy.strip()
 
 
 def measure(path: Path) -> tuple[dict, list[str]]:
@@ -47,7 +39,7 @@ def measure(path: Path) -> tuple[dict, list[str]]:
             continue
         grade_id = cell.metadata["nbgrader"]["grade_id"]
         blocks = HIDDEN_BLOCK.findall(cell.source)
-        driver = driver_text(cell.source, names, known, elsewhere)
+        driver = driver_only(cell.source, names, known, elsewhere).strip()
         tree = ast.parse(cell.source)
         clean = _clean_names(tree, _reference_names(tree), set(names), set(known))
         row["blocks"] += len(blocks)

@@ -13,7 +13,15 @@ import pytest
 from conftest import ROOT
 
 from dlcourse.cells import exercises, is_test_cell
-from dlcourse.grader.driver import CHECKS, HIDDEN_BLOCK, DriverError, kernel_copy, known_names, read_elsewhere
+from dlcourse.grader.driver import (
+    CHECKS,
+    HIDDEN_BLOCK,
+    DriverError,
+    driver_only,
+    kernel_copy,
+    known_names,
+    read_elsewhere,
+)
 
 SOURCES = sorted((ROOT / "source").glob("0*/0*.ipynb"))
 NOTEBOOKS = {path.stem: nbformat.read(path, as_version=4) for path in SOURCES}
@@ -29,12 +37,10 @@ def _hidden(source: str) -> str:
 
 def _kernel_hidden(source: str, names=(), known=(), elsewhere=()) -> str:
     """What the kernel copy holds in place of the hidden blocks."""
-    visible = HIDDEN_BLOCK.split(source)[::2]
     copy = kernel_copy(source, names, known, elsewhere)
-    for part in visible:
+    for part in HIDDEN_BLOCK.split(source)[::2]:
         assert part in copy, "the visible part must reach the kernel as released"
-        copy = copy.replace(part, "\n", 1)
-    return copy
+    return driver_only(source, names, known, elsewhere)
 
 
 def _words(node: ast.AST) -> set[str]:

@@ -113,6 +113,15 @@ def _kernel_copy(source: str, exercises: frozenset[str], known: frozenset[str], 
         raise DriverError("a hidden block nested too deep to rewrite") from None
 
 
+def driver_only(source: str, exercises=(), known=(), elsewhere=()) -> str:
+    """What replaces the hidden blocks of test cell `source` in the kernel: `kernel_copy` without the
+    visible parts, which reach the kernel as released."""
+    copy = kernel_copy(source, exercises, known, elsewhere)
+    for part in HIDDEN_BLOCK.split(source)[::2]:
+        copy = copy.replace(part, "\n", 1)
+    return copy
+
+
 def _by_content(fn):
     """`fn(nb)` kept per process by the notebook's code cells (source and metadata): a worker reads the
     same source notebook for every student of a class."""
@@ -536,8 +545,9 @@ class _Reducer:
         object's to say (`bool(losses)` calls `len` on a recorded deque)."""
         if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And):  # each part's truth, all of them
             return [part for value in node.values for part in self.truth(value)]
-        if self.all_of(node) is not None:
-            return self.all_parts(node)
+        inner = self.all_of(node)
+        if inner is not None:
+            return self.all_parts(inner)
         if self.holds_student_value(node) and not isinstance(node, ast.Compare):  # a comparison's truth is a
             return [ast.Call(func=ast.Name(id="bool", ctx=ast.Load()), args=[self.expression(node)], keywords=[])]
         return self.parts(node)  # library value's (its value a bool or an array, `judging.PROXY_PRIORITY`)
@@ -629,11 +639,11 @@ class _Reducer:
             return func.value
         return None
 
-    def all_parts(self, node: ast.Call) -> list[ast.expr]:
+    def all_parts(self, inner: ast.expr) -> list[ast.expr]:
         """What the kernel evaluates of `all(...)` that is a check's condition (or one of its `and`'s parts,
         `truth`): each element's truth, all of them. The judge's `all` stops at the first false one, and then
-        the check fails and the tape no longer matters; anywhere else (`all(...) is False`) `all` stays whole."""
-        inner = self.all_of(node)
+        the check fails and the tape no longer matters; anywhere else (`all(...) is False`) `all` stays whole.
+        `inner`: what `all_of` found."""
         if isinstance(inner, ast.Compare):  # a comparison's result is a library value: no event
             return self.parts(inner)
         elt = ast.Tuple(elts=self.truth(inner.elt), ctx=ast.Load())
